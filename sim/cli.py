@@ -1,0 +1,135 @@
+"""Command line: ``opsim [overrides]`` (also ``python -m sim``), a Hydra app.
+
+Before Hydra starts, the overrides are composed and validated once (each value
+of a sweep, for ``-m``), so a wrong key, type or range stops the command with one
+line on stderr and exit code 2, before any simulation runs::
+
+    $ opsim population.market_size=-5
+    opsim: error: population.market_size=-5 is not allowed: a number >= 1
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from sim.api import simulate
+from sim.config import _register_schema, compose, config_dir, load_config
+from sim.errors import ConfigError
+
+__all__ = ["main"]
+
+log = logging.getLogger("opsim")
+
+#: Hydra flags that take a value (the next argument) and flags that mean "do not run".
+_FLAGS_WITH_VALUE = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--package", "-p"}
+_NO_RUN_FLAGS = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc"}
+EXIT_CONFIG_ERROR = 2
+
+
+def _overrides(argv: Sequence[str]) -> tuple[list[str], bool, bool]:
+    """Split argv into (overrides, multirun?, runs?)."""
+    overrides: list[str] = []
+    multirun, runs, skip = False, True, False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _FLAGS_WITH_VALUE:
+            skip = True
+        elif arg in ("-m", "--multirun"):
+            multirun = True
+        elif arg in _NO_RUN_FLAGS or arg.split("=")[0] in _NO_RUN_FLAGS:
+            runs = False
+        elif not arg.startswith("-"):
+            overrides.append(arg)
+    return overrides, multirun, runs
+
+
+def _variants(overrides: list[str]) -> list[list[str]]:
+    """Override lists that cover every value of every sweep at least once."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    choices = []
+    for text, o in zip(overrides, parsed, strict=True):
+        if o.is_sweep_override():
+            key = o.get_key_element()
+            choices.append([f"{key}={v}" for v in o.sweep_string_iterator()])
+        else:
+            choices.append([text])
+    first = [c[0] for c in choices]
+    variants = [first]
+    for i, c in enumerate(choices):
+        for value in c[1:]:
+            variants.append([*first[:i], value, *first[i + 1 :]])
+    return variants
+
+
+def check_overrides(argv: Sequence[str]) -> None:
+    """Compose and validate the config the command line asks for.
+
+    Raises:
+        ConfigError: On the first unknown key, wrong type or out-of-range value.
+
+    """
+    overrides, multirun, runs = _overrides(argv)
+    if not runs:
+        return
+    for variant in _variants(overrides) if multirun else [overrides]:
+        load_config(compose(variant))
+
+
+@hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
+def _app(cfg: DictConfig) -> None:
+    try:
+        typed = load_config(cfg)
+    except ConfigError as exc:
+        print(f"opsim: error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG_ERROR) from None
+    out = Path(HydraConfig.get().runtime.output_dir)
+    pop = typed.population
+    log.info(
+        "simulating %s: M = %s slots, %d days, seed %d",
+        pop.name,
+        f"{pop.market_size:,}",
+        typed.horizon_days,
+        typed.seed,
+    )
+    result = simulate(typed)
+    result.save(out)
+    s = result.summary
+    ret = s["retention"]
+    log.info(
+        "D1 %.1f %%  D7 %.1f %%  D30 %.1f %%  | acquired %s  DAU %s  MAU %s  revenue %.0f",
+        100 * ret["d1"],
+        100 * ret["d7"],
+        100 * ret["d30"],
+        f"{s['acquired_users']:,}",
+        f"{s['dau']:,}",
+        f"{s['mau']:,}",
+        s["revenue"],
+    )
+    log.info("%.3g agent-days/s; results in %s", result.meta["agent_days_per_second"], out)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``opsim`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _register_schema()
+    try:
+        check_overrides(argv)
+    except ConfigError as exc:
+        print(f"opsim: error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG_ERROR) from None
+    sys.argv = [sys.argv[0], *argv]
+    _app()
+
+
+if __name__ == "__main__":
+    main()

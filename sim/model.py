@@ -1,0 +1,318 @@
+"""The Mesa model: owns the config, the random streams and the population.
+
+One call to :meth:`UserLifecycleModel.step` simulates one day. The day's
+processes run in this order for every slot (see ``docs/model.md``):
+
+1. awareness, conversion and forgetting (:mod:`sim.awareness`);
+2. visits and purchases of acquired, latent-alive users (:mod:`sim.visits`);
+3. acquisition bookkeeping (a conversion is the user's first visit);
+4. habit update (:mod:`sim.visits`);
+5. death and natural resurrection (:mod:`sim.survival`);
+6. relabelling of the observable stage (:mod:`sim.lifecycle`);
+7. daily counters and the cohort matrix.
+
+Aggregates that feed back (yesterday's DAU for word of mouth) are fixed at the
+start of the day, so slots are independent within a day. The vectorized core
+walks the population in chunks of :data:`sim.rng.CHUNK_SIZE` slots; the
+reference stepping (``reference=True``) runs every user's own
+:meth:`sim.agent.UserAgent.step` with the same random numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import mesa
+import numpy as np
+
+from sim.agent import UserAgent
+from sim.awareness import funnel, hazard_edges
+from sim.config import Config, load_config
+from sim.lifecycle import STAGE_NAMES, Stage, relabel
+from sim.modifiers import Modifiers, at
+from sim.population import Population, SegmentTable
+from sim.rng import CHUNK_SIZE, Streams
+from sim.survival import death_probability, exponent_steps
+from sim.visits import purchases, update_habit, visit_probability
+
+__all__ = ["REFERENCE_MAX_SLOTS", "UserLifecycleModel"]
+
+#: Largest market the agent-by-agent reference stepping accepts.
+REFERENCE_MAX_SLOTS = 200_000
+#: Markets up to this size get one Mesa agent per slot when ``agents=auto``.
+AUTO_AGENTS_MAX_SLOTS = 10_000
+ORGANIC_CHANNELS = ("organic", "word_of_mouth")
+STREAMS = ("awareness", "activity", "survival")
+
+
+@dataclasses.dataclass
+class DayContext:
+    """Everything a day's step needs besides the slot's own state."""
+
+    day: int
+    edges: np.ndarray
+    conversion: Any
+    visit_weekday: float
+    purchase_weekday: float
+    uniforms: dict[str, np.ndarray] | None = None
+
+
+class DailyLog:
+    """Preallocated daily counters: one row per day, one array per column."""
+
+    def __init__(self, horizon: int, channels: Iterable[str]) -> None:
+        self.horizon = horizon
+        self.columns: dict[str, np.ndarray] = {}
+        for name in ("day", "weekday", *STAGE_NAMES, "new_users", "dau", "wau", "mau", "purchases"):
+            self.columns[name] = np.zeros(horizon, dtype=np.int64)
+        for name in ("revenue", "awareness_hazard"):
+            self.columns[name] = np.zeros(horizon, dtype=np.float64)
+        self.columns["latent_alive"] = np.zeros(horizon, dtype=np.int64)
+        for ch in channels:
+            self.add_channel(ch)
+
+    def add_channel(self, channel: str) -> None:
+        """Add a ``new_users_<channel>`` column."""
+        self.columns.setdefault(f"new_users_{channel}", np.zeros(self.horizon, dtype=np.int64))
+
+    def record(self, day: int, values: Mapping[str, float]) -> None:
+        """Store one day's values."""
+        for key, value in values.items():
+            self.columns[key][day] = value
+
+
+class UserLifecycleModel(mesa.Model):
+    """Agent-based user lifecycle model of one product's market.
+
+    Args:
+        config: Anything :func:`sim.config.load_config` accepts (a
+            :class:`~sim.config.Config`, a mapping, a list of overrides, None).
+        reference: Step agent by agent (each user's own ``step()``) instead of
+            the vectorized core. Same rules, same random numbers; slow, for
+            markets up to :data:`REFERENCE_MAX_SLOTS`.
+
+    Attributes:
+        config: The validated config.
+        population: The struct-of-arrays state.
+        modifiers: Lever multipliers applied to the next step.
+        day: Number of days simulated so far (the next day to simulate).
+        log: The daily counters.
+        cohort_active: ``cohort_active[a, n]`` = users acquired on day a and
+            active on day a + n.
+
+    """
+
+    def __init__(self, config: Config | Mapping[str, Any] | Iterable[str] | None = None, *, reference: bool = False):
+        cfg = load_config(config)
+        super().__init__(rng=cfg.seed)  # rng=, not seed=: mesa 3.5 deprecates seed
+        self.config = cfg
+        pop = cfg.population
+        self.market_size = pop.market_size
+        self.horizon = cfg.horizon_days
+        self.reference = reference
+        if reference and self.market_size > REFERENCE_MAX_SLOTS:
+            raise ValueError(
+                f"population.market_size={self.market_size} is too large for reference stepping: "
+                f"at most {REFERENCE_MAX_SLOTS}; use the vectorized core (reference=False)"
+            )
+        self.streams = Streams(cfg.seed)
+        self.segments = SegmentTable.from_config(pop)
+        self.population = Population.create(pop, self.segments, self.streams)
+        self.modifiers = Modifiers()
+        self.channels: list[str] = list(ORGANIC_CHANNELS)
+        self.exponent_steps = exponent_steps(self.segments.churn_c, self.horizon)
+        self.log = DailyLog(self.horizon, self.channels)
+        self.cohort_active = np.zeros((self.horizon, self.horizon), dtype=np.int32)
+        self.day = 0
+        self.dau = 0
+        self.stage_counts = np.zeros(len(Stage), dtype=np.int64)
+        self.stage_counts[Stage.UNAWARE] = self.market_size
+        self.revenue = 0.0
+        self._users: dict[int, UserAgent] = {}
+        mode = cfg.agents
+        if mode == "auto":
+            mode = "all" if self.market_size <= AUTO_AGENTS_MAX_SLOTS else "lazy"
+        if mode == "all" or reference:
+            for slot in range(self.market_size):
+                self._users[slot] = UserAgent(self, slot)
+
+    # ----------------------------------------------------------------- agents
+    def user(self, slot: int) -> UserAgent:
+        """The Mesa agent of a slot, created (and registered) on first access."""
+        if not 0 <= slot < self.market_size:
+            raise IndexError(f"slot={slot} is out of range: 0 <= slot < {self.market_size}")
+        agent = self._users.get(slot)
+        if agent is None:
+            agent = self._users[slot] = UserAgent(self, slot)
+        return agent
+
+    # ------------------------------------------------------------------ state
+    @property
+    def wau(self) -> int:
+        """Users with a visit in the last 7 days (after the last step)."""
+        return int(self.log.columns["wau"][self.day - 1]) if self.day else 0
+
+    @property
+    def mau(self) -> int:
+        """Users with a visit in the last 30 days (after the last step)."""
+        return int(self.log.columns["mau"][self.day - 1]) if self.day else 0
+
+    def _channel_code(self, name: str) -> int:
+        if name not in self.channels:
+            if len(self.channels) >= 127:
+                raise ValueError(f"channel={name!r}: at most 127 acquisition channels")
+            self.channels.append(name)
+            self.log.add_channel(name)
+        return self.channels.index(name)
+
+    def _day_context(self) -> DayContext:
+        pop = self.config.population
+        weekday = (pop.start_weekday + self.day) % 7
+        extra = [0.0] * (len(self.channels) - len(ORGANIC_CHANNELS))
+        for name, hazard in self.modifiers.awareness.items():
+            code = self._channel_code(name)
+            extra += [0.0] * (code - len(ORGANIC_CHANNELS) + 1 - len(extra))
+            extra[code - len(ORGANIC_CHANNELS)] += hazard
+        edges = hazard_edges(pop.awareness.p, pop.awareness.q, self.dau, self.market_size, extra)
+        conversion = self.modifiers.conversion
+        if isinstance(conversion, np.ndarray):
+            conversion = (conversion * np.float32(pop.conversion_rate)).astype(np.float32)
+        else:
+            conversion = float(conversion) * pop.conversion_rate
+        return DayContext(
+            day=self.day,
+            edges=edges,
+            conversion=conversion,
+            visit_weekday=pop.weekly_visit_pattern[weekday],
+            purchase_weekday=pop.weekly_purchase_pattern[weekday],
+        )
+
+    # ------------------------------------------------------------------- step
+    def step(self) -> None:
+        """Simulate one day."""
+        if self.day >= self.horizon:
+            raise RuntimeError(f"horizon_days={self.horizon} reached: the model cannot step past it")
+        ctx = self._day_context()
+        tally = {
+            "day": self.day,
+            "weekday": (self.config.population.start_weekday + self.day) % 7,
+            "awareness_hazard": float(ctx.edges[-1]),
+        }
+        if self.reference:
+            self._step_reference(ctx, tally)
+        else:
+            self._step_vectorized(ctx, tally)
+        self.log.record(self.day, tally)
+        self.dau = int(tally["dau"])
+        self.revenue += tally["revenue"]
+        self.stage_counts = np.array([tally[name] for name in STAGE_NAMES], dtype=np.int64)
+        self.day += 1
+
+    def _new_tally(self) -> dict[str, Any]:
+        tally: dict[str, Any] = dict.fromkeys(
+            (*STAGE_NAMES, "new_users", "dau", "wau", "mau", "purchases", "latent_alive"), 0
+        )
+        tally["revenue"] = 0.0
+        tally["new_by_channel"] = np.zeros(len(self.channels), dtype=np.int64)
+        tally["active_by_cohort"] = np.zeros(self.day + 1, dtype=np.int64)
+        return tally
+
+    def _finish_tally(self, tally: dict[str, Any], totals: dict[str, Any]) -> None:
+        t = self.day
+        cohorts = np.arange(t + 1)
+        self.cohort_active[cohorts, t - cohorts] += totals.pop("active_by_cohort").astype(np.int32)
+        for code, count in enumerate(totals.pop("new_by_channel")):
+            tally[f"new_users_{self.channels[code]}"] = int(count)
+        tally.update(totals)
+
+    def _step_vectorized(self, ctx: DayContext, tally: dict[str, Any]) -> None:
+        pop_cfg = self.config.population
+        habit_cfg, life = pop_cfg.habit, pop_cfg.lifecycle
+        P, mod = self.population, self.modifiers
+        t = self.day
+        day16 = np.int16(t)
+        totals = self._new_tally()
+        resurrection = pop_cfg.resurrection_rate
+        for chunk, lo in enumerate(range(0, self.market_size, CHUNK_SIZE)):
+            hi = min(lo + CHUNK_SIZE, self.market_size)
+            n = hi - lo
+            stage, alive, segment = P.stage[lo:hi], P.alive[lo:hi], P.segment[lo:hi]
+            habit, acq, last = P.habit[lo:hi], P.acquired_day[lo:hi], P.last_visit_day[lo:hi]
+            u_aware = self.streams.uniforms("awareness", t, chunk, n)
+            u_act = self.streams.uniforms("activity", t, chunk, n)
+            u_surv = self.streams.uniforms("survival", t, chunk, n)
+
+            # 1. funnel
+            conversion = at(ctx.conversion, lo, hi)
+            conv = funnel(stage, P.channel[lo:hi], u_aware, u_act, ctx.edges, conversion, pop_cfg.awareness.forget_rate)
+            # 2. visits and purchases (acquired before today)
+            v = visit_probability(
+                P.visit_propensity[lo:hi], habit, ctx.visit_weekday, habit_cfg.strength, at(mod.visit, lo, hi)
+            )
+            visited = (stage >= Stage.NEW) & alive & (u_act < v)
+            vis_idx = np.flatnonzero(visited)
+            buy = purchases(vis_idx, u_act, v[vis_idx], segment, self.segments.purchase_prob, ctx.purchase_weekday)
+            conv_prob = conversion[conv] if isinstance(conversion, np.ndarray) else np.float32(conversion)
+            buy_new = purchases(conv, u_act, conv_prob, segment, self.segments.purchase_prob, ctx.purchase_weekday)
+            totals["purchases"] += buy.size + buy_new.size
+            totals["revenue"] += float(P.order_value[lo:hi][buy].sum(dtype=np.float64))
+            totals["revenue"] += float(P.order_value[lo:hi][buy_new].sum(dtype=np.float64))
+            # 3. acquisitions: the acquisition day is the first visit
+            if conv.size:
+                acq[conv] = day16
+                alive[conv] = True
+                visited[conv] = True
+                totals["new_by_channel"] += np.bincount(P.channel[lo:hi][conv], minlength=len(self.channels))
+                vis_idx = np.flatnonzero(visited)
+            last[vis_idx] = day16
+            # 4. habit
+            update_habit(habit, visited, habit_cfg.gain, habit_cfg.decay)
+            # 5. death and resurrection
+            acquired = acq >= 0
+            tenure = day16 - acq
+            q = death_probability(P.churn_hazard[lo:hi], segment, tenure, self.exponent_steps, at(mod.hazard, lo, hi))
+            dies = alive & (u_surv < q)
+            if resurrection > 0:
+                r = np.float32(resurrection) * at(mod.resurrection, lo, hi)
+                revives = acquired & ~alive & (u_surv < r)
+                alive ^= revives
+            alive ^= dies
+            # 6. relabel
+            silence = day16 - last
+            relabel(
+                stage,
+                acquired,
+                silence,
+                tenure,
+                habit,
+                new_days=life.new_days,
+                dormant_after_days=life.dormant_after_days,
+                churned_after_days=life.churned_after_days,
+                activated_habit=life.activated_habit,
+            )
+            # 7. counters
+            for code, name in enumerate(STAGE_NAMES):
+                totals[name] += int(np.count_nonzero(stage == code))
+            totals["new_users"] += conv.size
+            totals["dau"] += vis_idx.size
+            totals["wau"] += int(np.count_nonzero(silence < 7))
+            totals["mau"] += int(np.count_nonzero(silence < 30))
+            totals["latent_alive"] += int(np.count_nonzero(alive))
+            if vis_idx.size:
+                totals["active_by_cohort"] += np.bincount(acq[vis_idx], minlength=t + 1)
+        self._finish_tally(tally, totals)
+
+    def _step_reference(self, ctx: DayContext, tally: dict[str, Any]) -> None:
+        t, n_slots = self.day, self.market_size
+        ctx.uniforms = {name: np.empty(n_slots, dtype=np.float32) for name in STREAMS}
+        for chunk, lo in enumerate(range(0, n_slots, CHUNK_SIZE)):
+            hi = min(lo + CHUNK_SIZE, n_slots)
+            for name in STREAMS:
+                ctx.uniforms[name][lo:hi] = self.streams.uniforms(name, t, chunk, hi - lo)
+        self._ctx = ctx
+        self._totals = self._new_tally()
+        self.agents.do("step")
+        self._finish_tally(tally, self._totals)
+        del self._ctx, self._totals

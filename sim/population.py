@@ -1,0 +1,130 @@
+"""The population: one row per market slot, stored as a struct of compact arrays.
+
+A slot is a potential user from day 0. Latent traits are drawn once, at
+creation, from the segment mixture of :class:`sim.config.PopulationConfig`:
+
+* segment s ~ Categorical(w_s / Σ w)                      (``segments.<s>.weight``)
+* churn hazard θ ~ Beta(a_s, b_s)                         (``segments.<s>.churn.a|b``)
+* visit propensity π ~ Beta(α_s, β_s)                     (``segments.<s>.visits.alpha|beta``)
+* order value v = median_s · exp(σ_s · Z), Z ~ N(0, 1)    (``segments.<s>.order_value``)
+
+State per slot (24 bytes): stage int8, alive bool, segment int8, channel int8,
+θ, π, v, habit float32, acquisition day and last-visit day int16.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from sim.config import PopulationConfig
+from sim.lifecycle import Stage
+from sim.rng import CHUNK_SIZE, Streams
+
+__all__ = ["NEVER", "Population", "SegmentTable"]
+
+#: Day value stored for "never happened" (acquisition, last visit).
+NEVER = np.int16(-20000)
+
+
+@dataclass
+class SegmentTable:
+    """Per-segment parameters as arrays indexed by segment code."""
+
+    names: tuple[str, ...]
+    weight: np.ndarray
+    churn_a: np.ndarray
+    churn_b: np.ndarray
+    churn_c: np.ndarray
+    visit_alpha: np.ndarray
+    visit_beta: np.ndarray
+    purchase_prob: np.ndarray
+    order_median: np.ndarray
+    order_sigma: np.ndarray
+
+    @classmethod
+    def from_config(cls, pop: PopulationConfig) -> SegmentTable:
+        """Build the table from the population config (segments in YAML order)."""
+        segs = list(pop.segments.values())
+
+        def col(get) -> np.ndarray:
+            return np.array([get(s) for s in segs], dtype=np.float64)
+
+        return cls(
+            names=tuple(pop.segments),
+            weight=col(lambda s: s.weight),
+            churn_a=col(lambda s: s.churn.a),
+            churn_b=col(lambda s: s.churn.b),
+            churn_c=col(lambda s: s.churn.c),
+            visit_alpha=col(lambda s: s.visits.alpha),
+            visit_beta=col(lambda s: s.visits.beta),
+            purchase_prob=col(lambda s: s.purchase_prob).astype(np.float32),
+            order_median=col(lambda s: s.order_value.median),
+            order_sigma=col(lambda s: s.order_value.sigma),
+        )
+
+
+@dataclass
+class Population:
+    """Struct of arrays, one element per market slot."""
+
+    stage: np.ndarray
+    alive: np.ndarray
+    segment: np.ndarray
+    channel: np.ndarray
+    churn_hazard: np.ndarray
+    visit_propensity: np.ndarray
+    order_value: np.ndarray
+    habit: np.ndarray
+    acquired_day: np.ndarray
+    last_visit_day: np.ndarray
+
+    @property
+    def size(self) -> int:
+        """Number of slots (M)."""
+        return int(self.stage.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the state arrays."""
+        return sum(getattr(self, f.name).nbytes for f in fields(self))
+
+    @classmethod
+    def create(cls, pop: PopulationConfig, segments: SegmentTable, streams: Streams) -> Population:
+        """Allocate M slots and draw their latent traits from stream ``traits``.
+
+        Args:
+            pop: Population config (market size, segments).
+            segments: The segment table built from ``pop``.
+            streams: The run's random streams.
+
+        """
+        m = pop.market_size
+        self = cls(
+            stage=np.full(m, Stage.UNAWARE, dtype=np.int8),
+            alive=np.zeros(m, dtype=bool),
+            segment=np.zeros(m, dtype=np.int8),
+            channel=np.full(m, -1, dtype=np.int8),
+            churn_hazard=np.empty(m, dtype=np.float32),
+            visit_propensity=np.empty(m, dtype=np.float32),
+            order_value=np.empty(m, dtype=np.float32),
+            habit=np.zeros(m, dtype=np.float32),
+            acquired_day=np.full(m, NEVER, dtype=np.int16),
+            last_visit_day=np.full(m, NEVER, dtype=np.int16),
+        )
+        cum = np.cumsum(segments.weight / segments.weight.sum())
+        for chunk, lo in enumerate(range(0, m, CHUNK_SIZE)):
+            hi = min(lo + CHUNK_SIZE, m)
+            g = streams.generator("traits", chunk)
+            seg = np.minimum(np.searchsorted(cum, g.random(hi - lo), side="right"), len(cum) - 1)
+            self.segment[lo:hi] = seg
+            for s in range(len(cum)):
+                idx = np.flatnonzero(seg == s) + lo
+                k = idx.size
+                self.churn_hazard[idx] = g.beta(segments.churn_a[s], segments.churn_b[s], k)
+                self.visit_propensity[idx] = g.beta(segments.visit_alpha[s], segments.visit_beta[s], k)
+                self.order_value[idx] = segments.order_median[s] * np.exp(
+                    segments.order_sigma[s] * g.standard_normal(k)
+                )
+        return self
