@@ -94,6 +94,9 @@ class Population:
     def create(cls, pop: PopulationConfig, segments: SegmentTable, streams: Streams) -> Population:
         """Allocate M slots and draw their latent traits from stream ``traits``.
 
+        Draws are dense per chunk, so slot i has the same traits in any market
+        with more than i slots and the same segment weights.
+
         Args:
             pop: Population config (market size, segments).
             segments: The segment table built from ``pop``.
@@ -116,15 +119,20 @@ class Population:
         cum = np.cumsum(segments.weight / segments.weight.sum())
         for chunk, lo in enumerate(range(0, m, CHUNK_SIZE)):
             hi = min(lo + CHUNK_SIZE, m)
-            g = streams.generator("traits", chunk)
-            seg = np.minimum(np.searchsorted(cum, g.random(hi - lo), side="right"), len(cum) - 1)
+            # Dense draws: every (trait, segment, chunk) stream fills a whole chunk, so a
+            # slot's traits do not depend on the market size or on the other segments.
+            u = streams.generator("traits", 0, chunk).random(CHUNK_SIZE)[: hi - lo]
+            seg = np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1)
             self.segment[lo:hi] = seg
             for s in range(len(cum)):
-                idx = np.flatnonzero(seg == s) + lo
-                k = idx.size
-                self.churn_hazard[idx] = g.beta(segments.churn_a[s], segments.churn_b[s], k)
-                self.visit_propensity[idx] = g.beta(segments.visit_alpha[s], segments.visit_beta[s], k)
-                self.order_value[idx] = segments.order_median[s] * np.exp(
-                    segments.order_sigma[s] * g.standard_normal(k)
-                )
+                mine = seg == s
+                if not mine.any():
+                    continue
+                g = streams.generator("traits", 1, s, chunk)
+                churn = g.beta(segments.churn_a[s], segments.churn_b[s], CHUNK_SIZE)[: hi - lo]
+                visit = g.beta(segments.visit_alpha[s], segments.visit_beta[s], CHUNK_SIZE)[: hi - lo]
+                z = g.standard_normal(CHUNK_SIZE)[: hi - lo]
+                self.churn_hazard[lo:hi][mine] = churn[mine]
+                self.visit_propensity[lo:hi][mine] = visit[mine]
+                self.order_value[lo:hi][mine] = segments.order_median[s] * np.exp(segments.order_sigma[s] * z[mine])
         return self

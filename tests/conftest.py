@@ -1,0 +1,62 @@
+"""Shared fixtures: configs built in Python (no Hydra round trip) for speed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from sim.config import (
+    AwarenessConfig,
+    ChurnConfig,
+    Config,
+    HabitConfig,
+    PopulationConfig,
+    SegmentConfig,
+    VisitConfig,
+    load_config,
+)
+
+PRESETS = ("consumer_app", "ecommerce", "game")
+
+
+def cohort_config(
+    *,
+    market_size: int,
+    days: int,
+    churn: ChurnConfig,
+    visits: VisitConfig | None = None,
+    seed: int = 0,
+) -> Config:
+    """Everyone aware and acquired on day 0 (p = 1, conversion 1): one cohort of M users.
+
+    Habit, resurrection, forgetting and weekly patterns are off, so the cohort
+    follows the closed forms of DESIGN §2.
+    """
+    segment = SegmentConfig(weight=1.0, churn=churn, visits=visits or VisitConfig(alpha=1.0, beta=1.0))
+    pop = PopulationConfig(
+        name="single_cohort",
+        market_size=market_size,
+        awareness=AwarenessConfig(p=1.0, q=0.0, forget_rate=0.0),
+        conversion_rate=1.0,
+        resurrection_rate=0.0,
+        habit=HabitConfig(gain=0.2, decay=0.1, strength=0.0),
+        segments={"all": segment},
+    )
+    return load_config(Config(seed=seed, horizon_days=days, progress=False, figures=False, agents="lazy", population=pop))
+
+
+@pytest.fixture
+def make_cohort_config():
+    return cohort_config
+
+
+@pytest.fixture(scope="session")
+def small_preset():
+    """A preset shrunk to a quick size: small_preset('game', seed=3)."""
+
+    def build(name: str, *, market_size: int = 20_000, days: int = 90, seed: int = 0, **top) -> Config:
+        cfg = load_config([f"population={name}", f"population.market_size={market_size}", f"horizon_days={days}"])
+        return replace(cfg, seed=seed, progress=False, figures=False, **top)
+
+    return build
