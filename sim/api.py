@@ -48,7 +48,13 @@ def simulate(
     model = UserLifecycleModel(cfg, reference=reference)
     show = cfg.progress if progress is None else progress
     with tqdm(
-        total=cfg.horizon_days, unit="day", desc="simulating", disable=not show, delay=PROGRESS_DELAY_S, leave=False
+        total=cfg.horizon_days,
+        unit="day",
+        desc="simulating",
+        disable=not show,
+        delay=PROGRESS_DELAY_S,
+        mininterval=0.5,
+        leave=False,
     ) as bar:
         for _ in range(cfg.horizon_days):
             model.step()

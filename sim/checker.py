@@ -76,6 +76,7 @@ def check_result(result: Result) -> None:
 
     Raises:
         ModelCheckError: Naming the first property that fails.
+
     """
     daily, m = result.daily, result.config.population.market_size
     missing = [c for c in DAILY_COLUMNS if c not in daily.columns]
@@ -90,7 +91,9 @@ def check_result(result: Result) -> None:
     _require(not negative, f"negative values in {negative}")
     acquired = daily["new_users"].cumsum().to_numpy()
     dau, wau, mau = (daily[c].to_numpy() for c in ("dau", "wau", "mau"))
-    _require(bool((dau <= wau).all() and (wau <= mau).all() and (mau <= acquired).all()), "not DAU <= WAU <= MAU <= acquired")
+    _require(
+        bool((dau <= wau).all() and (wau <= mau).all() and (mau <= acquired).all()), "not DAU <= WAU <= MAU <= acquired"
+    )
     channels = [c for c in daily.columns if c.startswith("new_users_")]
     _require(bool((daily[channels].sum(axis=1) == daily["new_users"]).all()), "new users by channel do not add up")
     ca = result.cohort_active
@@ -126,6 +129,7 @@ def check_model(
 
     Raises:
         ModelCheckError: Naming the first property that fails.
+
     """
     cfg = replace(load_config(config), progress=False)
     first = simulate(replace(cfg, seed=seeds[0]))

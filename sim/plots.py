@@ -43,7 +43,7 @@ def retention_figure(result: Result, path: str | Path) -> None:
             ax.annotate(f"D{n} = {y:.1f}%", (n, y), textcoords="offset points", xytext=(8, 6), fontsize=9)
     ax.set_xlabel("days since acquisition (N)")
     ax.set_ylabel("users active on day N (% of cohort)")
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, 100 * np.nanmax(curve[1:shown]) * 1.15 if shown > 1 else 100)
     ax.set_xlim(0, shown)
     ax.grid(alpha=0.3)
     ax.set_title(f"Retention, all cohorts pooled — {_title(result)}", fontsize=10)

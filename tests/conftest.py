@@ -43,7 +43,9 @@ def cohort_config(
         habit=HabitConfig(gain=0.2, decay=0.1, strength=0.0),
         segments={"all": segment},
     )
-    return load_config(Config(seed=seed, horizon_days=days, progress=False, figures=False, agents="lazy", population=pop))
+    return load_config(
+        Config(seed=seed, horizon_days=days, progress=False, figures=False, agents="lazy", population=pop)
+    )
 
 
 @pytest.fixture

@@ -36,3 +36,20 @@ def test_checker_rejects_negative_and_inconsistent_counts(small_preset):
     with pytest.raises(ModelCheckError, match="DAU"):
         check_result(broken)
     assert np.array_equal(result.cohort_active, check_model(small_preset("game", days=30)).cohort_active)
+
+
+PUBLISHED_RANGES = {  # (low, high) in %, as cited in conf/population/<preset>.yaml
+    "consumer_app": {"d1": (20, 27), "d7": (9, 13), "d30": (4, 7)},
+    "ecommerce": {"d1": (19, 25), "d7": (5, 10), "d30": (4, 6)},
+    "game": {"d1": (20, 30), "d7": (3.5, 8), "d30": (1.5, 3)},
+}
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_preset_retention_falls_in_published_range(small_preset, preset):
+    from sim import simulate
+
+    # M = 200k over 120 days pools ~10k+ acquired users, so each D_N has SE < 0.4 points.
+    retention = simulate(small_preset(preset, market_size=200_000, days=120)).summary["retention"]
+    for key, (low, high) in PUBLISHED_RANGES[preset].items():
+        assert low <= 100 * retention[key] <= high, f"{preset} {key} = {100 * retention[key]:.1f} %"

@@ -25,7 +25,9 @@ def assert_within_se(simulated: np.ndarray, expected: np.ndarray, m: int, what: 
     se = np.sqrt(np.clip(expected * (1 - expected), 1e-12, None) / m)
     z = np.abs(simulated - expected) / se
     worst = int(np.argmax(z))
-    assert z.max() < Z_TOL, f"{what}: day {worst}: simulated {simulated[worst]:.5f} vs {expected[worst]:.5f} (z={z[worst]:.1f})"
+    assert z.max() < Z_TOL, (
+        f"{what}: day {worst}: simulated {simulated[worst]:.5f} vs {expected[worst]:.5f} (z={z[worst]:.1f})"
+    )
 
 
 def survival_from_run(result) -> np.ndarray:

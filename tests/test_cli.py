@@ -1,0 +1,85 @@
+"""The command line end to end, through a subprocess, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SMALL = ["population.market_size=20000", "horizon_days=40"]
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_run_writes_a_complete_result_folder(tmp_path):
+    out = tmp_path / "run"
+    proc = run(*SMALL, f"hydra.run.dir={out}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    expected = {"config.yaml", "meta.json", "summary.json", "daily.parquet", "cohorts.parquet", "retention.png"}
+    assert expected | {"stages.png", "opsim.log"} <= {p.name for p in out.iterdir()}
+    assert not list(out.glob(".*.tmp")), "temporary files left behind"
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["retention"]) == {"d1", "d7", "d30"}
+    daily = pd.read_parquet(out / "daily.parquet")
+    assert len(daily) == 40 and daily["dau"].sum() > 0
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["seed"] == 0 and "mesa" in meta["versions"]
+    assert "population:" in (out / "config.yaml").read_text()
+    log = (out / "opsim.log").read_text()
+    assert "D1" in log and "calling model.step" not in log  # Mesa's per-step INFO lines are silenced
+    assert (out / "retention.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_same_seed_reproduces_summary_and_tables(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for out in (a, b):
+        assert (
+            run(*SMALL, "population=game", "seed=5", "figures=false", f"hydra.run.dir={out}", cwd=tmp_path).returncode
+            == 0
+        )
+    assert (a / "summary.json").read_text() == (b / "summary.json").read_text()
+    assert pd.read_parquet(a / "daily.parquet").equals(pd.read_parquet(b / "daily.parquet"))
+    assert not (a / "retention.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("population.market_size=-1", "population.market_size=-1 is not allowed: a number >= 1"),
+        ("+population.colour=red", "population.colour='red' is not allowed: unknown key in population"),
+        ("horizon_days=ten", "horizon_days='ten' is not allowed: an integer"),
+    ],
+)
+def test_bad_override_exits_2_with_one_line_before_running(tmp_path, override, fragment):
+    proc = run(override, f"hydra.run.dir={tmp_path / 'never'}", cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], proc.stderr
+    assert not (tmp_path / "never").exists()
+
+
+def test_multirun_sweep_values_are_checked_up_front(tmp_path):
+    proc = run("-m", "population.awareness.p=0.001,7", *SMALL, f"hydra.sweep.dir={tmp_path / 'm'}", cwd=tmp_path)
+    assert proc.returncode == 2 and "population.awareness.p=7.0 is not allowed" in proc.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_print_config_does_not_run(tmp_path):
+    proc = run("--cfg", "job", "population=ecommerce", cwd=tmp_path)
+    assert proc.returncode == 0 and "weekly_purchase_pattern" in proc.stdout
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_console_script_is_installed():
+    exe = shutil.which("opsim") or str(Path(sys.executable).with_name("opsim"))
+    proc = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0 and "population: consumer_app, ecommerce, game" in proc.stdout

@@ -1,0 +1,51 @@
+"""Bad configs fail before any simulation with one line naming key, value and what is allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim import ConfigError, compose, load_config
+from sim.config import Config
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["population.market_size=-5"], r"population.market_size=-5 is not allowed: a number >= 1"),
+        (["population.awareness.p=1.5"], r"population.awareness.p=1.5 is not allowed: a number >= 0 and <= 1"),
+        (["horizon_days=5000"], r"horizon_days=5000 is not allowed: a number >= 1 and <= 3650"),
+        (["population.segments.casual.churn.a=0"], r"population.segments.casual.churn.a=0.0 .* > 0"),
+        (["population.market_size=abc"], r"population.market_size='abc' is not allowed: an integer \(got 'str'\)"),
+        (["seed=1.5"], r"seed='1.5' is not allowed: an integer"),
+        (["progress=maybe"], r"progress='maybe' is not allowed: true or false"),
+        (["population.market_sizee=10"], r"population.market_sizee='10' .* unknown key in population; .*market_size"),
+        (["+colour=red"], r"colour='red' .* unknown key in the top level"),
+        (["+population.segments.core.foo=1"], r"population.segments.core.foo=1 .* expected one of weight, churn"),
+        (["population=nope"], r"population='nope' .* one of consumer_app, ecommerce, game"),
+        (["agents=everyone"], r"agents='everyone' is not allowed: one of auto, all, lazy"),
+        (["population.lifecycle.churned_after_days=5"], r"churned_after_days=5 .* more than .*dormant_after_days=7"),
+        (["population.weekly_visit_pattern=[1,1]"], r"weekly_visit_pattern=\[1.0, 1.0\] .* a list of 7"),
+        (["population.weekly_purchase_pattern=[1,1,1,1,1,1,-1]"], r"weekly_purchase_pattern\[6\]=-1.0 .* >= 0"),
+    ],
+)
+def test_bad_config_raises_one_line_error(overrides, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(compose(overrides))
+    assert "\n" not in str(info.value)
+
+
+def test_config_with_no_segments_is_rejected():
+    with pytest.raises(ConfigError, match=r"population.segments=.* at least one segment"):
+        load_config(Config())
+
+
+def test_mapping_config_is_checked_against_the_schema():
+    with pytest.raises(ConfigError, match=r"population.awarenes=.* unknown key in population"):
+        load_config({"population": {"awarenes": {"p": 0.1}}})
+
+
+def test_override_list_composes_presets():
+    cfg = load_config(["population=game", "seed=4", "population.market_size=1000"])
+    assert cfg.population.name == "game" and cfg.seed == 4 and cfg.population.market_size == 1000
+    assert list(cfg.population.segments) == ["tourists", "players"]
+    assert cfg.population.segments["players"].churn.c == pytest.approx(0.7)

@@ -1,0 +1,42 @@
+"""The benchmark and study scripts still run (smoke test: small sizes, no timing asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_core_benchmark_quick_mode_prints_its_table():
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_core.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "| vectorized | 20,000 | 30 |" in proc.stdout and "| reference | 2,000 | 5 |" in proc.stdout
+
+
+def test_preset_retention_study_runs():
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "experiments" / "preset_retention.py"),
+            "--market-size",
+            "20000",
+            "--days",
+            "40",
+            "--seeds",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("| consumer_app |") == 1 and "| game |" in proc.stdout
