@@ -177,7 +177,8 @@ class UserAgent(mesa.Agent):
                 q = theta
             else:
                 delta = m.exponent_steps[seg, min(tenure, m.exponent_steps.shape[1] - 1)]
-                q = -np.expm1(delta * np.log1p(-theta))
+                with np.errstate(divide="ignore"):
+                    q = -np.expm1(delta * np.log1p(-theta))
             hz = m.modifiers.hazard
             hz = hz[i] if isinstance(hz, np.ndarray) else hz
             if hz != 1.0:

@@ -46,7 +46,8 @@ def death_probability(
     else:
         tau = np.minimum(tenure, steps.shape[1] - 1)
         delta = steps[segment, tau]
-        q = -np.expm1(delta * np.log1p(-churn_hazard))
+        with np.errstate(divide="ignore"):  # θ = 1 gives log(0) = −inf and q = 1, as it should
+            q = -np.expm1(delta * np.log1p(-churn_hazard))
     if np.isscalar(multiplier) and multiplier == 1.0:
         return q
     return np.minimum(q * np.float32(multiplier) if np.isscalar(multiplier) else q * multiplier, np.float32(1))
