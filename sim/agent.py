@@ -149,6 +149,7 @@ class UserAgent(mesa.Agent):
                 if u_act < v * rho:
                     totals["purchases"] += 1
                     totals["revenue"] += float(P.order_value[i])
+                    totals["revenue_by_cohort"][P.acquired_day[i]] += float(P.order_value[i])
         # 3. acquisition
         if converted:
             visited = True
@@ -159,6 +160,7 @@ class UserAgent(mesa.Agent):
             if u_act < conv * rho:
                 totals["purchases"] += 1
                 totals["revenue"] += float(P.order_value[i])
+                totals["revenue_by_cohort"][t] += float(P.order_value[i])
         if visited:
             P.last_visit_day[i] = t
             totals["dau"] += 1

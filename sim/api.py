@@ -1,22 +1,148 @@
-"""The Python entry point: run one simulation and get a :class:`~sim.results.Result`."""
+"""The Python entry point: run one simulation and get a :class:`~sim.results.Result`.
+
+A strategy with levers is run together with its comparison runs, all with the
+same seed (common random numbers):
+
+* the organic baseline (``economics.compare_to_baseline``) for incremental results;
+* one rerun per lever with a budget knob, 1 % higher (``economics.marginal_roi``);
+* one rerun per paid ad channel and budget multiplier
+  (``economics.spend_response_multipliers``; 0 is always included) for the
+  spend-response curve.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from sim import economics
 from sim.config import Config, load_config
+from sim.levers import Lever
 from sim.model import UserLifecycleModel
-from sim.results import Result, summarize
+from sim.results import Result, retention_curve, summarize
+from sim.strategy import StrategyConfig, lever_configs
 
 __all__ = ["simulate"]
 
 #: The progress bar appears only once a run has taken this many seconds.
 PROGRESS_DELAY_S = 2.0
+#: Relative step of a lever's budget knob for marginal ROI.
+MARGINAL_STEP = 0.01
+
+
+@dataclass
+class RunOutput:
+    """What one model run leaves behind (before economics)."""
+
+    daily: pd.DataFrame
+    cohort_active: np.ndarray
+    cohort_revenue: np.ndarray
+    levers: list[Lever]
+    channels: list[str]
+    segments: list[str]
+    seconds: float
+
+    @property
+    def retention_curve(self) -> np.ndarray:
+        """Pooled classic retention D_0 … D_{H−1}."""
+        return retention_curve(self.cohort_active)
+
+
+def _run(cfg: Config, bar: tqdm, *, reference: bool = False) -> RunOutput:
+    started = time.perf_counter()
+    model = UserLifecycleModel(cfg, reference=reference)
+    for _ in range(cfg.horizon_days):
+        model.step()
+        bar.update(1)
+    return RunOutput(
+        daily=pd.DataFrame(model.log.columns),
+        cohort_active=model.cohort_active,
+        cohort_revenue=model.cohort_revenue,
+        levers=model.levers,
+        channels=list(model.channels),
+        segments=list(model.segments.names),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _scaled(cfg: Config, key: str, name: str, field: str, factor: float) -> Config:
+    """A copy of ``cfg`` with one lever parameter multiplied by ``factor``."""
+    strategy = cfg.strategy
+    group = key.split(".")[1]
+    if group in ("paid_ads", "viral_events"):
+        levers = dict(getattr(strategy, group))
+        levers[name] = replace(levers[name], **{field: getattr(levers[name], field) * factor})
+        strategy = replace(strategy, **{group: levers})
+    else:
+        lever_cfg = getattr(strategy, group)
+        strategy = replace(strategy, **{group: replace(lever_cfg, **{field: getattr(lever_cfg, field) * factor})})
+    return replace(cfg, strategy=strategy)
+
+
+def _marginal_factor(cls: type[Lever], value: float) -> float:
+    """+1 %, or −1 % where +1 % would leave the knob's range (reach <= 1, pushes <= 7 a week)."""
+    ceiling = {"reach": 1.0, "messages_per_week": 7.0}.get(cls.budget_key or "", float("inf"))
+    return 1.0 + MARGINAL_STEP if value * (1.0 + MARGINAL_STEP) <= ceiling else 1.0 - MARGINAL_STEP
+
+
+def _plan(cfg: Config) -> list[tuple[str, Any, Config]]:
+    """Comparison runs: (kind, detail, config)."""
+    levers = lever_configs(cfg.strategy)
+    econ = cfg.economics
+    plan: list[tuple[str, Any, Config]] = []
+    if not levers:
+        return plan
+    quiet = replace(cfg, progress=False)
+    if econ.compare_to_baseline:
+        plan.append(("baseline", None, replace(quiet, strategy=StrategyConfig())))
+    if econ.marginal_roi:
+        for key, name, cls, lever_cfg in levers:
+            if cls.budget_key is None:
+                continue
+            value = getattr(lever_cfg, cls.budget_key)
+            if value <= 0:
+                continue
+            factor = _marginal_factor(cls, value)
+            label = cls(name, lever_cfg).label
+            plan.append(("marginal", (label, factor), _scaled(quiet, key, name, cls.budget_key, factor)))
+    multipliers = sorted({0.0, *econ.spend_response_multipliers} - {1.0})
+    for key, name, cls, lever_cfg in levers:
+        if cls.kind == "paid_ads" and econ.spend_response_multipliers:
+            for mult in multipliers:
+                plan.append(
+                    ("response", (name, mult, lever_cfg.daily_budget), _scaled(quiet, key, name, "daily_budget", mult))
+                )
+    return plan
+
+
+def _spend_response(main: RunOutput, runs: list[tuple[tuple[str, float, float], RunOutput]]) -> pd.DataFrame:
+    """Spend → users acquired per ad channel; incremental against the channel at zero budget."""
+    rows = []
+    for lever in main.levers:
+        if lever.kind != "paid_ads":
+            continue
+        points = [((lever.channel, 1.0, lever.cfg.daily_budget), main)]
+        points += [(d, r) for d, r in runs if d[0] == lever.channel]
+        zero = next(r for d, r in points if d[1] == 0.0)
+        for (channel, mult, budget), r in sorted(points, key=lambda p: p[0][1]):
+            rows.append(
+                {
+                    "channel": channel,
+                    "budget_multiplier": mult,
+                    "daily_budget": budget * mult,
+                    "spend": float(r.daily[f"cost_{lever.label}"].sum()),
+                    "new_users_channel": int(r.daily[f"new_users_{channel}"].sum()),
+                    "incremental_new_users": int(r.daily["new_users"].sum() - zero.daily["new_users"].sum()),
+                    "incremental_gross_profit": float(r.daily["revenue"].sum() - zero.daily["revenue"].sum()),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def simulate(
@@ -25,16 +151,17 @@ def simulate(
     progress: bool | None = None,
     reference: bool = False,
 ) -> Result:
-    """Simulate ``horizon_days`` days of one market.
+    """Simulate ``horizon_days`` days of one market under one strategy.
 
     Args:
         config: A :class:`~sim.config.Config`, a mapping, a list of Hydra
-            overrides (``["population=game", "seed=1"]``) or None for defaults.
+            overrides (``["population=game", "strategy=paid_growth"]``) or None.
         progress: Show a progress bar (after 2 s); defaults to ``config.progress``.
-        reference: Use the agent-by-agent reference stepping (small markets).
+        reference: Use the agent-by-agent reference stepping (organic model, small markets).
 
     Returns:
-        The run's :class:`~sim.results.Result`.
+        The run's :class:`~sim.results.Result`, with economics against the
+        baseline when the strategy has levers.
 
     Example:
         >>> from sim import simulate
@@ -44,11 +171,12 @@ def simulate(
 
     """
     cfg = load_config(config)
-    started = time.perf_counter()
-    model = UserLifecycleModel(cfg, reference=reference)
+    plan = _plan(cfg)
     show = cfg.progress if progress is None else progress
+    total = cfg.horizon_days * (1 + len(plan))
+    started = time.perf_counter()
     with tqdm(
-        total=cfg.horizon_days,
+        total=total,
         unit="day",
         desc="simulating",
         disable=not show,
@@ -56,22 +184,31 @@ def simulate(
         mininterval=0.5,
         leave=False,
     ) as bar:
-        for _ in range(cfg.horizon_days):
-            model.step()
-            bar.update(1)
-    daily = pd.DataFrame(model.log.columns)
+        main = _run(cfg, bar, reference=reference)
+        extra = [(kind, detail, _run(c, bar)) for kind, detail, c in plan]
+    baseline = next((r for kind, _d, r in extra if kind == "baseline"), None)
+    marginal = {d[0]: (r, d[1]) for kind, d, r in extra if kind == "marginal"}
+    response = [(d, r) for kind, d, r in extra if kind == "response"]
+    econ = cfg.economics
+    daily = economics.daily_frame(main.daily, baseline.daily if baseline else None, econ.margin)
+    summary = summarize(main.daily, main.cohort_active, cfg.population.market_size)
+    summary["strategy"] = cfg.strategy.name
+    summary["economics"] = economics.evaluate(main, baseline, marginal, econ)
     elapsed = time.perf_counter() - started
     meta = {
         "wall_seconds": elapsed,
-        "agent_days_per_second": cfg.population.market_size * cfg.horizon_days / elapsed,
+        "agent_days_per_second": cfg.population.market_size * cfg.horizon_days / main.seconds,
         "stepping": "reference" if reference else "vectorized",
-        "channels": list(model.channels),
-        "segments": list(model.segments.names),
+        "comparison_runs": len(plan),
+        "channels": main.channels,
+        "segments": main.segments,
     }
     return Result(
         config=cfg,
         daily=daily,
-        cohort_active=model.cohort_active,
-        summary=summarize(daily, model.cohort_active, cfg.population.market_size),
+        cohort_active=main.cohort_active,
+        summary=summary,
         meta=meta,
+        cohort_revenue=main.cohort_revenue,
+        spend_response=_spend_response(main, response) if response else None,
     )

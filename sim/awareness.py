@@ -26,7 +26,7 @@ import numpy as np
 
 from sim.lifecycle import Stage
 
-__all__ = ["funnel", "hazard_edges"]
+__all__ = ["become_aware", "convert", "hazard_edges"]
 
 
 def hazard_edges(p: float, q: float, dau_yesterday: int, market_size: int, extra: list[float]) -> np.ndarray:
@@ -39,41 +39,69 @@ def hazard_edges(p: float, q: float, dau_yesterday: int, market_size: int, extra
     return np.cumsum(np.asarray(terms, dtype=np.float64)).astype(np.float32)
 
 
-def funnel(
+def become_aware(
     stage: np.ndarray,
     channel: np.ndarray,
+    segment: np.ndarray,
     u_aware: np.ndarray,
-    u_activity: np.ndarray,
     edges: np.ndarray,
+    admits: np.ndarray | None = None,
+) -> np.ndarray:
+    """UNAWARE → AWARE for slots whose uniform falls below the total hazard.
+
+    Args:
+        stage: int8 stage codes of a chunk (updated in place).
+        channel: int8 channel codes (set for slots that become aware).
+        segment: int8 segment codes.
+        u_aware: ``awareness`` uniforms of the chunk.
+        edges: Output of :func:`hazard_edges`.
+        admits: Optional bool table [channel, segment]: False where a lever channel
+            does not target the segment (such a slot stays unaware).
+
+    Returns:
+        Bool mask of the slots that became aware today.
+
+    """
+    newly = (stage == Stage.UNAWARE) & (u_aware < edges[-1])
+    new_idx = np.flatnonzero(newly)
+    if new_idx.size:
+        codes = np.searchsorted(edges, u_aware[new_idx], side="right").astype(np.int8)
+        if admits is not None:
+            keep = admits[codes, segment[new_idx]]
+            newly[new_idx[~keep]] = False
+            new_idx, codes = new_idx[keep], codes[keep]
+        channel[new_idx] = codes
+        stage[new_idx] = Stage.AWARE
+    return newly
+
+
+def convert(
+    stage: np.ndarray,
+    newly: np.ndarray,
+    u_activity: np.ndarray,
+    aware: np.ndarray,
     conversion: float | np.ndarray,
     forget_rate: float,
 ) -> np.ndarray:
-    """Apply one day of awareness, conversion and forgetting in place.
+    """AWARE → acquired (returned) or → UNAWARE (forgetting, in place).
 
     Args:
-        stage: int8 stage codes of a chunk (updated: UNAWARE ↔ AWARE).
-        channel: int8 channel codes (set for slots that become aware).
-        u_aware: ``awareness`` uniforms of the chunk.
+        stage: int8 stage codes of a chunk.
+        newly: Mask of slots that became aware today (they cannot forget today).
         u_activity: ``activity`` uniforms of the chunk.
-        edges: Output of :func:`hazard_edges`.
-        conversion: Daily conversion probability c (scalar or per slot).
+        aware: Local indices of the AWARE slots.
+        conversion: Daily conversion probability c (scalar, or aligned with ``aware``).
         forget_rate: Daily forgetting probability φ.
 
     Returns:
-        Local indices of the slots that convert (are acquired) today; their
-        stage is still AWARE, the caller records the acquisition.
+        Local indices of the slots that convert today; their stage is still AWARE,
+        the caller records the acquisition.
 
     """
-    total = edges[-1]
-    newly = (stage == Stage.UNAWARE) & (u_aware < total)
-    new_idx = np.flatnonzero(newly)
-    if new_idx.size:
-        channel[new_idx] = np.searchsorted(edges, u_aware[new_idx], side="right")
-        stage[new_idx] = Stage.AWARE
-    aware = stage == Stage.AWARE
+    u = u_activity[aware]
     c = np.float32(conversion) if np.isscalar(conversion) else conversion
-    converts = aware & (u_activity < c)
+    converts = u < c
     if forget_rate > 0:
-        forgets = aware & ~newly & ~converts & (u_activity >= np.float32(1.0 - forget_rate))
-        stage[forgets] = Stage.UNAWARE
-    return np.flatnonzero(converts)
+        forgets = ~newly[aware] & ~converts & (u >= np.float32(1.0 - forget_rate))
+        stage[aware[forgets]] = Stage.UNAWARE
+    return aware[converts]

@@ -6,7 +6,8 @@ and asserts the properties every opsim run must have:
 * determinism — the same seed gives identical daily tables and cohort matrices;
 * seed sensitivity — a different seed gives a different run;
 * conservation — the seven stage counts sum to the market size M every day;
-* no negative counts, revenue or hazards; DAU <= WAU <= MAU <= acquired users;
+* no negative counts, revenue, costs or hazards; DAU <= WAU <= MAU <= acquired users;
+* money — lever costs add up to ``cost_total`` and to the summary's total cost;
 * consistency — cohort sizes add up to the users acquired, and each day's DAU
   equals the users active in the cohort matrix on that day;
 * output schema — the daily table, cohort table and summary have their columns
@@ -43,6 +44,20 @@ DAILY_COLUMNS = (
     "latent_alive",
     "new_users_organic",
     "new_users_word_of_mouth",
+)
+ECONOMICS_KEYS = (
+    "currency",
+    "revenue",
+    "gross_profit",
+    "cost_total",
+    "cost_by_lever",
+    "profit",
+    "roi",
+    "incremental",
+    "payback_day",
+    "cac_by_channel",
+    "ltv",
+    "marginal_roi",
 )
 COHORT_COLUMNS = ("cohort_day", "day_n", "cohort_size", "active", "active_share")
 SUMMARY_KEYS = (
@@ -107,6 +122,19 @@ def check_result(result: Result) -> None:
     _require(bool(((cohorts.active_share >= 0) & (cohorts.active_share <= 1)).all()), "cohort shares outside [0, 1]")
     missing = [k for k in SUMMARY_KEYS if k not in result.summary]
     _require(not missing, f"summary lacks {missing}")
+    costs = [c for c in daily.columns if c.startswith("cost_") and c != "cost_total"]
+    if costs:
+        _require("cost_total" in daily, "lever cost columns without cost_total")
+        _require(
+            bool(np.allclose(daily[costs].sum(axis=1), daily["cost_total"], rtol=0, atol=0.005)),
+            "cost_total is not the sum of lever costs",
+        )
+        econ = result.summary["economics"]
+        missing = [k for k in ECONOMICS_KEYS if k not in econ]
+        _require(not missing, f"summary.economics lacks {missing}")
+        _require(
+            abs(econ["cost_total"] - float(daily["cost_total"].sum())) < 0.005, "summary cost differs from daily costs"
+        )
     for key, value in result.summary["retention"].items():
         _require(np.isnan(value) or 0 <= value <= 1, f"retention {key} = {value} outside [0, 1]")
 

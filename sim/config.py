@@ -20,7 +20,10 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from sim.economics import EconomicsConfig
 from sim.errors import ConfigError
+from sim.schema import bounded
+from sim.strategy import StrategyConfig, check_strategy
 
 __all__ = [
     "AwarenessConfig",
@@ -44,18 +47,6 @@ MAX_HORIZON_DAYS = 3650
 #: Largest market: slot indices are int32 in the counters.
 MAX_MARKET_SIZE = 2**31 - 1
 AGENT_MODES = ("auto", "all", "lazy")
-
-
-def bounded(
-    default: Any,
-    *,
-    ge: float | None = None,
-    gt: float | None = None,
-    le: float | None = None,
-    choices: tuple[Any, ...] | None = None,
-) -> Any:
-    """A dataclass field whose value :func:`validate` checks against bounds."""
-    return field(default=default, metadata={"ge": ge, "gt": gt, "le": le, "choices": choices})
 
 
 @dataclass
@@ -153,6 +144,8 @@ class Config:
     figures: bool = True
     agents: str = bounded("auto", choices=AGENT_MODES)
     population: PopulationConfig = field(default_factory=PopulationConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    economics: EconomicsConfig = field(default_factory=EconomicsConfig)
 
 
 def _check_field(path: str, value: Any, meta: Mapping[str, Any]) -> None:
@@ -162,7 +155,7 @@ def _check_field(path: str, value: Any, meta: Mapping[str, Any]) -> None:
         return
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(path, value, "a finite number")
-    ge, gt, le = meta.get("ge"), meta.get("gt"), meta.get("le")
+    ge, gt, le, lt = meta.get("ge"), meta.get("gt"), meta.get("le"), meta.get("lt")
     rules = []
     if ge is not None:
         rules.append(f">= {_fmt(ge)}")
@@ -170,7 +163,10 @@ def _check_field(path: str, value: Any, meta: Mapping[str, Any]) -> None:
         rules.append(f"> {_fmt(gt)}")
     if le is not None:
         rules.append(f"<= {_fmt(le)}")
+    if lt is not None:
+        rules.append(f"< {_fmt(lt)}")
     ok = (ge is None or value >= ge) and (gt is None or value > gt) and (le is None or value <= le)
+    ok = ok and (lt is None or value < lt)
     if not ok:
         raise ConfigError(path, value, "a number " + " and ".join(rules))
 
@@ -185,7 +181,7 @@ def _walk(obj: Any, path: str) -> None:
             for name, item in value.items():
                 if dataclasses.is_dataclass(item):
                     _walk(item, f"{key}.{name}")
-        else:
+        elif f.metadata:
             _check_field(key, value, f.metadata)
 
 
@@ -225,6 +221,10 @@ def validate(cfg: Config) -> Config:
         )
     _check_weekly("population.weekly_visit_pattern", pop.weekly_visit_pattern)
     _check_weekly("population.weekly_purchase_pattern", pop.weekly_purchase_pattern)
+    check_strategy(cfg.strategy, list(pop.segments))
+    for i, x in enumerate(cfg.economics.spend_response_multipliers):
+        if not math.isfinite(x) or x < 0:
+            raise ConfigError(f"economics.spend_response_multipliers[{i}]", x, "a finite number >= 0")
     return cfg
 
 

@@ -3,13 +3,17 @@
 One call to :meth:`UserLifecycleModel.step` simulates one day. The day's
 processes run in this order for every slot (see ``docs/model.md``):
 
-1. awareness, conversion and forgetting (:mod:`sim.awareness`);
-2. visits and purchases of acquired, latent-alive users (:mod:`sim.visits`);
+1. awareness, then conversion and forgetting (:mod:`sim.awareness`);
+2. visits and purchases of acquired, latent-alive users (:mod:`sim.visits`),
+   then visits caused by levers (win-back);
 3. acquisition bookkeeping (a conversion is the user's first visit);
 4. habit update (:mod:`sim.visits`);
 5. death and natural resurrection (:mod:`sim.survival`);
 6. relabelling of the observable stage (:mod:`sim.lifecycle`);
-7. daily counters and the cohort matrix.
+7. daily counters, lever costs and the cohort matrices.
+
+Levers (:mod:`sim.levers`) act through hooks between these steps, on the same
+chunks of slots, by scaling each process's per-slot multipliers.
 
 Aggregates that feed back (yesterday's DAU for word of mouth) are fixed at the
 start of the day, so slots are independent within a day. The vectorized core
@@ -28,12 +32,15 @@ import mesa
 import numpy as np
 
 from sim.agent import UserAgent
-from sim.awareness import funnel, hazard_edges
+from sim.awareness import become_aware, convert, hazard_edges
 from sim.config import Config, load_config
+from sim.levers import Chunk, Effects, Events
+from sim.levers.base import apply_quality
 from sim.lifecycle import STAGE_NAMES, Stage, relabel
 from sim.modifiers import Modifiers, at
 from sim.population import Population, SegmentTable
 from sim.rng import CHUNK_SIZE, Streams
+from sim.strategy import build_levers
 from sim.survival import death_probability, exponent_steps
 from sim.visits import purchases, update_habit, visit_probability
 
@@ -77,6 +84,11 @@ class DailyLog:
         """Add a ``new_users_<channel>`` column."""
         self.columns.setdefault(f"new_users_{channel}", np.zeros(self.horizon, dtype=np.int64))
 
+    def add_cost(self, label: str) -> None:
+        """Add a ``cost_<lever>`` column (and ``cost_total``)."""
+        self.columns.setdefault("cost_total", np.zeros(self.horizon, dtype=np.float64))
+        self.columns.setdefault(f"cost_{label}", np.zeros(self.horizon, dtype=np.float64))
+
     def record(self, day: int, values: Mapping[str, float]) -> None:
         """Store one day's values."""
         for key, value in values.items():
@@ -112,6 +124,12 @@ class UserLifecycleModel(mesa.Model):
         self.market_size = pop.market_size
         self.horizon = cfg.horizon_days
         self.reference = reference
+        self.levers = build_levers(cfg.strategy)
+        if reference and self.levers:
+            raise ValueError(
+                f"strategy={cfg.strategy.name!r} has levers; reference stepping implements the organic model only "
+                "(use strategy=baseline, or the vectorized core)"
+            )
         if reference and self.market_size > REFERENCE_MAX_SLOTS:
             raise ValueError(
                 f"population.market_size={self.market_size} is too large for reference stepping: "
@@ -124,7 +142,15 @@ class UserLifecycleModel(mesa.Model):
         self.channels: list[str] = list(ORGANIC_CHANNELS)
         self.exponent_steps = exponent_steps(self.segments.churn_c, self.horizon)
         self.log = DailyLog(self.horizon, self.channels)
+        for lever in self.levers:
+            if lever.channel is not None:
+                self._channel_code(lever.channel)
+        for lever in self.levers:
+            lever.bind(self)
+            self.log.add_cost(lever.label)
+        self._build_channel_tables()
         self.cohort_active = np.zeros((self.horizon, self.horizon), dtype=np.int32)
+        self.cohort_revenue = np.zeros((self.horizon, self.horizon), dtype=np.float64)
         self.day = 0
         self.dau = 0
         self.stage_counts = np.zeros(len(Stage), dtype=np.int64)
@@ -165,12 +191,37 @@ class UserLifecycleModel(mesa.Model):
                 raise ValueError(f"channel={name!r}: at most 127 acquisition channels")
             self.channels.append(name)
             self.log.add_channel(name)
+            if hasattr(self, "_channel_tables"):
+                self._build_channel_tables()
         return self.channels.index(name)
+
+    def _build_channel_tables(self) -> None:
+        """Per-channel multipliers (index: channel code + 1) and segment admission of lever channels."""
+        n = len(self.channels) + 1
+        tables = {name: np.ones(n, dtype=np.float32) for name in ("conversion", "churn", "visit")}
+        admits = np.ones((len(self.channels), len(self.segments.names)), dtype=bool)
+        for lever in self.levers:
+            for channel, (conv, churn, visit) in lever.channel_effects().items():
+                code = self.channels.index(channel) + 1
+                tables["conversion"][code] *= conv
+                tables["churn"][code] *= churn
+                tables["visit"][code] *= visit
+            if lever.channel is not None and lever.cfg.target.segments:
+                admits[self.channels.index(lever.channel)] = [
+                    s in lever.cfg.target.segments for s in self.segments.names
+                ]
+        self._channel_tables = {k: (t if (t != 1).any() else None) for k, t in tables.items()}
+        self._admits = None if admits.all() else admits
 
     def _day_context(self) -> DayContext:
         pop = self.config.population
         weekday = (pop.start_weekday + self.day) % 7
+        for lever in self.levers:
+            lever.begin_day(self, weekday)
         extra = [0.0] * (len(self.channels) - len(ORGANIC_CHANNELS))
+        for lever in self.levers:
+            if lever.channel is not None:
+                extra[self.channels.index(lever.channel) - len(ORGANIC_CHANNELS)] += lever.hazard_today
         for name, hazard in self.modifiers.awareness.items():
             code = self._channel_code(name)
             extra += [0.0] * (code - len(ORGANIC_CHANNELS) + 1 - len(extra))
@@ -204,6 +255,10 @@ class UserLifecycleModel(mesa.Model):
             self._step_reference(ctx, tally)
         else:
             self._step_vectorized(ctx, tally)
+        if self.levers:
+            for lever in self.levers:
+                tally[f"cost_{lever.label}"] = lever.cost_today
+            tally["cost_total"] = sum(lever.cost_today for lever in self.levers)
         self.log.record(self.day, tally)
         self.dau = int(tally["dau"])
         self.revenue += tally["revenue"]
@@ -217,12 +272,14 @@ class UserLifecycleModel(mesa.Model):
         tally["revenue"] = 0.0
         tally["new_by_channel"] = np.zeros(len(self.channels), dtype=np.int64)
         tally["active_by_cohort"] = np.zeros(self.day + 1, dtype=np.int64)
+        tally["revenue_by_cohort"] = np.zeros(self.day + 1, dtype=np.float64)
         return tally
 
     def _finish_tally(self, tally: dict[str, Any], totals: dict[str, Any]) -> None:
         t = self.day
         cohorts = np.arange(t + 1)
         self.cohort_active[cohorts, t - cohorts] += totals.pop("active_by_cohort").astype(np.int32)
+        self.cohort_revenue[cohorts, t - cohorts] += totals.pop("revenue_by_cohort")
         for code, count in enumerate(totals.pop("new_by_channel")):
             tally[f"new_users_{self.channels[code]}"] = int(count)
         tally.update(totals)
@@ -230,52 +287,86 @@ class UserLifecycleModel(mesa.Model):
     def _step_vectorized(self, ctx: DayContext, tally: dict[str, Any]) -> None:
         pop_cfg = self.config.population
         habit_cfg, life = pop_cfg.habit, pop_cfg.lifecycle
-        P, mod = self.population, self.modifiers
+        P, mod, levers, tables = self.population, self.modifiers, self.levers, self._channel_tables
+        rho, w_p = self.segments.purchase_prob, ctx.purchase_weekday
         t = self.day
         day16 = np.int16(t)
         totals = self._new_tally()
         resurrection = pop_cfg.resurrection_rate
         for chunk, lo in enumerate(range(0, self.market_size, CHUNK_SIZE)):
             hi = min(lo + CHUNK_SIZE, self.market_size)
-            n = hi - lo
-            stage, alive, segment = P.stage[lo:hi], P.alive[lo:hi], P.segment[lo:hi]
-            habit, acq, last = P.habit[lo:hi], P.acquired_day[lo:hi], P.last_visit_day[lo:hi]
-            u_aware = self.streams.uniforms("awareness", t, chunk, n)
-            u_act = self.streams.uniforms("activity", t, chunk, n)
-            u_surv = self.streams.uniforms("survival", t, chunk, n)
-
-            # 1. funnel
-            conversion = at(ctx.conversion, lo, hi)
-            conv = funnel(stage, P.channel[lo:hi], u_aware, u_act, ctx.edges, conversion, pop_cfg.awareness.forget_rate)
-            # 2. visits and purchases (acquired before today)
-            v = visit_probability(
-                P.visit_propensity[lo:hi], habit, ctx.visit_weekday, habit_cfg.strength, at(mod.visit, lo, hi)
+            ch = Chunk(self, chunk, lo, hi)
+            stage, alive, segment, channel = ch.stage, ch.alive, ch.segment, ch.channel
+            habit, acq, last = ch.habit, ch.acquired_day, ch.last_visit_day
+            u_aware = self.streams.uniforms("awareness", t, chunk, ch.n)
+            u_act = self.streams.uniforms("activity", t, chunk, ch.n)
+            u_surv = self.streams.uniforms("survival", t, chunk, ch.n)
+            fx = Effects(
+                conversion=at(ctx.conversion, lo, hi),
+                visit=at(mod.visit, lo, hi),
+                hazard=at(mod.hazard, lo, hi),
+                resurrection=at(mod.resurrection, lo, hi),
             )
+            # 1. awareness, then conversion and forgetting
+            newly = become_aware(stage, channel, segment, u_aware, ctx.edges, self._admits)
+            aware = np.flatnonzero(stage == Stage.AWARE)
+            c_aware = fx.conversion[aware] if isinstance(fx.conversion, np.ndarray) else fx.conversion
+            if tables["conversion"] is not None:
+                c_aware = c_aware * tables["conversion"][channel[aware].astype(np.intp) + 1]
+            for lever in levers:
+                c_aware = lever.conversion_effects(ch, aware, c_aware)
+            conv = convert(stage, newly, u_act, aware, c_aware, pop_cfg.awareness.forget_rate)
+            if conv.size and (tables["churn"] is not None or tables["visit"] is not None):
+                codes = channel[conv].astype(np.intp) + 1
+                churn_q = tables["churn"][codes] if tables["churn"] is not None else 1.0
+                visit_q = tables["visit"][codes] if tables["visit"] is not None else 1.0
+                apply_quality(ch, conv, churn_q, visit_q)
+            for lever in levers:
+                lever.on_acquired(ch, conv)
+            # 2. visits and purchases (acquired before today), then lever-caused visits
+            for lever in levers:
+                lever.visit_effects(ch, fx)
+            v = visit_probability(P.visit_propensity[lo:hi], habit, ctx.visit_weekday, habit_cfg.strength, fx.visit)
             visited = (stage >= Stage.NEW) & alive & (u_act < v)
             vis_idx = np.flatnonzero(visited)
-            buy = purchases(vis_idx, u_act, v[vis_idx], segment, self.segments.purchase_prob, ctx.purchase_weekday)
-            conv_prob = conversion[conv] if isinstance(conversion, np.ndarray) else np.float32(conversion)
-            buy_new = purchases(conv, u_act, conv_prob, segment, self.segments.purchase_prob, ctx.purchase_weekday)
-            totals["purchases"] += buy.size + buy_new.size
-            totals["revenue"] += float(P.order_value[lo:hi][buy].sum(dtype=np.float64))
-            totals["revenue"] += float(P.order_value[lo:hi][buy_new].sum(dtype=np.float64))
+            buyers = [purchases(vis_idx, u_act, v[vis_idx], segment, rho, w_p)]
+            conv_prob = (
+                c_aware[np.searchsorted(aware, conv)] if isinstance(c_aware, np.ndarray) else np.float32(c_aware)
+            )
+            buyers.append(purchases(conv, u_act, conv_prob, segment, rho, w_p))
+            ev = Events(converted=conv, visited=visited)
+            for lever in levers:
+                lever.extra_visits(ch, ev)
+            for idx in ev.extra_visitors:
+                buyers.append(purchases(idx, u_aware, np.float32(1.0), segment, rho, w_p))
             # 3. acquisitions: the acquisition day is the first visit
             if conv.size:
                 acq[conv] = day16
                 alive[conv] = True
                 visited[conv] = True
-                totals["new_by_channel"] += np.bincount(P.channel[lo:hi][conv], minlength=len(self.channels))
-                vis_idx = np.flatnonzero(visited)
+                totals["new_by_channel"] += np.bincount(channel[conv], minlength=len(self.channels))
+            vis_idx = np.flatnonzero(visited)
             last[vis_idx] = day16
+            buy = np.concatenate(buyers)
+            totals["purchases"] += buy.size
+            if buy.size:
+                spent = ch.order_value[buy].astype(np.float64)
+                totals["revenue"] += float(spent.sum())
+                totals["revenue_by_cohort"] += np.bincount(acq[buy], weights=spent, minlength=t + 1)
             # 4. habit
             update_habit(habit, visited, habit_cfg.gain, habit_cfg.decay)
+            ev.visit_idx = vis_idx
+            for lever in levers:
+                lever.on_visits(ch, ev)
             # 5. death and resurrection
             acquired = acq >= 0
             tenure = day16 - acq
-            q = death_probability(P.churn_hazard[lo:hi], segment, tenure, self.exponent_steps, at(mod.hazard, lo, hi))
+            for lever in levers:
+                lever.hazard_effects(ch, fx)
+            q = death_probability(P.churn_hazard[lo:hi], segment, tenure, self.exponent_steps, fx.hazard)
             dies = alive & (u_surv < q)
             if resurrection > 0:
-                r = np.float32(resurrection) * at(mod.resurrection, lo, hi)
+                r = np.float32(resurrection) * fx.resurrection
                 revives = acquired & ~alive & (u_surv < r)
                 alive ^= revives
             alive ^= dies

@@ -76,3 +76,74 @@ def stages_figure(result: Result, path: str | Path) -> None:
     fig.tight_layout()
     fig.savefig(path, format="png")
     plt.close(fig)
+
+
+def payback_figure(result: Result, path: str | Path) -> None:
+    """Cumulative lever cost vs cumulative (incremental) gross profit, payback day marked."""
+    daily = result.daily
+    econ = result.summary["economics"]
+    cur = econ["currency"]
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    ax.plot(daily["day"], daily["cost_total"].cumsum(), color="black", lw=1.8, label="cumulative cost")
+    if "incremental_gross_profit" in daily:
+        ax.plot(
+            daily["day"],
+            daily["incremental_gross_profit"].cumsum(),
+            color="black",
+            lw=1.8,
+            ls="--",
+            label="cumulative incremental gross profit (vs baseline)",
+        )
+    ax.plot(
+        daily["day"],
+        daily["gross_profit"].cumsum(),
+        color="grey",
+        lw=1.2,
+        ls=":",
+        label="cumulative gross profit (all)",
+    )
+    day = econ.get("payback_day")
+    if day is not None:
+        ax.axvline(day, color="black", lw=0.8)
+        ax.annotate(
+            f"payback: day {day}", (day, 0), xytext=(5, 8), textcoords="offset points", fontsize=9
+        )
+    ax.set_xlabel("day")
+    ax.set_ylabel(cur)
+    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    ax.grid(alpha=0.3)
+    ax.set_title(f"Cost and gross profit — strategy {result.config.strategy.name}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def spend_response_figure(result: Result, path: str | Path) -> None:
+    """Spend → incremental users acquired, per ad channel (saturation shows as a bend)."""
+    table = result.spend_response
+    channels = list(dict.fromkeys(table["channel"]))
+    fig, axes = plt.subplots(1, len(channels), figsize=(3.6 * len(channels) + 1, 3.8), dpi=120, squeeze=False)
+    cur = result.summary["economics"]["currency"]
+    for ax, channel in zip(axes[0], channels, strict=True):
+        rows = table[table["channel"] == channel].sort_values("spend")
+        ax.plot(rows["spend"], rows["incremental_new_users"], color="black", marker="o", lw=1.5)
+        current = rows[rows["budget_multiplier"] == 1.0]
+        ax.plot(
+            current["spend"],
+            current["incremental_new_users"],
+            marker="s",
+            ms=9,
+            color="black",
+            mfc="white",
+            ls="none",
+            label="configured budget",
+        )
+        ax.set_xlabel(f"total spend ({cur})")
+        ax.set_ylabel("incremental users acquired")
+        ax.set_title(f"{channel}", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle("Spend response per ad channel (vs the channel at zero budget)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)

@@ -8,19 +8,25 @@ creation, from the segment mixture of :class:`sim.config.PopulationConfig`:
 * visit propensity π ~ Beta(α_s, β_s)                     (``segments.<s>.visits.alpha|beta``)
 * order value v = median_s · exp(σ_s · Z), Z ~ N(0, 1)    (``segments.<s>.order_value``)
 
-State per slot (24 bytes): stage int8, alive bool, segment int8, channel int8,
-θ, π, v, habit float32, acquisition day and last-visit day int16.
+State per slot (25 bytes): stage int8, alive bool, segment int8, channel int8,
+θ, π, v, habit float32, acquisition day and last-visit day int16, lever flags
+uint8 (coupon redeemed, onboarded, push opt-out). Levers that need more state
+(push fatigue, incentive dependence, last win-back contact) allocate it only
+when they are in the strategy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.config import PopulationConfig
 from sim.lifecycle import Stage
 from sim.rng import CHUNK_SIZE, Streams
+
+if TYPE_CHECKING:
+    from sim.config import PopulationConfig
 
 __all__ = ["NEVER", "Population", "SegmentTable"]
 
@@ -79,6 +85,7 @@ class Population:
     habit: np.ndarray
     acquired_day: np.ndarray
     last_visit_day: np.ndarray
+    flags: np.ndarray
 
     @property
     def size(self) -> int:
@@ -115,6 +122,7 @@ class Population:
             habit=np.zeros(m, dtype=np.float32),
             acquired_day=np.full(m, NEVER, dtype=np.int16),
             last_visit_day=np.full(m, NEVER, dtype=np.int16),
+            flags=np.zeros(m, dtype=np.uint8),
         )
         cum = np.cumsum(segments.weight / segments.weight.sum())
         for chunk, lo in enumerate(range(0, m, CHUNK_SIZE)):

@@ -171,6 +171,8 @@ class Result:
     cohort_active: np.ndarray
     summary: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)
+    cohort_revenue: np.ndarray | None = None
+    spend_response: pd.DataFrame | None = None
 
     @property
     def cohorts(self) -> pd.DataFrame:
@@ -189,8 +191,10 @@ class Result:
         """Write the result folder; every file is written atomically.
 
         Files: ``config.yaml`` (resolved config), ``meta.json`` (seed, versions),
-        ``summary.json``, ``daily.parquet``, ``cohorts.parquet`` and, if
-        ``figures``, ``retention.png`` and ``stages.png``.
+        ``summary.json``, ``daily.parquet``, ``cohorts.parquet``,
+        ``spend_response.parquet`` (with paid ads) and, if ``figures``,
+        ``retention.png``, ``stages.png``, ``payback.png`` (with levers) and
+        ``spend_response.png`` (with paid ads).
 
         Args:
             directory: Target folder (created if needed).
@@ -210,11 +214,17 @@ class Result:
         write_atomic(out / "meta.json", _json(meta))
         write_atomic(out / "daily.parquet", lambda p: self.daily.to_parquet(p, index=False))
         write_atomic(out / "cohorts.parquet", lambda p: self.cohorts.to_parquet(p, index=False))
+        if self.spend_response is not None:
+            write_atomic(out / "spend_response.parquet", lambda p: self.spend_response.to_parquet(p, index=False))
         if self.config.figures if figures is None else figures:
             from sim import plots
 
             write_atomic(out / "retention.png", lambda p: plots.retention_figure(self, p))
             write_atomic(out / "stages.png", lambda p: plots.stages_figure(self, p))
+            if "cost_total" in self.daily:
+                write_atomic(out / "payback.png", lambda p: plots.payback_figure(self, p))
+            if self.spend_response is not None:
+                write_atomic(out / "spend_response.png", lambda p: plots.spend_response_figure(self, p))
         write_atomic(out / "summary.json", _json(self.summary))
         return out
 

@@ -53,3 +53,27 @@ def test_preset_retention_falls_in_published_range(small_preset, preset):
     retention = simulate(small_preset(preset, market_size=200_000, days=120)).summary["retention"]
     for key, (low, high) in PUBLISHED_RANGES[preset].items():
         assert low <= 100 * retention[key] <= high, f"{preset} {key} = {100 * retention[key]:.1f} %"
+
+
+STRATEGIES = (
+    "baseline",
+    "paid_growth",
+    "referral_led",
+    "retention_first",
+    "activation_push",
+    "winback",
+    "balanced_mix",
+)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_strategy_preset_passes_model_checker(small_preset, strategy):
+    cfg = small_preset("consumer_app", market_size=20_000, days=60)
+    from sim import load_config
+
+    cfg = replace(cfg, strategy=load_config([f"strategy={strategy}"]).strategy)
+    cfg = replace(cfg, economics=replace(cfg.economics, marginal_roi=False, spend_response_multipliers=[]))
+    result = check_model(cfg)
+    econ = result.summary["economics"]
+    assert (econ["incremental"] is None) == (strategy == "baseline")
+    assert result.summary["strategy"] == strategy

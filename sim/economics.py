@@ -1,0 +1,239 @@
+"""Economics: costs, gross profit, ROI, incremental results, CAC, LTV, payback.
+
+Definitions (all money in ``economics.currency``; daily columns in ``daily.parquet``):
+
+* gross profit GP_t = m · revenue_t, m = ``economics.margin``;
+* cost C_t = Σ_levers cost_t (``cost_<lever>`` columns; ``cost_total``);
+* profit = GP − C; ROI = (GP − C) / C (undefined without cost);
+* incremental, against the baseline run (same config and seed, no levers; common
+  random numbers make a strategy that changes nothing show exactly zero):
+  ΔX = X_strategy − X_baseline for users acquired, revenue, gross profit;
+  incremental profit = ΔGP − C; incremental ROI = (ΔGP − C) / C;
+* CAC by paid channel = channel spend / users acquired through the channel;
+  blended incremental CAC = C / Δusers acquired;
+* payback day = first day from which cumulative ΔGP stays ≥ cumulative C to the
+  end of the horizon (None if it is not paid back by then);
+* cohort LTV per acquired user, over ``ltv_days`` days of tenure, discounted daily
+  at (1 + ``annual_discount_rate``)^(−n/365):
+
+      LTV = m · Σ_a Σ_n rev[a, n] · δ^n / Σ_a size[a]
+
+  split into the *observed* part (tenure days inside the horizon) and a
+  *projected tail* for the unobserved tenure days of each cohort, from the
+  pooled classic retention curve fitted with a scaled sBG curve
+  D̂_n = s · B(α, β + n) / B(α, β) (least squares on the observed D_1 … D_N)
+  times the observed revenue per active user-day;
+* marginal ROI of a lever = (ΔGP − ΔC) / ΔC between the run and a rerun with the
+  lever's budget knob (``daily_budget``, ``messages_per_week``, ``reach``) 1 %
+  higher (1 % lower where +1 % leaves its range); fixed-price levers have none.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import OptimizeWarning, curve_fit
+from scipy.special import betaln
+
+from sim.schema import bounded
+
+__all__ = ["EconomicsConfig", "fit_retention_tail", "ltv", "payback_day", "roi"]
+
+
+@dataclass
+class EconomicsConfig:
+    """How money is counted and which comparison runs are made."""
+
+    currency: str = "USD"
+    margin: float = bounded(0.3, ge=0, le=1)
+    annual_discount_rate: float = bounded(0.1, ge=0)
+    ltv_days: int = bounded(365, ge=1, le=3650)
+    compare_to_baseline: bool = True
+    marginal_roi: bool = True
+    spend_response_multipliers: list[float] = field(default_factory=lambda: [0.0, 0.5, 2.0, 4.0])
+
+
+def roi(gross_profit: float, cost: float) -> float:
+    """(GP − C) / C; NaN without cost."""
+    return (gross_profit - cost) / cost if cost > 0 else float("nan")
+
+
+def payback_day(incremental_gross_profit: np.ndarray, cost: np.ndarray) -> int | None:
+    """First day from which cumulative ΔGP stays ≥ cumulative cost (> 0) to the horizon, or None.
+
+    An early day where a lever's first effects briefly outrun its spend does not count.
+    """
+    cum_cost = np.cumsum(cost)
+    ok = (np.cumsum(incremental_gross_profit) >= cum_cost) & (cum_cost > 0)
+    if not ok.size or not ok[-1]:
+        return None
+    failing = np.flatnonzero(~ok)
+    return int(failing[-1] + 1) if failing.size else 0
+
+
+def _scaled_sbg(n: np.ndarray, scale: float, log_a: float, log_b: float) -> np.ndarray:
+    a, b = np.exp(log_a), np.exp(log_b)
+    return scale * np.exp(betaln(a, b + n) - betaln(a, b))
+
+
+def fit_retention_tail(curve: np.ndarray) -> tuple[dict[str, float], Any]:
+    """Fit D̂_n = s · B(α, β + n) / B(α, β) to the observed classic retention D_1 … D_N.
+
+    Returns:
+        The fitted parameters and a function n → D̂_n (NaN-free).
+
+    """
+    n = np.arange(curve.size, dtype=float)
+    ok = np.isfinite(curve) & (n >= 1)
+    if ok.sum() < 3:
+        return {"scale": float("nan"), "alpha": float("nan"), "beta": float("nan")}, lambda m: np.zeros_like(m, float)
+    p0 = (float(curve[ok][0]) * 1.2 + 1e-6, 0.0, 1.0)
+    try:
+        with warnings.catch_warnings():  # the covariance is not used; a flat curve makes it singular
+            warnings.simplefilter("ignore", OptimizeWarning)
+            (s, la, lb), _ = curve_fit(_scaled_sbg, n[ok], curve[ok], p0=p0, maxfev=5000)
+    except RuntimeError:  # no convergence: flat tail at the last observed level
+        last = float(curve[ok][-1])
+        return {"scale": last, "alpha": float("nan"), "beta": float("nan")}, lambda m: np.full_like(m, last, float)
+    params = {"scale": float(s), "alpha": float(np.exp(la)), "beta": float(np.exp(lb))}
+    return params, lambda m: _scaled_sbg(np.asarray(m, float), s, la, lb)
+
+
+def ltv(
+    cohort_active: np.ndarray,
+    cohort_revenue: np.ndarray,
+    retention_curve: np.ndarray,
+    *,
+    margin: float,
+    annual_discount_rate: float,
+    ltv_days: int,
+) -> dict[str, Any]:
+    """Discounted gross-profit LTV per acquired user, observed part plus projected tail."""
+    horizon = cohort_active.shape[0]
+    sizes = cohort_active[:, 0].astype(float)
+    total_users = sizes.sum()
+    if total_users == 0:
+        return {"per_user": float("nan"), "observed": float("nan"), "projected_tail": float("nan"), "days": ltv_days}
+    n = np.arange(horizon)
+    discount = (1.0 + annual_discount_rate) ** (-n / 365.0)
+    days = min(ltv_days, horizon)
+    observed = margin * float((cohort_revenue[:, :days] * discount[:days]).sum()) / total_users
+    active = cohort_active.astype(float)
+    arpdau = float(cohort_revenue.sum() / active.sum()) if active.sum() else 0.0
+    params, curve = fit_retention_tail(retention_curve)
+    tail_n = np.arange(ltv_days)
+    tail_discount = (1.0 + annual_discount_rate) ** (-tail_n / 365.0)
+    per_day = margin * arpdau * curve(tail_n) * tail_discount  # projected gross profit per user, tenure day n
+    cum = np.concatenate([[0.0], np.cumsum(per_day)])
+    # cohort a is observed for tenure days < horizon − a; project the rest up to ltv_days
+    first_unobserved = np.minimum(horizon - np.arange(horizon), ltv_days)
+    tail = float((sizes * (cum[ltv_days] - cum[first_unobserved])).sum()) / total_users
+    return {
+        "per_user": observed + tail,
+        "observed": observed,
+        "projected_tail": tail,
+        "days": ltv_days,
+        "revenue_per_active_day": arpdau,
+        "tail_fit": params,
+    }
+
+
+def daily_frame(daily: pd.DataFrame, baseline: pd.DataFrame | None, margin: float) -> pd.DataFrame:
+    """Add gross profit and, with a baseline, baseline and incremental columns."""
+    out = daily.copy()
+    out["gross_profit"] = margin * out["revenue"]
+    if baseline is not None:
+        for col in ("new_users", "dau", "revenue"):
+            out[f"baseline_{col}"] = baseline[col].to_numpy()
+        out["incremental_gross_profit"] = margin * (out["revenue"] - out["baseline_revenue"])
+    return out
+
+
+def evaluate(
+    run: Any,
+    baseline: Any | None,
+    marginal: dict[str, tuple[Any, float]],
+    cfg: EconomicsConfig,
+) -> dict[str, Any]:
+    """The ``economics`` block of ``summary.json``.
+
+    Args:
+        run: The strategy's run (a :class:`RunOutput`-like object with ``daily``,
+            ``cohort_active``, ``cohort_revenue``, ``levers``, ``channels``).
+        baseline: The baseline run with the same seed, or None.
+        marginal: Lever label → (rerun with its budget knob scaled, scale factor).
+        cfg: Economics settings.
+
+    """
+    daily = run.daily
+    m = cfg.margin
+    revenue = float(daily["revenue"].sum())
+    gross = m * revenue
+    cost_cols = [c for c in daily.columns if c.startswith("cost_") and c != "cost_total"]
+    cost_by_lever = {c.removeprefix("cost_"): float(daily[c].sum()) for c in cost_cols}
+    cost = float(sum(cost_by_lever.values()))
+    acquired = int(daily["new_users"].sum())
+    out: dict[str, Any] = {
+        "currency": cfg.currency,
+        "margin": m,
+        "revenue": revenue,
+        "gross_profit": gross,
+        "cost_total": cost,
+        "cost_by_lever": cost_by_lever,
+        "profit": gross - cost,
+        "roi": roi(gross, cost),
+        "incremental": None,
+        "payback_day": None,
+    }
+    if baseline is not None:
+        b = baseline.daily
+        d_users = acquired - int(b["new_users"].sum())
+        d_revenue = revenue - float(b["revenue"].sum())
+        d_gross = m * d_revenue
+        out["incremental"] = {
+            "acquired_users": d_users,
+            "revenue": d_revenue,
+            "gross_profit": d_gross,
+            "profit": d_gross - cost,
+            "roi": roi(d_gross, cost),
+            "mean_dau": float(daily["dau"].mean() - b["dau"].mean()),
+            "cac": cost / d_users if d_users > 0 and cost > 0 else float("nan"),
+        }
+        daily_cost = daily["cost_total"].to_numpy() if "cost_total" in daily else np.zeros(len(daily))
+        out["payback_day"] = payback_day(m * (daily["revenue"].to_numpy() - b["revenue"].to_numpy()), daily_cost)
+    cac = {}
+    for lever in run.levers:
+        if lever.kind == "paid_ads":
+            users = int(daily[f"new_users_{lever.channel}"].sum())
+            spend = cost_by_lever[lever.label]
+            cac[lever.channel] = spend / users if users else float("nan")
+    out["cac_by_channel"] = cac
+    out["ltv"] = ltv(
+        run.cohort_active,
+        run.cohort_revenue,
+        run.retention_curve,
+        margin=m,
+        annual_discount_rate=cfg.annual_discount_rate,
+        ltv_days=cfg.ltv_days,
+    )
+    marginal_roi: dict[str, Any] = {}
+    for lever in run.levers:
+        if lever.budget_key is None:
+            marginal_roi[lever.label] = None
+            continue
+        if lever.label not in marginal:
+            continue
+        other, _factor = marginal[lever.label]
+        d_cost = float(other.daily["cost_total"].sum()) - cost
+        d_gross = m * (float(other.daily["revenue"].sum()) - revenue)
+        marginal_roi[lever.label] = (d_gross - d_cost) / d_cost if d_cost else float("nan")
+    out["marginal_roi"] = marginal_roi
+    out["levers"] = {lever.label: lever.summary() for lever in run.levers if lever.summary()}
+    referred = int(daily["new_users_referral"].sum()) if "new_users_referral" in daily else 0
+    if referred:
+        out["viral_coefficient"] = referred / acquired if acquired else float("nan")
+    return out

@@ -1,0 +1,138 @@
+"""Paid ads per channel: spend → impressions → adstock → Hill saturation → awareness.
+
+For channel k on day t, with daily spend s_t (``daily_budget`` while the
+schedule is on, else 0) and cost per thousand impressions ``cpm``:
+
+    x_t = 1000 · s_t / cpm                                    (impressions)
+    A_t = x_t + λ · A_{t−1}                                   (adstock.kind = geometric)
+    A_t = Σ_{l=0}^{L−1} λ^((l − θ)²) · x_{t−l}                 (adstock.kind = delayed)
+    e_t = h_max · A_t^n / (A_t^n + K^n)                       (Hill saturation)
+
+with λ = ``adstock.decay`` (carry-over), θ = ``adstock.peak_delay``, L =
+``adstock.max_lag``, h_max = ``saturation.max_hazard``, K =
+``saturation.half_saturation`` (adstocked impressions at half effect) and n =
+``saturation.shape``. e_t is channel k's extra daily awareness hazard for
+UNAWARE slots in the targeted segments; users made aware by it belong to
+channel k. They convert with ``conversion_multiplier`` × the organic rate, and
+once acquired their churn hazard and visit probability are multiplied by
+``quality.churn_multiplier`` and ``quality.visit_multiplier`` (channel user
+quality). Above K the response is concave: doubling spend less than doubles it.
+Cost: s_t on every day the schedule is on.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sim.errors import ConfigError
+from sim.levers.base import Lever, Schedule, Target
+from sim.schema import bounded
+
+if TYPE_CHECKING:
+    from sim.model import UserLifecycleModel
+
+__all__ = ["AdstockConfig", "PaidAds", "PaidAdsConfig", "QualityConfig", "SaturationConfig", "hill"]
+
+
+@dataclass
+class AdstockConfig:
+    """Carry-over of ad impressions from one day to the next."""
+
+    kind: str = bounded("geometric", choices=("geometric", "delayed"))
+    decay: float = bounded(0.5, ge=0, lt=1)
+    peak_delay: float = bounded(2.0, ge=0)
+    max_lag: int = bounded(14, ge=1, le=365)
+
+
+@dataclass
+class SaturationConfig:
+    """Hill curve from adstocked impressions to daily awareness hazard."""
+
+    max_hazard: float = bounded(0.002, ge=0, le=1)
+    half_saturation: float = bounded(200_000.0, gt=0)
+    shape: float = bounded(1.5, gt=0)
+
+
+@dataclass
+class QualityConfig:
+    """Multipliers on the churn hazard and visit probability of the users a lever brings."""
+
+    churn_multiplier: float = bounded(1.0, ge=0)
+    visit_multiplier: float = bounded(1.0, ge=0)
+
+
+@dataclass
+class PaidAdsConfig:
+    """One paid ad channel (the key under ``strategy.paid_ads`` is its channel name)."""
+
+    daily_budget: float = bounded(1000.0, ge=0)
+    cpm: float = bounded(10.0, gt=0)
+    adstock: AdstockConfig = field(default_factory=AdstockConfig)
+    saturation: SaturationConfig = field(default_factory=SaturationConfig)
+    conversion_multiplier: float = bounded(1.0, ge=0)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    schedule: Schedule = field(default_factory=Schedule)
+    target: Target = field(default_factory=Target)
+
+
+def hill(adstock: np.ndarray | float, max_hazard: float, half_saturation: float, shape: float) -> Any:
+    """Hill saturation e = h_max · A^n / (A^n + K^n)."""
+    a = np.asarray(adstock, dtype=np.float64)
+    ratio = np.power(a / half_saturation, shape)
+    return max_hazard * ratio / (1.0 + ratio)
+
+
+def delayed_weights(decay: float, peak_delay: float, max_lag: int) -> np.ndarray:
+    """Kernel w_l = λ^((l − θ)²), l = 0 … L − 1 (Jin et al. 2017, "delayed adstock")."""
+    lags = np.arange(max_lag, dtype=np.float64)
+    return np.power(decay, (lags - peak_delay) ** 2) if decay > 0 else (lags == round(peak_delay)).astype(float)
+
+
+class PaidAds(Lever):
+    """A paid ad channel."""
+
+    kind = "paid_ads"
+    budget_key = "daily_budget"
+    target_stages = ("unaware",)
+
+    def __init__(self, name: str, cfg: PaidAdsConfig) -> None:
+        super().__init__(name, cfg)
+        self.channel = name
+        self.adstock = 0.0
+        self.hazard_today = 0.0
+        self.spend_total = 0.0
+        self._history: deque[float] = deque(maxlen=cfg.adstock.max_lag)
+        self._weights = delayed_weights(cfg.adstock.decay, cfg.adstock.peak_delay, cfg.adstock.max_lag)
+
+    @staticmethod
+    def check(key: str, cfg: PaidAdsConfig) -> None:
+        """Ads reach people who do not know the product yet: no stage targeting."""
+        if cfg.target.stages not in ([], ["unaware"]):
+            raise ConfigError(f"{key}.target.stages", list(cfg.target.stages), "[] or [unaware]: ads act on awareness")
+        if cfg.target.channels:
+            raise ConfigError(f"{key}.target.channels", list(cfg.target.channels), "[]: an ad channel is the channel")
+
+    def begin_day(self, model: UserLifecycleModel, weekday: int) -> None:
+        """Spend, adstock and today's awareness hazard."""
+        super().begin_day(model, weekday)
+        spend = self.cfg.daily_budget if self.on_today else 0.0
+        impressions = 1000.0 * spend / self.cfg.cpm
+        ad = self.cfg.adstock
+        if ad.kind == "geometric":
+            self.adstock = impressions + ad.decay * self.adstock
+        else:
+            self._history.appendleft(impressions)
+            self.adstock = float(np.dot(self._weights[: len(self._history)], np.fromiter(self._history, float)))
+        sat = self.cfg.saturation
+        self.hazard_today = float(hill(self.adstock, sat.max_hazard, sat.half_saturation, sat.shape))
+        self.cost_today = spend
+        self.spend_total += spend
+
+    def channel_effects(self) -> dict[str, tuple[float, float, float]]:
+        """Conversion and user quality of this channel."""
+        q = self.cfg.quality
+        return {self.channel: (self.cfg.conversion_multiplier, q.churn_multiplier, q.visit_multiplier)}

@@ -1,0 +1,60 @@
+"""Viral topic or event: a one-off cost and an awareness spike that decays.
+
+From day d0 = ``day`` the event adds to the awareness hazard of UNAWARE slots in
+the targeted segments
+
+    e_t = h0 · 2^(−(t − d0) / T½)     for t ≥ d0 (0 before)
+
+with h0 = ``peak_hazard`` and T½ = ``half_life_days``. Users made aware by it
+belong to a channel named after the event. Cost: ``cost`` on day d0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sim.errors import ConfigError
+from sim.levers.base import Lever, Target
+from sim.schema import bounded
+
+if TYPE_CHECKING:
+    from sim.model import UserLifecycleModel
+
+__all__ = ["ViralEvent", "ViralEventConfig"]
+
+
+@dataclass
+class ViralEventConfig:
+    """One viral topic/event (the key under ``strategy.viral_events`` names its channel)."""
+
+    day: int = bounded(0, ge=0)
+    cost: float = bounded(10_000.0, ge=0)
+    peak_hazard: float = bounded(0.01, ge=0, le=1)
+    half_life_days: float = bounded(3.0, gt=0)
+    target: Target = field(default_factory=Target)
+
+
+class ViralEvent(Lever):
+    """A viral event."""
+
+    kind = "viral_event"
+    target_stages = ("unaware",)
+
+    def __init__(self, name: str, cfg: ViralEventConfig) -> None:
+        super().__init__(name, cfg)
+        self.channel = name
+        self.hazard_today = 0.0
+
+    @staticmethod
+    def check(key: str, cfg: ViralEventConfig) -> None:
+        """An event reaches people who do not know the product yet."""
+        if cfg.target.stages not in ([], ["unaware"]) or cfg.target.channels:
+            raise ConfigError(f"{key}.target", "stages/channels", "segments only: an event acts on awareness")
+
+    def begin_day(self, model: UserLifecycleModel, weekday: int) -> None:
+        """Today's spike and, on the event day, its cost."""
+        self.cost_today = self.cfg.cost if model.day == self.cfg.day else 0.0
+        age = model.day - self.cfg.day
+        self.on_today = age >= 0
+        self.hazard_today = self.cfg.peak_hazard * 2.0 ** (-age / self.cfg.half_life_days) if age >= 0 else 0.0

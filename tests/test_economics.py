@@ -1,0 +1,116 @@
+"""Economics on known numbers, and the comparison runs of a strategy."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from sim import simulate
+from sim.economics import fit_retention_tail, ltv, payback_day, roi
+from sim.results import retention_curve
+
+
+def test_roi_and_payback_on_known_series():
+    assert roi(150.0, 100.0) == pytest.approx(0.5)
+    assert np.isnan(roi(10.0, 0.0))
+    cost = np.array([100.0, 0, 0, 0, 0])
+    assert payback_day(np.array([10.0, 30, 40, 30, 5]), cost) == 3  # cumulative 10, 40, 80, 110 ≥ 100 on day 3
+    assert payback_day(np.array([200.0, -150, 10, 60, 0]), cost) == 3  # day 0 does not count: it falls back
+    assert payback_day(np.array([10.0, 10, 10, 10, 10]), cost) is None
+
+
+def test_ltv_observed_part_on_a_hand_built_cohort():
+    # Two cohorts of 10 and 5 users over a 3-day horizon; revenue by (cohort, tenure day).
+    active = np.array([[10, 4, 2], [5, 2, 0], [0, 0, 0]])
+    revenue = np.array([[20.0, 8.0, 4.0], [10.0, 2.0, 0.0], [0, 0, 0]])
+    out = ltv(active, revenue, retention_curve(active), margin=0.5, annual_discount_rate=0.0, ltv_days=2)
+    # Tenure days 0 and 1 are observed for both cohorts: 0.5 · (20 + 8 + 10 + 2) / 15 users.
+    assert out["observed"] == pytest.approx(0.5 * 40 / 15)
+    assert out["projected_tail"] == pytest.approx(0.0)  # nothing unobserved within 2 days
+    disc = ltv(active, revenue, retention_curve(active), margin=0.5, annual_discount_rate=0.1, ltv_days=2)
+    assert disc["observed"] == pytest.approx(0.5 * (30 + 10 * 1.1 ** (-1 / 365)) / 15)
+
+
+def test_retention_tail_fit_recovers_a_scaled_sbg_curve():
+    from scipy.special import betaln
+
+    n = np.arange(60.0)
+    curve = 0.4 * np.exp(betaln(0.7, 2.5 + n) - betaln(0.7, 2.5))
+    params, fitted = fit_retention_tail(curve)
+    assert params["scale"] == pytest.approx(0.4, rel=1e-3)
+    assert params["alpha"] == pytest.approx(0.7, rel=1e-2)
+    assert fitted(np.array([200.0]))[0] == pytest.approx(0.4 * np.exp(betaln(0.7, 202.5) - betaln(0.7, 2.5)), rel=1e-2)
+
+
+@pytest.fixture(scope="module")
+def paid_run():
+    return simulate(["strategy=paid_growth", "population.market_size=50000", "horizon_days=120", "progress=false"])
+
+
+def test_paid_growth_has_incremental_results_cac_ltv_and_marginal_roi(paid_run):
+    econ = paid_run.summary["economics"]
+    assert econ["incremental"]["acquired_users"] > 0
+    assert econ["cost_total"] == pytest.approx(2 * 1500 * 120)  # two channels, on every day of the horizon
+    assert set(econ["cac_by_channel"]) == {"search", "social"}
+    for channel, cac in econ["cac_by_channel"].items():
+        users = paid_run.daily[f"new_users_{channel}"].sum()
+        assert cac == pytest.approx(1500 * 120 / users)
+    assert econ["ltv"]["per_user"] == pytest.approx(econ["ltv"]["observed"] + econ["ltv"]["projected_tail"])
+    assert econ["ltv"]["projected_tail"] > 0
+    assert set(econ["marginal_roi"]) == {"paid_ads_search", "paid_ads_social"}
+    assert all(np.isfinite(v) for v in econ["marginal_roi"].values())
+    assert paid_run.meta["comparison_runs"] == 1 + 2 + 2 * 4
+
+
+def test_spend_response_shows_diminishing_returns(paid_run):
+    for channel in ("search", "social"):
+        rows = paid_run.spend_response[paid_run.spend_response.channel == channel].sort_values("spend")
+        assert list(rows.budget_multiplier) == [0.0, 0.5, 1.0, 2.0, 4.0]
+        users = rows.incremental_new_users.to_numpy()
+        spend = rows.spend.to_numpy()
+        assert users[0] == 0 and (np.diff(users) > 0).all()
+        per_unit = np.diff(users) / np.diff(spend)
+        assert per_unit[-1] < per_unit[1], rows  # the last doubling buys fewer users per unit than 0.5x → 1x
+
+
+def test_result_folder_has_money_figures_and_tables(paid_run, tmp_path):
+    out = paid_run.save(tmp_path / "run", figures=True)
+    for name in ("payback.png", "spend_response.png", "spend_response.parquet"):
+        assert (out / name).stat().st_size > 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["economics"]["currency"] == "USD"
+    daily = paid_run.daily
+    assert {"cost_total", "gross_profit", "baseline_revenue", "incremental_gross_profit"} <= set(daily.columns)
+
+
+def test_identical_strategy_shows_exactly_zero_incremental_difference():
+    result = simulate(
+        [
+            "population.market_size=20000",
+            "horizon_days=60",
+            "progress=false",
+            "+strategy.paid_ads={idle:{daily_budget:0}}",
+            "economics.spend_response_multipliers=[]",
+        ]
+    )
+    inc = result.summary["economics"]["incremental"]
+    assert inc["acquired_users"] == 0 and inc["revenue"] == 0.0 and inc["gross_profit"] == 0.0
+    assert inc["mean_dau"] == 0.0
+    assert (result.daily["incremental_gross_profit"] == 0).all()
+
+
+def test_economics_switches_turn_off_comparison_runs(small_preset):
+    cfg = small_preset("consumer_app", days=30)
+    from sim import load_config
+
+    cfg = replace(cfg, strategy=load_config(["strategy=paid_growth"]).strategy)
+    cfg = replace(
+        cfg,
+        economics=replace(cfg.economics, compare_to_baseline=False, marginal_roi=False, spend_response_multipliers=[]),
+    )
+    result = simulate(cfg)
+    assert result.meta["comparison_runs"] == 0
+    assert result.summary["economics"]["incremental"] is None and result.spend_response is None
