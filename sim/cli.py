@@ -34,14 +34,18 @@ EXIT_CONFIG_ERROR = 2
 
 
 def _overrides(argv: Sequence[str]) -> tuple[list[str], bool, bool]:
-    """Split argv into (overrides, multirun?, runs?)."""
+    """Split argv into (overrides, multirun?, runs?); ``--config-dir`` becomes a search path."""
     overrides: list[str] = []
-    multirun, runs, skip = False, True, False
+    multirun, runs, skip = False, True, None
     for arg in argv:
-        if skip:
-            skip = False
+        if skip is not None:
+            if skip in ("--config-dir", "-cd"):
+                overrides.append(f"hydra.searchpath=[file://{Path(arg).resolve()}]")
+            skip = None
         elif arg in _FLAGS_WITH_VALUE:
-            skip = True
+            skip = arg
+        elif arg.split("=")[0] in ("--config-dir", "-cd") and "=" in arg:
+            overrides.append(f"hydra.searchpath=[file://{Path(arg.split('=', 1)[1]).resolve()}]")
         elif arg in ("-m", "--multirun"):
             multirun = True
         elif arg in _NO_RUN_FLAGS or arg.split("=")[0] in _NO_RUN_FLAGS:
@@ -115,6 +119,30 @@ def _app(cfg: DictConfig) -> None:
         f"{s['mau']:,}",
         s["revenue"],
     )
+    econ = s["economics"]
+    if econ["cost_total"] > 0:
+        inc = econ["incremental"]
+        cur = econ["currency"]
+        if inc is not None:
+            log.info(
+                "strategy %s: cost %s %s, incremental users %+d, incremental profit %s %s, incremental ROI %+.2f, payback day %s",
+                typed.strategy.name,
+                f"{econ['cost_total']:,.0f}",
+                cur,
+                inc["acquired_users"],
+                f"{inc['profit']:+,.0f}",
+                cur,
+                inc["roi"],
+                econ["payback_day"],
+            )
+        else:
+            log.info(
+                "strategy %s: cost %s %s, ROI %+.2f",
+                typed.strategy.name,
+                f"{econ['cost_total']:,.0f}",
+                cur,
+                econ["roi"],
+            )
     log.info("%.3g agent-days/s; results in %s", result.meta["agent_days_per_second"], out)
 
 

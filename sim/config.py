@@ -132,6 +132,7 @@ class PopulationConfig:
     weekly_visit_pattern: list[float] = field(default_factory=lambda: [1.0] * 7)
     weekly_purchase_pattern: list[float] = field(default_factory=lambda: [1.0] * 7)
     segments: dict[str, SegmentConfig] = field(default_factory=dict)
+    trait_sampling: str = bounded("fast", choices=("fast", "smooth"))
 
 
 @dataclass

@@ -105,9 +105,7 @@ def payback_figure(result: Result, path: str | Path) -> None:
     day = econ.get("payback_day")
     if day is not None:
         ax.axvline(day, color="black", lw=0.8)
-        ax.annotate(
-            f"payback: day {day}", (day, 0), xytext=(5, 8), textcoords="offset points", fontsize=9
-        )
+        ax.annotate(f"payback: day {day}", (day, 0), xytext=(5, 8), textcoords="offset points", fontsize=9)
     ax.set_xlabel("day")
     ax.set_ylabel(cur)
     ax.legend(loc="upper left", fontsize=8, framealpha=0.9)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.special import betaincinv, ndtri
 
 from sim.lifecycle import Stage
 from sim.rng import CHUNK_SIZE, Streams
@@ -102,7 +103,10 @@ class Population:
         """Allocate M slots and draw their latent traits from stream ``traits``.
 
         Draws are dense per chunk, so slot i has the same traits in any market
-        with more than i slots and the same segment weights.
+        with more than i slots and the same segment weights. With
+        ``trait_sampling: smooth`` each trait is the Beta (or normal) quantile of
+        a fixed uniform, so it moves continuously with the parameters (what
+        calibration needs); ``fast`` uses numpy's samplers.
 
         Args:
             pop: Population config (market size, segments).
@@ -125,6 +129,7 @@ class Population:
             flags=np.zeros(m, dtype=np.uint8),
         )
         cum = np.cumsum(segments.weight / segments.weight.sum())
+        smooth = pop.trait_sampling == "smooth"
         for chunk, lo in enumerate(range(0, m, CHUNK_SIZE)):
             hi = min(lo + CHUNK_SIZE, m)
             # Dense draws: every (trait, segment, chunk) stream fills a whole chunk, so a
@@ -137,9 +142,15 @@ class Population:
                 if not mine.any():
                     continue
                 g = streams.generator("traits", 1, s, chunk)
-                churn = g.beta(segments.churn_a[s], segments.churn_b[s], CHUNK_SIZE)[: hi - lo]
-                visit = g.beta(segments.visit_alpha[s], segments.visit_beta[s], CHUNK_SIZE)[: hi - lo]
-                z = g.standard_normal(CHUNK_SIZE)[: hi - lo]
+                if smooth:  # quantiles of fixed uniforms: traits move continuously with the parameters
+                    u = g.random((3, CHUNK_SIZE))[:, : hi - lo]
+                    churn = betaincinv(segments.churn_a[s], segments.churn_b[s], u[0])
+                    visit = betaincinv(segments.visit_alpha[s], segments.visit_beta[s], u[1])
+                    z = ndtri(u[2])
+                else:
+                    churn = g.beta(segments.churn_a[s], segments.churn_b[s], CHUNK_SIZE)[: hi - lo]
+                    visit = g.beta(segments.visit_alpha[s], segments.visit_beta[s], CHUNK_SIZE)[: hi - lo]
+                    z = g.standard_normal(CHUNK_SIZE)[: hi - lo]
                 self.churn_hazard[lo:hi][mine] = churn[mine]
                 self.visit_propensity[lo:hi][mine] = visit[mine]
                 self.order_value[lo:hi][mine] = segments.order_median[s] * np.exp(segments.order_sigma[s] * z[mine])

@@ -83,3 +83,14 @@ def test_console_script_is_installed():
     exe = shutil.which("opsim") or str(Path(sys.executable).with_name("opsim"))
     proc = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0 and "population: consumer_app, ecommerce, game" in proc.stdout
+
+
+def test_strategy_run_from_the_command_line_writes_money_outputs(tmp_path):
+    out = tmp_path / "wb"
+    proc = run(*SMALL, "strategy=winback", "economics.marginal_roi=false", f"hydra.run.dir={out}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["strategy"] == "winback" and summary["economics"]["incremental"] is not None
+    assert (out / "payback.png").exists()
+    assert "cost_winback" in pd.read_parquet(out / "daily.parquet").columns
+    assert "incremental ROI" in (out / "opsim.log").read_text()

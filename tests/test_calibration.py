@@ -1,0 +1,186 @@
+"""Calibration: reading analyst files, closed-form fits, and the agent-model calibration."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.special import betaln
+
+from sim import simulate
+from sim.calibrate import calibrate_population, main
+from sim.config import AwarenessConfig, ChurnConfig, Config, HabitConfig, PopulationConfig, SegmentConfig, VisitConfig
+from sim.retention_data import CohortTable, DataError, SurvivalTable, read_retention_csv
+from sim.survival_fit import fit_survival
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "experiments" / "calibration"
+
+# Fader & Hardie (2007), "How to project customer retention", Journal of Interactive
+# Marketing 21(1), 76-90: customers still active at the start of years 0-7 (of 1000).
+HIGH_END = np.array([1000, 869, 743, 653, 593, 551, 517, 491]) / 1000
+REGULAR = np.array([1000, 631, 468, 382, 326, 289, 262, 241]) / 1000
+
+
+def test_reproduces_the_published_sbg_fits():
+    # The paper's maximum-likelihood estimates: High End a = 0.668, b = 3.806 (LL = -1611.2);
+    # Regular a = 0.704, b = 1.182 (LL = -1680.3).
+    high = fit_survival(HIGH_END, cohort_size=1000)
+    assert high.params_["a"] == pytest.approx(0.668, abs=5e-4) and high.params_["b"] == pytest.approx(3.806, abs=5e-4)
+    assert high.log_likelihood_ == pytest.approx(-1611.2, abs=0.05)
+    regular = fit_survival(REGULAR, cohort_size=1000)
+    assert regular.params_["a"] == pytest.approx(0.704, abs=5e-4) and regular.params_["b"] == pytest.approx(
+        1.182, abs=5e-4
+    )
+    assert regular.log_likelihood_ == pytest.approx(-1680.3, abs=0.05)
+
+
+def test_holdout_projection_on_the_published_data():
+    # Fit years 1-4, project years 5-7: the sBG projection stays within 1.5 points of what happened
+    # (Fader & Hardie's point: a model with a churn story projects well, unlike curve fitting).
+    fit = fit_survival(REGULAR, cohort_size=1000, holdout_from=4)
+    errors = np.array([h["error"] for h in fit.holdout])
+    assert [h["period"] for h in fit.holdout] == [5, 6, 7]
+    assert np.abs(errors).max() < 0.015
+    assert fit.holdout[0]["observed"] == pytest.approx(0.289)
+
+
+def simulated_survival(a: float, b: float, c: float, users: int, periods: int, seed: int = 11) -> np.ndarray:
+    pop = PopulationConfig(
+        market_size=users,
+        awareness=AwarenessConfig(p=1.0, q=0.0, forget_rate=0.0),
+        conversion_rate=1.0,
+        habit=HabitConfig(strength=0.0),
+        segments={"all": SegmentConfig(churn=ChurnConfig(a=a, b=b, c=c), visits=VisitConfig(alpha=1, beta=1))},
+    )
+    result = simulate(
+        Config(seed=seed, horizon_days=periods, progress=False, figures=False, agents="lazy", population=pop)
+    )
+    return np.concatenate([[1.0], result.daily["latent_alive"].to_numpy() / users])
+
+
+@pytest.mark.parametrize(("model", "truth"), [("sbg", {"a": 0.9, "b": 4.0}), ("bdw", {"a": 1.1, "b": 3.0, "c": 0.7})])
+def test_fit_recovers_simulated_parameters_within_standard_errors(model, truth):
+    surv = simulated_survival(truth["a"], truth["b"], truth.get("c", 1.0), users=20_000, periods=40)
+    fit = fit_survival(surv, model=model, cohort_size=20_000)
+    for key, value in truth.items():
+        z = abs(fit.params_[key] - value) / fit.std_errors_[key]
+        assert z < 3.5, f"{key}: {fit.params_[key]:.3f} vs {value} (SE {fit.std_errors_[key]:.3f})"
+    t = np.arange(41)
+    expected = np.exp(betaln(truth["a"], truth["b"] + t ** truth.get("c", 1.0)) - betaln(truth["a"], truth["b"]))
+    assert np.abs(fit.survival(t) - expected).max() < 0.01
+
+
+# ------------------------------------------------------------------ bad files
+COHORT_HEADER = "cohort,day,cohort_size,active\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("cohort,day,active\nA,0,10\n", r"missing column\(s\) \['cohort_size'\]"),
+        (COHORT_HEADER + "A,0,10,10\nA,1,10,x4\n", r"row 3, column 'active': 'x4' is not a number"),
+        (COHORT_HEADER + "A,0,10,10\nA,1.5,10,4\n", r"row 3, column 'day': '1.5' is not a whole number"),
+        (COHORT_HEADER + "A,0,10,10\nA,1,10,12\n", r"row 3, column 'active': active 12 is outside 0 … cohort_size 10"),
+        (
+            COHORT_HEADER + "A,0,10,10\nA,1,12,4\n",
+            r"row 3, column 'cohort_size': cohort 'A' has cohort_size 12 here but 10",
+        ),
+        (
+            COHORT_HEADER + "A,0,10,10\nA,1,10,4\nA,1,10,3\n",
+            r"row 4: duplicated row for cohort 'A', day 1 \(first at row 3\)",
+        ),
+        ("period,survival\n0,1\n1,0.8\n2,1.2\n", r"row 4, column 'survival': survival 1.2 is outside \[0, 1\]"),
+        ("period,survival\n0,1\n1,0.6\n2,0.7\n", r"row 4, column 'survival': survival goes up from 0.6"),
+        ("period,survival\n0,1\n1,0.6\n1,0.5\n", r"row 4, column 'period': duplicated period 1"),
+        ("period,survival\n0,1\n1,0.6\n3,0.5\n", r"column 'period': periods must be 0, 1, 2"),
+        ("when,who\n1,2\n", r"unknown format"),
+    ],
+)
+def test_bad_file_gives_one_clear_error_and_writes_nothing(tmp_path, text, message):
+    data = tmp_path / "data.csv"
+    data.write_text(text)
+    with pytest.raises(DataError, match=message) as info:
+        read_retention_csv(data)
+    assert str(info.value).startswith(str(data))
+    out = tmp_path / "population" / "x.yaml"
+    assert main([str(data), "--out", str(out), "--report", str(tmp_path / "rep")]) == 2
+    assert not out.exists() and not (tmp_path / "rep").exists()
+
+
+def test_example_files_are_valid():
+    cohorts = read_retention_csv(EXAMPLES / "cohorts_example.csv")
+    assert isinstance(cohorts, CohortTable)
+    pooled = cohorts.pooled_retention()
+    assert list(pooled.day) == list(range(1, 31)) and (pooled.retention < 1).all()
+    survival = read_retention_csv(EXAMPLES / "survival_example.csv")
+    assert isinstance(survival, SurvivalTable) and survival.cohort_size == 1000
+
+
+# -------------------------------------------------------- agent-model calibration
+@pytest.mark.slow
+def test_agent_calibration_matches_the_observed_curve_within_its_noise():
+    data = read_retention_csv(EXAMPLES / "cohorts_example.csv")
+    cal = calibrate_population(data, cohort_users=10_000, band_seeds=2)
+    table = cal.table
+    # Each point within 4 combined standard errors (observed binomial + simulated cohort binomial).
+    se = np.sqrt(table.observed_se**2 + table.fitted * (1 - table.fitted) / 10_000)
+    assert (np.abs(table.error) < 4 * se).all(), table[np.abs(table.error) >= 4 * se]
+    assert cal.population.segments["core"].weight + cal.population.segments["casual"].weight == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_calibrate_command_writes_a_population_that_opsim_runs(tmp_path):
+    out = tmp_path / "conf" / "population" / "mygame.yaml"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim.calibrate",
+            str(EXAMPLES / "cohorts_example.csv"),
+            "--out",
+            str(out),
+            "--cohort-users",
+            "4000",
+            "--max-evaluations",
+            "60",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "run it: opsim population=mygame" in proc.stdout
+    report = out.parent / "mygame_calibration"
+    assert {"calibration.csv", "calibration.json", "calibration.png"} <= {p.name for p in report.iterdir()}
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "--config-dir",
+            str(tmp_path / "conf"),
+            "population=mygame",
+            "population.market_size=20000",
+            "horizon_days=40",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "run" / "summary.json").exists()
+
+
+def test_calibrate_command_on_a_survival_table(tmp_path):
+    code = main([str(EXAMPLES / "survival_example.csv"), "--holdout", "4", "--report", str(tmp_path / "rep")])
+    assert code == 0
+    assert {"survival_fit.json", "survival_fit.csv", "survival_fit.png"} <= {
+        p.name for p in (tmp_path / "rep").iterdir()
+    }
