@@ -19,6 +19,7 @@ written.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,7 +157,7 @@ def _read_survival(path: Path, frame: pd.DataFrame) -> SurvivalTable:
         row = i + 2
         if not 0.0 <= share[i] <= 1.0:
             raise DataError(path, f"survival {share[i]} is outside [0, 1]", row=row, column="survival")
-    for a, b in zip(order[:-1], order[1:], strict=True):
+    for a, b in itertools.pairwise(order):
         if period[a] == period[b]:
             raise DataError(path, f"duplicated period {period[b]} (also at row {a + 2})", row=b + 2, column="period")
         if share[b] > share[a]:
