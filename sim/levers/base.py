@@ -253,6 +253,11 @@ class Lever:
             mask = chan if mask is None else mask & chan
         return mask
 
+    def targeted_subset(self, ch: Chunk, idx: np.ndarray, *, stage: bool = False) -> np.ndarray:
+        """The local indices in ``idx`` that the lever targets."""
+        mask = self.targeted(ch, stage=stage, idx=idx)
+        return idx if mask is None else idx[mask]
+
     # ------------------------------------------------------------------ hooks
     def begin_day(self, model: UserLifecycleModel, weekday: int) -> None:
         """Day-level work; the default resets the day's cost and evaluates the schedule."""

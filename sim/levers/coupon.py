@@ -61,8 +61,7 @@ class Coupon(Lever):
         """Redeem: flag the users, pay the coupon value, fix their (coupon-hunter) quality."""
         if not self.on_today or not converted.size:
             return
-        mask = self.targeted(ch, stage=False, idx=converted)
-        idx = converted if mask is None else converted[mask]
+        idx = self.targeted_subset(ch, converted)
         ch.flags[idx] |= FLAG_COUPON
         q = self.cfg.quality
         apply_quality(ch, idx, q.churn_multiplier, q.visit_multiplier)

@@ -48,8 +48,7 @@ class Onboarding(Lever):
         """Onboard today's targeted new users."""
         idx = converted[:0]
         if self.on_today and converted.size:
-            mask = self.targeted(ch, stage=False, idx=converted)
-            idx = converted if mask is None else converted[mask]
+            idx = self.targeted_subset(ch, converted)
         self._recent[ch.index].append(idx)
         if not idx.size:
             return
