@@ -19,6 +19,7 @@ import mesa
 import numpy as np
 
 from sim.lifecycle import Stage, relabel_one
+from sim.population import FLAG_EVER_ACTIVATED, FLAG_EVER_AWARE
 
 if TYPE_CHECKING:
     from sim.model import UserLifecycleModel
@@ -125,6 +126,7 @@ class UserAgent(mesa.Agent):
             newly = True
             stage = Stage.AWARE
             P.channel[i] = int(np.searchsorted(ctx.edges, u_aware, side="right"))
+            P.flags[i] |= FLAG_EVER_AWARE
         converted = False
         conv = ctx.conversion[i] if isinstance(ctx.conversion, np.ndarray) else np.float32(ctx.conversion)
         if stage == Stage.AWARE:
@@ -164,6 +166,7 @@ class UserAgent(mesa.Agent):
         if visited:
             P.last_visit_day[i] = t
             totals["dau"] += 1
+            m._visited_today.append(i)
             totals["active_by_cohort"][P.acquired_day[i]] += 1
         # 4. habit (same float32 arithmetic as the vectorized update)
         g, d = np.float32(cfg.habit.gain), np.float32(cfg.habit.decay)
@@ -197,6 +200,8 @@ class UserAgent(mesa.Agent):
         silence = t - int(P.last_visit_day[i])
         stage = relabel_one(acquired, stage, silence, tenure, habit, life=cfg.lifecycle)
         P.stage[i] = stage
+        if stage == Stage.ACTIVATED:
+            P.flags[i] |= FLAG_EVER_ACTIVATED
         # 7. counters
         totals[Stage(stage).name.lower()] += 1
         totals["wau"] += silence < 7

@@ -22,9 +22,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from sim import economics
+from sim.analytics import EventData, analyze
 from sim.config import Config, load_config
 from sim.levers import Lever
 from sim.model import UserLifecycleModel
+from sim.population import FLAG_EVER_ACTIVATED, FLAG_EVER_AWARE
 from sim.results import Result, retention_curve, summarize
 from sim.strategy import StrategyConfig, lever_configs
 
@@ -47,6 +49,8 @@ class RunOutput:
     channels: list[str]
     segments: list[str]
     seconds: float
+    analytics_tables: dict[str, pd.DataFrame] | None = None
+    analytics_summary: dict[str, Any] | None = None
 
     @property
     def retention_curve(self) -> np.ndarray:
@@ -60,6 +64,9 @@ def _run(cfg: Config, bar: tqdm, *, reference: bool = False) -> RunOutput:
     for _ in range(cfg.horizon_days):
         model.step()
         bar.update(1)
+    tables = summary = None
+    if cfg.record_events:
+        tables, summary = _analytics(model)
     return RunOutput(
         daily=pd.DataFrame(model.log.columns),
         cohort_active=model.cohort_active,
@@ -68,7 +75,27 @@ def _run(cfg: Config, bar: tqdm, *, reference: bool = False) -> RunOutput:
         channels=list(model.channels),
         segments=list(model.segments.names),
         seconds=time.perf_counter() - started,
+        analytics_tables=tables,
+        analytics_summary=summary,
     )
+
+
+def _analytics(model: UserLifecycleModel) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Retention measures, growth accounting and funnel from the run's visit events."""
+    p = model.population
+    slots, days = model.events()
+    acq = p.acquired_day.astype(np.int64)
+    data = EventData(
+        acquired_day=np.where(acq >= 0, acq, -1),
+        visit_user=slots,
+        visit_day=days,
+        horizon=model.horizon,
+        groups={"channel": p.channel.astype(np.int64), "segment": p.segment.astype(np.int64)},
+        labels={"channel": list(model.channels), "segment": list(model.segments.names)},
+    )
+    aware = int(np.count_nonzero(p.flags & FLAG_EVER_AWARE))
+    activated = int(np.count_nonzero(p.flags & FLAG_EVER_ACTIVATED))
+    return analyze(data, aware=aware, activated=activated)
 
 
 def _scaled(cfg: Config, key: str, name: str, field: str, factor: float) -> Config:
@@ -98,7 +125,7 @@ def _plan(cfg: Config) -> list[tuple[str, Any, Config]]:
     plan: list[tuple[str, Any, Config]] = []
     if not levers:
         return plan
-    quiet = replace(cfg, progress=False)
+    quiet = replace(cfg, progress=False, record_events=False)
     if econ.compare_to_baseline:
         plan.append(("baseline", None, replace(quiet, strategy=StrategyConfig())))
     if econ.marginal_roi:
@@ -192,8 +219,11 @@ def simulate(
     econ = cfg.economics
     daily = economics.daily_frame(main.daily, baseline.daily if baseline else None, econ.margin)
     summary = summarize(main.daily, main.cohort_active, cfg.population.market_size)
+    summary["population"] = cfg.population.name
     summary["strategy"] = cfg.strategy.name
     summary["economics"] = economics.evaluate(main, baseline, marginal, econ)
+    if main.analytics_summary is not None:
+        summary["analytics"] = main.analytics_summary
     elapsed = time.perf_counter() - started
     meta = {
         "wall_seconds": elapsed,
@@ -211,4 +241,5 @@ def simulate(
         meta=meta,
         cohort_revenue=main.cohort_revenue,
         spend_response=_spend_response(main, response) if response else None,
+        tables=main.analytics_tables or {},
     )

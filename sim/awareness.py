@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.lifecycle import Stage
+from sim.population import FLAG_EVER_AWARE
 
 __all__ = ["become_aware", "convert", "hazard_edges"]
 
@@ -46,6 +47,7 @@ def become_aware(
     u_aware: np.ndarray,
     edges: np.ndarray,
     admits: np.ndarray | None = None,
+    flags: np.ndarray | None = None,
 ) -> np.ndarray:
     """UNAWARE → AWARE for slots whose uniform falls below the total hazard.
 
@@ -57,6 +59,7 @@ def become_aware(
         edges: Output of :func:`hazard_edges`.
         admits: Optional bool table [channel, segment]: False where a lever channel
             does not target the segment (such a slot stays unaware).
+        flags: Optional uint8 flags; the EVER_AWARE bit is set for new aware slots.
 
     Returns:
         Bool mask of the slots that became aware today.
@@ -72,6 +75,8 @@ def become_aware(
             new_idx, codes = new_idx[keep], codes[keep]
         channel[new_idx] = codes
         stage[new_idx] = Stage.AWARE
+        if flags is not None:
+            flags[new_idx] |= FLAG_EVER_AWARE
     return newly
 
 

@@ -144,6 +144,7 @@ class Config:
     progress: bool = True
     figures: bool = True
     agents: str = bounded("auto", choices=AGENT_MODES)
+    record_events: bool = True
     population: PopulationConfig = field(default_factory=PopulationConfig)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     economics: EconomicsConfig = field(default_factory=EconomicsConfig)

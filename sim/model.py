@@ -151,6 +151,9 @@ class UserLifecycleModel(mesa.Model):
         self._build_channel_tables()
         self.cohort_active = np.zeros((self.horizon, self.horizon), dtype=np.int32)
         self.cohort_revenue = np.zeros((self.horizon, self.horizon), dtype=np.float64)
+        #: Visit events (slot, day), one array pair per day, when ``record_events`` is on.
+        self.visit_slots: list[np.ndarray] = []
+        self.visit_days: list[int] = []
         self.day = 0
         self.dau = 0
         self.stage_counts = np.zeros(len(Stage), dtype=np.int64)
@@ -293,6 +296,7 @@ class UserLifecycleModel(mesa.Model):
         day16 = np.int16(t)
         totals = self._new_tally()
         resurrection = pop_cfg.resurrection_rate
+        record, day_visits = self.config.record_events, []
         for chunk, lo in enumerate(range(0, self.market_size, CHUNK_SIZE)):
             hi = min(lo + CHUNK_SIZE, self.market_size)
             ch = Chunk(self, chunk, lo, hi)
@@ -308,7 +312,7 @@ class UserLifecycleModel(mesa.Model):
                 resurrection=at(mod.resurrection, lo, hi),
             )
             # 1. awareness, then conversion and forgetting
-            newly = become_aware(stage, channel, segment, u_aware, ctx.edges, self._admits)
+            newly = become_aware(stage, channel, segment, u_aware, ctx.edges, self._admits, ch.flags)
             aware = np.flatnonzero(stage == Stage.AWARE)
             c_aware = fx.conversion[aware] if isinstance(fx.conversion, np.ndarray) else fx.conversion
             if tables["conversion"] is not None:
@@ -383,17 +387,33 @@ class UserLifecycleModel(mesa.Model):
                 churned_after_days=life.churned_after_days,
                 activated_habit=life.activated_habit,
             )
+            ch.flags |= (stage == Stage.ACTIVATED).view(np.uint8) << 4  # FLAG_EVER_ACTIVATED
             # 7. counters
             for code, name in enumerate(STAGE_NAMES):
                 totals[name] += int(np.count_nonzero(stage == code))
             totals["new_users"] += conv.size
             totals["dau"] += vis_idx.size
+            if record:
+                day_visits.append((vis_idx + lo).astype(np.int32))
             totals["wau"] += int(np.count_nonzero(silence < 7))
             totals["mau"] += int(np.count_nonzero(silence < 30))
             totals["latent_alive"] += int(np.count_nonzero(alive))
             if vis_idx.size:
                 totals["active_by_cohort"] += np.bincount(acq[vis_idx], minlength=t + 1)
+        if record:
+            self._record_visits(np.concatenate(day_visits) if day_visits else np.zeros(0, np.int32))
         self._finish_tally(tally, totals)
+
+    def _record_visits(self, slots: np.ndarray) -> None:
+        self.visit_slots.append(slots)
+        self.visit_days.append(self.day)
+
+    def events(self) -> tuple[np.ndarray, np.ndarray]:
+        """All recorded visits as (slot int32, day int16) arrays, sorted by day then slot."""
+        if not self.visit_slots:
+            return np.zeros(0, np.int32), np.zeros(0, np.int16)
+        days = np.repeat(np.array(self.visit_days, dtype=np.int16), [s.size for s in self.visit_slots])
+        return np.concatenate(self.visit_slots), days
 
     def _step_reference(self, ctx: DayContext, tally: dict[str, Any]) -> None:
         t, n_slots = self.day, self.market_size
@@ -404,6 +424,9 @@ class UserLifecycleModel(mesa.Model):
                 ctx.uniforms[name][lo:hi] = self.streams.uniforms(name, t, chunk, hi - lo)
         self._ctx = ctx
         self._totals = self._new_tally()
+        self._visited_today: list[int] = []
         self.agents.do("step")
+        if self.config.record_events:
+            self._record_visits(np.array(sorted(self._visited_today), dtype=np.int32))
         self._finish_tally(tally, self._totals)
         del self._ctx, self._totals

@@ -1,147 +1,241 @@
-"""Figures of one run (matplotlib, Agg backend, readable in grayscale)."""
+"""Figures of one run: matplotlib (Agg), one style, readable in grayscale, labelled axes and units.
+
+Every function takes plain data (arrays, DataFrames, dicts from the result
+folder) and writes a PNG to a path or a binary file object, so the same code
+draws figures for a fresh run and for ``opsim-report`` on an old folder.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
 from sim.lifecycle import STAGE_NAMES
 from sim.results import RETENTION_DAYS
 
-if TYPE_CHECKING:
-    from sim.results import Result
+__all__ = [
+    "cohort_heatmap_figure",
+    "funnel_figure",
+    "growth_figure",
+    "payback_figure",
+    "retention_figure",
+    "spend_response_figure",
+    "stages_figure",
+]
 
-__all__ = ["retention_figure", "stages_figure"]
+Target = str | Path | IO[bytes]
 
-# Light-to-dark grey ramp plus hatching keeps stages apart without colour.
+# Light-to-dark grey/blue ramp plus hatching keeps series apart without colour.
 _STAGE_COLOURS = ["#f0f0f0", "#d9d9d9", "#9ecae1", "#4292c6", "#08519c", "#a1a1a1", "#525252"]
 _STAGE_HATCH = ["", "..", "", "//", "", "\\\\", "xx"]
+_STYLE = {"figure.dpi": 120, "axes.grid": True, "grid.alpha": 0.3, "axes.titlesize": 10, "legend.fontsize": 8}
 
 
-def _title(result: Result) -> str:
-    cfg = result.config
-    return f"{cfg.population.name}: M = {cfg.population.market_size:,}, seed {cfg.seed}"
-
-
-def retention_figure(result: Result, path: str | Path) -> None:
-    """Classic retention curve D_N with D1/D7/D30 marked, saved as PNG."""
-    curve = result.retention_curve()
-    days = np.arange(curve.size)
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
-    shown = min(curve.size, 91)
-    ax.plot(days[1:shown], 100 * curve[1:shown], color="black", lw=1.8, label="classic retention D_N")
-    for n, marker in zip(RETENTION_DAYS, ("o", "s", "D"), strict=True):
-        if n < curve.size and np.isfinite(curve[n]):
-            y = 100 * curve[n]
-            ax.plot([n], [y], marker=marker, color="black", ms=7, ls="none")
-            ax.annotate(f"D{n} = {y:.1f}%", (n, y), textcoords="offset points", xytext=(8, 6), fontsize=9)
-    ax.set_xlabel("days since acquisition (N)")
-    ax.set_ylabel("users active on day N (% of cohort)")
-    ax.set_ylim(0, 100 * np.nanmax(curve[1:shown]) * 1.15 if shown > 1 else 100)
-    ax.set_xlim(0, shown)
-    ax.grid(alpha=0.3)
-    ax.set_title(f"Retention, all cohorts pooled — {_title(result)}", fontsize=10)
+def _save(fig: plt.Figure, target: Target) -> None:
     fig.tight_layout()
-    fig.savefig(path, format="png")
+    fig.savefig(target, format="png")
     plt.close(fig)
 
 
-def stages_figure(result: Result, path: str | Path) -> None:
-    """Stacked area of acquired users by lifecycle stage over time, saved as PNG."""
-    daily = result.daily
+def retention_figure(curve: np.ndarray, users: np.ndarray, title: str, target: Target) -> None:
+    """Classic retention D_N with its 95 % binomial interval, D1/D7/D30 marked."""
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+        shown = min(curve.size, 91)
+        n = np.arange(shown)
+        d = curve[:shown]
+        se = np.sqrt(np.clip(d * (1 - d), 0, None) / np.maximum(users[:shown], 1))
+        ax.fill_between(n[1:], 100 * (d - 1.96 * se)[1:], 100 * (d + 1.96 * se)[1:], color="0.8", label="95 % interval")
+        ax.plot(n[1:], 100 * d[1:], color="black", lw=1.8, label="classic retention D_N")
+        for day, marker in zip(RETENTION_DAYS, ("o", "s", "D"), strict=True):
+            if day < shown and np.isfinite(d[day]):
+                y = 100 * d[day]
+                ax.plot([day], [y], marker=marker, color="black", ms=7, ls="none")
+                ax.annotate(f"D{day} = {y:.1f}%", (day, y), textcoords="offset points", xytext=(8, 6), fontsize=9)
+        top = np.nanmax(d[1:]) if shown > 1 and np.isfinite(d[1:]).any() else 1.0
+        ax.set_ylim(0, 100 * top * 1.15)
+        ax.set_xlim(0, shown)
+        ax.set_xlabel("days since acquisition (N)")
+        ax.set_ylabel("users active on day N (% of cohort)")
+        ax.legend(loc="upper right")
+        ax.set_title(f"Retention, all cohorts pooled — {title}")
+        _save(fig, target)
+
+
+def stages_figure(daily: pd.DataFrame, title: str, target: Target) -> None:
+    """Stacked area of acquired users by lifecycle stage over time, DAU dashed."""
     stages = [s for s in STAGE_NAMES if s not in ("unaware", "aware")]
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
-    polys = ax.stackplot(
-        daily["day"],
-        *[daily[s] for s in stages],
-        labels=stages,
-        colors=_STAGE_COLOURS[2:],
-        edgecolor="black",
-        linewidth=0.3,
-    )
-    for poly, hatch in zip(polys, _STAGE_HATCH[2:], strict=True):
-        poly.set_hatch(hatch)
-    ax.plot(daily["day"], daily["dau"], color="black", lw=1.2, ls="--", label="DAU")
-    ax.set_xlabel("day")
-    ax.set_ylabel("users")
-    ax.legend(loc="upper left", fontsize=8, ncol=2, framealpha=0.9)
-    ax.grid(alpha=0.3)
-    ax.set_title(f"Acquired users by lifecycle stage — {_title(result)}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, format="png")
-    plt.close(fig)
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+        polys = ax.stackplot(
+            daily["day"],
+            *[daily[s] for s in stages],
+            labels=stages,
+            colors=_STAGE_COLOURS[2:],
+            edgecolor="black",
+            linewidth=0.3,
+        )
+        for poly, hatch in zip(polys, _STAGE_HATCH[2:], strict=True):
+            poly.set_hatch(hatch)
+        ax.plot(daily["day"], daily["dau"], color="black", lw=1.2, ls="--", label="DAU")
+        ax.set_xlabel("day")
+        ax.set_ylabel("users")
+        ax.legend(loc="upper left", ncol=2, framealpha=0.9)
+        ax.set_title(f"Acquired users by lifecycle stage — {title}")
+        _save(fig, target)
 
 
-def payback_figure(result: Result, path: str | Path) -> None:
+def cohort_heatmap_figure(triangle: pd.DataFrame, title: str, target: Target) -> None:
+    """Weekly cohort triangle: share of each acquisition week active in tenure week k."""
+    cols = [c for c in triangle.columns if c.startswith("w") and c[1:].isdigit()]
+    values = 100 * triangle[cols].to_numpy(dtype=float)
+    with plt.rc_context({**_STYLE, "axes.grid": False}):
+        fig, ax = plt.subplots(figsize=(7, min(6.0, max(3.0, 0.12 * len(triangle) + 1.5))))
+        im = ax.imshow(
+            np.ma.masked_invalid(values),
+            aspect="auto",
+            cmap="Greys",
+            vmin=0,
+            vmax=np.nanmax(values[:, 1:]) if values.shape[1] > 1 else 100,
+        )
+        ax.set_xticks(range(len(cols)), [c[1:] for c in cols])
+        step = max(1, len(triangle) // 12)
+        ax.set_yticks(range(0, len(triangle), step), triangle["cohort_week"].iloc[::step])
+        ax.set_xlabel("weeks since acquisition")
+        ax.set_ylabel("acquisition week")
+        fig.colorbar(im, ax=ax, label="% of cohort active in the week (week 0 = 100 %)")
+        ax.set_title("Cohort retention by acquisition week")
+        _save(fig, target)
+
+
+def growth_figure(growth: pd.DataFrame, title: str, target: Target) -> None:
+    """Weekly growth accounting: new, resurrected and retained up, churned down; quick ratio."""
+    weeks = growth.iloc[:-1] if len(growth) > 1 else growth  # the last week is usually partial
+    x = weeks.iloc[:, 0].to_numpy()
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(8, 4.6))
+        bottom = np.zeros(len(weeks))
+        for name, colour, hatch in (
+            ("retained", "#9ecae1", ""),
+            ("new", "#08519c", ""),
+            ("resurrected", "#4292c6", "//"),
+        ):
+            ax.bar(
+                x, weeks[name], bottom=bottom, color=colour, edgecolor="black", linewidth=0.3, hatch=hatch, label=name
+            )
+            bottom += weeks[name].to_numpy()
+        ax.bar(
+            x,
+            -weeks["churned"],
+            color="#525252",
+            edgecolor="black",
+            linewidth=0.3,
+            hatch="xx",
+            label="churned (lapsed)",
+        )
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_xlabel("week")
+        ax.set_ylabel("users active in the week")
+        ax2 = ax.twinx()
+        ax2.plot(x, weeks["quick_ratio"], color="black", lw=1.6, marker=".", label="quick ratio")
+        ax2.axhline(1.0, color="black", lw=0.8, ls=":")
+        ax2.set_ylabel("quick ratio (new + resurrected) / churned")
+        ax2.grid(False)
+        handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+        ax.legend(handles, [h.get_label() for h in handles], loc="upper right", ncol=3, framealpha=0.9)
+        ax.set_title("Weekly growth accounting")
+        _save(fig, target)
+
+
+def funnel_figure(funnel: dict[str, Any], title: str, target: Target) -> None:
+    """Aware → acquired → retained → activated, with step conversion."""
+    steps = ["aware", "acquired", "retained", "activated"]
+    counts = [funnel[s] for s in steps]
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+        bars = ax.barh(steps[::-1], counts[::-1], color=["#08519c", "#4292c6", "#9ecae1", "#d9d9d9"], edgecolor="black")
+        for bar, step in zip(bars, steps[::-1], strict=True):
+            rate = funnel.get(f"{step}_rate")
+            text = f"{funnel[step]:,}" + (
+                f"  ({100 * rate:.1f} % of previous)" if rate is not None and np.isfinite(rate) else ""
+            )
+            ax.annotate(
+                text,
+                (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+                xytext=(4, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=9,
+            )
+        ax.set_xlim(0, max(counts) * 1.5 if max(counts) else 1)
+        ax.set_xlabel("users (ever)")
+        ax.set_title(f"Funnel — {title}")
+        _save(fig, target)
+
+
+def payback_figure(daily: pd.DataFrame, economics: dict[str, Any], strategy: str, target: Target) -> None:
     """Cumulative lever cost vs cumulative (incremental) gross profit, payback day marked."""
-    daily = result.daily
-    econ = result.summary["economics"]
-    cur = econ["currency"]
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
-    ax.plot(daily["day"], daily["cost_total"].cumsum(), color="black", lw=1.8, label="cumulative cost")
-    if "incremental_gross_profit" in daily:
+    cur = economics["currency"]
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+        ax.plot(daily["day"], daily["cost_total"].cumsum(), color="black", lw=1.8, label="cumulative cost")
+        if "incremental_gross_profit" in daily:
+            ax.plot(
+                daily["day"],
+                daily["incremental_gross_profit"].cumsum(),
+                color="black",
+                lw=1.8,
+                ls="--",
+                label="cumulative incremental gross profit (vs baseline)",
+            )
         ax.plot(
             daily["day"],
-            daily["incremental_gross_profit"].cumsum(),
-            color="black",
-            lw=1.8,
-            ls="--",
-            label="cumulative incremental gross profit (vs baseline)",
+            daily["gross_profit"].cumsum(),
+            color="grey",
+            lw=1.2,
+            ls=":",
+            label="cumulative gross profit (all)",
         )
-    ax.plot(
-        daily["day"],
-        daily["gross_profit"].cumsum(),
-        color="grey",
-        lw=1.2,
-        ls=":",
-        label="cumulative gross profit (all)",
-    )
-    day = econ.get("payback_day")
-    if day is not None:
-        ax.axvline(day, color="black", lw=0.8)
-        ax.annotate(f"payback: day {day}", (day, 0), xytext=(5, 8), textcoords="offset points", fontsize=9)
-    ax.set_xlabel("day")
-    ax.set_ylabel(cur)
-    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
-    ax.grid(alpha=0.3)
-    ax.set_title(f"Cost and gross profit — strategy {result.config.strategy.name}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, format="png")
-    plt.close(fig)
+        day = economics.get("payback_day")
+        if day is not None:
+            ax.axvline(day, color="black", lw=0.8)
+            ax.annotate(f"payback: day {day}", (day, 0), xytext=(5, 8), textcoords="offset points", fontsize=9)
+        ax.set_xlabel("day")
+        ax.set_ylabel(cur)
+        ax.legend(loc="upper left", framealpha=0.9)
+        ax.set_title(f"Cost and gross profit — strategy {strategy}")
+        _save(fig, target)
 
 
-def spend_response_figure(result: Result, path: str | Path) -> None:
+def spend_response_figure(table: pd.DataFrame, currency: str, target: Target) -> None:
     """Spend → incremental users acquired, per ad channel (saturation shows as a bend)."""
-    table = result.spend_response
     channels = list(dict.fromkeys(table["channel"]))
-    fig, axes = plt.subplots(1, len(channels), figsize=(3.6 * len(channels) + 1, 3.8), dpi=120, squeeze=False)
-    cur = result.summary["economics"]["currency"]
-    for ax, channel in zip(axes[0], channels, strict=True):
-        rows = table[table["channel"] == channel].sort_values("spend")
-        ax.plot(rows["spend"], rows["incremental_new_users"], color="black", marker="o", lw=1.5)
-        current = rows[rows["budget_multiplier"] == 1.0]
-        ax.plot(
-            current["spend"],
-            current["incremental_new_users"],
-            marker="s",
-            ms=9,
-            color="black",
-            mfc="white",
-            ls="none",
-            label="configured budget",
-        )
-        ax.set_xlabel(f"total spend ({cur})")
-        ax.set_ylabel("incremental users acquired")
-        ax.set_title(f"{channel}", fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
-    fig.suptitle("Spend response per ad channel (vs the channel at zero budget)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, format="png")
-    plt.close(fig)
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(1, len(channels), figsize=(3.6 * len(channels) + 1, 3.8), squeeze=False)
+        for ax, channel in zip(axes[0], channels, strict=True):
+            rows = table[table["channel"] == channel].sort_values("spend")
+            ax.plot(rows["spend"], rows["incremental_new_users"], color="black", marker="o", lw=1.5)
+            current = rows[rows["budget_multiplier"] == 1.0]
+            ax.plot(
+                current["spend"],
+                current["incremental_new_users"],
+                marker="s",
+                ms=9,
+                color="black",
+                mfc="white",
+                ls="none",
+                label="configured budget",
+            )
+            ax.set_xlabel(f"total spend ({currency})")
+            ax.set_ylabel("incremental users acquired")
+            ax.set_title(channel)
+            ax.legend(loc="lower right")
+        fig.suptitle("Spend response per ad channel (vs the channel at zero budget)", fontsize=10)
+        _save(fig, target)

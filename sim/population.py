@@ -34,6 +34,13 @@ __all__ = ["NEVER", "Population", "SegmentTable"]
 #: Day value stored for "never happened" (acquisition, last visit).
 NEVER = np.int16(-20000)
 
+#: Bits of ``Population.flags``: lever marks, and funnel milestones for analytics.
+FLAG_COUPON = np.uint8(1)
+FLAG_ONBOARDED = np.uint8(2)
+FLAG_PUSH_OPT_OUT = np.uint8(4)
+FLAG_EVER_AWARE = np.uint8(8)
+FLAG_EVER_ACTIVATED = np.uint8(16)
+
 
 @dataclass
 class SegmentTable:

@@ -161,8 +161,15 @@ class Result:
         config: The validated config of the run.
         daily: One row per day (see module docstring).
         cohort_active: Cohort matrix ``[a, n]``.
-        summary: Headline numbers (:func:`summarize`).
+        summary: Headline numbers (:func:`summarize`); ``economics`` (costs, ROI,
+            incremental results, CAC, LTV, payback, marginal ROI) and ``analytics``
+            (classic and rolling D1 … D90, funnel, quick ratio, sBG/BdW fits).
         meta: Seed, package versions, wall time.
+        cohort_revenue: ``[a, n]`` = revenue from cohort a on day a + n.
+        spend_response: Per ad channel and budget multiplier: spend and users
+            acquired (None without paid ads).
+        tables: Analytics tables (:func:`sim.analytics.analyze`): retention
+            measures, daily and weekly growth accounting, weekly cohort triangle.
 
     """
 
@@ -173,6 +180,7 @@ class Result:
     meta: dict[str, Any] = field(default_factory=dict)
     cohort_revenue: np.ndarray | None = None
     spend_response: pd.DataFrame | None = None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def cohorts(self) -> pd.DataFrame:
@@ -191,10 +199,12 @@ class Result:
         """Write the result folder; every file is written atomically.
 
         Files: ``config.yaml`` (resolved config), ``meta.json`` (seed, versions),
-        ``summary.json``, ``daily.parquet``, ``cohorts.parquet``,
-        ``spend_response.parquet`` (with paid ads) and, if ``figures``,
-        ``retention.png``, ``stages.png``, ``payback.png`` (with levers) and
-        ``spend_response.png`` (with paid ads).
+        ``summary.json``, ``daily.parquet``, ``cohorts.parquet``, the analytics
+        tables (``retention_measures``, ``growth_daily``, ``growth_weekly``,
+        ``cohort_triangle_weekly`` .parquet), ``spend_response.parquet`` (with
+        paid ads) and, if ``figures``, ``report.html`` with the PNG figures
+        (``retention``, ``cohort_heatmap``, ``growth``, ``funnel``, ``stages``,
+        ``payback`` with levers, ``spend_response`` with paid ads).
 
         Args:
             directory: Target folder (created if needed).
@@ -216,16 +226,13 @@ class Result:
         write_atomic(out / "cohorts.parquet", lambda p: self.cohorts.to_parquet(p, index=False))
         if self.spend_response is not None:
             write_atomic(out / "spend_response.parquet", lambda p: self.spend_response.to_parquet(p, index=False))
-        if self.config.figures if figures is None else figures:
-            from sim import plots
-
-            write_atomic(out / "retention.png", lambda p: plots.retention_figure(self, p))
-            write_atomic(out / "stages.png", lambda p: plots.stages_figure(self, p))
-            if "cost_total" in self.daily:
-                write_atomic(out / "payback.png", lambda p: plots.payback_figure(self, p))
-            if self.spend_response is not None:
-                write_atomic(out / "spend_response.png", lambda p: plots.spend_response_figure(self, p))
+        for name, table in self.tables.items():
+            write_atomic(out / f"{name}.parquet", lambda p, t=table: t.to_parquet(p, index=False))
         write_atomic(out / "summary.json", _json(self.summary))
+        if self.config.figures if figures is None else figures:
+            from sim.report import write_report
+
+            write_report(out)
         return out
 
     def to_dict(self) -> dict[str, Any]:

@@ -34,6 +34,7 @@ import numpy as np
 
 from sim.errors import ConfigError
 from sim.lifecycle import STAGE_NAMES
+from sim.population import FLAG_COUPON, FLAG_ONBOARDED, FLAG_PUSH_OPT_OUT  # noqa: F401 (re-exported for levers)
 from sim.schema import bounded
 
 if TYPE_CHECKING:
@@ -43,11 +44,6 @@ __all__ = ["Chunk", "Effects", "Events", "Lever", "Schedule", "Target", "apply_q
 
 ALL_DAYS = (0, 1, 2, 3, 4, 5, 6)
 ACQUIRED_STAGES = ("new", "retained", "activated", "dormant", "churned")
-
-#: Bits of ``Population.flags``.
-FLAG_COUPON = np.uint8(1)
-FLAG_ONBOARDED = np.uint8(2)
-FLAG_PUSH_OPT_OUT = np.uint8(4)
 
 
 @dataclass

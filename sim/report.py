@@ -1,0 +1,309 @@
+"""Self-contained HTML report of a result folder; ``opsim-report PATH``.
+
+The report is one file, ``report.html``, with every figure embedded as a PNG
+data URI: headline numbers, retention (classic, rolling, bracket; by channel and
+segment), the cohort heatmap, growth accounting with the quick ratio, the
+funnel, lifecycle stages, money (with levers) and the resolved config. It is
+built from the files of the folder alone, so ``opsim-report`` rebuilds it (and
+the PNG files next to it) for any existing run. Given a folder of runs (a Hydra
+multirun), it reports every run and writes an ``index.html`` linking them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import io
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim import plots
+from sim.results import retention_curve, write_atomic
+
+__all__ = ["FolderData", "load_folder", "main", "write_report"]
+
+
+@dataclass
+class FolderData:
+    """What a result folder holds."""
+
+    path: Path
+    summary: dict[str, Any]
+    meta: dict[str, Any]
+    config_text: str
+    daily: pd.DataFrame
+    cohort_active: np.ndarray
+    tables: dict[str, pd.DataFrame]
+
+    @property
+    def title(self) -> str:
+        """Short description used in figure titles."""
+        s = self.summary
+        return f"{s.get('population', '')} M = {s['market_size']:,}, strategy {s.get('strategy', 'baseline')}, seed {self.meta.get('seed', '?')}".strip()
+
+
+def load_folder(path: str | Path) -> FolderData:
+    """Read a result folder written by :meth:`sim.results.Result.save`."""
+    path = Path(path)
+    if not (path / "summary.json").is_file():
+        raise FileNotFoundError(f"{path}: no summary.json — not an opsim result folder")
+    summary = json.loads((path / "summary.json").read_text())
+    meta = json.loads((path / "meta.json").read_text()) if (path / "meta.json").is_file() else {}
+    daily = pd.read_parquet(path / "daily.parquet")
+    horizon = len(daily)
+    cohorts = pd.read_parquet(path / "cohorts.parquet")
+    ca = np.zeros((horizon, horizon), dtype=np.int64)
+    ca[cohorts["cohort_day"].to_numpy(), cohorts["day_n"].to_numpy()] = cohorts["active"].to_numpy()
+    tables = {p.stem: pd.read_parquet(p) for p in sorted(path.glob("*.parquet")) if p.stem not in ("daily", "cohorts")}
+    config_text = (path / "config.yaml").read_text() if (path / "config.yaml").is_file() else ""
+    return FolderData(path, summary, meta, config_text, daily, ca, tables)
+
+
+def _pooled_users(ca: np.ndarray) -> np.ndarray:
+    sizes = np.cumsum(ca[:, 0].astype(np.int64))
+    h = ca.shape[0]
+    return np.array([sizes[h - n - 1] for n in range(h)])
+
+
+def figures(data: FolderData) -> dict[str, tuple[str, bytes]]:
+    """Figure name → (caption, PNG bytes), in report order."""
+    out: dict[str, tuple[str, bytes]] = {}
+
+    def draw(name: str, caption: str, fn, *args) -> None:
+        buf = io.BytesIO()
+        fn(*args, buf)
+        out[name] = (caption, buf.getvalue())
+
+    draw(
+        "retention",
+        "Classic retention D_N (share of a cohort active on exactly day N), all cohorts pooled, with its 95 % binomial interval.",
+        plots.retention_figure,
+        retention_curve(data.cohort_active),
+        _pooled_users(data.cohort_active),
+        data.title,
+    )
+    if "cohort_triangle_weekly" in data.tables:
+        draw(
+            "cohort_heatmap",
+            "Cohort triangle by acquisition week: share of each week's users active in their k-th week.",
+            plots.cohort_heatmap_figure,
+            data.tables["cohort_triangle_weekly"],
+            data.title,
+        )
+    if "growth_weekly" in data.tables:
+        draw(
+            "growth",
+            "Weekly growth accounting: active users split into retained, new and resurrected; churned (lapsed) below zero; quick ratio on the right.",
+            plots.growth_figure,
+            data.tables["growth_weekly"],
+            data.title,
+        )
+    funnel = data.summary.get("analytics", {}).get("funnel")
+    if funnel:
+        draw(
+            "funnel",
+            "Funnel: users ever aware, acquired, retained (came back after day 0), activated (habitual).",
+            plots.funnel_figure,
+            funnel,
+            data.title,
+        )
+    draw(
+        "stages",
+        "Acquired users by lifecycle stage over time; DAU dashed.",
+        plots.stages_figure,
+        data.daily,
+        data.title,
+    )
+    econ = data.summary.get("economics", {})
+    if "cost_total" in data.daily and econ:
+        draw(
+            "payback",
+            "Cumulative cost against cumulative gross profit; payback day marked.",
+            plots.payback_figure,
+            data.daily,
+            econ,
+            data.summary.get("strategy", ""),
+        )
+    if "spend_response" in data.tables:
+        draw(
+            "spend_response",
+            "Spend response per ad channel: users acquired against spend, relative to zero budget.",
+            plots.spend_response_figure,
+            data.tables["spend_response"],
+            econ.get("currency", ""),
+        )
+    return out
+
+
+def _pct(x: Any) -> str:
+    return "—" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{100 * x:.1f} %"
+
+
+def _num(x: Any, digits: int = 0) -> str:
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "—"
+    return f"{x:,.{digits}f}"
+
+
+def _headline(data: FolderData) -> list[tuple[str, str]]:
+    s = data.summary
+    a = s.get("analytics", {})
+    classic = a.get("retention", {}).get("classic", s.get("retention", {}))
+    rolling = a.get("retention", {}).get("rolling", {})
+    rows = [
+        ("strategy", str(s.get("strategy", "baseline"))),
+        ("market size (M)", _num(s["market_size"])),
+        ("days simulated", _num(s["days"])),
+        ("users acquired", _num(s["acquired_users"])),
+        ("DAU / WAU / MAU (last day)", f"{_num(s['dau'])} / {_num(s['wau'])} / {_num(s['mau'])}"),
+        ("stickiness DAU/MAU", _pct(s["stickiness_dau_mau"])),
+        ("classic D1 / D7 / D30", " / ".join(_pct(classic.get(k)) for k in ("d1", "d7", "d30"))),
+        ("classic D14 / D60 / D90", " / ".join(_pct(classic.get(k)) for k in ("d14", "d60", "d90"))),
+        ("rolling D7 / D30", " / ".join(_pct(rolling.get(k)) for k in ("d7", "d30"))),
+        ("quick ratio (last full week)", _num(a.get("quick_ratio_last_full_week"), 2)),
+        ("revenue", _num(s["revenue"])),
+    ]
+    econ = s.get("economics") or {}
+    if econ.get("cost_total"):
+        cur = econ["currency"]
+        inc = econ.get("incremental") or {}
+        rows += [
+            ("cost", f"{_num(econ['cost_total'])} {cur}"),
+            ("incremental users", _num(inc.get("acquired_users"))),
+            ("incremental profit", f"{_num(inc.get('profit'))} {cur}"),
+            ("incremental ROI", _num(inc.get("roi"), 2)),
+            ("payback day", "—" if econ.get("payback_day") is None else str(econ["payback_day"])),
+        ]
+    if econ.get("ltv"):
+        rows.append(
+            ("LTV per user (observed + projected tail)", f"{_num(econ['ltv']['per_user'], 2)} {econ['currency']}")
+        )
+    return rows
+
+
+def _retention_html(data: FolderData) -> str:
+    table = data.tables.get("retention_measures")
+    if table is None:
+        return ""
+    t = table.copy()
+    t["measure"] = np.where(
+        t["measure"] == "bracket",
+        "bracket " + t["day_n"].astype(str) + "-" + t["day_hi"].astype(str),
+        t["measure"] + " D" + t["day_n"].astype(str),
+    )
+    t = t[t["by"] != "cohort_week"]
+    wide = t.pivot_table(index=["by", "group"], columns="measure", values="share", sort=False)
+    wide = (100 * wide).round(1)
+    return wide.to_html(classes="measures", na_rep="—", float_format=lambda x: f"{x:.1f}")
+
+
+def render_html(data: FolderData, images: dict[str, tuple[str, bytes]]) -> str:
+    """The report page (images embedded as data URIs)."""
+    head = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _headline(data))
+    figs = "".join(
+        f'<figure><img alt="{name}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        for name, (caption, png) in images.items()
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>opsim report — {html.escape(data.title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; color: #111; }}
+table {{ border-collapse: collapse; margin: 1em 0; }} th, td {{ border: 1px solid #bbb; padding: 4px 8px; text-align: left; }}
+table.measures td {{ text-align: right; }} figure {{ margin: 1.5em 0; }} img {{ max-width: 100%; }}
+figcaption {{ color: #444; font-size: 0.9em; }} pre {{ background: #f4f4f4; padding: 1em; overflow-x: auto; font-size: 0.85em; }}
+</style></head>
+<body>
+<h1>opsim report</h1>
+<p>{html.escape(data.title)} — folder <code>{html.escape(str(data.path))}</code></p>
+<h2>Headline numbers</h2><table class="headline">{head}</table>
+<h2>Figures</h2>{figs}
+<h2>Retention measures (%)</h2>
+<p>classic D_N: active on exactly day N after acquisition; rolling: on day N or later; bracket a-b: at least once in days a to b.</p>
+{_retention_html(data)}
+<h2>Resolved configuration</h2><pre>{html.escape(data.config_text)}</pre>
+<script>
+// For automated checks: how many images decoded.
+window.addEventListener("load", () => {{
+  const imgs = Array.from(document.images);
+  document.body.dataset.imagesLoaded = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
+  document.body.dataset.images = imgs.length;
+}});
+</script>
+</body></html>
+"""
+
+
+def write_report(path: str | Path, *, pngs: bool = True) -> Path:
+    """Write ``report.html`` (and the figures as PNG files) into a result folder."""
+    data = load_folder(path)
+    images = figures(data)
+    if pngs:
+        for name, (_caption, png) in images.items():
+            write_atomic(data.path / f"{name}.png", lambda p, b=png: p.write_bytes(b))
+    page = render_html(data, images)
+    out = data.path / "report.html"
+    write_atomic(out, lambda p: p.write_text(page, encoding="utf-8"))
+    return out
+
+
+def _index(root: Path, reports: list[Path]) -> Path:
+    rows = []
+    for rep in reports:
+        s = json.loads((rep.parent / "summary.json").read_text())
+        r = s.get("retention", {})
+        inc = (s.get("economics") or {}).get("incremental") or {}
+        rows.append(
+            f'<tr><td><a href="{html.escape(str(rep.relative_to(root)))}">{html.escape(str(rep.parent.relative_to(root)))}</a></td>'
+            f"<td>{html.escape(str(s.get('strategy', '')))}</td><td>{_pct(r.get('d1'))}</td><td>{_pct(r.get('d7'))}</td>"
+            f"<td>{_pct(r.get('d30'))}</td><td>{_num(inc.get('roi'), 2)}</td></tr>"
+        )
+    page = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>opsim runs</title></head><body>"
+        f"<h1>opsim runs in {html.escape(str(root))}</h1><table border='1' cellpadding='4'>"
+        "<tr><th>run</th><th>strategy</th><th>D1</th><th>D7</th><th>D30</th><th>incremental ROI</th></tr>"
+        + "".join(rows)
+        + "</table></body></html>"
+    )
+    out = root / "index.html"
+    write_atomic(out, lambda p: p.write_text(page, encoding="utf-8"))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``opsim-report PATH [PATH ...]``: (re)build the HTML report of result folders."""
+    parser = argparse.ArgumentParser(
+        prog="opsim-report", description="Build the self-contained HTML report of opsim result folders."
+    )
+    parser.add_argument("paths", nargs="+", help="a run folder (with summary.json) or a folder of runs")
+    args = parser.parse_args(argv)
+    status = 0
+    for raw in args.paths:
+        root = Path(raw)
+        runs = [root] if (root / "summary.json").is_file() else sorted(p.parent for p in root.rglob("summary.json"))
+        if not runs:
+            print(f"opsim-report: error: {root}: no summary.json in it or below it", file=sys.stderr)
+            status = 2
+            continue
+        reports = []
+        for run in runs:
+            try:
+                reports.append(write_report(run))
+                print(f"report: {reports[-1]}")
+            except (OSError, KeyError, ValueError) as exc:
+                print(f"opsim-report: error: {run}: {exc}", file=sys.stderr)
+                status = 1
+        if len(runs) > 1 or runs[0] != root:
+            print(f"index: {_index(root, reports)}")
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,146 @@
+"""Every retention measure on hand-built event data with a known answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import UserLifecycleModel
+from sim.analytics import (
+    EventData,
+    bracket_retention,
+    check_growth_identity,
+    classic_retention,
+    cohort_triangle,
+    growth_accounting,
+    retention_table,
+    rolling_retention,
+)
+
+
+@pytest.fixture
+def tiny():
+    """Five users acquired on day 0, two on day 3, one never; horizon 20 days.
+
+    user: visits (day)
+    0: 0, 1, 7          1: 0, 7, 8          2: 0, 2
+    3: 0, 14            4: 0
+    5: 3, 4, 10         6: 3
+    7: never acquired
+    """
+    visits = {0: [0, 1, 7], 1: [0, 7, 8], 2: [0, 2], 3: [0, 14], 4: [0], 5: [3, 4, 10], 6: [3]}
+    users = [u for u, days in visits.items() for _ in days]
+    days = [d for days in visits.values() for d in days]
+    channel = np.array(["ads", "ads", "organic", "organic", "organic", "ads", "organic", "organic"])
+    return EventData(
+        acquired_day=np.array([0, 0, 0, 0, 0, 3, 3, -1]),
+        visit_user=np.array(users),
+        visit_day=np.array(days),
+        horizon=20,
+        groups={"channel": channel},
+    )
+
+
+def share(frame, group="all"):
+    return float(frame.loc[frame.group == group, "share"].iloc[0])
+
+
+def test_classic_retention_known_answers(tiny):
+    # D7: users 0 and 1 (day 7) and user 5 (acquired day 3, active on day 10): 3 of 7
+    assert share(classic_retention(tiny, 7)) == pytest.approx(3 / 7)
+    assert classic_retention(tiny, 7)["retained"].iloc[0] == 3
+
+
+def test_classic_d7_of_the_first_cohort_is_two_fifths(tiny):
+    first = EventData(
+        tiny.acquired_day[:5], tiny.visit_user[tiny.visit_user < 5], tiny.visit_day[tiny.visit_user < 5], 20
+    )
+    assert share(classic_retention(first, 7)) == pytest.approx(2 / 5)
+    assert share(classic_retention(first, 1)) == pytest.approx(1 / 5)
+    assert share(rolling_retention(first, 7)) == pytest.approx(3 / 5)  # users 0, 1 and 3 (day 14)
+    assert share(bracket_retention(first, 1, 7)) == pytest.approx(3 / 5)  # 0 (1, 7), 1 (7), 2 (2)
+    assert share(bracket_retention(first, 8, 14)) == pytest.approx(2 / 5)  # 1 (8), 3 (14)
+
+
+def test_eligibility_excludes_unobserved_users(tiny):
+    # D17: only users acquired on day 0 are observed (0 + 17 < 20 but 3 + 17 = 20 is not)
+    d17 = classic_retention(tiny, 17)
+    assert d17["users"].iloc[0] == 5
+    assert bracket_retention(tiny, 10, 19)["users"].iloc[0] == 5  # day 0 + 19 < 20
+    assert bracket_retention(tiny, 10, 20)["users"].iloc[0] == 0
+
+
+def test_by_group(tiny):
+    by_channel = rolling_retention(tiny, 7, tiny.groups["channel"])
+    ads = by_channel[by_channel.group == "ads"].iloc[0]
+    organic = by_channel[by_channel.group == "organic"].iloc[0]
+    assert (ads.users, ads.retained) == (3, 3)  # users 0, 1, 5 all active on day a+7 or later
+    assert (organic.users, organic.retained) == (4, 1)  # users 2, 3, 4, 6: only 3 (day 14); user 7 never acquired
+
+
+def test_retention_table_has_every_measure_and_grouping(tiny):
+    table = retention_table(tiny, days=(1, 7), brackets=((1, 7),))
+    assert set(table.by) == {"all", "channel", "cohort_week"}
+    assert set(table.measure) == {"classic", "rolling", "bracket"}
+    row = table[(table.by == "all") & (table.measure == "classic") & (table.day_n == 7)].iloc[0]
+    assert row.retained == 3 and row.users == 7
+
+
+def test_cohort_triangle_by_day_and_week(tiny):
+    tri = cohort_triangle(tiny, "day", max_n=10)
+    first = tri[tri.cohort_day == 0].iloc[0]
+    assert (
+        first.cohort_size == 5
+        and first.d0 == 1.0
+        and first.d7 == pytest.approx(2 / 5)
+        and first.d1 == pytest.approx(1 / 5)
+    )
+    third = tri[tri.cohort_day == 3].iloc[0]
+    assert third.d7 == pytest.approx(1 / 2)  # user 5 on day 10
+    weeks = cohort_triangle(tiny, "week")
+    w0 = weeks.iloc[0]
+    assert w0.cohort_size == 7 and w0.w0 == 1.0
+    assert w0.w1 == pytest.approx(3 / 7)  # tenure days 7-13: users 0, 1, 5 (day 10 = tenure 7)
+
+
+def test_growth_accounting_known_answer(tiny):
+    g = growth_accounting(tiny, "day").set_index("day")
+    assert g.loc[0, ["active", "new", "retained", "resurrected", "churned"]].tolist() == [5, 5, 0, 0, 0]
+    assert g.loc[1, ["active", "new", "retained", "resurrected", "churned"]].tolist() == [1, 0, 1, 0, 4]
+    assert g.loc[2, ["active", "new", "retained", "resurrected", "churned"]].tolist() == [1, 0, 0, 1, 1]
+    assert g.loc[3, ["active", "new", "retained", "resurrected", "churned"]].tolist() == [2, 2, 0, 0, 1]
+    assert g.loc[7, ["active", "resurrected"]].tolist() == [2, 2]
+    assert g.loc[8, ["active", "retained", "churned"]].tolist() == [1, 1, 1]
+    assert g.loc[1, "quick_ratio"] == pytest.approx(0.0)
+    assert check_growth_identity(g.reset_index())
+    weekly = growth_accounting(tiny, "week")
+    assert weekly.loc[0, "active"] == 7 and weekly.loc[1, "active"] == 3 and weekly.loc[1, "retained"] == 3
+    assert check_growth_identity(weekly)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_growth_identity_and_dau_on_random_runs(small_preset, seed):
+    model = UserLifecycleModel(small_preset("ecommerce", days=45, seed=seed))
+    for _ in range(45):
+        model.step()
+    slots, days = model.events()
+    acq = model.population.acquired_day.astype(np.int64)
+    data = EventData(np.where(acq >= 0, acq, -1), slots, days, 45)
+    daily = growth_accounting(data, "day")
+    assert check_growth_identity(daily) and check_growth_identity(growth_accounting(data, "week"))
+    assert np.array_equal(daily["active"].to_numpy(), model.log.columns["dau"])
+    assert np.array_equal(daily["new"].to_numpy(), model.log.columns["new_users"])
+    # the event data reproduces the model's own cohort matrix
+    tri = cohort_triangle(data, "day")
+    for _, row in tri.head(10).iterrows():
+        a = int(row.cohort_day)
+        assert row.d1 * row.cohort_size == pytest.approx(model.cohort_active[a, 1]) or np.isnan(row.d1)
+
+
+def test_bad_event_data_is_rejected():
+    with pytest.raises(ValueError, match="before its user's acquisition day"):
+        EventData(np.array([5]), np.array([0]), np.array([2]), 10)
+    with pytest.raises(ValueError, match="more than one visit"):
+        EventData(np.array([0]), np.array([0, 0]), np.array([1, 1]), 10)
+    assert isinstance(retention_table(EventData(np.array([-1]), np.array([], int), np.array([], int), 5)), pd.DataFrame)
