@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from sim import sweep
 from sim.api import simulate
-from sim.config import _register_schema, compose, config_dir, load_config
+from sim.config import Config, _register_schema, compose, config_dir, load_config
 from sim.errors import ConfigError
 
 __all__ = ["main"]
@@ -31,6 +35,7 @@ log = logging.getLogger("opsim")
 _FLAGS_WITH_VALUE = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--package", "-p"}
 _NO_RUN_FLAGS = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc"}
 EXIT_CONFIG_ERROR = 2
+EXIT_JOB_FAILED = 1
 
 
 def _overrides(argv: Sequence[str]) -> tuple[list[str], bool, bool]:
@@ -96,7 +101,31 @@ def _app(cfg: DictConfig) -> None:
     except ConfigError as exc:
         print(f"opsim: error: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG_ERROR) from None
-    out = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    out = Path(hydra_cfg.runtime.output_dir)
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        _sweep_job(typed, out)
+        return
+    _run_one(typed, out)
+
+
+def _sweep_job(typed: Config, out: Path) -> None:
+    """One job of a multirun: skip it if complete, record a failure instead of stopping the sweep."""
+    digest = sweep.config_hash(typed)
+    if sweep.job_is_done(out, digest):
+        log.info("already complete, skipped: %s", out)
+        return
+    started = time.perf_counter()
+    try:
+        _run_one(replace(typed, progress=False), out)
+    except Exception as exc:  # recorded, reported by the aggregation; the sweep goes on
+        sweep.record_failure(out, digest, exc)
+        log.error("job failed (%s: %s); traceback in %s", type(exc).__name__, exc, out / sweep.FAILED)
+        return
+    sweep.record_done(out, digest, time.perf_counter() - started)
+
+
+def _run_one(typed: Config, out: Path) -> None:
     pop = typed.population
     log.info(
         "simulating %s: M = %s slots, %d days, seed %d",
@@ -156,7 +185,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"opsim: error: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG_ERROR) from None
     sys.argv = [sys.argv[0], *argv]
+    sweep.LAST_SWEEP_FAILURES.clear()
     _app()
+    if sweep.LAST_SWEEP_FAILURES:
+        raise SystemExit(EXIT_JOB_FAILED)
 
 
 if __name__ == "__main__":

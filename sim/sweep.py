@@ -1,0 +1,394 @@
+"""Strategy sweeps: job bookkeeping that loses nothing, and the aggregated comparison.
+
+Every job of a Hydra multirun (``opsim -m strategy=a,b seed=range(0,5)``) writes
+its result folder atomically, then ``DONE.json`` with a hash of its resolved
+config. A job that raises writes ``FAILED.json`` with the traceback instead, and
+the other jobs go on; the sweep then exits non-zero and the report lists the
+failure. Re-running the same sweep into the same folder (``hydra.sweep.dir=...``,
+or ``opsim-report PATH --resume``) skips every job whose ``DONE.json`` matches its
+config and runs only the rest, so an interrupted sweep costs nothing finished.
+
+Aggregation (:func:`aggregate`, run by :class:`AggregateCallback` at the end of a
+multirun and by ``opsim-report``) groups jobs into *sweep points* (their
+overrides without ``seed``); replicates are seeds, and every point at a seed
+shares random numbers, so comparisons are paired. Per point and metric: mean,
+95 % t-interval over seeds (mean ± t_{0.975, n−1} · s / √n) and n; the
+probability that the point is best = share of seeds at which it has the highest
+ranking metric (incremental profit when there is a baseline comparison, else
+profit); points ranked by the mean of that metric.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+from scipy import stats
+
+from sim.config import Config
+from sim.results import retention_curve, write_atomic
+
+__all__ = ["AggregateCallback", "aggregate", "config_hash", "job_is_done", "record_done", "record_failure"]
+
+DONE, FAILED = "DONE.json", "FAILED.json"
+METRICS = (
+    "incremental_profit",
+    "incremental_roi",
+    "incremental_users",
+    "profit",
+    "roi",
+    "cost",
+    "d1",
+    "d7",
+    "d30",
+    "cac",
+    "ltv",
+    "payback_day",
+)
+#: Set by the callback: failed jobs of the last sweep in this process (the CLI exits non-zero).
+LAST_SWEEP_FAILURES: list[str] = []
+
+
+def config_hash(cfg: Config) -> str:
+    """SHA-256 of the resolved, typed config (what a job's result depends on)."""
+    text = OmegaConf.to_yaml(OmegaConf.structured(cfg), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def job_is_done(out: Path, digest: str) -> bool:
+    """Whether ``out`` holds a complete result of a job with this config hash."""
+    marker = out / DONE
+    if not marker.is_file() or not (out / "summary.json").is_file():
+        return False
+    try:
+        return json.loads(marker.read_text()).get("config_hash") == digest
+    except (json.JSONDecodeError, OSError):
+        return False
+
+
+def record_done(out: Path, digest: str, seconds: float) -> None:
+    """Write the completion marker last, atomically; clear an old failure."""
+    (out / FAILED).unlink(missing_ok=True)
+    payload = {"config_hash": digest, "seconds": seconds}
+    write_atomic(out / DONE, lambda p: p.write_text(json.dumps(payload, indent=2) + "\n"))
+
+
+def record_failure(out: Path, digest: str, exc: BaseException) -> None:
+    """Write the traceback of a failed job."""
+    payload = {
+        "config_hash": digest,
+        "error": f"{type(exc).__name__}: {exc}",
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+    write_atomic(out / FAILED, lambda p: p.write_text(json.dumps(payload, indent=2) + "\n"))
+
+
+def _overrides(job: Path) -> list[str]:
+    path = job / ".hydra" / "overrides.yaml"
+    return list(yaml.safe_load(path.read_text()) or []) if path.is_file() else []
+
+
+def _split(overrides: list[str]) -> tuple[str, int | None, dict[str, str]]:
+    seed, params = None, {}
+    for o in overrides:
+        key, _, value = o.lstrip("+~").partition("=")
+        if key == "seed":
+            seed = int(value)
+        elif not key.startswith("hydra."):
+            params[key] = value
+    point = ",".join(f"{k}={v}" for k, v in sorted(params.items())) or "(defaults)"
+    return point, seed, params
+
+
+def _metrics(summary: dict[str, Any]) -> dict[str, float]:
+    econ = summary.get("economics") or {}
+    inc = econ.get("incremental") or {}
+    ret = summary.get("retention", {})
+    nan = float("nan")
+    payback = econ.get("payback_day")
+    no_levers = not econ.get("cost_total")  # doing nothing: zero difference from itself
+    return {
+        "incremental_profit": inc.get("profit", 0.0 if no_levers else nan),
+        "incremental_roi": inc.get("roi", nan),
+        "incremental_users": inc.get("acquired_users", 0.0 if no_levers else nan),
+        "profit": econ.get("profit", nan),
+        "roi": econ.get("roi", nan),
+        "cost": econ.get("cost_total", nan),
+        "d1": ret.get("d1", nan),
+        "d7": ret.get("d7", nan),
+        "d30": ret.get("d30", nan),
+        "cac": inc.get("cac", nan),
+        "ltv": (econ.get("ltv") or {}).get("per_user", nan),
+        "payback_day": nan if payback is None else float(payback),
+    }
+
+
+def _label_points(jobs: pd.DataFrame, failures: list[dict[str, Any]]) -> None:
+    """Name sweep points by the parameters that vary across the sweep only."""
+    params = [c for c in jobs.columns if c not in ("job", "point", "seed", *METRICS)]
+    varying = [p for p in params if jobs[p].astype(str).nunique() > 1] or params[:1]
+    if varying:
+        jobs["point"] = jobs[varying].astype(str).apply(lambda r: ",".join(f"{k}={v}" for k, v in r.items()), axis=1)
+        for f in failures:
+            f["point"] = ",".join(f"{k}={v}" for k, v in sorted(f["params"].items()) if k in varying)
+
+
+def _label_points(jobs: pd.DataFrame, failures: list[dict[str, Any]]) -> None:
+    """Name sweep points by the parameters that vary across the sweep only."""
+    params = [c for c in jobs.columns if c not in ("job", "point", "seed", *METRICS)]
+    varying = [p for p in params if jobs[p].astype(str).nunique() > 1] or params[:1]
+    if varying:
+        jobs["point"] = jobs[varying].astype(str).apply(lambda r: ",".join(f"{k}={v}" for k, v in r.items()), axis=1)
+        for f in failures:
+            f["point"] = ",".join(f"{k}={v}" for k, v in sorted(f["params"].items()) if k in varying)
+
+
+def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """One row per completed job (point, seed, params, metrics) and the failures."""
+    root = Path(sweep_dir)
+    rows, failures = [], []
+    for marker in sorted(root.rglob(DONE)) + sorted(root.rglob(FAILED)):
+        job = marker.parent
+        point, seed, params = _split(_overrides(job))
+        if marker.name == FAILED:
+            if not (job / DONE).is_file():
+                info = json.loads(marker.read_text())
+                failures.append(
+                    {
+                        "job": str(job.relative_to(root)),
+                        "point": point,
+                        "seed": seed,
+                        "params": params,
+                        "error": info["error"],
+                    }
+                )
+            continue
+        summary = json.loads((job / "summary.json").read_text())
+        rows.append({"job": str(job.relative_to(root)), "point": point, "seed": seed, **params, **_metrics(summary)})
+    jobs = pd.DataFrame(rows)
+    if not jobs.empty:
+        _label_points(jobs, failures)
+    return jobs, failures
+
+
+def _interval(values: np.ndarray) -> tuple[float, float, float, int]:
+    v = values[np.isfinite(values)]
+    n = v.size
+    if n == 0:
+        return float("nan"), float("nan"), float("nan"), 0
+    mean = float(v.mean())
+    if n < 2:
+        return mean, float("nan"), float("nan"), n
+    half = float(stats.t.ppf(0.975, n - 1) * v.std(ddof=1) / np.sqrt(n))
+    return mean, mean - half, mean + half, n
+
+
+def summarize_points(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Per sweep point: mean, 95 % interval and n of every metric; P(best); rank."""
+    rank_metric = "incremental_profit" if jobs["incremental_profit"].notna().any() else "profit"
+    rows = []
+    for point, group in jobs.groupby("point", sort=False):
+        row: dict[str, Any] = {"point": point, "seeds": int(group["seed"].nunique())}
+        for m in METRICS:
+            mean, lo, hi, _n = _interval(group[m].to_numpy(dtype=float))
+            row[m] = mean
+            row[f"{m}_lo"] = lo
+            row[f"{m}_hi"] = hi
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    wide = jobs.pivot_table(index="seed", columns="point", values=rank_metric, aggfunc="first")
+    wide = wide.dropna()  # seeds at which every point finished: a paired comparison
+    best = wide.idxmax(axis=1).value_counts() if len(wide) else pd.Series(dtype=float)
+    table["p_best"] = table["point"].map(lambda p: float(best.get(p, 0)) / len(wide) if len(wide) else float("nan"))
+    table["rank_metric"] = rank_metric
+    table = table.sort_values(rank_metric, ascending=False, na_position="last").reset_index(drop=True)
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    return table
+
+
+def _markdown(table: pd.DataFrame, failures: list[dict[str, Any]], root: Path) -> str:
+    def cell(row: pd.Series, m: str, pct: bool = False, digits: int = 0) -> str:
+        scale = 100 if pct else 1
+        mean, lo, hi = (row[m] * scale, row[f"{m}_lo"] * scale, row[f"{m}_hi"] * scale)
+        if not np.isfinite(mean):
+            return "—"
+        fmt = f"{{:,.{digits}f}}"
+        body = fmt.format(mean) + ("%" if pct else "")
+        return body + (f" [{fmt.format(lo)}, {fmt.format(hi)}]" if np.isfinite(lo) else "")
+
+    lines = [
+        f"# Sweep summary: {root}",
+        "",
+        f"Ranked by mean {table['rank_metric'].iloc[0]}; [low, high] = 95 % t-interval over seeds; "
+        "P(best) = share of seeds (paired: same random numbers) at which the point is best.",
+        "",
+        "| rank | point | seeds | incremental profit | incremental ROI | profit | D1 | D7 | D30 | CAC | LTV | payback day | P(best) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for _, r in table.iterrows():
+        lines.append(
+            f"| {r['rank']} | {r['point']} | {r['seeds']} | {cell(r, 'incremental_profit')} | {cell(r, 'incremental_roi', digits=2)} | "
+            f"{cell(r, 'profit')} | {cell(r, 'd1', True, 1)} | {cell(r, 'd7', True, 1)} | {cell(r, 'd30', True, 1)} | "
+            f"{cell(r, 'cac', digits=2)} | {cell(r, 'ltv', digits=2)} | {cell(r, 'payback_day')} | {r['p_best']:.2f} |"
+        )
+    if failures:
+        lines += ["", f"## {len(failures)} failed job(s)", ""]
+        lines += [f"- `{f['job']}` ({f['point']}, seed {f['seed']}): {f['error']}" for f in failures]
+    return "\n".join(lines) + "\n"
+
+
+def _figures(jobs: pd.DataFrame, table: pd.DataFrame, root: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    metric = table["rank_metric"].iloc[0]
+    fig, axes = plt.subplots(1, 2, figsize=(10, max(3.0, 0.45 * len(table) + 1.5)), dpi=120)
+    for ax, (m, label) in zip(
+        axes,
+        ((metric, metric.replace("_", " ")), ("incremental_roi" if metric.startswith("incr") else "roi", "ROI")),
+        strict=True,
+    ):
+        y = np.arange(len(table))[::-1]
+        mean, lo, hi = table[m].to_numpy(float), table[f"{m}_lo"].to_numpy(float), table[f"{m}_hi"].to_numpy(float)
+        err = np.vstack([mean - lo, hi - mean])
+        ax.errorbar(mean, y, xerr=np.where(np.isfinite(err), err, 0), fmt="o", color="black", capsize=3)
+        ax.set_yticks(y, table["point"], fontsize=7)
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_xlabel(f"{label} (mean, 95 % interval over seeds)")
+        ax.grid(alpha=0.3)
+    fig.suptitle("Sweep points ranked", fontsize=10)
+    fig.tight_layout()
+    write_atomic(root / "sweep_points.png", lambda p: fig.savefig(p, format="png"))
+    plt.close(fig)
+    written.append("sweep_points.png")
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    for (_, row), style in zip(table.head(3).iterrows(), ("-", "--", ":"), strict=False):
+        curves = []
+        for job in jobs.loc[jobs["point"] == row["point"], "job"]:
+            c = pd.read_parquet(root / job / "cohorts.parquet")
+            h = int(c["cohort_day"].max() + c["day_n"].max() + 1) if len(c) else 1
+            ca = np.zeros((h, h))
+            ca[c["cohort_day"], c["day_n"]] = c["active"]
+            curves.append(retention_curve(ca)[:91])
+        n = min(len(c) for c in curves)
+        arr = np.array([c[:n] for c in curves])
+        mean = np.nanmean(arr, axis=0)
+        ax.plot(np.arange(1, n), 100 * mean[1:], ls=style, color="black", label=row["point"])
+        if len(arr) > 1:
+            lo, hi = np.nanmin(arr, axis=0), np.nanmax(arr, axis=0)
+            ax.fill_between(np.arange(1, n), 100 * lo[1:], 100 * hi[1:], color="0.85")
+    ax.set_xlabel("days since acquisition (N)")
+    ax.set_ylabel("classic retention D_N (%)")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title("Retention of the top 3 points (mean; band: range over seeds)", fontsize=10)
+    fig.tight_layout()
+    write_atomic(root / "sweep_retention.png", lambda p: fig.savefig(p, format="png"))
+    plt.close(fig)
+    written.append("sweep_retention.png")
+
+    params = [c for c in jobs.columns if c not in ("job", "point", "seed", *METRICS)]
+    numeric = [p for p in params if pd.to_numeric(jobs[p], errors="coerce").notna().all() and jobs[p].nunique() > 1]
+    if len(numeric) == 2:
+        a, b = numeric
+        pivot = jobs.assign(**{a: pd.to_numeric(jobs[a]), b: pd.to_numeric(jobs[b])}).pivot_table(
+            index=a, columns=b, values=metric, aggfunc="mean"
+        )
+        fig, ax = plt.subplots(figsize=(6.5, 4.8), dpi=120)
+        im = ax.imshow(pivot.to_numpy(), cmap="Greys", aspect="auto", origin="lower")
+        ax.set_xticks(range(pivot.shape[1]), [f"{v:g}" for v in pivot.columns])
+        ax.set_yticks(range(pivot.shape[0]), [f"{v:g}" for v in pivot.index])
+        for i in range(pivot.shape[0]):
+            for j in range(pivot.shape[1]):
+                ax.text(j, i, f"{pivot.iat[i, j]:,.0f}", ha="center", va="center", fontsize=7, color="red")
+        ax.set_xlabel(b)
+        ax.set_ylabel(a)
+        fig.colorbar(im, ax=ax, label=f"mean {metric}")
+        ax.set_title(f"Expected {metric.replace('_', ' ')} over the two swept parameters", fontsize=10)
+        fig.tight_layout()
+        write_atomic(root / "sweep_heatmap.png", lambda p: fig.savefig(p, format="png"))
+        plt.close(fig)
+        written.append("sweep_heatmap.png")
+    budget = [p for p in numeric if p.endswith(("daily_budget", "messages_per_week", "reach", "invite_rate"))]
+    if len(numeric) == 1 or budget:
+        key = budget[0] if budget else numeric[0]
+        x = pd.to_numeric(jobs[key])
+        g = jobs.assign(x=x).groupby("x")[metric]
+        mean, sd, n = g.mean(), g.std(ddof=1), g.count()
+        half = stats.t.ppf(0.975, np.maximum(n - 1, 1)) * sd / np.sqrt(n)
+        fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+        ax.errorbar(
+            mean.index, mean.to_numpy(), yerr=np.nan_to_num(half.to_numpy()), fmt="-o", color="black", capsize=3
+        )
+        ax.set_xlabel(key)
+        ax.set_ylabel(f"{metric.replace('_', ' ')} (mean, 95 % interval)")
+        ax.grid(alpha=0.3)
+        ax.set_title(f"Response to {key}", fontsize=10)
+        fig.tight_layout()
+        write_atomic(root / "sweep_response.png", lambda p: fig.savefig(p, format="png"))
+        plt.close(fig)
+        written.append("sweep_response.png")
+    return written
+
+
+def aggregate(sweep_dir: str | Path) -> dict[str, Any]:
+    """Aggregate every job below ``sweep_dir``; write the comparison table and figures.
+
+    Writes ``sweep_jobs.parquet`` (one row per job), ``sweep_summary.parquet`` /
+    ``.csv`` / ``.md`` (one row per point), ``failures.json`` and the figures
+    ``sweep_points.png``, ``sweep_retention.png`` and, where they apply,
+    ``sweep_heatmap.png`` (two swept numbers) and ``sweep_response.png`` (a swept
+    budget knob or a single swept number).
+
+    Returns:
+        ``{"jobs": n, "points": n, "failures": [...], "files": [...]}``.
+
+    """
+    root = Path(sweep_dir)
+    jobs, failures = collect(root)
+    write_atomic(root / "failures.json", lambda p: p.write_text(json.dumps(failures, indent=2) + "\n"))
+    files = ["failures.json"]
+    if jobs.empty:
+        text = "# Sweep summary\n\nNo job finished.\n" + "".join(f"- {f['job']}: {f['error']}\n" for f in failures)
+        write_atomic(root / "sweep_summary.md", lambda p: p.write_text(text))
+        return {"jobs": 0, "points": 0, "failures": failures, "files": [*files, "sweep_summary.md"]}
+    table = summarize_points(jobs)
+    write_atomic(root / "sweep_jobs.parquet", lambda p: jobs.to_parquet(p, index=False))
+    write_atomic(root / "sweep_summary.parquet", lambda p: table.to_parquet(p, index=False))
+    write_atomic(root / "sweep_summary.csv", lambda p: table.to_csv(p, index=False))
+    write_atomic(root / "sweep_summary.md", lambda p: p.write_text(_markdown(table, failures, root)))
+    files += ["sweep_jobs.parquet", "sweep_summary.parquet", "sweep_summary.csv", "sweep_summary.md"]
+    files += _figures(jobs, table, root)
+    return {"jobs": len(jobs), "points": len(table), "failures": failures, "files": files}
+
+
+class AggregateCallback(Callback):
+    """Hydra callback: aggregate the sweep when a multirun ends (failed jobs included)."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:  # noqa: D102
+        import logging
+
+        log = logging.getLogger("opsim")
+        result = aggregate(config.hydra.sweep.dir)
+        LAST_SWEEP_FAILURES[:] = [f["job"] for f in result["failures"]]
+        log.info(
+            "sweep: %d jobs, %d points; summary in %s/sweep_summary.md",
+            result["jobs"],
+            result["points"],
+            config.hydra.sweep.dir,
+        )
+        if result["failures"]:
+            log.error("%d job(s) failed: %s", len(result["failures"]), ", ".join(LAST_SWEEP_FAILURES))

@@ -1,0 +1,119 @@
+"""Sweeps: aggregation, failed jobs, interruption and resume, launchers."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import sim.cli
+from sim import sweep
+
+SMALL = ["population.market_size=15000", "horizon_days=45", "economics.marginal_roi=false", "figures=false"]
+SWEEP = ["-m", "strategy=baseline,winback,retention_first", "seed=0,1", *SMALL]
+
+
+def opsim(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def numbers(folder: Path) -> pd.DataFrame:
+    table = pd.read_parquet(folder / "sweep_summary.parquet")
+    return table.drop(columns=[c for c in table.columns if c == "rank"]).sort_values("point").reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def full_sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweeps")
+    proc = opsim(*SWEEP, f"hydra.sweep.dir={root / 'full'}", cwd=root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root / "full"
+
+
+def test_sweep_aggregates_points_with_intervals_and_ranking(full_sweep):
+    table = pd.read_parquet(full_sweep / "sweep_summary.parquet")
+    assert set(table.point) == {"strategy=baseline", "strategy=winback", "strategy=retention_first"}
+    assert (table.seeds == 2).all() and list(table["rank"]) == [1, 2, 3]
+    assert table.p_best.sum() == pytest.approx(1.0)
+    assert (table.incremental_profit.diff().dropna() <= 0).all()  # ranked by mean incremental profit
+    base = table[table.point == "strategy=baseline"].iloc[0]
+    assert base.incremental_profit == 0.0
+    content = table[table.point == "strategy=retention_first"].iloc[0]
+    assert content.incremental_profit_lo <= content.incremental_profit <= content.incremental_profit_hi
+    md = (full_sweep / "sweep_summary.md").read_text()
+    assert "| 1 |" in md and "P(best)" in md
+    for name in ("sweep_summary.csv", "sweep_jobs.parquet", "sweep_points.png", "sweep_retention.png"):
+        assert (full_sweep / name).exists()
+    jobs = pd.read_parquet(full_sweep / "sweep_jobs.parquet")
+    assert len(jobs) == 6 and len(list(full_sweep.rglob("DONE.json"))) == 6
+
+
+def test_joblib_launcher_gives_identical_results(full_sweep, tmp_path):
+    out = tmp_path / "joblib"
+    proc = opsim(*SWEEP, f"hydra.sweep.dir={out}", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    pd.testing.assert_frame_equal(numbers(out), numbers(full_sweep))
+
+
+def test_failed_job_is_recorded_others_finish_and_resume_completes(full_sweep, tmp_path, monkeypatch):
+    real_run = sim.cli._run_one
+
+    def flaky(typed, out):
+        if typed.seed == 1 and typed.strategy.name == "winback":
+            raise RuntimeError("injected failure")
+        real_run(typed, out)
+
+    out = tmp_path / "flaky"
+    monkeypatch.setattr(sim.cli, "_run_one", flaky)
+    monkeypatch.setattr(sys, "argv", ["opsim"])
+    with pytest.raises(SystemExit) as info:
+        sim.cli.main([*SWEEP, f"hydra.sweep.dir={out}"])
+    assert info.value.code == 1
+    failed = list(out.rglob(sweep.FAILED))
+    assert len(failed) == 1 and "injected failure" in json.loads(failed[0].read_text())["traceback"]
+    assert len(list(out.rglob(sweep.DONE))) == 5
+    assert "1 failed job(s)" in (out / "sweep_summary.md").read_text()
+    assert json.loads((out / "failures.json").read_text())[0]["error"] == "RuntimeError: injected failure"
+    done_before = {p: p.stat().st_mtime_ns for p in out.rglob(sweep.DONE)}
+
+    monkeypatch.setattr(sim.cli, "_run_one", real_run)
+    sim.cli.main([*SWEEP, f"hydra.sweep.dir={out}"])  # the same sweep again: only the failed job runs
+    assert all(p.stat().st_mtime_ns == t for p, t in done_before.items())  # finished jobs were skipped
+    assert not list(out.rglob(sweep.FAILED)) and len(list(out.rglob(sweep.DONE))) == 6
+    pd.testing.assert_frame_equal(numbers(out), numbers(full_sweep))
+
+
+def test_killed_sweep_resumes_to_the_uninterrupted_result(full_sweep, tmp_path):
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim", *SWEEP, f"hydra.sweep.dir={out}"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(out.rglob(sweep.DONE))) < 2:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    finished = len(list(out.rglob(sweep.DONE)))
+    assert 2 <= finished < 6, "the sweep should have been interrupted part-way"
+    resumed = subprocess.run(
+        [sys.executable, "-m", "sim.report", str(out), "--resume"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "already complete, skipped" in resumed.stderr + resumed.stdout or finished == 6
+    pd.testing.assert_frame_equal(numbers(out), numbers(full_sweep))
