@@ -10,12 +10,15 @@ line on stderr and exit code 2, before any simulation runs::
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import logging
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -24,7 +27,7 @@ from omegaconf import DictConfig
 
 from sim import sweep
 from sim.api import simulate
-from sim.config import Config, _register_schema, compose, config_dir, load_config
+from sim.config import Config, _register_schema, compose, config_dir, load_config, validate
 from sim.errors import ConfigError
 
 __all__ = ["main"]
@@ -35,29 +38,34 @@ log = logging.getLogger("opsim")
 _FLAGS_WITH_VALUE = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--package", "-p"}
 _NO_RUN_FLAGS = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc"}
 EXIT_CONFIG_ERROR = 2
+_TOP = {f.name for f in dataclasses.fields(Config)}
 EXIT_JOB_FAILED = 1
 
 
-def _overrides(argv: Sequence[str]) -> tuple[list[str], bool, bool]:
-    """Split argv into (overrides, multirun?, runs?); ``--config-dir`` becomes a search path."""
+def _overrides(argv: Sequence[str]) -> tuple[list[str], bool, bool, str, str | None]:
+    """Split argv into (overrides, multirun?, runs?, config name, extra config dir)."""
     overrides: list[str] = []
-    multirun, runs, skip = False, True, None
+    multirun, runs, skip, name, extra = False, True, None, "config", None
     for arg in argv:
         if skip is not None:
             if skip in ("--config-dir", "-cd"):
-                overrides.append(f"hydra.searchpath=[file://{Path(arg).resolve()}]")
+                extra = str(Path(arg).resolve())
+            elif skip in ("--config-name", "-cn"):
+                name = arg
             skip = None
         elif arg in _FLAGS_WITH_VALUE:
             skip = arg
         elif arg.split("=")[0] in ("--config-dir", "-cd") and "=" in arg:
-            overrides.append(f"hydra.searchpath=[file://{Path(arg.split('=', 1)[1]).resolve()}]")
+            extra = str(Path(arg.split("=", 1)[1]).resolve())
         elif arg in ("-m", "--multirun"):
             multirun = True
         elif arg in _NO_RUN_FLAGS or arg.split("=")[0] in _NO_RUN_FLAGS:
             runs = False
+        elif arg.split("=")[0] in ("--config-name", "-cn") and "=" in arg:
+            name = arg.split("=", 1)[1]
         elif not arg.startswith("-"):
             overrides.append(arg)
-    return overrides, multirun, runs
+    return overrides, multirun, runs, name, extra
 
 
 def _variants(overrides: list[str]) -> list[list[str]]:
@@ -87,11 +95,76 @@ def check_overrides(argv: Sequence[str]) -> None:
         ConfigError: On the first unknown key, wrong type or out-of-range value.
 
     """
-    overrides, multirun, runs = _overrides(argv)
+    overrides, multirun, runs, name, extra = _overrides(argv)
     if not runs:
         return
-    for variant in _variants(overrides) if multirun else [overrides]:
-        load_config(compose(variant))
+    if multirun:
+        overrides += _config_sweeps(overrides, name, extra)
+    variants = _variants(overrides) if multirun else [overrides]
+    first = load_config(compose(variants[0], config_name=name, extra_dir=extra))
+    for variant in variants[1:]:
+        changed = [v for v, f in zip(variant, variants[0], strict=True) if v != f]
+        if not (len(changed) == 1 and _check_scalar(first, changed[0])):
+            load_config(compose(variant, config_name=name, extra_dir=extra))
+
+
+_SCALARS: dict[str, tuple[type, str]] = {
+    "int": (int, "an integer"),
+    "float": (float, "a number"),
+    "str": (str, "a string"),
+}
+
+
+def _check_scalar(base: Config, override: str) -> bool:
+    """Validate ``key=value`` for a plain scalar field without composing (sweeps of many values).
+
+    Returns False where the fast path does not apply (config groups, +/~, lists,
+    optional fields): the caller then composes the whole config.
+    """
+    key, _, raw = override.partition("=")
+    if (
+        key.startswith(("+", "~", "hydra"))
+        or "/" in key
+        or raw.startswith(("[", "{"))
+        or ("." not in key and key not in _TOP)
+    ):
+        return False
+    parts = key.split(".")
+    cfg = copy.deepcopy(base)
+    node: Any = cfg
+    for part in parts[:-1]:
+        node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
+        if node is None:
+            return False
+    fields = {f.name: f for f in dataclasses.fields(node)} if dataclasses.is_dataclass(node) else {}
+    field = fields.get(parts[-1])
+    if field is None:
+        return False
+    kind = str(field.type)
+    if kind == "bool":
+        if raw.lower() not in ("true", "false"):
+            raise ConfigError(key, raw, "true or false")
+        value: Any = raw.lower() == "true"
+    elif kind in _SCALARS:
+        cast, wanted = _SCALARS[kind]
+        try:
+            value = cast(raw) if cast is not int else int(raw, 10)
+        except ValueError:
+            raise ConfigError(key, raw, wanted) from None
+    else:
+        return False
+    setattr(node, parts[-1], value)
+    validate(cfg)
+    return True
+
+
+def _config_sweeps(overrides: list[str], name: str, extra: str | None) -> list[str]:
+    """Sweeps a config declares under ``hydra.sweeper.params`` (for checking them up front)."""
+    plain = [o for o in overrides if "," not in o and "range(" not in o]
+    cfg = compose(plain, config_name=name, extra_dir=extra, with_hydra=True)
+    params = cfg.hydra.get("sweeper", {}).get("params") or {}
+    given = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
+    return [f"{k}={v}" for k, v in params.items() if k not in given]
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")

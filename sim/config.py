@@ -326,11 +326,20 @@ def _override_values(overrides: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def compose(overrides: Iterable[str] = ()) -> DictConfig:
+def compose(
+    overrides: Iterable[str] = (),
+    *,
+    config_name: str = "config",
+    extra_dir: str | None = None,
+    with_hydra: bool = False,
+) -> DictConfig:
     """Compose the Hydra config from ``conf/`` with command-line style overrides.
 
     Args:
         overrides: Hydra overrides, e.g. ``["population=game", "seed=3"]``.
+        config_name: Primary config (``config``, or a study's config found through a search path).
+        extra_dir: A further config folder searched first (``--config-dir``, e.g. a study's).
+        with_hydra: Keep the ``hydra`` node (sweeper params) in the result.
 
     Returns:
         The composed (not yet validated) config.
@@ -346,14 +355,28 @@ def compose(overrides: Iterable[str] = ()) -> DictConfig:
     _register_schema()
     overrides = list(overrides)
     try:
-        if GlobalHydra.instance().is_initialized():
-            return hydra_compose("config", overrides=overrides)
-        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            return hydra_compose("config", overrides=overrides)
+        if GlobalHydra.instance().is_initialized() and extra_dir is None:
+            return hydra_compose(config_name, overrides=overrides, return_hydra_config=with_hydra)
+        primary = str(config_dir())
+        if extra_dir is not None and (Path(extra_dir) / f"{config_name}.yaml").is_file():
+            # a study's own primary config: its folder is primary, opsim's conf/ stays on the search path
+            primary, overrides = extra_dir, [*overrides, f"hydra.searchpath=[file://{config_dir()}]"]
+        elif extra_dir is not None:  # extra presets (e.g. a calibrated population) next to opsim's conf/
+            overrides = [*overrides, f"hydra.searchpath=[file://{extra_dir}]"]
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=primary, version_base="1.3"):
+            return hydra_compose(config_name, overrides=overrides, return_hydra_config=with_hydra)
     except ConfigError:
         raise
     except Exception as exc:  # Hydra and OmegaConf errors become one line
         raise _error_from(exc, _override_values(overrides)) from exc
+
+
+def _no_extra_keys(given: Any, typed: Any) -> bool:
+    """Every key of ``given`` exists in ``typed`` (nested dicts), so nothing was silently dropped."""
+    if isinstance(given, dict):
+        return isinstance(typed, dict) and all(k in typed and _no_extra_keys(v, typed[k]) for k, v in given.items())
+    return True
 
 
 def load_config(cfg: Config | DictConfig | Mapping[str, Any] | Iterable[str] | None = None) -> Config:
@@ -377,6 +400,13 @@ def load_config(cfg: Config | DictConfig | Mapping[str, Any] | Iterable[str] | N
         cfg = compose(list(cfg))
     if isinstance(cfg, Config):
         return validate(cfg)
+    if isinstance(cfg, DictConfig) and "hydra" not in cfg and OmegaConf.get_type(cfg) is Config:
+        try:  # already merged onto the schema by Hydra: convert, do not merge again (fast)
+            typed = OmegaConf.to_object(cfg)
+            if _no_extra_keys(OmegaConf.to_container(cfg, resolve=True), dataclasses.asdict(typed)):
+                return validate(typed)
+        except OmegaConfBaseException:
+            pass  # fall through to the merge, which names the offending key
     plain = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     plain.pop("hydra", None)
     try:

@@ -214,11 +214,11 @@ class Result:
             The folder path.
 
         """
-        from omegaconf import OmegaConf
+        import yaml
 
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        yaml_text = OmegaConf.to_yaml(OmegaConf.structured(self.config))
+        yaml_text = yaml.safe_dump(asdict(self.config), sort_keys=False, allow_unicode=True)
         write_atomic(out / "config.yaml", lambda p: p.write_text(yaml_text))
         meta = {"seed": self.config.seed, "versions": _versions(), **self.meta}
         write_atomic(out / "meta.json", _json(meta))

@@ -20,6 +20,7 @@ profit); points ranked by the mean of that metric.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import traceback
@@ -30,7 +31,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from scipy import stats
 
 from sim.config import Config
@@ -59,7 +60,7 @@ LAST_SWEEP_FAILURES: list[str] = []
 
 def config_hash(cfg: Config) -> str:
     """SHA-256 of the resolved, typed config (what a job's result depends on)."""
-    text = OmegaConf.to_yaml(OmegaConf.structured(cfg), sort_keys=True)
+    text = json.dumps(dataclasses.asdict(cfg), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -311,9 +312,20 @@ def _figures(jobs: pd.DataFrame, table: pd.DataFrame, root: Path) -> list[str]:
         im = ax.imshow(pivot.to_numpy(), cmap="Greys", aspect="auto", origin="lower")
         ax.set_xticks(range(pivot.shape[1]), [f"{v:g}" for v in pivot.columns])
         ax.set_yticks(range(pivot.shape[0]), [f"{v:g}" for v in pivot.index])
+        values = pivot.to_numpy(dtype=float)
+        middle = np.nanmin(values) + 0.5 * (np.nanmax(values) - np.nanmin(values))
         for i in range(pivot.shape[0]):
             for j in range(pivot.shape[1]):
-                ax.text(j, i, f"{pivot.iat[i, j]:,.0f}", ha="center", va="center", fontsize=7, color="red")
+                dark = values[i, j] > middle  # white on dark cells, black on light ones
+                ax.text(
+                    j,
+                    i,
+                    f"{values[i, j]:,.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if dark else "black",
+                )
         ax.set_xlabel(b)
         ax.set_ylabel(a)
         fig.colorbar(im, ax=ax, label=f"mean {metric}")

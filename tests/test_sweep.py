@@ -117,3 +117,26 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(full_sweep, tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "already complete, skipped" in resumed.stderr + resumed.stdout or finished == 6
     pd.testing.assert_frame_equal(numbers(out), numbers(full_sweep))
+
+
+@pytest.mark.parametrize("study", ["push_frequency", "winback_timing", "ads_vs_referral"])
+def test_study_configs_compose_and_declare_their_sweeps(study):
+    from sim.config import compose, load_config
+
+    folder = str(Path(__file__).resolve().parents[1] / "experiments" / study)
+    cfg = compose([], config_name=study, extra_dir=folder, with_hydra=True)
+    assert "seed" in cfg.hydra.sweeper.params and cfg.hydra.sweep.dir == f"experiments/{study}/results"
+    load_config(compose([], config_name=study, extra_dir=folder))
+
+
+def test_sweep_values_declared_in_a_study_config_are_checked_up_front(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    study = tmp_path / "bad"
+    study.mkdir()
+    (study / "bad.yaml").write_text(
+        "defaults: [config, _self_]\nhydra:\n  sweeper:\n    params:\n      population.awareness.p: 0.001,3\n"
+    )
+    proc = opsim(
+        "-m", "--config-dir", str(study), "--config-name", "bad", f"hydra.sweep.dir={tmp_path / 'out'}", cwd=root
+    )
+    assert proc.returncode == 2 and "population.awareness.p=3.0 is not allowed" in proc.stderr
