@@ -21,6 +21,9 @@ everything not calibrated (awareness, conversion, monetisation, lifecycle
 thresholds) comes from a base preset. The report gives the fit error per day and
 an uncertainty band: the range of D̂_N over ``band_seeds`` other seeds.
 
+Optionally, daily new users (``day,new_users``) calibrate acquisition too: Bass
+p and q of the awareness process are fitted by :func:`calibrate_acquisition`.
+
 **Survival table → sBG and BdW fits** (:mod:`sim.survival_fit`), with a hold-out
 projection when asked.
 """
@@ -45,7 +48,7 @@ from sim.config import AwarenessConfig, ChurnConfig, Config, PopulationConfig, S
 from sim.errors import OpsimError
 from sim.model import UserLifecycleModel
 from sim.results import write_atomic
-from sim.retention_data import CohortTable, DataError, SurvivalTable, read_retention_csv
+from sim.retention_data import CohortTable, DataError, SurvivalTable, read_new_users_csv, read_retention_csv
 from sim.survival_fit import fit_survival
 
 __all__ = ["Calibration", "calibrate_population", "main"]
@@ -235,6 +238,61 @@ def calibrate_population(
     return Calibration(population, params, table, float(res.fun), evaluations, time.perf_counter() - started)
 
 
+def calibrate_acquisition(
+    population: PopulationConfig,
+    new_users: np.ndarray,
+    *,
+    max_users: int = 200_000,
+    seed: int = 0,
+    max_evaluations: int = 120,
+) -> tuple[PopulationConfig, dict[str, float], pd.DataFrame]:
+    """Fit Bass innovation p and imitation q so simulated daily new users match the observed ones.
+
+    The market is simulated at M_sim = min(M, ``max_users``) slots and new users are scaled
+    by M / M_sim; the objective is Σ_t (n̂_t − n_t)² / max(n_t, 1) (Poisson-weighted), over
+    log p, log q, by Nelder-Mead with a fixed seed (common random numbers). Conversion,
+    forgetting and the calibrated retention are held fixed.
+
+    Returns:
+        The population with the fitted awareness, {p, q}, and the per-day table.
+
+    """
+    days = new_users.size
+    m_sim = min(population.market_size, max_users)
+    scale = population.market_size / m_sim
+
+    def simulate_new(log_pq: np.ndarray) -> np.ndarray:
+        p, q = np.exp(log_pq)
+        pop = replace(
+            population, market_size=m_sim, awareness=replace(population.awareness, p=float(min(p, 1.0)), q=float(q))
+        )
+        model = UserLifecycleModel(
+            Config(
+                seed=seed,
+                horizon_days=days,
+                progress=False,
+                figures=False,
+                agents="lazy",
+                record_events=False,
+                population=pop,
+            )
+        )
+        for _ in range(days):
+            model.step()
+        return model.log.columns["new_users"] * scale
+
+    def loss(log_pq: np.ndarray) -> float:
+        return float(np.sum((simulate_new(log_pq) - new_users) ** 2 / np.maximum(new_users, 1.0)))
+
+    start = np.log([max(population.awareness.p, 1e-6), max(population.awareness.q, 1e-3)])
+    res = minimize(loss, start, method="Nelder-Mead", options={"maxfev": max_evaluations, "xatol": 1e-3, "fatol": 1e-3})
+    p, q = (float(v) for v in np.exp(res.x))
+    fitted = simulate_new(res.x)
+    table = pd.DataFrame({"day": np.arange(days), "observed": new_users, "fitted": fitted, "error": fitted - new_users})
+    pop = replace(population, awareness=replace(population.awareness, p=min(p, 1.0), q=q))
+    return pop, {"p": min(p, 1.0), "q": q}, table
+
+
 def population_yaml(cal: Calibration, source: str) -> str:
     """The population config as YAML, with a header saying where it came from."""
     node = OmegaConf.structured(cal.population)
@@ -319,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-evaluations", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--holdout", type=int, help="survival tables: fit periods 1..K, project the rest")
+    parser.add_argument("--new-users", help="optional CSV day,new_users: also fit Bass p and q (awareness) to it")
     args = parser.parse_args(argv)
     try:
         data = read_retention_csv(args.data)
@@ -350,6 +409,14 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             max_evaluations=args.max_evaluations,
         )
+        if args.new_users:
+            new_users = read_new_users_csv(args.new_users)
+            population, pq, acq_table = calibrate_acquisition(cal.population, new_users, seed=args.seed)
+            cal.population = population
+            cal.params_.update({"awareness_p": pq["p"], "awareness_q": pq["q"]})
+            write_atomic(report / "acquisition.csv", lambda p: acq_table.to_csv(p, index=False))
+            rmse = float(np.sqrt(np.mean(acq_table["error"] ** 2)))
+            print(f"acquisition: p = {pq['p']:.3g}, q = {pq['q']:.3g} per day; RMSE {rmse:.1f} new users a day")
     except (OpsimError, ValueError) as exc:
         print(f"opsim-calibrate: error: {exc}", file=sys.stderr)
         return 2

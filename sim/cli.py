@@ -259,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(EXIT_CONFIG_ERROR) from None
     sys.argv = [sys.argv[0], *argv]
     sweep.LAST_SWEEP_FAILURES.clear()
+    sweep.skip_parent_validation()  # already validated above
     _app()
     if sweep.LAST_SWEEP_FAILURES:
         raise SystemExit(EXIT_JOB_FAILED)

@@ -29,7 +29,7 @@ import pandas as pd
 
 from sim.errors import OpsimError
 
-__all__ = ["CohortTable", "DataError", "SurvivalTable", "read_retention_csv"]
+__all__ = ["CohortTable", "DataError", "SurvivalTable", "read_new_users_csv", "read_retention_csv"]
 
 COHORT_COLUMNS = ("cohort", "day", "cohort_size", "active")
 SURVIVAL_COLUMNS = ("period", "survival")
@@ -189,6 +189,41 @@ def _read_survival(path: Path, frame: pd.DataFrame) -> SurvivalTable:
     if len(p_sorted) < 3:
         raise DataError(path, "at least periods 0, 1 and 2 are needed to fit a model")
     return SurvivalTable(str(path), p_sorted, share[order], size)
+
+
+def read_new_users_csv(path: str | Path) -> np.ndarray:
+    """Daily new users: columns ``day`` (0, 1, 2, … without gaps) and ``new_users`` (>= 0).
+
+    Returns:
+        New users per day, day 0 first.
+
+    Raises:
+        DataError: Naming file, row and column of the first problem.
+
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "no such file")
+    frame = pd.read_csv(path, dtype=str, skipinitialspace=True)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    _require_columns(path, frame, ("day", "new_users"))
+    day = _numbers(path, frame, "day", integer=True)
+    users = _numbers(path, frame, "new_users", integer=True)
+    for i in range(len(frame)):
+        if users[i] < 0:
+            raise DataError(path, f"new_users {users[i]} is negative", row=i + 2, column="new_users")
+    order = np.argsort(day, kind="stable")
+    if not np.array_equal(day[order], np.arange(len(day))):
+        dup = [int(d) for d in day if (day == d).sum() > 1]
+        what = (
+            f"duplicated day {dup[0]}"
+            if dup
+            else f"days must be 0, 1, 2, … without gaps; got {sorted(day.tolist())[:10]} …"
+        )
+        raise DataError(path, what, column="day")
+    if len(day) < 7:
+        raise DataError(path, "at least 7 days of new users are needed")
+    return users[order].astype(float)
 
 
 def read_retention_csv(path: str | Path) -> CohortTable | SurvivalTable:

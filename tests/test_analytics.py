@@ -138,6 +138,14 @@ def test_growth_identity_and_dau_on_random_runs(small_preset, seed):
         assert row.d1 * row.cohort_size == pytest.approx(model.cohort_active[a, 1]) or np.isnan(row.d1)
 
 
+def test_funnel_known_answer():
+    from sim.analytics import funnel
+
+    out = funnel(aware=200, acquired=50, retained=20, activated=5)
+    assert (out["acquired_rate"], out["retained_rate"], out["activated_rate"]) == (0.25, 0.4, 0.25)
+    assert np.isnan(funnel(0, 0, 0, 0)["acquired_rate"])
+
+
 def test_bad_event_data_is_rejected():
     with pytest.raises(ValueError, match="before its user's acquisition day"):
         EventData(np.array([5]), np.array([0]), np.array([2]), 10)

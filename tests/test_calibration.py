@@ -147,6 +147,10 @@ def test_calibrate_command_writes_a_population_that_opsim_runs(tmp_path):
             "4000",
             "--max-evaluations",
             "60",
+            "--new-users",
+            str(EXAMPLES / "new_users_example.csv"),
+            "--market-size",
+            "200000",
         ],
         capture_output=True,
         text=True,
@@ -154,7 +158,7 @@ def test_calibrate_command_writes_a_population_that_opsim_runs(tmp_path):
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "run it: opsim population=mygame" in proc.stdout
+    assert "run it: opsim population=mygame" in proc.stdout and "acquisition: p = " in proc.stdout
     report = out.parent / "mygame_calibration"
     assert {"calibration.csv", "calibration.json", "calibration.png"} <= {p.name for p in report.iterdir()}
     run = subprocess.run(
@@ -176,6 +180,41 @@ def test_calibrate_command_writes_a_population_that_opsim_runs(tmp_path):
     )
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "run" / "summary.json").exists()
+
+
+@pytest.mark.slow
+def test_acquisition_calibration_recovers_bass_parameters():
+    from sim import load_config
+    from sim.calibrate import calibrate_acquisition
+
+    truth = load_config(
+        [
+            "population.market_size=100000",
+            "horizon_days=60",
+            "population.awareness.p=0.001",
+            "population.awareness.q=0.4",
+            "seed=5",
+            "progress=false",
+        ]
+    )
+    observed = simulate(truth).daily["new_users"].to_numpy().astype(float)
+    start = load_config(["population.market_size=100000"]).population  # p = 0.0005, q = 0.2
+    _pop, pq, table = calibrate_acquisition(start, observed, seed=0)
+    # Fitted with another seed than the data's, so only the daily noise (~sqrt(200) users) is left.
+    assert pq["p"] == pytest.approx(0.001, rel=0.2) and pq["q"] == pytest.approx(0.4, rel=0.2)
+    assert np.sqrt(np.mean(table.error**2)) < 3 * np.sqrt(observed.mean())
+
+
+def test_bad_new_users_file(tmp_path):
+    from sim.retention_data import read_new_users_csv
+
+    bad = tmp_path / "new.csv"
+    bad.write_text("day,new_users\n0,5\n1,-2\n")
+    with pytest.raises(DataError, match=r"row 3, column 'new_users': new_users -2 is negative"):
+        read_new_users_csv(bad)
+    bad.write_text("day,new_users\n" + "".join(f"{d},{d}\n" for d in (0, 1, 2, 2, 3, 4, 5)))
+    with pytest.raises(DataError, match=r"column 'day': duplicated day 2"):
+        read_new_users_csv(bad)
 
 
 def test_calibrate_command_on_a_survival_table(tmp_path):

@@ -50,8 +50,10 @@ def test_sweep_aggregates_points_with_intervals_and_ranking(full_sweep):
     assert content.incremental_profit_lo <= content.incremental_profit <= content.incremental_profit_hi
     md = (full_sweep / "sweep_summary.md").read_text()
     assert "| 1 |" in md and "P(best)" in md
-    for name in ("sweep_summary.csv", "sweep_jobs.parquet", "sweep_points.png", "sweep_retention.png"):
+    for name in ("sweep_summary.csv", "sweep_jobs.parquet", "sweep_points.png", "sweep_retention.png", "report.html"):
         assert (full_sweep / name).exists()
+    page = (full_sweep / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2 and "strategy=retention_first" in page
     jobs = pd.read_parquet(full_sweep / "sweep_jobs.parquet")
     assert len(jobs) == 6 and len(list(full_sweep.rglob("DONE.json"))) == 6
 

@@ -3,6 +3,7 @@
 * ``cohorts_example.csv`` — a cohort retention table (D0 … D30 of 30 daily cohorts)
   simulated from the ``game`` preset with seed 7, M = 200,000: calibrating to it
   should give back a curve close to the game preset's.
+* ``new_users_example.csv`` — the same run's daily new users, days 0-59 (for ``--new-users``).
 * ``survival_example.csv`` — the "Regular" cohort of Fader & Hardie (2007), "How to
   project customer retention", Journal of Interactive Marketing 21(1): 1000 customers,
   renewals over 7 years; their sBG fit is a = 0.704, b = 1.182.
@@ -34,6 +35,8 @@ def main() -> None:
         }
     )
     table.to_csv(HERE / "cohorts_example.csv", index=False)
+    new = result.daily[["day", "new_users"]].iloc[:60]
+    new.to_csv(HERE / "new_users_example.csv", index=False)
     alive = [1000, 631, 468, 382, 326, 289, 262, 241]
     pd.DataFrame({"period": range(8), "survival": [a / 1000 for a in alive], "cohort_size": 1000}).to_csv(
         HERE / "survival_example.csv", index=False
