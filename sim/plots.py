@@ -120,7 +120,7 @@ def growth_figure(growth: pd.DataFrame, title: str, target: Target) -> None:
     weeks = growth.iloc[:-1] if len(growth) > 1 else growth  # the last week is usually partial
     x = weeks.iloc[:, 0].to_numpy()
     with plt.rc_context(_STYLE):
-        fig, ax = plt.subplots(figsize=(8, 4.6))
+        fig, ax = plt.subplots(figsize=(8, 5.0))
         bottom = np.zeros(len(weeks))
         for name, colour, hatch in (
             ("retained", "#9ecae1", ""),
@@ -149,7 +149,14 @@ def growth_figure(growth: pd.DataFrame, title: str, target: Target) -> None:
         ax2.set_ylabel("quick ratio (new + resurrected) / churned")
         ax2.grid(False)
         handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-        ax.legend(handles, [h.get_label() for h in handles], loc="upper right", ncol=3, framealpha=0.9)
+        ax.legend(
+            handles,
+            [h.get_label() for h in handles],
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.13),
+            ncol=5,
+            frameon=False,
+        )
         ax.set_title("Weekly growth accounting")
         _save(fig, target)
 

@@ -141,7 +141,11 @@ def fit_survival(
     if cohort_size:
         try:
             cov = np.linalg.inv(_hessian(nll, x))
-            std = {name: float(params[name] * np.sqrt(cov[i, i])) for i, name in enumerate(names)}
+            # A variance <= 0 means the likelihood is flat or not at a maximum there: no SE.
+            std = {
+                name: float(params[name] * np.sqrt(cov[i, i])) if cov[i, i] > 0 else float("nan")
+                for i, name in enumerate(names)
+            }
         except np.linalg.LinAlgError:
             pass
     fit = SurvivalFit(model, params, std, -float(best.fun), k, survival)

@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import json
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -289,7 +290,9 @@ def _figures(jobs: pd.DataFrame, table: pd.DataFrame, root: Path) -> list[str]:
         mean = np.nanmean(arr, axis=0)
         ax.plot(np.arange(1, n), 100 * mean[1:], ls=style, color="black", label=row["point"])
         if len(arr) > 1:  # 95 % t-interval of the mean over seeds
-            half = stats.t.ppf(0.975, len(arr) - 1) * np.nanstd(arr, axis=0, ddof=1) / np.sqrt(len(arr))
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # days observed by one seed only: no interval
+                half = stats.t.ppf(0.975, len(arr) - 1) * np.nanstd(arr, axis=0, ddof=1) / np.sqrt(len(arr))
             ax.fill_between(np.arange(1, n), 100 * (mean - half)[1:], 100 * (mean + half)[1:], color="0.85", alpha=0.8)
     ax.set_xlabel("days since acquisition (N)")
     ax.set_ylabel("classic retention D_N (%)")
@@ -439,8 +442,9 @@ class AggregateCallback(Callback):
         import logging
 
         log = logging.getLogger("opsim")
+        # Failures first: a problem while drawing the summary must not hide them.
+        LAST_SWEEP_FAILURES[:] = [f["job"] for f in collect(config.hydra.sweep.dir)[1]]
         result = aggregate(config.hydra.sweep.dir)
-        LAST_SWEEP_FAILURES[:] = [f["job"] for f in result["failures"]]
         log.info(
             "sweep: %d jobs, %d points; summary in %s/sweep_summary.md",
             result["jobs"],
