@@ -144,16 +144,6 @@ def _label_points(jobs: pd.DataFrame, failures: list[dict[str, Any]]) -> None:
             f["point"] = ",".join(f"{k}={v}" for k, v in sorted(f["params"].items()) if k in varying)
 
 
-def _label_points(jobs: pd.DataFrame, failures: list[dict[str, Any]]) -> None:
-    """Name sweep points by the parameters that vary across the sweep only."""
-    params = [c for c in jobs.columns if c not in ("job", "point", "seed", *METRICS)]
-    varying = [p for p in params if jobs[p].astype(str).nunique() > 1] or params[:1]
-    if varying:
-        jobs["point"] = jobs[varying].astype(str).apply(lambda r: ",".join(f"{k}={v}" for k, v in r.items()), axis=1)
-        for f in failures:
-            f["point"] = ",".join(f"{k}={v}" for k, v in sorted(f["params"].items()) if k in varying)
-
-
 def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """One row per completed job (point, seed, params, metrics) and the failures."""
     root = Path(sweep_dir)
