@@ -238,6 +238,18 @@ def _markdown(table: pd.DataFrame, failures: list[dict[str, Any]], root: Path) -
     return "\n".join(lines) + "\n"
 
 
+def _save(fig: Any, root: Path, name: str) -> str:
+    """Lay out, write atomically, close; return the file name."""
+    import matplotlib.pyplot as plt
+
+    with warnings.catch_warnings():  # long point labels: tight_layout may not fit them all
+        warnings.simplefilter("ignore", UserWarning)
+        fig.tight_layout()
+    write_atomic(root / name, lambda p: fig.savefig(p, format="png"))
+    plt.close(fig)
+    return name
+
+
 def _figures(jobs: pd.DataFrame, table: pd.DataFrame, root: Path) -> list[str]:
     import matplotlib
 
@@ -261,10 +273,7 @@ def _figures(jobs: pd.DataFrame, table: pd.DataFrame, root: Path) -> list[str]:
         ax.set_xlabel(f"{label} (mean, 95 % interval over seeds)")
         ax.grid(alpha=0.3)
     fig.suptitle("Sweep points ranked", fontsize=10)
-    fig.tight_layout()
-    write_atomic(root / "sweep_points.png", lambda p: fig.savefig(p, format="png"))
-    plt.close(fig)
-    written.append("sweep_points.png")
+    written.append(_save(fig, root, "sweep_points.png"))
 
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
     for (_, row), style in zip(table.head(3).iterrows(), ("-", "--", ":"), strict=False):
@@ -290,10 +299,7 @@ def _figures(jobs: pd.DataFrame, table: pd.DataFrame, root: Path) -> list[str]:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     ax.set_title("Retention of the top 3 points (mean over seeds, 95 % interval)", fontsize=10)
-    fig.tight_layout()
-    write_atomic(root / "sweep_retention.png", lambda p: fig.savefig(p, format="png"))
-    plt.close(fig)
-    written.append("sweep_retention.png")
+    written.append(_save(fig, root, "sweep_retention.png"))
 
     params = [c for c in jobs.columns if c not in ("job", "point", "seed", *METRICS)]
     numeric = [p for p in params if pd.to_numeric(jobs[p], errors="coerce").notna().all() and jobs[p].nunique() > 1]
@@ -324,10 +330,7 @@ def _figures(jobs: pd.DataFrame, table: pd.DataFrame, root: Path) -> list[str]:
         ax.set_ylabel(a)
         fig.colorbar(im, ax=ax, label=f"mean {metric}")
         ax.set_title(f"Expected {metric.replace('_', ' ')} over the two swept parameters", fontsize=10)
-        fig.tight_layout()
-        write_atomic(root / "sweep_heatmap.png", lambda p: fig.savefig(p, format="png"))
-        plt.close(fig)
-        written.append("sweep_heatmap.png")
+        written.append(_save(fig, root, "sweep_heatmap.png"))
     budget = [p for p in numeric if p.endswith(("daily_budget", "messages_per_week", "reach", "invite_rate"))]
     if len(numeric) == 1 or budget:
         key = budget[0] if budget else numeric[0]
@@ -343,10 +346,7 @@ def _figures(jobs: pd.DataFrame, table: pd.DataFrame, root: Path) -> list[str]:
         ax.set_ylabel(f"{metric.replace('_', ' ')} (mean, 95 % interval)")
         ax.grid(alpha=0.3)
         ax.set_title(f"Response to {key}", fontsize=10)
-        fig.tight_layout()
-        write_atomic(root / "sweep_response.png", lambda p: fig.savefig(p, format="png"))
-        plt.close(fig)
-        written.append("sweep_response.png")
+        written.append(_save(fig, root, "sweep_response.png"))
     return written
 
 
