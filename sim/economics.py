@@ -19,10 +19,11 @@ Definitions (all money in ``economics.currency``; daily columns in ``daily.parqu
       LTV = m · Σ_a Σ_n rev[a, n] · δ^n / Σ_a size[a]
 
   split into the *observed* part (tenure days inside the horizon) and a
-  *projected tail* for the unobserved tenure days of each cohort, from the
-  pooled classic retention curve fitted with a scaled sBG curve
-  D̂_n = s · B(α, β + n) / B(α, β) (least squares on the observed D_1 … D_N)
-  times the observed revenue per active user-day;
+  *projected tail* for the unobserved tenure days of each cohort: the observed
+  revenue per active user-day times a projected classic retention D̂_n, which is
+  D_N* · S(n)/S(N*) with S the maximum-likelihood beta-discrete-Weibull fit of
+  rolling retention (the run's analytics), or, without recorded events, a scaled
+  sBG curve s · B(α, β + n)/B(α, β) fitted by least squares to D_1 … D_N;
 * marginal ROI of a lever = (ΔGP − ΔC) / ΔC between the run and a rerun with the
   lever's budget knob (``daily_budget``, ``messages_per_week``, ``reach``) 1 %
   higher (1 % lower where +1 % leaves its range); fixed-price levers have none.
@@ -103,6 +104,35 @@ def fit_retention_tail(curve: np.ndarray) -> tuple[dict[str, float], Any]:
     return params, lambda m: _scaled_sbg(np.asarray(m, float), s, la, lb)
 
 
+def survival_tail(retention_curve: np.ndarray, fit: dict[str, Any]) -> tuple[dict[str, float], Any]:
+    """Project classic retention with a survival fit: D̂_n = D_N* · S(n) / S(N*) beyond N*.
+
+    N* is the last observed day (up to 90) of the pooled classic curve; S is the
+    maximum-likelihood sBG/BdW fit of rolling retention (:func:`sim.analytics.analyze`),
+    so the tail assumes activity among the users still around stays at its level at N*.
+    """
+    from sim.survival_fit import survival_curve
+
+    p = fit["params"]
+    finite = np.flatnonzero(np.isfinite(retention_curve[:91]))
+    finite = finite[finite >= 1]
+    if not finite.size:
+        return {"model": "none"}, lambda m: np.zeros_like(np.asarray(m, float))
+    anchor = int(finite[-1])
+    level = float(retention_curve[anchor])
+    s_anchor = float(survival_curve(np.array([anchor]), p["a"], p["b"], p.get("c", 1.0))[0])
+
+    def curve(m: np.ndarray) -> np.ndarray:
+        m = np.asarray(m, float)
+        projected = level * survival_curve(m, p["a"], p["b"], p.get("c", 1.0)) / s_anchor
+        observed = np.full(m.shape, np.nan)
+        inside = m <= anchor
+        observed[inside] = retention_curve[m[inside].astype(int)]
+        return np.where(np.isfinite(observed), observed, projected)
+
+    return {"model": f"{fit['model']} MLE of rolling retention", "anchor_day": anchor, **p}, curve
+
+
 def ltv(
     cohort_active: np.ndarray,
     cohort_revenue: np.ndarray,
@@ -111,8 +141,13 @@ def ltv(
     margin: float,
     annual_discount_rate: float,
     ltv_days: int,
+    survival_fit: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Discounted gross-profit LTV per acquired user, observed part plus projected tail."""
+    """Discounted gross-profit LTV per acquired user, observed part plus projected tail.
+
+    The tail uses ``survival_fit`` (:func:`survival_tail`) when the run has one, else a
+    least-squares scaled-sBG fit of the classic curve (:func:`fit_retention_tail`).
+    """
     horizon = cohort_active.shape[0]
     sizes = cohort_active[:, 0].astype(float)
     total_users = sizes.sum()
@@ -124,7 +159,11 @@ def ltv(
     observed = margin * float((cohort_revenue[:, :days] * discount[:days]).sum()) / total_users
     active = cohort_active.astype(float)
     arpdau = float(cohort_revenue.sum() / active.sum()) if active.sum() else 0.0
-    params, curve = fit_retention_tail(retention_curve)
+    if survival_fit is not None:
+        params, curve = survival_tail(retention_curve, survival_fit)
+    else:
+        params, curve = fit_retention_tail(retention_curve)
+        params = {"model": "scaled sBG least squares on classic retention", **params}
     tail_n = np.arange(ltv_days)
     tail_discount = (1.0 + annual_discount_rate) ** (-tail_n / 365.0)
     per_day = margin * arpdau * curve(tail_n) * tail_discount  # projected gross profit per user, tenure day n
@@ -219,6 +258,7 @@ def evaluate(
         margin=m,
         annual_discount_rate=cfg.annual_discount_rate,
         ltv_days=cfg.ltv_days,
+        survival_fit=((getattr(run, "analytics_summary", None) or {}).get("rolling_retention_fit") or {}).get("bdw"),
     )
     marginal_roi: dict[str, Any] = {}
     for lever in run.levers:

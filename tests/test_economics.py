@@ -114,3 +114,21 @@ def test_economics_switches_turn_off_comparison_runs(small_preset):
     result = simulate(cfg)
     assert result.meta["comparison_runs"] == 0
     assert result.summary["economics"]["incremental"] is None and result.spend_response is None
+
+
+def test_survival_tail_projects_classic_retention_with_the_fitted_survival():
+    from sim.economics import survival_tail
+    from sim.survival_fit import survival_curve
+
+    curve = np.full(40, np.nan)
+    curve[:31] = np.linspace(1.0, 0.1, 31)  # observed D_0 … D_30
+    fit = {"model": "bdw", "params": {"a": 0.8, "b": 2.0, "c": 0.9}}
+    params, tail = survival_tail(curve, fit)
+    assert params["anchor_day"] == 30
+    s = survival_curve(np.array([30.0, 100.0]), 0.8, 2.0, 0.9)
+    assert tail(np.array([100]))[0] == pytest.approx(0.1 * s[1] / s[0])
+    assert tail(np.array([5]))[0] == pytest.approx(curve[5])  # observed days stay as observed
+
+
+def test_ltv_tail_uses_the_run_survival_fit_when_events_were_recorded(paid_run):
+    assert "MLE of rolling retention" in paid_run.summary["economics"]["ltv"]["tail_fit"]["model"]
