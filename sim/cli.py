@@ -23,10 +23,9 @@ from typing import Any
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from sim import sweep
-from sim.api import simulate
 from sim.config import Config, _register_schema, compose, config_dir, load_config, validate
 from sim.errors import ConfigError
 
@@ -88,8 +87,12 @@ def _variants(overrides: list[str]) -> list[list[str]]:
     return variants
 
 
-def check_overrides(argv: Sequence[str]) -> None:
+def check_overrides(argv: Sequence[str]) -> Path | None:
     """Compose and validate the config the command line asks for.
+
+    Returns:
+        For a multirun, the sweep folder as an absolute path (``${now:...}`` resolved
+        once), else None.
 
     Raises:
         ConfigError: On the first unknown key, wrong type or out-of-range value.
@@ -97,15 +100,43 @@ def check_overrides(argv: Sequence[str]) -> None:
     """
     overrides, multirun, runs, name, extra = _overrides(argv)
     if not runs:
-        return
-    if multirun:
-        overrides += _config_sweeps(overrides, name, extra)
+        return None
+    _check_launcher(overrides)
     variants = _variants(overrides) if multirun else [overrides]
-    first = load_config(compose(variants[0], config_name=name, extra_dir=extra))
+    composed = compose(variants[0], config_name=name, extra_dir=extra, with_hydra=multirun)
+    sweep_dir = None
+    if multirun:
+        declared = _declared_sweeps(composed, overrides)
+        sweep_dir = Path(str(composed.hydra.sweep.dir)).absolute()
+        with open_dict(composed):
+            del composed["hydra"]
+        if declared:  # sweeps the config declares: check their values too
+            overrides = [*overrides, *declared]
+            variants = _variants(overrides)
+            composed = compose(variants[0], config_name=name, extra_dir=extra)
+    first = load_config(composed)
     for variant in variants[1:]:
         changed = [v for v, f in zip(variant, variants[0], strict=True) if v != f]
         if not (len(changed) == 1 and _check_scalar(first, changed[0])):
             load_config(compose(variant, config_name=name, extra_dir=extra))
+    return sweep_dir
+
+
+#: Launchers that come with an optional extra, and the install command that brings them.
+_LAUNCHER_EXTRAS = {"ray": ("hydra_plugins.hydra_ray_launcher", 'pip install "opsim[ray]"')}
+
+
+def _check_launcher(overrides: list[str]) -> None:
+    """Say which extra to install when the command line picks a launcher that is not installed."""
+    import importlib.util
+
+    for o in overrides:
+        key, _, value = o.lstrip("+~").partition("=")
+        if key != "hydra/launcher":
+            continue
+        for prefix, (module, install) in _LAUNCHER_EXTRAS.items():
+            if value.startswith(prefix) and importlib.util.find_spec(module) is None:
+                raise ConfigError(key, value, f"a launcher that is installed; this one needs `{install}`")
 
 
 _SCALARS: dict[str, tuple[type, str]] = {
@@ -158,10 +189,8 @@ def _check_scalar(base: Config, override: str) -> bool:
     return True
 
 
-def _config_sweeps(overrides: list[str], name: str, extra: str | None) -> list[str]:
-    """Sweeps a config declares under ``hydra.sweeper.params`` (for checking them up front)."""
-    plain = [o for o in overrides if "," not in o and "range(" not in o]
-    cfg = compose(plain, config_name=name, extra_dir=extra, with_hydra=True)
+def _declared_sweeps(cfg: DictConfig, overrides: list[str]) -> list[str]:
+    """Sweeps the config declares under ``hydra.sweeper.params`` that the command line does not override."""
     params = cfg.hydra.get("sweeper", {}).get("params") or {}
     given = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
     return [f"{k}={v}" for k, v in params.items() if k not in given]
@@ -199,6 +228,8 @@ def _sweep_job(typed: Config, out: Path) -> None:
 
 
 def _run_one(typed: Config, out: Path) -> None:
+    from sim.api import simulate  # here, not at the top: the sweep's parent process never simulates
+
     pop = typed.population
     log.info(
         "simulating %s: M = %s slots, %d days, seed %d",
@@ -248,18 +279,28 @@ def _run_one(typed: Config, out: Path) -> None:
     log.info("%.3g agent-days/s; results in %s", result.meta["agent_days_per_second"], out)
 
 
+def _quoted(text: str) -> str:
+    """A Hydra override value that stays one string (commas, spaces, quotes in paths)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``opsim`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     _register_schema()
     try:
-        check_overrides(argv)
+        sweep_dir = check_overrides(argv)
     except ConfigError as exc:
         print(f"opsim: error: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG_ERROR) from None
+    if sweep_dir is not None:
+        # One absolute folder for every job, whatever the working directory of the process
+        # that runs it (joblib workers, Ray workers on other nodes of a shared file system).
+        argv = [a for a in argv if not a.startswith("hydra.sweep.dir=")]
+        argv.append("hydra.sweep.dir=" + _quoted(str(sweep_dir)))
     sys.argv = [sys.argv[0], *argv]
     sweep.LAST_SWEEP_FAILURES.clear()
-    sweep.skip_parent_validation()  # already validated above
+    sweep.OVERRIDES_VALIDATED = True  # the opsim sweeper skips Hydra's serial re-check
     _app()
     if sweep.LAST_SWEEP_FAILURES:
         raise SystemExit(EXIT_JOB_FAILED)

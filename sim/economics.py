@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from scipy.optimize import OptimizeWarning, curve_fit
 from scipy.special import betaln
+
+if TYPE_CHECKING:  # pandas and scipy.optimize load where used: composing a config stays fast
+    import pandas as pd
 
 from sim.schema import bounded
 
@@ -92,6 +93,8 @@ def fit_retention_tail(curve: np.ndarray) -> tuple[dict[str, float], Any]:
     ok = np.isfinite(curve) & (n >= 1)
     if ok.sum() < 3:
         return {"scale": float("nan"), "alpha": float("nan"), "beta": float("nan")}, lambda m: np.zeros_like(m, float)
+    from scipy.optimize import OptimizeWarning, curve_fit
+
     p0 = (float(curve[ok][0]) * 1.2 + 1e-6, 0.0, 1.0)
     try:
         with warnings.catch_warnings():  # the covariance is not used; a flat curve makes it singular

@@ -23,10 +23,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # imported where used: the sweep's parent process starts faster
+    import pandas as pd
 
 from sim.config import Config
 from sim.lifecycle import STAGE_NAMES
@@ -75,6 +77,8 @@ def cohort_table(cohort_active: np.ndarray) -> pd.DataFrame:
     keep = (a + n < horizon) & (size[a] > 0)
     active = cohort_active[keep].astype(np.int64)
     sizes = size[a[keep]].astype(np.int64)
+    import pandas as pd
+
     return pd.DataFrame(
         {
             "cohort_day": a[keep].astype(np.int32),

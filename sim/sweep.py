@@ -26,18 +26,18 @@ import json
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import yaml
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
-from scipy import stats
 
 from sim.config import Config
 from sim.results import retention_curve, write_atomic
+
+if TYPE_CHECKING:  # pandas loads when a sweep is aggregated: sweep jobs and start-up stay lean
+    import pandas as pd
 
 __all__ = ["AggregateCallback", "aggregate", "config_hash", "job_is_done", "record_done", "record_failure"]
 
@@ -58,6 +58,16 @@ METRICS = (
 )
 #: Set by the callback: failed jobs of the last sweep in this process (the CLI exits non-zero).
 LAST_SWEEP_FAILURES: list[str] = []
+#: Set by the ``opsim`` command once it has validated every sweep value up front; the
+#: ``opsim`` sweeper (``hydra_plugins/opsim_sweeper``) then skips Hydra's serial re-check.
+OVERRIDES_VALIDATED = False
+
+
+def _t_quantile(q: float, df: Any) -> Any:
+    """Student-t quantile; scipy.stats is imported here, so sweep jobs (which never need it) start faster."""
+    from scipy import stats
+
+    return stats.t.ppf(q, df)
 
 
 def config_hash(cfg: Config) -> str:
@@ -146,6 +156,8 @@ def _label_points(jobs: pd.DataFrame, failures: list[dict[str, Any]]) -> None:
 
 def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """One row per completed job (point, seed, params, metrics) and the failures."""
+    import pandas as pd
+
     root = Path(sweep_dir)
     rows, failures = [], []
     for marker in sorted(root.rglob(DONE)) + sorted(root.rglob(FAILED)):
@@ -180,12 +192,14 @@ def _interval(values: np.ndarray) -> tuple[float, float, float, int]:
     mean = float(v.mean())
     if n < 2:
         return mean, float("nan"), float("nan"), n
-    half = float(stats.t.ppf(0.975, n - 1) * v.std(ddof=1) / np.sqrt(n))
+    half = float(_t_quantile(0.975, n - 1) * v.std(ddof=1) / np.sqrt(n))
     return mean, mean - half, mean + half, n
 
 
 def summarize_points(jobs: pd.DataFrame) -> pd.DataFrame:
     """Per sweep point: mean, 95 % interval and n of every metric; P(best); rank."""
+    import pandas as pd
+
     rank_metric = "incremental_profit" if jobs["incremental_profit"].notna().any() else "profit"
     rows = []
     for point, group in jobs.groupby("point", sort=False):
@@ -252,6 +266,7 @@ def _save(fig: Any, root: Path, name: str) -> str:
 
 def _figures(jobs: pd.DataFrame, table: pd.DataFrame, root: Path) -> list[str]:
     import matplotlib
+    import pandas as pd
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -286,12 +301,13 @@ def _figures(jobs: pd.DataFrame, table: pd.DataFrame, root: Path) -> list[str]:
             curves.append(retention_curve(ca)[:91])
         n = min(len(c) for c in curves)
         arr = np.array([c[:n] for c in curves])
-        mean = np.nanmean(arr, axis=0)
+        seen = np.isfinite(arr).sum(axis=0)  # days no seed observed yet (short horizons) stay blank
+        mean = np.divide(np.nansum(arr, axis=0), seen, out=np.full(n, np.nan), where=seen > 0)
         ax.plot(np.arange(1, n), 100 * mean[1:], ls=style, color="black", label=row["point"])
         if len(arr) > 1:  # 95 % t-interval of the mean over seeds
             with np.errstate(invalid="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # days observed by one seed only: no interval
-                half = stats.t.ppf(0.975, len(arr) - 1) * np.nanstd(arr, axis=0, ddof=1) / np.sqrt(len(arr))
+                half = _t_quantile(0.975, len(arr) - 1) * np.nanstd(arr, axis=0, ddof=1) / np.sqrt(len(arr))
             ax.fill_between(np.arange(1, n), 100 * (mean - half)[1:], 100 * (mean + half)[1:], color="0.85", alpha=0.8)
     ax.set_xlabel("days since acquisition (N)")
     ax.set_ylabel("classic retention D_N (%)")
@@ -337,7 +353,7 @@ def _figures(jobs: pd.DataFrame, table: pd.DataFrame, root: Path) -> list[str]:
         x = pd.to_numeric(jobs[key])
         g = jobs.assign(x=x).groupby("x")[metric]
         mean, sd, n = g.mean(), g.std(ddof=1), g.count()
-        half = stats.t.ppf(0.975, np.maximum(n - 1, 1)) * sd / np.sqrt(n)
+        half = _t_quantile(0.975, np.maximum(n - 1, 1)) * sd / np.sqrt(n)
         fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
         ax.errorbar(
             mean.index, mean.to_numpy(), yerr=np.nan_to_num(half.to_numpy()), fmt="-o", color="black", capsize=3
@@ -411,18 +427,6 @@ document.body.dataset.imagesLoaded = i.filter(x => x.complete && x.naturalWidth 
 </body></html>
 """
     write_atomic(root / "report.html", lambda p: p.write_text(page, encoding="utf-8"))
-
-
-def skip_parent_validation() -> None:
-    """Stop Hydra's basic sweeper from composing every job's config in the parent process.
-
-    ``opsim`` checks every sweep value before Hydra starts (:func:`sim.cli.check_overrides`);
-    the sweeper's own check composes each job once more, serially, in the parent, which
-    made a 64-job sweep about 30 s slower and kept a second worker idle. Hydra only loads
-    sweepers from its ``hydra_plugins`` namespace, so the opsim command switches the check
-    off on the class instead; jobs are still composed (and fail loudly) in the launcher.
-    """
-    BasicSweeper.validate_batch_is_legal = lambda self, batch: None
 
 
 class AggregateCallback(Callback):

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -63,6 +67,93 @@ def test_joblib_launcher_gives_identical_results(full_sweep, tmp_path):
     proc = opsim(*SWEEP, f"hydra.sweep.dir={out}", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     pd.testing.assert_frame_equal(numbers(out), numbers(full_sweep))
+
+
+def test_each_job_is_composed_once_into_one_absolute_sweep_folder(tmp_path, monkeypatch):
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    from sim.config import compose
+
+    assert compose([], with_hydra=True).hydra.sweeper._target_.endswith("OpsimSweeper")
+    calls = []
+    real = ConfigLoaderImpl.load_sweep_config
+
+    def counting(self, master_config, sweep_overrides):
+        calls.append(list(sweep_overrides))
+        return real(self, master_config, sweep_overrides)
+
+    monkeypatch.setattr(ConfigLoaderImpl, "load_sweep_config", counting)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["opsim"])
+    # 10 days: most retention days are not observed yet (the figure leaves them blank, no warning)
+    small = ["population.market_size=2000", "horizon_days=10", "figures=false", "economics.marginal_roi=false"]
+    sim.cli.main(["-m", "seed=0,1,2", *small, "hydra.sweep.dir=runs/short"])
+    assert len(calls) == 3  # the launcher's composition only: no second, serial pass in the parent
+    folder = tmp_path / "runs" / "short"
+    assert len(list(folder.rglob(sweep.DONE))) == 3 and (folder / "sweep_retention.png").is_file()
+    import yaml
+
+    # every job was handed the absolute folder (workers elsewhere write to the same place)
+    assert yaml.safe_load((folder / "multirun.yaml").read_text())["hydra"]["sweep"]["dir"] == str(folder)
+
+
+@pytest.fixture(scope="module")
+def ray_head():
+    """A real Ray head on 127.0.0.1 (``ray start --head``), stopped after the module's tests."""
+    with socket.socket() as probe:  # a free port for the head's GCS
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    ray = str(Path(sys.executable).with_name("ray"))
+    head = subprocess.Popen(
+        [ray, "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+         "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}", "--object-store-memory=100000000"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    address = f"127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while True:
+        status = subprocess.run([ray, "status", f"--address={address}"], env=env, capture_output=True, check=False)
+        if status.returncode == 0:
+            break
+        if head.poll() is not None or time.time() > deadline:
+            head.kill()
+            pytest.fail(f"the Ray head did not start: {head.communicate()[0][-3000:]}")
+        time.sleep(1)
+    yield address
+    head.send_signal(signal.SIGTERM)  # --block: the head stops its raylet, GCS and workers
+    try:
+        head.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        head.kill()
+    shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_ray_launcher_on_a_local_ray_head_gives_identical_results(full_sweep, ray_head, tmp_path):
+    out = tmp_path / "ray"
+    proc = opsim(
+        *SWEEP, f"hydra.sweep.dir={out}", "hydra/launcher=ray_cluster", f"hydra.launcher.ray.init.address={ray_head}",
+        cwd=tmp_path,
+    )  # fmt: skip
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    assert "Ray Launcher is launching 6 jobs" in log and "Connected to Ray cluster" in log
+    assert len(list(out.rglob(sweep.DONE))) == 6
+    pd.testing.assert_frame_equal(numbers(out), numbers(full_sweep))
+
+
+def test_ray_launcher_without_the_extra_names_the_install_command(monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name.endswith("hydra_ray_launcher") else real(name, *a)
+    )
+    with pytest.raises(SystemExit) as info:
+        sim.cli.main(["-m", "seed=0,1", "hydra/launcher=ray_cluster"])
+    assert info.value.code == 2
+    assert 'pip install "opsim[ray]"' in capsys.readouterr().err
 
 
 def test_failed_job_is_recorded_others_finish_and_resume_completes(full_sweep, tmp_path, monkeypatch):
