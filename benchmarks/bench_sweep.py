@@ -7,6 +7,8 @@
   baseline, no per-job figures), with Hydra's basic launcher (1 worker, in the
   parent process) and the joblib launcher with 2 workers; speed-up =
   wall(1 worker) / wall(2 workers);
+* with ``--ray``, also Hydra's Ray launcher on a Ray instance it starts on this machine
+  with 2 CPUs (``hydra/launcher=ray``; Ray's own start-up included);
 * ceiling — the same 64 simulations (compose + simulate, nothing written) in a bare
   ``ProcessPoolExecutor`` with 1 and 2 processes: the speed-up the machine itself
   allows, so the sweep's own overhead can be told apart from the hardware's.
@@ -17,7 +19,7 @@ minute to the next, so the configurations run in alternating rounds and the
 tables give the median of the rounds (and every round in ``--json``).
 
 Usage:
-    python benchmarks/bench_sweep.py [--jobs 64] [--rounds 3] [--json benchmarks/results/sweep.json]
+    python benchmarks/bench_sweep.py [--jobs 64] [--rounds 3] [--ray] [--json benchmarks/results/sweep.json]
 """
 
 from __future__ import annotations
@@ -75,10 +77,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; tables give the median")
+    parser.add_argument("--ray", action="store_true", help="also time the Ray launcher (needs opsim[ray])")
     parser.add_argument("--json", help="also write every round to this JSON file")
     args = parser.parse_args()
     work = [f"seed=range(0,{args.jobs})", *WORK]
     runs: dict[str, list[float]] = {"overhead": [], "one": [], "two": [], "ceiling_one": [], "ceiling_two": []}
+    if args.ray:
+        runs["ray_two"] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for r in range(args.rounds):
@@ -86,6 +91,9 @@ def main() -> None:
             runs["overhead"].append(tiny / 16)
             runs["one"].append(sweep(work, root / f"one{r}"))
             runs["two"].append(sweep([*work, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], root / f"two{r}"))
+            if args.ray:
+                ray = ["hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2"]
+                runs["ray_two"].append(sweep([*work, *ray], root / f"ray{r}"))
             runs["ceiling_one"].append(ceiling(args.jobs, 1))
             runs["ceiling_two"].append(ceiling(args.jobs, 2))
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in runs.items()), flush=True)
@@ -96,7 +104,10 @@ def main() -> None:
         f"\n| {args.jobs} jobs, M = 100,000, 180 days (median of {args.rounds}) | wall time | jobs/s | agent-days/s |"
     )
     print("|---|---:|---:|---:|")
-    for label, wall in (("1 worker (basic launcher)", med["one"]), ("2 workers (joblib launcher)", med["two"])):
+    rows = [("1 worker (basic launcher)", med["one"]), ("2 workers (joblib launcher)", med["two"])]
+    if args.ray:
+        rows.append(("2 workers (Ray launcher, local Ray)", med["ray_two"]))
+    for label, wall in rows:
         print(f"| {label} | {wall:.1f} s | {args.jobs / wall:.2f} | {args.jobs * 100_000 * 180 / wall:.3g} |")
     print(
         f"\nspeed-up with 2 workers: {med['one'] / med['two']:.2f}x (ratio of medians; per round: "

@@ -221,6 +221,14 @@ def summarize_points(jobs: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _shown(root: Path) -> str:
+    """The sweep folder as written in the summary: relative to the working directory when inside it."""
+    try:
+        return str(root.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(root)
+
+
 def _markdown(table: pd.DataFrame, failures: list[dict[str, Any]], root: Path) -> str:
     def cell(row: pd.Series, m: str, pct: bool = False, digits: int = 0) -> str:
         scale = 100 if pct else 1
@@ -232,7 +240,7 @@ def _markdown(table: pd.DataFrame, failures: list[dict[str, Any]], root: Path) -
         return body + (f" [{fmt.format(lo)}, {fmt.format(hi)}]" if np.isfinite(lo) else "")
 
     lines = [
-        f"# Sweep summary: {root}",
+        f"# Sweep summary: {_shown(root)}",
         "",
         f"Ranked by mean {table['rank_metric'].iloc[0]}; [low, high] = 95 % t-interval over seeds; "
         "P(best) = share of seeds (paired: same random numbers) at which the point is best.",
@@ -414,10 +422,10 @@ def _sweep_report(root: Path, table: pd.DataFrame, failures: list[dict[str, Any]
         for name in figures
     )
     fails = "".join(f"<li><code>{html.escape(f['job'])}</code>: {html.escape(f['error'])}</li>" for f in failures)
-    page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>opsim sweep — {html.escape(str(root))}</title>
+    page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>opsim sweep — {html.escape(_shown(root))}</title>
 <style>body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; }} table {{ border-collapse: collapse; }}
 th, td {{ border: 1px solid #bbb; padding: 3px 6px; font-size: 0.85em; }} img {{ max-width: 100%; }}</style></head><body>
-<h1>opsim sweep</h1><p><code>{html.escape(str(root))}</code>: {len(table)} points, ranked by mean {html.escape(str(table["rank_metric"].iloc[0]))};
+<h1>opsim sweep</h1><p><code>{html.escape(_shown(root))}</code>: {len(table)} points, ranked by mean {html.escape(str(table["rank_metric"].iloc[0]))};
 [low, high] = 95 % t-interval over seeds; P(best) = share of seeds at which the point is best (paired by seed).</p>
 <table><tr>{head}</tr>{body}</table>
 {"<h2>Failed jobs</h2><ul>" + fails + "</ul>" if failures else ""}
