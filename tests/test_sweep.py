@@ -23,10 +23,16 @@ SMALL = ["population.market_size=15000", "horizon_days=45", "economics.marginal_
 SWEEP = ["-m", "strategy=baseline,winback,retention_first", "seed=0,1", *SMALL]
 
 
-def opsim(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+def opsim(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "sim", *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False
+        [sys.executable, "-m", "sim", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
     )
+
+
+#: A test cluster on 127.0.0.1 without Ray's token authentication: Ray 2.x turns it on for a
+#: head when ~/.ray/auth_token exists (any earlier local ray.init() writes one), and its
+#: clients then fail unless they find the same token.
+RAY_ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
 
 
 def numbers(folder: Path) -> pd.DataFrame:
@@ -104,7 +110,7 @@ def ray_head():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env = RAY_ENV
     ray = str(Path(sys.executable).with_name("ray"))
     head = subprocess.Popen(
         [ray, "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
@@ -119,7 +125,7 @@ def ray_head():
             break
         if head.poll() is not None or time.time() > deadline:
             head.kill()
-            pytest.fail(f"the Ray head did not start: {head.communicate()[0][-3000:]}")
+            pytest.fail(f"the Ray head did not start: {head.communicate()[0][-2000:]}\n{status.stderr[-1500:]!r}")
         time.sleep(1)
     yield address
     head.send_signal(signal.SIGTERM)  # --block: the head stops its raylet, GCS and workers
@@ -134,7 +140,7 @@ def test_ray_launcher_on_a_local_ray_head_gives_identical_results(full_sweep, ra
     out = tmp_path / "ray"
     proc = opsim(
         *SWEEP, f"hydra.sweep.dir={out}", "hydra/launcher=ray_cluster", f"hydra.launcher.ray.init.address={ray_head}",
-        cwd=tmp_path,
+        cwd=tmp_path, env=RAY_ENV,
     )  # fmt: skip
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
