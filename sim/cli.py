@@ -26,7 +26,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
 from sim import sweep
-from sim.config import Config, _register_schema, compose, config_dir, load_config, validate
+from sim.config import Config, _register_schema, compose, config_dir, load_config, quote_value, validate
 from sim.errors import ConfigError
 
 __all__ = ["main"]
@@ -279,11 +279,6 @@ def _run_one(typed: Config, out: Path) -> None:
     log.info("%.3g agent-days/s; results in %s", result.meta["agent_days_per_second"], out)
 
 
-def _quoted(text: str) -> str:
-    """A Hydra override value that stays one string (commas, spaces, quotes in paths)."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``opsim`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -297,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         # One absolute folder for every job, whatever the working directory of the process
         # that runs it (joblib workers, Ray workers on other nodes of a shared file system).
         argv = [a for a in argv if not a.startswith("hydra.sweep.dir=")]
-        argv.append("hydra.sweep.dir=" + _quoted(str(sweep_dir)))
+        argv.append("hydra.sweep.dir=" + quote_value(str(sweep_dir)))
     sys.argv = [sys.argv[0], *argv]
     sweep.LAST_SWEEP_FAILURES.clear()
     sweep.OVERRIDES_VALIDATED = True  # the opsim sweeper skips Hydra's serial re-check

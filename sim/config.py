@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ __all__ = [
     "compose",
     "config_dir",
     "load_config",
+    "quote_value",
     "validate",
 ]
 
@@ -324,6 +326,17 @@ def _override_values(overrides: Iterable[str]) -> dict[str, str]:
         key, _, value = o.partition("=")
         out[key.lstrip("+~")] = value
     return out
+
+
+def quote_value(text: str) -> str:
+    r"""A Hydra override value that stays this exact string (commas, spaces, quotes, ``${``).
+
+    In Hydra's quoted values a quote is escaped as ``\'``, backslashes only where they
+    precede a quote (or the closing quote), and ``\${`` keeps ``${`` from interpolating.
+    """
+    body = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", text)
+    body = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, body).replace("${", "\\${")
+    return f"'{body}'"
 
 
 def compose(

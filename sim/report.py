@@ -330,7 +330,9 @@ def resume(root: Path) -> int:
         print(f"opsim-report: error: {root}: no multirun.yaml, not a sweep folder", file=sys.stderr)
         return 2
     hydra_cfg = yaml.safe_load(spec.read_text())["hydra"]
-    argv = ["-m", *hydra_cfg["overrides"]["task"], f"hydra.sweep.dir={root.resolve()}"]
+    from sim.config import quote_value
+
+    argv = ["-m", *hydra_cfg["overrides"]["task"], "hydra.sweep.dir=" + quote_value(str(root.resolve()))]
     argv += [o for o in hydra_cfg["overrides"].get("hydra", []) if o.startswith(("hydra/launcher", "hydra.launcher"))]
     for source in hydra_cfg.get("runtime", {}).get("config_sources", []):
         if source.get("provider") == "command-line" and source.get("schema") == "file":

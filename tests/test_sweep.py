@@ -103,6 +103,14 @@ def test_each_job_is_composed_once_into_one_absolute_sweep_folder(tmp_path, monk
     assert yaml.safe_load((folder / "multirun.yaml").read_text())["hydra"]["sweep"]["dir"] == str(folder)
 
 
+@pytest.mark.parametrize("folder", ["/tmp/a,b c", "/tmp/it's", "/tmp/back\\slash", "/tmp/end\\", "/tmp/${not_a_key}"])
+def test_sweep_folder_passed_to_hydra_stays_the_same_string(folder):
+    from sim.config import compose, quote_value
+
+    cfg = compose([f"hydra.sweep.dir={quote_value(folder)}"], with_hydra=True)
+    assert cfg.hydra.sweep.dir == folder
+
+
 @pytest.fixture(scope="module")
 def ray_head():
     """A real Ray head on 127.0.0.1 (``ray start --head``), stopped after the module's tests."""
