@@ -64,10 +64,14 @@ OVERRIDES_VALIDATED = False
 
 
 def _t_quantile(q: float, df: Any) -> Any:
-    """Student-t quantile; scipy.stats is imported here, so sweep jobs (which never need it) start faster."""
-    from scipy import stats
+    """Student-t quantile t_{q, df}.
 
-    return stats.t.ppf(q, df)
+    ``scipy.special.stdtrit`` gives the same numbers as ``scipy.stats.t.ppf`` without
+    importing scipy.stats (0.5-0.9 s) into the sweep's parent process.
+    """
+    from scipy.special import stdtrit
+
+    return stdtrit(df, q)
 
 
 def config_hash(cfg: Config) -> str:
