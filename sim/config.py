@@ -314,9 +314,10 @@ def _error_from(exc: BaseException, values: Mapping[str, Any]) -> ConfigError:
         return ConfigError(key or "config", value, first)
     text = " ".join(str(chain[0]).split())
     if "Could not find '" in text and "Available options in '" in text:
-        group = text.split("Could not find '")[1].split("/")[0]
+        group = text.split("Could not find '")[1].split("'")[0].rsplit("/", 1)[0]  # population, hydra/launcher
         options = text.split("Available options in '")[1].split(":", 1)[1].split("Config search path")[0].split()
-        return ConfigError(group, values.get(group), f"a preset in conf/{group}/: one of {', '.join(options)}")
+        where = "" if group.startswith("hydra/") else f" (conf/{group}/)"
+        return ConfigError(group, values.get(group), f"a {group} preset{where}: one of {', '.join(options)}")
     return ConfigError("override", " ".join(f"{k}={v}" for k, v in values.items()), text)
 
 

@@ -170,6 +170,18 @@ def test_ray_launcher_without_the_extra_names_the_install_command(monkeypatch, c
     assert 'pip install "opsim[ray]"' in capsys.readouterr().err
 
 
+def test_unknown_launcher_is_one_line_naming_the_group_and_the_choices(capsys):
+    with pytest.raises(SystemExit) as info:
+        sim.cli.main(["-m", "seed=0,1", "hydra/launcher=nope"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err.startswith("opsim: error: hydra/launcher='nope' is not allowed")
+        and "joblib" in err
+        and "ray_cluster" in err
+    )
+
+
 def test_failed_job_is_recorded_others_finish_and_resume_completes(full_sweep, tmp_path, monkeypatch):
     real_run = sim.cli._run_one
 
