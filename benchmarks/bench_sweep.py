@@ -118,6 +118,11 @@ def main() -> None:
         f"machine ceiling (bare process pool, same simulations): {med['ceiling_one']:.1f} s vs "
         f"{med['ceiling_two']:.1f} s = {med['ceiling_one'] / med['ceiling_two']:.2f}x"
     )
+    print(
+        f"what the sweep adds to the bare pool: {med['one'] - med['ceiling_one']:.1f} s with 1 worker "
+        f"({(med['one'] - med['ceiling_one']) / args.jobs:.2f} s a job), "
+        f"{med['two'] - med['ceiling_two']:.1f} s with 2 workers"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps({"jobs": args.jobs, "rounds": runs, "median": med}, indent=2) + "\n")
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from sim import plots
+from sim.config import quote_value
 from sim.results import retention_curve, write_atomic
 
 __all__ = ["FolderData", "load_folder", "main", "write_report"]
@@ -330,8 +331,6 @@ def resume(root: Path) -> int:
         print(f"opsim-report: error: {root}: no multirun.yaml, not a sweep folder", file=sys.stderr)
         return 2
     hydra_cfg = yaml.safe_load(spec.read_text())["hydra"]
-    from sim.config import quote_value
-
     argv = ["-m", *hydra_cfg["overrides"]["task"], "hydra.sweep.dir=" + quote_value(str(root.resolve()))]
     argv += [o for o in hydra_cfg["overrides"].get("hydra", []) if o.startswith(("hydra/launcher", "hydra.launcher"))]
     for source in hydra_cfg.get("runtime", {}).get("config_sources", []):

@@ -378,7 +378,9 @@ def _figures(jobs: pd.DataFrame, table: pd.DataFrame, root: Path) -> list[str]:
     return written
 
 
-def aggregate(sweep_dir: str | Path) -> dict[str, Any]:
+def aggregate(
+    sweep_dir: str | Path, collected: tuple[pd.DataFrame, list[dict[str, Any]]] | None = None
+) -> dict[str, Any]:
     """Aggregate every job below ``sweep_dir``; write the comparison table and figures.
 
     Writes ``sweep_jobs.parquet`` (one row per job), ``sweep_summary.parquet`` /
@@ -387,12 +389,16 @@ def aggregate(sweep_dir: str | Path) -> dict[str, Any]:
     ``sweep_heatmap.png`` (two swept numbers) and ``sweep_response.png`` (a swept
     budget knob or a single swept number).
 
+    Args:
+        sweep_dir: The sweep folder.
+        collected: What :func:`collect` returned for it, if the caller has it already.
+
     Returns:
         ``{"jobs": n, "points": n, "failures": [...], "files": [...]}``.
 
     """
     root = Path(sweep_dir)
-    jobs, failures = collect(root)
+    jobs, failures = collect(root) if collected is None else collected
     write_atomic(root / "failures.json", lambda p: p.write_text(json.dumps(failures, indent=2) + "\n"))
     files = ["failures.json"]
     if jobs.empty:
@@ -449,8 +455,9 @@ class AggregateCallback(Callback):
 
         log = logging.getLogger("opsim")
         # Failures first: a problem while drawing the summary must not hide them.
-        LAST_SWEEP_FAILURES[:] = [f["job"] for f in collect(config.hydra.sweep.dir)[1]]
-        result = aggregate(config.hydra.sweep.dir)
+        collected = collect(config.hydra.sweep.dir)
+        LAST_SWEEP_FAILURES[:] = [f["job"] for f in collected[1]]
+        result = aggregate(config.hydra.sweep.dir, collected)
         log.info(
             "sweep: %d jobs, %d points; summary in %s/sweep_summary.md",
             result["jobs"],
