@@ -58,8 +58,8 @@ def sweep(args: list[str], folder: Path) -> float:
 
 
 def _simulate(seed: int) -> None:
-    from sim.api import simulate
-    from sim.config import compose, load_config
+    from sim.app.config import compose, load_config
+    from sim.app.simulate import simulate
 
     simulate(load_config(compose([f"seed={seed}", *WORK, *COMMON])))
 

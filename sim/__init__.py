@@ -11,25 +11,26 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sim.api import simulate
-    from sim.config import Config, compose, load_config
-    from sim.errors import ConfigError, OpsimError
-    from sim.lifecycle import Stage
-    from sim.model import UserLifecycleModel
-    from sim.results import Result
+    from sim.app.config import Config, compose, load_config
+    from sim.app.model import UserLifecycleModel
+    from sim.app.simulate import simulate
+    from sim.base.errors import ConfigError, OpsimError
+    from sim.core.lifecycle import Stage
+    from sim.output.result import Result
 
 #: Where each public name lives. Loaded on first use (PEP 562), so ``opsim``'s parent
 #: process and the tools that only compose configs do not import Mesa and the model.
+#: This module is the public facade over every layer (see README, "Architecture").
 _EXPORTS = {
-    "Config": "sim.config",
-    "ConfigError": "sim.errors",
-    "OpsimError": "sim.errors",
-    "Result": "sim.results",
-    "Stage": "sim.lifecycle",
-    "UserLifecycleModel": "sim.model",
-    "compose": "sim.config",
-    "load_config": "sim.config",
-    "simulate": "sim.api",
+    "Config": "sim.app.config",
+    "ConfigError": "sim.base.errors",
+    "OpsimError": "sim.base.errors",
+    "Result": "sim.output.result",
+    "Stage": "sim.core.lifecycle",
+    "UserLifecycleModel": "sim.app.model",
+    "compose": "sim.app.config",
+    "load_config": "sim.app.config",
+    "simulate": "sim.app.simulate",
 }
 
 __all__ = [

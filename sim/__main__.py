@@ -1,5 +1,5 @@
 """``python -m sim``: same as the ``opsim`` command."""
 
-from sim.cli import main
+from sim.app.cli import main
 
 main()

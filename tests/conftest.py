@@ -6,16 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from sim.config import (
-    AwarenessConfig,
-    ChurnConfig,
-    Config,
-    HabitConfig,
-    PopulationConfig,
-    SegmentConfig,
-    VisitConfig,
-    load_config,
-)
+from sim.app.config import Config, load_config
+from sim.core.awareness import AwarenessConfig
+from sim.core.population import PopulationConfig, SegmentConfig
+from sim.core.survival import ChurnConfig
+from sim.core.visits import HabitConfig, VisitConfig
 
 PRESETS = ("consumer_app", "ecommerce", "game")
 

@@ -7,16 +7,15 @@ import pandas as pd
 import pytest
 
 from sim import UserLifecycleModel
-from sim.analytics import (
+from sim.analysis.events import (
     EventData,
     bracket_retention,
-    check_growth_identity,
     classic_retention,
     cohort_triangle,
-    growth_accounting,
     retention_table,
     rolling_retention,
 )
+from sim.analysis.growth import check_growth_identity, growth_accounting
 
 
 @pytest.fixture
@@ -139,7 +138,7 @@ def test_growth_identity_and_dau_on_random_runs(small_preset, seed):
 
 
 def test_funnel_known_answer():
-    from sim.analytics import funnel
+    from sim.analysis.analytics import funnel
 
     out = funnel(aware=200, acquired=50, retained=20, activated=5)
     assert (out["acquired_rate"], out["retained_rate"], out["activated_rate"]) == (0.25, 0.4, 0.25)

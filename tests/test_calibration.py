@@ -11,10 +11,14 @@ import pytest
 from scipy.special import betaln
 
 from sim import simulate
-from sim.calibrate import calibrate_population, main
-from sim.config import AwarenessConfig, ChurnConfig, Config, HabitConfig, PopulationConfig, SegmentConfig, VisitConfig
-from sim.retention_data import CohortTable, DataError, SurvivalTable, read_retention_csv
-from sim.survival_fit import fit_survival
+from sim.analysis.retention_data import CohortTable, DataError, SurvivalTable, read_retention_csv
+from sim.analysis.survival_fit import fit_survival
+from sim.app.calibrate import calibrate_population, main
+from sim.app.config import Config
+from sim.core.awareness import AwarenessConfig
+from sim.core.population import PopulationConfig, SegmentConfig
+from sim.core.survival import ChurnConfig
+from sim.core.visits import HabitConfig, VisitConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "experiments" / "calibration"
@@ -139,7 +143,7 @@ def test_calibrate_command_writes_a_population_that_opsim_runs(tmp_path):
         [
             sys.executable,
             "-m",
-            "sim.calibrate",
+            "sim.app.calibrate",
             str(EXAMPLES / "cohorts_example.csv"),
             "--out",
             str(out),
@@ -185,7 +189,7 @@ def test_calibrate_command_writes_a_population_that_opsim_runs(tmp_path):
 @pytest.mark.slow
 def test_acquisition_calibration_recovers_bass_parameters():
     from sim import load_config
-    from sim.calibrate import calibrate_acquisition
+    from sim.app.calibrate import calibrate_acquisition
 
     truth = load_config(
         [
@@ -206,7 +210,7 @@ def test_acquisition_calibration_recovers_bass_parameters():
 
 
 def test_bad_new_users_file(tmp_path):
-    from sim.retention_data import read_new_users_csv
+    from sim.analysis.retention_data import read_new_users_csv
 
     bad = tmp_path / "new.csv"
     bad.write_text("day,new_users\n0,5\n1,-2\n")

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sim.checker import ModelCheckError, check_model, check_result
+from sim.app.checker import ModelCheckError, check_model, check_result
 from tests.conftest import PRESETS
 
 

@@ -14,7 +14,11 @@ import pytest
 from scipy.special import betaln
 
 from sim import simulate
-from sim.config import AwarenessConfig, ChurnConfig, Config, HabitConfig, PopulationConfig, SegmentConfig, VisitConfig
+from sim.app.config import Config
+from sim.core.awareness import AwarenessConfig
+from sim.core.population import PopulationConfig, SegmentConfig
+from sim.core.survival import ChurnConfig
+from sim.core.visits import HabitConfig, VisitConfig
 
 Z_TOL = 4.5
 M = 200_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sim import ConfigError, compose, load_config
-from sim.config import Config
+from sim.app.config import Config
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from sim import simulate
-from sim.economics import fit_retention_tail, ltv, payback_day, roi
-from sim.results import retention_curve
+from sim.analysis.economics import fit_retention_tail, ltv, payback_day, roi
+from sim.analysis.retention import cohort_retention_curve as retention_curve
 
 
 def test_roi_and_payback_on_known_series():
@@ -117,8 +117,8 @@ def test_economics_switches_turn_off_comparison_runs(small_preset):
 
 
 def test_survival_tail_projects_classic_retention_with_the_fitted_survival():
-    from sim.economics import survival_tail
-    from sim.survival_fit import survival_curve
+    from sim.analysis.economics import survival_tail
+    from sim.analysis.survival_fit import survival_curve
 
     curve = np.full(40, np.nan)
     curve[:31] = np.linspace(1.0, 0.1, 31)  # observed D_0 … D_30

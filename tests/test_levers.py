@@ -12,11 +12,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sim import ConfigError, load_config
-from sim.levers.base import FLAG_COUPON
+from sim import ConfigError, UserLifecycleModel, load_config
+from sim.core.flags import FLAG_COUPON
 from sim.levers.paid_ads import hill
-from sim.model import UserLifecycleModel
-from sim.strategy import StrategyConfig
+from sim.levers.strategy import StrategyConfig
 
 M, DAYS = 20_000, 90
 

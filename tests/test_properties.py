@@ -6,17 +6,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim import simulate
-from sim.checker import check_result
-from sim.config import (
-    AwarenessConfig,
-    ChurnConfig,
-    Config,
-    HabitConfig,
-    LifecycleConfig,
-    PopulationConfig,
-    SegmentConfig,
-    VisitConfig,
-)
+from sim.app.checker import check_result
+from sim.app.config import Config
+from sim.core.awareness import AwarenessConfig
+from sim.core.lifecycle import LifecycleConfig
+from sim.core.population import PopulationConfig, SegmentConfig
+from sim.core.survival import ChurnConfig
+from sim.core.visits import HabitConfig, VisitConfig
 
 prob = st.floats(0.0, 1.0)
 positive = st.floats(0.05, 20.0)

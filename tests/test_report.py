@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from sim import simulate
-from sim.report import main as report_main
+from sim.app.report_cli import main as report_main
 
 FIGURES = {"retention", "cohort_heatmap", "growth", "funnel", "stages", "payback", "spend_response"}
 

@@ -9,7 +9,10 @@ import pandas as pd
 import pytest
 
 from sim import simulate
-from sim.results import classic_retention, cohort_table, retention_curve, write_atomic
+from sim.analysis.retention import cohort_retention as classic_retention
+from sim.analysis.retention import cohort_retention_curve as retention_curve
+from sim.analysis.retention import cohort_table
+from sim.output.files import write_atomic
 
 
 def test_classic_retention_pools_observed_cohorts():

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 
 from sim import simulate
-from sim.rng import CHUNK_SIZE, Streams
+from sim.core.rng import CHUNK_SIZE, Streams
 
 
 def test_uniforms_depend_only_on_seed_stream_day_and_slot():
@@ -42,7 +42,7 @@ def test_global_numpy_state_is_not_used(small_preset):
 
 
 def test_market_slots_see_the_same_traits_whatever_the_market_size(small_preset):
-    from sim.model import UserLifecycleModel
+    from sim import UserLifecycleModel
 
     small = UserLifecycleModel(small_preset("game", market_size=1000))
     large = UserLifecycleModel(small_preset("game", market_size=70_000))

@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import sim.cli
-from sim import sweep
+import sim.app.cli
+from sim.app import sweep
 
 SMALL = ["population.market_size=15000", "horizon_days=45", "economics.marginal_roi=false", "figures=false"]
 SWEEP = ["-m", "strategy=baseline,winback,retention_first", "seed=0,1", *SMALL]
@@ -78,7 +78,7 @@ def test_joblib_launcher_gives_identical_results(full_sweep, tmp_path):
 def test_each_job_is_composed_once_into_one_absolute_sweep_folder(tmp_path, monkeypatch):
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
 
-    from sim.config import compose
+    from sim.app.config import compose
 
     assert compose([], with_hydra=True).hydra.sweeper._target_.endswith("OpsimSweeper")
     calls = []
@@ -93,7 +93,7 @@ def test_each_job_is_composed_once_into_one_absolute_sweep_folder(tmp_path, monk
     monkeypatch.setattr(sys, "argv", ["opsim"])
     # 10 days: most retention days are not observed yet (the figure leaves them blank, no warning)
     small = ["population.market_size=2000", "horizon_days=10", "figures=false", "economics.marginal_roi=false"]
-    sim.cli.main(["-m", "seed=0,1,2", *small, "hydra.sweep.dir=runs/short"])
+    sim.app.cli.main(["-m", "seed=0,1,2", *small, "hydra.sweep.dir=runs/short"])
     assert len(calls) == 3  # the launcher's composition only: no second, serial pass in the parent
     folder = tmp_path / "runs" / "short"
     assert len(list(folder.rglob(sweep.DONE))) == 3 and (folder / "sweep_retention.png").is_file()
@@ -105,7 +105,7 @@ def test_each_job_is_composed_once_into_one_absolute_sweep_folder(tmp_path, monk
 
 @pytest.mark.parametrize("folder", ["/tmp/a,b c", "/tmp/it's", "/tmp/back\\slash", "/tmp/end\\", "/tmp/${not_a_key}"])
 def test_sweep_folder_passed_to_hydra_stays_the_same_string(folder):
-    from sim.config import compose, quote_value
+    from sim.app.config import compose, quote_value
 
     cfg = compose([f"hydra.sweep.dir={quote_value(folder)}"], with_hydra=True)
     assert cfg.hydra.sweep.dir == folder
@@ -165,14 +165,14 @@ def test_ray_launcher_without_the_extra_names_the_install_command(monkeypatch, c
         importlib.util, "find_spec", lambda name, *a: None if name.endswith("hydra_ray_launcher") else real(name, *a)
     )
     with pytest.raises(SystemExit) as info:
-        sim.cli.main(["-m", "seed=0,1", "hydra/launcher=ray_cluster"])
+        sim.app.cli.main(["-m", "seed=0,1", "hydra/launcher=ray_cluster"])
     assert info.value.code == 2
     assert 'pip install "opsim[ray]"' in capsys.readouterr().err
 
 
 def test_unknown_launcher_is_one_line_naming_the_group_and_the_choices(capsys):
     with pytest.raises(SystemExit) as info:
-        sim.cli.main(["-m", "seed=0,1", "hydra/launcher=nope"])
+        sim.app.cli.main(["-m", "seed=0,1", "hydra/launcher=nope"])
     assert info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert (
@@ -183,7 +183,7 @@ def test_unknown_launcher_is_one_line_naming_the_group_and_the_choices(capsys):
 
 
 def test_failed_job_is_recorded_others_finish_and_resume_completes(full_sweep, tmp_path, monkeypatch):
-    real_run = sim.cli._run_one
+    real_run = sim.app.cli._run_one
 
     def flaky(typed, out):
         if typed.seed == 1 and typed.strategy.name == "winback":
@@ -191,10 +191,10 @@ def test_failed_job_is_recorded_others_finish_and_resume_completes(full_sweep, t
         real_run(typed, out)
 
     out = tmp_path / "flaky"
-    monkeypatch.setattr(sim.cli, "_run_one", flaky)
+    monkeypatch.setattr(sim.app.cli, "_run_one", flaky)
     monkeypatch.setattr(sys, "argv", ["opsim"])
     with pytest.raises(SystemExit) as info:
-        sim.cli.main([*SWEEP, f"hydra.sweep.dir={out}"])
+        sim.app.cli.main([*SWEEP, f"hydra.sweep.dir={out}"])
     assert info.value.code == 1
     failed = list(out.rglob(sweep.FAILED))
     assert len(failed) == 1 and "injected failure" in json.loads(failed[0].read_text())["traceback"]
@@ -203,8 +203,8 @@ def test_failed_job_is_recorded_others_finish_and_resume_completes(full_sweep, t
     assert json.loads((out / "failures.json").read_text())[0]["error"] == "RuntimeError: injected failure"
     done_before = {p: p.stat().st_mtime_ns for p in out.rglob(sweep.DONE)}
 
-    monkeypatch.setattr(sim.cli, "_run_one", real_run)
-    sim.cli.main([*SWEEP, f"hydra.sweep.dir={out}"])  # the same sweep again: only the failed job runs
+    monkeypatch.setattr(sim.app.cli, "_run_one", real_run)
+    sim.app.cli.main([*SWEEP, f"hydra.sweep.dir={out}"])  # the same sweep again: only the failed job runs
     assert all(p.stat().st_mtime_ns == t for p, t in done_before.items())  # finished jobs were skipped
     assert not list(out.rglob(sweep.FAILED)) and len(list(out.rglob(sweep.DONE))) == 6
     pd.testing.assert_frame_equal(numbers(out), numbers(full_sweep))
@@ -226,7 +226,7 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(full_sweep, tmp_path):
     finished = len(list(out.rglob(sweep.DONE)))
     assert 2 <= finished < 6, "the sweep should have been interrupted part-way"
     resumed = subprocess.run(
-        [sys.executable, "-m", "sim.report", str(out), "--resume"],
+        [sys.executable, "-m", "sim.app.report_cli", str(out), "--resume"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -240,7 +240,7 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(full_sweep, tmp_path):
 
 @pytest.mark.parametrize("study", ["push_frequency", "winback_timing", "ads_vs_referral"])
 def test_study_configs_compose_and_declare_their_sweeps(study):
-    from sim.config import compose, load_config
+    from sim.app.config import compose, load_config
 
     folder = str(Path(__file__).resolve().parents[1] / "experiments" / study)
     cfg = compose([], config_name=study, extra_dir=folder, with_hydra=True)

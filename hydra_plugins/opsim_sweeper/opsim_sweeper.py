@@ -5,9 +5,10 @@ before it hands the batch to the launcher (``validate_batch_is_legal``), and the
 launcher composes each one again. That pass costs about 0.15 s a job (32 tiny
 jobs: 14.8 s and 19.7 s with this sweeper, 21.0 s and 23.7 s with
 ``hydra/sweeper=basic``), serially, while the workers wait. The ``opsim`` command has already composed and validated
-every value of every sweep before Hydra starts (:func:`sim.cli.check_overrides`),
-so this sweeper skips the parent's pass when that check ran; otherwise it
-validates exactly as the basic sweeper does. Sweeping, batching and
+every value of every sweep before Hydra starts (:func:`sim.app.cli.check_overrides`)
+and then says so in the sweeper's config (``hydra.sweeper.prevalidated=true``), so
+this sweeper skips the parent's pass; otherwise it validates exactly as the basic
+sweeper does. Sweeping, batching and
 ``hydra.sweeper.params`` are the basic sweeper's.
 
 Hydra instantiates sweepers only from the ``hydra_plugins`` namespace, which is
@@ -18,6 +19,7 @@ why this small module lives here and not in ``sim``.
 # registering them in sys.modules, where dataclasses cannot resolve string annotations.
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper, BasicSweeperConf
 from hydra.core.config_store import ConfigStore
@@ -25,21 +27,31 @@ from hydra.core.config_store import ConfigStore
 
 @dataclass
 class OpsimSweeperConf(BasicSweeperConf):
-    """Config node of ``hydra/sweeper=opsim`` (same keys as ``basic``)."""
+    """Config node of ``hydra/sweeper=opsim``: the basic sweeper's keys, and ``prevalidated``."""
 
     _target_: str = "hydra_plugins.opsim_sweeper.opsim_sweeper.OpsimSweeper"
+    #: Set by the ``opsim`` command once it has validated every value of every sweep.
+    prevalidated: bool = False
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="opsim", node=OpsimSweeperConf, provider="opsim")
 
 
 class OpsimSweeper(BasicSweeper):
-    """Basic sweeper that trusts the opsim command's up-front validation."""
+    """Basic sweeper that trusts the opsim command's up-front validation.
+
+    Args:
+        prevalidated: The overrides were validated before Hydra started.
+        **kwargs: The basic sweeper's arguments (``max_batch_size``, ``params``).
+
+    """
+
+    def __init__(self, prevalidated: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prevalidated = prevalidated
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
         """Skip the serial re-composition when ``opsim`` validated the overrides already."""
-        from sim import sweep
-
-        if sweep.OVERRIDES_VALIDATED:
+        if self.prevalidated:
             return
         super().validate_batch_is_legal(batch)

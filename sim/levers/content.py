@@ -8,13 +8,10 @@ multiplied by ``hazard_multiplier`` and their visit probability by
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from sim.levers.base import Chunk, Effects, Lever, Schedule, Target
-from sim.schema import bounded
-
-if TYPE_CHECKING:
-    from sim.model import UserLifecycleModel
+from sim.base.schema import bounded
+from sim.core.hooks import Chunk, Effects, ModelView
+from sim.levers.base import Lever, Schedule, Target
 
 __all__ = ["Content", "ContentConfig"]
 
@@ -36,7 +33,7 @@ class Content(Lever):
 
     kind = "content"
 
-    def begin_day(self, model: UserLifecycleModel, weekday: int) -> None:
+    def begin_day(self, model: ModelView, weekday: int) -> None:
         """Fixed daily cost while on."""
         super().begin_day(model, weekday)
         self.cost_today = self.cfg.daily_cost if self.on_today else 0.0

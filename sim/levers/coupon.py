@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from sim.levers.base import FLAG_COUPON, Chunk, Lever, Schedule, Target, apply_quality
-from sim.levers.paid_ads import QualityConfig
-from sim.schema import bounded
+from sim.base.schema import bounded
+from sim.core.flags import FLAG_COUPON
+from sim.core.hooks import Chunk
+from sim.levers.base import Lever, QualityConfig, Schedule, Target
 
 __all__ = ["Coupon", "CouponConfig"]
 
@@ -64,7 +65,7 @@ class Coupon(Lever):
         idx = self.targeted_subset(ch, converted)
         ch.flags[idx] |= FLAG_COUPON
         q = self.cfg.quality
-        apply_quality(ch, idx, q.churn_multiplier, q.visit_multiplier)
+        ch.scale_traits(idx, q.churn_multiplier, q.visit_multiplier)
         self.redeemed += idx.size
         self.cost_today += idx.size * self.cfg.value
 

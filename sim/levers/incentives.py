@@ -15,15 +15,13 @@ programme stops, then recovers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from sim.levers.base import Chunk, Effects, Events, Lever, Schedule, Target
-from sim.schema import bounded
-
-if TYPE_CHECKING:
-    from sim.model import UserLifecycleModel
+from sim.base.schema import bounded
+from sim.core.hooks import Chunk, Effects, Events, ModelView
+from sim.levers.base import Lever, Schedule, Target
 
 __all__ = ["Incentives", "IncentivesConfig"]
 
@@ -52,7 +50,7 @@ class Incentives(Lever):
         self.rewards = 0
         self._used = False
 
-    def bind(self, model: UserLifecycleModel) -> None:
+    def bind(self, model: ModelView) -> None:
         """Allocate dependence (float32 per slot)."""
         super().bind(model)
         self.dependence = np.zeros(model.market_size, dtype=np.float32)

@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from sim.levers.base import FLAG_ONBOARDED, Chunk, Effects, Lever, Schedule, Target
-from sim.schema import bounded
+from sim.base.schema import bounded
+from sim.core.flags import FLAG_ONBOARDED
+from sim.core.hooks import Chunk, Effects
+from sim.levers.base import Lever, Schedule, Target
 
 __all__ = ["Onboarding", "OnboardingConfig"]
 

@@ -24,18 +24,16 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from sim.errors import ConfigError
-from sim.levers.base import Lever, Schedule, Target
-from sim.schema import bounded
+from sim.base.errors import ConfigError
+from sim.base.schema import bounded
+from sim.core.hooks import ModelView
+from sim.levers.base import Lever, QualityConfig, Schedule, Target
 
-if TYPE_CHECKING:
-    from sim.model import UserLifecycleModel
-
-__all__ = ["AdstockConfig", "PaidAds", "PaidAdsConfig", "QualityConfig", "SaturationConfig", "hill"]
+__all__ = ["AdstockConfig", "PaidAds", "PaidAdsConfig", "SaturationConfig", "hill"]
 
 
 @dataclass
@@ -55,14 +53,6 @@ class SaturationConfig:
     max_hazard: float = bounded(0.002, ge=0, le=1)
     half_saturation: float = bounded(200_000.0, gt=0)
     shape: float = bounded(1.5, gt=0)
-
-
-@dataclass
-class QualityConfig:
-    """Multipliers on the churn hazard and visit probability of the users a lever brings."""
-
-    churn_multiplier: float = bounded(1.0, ge=0)
-    visit_multiplier: float = bounded(1.0, ge=0)
 
 
 @dataclass
@@ -116,7 +106,7 @@ class PaidAds(Lever):
         if cfg.target.channels:
             raise ConfigError(f"{key}.target.channels", list(cfg.target.channels), "[]: an ad channel is the channel")
 
-    def begin_day(self, model: UserLifecycleModel, weekday: int) -> None:
+    def begin_day(self, model: ModelView, weekday: int) -> None:
         """Spend, adstock and today's awareness hazard."""
         super().begin_day(model, weekday)
         spend = self.cfg.daily_budget if self.on_today else 0.0

@@ -23,16 +23,15 @@ message and keeps decisions stable when f changes a little (smooth marginal ROI)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from sim.levers.base import FLAG_PUSH_OPT_OUT, Chunk, Effects, Lever, Schedule, Target
-from sim.lifecycle import Stage
-from sim.schema import bounded
-
-if TYPE_CHECKING:
-    from sim.model import UserLifecycleModel
+from sim.base.schema import bounded
+from sim.core.flags import FLAG_PUSH_OPT_OUT
+from sim.core.hooks import Chunk, Effects, ModelView
+from sim.core.lifecycle import Stage
+from sim.levers.base import Lever, Schedule, Target
 
 __all__ = ["Push", "PushConfig"]
 
@@ -64,7 +63,7 @@ class Push(Lever):
         self.opt_outs = 0
         self._used = False
 
-    def bind(self, model: UserLifecycleModel) -> None:
+    def bind(self, model: ModelView) -> None:
         """Allocate fatigue (float32 per slot)."""
         super().bind(model)
         self.fatigue = np.zeros(model.market_size, dtype=np.float32)

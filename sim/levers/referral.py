@@ -15,16 +15,14 @@ viral coefficient: referred users acquired per user acquired.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from sim.errors import ConfigError
-from sim.levers.base import Chunk, Lever, Schedule, Target
-from sim.schema import bounded
-
-if TYPE_CHECKING:
-    from sim.model import UserLifecycleModel
+from sim.base.errors import ConfigError
+from sim.base.schema import bounded
+from sim.core.hooks import Chunk, ModelView
+from sim.levers.base import Lever, Schedule, Target
 
 __all__ = ["Referral", "ReferralConfig"]
 
@@ -60,12 +58,12 @@ class Referral(Lever):
         if cfg.target.stages not in ([], ["unaware"]) or cfg.target.channels:
             raise ConfigError(f"{key}.target", "stages/channels", "segments only: invitations act on awareness")
 
-    def bind(self, model: UserLifecycleModel) -> None:
+    def bind(self, model: ModelView) -> None:
         """Remember the channel code."""
         super().bind(model)
         self._code = model.channels.index(self.channel)
 
-    def begin_day(self, model: UserLifecycleModel, weekday: int) -> None:
+    def begin_day(self, model: ModelView, weekday: int) -> None:
         """Invitation hazard from yesterday's DAU."""
         super().begin_day(model, weekday)
         self.hazard_today = self.cfg.invite_rate * model.dau / model.market_size if self.on_today else 0.0

@@ -12,14 +12,11 @@ belong to a channel named after the event. Cost: ``cost`` on day d0.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from sim.errors import ConfigError
+from sim.base.errors import ConfigError
+from sim.base.schema import bounded
+from sim.core.hooks import ModelView
 from sim.levers.base import Lever, Target
-from sim.schema import bounded
-
-if TYPE_CHECKING:
-    from sim.model import UserLifecycleModel
 
 __all__ = ["ViralEvent", "ViralEventConfig"]
 
@@ -52,7 +49,7 @@ class ViralEvent(Lever):
         if cfg.target.stages not in ([], ["unaware"]) or cfg.target.channels:
             raise ConfigError(f"{key}.target", "stages/channels", "segments only: an event acts on awareness")
 
-    def begin_day(self, model: UserLifecycleModel, weekday: int) -> None:
+    def begin_day(self, model: ModelView, weekday: int) -> None:
         """Today's spike and, on the event day, its cost."""
         self.cost_today = self.cfg.cost if model.day == self.cfg.day else 0.0
         age = model.day - self.cfg.day

@@ -20,17 +20,15 @@ unused) awareness uniform. Cost: ``cost_per_contact`` per contact plus
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from sim.errors import ConfigError
-from sim.levers.base import ACQUIRED_STAGES, Chunk, Events, Lever, Schedule, Target
-from sim.population import NEVER
-from sim.schema import bounded
-
-if TYPE_CHECKING:
-    from sim.model import UserLifecycleModel
+from sim.base.errors import ConfigError
+from sim.base.schema import bounded
+from sim.core.hooks import Chunk, Events, ModelView
+from sim.core.population import NEVER
+from sim.levers.base import ACQUIRED_STAGES, Lever, Schedule, Target
 
 __all__ = ["Winback", "WinbackConfig"]
 
@@ -75,7 +73,7 @@ class Winback(Lever):
         if cfg.max_silent_days < cfg.silent_days:
             raise ConfigError(f"{key}.max_silent_days", cfg.max_silent_days, f"a day count >= {key}.silent_days")
 
-    def bind(self, model: UserLifecycleModel) -> None:
+    def bind(self, model: ModelView) -> None:
         """Allocate the last-contact day (int16 per slot)."""
         super().bind(model)
         self.last_contact = np.full(model.market_size, NEVER, dtype=np.int16)

@@ -1,0 +1,1 @@
+"""opsim's Hydra config tree, importable as ``sim.conf`` (``hydra.searchpath=[pkg://sim.conf]``)."""

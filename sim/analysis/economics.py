@@ -1,0 +1,336 @@
+"""Economics: costs, gross profit, ROI, incremental results, CAC, LTV, payback.
+
+Definitions (all money in ``economics.currency``; daily columns in ``daily.parquet``):
+
+* gross profit GP_t = m · revenue_t, m = ``economics.margin``;
+* cost C_t = Σ_levers cost_t (``cost_<lever>`` columns; ``cost_total``);
+* profit = GP − C; ROI = (GP − C) / C (undefined without cost);
+* incremental, against the baseline run (same config and seed, no levers; common
+  random numbers make a strategy that changes nothing show exactly zero):
+  ΔX = X_strategy − X_baseline for users acquired, revenue, gross profit;
+  incremental profit = ΔGP − C; incremental ROI = (ΔGP − C) / C;
+* CAC by paid channel = channel spend / users acquired through the channel;
+  blended incremental CAC = C / Δusers acquired;
+* payback day = first day from which cumulative ΔGP stays ≥ cumulative C to the
+  end of the horizon (None if it is not paid back by then);
+* cohort LTV per acquired user, over ``ltv_days`` days of tenure, discounted daily
+  at (1 + ``annual_discount_rate``)^(−n/365):
+
+      LTV = m · Σ_a Σ_n rev[a, n] · δ^n / Σ_a size[a]
+
+  split into the *observed* part (tenure days inside the horizon) and a
+  *projected tail* for the unobserved tenure days of each cohort: the observed
+  revenue per active user-day times a projected classic retention D̂_n, which is
+  D_N* · S(n)/S(N*) with S the maximum-likelihood beta-discrete-Weibull fit of
+  rolling retention (the run's analytics), or, without recorded events, a scaled
+  sBG curve s · B(α, β + n)/B(α, β) fitted by least squares to D_1 … D_N;
+* marginal ROI of a lever = (ΔGP − ΔC) / ΔC between the run and a rerun with the
+  lever's budget knob (``daily_budget``, ``messages_per_week``, ``reach``) 1 %
+  higher (1 % lower where +1 % leaves its range); fixed-price levers have none.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+from scipy.special import betaln
+
+if TYPE_CHECKING:  # pandas and scipy.optimize load where used: composing a config stays fast
+    import pandas as pd
+
+from sim.analysis.retention import LONG_TERM_DAYS
+from sim.base.schema import bounded
+
+__all__ = [
+    "DAYS_PER_YEAR",
+    "EconomicsConfig",
+    "LeverRecord",
+    "RunRecord",
+    "evaluate",
+    "fit_retention_tail",
+    "ltv",
+    "payback_day",
+    "roi",
+]
+
+#: Days per year of the daily discount factor (1 + annual rate)^(−n / 365).
+DAYS_PER_YEAR = 365.0
+
+
+class LeverRecord(Protocol):
+    """What economics reads of a lever (a :class:`sim.levers.base.Lever` has it)."""
+
+    label: str
+    kind: str
+    channel: str | None
+    budget_key: str | None
+
+    def summary(self) -> dict[str, Any]:
+        """Lever-specific counts (messages sent, coupons redeemed, …)."""
+        ...
+
+
+class RunRecord(Protocol):
+    """What economics reads of one simulated run."""
+
+    daily: pd.DataFrame
+    cohort_active: np.ndarray
+    cohort_revenue: np.ndarray
+    levers: Sequence[LeverRecord]
+    retention_curve: np.ndarray
+    analytics_summary: dict[str, Any] | None
+
+
+@dataclass
+class EconomicsConfig:
+    """How money is counted and which comparison runs are made."""
+
+    currency: str = "USD"
+    margin: float = bounded(0.3, ge=0, le=1)
+    annual_discount_rate: float = bounded(0.1, ge=0)
+    ltv_days: int = bounded(365, ge=1, le=3650)
+    compare_to_baseline: bool = True
+    marginal_roi: bool = True
+    spend_response_multipliers: list[float] = field(default_factory=lambda: [0.0, 0.5, 2.0, 4.0])
+
+
+def roi(gross_profit: float, cost: float) -> float:
+    """(GP − C) / C; NaN without cost."""
+    return (gross_profit - cost) / cost if cost > 0 else float("nan")
+
+
+def payback_day(incremental_gross_profit: np.ndarray, cost: np.ndarray) -> int | None:
+    """First day from which cumulative ΔGP stays ≥ cumulative cost (> 0) to the horizon, or None.
+
+    An early day where a lever's first effects briefly outrun its spend does not count.
+    """
+    cum_cost = np.cumsum(cost)
+    ok = (np.cumsum(incremental_gross_profit) >= cum_cost) & (cum_cost > 0)
+    if not ok.size or not ok[-1]:
+        return None
+    failing = np.flatnonzero(~ok)
+    return int(failing[-1] + 1) if failing.size else 0
+
+
+def _scaled_sbg(n: np.ndarray, scale: float, log_a: float, log_b: float) -> np.ndarray:
+    a, b = np.exp(log_a), np.exp(log_b)
+    return scale * np.exp(betaln(a, b + n) - betaln(a, b))
+
+
+def fit_retention_tail(curve: np.ndarray) -> tuple[dict[str, float], Any]:
+    """Fit D̂_n = s · B(α, β + n) / B(α, β) to the observed classic retention D_1 … D_N.
+
+    Returns:
+        The fitted parameters and a function n → D̂_n (NaN-free).
+
+    """
+    n = np.arange(curve.size, dtype=float)
+    ok = np.isfinite(curve) & (n >= 1)
+    if ok.sum() < 3:
+        return {"scale": float("nan"), "alpha": float("nan"), "beta": float("nan")}, lambda m: np.zeros_like(m, float)
+    from scipy.optimize import OptimizeWarning, curve_fit
+
+    p0 = (float(curve[ok][0]) * 1.2 + 1e-6, 0.0, 1.0)
+    try:
+        with warnings.catch_warnings():  # the covariance is not used; a flat curve makes it singular
+            warnings.simplefilter("ignore", OptimizeWarning)
+            (s, la, lb), _ = curve_fit(_scaled_sbg, n[ok], curve[ok], p0=p0, maxfev=5000)
+    except RuntimeError:  # no convergence: flat tail at the last observed level
+        last = float(curve[ok][-1])
+        return {"scale": last, "alpha": float("nan"), "beta": float("nan")}, lambda m: np.full_like(m, last, float)
+    params = {"scale": float(s), "alpha": float(np.exp(la)), "beta": float(np.exp(lb))}
+    return params, lambda m: _scaled_sbg(np.asarray(m, float), s, la, lb)
+
+
+def survival_tail(retention_curve: np.ndarray, fit: dict[str, Any]) -> tuple[dict[str, float], Any]:
+    """Project classic retention with a survival fit: D̂_n = D_N* · S(n) / S(N*) beyond N*.
+
+    N* is the last observed day (up to :data:`LONG_TERM_DAYS`) of the pooled classic curve; S is the
+    maximum-likelihood sBG/BdW fit of rolling retention (:func:`sim.analysis.analytics.analyze`),
+    so the tail assumes activity among the users still around stays at its level at N*.
+    """
+    from sim.analysis.survival_fit import survival_curve
+
+    p = fit["params"]
+    finite = np.flatnonzero(np.isfinite(retention_curve[: LONG_TERM_DAYS + 1]))
+    finite = finite[finite >= 1]
+    if not finite.size:
+        return {"model": "none"}, lambda m: np.zeros_like(np.asarray(m, float))
+    anchor = int(finite[-1])
+    level = float(retention_curve[anchor])
+    s_anchor = float(survival_curve(np.array([anchor]), p["a"], p["b"], p.get("c", 1.0))[0])
+
+    def curve(m: np.ndarray) -> np.ndarray:
+        m = np.asarray(m, float)
+        projected = level * survival_curve(m, p["a"], p["b"], p.get("c", 1.0)) / s_anchor
+        observed = np.full(m.shape, np.nan)
+        inside = m <= anchor
+        observed[inside] = retention_curve[m[inside].astype(int)]
+        return np.where(np.isfinite(observed), observed, projected)
+
+    return {"model": f"{fit['model']} MLE of rolling retention", "anchor_day": anchor, **p}, curve
+
+
+def ltv(
+    cohort_active: np.ndarray,
+    cohort_revenue: np.ndarray,
+    retention_curve: np.ndarray,
+    *,
+    margin: float,
+    annual_discount_rate: float,
+    ltv_days: int,
+    survival_fit: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Discounted gross-profit LTV per acquired user, observed part plus projected tail.
+
+    The tail uses ``survival_fit`` (:func:`survival_tail`) when the run has one, else a
+    least-squares scaled-sBG fit of the classic curve (:func:`fit_retention_tail`).
+    """
+    horizon = cohort_active.shape[0]
+    sizes = cohort_active[:, 0].astype(float)
+    total_users = sizes.sum()
+    if total_users == 0:
+        return {"per_user": float("nan"), "observed": float("nan"), "projected_tail": float("nan"), "days": ltv_days}
+    n = np.arange(horizon)
+    discount = (1.0 + annual_discount_rate) ** (-n / DAYS_PER_YEAR)
+    days = min(ltv_days, horizon)
+    observed = margin * float((cohort_revenue[:, :days] * discount[:days]).sum()) / total_users
+    active = cohort_active.astype(float)
+    arpdau = float(cohort_revenue.sum() / active.sum()) if active.sum() else 0.0
+    if survival_fit is not None:
+        params, curve = survival_tail(retention_curve, survival_fit)
+    else:
+        params, curve = fit_retention_tail(retention_curve)
+        params = {"model": "scaled sBG least squares on classic retention", **params}
+    tail_n = np.arange(ltv_days)
+    tail_discount = (1.0 + annual_discount_rate) ** (-tail_n / DAYS_PER_YEAR)
+    per_day = margin * arpdau * curve(tail_n) * tail_discount  # projected gross profit per user, tenure day n
+    cum = np.concatenate([[0.0], np.cumsum(per_day)])
+    # cohort a is observed for tenure days < horizon − a; project the rest up to ltv_days
+    first_unobserved = np.minimum(horizon - np.arange(horizon), ltv_days)
+    tail = float((sizes * (cum[ltv_days] - cum[first_unobserved])).sum()) / total_users
+    return {
+        "per_user": observed + tail,
+        "observed": observed,
+        "projected_tail": tail,
+        "days": ltv_days,
+        "revenue_per_active_day": arpdau,
+        "tail_fit": params,
+    }
+
+
+def daily_frame(daily: pd.DataFrame, baseline: pd.DataFrame | None, margin: float) -> pd.DataFrame:
+    """Add gross profit and, with a baseline, baseline and incremental columns."""
+    out = daily.copy()
+    out["gross_profit"] = margin * out["revenue"]
+    if baseline is not None:
+        for col in ("new_users", "dau", "revenue"):
+            out[f"baseline_{col}"] = baseline[col].to_numpy()
+        out["incremental_gross_profit"] = margin * (out["revenue"] - out["baseline_revenue"])
+    return out
+
+
+def _incremental(daily: pd.DataFrame, base: pd.DataFrame, margin: float, cost: float) -> dict[str, Any]:
+    """Differences against the baseline run (same seed: common random numbers)."""
+    d_users = int(daily["new_users"].sum()) - int(base["new_users"].sum())
+    d_revenue = float(daily["revenue"].sum()) - float(base["revenue"].sum())
+    d_gross = margin * d_revenue
+    return {
+        "acquired_users": d_users,
+        "revenue": d_revenue,
+        "gross_profit": d_gross,
+        "profit": d_gross - cost,
+        "roi": roi(d_gross, cost),
+        "mean_dau": float(daily["dau"].mean() - base["dau"].mean()),
+        "cac": cost / d_users if d_users > 0 and cost > 0 else float("nan"),
+    }
+
+
+def _cac_by_channel(daily: pd.DataFrame, levers: Sequence[LeverRecord], cost_by_lever: dict[str, float]) -> dict:
+    """Ad spend per user acquired through each paid channel."""
+    cac = {}
+    for lever in levers:
+        if lever.kind == "paid_ads":
+            users = int(daily[f"new_users_{lever.channel}"].sum())
+            cac[lever.channel] = cost_by_lever[lever.label] / users if users else float("nan")
+    return cac
+
+
+def _marginal_roi(
+    run: RunRecord, marginal: Mapping[str, tuple[Any, float]], margin: float, revenue: float, cost: float
+) -> dict[str, Any]:
+    """(ΔGP − ΔC) / ΔC of each lever with a budget knob, against its +1 % rerun."""
+    out: dict[str, Any] = {}
+    for lever in run.levers:
+        if lever.budget_key is None:
+            out[lever.label] = None
+            continue
+        if lever.label not in marginal:
+            continue
+        other, _factor = marginal[lever.label]
+        d_cost = float(other.daily["cost_total"].sum()) - cost
+        d_gross = margin * (float(other.daily["revenue"].sum()) - revenue)
+        out[lever.label] = (d_gross - d_cost) / d_cost if d_cost else float("nan")
+    return out
+
+
+def evaluate(
+    run: RunRecord,
+    baseline: RunRecord | None,
+    marginal: Mapping[str, tuple[Any, float]],
+    cfg: EconomicsConfig,
+) -> dict[str, Any]:
+    """The ``economics`` block of ``summary.json``.
+
+    Args:
+        run: The strategy's run.
+        baseline: The baseline run with the same seed, or None.
+        marginal: Lever label → (rerun with its budget knob scaled, scale factor).
+        cfg: Economics settings.
+
+    """
+    daily = run.daily
+    m = cfg.margin
+    revenue = float(daily["revenue"].sum())
+    gross = m * revenue
+    cost_cols = [c for c in daily.columns if c.startswith("cost_") and c != "cost_total"]
+    cost_by_lever = {c.removeprefix("cost_"): float(daily[c].sum()) for c in cost_cols}
+    cost = float(sum(cost_by_lever.values()))
+    acquired = int(daily["new_users"].sum())
+    out: dict[str, Any] = {
+        "currency": cfg.currency,
+        "margin": m,
+        "revenue": revenue,
+        "gross_profit": gross,
+        "cost_total": cost,
+        "cost_by_lever": cost_by_lever,
+        "profit": gross - cost,
+        "roi": roi(gross, cost),
+        "incremental": None,
+        "payback_day": None,
+    }
+    if baseline is not None:
+        b = baseline.daily
+        out["incremental"] = _incremental(daily, b, m, cost)
+        daily_cost = daily["cost_total"].to_numpy() if "cost_total" in daily else np.zeros(len(daily))
+        out["payback_day"] = payback_day(m * (daily["revenue"].to_numpy() - b["revenue"].to_numpy()), daily_cost)
+    out["cac_by_channel"] = _cac_by_channel(daily, run.levers, cost_by_lever)
+    out["ltv"] = ltv(
+        run.cohort_active,
+        run.cohort_revenue,
+        run.retention_curve,
+        margin=m,
+        annual_discount_rate=cfg.annual_discount_rate,
+        ltv_days=cfg.ltv_days,
+        survival_fit=((run.analytics_summary or {}).get("rolling_retention_fit") or {}).get("bdw"),
+    )
+    out["marginal_roi"] = _marginal_roi(run, marginal, m, revenue, cost)
+    out["levers"] = {lever.label: lever.summary() for lever in run.levers if lever.summary()}
+    referred = int(daily["new_users_referral"].sum()) if "new_users_referral" in daily else 0
+    if referred:
+        out["viral_coefficient"] = referred / acquired if acquired else float("nan")
+    return out

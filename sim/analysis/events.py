@@ -1,0 +1,248 @@
+"""Retention measures from event data, in the operations team's own terms.
+
+Input is what any analytics tool has: a **user table** (acquisition day, −1 if
+never acquired; optionally channel and segment labels) and **visit events**
+(user, day), at most one per user and day. A simulation produces both
+(:meth:`sim.model.UserLifecycleModel.events`); so can a hand-built table.
+
+Definitions, for a user acquired on day a and horizon H (days 0 … H − 1):
+
+* **classic** D_N — active on day a + N exactly. Pooled over users with a + N < H.
+* **rolling** (unbounded) R_N — active on day a + N *or later*: last visit ≥ a + N.
+  Pooled over users with a + N < H.
+* **bracket** B[lo, hi] — active at least once in days a + lo … a + hi. Pooled over
+  users with a + hi < H.
+* **cohort triangle** — classic D_N by acquisition day (or week: a // 7), N ≥ 0.
+
+Growth accounting is in :mod:`sim.analysis.growth`, the funnel and the whole
+per-run analysis in :mod:`sim.analysis.analytics`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "MEASURE_DAYS",
+    "EventData",
+    "bracket_retention",
+    "classic_retention",
+    "cohort_triangle",
+    "retention_table",
+    "rolling_curve",
+    "rolling_retention",
+    "unique_sorted",
+]
+
+#: Days N of the classic and rolling retention measures of every run (D1 … D90).
+MEASURE_DAYS = (1, 7, 14, 30, 60, 90)
+#: Day brackets [lo, hi] of bracket retention.
+BRACKETS = ((1, 7), (8, 14), (15, 30))
+#: Days per week, for weekly cohorts and periods.
+WEEK_DAYS = 7
+
+
+@dataclass
+class EventData:
+    """Users and their visits.
+
+    Attributes:
+        acquired_day: Per user, the acquisition day (−1: never acquired).
+        visit_user: User index of each visit.
+        visit_day: Day of each visit (one visit per user and day at most).
+        horizon: Number of observed days H.
+        groups: Optional per-user group codes or labels (``{"channel": ..., "segment": ...}``).
+        labels: Optional names of integer group codes (``{"channel": ["organic", ...]}``).
+
+    """
+
+    acquired_day: np.ndarray
+    visit_user: np.ndarray
+    visit_day: np.ndarray
+    horizon: int
+    groups: dict[str, np.ndarray] | None = None
+    labels: dict[str, list[str]] | None = None
+
+    def __post_init__(self) -> None:
+        self.acquired_day = np.asarray(self.acquired_day, dtype=np.int64)
+        self.visit_user = np.asarray(self.visit_user, dtype=np.int64)
+        self.visit_day = np.asarray(self.visit_day, dtype=np.int64)
+        acq = self.acquired_day[self.visit_user]
+        if (acq < 0).any() or (self.visit_day < acq).any():
+            raise ValueError("a visit before its user's acquisition day (or by a user never acquired)")
+        key = self.visit_day * (self.acquired_day.size + 1) + self.visit_user
+        if key.size > 1 and not (np.diff(key) > 0).all():  # sorted by day then user already (simulator output)
+            key = np.sort(key)
+            if (np.diff(key) == 0).any():
+                raise ValueError("more than one visit for a user on one day")
+
+    @cached_property
+    def tenure(self) -> np.ndarray:
+        """Days since acquisition of each visit."""
+        return self.visit_day - self.acquired_day[self.visit_user]
+
+    @cached_property
+    def _last_tenure(self) -> np.ndarray:
+        last = np.full(self.acquired_day.size, -1, dtype=np.int64)
+        order = np.argsort(self.visit_day, kind="stable")  # later visits overwrite earlier ones
+        last[self.visit_user[order]] = self.tenure[order]
+        return last
+
+    def last_tenure(self) -> np.ndarray:
+        """Per user, tenure of the last visit (−1 if none)."""
+        return self._last_tenure
+
+    def label(self, name: str, codes: np.ndarray) -> list[str]:
+        """Names for group codes (the codes themselves when no labels are known)."""
+        names = (self.labels or {}).get(name)
+        return [names[int(c)] if names is not None and 0 <= int(c) < len(names) else str(c) for c in codes]
+
+
+def unique_sorted(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (sort + compare: faster than numpy's hash-based unique here)."""
+    s = np.sort(values, kind="stable")
+    return s[np.r_[True, s[1:] != s[:-1]]] if s.size else s
+
+
+def _pooled(hit: np.ndarray, eligible: np.ndarray, group: np.ndarray | None) -> pd.DataFrame:
+    """Shares of ``hit`` among ``eligible`` users, overall and by group code."""
+    if group is None:
+        n, k = int(eligible.sum()), int((hit & eligible).sum())
+        return pd.DataFrame({"group": ["all"], "users": [n], "retained": [k]})
+    group = np.asarray(group)
+    if np.issubdtype(group.dtype, np.integer):  # small integer codes: count directly
+        low = int(group.min()) if group.size else 0
+        codes = group - low
+        present = np.bincount(codes, minlength=1) > 0
+        labels = np.flatnonzero(present) + low
+        n = np.bincount(codes[eligible], minlength=present.size)[present]
+        k = np.bincount(codes[hit & eligible], minlength=present.size)[present]
+        return pd.DataFrame({"group": labels.astype(str), "users": n, "retained": k})
+    labels, codes = np.unique(group, return_inverse=True)
+    n = np.bincount(codes[eligible], minlength=labels.size)
+    k = np.bincount(codes[hit & eligible], minlength=labels.size)
+    return pd.DataFrame({"group": labels.astype(str), "users": n, "retained": k})
+
+
+def _share(frame: pd.DataFrame) -> pd.DataFrame:
+    users = frame["users"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame["share"] = np.where(users > 0, frame["retained"] / np.maximum(users, 1), np.nan)
+    return frame
+
+
+def classic_retention(data: EventData, n: int, group: np.ndarray | None = None) -> pd.DataFrame:
+    """D_N: share of users active on exactly day a + N (pooled, optionally by group)."""
+    acq = data.acquired_day
+    eligible = (acq >= 0) & (acq + n < data.horizon)
+    hit = np.zeros(acq.size, dtype=bool)
+    hit[data.visit_user[data.tenure == n]] = True
+    return _share(_pooled(hit, eligible, group))
+
+
+def rolling_retention(data: EventData, n: int, group: np.ndarray | None = None) -> pd.DataFrame:
+    """R_N: share of users active on day a + N or later."""
+    acq = data.acquired_day
+    eligible = (acq >= 0) & (acq + n < data.horizon)
+    return _share(_pooled(data.last_tenure() >= n, eligible, group))
+
+
+def bracket_retention(data: EventData, lo: int, hi: int, group: np.ndarray | None = None) -> pd.DataFrame:
+    """B[lo, hi]: share of users active at least once in days a + lo … a + hi."""
+    if not 0 <= lo <= hi:
+        raise ValueError(f"bracket [{lo}, {hi}] is not allowed: need 0 <= lo <= hi")
+    acq = data.acquired_day
+    eligible = (acq >= 0) & (acq + hi < data.horizon)
+    tenure = data.tenure
+    hit = np.zeros(acq.size, dtype=bool)
+    hit[data.visit_user[(tenure >= lo) & (tenure <= hi)]] = True
+    return _share(_pooled(hit, eligible, group))
+
+
+def retention_table(
+    data: EventData,
+    days: Sequence[int] = MEASURE_DAYS,
+    brackets: Sequence[tuple[int, int]] = BRACKETS,
+) -> pd.DataFrame:
+    """Classic, rolling and bracket retention, overall and by every group in ``data.groups``.
+
+    Returns:
+        Long table: ``by`` (all, channel, segment, cohort_week), ``group``, ``measure``,
+        ``day_n`` (for brackets: lo), ``day_hi``, ``users``, ``retained``, ``share``.
+
+    """
+    groupings: dict[str, np.ndarray | None] = {"all": None, **(data.groups or {})}
+    acq = data.acquired_day
+    groupings["cohort_week"] = np.where(acq >= 0, acq // WEEK_DAYS, -1)
+    frames = []
+    for by, group in groupings.items():
+        for n in days:
+            for measure, fn in (("classic", classic_retention), ("rolling", rolling_retention)):
+                f = fn(data, n, group)
+                frames.append(f.assign(by=by, measure=measure, day_n=n, day_hi=n))
+        for lo, hi in brackets:
+            f = bracket_retention(data, lo, hi, group)
+            frames.append(f.assign(by=by, measure="bracket", day_n=lo, day_hi=hi))
+        if group is not None and by != "cohort_week" and np.issubdtype(np.asarray(group).dtype, np.integer):
+            for f in frames[-(2 * len(days) + len(brackets)) :]:
+                f["group"] = data.label(by, f["group"].astype(int).to_numpy())
+    table = pd.concat(frames, ignore_index=True)
+    table = table[(table["by"] != "cohort_week") | (table["group"] != "-1")]
+    table = table[table["users"] > 0]
+    return table[["by", "group", "measure", "day_n", "day_hi", "users", "retained", "share"]].reset_index(drop=True)
+
+
+def cohort_triangle(data: EventData, period: str = "day", max_n: int | None = None) -> pd.DataFrame:
+    """Classic retention by acquisition cohort (rows) and periods since acquisition (columns).
+
+    With ``period="week"``, cohorts are acquisition weeks and a user counts as active
+    in tenure week k if active on any day of it (a bracket per week). Unobserved cells are NaN.
+    """
+    if period not in ("day", "week"):
+        raise ValueError(f"period={period!r} is not allowed: 'day' or 'week'")
+    step = 1 if period == "day" else WEEK_DAYS
+    acq = data.acquired_day
+    users = np.flatnonzero(acq >= 0)
+    cohort = acq // step
+    n_cohorts = (data.horizon - 1) // step + 1
+    width = n_cohorts if max_n is None else min(max_n + 1, n_cohorts)
+    size = np.bincount(cohort[users], minlength=n_cohorts)
+    k = data.tenure // step
+    keep = k < width
+    cell = unique_sorted(data.visit_user[keep] * width + k[keep])  # one count per user and period
+    u, kk = cell // width, cell % width
+    active = np.zeros((n_cohorts, width))
+    np.add.at(active, (cohort[u], kk), 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = active / size[:, None]
+    # Cell (c, k) is observed when its last user's period k ends inside the horizon:
+    # (c·step + step − 1) + k·step + step − 1 < H.
+    c, k_ = np.arange(n_cohorts)[:, None], np.arange(width)[None, :]
+    observed = (c + k_ + 2) * step - 2 < data.horizon
+    share[~observed | (size[:, None] == 0)] = np.nan
+    frame = pd.DataFrame(share, columns=[f"{period[0]}{i}" for i in range(width)])
+    frame.insert(0, "cohort_size", size)
+    frame.insert(0, f"cohort_{period}", np.arange(n_cohorts))
+    return frame[frame["cohort_size"] > 0].reset_index(drop=True)
+
+
+def rolling_curve(data: EventData, max_n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled rolling retention R_0 … R_max_n and the users observed at each N."""
+    acq = data.acquired_day
+    mine = acq >= 0
+    window = data.horizon - acq[mine]  # user observed for N < window
+    last = data.last_tenure()[mine]
+    n = np.arange(max_n + 1)
+    # users observed at N: #(window > N); retained: #(window > N and last >= N)
+    users = window.size - np.searchsorted(np.sort(window), n, side="right")
+    hit = np.zeros(max_n + 1, dtype=np.int64)
+    cap = np.minimum(last, window - 1)  # retained at every N <= cap
+    counts = np.bincount(np.clip(cap, -1, max_n) + 1, minlength=max_n + 2)
+    hit = counts[::-1].cumsum()[::-1][1:]  # #(cap >= N) for N = 0 … max_n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(users > 0, hit / np.maximum(users, 1), np.nan), users

@@ -1,0 +1,86 @@
+"""Retention from the cohort matrix: pooled classic retention and the long cohort table.
+
+The simulator keeps ``cohort_active[a, n]``: users acquired on day a who are
+active on day a + n (column 0 is the cohort size). Classic day-N retention pools
+every cohort observed for at least N days (horizon H):
+
+    D_N = Σ_a active[a, N] / Σ_a size[a]     over cohorts a with a + N < H.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "HEADLINE_DAYS",
+    "LONG_TERM_DAYS",
+    "cohort_retention",
+    "cohort_retention_curve",
+    "cohort_table",
+    "pooled_cohort_users",
+]
+
+#: Days N of the headline retention numbers (``summary.json`` → ``retention``).
+HEADLINE_DAYS = (1, 7, 30)
+#: Last day N of the retention curves that are fitted, projected from and drawn (D0 … D90).
+LONG_TERM_DAYS = 90
+
+
+def pooled_cohort_users(cohort_active: np.ndarray) -> np.ndarray:
+    """Users observed at each N: Σ size[a] over cohorts a with a + N < H, for N = 0 … H − 1."""
+    horizon = cohort_active.shape[0]
+    sizes = np.cumsum(cohort_active[:, 0].astype(np.int64))  # sizes[k] = Σ_{a<=k} size[a]
+    return sizes[horizon - 1 - np.arange(horizon)]
+
+
+def cohort_retention(cohort_active: np.ndarray, day_n: int) -> float:
+    """Pooled classic retention D_N from the cohort matrix (NaN if unobserved).
+
+    Args:
+        cohort_active: ``[a, n]`` = users of cohort a active on day a + n
+            (column 0 is the cohort size).
+        day_n: N.
+
+    """
+    horizon = cohort_active.shape[0]
+    if day_n >= horizon:
+        return float("nan")
+    observed = horizon - day_n
+    size = cohort_active[:observed, 0].sum(dtype=np.int64)
+    if size == 0:
+        return float("nan")
+    return float(cohort_active[:observed, day_n].sum(dtype=np.int64) / size)
+
+
+def cohort_retention_curve(cohort_active: np.ndarray) -> np.ndarray:
+    """Pooled classic retention D_0 … D_{H−1} (NaN where no cohort is observed)."""
+    horizon = cohort_active.shape[0]
+    users = pooled_cohort_users(cohort_active)
+    curve = np.full(horizon, np.nan)
+    for n in range(horizon):
+        if users[n]:
+            curve[n] = cohort_active[: horizon - n, n].sum(dtype=np.int64) / users[n]
+    return curve
+
+
+def cohort_table(cohort_active: np.ndarray) -> pd.DataFrame:
+    """Long cohort table over observed cells of non-empty cohorts.
+
+    Columns: ``cohort_day``, ``day_n``, ``cohort_size``, ``active``, ``active_share``.
+    """
+    horizon = cohort_active.shape[0]
+    a, n = np.indices(cohort_active.shape)
+    size = cohort_active[:, 0]
+    keep = (a + n < horizon) & (size[a] > 0)
+    active = cohort_active[keep].astype(np.int64)
+    sizes = size[a[keep]].astype(np.int64)
+    return pd.DataFrame(
+        {
+            "cohort_day": a[keep].astype(np.int32),
+            "day_n": n[keep].astype(np.int32),
+            "cohort_size": sizes,
+            "active": active,
+            "active_share": active / sizes,
+        }
+    )

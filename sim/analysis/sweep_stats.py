@@ -1,0 +1,83 @@
+"""Statistics of a sweep: per sweep point, the mean and 95 % interval over seeds, P(best), rank.
+
+A sweep's jobs are grouped into *points* (their overrides without ``seed``);
+replicates are seeds, and every point at a seed shares random numbers, so
+comparisons are paired. Per point and metric: mean, 95 % t-interval over seeds
+(:func:`sim.analysis.stats.t_interval`) and n; the probability that the point is
+best = share of seeds at which it has the highest ranking metric (incremental
+profit when there is a baseline comparison, else profit); points ranked by the
+mean of that metric.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis.stats import t_interval
+
+__all__ = ["METRICS", "job_metrics", "summarize_points"]
+
+METRICS = (
+    "incremental_profit",
+    "incremental_roi",
+    "incremental_users",
+    "profit",
+    "roi",
+    "cost",
+    "d1",
+    "d7",
+    "d30",
+    "cac",
+    "ltv",
+    "payback_day",
+)
+
+
+def job_metrics(summary: dict[str, Any]) -> dict[str, float]:
+    """The sweep metrics of one job's ``summary.json``."""
+    econ = summary.get("economics") or {}
+    inc = econ.get("incremental") or {}
+    ret = summary.get("retention", {})
+    nan = float("nan")
+    payback = econ.get("payback_day")
+    no_levers = not econ.get("cost_total")  # doing nothing: zero difference from itself
+    return {
+        "incremental_profit": inc.get("profit", 0.0 if no_levers else nan),
+        "incremental_roi": inc.get("roi", nan),
+        "incremental_users": inc.get("acquired_users", 0.0 if no_levers else nan),
+        "profit": econ.get("profit", nan),
+        "roi": econ.get("roi", nan),
+        "cost": econ.get("cost_total", nan),
+        "d1": ret.get("d1", nan),
+        "d7": ret.get("d7", nan),
+        "d30": ret.get("d30", nan),
+        "cac": inc.get("cac", nan),
+        "ltv": (econ.get("ltv") or {}).get("per_user", nan),
+        "payback_day": nan if payback is None else float(payback),
+    }
+
+
+def summarize_points(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Per sweep point: mean, 95 % interval and n of every metric; P(best); rank."""
+    rank_metric = "incremental_profit" if jobs["incremental_profit"].notna().any() else "profit"
+    rows = []
+    for point, group in jobs.groupby("point", sort=False):
+        row: dict[str, Any] = {"point": point, "seeds": int(group["seed"].nunique())}
+        for m in METRICS:
+            mean, lo, hi, _n = t_interval(group[m].to_numpy(dtype=float))
+            row[m] = mean
+            row[f"{m}_lo"] = lo
+            row[f"{m}_hi"] = hi
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    wide = jobs.pivot_table(index="seed", columns="point", values=rank_metric, aggfunc="first")
+    wide = wide.dropna()  # seeds at which every point finished: a paired comparison
+    best = wide.idxmax(axis=1).value_counts() if len(wide) else pd.Series(dtype=float)
+    table["p_best"] = table["point"].map(lambda p: float(best.get(p, 0)) / len(wide) if len(wide) else float("nan"))
+    table["rank_metric"] = rank_metric
+    table = table.sort_values(rank_metric, ascending=False, na_position="last").reset_index(drop=True)
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    return table

@@ -1,0 +1,18 @@
+"""Applications: the configuration, the commands, sweeps, calibration and the model checker.
+
+==================  ===============================================================
+module              what it runs
+==================  ===============================================================
+``config``          the run's schema, validation and Hydra composition
+``model``           ``UserLifecycleModel``: the core model built from a config
+``simulate``        ``simulate()``: a run with its baseline and economics reruns
+``cli``             ``opsim`` (a Hydra app; sweeps with ``-m``)
+``sweep``           sweep job bookkeeping, resume and aggregation (the Hydra callback)
+``report_cli``      ``opsim-report``
+``calibrate``       ``opsim-calibrate``: the simulator wired to the calibration algorithms
+``checker``         ``check_model``: the verifier every preset and strategy passes
+==================  ===============================================================
+
+This is the top layer: nothing in ``sim`` imports it except the public facade
+``sim/__init__.py``.
+"""

@@ -1,0 +1,249 @@
+"""The Python entry point: run one simulation and get a :class:`~sim.output.result.Result`.
+
+A strategy with levers is run together with its comparison runs, all with the
+same seed (common random numbers):
+
+* the organic baseline (``economics.compare_to_baseline``) for incremental results;
+* one rerun per lever with a budget knob, 1 % higher (``economics.marginal_roi``);
+* one rerun per paid ad channel and budget multiplier
+  (``economics.spend_response_multipliers``; 0 is always included) for the
+  spend-response curve.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from sim.analysis import economics
+from sim.analysis.analytics import analyze
+from sim.analysis.events import EventData
+from sim.analysis.retention import cohort_retention_curve
+from sim.analysis.summary import summarize
+from sim.app.config import Config, load_config
+from sim.app.model import UserLifecycleModel
+from sim.core.flags import FLAG_EVER_ACTIVATED, FLAG_EVER_AWARE
+from sim.core.lifecycle import STAGE_NAMES
+from sim.levers.base import Lever
+from sim.levers.strategy import StrategyConfig, lever_configs
+from sim.output.result import Result
+
+__all__ = ["simulate"]
+
+#: The progress bar appears only once a run has taken this many seconds.
+PROGRESS_DELAY_S = 2.0
+#: Relative step of a lever's budget knob for marginal ROI.
+MARGINAL_STEP = 0.01
+
+
+@dataclass
+class RunOutput:
+    """What one model run leaves behind (before economics)."""
+
+    daily: pd.DataFrame
+    cohort_active: np.ndarray
+    cohort_revenue: np.ndarray
+    levers: list[Lever]
+    channels: list[str]
+    segments: list[str]
+    seconds: float
+    analytics_tables: dict[str, pd.DataFrame] | None = None
+    analytics_summary: dict[str, Any] | None = None
+
+    @property
+    def retention_curve(self) -> np.ndarray:
+        """Pooled classic retention D_0 … D_{H−1}."""
+        return cohort_retention_curve(self.cohort_active)
+
+
+def _run(cfg: Config, bar: tqdm, *, reference: bool = False) -> RunOutput:
+    started = time.perf_counter()
+    model = UserLifecycleModel(cfg, reference=reference)
+    for _ in range(cfg.horizon_days):
+        model.step()
+        bar.update(1)
+    tables = summary = None
+    if cfg.record_events:
+        tables, summary = _analytics(model)
+    return RunOutput(
+        daily=pd.DataFrame(model.log.columns),
+        cohort_active=model.cohort_active,
+        cohort_revenue=model.cohort_revenue,
+        levers=model.levers,
+        channels=list(model.channels),
+        segments=list(model.segments.names),
+        seconds=time.perf_counter() - started,
+        analytics_tables=tables,
+        analytics_summary=summary,
+    )
+
+
+def _analytics(model: UserLifecycleModel) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Retention measures, growth accounting and funnel from the run's visit events."""
+    p = model.population
+    slots, days = model.events()
+    acq = p.acquired_day.astype(np.int64)
+    data = EventData(
+        acquired_day=np.where(acq >= 0, acq, -1),
+        visit_user=slots,
+        visit_day=days,
+        horizon=model.horizon,
+        groups={"channel": p.channel.astype(np.int64), "segment": p.segment.astype(np.int64)},
+        labels={"channel": list(model.channels), "segment": list(model.segments.names)},
+    )
+    aware = int(np.count_nonzero(p.flags & FLAG_EVER_AWARE))
+    activated = int(np.count_nonzero(p.flags & FLAG_EVER_ACTIVATED))
+    return analyze(data, aware=aware, activated=activated)
+
+
+def _scaled(cfg: Config, key: str, name: str, field: str, factor: float) -> Config:
+    """A copy of ``cfg`` with one lever parameter multiplied by ``factor``."""
+    strategy = cfg.strategy
+    group = key.split(".")[1]
+    if group in ("paid_ads", "viral_events"):
+        levers = dict(getattr(strategy, group))
+        levers[name] = replace(levers[name], **{field: getattr(levers[name], field) * factor})
+        strategy = replace(strategy, **{group: levers})
+    else:
+        lever_cfg = getattr(strategy, group)
+        strategy = replace(strategy, **{group: replace(lever_cfg, **{field: getattr(lever_cfg, field) * factor})})
+    return replace(cfg, strategy=strategy)
+
+
+def _marginal_factor(cls: type[Lever], value: float) -> float:
+    """+1 %, or −1 % where +1 % would leave the knob's range (reach <= 1, pushes <= 7 a week)."""
+    ceiling = {"reach": 1.0, "messages_per_week": 7.0}.get(cls.budget_key or "", float("inf"))
+    return 1.0 + MARGINAL_STEP if value * (1.0 + MARGINAL_STEP) <= ceiling else 1.0 - MARGINAL_STEP
+
+
+def _plan(cfg: Config) -> list[tuple[str, Any, Config]]:
+    """Comparison runs: (kind, detail, config)."""
+    levers = lever_configs(cfg.strategy)
+    econ = cfg.economics
+    plan: list[tuple[str, Any, Config]] = []
+    if not levers:
+        return plan
+    quiet = replace(cfg, progress=False, record_events=False)
+    if econ.compare_to_baseline:
+        plan.append(("baseline", None, replace(quiet, strategy=StrategyConfig())))
+    if econ.marginal_roi:
+        for key, name, cls, lever_cfg in levers:
+            if cls.budget_key is None:
+                continue
+            value = getattr(lever_cfg, cls.budget_key)
+            if value <= 0:
+                continue
+            factor = _marginal_factor(cls, value)
+            label = cls(name, lever_cfg).label
+            plan.append(("marginal", (label, factor), _scaled(quiet, key, name, cls.budget_key, factor)))
+    multipliers = sorted({0.0, *econ.spend_response_multipliers} - {1.0})
+    for key, name, cls, lever_cfg in levers:
+        if cls.kind == "paid_ads" and econ.spend_response_multipliers:
+            for mult in multipliers:
+                plan.append(
+                    ("response", (name, mult, lever_cfg.daily_budget), _scaled(quiet, key, name, "daily_budget", mult))
+                )
+    return plan
+
+
+def _spend_response(main: RunOutput, runs: list[tuple[tuple[str, float, float], RunOutput]]) -> pd.DataFrame:
+    """Spend → users acquired per ad channel; incremental against the channel at zero budget."""
+    rows = []
+    for lever in main.levers:
+        if lever.kind != "paid_ads":
+            continue
+        points = [((lever.channel, 1.0, lever.cfg.daily_budget), main)]
+        points += [(d, r) for d, r in runs if d[0] == lever.channel]
+        zero = next(r for d, r in points if d[1] == 0.0)
+        for (channel, mult, budget), r in sorted(points, key=lambda p: p[0][1]):
+            rows.append(
+                {
+                    "channel": channel,
+                    "budget_multiplier": mult,
+                    "daily_budget": budget * mult,
+                    "spend": float(r.daily[f"cost_{lever.label}"].sum()),
+                    "new_users_channel": int(r.daily[f"new_users_{channel}"].sum()),
+                    "incremental_new_users": int(r.daily["new_users"].sum() - zero.daily["new_users"].sum()),
+                    "incremental_gross_profit": float(r.daily["revenue"].sum() - zero.daily["revenue"].sum()),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def simulate(
+    config: Config | Mapping[str, Any] | Iterable[str] | None = None,
+    *,
+    progress: bool | None = None,
+    reference: bool = False,
+) -> Result:
+    """Simulate ``horizon_days`` days of one market under one strategy.
+
+    Args:
+        config: A :class:`~sim.app.config.Config`, a mapping, a list of Hydra
+            overrides (``["population=game", "strategy=paid_growth"]``) or None.
+        progress: Show a progress bar (after 2 s); defaults to ``config.progress``.
+        reference: Use the agent-by-agent reference stepping (organic model, small markets).
+
+    Returns:
+        The run's :class:`~sim.output.result.Result`, with economics against the
+        baseline when the strategy has levers.
+
+    Example:
+        >>> from sim import simulate
+        >>> result = simulate(["population.market_size=20000", "horizon_days=60", "progress=false"])
+        >>> 0 < result.summary["retention"]["d1"] < 1
+        True
+
+    """
+    cfg = load_config(config)
+    plan = _plan(cfg)
+    show = cfg.progress if progress is None else progress
+    total = cfg.horizon_days * (1 + len(plan))
+    started = time.perf_counter()
+    with tqdm(
+        total=total,
+        unit="day",
+        desc="simulating",
+        disable=not show,
+        delay=PROGRESS_DELAY_S,
+        mininterval=0.5,
+        leave=False,
+    ) as bar:
+        main = _run(cfg, bar, reference=reference)
+        extra = [(kind, detail, _run(c, bar)) for kind, detail, c in plan]
+    baseline = next((r for kind, _d, r in extra if kind == "baseline"), None)
+    marginal = {d[0]: (r, d[1]) for kind, d, r in extra if kind == "marginal"}
+    response = [(d, r) for kind, d, r in extra if kind == "response"]
+    econ = cfg.economics
+    daily = economics.daily_frame(main.daily, baseline.daily if baseline else None, econ.margin)
+    summary = summarize(main.daily, main.cohort_active, cfg.population.market_size, STAGE_NAMES)
+    summary["population"] = cfg.population.name
+    summary["strategy"] = cfg.strategy.name
+    summary["economics"] = economics.evaluate(main, baseline, marginal, econ)
+    if main.analytics_summary is not None:
+        summary["analytics"] = main.analytics_summary
+    elapsed = time.perf_counter() - started
+    meta = {
+        "wall_seconds": elapsed,
+        "agent_days_per_second": cfg.population.market_size * cfg.horizon_days / main.seconds,
+        "stepping": "reference" if reference else "vectorized",
+        "comparison_runs": len(plan),
+        "channels": main.channels,
+        "segments": main.segments,
+    }
+    return Result(
+        config=cfg,
+        daily=daily,
+        cohort_active=main.cohort_active,
+        summary=summary,
+        meta=meta,
+        cohort_revenue=main.cohort_revenue,
+        spend_response=_spend_response(main, response) if response else None,
+        tables=main.analytics_tables or {},
+    )

@@ -1,0 +1,89 @@
+"""Schema helpers shared by every config dataclass (population, levers, economics, run).
+
+A field made with :func:`bounded` carries its allowed range in the dataclass
+field metadata; :func:`check_ranges` walks a whole config tree of dataclasses
+and checks each one, naming the dotted key on failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import field
+from typing import Any
+
+from sim.base.errors import ConfigError
+
+__all__ = ["bounded", "check_ranges", "format_number"]
+
+
+def bounded(
+    default: Any,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    choices: tuple[Any, ...] | None = None,
+) -> Any:
+    """A dataclass field whose value :func:`check_ranges` checks against bounds."""
+    return field(default=default, metadata={"ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices})
+
+
+def format_number(x: float) -> str:
+    """A bound as a person writes it: ``1`` not ``1.0``, ``0.001`` not ``1e-03``."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def check_field(path: str, value: Any, meta: Mapping[str, Any]) -> None:
+    """Check one value against the bounds in its field metadata.
+
+    Raises:
+        ConfigError: Naming ``path``, the value and the allowed range.
+
+    """
+    if meta.get("choices") is not None and value not in meta["choices"]:
+        raise ConfigError(path, value, f"one of {', '.join(map(str, meta['choices']))}")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(path, value, "a finite number")
+    ge, gt, le, lt = meta.get("ge"), meta.get("gt"), meta.get("le"), meta.get("lt")
+    rules = []
+    if ge is not None:
+        rules.append(f">= {format_number(ge)}")
+    if gt is not None:
+        rules.append(f"> {format_number(gt)}")
+    if le is not None:
+        rules.append(f"<= {format_number(le)}")
+    if lt is not None:
+        rules.append(f"< {format_number(lt)}")
+    ok = (ge is None or value >= ge) and (gt is None or value > gt) and (le is None or value <= le)
+    ok = ok and (lt is None or value < lt)
+    if not ok:
+        raise ConfigError(path, value, "a number " + " and ".join(rules))
+
+
+def check_ranges(obj: Any, path: str = "") -> None:
+    """Check every bounded field of a dataclass tree (dataclasses, and dicts of them).
+
+    Args:
+        obj: A dataclass instance.
+        path: Dotted key of ``obj`` in the whole config (``""`` at the top).
+
+    Raises:
+        ConfigError: On the first value outside its bounds.
+
+    """
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        key = f"{path}.{f.name}" if path else f.name
+        if dataclasses.is_dataclass(value):
+            check_ranges(value, key)
+        elif isinstance(value, dict):
+            for name, item in value.items():
+                if dataclasses.is_dataclass(item):
+                    check_ranges(item, f"{key}.{name}")
+        elif f.metadata:
+            check_field(key, value, f.metadata)

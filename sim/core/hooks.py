@@ -1,0 +1,278 @@
+"""The lever hook contract: what the model hands a lever, and what a lever may do.
+
+A lever is one operations action (an ad channel, a push programme, …). The model
+(:class:`sim.core.model.LifecycleModel`) is *given* its levers, objects that follow
+:class:`LeverHooks`, and calls their hooks each day in the order of the day's
+processes (``docs/model.md`` §3):
+
+1. ``begin_day(model, weekday)`` — day-level quantities (ad adstock and awareness
+   hazard ``hazard_today``, fixed daily costs);
+2. ``conversion_effects(chunk, aware, conversion)`` — today's conversion probability
+   of the AWARE slots at local indices ``aware``;
+3. ``on_acquired(chunk, converted)`` — users acquired today (flags, per-user costs);
+4. ``visit_effects(chunk, effects)`` — multipliers on today's visit probability;
+5. ``extra_visits(chunk, events)`` — visits the lever causes itself (win-back);
+6. ``on_visits(chunk, events)`` — after all visits (rewards, dependence);
+7. ``hazard_effects(chunk, effects)`` — multipliers on today's death probability.
+
+Hooks 2–7 run once per chunk of slots on array views (:class:`Chunk`), so a lever
+costs a few vector operations per slot and day. Multipliers accumulate in
+:class:`Effects`. A lever adds what it spends today to ``cost_today``.
+
+A lever sees the model only through :class:`ModelView`: the population arrays,
+the segment table, the random streams, the channel names, the market size, the
+day and yesterday's DAU. Day-level multipliers that user code sets directly live
+in :class:`Modifiers` (``model.modifiers``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sim.core.population import Population, SegmentTable
+    from sim.core.rng import Streams
+
+__all__ = ["Chunk", "Effects", "Events", "LeverHooks", "ModelView", "Modifiers", "at"]
+
+Multiplier = float | np.ndarray
+
+
+@dataclass
+class Modifiers:
+    """Day-level multipliers on each process, set by user code before a step.
+
+    A value of 1 (or an empty channel table) is the organic product. A
+    multiplier is a scalar, applied to everyone, or a float32 array with one
+    entry per slot, applied to that slot. Levers do not write these; they scale
+    the per-chunk :class:`Effects` instead.
+
+    Attributes:
+        awareness: Extra daily awareness hazard by channel name, added to the
+            Bass hazard (organic + word of mouth).
+        conversion: Multiplier on the daily AWARE → NEW probability.
+        visit: Multiplier on the daily visit probability.
+        hazard: Multiplier on the daily death probability.
+        resurrection: Multiplier on the daily resurrection probability.
+
+    """
+
+    awareness: dict[str, float] = field(default_factory=dict)
+    conversion: Multiplier = 1.0
+    visit: Multiplier = 1.0
+    hazard: Multiplier = 1.0
+    resurrection: Multiplier = 1.0
+
+
+def at(value: Multiplier, lo: int, hi: int) -> Multiplier:
+    """The part of a multiplier that applies to slots ``lo:hi``."""
+    return value[lo:hi] if isinstance(value, np.ndarray) else value
+
+
+class ModelView(Protocol):
+    """The part of the model a lever may read (and, for per-slot state, size itself by)."""
+
+    @property
+    def day(self) -> int:
+        """The day being simulated."""
+        ...
+
+    @property
+    def dau(self) -> int:
+        """Daily active users of yesterday."""
+        ...
+
+    @property
+    def market_size(self) -> int:
+        """Number of slots M."""
+        ...
+
+    @property
+    def channels(self) -> Sequence[str]:
+        """Acquisition channel names by code."""
+        ...
+
+    @property
+    def segments(self) -> SegmentTable:
+        """Per-segment parameters."""
+        ...
+
+    @property
+    def streams(self) -> Streams:
+        """The run's random streams."""
+        ...
+
+    @property
+    def population(self) -> Population:
+        """The per-slot state arrays."""
+        ...
+
+
+class Chunk:
+    """Views onto slots ``lo:hi`` of the population for one day's step.
+
+    Args:
+        population: The per-slot state.
+        streams: The run's random streams.
+        channels: Channel names by code (the model's live list).
+        day: Today.
+        index: Chunk number (``lo // CHUNK_SIZE``).
+        lo: First slot.
+        hi: One past the last slot.
+
+    """
+
+    def __init__(
+        self,
+        population: Population,
+        streams: Streams,
+        channels: Sequence[str],
+        day: int,
+        index: int,
+        lo: int,
+        hi: int,
+    ) -> None:
+        self.streams, self.channels, self.day = streams, channels, day
+        self.index, self.lo, self.hi, self.n = index, lo, hi, hi - lo
+        p = population
+        self.stage = p.stage[lo:hi]
+        self.alive = p.alive[lo:hi]
+        self.segment = p.segment[lo:hi]
+        self.channel = p.channel[lo:hi]
+        self.habit = p.habit[lo:hi]
+        self.acquired_day = p.acquired_day[lo:hi]
+        self.last_visit_day = p.last_visit_day[lo:hi]
+        self.flags = p.flags[lo:hi]
+        self.order_value = p.order_value[lo:hi]
+        self.churn_hazard = p.churn_hazard[lo:hi]
+        self.visit_propensity = p.visit_propensity[lo:hi]
+
+    def uniforms(self, stream: str) -> np.ndarray:
+        """Dense uniforms of a stream (e.g. a lever's own) for this chunk and day."""
+        return self.streams.uniforms(stream, self.day, self.index, self.n)
+
+    def scale_traits(self, idx: np.ndarray, churn_multiplier: Any, visit_multiplier: Any) -> None:
+        """User quality, fixed at acquisition: θ ← min(1, m_c·θ), π ← min(1, m_v·π) at local ``idx``."""
+        if not idx.size:
+            return
+        one = np.float32(1.0)
+        self.churn_hazard[idx] = np.minimum(self.churn_hazard[idx] * np.float32(churn_multiplier), one)
+        self.visit_propensity[idx] = np.minimum(self.visit_propensity[idx] * np.float32(visit_multiplier), one)
+
+
+def _own_float32(value: Any) -> bool:
+    """Whether ``value`` is a float32 array this chunk allocated (safe to scale in place)."""
+    return isinstance(value, np.ndarray) and value.base is None and value.dtype == np.float32
+
+
+@dataclass
+class Effects:
+    """Per-slot multipliers of one chunk (scalars until a lever needs an array)."""
+
+    conversion: Any = 1.0
+    visit: Any = 1.0
+    hazard: Any = 1.0
+    resurrection: Any = 1.0
+
+    def scale(self, name: str, factor: Any, where: np.ndarray | None = None) -> None:
+        """Multiply multiplier ``name`` by ``factor`` (scalar or array), optionally only ``where``.
+
+        With a mask and a scalar factor f the per-slot factor is 1 + (f − 1)·mask
+        (arithmetic, no branch), which is what keeps many levers cheap.
+        """
+        if where is not None:
+            if np.isscalar(factor):
+                factor = np.multiply(where, np.float32(factor - 1.0), dtype=np.float32)
+            else:
+                factor = np.multiply(where, factor - np.float32(1.0), dtype=np.float32)
+            factor += np.float32(1.0)
+        elif np.isscalar(factor):
+            factor = np.float32(factor)
+        current = getattr(self, name)
+        if _own_float32(current):
+            current *= factor
+        else:
+            setattr(self, name, current * factor)
+
+    def scale_at(self, name: str, idx: np.ndarray, factor: Any, n: int) -> None:
+        """Multiply multiplier ``name`` by ``factor`` at local indices ``idx`` only (cheap for few slots)."""
+        if not idx.size:
+            return
+        current = getattr(self, name)
+        if not _own_float32(current):
+            current = np.full(n, current, dtype=np.float32) if np.isscalar(current) else current.astype(np.float32)
+            setattr(self, name, current)
+        current[idx] *= np.float32(factor) if np.isscalar(factor) else factor
+
+
+@dataclass
+class Events:
+    """What happened in a chunk today, for levers to observe."""
+
+    converted: np.ndarray  # local indices acquired today
+    visited: np.ndarray  # bool mask: visited today (new users included)
+    visit_idx: np.ndarray | None = None  # local indices of ``visited`` (set after all visits)
+    #: Local indices of lever-caused visits; each buys if its (otherwise unused, since
+    #: it is acquired) awareness uniform is < ρ_s · w_p.
+    extra_visitors: list[np.ndarray] = field(default_factory=list)
+
+
+class LeverHooks(Protocol):
+    """What the model needs of a lever (:class:`sim.levers.base.Lever` implements it).
+
+    Attributes:
+        label: Column-safe unique name (``cost_<label>`` in the daily table).
+        channel: Awareness channel the lever creates, or None.
+        hazard_today: Today's extra awareness hazard of ``channel`` (after ``begin_day``).
+        cost_today: What the lever spent today (after the day's hooks).
+
+    """
+
+    label: str
+    channel: str | None
+    hazard_today: float
+    cost_today: float
+
+    def bind(self, model: ModelView) -> None:
+        """Resolve names to codes; allocate per-slot state. Called once, before day 0."""
+        ...
+
+    def admitted_segments(self) -> Sequence[str] | None:
+        """Segments the lever's awareness channel reaches (None: all)."""
+        ...
+
+    def channel_effects(self) -> dict[str, tuple[float, float, float]]:
+        """Per channel: (conversion, churn hazard, visit) multipliers of its users."""
+        ...
+
+    def begin_day(self, model: ModelView, weekday: int) -> None:
+        """Day-level work before any chunk is stepped."""
+        ...
+
+    def conversion_effects(self, ch: Chunk, aware: np.ndarray, conversion: Any) -> Any:
+        """Today's conversion probability of the AWARE slots at ``aware``."""
+        ...
+
+    def on_acquired(self, ch: Chunk, converted: np.ndarray) -> None:
+        """Users acquired today (local indices)."""
+        ...
+
+    def visit_effects(self, ch: Chunk, fx: Effects) -> None:
+        """Scale today's visit probability."""
+        ...
+
+    def extra_visits(self, ch: Chunk, ev: Events) -> None:
+        """Add visits the lever causes."""
+        ...
+
+    def on_visits(self, ch: Chunk, ev: Events) -> None:
+        """Observe today's visits."""
+        ...
+
+    def hazard_effects(self, ch: Chunk, fx: Effects) -> None:
+        """Scale today's death probability."""
+        ...

@@ -1,0 +1,494 @@
+"""The Mesa model: owns the random streams and the population, and steps them a day at a time.
+
+The model is *given* its parts: the population config, the levers (objects that
+follow :class:`sim.core.hooks.LeverHooks`), the horizon and the seed. It builds
+nothing from a strategy config itself (:mod:`sim.levers.strategy` does that, and
+``sim.UserLifecycleModel`` wires the two together from a Hydra config).
+
+One call to :meth:`LifecycleModel.step` simulates one day. The day's processes run
+in this order for every slot (``docs/model.md`` §3), one method each:
+
+1. awareness, then conversion and forgetting (:meth:`LifecycleModel._funnel`,
+   :mod:`sim.core.awareness`);
+2. visits and purchases of acquired, latent-alive users, then visits caused by
+   levers (win-back) (:meth:`LifecycleModel._visits`, :mod:`sim.core.visits`);
+3. acquisition bookkeeping: a conversion is the user's first visit
+   (:meth:`LifecycleModel._acquisitions`);
+4. habit update (:meth:`LifecycleModel._habit`);
+5. death and natural resurrection (:meth:`LifecycleModel._survival`, :mod:`sim.core.survival`);
+6. relabelling of the observable stage (:meth:`LifecycleModel._relabel`, :mod:`sim.core.lifecycle`);
+7. daily counters and the cohort matrices (:meth:`LifecycleModel._count`).
+
+Levers act through hooks between these steps, on the same chunks of slots, by
+scaling each process's per-slot multipliers (:mod:`sim.core.hooks`).
+
+Aggregates that feed back (yesterday's DAU for word of mouth) are fixed at the
+start of the day, so slots are independent within a day. The vectorized core walks
+the population in chunks of :data:`sim.core.rng.CHUNK_SIZE` slots; the reference
+stepping (``reference=True``) runs every user's own :meth:`sim.core.agent.UserAgent.step`
+with the same random numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import mesa
+import numpy as np
+
+from sim.core.agent import ReferenceDay, UserAgent
+from sim.core.awareness import become_aware, convert, hazard_edges
+from sim.core.daily_log import MAU_DAYS, WAU_DAYS, DailyLog
+from sim.core.flags import FLAG_EVER_ACTIVATED
+from sim.core.hooks import Chunk, Effects, Events, LeverHooks, Modifiers, at
+from sim.core.lifecycle import STAGE_NAMES, Stage, relabel
+from sim.core.population import Population, PopulationConfig, SegmentTable
+from sim.core.rng import CHUNK_SIZE, Streams
+from sim.core.survival import death_probability, exponent_steps
+from sim.core.visits import purchases, update_habit, visit_probability
+
+__all__ = ["AGENT_MODES", "MAX_CHANNELS", "REFERENCE_MAX_SLOTS", "LifecycleModel"]
+
+#: Largest market the agent-by-agent reference stepping accepts.
+REFERENCE_MAX_SLOTS = 200_000
+#: Markets up to this size get one Mesa agent per slot when ``agents=auto``.
+AUTO_AGENTS_MAX_SLOTS = 10_000
+#: Most acquisition channels a run may have: channel codes are int8.
+MAX_CHANNELS = 127
+#: Mesa agents: ``all`` (one per slot), ``lazy`` (created on demand), ``auto`` (all for small markets).
+AGENT_MODES = ("auto", "all", "lazy")
+ORGANIC_CHANNELS = ("organic", "word_of_mouth")
+#: Random streams of the organic processes, one uniform per slot and day each.
+STREAMS = ("awareness", "activity", "survival")
+
+
+@dataclass
+class DayContext:
+    """Everything a day's step needs besides the slot's own state."""
+
+    day: int
+    edges: np.ndarray
+    conversion: Any
+    visit_weekday: float
+    purchase_weekday: float
+
+
+@dataclass
+class ChunkDay:
+    """One chunk's working state during one day's step (the processes hand it on)."""
+
+    ch: Chunk
+    fx: Effects
+    u_aware: np.ndarray
+    u_act: np.ndarray
+    u_surv: np.ndarray
+    totals: dict[str, Any]
+    newly: np.ndarray | None = None
+    aware: np.ndarray | None = None
+    c_aware: Any = None
+    conv: np.ndarray | None = None
+    visited: np.ndarray | None = None
+    vis_idx: np.ndarray | None = None
+    events: Events | None = None
+    buyers: list[np.ndarray] = field(default_factory=list)
+    acquired: np.ndarray | None = None
+    tenure: np.ndarray | None = None
+    silence: np.ndarray | None = None
+
+
+class LifecycleModel(mesa.Model):
+    """Agent-based user lifecycle model of one product's market.
+
+    Args:
+        population: The market: size, funnel, habit, lifecycle thresholds, segments.
+        horizon_days: Days the model can step.
+        seed: Root seed of every random stream (and of Mesa's own RNG).
+        levers: The strategy's levers, in the order their hooks run.
+        record_events: Keep every visit (slot, day) for retention analytics.
+        agents: ``all``, ``lazy`` or ``auto`` (see :data:`AGENT_MODES`).
+        reference: Step agent by agent (each user's own ``step()``) instead of
+            the vectorized core. Same rules, same random numbers; slow, for
+            markets up to :data:`REFERENCE_MAX_SLOTS`, organic model only.
+
+    Attributes:
+        population_config: The population config.
+        population: The struct-of-arrays state.
+        levers: The levers.
+        modifiers: Day-level multipliers applied to the next step (user code).
+        day: Number of days simulated so far (the next day to simulate).
+        log: The daily counters.
+        cohort_active: ``cohort_active[a, n]`` = users acquired on day a and
+            active on day a + n.
+        cohort_revenue: ``cohort_revenue[a, n]`` = their revenue on day a + n.
+
+    """
+
+    def __init__(
+        self,
+        population: PopulationConfig,
+        *,
+        horizon_days: int,
+        seed: int,
+        levers: Sequence[LeverHooks] = (),
+        record_events: bool = True,
+        agents: str = "auto",
+        reference: bool = False,
+    ) -> None:
+        super().__init__(rng=seed)  # rng=, not seed=: mesa 3.5 deprecates seed
+        if agents not in AGENT_MODES:
+            raise ValueError(f"agents={agents!r} is not allowed: one of {', '.join(AGENT_MODES)}")
+        self.population_config = population
+        self.market_size = population.market_size
+        self.horizon = horizon_days
+        self.seed = seed
+        self.reference = reference
+        self.record_events = record_events
+        self.levers = list(levers)
+        if reference and self.levers:
+            raise ValueError(
+                "the strategy has levers; reference stepping implements the organic model only "
+                "(use strategy=baseline, or the vectorized core)"
+            )
+        if reference and self.market_size > REFERENCE_MAX_SLOTS:
+            raise ValueError(
+                f"population.market_size={self.market_size} is too large for reference stepping: "
+                f"at most {REFERENCE_MAX_SLOTS}; use the vectorized core (reference=False)"
+            )
+        self.streams = Streams(seed)
+        self.segments = SegmentTable.from_config(population)
+        self.population = Population.create(population, self.segments, self.streams)
+        self.modifiers = Modifiers()
+        self.channels: list[str] = list(ORGANIC_CHANNELS)
+        self.exponent_steps = exponent_steps(self.segments.churn_c, self.horizon)
+        self.log = DailyLog(self.horizon, self.channels)
+        for lever in self.levers:
+            if lever.channel is not None:
+                self._channel_code(lever.channel)
+        for lever in self.levers:
+            lever.bind(self)
+            self.log.add_cost(lever.label)
+        self._build_channel_tables()
+        self.cohort_active = np.zeros((self.horizon, self.horizon), dtype=np.int32)
+        self.cohort_revenue = np.zeros((self.horizon, self.horizon), dtype=np.float64)
+        #: Visit events (slot, day), one array pair per day, when ``record_events`` is on.
+        self.visit_slots: list[np.ndarray] = []
+        self.visit_days: list[int] = []
+        self.day = 0
+        self.dau = 0
+        self.stage_counts = np.zeros(len(Stage), dtype=np.int64)
+        self.stage_counts[Stage.UNAWARE] = self.market_size
+        self.revenue = 0.0
+        self._users: dict[int, UserAgent] = {}
+        if agents == "auto":
+            agents = "all" if self.market_size <= AUTO_AGENTS_MAX_SLOTS else "lazy"
+        if agents == "all" or reference:
+            for slot in range(self.market_size):
+                self._users[slot] = UserAgent(self, slot)
+
+    # ----------------------------------------------------------------- agents
+    def user(self, slot: int) -> UserAgent:
+        """The Mesa agent of a slot, created (and registered) on first access."""
+        if not 0 <= slot < self.market_size:
+            raise IndexError(f"slot={slot} is out of range: 0 <= slot < {self.market_size}")
+        agent = self._users.get(slot)
+        if agent is None:
+            agent = self._users[slot] = UserAgent(self, slot)
+        return agent
+
+    # ------------------------------------------------------------------ state
+    @property
+    def wau(self) -> int:
+        """Users with a visit in the last :data:`WAU_DAYS` days (after the last step)."""
+        return int(self.log.columns["wau"][self.day - 1]) if self.day else 0
+
+    @property
+    def mau(self) -> int:
+        """Users with a visit in the last :data:`MAU_DAYS` days (after the last step)."""
+        return int(self.log.columns["mau"][self.day - 1]) if self.day else 0
+
+    def _channel_code(self, name: str) -> int:
+        if name not in self.channels:
+            if len(self.channels) >= MAX_CHANNELS:
+                raise ValueError(f"channel={name!r}: at most {MAX_CHANNELS} acquisition channels")
+            self.channels.append(name)
+            self.log.add_channel(name)
+            if hasattr(self, "_channel_tables"):
+                self._build_channel_tables()
+        return self.channels.index(name)
+
+    def _build_channel_tables(self) -> None:
+        """Per-channel multipliers (index: channel code + 1) and segment admission of lever channels."""
+        n = len(self.channels) + 1
+        tables = {name: np.ones(n, dtype=np.float32) for name in ("conversion", "churn", "visit")}
+        admits = np.ones((len(self.channels), len(self.segments.names)), dtype=bool)
+        for lever in self.levers:
+            for channel, (conv, churn, visit) in lever.channel_effects().items():
+                code = self.channels.index(channel) + 1
+                tables["conversion"][code] *= conv
+                tables["churn"][code] *= churn
+                tables["visit"][code] *= visit
+            admitted = lever.admitted_segments()
+            if lever.channel is not None and admitted:
+                admits[self.channels.index(lever.channel)] = [s in admitted for s in self.segments.names]
+        self._channel_tables = {k: (t if (t != 1).any() else None) for k, t in tables.items()}
+        self._admits = None if admits.all() else admits
+
+    def _weekday(self) -> int:
+        return (self.population_config.start_weekday + self.day) % 7
+
+    def _day_context(self) -> DayContext:
+        pop = self.population_config
+        weekday = self._weekday()
+        for lever in self.levers:
+            lever.begin_day(self, weekday)
+        extra = [0.0] * (len(self.channels) - len(ORGANIC_CHANNELS))
+        for lever in self.levers:
+            if lever.channel is not None:
+                extra[self.channels.index(lever.channel) - len(ORGANIC_CHANNELS)] += lever.hazard_today
+        for name, hazard in self.modifiers.awareness.items():
+            code = self._channel_code(name)
+            extra += [0.0] * (code - len(ORGANIC_CHANNELS) + 1 - len(extra))
+            extra[code - len(ORGANIC_CHANNELS)] += hazard
+        edges = hazard_edges(pop.awareness.p, pop.awareness.q, self.dau, self.market_size, extra)
+        conversion = self.modifiers.conversion
+        if isinstance(conversion, np.ndarray):
+            conversion = (conversion * np.float32(pop.conversion_rate)).astype(np.float32)
+        else:
+            conversion = float(conversion) * pop.conversion_rate
+        return DayContext(
+            day=self.day,
+            edges=edges,
+            conversion=conversion,
+            visit_weekday=pop.weekly_visit_pattern[weekday],
+            purchase_weekday=pop.weekly_purchase_pattern[weekday],
+        )
+
+    # ------------------------------------------------------------------- step
+    def step(self) -> None:
+        """Simulate one day."""
+        if self.day >= self.horizon:
+            raise RuntimeError(f"horizon_days={self.horizon} reached: the model cannot step past it")
+        ctx = self._day_context()
+        tally = {"day": self.day, "weekday": self._weekday(), "awareness_hazard": float(ctx.edges[-1])}
+        if self.reference:
+            self._step_reference(ctx, tally)
+        else:
+            self._step_vectorized(ctx, tally)
+        if self.levers:
+            for lever in self.levers:
+                tally[f"cost_{lever.label}"] = lever.cost_today
+            tally["cost_total"] = sum(lever.cost_today for lever in self.levers)
+        self.log.record(self.day, tally)
+        self.dau = int(tally["dau"])
+        self.revenue += tally["revenue"]
+        self.stage_counts = np.array([tally[name] for name in STAGE_NAMES], dtype=np.int64)
+        self.day += 1
+
+    def new_totals(self) -> dict[str, Any]:
+        """Zeroed per-day totals that the chunks (or agents) add to."""
+        totals: dict[str, Any] = dict.fromkeys(
+            (*STAGE_NAMES, "new_users", "dau", "wau", "mau", "purchases", "latent_alive"), 0
+        )
+        totals["revenue"] = 0.0
+        totals["new_by_channel"] = np.zeros(len(self.channels), dtype=np.int64)
+        totals["active_by_cohort"] = np.zeros(self.day + 1, dtype=np.int64)
+        totals["revenue_by_cohort"] = np.zeros(self.day + 1, dtype=np.float64)
+        return totals
+
+    def _finish_tally(self, tally: dict[str, Any], totals: dict[str, Any]) -> None:
+        t = self.day
+        cohorts = np.arange(t + 1)
+        self.cohort_active[cohorts, t - cohorts] += totals.pop("active_by_cohort").astype(np.int32)
+        self.cohort_revenue[cohorts, t - cohorts] += totals.pop("revenue_by_cohort")
+        for code, count in enumerate(totals.pop("new_by_channel")):
+            tally[f"new_users_{self.channels[code]}"] = int(count)
+        tally.update(totals)
+
+    def _step_vectorized(self, ctx: DayContext, tally: dict[str, Any]) -> None:
+        totals = self.new_totals()
+        day_visits = []
+        mod, t = self.modifiers, self.day
+        for chunk, lo in enumerate(range(0, self.market_size, CHUNK_SIZE)):
+            hi = min(lo + CHUNK_SIZE, self.market_size)
+            ch = Chunk(self.population, self.streams, self.channels, t, chunk, lo, hi)
+            fx = Effects(
+                conversion=at(ctx.conversion, lo, hi),
+                visit=at(mod.visit, lo, hi),
+                hazard=at(mod.hazard, lo, hi),
+                resurrection=at(mod.resurrection, lo, hi),
+            )
+            cd = ChunkDay(
+                ch=ch,
+                fx=fx,
+                u_aware=self.streams.uniforms("awareness", t, chunk, ch.n),
+                u_act=self.streams.uniforms("activity", t, chunk, ch.n),
+                u_surv=self.streams.uniforms("survival", t, chunk, ch.n),
+                totals=totals,
+            )
+            self._funnel(cd, ctx)
+            self._visits(cd, ctx)
+            self._acquisitions(cd, ctx)
+            self._habit(cd)
+            self._survival(cd)
+            self._relabel(cd)
+            self._count(cd)
+            if self.record_events:
+                day_visits.append((cd.vis_idx + lo).astype(np.int32))
+        if self.record_events:
+            self._record_visits(np.concatenate(day_visits) if day_visits else np.zeros(0, np.int32))
+        self._finish_tally(tally, totals)
+
+    # -------------------------------------------------------- the processes
+    def _funnel(self, cd: ChunkDay, ctx: DayContext) -> None:
+        """1. Awareness (Bass), then conversion AWARE → NEW and forgetting; channel quality of new users."""
+        ch, tables = cd.ch, self._channel_tables
+        cd.newly = become_aware(ch.stage, ch.channel, ch.segment, cd.u_aware, ctx.edges, self._admits, ch.flags)
+        aware = np.flatnonzero(ch.stage == Stage.AWARE)
+        c_aware = cd.fx.conversion[aware] if isinstance(cd.fx.conversion, np.ndarray) else cd.fx.conversion
+        if tables["conversion"] is not None:
+            c_aware = c_aware * tables["conversion"][ch.channel[aware].astype(np.intp) + 1]
+        for lever in self.levers:
+            c_aware = lever.conversion_effects(ch, aware, c_aware)
+        conv = convert(ch.stage, cd.newly, cd.u_act, aware, c_aware, self.population_config.awareness.forget_rate)
+        if conv.size and (tables["churn"] is not None or tables["visit"] is not None):
+            codes = ch.channel[conv].astype(np.intp) + 1
+            churn_q = tables["churn"][codes] if tables["churn"] is not None else 1.0
+            visit_q = tables["visit"][codes] if tables["visit"] is not None else 1.0
+            ch.scale_traits(conv, churn_q, visit_q)
+        for lever in self.levers:
+            lever.on_acquired(ch, conv)
+        cd.aware, cd.c_aware, cd.conv = aware, c_aware, conv
+
+    def _visits(self, cd: ChunkDay, ctx: DayContext) -> None:
+        """2. Visits and purchases of users acquired before today, then lever-caused visits."""
+        ch, fx = cd.ch, cd.fx
+        rho, w_p = self.segments.purchase_prob, ctx.purchase_weekday
+        for lever in self.levers:
+            lever.visit_effects(ch, fx)
+        habit = self.population_config.habit
+        v = visit_probability(
+            self.population.visit_propensity[ch.lo : ch.hi], ch.habit, ctx.visit_weekday, habit.strength, fx.visit
+        )
+        visited = (ch.stage >= Stage.NEW) & ch.alive & (cd.u_act < v)
+        vis_idx = np.flatnonzero(visited)
+        cd.buyers.append(purchases(vis_idx, cd.u_act, v[vis_idx], ch.segment, rho, w_p))
+        c_aware, conv = cd.c_aware, cd.conv
+        conv_prob = c_aware[np.searchsorted(cd.aware, conv)] if isinstance(c_aware, np.ndarray) else np.float32(c_aware)
+        cd.buyers.append(purchases(conv, cd.u_act, conv_prob, ch.segment, rho, w_p))
+        ev = Events(converted=conv, visited=visited)
+        for lever in self.levers:
+            lever.extra_visits(ch, ev)
+        for idx in ev.extra_visitors:
+            cd.buyers.append(purchases(idx, cd.u_aware, np.float32(1.0), ch.segment, rho, w_p))
+        cd.visited, cd.events = visited, ev
+
+    def _acquisitions(self, cd: ChunkDay, ctx: DayContext) -> None:
+        """3. Acquisition bookkeeping (the acquisition day is the first visit); revenue of the day."""
+        ch, conv, totals = cd.ch, cd.conv, cd.totals
+        day16 = np.int16(ctx.day)
+        if conv.size:
+            ch.acquired_day[conv] = day16
+            ch.alive[conv] = True
+            cd.visited[conv] = True
+            totals["new_by_channel"] += np.bincount(ch.channel[conv], minlength=len(self.channels))
+        cd.vis_idx = np.flatnonzero(cd.visited)
+        ch.last_visit_day[cd.vis_idx] = day16
+        buy = np.concatenate(cd.buyers)
+        totals["purchases"] += buy.size
+        if buy.size:
+            spent = ch.order_value[buy].astype(np.float64)
+            totals["revenue"] += float(spent.sum())
+            totals["revenue_by_cohort"] += np.bincount(ch.acquired_day[buy], weights=spent, minlength=ctx.day + 1)
+
+    def _habit(self, cd: ChunkDay) -> None:
+        """4. Habit update after the day's visits; levers observe the visits."""
+        habit = self.population_config.habit
+        update_habit(cd.ch.habit, cd.visited, habit.gain, habit.decay)
+        cd.events.visit_idx = cd.vis_idx
+        for lever in self.levers:
+            lever.on_visits(cd.ch, cd.events)
+
+    def _survival(self, cd: ChunkDay) -> None:
+        """5. Latent death, and natural resurrection of latent-dead users."""
+        ch, fx = cd.ch, cd.fx
+        day16 = np.int16(self.day)
+        cd.acquired = ch.acquired_day >= 0
+        cd.tenure = day16 - ch.acquired_day
+        for lever in self.levers:
+            lever.hazard_effects(ch, fx)
+        q = death_probability(
+            self.population.churn_hazard[ch.lo : ch.hi], ch.segment, cd.tenure, self.exponent_steps, fx.hazard
+        )
+        dies = ch.alive & (cd.u_surv < q)
+        resurrection = self.population_config.resurrection_rate
+        if resurrection > 0:
+            r = np.float32(resurrection) * fx.resurrection
+            revives = cd.acquired & ~ch.alive & (cd.u_surv < r)
+            ch.alive ^= revives
+        ch.alive ^= dies
+
+    def _relabel(self, cd: ChunkDay) -> None:
+        """6. The observable stage from tenure, silence and habit."""
+        ch, life = cd.ch, self.population_config.lifecycle
+        cd.silence = np.int16(self.day) - ch.last_visit_day
+        relabel(
+            ch.stage,
+            cd.acquired,
+            cd.silence,
+            cd.tenure,
+            ch.habit,
+            new_days=life.new_days,
+            dormant_after_days=life.dormant_after_days,
+            churned_after_days=life.churned_after_days,
+            activated_habit=life.activated_habit,
+        )
+        ch.flags |= (ch.stage == Stage.ACTIVATED).view(np.uint8) * FLAG_EVER_ACTIVATED
+
+    def _count(self, cd: ChunkDay) -> None:
+        """7. The day's counters and the cohort matrix row."""
+        ch, totals, vis_idx = cd.ch, cd.totals, cd.vis_idx
+        for code, name in enumerate(STAGE_NAMES):
+            totals[name] += int(np.count_nonzero(ch.stage == code))
+        totals["new_users"] += cd.conv.size
+        totals["dau"] += vis_idx.size
+        totals["wau"] += int(np.count_nonzero(cd.silence < WAU_DAYS))
+        totals["mau"] += int(np.count_nonzero(cd.silence < MAU_DAYS))
+        totals["latent_alive"] += int(np.count_nonzero(ch.alive))
+        if vis_idx.size:
+            totals["active_by_cohort"] += np.bincount(ch.acquired_day[vis_idx], minlength=self.day + 1)
+
+    # ---------------------------------------------------------------- events
+    def _record_visits(self, slots: np.ndarray) -> None:
+        self.visit_slots.append(slots)
+        self.visit_days.append(self.day)
+
+    def events(self) -> tuple[np.ndarray, np.ndarray]:
+        """All recorded visits as (slot int32, day int16) arrays, sorted by day then slot."""
+        if not self.visit_slots:
+            return np.zeros(0, np.int32), np.zeros(0, np.int16)
+        days = np.repeat(np.array(self.visit_days, dtype=np.int16), [s.size for s in self.visit_slots])
+        return np.concatenate(self.visit_slots), days
+
+    # ------------------------------------------------------------- reference
+    def _step_reference(self, ctx: DayContext, tally: dict[str, Any]) -> None:
+        t, n_slots = self.day, self.market_size
+        uniforms = {name: np.empty(n_slots, dtype=np.float32) for name in STREAMS}
+        for chunk, lo in enumerate(range(0, n_slots, CHUNK_SIZE)):
+            hi = min(lo + CHUNK_SIZE, n_slots)
+            for name in STREAMS:
+                uniforms[name][lo:hi] = self.streams.uniforms(name, t, chunk, hi - lo)
+        today = ReferenceDay(
+            day=t,
+            edges=ctx.edges,
+            conversion=ctx.conversion,
+            visit_weekday=ctx.visit_weekday,
+            purchase_weekday=ctx.purchase_weekday,
+            uniforms=uniforms,
+            totals=self.new_totals(),
+        )
+        self.agents.do("step", today)
+        if self.record_events:
+            self._record_visits(np.array(sorted(today.visited), dtype=np.int32))
+        self._finish_tally(tally, today.totals)

@@ -1,0 +1,98 @@
+"""Visits, purchases and habit: the activity of acquired users.
+
+An acquired, latent-alive user visits on day t with probability
+
+    v_i(t) = min(1, π_i · w_v[weekday] · (1 + κ · h_i) · m_i(t))
+
+with π_i the visit propensity (``segments.<s>.visits``), w_v the weekly visit
+pattern (``weekly_visit_pattern``), κ the habit strength (``habit.strength``),
+h_i the habit level and m_i the levers' visit multiplier. The visit decision is
+u_v < v_i with the slot's ``activity`` uniform. The acquisition day counts as a
+visit.
+
+A visit is also a purchase with probability ρ_s · w_p[weekday]
+(``segments.<s>.purchase_prob``, ``weekly_purchase_pattern``), decided on the
+same uniform (u_v < v_i · ρ_s · w_p), so purchases are nested in visits and
+move with them under common random numbers. A purchase earns the user's order
+value.
+
+Habit (``habit.gain`` g, ``habit.decay`` d) after the day's visits:
+
+    h ← h + g · (1 − h)   if the user visited,
+    h ← h · (1 − d)       otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.base.schema import bounded
+
+__all__ = ["HabitConfig", "VisitConfig", "purchases", "update_habit", "visit_probability"]
+
+
+@dataclass
+class VisitConfig:
+    """Latent visit propensity π ~ Beta(alpha, beta) (BG/BB; ``segments.<s>.visits``)."""
+
+    alpha: float = bounded(1.0, gt=0)
+    beta: float = bounded(3.0, gt=0)
+
+
+@dataclass
+class HabitConfig:
+    """Habit h ∈ [0, 1] (``population.habit``): h += gain·(1 − h) on a visit, h −= decay·h otherwise."""
+
+    gain: float = bounded(0.2, ge=0, le=1)
+    decay: float = bounded(0.1, ge=0, le=1)
+    strength: float = bounded(0.0, ge=0)
+
+
+def visit_probability(
+    propensity: np.ndarray, habit: np.ndarray, weekday_factor: float, strength: float, multiplier
+) -> np.ndarray:
+    """Daily visit probability v_i(t) (not clipped: u < v ≥ 1 is always true)."""
+    scalar = np.isscalar(multiplier)
+    v = propensity * np.float32(weekday_factor * (multiplier if scalar else 1.0))
+    if strength > 0:
+        v *= np.float32(1.0) + np.float32(strength) * habit
+    if not scalar:
+        v *= multiplier
+    return v
+
+
+def purchases(
+    idx: np.ndarray,
+    u_activity: np.ndarray,
+    event_prob: np.ndarray | float,
+    segment: np.ndarray,
+    purchase_prob: np.ndarray,
+    weekday_factor: float,
+) -> np.ndarray:
+    """Which of the visiting slots ``idx`` also purchase.
+
+    Args:
+        idx: Local indices of slots with a visit (or acquisition) today.
+        u_activity: The chunk's ``activity`` uniforms.
+        event_prob: Probability of the visit (or conversion) event at ``idx``.
+        segment: The chunk's segment codes.
+        purchase_prob: ρ per segment code (float32).
+        weekday_factor: w_p for today.
+
+    Returns:
+        The subset of ``idx`` that purchased.
+
+    """
+    rho = purchase_prob[segment[idx]] * np.float32(weekday_factor)
+    return idx[u_activity[idx] < event_prob * rho]
+
+
+def update_habit(habit: np.ndarray, visited: np.ndarray, gain: float, decay: float) -> None:
+    """Habit update in place: h·(1 − d) + 1[visit]·(g·(1 − h) + d·h)."""
+    g, d = np.float32(gain), np.float32(decay)
+    bump = g * (np.float32(1.0) - habit) + d * habit
+    bump *= visited
+    habit *= np.float32(1.0) - d
+    habit += bump

@@ -1,0 +1,136 @@
+"""Run results and the self-describing result folder.
+
+A :class:`Result` holds
+
+* ``daily`` — one row per day: users per stage, new users (total and by
+  channel), DAU/WAU/MAU, purchases, revenue, latent-alive users, awareness hazard;
+* ``cohorts`` — long table over (cohort day a, day n since acquisition) with the
+  cohort size and the users active on day a + n (only observed cells);
+* ``summary`` — the headline numbers (:func:`sim.analysis.summary.summarize`),
+  economics and analytics.
+
+:meth:`Result.save` writes the folder; every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:  # imported where used: the sweep's parent process starts faster
+    import pandas as pd
+
+from sim.analysis.retention import cohort_retention, cohort_retention_curve, cohort_table
+from sim.output.files import write_atomic, write_json, write_text
+
+__all__ = ["Result", "RunConfig"]
+
+
+class RunConfig(Protocol):
+    """What a result needs of its run's config (a dataclass: it is written out whole)."""
+
+    seed: int
+    figures: bool
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("opsim", "mesa", "numpy", "scipy", "pandas", "pyarrow", "hydra-core", "matplotlib"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+@dataclass
+class Result:
+    """Everything one run produced.
+
+    Attributes:
+        config: The validated config of the run.
+        daily: One row per day (see module docstring).
+        cohort_active: Cohort matrix ``[a, n]``.
+        summary: Headline numbers (:func:`summarize`); ``economics`` (costs, ROI,
+            incremental results, CAC, LTV, payback, marginal ROI) and ``analytics``
+            (classic and rolling D1 … D90, funnel, quick ratio, sBG/BdW fits).
+        meta: Seed, package versions, wall time.
+        cohort_revenue: ``[a, n]`` = revenue from cohort a on day a + n.
+        spend_response: Per ad channel and budget multiplier: spend and users
+            acquired (None without paid ads).
+        tables: Analytics tables (:func:`sim.analytics.analyze`): retention
+            measures, daily and weekly growth accounting, weekly cohort triangle.
+
+    """
+
+    config: RunConfig
+    daily: pd.DataFrame
+    cohort_active: np.ndarray
+    summary: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+    cohort_revenue: np.ndarray | None = None
+    spend_response: pd.DataFrame | None = None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def cohorts(self) -> pd.DataFrame:
+        """Long cohort table (cohort_day, day_n, cohort_size, active, active_share)."""
+        return cohort_table(self.cohort_active)
+
+    def retention(self, day_n: int) -> float:
+        """Pooled classic retention D_N."""
+        return cohort_retention(self.cohort_active, day_n)
+
+    def retention_curve(self) -> np.ndarray:
+        """Pooled classic retention for N = 0 … horizon − 1."""
+        return cohort_retention_curve(self.cohort_active)
+
+    def save(self, directory: str | os.PathLike[str], *, figures: bool | None = None) -> Path:
+        """Write the result folder; every file is written atomically.
+
+        Files: ``config.yaml`` (resolved config), ``meta.json`` (seed, versions),
+        ``summary.json``, ``daily.parquet``, ``cohorts.parquet``, the analytics
+        tables (``retention_measures``, ``growth_daily``, ``growth_weekly``,
+        ``cohort_triangle_weekly`` .parquet), ``spend_response.parquet`` (with
+        paid ads) and, if ``figures``, ``report.html`` with the PNG figures
+        (``retention``, ``cohort_heatmap``, ``growth``, ``funnel``, ``stages``,
+        ``payback`` with levers, ``spend_response`` with paid ads).
+
+        Args:
+            directory: Target folder (created if needed).
+            figures: Write figures; defaults to the config's ``figures``.
+
+        Returns:
+            The folder path.
+
+        """
+        import yaml
+
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        config = dataclasses.asdict(self.config)  # type: ignore[call-overload]
+        write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+        write_json(out / "meta.json", {"seed": self.config.seed, "versions": _versions(), **self.meta})
+        write_atomic(out / "daily.parquet", lambda p: self.daily.to_parquet(p, index=False))
+        write_atomic(out / "cohorts.parquet", lambda p: self.cohorts.to_parquet(p, index=False))
+        if self.spend_response is not None:
+            write_atomic(out / "spend_response.parquet", lambda p: self.spend_response.to_parquet(p, index=False))
+        for name, table in self.tables.items():
+            write_atomic(out / f"{name}.parquet", lambda p, t=table: t.to_parquet(p, index=False))
+        write_json(out / "summary.json", self.summary)
+        if self.config.figures if figures is None else figures:
+            from sim.output.run_report import write_report
+
+            write_report(out)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Summary plus config as plain data."""
+        return {"summary": self.summary, "config": dataclasses.asdict(self.config), "meta": self.meta}
