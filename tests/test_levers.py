@@ -50,7 +50,8 @@ def col(model, name):
 
 
 # ---------------------------------------------------------------- acquisition
-ADS = "+strategy.paid_ads={search:{daily_budget:2000,cpm:10,saturation:{max_hazard:0.01,half_saturation:100000}}}"
+# 2000 a day at CPM 10 = 200,000 impressions = 10 per person of the 20,000 market; half effect at 5 per person
+ADS = "+strategy.paid_ads={search:{daily_budget:2000,cpm:10,saturation:{max_hazard:0.01,half_saturation:5}}}"
 
 
 def test_paid_ads_add_awareness_and_users_only_in_targeted_segments(baseline):
@@ -114,12 +115,16 @@ def test_referral_pays_both_sides_per_referred_user(baseline):
     assert np.allclose(col(ref, "cost_referral"), 2.0 * referred)
 
 
-def test_coupon_raises_conversion_costs_on_conversion_and_weakens_users(baseline):
-    coupon = run(config("strategy.new_user_coupon.enabled=true", "strategy.new_user_coupon.value=2"))
+def test_coupon_raises_conversion_costs_per_redemption_and_weakens_redeemers(baseline):
+    coupon = run(config("strategy.new_user_coupon.enabled=true", "strategy.new_user_coupon.value=10"))
     assert col(coupon, "new_users").sum() > col(baseline, "new_users").sum()
     flagged = (coupon.population.flags & FLAG_COUPON) != 0
-    assert flagged.sum() == col(coupon, "new_users").sum()  # untargeted: every new user redeems
-    assert col(coupon, "cost_new_user_coupon").sum() == pytest.approx(2.0 * flagged.sum())
+    acquired = int(col(coupon, "new_users").sum())
+    # value 10 = half_value: P(redeem) = 0.8 · 10 / (10 + 10) = 0.4 of every user acquired while on;
+    # binomial SE √(0.4 · 0.6 / n): 4 SE leaves room for the seed, not for a wrong formula
+    share = flagged.sum() / acquired
+    assert abs(share - 0.4) < 4 * np.sqrt(0.4 * 0.6 / acquired)
+    assert col(coupon, "cost_new_user_coupon").sum() == pytest.approx(10.0 * flagged.sum())  # only redeemers pay
     theta0 = baseline.population.churn_hazard[flagged]  # traits at creation are the same slots' traits
     expected = np.minimum(theta0 * np.float32(1.2), np.float32(1))
     assert np.array_equal(coupon.population.churn_hazard[flagged], expected)

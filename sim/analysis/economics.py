@@ -11,8 +11,10 @@ Definitions (all money in ``economics.currency``; daily columns in ``daily.parqu
   incremental profit = ΔGP − C; incremental ROI = (ΔGP − C) / C;
 * CAC by paid channel = channel spend / users acquired through the channel;
   blended incremental CAC = C / Δusers acquired;
-* payback day = first day from which cumulative ΔGP stays ≥ cumulative C to the
-  end of the horizon (None if it is not paid back by then);
+* payback day = the first day d with cumulative cost C_{0..d} > 0 such that
+  cumulative ΔGP ≥ cumulative C on every day from d to the end of the horizon
+  (None if the last day fails; 0 if every day from the first passes). An early day
+  where a lever's first effects briefly outrun its spend does not count;
 * cohort LTV per acquired user, over ``ltv_days`` days of tenure, discounted daily
   at (1 + ``annual_discount_rate``)^(−n/365):
 
@@ -25,8 +27,14 @@ Definitions (all money in ``economics.currency``; daily columns in ``daily.parqu
   rolling retention (the run's analytics), or, without recorded events, a scaled
   sBG curve s · B(α, β + n)/B(α, β) fitted by least squares to D_1 … D_N;
 * marginal ROI of a lever = (ΔGP − ΔC) / ΔC between the run and a rerun with the
-  lever's budget knob (``daily_budget``, ``messages_per_week``, ``reach``) 1 %
-  higher (1 % lower where +1 % leaves its range); fixed-price levers have none.
+  lever's budget knob (``daily_budget``, ``messages_per_week``, ``reach``,
+  ``reward_referrer``, ``value``) 1 % higher (1 % lower where +1 % leaves its
+  range); fixed-price levers have none;
+* Monte-Carlo errors (``monte_carlo``): standard errors of the totals above from
+  the spread over groups of simulated users (:mod:`sim.analysis.monte_carlo`).
+
+Every count and amount is for the real market (M users), estimated from the N
+simulated ones (each standing for M / N).
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from scipy.special import betaln
 if TYPE_CHECKING:  # pandas and scipy.optimize load where used: composing a config stays fast
     import pandas as pd
 
+from sim.analysis.monte_carlo import ratio_se, total_se
 from sim.analysis.retention import LONG_TERM_DAYS
 from sim.base.schema import bounded
 
@@ -55,6 +64,7 @@ __all__ = [
     "ltv",
     "payback_day",
     "roi",
+    "survival_tail",
 ]
 
 #: Days per year of the daily discount factor (1 + annual rate)^(−n / 365).
@@ -75,7 +85,12 @@ class LeverRecord(Protocol):
 
 
 class RunRecord(Protocol):
-    """What economics reads of one simulated run."""
+    """What economics reads of one simulated run.
+
+    ``group_*`` are per group of simulated users (:mod:`sim.analysis.monte_carlo`), in
+    real units: users acquired, revenue, and cost (per-user charges of the group plus
+    an equal share of the fixed costs).
+    """
 
     daily: pd.DataFrame
     cohort_active: np.ndarray
@@ -83,6 +98,9 @@ class RunRecord(Protocol):
     levers: Sequence[LeverRecord]
     retention_curve: np.ndarray
     analytics_summary: dict[str, Any] | None
+    group_acquired: np.ndarray
+    group_revenue: np.ndarray
+    group_cost: np.ndarray
 
 
 @dataclass
@@ -236,7 +254,7 @@ def daily_frame(daily: pd.DataFrame, baseline: pd.DataFrame | None, margin: floa
 
 def _incremental(daily: pd.DataFrame, base: pd.DataFrame, margin: float, cost: float) -> dict[str, Any]:
     """Differences against the baseline run (same seed: common random numbers)."""
-    d_users = int(daily["new_users"].sum()) - int(base["new_users"].sum())
+    d_users = (daily["new_users"].sum() - base["new_users"].sum()).item()
     d_revenue = float(daily["revenue"].sum()) - float(base["revenue"].sum())
     d_gross = margin * d_revenue
     return {
@@ -250,12 +268,34 @@ def _incremental(daily: pd.DataFrame, base: pd.DataFrame, margin: float, cost: f
     }
 
 
+def _monte_carlo(run: RunRecord, baseline: RunRecord | None, margin: float) -> dict[str, Any]:
+    """Standard errors of the run's totals and of its differences from the baseline."""
+    out: dict[str, Any] = {
+        "groups": len(run.group_acquired),
+        "acquired_users": total_se(run.group_acquired),
+        "revenue": total_se(run.group_revenue),
+        "cost_total": total_se(run.group_cost),
+        "incremental": None,
+    }
+    if baseline is not None:
+        d_users = run.group_acquired - baseline.group_acquired
+        d_gross = margin * (run.group_revenue - baseline.group_revenue)
+        d_profit = d_gross - run.group_cost
+        out["incremental"] = {
+            "acquired_users": total_se(d_users),
+            "gross_profit": total_se(d_gross),
+            "profit": total_se(d_profit),
+            "roi": ratio_se(d_profit, run.group_cost),
+        }
+    return out
+
+
 def _cac_by_channel(daily: pd.DataFrame, levers: Sequence[LeverRecord], cost_by_lever: dict[str, float]) -> dict:
     """Ad spend per user acquired through each paid channel."""
     cac = {}
     for lever in levers:
         if lever.kind == "paid_ads":
-            users = int(daily[f"new_users_{lever.channel}"].sum())
+            users = daily[f"new_users_{lever.channel}"].sum().item()
             cac[lever.channel] = cost_by_lever[lever.label] / users if users else float("nan")
     return cac
 
@@ -300,7 +340,7 @@ def evaluate(
     cost_cols = [c for c in daily.columns if c.startswith("cost_") and c != "cost_total"]
     cost_by_lever = {c.removeprefix("cost_"): float(daily[c].sum()) for c in cost_cols}
     cost = float(sum(cost_by_lever.values()))
-    acquired = int(daily["new_users"].sum())
+    acquired = daily["new_users"].sum().item()
     out: dict[str, Any] = {
         "currency": cfg.currency,
         "margin": m,
@@ -329,8 +369,9 @@ def evaluate(
         survival_fit=((run.analytics_summary or {}).get("rolling_retention_fit") or {}).get("bdw"),
     )
     out["marginal_roi"] = _marginal_roi(run, marginal, m, revenue, cost)
+    out["monte_carlo"] = _monte_carlo(run, baseline, m)
     out["levers"] = {lever.label: lever.summary() for lever in run.levers if lever.summary()}
-    referred = int(daily["new_users_referral"].sum()) if "new_users_referral" in daily else 0
+    referred = daily["new_users_referral"].sum().item() if "new_users_referral" in daily else 0
     if referred:
         out["viral_coefficient"] = referred / acquired if acquired else float("nan")
     return out

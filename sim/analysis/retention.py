@@ -64,10 +64,12 @@ def cohort_retention_curve(cohort_active: np.ndarray) -> np.ndarray:
     return curve
 
 
-def cohort_table(cohort_active: np.ndarray) -> pd.DataFrame:
+def cohort_table(cohort_active: np.ndarray, user_weight: float = 1.0) -> pd.DataFrame:
     """Long cohort table over observed cells of non-empty cohorts.
 
-    Columns: ``cohort_day``, ``day_n``, ``cohort_size``, ``active``, ``active_share``.
+    Columns: ``cohort_day``, ``day_n``, ``cohort_size``, ``active``, ``active_share``;
+    sizes and counts are multiplied by ``user_weight`` (real users per simulated one;
+    integers when it is 1).
     """
     horizon = cohort_active.shape[0]
     a, n = np.indices(cohort_active.shape)
@@ -75,12 +77,15 @@ def cohort_table(cohort_active: np.ndarray) -> pd.DataFrame:
     keep = (a + n < horizon) & (size[a] > 0)
     active = cohort_active[keep].astype(np.int64)
     sizes = size[a[keep]].astype(np.int64)
+    share = active / sizes
+    if user_weight != 1.0:
+        sizes, active = sizes * user_weight, active * user_weight
     return pd.DataFrame(
         {
             "cohort_day": a[keep].astype(np.int32),
             "day_n": n[keep].astype(np.int32),
             "cohort_size": sizes,
             "active": active,
-            "active_share": active / sizes,
+            "active_share": share,
         }
     )

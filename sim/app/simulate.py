@@ -12,6 +12,7 @@ same seed (common random numbers):
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -53,6 +54,9 @@ class RunOutput:
     channels: list[str]
     segments: list[str]
     seconds: float
+    group_acquired: np.ndarray
+    group_revenue: np.ndarray
+    group_cost: np.ndarray
     analytics_tables: dict[str, pd.DataFrame] | None = None
     analytics_summary: dict[str, Any] | None = None
 
@@ -71,6 +75,7 @@ def _run(cfg: Config, bar: tqdm, *, reference: bool = False) -> RunOutput:
     tables = summary = None
     if cfg.record_events:
         tables, summary = _analytics(model)
+    w = model.user_weight
     return RunOutput(
         daily=pd.DataFrame(model.log.columns),
         cohort_active=model.cohort_active,
@@ -79,9 +84,21 @@ def _run(cfg: Config, bar: tqdm, *, reference: bool = False) -> RunOutput:
         channels=list(model.channels),
         segments=list(model.segments.names),
         seconds=time.perf_counter() - started,
+        group_acquired=model.group_acquired * w,
+        group_revenue=model.group_revenue * w,
+        group_cost=_group_cost(model),
         analytics_tables=tables,
         analytics_summary=summary,
     )
+
+
+def _group_cost(model: UserLifecycleModel) -> np.ndarray:
+    """Cost per group of simulated users: their per-user charges plus an equal share of the fixed costs."""
+    groups = np.zeros(model.group_acquired.size)
+    for lever in model.levers:
+        total = float(model.log.columns[f"cost_{lever.label}"].sum())
+        groups += lever.group_charged + (total - lever.charged_total) / groups.size
+    return groups
 
 
 def _analytics(model: UserLifecycleModel) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
@@ -116,10 +133,16 @@ def _scaled(cfg: Config, key: str, name: str, field: str, factor: float) -> Conf
     return replace(cfg, strategy=strategy)
 
 
-def _marginal_factor(cls: type[Lever], value: float) -> float:
-    """+1 %, or −1 % where +1 % would leave the knob's range (reach <= 1, pushes <= 7 a week)."""
-    ceiling = {"reach": 1.0, "messages_per_week": 7.0}.get(cls.budget_key or "", float("inf"))
-    return 1.0 + MARGINAL_STEP if value * (1.0 + MARGINAL_STEP) <= ceiling else 1.0 - MARGINAL_STEP
+def _knob_ceiling(lever_cfg: Any, knob: str) -> float:
+    """The largest value the schema allows for a lever's budget knob (its ``le`` bound, else ∞)."""
+    meta = {f.name: f.metadata for f in dataclasses.fields(lever_cfg)}.get(knob, {})
+    return float("inf") if meta.get("le") is None else float(meta["le"])
+
+
+def _marginal_factor(lever_cfg: Any, knob: str, value: float) -> float:
+    """+1 %, or −1 % where +1 % would leave the knob's range (e.g. reach <= 1, pushes <= 7 a week)."""
+    up = value * (1.0 + MARGINAL_STEP) <= _knob_ceiling(lever_cfg, knob)
+    return 1.0 + MARGINAL_STEP if up else 1.0 - MARGINAL_STEP
 
 
 def _plan(cfg: Config) -> list[tuple[str, Any, Config]]:
@@ -139,7 +162,7 @@ def _plan(cfg: Config) -> list[tuple[str, Any, Config]]:
             value = getattr(lever_cfg, cls.budget_key)
             if value <= 0:
                 continue
-            factor = _marginal_factor(cls, value)
+            factor = _marginal_factor(lever_cfg, cls.budget_key, value)
             label = cls(name, lever_cfg).label
             plan.append(("marginal", (label, factor), _scaled(quiet, key, name, cls.budget_key, factor)))
     multipliers = sorted({0.0, *econ.spend_response_multipliers} - {1.0})
@@ -152,8 +175,10 @@ def _plan(cfg: Config) -> list[tuple[str, Any, Config]]:
     return plan
 
 
-def _spend_response(main: RunOutput, runs: list[tuple[tuple[str, float, float], RunOutput]]) -> pd.DataFrame:
-    """Spend → users acquired per ad channel; incremental against the channel at zero budget."""
+def _spend_response(
+    main: RunOutput, runs: list[tuple[tuple[str, float, float], RunOutput]], margin: float
+) -> pd.DataFrame:
+    """Spend → users acquired and gross profit per ad channel; incremental against the channel at zero budget."""
     rows = []
     for lever in main.levers:
         if lever.kind != "paid_ads":
@@ -168,9 +193,9 @@ def _spend_response(main: RunOutput, runs: list[tuple[tuple[str, float, float], 
                     "budget_multiplier": mult,
                     "daily_budget": budget * mult,
                     "spend": float(r.daily[f"cost_{lever.label}"].sum()),
-                    "new_users_channel": int(r.daily[f"new_users_{channel}"].sum()),
-                    "incremental_new_users": int(r.daily["new_users"].sum() - zero.daily["new_users"].sum()),
-                    "incremental_gross_profit": float(r.daily["revenue"].sum() - zero.daily["revenue"].sum()),
+                    "new_users_channel": r.daily[f"new_users_{channel}"].sum().item(),
+                    "incremental_new_users": (r.daily["new_users"].sum() - zero.daily["new_users"].sum()).item(),
+                    "incremental_gross_profit": margin * float(r.daily["revenue"].sum() - zero.daily["revenue"].sum()),
                 }
             )
     return pd.DataFrame(rows)
@@ -222,8 +247,11 @@ def simulate(
     response = [(d, r) for kind, d, r in extra if kind == "response"]
     econ = cfg.economics
     daily = economics.daily_frame(main.daily, baseline.daily if baseline else None, econ.margin)
-    summary = summarize(main.daily, main.cohort_active, cfg.population.market_size, STAGE_NAMES)
-    summary["population"] = cfg.population.name
+    pop = cfg.population
+    summary = summarize(main.daily, main.cohort_active, pop.market_size, STAGE_NAMES)
+    summary["sample_size"] = pop.simulated_users
+    summary["user_weight"] = pop.user_weight
+    summary["population"] = pop.name
     summary["strategy"] = cfg.strategy.name
     summary["economics"] = economics.evaluate(main, baseline, marginal, econ)
     if main.analytics_summary is not None:
@@ -231,7 +259,7 @@ def simulate(
     elapsed = time.perf_counter() - started
     meta = {
         "wall_seconds": elapsed,
-        "agent_days_per_second": cfg.population.market_size * cfg.horizon_days / main.seconds,
+        "agent_days_per_second": pop.simulated_users * cfg.horizon_days / main.seconds,
         "stepping": "reference" if reference else "vectorized",
         "comparison_runs": len(plan),
         "channels": main.channels,
@@ -244,6 +272,7 @@ def simulate(
         summary=summary,
         meta=meta,
         cohort_revenue=main.cohort_revenue,
-        spend_response=_spend_response(main, response) if response else None,
+        user_weight=pop.user_weight,
+        spend_response=_spend_response(main, response, econ.margin) if response else None,
         tables=main.analytics_tables or {},
     )

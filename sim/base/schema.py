@@ -45,7 +45,7 @@ def check_field(path: str, value: Any, meta: Mapping[str, Any]) -> None:
     """
     if meta.get("choices") is not None and value not in meta["choices"]:
         raise ConfigError(path, value, f"one of {', '.join(map(str, meta['choices']))}")
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
         return
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(path, value, "a finite number")

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import mesa
 import numpy as np
 
-from sim.core.daily_log import MAU_DAYS, WAU_DAYS
+from sim.core.daily_log import MAU_DAYS, MC_GROUPS, WAU_DAYS
 from sim.core.flags import FLAG_EVER_ACTIVATED, FLAG_EVER_AWARE
 from sim.core.hooks import ModelView, Modifiers
 from sim.core.lifecycle import Stage, relabel_one
@@ -162,6 +162,7 @@ class UserAgent(mesa.Agent):
         today.totals["purchases"] += 1
         today.totals["revenue"] += value
         today.totals["revenue_by_cohort"][cohort] += value
+        today.totals["revenue_by_group"][self.slot % MC_GROUPS] += value
 
     def _funnel(self, today: ReferenceDay) -> tuple[int, bool]:
         """1. Awareness, then conversion or forgetting."""
@@ -203,7 +204,7 @@ class UserAgent(mesa.Agent):
             v = v * mult[i]
         if not u_act < v:
             return False
-        if u_act < v * self._purchase_threshold(today):
+        if u_act < min(v, _ONE) * self._purchase_threshold(today):
             self._buy(today, int(P.acquired_day[i]))
         return True
 
@@ -214,9 +215,11 @@ class UserAgent(mesa.Agent):
         P, i, t = self.model.population, self.slot, today.day
         P.acquired_day[i] = t
         P.alive[i] = True
+        P.stage[i] = Stage.NEW
         today.totals["new_users"] += 1
         today.totals["new_by_channel"][P.channel[i]] += 1
-        if today.uniforms["activity"][i] < self._conversion(today) * self._purchase_threshold(today):
+        today.totals["acquired_by_group"][i % MC_GROUPS] += 1
+        if today.uniforms["activity"][i] < min(self._conversion(today), _ONE) * self._purchase_threshold(today):
             self._buy(today, t)
         return True
 

@@ -4,6 +4,9 @@ On day t an UNAWARE slot becomes AWARE with the Bass hazard
 
     h(t) = p + q · DAU(t−1) / M + Σ_k e_k(t)          (capped at 1)
 
+DAU(t−1) / M is the share of the market active yesterday; a sample of N
+simulated users estimates it as their own DAU over N.
+
 where ``p`` is innovation (``awareness.p``: organic exposure), ``q`` imitation
 (``awareness.q``: word of mouth from yesterday's daily active users) and e_k
 the extra hazard of lever channel k. The slot's acquisition channel is the term
@@ -44,13 +47,14 @@ class AwarenessConfig:
     forget_rate: float = bounded(0.0, ge=0, le=1)
 
 
-def hazard_edges(p: float, q: float, dau_yesterday: int, market_size: int, extra: list[float]) -> np.ndarray:
+def hazard_edges(p: float, q: float, active: int, simulated_users: int, extra: list[float]) -> np.ndarray:
     """Cumulative awareness hazard by channel: [p, p + q·DAU/M, … + e_k], float32.
 
-    The last edge is the total daily hazard h(t); channel k owns
-    [edge[k−1], edge[k]).
+    DAU(t−1)/M is estimated by ``active`` (yesterday's simulated DAU) over
+    ``simulated_users`` N. The last edge is the total daily hazard h(t); channel k
+    owns [edge[k−1], edge[k]).
     """
-    terms = [p, q * dau_yesterday / market_size, *extra]
+    terms = [p, q * active / simulated_users, *extra]
     return np.cumsum(np.asarray(terms, dtype=np.float64)).astype(np.float32)
 
 

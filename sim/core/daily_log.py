@@ -5,6 +5,10 @@ Columns (``daily.parquet``): ``day``, ``weekday``, users per stage (``unaware`` 
 ``wau`` (visited in the last :data:`WAU_DAYS` days), ``mau`` (last :data:`MAU_DAYS`
 days), ``purchases``, ``revenue``, ``latent_alive``, ``awareness_hazard`` and, with
 levers, ``cost_<lever>`` and ``cost_total``.
+
+Counts and revenue are for the real market: the simulated sample's numbers times
+the user weight w = M / N. With the whole market simulated (w = 1) counts are
+integers (int64); with a sample they are estimates (float64).
 """
 
 from __future__ import annotations
@@ -15,15 +19,18 @@ import numpy as np
 
 from sim.core.lifecycle import STAGE_NAMES
 
-__all__ = ["MAU_DAYS", "WAU_DAYS", "DailyLog"]
+__all__ = ["MAU_DAYS", "MC_GROUPS", "WAU_DAYS", "DailyLog"]
 
 #: Weekly active users: a visit within this many days (today included).
 WAU_DAYS = 7
 #: Monthly active users: a visit within this many days (today included).
 MAU_DAYS = 30
+#: Simulated users are split into this many groups (slot mod G); the spread of the
+#: groups' totals gives the Monte-Carlo error of a run's totals (batch means).
+MC_GROUPS = 20
 
-COUNT_COLUMNS = ("day", "weekday", *STAGE_NAMES, "new_users", "dau", "wau", "mau", "purchases")
-AMOUNT_COLUMNS = ("revenue", "awareness_hazard")
+#: Counts of the simulated users, scaled by w to the real market (and ``new_users_<channel>``).
+COUNT_COLUMNS = (*STAGE_NAMES, "new_users", "dau", "wau", "mau", "purchases")
 
 
 class DailyLog:
@@ -32,23 +39,31 @@ class DailyLog:
     Args:
         horizon: Number of days (rows).
         channels: Acquisition channels with a ``new_users_<channel>`` column.
+        user_weight: w, real users per simulated user.
 
     """
 
-    def __init__(self, horizon: int, channels: Iterable[str]) -> None:
+    def __init__(self, horizon: int, channels: Iterable[str], user_weight: float = 1.0) -> None:
         self.horizon = horizon
+        self.user_weight = user_weight
+        self._count_dtype = np.int64 if user_weight == 1.0 else np.float64
+        self._scaled = {*COUNT_COLUMNS, "latent_alive", "revenue"}
         self.columns: dict[str, np.ndarray] = {}
-        for name in COUNT_COLUMNS:
+        for name in ("day", "weekday"):
             self.columns[name] = np.zeros(horizon, dtype=np.int64)
-        for name in AMOUNT_COLUMNS:
+        for name in COUNT_COLUMNS:
+            self.columns[name] = np.zeros(horizon, dtype=self._count_dtype)
+        for name in ("revenue", "awareness_hazard"):
             self.columns[name] = np.zeros(horizon, dtype=np.float64)
-        self.columns["latent_alive"] = np.zeros(horizon, dtype=np.int64)
+        self.columns["latent_alive"] = np.zeros(horizon, dtype=self._count_dtype)
         for ch in channels:
             self.add_channel(ch)
 
     def add_channel(self, channel: str) -> None:
         """Add a ``new_users_<channel>`` column."""
-        self.columns.setdefault(f"new_users_{channel}", np.zeros(self.horizon, dtype=np.int64))
+        name = f"new_users_{channel}"
+        self._scaled.add(name)
+        self.columns.setdefault(name, np.zeros(self.horizon, dtype=self._count_dtype))
 
     def add_cost(self, label: str) -> None:
         """Add a ``cost_<lever>`` column (and ``cost_total``)."""
@@ -56,6 +71,7 @@ class DailyLog:
         self.columns.setdefault(f"cost_{label}", np.zeros(self.horizon, dtype=np.float64))
 
     def record(self, day: int, values: Mapping[str, float]) -> None:
-        """Store one day's values."""
+        """Store one day's values: counts and revenue of the simulated users (scaled here), costs in money."""
+        w = self.user_weight
         for key, value in values.items():
-            self.columns[key][day] = value
+            self.columns[key][day] = value * w if w != 1.0 and key in self._scaled else value

@@ -20,8 +20,10 @@ costs a few vector operations per slot and day. Multipliers accumulate in
 :class:`Effects`. A lever adds what it spends today to ``cost_today``.
 
 A lever sees the model only through :class:`ModelView`: the population arrays,
-the segment table, the random streams, the channel names, the market size, the
-day and yesterday's DAU. Day-level multipliers that user code sets directly live
+the segment table, the random streams, the channel names, the market size M, the
+number of simulated users N and their weight w = M / N, the day and yesterday's
+share of the market active. Per-slot state is sized N; per-user costs are charged
+w times (each simulated user stands for w real ones). Day-level multipliers that user code sets directly live
 in :class:`Modifiers` (``model.modifiers``).
 """
 
@@ -82,13 +84,23 @@ class ModelView(Protocol):
         ...
 
     @property
-    def dau(self) -> int:
-        """Daily active users of yesterday."""
+    def active_share(self) -> float:
+        """DAU(t−1) / M: the share of the market active yesterday."""
         ...
 
     @property
     def market_size(self) -> int:
-        """Number of slots M."""
+        """M: real users in the market."""
+        ...
+
+    @property
+    def sample_size(self) -> int:
+        """N: simulated users (slots)."""
+        ...
+
+    @property
+    def user_weight(self) -> float:
+        """W = M / N: real users per simulated user."""
         ...
 
     @property

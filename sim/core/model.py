@@ -40,7 +40,7 @@ import numpy as np
 
 from sim.core.agent import ReferenceDay, UserAgent
 from sim.core.awareness import become_aware, convert, hazard_edges
-from sim.core.daily_log import MAU_DAYS, WAU_DAYS, DailyLog
+from sim.core.daily_log import MAU_DAYS, MC_GROUPS, WAU_DAYS, DailyLog
 from sim.core.flags import FLAG_EVER_ACTIVATED
 from sim.core.hooks import Chunk, Effects, Events, LeverHooks, Modifiers, at
 from sim.core.lifecycle import STAGE_NAMES, Stage, relabel
@@ -49,7 +49,7 @@ from sim.core.rng import CHUNK_SIZE, Streams
 from sim.core.survival import death_probability, exponent_steps
 from sim.core.visits import purchases, update_habit, visit_probability
 
-__all__ = ["AGENT_MODES", "MAX_CHANNELS", "REFERENCE_MAX_SLOTS", "LifecycleModel"]
+__all__ = ["AGENT_MODES", "MAX_CHANNELS", "MC_GROUPS", "REFERENCE_MAX_SLOTS", "LifecycleModel"]
 
 #: Largest market the agent-by-agent reference stepping accepts.
 REFERENCE_MAX_SLOTS = 200_000
@@ -114,14 +114,20 @@ class LifecycleModel(mesa.Model):
 
     Attributes:
         population_config: The population config.
-        population: The struct-of-arrays state.
+        market_size: M, the real market.
+        sample_size: N, the simulated users (slots).
+        user_weight: w = M / N, real users per simulated user.
+        population: The struct-of-arrays state (N slots).
         levers: The levers.
         modifiers: Day-level multipliers applied to the next step (user code).
         day: Number of days simulated so far (the next day to simulate).
-        log: The daily counters.
-        cohort_active: ``cohort_active[a, n]`` = users acquired on day a and
+        log: The daily counters (for the real market).
+        dau: Daily active users of the last day stepped (real market).
+        cohort_active: ``cohort_active[a, n]`` = simulated users acquired on day a and
             active on day a + n.
-        cohort_revenue: ``cohort_revenue[a, n]`` = their revenue on day a + n.
+        cohort_revenue: ``cohort_revenue[a, n]`` = their revenue on day a + n (simulated users).
+        group_acquired: Simulated users acquired so far in each of :data:`MC_GROUPS` slot groups.
+        group_revenue: Their revenue so far, per group.
 
     """
 
@@ -141,6 +147,8 @@ class LifecycleModel(mesa.Model):
             raise ValueError(f"agents={agents!r} is not allowed: one of {', '.join(AGENT_MODES)}")
         self.population_config = population
         self.market_size = population.market_size
+        self.sample_size = population.simulated_users
+        self.user_weight = population.user_weight
         self.horizon = horizon_days
         self.seed = seed
         self.reference = reference
@@ -151,10 +159,10 @@ class LifecycleModel(mesa.Model):
                 "the strategy has levers; reference stepping implements the organic model only "
                 "(use strategy=baseline, or the vectorized core)"
             )
-        if reference and self.market_size > REFERENCE_MAX_SLOTS:
+        if reference and self.sample_size > REFERENCE_MAX_SLOTS:
             raise ValueError(
-                f"population.market_size={self.market_size} is too large for reference stepping: "
-                f"at most {REFERENCE_MAX_SLOTS}; use the vectorized core (reference=False)"
+                f"population.sample_size={self.sample_size} is too large for reference stepping: "
+                f"at most {REFERENCE_MAX_SLOTS} simulated users; use the vectorized core (reference=False)"
             )
         self.streams = Streams(seed)
         self.segments = SegmentTable.from_config(population)
@@ -162,7 +170,7 @@ class LifecycleModel(mesa.Model):
         self.modifiers = Modifiers()
         self.channels: list[str] = list(ORGANIC_CHANNELS)
         self.exponent_steps = exponent_steps(self.segments.churn_c, self.horizon)
-        self.log = DailyLog(self.horizon, self.channels)
+        self.log = DailyLog(self.horizon, self.channels, self.user_weight)
         for lever in self.levers:
             if lever.channel is not None:
                 self._channel_code(lever.channel)
@@ -175,29 +183,37 @@ class LifecycleModel(mesa.Model):
         #: Visit events (slot, day), one array pair per day, when ``record_events`` is on.
         self.visit_slots: list[np.ndarray] = []
         self.visit_days: list[int] = []
+        self.group_acquired = np.zeros(MC_GROUPS, dtype=np.int64)
+        self.group_revenue = np.zeros(MC_GROUPS, dtype=np.float64)
         self.day = 0
-        self.dau = 0
-        self.stage_counts = np.zeros(len(Stage), dtype=np.int64)
+        self.dau: float = 0
+        self._active_sample = 0  # yesterday's DAU among the simulated users
+        self.stage_counts = np.zeros(len(Stage), dtype=np.float64)
         self.stage_counts[Stage.UNAWARE] = self.market_size
         self.revenue = 0.0
         self._users: dict[int, UserAgent] = {}
         if agents == "auto":
-            agents = "all" if self.market_size <= AUTO_AGENTS_MAX_SLOTS else "lazy"
+            agents = "all" if self.sample_size <= AUTO_AGENTS_MAX_SLOTS else "lazy"
         if agents == "all" or reference:
-            for slot in range(self.market_size):
+            for slot in range(self.sample_size):
                 self._users[slot] = UserAgent(self, slot)
 
     # ----------------------------------------------------------------- agents
     def user(self, slot: int) -> UserAgent:
         """The Mesa agent of a slot, created (and registered) on first access."""
-        if not 0 <= slot < self.market_size:
-            raise IndexError(f"slot={slot} is out of range: 0 <= slot < {self.market_size}")
+        if not 0 <= slot < self.sample_size:
+            raise IndexError(f"slot={slot} is out of range: 0 <= slot < {self.sample_size}")
         agent = self._users.get(slot)
         if agent is None:
             agent = self._users[slot] = UserAgent(self, slot)
         return agent
 
     # ------------------------------------------------------------------ state
+    @property
+    def active_share(self) -> float:
+        """DAU(t−1) / M: the share of the market active yesterday (estimated on the sample)."""
+        return self._active_sample / self.sample_size
+
     @property
     def wau(self) -> int:
         """Users with a visit in the last :data:`WAU_DAYS` days (after the last step)."""
@@ -251,7 +267,7 @@ class LifecycleModel(mesa.Model):
             code = self._channel_code(name)
             extra += [0.0] * (code - len(ORGANIC_CHANNELS) + 1 - len(extra))
             extra[code - len(ORGANIC_CHANNELS)] += hazard
-        edges = hazard_edges(pop.awareness.p, pop.awareness.q, self.dau, self.market_size, extra)
+        edges = hazard_edges(pop.awareness.p, pop.awareness.q, self._active_sample, self.sample_size, extra)
         conversion = self.modifiers.conversion
         if isinstance(conversion, np.ndarray):
             conversion = (conversion * np.float32(pop.conversion_rate)).astype(np.float32)
@@ -280,10 +296,12 @@ class LifecycleModel(mesa.Model):
             for lever in self.levers:
                 tally[f"cost_{lever.label}"] = lever.cost_today
             tally["cost_total"] = sum(lever.cost_today for lever in self.levers)
+        self._active_sample = int(tally["dau"])
         self.log.record(self.day, tally)
-        self.dau = int(tally["dau"])
-        self.revenue += tally["revenue"]
-        self.stage_counts = np.array([tally[name] for name in STAGE_NAMES], dtype=np.int64)
+        row = {name: col[self.day] for name, col in self.log.columns.items()}
+        self.dau = row["dau"]
+        self.revenue += float(row["revenue"])
+        self.stage_counts = np.array([row[name] for name in STAGE_NAMES], dtype=np.float64)
         self.day += 1
 
     def new_totals(self) -> dict[str, Any]:
@@ -293,6 +311,8 @@ class LifecycleModel(mesa.Model):
         )
         totals["revenue"] = 0.0
         totals["new_by_channel"] = np.zeros(len(self.channels), dtype=np.int64)
+        totals["acquired_by_group"] = np.zeros(MC_GROUPS, dtype=np.int64)
+        totals["revenue_by_group"] = np.zeros(MC_GROUPS, dtype=np.float64)
         totals["active_by_cohort"] = np.zeros(self.day + 1, dtype=np.int64)
         totals["revenue_by_cohort"] = np.zeros(self.day + 1, dtype=np.float64)
         return totals
@@ -302,6 +322,8 @@ class LifecycleModel(mesa.Model):
         cohorts = np.arange(t + 1)
         self.cohort_active[cohorts, t - cohorts] += totals.pop("active_by_cohort").astype(np.int32)
         self.cohort_revenue[cohorts, t - cohorts] += totals.pop("revenue_by_cohort")
+        self.group_acquired += totals.pop("acquired_by_group")
+        self.group_revenue += totals.pop("revenue_by_group")
         for code, count in enumerate(totals.pop("new_by_channel")):
             tally[f"new_users_{self.channels[code]}"] = int(count)
         tally.update(totals)
@@ -310,8 +332,8 @@ class LifecycleModel(mesa.Model):
         totals = self.new_totals()
         day_visits = []
         mod, t = self.modifiers, self.day
-        for chunk, lo in enumerate(range(0, self.market_size, CHUNK_SIZE)):
-            hi = min(lo + CHUNK_SIZE, self.market_size)
+        for chunk, lo in enumerate(range(0, self.sample_size, CHUNK_SIZE)):
+            hi = min(lo + CHUNK_SIZE, self.sample_size)
             ch = Chunk(self.population, self.streams, self.channels, t, chunk, lo, hi)
             fx = Effects(
                 conversion=at(ctx.conversion, lo, hi),
@@ -391,8 +413,10 @@ class LifecycleModel(mesa.Model):
         if conv.size:
             ch.acquired_day[conv] = day16
             ch.alive[conv] = True
+            ch.stage[conv] = Stage.NEW  # so today's later hooks (rewards, hazard) see them as acquired
             cd.visited[conv] = True
             totals["new_by_channel"] += np.bincount(ch.channel[conv], minlength=len(self.channels))
+            totals["acquired_by_group"] += np.bincount((conv + ch.lo) % MC_GROUPS, minlength=MC_GROUPS)
         cd.vis_idx = np.flatnonzero(cd.visited)
         ch.last_visit_day[cd.vis_idx] = day16
         buy = np.concatenate(cd.buyers)
@@ -401,6 +425,7 @@ class LifecycleModel(mesa.Model):
             spent = ch.order_value[buy].astype(np.float64)
             totals["revenue"] += float(spent.sum())
             totals["revenue_by_cohort"] += np.bincount(ch.acquired_day[buy], weights=spent, minlength=ctx.day + 1)
+            totals["revenue_by_group"] += np.bincount((buy + ch.lo) % MC_GROUPS, weights=spent, minlength=MC_GROUPS)
 
     def _habit(self, cd: ChunkDay) -> None:
         """4. Habit update after the day's visits; levers observe the visits."""
@@ -473,7 +498,7 @@ class LifecycleModel(mesa.Model):
 
     # ------------------------------------------------------------- reference
     def _step_reference(self, ctx: DayContext, tally: dict[str, Any]) -> None:
-        t, n_slots = self.day, self.market_size
+        t, n_slots = self.day, self.sample_size
         uniforms = {name: np.empty(n_slots, dtype=np.float32) for name in STREAMS}
         for chunk, lo in enumerate(range(0, n_slots, CHUNK_SIZE)):
             hi = min(lo + CHUNK_SIZE, n_slots)

@@ -34,6 +34,7 @@ from sim.core.visits import HabitConfig, VisitConfig
 
 __all__ = [
     "MAX_MARKET_SIZE",
+    "MAX_SAMPLE_SIZE",
     "MAX_SEGMENTS",
     "NEVER",
     "OrderValueConfig",
@@ -46,8 +47,10 @@ __all__ = [
 
 #: Day value stored for "never happened" (acquisition, last visit).
 NEVER = np.int16(-20000)
-#: Largest market: slot indices are int32 in the counters.
-MAX_MARKET_SIZE = 2**31 - 1
+#: Largest market (real users): money and counts are float64, exact up to 2**53.
+MAX_MARKET_SIZE = 10**12
+#: Most simulated users: slot indices are int32 in the counters.
+MAX_SAMPLE_SIZE = 2**31 - 1
 #: Most segments a population may have: segment codes are int8.
 MAX_SEGMENTS = 127
 
@@ -73,10 +76,17 @@ class SegmentConfig:
 
 @dataclass
 class PopulationConfig:
-    """A product's market (``population``): size, funnel, habit, lifecycle labels and segments."""
+    """A product's market (``population``): size, funnel, habit, lifecycle labels and segments.
+
+    ``market_size`` M is the market being modelled, in real people: what budgets,
+    prices and impressions act on. ``sample_size`` N is how many of them are
+    simulated (default: all of them); each simulated user stands for w = M / N
+    real ones, and every count, revenue and cost is reported for the real market.
+    """
 
     name: str = "custom"
     market_size: int = bounded(100_000, ge=1, le=MAX_MARKET_SIZE)
+    sample_size: int | None = bounded(None, ge=1, le=MAX_SAMPLE_SIZE)
     awareness: AwarenessConfig = field(default_factory=AwarenessConfig)
     conversion_rate: float = bounded(0.1, ge=0, le=1)
     resurrection_rate: float = bounded(0.0, ge=0, le=1)
@@ -87,6 +97,16 @@ class PopulationConfig:
     weekly_purchase_pattern: list[float] = field(default_factory=lambda: [1.0] * 7)
     segments: dict[str, SegmentConfig] = field(default_factory=dict)
     trait_sampling: str = bounded("fast", choices=("fast", "smooth"))
+
+    @property
+    def simulated_users(self) -> int:
+        """N: the users simulated (``sample_size``, or the whole market)."""
+        return self.market_size if self.sample_size is None else self.sample_size
+
+    @property
+    def user_weight(self) -> float:
+        """W = M / N: real users each simulated user stands for."""
+        return self.market_size / self.simulated_users
 
 
 def _check_weekly(key: str, pattern: list[float]) -> None:
@@ -105,6 +125,10 @@ def check_population(pop: PopulationConfig, key: str = "population") -> None:
 
     """
     check_ranges(pop, key)
+    if pop.sample_size is not None and pop.sample_size > pop.market_size:
+        raise ConfigError(
+            f"{key}.sample_size", pop.sample_size, f"at most {key}.market_size={pop.market_size} (or null: all of it)"
+        )
     if not pop.segments:
         raise ConfigError(f"{key}.segments", {}, "at least one segment (pick a preset: population=consumer_app)")
     if len(pop.segments) > MAX_SEGMENTS:
@@ -175,7 +199,7 @@ class Population:
 
     @property
     def size(self) -> int:
-        """Number of slots (M)."""
+        """Number of slots (N, the simulated users)."""
         return int(self.stage.shape[0])
 
     @property
@@ -185,9 +209,9 @@ class Population:
 
     @classmethod
     def create(cls, pop: PopulationConfig, segments: SegmentTable, streams: Streams) -> Population:
-        """Allocate M slots and draw their latent traits from stream ``traits``.
+        """Allocate N slots (``pop.simulated_users``) and draw their latent traits from stream ``traits``.
 
-        Draws are dense per chunk, so slot i has the same traits in any market
+        Draws are dense per chunk, so slot i has the same traits in any sample
         with more than i slots and the same segment weights. With
         ``trait_sampling: smooth`` each trait is the Beta (or normal) quantile of
         a fixed uniform, so it moves continuously with the parameters (what
@@ -199,7 +223,7 @@ class Population:
             streams: The run's random streams.
 
         """
-        m = pop.market_size
+        m = pop.simulated_users
         self = cls(
             stage=np.full(m, Stage.UNAWARE, dtype=np.int8),
             alive=np.zeros(m, dtype=bool),

@@ -12,9 +12,10 @@ visit.
 
 A visit is also a purchase with probability ρ_s · w_p[weekday]
 (``segments.<s>.purchase_prob``, ``weekly_purchase_pattern``), decided on the
-same uniform (u_v < v_i · ρ_s · w_p), so purchases are nested in visits and
-move with them under common random numbers. A purchase earns the user's order
-value.
+same uniform: purchase if u_v < v_i · ρ_s · w_p, with v_i the visit probability
+capped at 1, so P(purchase | visit) = ρ_s · w_p exactly, purchases are nested in
+visits and they move with them under common random numbers. A purchase earns
+the user's order value.
 
 Habit (``habit.gain`` g, ``habit.decay`` d) after the day's visits:
 
@@ -53,7 +54,7 @@ class HabitConfig:
 def visit_probability(
     propensity: np.ndarray, habit: np.ndarray, weekday_factor: float, strength: float, multiplier
 ) -> np.ndarray:
-    """Daily visit probability v_i(t) (not clipped: u < v ≥ 1 is always true)."""
+    """Daily visit probability before the cap at 1 (u < v ≥ 1 is a certain visit; :func:`purchases` caps it)."""
     scalar = np.isscalar(multiplier)
     v = propensity * np.float32(weekday_factor * (multiplier if scalar else 1.0))
     if strength > 0:
@@ -73,10 +74,13 @@ def purchases(
 ) -> np.ndarray:
     """Which of the visiting slots ``idx`` also purchase.
 
+    Purchase if u < min(1, p) · ρ_s · w_p, p the probability of the visit event, so
+    that P(purchase | visit) = ρ_s · w_p also where p exceeds 1.
+
     Args:
         idx: Local indices of slots with a visit (or acquisition) today.
         u_activity: The chunk's ``activity`` uniforms.
-        event_prob: Probability of the visit (or conversion) event at ``idx``.
+        event_prob: Probability of the visit (or conversion) event at ``idx`` (may exceed 1).
         segment: The chunk's segment codes.
         purchase_prob: ρ per segment code (float32).
         weekday_factor: w_p for today.
@@ -86,7 +90,7 @@ def purchases(
 
     """
     rho = purchase_prob[segment[idx]] * np.float32(weekday_factor)
-    return idx[u_activity[idx] < event_prob * rho]
+    return idx[u_activity[idx] < np.minimum(event_prob, np.float32(1.0)) * rho]
 
 
 def update_habit(habit: np.ndarray, visited: np.ndarray, gain: float, decay: float) -> None:

@@ -1,8 +1,19 @@
-"""What every lever shares: schedule, target, user quality and default hooks.
+"""What every lever shares: schedule, spend window, target, user quality, charging, default hooks.
 
 :class:`Lever` implements the hook contract of :mod:`sim.core.hooks` with hooks
 that do nothing, plus the targeting every lever needs; a lever module subclasses
 it and overrides the hooks of the processes it acts on.
+
+**When**: a lever is *on* on day t if its own schedule says so (``start_day <= t <=
+end_day`` and the weekday of t in ``days_of_week``, 0 = Monday) *and* t is inside
+the strategy's spend window (``strategy.spend_window.start_day`` …
+``end_day``, inclusive): "spend for a quarter, measure for a year" is one window,
+however many levers there are.
+
+**Who pays what**: every cost is money in the real market. A per-user cost is
+charged once per real user, so a simulated user costs the price times the user
+weight w = M / N (:meth:`Lever.charge`); fixed costs (a daily budget, a one-off
+event) are charged as they are.
 
 User quality (of an acquisition channel, or of coupon users) is fixed when the
 user is acquired, so it scales the user's latent traits then, once:
@@ -24,10 +35,11 @@ import numpy as np
 
 from sim.base.errors import ConfigError
 from sim.base.schema import bounded
+from sim.core.daily_log import MC_GROUPS
 from sim.core.hooks import Chunk, Effects, Events, ModelView
 from sim.core.lifecycle import STAGE_NAMES
 
-__all__ = ["ACQUIRED_STAGES", "Lever", "QualityConfig", "Schedule", "Target"]
+__all__ = ["ACQUIRED_STAGES", "Lever", "QualityConfig", "Schedule", "SpendWindow", "Target", "saturation"]
 
 #: Weekday codes, 0 = Monday.
 ALL_DAYS = (0, 1, 2, 3, 4, 5, 6)
@@ -41,6 +53,28 @@ class QualityConfig:
 
     churn_multiplier: float = bounded(1.0, ge=0)
     visit_multiplier: float = bounded(1.0, ge=0)
+
+
+def saturation(value: float, half: float) -> float:
+    """s(x) = x / (x + K): 0 at x = 0, 1/2 at x = K, → 1; concave (a Hill curve of shape 1)."""
+    return value / (value + half) if value > 0 else 0.0
+
+
+@dataclass
+class SpendWindow:
+    """The strategy's spend window (``strategy.spend_window``): days on which any lever may act."""
+
+    start_day: int = bounded(0, ge=0)
+    end_day: int | None = bounded(None, ge=0)
+
+    def check(self, key: str) -> None:
+        """Raise ConfigError on an inverted window."""
+        if self.end_day is not None and self.end_day < self.start_day:
+            raise ConfigError(f"{key}.end_day", self.end_day, f"a day >= {key}.start_day={self.start_day}")
+
+    def contains(self, day: int) -> bool:
+        """Whether ``day`` is inside the window."""
+        return self.start_day <= day and (self.end_day is None or day <= self.end_day)
 
 
 @dataclass
@@ -91,6 +125,13 @@ class Lever:
     Args:
         name: Instance name (the key under ``strategy.<kind>`` for multi-instance levers).
         cfg: The lever's config dataclass.
+        window: The strategy's spend window (default: every day).
+
+    Attributes:
+        cost_today: Money spent today (real market).
+        group_charged: Per-user charges so far by slot group (slot mod ``MC_GROUPS``), for
+            the Monte-Carlo error of the cost; fixed costs are not in it.
+        charged_total: The sum of ``group_charged``.
 
     """
 
@@ -104,12 +145,16 @@ class Lever:
     #: Extra awareness hazard of ``channel`` today (levers with a channel set it in ``begin_day``).
     hazard_today: float = 0.0
 
-    def __init__(self, name: str, cfg: Any) -> None:
+    def __init__(self, name: str, cfg: Any, window: SpendWindow | None = None) -> None:
         self.name = name
         self.cfg = cfg
+        self.window = window if window is not None else SpendWindow()
         self.cost_today = 0.0
         self.on_today = False
         self.stream = f"lever:{self.kind}:{name}"
+        self.user_weight = 1.0
+        self.group_charged = np.zeros(MC_GROUPS, dtype=np.float64)
+        self.charged_total = 0.0
 
     @property
     def label(self) -> str:
@@ -119,6 +164,7 @@ class Lever:
     # -------------------------------------------------------------- targeting
     def bind(self, model: ModelView) -> None:
         """Resolve names to codes; allocate per-slot state. Called once."""
+        self.user_weight = model.user_weight
         target: Target = self.cfg.target
         stages = target.stages or list(self.target_stages)
         self._stage_ok = np.zeros(len(STAGE_NAMES), dtype=bool)
@@ -176,9 +222,22 @@ class Lever:
 
     # ------------------------------------------------------------------ hooks
     def begin_day(self, model: ModelView, weekday: int) -> None:
-        """Day-level work; the default resets the day's cost and evaluates the schedule."""
+        """Day-level work; the default resets the day's cost and evaluates the schedule and window."""
         self.cost_today = 0.0
-        self.on_today = self.cfg.schedule.is_on(model.day, weekday)
+        self.on_today = self.cfg.schedule.is_on(model.day, weekday) and self.window.contains(model.day)
+
+    def charge(self, ch: Chunk, idx: np.ndarray, price: float) -> None:
+        """Pay ``price`` per real user for the simulated users at local indices ``idx`` (w each)."""
+        if not idx.size:
+            return
+        amount = price * self.user_weight
+        self.cost_today += idx.size * amount
+        self.charged_total += idx.size * amount
+        self.group_charged += np.bincount((idx + ch.lo) % MC_GROUPS, minlength=MC_GROUPS) * amount
+
+    def real(self, count: int) -> float | int:
+        """A count of simulated users as real users (w times; an int when w = 1)."""
+        return count if self.user_weight == 1.0 else count * self.user_weight
 
     def conversion_effects(self, ch: Chunk, aware: np.ndarray, conversion: Any) -> Any:
         """Return today's conversion probability of the AWARE slots at local indices ``aware``.

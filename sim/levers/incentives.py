@@ -21,7 +21,7 @@ import numpy as np
 
 from sim.base.schema import bounded
 from sim.core.hooks import Chunk, Effects, Events, ModelView
-from sim.levers.base import Lever, Schedule, Target
+from sim.levers.base import Lever, Schedule, SpendWindow, Target
 
 __all__ = ["Incentives", "IncentivesConfig"]
 
@@ -45,15 +45,15 @@ class Incentives(Lever):
 
     kind = "incentives"
 
-    def __init__(self, name: str, cfg: IncentivesConfig) -> None:
-        super().__init__(name, cfg)
+    def __init__(self, name: str, cfg: IncentivesConfig, window: SpendWindow | None = None) -> None:
+        super().__init__(name, cfg, window)
         self.rewards = 0
         self._used = False
 
     def bind(self, model: ModelView) -> None:
         """Allocate dependence (float32 per slot)."""
         super().bind(model)
-        self.dependence = np.zeros(model.market_size, dtype=np.float32)
+        self.dependence = np.zeros(model.sample_size, dtype=np.float32)
 
     def visit_effects(self, ch: Chunk, fx: Effects) -> None:
         """Lift while on; the post-stop dip while off."""
@@ -73,10 +73,10 @@ class Incentives(Lever):
             return
         rewarded = ev.visit_idx if self._mask is None else ev.visit_idx[self._mask[ev.visit_idx]]
         self.rewards += rewarded.size
-        self.cost_today += rewarded.size * self.cfg.cost_per_reward
+        self.charge(ch, rewarded, self.cfg.cost_per_reward)
         dep = self.dependence[ch.lo : ch.hi]
         dep[rewarded] += np.float32(self.cfg.dependence_gain) * (np.float32(1.0) - dep[rewarded])
 
     def summary(self) -> dict[str, Any]:
-        """Rewards paid."""
-        return {"rewards_paid": self.rewards}
+        """Rewards paid (real users' visits)."""
+        return {"rewards_paid": self.real(self.rewards)}

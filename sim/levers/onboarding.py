@@ -16,7 +16,7 @@ import numpy as np
 from sim.base.schema import bounded
 from sim.core.flags import FLAG_ONBOARDED
 from sim.core.hooks import Chunk, Effects
-from sim.levers.base import Lever, Schedule, Target
+from sim.levers.base import Lever, Schedule, SpendWindow, Target
 
 __all__ = ["Onboarding", "OnboardingConfig"]
 
@@ -39,8 +39,8 @@ class Onboarding(Lever):
     kind = "onboarding"
     target_stages = ("aware",)
 
-    def __init__(self, name: str, cfg: OnboardingConfig) -> None:
-        super().__init__(name, cfg)
+    def __init__(self, name: str, cfg: OnboardingConfig, window: SpendWindow | None = None) -> None:
+        super().__init__(name, cfg, window)
         self.onboarded = 0
         # Per chunk: local indices onboarded on each of the last ``days`` days, so the
         # early-hazard effect touches only those users instead of scanning the chunk.
@@ -56,7 +56,7 @@ class Onboarding(Lever):
             return
         ch.flags[idx] |= FLAG_ONBOARDED
         self.onboarded += idx.size
-        self.cost_today += idx.size * self.cfg.cost_per_user
+        self.charge(ch, idx, self.cfg.cost_per_user)
 
     def hazard_effects(self, ch: Chunk, fx: Effects) -> None:
         """Lower hazard during the first ``days`` days of onboarded users."""
@@ -66,5 +66,5 @@ class Onboarding(Lever):
         fx.scale_at("hazard", early, self.cfg.hazard_multiplier, ch.n)
 
     def summary(self) -> dict[str, Any]:
-        """Users onboarded."""
-        return {"users_onboarded": self.onboarded}
+        """Users onboarded (real users)."""
+        return {"users_onboarded": self.real(self.onboarded)}

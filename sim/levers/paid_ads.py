@@ -1,17 +1,20 @@
 """Paid ads per channel: spend → impressions → adstock → Hill saturation → awareness.
 
 For channel k on day t, with daily spend s_t (``daily_budget`` while the
-schedule is on, else 0) and cost per thousand impressions ``cpm``:
+schedule is on, else 0), cost per thousand impressions ``cpm`` and a market of
+M real people (``population.market_size``):
 
     x_t = 1000 · s_t / cpm                                    (impressions)
     A_t = x_t + λ · A_{t−1}                                   (adstock.kind = geometric)
-    A_t = Σ_{l=0}^{L−1} λ^((l − θ)²) · x_{t−l}                 (adstock.kind = delayed)
-    e_t = h_max · A_t^n / (A_t^n + K^n)                       (Hill saturation)
+    A_t = Σ_{l=0}^{L−1} λ^((l − δ)²) · x_{t−l}                 (adstock.kind = delayed)
+    a_t = A_t / M                                             (adstocked impressions per person)
+    e_t = h_max · a_t^n / (a_t^n + K^n)                       (Hill saturation)
 
-with λ = ``adstock.decay`` (carry-over), θ = ``adstock.peak_delay``, L =
+with λ = ``adstock.decay`` (carry-over), δ = ``adstock.peak_delay``, L =
 ``adstock.max_lag``, h_max = ``saturation.max_hazard``, K =
-``saturation.half_saturation`` (adstocked impressions at half effect) and n =
-``saturation.shape``. e_t is channel k's extra daily awareness hazard for
+``saturation.half_saturation`` (adstocked impressions *per person of the
+market* at half effect) and n = ``saturation.shape``. The effect is defined per
+real person, so it does not depend on how many of them are simulated. e_t is channel k's extra daily awareness hazard for
 UNAWARE slots in the targeted segments; users made aware by it belong to
 channel k. They convert with ``conversion_multiplier`` × the organic rate, and
 once acquired their churn hazard and visit probability are multiplied by
@@ -31,7 +34,7 @@ import numpy as np
 from sim.base.errors import ConfigError
 from sim.base.schema import bounded
 from sim.core.hooks import ModelView
-from sim.levers.base import Lever, QualityConfig, Schedule, Target
+from sim.levers.base import Lever, QualityConfig, Schedule, SpendWindow, Target
 
 __all__ = ["AdstockConfig", "PaidAds", "PaidAdsConfig", "SaturationConfig", "hill"]
 
@@ -51,7 +54,7 @@ class SaturationConfig:
     """Hill curve from adstocked impressions to daily awareness hazard."""
 
     max_hazard: float = bounded(0.002, ge=0, le=1)
-    half_saturation: float = bounded(200_000.0, gt=0)
+    half_saturation: float = bounded(0.2, gt=0)
     shape: float = bounded(1.5, gt=0)
 
 
@@ -77,7 +80,7 @@ def hill(adstock: np.ndarray | float, max_hazard: float, half_saturation: float,
 
 
 def delayed_weights(decay: float, peak_delay: float, max_lag: int) -> np.ndarray:
-    """Kernel w_l = λ^((l − θ)²), l = 0 … L − 1 (Jin et al. 2017, "delayed adstock")."""
+    """Kernel w_l = λ^((l − δ)²), l = 0 … L − 1 (Jin et al. 2017, "delayed adstock")."""
     lags = np.arange(max_lag, dtype=np.float64)
     return np.power(decay, (lags - peak_delay) ** 2) if decay > 0 else (lags == round(peak_delay)).astype(float)
 
@@ -89,8 +92,8 @@ class PaidAds(Lever):
     budget_key = "daily_budget"
     target_stages = ("unaware",)
 
-    def __init__(self, name: str, cfg: PaidAdsConfig) -> None:
-        super().__init__(name, cfg)
+    def __init__(self, name: str, cfg: PaidAdsConfig, window: SpendWindow | None = None) -> None:
+        super().__init__(name, cfg, window)
         self.channel = name
         self.adstock = 0.0
         self.hazard_today = 0.0
@@ -118,7 +121,8 @@ class PaidAds(Lever):
             self._history.appendleft(impressions)
             self.adstock = float(np.dot(self._weights[: len(self._history)], np.fromiter(self._history, float)))
         sat = self.cfg.saturation
-        self.hazard_today = float(hill(self.adstock, sat.max_hazard, sat.half_saturation, sat.shape))
+        per_person = self.adstock / model.market_size
+        self.hazard_today = float(hill(per_person, sat.max_hazard, sat.half_saturation, sat.shape))
         self.cost_today = spend
         self.spend_total += spend
 

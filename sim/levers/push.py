@@ -31,7 +31,7 @@ from sim.base.schema import bounded
 from sim.core.flags import FLAG_PUSH_OPT_OUT
 from sim.core.hooks import Chunk, Effects, ModelView
 from sim.core.lifecycle import Stage
-from sim.levers.base import Lever, Schedule, Target
+from sim.levers.base import Lever, Schedule, SpendWindow, Target
 
 __all__ = ["Push", "PushConfig"]
 
@@ -57,8 +57,8 @@ class Push(Lever):
     kind = "push"
     budget_key = "messages_per_week"
 
-    def __init__(self, name: str, cfg: PushConfig) -> None:
-        super().__init__(name, cfg)
+    def __init__(self, name: str, cfg: PushConfig, window: SpendWindow | None = None) -> None:
+        super().__init__(name, cfg, window)
         self.messages = 0
         self.opt_outs = 0
         self._used = False
@@ -66,7 +66,7 @@ class Push(Lever):
     def bind(self, model: ModelView) -> None:
         """Allocate fatigue (float32 per slot)."""
         super().bind(model)
-        self.fatigue = np.zeros(model.market_size, dtype=np.float32)
+        self.fatigue = np.zeros(model.sample_size, dtype=np.float32)
 
     def visit_effects(self, ch: Chunk, fx: Effects) -> None:
         """Send today's messages, update fatigue, lift visits of recipients."""
@@ -84,7 +84,7 @@ class Push(Lever):
             fatigue += received
             idx = np.flatnonzero(received)
             self.messages += idx.size
-            self.cost_today += idx.size * self.cfg.cost_per_message
+            self.charge(ch, idx, self.cfg.cost_per_message)
             if self.cfg.opt_out_per_fatigue > 0 and idx.size:
                 out = idx[u[idx] < np.float32(rate * self.cfg.opt_out_per_fatigue) * fatigue[idx]]
                 ch.flags[out] |= FLAG_PUSH_OPT_OUT
@@ -101,5 +101,5 @@ class Push(Lever):
             fx.scale("hazard", np.float32(1.0) + np.float32(self.cfg.fatigue_churn) * (f * f))
 
     def summary(self) -> dict[str, Any]:
-        """Messages sent and opt-outs."""
-        return {"messages_sent": self.messages, "opt_outs": self.opt_outs}
+        """Messages sent and opt-outs (real users)."""
+        return {"messages_sent": self.real(self.messages), "opt_outs": self.real(self.opt_outs)}

@@ -1,15 +1,34 @@
-"""Referral programme: active users invite friends; both sides are rewarded.
+"""Referral programme: active users invite friends; both sides are rewarded, and rewards move behaviour.
 
 While the schedule is on, invitations add to the awareness hazard of UNAWARE
 slots (in the targeted segments)
 
-    e_t = r · DAU(t−1) / M                      (r = ``invite_rate``)
+    e_t = r(R_s) · DAU(t−1) / M,    r(R_s) = r_0 + (r_max − r_0) · R_s / (R_s + K_s)
 
-so referrals come from yesterday's active users, like word of mouth. Invited
-users belong to channel ``referral`` and convert with ``conversion_multiplier``
-× the organic rate. Every conversion through the channel is a successful
-referral and costs ``reward_referrer + reward_referee``. The summary reports the
-viral coefficient: referred users acquired per user acquired.
+so referrals come from yesterday's active users, like word of mouth, and the
+referrer's reward R_s (``reward_referrer``) raises the invitation rate with
+diminishing returns from r_0 (``base_invite_rate``: sharing without a reward)
+towards r_max (``invite_rate``); K_s (``referrer_half_reward``) is the reward at
+half of that gain. Invited users belong to channel ``referral`` and convert with
+
+    m(R_r) = 1 + (m_max − 1) · R_r / (R_r + K_r)
+
+times the organic rate: the referee's reward R_r (``reward_referee``) raises
+acceptance towards m_max (``conversion_multiplier``), K_r = ``referee_half_reward``.
+Both responses are concave in the reward, so paying more buys fewer extra
+referrals per unit of money (the reward paid to every referral grows linearly):
+the most profitable reward is interior.
+
+Every conversion through the channel is a successful referral and costs
+``reward_referrer + reward_referee`` per real user. The summary reports the
+referrals and the viral coefficient (referred users acquired per user acquired).
+
+Evidence behind the shape (the half-reward defaults are assumptions to replace
+with your own A/B results): rewards raise referral likelihood (Ryu & Feick 2007,
+*Journal of Marketing* 71(1)); rewards for the recipient raise uptake, often more
+than rewards for the sender (Gershon, Cryder & John 2020, *Journal of Marketing
+Research*); larger rewards weaken the reluctance to refer for rewards (Dose,
+Walsh, Beatty & Elsner 2019, *Journal of the Academy of Marketing Science*).
 """
 
 from __future__ import annotations
@@ -22,62 +41,85 @@ import numpy as np
 from sim.base.errors import ConfigError
 from sim.base.schema import bounded
 from sim.core.hooks import Chunk, ModelView
-from sim.levers.base import Lever, Schedule, Target
+from sim.levers.base import Lever, Schedule, SpendWindow, Target, saturation
 
 __all__ = ["Referral", "ReferralConfig"]
 
 
 @dataclass
 class ReferralConfig:
-    """Referral programme settings."""
+    """Referral programme settings (``strategy.referral``)."""
 
     enabled: bool = False
     invite_rate: float = bounded(0.05, ge=0)
-    conversion_multiplier: float = bounded(2.0, ge=0)
+    base_invite_rate: float = bounded(0.01, ge=0)
+    referrer_half_reward: float = bounded(5.0, gt=0)
+    conversion_multiplier: float = bounded(2.0, ge=1)
+    referee_half_reward: float = bounded(5.0, gt=0)
     reward_referrer: float = bounded(5.0, ge=0)
     reward_referee: float = bounded(5.0, ge=0)
     schedule: Schedule = field(default_factory=Schedule)
     target: Target = field(default_factory=Target)
+
+    @property
+    def effective_invite_rate(self) -> float:
+        """r(R_s): invitations per active user and day at the configured referrer reward."""
+        gain = saturation(self.reward_referrer, self.referrer_half_reward)
+        return self.base_invite_rate + (self.invite_rate - self.base_invite_rate) * gain
+
+    @property
+    def effective_conversion_multiplier(self) -> float:
+        """m(R_r): conversion of invited users relative to organic, at the configured referee reward."""
+        return 1.0 + (self.conversion_multiplier - 1.0) * saturation(self.reward_referee, self.referee_half_reward)
 
 
 class Referral(Lever):
     """A referral programme."""
 
     kind = "referral"
+    budget_key = "reward_referrer"
     target_stages = ("unaware",)
 
-    def __init__(self, name: str, cfg: ReferralConfig) -> None:
-        super().__init__(name, cfg)
+    def __init__(self, name: str, cfg: ReferralConfig, window: SpendWindow | None = None) -> None:
+        super().__init__(name, cfg, window)
         self.channel = "referral"
         self.hazard_today = 0.0
         self.referrals = 0
 
     @staticmethod
     def check(key: str, cfg: ReferralConfig) -> None:
-        """Invitations act on awareness: segments only."""
+        """Invitations act on awareness (segments only); the unrewarded rate is at most the rewarded one."""
         if cfg.target.stages not in ([], ["unaware"]) or cfg.target.channels:
             raise ConfigError(f"{key}.target", "stages/channels", "segments only: invitations act on awareness")
+        if cfg.base_invite_rate > cfg.invite_rate:
+            raise ConfigError(
+                f"{key}.base_invite_rate", cfg.base_invite_rate, f"at most {key}.invite_rate={cfg.invite_rate}"
+            )
 
     def bind(self, model: ModelView) -> None:
         """Remember the channel code."""
         super().bind(model)
-        self._code = model.channels.index(self.channel)
+        self._code = list(model.channels).index(self.channel)
 
     def begin_day(self, model: ModelView, weekday: int) -> None:
-        """Invitation hazard from yesterday's DAU."""
+        """Invitation hazard from yesterday's share of the market active."""
         super().begin_day(model, weekday)
-        self.hazard_today = self.cfg.invite_rate * model.dau / model.market_size if self.on_today else 0.0
+        self.hazard_today = self.cfg.effective_invite_rate * model.active_share if self.on_today else 0.0
 
     def on_acquired(self, ch: Chunk, converted: np.ndarray) -> None:
         """Pay both sides for every referred user acquired."""
-        n = int(np.count_nonzero(ch.channel[converted] == self._code))
-        self.referrals += n
-        self.cost_today += n * (self.cfg.reward_referrer + self.cfg.reward_referee)
+        referred = converted[ch.channel[converted] == self._code]
+        self.referrals += referred.size
+        self.charge(ch, referred, self.cfg.reward_referrer + self.cfg.reward_referee)
 
     def channel_effects(self) -> dict[str, tuple[float, float, float]]:
-        """Referred users convert better."""
-        return {self.channel: (self.cfg.conversion_multiplier, 1.0, 1.0)}
+        """Referred users convert better, the more so the larger the referee's reward."""
+        return {self.channel: (self.cfg.effective_conversion_multiplier, 1.0, 1.0)}
 
     def summary(self) -> dict[str, Any]:
-        """Successful referrals."""
-        return {"referrals": self.referrals}
+        """Successful referrals (real users), and the rates the rewards buy."""
+        return {
+            "referrals": self.real(self.referrals),
+            "invite_rate": self.cfg.effective_invite_rate,
+            "conversion_multiplier": self.cfg.effective_conversion_multiplier,
+        }

@@ -6,6 +6,10 @@ win-back) are always present in the schema and switched on with
 the command line. Levers with several instances are maps: ``paid_ads`` by
 channel name and ``viral_events`` by event name. See :mod:`sim.levers` for the
 equations of each.
+
+``spend_window`` (``start_day``, ``end_day``, inclusive) bounds every lever's
+schedule: "spend for a quarter, measure for a year" is ``spend_window.end_day=89``
+with ``horizon_days=365``, whatever each lever's own schedule says.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.base.errors import ConfigError
-from sim.levers.base import Lever
+from sim.levers.base import Lever, SpendWindow
 from sim.levers.content import Content, ContentConfig
 from sim.levers.coupon import Coupon, CouponConfig
 from sim.levers.incentives import Incentives, IncentivesConfig
@@ -48,6 +52,7 @@ class StrategyConfig:
 
     name: str = "baseline"
     description: str = ""
+    spend_window: SpendWindow = field(default_factory=SpendWindow)
     paid_ads: dict[str, PaidAdsConfig] = field(default_factory=dict)
     viral_events: dict[str, ViralEventConfig] = field(default_factory=dict)
     referral: ReferralConfig = field(default_factory=ReferralConfig)
@@ -79,6 +84,7 @@ def check_strategy(strategy: StrategyConfig, segments: list[str]) -> None:
         ConfigError: Naming the offending key.
 
     """
+    strategy.spend_window.check("strategy.spend_window")
     for group in MULTI_LEVERS:
         for name in getattr(strategy, group):
             if name in RESERVED_CHANNELS:
@@ -101,5 +107,5 @@ def check_strategy(strategy: StrategyConfig, segments: list[str]) -> None:
 
 
 def build_levers(strategy: StrategyConfig) -> list[Lever]:
-    """Instantiate the active levers of a strategy."""
-    return [cls(name, cfg) for _key, name, cls, cfg in lever_configs(strategy)]
+    """Instantiate the active levers of a strategy, each bounded by the strategy's spend window."""
+    return [cls(name, cfg, strategy.spend_window) for _key, name, cls, cfg in lever_configs(strategy)]

@@ -6,7 +6,8 @@ the targeted segments
     e_t = h0 · 2^(−(t − d0) / T½)     for t ≥ d0 (0 before)
 
 with h0 = ``peak_hazard`` and T½ = ``half_life_days``. Users made aware by it
-belong to a channel named after the event. Cost: ``cost`` on day d0.
+belong to a channel named after the event. Cost: ``cost`` on day d0. An event
+whose day is outside the strategy's spend window does not happen.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from sim.base.errors import ConfigError
 from sim.base.schema import bounded
 from sim.core.hooks import ModelView
-from sim.levers.base import Lever, Target
+from sim.levers.base import Lever, SpendWindow, Target
 
 __all__ = ["ViralEvent", "ViralEventConfig"]
 
@@ -38,8 +39,8 @@ class ViralEvent(Lever):
     kind = "viral_event"
     target_stages = ("unaware",)
 
-    def __init__(self, name: str, cfg: ViralEventConfig) -> None:
-        super().__init__(name, cfg)
+    def __init__(self, name: str, cfg: ViralEventConfig, window: SpendWindow | None = None) -> None:
+        super().__init__(name, cfg, window)
         self.channel = name
         self.hazard_today = 0.0
 
@@ -50,8 +51,9 @@ class ViralEvent(Lever):
             raise ConfigError(f"{key}.target", "stages/channels", "segments only: an event acts on awareness")
 
     def begin_day(self, model: ModelView, weekday: int) -> None:
-        """Today's spike and, on the event day, its cost."""
-        self.cost_today = self.cfg.cost if model.day == self.cfg.day else 0.0
+        """Today's spike and, on the event day, its cost (no event if its day is outside the spend window)."""
+        happens = self.window.contains(self.cfg.day)
+        self.cost_today = self.cfg.cost if happens and model.day == self.cfg.day else 0.0
         age = model.day - self.cfg.day
-        self.on_today = age >= 0
-        self.hazard_today = self.cfg.peak_hazard * 2.0 ** (-age / self.cfg.half_life_days) if age >= 0 else 0.0
+        self.on_today = happens and age >= 0
+        self.hazard_today = self.cfg.peak_hazard * 2.0 ** (-age / self.cfg.half_life_days) if self.on_today else 0.0

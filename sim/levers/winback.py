@@ -28,7 +28,7 @@ from sim.base.errors import ConfigError
 from sim.base.schema import bounded
 from sim.core.hooks import Chunk, Events, ModelView
 from sim.core.population import NEVER
-from sim.levers.base import ACQUIRED_STAGES, Lever, Schedule, Target
+from sim.levers.base import ACQUIRED_STAGES, Lever, Schedule, SpendWindow, Target
 
 __all__ = ["Winback", "WinbackConfig"]
 
@@ -43,7 +43,7 @@ class WinbackConfig:
 
     enabled: bool = False
     silent_days: int = bounded(14, ge=1)
-    max_silent_days: int = bounded(180, ge=1)
+    max_silent_days: int = bounded(180, ge=1, le=3650)  # <= the longest horizon: never-visited slots never qualify
     recontact_days: int = bounded(30, ge=1)
     reach: float = bounded(1.0, ge=0, le=1)
     cost_per_contact: float = bounded(0.05, ge=0)
@@ -61,8 +61,8 @@ class Winback(Lever):
     budget_key = "reach"
     target_stages = ACQUIRED_STAGES
 
-    def __init__(self, name: str, cfg: WinbackConfig) -> None:
-        super().__init__(name, cfg)
+    def __init__(self, name: str, cfg: WinbackConfig, window: SpendWindow | None = None) -> None:
+        super().__init__(name, cfg, window)
         self.contacts = 0
         self.returned = 0
         self.resurrected = 0
@@ -76,7 +76,7 @@ class Winback(Lever):
     def bind(self, model: ModelView) -> None:
         """Allocate the last-contact day (int16 per slot)."""
         super().bind(model)
-        self.last_contact = np.full(model.market_size, NEVER, dtype=np.int16)
+        self.last_contact = np.full(model.sample_size, NEVER, dtype=np.int16)
 
     def extra_visits(self, ch: Chunk, ev: Events) -> None:
         """Contact eligible users; the ones who respond visit today."""
@@ -110,8 +110,13 @@ class Winback(Lever):
         self.contacts += contacted.size
         self.returned += back.size
         self.resurrected += revived.size
-        self.cost_today += contacted.size * cfg.cost_per_contact + back.size * cfg.cost_per_redemption
+        self.charge(ch, contacted, cfg.cost_per_contact)
+        self.charge(ch, back, cfg.cost_per_redemption)
 
     def summary(self) -> dict[str, Any]:
-        """Contacts, returns and resurrections."""
-        return {"contacts": self.contacts, "returned": self.returned, "resurrected": self.resurrected}
+        """Contacts, returns and resurrections (real users)."""
+        return {
+            "contacts": self.real(self.contacts),
+            "returned": self.real(self.returned),
+            "resurrected": self.real(self.resurrected),
+        }

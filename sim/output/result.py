@@ -5,7 +5,8 @@ A :class:`Result` holds
 * ``daily`` — one row per day: users per stage, new users (total and by
   channel), DAU/WAU/MAU, purchases, revenue, latent-alive users, awareness hazard;
 * ``cohorts`` — long table over (cohort day a, day n since acquisition) with the
-  cohort size and the users active on day a + n (only observed cells);
+  cohort size and the users active on day a + n (only observed cells), in real
+  users (the simulated ones times the user weight w = M / N);
 * ``summary`` — the headline numbers (:func:`sim.analysis.summary.summarize`),
   economics and analytics.
 
@@ -62,7 +63,8 @@ class Result:
             incremental results, CAC, LTV, payback, marginal ROI) and ``analytics``
             (classic and rolling D1 … D90, funnel, quick ratio, sBG/BdW fits).
         meta: Seed, package versions, wall time.
-        cohort_revenue: ``[a, n]`` = revenue from cohort a on day a + n.
+        cohort_revenue: ``[a, n]`` = revenue from cohort a on day a + n (simulated users).
+        user_weight: w = M / N, real users per simulated user (the cohort matrices count simulated users).
         spend_response: Per ad channel and budget multiplier: spend and users
             acquired (None without paid ads).
         tables: Analytics tables (:func:`sim.analytics.analyze`): retention
@@ -76,13 +78,14 @@ class Result:
     summary: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)
     cohort_revenue: np.ndarray | None = None
+    user_weight: float = 1.0
     spend_response: pd.DataFrame | None = None
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def cohorts(self) -> pd.DataFrame:
-        """Long cohort table (cohort_day, day_n, cohort_size, active, active_share)."""
-        return cohort_table(self.cohort_active)
+        """Long cohort table (cohort_day, day_n, cohort_size, active, active_share), real users."""
+        return cohort_table(self.cohort_active, self.user_weight)
 
     def retention(self, day_n: int) -> float:
         """Pooled classic retention D_N."""
