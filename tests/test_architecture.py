@@ -79,11 +79,14 @@ def test_a_violation_inside_a_function_breaks_a_contract(tmp_path, module, line,
     shutil.copytree(ROOT / "sim", tmp_path / "sim", symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     target = tmp_path / "sim" / module
-    target.write_text(target.read_text() + textwrap.dedent(f"""
+    target.write_text(
+        target.read_text()
+        + textwrap.dedent(f"""
 
         def _violation():
             {line}
-        """))
+        """)
+    )
     proc = _lint(tmp_path)
     assert proc.returncode != 0
     assert broken in proc.stdout and "BROKEN" in proc.stdout
