@@ -26,15 +26,15 @@ PUBLISHED = {  # ranges quoted in conf/population/<preset>.yaml, with their sour
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--market-size", type=int, default=200_000)
+    parser.add_argument("--sample-size", type=int, default=200_000, help="simulated users of each preset's market")
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
-    print(f"M = {args.market_size:,}, {args.days} days, seeds 0-{args.seeds - 1}\n")
+    print(f"N = {args.sample_size:,} simulated users, {args.days} days, seeds 0-{args.seeds - 1}\n")
     print("| preset | D1 simulated | D1 published | D7 simulated | D7 published | D30 simulated | D30 published |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for preset, ranges in PUBLISHED.items():
-        cfg = load_config([f"population={preset}", f"population.market_size={args.market_size}"])
+        cfg = load_config([f"population={preset}", f"population.sample_size={args.sample_size}"])
         cfg = replace(cfg, horizon_days=args.days, progress=False, figures=False)
         runs = np.array(
             [

@@ -26,7 +26,7 @@ def test_preset_retention_study_runs():
         [
             sys.executable,
             str(ROOT / "experiments" / "preset_retention.py"),
-            "--market-size",
+            "--sample-size",
             "20000",
             "--days",
             "40",

@@ -154,8 +154,9 @@ def fit_retention_tail(curve: np.ndarray) -> tuple[dict[str, float], Any]:
 
     p0 = (float(curve[ok][0]) * 1.2 + 1e-6, 0.0, 1.0)
     try:
-        with warnings.catch_warnings():  # the covariance is not used; a flat curve makes it singular
+        with warnings.catch_warnings():  # the covariance is not used; a flat or tiny curve makes it singular
             warnings.simplefilter("ignore", OptimizeWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)
             (s, la, lb), _ = curve_fit(_scaled_sbg, n[ok], curve[ok], p0=p0, maxfev=5000)
     except RuntimeError:  # no convergence: flat tail at the last observed level
         last = float(curve[ok][-1])

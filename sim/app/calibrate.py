@@ -45,7 +45,7 @@ from sim.analysis.calibration import CHURN_CONCENTRATION, VISIT_CONCENTRATION, f
 from sim.analysis.retention_data import CohortTable, DataError, SurvivalTable, read_new_users_csv, read_retention_csv
 from sim.analysis.survival_fit import fit_survival
 from sim.app.config import load_config
-from sim.base.errors import OpsimError
+from sim.base.errors import ConfigError, OpsimError
 from sim.core.awareness import AwarenessConfig
 from sim.core.model import LifecycleModel
 from sim.core.population import PopulationConfig, SegmentConfig
@@ -78,7 +78,15 @@ def population_from(
             order_value=template.order_value,
         )
     habit = replace(base.habit, strength=params["habit_strength"])
-    return replace(base, name=name, market_size=market_size, habit=habit, segments=segments, trait_sampling="fast")
+    return replace(
+        base,
+        name=name,
+        market_size=market_size,
+        sample_size=None,
+        habit=habit,
+        segments=segments,
+        trait_sampling="fast",
+    )
 
 
 def _run_days(population: PopulationConfig, days: int, seed: int) -> LifecycleModel:
@@ -94,6 +102,7 @@ def simulated_retention(pop: PopulationConfig, users: int, max_day: int, seed: i
     cohort = replace(
         pop,
         market_size=users,
+        sample_size=None,
         awareness=AwarenessConfig(p=1.0, q=0.0, forget_rate=0.0),
         conversion_rate=1.0,
         trait_sampling="smooth",
@@ -138,7 +147,8 @@ def calibrate_population(
     *,
     base: str = "consumer_app",
     name: str = "calibrated",
-    market_size: int = 1_000_000,
+    market_size: int,
+    sample_size: int | None = None,
     cohort_users: int = 20_000,
     seed: int = 0,
     band_seeds: int = 5,
@@ -151,7 +161,8 @@ def calibrate_population(
         data: The validated cohort table.
         base: Population preset that supplies everything not calibrated (and the start).
         name: Name of the new population.
-        market_size: M of the written population.
+        market_size: M of the written population (the real market).
+        sample_size: N simulated users of the written population (None: all M).
         cohort_users: Simulated cohort size per evaluation.
         seed: Seed of the common random numbers during the fit.
         band_seeds: Other seeds for the uncertainty band.
@@ -193,7 +204,9 @@ def calibrate_population(
         band_seeds=band_seeds,
         max_evaluations=max_evaluations,
     )
-    population = population_from(fit.params_, base_pop, name=name, market_size=market_size)
+    population = replace(
+        population_from(fit.params_, base_pop, name=name, market_size=market_size), sample_size=sample_size
+    )
     table = pd.DataFrame(
         {
             "day": days,
@@ -218,8 +231,8 @@ def calibrate_acquisition(
 ) -> tuple[PopulationConfig, dict[str, float], pd.DataFrame]:
     """Fit Bass innovation p and imitation q so simulated daily new users match the observed ones.
 
-    The market is simulated at M_sim = min(M, ``max_users``) slots and new users are scaled
-    by M / M_sim; the objective is Σ_t (n̂_t − n_t)² / max(n_t, 1) (Poisson-weighted), over
+    The market M is simulated on a sample of N = min(M, ``max_users``) users (new users are
+    reported for the real market); the objective is Σ_t (n̂_t − n_t)² / max(n_t, 1) (Poisson-weighted), over
     log p, log q, by Nelder-Mead with a fixed seed (common random numbers). Conversion,
     forgetting and the calibrated retention are held fixed.
 
@@ -228,12 +241,12 @@ def calibrate_acquisition(
 
     """
     days = new_users.size
-    m_sim = min(population.market_size, max_users)
-    scale = population.market_size / m_sim
+    sample = min(population.market_size, max_users)
 
     def simulate_new(p: float, q: float) -> np.ndarray:
-        pop = replace(population, market_size=m_sim, awareness=replace(population.awareness, p=min(p, 1.0), q=q))
-        return _run_days(pop, days, seed).log.columns["new_users"] * scale
+        awareness = replace(population.awareness, p=min(p, 1.0), q=q)
+        pop = replace(population, sample_size=sample, awareness=awareness)
+        return _run_days(pop, days, seed).log.columns["new_users"].astype(float)  # real-market counts
 
     start = (max(population.awareness.p, 1e-6), max(population.awareness.q, 1e-3))
     p, q, fitted = fit_bass(new_users, simulate_new, start, max_evaluations=max_evaluations)
@@ -293,7 +306,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="population YAML to write (cohort tables), e.g. conf/population/myapp.yaml")
     parser.add_argument("--report", help="folder for the fit report (default: next to --out, or ./calibration)")
     parser.add_argument("--base", default="consumer_app", help="preset for everything not calibrated")
-    parser.add_argument("--market-size", type=int, default=1_000_000)
+    parser.add_argument(
+        "--market-size",
+        type=int,
+        help="M of the written population: the real market (required with --out; never taken from the base)",
+    )
+    parser.add_argument("--sample-size", type=int, help="N simulated users of the written population (default: all M)")
     parser.add_argument("--cohort-users", type=int, default=20_000, help="simulated users per evaluation")
     parser.add_argument("--max-evaluations", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
@@ -318,6 +336,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not args.out:
             raise DataError(args.data, "give --out conf/population/<name>.yaml for the calibrated population")
+        if args.market_size is None or args.market_size < 1:
+            raise ConfigError("--market-size", args.market_size, "the real market of the product, a whole number >= 1")
+        if args.sample_size is not None and args.sample_size < 1:
+            raise ConfigError("--sample-size", args.sample_size, "a whole number >= 1 (at most --market-size are simulated)")
         out_path = Path(args.out)
         name = out_path.stem
         report = Path(args.report) if args.report else out_path.parent / f"{name}_calibration"
@@ -326,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             base=args.base,
             name=name,
             market_size=args.market_size,
+            sample_size=args.sample_size,
             cohort_users=args.cohort_users,
             seed=args.seed,
             max_evaluations=args.max_evaluations,

@@ -79,9 +79,10 @@ class PopulationConfig:
     """A product's market (``population``): size, funnel, habit, lifecycle labels and segments.
 
     ``market_size`` M is the market being modelled, in real people: what budgets,
-    prices and impressions act on. ``sample_size`` N is how many of them are
-    simulated (default: all of them); each simulated user stands for w = M / N
-    real ones, and every count, revenue and cost is reported for the real market.
+    prices and impressions act on. At most ``sample_size`` of them are simulated
+    (N = min(sample_size, M); default: all of them); each simulated user stands for
+    w = M / N real ones, and every count, revenue and cost is reported for the real
+    market.
     """
 
     name: str = "custom"
@@ -100,8 +101,8 @@ class PopulationConfig:
 
     @property
     def simulated_users(self) -> int:
-        """N: the users simulated (``sample_size``, or the whole market)."""
-        return self.market_size if self.sample_size is None else self.sample_size
+        """N: the users simulated (``sample_size``, at most the whole market)."""
+        return self.market_size if self.sample_size is None else min(self.sample_size, self.market_size)
 
     @property
     def user_weight(self) -> float:
@@ -125,10 +126,6 @@ def check_population(pop: PopulationConfig, key: str = "population") -> None:
 
     """
     check_ranges(pop, key)
-    if pop.sample_size is not None and pop.sample_size > pop.market_size:
-        raise ConfigError(
-            f"{key}.sample_size", pop.sample_size, f"at most {key}.market_size={pop.market_size} (or null: all of it)"
-        )
     if not pop.segments:
         raise ConfigError(f"{key}.segments", {}, "at least one segment (pick a preset: population=consumer_app)")
     if len(pop.segments) > MAX_SEGMENTS:

@@ -61,8 +61,7 @@ class Incentives(Lever):
         if self.on_today:
             self._used = True
             # Only acquired users visit, so an untargeted lift can stay a scalar.
-            self._mask = self.targeted(ch)
-            fx.scale("visit", 1.0 + self.cfg.visit_lift, self._mask)
+            fx.scale("visit", 1.0 + self.cfg.visit_lift, self.targeted(ch))
         elif self._used:
             fx.scale("visit", np.maximum(np.float32(1.0) - np.float32(self.cfg.post_stop_drop) * dep, np.float32(0)))
             dep *= np.float32(1.0 - self.cfg.dependence_decay)
@@ -71,7 +70,8 @@ class Incentives(Lever):
         """Reward today's visits of targeted users and build dependence."""
         if not self.on_today:
             return
-        rewarded = ev.visit_idx if self._mask is None else ev.visit_idx[self._mask[ev.visit_idx]]
+        # the target again, not the lift's mask: users acquired today are NEW by now
+        rewarded = self.targeted_subset(ch, ev.visit_idx, stage=True)
         self.rewards += rewarded.size
         self.charge(ch, rewarded, self.cfg.cost_per_reward)
         dep = self.dependence[ch.lo : ch.hi]

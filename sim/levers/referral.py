@@ -19,8 +19,10 @@ Both responses are concave in the reward, so paying more buys fewer extra
 referrals per unit of money (the reward paid to every referral grows linearly):
 the most profitable reward is interior.
 
-Every conversion through the channel is a successful referral and costs
-``reward_referrer + reward_referee`` per real user. The summary reports the
+Every conversion through the channel while the programme is on (schedule and
+spend window) is a successful referral and costs ``reward_referrer +
+reward_referee`` per real user; friends invited earlier who install after it ended
+are not rewarded. The summary reports the
 referrals and the viral coefficient (referred users acquired per user acquired).
 
 Evidence behind the shape (the half-reward defaults are assumptions to replace
@@ -51,13 +53,13 @@ class ReferralConfig:
     """Referral programme settings (``strategy.referral``)."""
 
     enabled: bool = False
-    invite_rate: float = bounded(0.05, ge=0)
-    base_invite_rate: float = bounded(0.01, ge=0)
-    referrer_half_reward: float = bounded(5.0, gt=0)
-    conversion_multiplier: float = bounded(2.0, ge=1)
-    referee_half_reward: float = bounded(5.0, gt=0)
-    reward_referrer: float = bounded(5.0, ge=0)
-    reward_referee: float = bounded(5.0, ge=0)
+    invite_rate: float = bounded(0.1, ge=0)
+    base_invite_rate: float = bounded(0.02, ge=0)
+    referrer_half_reward: float = bounded(1.0, gt=0)
+    conversion_multiplier: float = bounded(2.5, ge=1)
+    referee_half_reward: float = bounded(1.0, gt=0)
+    reward_referrer: float = bounded(1.0, ge=0)
+    reward_referee: float = bounded(1.0, ge=0)
     schedule: Schedule = field(default_factory=Schedule)
     target: Target = field(default_factory=Target)
 
@@ -107,7 +109,9 @@ class Referral(Lever):
         self.hazard_today = self.cfg.effective_invite_rate * model.active_share if self.on_today else 0.0
 
     def on_acquired(self, ch: Chunk, converted: np.ndarray) -> None:
-        """Pay both sides for every referred user acquired."""
+        """Pay both sides for every referred user acquired while the programme runs."""
+        if not self.on_today:
+            return
         referred = converted[ch.channel[converted] == self._code]
         self.referrals += referred.size
         self.charge(ch, referred, self.cfg.reward_referrer + self.cfg.reward_referee)
