@@ -13,6 +13,11 @@ from sim.analysis.retention import HEADLINE_DAYS, cohort_retention
 __all__ = ["summarize"]
 
 
+def _users(value: float) -> int:
+    """A count of real users, to the nearest user (a sampled run's counts are estimates)."""
+    return round(float(value))
+
+
 def summarize(
     daily: pd.DataFrame, cohort_active: np.ndarray, market_size: int, stage_names: Sequence[str]
 ) -> dict[str, Any]:
@@ -31,20 +36,20 @@ def summarize(
 
     """
     last = daily.iloc[-1]
-    mau = int(last["mau"])
+    mau = float(last["mau"])
     retention = {f"d{n}": cohort_retention(cohort_active, n) for n in HEADLINE_DAYS}
     return {
         "days": len(daily),
         "market_size": market_size,
-        "final_stage_counts": {name: int(last[name]) for name in stage_names},
-        "acquired_users": int(daily["new_users"].sum()),
-        "dau": int(last["dau"]),
-        "wau": int(last["wau"]),
-        "mau": mau,
+        "final_stage_counts": {name: _users(last[name]) for name in stage_names},
+        "acquired_users": _users(daily["new_users"].sum()),
+        "dau": _users(last["dau"]),
+        "wau": _users(last["wau"]),
+        "mau": _users(mau),
         "stickiness_dau_mau": float(last["dau"] / mau) if mau else float("nan"),
         "mean_dau": float(daily["dau"].mean()),
         "retention": retention,
-        "purchases": int(daily["purchases"].sum()),
+        "purchases": _users(daily["purchases"].sum()),
         "revenue": float(daily["revenue"].sum()),
-        "latent_alive_users": int(last["latent_alive"]),
+        "latent_alive_users": _users(last["latent_alive"]),
     }

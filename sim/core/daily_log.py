@@ -39,14 +39,19 @@ class DailyLog:
     Args:
         horizon: Number of days (rows).
         channels: Acquisition channels with a ``new_users_<channel>`` column.
-        user_weight: w, real users per simulated user.
+        market_size: M, the real users the counts are reported for (default: N).
+        sample_size: N, the simulated users counted (default: M).
 
     """
 
-    def __init__(self, horizon: int, channels: Iterable[str], user_weight: float = 1.0) -> None:
+    def __init__(
+        self, horizon: int, channels: Iterable[str], market_size: int | None = None, sample_size: int | None = None
+    ) -> None:
         self.horizon = horizon
-        self.user_weight = user_weight
-        self._count_dtype = np.int64 if user_weight == 1.0 else np.float64
+        self._market = market_size if market_size is not None else sample_size
+        self._sample = sample_size if sample_size is not None else market_size
+        self._scale = self._market is not None and self._market != self._sample
+        self._count_dtype = np.float64 if self._scale else np.int64
         self._scaled = {*COUNT_COLUMNS, "latent_alive", "revenue"}
         self.columns: dict[str, np.ndarray] = {}
         for name in ("day", "weekday"):
@@ -71,7 +76,7 @@ class DailyLog:
         self.columns.setdefault(f"cost_{label}", np.zeros(self.horizon, dtype=np.float64))
 
     def record(self, day: int, values: Mapping[str, float]) -> None:
-        """Store one day's values: counts and revenue of the simulated users (scaled here), costs in money."""
-        w = self.user_weight
+        """Store one day's values: counts and revenue of the simulated users (scaled here by M / N), costs in money."""
         for key, value in values.items():
-            self.columns[key][day] = value * w if w != 1.0 and key in self._scaled else value
+            scaled = self._scale and key in self._scaled
+            self.columns[key][day] = value * self._market / self._sample if scaled else value

@@ -170,7 +170,7 @@ class LifecycleModel(mesa.Model):
         self.modifiers = Modifiers()
         self.channels: list[str] = list(ORGANIC_CHANNELS)
         self.exponent_steps = exponent_steps(self.segments.churn_c, self.horizon)
-        self.log = DailyLog(self.horizon, self.channels, self.user_weight)
+        self.log = DailyLog(self.horizon, self.channels, self.market_size, self.sample_size)
         for lever in self.levers:
             if lever.channel is not None:
                 self._channel_code(lever.channel)
