@@ -1,8 +1,10 @@
 """Paid ads per channel: spend → impressions → adstock → Hill saturation → awareness.
 
 For channel k on day t, with daily spend s_t (``daily_budget`` while the
-schedule is on, else 0), cost per thousand impressions ``cpm`` and a market of
-M real people (``population.market_size``):
+schedule is on, else 0; with ``period_budgets`` [b_0, b_1, …] the daily budget of
+day t is b_p, p = ⌊(t − t_w) / ``period_days``⌋ from the spend window's start t_w,
+and 0 once the list ends — a plan per week or month), cost per thousand
+impressions ``cpm`` and a market of M real people (``population.market_size``):
 
     x_t = 1000 · s_t / cpm                                    (impressions)
     A_t = x_t + λ · A_{t−1}                                   (adstock.kind = geometric)
@@ -63,6 +65,8 @@ class PaidAdsConfig:
     """One paid ad channel (the key under ``strategy.paid_ads`` is its channel name)."""
 
     daily_budget: float = bounded(1000.0, ge=0)
+    period_budgets: list[float] = field(default_factory=list)
+    period_days: int = bounded(7, ge=1)
     cpm: float = bounded(10.0, gt=0)
     adstock: AdstockConfig = field(default_factory=AdstockConfig)
     saturation: SaturationConfig = field(default_factory=SaturationConfig)
@@ -103,7 +107,10 @@ class PaidAds(Lever):
 
     @staticmethod
     def check(key: str, cfg: PaidAdsConfig) -> None:
-        """Ads reach people who do not know the product yet: no stage targeting."""
+        """Ads reach people who do not know the product yet: no stage targeting; budgets >= 0."""
+        for i, b in enumerate(cfg.period_budgets):
+            if not np.isfinite(b) or b < 0:
+                raise ConfigError(f"{key}.period_budgets[{i}]", b, "a daily budget >= 0")
         if cfg.target.stages not in ([], ["unaware"]):
             raise ConfigError(f"{key}.target.stages", list(cfg.target.stages), "[] or [unaware]: ads act on awareness")
         if cfg.target.channels:
@@ -112,7 +119,7 @@ class PaidAds(Lever):
     def begin_day(self, model: ModelView, weekday: int) -> None:
         """Spend, adstock and today's awareness hazard."""
         super().begin_day(model, weekday)
-        spend = self.cfg.daily_budget if self.on_today else 0.0
+        spend = self.budget_on(model.day) if self.on_today else 0.0
         impressions = 1000.0 * spend / self.cfg.cpm
         ad = self.cfg.adstock
         if ad.kind == "geometric":
@@ -125,6 +132,14 @@ class PaidAds(Lever):
         self.hazard_today = float(hill(per_person, sat.max_hazard, sat.half_saturation, sat.shape))
         self.cost_today = spend
         self.spend_total += spend
+
+    def budget_on(self, day: int) -> float:
+        """The daily budget that applies on ``day`` (``period_budgets`` when given, else ``daily_budget``)."""
+        budgets = self.cfg.period_budgets
+        if not budgets:
+            return self.cfg.daily_budget
+        period = (day - self.window.start_day) // self.cfg.period_days
+        return float(budgets[period]) if 0 <= period < len(budgets) else 0.0
 
     def channel_effects(self) -> dict[str, tuple[float, float, float]]:
         """Conversion and user quality of this channel."""

@@ -1,0 +1,838 @@
+"""``opsim-plan``: the budget allocation that pays best, with uncertainty, under a total budget.
+
+A plan (``conf/plan/<name>.yaml``, schema :mod:`sim.app.plan_config`) names decision
+variables (lever knobs by config key, with bounds, optionally per period of the spend
+window), a budget B, an objective and a risk measure. Every candidate is simulated on
+the same K seeds as the baseline (common random numbers; the baseline runs once per
+seed and is reused), and scored by the mean or the CVaR of its per-seed objective
+(:mod:`sim.analysis.planning`).
+
+**Search** (``mode: search``): Optuna's ask-and-tell interface with a seeded sampler
+(multivariate TPE by default) and constraints — mean spend ≤ B, each variable's
+``min_spend``/``max_spend`` on its lever's spend, ``period_cap`` on every period's
+spend, and for ``least_spend`` the target. Trials are asked in batches of
+``batch_size``, simulated in parallel (local processes or Ray) and told in trial order;
+the sampler is re-seeded from (``sampler_seed``, trial number) before each ask, so the
+same seeds and trial budget give the same plan however many workers run them, and a
+killed study resumed from its storage file ends with the same plan as an uninterrupted
+one (the unfinished batch is completed first, with the same asks).
+
+**Response curves** (``mode: response``): each variable's lever is simulated alone at
+``response_levels`` values on the same seeds; its incremental gross profit against its
+spend is fitted with a saturating curve; the budget is split by equalising marginal
+ROI (scipy SLSQP); the allocation is mapped back to knob values and verified by
+simulation.
+
+Outputs in the run folder (``plans/<plan.name>`` unless ``hydra.run.dir`` says
+otherwise): ``plan.json``, ``trials.parquet``, ``frontier.parquet``,
+``response.parquet``, ``best_strategy.yaml`` (also as ``strategy/best_strategy.yaml``,
+so ``opsim --config-dir <folder> strategy=best_strategy`` runs it), ``study.journal``
+(the Optuna storage: rerunning the same command continues it), figures and
+``report.html``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.analysis.planning import allocate_by_marginal_roi, fit_response_curve, frontier, risk_value
+from sim.analysis.stats import t_interval
+from sim.app.config import Config, compose, config_dir
+from sim.app.plan_config import (
+    PLAN_CONFIG_NAME,
+    PlanConfig,
+    VariableConfig,
+    load_plan_config,
+    plan_periods,
+    register_plan_schema,
+)
+from sim.app.plan_eval import Evaluator, Outcome, apply_values, baseline_config, make_evaluator, seed_metrics
+from sim.base.errors import ConfigError, OpsimError
+from sim.levers.strategy import MULTI_LEVERS, SINGLE_LEVERS
+
+__all__ = ["PlanResult", "main", "make_plan", "write_plan"]
+
+log = logging.getLogger("opsim")
+
+EXIT_CONFIG_ERROR = 2
+STUDY_NAME = "plan"
+STORAGE_FILE = "study.journal"
+#: Objectives that are minimised (the rest are maximised).
+MINIMISED = ("least_spend",)
+#: How much worse than any real score an infeasible CMA-ES trial is told (CMA-ES ignores constraints).
+INFEASIBLE_PENALTY = 1e12
+
+
+# ----------------------------------------------------------------------------- variables
+def lever_label(key: str) -> str:
+    """The ``cost_<label>`` column of the lever a config key belongs to."""
+    parts = key.split(".")
+    if parts[1] in MULTI_LEVERS:
+        return f"{MULTI_LEVERS[parts[1]].kind}_{parts[2]}"
+    return SINGLE_LEVERS[parts[1]].kind
+
+
+def _spend_days(run: Config, key: str, days: range) -> int:
+    """Days in ``days`` on which the ad channel of a ``daily_budget`` key spends (schedule ∩ spend window)."""
+    parts = key.split(".")
+    channel = run.strategy.paid_ads[parts[2]]
+    window = run.strategy.spend_window
+    start = run.population.start_weekday
+    return sum(channel.schedule.is_on(d, (start + d) % 7) and window.contains(d) for d in days)
+
+
+def search_high(run: Config, plan: PlanConfig, var: VariableConfig) -> float:
+    """The upper bound searched: ``high``, cut for an ad budget at what alone would spend the whole budget.
+
+    A daily budget b on n spending days costs n·b for sure, so values above B / n can never
+    be in a plan; searching only up to there spends the trials where plans can be.
+    """
+    parts = var.key.split(".")
+    if parts[1] != "paid_ads" or parts[-1] != "daily_budget":
+        return var.high
+    if var.per_period:
+        start = run.strategy.spend_window.start_day
+        spans = [
+            range(start + p * plan.period_days, start + (p + 1) * plan.period_days)
+            for p in range(plan_periods(run, plan))
+        ]
+        days = min((_spend_days(run, var.key, span) for span in spans), default=0)
+    else:
+        days = _spend_days(run, var.key, range(run.horizon_days))
+    return var.high if days == 0 else max(var.low, min(var.high, plan.budget / days))
+
+
+def _dimensions(run: Config, plan: PlanConfig) -> list[tuple[str, str, VariableConfig]]:
+    """(parameter name, variable name, spec): one per variable, one per period for per-period variables."""
+    periods = plan_periods(run, plan)
+    out = []
+    for name, var in plan.variables.items():
+        if var.per_period:
+            out += [(f"{name}[{p}]", name, var) for p in range(periods)]
+        else:
+            out.append((name, name, var))
+    return out
+
+
+def _values(run: Config, plan: PlanConfig, params: dict[str, float]) -> dict[str, Any]:
+    """Optuna parameters → variable values (lists for per-period variables)."""
+    values: dict[str, Any] = {}
+    for param, name, var in _dimensions(run, plan):
+        if var.per_period:
+            values.setdefault(name, []).append(float(params[param]))
+        else:
+            values[name] = float(params[param])
+    return values
+
+
+def _current_values(run: Config, plan: PlanConfig) -> dict[str, Any] | None:
+    """The base strategy's own knob values, if every one lies within the plan's bounds (else None)."""
+    values = {}
+    for name, var in plan.variables.items():
+        node: Any = run
+        for part in var.key.split("."):
+            node = node[part] if isinstance(node, dict) else getattr(node, part, None)
+            if node is None:
+                return None
+        if var.per_period or not var.low <= float(node) <= var.high:
+            return None
+        values[name] = float(node)
+    return values
+
+
+# ------------------------------------------------------------------------- candidates
+@dataclass
+class Candidate:
+    """One evaluated plan: its variable values and what it did on every seed."""
+
+    values: dict[str, Any]
+    outcomes: list[Outcome]
+    metrics: list[dict[str, float]]
+    score: float = float("nan")
+    constraints: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def spend(self) -> float:
+        """Mean spend over seeds."""
+        return float(np.mean([o.cost for o in self.outcomes]))
+
+    @property
+    def feasible(self) -> bool:
+        """Every constraint ≤ 0."""
+        return all(v <= 0 for v in self.constraints.values())
+
+    def series(self, metric: str) -> np.ndarray:
+        """Per-seed values of a metric."""
+        return np.array([m[metric] for m in self.metrics], dtype=float)
+
+    def lever_spend(self, label: str) -> float:
+        """Mean spend of one lever."""
+        return float(np.mean([o.cost_by_lever.get(label, 0.0) for o in self.outcomes]))
+
+
+class Planner:
+    """Evaluates candidates of one plan on its seeds, against a cached baseline.
+
+    Args:
+        run: The base run config (market, base strategy, horizon, economics).
+        plan: The plan.
+        evaluator: Where simulations run.
+
+    """
+
+    def __init__(self, run: Config, plan: PlanConfig, evaluator: Evaluator) -> None:
+        self.run, self.plan, self.evaluator = run, plan, evaluator
+        self.seeds = list(range(run.seed, run.seed + plan.seeds))
+        self.margin = run.economics.margin
+        self.maximize = plan.objective not in MINIMISED
+        self.simulations = 0
+        self.step_seconds = 0.0
+        self.baseline = self._simulate([baseline_config(run)])[0]
+
+    def _simulate(self, configs: Sequence[Config]) -> list[list[Outcome]]:
+        tasks = [(cfg, seed, self.plan.period_days) for cfg in configs for seed in self.seeds]
+        outcomes = self.evaluator.map(tasks)
+        self.simulations += len(outcomes)
+        self.step_seconds += sum(o.step_seconds for o in outcomes)
+        k = len(self.seeds)
+        return [outcomes[i * k : (i + 1) * k] for i in range(len(configs))]
+
+    def evaluate(self, values_list: Sequence[dict[str, Any]]) -> list[Candidate]:
+        """Simulate candidates on every seed and score them."""
+        configs = [apply_values(self.run, self.plan, v) for v in values_list]
+        return [self._score(v, o) for v, o in zip(values_list, self._simulate(configs), strict=True)]
+
+    def evaluate_config(self, cfg: Config) -> Candidate:
+        """A whole run config (e.g. the base strategy) as a candidate without variable values."""
+        return self._score({}, self._simulate([cfg])[0])
+
+    def _score(self, values: dict[str, Any], outcomes: list[Outcome]) -> Candidate:
+        metrics = [seed_metrics(o, b, self.margin) for o, b in zip(outcomes, self.baseline, strict=True)]
+        cand = Candidate(values, outcomes, metrics)
+        plan = self.plan
+        risk = plan.risk
+        if plan.objective == "least_spend":
+            cand.score = cand.spend
+            reached = risk_value(cand.series(plan.target.metric), risk.measure, risk.alpha)
+            cand.constraints["target"] = plan.target.value - reached if np.isfinite(reached) else 1.0
+        else:
+            cand.score = risk_value(cand.series(plan.objective), risk.measure, risk.alpha)
+        cand.constraints["budget"] = cand.spend - plan.budget
+        for name, var in plan.variables.items():
+            spent = cand.lever_spend(lever_label(var.key))
+            if var.min_spend is not None:
+                cand.constraints[f"{name}.min_spend"] = var.min_spend - spent
+            if var.max_spend is not None:
+                cand.constraints[f"{name}.max_spend"] = spent - var.max_spend
+        if plan.period_cap is not None:
+            periods = np.mean([o.spend_by_period for o in outcomes], axis=0)
+            cand.constraints["period_cap"] = float(periods.max()) - plan.period_cap
+        return cand
+
+
+# ----------------------------------------------------------------------------- search
+def _plan_hash(run: Config, plan: PlanConfig) -> str:
+    """What a study's trials depend on: the run config and every plan setting but the trial budget and workers."""
+    searched = dataclasses.replace(plan, trials=0, workers=0, ray_address=None, frontier_budgets=[])
+    text = json.dumps([dataclasses.asdict(run), dataclasses.asdict(searched)], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _sampler(plan: PlanConfig, number: int) -> Any:
+    """A sampler seeded from (``sampler_seed``, trial number): the same trial gets the same draws after a resume."""
+    import optuna
+
+    seed = int(np.random.SeedSequence([plan.sampler_seed, number]).generate_state(1)[0])
+    if plan.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if plan.sampler == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+
+
+def _distributions(run: Config, plan: PlanConfig) -> dict[str, Any]:
+    from optuna.distributions import FloatDistribution
+
+    return {
+        p: FloatDistribution(var.low, max(search_high(run, plan, var), var.low * (1 + 1e-9) + 1e-12), log=var.log)
+        for p, _n, var in _dimensions(run, plan)
+    }
+
+
+def _open_study(out: Path, run: Config, plan: PlanConfig) -> Any:
+    """The Optuna study in ``out/study.journal``, created or continued (refused if it is another plan's)."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    out.mkdir(parents=True, exist_ok=True)
+    storage = JournalStorage(JournalFileBackend(str(out / STORAGE_FILE)))
+    direction = "maximize" if plan.objective not in MINIMISED else "minimize"
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" line; restored below
+    try:
+        study = optuna.create_study(
+            study_name=STUDY_NAME, storage=storage, direction=direction, load_if_exists=True, sampler=_sampler(plan, 0)
+        )
+    finally:
+        optuna.logging.set_verbosity(previous)
+    digest = _plan_hash(run, plan)
+    recorded = study.user_attrs.get("plan_hash")
+    if recorded is None:
+        study.set_user_attr("plan_hash", digest)
+        space = _distributions(run, plan)
+        floor = {p: d.low for p, d in space.items()}
+        study.enqueue_trial(floor)  # trial 0: every knob at its low bound (spend nothing, if the lows allow)
+        current = _current_values(run, plan)
+        if current is not None and all(space[n].low <= v <= space[n].high for n, v in current.items()):
+            study.enqueue_trial(current)  # trial 1: the base strategy's own values, where they fit the budget
+    elif recorded != digest:
+        raise ConfigError(
+            "hydra.run.dir",
+            str(out),
+            "a folder without another plan's study: this one holds a study of different settings "
+            "(delete it, or give hydra.run.dir=<new folder>)",
+        )
+    return study
+
+
+def _tell(study: Any, trial: Any, cand: Candidate, plan: PlanConfig) -> None:
+    import optuna
+
+    t = optuna.trial.Trial(study, trial._trial_id) if isinstance(trial, optuna.trial.FrozenTrial) else trial
+    for key, value in cand.constraints.items():
+        t.set_constraint(key, value)
+    t.set_user_attr("per_seed", [{k: v for k, v in m.items()} for m in cand.metrics])
+    t.set_user_attr("spend", cand.spend)
+    t.set_user_attr(
+        "lever_spend", {lever_label(v.key): cand.lever_spend(lever_label(v.key)) for v in plan.variables.values()}
+    )
+    score = cand.score
+    if not np.isfinite(score):
+        score = -INFEASIBLE_PENALTY if plan.objective not in MINIMISED else INFEASIBLE_PENALTY
+    if plan.sampler == "cmaes" and not cand.feasible:  # CMA-ES ignores constraints: penalise instead
+        violation = sum(max(v, 0.0) for v in cand.constraints.values())
+        score = (
+            score - INFEASIBLE_PENALTY * violation
+            if plan.objective not in MINIMISED
+            else score + INFEASIBLE_PENALTY * violation
+        )
+    study.tell(trial.number if isinstance(trial, optuna.trial.FrozenTrial) else trial, score)
+
+
+def search(study: Any, planner: Planner, progress: Any) -> None:
+    """Run the study to ``plan.trials`` completed trials, batch by batch.
+
+    Batch b holds trial numbers b·k … b·k + k − 1 (k = ``batch_size``): they are asked one
+    after the other (the sampler re-seeded per number), simulated together, and told in
+    number order. A study killed part-way completes its open batch first — asking only the
+    numbers not yet asked, with the earlier members still running, exactly as before —
+    so the trials it goes on to ask are the ones an uninterrupted study asks.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    plan, run = planner.plan, planner.run
+    space = _distributions(run, plan)
+    k = plan.batch_size
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message=".*[Cc]onstraints.*", category=UserWarning)
+        while True:
+            trials = study.get_trials(deepcopy=False)
+            complete = sum(t.state == TrialState.COMPLETE for t in trials)
+            progress.update(min(complete, plan.trials) - progress.n)
+            if complete >= plan.trials:
+                return
+            state = {t.number: t.state for t in trials}
+            first_open = min(n for n in range(len(trials) + 1) if state.get(n) != TrialState.COMPLETE)
+            batch = range((first_open // k) * k, min((first_open // k) * k + k, plan.trials))
+            for number in batch:
+                if state.get(number, TrialState.WAITING) == TrialState.WAITING:
+                    study.sampler = _sampler(plan, number)
+                    study.ask(space)
+            pending = sorted(
+                (t for t in study.get_trials(deepcopy=False) if t.state == TrialState.RUNNING), key=lambda t: t.number
+            )
+            candidates = planner.evaluate([_values(run, plan, t.params) for t in pending])
+            for trial, cand in zip(pending, candidates, strict=True):
+                _tell(study, trial, cand, plan)
+
+
+# ------------------------------------------------------------------------------ result
+@dataclass
+class PlanResult:
+    """What a plan produced.
+
+    Attributes:
+        run: The base run config.
+        plan: The plan settings.
+        best: The chosen plan (re-simulated on the seeds).
+        config: The run config of the chosen plan (its strategy is ``best_strategy.yaml``).
+        base: The base strategy on the same seeds.
+        trials: One row per trial (search mode) or per verified allocation (response mode).
+        frontier: Best score at each budget level.
+        response: Each variable's response curve around the plan.
+        marginal: Marginal ROI of each variable's lever at the plan: (mean, low, high) over seeds.
+        message: A note for the user (e.g. a target the budget cannot reach), or None.
+        simulations: Simulations run (this session).
+        seconds: Wall time (this session).
+        step_seconds: Time spent stepping models (this session).
+
+    """
+
+    run: Config
+    plan: PlanConfig
+    best: Candidate
+    config: Config
+    base: Candidate
+    trials: Any
+    frontier: Any
+    response: Any
+    marginal: dict[str, tuple[float, float, float]]
+    message: str | None
+    simulations: int
+    seconds: float
+    step_seconds: float
+
+
+def _trial_rows(study: Any, run: Config, plan: PlanConfig) -> list[dict[str, Any]]:
+    from optuna.trial import TrialState
+
+    rows = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        per_seed = t.user_attrs.get("per_seed", [])
+        row: dict[str, Any] = {"trial": t.number, "score": t.value, "spend": t.user_attrs.get("spend", np.nan)}
+        row.update({f"param:{k}": v for k, v in t.params.items()})
+        for key, value in t.system_attrs.items():
+            if key.startswith("constraints:"):
+                row[f"constraint:{key.split(':', 1)[1]}"] = value
+        row["feasible"] = all(v <= 0 for k, v in row.items() if k.startswith("constraint:"))
+        for metric in ("incremental_profit", "incremental_roi", "incremental_users", "cost", "d30"):
+            mean, lo, hi, _n = t_interval(np.array([m[metric] for m in per_seed], dtype=float))
+            row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = mean, lo, hi
+        rows.append(row)
+    return rows
+
+
+def _choose(rows: list[dict[str, Any]], plan: PlanConfig) -> tuple[dict[str, Any], str | None]:
+    """The best feasible trial; without one, the least infeasible, with a message saying so."""
+    maximize = plan.objective not in MINIMISED
+    feasible = [r for r in rows if r["feasible"] and np.isfinite(r["score"])]
+    if feasible:
+        return (max if maximize else min)(feasible, key=lambda r: r["score"]), None
+
+    def violation(r: dict[str, Any]) -> float:
+        return sum(max(v, 0.0) for k, v in r.items() if k.startswith("constraint:"))
+
+    best = min(rows, key=violation)
+    broken = ", ".join(k.split(":", 1)[1] for k, v in best.items() if k.startswith("constraint:") and v > 0)
+    if plan.objective == "least_spend":
+        message = (
+            f"the budget {plan.budget:,.0f} cannot reach the target {plan.target.metric} >= {plan.target.value:,.6g} "
+            f"within the bounds searched; the plan below comes closest (it breaks: {broken})"
+        )
+    else:
+        message = f"no plan met every constraint; the plan below comes closest (it breaks: {broken})"
+    return best, message
+
+
+def _marginal(planner: Planner, best: Candidate) -> dict[str, tuple[float, float, float]]:
+    """(ΔGP − ΔC)/ΔC per seed between the plan and the plan with one variable ``marginal_step`` higher."""
+    plan = planner.plan
+    out: dict[str, tuple[float, float, float]] = {}
+    names, bumped = [], []
+    for name, var in plan.variables.items():
+        value = best.values[name]
+        factor = 1.0 + plan.marginal_step
+        moved = [v * factor for v in value] if var.per_period else value * factor
+        if not var.per_period and moved > var.high:
+            moved = value * (1.0 - plan.marginal_step)
+        names.append(name)
+        bumped.append({**best.values, name: moved})
+    for name, cand in zip(names, planner.evaluate(bumped), strict=True):
+        d_gross = np.array([c.revenue - b.revenue for c, b in zip(cand.outcomes, best.outcomes, strict=True)])
+        d_cost = np.array([c.cost - b.cost for c, b in zip(cand.outcomes, best.outcomes, strict=True)])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            roi = np.where(d_cost != 0, (planner.margin * d_gross - d_cost) / d_cost, np.nan)
+        mean, lo, hi, _n = t_interval(roi)
+        out[lever_label(plan.variables[name].key)] = (mean, lo, hi)
+    return out
+
+
+def _levels(var: VariableConfig, high: float, n: int) -> np.ndarray:
+    return np.geomspace(var.low, high, n) if var.log else np.linspace(var.low, high, n)
+
+
+def _response(planner: Planner, around: dict[str, Any], *, alone: bool) -> list[dict[str, Any]]:
+    """Each variable at ``response_levels`` values, the others at ``around`` (or at their low bounds if ``alone``)."""
+    plan = planner.plan
+    floor = {n: ([v.low] * len(around[n]) if v.per_period else v.low) for n, v in plan.variables.items()}
+    rows = []
+    for name, var in plan.variables.items():
+        others = floor if alone else around
+        levels = _levels(var, search_high(planner.run, plan, var), plan.response_levels)
+        values = [{**others, name: ([x] * len(around[name]) if var.per_period else float(x))} for x in levels]
+        label = lever_label(var.key)
+        for x, cand in zip(levels, planner.evaluate(values), strict=True):
+            gross = cand.series("incremental_gross_profit")
+            mean, lo, hi, _n = t_interval(gross)
+            rows.append(
+                {
+                    "variable": name,
+                    "key": var.key,
+                    "value": float(x),
+                    "lever_spend": cand.lever_spend(label),
+                    "spend": cand.spend,
+                    "incremental_gross_profit": mean,
+                    "incremental_gross_profit_low": lo,
+                    "incremental_gross_profit_high": hi,
+                    "score": cand.score,
+                }
+            )
+    return rows
+
+
+def _allocate(planner: Planner, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Response-curve mode: fit each lever's curve, split the budget by equal marginal ROI, map back to knobs."""
+    import pandas as pd
+
+    plan = planner.plan
+    table = pd.DataFrame(rows)
+    curves, bounds, maps = [], [], []
+    for name, var in plan.variables.items():
+        part = table[table["variable"] == name].sort_values("value")
+        spend = part["lever_spend"].to_numpy()
+        gain = part["incremental_gross_profit"].to_numpy() - part["incremental_gross_profit"].iloc[0]
+        curves.append(fit_response_curve(spend, gain))
+        lo = max(spend.min(), var.min_spend or 0.0)
+        hi = min(spend.max(), var.max_spend if var.max_spend is not None else np.inf)
+        bounds.append((lo, max(lo, hi)))
+        maps.append((spend, part["value"].to_numpy()))
+    allocation = allocate_by_marginal_roi(curves, plan.budget, bounds)
+    values = {}
+    for (name, _var), x, (spend, knob) in zip(plan.variables.items(), allocation, maps, strict=True):
+        order = np.argsort(spend)
+        values[name] = float(np.interp(x, spend[order], knob[order]))
+    return values
+
+
+def _frontier_rows(rows: list[dict[str, Any]], plan: PlanConfig) -> list[dict[str, Any]]:
+    budgets = [share * plan.budget for share in plan.frontier_budgets]
+    ok = [
+        r for r in rows if all(v <= 0 for k, v in r.items() if k.startswith("constraint:") and k != "constraint:budget")
+    ]
+    picks = frontier(
+        [r["spend"] for r in ok], [r["score"] for r in ok], budgets, maximize=plan.objective not in MINIMISED
+    )
+    out = []
+    metric = plan.objective if plan.objective != "least_spend" else plan.target.metric
+    for share, budget, i in zip(plan.frontier_budgets, budgets, picks, strict=True):
+        row = {"budget_share": share, "budget": budget, "trial": None, "spend": np.nan, "score": np.nan}
+        row.update({metric: np.nan, f"{metric}_low": np.nan, f"{metric}_high": np.nan})
+        if i is not None:
+            r = ok[i]
+            row.update({k: r[k] for k in ("trial", "spend", "score", metric, f"{metric}_low", f"{metric}_high")})
+        out.append(row)
+    return out
+
+
+def make_plan(
+    run: Config, plan: PlanConfig, out: Path, *, evaluator: Evaluator | None = None, progress: bool = True
+) -> PlanResult:
+    """Find the plan, evaluate it against the base strategy, and compute its frontier and response curves.
+
+    Args:
+        run: The base run config (market, base strategy, horizon, economics; ``seed`` is the first seed).
+        plan: The plan settings.
+        out: The output folder (holds the study's storage: a rerun continues it).
+        evaluator: Where simulations run (default: :func:`sim.app.plan_eval.make_evaluator`).
+        progress: Show progress bars.
+
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    started = time.perf_counter()
+    own = evaluator is None
+    evaluator = make_evaluator(plan) if evaluator is None else evaluator
+    try:
+        planner = Planner(run, plan, evaluator)
+        if plan.mode == "search":
+            study = _open_study(out, run, plan)
+            with tqdm(total=plan.trials, desc="plan trials", unit="trial", disable=not progress) as bar:
+                search(study, planner, bar)
+            rows = _trial_rows(study, run, plan)
+            chosen, message = _choose(rows, plan)
+            values = _values(run, plan, {k.split(":", 1)[1]: v for k, v in chosen.items() if k.startswith("param:")})
+        else:
+            with tqdm(total=1, desc="response curves", disable=not progress) as bar:
+                floor_values = {n: v.low for n, v in plan.variables.items()}
+                curve_rows = _response(planner, floor_values, alone=True)
+                values = _allocate(planner, curve_rows)
+                bar.update(1)
+            rows, message = [], None
+        best = planner.evaluate([values])[0]
+        if plan.mode == "response":
+            rows = [_candidate_row(0, best)]
+            if not best.feasible:
+                message = "the verified allocation breaks: " + ", ".join(
+                    k for k, v in best.constraints.items() if v > 0
+                )
+        base = planner.evaluate_config(run)
+        marginal = _marginal(planner, best)
+        response = _response(planner, best.values, alone=False)
+        result = PlanResult(
+            run=run,
+            plan=plan,
+            best=best,
+            config=apply_values(run, plan, best.values),
+            base=base,
+            trials=pd.DataFrame(rows),
+            frontier=pd.DataFrame(_frontier_rows(rows, plan)),
+            response=pd.DataFrame(response),
+            marginal=marginal,
+            message=message,
+            simulations=planner.simulations,
+            seconds=time.perf_counter() - started,
+            step_seconds=planner.step_seconds,
+        )
+    finally:
+        if own:
+            evaluator.close()
+    return result
+
+
+def _candidate_row(number: int, cand: Candidate) -> dict[str, Any]:
+    row: dict[str, Any] = {"trial": number, "score": cand.score, "spend": cand.spend}
+    for name, value in cand.values.items():
+        if isinstance(value, list):
+            row.update({f"param:{name}[{i}]": v for i, v in enumerate(value)})
+        else:
+            row[f"param:{name}"] = value
+    row.update({f"constraint:{k}": v for k, v in cand.constraints.items()})
+    row["feasible"] = cand.feasible
+    for metric in ("incremental_profit", "incremental_roi", "incremental_users", "cost", "d30"):
+        mean, lo, hi, _n = t_interval(cand.series(metric))
+        row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = mean, lo, hi
+    return row
+
+
+# ----------------------------------------------------------------------------- outputs
+def _finite(x: Any) -> Any:
+    """JSON-ready: NaN and ±inf become None, numpy numbers plain floats (recursively)."""
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_finite(v) for v in x]
+    if isinstance(x, float | np.floating):
+        return float(x) if np.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def _interval(values: np.ndarray) -> dict[str, float]:
+    mean, lo, hi, n = t_interval(values)
+    return {"mean": mean, "low": lo, "high": hi, "seeds": n}
+
+
+def _objective_metric(plan: PlanConfig) -> str:
+    return "cost" if plan.objective == "least_spend" else plan.objective
+
+
+def reproduce_command(result: PlanResult, out: Path) -> str:
+    """An ``opsim`` command that runs the chosen plan's strategy on the plan's first seed."""
+    run = result.run
+    parts = [f"opsim --config-dir {out}", "population=plan_population", "strategy=best_strategy"]
+    parts += [f"horizon_days={run.horizon_days}", f"seed={run.seed}"]
+    defaults = dataclasses.asdict(type(run.economics)())
+    for key, value in dataclasses.asdict(run.economics).items():
+        if value != defaults[key]:
+            parts.append(f"economics.{key}={json.dumps(value)}")
+    return " ".join(parts)
+
+
+def plan_summary(result: PlanResult, out: Path) -> dict[str, Any]:
+    """The content of ``plan.json``."""
+    plan, best, base = result.plan, result.best, result.base
+    metric = _objective_metric(plan)
+    allocation = {}
+    for name, var in plan.variables.items():
+        label = lever_label(var.key)
+        allocation[name] = {
+            "key": var.key,
+            "value": best.values[name],
+            "per_period": var.per_period,
+            "period_days": plan.period_days if var.per_period else None,
+            "lever": label,
+            "lever_spend": best.lever_spend(label),
+        }
+    nothing = {"mean": 0.0, "low": 0.0, "high": 0.0} if metric in ("incremental_profit", "incremental_users") else None
+    if metric == "cost":
+        nothing = {"mean": 0.0, "low": 0.0, "high": 0.0}
+    return _finite(
+        {
+            "plan": plan.name,
+            "mode": plan.mode,
+            "budget": plan.budget,
+            "total_spend": best.spend,
+            "feasible": best.feasible,
+            "constraints": best.constraints,
+            "allocation": allocation,
+            "objective": {"name": plan.objective, "metric": metric, **_interval(best.series(metric))},
+            "risk": {"measure": plan.risk.measure, "alpha": plan.risk.alpha, "value": best.score},
+            "metrics": {
+                m: _interval(best.series(m))
+                for m in ("incremental_profit", "incremental_roi", "incremental_users", "cost", "d30")
+            },
+            "base_strategy": {
+                "name": result.run.strategy.name,
+                "objective": _interval(base.series(metric)),
+                "spend": base.spend,
+                "metrics": {m: _interval(base.series(m)) for m in ("incremental_profit", "incremental_users", "cost")},
+            },
+            "spend_nothing": {"objective": nothing, "spend": 0.0},
+            "gain_over_base": _interval(best.series(metric) - base.series(metric)),
+            "marginal_roi": {k: {"mean": m, "low": lo, "high": hi} for k, (m, lo, hi) in result.marginal.items()},
+            "seeds": [o.seed for o in best.outcomes],
+            "per_seed": best.metrics,
+            "trials": len(result.trials),
+            "message": result.message,
+            "reproduce": reproduce_command(result, out),
+            "simulations": result.simulations,
+            "seconds": result.seconds,
+            "step_seconds": result.step_seconds,
+        }
+    )
+
+
+def _strategy_yaml(result: PlanResult) -> str:
+    from omegaconf import OmegaConf
+
+    strategy = dataclasses.replace(
+        result.config.strategy,
+        name="best_strategy",
+        description=f"plan {result.plan.name}: {result.plan.objective} with budget {result.plan.budget:,.0f}",
+    )
+    header = f"# Written by opsim-plan (plan {result.plan.name}). Run it: {reproduce_command(result, Path('<this folder>'))}\n"
+    return header + OmegaConf.to_yaml(OmegaConf.structured(strategy))
+
+
+def write_plan(result: PlanResult, out: Path) -> list[str]:
+    """Write the plan's files into ``out`` (each atomically); return their names."""
+    from omegaconf import OmegaConf
+
+    from sim.output.files import write_atomic, write_json, write_text
+    from sim.output.plan_report import write_plan_report
+
+    summary = plan_summary(result, out)
+    write_json(out / "plan.json", summary)
+    for name, table in (("trials", result.trials), ("frontier", result.frontier), ("response", result.response)):
+        write_atomic(out / f"{name}.parquet", lambda p, t=table: t.to_parquet(p, index=False))
+    strategy = _strategy_yaml(result)
+    write_text(out / "best_strategy.yaml", strategy)
+    write_text(out / "strategy" / "best_strategy.yaml", strategy)
+    population = dataclasses.replace(result.run.population, name="plan_population")
+    write_text(out / "population" / "plan_population.yaml", OmegaConf.to_yaml(OmegaConf.structured(population)))
+    figures = write_plan_report(out, summary, result.trials, result.frontier, result.response)
+    return [
+        "plan.json",
+        "trials.parquet",
+        "frontier.parquet",
+        "response.parquet",
+        "best_strategy.yaml",
+        "strategy/best_strategy.yaml",
+        "population/plan_population.yaml",
+        *figures,
+        "report.html",
+    ]
+
+
+# ----------------------------------------------------------------------------- command
+def _task(cfg: Any) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        run, plan_cfg = load_plan_config(cfg)
+    except ConfigError as exc:
+        print(f"opsim-plan: error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG_ERROR) from None
+    out = Path(HydraConfig.get().runtime.output_dir)
+    log.info(
+        "planning %s: budget %s %s, objective %s (%s), %d variables, %d seeds, %s",
+        plan_cfg.name,
+        f"{plan_cfg.budget:,.0f}",
+        run.economics.currency,
+        plan_cfg.objective,
+        plan_cfg.risk.measure,
+        len(plan_cfg.variables),
+        plan_cfg.seeds,
+        f"{plan_cfg.trials} trials" if plan_cfg.mode == "search" else "response curves",
+    )
+    try:
+        result = make_plan(run, plan_cfg, out, progress=run.progress)
+    except ConfigError as exc:
+        print(f"opsim-plan: error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG_ERROR) from None
+    write_plan(result, out)
+    summary = plan_summary(result, out)
+    obj, cur = summary["objective"], run.economics.currency
+    if result.message:
+        log.warning("%s", result.message)
+    log.info(
+        "plan: spend %s %s of %s; %s %s [%s, %s] (95 %% over %d seeds); base strategy %s",
+        f"{summary['total_spend']:,.0f}",
+        cur,
+        f"{plan_cfg.budget:,.0f}",
+        obj["metric"],
+        f"{obj['mean']:,.2f}",
+        f"{obj['low']:,.2f}" if obj["low"] is not None else "—",
+        f"{obj['high']:,.2f}" if obj["high"] is not None else "—",
+        obj["seeds"],
+        f"{summary['base_strategy']['objective']['mean']:,.2f}",
+    )
+    log.info(
+        "%d simulations in %.0f s; plan in %s (report.html); run it: %s",
+        result.simulations,
+        result.seconds,
+        out,
+        summary["reproduce"],
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``opsim-plan`` console script."""
+    from sim.app.cli import _overrides
+    from sim.app.hydra_runner import run_hydra
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    register_plan_schema()
+    overrides, _multirun, runs, name, extra = _overrides(argv)
+    if runs:
+        try:
+            load_plan_config(
+                compose(overrides, config_name=PLAN_CONFIG_NAME if name == "config" else name, extra_dir=extra)
+            )
+        except (ConfigError, OpsimError) as exc:
+            print(f"opsim-plan: error: {exc}", file=sys.stderr)
+            raise SystemExit(EXIT_CONFIG_ERROR) from None
+    if not any(a in ("--config-name", "-cn") or a.startswith(("--config-name=", "-cn=")) for a in argv):
+        argv = ["--config-name", PLAN_CONFIG_NAME, *argv]
+    run_hydra(argv, _task, str(config_dir()), PLAN_CONFIG_NAME)
+
+
+if __name__ == "__main__":
+    main()

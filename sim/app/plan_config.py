@@ -1,0 +1,241 @@
+"""The planner's configuration (``plan`` group): decision variables, budget, objective, risk, search.
+
+``opsim-plan`` composes ``conf/opsim_plan.yaml``: the run config of ``opsim`` (population,
+base strategy, horizon, economics) plus a ``plan`` node checked against
+:class:`PlanConfig`. A decision variable names a numeric lever knob by its config key
+(``strategy.paid_ads.search.daily_budget``, ``strategy.push.messages_per_week``, …) with
+bounds; ad budgets may be planned per period of the spend window (``per_period``). Every
+check runs before any simulation and fails with one line naming the key, the value and
+what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from sim.analysis.planning import RISK_MEASURES
+from sim.app.config import Config, compose, load_config, register_schema
+from sim.base.errors import ConfigError
+from sim.base.schema import bounded, check_ranges
+from sim.levers.strategy import MULTI_LEVERS, SINGLE_LEVERS
+
+__all__ = [
+    "OBJECTIVES",
+    "PLAN_CONFIG_NAME",
+    "PlanConfig",
+    "PlanRunConfig",
+    "VariableConfig",
+    "load_plan_config",
+    "plan_periods",
+    "register_plan_schema",
+]
+
+#: The planner's primary config in ``conf/``.
+PLAN_CONFIG_NAME = "opsim_plan"
+#: What a plan can optimise: three to maximise, and the least spend that reaches a target.
+OBJECTIVES = ("incremental_profit", "incremental_roi", "incremental_users", "least_spend")
+#: Metrics a ``least_spend`` target can name.
+TARGET_METRICS = ("incremental_users", "incremental_profit", "d30")
+SAMPLERS = ("tpe", "cmaes", "random")
+MODES = ("search", "response")
+#: Knobs that can be planned per period (a daily budget per week or month).
+PERIOD_KNOBS = ("daily_budget",)
+
+
+@dataclass
+class VariableConfig:
+    """One decision variable: a numeric lever knob and its bounds (``plan.variables.<name>``).
+
+    Attributes:
+        key: Dotted config key, e.g. ``strategy.paid_ads.search.daily_budget``.
+        low: Smallest value searched.
+        high: Largest value searched.
+        log: Search on a log scale (``low`` must then be > 0).
+        per_period: One value per period of ``plan.period_days`` of the spend window
+            (ad ``daily_budget`` only).
+        min_spend: The lever's spend over the horizon must be at least this (money).
+        max_spend: … and at most this.
+
+    """
+
+    key: str = ""
+    low: float = 0.0
+    high: float = 1.0
+    log: bool = False
+    per_period: bool = False
+    min_spend: float | None = bounded(None, ge=0)
+    max_spend: float | None = bounded(None, ge=0)
+
+
+@dataclass
+class TargetConfig:
+    """What ``objective: least_spend`` must reach (risk-adjusted over seeds): ``metric`` ≥ ``value``."""
+
+    metric: str = bounded("incremental_users", choices=TARGET_METRICS)
+    value: float = 0.0
+
+
+@dataclass
+class RiskConfig:
+    """How per-seed values become one score: the mean, or CVaR at level ``alpha`` (mean of the worst α share)."""
+
+    measure: str = bounded("mean", choices=RISK_MEASURES)
+    alpha: float = bounded(0.25, gt=0, le=1)
+
+
+@dataclass
+class PlanConfig:
+    """What to plan (``plan``): variables, budget, objective, risk, and how to search."""
+
+    name: str = "plan"
+    description: str = ""
+    budget: float = 100_000.0
+    objective: str = "incremental_profit"
+    target: TargetConfig = field(default_factory=TargetConfig)
+    risk: RiskConfig = field(default_factory=RiskConfig)
+    variables: dict[str, VariableConfig] = field(default_factory=dict)
+    period_days: int = bounded(30, ge=1)
+    period_cap: float | None = bounded(None, gt=0)
+    seeds: int = bounded(4, ge=2, le=1000)
+    trials: int = bounded(60, ge=1, le=100_000)
+    batch_size: int = bounded(4, ge=1, le=1000)
+    sampler: str = bounded("tpe", choices=SAMPLERS)
+    sampler_seed: int = bounded(0, ge=0)
+    mode: str = bounded("search", choices=MODES)
+    response_levels: int = bounded(6, ge=4, le=50)
+    frontier_budgets: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0])
+    marginal_step: float = bounded(0.05, gt=0, le=1)
+    workers: int = bounded(0, ge=0)
+    ray_address: str | None = None
+
+
+@dataclass
+class PlanRunConfig(Config):
+    """The planner's primary config: a run config (the base strategy and its market) plus ``plan``."""
+
+    plan: PlanConfig = field(default_factory=PlanConfig)
+
+
+def register_plan_schema() -> None:
+    """Register :class:`PlanRunConfig` as ``opsim_plan_schema`` (and the run schema) in Hydra's ConfigStore."""
+    from hydra.core.config_store import ConfigStore
+
+    register_schema()
+    ConfigStore.instance().store(name="opsim_plan_schema", node=PlanRunConfig)
+
+
+def plan_periods(run: Config, plan: PlanConfig) -> int:
+    """Periods of ``plan.period_days`` in the spend window (cut at the horizon)."""
+    window = run.strategy.spend_window
+    end = run.horizon_days - 1 if window.end_day is None else min(window.end_day, run.horizon_days - 1)
+    days = max(0, end - window.start_day + 1)
+    return max(1, math.ceil(days / plan.period_days))
+
+
+def _field_of(cfg: Any, parts: list[str]) -> tuple[Any, dataclasses.Field | None]:
+    """The dataclass holding the last part of a dotted key, and that field (None where it does not exist)."""
+    node = cfg
+    for part in parts[:-1]:
+        node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
+        if node is None:
+            return None, None
+    if not dataclasses.is_dataclass(node):
+        return None, None
+    fields = {f.name: f for f in dataclasses.fields(node)}
+    return node, fields.get(parts[-1])
+
+
+def _check_variable(name: str, var: VariableConfig, run: Config) -> None:
+    key = f"plan.variables.{name}"
+    parts = var.key.split(".")
+    groups = (*MULTI_LEVERS, *SINGLE_LEVERS)
+    if len(parts) < 3 or parts[0] != "strategy" or parts[1] not in groups:
+        raise ConfigError(f"{key}.key", var.key, f"a numeric lever knob: strategy.<{'|'.join(groups)}>…")
+    _node, f = _field_of(run, parts)
+    numeric = f is not None and f.type in ("float", "int", float, int)
+    if not numeric:
+        where = f"strategy.{parts[1]}.{parts[2]}" if parts[1] in MULTI_LEVERS else f"strategy.{parts[1]}"
+        raise ConfigError(f"{key}.key", var.key, f"a numeric knob of a lever in the base strategy ({where} has none)")
+    for bound in ("low", "high"):
+        value = getattr(var, bound)
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}.{bound}", value, "a finite number")
+    if var.low < 0:
+        raise ConfigError(f"{key}.low", var.low, "a number >= 0 (a lever knob is never negative)")
+    if var.high <= var.low:
+        raise ConfigError(f"{key}.high", var.high, f"a number > {key}.low={var.low}")
+    if var.log and var.low <= 0:
+        raise ConfigError(f"{key}.low", var.low, f"a number > 0 with {key}.log=true")
+    meta = f.metadata
+    if meta.get("le") is not None and var.high > meta["le"]:
+        raise ConfigError(f"{key}.high", var.high, f"at most {meta['le']}, the largest {var.key} allowed")
+    if var.per_period and parts[-1] not in PERIOD_KNOBS:
+        raise ConfigError(f"{key}.per_period", True, f"only for {', '.join(PERIOD_KNOBS)} (ad budgets)")
+    if var.min_spend is not None and var.max_spend is not None and var.max_spend < var.min_spend:
+        raise ConfigError(f"{key}.max_spend", var.max_spend, f"a spend >= {key}.min_spend={var.min_spend}")
+
+
+def check_plan(plan: PlanConfig, run: Config) -> PlanConfig:
+    """Every range and cross-field rule of a plan, against its base run config.
+
+    Raises:
+        ConfigError: On the first offending value, naming its key.
+
+    """
+    check_ranges(plan, "plan")
+    if plan.objective not in OBJECTIVES:
+        raise ConfigError("plan.objective", plan.objective, f"one of {', '.join(OBJECTIVES)}")
+    if not math.isfinite(plan.budget) or plan.budget <= 0:
+        raise ConfigError("plan.budget", plan.budget, "an amount > 0 (money over the horizon)")
+    if not plan.variables:
+        raise ConfigError("plan.variables", {}, "at least one decision variable (name: {key: strategy..., low, high})")
+    for name, var in plan.variables.items():
+        _check_variable(name, var, run)
+    keys = [v.key for v in plan.variables.values()]
+    duplicated = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicated:
+        raise ConfigError("plan.variables", duplicated, "each config key at most once")
+    floor = sum(v.min_spend or 0.0 for v in plan.variables.values())
+    if floor > plan.budget:
+        raise ConfigError("plan.budget", plan.budget, f"at least the sum of the variables' min_spend = {floor:g}")
+    for i, b in enumerate(plan.frontier_budgets):
+        if not 0 < b <= 1:
+            raise ConfigError(f"plan.frontier_budgets[{i}]", b, "a share of plan.budget in (0, 1]")
+    if plan.mode == "response" and any(v.per_period for v in plan.variables.values()):
+        raise ConfigError("plan.mode", "response", "search (response curves are per lever, not per period)")
+    return plan
+
+
+def _to_plain(cfg: DictConfig | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(cfg, DictConfig):
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    return dict(cfg)
+
+
+def load_plan_config(cfg: DictConfig | Mapping[str, Any] | Iterable[str]) -> tuple[Config, PlanConfig]:
+    """The validated run config (base strategy) and plan from a composed config, a mapping or overrides.
+
+    Raises:
+        ConfigError: On an unknown key, a wrong type or an out-of-range value, in either part.
+
+    """
+    if not isinstance(cfg, DictConfig | Mapping):
+        register_plan_schema()
+        cfg = compose(list(cfg), config_name=PLAN_CONFIG_NAME)
+    plain = _to_plain(cfg)
+    plain.pop("hydra", None)
+    plan_plain = plain.pop("plan", {}) or {}
+    run = load_config(plain)
+    try:
+        plan = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(PlanConfig), plan_plain))
+    except OmegaConfBaseException as exc:
+        key = "plan." + (getattr(exc, "full_key", None) or "")
+        raise ConfigError(key.rstrip("."), getattr(exc, "value", None), str(exc).splitlines()[0]) from None
+    return run, check_plan(plan, run)

@@ -1,0 +1,321 @@
+"""opsim-plan end to end: a known optimum, the budget, risk, determinism, resume, bad input, outputs.
+
+Plans here run on a small sample of consumer_app's market (each simulated user standing
+for many) over short horizons, so a trial costs a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.app.config import compose
+from sim.app.plan import Planner, main, make_plan, search, write_plan
+from sim.app.plan_config import PLAN_CONFIG_NAME, VariableConfig, check_plan, load_plan_config, register_plan_schema
+from sim.app.plan_eval import LocalEvaluator
+
+TINY = [
+    "population.sample_size=5000",
+    "horizon_days=60",
+    "strategy.spend_window.end_day=29",
+    "plan.seeds=2",
+    "plan.trials=8",
+    "plan.response_levels=4",
+    "progress=false",
+]
+ADS_ONLY = {
+    "search": VariableConfig(key="strategy.paid_ads.search.daily_budget", low=0, high=1500),
+    "social": VariableConfig(key="strategy.paid_ads.social.daily_budget", low=0, high=1500),
+}
+
+
+def _load(*overrides: str):
+    register_plan_schema()
+    return load_plan_config(compose([*TINY, *overrides], config_name=PLAN_CONFIG_NAME))
+
+
+def _ads_plan(*overrides: str, **plan_fields):
+    run, plan = _load(*overrides)
+    plan = replace(plan, variables=dict(ADS_ONLY), **plan_fields)
+    return run, check_plan(plan, run)
+
+
+def _study_best(run, plan, out: Path, workers: int = 1):
+    from sim.app.plan import _choose, _open_study, _trial_rows
+
+    class Bar:
+        n = 0
+
+        def update(self, k):
+            self.n += k
+
+    planner = Planner(run, plan, LocalEvaluator(workers))
+    study = _open_study(out, run, plan)
+    search(study, planner, Bar())
+    chosen, _message = _choose(_trial_rows(study, run, plan), plan)
+    return chosen, study
+
+
+@pytest.mark.slow
+def test_the_plan_finds_the_optimum_of_two_saturating_ad_channels(tmp_path):
+    """Two channels with Hill saturation and different prices (search: CPM 25, social: CPM 6).
+
+    A grid of daily budgets (step 75, every point within the budget) on the same seeds gives
+    the best incremental profit; the planner, searching freely, must come within 2 % of it
+    without breaking the budget. Both are evaluated on the same two seeds, so the comparison
+    is paired and the grid is an exact reference for those seeds.
+    """
+    run, plan = _ads_plan(
+        "population.sample_size=20000",
+        "horizon_days=120",
+        "strategy.spend_window.end_day=59",
+        budget=60_000.0,
+        trials=40,
+    )
+    planner = Planner(run, plan, LocalEvaluator(2))
+    per_day = plan.budget / 60
+    grid = [
+        {"search": float(s), "social": float(t)}
+        for s in np.arange(0, 1501, 75)
+        for t in np.arange(0, 1501, 75)
+        if s + t <= per_day + 1e-9
+    ]
+    scores = [c.score for c in planner.evaluate(grid)]
+    best_grid = max(scores)
+    chosen, _study = _study_best(run, plan, tmp_path / "plan", workers=2)
+    assert chosen["spend"] <= plan.budget + 1e-6
+    assert chosen["score"] >= best_grid - 0.02 * abs(best_grid), (chosen["score"], best_grid)
+
+
+def test_same_plan_whatever_runs_it_and_twice_the_same(tmp_path):
+    run, plan = _ads_plan(budget=15_000.0)
+    one, _ = _study_best(run, plan, tmp_path / "one", workers=1)
+    two, _ = _study_best(run, plan, tmp_path / "two", workers=2)
+    again, _ = _study_best(run, plan, tmp_path / "again", workers=1)
+    params = [{k: v for k, v in r.items() if k.startswith("param:")} for r in (one, two, again)]
+    assert params[0] == params[1] == params[2]
+    assert one["score"] == two["score"] == again["score"]
+
+
+class _Interrupted(Exception):
+    pass
+
+
+class _DiesOnCall:
+    """An evaluator that dies on its n-th call, as a killed process would: nothing is told."""
+
+    def __init__(self, n: int) -> None:
+        self.inner, self.n, self.workers = LocalEvaluator(1), n, 1
+
+    def map(self, tasks):
+        self.n -= 1
+        if self.n == 0:
+            raise _Interrupted
+        return self.inner.map(tasks)
+
+    def close(self):
+        pass
+
+
+def test_a_study_interrupted_mid_batch_resumes_to_the_uninterrupted_plan(tmp_path):
+    """Killed while evaluating its third batch (trials 8–11 asked, none told), then run again."""
+    run, plan = _ads_plan(budget=15_000.0, trials=16)
+    uninterrupted, _ = _study_best(run, plan, tmp_path / "whole")
+
+    from sim.app.plan import _open_study
+
+    class Bar:
+        n = 0
+
+        def update(self, k):
+            self.n += k
+
+    out = tmp_path / "killed"
+    with pytest.raises(_Interrupted):
+        planner = Planner(run, plan, _DiesOnCall(4))  # call 1: baseline; 2, 3: batches 0, 1; 4: dies
+        search(_open_study(out, run, plan), planner, Bar())
+    from optuna.trial import TrialState
+
+    left = _open_study(out, run, plan).get_trials(deepcopy=False)
+    assert sum(t.state == TrialState.COMPLETE for t in left) == 8
+    assert sum(t.state == TrialState.RUNNING for t in left) == 4
+    resumed, _ = _study_best(run, plan, out)
+    assert {k: v for k, v in resumed.items() if k.startswith("param:")} == {
+        k: v for k, v in uninterrupted.items() if k.startswith("param:")
+    }
+    assert resumed["score"] == uninterrupted["score"]
+
+
+def test_the_plan_never_breaks_the_budget_and_cvar_is_at_most_the_mean(tmp_path):
+    run, plan = _ads_plan("plan.risk.measure=cvar", "plan.risk.alpha=0.5", budget=6_000.0)
+    result = make_plan(run, plan, tmp_path / "p", evaluator=LocalEvaluator(1), progress=False)
+    assert result.best.spend <= plan.budget + 1e-6
+    feasible = result.trials[result.trials["feasible"]]
+    assert (feasible["spend"] <= plan.budget + 1e-6).all()
+    profits = result.best.series("incremental_profit")
+    assert result.best.score == pytest.approx(profits.min())  # CVaR 50 % of two seeds: the worse one
+    assert result.best.score <= profits.mean()
+
+
+def test_outputs_reproduce_with_opsim_and_say_what_the_plan_buys(tmp_path):
+    out = tmp_path / "plan"
+    main([*TINY, f"hydra.run.dir={out}", "plan.trials=4", "plan.batch_size=2"])
+    summary = json.loads((out / "plan.json").read_text())
+    for key in (
+        "budget",
+        "total_spend",
+        "allocation",
+        "objective",
+        "risk",
+        "base_strategy",
+        "spend_nothing",
+        "marginal_roi",
+    ):
+        assert key in summary
+    assert set(summary["objective"]) >= {"name", "mean", "low", "high"}
+    assert summary["total_spend"] <= summary["budget"]
+    for name in ("trials", "frontier", "response"):
+        assert len(pd.read_parquet(out / f"{name}.parquet")) > 0
+    for name in ("plan_allocation", "plan_frontier", "plan_response", "plan_history"):
+        assert (out / f"{name}.png").stat().st_size > 1000
+    assert "opsim plan" in (out / "report.html").read_text()
+    # the strategy file reproduces the plan's first seed exactly
+    cmd = summary["reproduce"].split()
+    assert cmd[0] == "opsim"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            *cmd[1:],
+            f"hydra.run.dir={tmp_path / 'check'}",
+            "figures=false",
+            "economics.marginal_roi=false",
+            "economics.spend_response_multipliers=[]",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    check = json.loads((tmp_path / "check" / "summary.json").read_text())
+    assert check["economics"]["incremental"]["profit"] == pytest.approx(
+        summary["per_seed"][0]["incremental_profit"], rel=1e-12
+    )
+    assert check["economics"]["cost_total"] == pytest.approx(summary["per_seed"][0]["cost"], rel=1e-12)
+
+
+def test_rerunning_continues_the_study_and_another_plan_in_its_folder_is_refused(tmp_path, capsys):
+    out = tmp_path / "plan"
+    common = [*TINY, f"hydra.run.dir={out}", "plan.batch_size=2"]
+    for trials in (4, 6):
+        main([*common, f"plan.trials={trials}"])
+    trials = pd.read_parquet(out / "trials.parquet")
+    assert sorted(trials["trial"]) == list(range(6))  # the second run added trials 4 and 5
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        main([*common, "plan.trials=6", "plan.budget=5000"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "hydra.run.dir" in err[0] and "different settings" in err[0]
+
+
+def test_a_target_the_budget_cannot_reach_says_so_and_returns_the_closest_plan(tmp_path):
+    run, plan = _ads_plan("plan.objective=least_spend", "plan.target.metric=incremental_users", budget=3_000.0)
+    plan = replace(plan, target=replace(plan.target, value=1e9))
+    result = make_plan(run, plan, tmp_path / "p", evaluator=LocalEvaluator(1), progress=False)
+    assert result.message is not None and "cannot reach the target" in result.message
+    assert result.best.constraints["target"] > 0
+
+
+def test_response_curve_mode_allocates_within_the_budget(tmp_path):
+    run, plan = _ads_plan("plan.mode=response", budget=15_000.0)
+    result = make_plan(run, plan, tmp_path / "p", evaluator=LocalEvaluator(1), progress=False)
+    assert result.best.spend <= plan.budget * 1.05  # knob values are interpolated from the measured spend levels
+    assert set(result.response["variable"]) == {"search", "social"}
+
+
+def test_ad_budgets_can_be_planned_per_period(tmp_path):
+    run, plan = _load("plan.period_days=10", "plan.trials=4", "plan.batch_size=2")
+    variables = {"search": replace(ADS_ONLY["search"], per_period=True)}
+    plan = check_plan(replace(plan, variables=variables, budget=20_000.0), run)
+    result = make_plan(run, plan, tmp_path / "p", evaluator=LocalEvaluator(1), progress=False)
+    value = result.best.values["search"]
+    assert isinstance(value, list) and len(value) == 3  # a 30-day window in periods of 10 days
+    assert result.config.strategy.paid_ads["search"].period_budgets == pytest.approx(value)
+    files = write_plan(result, tmp_path / "p")
+    assert "strategy/best_strategy.yaml" in files
+    assert "period_budgets" in (tmp_path / "p" / "best_strategy.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("override", "key", "allowed"),
+    [
+        ("plan.variables.search.low=2000", "plan.variables.search.high", "> plan.variables.search.low"),
+        ("plan.variables.search.low=-5", "plan.variables.search.low", ">= 0"),
+        ("plan.budget=0", "plan.budget", "> 0"),
+        ("plan.variables.search.key=strategy.paid_ads.search.cpm_typo", "plan.variables.search.key", "numeric knob"),
+        ("plan.variables.search.key=population.market_size", "plan.variables.search.key", "lever knob"),
+        ("plan.variables.search.min_spend=200000", "plan.budget", "min_spend"),
+        ("plan.objective=fame", "plan.objective", "incremental_profit"),
+        ("plan.variables.push.high=9", "plan.variables.push.high", "at most 7"),
+        ("plan.risk.measure=median", "plan.risk.measure", "mean, cvar"),
+        ("plan.variables.push.log=true", "plan.variables.push.low", "log=true"),
+    ],
+    ids=lambda v: str(v)[:30],
+)
+def test_bad_plans_stop_with_one_line_before_any_simulation(tmp_path, capsys, override, key, allowed):
+    out = tmp_path / "never"
+    with pytest.raises(SystemExit) as info:
+        main([*TINY, f"hydra.run.dir={out}", override])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("opsim-plan: error: ") and key in err[0] and allowed in err[0], err
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_study_killed_by_sigkill_resumes_to_the_uninterrupted_plan(tmp_path):
+    """A real process, killed with SIGKILL once a few trials are told, then the same command again."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    from optuna.trial import TrialState
+
+    common = [*TINY, "plan.trials=16", "plan.batch_size=2", "plan.workers=1"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    cmd = [sys.executable, "-c", "from sim.app.plan import main; main()"]
+    subprocess.run([*cmd, *common, f"hydra.run.dir={whole}"], check=True, capture_output=True, env=env, timeout=600)
+    proc = subprocess.Popen(
+        [*cmd, *common, f"hydra.run.dir={killed}"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 300
+    done = 0
+    while time.time() < deadline and proc.poll() is None and done < 6:
+        time.sleep(0.3)
+        journal = killed / "study.journal"
+        if journal.exists():
+            try:
+                study = optuna.load_study(study_name="plan", storage=JournalStorage(JournalFileBackend(str(journal))))
+                done = sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
+            except Exception:  # the journal is being written: look again
+                continue
+    assert proc.poll() is None, "the study finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    subprocess.run([*cmd, *common, f"hydra.run.dir={killed}"], check=True, capture_output=True, env=env, timeout=600)
+    a = json.loads((whole / "plan.json").read_text())
+    b = json.loads((killed / "plan.json").read_text())
+    assert a["allocation"] == b["allocation"] and a["objective"] == b["objective"]
