@@ -584,16 +584,20 @@ def make_plan(
                 values = _allocate(planner, curve_rows)
                 bar.update(1)
             rows, message = [], None
-        best = planner.evaluate([values])[0]
-        if plan.mode == "response":
-            rows = [_candidate_row(0, best)]
-            if not best.feasible:
-                message = "the verified allocation breaks: " + ", ".join(
-                    k for k, v in best.constraints.items() if v > 0
-                )
-        base = planner.evaluate_config(run)
-        marginal = _marginal(planner, best)
-        response = _response(planner, best.values, alone=False)
+        with tqdm(total=4, desc="evaluating the plan", disable=not progress) as bar:
+            best = planner.evaluate([values])[0]
+            if plan.mode == "response":
+                rows = [_candidate_row(0, best)]
+                if not best.feasible:
+                    broken = ", ".join(k for k, v in best.constraints.items() if v > 0)
+                    message = f"the verified allocation breaks: {broken}"
+            bar.update(1)
+            base = planner.evaluate_config(run)
+            bar.update(1)
+            marginal = _marginal(planner, best)
+            bar.update(1)
+            response = _response(planner, best.values, alone=False)
+            bar.update(1)
         result = PlanResult(
             run=run,
             plan=plan,
@@ -653,10 +657,18 @@ def _objective_metric(plan: PlanConfig) -> str:
     return "cost" if plan.objective == "least_spend" else plan.objective
 
 
+def _shown(path: Path) -> str:
+    """A path as a command shows it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def reproduce_command(result: PlanResult, out: Path) -> str:
     """An ``opsim`` command that runs the chosen plan's strategy on the plan's first seed."""
     run = result.run
-    parts = [f"opsim --config-dir {out}", "population=plan_population", "strategy=best_strategy"]
+    parts = [f"opsim --config-dir {_shown(out)}", "population=plan_population", "strategy=best_strategy"]
     parts += [f"horizon_days={run.horizon_days}", f"seed={run.seed}"]
     defaults = dataclasses.asdict(type(run.economics)())
     for key, value in dataclasses.asdict(run.economics).items():
