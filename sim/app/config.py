@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from sim.analysis.economics import EconomicsConfig
@@ -32,11 +32,13 @@ from sim.core.population import PopulationConfig, SegmentConfig, check_populatio
 from sim.levers.strategy import StrategyConfig, check_strategy
 
 __all__ = [
+    "GROUPS",
     "Config",
     "compose",
     "config_dir",
     "load_config",
     "quote_value",
+    "split_values",
     "validate",
 ]
 
@@ -187,6 +189,32 @@ def quote_value(text: str) -> str:
     return f"'{body}'"
 
 
+def _load(primary: str, config_name: str, overrides: list[str]) -> DictConfig:
+    """Compose ``config_name`` from the folder ``primary`` with Hydra's config loader.
+
+    The loader is opsim's own, with its own search path (Hydra's defaults, ``primary``,
+    the search-path plugins, the ConfigStore): nothing global is read or changed, so
+    this works the same with no Hydra at all, inside a user's ``@hydra.main`` app and
+    inside ``hydra.initialize()``, whose state stays as it was.
+    """
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.utils import create_config_search_path
+    from hydra.types import RunMode
+
+    loader = ConfigLoaderImpl(config_search_path=create_config_search_path(f"file://{primary}"))
+    return loader.load_configuration(
+        config_name=config_name, overrides=overrides, run_mode=RunMode.RUN, from_shell=False
+    )
+
+
+def _register_hydra_resolvers() -> None:
+    """Hydra's ``${now:...}`` and friends (used by ``hydra.sweep.dir``), where no Hydra app has registered them."""
+    if not OmegaConf.has_resolver("now"):
+        from hydra.core.utils import setup_globals
+
+        setup_globals()
+
+
 def compose(
     overrides: Iterable[str] = (),
     *,
@@ -195,6 +223,10 @@ def compose(
     with_hydra: bool = False,
 ) -> DictConfig:
     """Compose the Hydra config from ``conf/`` with command-line style overrides.
+
+    Works anywhere: in a plain script, inside a user's own ``@hydra.main`` app and
+    inside ``hydra.initialize()``; opsim composes from its own ``conf/`` and leaves the
+    caller's Hydra state alone.
 
     Args:
         overrides: Hydra overrides, e.g. ``["population=game", "seed=3"]``.
@@ -209,28 +241,28 @@ def compose(
         ConfigError: If an override names an unknown key or gives a wrong type.
 
     """
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
+    if isinstance(overrides, str | bytes):
+        raise TypeError(f"overrides must be a list of strings, not a single string: write [{overrides!r}]")
     register_schema()
     overrides = list(overrides)
+    primary = str(config_dir())
+    if extra_dir is not None and (Path(extra_dir) / f"{config_name}.yaml").is_file():
+        # a study's own primary config: its folder is primary, opsim's conf/ stays on the search path
+        primary, overrides = extra_dir, [*overrides, f"hydra.searchpath=[file://{config_dir()}]"]
+    elif extra_dir is not None:  # extra presets (e.g. a calibrated population) next to opsim's conf/
+        overrides = [*overrides, f"hydra.searchpath=[file://{extra_dir}]"]
     try:
-        if GlobalHydra.instance().is_initialized() and extra_dir is None:
-            return hydra_compose(config_name, overrides=overrides, return_hydra_config=with_hydra)
-        primary = str(config_dir())
-        if extra_dir is not None and (Path(extra_dir) / f"{config_name}.yaml").is_file():
-            # a study's own primary config: its folder is primary, opsim's conf/ stays on the search path
-            primary, overrides = extra_dir, [*overrides, f"hydra.searchpath=[file://{config_dir()}]"]
-        elif extra_dir is not None:  # extra presets (e.g. a calibrated population) next to opsim's conf/
-            overrides = [*overrides, f"hydra.searchpath=[file://{extra_dir}]"]
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=primary, version_base="1.3"):
-            return hydra_compose(config_name, overrides=overrides, return_hydra_config=with_hydra)
+        cfg = _load(primary, config_name, overrides)
     except ConfigError:
         raise
     except Exception as exc:  # Hydra and OmegaConf errors become one line
         raise _error_from(exc, _override_values(overrides)) from exc
+    if with_hydra:
+        _register_hydra_resolvers()
+    else:
+        with open_dict(cfg):
+            del cfg["hydra"]
+    return cfg
 
 
 def _no_extra_keys(given: Any, typed: Any) -> bool:
@@ -240,42 +272,161 @@ def _no_extra_keys(given: Any, typed: Any) -> bool:
     return True
 
 
-def load_config(cfg: Config | DictConfig | Mapping[str, Any] | Iterable[str] | None = None) -> Config:
-    """Turn any accepted config form into a validated :class:`Config`.
+#: Config groups: a string under one of these keys (in a mapping, or as a model
+#: keyword) picks a preset from ``conf/<group>/``, as ``population=game`` does on the command line.
+GROUPS = ("population", "strategy")
+#: Maps of named entries that a mapping replaces as a whole instead of merging into the
+#: preset's: segment weights describe the whole population (paid_ads channels and
+#: viral events, by contrast, are added to the strategy's).
+REPLACED_MAPS = (("population", "segments"),)
+#: Separators of nested keys in a flat mapping or in keywords: ``population.market_size``
+#: (any mapping, ``mesa.batch_run`` parameters) or ``population__market_size`` (a Python keyword).
+KEY_SEPARATORS = (".", "__")
 
-    Args:
-        cfg: A :class:`Config`; a DictConfig or mapping (merged onto the schema,
-            so unknown keys and wrong types are rejected); a list of overrides
-            (composed from ``conf/``); or None for the default config.
+ConfigLike = Config | DictConfig | Mapping[str, Any] | Iterable[str] | None
+
+
+def _plain(value: Any) -> Any:
+    """OmegaConf containers as plain dicts and lists (other values as they are)."""
+    if isinstance(value, DictConfig | ListConfig):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
+
+
+def _key_path(key: str) -> list[str]:
+    for sep in KEY_SEPARATORS:
+        if sep in key:
+            return key.split(sep)
+    return [key]
+
+
+def _merge_into(base: dict[str, Any], update: Mapping[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Merge ``update`` into ``base`` (in place) key by key; maps in :data:`REPLACED_MAPS` are replaced whole."""
+    for key, value in update.items():
+        here = (*path, key)
+        value = _plain(value)
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict) and here not in REPLACED_MAPS:
+            _merge_into(base[key], value, here)
+        else:
+            base[key] = dict(value) if isinstance(value, Mapping) else value
+    return base
+
+
+def split_values(values: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+    """Split a flat or nested mapping into preset choices and nested values.
+
+    ``{"population": "game", "population.market_size": 5000, "strategy__referral__reward": 2}``
+    gives ``({"population": "game"}, {"population": {"market_size": 5000}, "strategy":
+    {"referral": {"reward": 2}}})``.
 
     Returns:
-        The validated, typed config.
-
-    Raises:
-        ConfigError: On an unknown key, a wrong type or an out-of-range value.
+        ``(choices, nested)``: preset names by group (:data:`GROUPS`), and every other
+        value placed at its nested key.
 
     """
-    if cfg is None:
-        cfg = compose()
-    elif not isinstance(cfg, Config | DictConfig | Mapping):
-        cfg = compose(list(cfg))
-    if isinstance(cfg, Config):
-        return validate(cfg)
-    if isinstance(cfg, DictConfig) and "hydra" not in cfg and OmegaConf.get_type(cfg) is Config:
-        try:  # already merged onto the schema by Hydra: convert, do not merge again (fast)
-            typed = OmegaConf.to_object(cfg)
-            if _no_extra_keys(OmegaConf.to_container(cfg, resolve=True), dataclasses.asdict(typed)):
-                return validate(typed)
-        except OmegaConfBaseException:
-            pass  # fall through to the merge, which names the offending key
-    plain = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    choices: dict[str, str] = {}
+    nested: dict[str, Any] = {}
+    for key, value in values.items():
+        if not isinstance(key, str):
+            raise TypeError(f"config keys must be strings, not {type(key).__name__} ({key!r})")
+        path = _key_path(key)
+        if len(path) == 1 and key in GROUPS and isinstance(value, str):
+            choices[key] = value
+            continue
+        update: Any = _plain(value)
+        for part in reversed(path):
+            update = {part: update}
+        _merge_into(nested, update)
+    return choices, nested
+
+
+def _preset_overrides(choices: Mapping[str, str]) -> list[str]:
+    """``group=name`` overrides that pick presets."""
+    return [f"{group}={name}" for group, name in choices.items()]
+
+
+def _composed_plain(overrides: list[str]) -> dict[str, Any]:
+    return OmegaConf.to_container(compose(overrides), resolve=True)  # type: ignore[return-value]
+
+
+def _is_typed(cfg: Any) -> bool:
+    """A Config, or a DictConfig Hydra merged onto the schema: complete, not merged over the defaults."""
+    return isinstance(cfg, Config) or (isinstance(cfg, DictConfig) and OmegaConf.get_type(cfg) is Config)
+
+
+def _check_kind(cfg: Any) -> None:
+    if isinstance(cfg, str | bytes):
+        raise TypeError(
+            f"config must be a Config, a mapping or a list of overrides, not a string ({cfg!r}); "
+            f"write ['{cfg}'] for an override or {{'population': '{cfg}'}} for a preset"
+        )
+    if cfg is not None and not isinstance(cfg, Config | DictConfig | Mapping | Iterable):
+        raise TypeError(f"config must be a Config, a mapping, a list of overrides or None, not {type(cfg).__name__}")
+
+
+def _typed(plain: dict[str, Any]) -> Config:
+    """Merge a plain config onto the schema: unknown keys and wrong types raise a one-line ConfigError."""
     plain.pop("hydra", None)
     try:
-        typed = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), plain))
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), plain))  # type: ignore[return-value]
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", None) or ""
         found = OmegaConf.select(OmegaConf.create(plain), key) if key else None
         if isinstance(found, DictConfig | ListConfig):
             found = OmegaConf.to_container(found)
         raise _error_from(exc, {key: found}) from exc
-    return validate(typed)
+
+
+def load_config(cfg: ConfigLike = None, values: Mapping[str, Any] | None = None) -> Config:
+    """Turn any accepted config form into a validated :class:`Config`.
+
+    Args:
+        cfg: One of
+
+            * a :class:`Config`, or a DictConfig Hydra merged onto the schema: taken as it is;
+            * a list of Hydra overrides (``["population=game", "seed=3"]``), composed from ``conf/``;
+            * a mapping or a plain DictConfig, merged over the default config key by key
+              (``{"population": {"market_size": 5000}}``); a string under ``population`` or
+              ``strategy`` picks a preset (``{"population": "game"}``), dotted keys are
+              nested keys (``{"population.market_size": 5000}``), and ``population.segments``,
+              when given, replaces the preset's segments whole;
+            * None: the default config.
+        values: Further values over ``cfg``, in the mapping form above (preset names,
+            dotted or ``__``-separated keys): what keyword arguments to
+            :class:`~sim.app.model.UserLifecycleModel` and ``mesa.batch_run`` parameters become.
+
+    Returns:
+        The validated, typed config.
+
+    Raises:
+        ConfigError: On an unknown key, a wrong type or an out-of-range value.
+        TypeError: If ``cfg`` is a bare string or not a config form at all.
+
+    """
+    _check_kind(cfg)
+    if not values:
+        if cfg is None:
+            cfg = compose()
+        elif not isinstance(cfg, Config | DictConfig | Mapping):
+            cfg = compose(list(cfg))
+        if isinstance(cfg, Config):
+            return validate(cfg)
+        if isinstance(cfg, DictConfig) and "hydra" not in cfg and _is_typed(cfg):
+            try:  # already merged onto the schema by Hydra: convert, do not merge again (fast)
+                typed = OmegaConf.to_object(cfg)
+                if _no_extra_keys(OmegaConf.to_container(cfg, resolve=True), dataclasses.asdict(typed)):
+                    return validate(typed)
+            except OmegaConfBaseException:
+                pass  # fall through to the merge, which names the offending key
+    choices, updates = split_values(values or {})
+    if _is_typed(cfg):
+        base = dataclasses.asdict(cfg) if isinstance(cfg, Config) else _plain(cfg)
+        for group, name in choices.items():  # a preset replaces the node whole
+            base[group] = _composed_plain(_preset_overrides({group: name}))[group]
+    elif isinstance(cfg, DictConfig | Mapping):
+        given_choices, given = split_values(_plain(cfg))
+        base = _merge_into(_composed_plain(_preset_overrides({**given_choices, **choices})), given)
+    else:
+        overrides = [] if cfg is None else list(cfg)
+        base = _composed_plain([*overrides, *_preset_overrides(choices)])
+    return validate(_typed(_merge_into(base, updates)))
