@@ -65,9 +65,16 @@ def test_a_mapping_picks_presets_by_name_and_takes_dotted_keys():
     assert cfg == by_overrides
 
 
-def test_segments_given_in_a_mapping_replace_the_presets():
-    cfg = load_config({"population": {"segments": {"everyone": {"weight": 1.0}}}})
+def test_a_population_given_with_segments_is_whole_like_a_preset_file():
+    from sim.core.population import PopulationConfig
+
+    cfg = load_config({"population": {"name": "mine", "segments": {"everyone": {"weight": 1.0}}}})
     assert list(cfg.population.segments) == ["everyone"]
+    schema = PopulationConfig()
+    assert (cfg.population.awareness, cfg.population.habit) == (schema.awareness, schema.habit)  # not consumer_app's
+    game = load_config(["population=game"]).population
+    from_node = load_config({"population": __import__("dataclasses").asdict(game)})
+    assert from_node.population == game
 
 
 def test_a_saved_config_loads_back_exactly():

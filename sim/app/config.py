@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import shlex
+import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +30,7 @@ from sim.analysis.economics import EconomicsConfig
 from sim.base.errors import ConfigError
 from sim.base.schema import bounded, check_ranges
 from sim.core.model import AGENT_MODES
-from sim.core.population import PopulationConfig, SegmentConfig, check_population
+from sim.core.population import PopulationConfig, check_population
 from sim.levers.strategy import StrategyConfig, check_strategy
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "compose",
     "config_dir",
     "load_config",
+    "preset_run_command",
     "quote_value",
     "split_values",
     "validate",
@@ -97,6 +100,31 @@ def config_dir() -> Path:
     raise FileNotFoundError(f"no conf/config.yaml next to {here}")
 
 
+def preset_run_command(path: str | Path, group: str = "population") -> str:
+    """The command that runs a preset file where it lies, as it can be pasted into a shell.
+
+    ``opsim population=NAME`` for a file in opsim's own ``conf/population/``;
+    ``opsim --config-dir DIR population=NAME`` for ``DIR/population/NAME.yaml`` anywhere
+    else (Hydra finds a group's options in a ``<group>/`` folder of each config dir).
+
+    Args:
+        path: The preset's YAML file.
+        group: Its config group (``population`` or ``strategy``).
+
+    """
+    path = Path(path).resolve()
+    name = path.stem
+    if path.parent.name != group:
+        return (
+            f"put {path.name} in a folder named {group}/ (DIR/{group}/{path.name}), "
+            f"then: opsim --config-dir DIR {group}={name}"
+        )
+    root = path.parent.parent
+    if root == config_dir().resolve():
+        return f"opsim {group}={name}"
+    return f"opsim --config-dir {shlex.quote(str(root))} {group}={name}"
+
+
 def register_schema() -> None:
     """Register :class:`Config` in Hydra's ConfigStore as ``opsim_schema`` (idempotent)."""
     from hydra.core.config_store import ConfigStore
@@ -104,23 +132,56 @@ def register_schema() -> None:
     ConfigStore.instance().store(name="opsim_schema", node=Config)
 
 
-def _schema_keys(path: str) -> list[str] | None:
-    """Keys the schema allows under a dotted path (None if it is not a schema node)."""
+#: Maps of named entries, and the option of the ``add`` group (``conf/add/``) that creates one
+#: from the command line: ``+add@strategy.paid_ads.tiktok=channel``.
+MAP_ENTRY_KINDS = {
+    "strategy.paid_ads": "channel",
+    "population.segments": "segment",
+    "strategy.viral_events": "viral_event",
+}
+
+
+def _schema_node(path: str) -> Any:
+    """The schema type at a dotted path: a dataclass, ``dict`` for a map of entries, or None."""
     node: Any = Config
     for part in [p for p in path.split(".") if p]:
-        hints = {f.name: f for f in dataclasses.fields(node)} if dataclasses.is_dataclass(node) else {}
-        if part in hints:
-            default = hints[part].default_factory if hints[part].default_factory is not dataclasses.MISSING else None
-            node = default() if default else None
-            if isinstance(node, dict) and part == "segments":
-                node = {"*": SegmentConfig()}
-        elif isinstance(node, dict):
-            node = next(iter(node.values()), None)
+        if isinstance(node, tuple):  # inside a map: any entry name has the entry type
+            node = node[1]
+            continue
+        if not dataclasses.is_dataclass(node):
+            return None
+        hint = typing.get_type_hints(node).get(part)
+        if hint is None:
+            return None
+        if typing.get_origin(hint) is dict:
+            node = ("map", typing.get_args(hint)[1])
         else:
-            return None
-        if node is None:
-            return None
+            node = hint
+    return node
+
+
+def _schema_keys(path: str) -> list[str] | None:
+    """Keys the schema allows under a dotted path (None if it is not a schema node)."""
+    node = _schema_node(path)
     return [f.name for f in dataclasses.fields(node)] if dataclasses.is_dataclass(node) else None
+
+
+def _new_entry_hint(key: str) -> str | None:
+    """How to add the map entry that ``key`` names or lies inside (None if ``key`` is in no map)."""
+    for map_key, kind in MAP_ENTRY_KINDS.items():
+        if key.startswith(map_key + "."):
+            name = key[len(map_key) + 1 :].split(".")[0]
+            return (
+                f"{map_key} has no entry {name!r}: create it first with +add@{map_key}.{name}={kind}, then set its keys"
+            )
+    return None
+
+
+def _given_key(key: str, values: Mapping[str, Any]) -> str:
+    """The given (override) key that ``key`` — possibly a bare last part or a prefix — stands for."""
+    if key in values:
+        return key
+    return next((k for k in values if k.endswith("." + key) or f".{key}." in k or k.startswith(key + ".")), key)
 
 
 _TYPE_WORDS = {
@@ -150,8 +211,14 @@ def _error_from(exc: BaseException, values: Mapping[str, Any]) -> ConfigError:
         key = getattr(e, "full_key", None) or ""
         value = values.get(key, getattr(e, "value", None))
         first = str(e).splitlines()[0].strip()
+        parent = key.rsplit(".", 1)[0] if "." in key else ""
+        new_type = "Invalid type assigned" in first and "is not a subclass of" in first
+        if new_type or ("not in struct" in first and isinstance(_schema_node(parent), tuple)):
+            given = _given_key(key, values)
+            hint = _new_entry_hint(given)
+            if hint is not None:
+                return ConfigError(given, values.get(given), hint)
         if "not in struct" in first or ("Key '" in first and "not in" in first):
-            parent = key.rsplit(".", 1)[0] if "." in key else ""
             allowed = _schema_keys(parent)
             where = parent or "the top level"
             hint = f"one of {', '.join(allowed)}" if allowed else "a key the schema defines"
@@ -275,10 +342,12 @@ def _no_extra_keys(given: Any, typed: Any) -> bool:
 #: Config groups: a string under one of these keys (in a mapping, or as a model
 #: keyword) picks a preset from ``conf/<group>/``, as ``population=game`` does on the command line.
 GROUPS = ("population", "strategy")
-#: Maps of named entries that a mapping replaces as a whole instead of merging into the
-#: preset's: segment weights describe the whole population (paid_ads channels and
-#: viral events, by contrast, are added to the strategy's).
-REPLACED_MAPS = (("population", "segments"),)
+#: A node given with this key is a whole description, like a preset file: it replaces the
+#: default's node and takes the schema's defaults for what it leaves out. A population with
+#: ``segments`` describes the whole market (segment weights are shares of it); any other
+#: mapping is merged into the default key by key (ad channels and viral events are added
+#: to the strategy's).
+WHOLE_NODES = {("population",): "segments"}
 #: Separators of nested keys in a flat mapping or in keywords: ``population.market_size``
 #: (any mapping, ``mesa.batch_run`` parameters) or ``population__market_size`` (a Python keyword).
 KEY_SEPARATORS = (".", "__")
@@ -301,11 +370,12 @@ def _key_path(key: str) -> list[str]:
 
 
 def _merge_into(base: dict[str, Any], update: Mapping[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Merge ``update`` into ``base`` (in place) key by key; maps in :data:`REPLACED_MAPS` are replaced whole."""
+    """Merge ``update`` into ``base`` (in place) key by key; a node of :data:`WHOLE_NODES` replaces the base's."""
     for key, value in update.items():
         here = (*path, key)
         value = _plain(value)
-        if isinstance(value, Mapping) and isinstance(base.get(key), dict) and here not in REPLACED_MAPS:
+        whole = here in WHOLE_NODES and isinstance(value, Mapping) and WHOLE_NODES[here] in value
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict) and not whole:
             _merge_into(base[key], value, here)
         else:
             base[key] = dict(value) if isinstance(value, Mapping) else value
@@ -388,8 +458,9 @@ def load_config(cfg: ConfigLike = None, values: Mapping[str, Any] | None = None)
             * a mapping or a plain DictConfig, merged over the default config key by key
               (``{"population": {"market_size": 5000}}``); a string under ``population`` or
               ``strategy`` picks a preset (``{"population": "game"}``), dotted keys are
-              nested keys (``{"population.market_size": 5000}``), and ``population.segments``,
-              when given, replaces the preset's segments whole;
+              nested keys (``{"population.market_size": 5000}``), and a population given with
+              ``segments`` is a whole population, as in a preset file (what it leaves out
+              takes the schema's defaults, not the default preset's);
             * None: the default config.
         values: Further values over ``cfg``, in the mapping form above (preset names,
             dotted or ``__``-separated keys): what keyword arguments to
