@@ -12,7 +12,6 @@ same seed (common random numbers):
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -32,7 +31,7 @@ from sim.app.model import UserLifecycleModel
 from sim.core.flags import FLAG_EVER_ACTIVATED, FLAG_EVER_AWARE
 from sim.core.lifecycle import STAGE_NAMES
 from sim.levers.base import Lever
-from sim.levers.strategy import StrategyConfig, lever_configs
+from sim.levers.strategy import StrategyConfig, knob_ceiling, lever_configs
 from sim.output.result import Result
 
 __all__ = ["simulate"]
@@ -133,15 +132,9 @@ def _scaled(cfg: Config, key: str, name: str, field: str, factor: float) -> Conf
     return replace(cfg, strategy=strategy)
 
 
-def _knob_ceiling(lever_cfg: Any, knob: str) -> float:
-    """The largest value the schema allows for a lever's budget knob (its ``le`` bound, else ∞)."""
-    meta = {f.name: f.metadata for f in dataclasses.fields(lever_cfg)}.get(knob, {})
-    return float("inf") if meta.get("le") is None else float(meta["le"])
-
-
 def _marginal_factor(lever_cfg: Any, knob: str, value: float) -> float:
     """+1 %, or −1 % where +1 % would leave the knob's range (e.g. reach <= 1, pushes <= 7 a week)."""
-    up = value * (1.0 + MARGINAL_STEP) <= _knob_ceiling(lever_cfg, knob)
+    up = value * (1.0 + MARGINAL_STEP) <= knob_ceiling(lever_cfg, knob)
     return 1.0 + MARGINAL_STEP if up else 1.0 - MARGINAL_STEP
 
 
