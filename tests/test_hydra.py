@@ -12,10 +12,9 @@ import textwrap
 from dataclasses import asdict
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from sim import ConfigError, compose, load_config
+from sim import ConfigError, compose, load_config, simulate
 from sim.app.cli import main
 from sim.app.config import config_dir, preset_run_command
 from sim.levers.paid_ads import PaidAdsConfig
@@ -179,27 +178,10 @@ def test_the_direct_forms_say_how_to_add_an_entry(override):
         compose([override])
 
 
-def test_a_run_with_an_added_channel_acquires_and_charges_through_it(tmp_path):
-    out = tmp_path / "run"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sim",
-            "+add@strategy.paid_ads.tiktok=channel",
-            "strategy.paid_ads.tiktok.daily_budget=100",
-            *QUICK,
-            *QUICK_ECONOMICS,
-            f"hydra.run.dir={out}",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    daily = pd.read_parquet(out / "daily.parquet")
+def test_a_run_with_an_added_channel_acquires_and_charges_through_it():
+    overrides = ["+add@strategy.paid_ads.tiktok=channel", "strategy.paid_ads.tiktok.daily_budget=100"]
+    result = simulate(load_config(compose([*overrides, *QUICK, *QUICK_ECONOMICS])))
+    daily = result.daily
     assert daily["new_users_tiktok"].sum() > 0
     assert daily["cost_paid_ads_tiktok"].sum() == pytest.approx(100 * 20)  # budget x days
 
