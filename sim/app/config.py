@@ -491,7 +491,10 @@ def load_config(cfg: ConfigLike = None, values: Mapping[str, Any] | None = None)
                 pass  # fall through to the merge, which names the offending key
     choices, updates = split_values(values or {})
     if _is_typed(cfg):
-        base = dataclasses.asdict(cfg) if isinstance(cfg, Config) else _plain(cfg)
+        if isinstance(cfg, Config):
+            base = dataclasses.asdict(cfg)
+        else:  # without Hydra's own node, whose interpolations need a running Hydra app
+            base = _plain(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]))
         for group, name in choices.items():  # a preset replaces the node whole
             base[group] = _composed_plain(_preset_overrides({group: name}))[group]
     elif isinstance(cfg, DictConfig | Mapping):

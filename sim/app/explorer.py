@@ -279,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    print(f"opsim-explore: serving on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    where = f"http://{args.host}:{args.port}" if args.port else f"{args.host}, on a free port that Solara prints"
+    print(f"opsim-explore: serving on {where} (Ctrl-C stops it)", flush=True)
     command = server_command(args.host, args.port, open_browser=args.open)
     # This process becomes the server: Ctrl-C and a terminating signal reach it directly.
     os.execve(command[0], command, {**os.environ, **SERVER_ENV})
