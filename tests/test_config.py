@@ -93,3 +93,10 @@ def test_a_bare_string_is_a_type_error_that_says_what_to_write(bad):
 def test_a_wrong_config_kind_is_a_type_error():
     with pytest.raises(TypeError, match="not int"):
         load_config(5)
+
+
+def test_the_callers_mapping_is_left_as_it_was():
+    given = {"population": {"awareness": {"p": 0.01}}, "population.awareness.q": 0.2}
+    cfg = load_config(given)
+    assert (cfg.population.awareness.p, cfg.population.awareness.q) == (0.01, 0.2)
+    assert given == {"population": {"awareness": {"p": 0.01}}, "population.awareness.q": 0.2}

@@ -13,6 +13,7 @@ key, the value and what is allowed, before any simulation starts.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import re
@@ -378,7 +379,7 @@ def _merge_into(base: dict[str, Any], update: Mapping[str, Any], path: tuple[str
         if isinstance(value, Mapping) and isinstance(base.get(key), dict) and not whole:
             _merge_into(base[key], value, here)
         else:
-            base[key] = dict(value) if isinstance(value, Mapping) else value
+            base[key] = copy.deepcopy(dict(value)) if isinstance(value, Mapping) else value  # never the caller's
     return base
 
 
