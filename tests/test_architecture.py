@@ -105,7 +105,9 @@ def test_importing_and_saving_a_run_changes_no_process_state(tmp_path):
             if m.name not in ("sim.__main__", "sim.conf"):
                 importlib.import_module(m.name)
         from sim import simulate
-        simulate(["population.market_size=3000", "horizon_days=20", "progress=false"]).save({str(tmp_path)!r})
+        result = simulate(["population.market_size=3000", "horizon_days=20", "progress=false"])
+        result.save({str(tmp_path)!r})
+        result.plot("stages")  # a notebook's figure, on a plain Figure
         assert matplotlib.get_backend().lower() == "svg", matplotlib.get_backend()
         assert "matplotlib.pyplot" not in sys.modules
         assert sys.argv == argv

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -162,17 +163,18 @@ def test_calibrate_command_writes_a_population_that_opsim_runs(tmp_path):
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "run it: opsim population=mygame" in proc.stdout and "acquisition: p = " in proc.stdout
+    assert "acquisition: p = " in proc.stdout
+    printed = next(line for line in proc.stdout.splitlines() if line.startswith("run it: "))
+    command = shlex.split(printed.removeprefix("run it: "))  # outside opsim's conf/: --config-dir DIR
+    assert command == ["opsim", "--config-dir", str(tmp_path / "conf"), "population=mygame"]
     report = out.parent / "mygame_calibration"
     assert {"calibration.csv", "calibration.json", "calibration.png"} <= {p.name for p in report.iterdir()}
-    run = subprocess.run(
+    run = subprocess.run(  # the printed command as printed, made small
         [
             sys.executable,
             "-m",
             "sim",
-            "--config-dir",
-            str(tmp_path / "conf"),
-            "population=mygame",
+            *command[1:],
             "population.market_size=20000",
             "horizon_days=40",
             f"hydra.run.dir={tmp_path / 'run'}",

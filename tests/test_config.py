@@ -49,3 +49,54 @@ def test_override_list_composes_presets():
     assert cfg.population.name == "game" and cfg.seed == 4 and cfg.population.market_size == 1000
     assert list(cfg.population.segments) == ["tourists", "players"]
     assert cfg.population.segments["players"].churn.c == pytest.approx(0.7)
+
+
+def test_a_mapping_is_merged_over_the_default_config():
+    cfg = load_config({"population": {"market_size": 5000}, "horizon_days": 30})
+    default = load_config(None)
+    assert cfg.population.market_size == 5000 and cfg.horizon_days == 30
+    assert cfg.population.segments == default.population.segments  # the default preset's, not none
+    assert cfg.population.awareness == default.population.awareness
+
+
+def test_a_mapping_picks_presets_by_name_and_takes_dotted_keys():
+    cfg = load_config({"population": "game", "strategy": "paid_growth", "strategy.paid_ads.search.daily_budget": 7})
+    by_overrides = load_config(["population=game", "strategy=paid_growth", "strategy.paid_ads.search.daily_budget=7"])
+    assert cfg == by_overrides
+
+
+def test_a_population_given_with_segments_is_whole_like_a_preset_file():
+    from sim.core.population import PopulationConfig
+
+    cfg = load_config({"population": {"name": "mine", "segments": {"everyone": {"weight": 1.0}}}})
+    assert list(cfg.population.segments) == ["everyone"]
+    schema = PopulationConfig()
+    assert (cfg.population.awareness, cfg.population.habit) == (schema.awareness, schema.habit)  # not consumer_app's
+    game = load_config(["population=game"]).population
+    from_node = load_config({"population": __import__("dataclasses").asdict(game)})
+    assert from_node.population == game
+
+
+def test_a_saved_config_loads_back_exactly():
+    import dataclasses
+
+    cfg = load_config(["population=game", "strategy=referral_led", "seed=8"])
+    assert load_config(dataclasses.asdict(cfg)) == cfg
+
+
+@pytest.mark.parametrize("bad", ["game", b"population=game"])
+def test_a_bare_string_is_a_type_error_that_says_what_to_write(bad):
+    with pytest.raises(TypeError, match=r"not a string .* write \[.*\] for an override or \{'population'"):
+        load_config(bad)
+
+
+def test_a_wrong_config_kind_is_a_type_error():
+    with pytest.raises(TypeError, match="not int"):
+        load_config(5)
+
+
+def test_the_callers_mapping_is_left_as_it_was():
+    given = {"population": {"awareness": {"p": 0.01}}, "population.awareness.q": 0.2}
+    cfg = load_config(given)
+    assert (cfg.population.awareness.p, cfg.population.awareness.q) == (0.01, 0.2)
+    assert given == {"population": {"awareness": {"p": 0.01}}, "population.awareness.q": 0.2}

@@ -44,7 +44,7 @@ from omegaconf import OmegaConf
 from sim.analysis.calibration import CHURN_CONCENTRATION, VISIT_CONCENTRATION, fit_bass, fit_retention
 from sim.analysis.retention_data import CohortTable, DataError, SurvivalTable, read_new_users_csv, read_retention_csv
 from sim.analysis.survival_fit import fit_survival
-from sim.app.config import load_config
+from sim.app.config import load_config, preset_run_command
 from sim.base.errors import ConfigError, OpsimError
 from sim.core.awareness import AwarenessConfig
 from sim.core.model import LifecycleModel
@@ -375,8 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         f"calibrated {name} in {s['seconds']:.0f} s ({s['evaluations']} simulations): RMSE {s['rmse']:.4f}, max |error| {s['max_abs_error']:.4f}"
     )
     print(f"population: {out_path}   report: {report}")
-    if out_path.parent.resolve().name == "population":
-        print(f"run it: opsim population={name}")
+    print(f"run it: {preset_run_command(out_path)}")
     return 0
 
 

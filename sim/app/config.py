@@ -13,30 +13,36 @@ key, the value and what is allowed, before any simulation starts.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import re
+import shlex
+import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from sim.analysis.economics import EconomicsConfig
 from sim.base.errors import ConfigError
 from sim.base.schema import bounded, check_ranges
 from sim.core.model import AGENT_MODES
-from sim.core.population import PopulationConfig, SegmentConfig, check_population
+from sim.core.population import PopulationConfig, check_population
 from sim.levers.strategy import StrategyConfig, check_strategy
 
 __all__ = [
+    "GROUPS",
     "Config",
     "compose",
     "config_dir",
     "load_config",
+    "preset_run_command",
     "quote_value",
+    "split_values",
     "validate",
 ]
 
@@ -95,6 +101,31 @@ def config_dir() -> Path:
     raise FileNotFoundError(f"no conf/config.yaml next to {here}")
 
 
+def preset_run_command(path: str | Path, group: str = "population") -> str:
+    """The command that runs a preset file where it lies, as it can be pasted into a shell.
+
+    ``opsim population=NAME`` for a file in opsim's own ``conf/population/``;
+    ``opsim --config-dir DIR population=NAME`` for ``DIR/population/NAME.yaml`` anywhere
+    else (Hydra finds a group's options in a ``<group>/`` folder of each config dir).
+
+    Args:
+        path: The preset's YAML file.
+        group: Its config group (``population`` or ``strategy``).
+
+    """
+    path = Path(path).resolve()
+    name = path.stem
+    if path.parent.name != group:
+        return (
+            f"put {path.name} in a folder named {group}/ (DIR/{group}/{path.name}), "
+            f"then: opsim --config-dir DIR {group}={name}"
+        )
+    root = path.parent.parent
+    if root == config_dir().resolve():
+        return f"opsim {group}={name}"
+    return f"opsim --config-dir {shlex.quote(str(root))} {group}={name}"
+
+
 def register_schema() -> None:
     """Register :class:`Config` in Hydra's ConfigStore as ``opsim_schema`` (idempotent)."""
     from hydra.core.config_store import ConfigStore
@@ -102,23 +133,56 @@ def register_schema() -> None:
     ConfigStore.instance().store(name="opsim_schema", node=Config)
 
 
-def _schema_keys(path: str) -> list[str] | None:
-    """Keys the schema allows under a dotted path (None if it is not a schema node)."""
+#: Maps of named entries, and the option of the ``add`` group (``conf/add/``) that creates one
+#: from the command line: ``+add@strategy.paid_ads.tiktok=channel``.
+MAP_ENTRY_KINDS = {
+    "strategy.paid_ads": "channel",
+    "population.segments": "segment",
+    "strategy.viral_events": "viral_event",
+}
+
+
+def _schema_node(path: str) -> Any:
+    """The schema type at a dotted path: a dataclass, ``dict`` for a map of entries, or None."""
     node: Any = Config
     for part in [p for p in path.split(".") if p]:
-        hints = {f.name: f for f in dataclasses.fields(node)} if dataclasses.is_dataclass(node) else {}
-        if part in hints:
-            default = hints[part].default_factory if hints[part].default_factory is not dataclasses.MISSING else None
-            node = default() if default else None
-            if isinstance(node, dict) and part == "segments":
-                node = {"*": SegmentConfig()}
-        elif isinstance(node, dict):
-            node = next(iter(node.values()), None)
+        if isinstance(node, tuple):  # inside a map: any entry name has the entry type
+            node = node[1]
+            continue
+        if not dataclasses.is_dataclass(node):
+            return None
+        hint = typing.get_type_hints(node).get(part)
+        if hint is None:
+            return None
+        if typing.get_origin(hint) is dict:
+            node = ("map", typing.get_args(hint)[1])
         else:
-            return None
-        if node is None:
-            return None
+            node = hint
+    return node
+
+
+def _schema_keys(path: str) -> list[str] | None:
+    """Keys the schema allows under a dotted path (None if it is not a schema node)."""
+    node = _schema_node(path)
     return [f.name for f in dataclasses.fields(node)] if dataclasses.is_dataclass(node) else None
+
+
+def _new_entry_hint(key: str) -> str | None:
+    """How to add the map entry that ``key`` names or lies inside (None if ``key`` is in no map)."""
+    for map_key, kind in MAP_ENTRY_KINDS.items():
+        if key.startswith(map_key + "."):
+            name = key[len(map_key) + 1 :].split(".")[0]
+            return (
+                f"{map_key} has no entry {name!r}: create it first with +add@{map_key}.{name}={kind}, then set its keys"
+            )
+    return None
+
+
+def _given_key(key: str, values: Mapping[str, Any]) -> str:
+    """The given (override) key that ``key`` — possibly a bare last part or a prefix — stands for."""
+    if key in values:
+        return key
+    return next((k for k in values if k.endswith("." + key) or f".{key}." in k or k.startswith(key + ".")), key)
 
 
 _TYPE_WORDS = {
@@ -148,8 +212,14 @@ def _error_from(exc: BaseException, values: Mapping[str, Any]) -> ConfigError:
         key = getattr(e, "full_key", None) or ""
         value = values.get(key, getattr(e, "value", None))
         first = str(e).splitlines()[0].strip()
+        parent = key.rsplit(".", 1)[0] if "." in key else ""
+        new_type = "Invalid type assigned" in first and "is not a subclass of" in first
+        if new_type or ("not in struct" in first and isinstance(_schema_node(parent), tuple)):
+            given = _given_key(key, values)
+            hint = _new_entry_hint(given)
+            if hint is not None:
+                return ConfigError(given, values.get(given), hint)
         if "not in struct" in first or ("Key '" in first and "not in" in first):
-            parent = key.rsplit(".", 1)[0] if "." in key else ""
             allowed = _schema_keys(parent)
             where = parent or "the top level"
             hint = f"one of {', '.join(allowed)}" if allowed else "a key the schema defines"
@@ -187,6 +257,32 @@ def quote_value(text: str) -> str:
     return f"'{body}'"
 
 
+def _load(primary: str, config_name: str, overrides: list[str]) -> DictConfig:
+    """Compose ``config_name`` from the folder ``primary`` with Hydra's config loader.
+
+    The loader is opsim's own, with its own search path (Hydra's defaults, ``primary``,
+    the search-path plugins, the ConfigStore): nothing global is read or changed, so
+    this works the same with no Hydra at all, inside a user's ``@hydra.main`` app and
+    inside ``hydra.initialize()``, whose state stays as it was.
+    """
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.utils import create_config_search_path
+    from hydra.types import RunMode
+
+    loader = ConfigLoaderImpl(config_search_path=create_config_search_path(f"file://{primary}"))
+    return loader.load_configuration(
+        config_name=config_name, overrides=overrides, run_mode=RunMode.RUN, from_shell=False
+    )
+
+
+def _register_hydra_resolvers() -> None:
+    """Hydra's ``${now:...}`` and friends (used by ``hydra.sweep.dir``), where no Hydra app has registered them."""
+    if not OmegaConf.has_resolver("now"):
+        from hydra.core.utils import setup_globals
+
+        setup_globals()
+
+
 def compose(
     overrides: Iterable[str] = (),
     *,
@@ -195,6 +291,10 @@ def compose(
     with_hydra: bool = False,
 ) -> DictConfig:
     """Compose the Hydra config from ``conf/`` with command-line style overrides.
+
+    Works anywhere: in a plain script, inside a user's own ``@hydra.main`` app and
+    inside ``hydra.initialize()``; opsim composes from its own ``conf/`` and leaves the
+    caller's Hydra state alone.
 
     Args:
         overrides: Hydra overrides, e.g. ``["population=game", "seed=3"]``.
@@ -209,28 +309,28 @@ def compose(
         ConfigError: If an override names an unknown key or gives a wrong type.
 
     """
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
+    if isinstance(overrides, str | bytes):
+        raise TypeError(f"overrides must be a list of strings, not a single string: write [{overrides!r}]")
     register_schema()
     overrides = list(overrides)
+    primary = str(config_dir())
+    if extra_dir is not None and (Path(extra_dir) / f"{config_name}.yaml").is_file():
+        # a study's own primary config: its folder is primary, opsim's conf/ stays on the search path
+        primary, overrides = extra_dir, [*overrides, f"hydra.searchpath=[file://{config_dir()}]"]
+    elif extra_dir is not None:  # extra presets (e.g. a calibrated population) next to opsim's conf/
+        overrides = [*overrides, f"hydra.searchpath=[file://{extra_dir}]"]
     try:
-        if GlobalHydra.instance().is_initialized() and extra_dir is None:
-            return hydra_compose(config_name, overrides=overrides, return_hydra_config=with_hydra)
-        primary = str(config_dir())
-        if extra_dir is not None and (Path(extra_dir) / f"{config_name}.yaml").is_file():
-            # a study's own primary config: its folder is primary, opsim's conf/ stays on the search path
-            primary, overrides = extra_dir, [*overrides, f"hydra.searchpath=[file://{config_dir()}]"]
-        elif extra_dir is not None:  # extra presets (e.g. a calibrated population) next to opsim's conf/
-            overrides = [*overrides, f"hydra.searchpath=[file://{extra_dir}]"]
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=primary, version_base="1.3"):
-            return hydra_compose(config_name, overrides=overrides, return_hydra_config=with_hydra)
+        cfg = _load(primary, config_name, overrides)
     except ConfigError:
         raise
     except Exception as exc:  # Hydra and OmegaConf errors become one line
         raise _error_from(exc, _override_values(overrides)) from exc
+    if with_hydra:
+        _register_hydra_resolvers()
+    else:
+        with open_dict(cfg):
+            del cfg["hydra"]
+    return cfg
 
 
 def _no_extra_keys(given: Any, typed: Any) -> bool:
@@ -240,42 +340,168 @@ def _no_extra_keys(given: Any, typed: Any) -> bool:
     return True
 
 
-def load_config(cfg: Config | DictConfig | Mapping[str, Any] | Iterable[str] | None = None) -> Config:
-    """Turn any accepted config form into a validated :class:`Config`.
+#: Config groups: a string under one of these keys (in a mapping, or as a model
+#: keyword) picks a preset from ``conf/<group>/``, as ``population=game`` does on the command line.
+GROUPS = ("population", "strategy")
+#: A node given with this key is a whole description, like a preset file: it replaces the
+#: default's node and takes the schema's defaults for what it leaves out. A population with
+#: ``segments`` describes the whole market (segment weights are shares of it); any other
+#: mapping is merged into the default key by key (ad channels and viral events are added
+#: to the strategy's).
+WHOLE_NODES = {("population",): "segments"}
+#: Separators of nested keys in a flat mapping or in keywords: ``population.market_size``
+#: (any mapping, ``mesa.batch_run`` parameters) or ``population__market_size`` (a Python keyword).
+KEY_SEPARATORS = (".", "__")
 
-    Args:
-        cfg: A :class:`Config`; a DictConfig or mapping (merged onto the schema,
-            so unknown keys and wrong types are rejected); a list of overrides
-            (composed from ``conf/``); or None for the default config.
+ConfigLike = Config | DictConfig | Mapping[str, Any] | Iterable[str] | None
+
+
+def _plain(value: Any) -> Any:
+    """OmegaConf containers as plain dicts and lists (other values as they are)."""
+    if isinstance(value, DictConfig | ListConfig):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
+
+
+def _key_path(key: str) -> list[str]:
+    for sep in KEY_SEPARATORS:
+        if sep in key:
+            return key.split(sep)
+    return [key]
+
+
+def _merge_into(base: dict[str, Any], update: Mapping[str, Any], path: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Merge ``update`` into ``base`` (in place) key by key; a node of :data:`WHOLE_NODES` replaces the base's."""
+    for key, value in update.items():
+        here = (*path, key)
+        value = _plain(value)
+        whole = here in WHOLE_NODES and isinstance(value, Mapping) and WHOLE_NODES[here] in value
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict) and not whole:
+            _merge_into(base[key], value, here)
+        else:
+            base[key] = copy.deepcopy(dict(value)) if isinstance(value, Mapping) else value  # never the caller's
+    return base
+
+
+def split_values(values: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+    """Split a flat or nested mapping into preset choices and nested values.
+
+    ``{"population": "game", "population.market_size": 5000, "strategy__referral__reward": 2}``
+    gives ``({"population": "game"}, {"population": {"market_size": 5000}, "strategy":
+    {"referral": {"reward": 2}}})``.
 
     Returns:
-        The validated, typed config.
-
-    Raises:
-        ConfigError: On an unknown key, a wrong type or an out-of-range value.
+        ``(choices, nested)``: preset names by group (:data:`GROUPS`), and every other
+        value placed at its nested key.
 
     """
-    if cfg is None:
-        cfg = compose()
-    elif not isinstance(cfg, Config | DictConfig | Mapping):
-        cfg = compose(list(cfg))
-    if isinstance(cfg, Config):
-        return validate(cfg)
-    if isinstance(cfg, DictConfig) and "hydra" not in cfg and OmegaConf.get_type(cfg) is Config:
-        try:  # already merged onto the schema by Hydra: convert, do not merge again (fast)
-            typed = OmegaConf.to_object(cfg)
-            if _no_extra_keys(OmegaConf.to_container(cfg, resolve=True), dataclasses.asdict(typed)):
-                return validate(typed)
-        except OmegaConfBaseException:
-            pass  # fall through to the merge, which names the offending key
-    plain = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    choices: dict[str, str] = {}
+    nested: dict[str, Any] = {}
+    for key, value in values.items():
+        if not isinstance(key, str):
+            raise TypeError(f"config keys must be strings, not {type(key).__name__} ({key!r})")
+        path = _key_path(key)
+        if len(path) == 1 and key in GROUPS and isinstance(value, str):
+            choices[key] = value
+            continue
+        update: Any = _plain(value)
+        for part in reversed(path):
+            update = {part: update}
+        _merge_into(nested, update)
+    return choices, nested
+
+
+def _preset_overrides(choices: Mapping[str, str]) -> list[str]:
+    """``group=name`` overrides that pick presets."""
+    return [f"{group}={name}" for group, name in choices.items()]
+
+
+def _composed_plain(overrides: list[str]) -> dict[str, Any]:
+    return OmegaConf.to_container(compose(overrides), resolve=True)  # type: ignore[return-value]
+
+
+def _is_typed(cfg: Any) -> bool:
+    """A Config, or a DictConfig Hydra merged onto the schema: complete, not merged over the defaults."""
+    return isinstance(cfg, Config) or (isinstance(cfg, DictConfig) and OmegaConf.get_type(cfg) is Config)
+
+
+def _check_kind(cfg: Any) -> None:
+    if isinstance(cfg, str | bytes):
+        raise TypeError(
+            f"config must be a Config, a mapping or a list of overrides, not a string ({cfg!r}); "
+            f"write ['{cfg}'] for an override or {{'population': '{cfg}'}} for a preset"
+        )
+    if cfg is not None and not isinstance(cfg, Config | DictConfig | Mapping | Iterable):
+        raise TypeError(f"config must be a Config, a mapping, a list of overrides or None, not {type(cfg).__name__}")
+
+
+def _typed(plain: dict[str, Any]) -> Config:
+    """Merge a plain config onto the schema: unknown keys and wrong types raise a one-line ConfigError."""
     plain.pop("hydra", None)
     try:
-        typed = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), plain))
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), plain))  # type: ignore[return-value]
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", None) or ""
         found = OmegaConf.select(OmegaConf.create(plain), key) if key else None
         if isinstance(found, DictConfig | ListConfig):
             found = OmegaConf.to_container(found)
         raise _error_from(exc, {key: found}) from exc
-    return validate(typed)
+
+
+def load_config(cfg: ConfigLike = None, values: Mapping[str, Any] | None = None) -> Config:
+    """Turn any accepted config form into a validated :class:`Config`.
+
+    Args:
+        cfg: One of
+
+            * a :class:`Config`, or a DictConfig Hydra merged onto the schema: taken as it is;
+            * a list of Hydra overrides (``["population=game", "seed=3"]``), composed from ``conf/``;
+            * a mapping or a plain DictConfig, merged over the default config key by key
+              (``{"population": {"market_size": 5000}}``); a string under ``population`` or
+              ``strategy`` picks a preset (``{"population": "game"}``), dotted keys are
+              nested keys (``{"population.market_size": 5000}``), and a population given with
+              ``segments`` is a whole population, as in a preset file (what it leaves out
+              takes the schema's defaults, not the default preset's);
+            * None: the default config.
+        values: Further values over ``cfg``, in the mapping form above (preset names,
+            dotted or ``__``-separated keys): what keyword arguments to
+            :class:`~sim.app.model.UserLifecycleModel` and ``mesa.batch_run`` parameters become.
+
+    Returns:
+        The validated, typed config.
+
+    Raises:
+        ConfigError: On an unknown key, a wrong type or an out-of-range value.
+        TypeError: If ``cfg`` is a bare string or not a config form at all.
+
+    """
+    _check_kind(cfg)
+    if not values:
+        if cfg is None:
+            cfg = compose()
+        elif not isinstance(cfg, Config | DictConfig | Mapping):
+            cfg = compose(list(cfg))
+        if isinstance(cfg, Config):
+            return validate(cfg)
+        if isinstance(cfg, DictConfig) and "hydra" not in cfg and _is_typed(cfg):
+            try:  # already merged onto the schema by Hydra: convert, do not merge again (fast)
+                typed = OmegaConf.to_object(cfg)
+                if _no_extra_keys(OmegaConf.to_container(cfg, resolve=True), dataclasses.asdict(typed)):
+                    return validate(typed)
+            except OmegaConfBaseException:
+                pass  # fall through to the merge, which names the offending key
+    choices, updates = split_values(values or {})
+    if _is_typed(cfg):
+        if isinstance(cfg, Config):
+            base = dataclasses.asdict(cfg)
+        else:  # without Hydra's own node, whose interpolations need a running Hydra app
+            base = _plain(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]))
+        for group, name in choices.items():  # a preset replaces the node whole
+            base[group] = _composed_plain(_preset_overrides({group: name}))[group]
+    elif isinstance(cfg, DictConfig | Mapping):
+        given_choices, given = split_values(_plain(cfg))
+        base = _merge_into(_composed_plain(_preset_overrides({**given_choices, **choices})), given)
+    else:
+        overrides = [] if cfg is None else list(cfg)
+        base = _composed_plain([*overrides, *_preset_overrides(choices)])
+    return validate(_typed(_merge_into(base, updates)))

@@ -12,7 +12,6 @@ same seed (common random numbers):
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -32,7 +31,7 @@ from sim.app.model import UserLifecycleModel
 from sim.core.flags import FLAG_EVER_ACTIVATED, FLAG_EVER_AWARE
 from sim.core.lifecycle import STAGE_NAMES
 from sim.levers.base import Lever
-from sim.levers.strategy import StrategyConfig, lever_configs
+from sim.levers.strategy import StrategyConfig, knob_ceiling, lever_configs
 from sim.output.result import Result
 
 __all__ = ["simulate"]
@@ -133,15 +132,9 @@ def _scaled(cfg: Config, key: str, name: str, field: str, factor: float) -> Conf
     return replace(cfg, strategy=strategy)
 
 
-def _knob_ceiling(lever_cfg: Any, knob: str) -> float:
-    """The largest value the schema allows for a lever's budget knob (its ``le`` bound, else ∞)."""
-    meta = {f.name: f.metadata for f in dataclasses.fields(lever_cfg)}.get(knob, {})
-    return float("inf") if meta.get("le") is None else float(meta["le"])
-
-
 def _marginal_factor(lever_cfg: Any, knob: str, value: float) -> float:
     """+1 %, or −1 % where +1 % would leave the knob's range (e.g. reach <= 1, pushes <= 7 a week)."""
-    up = value * (1.0 + MARGINAL_STEP) <= _knob_ceiling(lever_cfg, knob)
+    up = value * (1.0 + MARGINAL_STEP) <= knob_ceiling(lever_cfg, knob)
     return 1.0 + MARGINAL_STEP if up else 1.0 - MARGINAL_STEP
 
 
@@ -173,6 +166,17 @@ def _plan(cfg: Config) -> list[tuple[str, Any, Config]]:
                     ("response", (name, mult, lever_cfg.daily_budget), _scaled(quiet, key, name, "daily_budget", mult))
                 )
     return plan
+
+
+def _run_label(kind: str, detail: Any) -> str:
+    """What a comparison run is for, as its progress bar says it."""
+    if kind == "baseline":
+        return "baseline (organic, same seed) for incremental results"
+    if kind == "marginal":
+        label, factor = detail
+        return f"marginal ROI: {label} budget {100 * (factor - 1):+.0f} %"
+    channel, mult, _budget = detail
+    return f"spend response: {channel} budget x{mult:g}"
 
 
 def _spend_response(
@@ -212,7 +216,10 @@ def simulate(
     Args:
         config: A :class:`~sim.app.config.Config`, a mapping, a list of Hydra
             overrides (``["population=game", "strategy=paid_growth"]``) or None.
-        progress: Show a progress bar (after 2 s); defaults to ``config.progress``.
+        progress: Show progress bars (after 2 s): one per run, labelled ("[1/12] main run:
+            strategy paid_growth", "[2/12] baseline …", "[3/12] marginal ROI: … budget +1 %",
+            "[9/12] spend response: search budget x0.5"), each counting that run's days;
+            defaults to ``config.progress``.
         reference: Use the agent-by-agent reference stepping (organic model, small markets).
 
     Returns:
@@ -229,19 +236,27 @@ def simulate(
     cfg = load_config(config)
     plan = _plan(cfg)
     show = cfg.progress if progress is None else progress
-    total = cfg.horizon_days * (1 + len(plan))
+    labels = [f"main run: strategy {cfg.strategy.name}", *(_run_label(kind, detail) for kind, detail, _c in plan)]
     started = time.perf_counter()
-    with tqdm(
-        total=total,
-        unit="day",
-        desc="simulating",
-        disable=not show,
-        delay=PROGRESS_DELAY_S,
-        mininterval=0.5,
-        leave=False,
-    ) as bar:
-        main = _run(cfg, bar, reference=reference)
-        extra = [(kind, detail, _run(c, bar)) for kind, detail, c in plan]
+
+    def bar(i: int) -> tqdm:
+        """One bar per run, saying which run of how many it counts the days of."""
+        return tqdm(
+            total=cfg.horizon_days,
+            unit="day",
+            desc=f"[{i + 1}/{len(labels)}] {labels[i]}",
+            disable=not show,
+            delay=PROGRESS_DELAY_S,
+            mininterval=0.5,
+            leave=False,
+        )
+
+    with bar(0) as progress_bar:
+        main = _run(cfg, progress_bar, reference=reference)
+    extra = []
+    for i, (kind, detail, c) in enumerate(plan, start=1):
+        with bar(i) as progress_bar:
+            extra.append((kind, detail, _run(c, progress_bar)))
     baseline = next((r for kind, _d, r in extra if kind == "baseline"), None)
     marginal = {d[0]: (r, d[1]) for kind, d, r in extra if kind == "marginal"}
     response = [(d, r) for kind, d, r in extra if kind == "response"]

@@ -31,7 +31,7 @@ with the same random numbers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,7 @@ from sim.core.flags import FLAG_EVER_ACTIVATED
 from sim.core.hooks import Chunk, Effects, Events, LeverHooks, Modifiers, at
 from sim.core.lifecycle import STAGE_NAMES, Stage, relabel
 from sim.core.population import Population, PopulationConfig, SegmentTable
+from sim.core.reporters import model_reporters
 from sim.core.rng import CHUNK_SIZE, Streams
 from sim.core.survival import death_probability, exponent_steps
 from sim.core.visits import purchases, update_habit, visit_probability
@@ -111,6 +112,9 @@ class LifecycleModel(mesa.Model):
         reference: Step agent by agent (each user's own ``step()``) instead of
             the vectorized core. Same rules, same random numbers; slow, for
             markets up to :data:`REFERENCE_MAX_SLOTS`, organic model only.
+        agent_reporters: Agent reporters of the DataCollector (name → attribute name
+            or function of a :class:`~sim.core.agent.UserAgent`), e.g. ``{"stage": "stage"}``;
+            none by default.
 
     Attributes:
         population_config: The population config.
@@ -128,6 +132,11 @@ class LifecycleModel(mesa.Model):
         cohort_revenue: ``cohort_revenue[a, n]`` = their revenue on day a + n (simulated users).
         group_acquired: Simulated users acquired so far in each of :data:`MC_GROUPS` slot groups.
         group_revenue: Their revenue so far, per group.
+        datacollector: Mesa's ``DataCollector``: the model reporters of
+            :mod:`sim.core.reporters`, collected when the model is built and after
+            every step (row k = the state after k days), and the given agent reporters.
+        running: True until the horizon is reached (Mesa's ``run_model`` and
+            ``batch_run`` stop there; calling :meth:`step` past it is an error).
 
     """
 
@@ -141,6 +150,7 @@ class LifecycleModel(mesa.Model):
         record_events: bool = True,
         agents: str = "auto",
         reference: bool = False,
+        agent_reporters: Mapping[str, str | Callable[[UserAgent], Any]] | None = None,
     ) -> None:
         super().__init__(rng=seed)  # rng=, not seed=: mesa 3.5 deprecates seed
         if agents not in AGENT_MODES:
@@ -197,6 +207,10 @@ class LifecycleModel(mesa.Model):
         if agents == "all" or reference:
             for slot in range(self.sample_size):
                 self._users[slot] = UserAgent(self, slot)
+        self.datacollector = mesa.DataCollector(
+            model_reporters=model_reporters(), agent_reporters=dict(agent_reporters or {})
+        )
+        self.datacollector.collect(self)
 
     # ----------------------------------------------------------------- agents
     def user(self, slot: int) -> UserAgent:
@@ -303,6 +317,8 @@ class LifecycleModel(mesa.Model):
         self.revenue += float(row["revenue"])
         self.stage_counts = np.array([row[name] for name in STAGE_NAMES], dtype=np.float64)
         self.day += 1
+        self.running = self.day < self.horizon
+        self.datacollector.collect(self)
 
     def new_totals(self) -> dict[str, Any]:
         """Zeroed per-day totals that the chunks (or agents) add to."""

@@ -14,6 +14,7 @@ with ``horizon_days=365``, whatever each lever's own schedule says.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ from sim.levers.referral import Referral, ReferralConfig
 from sim.levers.viral_event import ViralEvent, ViralEventConfig
 from sim.levers.winback import Winback, WinbackConfig
 
-__all__ = ["SINGLE_LEVERS", "StrategyConfig", "build_levers", "check_strategy", "lever_configs"]
+__all__ = ["SINGLE_LEVERS", "StrategyConfig", "build_levers", "check_strategy", "knob_ceiling", "lever_configs"]
 
 RESERVED_CHANNELS = ("organic", "word_of_mouth", "referral")
 
@@ -75,6 +76,12 @@ def lever_configs(strategy: StrategyConfig) -> list[tuple[str, str, type[Lever],
         if cfg.enabled:
             out.append((f"strategy.{key}", cls.kind, cls, cfg))
     return out
+
+
+def knob_ceiling(lever_cfg: Any, knob: str) -> float:
+    """The largest value the schema allows for a lever's budget knob (its ``le`` bound, else ∞)."""
+    meta = {f.name: f.metadata for f in dataclasses.fields(lever_cfg)}.get(knob, {})
+    return float("inf") if meta.get("le") is None else float(meta["le"])
 
 
 def check_strategy(strategy: StrategyConfig, segments: list[str]) -> None:

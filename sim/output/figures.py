@@ -34,6 +34,7 @@ __all__ = [
     "save_png",
     "spend_response_figure",
     "stages_figure",
+    "target_axes",
 ]
 
 Target = str | Path | IO[bytes]
@@ -44,11 +45,15 @@ _STAGE_HATCH = ["", "..", "", "//", "", "\\\\", "xx"]
 _STYLE = {"figure.dpi": 120, "axes.grid": True, "grid.alpha": 0.3, "axes.titlesize": 10, "legend.fontsize": 8}
 
 
-def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
-    """The given Axes and its figure, or a new figure of ``size`` inches with one Axes."""
+def target_axes(ax: Axes | None, size: tuple[float, float], *, dpi: float | None = None) -> tuple[Figure, Axes]:
+    """The given Axes and its figure, or a new ``Figure`` of ``size`` inches with one Axes.
+
+    A new figure is a plain ``matplotlib.figure.Figure`` (not a pyplot one): it is not
+    registered with pyplot and the backend is not touched.
+    """
     if ax is not None:
         return ax.figure, ax
-    fig = Figure(figsize=size)
+    fig = Figure(figsize=size, dpi=dpi)
     return fig, fig.add_subplot()
 
 
@@ -61,7 +66,7 @@ def save_png(fig: Figure, target: Target) -> None:
 def retention_figure(curve: np.ndarray, users: np.ndarray, title: str, *, ax: Axes | None = None) -> Figure:
     """Classic retention D_N with its 95 % binomial interval, D1/D7/D30 marked."""
     with matplotlib.rc_context(_STYLE):
-        fig, ax = _axes(ax, (7, 4.2))
+        fig, ax = target_axes(ax, (7, 4.2))
         shown = min(curve.size, LONG_TERM_DAYS + 1)
         n = np.arange(shown)
         d = curve[:shown]
@@ -87,7 +92,7 @@ def stages_figure(daily: pd.DataFrame, title: str, *, ax: Axes | None = None) ->
     """Stacked area of acquired users by lifecycle stage over time, DAU dashed."""
     stages = [s for s in STAGE_NAMES if s not in ("unaware", "aware")]
     with matplotlib.rc_context(_STYLE):
-        fig, ax = _axes(ax, (7, 4.2))
+        fig, ax = target_axes(ax, (7, 4.2))
         polys = ax.stackplot(
             daily["day"],
             *[daily[s] for s in stages],
@@ -111,7 +116,7 @@ def cohort_heatmap_figure(triangle: pd.DataFrame, title: str, *, ax: Axes | None
     cols = [c for c in triangle.columns if c.startswith("w") and c[1:].isdigit()]
     values = 100 * triangle[cols].to_numpy(dtype=float)
     with matplotlib.rc_context({**_STYLE, "axes.grid": False}):
-        fig, ax = _axes(ax, (7, min(6.0, max(3.0, 0.12 * len(triangle) + 1.5))))
+        fig, ax = target_axes(ax, (7, min(6.0, max(3.0, 0.12 * len(triangle) + 1.5))))
         im = ax.imshow(
             np.ma.masked_invalid(values),
             aspect="auto",
@@ -134,7 +139,7 @@ def growth_figure(growth: pd.DataFrame, title: str, *, ax: Axes | None = None) -
     weeks = growth.iloc[:-1] if len(growth) > 1 else growth  # the last week is usually partial
     x = weeks.iloc[:, 0].to_numpy()
     with matplotlib.rc_context(_STYLE):
-        fig, ax = _axes(ax, (8, 5.0))
+        fig, ax = target_axes(ax, (8, 5.0))
         bottom = np.zeros(len(weeks))
         for name, colour, hatch in (
             ("retained", "#9ecae1", ""),
@@ -180,7 +185,7 @@ def funnel_figure(funnel: dict[str, Any], title: str, *, ax: Axes | None = None)
     steps = ["aware", "acquired", "retained", "activated"]
     counts = [funnel[s] for s in steps]
     with matplotlib.rc_context(_STYLE):
-        fig, ax = _axes(ax, (7, 3.6))
+        fig, ax = target_axes(ax, (7, 3.6))
         bars = ax.barh(steps[::-1], counts[::-1], color=["#08519c", "#4292c6", "#9ecae1", "#d9d9d9"], edgecolor="black")
         for bar, step in zip(bars, steps[::-1], strict=True):
             rate = funnel.get(f"{step}_rate")
@@ -205,7 +210,7 @@ def payback_figure(daily: pd.DataFrame, economics: dict[str, Any], strategy: str
     """Cumulative lever cost vs cumulative (incremental) gross profit, payback day marked."""
     cur = economics["currency"]
     with matplotlib.rc_context(_STYLE):
-        fig, ax = _axes(ax, (7, 4.2))
+        fig, ax = target_axes(ax, (7, 4.2))
         ax.plot(daily["day"], daily["cost_total"].cumsum(), color="black", lw=1.8, label="cumulative cost")
         if "incremental_gross_profit" in daily:
             ax.plot(
@@ -277,7 +282,7 @@ def calibration_figure(
     ``fitted`` and optionally ``observed_se``, ``band_low`` and ``band_high`` (shares).
     """
     with matplotlib.rc_context(_STYLE):
-        fig, ax = _axes(ax, (7, 4.2))
+        fig, ax = target_axes(ax, (7, 4.2))
         x = table.iloc[:, 0]
         if "band_low" in table:
             ax.fill_between(

@@ -27,6 +27,8 @@ import numpy as np
 
 if TYPE_CHECKING:  # imported where used: the sweep's parent process starts faster
     import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 from sim.analysis.retention import cohort_retention, cohort_retention_curve, cohort_table
 from sim.output.files import write_atomic, write_json, write_text
@@ -133,6 +135,33 @@ class Result:
 
             write_report(out)
         return out
+
+    def plot(self, name: str = "retention", *, ax: Axes | Figure | None = None) -> Figure:
+        """Draw one of the report's figures of this run, e.g. on an Axes of a notebook's own figure.
+
+        Args:
+            name: ``retention``, ``cohort_heatmap``, ``growth``, ``funnel``, ``stages``,
+                ``payback`` (with levers) or ``spend_response`` (with paid ads).
+            ax: A matplotlib Axes to draw on, a Figure to draw in (``spend_response``
+                needs a Figure: one panel per channel), or None for a new Figure.
+
+        Returns:
+            The figure (a ``matplotlib.figure.Figure``; pyplot's state and backend are untouched).
+
+        Example:
+            >>> import matplotlib.pyplot as plt                      # doctest: +SKIP
+            >>> fig, (left, right) = plt.subplots(1, 2)              # doctest: +SKIP
+            >>> result.plot("retention", ax=left)                    # doctest: +SKIP
+            >>> result.plot("stages", ax=right)                      # doctest: +SKIP
+
+        """
+        from sim.output.run_report import FolderData, draw_figure
+
+        tables = dict(self.tables)
+        if self.spend_response is not None:
+            tables["spend_response"] = self.spend_response
+        data = FolderData(None, self.summary, {"seed": self.config.seed}, "", self.daily, self.cohort_active, tables)
+        return draw_figure(data, name, ax=ax)
 
     def to_dict(self) -> dict[str, Any]:
         """Summary plus config as plain data."""

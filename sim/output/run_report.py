@@ -14,13 +14,13 @@ from __future__ import annotations
 import html
 import io
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.analysis.retention import cohort_retention_curve, pooled_cohort_users
@@ -28,14 +28,23 @@ from sim.output import figures as plots
 from sim.output.files import write_atomic, write_text
 from sim.output.html import figure_html, page
 
-__all__ = ["FolderData", "load_folder", "render_html", "write_index", "write_report"]
+__all__ = [
+    "FIGURE_CAPTIONS",
+    "FolderData",
+    "draw_figure",
+    "figure_names",
+    "load_folder",
+    "render_html",
+    "write_index",
+    "write_report",
+]
 
 
 @dataclass
 class FolderData:
     """What a result folder holds."""
 
-    path: Path
+    path: Path | None
     summary: dict[str, Any]
     meta: dict[str, Any]
     config_text: str
@@ -67,73 +76,79 @@ def load_folder(path: str | Path) -> FolderData:
     return FolderData(path, summary, meta, config_text, daily, ca, tables)
 
 
+#: The run's figures in report order: name → caption.
+FIGURE_CAPTIONS = {
+    "retention": "Classic retention D_N (share of a cohort active on exactly day N), all cohorts pooled, with its 95 % binomial interval.",
+    "cohort_heatmap": "Cohort triangle by acquisition week: share of each week's users active in their k-th week.",
+    "growth": "Weekly growth accounting: active users split into retained, new and resurrected; churned (lapsed) below zero; quick ratio on the right.",
+    "funnel": "Funnel: users ever aware, acquired, retained (came back after day 0), activated (habitual).",
+    "stages": "Acquired users by lifecycle stage over time; DAU dashed.",
+    "payback": "Cumulative cost against cumulative gross profit; payback day marked.",
+    "spend_response": "Spend response per ad channel: users acquired against spend, relative to zero budget.",
+}
+
+
+def figure_names(data: FolderData) -> list[str]:
+    """The figures this run has data for, in report order."""
+    econ = data.summary.get("economics") or {}
+    has = {
+        "retention": True,
+        "cohort_heatmap": "cohort_triangle_weekly" in data.tables,
+        "growth": "growth_weekly" in data.tables,
+        "funnel": bool(data.summary.get("analytics", {}).get("funnel")),
+        "stages": True,
+        "payback": "cost_total" in data.daily and bool(econ),
+        "spend_response": "spend_response" in data.tables,
+    }
+    return [name for name in FIGURE_CAPTIONS if has[name]]
+
+
+def draw_figure(data: FolderData, name: str, *, ax: Axes | Figure | None = None) -> Figure:
+    """Draw one of the run's figures (:data:`FIGURE_CAPTIONS`) on ``ax``, on a Figure, or on a new Figure.
+
+    Args:
+        data: The run's data.
+        name: The figure's name.
+        ax: An Axes to draw on, a Figure to add one to (``spend_response``, one panel per
+            channel, needs a Figure), or None for a new Figure.
+
+    Returns:
+        The figure drawn on.
+
+    Raises:
+        ValueError: For a name the run has no data for.
+
+    """
+    available = figure_names(data)
+    if name not in available:
+        raise ValueError(f"figure={name!r} is not allowed: one of {', '.join(available)} for this run")
+    if name == "spend_response":
+        if isinstance(ax, Axes):
+            raise ValueError("figure='spend_response' draws one panel per ad channel: pass a Figure, not an Axes")
+        econ = data.summary.get("economics") or {}
+        return plots.spend_response_figure(data.tables["spend_response"], econ.get("currency", ""), fig=ax)
+    axes = ax.add_subplot() if isinstance(ax, Figure) else ax
+    if name == "retention":
+        curve, users = cohort_retention_curve(data.cohort_active), pooled_cohort_users(data.cohort_active)
+        return plots.retention_figure(curve, users, data.title, ax=axes)
+    if name == "cohort_heatmap":
+        return plots.cohort_heatmap_figure(data.tables["cohort_triangle_weekly"], data.title, ax=axes)
+    if name == "growth":
+        return plots.growth_figure(data.tables["growth_weekly"], data.title, ax=axes)
+    if name == "funnel":
+        return plots.funnel_figure(data.summary["analytics"]["funnel"], data.title, ax=axes)
+    if name == "stages":
+        return plots.stages_figure(data.daily, data.title, ax=axes)
+    return plots.payback_figure(data.daily, data.summary["economics"], data.summary.get("strategy", ""), ax=axes)
+
+
 def figures(data: FolderData) -> dict[str, tuple[str, bytes]]:
     """Figure name → (caption, PNG bytes), in report order."""
     out: dict[str, tuple[str, bytes]] = {}
-
-    def draw(name: str, caption: str, fn: Callable[..., Figure], *args: Any) -> None:
+    for name in figure_names(data):
         buf = io.BytesIO()
-        plots.save_png(fn(*args), buf)
-        out[name] = (caption, buf.getvalue())
-
-    draw(
-        "retention",
-        "Classic retention D_N (share of a cohort active on exactly day N), all cohorts pooled, with its 95 % binomial interval.",
-        plots.retention_figure,
-        cohort_retention_curve(data.cohort_active),
-        pooled_cohort_users(data.cohort_active),
-        data.title,
-    )
-    if "cohort_triangle_weekly" in data.tables:
-        draw(
-            "cohort_heatmap",
-            "Cohort triangle by acquisition week: share of each week's users active in their k-th week.",
-            plots.cohort_heatmap_figure,
-            data.tables["cohort_triangle_weekly"],
-            data.title,
-        )
-    if "growth_weekly" in data.tables:
-        draw(
-            "growth",
-            "Weekly growth accounting: active users split into retained, new and resurrected; churned (lapsed) below zero; quick ratio on the right.",
-            plots.growth_figure,
-            data.tables["growth_weekly"],
-            data.title,
-        )
-    funnel = data.summary.get("analytics", {}).get("funnel")
-    if funnel:
-        draw(
-            "funnel",
-            "Funnel: users ever aware, acquired, retained (came back after day 0), activated (habitual).",
-            plots.funnel_figure,
-            funnel,
-            data.title,
-        )
-    draw(
-        "stages",
-        "Acquired users by lifecycle stage over time; DAU dashed.",
-        plots.stages_figure,
-        data.daily,
-        data.title,
-    )
-    econ = data.summary.get("economics", {})
-    if "cost_total" in data.daily and econ:
-        draw(
-            "payback",
-            "Cumulative cost against cumulative gross profit; payback day marked.",
-            plots.payback_figure,
-            data.daily,
-            econ,
-            data.summary.get("strategy", ""),
-        )
-    if "spend_response" in data.tables:
-        draw(
-            "spend_response",
-            "Spend response per ad channel: users acquired against spend, relative to zero budget.",
-            plots.spend_response_figure,
-            data.tables["spend_response"],
-            econ.get("currency", ""),
-        )
+        plots.save_png(draw_figure(data, name), buf)
+        out[name] = (FIGURE_CAPTIONS[name], buf.getvalue())
     return out
 
 

@@ -21,15 +21,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.analysis.retention import LONG_TERM_DAYS, cohort_retention_curve
 from sim.analysis.stats import t_half_width
 from sim.analysis.sweep_stats import METRICS
+from sim.output.figures import target_axes
 from sim.output.files import write_atomic, write_json, write_text
 from sim.output.html import figure_html, page
 
-__all__ = ["sweep_markdown", "write_sweep_summary"]
+__all__ = [
+    "sweep_heatmap_figure",
+    "sweep_markdown",
+    "sweep_points_figure",
+    "sweep_response_figure",
+    "sweep_retention_figure",
+    "write_sweep_summary",
+]
 
 #: Swept keys that are budget knobs: the response figure uses the first one.
 BUDGET_KNOBS = ("daily_budget", "messages_per_week", "reach", "invite_rate")
@@ -88,10 +97,11 @@ def _save(fig: Figure, root: Path, name: str) -> str:
     return name
 
 
-def _points_figure(table: pd.DataFrame) -> Figure:
-    """Every point's ranking metric and ROI with its 95 % interval over seeds."""
+def sweep_points_figure(table: pd.DataFrame, *, fig: Figure | None = None) -> Figure:
+    """Every point's ranking metric and ROI with its 95 % interval over seeds (two panels, on ``fig`` if given)."""
     metric = table["rank_metric"].iloc[0]
-    fig = Figure(figsize=(10, max(3.0, 0.45 * len(table) + 1.5)), dpi=FIGURE_DPI)
+    if fig is None:
+        fig = Figure(figsize=(10, max(3.0, 0.45 * len(table) + 1.5)), dpi=FIGURE_DPI)
     axes = fig.subplots(1, 2)
     roi = "incremental_roi" if metric.startswith("incr") else "roi"
     for ax, (m, label) in zip(axes, ((metric, metric.replace("_", " ")), (roi, "ROI")), strict=True):
@@ -116,10 +126,9 @@ def _job_curve(job: Path) -> np.ndarray:
     return cohort_retention_curve(ca)[: LONG_TERM_DAYS + 1]
 
 
-def _retention_figure(jobs: pd.DataFrame, table: pd.DataFrame, root: Path) -> Figure:
-    """Retention curves of the top three points: mean over seeds and its 95 % interval."""
-    fig = Figure(figsize=(7, 4.2), dpi=FIGURE_DPI)
-    ax = fig.add_subplot()
+def sweep_retention_figure(jobs: pd.DataFrame, table: pd.DataFrame, root: Path, *, ax: Axes | None = None) -> Figure:
+    """Retention curves of the top three points: mean over seeds and its 95 % interval (job folders under ``root``)."""
+    fig, ax = target_axes(ax, (7, 4.2), dpi=FIGURE_DPI)
     for (_, row), style in zip(table.head(len(TOP_STYLES)).iterrows(), TOP_STYLES, strict=False):
         curves = [_job_curve(root / job) for job in jobs.loc[jobs["point"] == row["point"], "job"]]
         n = min(len(c) for c in curves)
@@ -141,13 +150,12 @@ def _retention_figure(jobs: pd.DataFrame, table: pd.DataFrame, root: Path) -> Fi
     return fig
 
 
-def _heatmap_figure(jobs: pd.DataFrame, a: str, b: str, metric: str) -> Figure:
+def sweep_heatmap_figure(jobs: pd.DataFrame, a: str, b: str, metric: str, *, ax: Axes | None = None) -> Figure:
     """The ranking metric's mean over two swept numbers, values in the cells."""
     pivot = jobs.assign(**{a: pd.to_numeric(jobs[a]), b: pd.to_numeric(jobs[b])}).pivot_table(
         index=a, columns=b, values=metric, aggfunc="mean"
     )
-    fig = Figure(figsize=(6.5, 4.8), dpi=FIGURE_DPI)
-    ax = fig.add_subplot()
+    fig, ax = target_axes(ax, (6.5, 4.8), dpi=FIGURE_DPI)
     im = ax.imshow(pivot.to_numpy(), cmap="Greys", aspect="auto", origin="lower")
     ax.set_xticks(range(pivot.shape[1]), [f"{v:g}" for v in pivot.columns])
     ax.set_yticks(range(pivot.shape[0]), [f"{v:g}" for v in pivot.index])
@@ -165,14 +173,13 @@ def _heatmap_figure(jobs: pd.DataFrame, a: str, b: str, metric: str) -> Figure:
     return fig
 
 
-def _response_figure(jobs: pd.DataFrame, key: str, metric: str) -> Figure:
+def sweep_response_figure(jobs: pd.DataFrame, key: str, metric: str, *, ax: Axes | None = None) -> Figure:
     """The ranking metric against one swept number, with 95 % intervals over seeds."""
     x = pd.to_numeric(jobs[key])
     g = jobs.assign(x=x).groupby("x")[metric]
     mean, sd, n = g.mean(), g.std(ddof=1), g.count()
     half = t_half_width(sd, np.maximum(n, 2)) * (n >= 2)
-    fig = Figure(figsize=(7, 4.2), dpi=FIGURE_DPI)
-    ax = fig.add_subplot()
+    fig, ax = target_axes(ax, (7, 4.2), dpi=FIGURE_DPI)
     ax.errorbar(mean.index, mean.to_numpy(), yerr=np.nan_to_num(np.asarray(half)), fmt="-o", color="black", capsize=3)
     ax.set_xlabel(key)
     ax.set_ylabel(f"{metric.replace('_', ' ')} (mean, 95 % interval)")
@@ -184,17 +191,17 @@ def _response_figure(jobs: pd.DataFrame, key: str, metric: str) -> Figure:
 def _figures(jobs: pd.DataFrame, table: pd.DataFrame, root: Path) -> list[str]:
     metric = table["rank_metric"].iloc[0]
     written = [
-        _save(_points_figure(table), root, "sweep_points.png"),
-        _save(_retention_figure(jobs, table, root), root, "sweep_retention.png"),
+        _save(sweep_points_figure(table), root, "sweep_points.png"),
+        _save(sweep_retention_figure(jobs, table, root), root, "sweep_retention.png"),
     ]
     params = [c for c in jobs.columns if c not in ("job", "point", "seed", *METRICS)]
     numeric = [p for p in params if pd.to_numeric(jobs[p], errors="coerce").notna().all() and jobs[p].nunique() > 1]
     if len(numeric) == 2:
-        written.append(_save(_heatmap_figure(jobs, *numeric, metric), root, "sweep_heatmap.png"))
+        written.append(_save(sweep_heatmap_figure(jobs, *numeric, metric), root, "sweep_heatmap.png"))
     budget = [p for p in numeric if p.endswith(BUDGET_KNOBS)]
     if len(numeric) == 1 or budget:
         key = budget[0] if budget else numeric[0]
-        written.append(_save(_response_figure(jobs, key, metric), root, "sweep_response.png"))
+        written.append(_save(sweep_response_figure(jobs, key, metric), root, "sweep_response.png"))
     return written
 
 

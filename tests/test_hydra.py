@@ -1,0 +1,237 @@
+"""opsim inside other people's Hydra: pkg://sim.conf, a user's @hydra.main app, hydra.initialize(),
+new map entries from the command line, `opsim --help`, and preset commands that work as printed."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+import textwrap
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from sim import ConfigError, compose, load_config, simulate
+from sim.app.cli import main
+from sim.app.config import config_dir, preset_run_command
+from sim.levers.paid_ads import PaidAdsConfig
+from sim.levers.viral_event import ViralEventConfig
+
+QUICK = ["horizon_days=20", "population.market_size=2000", "figures=false", "progress=false"]
+QUICK_ECONOMICS = ["economics.marginal_roi=false", "economics.spend_response_multipliers=[]"]
+
+
+def _python(script: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    path = cwd / "user_app.py"
+    path.write_text(textwrap.dedent(script))
+    return subprocess.run(
+        [sys.executable, str(path), *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+# ------------------------------------------------------------------ pkg://sim.conf
+def test_sim_conf_is_a_package_holding_opsims_config_tree():
+    import importlib.resources
+
+    files = importlib.resources.files("sim.conf")
+    assert (files / "config.yaml").is_file()
+    assert {p.name for p in (files / "population").iterdir()} >= {"consumer_app.yaml", "game.yaml"}
+
+
+def test_simulate_and_compose_inside_a_users_hydra_main_app_with_opsims_presets_on_its_search_path(tmp_path):
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "app.yaml").write_text(
+        textwrap.dedent("""\
+        defaults:
+          - population: game          # found through pkg://sim.conf
+          - _self_
+        greeting: hello
+        hydra:
+          searchpath: [pkg://sim.conf]
+          run: {dir: run_dir}
+        """)
+    )
+    script = """
+        import json
+        import hydra
+        from hydra.core.global_hydra import GlobalHydra
+        from hydra.core.hydra_config import HydraConfig
+        from omegaconf import OmegaConf
+        from sim import compose, simulate
+
+        @hydra.main(version_base=None, config_path="conf", config_name="app")
+        def app(cfg):
+            before = GlobalHydra.instance().hydra
+            from_presets = simulate({"population": OmegaConf.to_container(cfg.population), "horizon_days": 20,
+                                     "population.market_size": 2000, "progress": False})
+            by_overrides = simulate(["population=game", "horizon_days=20", "population.market_size=2000",
+                                     "progress=false"])
+            composed = compose(["strategy=paid_growth"])
+            print(json.dumps({
+                "same_hydra": GlobalHydra.instance().hydra is before,
+                "job_name": HydraConfig.get().job.name,
+                "greeting": cfg.greeting,
+                "population": from_presets.summary["population"],
+                "same_result": from_presets.daily.equals(by_overrides.daily),
+                "strategy": composed.strategy.name,
+                "users_compose_still_works": hydra.compose("app").greeting,
+            }))
+
+        app()
+    """
+    proc = _python(script, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {
+        "same_hydra": True,
+        "job_name": "user_app",
+        "greeting": "hello",
+        "population": "game",
+        "same_result": True,
+        "strategy": "paid_growth",
+        "users_compose_still_works": "hello",
+    }
+
+
+def test_simulate_inside_hydra_initialize_and_initialize_config_module(tmp_path):
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "mine.yaml").write_text("horizon_days: 20\n")
+    script = """
+        import json
+        from hydra import compose as hydra_compose, initialize, initialize_config_module
+        from sim import compose, load_config, simulate
+
+        out = {}
+        with initialize(version_base=None, config_path="conf"):
+            mine = hydra_compose("mine")
+            result = simulate(["population=ecommerce", f"horizon_days={mine.horizon_days}",
+                               "population.market_size=2000", "progress=false"])
+            out["population"] = result.summary["population"]
+            out["days"] = len(result.daily)
+            out["mine_after"] = hydra_compose("mine").horizon_days
+        with initialize_config_module(version_base=None, config_module="sim.conf"):
+            cfg = hydra_compose("config", overrides=["population=game"])
+            out["module_config"] = load_config(cfg).population.name
+            out["opsim_compose"] = compose(["strategy=winback"]).strategy.name
+        print(json.dumps(out))
+    """
+    proc = _python(script, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {
+        "population": "ecommerce",
+        "days": 20,
+        "mine_after": 20,
+        "module_config": "game",
+        "opsim_compose": "winback",
+    }
+
+
+# ------------------------------------------------------------- new map entries
+def test_add_a_channel_to_a_strategy_from_the_command_line():
+    cfg = load_config(
+        compose(
+            [
+                "strategy=paid_growth",
+                "+add@strategy.paid_ads.tiktok=channel",
+                "strategy.paid_ads.tiktok.daily_budget=100",
+                "strategy.paid_ads.tiktok.cpm=5",
+            ]
+        )
+    )
+    assert list(cfg.strategy.paid_ads) == ["search", "social", "tiktok"]
+    tiktok = cfg.strategy.paid_ads["tiktok"]
+    assert (tiktok.daily_budget, tiktok.cpm) == (100, 5)
+    assert asdict(tiktok) == asdict(PaidAdsConfig(daily_budget=100, cpm=5))  # everything else: the schema's defaults
+    assert cfg.strategy.paid_ads["search"] == load_config(["strategy=paid_growth"]).strategy.paid_ads["search"]
+
+
+def test_add_a_segment_and_a_viral_event_from_the_command_line():
+    cfg = load_config(
+        compose(
+            [
+                "+add@population.segments.whales=segment",
+                "population.segments.whales.weight=0.02",
+                "+add@strategy.viral_events.launch=viral_event",
+                "strategy.viral_events.launch.day=3",
+            ]
+        )
+    )
+    assert list(cfg.population.segments) == ["casual", "core", "whales"]
+    assert cfg.population.segments["whales"].weight == 0.02
+    assert asdict(cfg.strategy.viral_events["launch"]) == asdict(ViralEventConfig(day=3))
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["+strategy.paid_ads.tiktok={daily_budget:100,cpm:5}", "strategy.paid_ads.tiktok.daily_budget=100"],
+)
+def test_the_direct_forms_say_how_to_add_an_entry(override):
+    with pytest.raises(
+        ConfigError, match=r"has no entry 'tiktok': create it first with \+add@strategy.paid_ads.tiktok=channel"
+    ):
+        compose([override])
+
+
+def test_a_run_with_an_added_channel_acquires_and_charges_through_it():
+    overrides = ["+add@strategy.paid_ads.tiktok=channel", "strategy.paid_ads.tiktok.daily_budget=100"]
+    result = simulate(load_config(compose([*overrides, *QUICK, *QUICK_ECONOMICS])))
+    daily = result.daily
+    assert daily["new_users_tiktok"].sum() > 0
+    assert daily["cost_paid_ads_tiktok"].sum() == pytest.approx(100 * 20)  # budget x days
+
+
+# -------------------------------------------------------------------- --help
+def test_help_describes_the_tool_its_commands_presets_and_examples(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith("opsim: agent-based user lifecycle simulator")
+    for needed in (
+        "population: consumer_app, ecommerce, game",
+        "strategy: activation_push, balanced_mix, baseline, paid_growth",
+        "add: channel, segment, viral_event",
+        "opsim-calibrate",
+        "opsim-report",
+        "opsim-explore",
+        "+add@strategy.paid_ads.tiktok=channel",
+        "--config-dir $HOME/my_presets",  # written $$ in the template
+    ):
+        assert needed in text, needed
+    assert len(text.splitlines()) < 50
+    assert "weekly_visit_pattern" not in text  # no config dump
+
+
+# --------------------------------------------------- own presets, printed commands
+def test_preset_run_command_for_opsims_own_and_other_folders(tmp_path):
+    assert preset_run_command(config_dir() / "population" / "game.yaml") == "opsim population=game"
+    mine = tmp_path / "my presets" / "population" / "cal.yaml"
+    assert preset_run_command(mine) == f"opsim --config-dir {shlex.quote(str(tmp_path / 'my presets'))} population=cal"
+    loose = preset_run_command(tmp_path / "cal.yaml")
+    assert loose.startswith("put cal.yaml in a folder named population/") and "--config-dir DIR population=cal" in loose
+
+
+def test_the_printed_command_runs_a_preset_kept_outside_the_repository(tmp_path):
+    preset = tmp_path / "my presets" / "population" / "cal.yaml"
+    preset.parent.mkdir(parents=True)
+    shutil.copy(config_dir() / "population" / "game.yaml", preset)
+    command = shlex.split(preset_run_command(preset))
+    assert command[0] == "opsim"
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim", *command[1:], *QUICK, f"hydra.run.dir={out}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    config = (out / "config.yaml").read_text()
+    assert "tourists:" in config and "players:" in config  # the game preset's segments, from the copy
