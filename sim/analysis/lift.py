@@ -25,7 +25,7 @@ has variance SE_T²/T² + SE_C²/C² (binomial SE for d<N>, sd/√users otherwis
 probabilities). The simulation's own noise in ℓ̂ is measured by
 :data:`REPLICATES` further seeds at the fit and added to each metric's variance v;
 the interval is x̂ ± 1.96·√V, V = (JᵀV⁻¹J)⁻¹ in the transformed coordinate (J by
-forward differences under common random numbers), mapped back. With one metric
+central differences under common random numbers), mapped back. With one metric
 and one parameter the fitted lift equals the observed one and the interval is the
 observed lift's interval carried through the simulated response.
 """
@@ -51,8 +51,12 @@ __all__ = ["REPLICATES", "ABMetric", "ABResult", "Arm", "LiftFit", "fit_lift", "
 
 #: Further seeds run at the fit to measure the simulation's noise in the lift.
 REPLICATES = 4
-#: Forward-difference step of the Jacobian in the transformed coordinate.
-DIFF_STEP = 0.05
+#: Forward-difference step of the Jacobian during the fit, in the transformed coordinate.
+DIFF_STEP = 0.1
+#: Central-difference half step of the Jacobian behind the interval (a small step picks up the
+#: jumps of common-random-number simulations and narrows the interval; see
+#: :data:`sim.analysis.calibration.INTERVAL_STEP`).
+INTERVAL_STEP = 0.2
 CONFIDENCE = 0.95
 #: Metrics an A/B result may report.
 METRIC = re.compile(r"^(d(\d+)|visits|purchases|revenue)$")
@@ -358,14 +362,16 @@ def fit_lift(
     lo, hi = np.array([_bounds(k)[0] for k in kinds]), np.array([_bounds(k)[1] for k in kinds])
     x0 = np.clip([_to_x(start[n], k) for n, k in zip(names, kinds, strict=True)], lo + 1e-9, hi - 1e-9)
 
-    def jacobian(x: np.ndarray, s: int) -> np.ndarray:
+    def jacobian(x: np.ndarray, s: int, step: float = DIFF_STEP, central: bool = False) -> np.ndarray:
         base = lift(x, s)
         jac = np.zeros((observed.size, x.size))
         for j in range(x.size):
-            h = DIFF_STEP if x[j] + DIFF_STEP <= hi[j] else -DIFF_STEP
-            moved = x.copy()
-            moved[j] += h
-            jac[:, j] = (lift(moved, s) - base) / h
+            up, down = min(x[j] + step, hi[j]), (max(x[j] - step, lo[j]) if central else x[j])
+            if up <= down:
+                up, down = x[j], max(x[j] - step, lo[j])
+            high, low = x.copy(), x.copy()
+            high[j], low[j] = up, down
+            jac[:, j] = (lift(high, s) - (base if down == x[j] else lift(low, s))) / (up - down)
         return jac
 
     res = least_squares(
@@ -381,7 +387,7 @@ def fit_lift(
     replicate = np.array([lift(x, seed + 1 + r) for r in range(REPLICATES)])
     sim_se = replicate.std(axis=0, ddof=1) if REPLICATES > 1 else np.zeros_like(fitted)
     variance = obs_se**2 + sim_se**2
-    jac = jacobian(x, seed)
+    jac = jacobian(x, seed, INTERVAL_STEP, central=True)
     info = jac.T @ (jac / variance[:, None])
     cov = np.linalg.pinv(info) if np.linalg.matrix_rank(info) == x.size else np.full((x.size, x.size), np.inf)
     z = float(norm.ppf(0.5 + CONFIDENCE / 2))

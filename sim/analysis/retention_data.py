@@ -104,7 +104,7 @@ def cohort_weekdays(labels: list[str]) -> np.ndarray | None:
             dates = pd.to_datetime(pd.Series(labels), format=fmt)
         except (ValueError, TypeError):
             continue
-        return dates.dt.weekday.to_numpy().astype(np.int64)
+        return dates.dt.day_of_week.to_numpy().astype(np.int64)
     return None
 
 

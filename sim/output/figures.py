@@ -282,7 +282,11 @@ def calibration_figure(
         x = table.iloc[:, 0]
         if "band_low" in table:
             ax.fill_between(
-                x, 100 * table["band_low"], 100 * table["band_high"], color="0.85", label="95 % band (parameters' uncertainty)"
+                x,
+                100 * table["band_low"],
+                100 * table["band_high"],
+                color="0.85",
+                label="95 % band (parameters' uncertainty)",
             )
         ax.errorbar(
             x,
