@@ -241,3 +241,17 @@ def test_calibrate_command_on_a_survival_table(tmp_path):
     assert {"survival_fit.json", "survival_fit.csv", "survival_fit.png"} <= {
         p.name for p in (tmp_path / "rep").iterdir()
     }
+
+
+@pytest.mark.slow
+def test_a_fit_worse_than_the_noise_is_warned_about(tmp_path):
+    # A re-engagement campaign on days 14-15 that the model cannot produce: the game table with
+    # those days' actives multiplied by 2.5. The fit's chi2 must exceed what the noise explains.
+    frame = read_retention_csv(EXAMPLES / "cohorts_example.csv").frame.copy()
+    bump = frame["day"].isin([14, 15])
+    frame.loc[bump, "active"] = np.minimum(np.round(frame.loc[bump, "active"] * 2.5), frame.loc[bump, "cohort_size"])
+    cal = calibrate_population(
+        CohortTable("bumped", frame), base="game", market_size=1000, cohort_users=4_000, max_iterations=6
+    )
+    assert cal.fit.chi2_p < 1e-3
+    assert cal.fit.warning is not None and ("worst D14" in cal.fit.warning or "worst D15" in cal.fit.warning)
