@@ -80,6 +80,8 @@ __all__ = [
 DEFAULT_COHORT_USERS = 40_000
 #: Fewest simulated users per segment (a few per weekday are not enough for a covariance).
 MIN_USERS_PER_SEGMENT = 700
+#: Least-squares iterations a calibration usually takes (for the progress bar's first ETA).
+TYPICAL_ITERATIONS = 12
 #: Default days of the forecast (D_1 … D_F).
 DEFAULT_FORECAST_DAYS = 90
 #: Longest forecast (the horizon of the simulation that draws it).
@@ -280,8 +282,16 @@ def calibrate_population(
         return SimulatedUsers(run.weekday, run.active)
 
     k = len(names)
-    planned = max_iterations * (k + 4 * k) + 2 * (k + 4 * k)
-    with tqdm(total=planned, desc="calibrating", unit="sim", disable=not progress, file=sys.stderr) as bar:
+    per_iteration = k + 4 * k  # one evaluation and one forward-difference Jacobian (3 + 1 sims per segment)
+    final = k + 2 * 4 * k  # the optimum to the forecast horizon and a central-difference Jacobian
+    expected = min(max_iterations, TYPICAL_ITERATIONS) * per_iteration + final
+    with tqdm(total=expected, desc="calibrating", unit="sim", disable=not progress, file=sys.stderr) as bar:
+
+        def tick(n: int) -> None:
+            if bar.n + n > bar.total:  # a slower fit than usual: extend the estimate by an iteration
+                bar.total += per_iteration
+            bar.update(n)
+
         fit = fit_population(
             design,
             simulate,
@@ -291,7 +301,7 @@ def calibrate_population(
             seeds=[segment_seed(seed, s) for s in range(k)],
             forecast_design=forecast,
             max_iterations=max_iterations,
-            progress=bar.update,
+            progress=tick,
             covariance_seed=seed,
         )
         bar.total = bar.n
@@ -324,7 +334,7 @@ def calibrate_acquisition(
     The market M is simulated on a sample of N = min(M, ``max_users``) users (new users are
     reported for the real market); the objective is Σ_t (n̂_t − n_t)² / max(n_t, 1) (Poisson-weighted), over
     log p, log q, by Nelder-Mead with a fixed seed (common random numbers). Conversion,
-    forgetting and the calibrated retention are held fixed.
+    forgetting, the market size and the calibrated retention are held fixed.
 
     Returns:
         The population with the fitted awareness, {p, q}, and the per-day table.
@@ -524,7 +534,12 @@ def _parser() -> argparse.ArgumentParser:
 def _check_options(args: argparse.Namespace) -> None:
     _bounded("--market-size", args.market_size, 1, "the real market of the product, a whole number >= 1")
     _bounded("--sample-size", args.sample_size, 1, "a whole number >= 1 (at most --market-size are simulated)")
-    _bounded("--cohort-users", args.cohort_users, 1, f"a whole number >= {2 * MIN_USERS_PER_SEGMENT}")
+    _bounded(
+        "--cohort-users",
+        args.cohort_users,
+        MIN_USERS_PER_SEGMENT,
+        f"a whole number >= {MIN_USERS_PER_SEGMENT} per segment of --base (>= {2 * MIN_USERS_PER_SEGMENT} for the presets)",
+    )
     _bounded("--max-iterations", args.max_iterations, 1, "a whole number >= 1")
     _bounded("--forecast-days", args.forecast_days, 1, f"a whole number 1 … {MAX_FORECAST_DAYS}", MAX_FORECAST_DAYS)
     _bounded("--seed", args.seed, 0, "a whole number >= 0")
@@ -534,7 +549,9 @@ def _check_options(args: argparse.Namespace) -> None:
         _check_out(Path(args.out))
         if args.market_size is None:
             raise ConfigError(
-                "--market-size", None, "the real market of the product, a whole number >= 1 (required with --out)"
+                "--market-size",
+                None,
+                "the real market of the product, a whole number >= 1 (required with --out)",
             )
     if args.report:
         check_writable("--report", Path(args.report), folder=True)
