@@ -302,8 +302,13 @@ def main(argv: list[str] | None = None) -> int:
         run = _run_command(out, args.population)
         text = _strategy_yaml(cal, out.stem, args.population, run)
         _check_runs(text, out, args.population)
+        first = ab.fit[0]
         fig = lift_figure(
-            cal.curve, cal.table(), ab.fit[0], title=f"{ab.lever}: {', '.join(ab.fit)} from {Path(ab.path).name}"
+            cal.curve,
+            cal.table(),
+            first,
+            title=f"{ab.lever}: {', '.join(ab.fit)} from {Path(ab.path).name}",
+            fitted=(cal.fit.params_[first], *cal.fit.intervals_[first]),
         )
         files: dict[Path, Callable[[Path], None]] = {
             out: text_writer(text),

@@ -307,12 +307,19 @@ def calibration_figure(
 
 
 def lift_figure(
-    curve: pd.DataFrame, table: pd.DataFrame, parameter: str, title: str, *, ax: Axes | None = None
+    curve: pd.DataFrame,
+    table: pd.DataFrame,
+    parameter: str,
+    title: str,
+    *,
+    fitted: tuple[float, float, float] | None = None,
+    ax: Axes | None = None,
 ) -> Figure:
     """Simulated relative lift of each metric against a lever's effect parameter, with the measured lift.
 
     ``curve``: the parameter's values (column ``parameter``) and ``lift_<metric>``;
-    ``table``: per metric ``lift_observed`` and its 95 % bounds ``lift_observed_low|high``.
+    ``table``: per metric ``lift_observed`` and its 95 % bounds ``lift_observed_low|high``;
+    ``fitted``: the fitted value and its 95 % interval, drawn as a line and a band.
     """
     with matplotlib.rc_context(_STYLE):
         fig, ax = _axes(ax, (7, 4.2))
@@ -324,6 +331,11 @@ def lift_figure(
             ax.axhline(
                 100 * row.lift_observed, color=colour, ls="--", lw=1, label=f"{row.metric}: measured (95 % band)"
             )
+        if fitted is not None:
+            value, low, high = fitted
+            ax.axvspan(low, high, color="0.5", alpha=0.15)
+            label = f"fitted {parameter} = {value:.3g} (95 % {low:.3g} … {high:.3g})"
+            ax.axvline(value, color="black", lw=1, label=label)
         ax.set_xlabel(parameter)
         ax.set_ylabel("lift, % of control")
         ax.legend(fontsize=8)
