@@ -283,3 +283,23 @@ def test_lift_command_refuses_bad_settings_before_simulating(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "strategy.push.messages_per_week=9" in err and err.count("\n") == 1
     assert not (tmp_path / "conf").exists()
+
+
+def test_rolling_statistics_and_covariance_for_independent_days():
+    # Days independent Bernoulli(p), one cohort per weekday observed to day 3: the rolling share
+    # R_n = P(a visit on days n … 3) = 1 − (1 − p)^(4 − n), its variance R_n(1 − R_n)/N, and
+    # Cov(R_1, R_2) = R_2 − R_1·R_2 per user (a visit on days 2-3 implies one on days 1-3), over N.
+    rng = np.random.default_rng(8)
+    p, users = 0.2, 40_000
+    act = np.column_stack([np.ones(users, bool), rng.random((users, 3)) < p])
+    sim = SimulatedUsers(rng.integers(0, 7, users), act)
+    sizes = np.full(7, 100)
+    design = CohortDesign(sizes, np.arange(7), np.ones((7, 4), bool), None, np.zeros((7, 4), int), min_users=1)
+    assert design.labels == ["R1", "R2", "R3"]
+    r = 1 - (1 - p) ** np.array([3, 2, 1])
+    # simulated shares from 40,000 users: SE about sqrt(0.25/40,000) = 0.0025
+    assert design.statistics(sim) == pytest.approx(r, abs=0.01)
+    omega = design.data_covariance([sim], np.array([1.0]))
+    n = 700
+    assert np.diag(omega) == pytest.approx(r * (1 - r) / n, rel=0.05)
+    assert omega[0, 1] == pytest.approx((r[1] - r[0] * r[1]) / n, rel=0.05)
