@@ -272,7 +272,11 @@ def test_bad_ab_file_names_file_and_key(tmp_path, text, message):
     assert str(info.value).startswith(str(path))
 
 
-def test_lift_command_refuses_bad_settings_before_simulating(tmp_path, capsys):
+def test_lift_command_refuses_bad_settings_before_simulating(tmp_path, capsys, monkeypatch):
+    def no_simulation(*_args, **_kwargs):
+        raise AssertionError("simulated before the settings were checked")
+
+    monkeypatch.setattr("sim.app.lift.simulate_cohorts", no_simulation)
     ab = write(
         tmp_path,
         (EXAMPLES / "push_ab.yaml").read_text().replace("messages_per_week: 2", "messages_per_week: 9"),

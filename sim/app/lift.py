@@ -32,6 +32,7 @@ from sim.analysis.retention_data import DataError
 from sim.app.config import compose, config_dir, load_config
 from sim.app.preflight import PRESET_NAME, check_writable, csv_writer, json_writer, text_writer
 from sim.base.errors import ConfigError, OpsimError
+from sim.base.schema import check_ranges
 from sim.core.cohorts import CohortRun, simulate_cohorts
 from sim.core.population import PopulationConfig, check_population
 from sim.levers.strategy import StrategyConfig, build_levers, check_strategy
@@ -157,6 +158,7 @@ def calibrate_lift(
     defaults = getattr(StrategyConfig(), ab.lever)
     start = {name: float(getattr(defaults, name)) for name in ab.fit}
     start_strategy = _strategy(ab, start)
+    check_ranges(start_strategy, "strategy")  # the tested settings, before any simulation
     check_strategy(start_strategy, list(population.segments))
     days = ab.last_day
     controls: dict[int, np.ndarray] = {}
@@ -200,6 +202,7 @@ def calibrate_lift(
         bar.total = bar.n
         bar.refresh()
     strategy = _strategy(ab, fit.params_)
+    check_ranges(strategy, "strategy")
     check_strategy(strategy, list(population.segments))
     return LiftCalibration(ab, fit, strategy, pd.DataFrame(rows))
 
