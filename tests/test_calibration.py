@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -112,7 +111,7 @@ def test_bad_file_gives_one_clear_error_and_writes_nothing(tmp_path, text, messa
         read_retention_csv(data)
     assert str(info.value).startswith(str(data))
     out = tmp_path / "population" / "x.yaml"
-    assert main([str(data), "--out", str(out), "--report", str(tmp_path / "rep")]) == 2
+    assert main([str(data), "--out", str(out), "--report", str(tmp_path / "rep"), "--market-size", "1000"]) == 2
     assert not out.exists() and not (tmp_path / "rep").exists()
 
 
@@ -129,12 +128,18 @@ def test_example_files_are_valid():
 @pytest.mark.slow
 def test_agent_calibration_matches_the_observed_curve_within_its_noise():
     data = read_retention_csv(EXAMPLES / "cohorts_example.csv")
-    cal = calibrate_population(data, cohort_users=10_000, band_seeds=2)
-    table = cal.table
-    # Each point within 4 combined standard errors (observed binomial + simulated cohort binomial).
-    se = np.sqrt(table.observed_se**2 + table.fitted * (1 - table.fitted) / 10_000)
+    cal = calibrate_population(data, base="game", market_size=200_000, cohort_users=8_000, max_iterations=10)
+    table = cal.table.dropna(subset=["observed"])
+    # Each day within 4 combined standard errors (the table's, from the fit's data covariance,
+    # and the simulation's binomial one for 4,000 simulated users per segment).
+    se = np.sqrt(table.observed_se**2 + table.fitted * (1 - table.fitted) / 4_000)
     assert (np.abs(table.error) < 4 * se).all(), table[np.abs(table.error) >= 4 * se]
-    assert cal.population.segments["core"].weight + cal.population.segments["casual"].weight == pytest.approx(1.0)
+    weights = [seg.weight for seg in cal.population.segments.values()]
+    assert sum(weights) == pytest.approx(1.0)
+    assert cal.fit.warning is None
+    # the forecast runs past the table's 30 days to day 90, with a band
+    assert table.day.max() == 30 and cal.table.day.max() == 90
+    assert (cal.table.band_low <= cal.table.fitted).all() and (cal.table.fitted <= cal.table.band_high).all()
 
 
 @pytest.mark.slow
@@ -148,14 +153,17 @@ def test_calibrate_command_writes_a_population_that_opsim_runs(tmp_path):
             str(EXAMPLES / "cohorts_example.csv"),
             "--out",
             str(out),
+            "--base",
+            "game",
             "--cohort-users",
             "4000",
-            "--max-evaluations",
-            "60",
+            "--max-iterations",
+            "4",
             "--new-users",
             str(EXAMPLES / "new_users_example.csv"),
             "--market-size",
             "200000",
+            "--no-progress",
         ],
         capture_output=True,
         text=True,
@@ -164,19 +172,23 @@ def test_calibrate_command_writes_a_population_that_opsim_runs(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "acquisition: p = " in proc.stdout
-    printed = next(line for line in proc.stdout.splitlines() if line.startswith("run it: "))
-    command = shlex.split(printed.removeprefix("run it: "))  # outside opsim's conf/: --config-dir DIR
-    assert command == ["opsim", "--config-dir", str(tmp_path / "conf"), "population=mygame"]
+    run_line = next(line for line in proc.stdout.splitlines() if line.startswith("run it: "))
+    assert run_line == f"run it: opsim --config-dir {tmp_path / 'conf'} population=mygame"
     report = out.parent / "mygame_calibration"
-    assert {"calibration.csv", "calibration.json", "calibration.png"} <= {p.name for p in report.iterdir()}
-    run = subprocess.run(  # the printed command as printed, made small
+    assert {"calibration.csv", "calibration.json", "calibration.png", "acquisition.csv"} <= {
+        p.name for p in report.iterdir()
+    }
+    # the printed command works as printed (plus a small run)
+    command = run_line.removeprefix("run it: opsim ").split()
+    run = subprocess.run(
         [
             sys.executable,
             "-m",
             "sim",
-            *command[1:],
+            *command,
             "population.market_size=20000",
             "horizon_days=40",
+            "figures=false",
             f"hydra.run.dir={tmp_path / 'run'}",
         ],
         capture_output=True,
@@ -229,3 +241,17 @@ def test_calibrate_command_on_a_survival_table(tmp_path):
     assert {"survival_fit.json", "survival_fit.csv", "survival_fit.png"} <= {
         p.name for p in (tmp_path / "rep").iterdir()
     }
+
+
+@pytest.mark.slow
+def test_a_fit_worse_than_the_noise_is_warned_about(tmp_path):
+    # A re-engagement campaign on days 14-15 that the model cannot produce: the game table with
+    # those days' actives multiplied by 2.5. The fit's chi2 must exceed what the noise explains.
+    frame = read_retention_csv(EXAMPLES / "cohorts_example.csv").frame.copy()
+    bump = frame["day"].isin([14, 15])
+    frame.loc[bump, "active"] = np.minimum(np.round(frame.loc[bump, "active"] * 2.5), frame.loc[bump, "cohort_size"])
+    cal = calibrate_population(
+        CohortTable("bumped", frame), base="game", market_size=1000, cohort_users=4_000, max_iterations=6
+    )
+    assert cal.fit.chi2_p < 1e-3
+    assert cal.fit.warning is not None and ("worst D14" in cal.fit.warning or "worst D15" in cal.fit.warning)

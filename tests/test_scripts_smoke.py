@@ -40,3 +40,16 @@ def test_preset_retention_study_runs():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("| consumer_app |") == 1 and "| game |" in proc.stdout
+
+
+def test_calibration_benchmark_runs(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_calibrate.py"), "--cohort-users", "2000", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "30-day table, 2,000 simulated users per evaluation:" in proc.stdout and out.exists()

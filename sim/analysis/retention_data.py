@@ -1,16 +1,27 @@
 """Reading an analyst's retention data: cohort retention tables and survival tables.
 
-Two CSV formats (examples in ``experiments/calibration/``):
+Three CSV layouts (examples in ``experiments/calibration/``), chosen by ``fmt``
+(``opsim-calibrate --format``) or detected from the header:
 
-* **cohort retention table** (classic retention, apps and games) — columns
-  ``cohort`` (any label), ``day`` (days since acquisition, integer >= 0),
-  ``cohort_size`` (users acquired, integer > 0, the same on every row of a
-  cohort) and ``active`` (users of the cohort active on that day, 0 …
-  cohort_size);
-* **survival table** (contractual products, subscriptions) — columns ``period``
-  (integer >= 0, consecutive from 0) and ``survival`` (share of the cohort still
-  subscribed at the start of the period, 1 at period 0, never rising); optional
-  ``cohort_size`` (for standard errors).
+* **long cohort table** (``long``) — one row per cohort and day: ``cohort``
+  (any label; ISO dates give the cohort's weekday), ``day`` (days since
+  acquisition, integer >= 0), ``cohort_size`` (users acquired, integer > 0, the
+  same on every row of a cohort) and at least one of ``active`` (classic: users
+  of the cohort active on exactly that day) and ``rolling`` (users active on that
+  day or later, up to the cohort's last day in the table), each 0 … cohort_size;
+* **wide cohort export** (``wide``), as Amplitude, Mixpanel or Firebase export
+  it — one row per cohort: a cohort column (``date``, ``cohort``, ``start date``
+  …, or the first column), a size column (``users``, ``cohort_size``, ``new
+  users``, ``people``, ``installs``, ``count``, ``size``) and one column per day
+  (``day 0``, ``Day 1``, ``D7``, ``day_30``, ``< 1 day`` is day 0). Cells hold counts,
+  percentages (``12.5%``, or plain numbers with ``values="percent"``) or shares
+  (0 … 1); an empty cell is a day not yet observed (the triangle's corner). The
+  cells are classic retention unless ``measure="rolling"``. Percentages and
+  shares become counts: round(share · cohort_size);
+* **survival table** (``survival``; contractual products, subscriptions) —
+  columns ``period`` (integer >= 0, consecutive from 0) and ``survival`` (share
+  of the cohort still subscribed at the start of the period, 1 at period 0, never
+  rising); optional ``cohort_size`` (for standard errors).
 
 Any problem stops with one :class:`DataError` naming the file, the row (the
 CSV line number, header = line 1), the column and what is wrong; nothing is
@@ -21,7 +32,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +42,46 @@ import pandas as pd
 
 from sim.base.errors import OpsimError
 
-__all__ = ["CohortTable", "DataError", "SurvivalTable", "read_new_users_csv", "read_retention_csv"]
+__all__ = [
+    "FORMATS",
+    "MEASURES",
+    "VALUE_KINDS",
+    "CohortTable",
+    "DataError",
+    "SurvivalTable",
+    "read_new_users_csv",
+    "read_retention_csv",
+]
 
 COHORT_COLUMNS = ("cohort", "day", "cohort_size", "active")
 SURVIVAL_COLUMNS = ("period", "survival")
+#: Layouts of a retention file (``auto``: detected from the header).
+FORMATS = ("auto", "long", "wide", "survival")
+#: What the cells of a wide export count: classic (active on day N) or rolling (day N or later).
+MEASURES = ("classic", "rolling")
+#: How the cells of a wide export are written (``auto``: detected).
+VALUE_KINDS = ("auto", "counts", "percent", "share")
+#: Header names of the cohort and the size column of a wide export (lower case).
+WIDE_COHORT_NAMES = ("cohort", "date", "start date", "start_date", "cohort date", "day", "week")
+WIDE_SIZE_NAMES = (
+    "users",
+    "cohort_size",
+    "cohort size",
+    "size",
+    "new users",
+    "new_users",
+    "people",
+    "installs",
+    "count",
+)
+#: A day column of a wide export: "day 3", "Day_3", "D3", "d 3", "3"; "< 1 day" is day 0.
+DAY_COLUMN = re.compile(r"^\s*(?:day|d)?[\s_-]*(\d+)\s*$", re.IGNORECASE)
+DAY_ZERO_COLUMN = re.compile(r"^\s*<\s*1\s*day\s*$", re.IGNORECASE)
+#: Date formats of cohort labels that give each cohort its weekday (tried in order).
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%d.%m.%Y", "%b %d, %Y", "%d %b %Y", "%Y-%m-%d %H:%M:%S")
+#: A share above this in a wide export cannot be a share (0 … 1), so the cells are counts or percentages.
+SHARE_MAX = 1.0
+PERCENT = 100.0
 
 
 class DataError(OpsimError, ValueError):
@@ -48,25 +97,96 @@ class DataError(OpsimError, ValueError):
         super().__init__(f"{where}: {message}")
 
 
+def cohort_weekdays(labels: list[str]) -> np.ndarray | None:
+    """The weekday (0 = Monday) of each cohort label, if every label is a date in one of :data:`DATE_FORMATS`."""
+    for fmt in DATE_FORMATS:
+        try:
+            dates = pd.to_datetime(pd.Series(labels), format=fmt)
+        except (ValueError, TypeError):
+            continue
+        return dates.dt.day_of_week.to_numpy().astype(np.int64)
+    return None
+
+
 @dataclass
 class CohortTable:
-    """A validated cohort retention table (long format)."""
+    """A validated cohort retention table (long format: one row per cohort and day).
+
+    Attributes:
+        path: The file it was read from.
+        frame: Columns ``cohort``, ``day``, ``cohort_size`` and ``active`` (classic)
+            and/or ``rolling`` (day N or later), one row per observed cell.
+
+    """
 
     path: str
     frame: pd.DataFrame
 
-    def pooled_retention(self, max_day: int | None = None) -> pd.DataFrame:
-        """Classic retention D_N pooled over cohorts: Σ active / Σ cohort_size per day N >= 1.
+    @cached_property
+    def cohorts(self) -> list[str]:
+        """Cohort labels, in the order of the table."""
+        return list(dict.fromkeys(self.frame["cohort"].tolist()))
+
+    @cached_property
+    def sizes(self) -> np.ndarray:
+        """Users acquired in each cohort."""
+        first = self.frame.drop_duplicates("cohort").set_index("cohort")["cohort_size"]
+        return first.loc[self.cohorts].to_numpy().astype(np.int64)
+
+    @cached_property
+    def weekday(self) -> np.ndarray:
+        """Weekday (0 = Monday) of each cohort's acquisition day; −1 where the labels are not dates."""
+        days = cohort_weekdays(self.cohorts)
+        return np.full(len(self.cohorts), -1, dtype=np.int64) if days is None else days
+
+    @property
+    def max_day(self) -> int:
+        """The last day N in the table."""
+        return int(self.frame["day"].max())
+
+    def _matrix(self, column: str) -> np.ndarray:
+        index = {c: i for i, c in enumerate(self.cohorts)}
+        out = np.zeros((len(self.cohorts), self.max_day + 1), dtype=np.int64)
+        rows = self.frame["cohort"].map(index).to_numpy()
+        out[rows, self.frame["day"].to_numpy()] = self.frame[column].to_numpy()
+        return out
+
+    @cached_property
+    def observed(self) -> np.ndarray:
+        """``observed[c, n]``: the table has cohort c's day n."""
+        index = {c: i for i, c in enumerate(self.cohorts)}
+        out = np.zeros((len(self.cohorts), self.max_day + 1), dtype=bool)
+        out[self.frame["cohort"].map(index).to_numpy(), self.frame["day"].to_numpy()] = True
+        return out
+
+    @cached_property
+    def active(self) -> np.ndarray | None:
+        """``active[c, n]``: classic counts (0 where unobserved); None if the table has no classic column."""
+        return self._matrix("active") if "active" in self.frame else None
+
+    @cached_property
+    def rolling(self) -> np.ndarray | None:
+        """``rolling[c, n]``: users active on day n or later; None if the table has no rolling column."""
+        return self._matrix("rolling") if "rolling" in self.frame else None
+
+    @property
+    def users(self) -> int:
+        """Users in all cohorts."""
+        return int(self.sizes.sum())
+
+    def pooled_retention(self, max_day: int | None = None, measure: str = "classic") -> pd.DataFrame:
+        """Retention D_N pooled over cohorts: Σ active / Σ cohort_size per day N >= 1.
 
         Returns:
             Columns ``day``, ``users`` (cohort users observed at N), ``active``,
             ``retention`` and ``se`` (binomial standard error).
 
         """
+        column = "active" if measure == "classic" else "rolling"
         f = self.frame[self.frame["day"] >= 1]
         if max_day is not None:
             f = f[f["day"] <= max_day]
-        g = f.groupby("day", sort=True).agg(users=("cohort_size", "sum"), active=("active", "sum")).reset_index()
+        g = f.groupby("day", sort=True).agg(users=("cohort_size", "sum"), active=(column, "sum")).reset_index()
         g["retention"] = g["active"] / g["users"]
         g["se"] = np.sqrt(g["retention"] * (1 - g["retention"]) / g["users"])
         return g
@@ -107,10 +227,11 @@ def _require_columns(path: Path, frame: pd.DataFrame, columns: tuple[str, ...]) 
 
 
 def _read_cohorts(path: Path, frame: pd.DataFrame) -> CohortTable:
-    _require_columns(path, frame, COHORT_COLUMNS)
+    counts = [c for c in ("active", "rolling") if c in frame.columns]
+    _require_columns(path, frame, ("cohort", "day", "cohort_size", *(counts or ["active"])))
     day = _numbers(path, frame, "day", integer=True)
     size = _numbers(path, frame, "cohort_size", integer=True)
-    active = _numbers(path, frame, "active", integer=True)
+    values = {c: _numbers(path, frame, c, integer=True) for c in counts}
     cohort = frame["cohort"].astype(str).str.strip().to_numpy()
     for i in range(len(frame)):
         row = i + 2
@@ -118,12 +239,24 @@ def _read_cohorts(path: Path, frame: pd.DataFrame) -> CohortTable:
             raise DataError(path, f"day {day[i]} is negative", row=row, column="day")
         if size[i] <= 0:
             raise DataError(path, f"cohort_size {size[i]} must be > 0", row=row, column="cohort_size")
-        if not 0 <= active[i] <= size[i]:
+        for c, v in values.items():
+            if not 0 <= v[i] <= size[i]:
+                raise DataError(
+                    path,
+                    f"{c} {v[i]} is outside 0 … cohort_size {size[i]} (share outside [0, 1])",
+                    row=row,
+                    column=c,
+                )
+    if "active" in values and "rolling" in values:
+        bad = np.flatnonzero(values["rolling"] < values["active"])
+        if bad.size:
+            i = int(bad[0])
             raise DataError(
                 path,
-                f"active {active[i]} is outside 0 … cohort_size {size[i]} (share outside [0, 1])",
-                row=row,
-                column="active",
+                f"rolling {values['rolling'][i]} is below active {values['active'][i]}: users active on day N "
+                "are also active on day N or later",
+                row=i + 2,
+                column="rolling",
             )
     seen: dict[tuple[str, int], int] = {}
     sizes: dict[str, tuple[int, int]] = {}
@@ -142,10 +275,110 @@ def _read_cohorts(path: Path, frame: pd.DataFrame) -> CohortTable:
                 row=row,
                 column="cohort_size",
             )
-    clean = pd.DataFrame({"cohort": cohort, "day": day, "cohort_size": size, "active": active})
+    clean = pd.DataFrame({"cohort": cohort, "day": day, "cohort_size": size, **values})
     if not (clean["day"] >= 1).any():
         raise DataError(path, "no row with day >= 1: nothing to calibrate against")
-    return CohortTable(str(path), clean.sort_values(["cohort", "day"]).reset_index(drop=True))
+    return CohortTable(str(path), clean.sort_values(["cohort", "day"], kind="stable").reset_index(drop=True))
+
+
+def _wide_day(column: str) -> int | None:
+    if DAY_ZERO_COLUMN.match(column):
+        return 0
+    m = DAY_COLUMN.match(column)
+    return int(m.group(1)) if m else None
+
+
+def _cell(path: Path, raw: object, row: int, column: str) -> tuple[float, bool] | None:
+    """A wide export's cell: (number, written with %) or None when empty."""
+    text = str(raw).strip() if raw is not None and not (isinstance(raw, float) and math.isnan(raw)) else ""
+    if text in ("", "-", "—", "nan", "NaN", "null"):
+        return None
+    percent = text.endswith("%")
+    try:
+        x = float(text.rstrip("%").replace(",", "").strip())
+    except ValueError:
+        raise DataError(path, f"{text!r} is not a number (or a percentage)", row=row, column=column) from None
+    if not math.isfinite(x) or x < 0:
+        raise DataError(path, f"{text!r} is not allowed: a finite number >= 0", row=row, column=column)
+    return x, percent
+
+
+def _read_wide(path: Path, frame: pd.DataFrame, values: str, measure: str) -> CohortTable:
+    """A wide cohort export → the long table (see the module docstring)."""
+    lower = {c.lower(): c for c in frame.columns}
+    day_cols = {c: d for c in frame.columns if (d := _wide_day(c)) is not None and c.lower() not in WIDE_COHORT_NAMES}
+    size_col = next((lower[n] for n in WIDE_SIZE_NAMES if n in lower), None)
+    cohort_col = next((lower[n] for n in WIDE_COHORT_NAMES if n in lower and lower[n] not in day_cols), None)
+    if cohort_col is None:
+        cohort_col = frame.columns[0]
+    if size_col is None or size_col == cohort_col:
+        raise DataError(
+            path,
+            f"no cohort size column: expected one of {list(WIDE_SIZE_NAMES)}; the file has {list(frame.columns)}",
+        )
+    if not day_cols:
+        raise DataError(path, f"no day columns ('day 0', 'Day 1', 'D7', …); the file has {list(frame.columns)}")
+    days = sorted(day_cols.values())
+    if len(set(days)) != len(days):
+        dup = next(d for d in days if days.count(d) > 1)
+        raise DataError(
+            path, f"day {dup} has more than one column", column=next(c for c, d in day_cols.items() if d == dup)
+        )
+    for c in frame.columns:
+        if c not in day_cols and c not in (size_col, cohort_col) and re.search(r"week|month", c, re.IGNORECASE):
+            raise DataError(path, "weekly or monthly columns are not supported: export daily retention", column=c)
+    sizes = _numbers(path, frame, size_col, integer=True)
+    cells: list[tuple[int, int, float, bool, str]] = []  # (row index, day, value, percent sign, column)
+    for i in range(len(frame)):
+        if sizes[i] <= 0:
+            raise DataError(path, f"cohort size {sizes[i]} must be > 0", row=i + 2, column=size_col)
+        for column, d in day_cols.items():
+            cell = _cell(path, frame[column].iloc[i], i + 2, column)
+            if cell is not None:
+                cells.append((i, d, cell[0], cell[1], column))
+    if not cells:
+        raise DataError(path, "every day cell is empty: nothing to calibrate against")
+    kind = values
+    if kind == "auto":
+        if any(c[3] for c in cells):
+            kind = "percent"
+        elif all(c[2] <= SHARE_MAX for c in cells) and any(not float(c[2]).is_integer() for c in cells):
+            kind = "share"
+        elif all(float(c[2]).is_integer() for c in cells):
+            kind = "counts"
+        else:
+            i, d, x, _, column = next(c for c in cells if not float(c[2]).is_integer())
+            raise DataError(
+                path,
+                f"{x} is neither a count nor a share (0 … 1); say how the cells are written: --values percent",
+                row=i + 2,
+                column=column,
+            )
+    rows = []
+    for i, d, x, _, column in cells:
+        n = sizes[i]
+        if kind == "counts":
+            if not float(x).is_integer() or x > n:
+                raise DataError(
+                    path, f"{x:g} is not a count of users between 0 and the cohort size {n}", row=i + 2, column=column
+                )
+            count = int(x)
+        else:
+            share = x / PERCENT if kind == "percent" else x
+            if share > 1.0:
+                unit = "%" if kind == "percent" else ""
+                raise DataError(path, f"{x:g}{unit} is above 100 % of the cohort", row=i + 2, column=column)
+            count = round(share * n)
+        rows.append((str(frame[cohort_col].iloc[i]).strip(), d, n, count))
+    long = pd.DataFrame(rows, columns=["cohort", "day", "cohort_size", "active" if measure == "classic" else "rolling"])
+    seen: dict[str, int] = {}
+    for i, label in enumerate(frame[cohort_col].astype(str).str.strip()):
+        if label in seen:
+            raise DataError(path, f"cohort {label!r} also at row {seen[label]}", row=i + 2, column=cohort_col)
+        seen[label] = i + 2
+    if not (long["day"] >= 1).any():
+        raise DataError(path, "no day >= 1 column with a value: nothing to calibrate against")
+    return CohortTable(str(path), long.reset_index(drop=True))
 
 
 def _read_survival(path: Path, frame: pd.DataFrame) -> SurvivalTable:
@@ -226,28 +459,55 @@ def read_new_users_csv(path: str | Path) -> np.ndarray:
     return users[order].astype(float)
 
 
-def read_retention_csv(path: str | Path) -> CohortTable | SurvivalTable:
-    """Read and validate a cohort retention table or a survival table (chosen by its columns).
+def read_retention_csv(
+    path: str | Path, *, fmt: str = "auto", values: str = "auto", measure: str = "classic"
+) -> CohortTable | SurvivalTable:
+    """Read and validate a cohort retention table (long or wide) or a survival table.
+
+    Args:
+        path: The CSV file.
+        fmt: ``long``, ``wide``, ``survival`` or ``auto`` (from the header: ``period`` or
+            ``survival`` → survival; ``cohort`` with ``day`` → long; day columns → wide).
+        values: For wide exports: ``counts``, ``percent``, ``share`` or ``auto``.
+        measure: For wide exports: ``classic`` (active on day N) or ``rolling`` (day N or later).
 
     Raises:
         DataError: Naming file, row and column of the first problem.
 
     """
+    for name, value, allowed in (
+        ("format", fmt, FORMATS),
+        ("values", values, VALUE_KINDS),
+        ("measure", measure, MEASURES),
+    ):
+        if value not in allowed:
+            raise DataError(path, f"--{name} {value!r} is not allowed: one of {', '.join(allowed)}")
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "no such file")
     try:
-        frame = pd.read_csv(path, dtype=str, skipinitialspace=True)
+        frame = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(path, f"not a readable CSV file ({' '.join(str(exc).split())})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty:
         raise DataError(path, "the file has a header but no rows")
-    if "cohort" in frame.columns or "active" in frame.columns:
-        return _read_cohorts(path, frame)
-    if "period" in frame.columns or "survival" in frame.columns:
+    columns = set(frame.columns)
+    if fmt == "auto":
+        if "period" in columns or "survival" in columns:
+            fmt = "survival"
+        elif {"cohort", "day"} <= columns or "active" in columns:
+            fmt = "long"
+        elif any(_wide_day(c) is not None for c in frame.columns):
+            fmt = "wide"
+        else:
+            raise DataError(
+                path,
+                f"unknown format: columns {list(frame.columns)}; expected {list(COHORT_COLUMNS)} (long), "
+                f"a cohort, a size and day columns (wide: date,users,day 0,day 1,…) or {list(SURVIVAL_COLUMNS)}",
+            )
+    if fmt == "survival":
         return _read_survival(path, frame)
-    raise DataError(
-        path,
-        f"unknown format: columns {list(frame.columns)}; expected {list(COHORT_COLUMNS)} or {list(SURVIVAL_COLUMNS)}",
-    )
+    if fmt == "long":
+        return _read_cohorts(path, frame)
+    return _read_wide(path, frame, values, measure)

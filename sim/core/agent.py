@@ -162,6 +162,7 @@ class UserAgent(mesa.Agent):
         today.totals["purchases"] += 1
         today.totals["revenue"] += value
         today.totals["revenue_by_cohort"][cohort] += value
+        today.totals["purchases_by_cohort"][cohort] += 1
         today.totals["revenue_by_group"][self.slot % MC_GROUPS] += value
 
     def _funnel(self, today: ReferenceDay) -> tuple[int, bool]:

@@ -130,6 +130,7 @@ class LifecycleModel(mesa.Model):
         cohort_active: ``cohort_active[a, n]`` = simulated users acquired on day a and
             active on day a + n.
         cohort_revenue: ``cohort_revenue[a, n]`` = their revenue on day a + n (simulated users).
+        cohort_purchases: ``cohort_purchases[a, n]`` = their purchases on day a + n (simulated users).
         group_acquired: Simulated users acquired so far in each of :data:`MC_GROUPS` slot groups.
         group_revenue: Their revenue so far, per group.
         datacollector: Mesa's ``DataCollector``: the model reporters of
@@ -190,6 +191,7 @@ class LifecycleModel(mesa.Model):
         self._build_channel_tables()
         self.cohort_active = np.zeros((self.horizon, self.horizon), dtype=np.int32)
         self.cohort_revenue = np.zeros((self.horizon, self.horizon), dtype=np.float64)
+        self.cohort_purchases = np.zeros((self.horizon, self.horizon), dtype=np.int32)
         #: Visit events (slot, day), one array pair per day, when ``record_events`` is on.
         self.visit_slots: list[np.ndarray] = []
         self.visit_days: list[int] = []
@@ -331,6 +333,7 @@ class LifecycleModel(mesa.Model):
         totals["revenue_by_group"] = np.zeros(MC_GROUPS, dtype=np.float64)
         totals["active_by_cohort"] = np.zeros(self.day + 1, dtype=np.int64)
         totals["revenue_by_cohort"] = np.zeros(self.day + 1, dtype=np.float64)
+        totals["purchases_by_cohort"] = np.zeros(self.day + 1, dtype=np.int64)
         return totals
 
     def _finish_tally(self, tally: dict[str, Any], totals: dict[str, Any]) -> None:
@@ -338,6 +341,7 @@ class LifecycleModel(mesa.Model):
         cohorts = np.arange(t + 1)
         self.cohort_active[cohorts, t - cohorts] += totals.pop("active_by_cohort").astype(np.int32)
         self.cohort_revenue[cohorts, t - cohorts] += totals.pop("revenue_by_cohort")
+        self.cohort_purchases[cohorts, t - cohorts] += totals.pop("purchases_by_cohort").astype(np.int32)
         self.group_acquired += totals.pop("acquired_by_group")
         self.group_revenue += totals.pop("revenue_by_group")
         for code, count in enumerate(totals.pop("new_by_channel")):
@@ -441,6 +445,7 @@ class LifecycleModel(mesa.Model):
             spent = ch.order_value[buy].astype(np.float64)
             totals["revenue"] += float(spent.sum())
             totals["revenue_by_cohort"] += np.bincount(ch.acquired_day[buy], weights=spent, minlength=ctx.day + 1)
+            totals["purchases_by_cohort"] += np.bincount(ch.acquired_day[buy], minlength=ctx.day + 1)
             totals["revenue_by_group"] += np.bincount((buy + ch.lo) % MC_GROUPS, weights=spent, minlength=MC_GROUPS)
 
     def _habit(self, cd: ChunkDay) -> None:

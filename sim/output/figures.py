@@ -29,6 +29,7 @@ __all__ = [
     "cohort_heatmap_figure",
     "funnel_figure",
     "growth_figure",
+    "lift_figure",
     "payback_figure",
     "retention_figure",
     "save_png",
@@ -286,7 +287,11 @@ def calibration_figure(
         x = table.iloc[:, 0]
         if "band_low" in table:
             ax.fill_between(
-                x, 100 * table["band_low"], 100 * table["band_high"], color="0.85", label="range over other seeds"
+                x,
+                100 * table["band_low"],
+                100 * table["band_high"],
+                color="0.85",
+                label="95 % band (parameters' uncertainty)",
             )
         ax.errorbar(
             x,
@@ -301,6 +306,43 @@ def calibration_figure(
         ax.set_xlabel(table.columns[0])
         ax.set_ylabel("%")
         ax.set_ylim(bottom=0)
+        ax.legend(fontsize=8)
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def lift_figure(
+    curve: pd.DataFrame,
+    table: pd.DataFrame,
+    parameter: str,
+    title: str,
+    *,
+    fitted: tuple[float, float, float] | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Simulated relative lift of each metric against a lever's effect parameter, with the measured lift.
+
+    ``curve``: the parameter's values (column ``parameter``) and ``lift_<metric>``;
+    ``table``: per metric ``lift_observed`` and its 95 % bounds ``lift_observed_low|high``;
+    ``fitted``: the fitted value and its 95 % interval, drawn as a line and a band.
+    """
+    with matplotlib.rc_context(_STYLE):
+        fig, ax = target_axes(ax, (7, 4.2))
+        x = curve[parameter]
+        for i, row in enumerate(table.itertuples()):
+            colour = f"C{i}"
+            ax.plot(x, 100 * curve[f"lift_{row.metric}"], color=colour, lw=1.8, label=f"{row.metric}: simulated")
+            ax.axhspan(100 * row.lift_observed_low, 100 * row.lift_observed_high, color=colour, alpha=0.15)
+            ax.axhline(
+                100 * row.lift_observed, color=colour, ls="--", lw=1, label=f"{row.metric}: measured (95 % band)"
+            )
+        if fitted is not None:
+            value, low, high = fitted
+            ax.axvspan(low, high, color="0.5", alpha=0.15)
+            label = f"fitted {parameter} = {value:.3g} (95 % {low:.3g} … {high:.3g})"
+            ax.axvline(value, color="black", lw=1, label=label)
+        ax.set_xlabel(parameter)
+        ax.set_ylabel("lift, % of control")
         ax.legend(fontsize=8)
         ax.set_title(title, fontsize=10)
     return fig

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_atomic", "write_json", "write_text"]
+__all__ = ["write_all", "write_atomic", "write_json", "write_text"]
 
 #: Permission bits asked for a new file (the umask filters them, as for ``open``).
 NEW_FILE_MODE = 0o666
@@ -61,3 +61,39 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
     """Write JSON atomically (NaN allowed; numpy numbers as floats), indented, with a final newline."""
     write_text(path, json.dumps(data, indent=2, allow_nan=True, default=float) + "\n")
+
+
+def write_all(files: Mapping[str | os.PathLike[str], Callable[[Path], None]]) -> None:
+    """Write several files so that either all of them are replaced or none is.
+
+    Every file is first written to a temporary name in its own folder (folders are
+    created as needed); only when all have been written are they renamed into place.
+    If any write fails, the temporary files (and the folders this call created) are
+    removed and the error is raised: the previous files, if any, are untouched.
+
+    Args:
+        files: Target path → function that writes the content to the path it is given.
+
+    """
+    created: list[Path] = []
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target, write in files.items():
+            path = Path(target)
+            missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            created.extend(reversed(missing))
+            tmp = _temporary(path)
+            staged.append((tmp, path))
+            write(tmp)
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _path in staged:
+            tmp.unlink(missing_ok=True)
+        for folder in reversed(created):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        raise

@@ -1,0 +1,309 @@
+"""Calibration inputs: wide exports, option and output checks before any fit, all-or-nothing outputs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.analysis.cohort_statistics import CohortDesign, SimulatedUsers, next_visit
+from sim.analysis.lift import read_ab_result
+from sim.analysis.retention_data import CohortTable, DataError, read_retention_csv
+from sim.app.calibrate import main
+from sim.app.lift import LIFT_PARAMETERS
+from sim.output.files import write_all
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "experiments" / "calibration"
+# 2024-01-01 is a Monday.
+WIDE_COUNTS = "Date,Users,Day 0,Day 1,Day 2\n2024-01-01,10,10,4,3\n2024-01-02,20,20,5,\n2024-01-03,5,5,,\n"
+
+
+def write(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def cells(table: CohortTable) -> dict[tuple[str, int], int]:
+    return {(r.cohort, r.day): r.active for r in table.frame.itertuples()}
+
+
+def test_wide_export_of_counts_becomes_the_long_table(tmp_path):
+    table = read_retention_csv(write(tmp_path, WIDE_COUNTS))
+    assert isinstance(table, CohortTable)
+    assert cells(table) == {
+        ("2024-01-01", 0): 10,
+        ("2024-01-01", 1): 4,
+        ("2024-01-01", 2): 3,
+        ("2024-01-02", 0): 20,
+        ("2024-01-02", 1): 5,
+        ("2024-01-03", 0): 5,
+    }
+    assert table.weekday.tolist() == [0, 1, 2]
+    # pooled by hand: D1 = (4 + 5) / (10 + 20), D2 = 3 / 10 (the empty cells are unobserved)
+    pooled = table.pooled_retention().set_index("day")["retention"]
+    assert pooled[1] == pytest.approx(9 / 30) and pooled[2] == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Cohort,New users,< 1 day,D1,D2\n2024-01-01,200,100%,12.5%,8%\n", "auto"),
+        ("cohort,users,day_0,day_1,day_2\n2024-01-01,200,100,12.5,8\n", "percent"),
+        ("start date,size,Day 0,Day 1,Day 2\n2024-01-01,200,1,0.125,0.08\n", "auto"),
+    ],
+)
+def test_wide_export_of_percentages_or_shares(tmp_path, text, kind):
+    table = read_retention_csv(write(tmp_path, text), values=kind)
+    assert cells(table) == {("2024-01-01", 0): 200, ("2024-01-01", 1): 25, ("2024-01-01", 2): 16}
+
+
+def test_wide_export_of_rolling_retention(tmp_path):
+    table = read_retention_csv(write(tmp_path, WIDE_COUNTS), fmt="wide", measure="rolling")
+    assert table.active is None and table.rolling is not None
+    assert table.rolling[0].tolist() == [10, 4, 3]
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "message"),
+    [
+        ("Date,Users,Day 0,Day 1\n2024-01-01,10,10,x\n", {}, r"row 2, column 'Day 1': 'x' is not a number"),
+        ("Date,Users,Day 0,Day 1\n2024-01-01,10,10,12\n", {}, r"row 2, column 'Day 1': 12 is not a count of users"),
+        ("Date,Users,Day 0,Day 1\n2024-01-01,10,100%,120%\n", {}, r"row 2, column 'Day 1': 120% is above 100 %"),
+        ("Date,Users,Day 0,Day 1\n2024-01-01,0,0,0\n", {}, r"row 2, column 'Users': cohort size 0 must be > 0"),
+        ("Date,Users,Day 0,Day 1\n2024-01-01,10,10,-1\n", {}, r"row 2, column 'Day 1': '-1' is not allowed"),
+        ("Date,Day 0,Day 1\n2024-01-01,10,4\n", {}, r"no cohort size column"),
+        ("Date,Users,Day 0,Day 1\n2024-01-01,10,10,4\n2024-01-01,10,10,3\n", {}, r"row 3, column 'Date': cohort"),
+        ("Date,Users,Day 0,Day 1\n2024-01-01,10,10,2.5\n", {}, r"row 2, column 'Day 1': 2.5 is neither a count"),
+        ("Date,Users,Week 0,Week 1\n2024-01-01,10,10,4\n", {"fmt": "wide"}, r"no day columns"),
+        ("Date,Users,Day 0,Day 1,Week 1\n2024-01-01,10,10,4,3\n", {}, r"column 'Week 1': weekly or monthly"),
+        ("Date,Users,Day 0,Day 1\n2024-01-01,10,10,4\n", {"measure": "both"}, r"--measure 'both' is not allowed"),
+    ],
+)
+def test_bad_wide_export_names_file_row_and_column(tmp_path, text, args, message):
+    path = write(tmp_path, text)
+    with pytest.raises(DataError, match=message) as info:
+        read_retention_csv(path, **args)
+    assert str(info.value).startswith(str(path))
+
+
+def test_long_table_with_rolling_column(tmp_path):
+    text = "cohort,day,cohort_size,active,rolling\nA,0,10,10,10\nA,1,10,3,6\nA,2,10,4,4\n"
+    table = read_retention_csv(write(tmp_path, text))
+    assert table.active[0].tolist() == [10, 3, 4] and table.rolling[0].tolist() == [10, 6, 4]
+    bad = write(tmp_path, "cohort,day,cohort_size,active,rolling\nA,0,10,10,10\nA,1,10,5,4\n", "bad.csv")
+    with pytest.raises(DataError, match=r"row 3, column 'rolling': rolling 4 is below active 5"):
+        read_retention_csv(bad)
+
+
+# ------------------------------------------------------------ design statistics
+def test_design_statistics_pool_weekdays_and_censoring_as_the_data_do():
+    # Two cohorts: Monday (10 users, days 0-2) and Tuesday (30 users, days 0-1), classic and rolling.
+    observed = np.array([[True, True, True], [True, True, False]])
+    active = np.array([[10, 4, 3], [30, 6, 0]])
+    rolling = np.array([[10, 5, 3], [30, 6, 0]])
+    design = CohortDesign(np.array([10, 30]), np.array([0, 1]), observed, active, rolling, min_users=1)
+    assert design.labels == ["D1", "D2", "R1", "R2"]
+    assert design.observed == pytest.approx([10 / 40, 3 / 10, 11 / 40, 3 / 10])
+    # Simulated users: Monday users (weekday 0) and Tuesday users (weekday 1), observed to day 2.
+    act = np.array(
+        [
+            [1, 1, 0],  # Mon: active day 1 only
+            [1, 0, 1],  # Mon: active day 2 only
+            [1, 0, 0],  # Tue: never again
+            [1, 0, 1],  # Tue: active day 2 (after the Tuesday cohort's last day 1)
+        ],
+        dtype=bool,
+    )
+    sim = SimulatedUsers(np.array([0, 0, 1, 1]), act)
+    assert next_visit(act).tolist() == [[0, 1, 3], [0, 2, 2], [0, 3, 3], [0, 2, 2]]
+    # By hand: D1 = ¼·mean_Mon(x1) + ¾·mean_Tue(x1) = ¼·½ + ¾·0; D2 = mean_Mon(x2) = ½.
+    # R1: Monday cohort censored at day 2: ¼·P_Mon(visit in 1..2) = ¼·1; Tuesday cohort censored
+    # at day 1: ¾·P_Tue(visit on day 1) = 0. R2: Monday only, P(visit on day 2) = ½.
+    assert design.statistics(sim) == pytest.approx([1 / 8, 1 / 2, 1 / 4, 1 / 2])
+    forecast = design.forecast(2)
+    # the forecast pools weekdays by the table's cohort mass: Monday ¼, Tuesday ¾
+    assert forecast.statistics(sim) == pytest.approx([1 / 8, 1 / 4 * 1 / 2 + 3 / 4 * 1 / 2])
+
+
+def test_data_covariance_is_the_binomial_variance_for_independent_days():
+    # Users whose days are independent Bernoulli(p): Var(D_n) = p(1 − p)/N, Cov(D_1, D_2) = 0.
+    rng = np.random.default_rng(5)
+    p, users = 0.3, 40_000
+    act = np.column_stack([np.ones(users, bool), rng.random((users, 2)) < p])
+    sim = SimulatedUsers(rng.integers(0, 7, users), act)
+    sizes = np.full(7, 100)
+    design = CohortDesign(sizes, np.arange(7), np.ones((7, 3), bool), np.zeros((7, 3), int), None, min_users=1)
+    omega = design.data_covariance([sim], np.array([1.0]))
+    expected = p * (1 - p) / 700
+    # The Monte-Carlo estimate from 40,000 users has a relative SE of about sqrt(2/40,000) = 0.7 %.
+    assert np.diag(omega) == pytest.approx([expected, expected], rel=0.04)
+    assert abs(omega[0, 1]) < 0.04 * expected
+
+
+# ---------------------------------------------------- options and outputs, before any fit
+def run_main(tmp_path: Path, *extra: str) -> int:
+    return main([str(EXAMPLES / "cohorts_example.csv"), "--no-progress", *extra])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--market-size", "-5"], "--market-size=-5 is not allowed"),
+        (["--market-size", "0"], "--market-size=0 is not allowed"),
+        (["--cohort-users", "0"], "--cohort-users=0 is not allowed"),
+        (["--sample-size", "0"], "--sample-size=0 is not allowed"),
+        (["--forecast-days", "0"], "--forecast-days=0 is not allowed"),
+        (["--max-iterations", "0"], "--max-iterations=0 is not allowed"),
+        (["--seed", "-1"], "--seed=-1 is not allowed"),
+        ([], "--market-size=None is not allowed"),
+    ],
+)
+def test_bad_option_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, args, message):
+    out = tmp_path / "conf" / "population" / "x.yaml"
+    base = ["--out", str(out)]
+    extra = args if "--market-size" in args or not args else ["--market-size", "1000", *args]
+    assert run_main(tmp_path, *base, *extra) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert not (tmp_path / "conf").exists()
+
+
+def test_out_pointing_at_a_folder(tmp_path, capsys):
+    out = tmp_path / "conf" / "population" / "x.yaml"
+    out.mkdir(parents=True)
+    assert run_main(tmp_path, "--out", str(out), "--market-size", "1000") == 2
+    err = capsys.readouterr().err
+    assert "a file path (this is a folder)" in err and err.count("\n") == 1
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("option", ["--out", "--report"])
+def test_read_only_output_is_refused_before_fitting(tmp_path, capsys, option):
+    # /proc refuses new files even to root (a chmod'ed folder would not stop root).
+    target = "/proc/opsim-test/population/x.yaml" if option == "--out" else "/proc/opsim-test/report"
+    args = ["--out", str(tmp_path / "population" / "x.yaml"), "--market-size", "1000", option, target]
+    if option == "--out":
+        args = ["--out", target, "--market-size", "1000"]
+    assert run_main(tmp_path, *args) == 2
+    err = capsys.readouterr().err
+    assert f"{option}=" in err and "a writable location" in err and err.count("\n") == 1
+    assert not (tmp_path / "population").exists()
+
+
+def test_out_outside_a_population_folder(tmp_path, capsys):
+    assert run_main(tmp_path, "--out", str(tmp_path / "x.yaml"), "--market-size", "1000") == 2
+    assert "a folder named population" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_all_writes_everything_or_nothing(tmp_path):
+    keep = tmp_path / "a.txt"
+    keep.write_text("old")
+
+    def fail(path: Path) -> None:
+        raise OSError(28, "No space left on device", str(path))
+
+    with pytest.raises(OSError):
+        write_all({keep: lambda p: p.write_text("new"), tmp_path / "new" / "b.txt": fail})
+    assert keep.read_text() == "old"
+    assert sorted(os.listdir(tmp_path)) == ["a.txt"]  # no temporaries, no new folder
+    write_all({keep: lambda p: p.write_text("new"), tmp_path / "new" / "b.txt": lambda p: p.write_text("b")})
+    assert keep.read_text() == "new" and (tmp_path / "new" / "b.txt").read_text() == "b"
+
+
+# ----------------------------------------------------------------- survival → population
+def test_survival_table_writes_a_population_that_loads(tmp_path):
+    out = tmp_path / "conf" / "population" / "subs.yaml"
+    code = main(
+        [str(EXAMPLES / "survival_example.csv"), "--out", str(out), "--market-size", "50000", "--period-days", "30"]
+    )
+    assert code == 0
+    text = out.read_text()
+    assert "run it: opsim --config-dir" in text
+    from sim.app.config import compose, load_config
+
+    cfg = load_config(compose(["population=subs"], extra_dir=str(tmp_path / "conf")))
+    churn = cfg.population.segments["subscribers"].churn
+    # The daily BdW reproduces the yearly... here 30-day-period sBG fit S(t) = B(a, b + t)/B(a, b) at period ends.
+    from sim.analysis.survival_fit import fit_survival, survival_curve
+
+    fit = fit_survival(np.array([1000, 631, 468, 382, 326, 289, 262, 241]) / 1000, cohort_size=1000, model="bdw")
+    t = np.arange(8)
+    period = survival_curve(t, fit.params_["a"], fit.params_["b"], fit.params_["c"])
+    daily = survival_curve(30 * t, churn.a, churn.b, churn.c)
+    assert np.abs(daily - period).max() < 0.01
+    assert cfg.population.market_size == 50_000 and cfg.population.resurrection_rate == 0
+
+
+# ----------------------------------------------------------------------- A/B files
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("lever: paid_ads\nmetrics: []\n", r"lever='paid_ads' is not allowed: one of push, onboarding"),
+        ("lever: push\n", r"metrics is missing"),
+        (
+            "lever: push\nmetrics:\n  - {metric: d0, control: {users: 10, value: 0.1}, treatment: {users: 10, value: 0.2}}\n",
+            r"metrics\[0\].metric='d0' is not allowed",
+        ),
+        (
+            "lever: push\nmetrics:\n  - {metric: visits, window_days: 7, control: {users: 10, value: 1.1}, treatment: {users: 10, value: 1.2}}\n",
+            r"metrics\[0\].control.sd is missing",
+        ),
+        (
+            "lever: push\nmetrics:\n  - {metric: d7, control: {users: 0, value: 0.1}, treatment: {users: 10, value: 0.2}}\n",
+            r"metrics\[0\].control.users=0 is not allowed",
+        ),
+        (
+            "lever: push\nmetrics:\n  - {metric: d7, control: {users: 10, value: 1.5}, treatment: {users: 10, value: 0.2}}\n",
+            r"metrics\[0\].control.value=1.5 is not allowed",
+        ),
+        ("lever: push\ncolour: red\n", r"colour is not allowed: unknown key"),
+        ("lever: [push\n", r"not a readable YAML file"),
+    ],
+)
+def test_bad_ab_file_names_file_and_key(tmp_path, text, message):
+    path = write(tmp_path, text, "ab.yaml")
+    with pytest.raises(DataError, match=message) as info:
+        read_ab_result(path, {k: [next(iter(v))] for k, v in LIFT_PARAMETERS.items()})
+    assert str(info.value).startswith(str(path))
+
+
+def test_lift_command_refuses_bad_settings_before_simulating(tmp_path, capsys, monkeypatch):
+    def no_simulation(*_args, **_kwargs):
+        raise AssertionError("simulated before the settings were checked")
+
+    monkeypatch.setattr("sim.app.lift.simulate_cohorts", no_simulation)
+    ab = write(
+        tmp_path,
+        (EXAMPLES / "push_ab.yaml").read_text().replace("messages_per_week: 2", "messages_per_week: 9"),
+        "ab.yaml",
+    )
+    out = tmp_path / "conf" / "strategy" / "p.yaml"
+    assert main(["lift", str(ab), "--population", "consumer_app", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "strategy.push.messages_per_week=9" in err and err.count("\n") == 1
+    assert not (tmp_path / "conf").exists()
+
+
+def test_rolling_statistics_and_covariance_for_independent_days():
+    # Days independent Bernoulli(p), one cohort per weekday observed to day 3: the rolling share
+    # R_n = P(a visit on days n … 3) = 1 − (1 − p)^(4 − n), its variance R_n(1 − R_n)/N, and
+    # Cov(R_1, R_2) = R_2 − R_1·R_2 per user (a visit on days 2-3 implies one on days 1-3), over N.
+    rng = np.random.default_rng(8)
+    p, users = 0.2, 40_000
+    act = np.column_stack([np.ones(users, bool), rng.random((users, 3)) < p])
+    sim = SimulatedUsers(rng.integers(0, 7, users), act)
+    sizes = np.full(7, 100)
+    design = CohortDesign(sizes, np.arange(7), np.ones((7, 4), bool), None, np.zeros((7, 4), int), min_users=1)
+    assert design.labels == ["R1", "R2", "R3"]
+    r = 1 - (1 - p) ** np.array([3, 2, 1])
+    # simulated shares from 40,000 users: SE about sqrt(0.25/40,000) = 0.0025
+    assert design.statistics(sim) == pytest.approx(r, abs=0.01)
+    omega = design.data_covariance([sim], np.array([1.0]))
+    n = 700
+    assert np.diag(omega) == pytest.approx(r * (1 - r) / n, rel=0.05)
+    assert omega[0, 1] == pytest.approx((r[1] - r[0] * r[1]) / n, rel=0.05)
