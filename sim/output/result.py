@@ -69,6 +69,7 @@ class Result:
             acquired (None without paid ads).
         tables: Analytics tables (:func:`sim.analytics.analyze`): retention
             measures, daily and weekly growth accounting, weekly cohort triangle.
+        baseline_cohort_active: The organic baseline run's cohort matrix (same seed), if one ran.
 
     """
 
@@ -81,6 +82,7 @@ class Result:
     user_weight: float = 1.0
     spend_response: pd.DataFrame | None = None
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    baseline_cohort_active: np.ndarray | None = None
 
     @property
     def cohorts(self) -> pd.DataFrame:
@@ -101,7 +103,8 @@ class Result:
         Files: ``config.yaml`` (resolved config), ``meta.json`` (seed, versions),
         ``summary.json``, ``daily.parquet``, ``cohorts.parquet``, the analytics
         tables (``retention_measures``, ``growth_daily``, ``growth_weekly``,
-        ``cohort_triangle_weekly`` .parquet), ``spend_response.parquet`` (with
+        ``cohort_triangle_weekly`` .parquet), ``baseline_cohorts.parquet`` (the
+        organic baseline's cohort table, with levers), ``spend_response.parquet`` (with
         paid ads) and, if ``figures``, ``report.html`` with the PNG figures
         (``retention``, ``cohort_heatmap``, ``growth``, ``funnel``, ``stages``,
         ``payback`` with levers, ``spend_response`` with paid ads).
@@ -123,6 +126,9 @@ class Result:
         write_json(out / "meta.json", {"seed": self.config.seed, "versions": _versions(), **self.meta})
         write_atomic(out / "daily.parquet", lambda p: self.daily.to_parquet(p, index=False))
         write_atomic(out / "cohorts.parquet", lambda p: self.cohorts.to_parquet(p, index=False))
+        if self.baseline_cohort_active is not None:
+            baseline = cohort_table(self.baseline_cohort_active, self.user_weight)
+            write_atomic(out / "baseline_cohorts.parquet", lambda p: baseline.to_parquet(p, index=False))
         if self.spend_response is not None:
             write_atomic(out / "spend_response.parquet", lambda p: self.spend_response.to_parquet(p, index=False))
         for name, table in self.tables.items():
