@@ -205,17 +205,18 @@ def _app(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     out = Path(hydra_cfg.runtime.output_dir)
     if hydra_cfg.mode == RunMode.MULTIRUN:
-        _sweep_job(typed, out)
+        _sweep_job(typed, out, list(hydra_cfg.overrides.task))
         return
     _run_one(typed, out)
 
 
-def _sweep_job(typed: Config, out: Path) -> None:
+def _sweep_job(typed: Config, out: Path, overrides: list[str]) -> None:
     """One job of a multirun: skip it if complete, record a failure instead of stopping the sweep."""
     digest = sweep.config_hash(typed)
     if sweep.job_is_done(out, digest):
         log.info("already complete, skipped: %s", out)
         return
+    sweep.record_job(out, overrides)
     started = time.perf_counter()
     try:
         _run_one(replace(typed, progress=False), out)
