@@ -303,3 +303,61 @@ def test_calibration_figure_draws_error_bars_only_where_there_are_standard_error
     with_se = plots.calibration_figure(table.assign(observed_se=[0.01, 0.01, 0.01]), "t")
     assert "observed (± 2 SE)" in [t.get_text() for t in with_se.axes[0].get_legend().get_texts()]
     assert math.isclose(with_se.get_size_inches()[0], fig.get_size_inches()[0])
+
+
+def _points_table(n: int, seeds: int) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    mean = np.sort(rng.normal(0, 5000, n))[::-1]
+    half = np.full(n, 800.0 if seeds > 1 else np.nan)
+    rows = {
+        "point": [f"search.daily_budget={100 * i:,} · reward_referrer={i / 10} · q=0.{i % 9}" for i in range(n)],
+        "rank_metric": "incremental_profit",
+        "incremental_profit": mean,
+        "incremental_profit_lo": mean - half,
+        "incremental_profit_hi": mean + half,
+        "incremental_roi": mean / 1e4,
+        "incremental_roi_lo": (mean - half) / 1e4,
+        "incremental_roi_hi": (mean + half) / 1e4,
+    }
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(("n", "seeds"), [(2, 3), (12, 1), (50, 5)])
+def test_sweep_points_chart_stays_readable_from_2_to_50_points(n, seeds):
+    from sim.output.sweep_report import FRAME_INCHES, ROW_INCHES, _points_figure
+
+    fig = _points_figure(_points_table(n, seeds), "USD")
+    assert _inside(fig)  # no clipped label or title
+    height = fig.get_size_inches()[1]
+    assert height >= ROW_INCHES * n + FRAME_INCHES  # room for every label, however many points
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert len(labels) == n and all(max(len(line) for line in lb.split("\n")) <= 38 for lb in labels)
+    bars = [
+        line
+        for line in fig.axes[0].get_lines()
+        if len(line.get_xdata()) == 2 and line.get_ydata()[0] == line.get_ydata()[1]
+    ]
+    assert len(bars) == (n if seeds > 1 else 0)  # an interval only where there are seeds to have one
+    if seeds == 1:
+        assert "no intervals" in fig.texts[0].get_text()
+
+
+def test_sweep_heatmap_writes_every_cell_and_turns_at_zero():
+    from sim.output.sweep_report import _heatmap_figure
+
+    jobs = pd.DataFrame(
+        [
+            {"a.daily_budget": a, "b.reward": b, "seed": s, "incremental_profit": (a - 1) * 1000.0 + b + s}
+            for a in (0, 1, 2)
+            for b in (10, 20)
+            for s in (0, 1)
+        ]
+    )
+    fig = _heatmap_figure(jobs, "a.daily_budget", "b.reward", "incremental_profit", "USD")
+    assert _inside(fig)
+    texts = sorted(t.get_text() for t in fig.axes[0].texts)
+    expected = sorted(compact((a - 1) * 1000.0 + b + 0.5) for a in (0, 1, 2) for b in (10, 20))  # mean over seeds
+    assert texts == expected
+    image = fig.axes[0].images[0]
+    assert image.norm.vcenter == 0.0  # diverging colours centred on break-even
+    assert fig.axes[0].get_xlabel() == "reward" and fig.axes[0].get_ylabel() == "daily_budget"
