@@ -392,3 +392,15 @@ def test_points_tied_at_a_seed_share_being_best():
     table = summarize_points(jobs).set_index("point")
     assert table.loc["a", "p_best"] == pytest.approx(0.25) and table.loc["b", "p_best"] == pytest.approx(0.75)
     assert (table["paid_back"] == 2).all()  # payback_day 0.0 at every seed
+
+
+def test_a_job_in_two_folders_counts_once(full_sweep, tmp_path):
+    """A finished job left in a folder of an older naming scheme (or copied) is not counted twice."""
+    copy = tmp_path / "copy"
+    shutil.copytree(full_sweep, copy)
+    first = next(copy.rglob(sweep.DONE)).parent
+    shutil.copytree(first, copy / "seed=0,strategy=old_style_name")
+    jobs, failures = sweep.collect(copy)
+    original = pd.read_parquet(full_sweep / "sweep_jobs.parquet")
+    assert len(jobs) == 6 and not failures
+    assert sorted(zip(jobs.point, jobs.seed)) == sorted(zip(original.point, original.seed))

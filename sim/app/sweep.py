@@ -201,32 +201,36 @@ def _metrics() -> tuple[str, ...]:
 
 
 def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """One row per completed job (point, seed, params, metrics) and the failures."""
+    """One row per completed job (point, seed, params, metrics) and the failures not finished since."""
     import pandas as pd
 
     from sim.analysis.sweep_stats import job_metrics
 
     root = Path(sweep_dir)
+    # One result per set of overrides: a folder written by an older naming scheme, or a copy,
+    # does not count twice (the most recently finished one is kept).
+    done: dict[str, tuple[int, Path, list[str]]] = {}
+    for marker in sorted(root.rglob(DONE)):
+        overrides = _overrides(marker.parent)
+        key, finished = overrides_hash(overrides), marker.stat().st_mtime_ns
+        if key not in done or finished > done[key][0]:
+            done[key] = (finished, marker.parent, overrides)
     rows, failures = [], []
-    for marker in sorted(root.rglob(DONE)) + sorted(root.rglob(FAILED)):
-        job = marker.parent
-        point, seed, params = _split(_overrides(job))
-        if marker.name == FAILED:
-            if not (job / DONE).is_file():
-                info = json.loads(marker.read_text())
-                failures.append(
-                    {
-                        "job": str(job.relative_to(root)),
-                        "point": point,
-                        "seed": seed,
-                        "params": params,
-                        "error": info["error"],
-                    }
-                )
-            continue
+    for _finished, job, overrides in sorted(done.values(), key=lambda d: str(d[1])):
+        point, seed, params = _split(overrides)
         summary = json.loads((job / "summary.json").read_text())
         row = {"job": str(job.relative_to(root)), "point": point, "seed": seed, "days": summary.get("days")}
         rows.append({**row, **params, **job_metrics(summary)})
+    for marker in sorted(root.rglob(FAILED)):
+        job = marker.parent
+        overrides = _overrides(job)
+        if (job / DONE).is_file() or overrides_hash(overrides) in done:
+            continue
+        point, seed, params = _split(overrides)
+        info = json.loads(marker.read_text())
+        failures.append(
+            {"job": str(job.relative_to(root)), "point": point, "seed": seed, "params": params, "error": info["error"]}
+        )
     jobs = pd.DataFrame(rows)
     if not jobs.empty:
         _label_points(jobs, failures)
