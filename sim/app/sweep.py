@@ -109,7 +109,7 @@ def job_folder_names(jobs: Sequence[Sequence[str]], sweep_dir: Path | None = Non
     for job in jobs:
         for o in job:
             values.setdefault(_override_key(o), set()).add(o.partition("=")[2])
-    varying = [k for k, v in values.items() if len(v) > 1]
+    varying = sorted((k for k, v in values.items() if len(v) > 1), key=lambda k: k == "seed")  # seed last
     existing = {}
     if sweep_dir is not None and sweep_dir.is_dir():
         for entry in sweep_dir.iterdir():
