@@ -403,4 +403,4 @@ def test_a_job_in_two_folders_counts_once(full_sweep, tmp_path):
     jobs, failures = sweep.collect(copy)
     original = pd.read_parquet(full_sweep / "sweep_jobs.parquet")
     assert len(jobs) == 6 and not failures
-    assert sorted(zip(jobs.point, jobs.seed)) == sorted(zip(original.point, original.seed))
+    assert sorted(zip(jobs.point, jobs.seed, strict=True)) == sorted(zip(original.point, original.seed, strict=True))
