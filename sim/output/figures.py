@@ -102,7 +102,7 @@ def _pooled_band(ax: Axes, n: np.ndarray, d: np.ndarray, users: np.ndarray, colo
         color=colour,
         alpha=0.22,
         lw=0,
-        label=f"{label} 95 % interval (± up to {100 * widest:.1f} pt)",
+        label=f"{label} 95 % interval (± up to {100 * widest:.1f} pt)".strip(),
     )
 
 
