@@ -330,7 +330,7 @@ def test_a_swept_value_cannot_write_outside_the_sweep_folder(tmp_path, sweeper):
     inside = tmp_path / "a" / "b" / "sweep"
     long_name = "n" * 400
     proc = opsim(
-        "-m", f"strategy.name=../../../escaped,plain,{long_name}", "seed=0", "population.market_size=1500",
+        "-m", f"strategy.name=../../../escaped,'$plain$',{long_name}", "seed=0", "population.market_size=1500",
         "horizon_days=8", "figures=false", "record_events=false", f"hydra/sweeper={sweeper}",
         f"hydra.sweep.dir={inside}", cwd=tmp_path,
     )  # fmt: skip
@@ -340,7 +340,7 @@ def test_a_swept_value_cannot_write_outside_the_sweep_folder(tmp_path, sweeper):
     done = list(inside.rglob(sweep.DONE))
     assert len(done) == 3 and all(p.parent.parent == inside and len(p.parent.name.encode()) <= 255 for p in done)
     table = pd.read_parquet(inside / "sweep_summary.parquet")
-    assert set(table.point) == {"name=../../../escaped", "name=plain", f"name={long_name}"}
+    assert set(table.point) == {"name=../../../escaped", "name='$plain$'", f"name={long_name}"}  # $: no math mode
     page = (inside / "report.html").read_text()
     assert "name=../../../escaped" in page
 

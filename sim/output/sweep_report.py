@@ -172,8 +172,13 @@ def _save(fig: Figure, root: Path, name: str) -> str:
     return name
 
 
+def _plain(text: str) -> str:
+    """A swept value as literal figure text: ``$`` would start matplotlib's math mode."""
+    return text.replace("$", r"\$")
+
+
 def _wrapped(label: str) -> str:
-    return "\n".join(textwrap.wrap(label, LABEL_WIDTH, break_long_words=True)) or label
+    return _plain("\n".join(textwrap.wrap(label, LABEL_WIDTH, break_long_words=True)) or label)
 
 
 def _points_figure(table: pd.DataFrame, currency: str) -> Figure:
@@ -261,7 +266,7 @@ def _retention_figure(curves: list[RetentionCurve]) -> Figure:
             keep = np.isfinite(c.mean) & (c.users >= MIN_POOLED_SHARE * c.users[1])
             keep[0] = False
             n = np.flatnonzero(keep)
-            ax.plot(n, 100 * c.mean[n], color=colour, ls=("-", "--", ":")[i % 3], label=f"{i + 1}. {c.point}")
+            ax.plot(n, 100 * c.mean[n], color=colour, ls=("-", "--", ":")[i % 3], label=_plain(f"{i + 1}. {c.point}"))
             band = keep & np.isfinite(c.half_width)
             if band.any():
                 drew_band = True
@@ -332,7 +337,7 @@ def _response_figure(jobs: pd.DataFrame, key: str, metric: str, currency: str) -
             mean = np.array([s[0] for s in stats])
             half = np.array([(s[2] - s[1]) / 2 for s in stats])
             values = setting if isinstance(setting, tuple) else (setting,)
-            label = " · ".join(f"{short[o]}={human_value(v)}" for o, v in zip(others, values, strict=False))
+            label = _plain(" · ".join(f"{short[o]}={human_value(v)}" for o, v in zip(others, values, strict=False)))
             colour = PALETTE[i % len(PALETTE)]
             ax.plot(xs, mean, color=colour, marker="o", label=label if label and not pooled else None)
             has = np.isfinite(half)
