@@ -243,14 +243,14 @@ def _run_one(typed: Config, out: Path) -> None:
     s = result.summary
     ret = s["retention"]
     log.info(
-        "D1 %.1f %%  D7 %.1f %%  D30 %.1f %%  | acquired %s  DAU %s  MAU %s  revenue %.0f",
+        "D1 %.1f %%  D7 %.1f %%  D30 %.1f %%  | acquired %s  DAU %s  MAU %s  revenue %s",
         100 * ret["d1"],
         100 * ret["d7"],
         100 * ret["d30"],
         f"{s['acquired_users']:,}",
         f"{s['dau']:,}",
         f"{s['mau']:,}",
-        s["revenue"],
+        f"{s['revenue']:,.0f} {s['economics']['currency']}",
     )
     econ = s["economics"]
     if econ["cost_total"] > 0:
