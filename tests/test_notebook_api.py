@@ -16,7 +16,7 @@ from sim.analysis.retention import cohort_retention_curve, pooled_cohort_users
 from sim.analysis.sweep_stats import job_metrics, summarize_points
 from sim.app import simulate as simulate_module
 from sim.output import figures, sweep_report
-from sim.output.run_report import FIGURE_CAPTIONS
+from sim.output.run_report import FIGURE_CAPTIONS, PANEL_FIGURES
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "experiments" / "notebook_quickstart.ipynb"
@@ -40,7 +40,6 @@ def test_every_run_figure_function_draws_on_the_given_axes_and_returns_its_figur
     curve, users = cohort_retention_curve(paid.cohort_active), pooled_cohort_users(paid.cohort_active)
     calls = [
         lambda ax: figures.retention_figure(curve, users, "t", ax=ax),
-        lambda ax: figures.stages_figure(paid.daily, "t", ax=ax),
         lambda ax: figures.cohort_heatmap_figure(paid.tables["cohort_triangle_weekly"], "t", ax=ax),
         lambda ax: figures.growth_figure(paid.tables["growth_weekly"], "t", ax=ax),
         lambda ax: figures.funnel_figure(paid.summary["analytics"]["funnel"], "t", ax=ax),
@@ -56,21 +55,30 @@ def test_every_run_figure_function_draws_on_the_given_axes_and_returns_its_figur
     own = Figure()
     assert figures.spend_response_figure(paid.spend_response, "USD", fig=own) is own
     assert len(own.axes) == paid.spend_response["channel"].nunique()
+    # several-panel figures go into a given Figure
+    for draw in (
+        lambda f: figures.stages_figure(paid.daily, "t", fig=f),
+        lambda f: figures.baseline_comparison_figure(paid.daily, "USD", "paid_growth", fig=f),
+        lambda f: figures.retention_groups_figure(paid.tables["retention_measures"], "t", fig=f),
+    ):
+        own = Figure()
+        assert draw(own) is own and own.axes
 
 
 def test_without_an_axes_each_function_returns_a_new_plain_figure(paid):
-    made = figures.stages_figure(paid.daily, "t")
-    assert isinstance(made, Figure) and len(made.axes) == 1 and made.canvas.manager is None  # not pyplot's
+    made = figures.growth_figure(paid.tables["growth_weekly"], "t")
+    assert isinstance(made, Figure) and made.axes and made.canvas.manager is None  # not pyplot's
 
 
 def test_result_plot_draws_every_report_figure_on_a_given_axes_or_figure(paid):
-    names = [n for n in FIGURE_CAPTIONS if n != "spend_response"]
+    names = [n for n in FIGURE_CAPTIONS if n not in PANEL_FIGURES]
     fig = Figure()
     axes = fig.subplots(1, len(names))
     for name, ax in zip(names, axes, strict=True):
         assert paid.plot(name, ax=ax) is fig and _drew_on(ax), name
-    panel = Figure()
-    assert paid.plot("spend_response", ax=panel) is panel and panel.axes
+    for name in PANEL_FIGURES:
+        panel = Figure()
+        assert paid.plot(name, ax=panel) is panel and panel.axes, name
     with pytest.raises(ValueError, match="pass a Figure, not an Axes"):
         paid.plot("spend_response", ax=axes[0])
     organic = simulate(SMALL)

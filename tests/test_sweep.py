@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -13,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -259,3 +261,146 @@ def test_sweep_values_declared_in_a_study_config_are_checked_up_front(tmp_path):
         "-m", "--config-dir", str(study), "--config-name", "bad", f"hydra.sweep.dir={tmp_path / 'out'}", cwd=root
     )
     assert proc.returncode == 2 and "population.awareness.p=3.0 is not allowed" in proc.stderr
+
+
+# --- job folders: short, safe, stable ------------------------------------------------------------
+
+
+def test_sweep_retention_figure_pools_exactly_as_the_table(full_sweep):
+    """The curves drawn are each job's pooled D_N averaged over seeds: at D1/D7/D30 the table's numbers."""
+    from sim.output.sweep_report import retention_curves
+
+    table = pd.read_parquet(full_sweep / "sweep_summary.parquet")
+    jobs = pd.read_parquet(full_sweep / "sweep_jobs.parquet")
+    curves = retention_curves(jobs, table, full_sweep, top=len(table))
+    assert [c.point for c in curves] == list(table.point)
+    for curve, (_, row) in zip(curves, table.iterrows(), strict=True):
+        for n in (1, 7, 30):
+            assert curve.mean[n] == pytest.approx(row[f"d{n}"], rel=1e-12), (curve.point, n)
+            assert curve.half_width[n] == pytest.approx((row[f"d{n}_hi"] - row[f"d{n}_lo"]) / 2, rel=1e-9)
+    # days the 45-day horizon never observes stay blank rather than entering a denominator
+    assert np.isnan(curves[0].mean[45:]).all() and np.isfinite(curves[0].mean[1:45]).all()
+
+
+def test_job_folders_are_short_safe_and_keep_their_overrides(full_sweep):
+    jobs = [marker.parent for marker in full_sweep.rglob(sweep.DONE)]
+    assert len(jobs) == 6 and all(job.parent == full_sweep for job in jobs)
+    names = {job.name for job in jobs}
+    assert all(re.fullmatch(r"strategy=(baseline|winback|retention_first),seed=[01]-[0-9a-f]{12}", n) for n in names)
+    for job in jobs:
+        overrides = json.loads((job / sweep.JOB).read_text())["overrides"]
+        assert set(SMALL) <= {o.replace("False", "false") for o in overrides}  # constants kept in the file...
+        assert "market_size" not in job.name  # ...not in the name
+        assert job.name.endswith(sweep.overrides_hash(overrides))
+
+
+def test_job_folder_names_by_hand(tmp_path):
+    jobs = [
+        ["strategy.paid_ads.search.daily_budget=100", "strategy.paid_ads.social.daily_budget=5", "seed=0", "x=1"],
+        ["strategy.paid_ads.search.daily_budget=200", "strategy.paid_ads.social.daily_budget=5", "seed=0", "x=1"],
+        ["strategy.paid_ads.search.daily_budget=100", "strategy.paid_ads.social.daily_budget=9", "seed=0", "x=1"],
+    ]
+    names = sweep.job_folder_names(jobs)
+    digest = sweep.overrides_hash(jobs[0])
+    assert names[tuple(jobs[0])] == f"search.daily_budget=100,social.daily_budget=5-{digest}"  # constants left out
+    assert len(set(names.values())) == 3
+    assert sweep.overrides_hash(jobs[0]) == sweep.overrides_hash(list(reversed(jobs[0])))  # order does not matter
+    hostile = [
+        ["strategy.name=../../../escaped"],
+        ["strategy.name=/etc/passwd"],
+        ["strategy.name=.."],
+        ["strategy.name=ünïcode ☃ $(rm -rf ~)"],
+        [f"strategy.name={'x' * 400}"],
+        [f"a{i}.key_with_a_long_name={'v' * 60}" for i in range(30)],
+        [f"a{i}.key_with_a_long_name={'w' * 60}" for i in range(30)],
+    ]
+    for job, name in sweep.job_folder_names(hostile).items():
+        assert "/" not in name and name not in (".", "..") and not name.startswith((".", "-")), (job, name)
+        assert len(name.encode()) <= 255 and re.fullmatch(r"[A-Za-z0-9._=+,-]+", name)
+        assert (tmp_path / name).resolve().parent == tmp_path.resolve()
+    # a rerun finds a finished job by its hash even where its label changed
+    (tmp_path / f"old-label-{digest}").mkdir()
+    assert sweep.job_folder_names(jobs, tmp_path)[tuple(jobs[0])] == f"old-label-{digest}"
+    assert sweep.job_folder_names(jobs, tmp_path)[tuple(jobs[1])].endswith(sweep.overrides_hash(jobs[1]))
+
+
+@pytest.mark.parametrize("sweeper", ["opsim", "basic"])
+def test_a_swept_value_cannot_write_outside_the_sweep_folder(tmp_path, sweeper):
+    """Security: a swept value with ../ (or 400 characters) still gives a folder inside the sweep folder."""
+    inside = tmp_path / "a" / "b" / "sweep"
+    long_name = "n" * 400
+    proc = opsim(
+        "-m", f"strategy.name=../../../escaped,'$plain$',{long_name}", "seed=0", "population.market_size=1500",
+        "horizon_days=8", "figures=false", "record_events=false", f"hydra/sweeper={sweeper}",
+        f"hydra.sweep.dir={inside}", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert written and all(inside in p.parents for p in written), [p for p in written if inside not in p.parents]
+    done = list(inside.rglob(sweep.DONE))
+    assert len(done) == 3 and all(p.parent.parent == inside and len(p.parent.name.encode()) <= 255 for p in done)
+    table = pd.read_parquet(inside / "sweep_summary.parquet")
+    assert set(table.point) == {"name=../../../escaped", "name='$plain$'", f"name={long_name}"}  # $: no math mode
+    page = (inside / "report.html").read_text()
+    assert "name=../../../escaped" in page
+
+
+def test_rerun_with_another_swept_key_still_finds_finished_jobs(tmp_path, monkeypatch):
+    """The folder name's label depends on what varies; the hash at its end finds the job all the same."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["opsim"])
+    tiny = ["population.market_size=1500", "horizon_days=8", "figures=false", "economics.marginal_roi=false"]
+    out = tmp_path / "grow"
+    sim.app.cli.main(["-m", "strategy=winback", "seed=0,1", *tiny, f"hydra.sweep.dir={out}"])
+    first = {p: p.stat().st_mtime_ns for p in out.rglob(sweep.DONE)}
+    assert len(first) == 2 and all(p.parent.name.startswith("seed=") for p in first)
+    sim.app.cli.main(["-m", "strategy=winback,baseline", "seed=0,1", *tiny, f"hydra.sweep.dir={out}"])
+    assert all(p.stat().st_mtime_ns == t for p, t in first.items())  # not run again
+    assert len(list(out.rglob(sweep.DONE))) == 4
+    table = pd.read_parquet(out / "sweep_summary.parquet")
+    assert set(table.point) == {"strategy=winback", "strategy=baseline"} and (table.seeds == 2).all()
+
+
+def test_sweep_page_and_table_show_cost_incremental_users_and_the_verdict(full_sweep):
+    table = pd.read_parquet(full_sweep / "sweep_summary.parquet")
+    md = (full_sweep / "sweep_summary.md").read_text()
+    assert "| cost (USD) | incremental users |" in md and "| paid back |" in md
+    page = (full_sweep / "report.html").read_text()
+    best = table.iloc[0]
+    if best.cost > 0:
+        profit = float(re.search(r'id="verdict"[^>]*data-profit="([^"]+)"', page).group(1))
+        assert profit == best.incremental_profit
+    else:
+        assert "Spending nothing is best" in page
+    assert page.count('data-key="cost"') == len(table) and page.count('data-key="incremental_users"') == len(table)
+    for _, row in table.iterrows():
+        assert re.search(rf'data-value="{re.escape(repr(float(row.cost)))}" data-key="cost"', page)
+
+
+def test_points_tied_at_a_seed_share_being_best():
+    from sim.analysis.sweep_stats import METRICS, summarize_points
+
+    base = dict.fromkeys(METRICS, 0.0)
+    jobs = pd.DataFrame(
+        [
+            {**base, "point": "a", "seed": 0, "incremental_profit": 5.0},
+            {**base, "point": "b", "seed": 0, "incremental_profit": 5.0},
+            {**base, "point": "a", "seed": 1, "incremental_profit": 1.0},
+            {**base, "point": "b", "seed": 1, "incremental_profit": 2.0},
+        ]
+    )
+    table = summarize_points(jobs).set_index("point")
+    assert table.loc["a", "p_best"] == pytest.approx(0.25) and table.loc["b", "p_best"] == pytest.approx(0.75)
+    assert (table["paid_back"] == 2).all()  # payback_day 0.0 at every seed
+
+
+def test_a_job_in_two_folders_counts_once(full_sweep, tmp_path):
+    """A finished job left in a folder of an older naming scheme (or copied) is not counted twice."""
+    copy = tmp_path / "copy"
+    shutil.copytree(full_sweep, copy)
+    first = next(copy.rglob(sweep.DONE)).parent
+    shutil.copytree(first, copy / "seed=0,strategy=old_style_name")
+    jobs, failures = sweep.collect(copy)
+    original = pd.read_parquet(full_sweep / "sweep_jobs.parquet")
+    assert len(jobs) == 6 and not failures
+    assert sorted(zip(jobs.point, jobs.seed, strict=True)) == sorted(zip(original.point, original.seed, strict=True))

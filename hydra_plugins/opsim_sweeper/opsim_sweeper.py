@@ -1,4 +1,8 @@
-"""``hydra/sweeper=opsim``: Hydra's basic sweeper, without its serial re-check in the parent.
+"""``hydra/sweeper=opsim``: Hydra's basic sweeper, without its serial re-check in the parent, naming job folders.
+
+Each job gets a short, safe folder name (``hydra.sweep.subdir``, see
+:func:`sim.app.sweep.job_folder_names`) instead of Hydra's override string, which
+copies every override — a swept ``../..`` included — into the path.
 
 Hydra's basic sweeper composes every job's config once in the parent process
 before it hands the batch to the launcher (``validate_batch_is_legal``), and the
@@ -49,6 +53,25 @@ class OpsimSweeper(BasicSweeper):
     def __init__(self, prevalidated: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.prevalidated = prevalidated
+        self._names: dict[tuple[str, ...], str] | None = None
+
+    def get_job_batch(self) -> Sequence[Sequence[str]]:
+        """The next batch, each job given its folder: ``hydra.sweep.subdir`` = a short, safe name.
+
+        The names (:func:`sim.app.sweep.job_folder_names`) are made once for the whole
+        sweep: from the values that vary across it, plus a hash of each job's overrides,
+        so no swept value can name a folder outside the sweep folder or past 255 bytes.
+        """
+        from pathlib import Path
+
+        from sim.app.config import quote_value
+        from sim.app.sweep import job_folder_names
+
+        batch = super().get_job_batch()
+        if self._names is None:
+            every = [job for jobs in (self.overrides or []) for job in jobs]
+            self._names = job_folder_names(every, Path(str(self.config.hydra.sweep.dir)))
+        return [[*job, f"hydra.sweep.subdir={quote_value(self._names[tuple(job)])}"] for job in batch]
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
         """Skip the serial re-composition when ``opsim`` validated the overrides already."""

@@ -19,6 +19,7 @@ __all__ = [
     "cohort_retention_curve",
     "cohort_table",
     "pooled_cohort_users",
+    "pooled_curve_from_table",
 ]
 
 #: Days N of the headline retention numbers (``summary.json`` → ``retention``).
@@ -89,3 +90,31 @@ def cohort_table(cohort_active: np.ndarray, user_weight: float = 1.0) -> pd.Data
             "active_share": share,
         }
     )
+
+
+def pooled_curve_from_table(cohorts: pd.DataFrame, last_day: int = LONG_TERM_DAYS) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled classic retention D_0 … D_last and the users behind each, from a long cohort table.
+
+    The table (:func:`cohort_table`, ``cohorts.parquet``) holds exactly the observed
+    cells (a + n < H) of non-empty cohorts, so pooling by ``day_n`` gives the same
+    D_N as :func:`cohort_retention` on the matrix, without knowing the horizon H:
+
+        D_N = Σ_a active[a, N] / Σ_a size[a]     over the rows with day_n = N.
+
+    Sums are in floats: counts of a sampled market (user weight ≠ 1) need not be whole.
+
+    Returns:
+        ``(curve, users)``, both of length ``last_day + 1``; NaN and 0 where no cohort is observed.
+
+    """
+    curve = np.full(last_day + 1, np.nan)
+    users = np.zeros(last_day + 1)
+    rows = cohorts[cohorts["day_n"] <= last_day]
+    if rows.empty:
+        return curve, users
+    sums = rows.groupby("day_n")[["active", "cohort_size"]].sum()
+    n = sums.index.to_numpy(dtype=np.int64)
+    size = sums["cohort_size"].to_numpy(dtype=float)
+    users[n] = size
+    curve[n] = np.divide(sums["active"].to_numpy(dtype=float), size, out=np.full(n.size, np.nan), where=size > 0)
+    return curve, users

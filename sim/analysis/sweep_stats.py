@@ -1,12 +1,13 @@
 """Statistics of a sweep: per sweep point, the mean and 95 % interval over seeds, P(best), rank.
 
-A sweep's jobs are grouped into *points* (their overrides without ``seed``);
-replicates are seeds, and every point at a seed shares random numbers, so
-comparisons are paired. Per point and metric: mean, 95 % t-interval over seeds
-(:func:`sim.analysis.stats.t_interval`) and n; the probability that the point is
-best = share of seeds at which it has the highest ranking metric (incremental
-profit when there is a baseline comparison, else profit); points ranked by the
-mean of that metric.
+A sweep's jobs are grouped into *points* (their overrides without ``seed``,
+labelled by :mod:`sim.analysis.sweep_labels`); replicates are seeds, and every
+point at a seed shares random numbers, so comparisons are paired. Per point and
+metric: mean, 95 % t-interval over seeds (:func:`sim.analysis.stats.t_interval`)
+and n; ``paid_back``, the seeds at which it paid back within the horizon; the
+probability that the point is best = share of seeds at which it has the highest
+ranking metric (incremental profit when there is a baseline comparison, else
+profit; points tied at a seed share it); points ranked by the mean of that metric.
 """
 
 from __future__ import annotations
@@ -61,11 +62,12 @@ def job_metrics(summary: dict[str, Any]) -> dict[str, float]:
 
 
 def summarize_points(jobs: pd.DataFrame) -> pd.DataFrame:
-    """Per sweep point: mean, 95 % interval and n of every metric; P(best); rank."""
+    """Per sweep point: mean, 95 % interval and n of every metric; P(best); seeds that paid back; rank."""
     rank_metric = "incremental_profit" if jobs["incremental_profit"].notna().any() else "profit"
     rows = []
     for point, group in jobs.groupby("point", sort=False):
         row: dict[str, Any] = {"point": point, "seeds": int(group["seed"].nunique())}
+        row["paid_back"] = int(group["payback_day"].notna().sum())
         for m in METRICS:
             mean, lo, hi, _n = t_interval(group[m].to_numpy(dtype=float))
             row[m] = mean
@@ -75,7 +77,9 @@ def summarize_points(jobs: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     wide = jobs.pivot_table(index="seed", columns="point", values=rank_metric, aggfunc="first")
     wide = wide.dropna()  # seeds at which every point finished: a paired comparison
-    best = wide.idxmax(axis=1).value_counts() if len(wide) else pd.Series(dtype=float)
+    # points tied for best at a seed share it equally
+    top = wide.eq(wide.max(axis=1), axis=0)
+    best = top.div(top.sum(axis=1), axis=0).sum() if len(wide) else pd.Series(dtype=float)
     table["p_best"] = table["point"].map(lambda p: float(best.get(p, 0)) / len(wide) if len(wide) else float("nan"))
     table["rank_metric"] = rank_metric
     table = table.sort_values(rank_metric, ascending=False, na_position="last").reset_index(drop=True)

@@ -205,17 +205,18 @@ def _app(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     out = Path(hydra_cfg.runtime.output_dir)
     if hydra_cfg.mode == RunMode.MULTIRUN:
-        _sweep_job(typed, out)
+        _sweep_job(typed, out, list(hydra_cfg.overrides.task))
         return
     _run_one(typed, out)
 
 
-def _sweep_job(typed: Config, out: Path) -> None:
+def _sweep_job(typed: Config, out: Path, overrides: list[str]) -> None:
     """One job of a multirun: skip it if complete, record a failure instead of stopping the sweep."""
     digest = sweep.config_hash(typed)
     if sweep.job_is_done(out, digest):
         log.info("already complete, skipped: %s", out)
         return
+    sweep.record_job(out, overrides)
     started = time.perf_counter()
     try:
         _run_one(replace(typed, progress=False), out)
@@ -242,14 +243,14 @@ def _run_one(typed: Config, out: Path) -> None:
     s = result.summary
     ret = s["retention"]
     log.info(
-        "D1 %.1f %%  D7 %.1f %%  D30 %.1f %%  | acquired %s  DAU %s  MAU %s  revenue %.0f",
+        "D1 %.1f %%  D7 %.1f %%  D30 %.1f %%  | acquired %s  DAU %s  MAU %s  revenue %s",
         100 * ret["d1"],
         100 * ret["d7"],
         100 * ret["d30"],
         f"{s['acquired_users']:,}",
         f"{s['dau']:,}",
         f"{s['mau']:,}",
-        s["revenue"],
+        f"{s['revenue']:,.0f} {s['economics']['currency']}",
     )
     econ = s["economics"]
     if econ["cost_total"] > 0:

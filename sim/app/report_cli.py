@@ -1,8 +1,9 @@
 """``opsim-report PATH [PATH ...]``: (re)build the HTML report of result folders; resume sweeps.
 
 Given a run folder it rebuilds ``report.html`` and the figures; given a folder of
-runs (a Hydra multirun) it reports every run, writes an ``index.html`` linking
-them and, for a sweep, the sweep's comparison. ``--resume`` first re-launches the
+runs (a Hydra multirun) it reports every run (with a progress bar), writes a styled
+``index.html`` linking them and, for a sweep, the sweep's comparison page
+``report.html``, which the index links. ``--resume`` first re-launches the
 sweep recorded in the folder's ``multirun.yaml`` (finished jobs are skipped).
 """
 
@@ -12,8 +13,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from sim.app.config import quote_value
-from sim.output.run_report import write_index, write_report
+from sim.output.index_page import write_index
+from sim.output.run_report import write_report
 
 __all__ = ["main", "resume"]
 
@@ -27,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--resume", action="store_true", help="sweeps: run the jobs that are missing or failed, then report"
     )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar while reports are rebuilt")
     args = parser.parse_args(argv)
     status = 0
     for raw in args.paths:
@@ -38,25 +43,45 @@ def main(argv: list[str] | None = None) -> int:
             print(f"opsim-report: error: {root}: no summary.json in it or below it", file=sys.stderr)
             status = 2
             continue
-        reports = []
-        for run in runs:
+        status = max(status, _report_folder(root, runs, progress=not args.no_progress))
+    return status
+
+
+def _report_folder(root: Path, runs: list[Path], *, progress: bool) -> int:
+    """Rebuild every run's report (with a progress bar), the index of a folder of runs and a sweep's comparison."""
+    status = 0
+    is_sweep = (root / "multirun.yaml").is_file()
+    collected = None
+    labels: dict[Path, tuple[str, int | None]] = {}
+    if is_sweep:
+        from sim.app.sweep import collect
+
+        collected = collect(root)
+        jobs = collected[0]
+        if not jobs.empty:
+            labels = {root / j: (p, s) for j, p, s in zip(jobs["job"], jobs["point"], jobs["seed"], strict=True)}
+    reports = []
+    with tqdm(runs, desc="reports", unit="run", disable=not progress or len(runs) < 2, leave=False) as bar:
+        for run in bar:
             try:
                 reports.append(write_report(run))
-                print(f"report: {reports[-1]}")
+                bar.write(f"report: {reports[-1]}")
             except (OSError, KeyError, ValueError) as exc:
-                print(f"opsim-report: error: {run}: {exc}", file=sys.stderr)
+                bar.write(f"opsim-report: error: {run}: {exc}", file=sys.stderr)
                 status = 1
-        if len(runs) > 1 or runs[0] != root:
-            print(f"index: {write_index(root, reports)}")
-        if (root / "multirun.yaml").is_file():
-            from sim.app.sweep import aggregate
+    if len(runs) > 1 or runs[0] != root:
+        sweep_page = root / "report.html" if is_sweep else None
+        print(f"index: {write_index(root, reports, labels=labels, sweep_report=sweep_page)}")
+    if is_sweep:
+        from sim.app.sweep import aggregate
 
-            result = aggregate(root)
-            print(
-                f"sweep: {result['jobs']} jobs, {result['points']} points, {len(result['failures'])} failed: {root / 'sweep_summary.md'}"
-            )
-            if result["failures"]:
-                status = max(status, 1)
+        result = aggregate(root, collected)
+        print(
+            f"sweep: {result['jobs']} jobs, {result['points']} points, {len(result['failures'])} failed: "
+            f"{root / 'report.html'}"
+        )
+        if result["failures"]:
+            status = max(status, 1)
     return status
 
 

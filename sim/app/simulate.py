@@ -40,6 +40,8 @@ __all__ = ["simulate"]
 PROGRESS_DELAY_S = 2.0
 #: Relative step of a lever's budget knob for marginal ROI.
 MARGINAL_STEP = 0.01
+#: The baseline run's headline numbers kept in ``summary.json`` → ``baseline``.
+BASELINE_SUMMARY_KEYS = ("acquired_users", "dau", "wau", "mau", "mean_dau", "retention", "purchases", "revenue")
 
 
 @dataclass
@@ -269,6 +271,9 @@ def simulate(
     summary["population"] = pop.name
     summary["strategy"] = cfg.strategy.name
     summary["economics"] = economics.evaluate(main, baseline, marginal, econ)
+    if baseline is not None:  # the organic baseline's headline numbers, for strategy-vs-baseline reports
+        organic = summarize(baseline.daily, baseline.cohort_active, pop.market_size, STAGE_NAMES)
+        summary["baseline"] = {k: organic[k] for k in BASELINE_SUMMARY_KEYS}
     if main.analytics_summary is not None:
         summary["analytics"] = main.analytics_summary
     elapsed = time.perf_counter() - started
@@ -290,4 +295,5 @@ def simulate(
         user_weight=pop.user_weight,
         spend_response=_spend_response(main, response, econ.margin) if response else None,
         tables=main.analytics_tables or {},
+        baseline_cohort_active=None if baseline is None else baseline.cohort_active,
     )

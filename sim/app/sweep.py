@@ -1,8 +1,17 @@
 """Strategy sweeps: job bookkeeping that loses nothing, and the aggregation at the end.
 
-Every job of a Hydra multirun (``opsim -m strategy=a,b seed=range(0,5)``) writes
-its result folder atomically, then ``DONE.json`` with a hash of its resolved
-config. A job that raises writes ``FAILED.json`` with the traceback instead, and
+Every job of a Hydra multirun (``opsim -m strategy=a,b seed=range(0,5)``) runs in
+its own folder directly inside the sweep folder, named by
+:func:`job_folder_names`: the swept values that vary, made safe for any file
+system (letters, digits and ``._=+,-`` only, at most
+:data:`MAX_LABEL_BYTES` of them), and a hash of all the job's overrides — e.g.
+``strategy=paid_growth,seed=3-5d41402abc4b``. No value can climb out of the
+sweep folder (``strategy.name=../../x`` becomes ``strategy.name=.._.._x``), no name
+passes 255 bytes, and the overrides themselves are kept in the folder's
+``job.json``. opsim's sweeper hands each job its name; a rerun finds a finished
+job by the hash at the end of its folder's name, even where a different set of
+swept keys gives it a different label. The job writes its results atomically,
+then ``DONE.json`` with a hash of its resolved config. A job that raises writes ``FAILED.json`` with the traceback instead, and
 the other jobs go on; the sweep then exits non-zero and the report lists the
 failure. Re-running the same sweep into the same folder (``hydra.sweep.dir=...``,
 or ``opsim-report PATH --resume``) skips every job whose ``DONE.json`` matches its
@@ -20,7 +29,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
+import string
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +40,7 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from sim.analysis.sweep_labels import point_label, short_keys
 from sim.app.config import Config
 from sim.output.files import write_json
 
@@ -39,14 +52,76 @@ __all__ = [
     "aggregate",
     "collect",
     "config_hash",
+    "job_folder_names",
     "job_is_done",
     "read_failures",
     "record_done",
     "record_failure",
+    "record_job",
 ]
 
 DONE, FAILED = "DONE.json", "FAILED.json"
 FAILURES = "failures.json"
+#: The job's own record of its overrides, written into its folder before it runs.
+JOB = "job.json"
+#: Characters a job folder's name may hold; every other character of a swept value becomes ``_``.
+UNSAFE = re.compile(r"[^A-Za-z0-9._=+,-]")
+#: Longest readable part of a job folder's name, in bytes (the name stays far below the usual 255-byte limit).
+MAX_LABEL_BYTES = 120
+#: Hex digits of the overrides' hash that end a job folder's name.
+HASH_DIGITS = 12
+
+
+def _override_key(override: str) -> str:
+    return override.partition("=")[0].lstrip("+~")
+
+
+def overrides_hash(overrides: Sequence[str]) -> str:
+    """Hash of a job's overrides, in any order: the part of its folder name a rerun looks for."""
+    text = "\n".join(sorted(o.strip() for o in overrides))
+    return hashlib.sha256(text.encode()).hexdigest()[:HASH_DIGITS]
+
+
+def _safe_label(overrides: Sequence[str], varying: Sequence[str]) -> str:
+    """The varying overrides as ``short=value`` parts, made file-system safe and at most MAX_LABEL_BYTES long."""
+    short = short_keys(varying)
+    values = {_override_key(o): o.partition("=")[2] for o in overrides}
+    label = ",".join(f"{short[k]}={values[k]}" for k in varying if k in values)
+    label = UNSAFE.sub("_", label).lstrip(".-")  # never a hidden name, never an option
+    return label[:MAX_LABEL_BYTES].rstrip(",")
+
+
+def job_folder_names(jobs: Sequence[Sequence[str]], sweep_dir: Path | None = None) -> dict[tuple[str, ...], str]:
+    """A short, safe folder name for every job of a sweep: ``<varying values>-<hash of all overrides>``.
+
+    Args:
+        jobs: Each job's overrides (``["seed=0", "strategy=paid_growth", ...]``).
+        sweep_dir: The sweep folder; a job whose hash ends the name of a folder
+            already there gets that folder again (finished jobs are found whatever
+            the label), or None.
+
+    Returns:
+        Job (its overrides as a tuple) → folder name: one path component, never
+        ``.`` or ``..``, without ``/``, at most ``MAX_LABEL_BYTES + HASH_DIGITS + 1`` bytes.
+
+    """
+    values: dict[str, set[str]] = {}
+    for job in jobs:
+        for o in job:
+            values.setdefault(_override_key(o), set()).add(o.partition("=")[2])
+    varying = sorted((k for k, v in values.items() if len(v) > 1), key=lambda k: k == "seed")  # seed last
+    existing = {}
+    if sweep_dir is not None and sweep_dir.is_dir():
+        for entry in sweep_dir.iterdir():
+            tail = entry.name.rpartition("-")[2]
+            if len(tail) == HASH_DIGITS and all(c in string.hexdigits for c in tail) and entry.is_dir():
+                existing.setdefault(tail, entry.name)
+    names = {}
+    for job in jobs:
+        digest = overrides_hash(job)
+        label = _safe_label(job, varying)
+        names[tuple(job)] = existing.get(digest, f"{label}-{digest}" if label else digest)
+    return names
 
 
 def config_hash(cfg: Config) -> str:
@@ -72,6 +147,11 @@ def record_done(out: Path, digest: str, seconds: float) -> None:
     write_json(out / DONE, {"config_hash": digest, "seconds": seconds})
 
 
+def record_job(out: Path, overrides: Sequence[str]) -> None:
+    """Keep the job's overrides in its folder (``job.json``): what its folder name abbreviates."""
+    write_json(out / JOB, {"overrides": list(overrides)})
+
+
 def record_failure(out: Path, digest: str, exc: BaseException) -> None:
     """Write the traceback of a failed job."""
     payload = {
@@ -83,6 +163,10 @@ def record_failure(out: Path, digest: str, exc: BaseException) -> None:
 
 
 def _overrides(job: Path) -> list[str]:
+    """The job's overrides: its ``job.json``, else Hydra's record (folders of older sweeps)."""
+    record = job / JOB
+    if record.is_file():
+        return list(json.loads(record.read_text())["overrides"])
     path = job / ".hydra" / "overrides.yaml"
     return list(yaml.safe_load(path.read_text()) or []) if path.is_file() else []
 
@@ -100,43 +184,53 @@ def _split(overrides: list[str]) -> tuple[str, int | None, dict[str, str]]:
 
 
 def _label_points(jobs: pd.DataFrame, failures: list[dict[str, Any]]) -> None:
-    """Name sweep points by the parameters that vary across the sweep only."""
+    """Name sweep points by the parameters that vary across the sweep only (short keys, readable values)."""
+    params = [c for c in jobs.columns if c not in ("job", "point", "seed", "days", *_metrics())]
+    everything = [*jobs[params].astype(str).to_dict("records"), *(f["params"] for f in failures)]
+    varying = [p for p in params if len({str(r.get(p)) for r in everything}) > 1] or params[:1]
+    if varying:
+        jobs["point"] = [point_label(r, varying) for r in jobs[params].astype(str).to_dict("records")]
+        for f in failures:
+            f["point"] = point_label(f["params"], varying)
+
+
+def _metrics() -> tuple[str, ...]:
     from sim.analysis.sweep_stats import METRICS
 
-    params = [c for c in jobs.columns if c not in ("job", "point", "seed", *METRICS)]
-    varying = [p for p in params if jobs[p].astype(str).nunique() > 1] or params[:1]
-    if varying:
-        jobs["point"] = jobs[varying].astype(str).apply(lambda r: ",".join(f"{k}={v}" for k, v in r.items()), axis=1)
-        for f in failures:
-            f["point"] = ",".join(f"{k}={v}" for k, v in sorted(f["params"].items()) if k in varying)
+    return METRICS
 
 
 def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """One row per completed job (point, seed, params, metrics) and the failures."""
+    """One row per completed job (point, seed, params, metrics) and the failures not finished since."""
     import pandas as pd
 
     from sim.analysis.sweep_stats import job_metrics
 
     root = Path(sweep_dir)
+    # One result per set of overrides: a folder written by an older naming scheme, or a copy,
+    # does not count twice (the most recently finished one is kept).
+    done: dict[str, tuple[int, Path, list[str]]] = {}
+    for marker in sorted(root.rglob(DONE)):
+        overrides = _overrides(marker.parent)
+        key, finished = overrides_hash(overrides), marker.stat().st_mtime_ns
+        if key not in done or finished > done[key][0]:
+            done[key] = (finished, marker.parent, overrides)
     rows, failures = [], []
-    for marker in sorted(root.rglob(DONE)) + sorted(root.rglob(FAILED)):
-        job = marker.parent
-        point, seed, params = _split(_overrides(job))
-        if marker.name == FAILED:
-            if not (job / DONE).is_file():
-                info = json.loads(marker.read_text())
-                failures.append(
-                    {
-                        "job": str(job.relative_to(root)),
-                        "point": point,
-                        "seed": seed,
-                        "params": params,
-                        "error": info["error"],
-                    }
-                )
-            continue
+    for _finished, job, overrides in sorted(done.values(), key=lambda d: str(d[1])):
+        point, seed, params = _split(overrides)
         summary = json.loads((job / "summary.json").read_text())
-        rows.append({"job": str(job.relative_to(root)), "point": point, "seed": seed, **params, **job_metrics(summary)})
+        row = {"job": str(job.relative_to(root)), "point": point, "seed": seed, "days": summary.get("days")}
+        rows.append({**row, **params, **job_metrics(summary)})
+    for marker in sorted(root.rglob(FAILED)):
+        job = marker.parent
+        overrides = _overrides(job)
+        if (job / DONE).is_file() or overrides_hash(overrides) in done:
+            continue
+        point, seed, params = _split(overrides)
+        info = json.loads(marker.read_text())
+        failures.append(
+            {"job": str(job.relative_to(root)), "point": point, "seed": seed, "params": params, "error": info["error"]}
+        )
     jobs = pd.DataFrame(rows)
     if not jobs.empty:
         _label_points(jobs, failures)

@@ -1,12 +1,13 @@
-"""Figures of one run: one style, readable in grayscale, labelled axes and units.
+"""Figures of one run, in the house style (:mod:`sim.output.style`).
 
 Every function takes plain data (arrays, DataFrames, dicts from the result
 folder), draws on a given matplotlib ``Axes`` (or on a new ``Figure`` of its own)
 and returns the figure; :func:`save_png` writes it. Figures are
 ``matplotlib.figure.Figure`` objects, not pyplot figures, so nothing here switches
-the backend or keeps figures alive in pyplot's registry: a notebook user's
-``plt`` state stays as it was, and the same code draws figures for a fresh run
-and for ``opsim-report`` on an old folder.
+the backend or keeps figures alive in pyplot's registry, and the style is applied
+with a context (never globally): a notebook user's ``plt`` state stays as it was.
+Money axes carry their currency, counts have thousands separators or SI prefixes,
+and an interval is drawn (and named in a legend) only where one exists.
 """
 
 from __future__ import annotations
@@ -14,17 +15,31 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO, Any
 
-import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from sim.analysis.retention import HEADLINE_DAYS, LONG_TERM_DAYS
 from sim.analysis.stats import binomial_half_width
-from sim.core.lifecycle import STAGE_NAMES
+from sim.output.formatting import compact, percent
+from sim.output.style import (
+    BASELINE,
+    COST,
+    GAIN,
+    NEUTRAL,
+    PALETTE,
+    STRATEGY,
+    compact_formatter,
+    house_style,
+    money_formatter,
+    percent_formatter,
+    text_colour_on,
+)
 
 __all__ = [
+    "baseline_comparison_figure",
     "calibration_figure",
     "cohort_heatmap_figure",
     "funnel_figure",
@@ -32,6 +47,7 @@ __all__ = [
     "lift_figure",
     "payback_figure",
     "retention_figure",
+    "retention_groups_figure",
     "save_png",
     "spend_response_figure",
     "stages_figure",
@@ -40,98 +56,211 @@ __all__ = [
 
 Target = str | Path | IO[bytes]
 
-# Light-to-dark grey/blue ramp plus hatching keeps series apart without colour.
-_STAGE_COLOURS = ["#f0f0f0", "#d9d9d9", "#9ecae1", "#4292c6", "#08519c", "#a1a1a1", "#525252"]
-_STAGE_HATCH = ["", "..", "", "//", "", "\\\\", "xx"]
-_STYLE = {"figure.dpi": 120, "axes.grid": True, "grid.alpha": 0.3, "axes.titlesize": 10, "legend.fontsize": 8}
+#: Stages of acquired users that are active on the dashboard, and the lapsed ones, in stacking order.
+ACTIVE_STAGES = ("new", "retained", "activated")
+LAPSED_STAGES = ("dormant", "churned")
+LAPSED_COLOURS = (PALETTE[4], BASELINE)
+#: Tenure weeks shown in the cohort heatmap (week 0 is 100 % by definition and left out).
+HEATMAP_WEEKS = 12
+#: The heatmap writes its numbers smaller above this many cohorts.
+HEATMAP_DENSE_ROWS = 26
+#: A retention curve is drawn only for days N observed by at least this share of the users behind D1
+#: (the last days of a short run rest on a few early cohorts).
+MIN_POOLED_SHARE = 0.05
+#: Retention measures drawn by group (classic D_N at the measured days).
+GROUP_MEASURE = "classic"
 
 
-def target_axes(ax: Axes | None, size: tuple[float, float], *, dpi: float | None = None) -> tuple[Figure, Axes]:
-    """The given Axes and its figure, or a new ``Figure`` of ``size`` inches with one Axes.
-
-    A new figure is a plain ``matplotlib.figure.Figure`` (not a pyplot one): it is not
-    registered with pyplot and the backend is not touched.
-    """
+def target_axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
+    """The given Axes and its figure, or a new figure of ``size`` inches with one Axes."""
     if ax is not None:
         return ax.figure, ax
-    fig = Figure(figsize=size, dpi=dpi)
+    fig = Figure(figsize=size)
     return fig, fig.add_subplot()
 
 
+_axes = target_axes
+
+
 def save_png(fig: Figure, target: Target) -> None:
-    """Lay the figure out and write it as PNG to a path or a binary file object."""
-    fig.tight_layout()
-    fig.savefig(target, format="png")
+    """Write the figure as PNG to a path or a binary file object, in the house style."""
+    with house_style():
+        fig.savefig(target, format="png")
 
 
-def retention_figure(curve: np.ndarray, users: np.ndarray, title: str, *, ax: Axes | None = None) -> Figure:
-    """Classic retention D_N with its 95 % binomial interval, D1/D7/D30 marked."""
-    with matplotlib.rc_context(_STYLE):
-        fig, ax = target_axes(ax, (7, 4.2))
-        shown = min(curve.size, LONG_TERM_DAYS + 1)
-        n = np.arange(shown)
-        d = curve[:shown]
-        half = binomial_half_width(d, users[:shown])
-        ax.fill_between(n[1:], 100 * (d - half)[1:], 100 * (d + half)[1:], color="0.8", label="95 % interval")
-        ax.plot(n[1:], 100 * d[1:], color="black", lw=1.8, label="classic retention D_N")
+def _title(ax: Axes, title: str, subtitle: str = "") -> None:
+    """A bold title with an optional smaller second line (kept inside the figure by constrained layout)."""
+    ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), fontweight="bold", loc="left")
+
+
+def _pooled_band(ax: Axes, n: np.ndarray, d: np.ndarray, users: np.ndarray, colour: str, label: str) -> None:
+    """The 95 % binomial band of a pooled retention curve, named with its widest half-width."""
+    half = binomial_half_width(d, users)
+    shown = np.isfinite(d) & (users > 0)
+    if not shown.any():
+        return
+    widest = float(np.nanmax(np.where(shown, half, np.nan)))
+    ax.fill_between(
+        n,
+        100 * np.where(shown, d - half, np.nan),
+        100 * np.where(shown, d + half, np.nan),
+        color=colour,
+        alpha=0.22,
+        lw=0,
+        label=f"{label} 95 % interval (± up to {100 * widest:.1f} pt)".strip(),
+    )
+
+
+def retention_figure(
+    curve: np.ndarray,
+    users: np.ndarray,
+    title: str,
+    *,
+    baseline: tuple[np.ndarray, np.ndarray] | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Classic retention D_N with its 95 % binomial interval, D1/D7/D30 marked; the baseline overlaid if given.
+
+    Days N observed by fewer than :data:`MIN_POOLED_SHARE` of the users behind D1
+    (the end of a short run) are not drawn.
+
+    Args:
+        curve: Pooled D_0 … D_K (shares; NaN where unobserved).
+        users: Users behind each D_N.
+        title: Subtitle (what was simulated).
+        baseline: The organic baseline's ``(curve, users)`` on the same seed, or None.
+        ax: Axes to draw on, or None for a new figure.
+
+    """
+    with house_style():
+        fig, ax = _axes(ax, (7.5, 4.2))
+        users = np.asarray(users, dtype=float)
+        enough = np.flatnonzero(users[: LONG_TERM_DAYS + 1] >= MIN_POOLED_SHARE * users[1]) if users.size > 1 else []
+        shown = int(enough[-1]) + 1 if len(enough) else min(curve.size, LONG_TERM_DAYS + 1)
+        n = np.arange(1, shown)
+        series = [("strategy" if baseline is not None else "classic retention D_N", curve, users, STRATEGY)]
+        if baseline is not None:
+            series.append(("organic baseline", baseline[0], baseline[1], BASELINE))
+        top = 0.0
+        for label, c, u, colour in series:
+            d = np.asarray(c[1:shown], dtype=float)
+            if not np.isfinite(d).any():
+                continue
+            _pooled_band(ax, n, d, np.asarray(u[1:shown], dtype=float), colour, "" if baseline is None else label)
+            ax.plot(n, 100 * d, color=colour, label=label, ls="-" if colour == STRATEGY else "--")
+            top = max(top, float(np.nanmax(d)))
+        d = np.asarray(curve, dtype=float)
         for day, marker in zip(HEADLINE_DAYS, ("o", "s", "D"), strict=True):
             if day < shown and np.isfinite(d[day]):
                 y = 100 * d[day]
-                ax.plot([day], [y], marker=marker, color="black", ms=7, ls="none")
-                ax.annotate(f"D{day} = {y:.1f}%", (day, y), textcoords="offset points", xytext=(8, 6), fontsize=9)
-        top = np.nanmax(d[1:]) if shown > 1 and np.isfinite(d[1:]).any() else 1.0
-        ax.set_ylim(0, 100 * top * 1.15)
+                ax.plot([day], [y], marker=marker, color=STRATEGY, ms=6, ls="none")
+                ax.annotate(f"D{day} {y:.1f} %", (day, y), textcoords="offset points", xytext=(7, 5), fontsize=8.5)
+        ax.set_ylim(0, 100 * (top or 1.0) * 1.15)
         ax.set_xlim(0, shown)
+        ax.yaxis.set_major_formatter(percent_formatter())
         ax.set_xlabel("days since acquisition (N)")
-        ax.set_ylabel("users active on day N (% of cohort)")
+        ax.set_ylabel("active on day N (% of cohort)")
         ax.legend(loc="upper right")
-        ax.set_title(f"Retention, all cohorts pooled — {title}")
+        _title(ax, "Classic retention, all cohorts pooled", title)
     return fig
 
 
-def stages_figure(daily: pd.DataFrame, title: str, *, ax: Axes | None = None) -> Figure:
-    """Stacked area of acquired users by lifecycle stage over time, DAU dashed."""
-    stages = [s for s in STAGE_NAMES if s not in ("unaware", "aware")]
-    with matplotlib.rc_context(_STYLE):
-        fig, ax = target_axes(ax, (7, 4.2))
-        polys = ax.stackplot(
-            daily["day"],
-            *[daily[s] for s in stages],
-            labels=stages,
-            colors=_STAGE_COLOURS[2:],
-            edgecolor="black",
-            linewidth=0.3,
+def retention_groups_figure(measures: pd.DataFrame, title: str, *, fig: Figure | None = None) -> Figure:
+    """Classic retention D_N at the measured days, one line per acquisition channel and per segment.
+
+    Args:
+        measures: ``retention_measures.parquet`` (``by``, ``group``, ``measure``, ``day_n``, ``share``, ``users``).
+        title: Subtitle (what was simulated).
+        fig: Figure to draw on, or None for a new one.
+
+    """
+    groups = [by for by in ("channel", "segment") if (measures["by"] == by).any()]
+    with house_style():
+        if fig is None:
+            fig = Figure(figsize=(4.2 * max(1, len(groups)) + 0.6, 4.0))
+        axes = fig.subplots(1, max(1, len(groups)), squeeze=False)[0]
+        for ax, by in zip(axes, groups, strict=False):
+            rows = measures[(measures["by"] == by) & (measures["measure"] == GROUP_MEASURE)]
+            for i, (name, g) in enumerate(rows.groupby("group", sort=False)):
+                g = g.sort_values("day_n")
+                users = int(g["users"].iloc[0]) if len(g) else 0
+                ax.plot(
+                    g["day_n"],
+                    100 * g["share"],
+                    marker="o",
+                    color=PALETTE[i % len(PALETTE)],
+                    label=f"{name} ({compact(users)} users)",
+                )
+            ax.set_xscale("symlog", linthresh=7)
+            days = sorted(rows["day_n"].unique())
+            ax.set_xticks(days, [f"D{d}" for d in days])
+            ax.minorticks_off()
+            ax.set_ylim(bottom=0)
+            ax.yaxis.set_major_formatter(percent_formatter())
+            ax.set_xlabel("day N since acquisition")
+            ax.legend(loc="upper right")
+            ax.set_ylabel("classic retention D_N (% of cohort)")
+            _title(ax, f"By {by}")
+        fig.suptitle(f"Retention by acquisition channel and segment\n{title}", x=0.01, ha="left", fontsize=10.5)
+    return fig
+
+
+def stages_figure(daily: pd.DataFrame, title: str, *, fig: Figure | None = None) -> Figure:
+    """Acquired users by lifecycle stage: the active stages (with DAU) above, the lapsed ones below.
+
+    Lapsed users (dormant, churned) pile up over a long horizon and would dwarf the
+    active stages on one axis, so each group has its own.
+    """
+    with house_style():
+        if fig is None:
+            fig = Figure(figsize=(7.5, 5.4))
+        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(1.3, 1))
+        top.stackplot(
+            daily["day"], *[daily[s] for s in ACTIVE_STAGES], labels=ACTIVE_STAGES, colors=PALETTE[:3], alpha=0.85
         )
-        for poly, hatch in zip(polys, _STAGE_HATCH[2:], strict=True):
-            poly.set_hatch(hatch)
-        ax.plot(daily["day"], daily["dau"], color="black", lw=1.2, ls="--", label="DAU")
-        ax.set_xlabel("day")
-        ax.set_ylabel("users")
-        ax.legend(loc="upper left", ncol=2, framealpha=0.9)
-        ax.set_title(f"Acquired users by lifecycle stage — {title}")
+        top.plot(daily["day"], daily["dau"], color=NEUTRAL, lw=1.2, ls="--", label="DAU (visited that day)")
+        top.yaxis.set_major_formatter(compact_formatter())
+        top.set_ylabel("users")
+        top.legend(loc="upper left", ncol=4)
+        _title(top, "Acquired users by lifecycle stage", title)
+        bottom.stackplot(
+            daily["day"], *[daily[s] for s in LAPSED_STAGES], labels=LAPSED_STAGES, colors=LAPSED_COLOURS, alpha=0.8
+        )
+        bottom.yaxis.set_major_formatter(compact_formatter())
+        bottom.set_ylabel("users")
+        bottom.set_xlabel("day")
+        bottom.legend(loc="upper left", ncol=2)
+        _title(bottom, "Lapsed: dormant (silent 7+ days) and churned (30+ days)")
     return fig
 
 
 def cohort_heatmap_figure(triangle: pd.DataFrame, title: str, *, ax: Axes | None = None) -> Figure:
-    """Weekly cohort triangle: share of each acquisition week active in tenure week k."""
-    cols = [c for c in triangle.columns if c.startswith("w") and c[1:].isdigit()]
-    values = 100 * triangle[cols].to_numpy(dtype=float)
-    with matplotlib.rc_context({**_STYLE, "axes.grid": False}):
-        fig, ax = target_axes(ax, (7, min(6.0, max(3.0, 0.12 * len(triangle) + 1.5))))
-        im = ax.imshow(
-            np.ma.masked_invalid(values),
-            aspect="auto",
-            cmap="Greys",
-            vmin=0,
-            vmax=np.nanmax(values[:, 1:]) if values.shape[1] > 1 else 100,
-        )
+    """Weekly cohort triangle: % of each acquisition week's users active in tenure week k, values in the cells.
+
+    Week 0 (100 % by definition) is left out so the colour scale spends its range on the weeks that differ.
+    """
+    cols = [c for c in triangle.columns if c.startswith("w") and c[1:].isdigit() and 1 <= int(c[1:]) <= HEATMAP_WEEKS]
+    values = 100 * triangle[cols].to_numpy(dtype=float) if cols else np.zeros((len(triangle), 0))
+    rows = len(triangle)
+    with house_style():
+        fig, ax = _axes(ax, (7.5, min(14.0, max(3.2, 0.2 * rows + 1.6))))
+        finite = values[np.isfinite(values)]
+        norm = Normalize(vmin=0, vmax=float(finite.max()) if finite.size and finite.max() > 0 else 1.0)
+        im = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap="cividis", norm=norm)
+        ax.grid(False)
         ax.set_xticks(range(len(cols)), [c[1:] for c in cols])
-        step = max(1, len(triangle) // 12)
-        ax.set_yticks(range(0, len(triangle), step), triangle["cohort_week"].iloc[::step])
+        step = max(1, rows // 26)
+        ax.set_yticks(range(0, rows, step), [str(w) for w in triangle["cohort_week"].iloc[::step]])
+        size = 7 if rows <= HEATMAP_DENSE_ROWS else 5.5
+        for i in range(values.shape[0]):
+            for j in range(values.shape[1]):
+                if np.isfinite(values[i, j]):
+                    colour = text_colour_on(im.cmap(norm(values[i, j])))
+                    ax.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center", fontsize=size, color=colour)
         ax.set_xlabel("weeks since acquisition")
         ax.set_ylabel("acquisition week")
-        fig.colorbar(im, ax=ax, label="% of cohort active in the week (week 0 = 100 %)")
-        ax.set_title("Cohort retention by acquisition week")
+        fig.colorbar(im, ax=ax, label="% of cohort active", format=percent_formatter(), shrink=0.8)
+        _title(ax, "Cohort retention by acquisition week", title)
     return fig
 
 
@@ -139,59 +268,41 @@ def growth_figure(growth: pd.DataFrame, title: str, *, ax: Axes | None = None) -
     """Weekly growth accounting: new, resurrected and retained up, churned down; quick ratio."""
     weeks = growth.iloc[:-1] if len(growth) > 1 else growth  # the last week is usually partial
     x = weeks.iloc[:, 0].to_numpy()
-    with matplotlib.rc_context(_STYLE):
-        fig, ax = target_axes(ax, (8, 5.0))
+    with house_style():
+        fig, ax = _axes(ax, (7.5, 4.6))
         bottom = np.zeros(len(weeks))
-        for name, colour, hatch in (
-            ("retained", "#9ecae1", ""),
-            ("new", "#08519c", ""),
-            ("resurrected", "#4292c6", "//"),
-        ):
-            ax.bar(
-                x, weeks[name], bottom=bottom, color=colour, edgecolor="black", linewidth=0.3, hatch=hatch, label=name
-            )
-            bottom += weeks[name].to_numpy()
-        ax.bar(
-            x,
-            -weeks["churned"],
-            color="#525252",
-            edgecolor="black",
-            linewidth=0.3,
-            hatch="xx",
-            label="churned (lapsed)",
-        )
-        ax.axhline(0, color="black", lw=0.8)
+        for name, colour in (("retained", PALETTE[5]), ("new", PALETTE[0]), ("resurrected", PALETTE[2])):
+            ax.bar(x, weeks[name], bottom=bottom, color=colour, label=name, width=0.85)
+            bottom += weeks[name].to_numpy(dtype=float)
+        ax.bar(x, -weeks["churned"], color=COST, label="churned (lapsed)", width=0.85)
+        ax.axhline(0, color=NEUTRAL, lw=0.8)
+        ax.yaxis.set_major_formatter(compact_formatter())
         ax.set_xlabel("week")
         ax.set_ylabel("users active in the week")
         ax2 = ax.twinx()
-        ax2.plot(x, weeks["quick_ratio"], color="black", lw=1.6, marker=".", label="quick ratio")
-        ax2.axhline(1.0, color="black", lw=0.8, ls=":")
+        ax2.plot(x, weeks["quick_ratio"], color=NEUTRAL, lw=1.4, marker=".", label="quick ratio (right axis)")
+        ax2.axhline(1.0, color=NEUTRAL, lw=0.8, ls=":")
         ax2.set_ylabel("quick ratio (new + resurrected) / churned")
         ax2.grid(False)
+        ax2.spines["right"].set_visible(True)
+        ax2.set_ylim(bottom=0)
         handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-        ax.legend(
-            handles,
-            [h.get_label() for h in handles],
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.13),
-            ncol=5,
-            frameon=False,
-        )
-        ax.set_title("Weekly growth accounting")
+        ax.legend(handles, [h.get_label() for h in handles], loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=5)
+        _title(ax, "Weekly growth accounting", title)
     return fig
 
 
 def funnel_figure(funnel: dict[str, Any], title: str, *, ax: Axes | None = None) -> Figure:
     """Aware → acquired → retained → activated, with step conversion."""
     steps = ["aware", "acquired", "retained", "activated"]
-    counts = [funnel[s] for s in steps]
-    with matplotlib.rc_context(_STYLE):
-        fig, ax = target_axes(ax, (7, 3.6))
-        bars = ax.barh(steps[::-1], counts[::-1], color=["#08519c", "#4292c6", "#9ecae1", "#d9d9d9"], edgecolor="black")
+    counts = [float(funnel[s]) for s in steps]
+    with house_style():
+        fig, ax = _axes(ax, (7.5, 3.2))
+        bars = ax.barh(steps[::-1], counts[::-1], color=PALETTE[:4][::-1])
         for bar, step in zip(bars, steps[::-1], strict=True):
             rate = funnel.get(f"{step}_rate")
-            text = f"{funnel[step]:,}" + (
-                f"  ({100 * rate:.1f} % of previous)" if rate is not None and np.isfinite(rate) else ""
+            text = f"{compact(funnel[step])}" + (
+                f"  ({percent(rate)} of the step before)" if rate is not None and np.isfinite(rate) else ""
             )
             ax.annotate(
                 text,
@@ -199,74 +310,107 @@ def funnel_figure(funnel: dict[str, Any], title: str, *, ax: Axes | None = None)
                 xytext=(4, 0),
                 textcoords="offset points",
                 va="center",
-                fontsize=9,
+                fontsize=8.5,
             )
-        ax.set_xlim(0, max(counts) * 1.5 if max(counts) else 1)
+        ax.set_xlim(0, max(counts) * 1.6 if max(counts) else 1)
+        ax.xaxis.set_major_formatter(compact_formatter())
+        ax.grid(axis="y", visible=False)
         ax.set_xlabel("users (ever)")
-        ax.set_title(f"Funnel — {title}")
+        _title(ax, "Funnel", title)
     return fig
 
 
 def payback_figure(daily: pd.DataFrame, economics: dict[str, Any], strategy: str, *, ax: Axes | None = None) -> Figure:
-    """Cumulative lever cost vs cumulative (incremental) gross profit, payback day marked."""
+    """Cumulative lever cost vs cumulative incremental gross profit, payback day marked."""
     cur = economics["currency"]
-    with matplotlib.rc_context(_STYLE):
-        fig, ax = target_axes(ax, (7, 4.2))
-        ax.plot(daily["day"], daily["cost_total"].cumsum(), color="black", lw=1.8, label="cumulative cost")
+    with house_style():
+        fig, ax = _axes(ax, (7.5, 4.2))
+        ax.plot(daily["day"], daily["cost_total"].cumsum(), color=COST, label="cumulative cost")
         if "incremental_gross_profit" in daily:
             ax.plot(
                 daily["day"],
                 daily["incremental_gross_profit"].cumsum(),
-                color="black",
-                lw=1.8,
-                ls="--",
+                color=GAIN,
                 label="cumulative incremental gross profit (vs baseline)",
             )
         ax.plot(
             daily["day"],
             daily["gross_profit"].cumsum(),
-            color="grey",
+            color=BASELINE,
             lw=1.2,
             ls=":",
-            label="cumulative gross profit (all)",
+            label="cumulative gross profit (all users)",
         )
         day = economics.get("payback_day")
         if day is not None:
-            ax.axvline(day, color="black", lw=0.8)
-            ax.annotate(f"payback: day {day}", (day, 0), xytext=(5, 8), textcoords="offset points", fontsize=9)
+            ax.axvline(day, color=NEUTRAL, lw=0.8)
+            ax.annotate(f"pays back: day {day}", (day, 0), xytext=(5, 8), textcoords="offset points", fontsize=8.5)
+        ax.yaxis.set_major_formatter(money_formatter(cur))
         ax.set_xlabel("day")
-        ax.set_ylabel(cur)
-        ax.legend(loc="upper left", framealpha=0.9)
-        ax.set_title(f"Cost and gross profit — strategy {strategy}")
+        ax.set_ylabel(f"cumulative amount ({cur})")
+        ax.legend(loc="upper left")
+        _title(ax, "Cost and gross profit", f"strategy {strategy}")
+    return fig
+
+
+def baseline_comparison_figure(
+    daily: pd.DataFrame, currency: str, strategy: str, *, fig: Figure | None = None
+) -> Figure:
+    """Strategy vs organic baseline, day by day: new users, DAU and cumulative revenue (``baseline_*`` columns)."""
+    panels = (
+        ("new_users", "baseline_new_users", "new users per day", False),
+        ("dau", "baseline_dau", "DAU", False),
+        ("revenue", "baseline_revenue", f"cumulative revenue ({currency})", True),
+    )
+    with house_style():
+        if fig is None:
+            fig = Figure(figsize=(11, 3.6))
+        axes = fig.subplots(1, len(panels))
+        for ax, (ours, theirs, label, cumulative) in zip(axes, panels, strict=True):
+            a, b = daily[ours].astype(float), daily[theirs].astype(float)
+            if cumulative:
+                a, b = a.cumsum(), b.cumsum()
+            ax.plot(daily["day"], a, color=STRATEGY, label=f"strategy {strategy}")
+            ax.plot(daily["day"], b, color=BASELINE, ls="--", label="organic baseline")
+            ax.yaxis.set_major_formatter(money_formatter(currency) if cumulative else compact_formatter())
+            ax.set_xlabel("day")
+            ax.set_ylim(bottom=0)
+            _title(ax, label)
+        axes[0].legend(loc="upper left")
+        fig.suptitle("Strategy vs organic baseline (same seed)", x=0.01, ha="left", fontsize=10.5)
     return fig
 
 
 def spend_response_figure(table: pd.DataFrame, currency: str, *, fig: Figure | None = None) -> Figure:
     """Spend → incremental users acquired, per ad channel (saturation shows as a bend)."""
     channels = list(dict.fromkeys(table["channel"]))
-    with matplotlib.rc_context(_STYLE):
+    with house_style():
         if fig is None:
-            fig = Figure(figsize=(3.6 * len(channels) + 1, 3.8))
+            fig = Figure(figsize=(max(5.0, 3.8 * len(channels) + 0.8), 3.9))
         axes = fig.subplots(1, len(channels), squeeze=False)
-        for ax, channel in zip(axes[0], channels, strict=True):
+        for i, (ax, channel) in enumerate(zip(axes[0], channels, strict=True)):
             rows = table[table["channel"] == channel].sort_values("spend")
-            ax.plot(rows["spend"], rows["incremental_new_users"], color="black", marker="o", lw=1.5)
+            colour = PALETTE[i % len(PALETTE)]
+            ax.plot(rows["spend"], rows["incremental_new_users"], color=colour, marker="o")
             current = rows[rows["budget_multiplier"] == 1.0]
             ax.plot(
                 current["spend"],
                 current["incremental_new_users"],
                 marker="s",
                 ms=9,
-                color="black",
+                color=colour,
                 mfc="white",
                 ls="none",
                 label="configured budget",
             )
-            ax.set_xlabel(f"total spend ({currency})")
-            ax.set_ylabel("incremental users acquired")
-            ax.set_title(channel)
+            ax.xaxis.set_major_formatter(money_formatter(currency))
+            ax.yaxis.set_major_formatter(compact_formatter())
+            ax.tick_params(axis="x", labelrotation=30)
+            ax.set_xlabel(f"total spend on the channel ({currency})")
+            ax.set_ylabel("users acquired vs zero budget")
             ax.legend(loc="lower right")
-        fig.suptitle("Spend response per ad channel (vs the channel at zero budget)", fontsize=10)
+            _title(ax, channel)
+        fig.suptitle("Spend response per ad channel", x=0.01, ha="left", fontsize=10.5)
     return fig
 
 
@@ -282,32 +426,36 @@ def calibration_figure(
     ``table``'s first column is the x axis (day or period); it has ``observed``,
     ``fitted`` and optionally ``observed_se``, ``band_low`` and ``band_high`` (shares).
     """
-    with matplotlib.rc_context(_STYLE):
-        fig, ax = target_axes(ax, (7, 4.2))
+    with house_style():
+        fig, ax = _axes(ax, (7.5, 4.2))
         x = table.iloc[:, 0]
         if "band_low" in table:
             ax.fill_between(
                 x,
                 100 * table["band_low"],
                 100 * table["band_high"],
-                color="0.85",
+                color=STRATEGY,
+                alpha=0.2,
+                lw=0,
                 label="95 % band (parameters' uncertainty)",
             )
+        has_se = "observed_se" in table
         ax.errorbar(
             x,
             100 * table["observed"],
-            yerr=100 * OBSERVED_SE_BARS * table.get("observed_se", 0 * x),
+            yerr=100 * OBSERVED_SE_BARS * table["observed_se"] if has_se else None,
             fmt="o",
-            color="black",
+            color=NEUTRAL,
             ms=4,
-            label=f"observed (± {OBSERVED_SE_BARS} SE)",
+            label=f"observed (± {OBSERVED_SE_BARS} SE)" if has_se else "observed",
         )
-        ax.plot(x, 100 * table["fitted"], color="black", lw=1.8, label=fitted_label)
+        ax.plot(x, 100 * table["fitted"], color=STRATEGY, label=fitted_label)
         ax.set_xlabel(table.columns[0])
-        ax.set_ylabel("%")
+        ax.set_ylabel("retention (%)")
+        ax.yaxis.set_major_formatter(percent_formatter())
         ax.set_ylim(bottom=0)
-        ax.legend(fontsize=8)
-        ax.set_title(title, fontsize=10)
+        ax.legend()
+        _title(ax, title)
     return fig
 
 
@@ -326,23 +474,24 @@ def lift_figure(
     ``table``: per metric ``lift_observed`` and its 95 % bounds ``lift_observed_low|high``;
     ``fitted``: the fitted value and its 95 % interval, drawn as a line and a band.
     """
-    with matplotlib.rc_context(_STYLE):
-        fig, ax = target_axes(ax, (7, 4.2))
+    with house_style():
+        fig, ax = target_axes(ax, (7.5, 4.2))
         x = curve[parameter]
         for i, row in enumerate(table.itertuples()):
-            colour = f"C{i}"
-            ax.plot(x, 100 * curve[f"lift_{row.metric}"], color=colour, lw=1.8, label=f"{row.metric}: simulated")
-            ax.axhspan(100 * row.lift_observed_low, 100 * row.lift_observed_high, color=colour, alpha=0.15)
+            colour = PALETTE[i % len(PALETTE)]
+            ax.plot(x, 100 * curve[f"lift_{row.metric}"], color=colour, label=f"{row.metric}: simulated")
+            ax.axhspan(100 * row.lift_observed_low, 100 * row.lift_observed_high, color=colour, alpha=0.15, lw=0)
             ax.axhline(
                 100 * row.lift_observed, color=colour, ls="--", lw=1, label=f"{row.metric}: measured (95 % band)"
             )
         if fitted is not None:
             value, low, high = fitted
-            ax.axvspan(low, high, color="0.5", alpha=0.15)
-            label = f"fitted {parameter} = {value:.3g} (95 % {low:.3g} … {high:.3g})"
-            ax.axvline(value, color="black", lw=1, label=label)
+            ax.axvspan(low, high, color=NEUTRAL, alpha=0.15, lw=0)
+            ax.axvline(
+                value, color=NEUTRAL, lw=1, label=f"fitted {parameter} = {value:.3g} (95 % {low:.3g} … {high:.3g})"
+            )
         ax.set_xlabel(parameter)
-        ax.set_ylabel("lift, % of control")
-        ax.legend(fontsize=8)
-        ax.set_title(title, fontsize=10)
+        ax.set_ylabel("lift (% of control)")
+        ax.legend()
+        _title(ax, title)
     return fig

@@ -71,6 +71,7 @@ class Result:
             acquired (None without paid ads).
         tables: Analytics tables (:func:`sim.analytics.analyze`): retention
             measures, daily and weekly growth accounting, weekly cohort triangle.
+        baseline_cohort_active: The organic baseline run's cohort matrix (same seed), if one ran.
 
     """
 
@@ -83,6 +84,7 @@ class Result:
     user_weight: float = 1.0
     spend_response: pd.DataFrame | None = None
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    baseline_cohort_active: np.ndarray | None = None
 
     @property
     def cohorts(self) -> pd.DataFrame:
@@ -103,7 +105,8 @@ class Result:
         Files: ``config.yaml`` (resolved config), ``meta.json`` (seed, versions),
         ``summary.json``, ``daily.parquet``, ``cohorts.parquet``, the analytics
         tables (``retention_measures``, ``growth_daily``, ``growth_weekly``,
-        ``cohort_triangle_weekly`` .parquet), ``spend_response.parquet`` (with
+        ``cohort_triangle_weekly`` .parquet), ``baseline_cohorts.parquet`` (the
+        organic baseline's cohort table, with levers), ``spend_response.parquet`` (with
         paid ads) and, if ``figures``, ``report.html`` with the PNG figures
         (``retention``, ``cohort_heatmap``, ``growth``, ``funnel``, ``stages``,
         ``payback`` with levers, ``spend_response`` with paid ads).
@@ -125,6 +128,9 @@ class Result:
         write_json(out / "meta.json", {"seed": self.config.seed, "versions": _versions(), **self.meta})
         write_atomic(out / "daily.parquet", lambda p: self.daily.to_parquet(p, index=False))
         write_atomic(out / "cohorts.parquet", lambda p: self.cohorts.to_parquet(p, index=False))
+        if self.baseline_cohort_active is not None:
+            baseline = cohort_table(self.baseline_cohort_active, self.user_weight)
+            write_atomic(out / "baseline_cohorts.parquet", lambda p: baseline.to_parquet(p, index=False))
         if self.spend_response is not None:
             write_atomic(out / "spend_response.parquet", lambda p: self.spend_response.to_parquet(p, index=False))
         for name, table in self.tables.items():
@@ -140,10 +146,12 @@ class Result:
         """Draw one of the report's figures of this run, e.g. on an Axes of a notebook's own figure.
 
         Args:
-            name: ``retention``, ``cohort_heatmap``, ``growth``, ``funnel``, ``stages``,
-                ``payback`` (with levers) or ``spend_response`` (with paid ads).
-            ax: A matplotlib Axes to draw on, a Figure to draw in (``spend_response``
-                needs a Figure: one panel per channel), or None for a new Figure.
+            name: One of :data:`sim.output.run_report.FIGURE_CAPTIONS` the run has data for:
+                ``retention``, ``retention_groups``, ``cohort_heatmap``, ``growth``, ``funnel``,
+                ``stages``; with levers ``vs_baseline`` and ``payback``; with paid ads
+                ``spend_response``. Several-panel figures (``vs_baseline``, ``spend_response``,
+                ``retention_groups``, ``stages``) are drawn into a Figure, not an Axes.
+            ax: A matplotlib Axes to draw on, a Figure to draw in, or None for a new Figure.
 
         Returns:
             The figure (a ``matplotlib.figure.Figure``; pyplot's state and backend are untouched).
@@ -152,7 +160,8 @@ class Result:
             >>> import matplotlib.pyplot as plt                      # doctest: +SKIP
             >>> fig, (left, right) = plt.subplots(1, 2)              # doctest: +SKIP
             >>> result.plot("retention", ax=left)                    # doctest: +SKIP
-            >>> result.plot("stages", ax=right)                      # doctest: +SKIP
+            >>> result.plot("growth", ax=right)                      # doctest: +SKIP
+            >>> result.plot("stages", ax=plt.figure())               # doctest: +SKIP
 
         """
         from sim.output.run_report import FolderData, draw_figure
@@ -160,7 +169,11 @@ class Result:
         tables = dict(self.tables)
         if self.spend_response is not None:
             tables["spend_response"] = self.spend_response
-        data = FolderData(None, self.summary, {"seed": self.config.seed}, "", self.daily, self.cohort_active, tables)
+        baseline = None
+        if self.baseline_cohort_active is not None:
+            baseline = cohort_table(self.baseline_cohort_active, self.user_weight)
+        meta = {"seed": self.config.seed}
+        data = FolderData(None, self.summary, meta, "", self.daily, self.cohorts, baseline, tables)
         return draw_figure(data, name, ax=ax)
 
     def to_dict(self) -> dict[str, Any]:

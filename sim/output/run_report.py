@@ -1,12 +1,24 @@
-"""Self-contained HTML report of a result folder (``report.html``) and the index of a folder of runs.
+"""The report of one run (``report.html``): "should we spend?" first, then why.
 
-The report is one file, ``report.html``, with every figure embedded as a PNG
-data URI: headline numbers, retention (classic, rolling, bracket; by channel and
-segment), the cohort heatmap, growth accounting with the quick ratio, the
-funnel, lifecycle stages, money (with levers) and the resolved config. It is
-built from the files of the folder alone, so ``opsim-report`` rebuilds it (and
-the PNG files next to it) for any existing run; given a folder of runs (a Hydra
-multirun) it also writes an ``index.html`` linking them (:func:`write_index`).
+One self-contained page, built from the files of a result folder alone (so
+``opsim-report`` rebuilds it for any existing run), read top to bottom:
+
+1. the **verdict** — pays back on day N, or not within the horizon — with the
+   incremental profit and ROI and their intervals (:mod:`sim.output.verdict`);
+2. the **headline numbers** next to a box that defines each of them
+   (:mod:`sim.output.glossary`);
+3. **strategy vs baseline** side by side (the organic run with the same seed), and
+   the two day by day;
+4. **money**: cost by lever with each lever's marginal ROI, CAC by channel, cost
+   against gross profit, the spend response of each ad channel;
+5. **retention**: strategy vs baseline, by acquisition channel and segment, and
+   the classic, rolling and bracket measures;
+6. **growth and lifecycle**: growth accounting, cohort heatmap, funnel, stages;
+7. the resolved config, collapsed.
+
+Money carries its currency and thousands separators everywhere; every number in
+the headline table and the verdict also sits in a ``data-value`` attribute, which
+the browser tests compare with ``summary.json``.
 """
 
 from __future__ import annotations
@@ -14,49 +26,87 @@ from __future__ import annotations
 import html
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sim.analysis.retention import cohort_retention_curve, pooled_cohort_users
+from sim.analysis.retention import pooled_curve_from_table
+from sim.analysis.stats import Z_95
 from sim.output import figures as plots
 from sim.output.files import write_atomic, write_text
-from sim.output.html import figure_html, page
+from sim.output.formatting import MISSING, digits_for, is_number, money, number, percent, ratio
+from sim.output.glossary import TERMS, definitions
+from sim.output.html import (
+    Cell,
+    Comparison,
+    definitions_html,
+    details_html,
+    figure_html,
+    page,
+    side_by_side_html,
+    table_html,
+)
+from sim.output.verdict import run_verdict, verdict_html
 
 __all__ = [
     "FIGURE_CAPTIONS",
+    "PANEL_FIGURES",
     "FolderData",
     "draw_figure",
     "figure_names",
+    "figures",
     "load_folder",
     "render_html",
-    "write_index",
     "write_report",
 ]
+
+#: Files of a result folder that are not analytics tables.
+_OWN_TABLES = ("daily", "cohorts", "baseline_cohorts")
+#: The retention measures shown as tables by day N, with their captions (brackets get their own table).
+MEASURE_TABLES = (
+    ("classic", "Classic D_N: active on exactly day N"),
+    ("rolling", "Rolling D_N: active on day N or later"),
+)
 
 
 @dataclass
 class FolderData:
     """What a result folder holds."""
 
-    path: Path | None
+    path: Path
     summary: dict[str, Any]
     meta: dict[str, Any]
     config_text: str
     daily: pd.DataFrame
-    cohort_active: np.ndarray
+    cohorts: pd.DataFrame
+    baseline_cohorts: pd.DataFrame | None
     tables: dict[str, pd.DataFrame]
 
     @property
+    def economics(self) -> dict[str, Any]:
+        """``summary.json`` → ``economics`` (empty if absent)."""
+        return self.summary.get("economics") or {}
+
+    @property
+    def currency(self) -> str:
+        """The money unit of the run."""
+        return str(self.economics.get("currency", ""))
+
+    @property
     def title(self) -> str:
-        """Short description used in figure titles."""
+        """What was simulated, in one line."""
         s = self.summary
-        return f"{s.get('population', '')} M = {s['market_size']:,}, strategy {s.get('strategy', 'baseline')}, seed {self.meta.get('seed', '?')}".strip()
+        n = s.get("sample_size", s["market_size"])
+        sample = "" if n == s["market_size"] else f" ({number(n)} simulated)"
+        return (
+            f"{s.get('population', '')}: market of {number(s['market_size'])} users{sample}, {s['days']} days, "
+            f"strategy {s.get('strategy', 'baseline')}, seed {self.meta.get('seed', '?')}"
+        )
 
 
 def load_folder(path: str | Path) -> FolderData:
@@ -67,79 +117,108 @@ def load_folder(path: str | Path) -> FolderData:
     summary = json.loads((path / "summary.json").read_text())
     meta = json.loads((path / "meta.json").read_text()) if (path / "meta.json").is_file() else {}
     daily = pd.read_parquet(path / "daily.parquet")
-    horizon = len(daily)
     cohorts = pd.read_parquet(path / "cohorts.parquet")
-    ca = np.zeros((horizon, horizon), dtype=np.int64)
-    ca[cohorts["cohort_day"].to_numpy(), cohorts["day_n"].to_numpy()] = cohorts["active"].to_numpy()
-    tables = {p.stem: pd.read_parquet(p) for p in sorted(path.glob("*.parquet")) if p.stem not in ("daily", "cohorts")}
+    base = path / "baseline_cohorts.parquet"
+    baseline_cohorts = pd.read_parquet(base) if base.is_file() else None
+    tables = {p.stem: pd.read_parquet(p) for p in sorted(path.glob("*.parquet")) if p.stem not in _OWN_TABLES}
     config_text = (path / "config.yaml").read_text() if (path / "config.yaml").is_file() else ""
-    return FolderData(path, summary, meta, config_text, daily, ca, tables)
+    return FolderData(path, summary, meta, config_text, daily, cohorts, baseline_cohorts, tables)
 
 
-#: The run's figures in report order: name → caption.
+def _has_baseline(data: FolderData) -> bool:
+    return "baseline_dau" in data.daily
+
+
+#: The run's figures in report order: name → caption (some captions are completed per run).
 FIGURE_CAPTIONS = {
-    "retention": "Classic retention D_N (share of a cohort active on exactly day N), all cohorts pooled, with its 95 % binomial interval.",
-    "cohort_heatmap": "Cohort triangle by acquisition week: share of each week's users active in their k-th week.",
-    "growth": "Weekly growth accounting: active users split into retained, new and resurrected; churned (lapsed) below zero; quick ratio on the right.",
+    "vs_baseline": "The strategy and the organic baseline (same market, same seed, no levers), day by day.",
+    "payback": "Cumulative cost of the levers against the cumulative incremental gross profit (margin × extra revenue "
+    "over the baseline); they cross for good on the payback day.",
+    "spend_response": "Spend response per ad channel: users acquired against the channel's total spend, relative to the "
+    "channel at zero budget (reruns with the same seed); the square is the configured budget.",
+    "retention": "Classic retention D_N (share of a cohort active on exactly day N), all cohorts pooled, with its 95 % "
+    "binomial interval",
+    "retention_groups": "Classic retention by acquisition channel and by latent segment (users of each group in the legend).",
+    "cohort_heatmap": "Cohort triangle by acquisition week: % of each week's new users active in their k-th week after it "
+    "(week 0 is 100 % by definition and left out).",
+    "growth": "Weekly growth accounting: active users split into retained, new and resurrected; churned (lapsed) "
+    "below zero; quick ratio on the right axis (above 1 the active base grows).",
     "funnel": "Funnel: users ever aware, acquired, retained (came back after day 0), activated (habitual).",
-    "stages": "Acquired users by lifecycle stage over time; DAU dashed.",
-    "payback": "Cumulative cost against cumulative gross profit; payback day marked.",
-    "spend_response": "Spend response per ad channel: users acquired against spend, relative to zero budget.",
+    "stages": "Acquired users by lifecycle stage: the active stages and DAU above, the lapsed ones below (own scale).",
 }
+#: Figures with several panels: they are drawn into a Figure, not onto one Axes.
+PANEL_FIGURES = ("vs_baseline", "spend_response", "retention_groups", "stages")
 
 
 def figure_names(data: FolderData) -> list[str]:
     """The figures this run has data for, in report order."""
-    econ = data.summary.get("economics") or {}
+    econ = data.economics
+    measures = data.tables.get("retention_measures")
     has = {
+        "vs_baseline": _has_baseline(data),
+        "payback": "cost_total" in data.daily and bool(econ.get("cost_total")),
+        "spend_response": "spend_response" in data.tables,
         "retention": True,
+        "retention_groups": measures is not None and measures["by"].isin(["channel", "segment"]).any(),
         "cohort_heatmap": "cohort_triangle_weekly" in data.tables,
         "growth": "growth_weekly" in data.tables,
         "funnel": bool(data.summary.get("analytics", {}).get("funnel")),
         "stages": True,
-        "payback": "cost_total" in data.daily and bool(econ),
-        "spend_response": "spend_response" in data.tables,
     }
     return [name for name in FIGURE_CAPTIONS if has[name]]
 
 
+def _caption(data: FolderData, name: str) -> str:
+    if name != "retention":
+        return FIGURE_CAPTIONS[name]
+    baseline = "; the organic baseline dashed" if data.baseline_cohorts is not None else ""
+    return (
+        f"{FIGURE_CAPTIONS[name]}{baseline}. Days observed by fewer than "
+        f"{percent(plots.MIN_POOLED_SHARE, 0)} of the D1 users are left out."
+    )
+
+
 def draw_figure(data: FolderData, name: str, *, ax: Axes | Figure | None = None) -> Figure:
-    """Draw one of the run's figures (:data:`FIGURE_CAPTIONS`) on ``ax``, on a Figure, or on a new Figure.
+    """Draw one of the run's figures (:data:`FIGURE_CAPTIONS`) on ``ax``, in a Figure, or on a new Figure.
 
     Args:
         data: The run's data.
         name: The figure's name.
-        ax: An Axes to draw on, a Figure to add one to (``spend_response``, one panel per
-            channel, needs a Figure), or None for a new Figure.
+        ax: An Axes to draw on, a Figure to draw in (the several-panel figures of
+            :data:`PANEL_FIGURES` need a Figure), or None for a new Figure.
 
     Returns:
         The figure drawn on.
 
     Raises:
-        ValueError: For a name the run has no data for.
+        ValueError: For a name the run has no data for, or an Axes for a several-panel figure.
 
     """
     available = figure_names(data)
     if name not in available:
         raise ValueError(f"figure={name!r} is not allowed: one of {', '.join(available)} for this run")
-    if name == "spend_response":
+    strategy = str(data.summary.get("strategy", ""))
+    if name in PANEL_FIGURES:
         if isinstance(ax, Axes):
-            raise ValueError("figure='spend_response' draws one panel per ad channel: pass a Figure, not an Axes")
-        econ = data.summary.get("economics") or {}
-        return plots.spend_response_figure(data.tables["spend_response"], econ.get("currency", ""), fig=ax)
+            raise ValueError(f"figure={name!r} draws several panels: pass a Figure, not an Axes")
+        if name == "vs_baseline":
+            return plots.baseline_comparison_figure(data.daily, data.currency, strategy, fig=ax)
+        if name == "spend_response":
+            return plots.spend_response_figure(data.tables["spend_response"], data.currency, fig=ax)
+        if name == "retention_groups":
+            return plots.retention_groups_figure(data.tables["retention_measures"], data.title, fig=ax)
+        return plots.stages_figure(data.daily, data.title, fig=ax)
     axes = ax.add_subplot() if isinstance(ax, Figure) else ax
+    if name == "payback":
+        return plots.payback_figure(data.daily, data.economics, strategy, ax=axes)
     if name == "retention":
-        curve, users = cohort_retention_curve(data.cohort_active), pooled_cohort_users(data.cohort_active)
-        return plots.retention_figure(curve, users, data.title, ax=axes)
+        baseline = pooled_curve_from_table(data.baseline_cohorts) if data.baseline_cohorts is not None else None
+        return plots.retention_figure(*pooled_curve_from_table(data.cohorts), data.title, baseline=baseline, ax=axes)
     if name == "cohort_heatmap":
         return plots.cohort_heatmap_figure(data.tables["cohort_triangle_weekly"], data.title, ax=axes)
     if name == "growth":
         return plots.growth_figure(data.tables["growth_weekly"], data.title, ax=axes)
-    if name == "funnel":
-        return plots.funnel_figure(data.summary["analytics"]["funnel"], data.title, ax=axes)
-    if name == "stages":
-        return plots.stages_figure(data.daily, data.title, ax=axes)
-    return plots.payback_figure(data.daily, data.summary["economics"], data.summary.get("strategy", ""), ax=axes)
+    return plots.funnel_figure(data.summary["analytics"]["funnel"], data.title, ax=axes)
 
 
 def figures(data: FolderData) -> dict[str, tuple[str, bytes]]:
@@ -148,90 +227,347 @@ def figures(data: FolderData) -> dict[str, tuple[str, bytes]]:
     for name in figure_names(data):
         buf = io.BytesIO()
         plots.save_png(draw_figure(data, name), buf)
-        out[name] = (FIGURE_CAPTIONS[name], buf.getvalue())
+        out[name] = (_caption(data, name), buf.getvalue())
     return out
 
 
-def _pct(x: Any) -> str:
-    return "—" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{100 * x:.1f} %"
+def _mc_half(econ: dict[str, Any], *keys: str) -> float | None:
+    """Z_95 × the Monte-Carlo standard error at ``economics.monte_carlo.<keys>`` (None if absent)."""
+    node: Any = econ.get("monte_carlo") or {}
+    for k in keys:
+        node = (node or {}).get(k) if isinstance(node, dict) else None
+    return Z_95 * float(node) if is_number(node) else None
 
 
-def _num(x: Any, digits: int = 0) -> str:
-    if x is None or (isinstance(x, float) and not np.isfinite(x)):
-        return "—"
-    return f"{x:,.{digits}f}"
+def _estimate_cell(value: Any, half: float | None, fmt: Callable[[Any], str], key: str) -> Cell:
+    note = "" if half is None or not is_number(value) else f"± {fmt(half).lstrip('+')}"
+    return Cell(fmt(value), value if is_number(value) else None, note=note, numeric=True, key=key)
 
 
-def _headline(data: FolderData) -> list[tuple[str, str]]:
+def _headline_rows(data: FolderData) -> list[list[Cell]]:
     s = data.summary
-    a = s.get("analytics", {})
-    classic = a.get("retention", {}).get("classic", s.get("retention", {}))
-    rolling = a.get("retention", {}).get("rolling", {})
+    econ = data.economics
+    cur = data.currency
+    ret = s.get("retention", {})
     rows = [
-        ("strategy", str(s.get("strategy", "baseline"))),
-        ("market size (M)", _num(s["market_size"])),
-        ("days simulated", _num(s["days"])),
-        ("users acquired", _num(s["acquired_users"])),
-        ("DAU / WAU / MAU (last day)", f"{_num(s['dau'])} / {_num(s['wau'])} / {_num(s['mau'])}"),
-        ("stickiness DAU/MAU", _pct(s["stickiness_dau_mau"])),
-        ("classic D1 / D7 / D30", " / ".join(_pct(classic.get(k)) for k in ("d1", "d7", "d30"))),
-        ("classic D14 / D60 / D90", " / ".join(_pct(classic.get(k)) for k in ("d14", "d60", "d90"))),
-        ("rolling D7 / D30", " / ".join(_pct(rolling.get(k)) for k in ("d7", "d30"))),
-        ("quick ratio (last full week)", _num(a.get("quick_ratio_last_full_week"), 2)),
-        ("revenue", _num(s["revenue"])),
+        [Cell("users acquired"), Cell(number(s["acquired_users"]), s["acquired_users"], key="acquired_users")],
+        [Cell("DAU (last day)"), Cell(number(s["dau"]), s["dau"], key="dau")],
+        [Cell("MAU (last day)"), Cell(number(s["mau"]), s["mau"], key="mau")],
+        [
+            Cell("stickiness DAU/MAU"),
+            Cell(percent(s["stickiness_dau_mau"]), s["stickiness_dau_mau"], key="stickiness_dau_mau"),
+        ],
     ]
-    econ = s.get("economics") or {}
+    for n in ("d1", "d7", "d30"):
+        rows.append([Cell(f"classic {n.upper()}"), Cell(percent(ret.get(n)), ret.get(n), key=f"retention.{n}")])
+    rows.append([Cell("revenue"), Cell(money(s["revenue"], cur), s["revenue"], key="revenue")])
     if econ.get("cost_total"):
-        cur = econ["currency"]
         inc = econ.get("incremental") or {}
+
+        def signed(x: Any) -> str:
+            return money(x, cur, signed=True, digits=0)
+
         rows += [
-            ("cost", f"{_num(econ['cost_total'])} {cur}"),
-            ("incremental users", _num(inc.get("acquired_users"))),
-            ("incremental profit", f"{_num(inc.get('profit'))} {cur}"),
-            ("incremental ROI", _num(inc.get("roi"), 2)),
-            ("payback day", "—" if econ.get("payback_day") is None else str(econ["payback_day"])),
+            [Cell("cost"), Cell(money(econ["cost_total"], cur), econ["cost_total"], key="economics.cost_total")],
+            [
+                Cell("incremental users"),
+                _estimate_cell(
+                    inc.get("acquired_users"),
+                    _mc_half(econ, "incremental", "acquired_users"),
+                    lambda x: number(x, signed=True),
+                    "economics.incremental.acquired_users",
+                ),
+            ],
+            [
+                Cell("incremental profit"),
+                _estimate_cell(
+                    inc.get("profit"), _mc_half(econ, "incremental", "profit"), signed, "economics.incremental.profit"
+                ),
+            ],
+            [
+                Cell("incremental ROI"),
+                _estimate_cell(
+                    inc.get("roi"),
+                    _mc_half(econ, "incremental", "roi"),
+                    lambda x: ratio(x, digits_for(_mc_half(econ, "incremental", "roi"), 2)),
+                    "economics.incremental.roi",
+                ),
+            ],
+            [
+                Cell("payback day"),
+                Cell(
+                    "not within the horizon" if econ.get("payback_day") is None else str(econ["payback_day"]),
+                    econ.get("payback_day"),
+                    numeric=True,
+                    key="economics.payback_day",
+                ),
+            ],
+            [
+                Cell("CAC (cost per incremental user)"),
+                Cell(money(inc.get("cac"), cur), inc.get("cac"), numeric=True, key="economics.incremental.cac"),
+            ],
         ]
-    if econ.get("ltv"):
+    ltv = econ.get("ltv") or {}
+    if ltv:
         rows.append(
-            ("LTV per user (observed + projected tail)", f"{_num(econ['ltv']['per_user'], 2)} {econ['currency']}")
+            [Cell("LTV per user"), Cell(money(ltv.get("per_user"), cur), ltv.get("per_user"), key="economics.ltv")]
         )
     return rows
 
 
-def _retention_html(data: FolderData) -> str:
+#: Headline rows and the definition (:mod:`sim.output.glossary` term) that explains each.
+HEADLINE_TERMS = {
+    "users acquired": "users acquired",
+    "DAU (last day)": "DAU / WAU / MAU",
+    "MAU (last day)": "DAU / WAU / MAU",
+    "stickiness DAU/MAU": "stickiness",
+    "classic D1": "classic D1 / D7 / D30",
+    "classic D7": "classic D1 / D7 / D30",
+    "classic D30": "classic D1 / D7 / D30",
+    "revenue": "revenue",
+    "cost": "cost",
+    "incremental users": "incremental users",
+    "incremental profit": "incremental profit",
+    "incremental ROI": "incremental ROI",
+    "payback day": "payback day",
+    "CAC (cost per incremental user)": "CAC",
+    "LTV per user": "LTV per user",
+}
+
+
+def _terms(data: FolderData, headline: list[list[Cell]]) -> list[str]:
+    """The definitions the page shows: every headline row's, the verdict's and those of the money tables."""
+    wanted = {HEADLINE_TERMS[row[0].text] for row in headline}
+    if data.economics.get("cost_total"):
+        wanted |= {"verdict", "CAC by channel", "marginal ROI", "interval (one run)"}
+    if "growth_weekly" in data.tables:
+        wanted.add("quick ratio")
+    return [t for t in TERMS if t in wanted]
+
+
+def _baseline_numbers(data: FolderData) -> dict[str, Any]:
+    """The organic baseline's headline numbers: ``summary.json`` → ``baseline``, else the daily table's columns."""
+    if "baseline" in data.summary:
+        return data.summary["baseline"]
+    d = data.daily
+    return {
+        "acquired_users": float(d["baseline_new_users"].sum()),
+        "dau": float(d["baseline_dau"].iloc[-1]),
+        "mean_dau": float(d["baseline_dau"].mean()),
+        "revenue": float(d["baseline_revenue"].sum()),
+        "retention": {},
+    }
+
+
+def _side_by_side(data: FolderData) -> str:
+    s, econ, cur = data.summary, data.economics, data.currency
+    base = _baseline_numbers(data)
+    margin = float(econ.get("margin", float("nan")))
+
+    def cash(x: Any) -> str:
+        return money(x, cur, digits=0)
+
+    def signed_cash(x: Any) -> str:
+        return money(x, cur, signed=True, digits=0)
+
+    def count(x: Any) -> str:
+        return number(x)
+
+    def signed_count(x: Any) -> str:
+        return number(x, signed=True)
+
+    def points(x: Any) -> str:
+        return MISSING if not is_number(x) else f"{100 * float(x):+.1f} pt"
+
+    gross = margin * float(s["revenue"])
+    base_gross = margin * float(base["revenue"])
+    cost = float(econ.get("cost_total") or 0.0)
+    rows = [
+        Comparison(
+            "users acquired",
+            s["acquired_users"],
+            base["acquired_users"],
+            count,
+            signed_count,
+            _mc_half(econ, "incremental", "acquired_users"),
+            key="acquired_users",
+        ),
+        Comparison("mean DAU", s["mean_dau"], base.get("mean_dau"), count, signed_count, key="mean_dau"),
+        Comparison("DAU (last day)", s["dau"], base.get("dau"), count, signed_count, key="dau"),
+        Comparison("MAU (last day)", s["mau"], base.get("mau"), count, signed_count, key="mau"),
+        Comparison("revenue", s["revenue"], base["revenue"], cash, signed_cash, key="revenue"),
+        Comparison(
+            f"gross profit ({percent(margin, 0)} margin)",
+            gross,
+            base_gross,
+            cash,
+            signed_cash,
+            _mc_half(econ, "incremental", "gross_profit"),
+            key="gross_profit",
+        ),
+        Comparison("cost of the levers", cost, 0.0, cash, signed_cash, key="cost"),
+        Comparison(
+            "profit (gross profit − cost)",
+            gross - cost,
+            base_gross,
+            signed_cash,
+            signed_cash,
+            _mc_half(econ, "incremental", "profit"),
+            key="profit",
+        ),
+    ]
+    for n in ("d1", "d7", "d30"):
+        rows.append(
+            Comparison(
+                f"classic {n.upper()}",
+                s.get("retention", {}).get(n),
+                base.get("retention", {}).get(n),
+                percent,
+                points,
+                key=f"retention.{n}",
+            )
+        )
+    return side_by_side_html(rows, ours=f"strategy {s.get('strategy', '')}", theirs="organic baseline")
+
+
+def _lever_tables(data: FolderData) -> str:
+    econ, cur = data.economics, data.currency
+    by_lever = econ.get("cost_by_lever") or {}
+    total = float(econ.get("cost_total") or 0.0)
+    if not by_lever:
+        return ""
+    marginal = econ.get("marginal_roi") or {}
+    rows = []
+    for lever, cost in sorted(by_lever.items(), key=lambda kv: -kv[1]):
+        m = marginal.get(lever)
+        m_text = "fixed price" if lever in marginal and m is None else ratio(m) if lever in marginal else "not run"
+        rows.append(
+            [
+                Cell(lever.replace("_", " ")),
+                Cell(money(cost, cur, digits=0), cost, key=f"cost.{lever}"),
+                Cell(percent(cost / total if total else float("nan"), 0), numeric=True),
+                Cell(m_text, m if is_number(m) else None, numeric=True, key=f"marginal_roi.{lever}"),
+            ]
+        )
+    header = ["lever", Cell("cost", numeric=True), Cell("share", numeric=True), Cell("marginal ROI", numeric=True)]
+    out = table_html(header, rows, caption="Cost by lever, and what the next 1 % of each lever's budget returns")
+    cac = econ.get("cac_by_channel") or {}
+    if cac:
+        crow = []
+        for channel, value in cac.items():
+            spend = by_lever.get(f"paid_ads_{channel}")
+            column = f"new_users_{channel}"
+            users = float(data.daily[column].sum()) if column in data.daily else None
+            crow.append(
+                [
+                    Cell(channel),
+                    Cell(money(spend, cur, digits=0), spend),
+                    Cell(number(users), users),
+                    Cell(money(value, cur), value, key=f"cac.{channel}"),
+                ]
+            )
+        header = ["ad channel", Cell("spend", numeric=True), Cell("users via the channel", numeric=True)]
+        header.append(Cell("CAC", numeric=True))
+        out += table_html(header, crow, caption="Customer acquisition cost by ad channel")
+    return out
+
+
+def _measures_tables(data: FolderData) -> str:
     table = data.tables.get("retention_measures")
     if table is None:
         return ""
-    t = table.copy()
-    t["measure"] = np.where(
-        t["measure"] == "bracket",
-        "bracket " + t["day_n"].astype(str) + "-" + t["day_hi"].astype(str),
-        t["measure"] + " D" + t["day_n"].astype(str),
-    )
-    t = t[t["by"] != "cohort_week"]
-    wide = t.pivot_table(index=["by", "group"], columns="measure", values="share", sort=False)
-    wide = (100 * wide).round(1)
-    return wide.to_html(classes="measures", na_rep="—", float_format=lambda x: f"{x:.1f}")
+    t = table[table["by"] != "cohort_week"]
+    groups = list(dict.fromkeys(zip(t["by"], t["group"], strict=True)))
+    out = []
+    for measure, caption in MEASURE_TABLES:
+        rows_m = t[t["measure"] == measure]
+        days = sorted(rows_m["day_n"].unique())
+        if not days:
+            continue
+        rows = []
+        for by, group in groups:
+            g = rows_m[(rows_m["by"] == by) & (rows_m["group"] == group)].set_index("day_n")
+            if g.empty:
+                continue
+            label = "all users" if by == "all" else f"{by}: {group}"
+            users = g["users"].iloc[0]
+            cells = [Cell(label), Cell(number(users), users)]
+            cells += [Cell(percent(g["share"].get(d)), g["share"].get(d), numeric=True) for d in days]
+            rows.append(cells)
+        header = ["group", Cell("new users", numeric=True), *[Cell(f"D{d}", numeric=True) for d in days]]
+        out.append(table_html(header, rows, caption=caption, css_class="measures"))
+    brackets = t[t["measure"] == "bracket"]
+    if not brackets.empty:
+        spans = list(dict.fromkeys(zip(brackets["day_n"], brackets["day_hi"], strict=True)))
+        rows = []
+        for by, group in groups:
+            g = brackets[(brackets["by"] == by) & (brackets["group"] == group)]
+            if g.empty:
+                continue
+            share = {(a, b): v for a, b, v in zip(g["day_n"], g["day_hi"], g["share"], strict=True)}
+            label = "all users" if by == "all" else f"{by}: {group}"
+            rows.append([Cell(label), *[Cell(percent(share.get(sp)), share.get(sp), numeric=True) for sp in spans]])
+        header = ["group", *[Cell(f"days {a}–{b}", numeric=True) for a, b in spans]]
+        out.append(table_html(header, rows, caption="Bracket retention: active at least once in days a–b"))
+    return "".join(out)
 
 
 REPORT_CSS = """
-table.measures td { text-align: right; }
+table.measures td, table.measures th { padding: 3px 8px; font-size: 0.9em; }
 """
 
 
 def render_html(data: FolderData, images: dict[str, tuple[str, bytes]]) -> str:
     """The report page (images embedded as data URIs)."""
-    head = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _headline(data))
-    figs = "".join(figure_html(name, png, caption) for name, (caption, png) in images.items())
-    body = f"""<h1>opsim report</h1>
-<p>{html.escape(data.title)} — folder <code>{html.escape(str(data.path))}</code></p>
-<h2>Headline numbers</h2><table class="headline">{head}</table>
-<h2>Figures</h2>{figs}
-<h2>Retention measures (%)</h2>
-<p>classic D_N: active on exactly day N after acquisition; rolling: on day N or later; bracket a-b: at least once in days a to b.</p>
-{_retention_html(data)}
-<h2>Resolved configuration</h2><pre>{html.escape(data.config_text)}</pre>"""
-    return page(f"opsim report — {data.title}", body, css=REPORT_CSS)
+    s, econ = data.summary, data.economics
+
+    def fig(name: str) -> str:
+        return figure_html(name, images[name][1], images[name][0]) if name in images else ""
+
+    verdict = verdict_html(
+        run_verdict(s),
+        none_text=f"No operations spend in this run (strategy {s.get('strategy', 'baseline')}): "
+        "it is the organic baseline, nothing to pay back.",
+    )
+    rows = _headline_rows(data)
+    glossary = definitions(
+        currency=data.currency or "money",
+        margin=float(econ.get("margin", float("nan"))),
+        horizon_days=int(s["days"]),
+        ltv_days=(econ.get("ltv") or {}).get("days"),
+        terms=_terms(data, rows),
+    )
+    headline = table_html(["", Cell("value", numeric=True)], rows, css_class="headline")
+    sections = [
+        f"<h1>Should we spend? Strategy {html.escape(str(s.get('strategy', '')))}</h1>",
+        f'<p class="sub">{html.escape(data.title)}. Folder <code>{html.escape(str(data.path))}</code></p>',
+        '<nav><a href="#vs-baseline">Strategy vs baseline</a><a href="#money">Money</a>'
+        '<a href="#retention">Retention</a><a href="#growth">Growth</a><a href="#config">Configuration</a></nav>',
+        verdict,
+        f'<div class="cols"><div><h2>Headline numbers</h2>{headline}</div><div>{definitions_html(glossary)}</div></div>',
+    ]
+    if _has_baseline(data):
+        sections.append(
+            '<h2 id="vs-baseline">Strategy vs organic baseline</h2>'
+            '<p class="small">The baseline is the same market and seed with no levers (common random numbers): '
+            "every difference is the strategy's doing. ± = 95 % interval of the difference (Monte-Carlo error "
+            "of this run).</p>" + _side_by_side(data) + fig("vs_baseline")
+        )
+    if econ.get("cost_total"):
+        sections.append('<h2 id="money">Money</h2>' + _lever_tables(data) + fig("payback") + fig("spend_response"))
+    sections.append(
+        '<h2 id="retention">Retention</h2>' + fig("retention") + fig("retention_groups") + _measures_tables(data)
+    )
+    sections.append(
+        '<h2 id="growth">Growth and lifecycle</h2>'
+        + fig("growth")
+        + fig("cohort_heatmap")
+        + fig("funnel")
+        + fig("stages")
+    )
+    config = f"<pre>{html.escape(data.config_text)}</pre>" if data.config_text else "<p>(no config.yaml)</p>"
+    sections.append('<h2 id="config">Configuration</h2>' + details_html("Resolved configuration (config.yaml)", config))
+    return page(f"opsim report — {data.title}", "\n".join(sections), css=REPORT_CSS)
 
 
 def write_report(path: str | Path, *, pngs: bool = True) -> Path:
@@ -243,27 +579,4 @@ def write_report(path: str | Path, *, pngs: bool = True) -> Path:
             write_atomic(data.path / f"{name}.png", lambda p, b=png: p.write_bytes(b))
     out = data.path / "report.html"
     write_text(out, render_html(data, images))
-    return out
-
-
-def write_index(root: Path, reports: list[Path]) -> Path:
-    """Write ``index.html`` in ``root``: one row per run report, linked."""
-    rows = []
-    for rep in reports:
-        s = json.loads((rep.parent / "summary.json").read_text())
-        r = s.get("retention", {})
-        inc = (s.get("economics") or {}).get("incremental") or {}
-        rows.append(
-            f'<tr><td><a href="{html.escape(str(rep.relative_to(root)))}">{html.escape(str(rep.parent.relative_to(root)))}</a></td>'
-            f"<td>{html.escape(str(s.get('strategy', '')))}</td><td>{_pct(r.get('d1'))}</td><td>{_pct(r.get('d7'))}</td>"
-            f"<td>{_pct(r.get('d30'))}</td><td>{_num(inc.get('roi'), 2)}</td></tr>"
-        )
-    body = (
-        f"<h1>opsim runs in {html.escape(str(root))}</h1><table>"
-        "<tr><th>run</th><th>strategy</th><th>D1</th><th>D7</th><th>D30</th><th>incremental ROI</th></tr>"
-        + "".join(rows)
-        + "</table>"
-    )
-    out = root / "index.html"
-    write_text(out, page("opsim runs", body))
     return out

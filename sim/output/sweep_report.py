@@ -1,37 +1,66 @@
-"""The sweep's comparison: ranked table (Markdown, CSV, Parquet), figures and one HTML page.
+"""The sweep's comparison: ranked table (Markdown, CSV, Parquet), figures and one page that answers first.
 
 Everything here is drawn from the per-job table and the per-point table of
 :mod:`sim.analysis.sweep_stats`; :func:`write_sweep_summary` writes the files of
 the sweep folder (each atomically):
 
 * ``sweep_jobs.parquet`` (one row per job), ``sweep_summary.parquet`` / ``.csv`` /
-  ``.md`` (one row per point), ``failures.json``;
-* figures ``sweep_points.png`` (intervals), ``sweep_retention.png`` (top three
-  points), and where they apply ``sweep_heatmap.png`` (two swept numbers) and
+  ``.md`` (one row per point: cost, incremental users, profit and ROI, retention,
+  CAC, LTV, payback, each with its 95 % t-interval over seeds; P(best); rank),
+  ``failures.json``;
+* figures ``sweep_points.png`` (every point's incremental profit and ROI with
+  intervals, readable from 2 to 50 points), ``sweep_retention.png`` (top three
+  points, pooled exactly as the table's D1/D7/D30), and where they apply
+  ``sweep_heatmap.png`` (two swept numbers, values in the cells) and
   ``sweep_response.png`` (a swept budget knob or a single swept number);
-* ``report.html`` — the table, the failures and the figures in one page.
+* ``report.html`` — the verdict on the best point, what was swept, the ranked
+  table (it fits a 1280 px window), the definitions, the figures and the failures.
+
+Point labels hold only the keys that vary (:mod:`sim.analysis.sweep_labels`).
 """
 
 from __future__ import annotations
 
 import html
-import warnings
+import json
+import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 
-from sim.analysis.retention import LONG_TERM_DAYS, cohort_retention_curve
-from sim.analysis.stats import t_half_width
+from sim.analysis.retention import LONG_TERM_DAYS, pooled_curve_from_table
+from sim.analysis.stats import t_interval
+from sim.analysis.sweep_labels import human_value, short_keys
 from sim.analysis.sweep_stats import METRICS
-from sim.output.figures import target_axes
+from sim.output.figures import MIN_POOLED_SHARE, save_png, target_axes
 from sim.output.files import write_atomic, write_json, write_text
-from sim.output.html import figure_html, page
+from sim.output.formatting import MISSING, compact, digits_for, is_number, money, number, percent, ratio
+from sim.output.glossary import definitions
+from sim.output.html import Cell, definitions_html, figure_html, page, table_html
+from sim.output.style import (
+    BASELINE,
+    LOSS,
+    NEUTRAL,
+    PALETTE,
+    STRATEGY,
+    compact_formatter,
+    house_style,
+    money_formatter,
+    percent_formatter,
+    text_colour_on,
+)
+from sim.output.verdict import sweep_verdict, verdict_html
 
 __all__ = [
+    "RetentionCurve",
+    "retention_curves",
+    "retention_curves_figure",
     "sweep_heatmap_figure",
     "sweep_markdown",
     "sweep_points_figure",
@@ -41,10 +70,17 @@ __all__ = [
 ]
 
 #: Swept keys that are budget knobs: the response figure uses the first one.
-BUDGET_KNOBS = ("daily_budget", "messages_per_week", "reach", "invite_rate")
-#: Line styles of the top points in the retention figure.
-TOP_STYLES = ("-", "--", ":")
-FIGURE_DPI = 120
+BUDGET_KNOBS = ("daily_budget", "messages_per_week", "reach", "invite_rate", "reward_referrer", "value")
+#: The response figure draws one line per setting of the other swept keys up to this many, else their average.
+MAX_RESPONSE_LINES = 6
+#: Points whose retention curves are drawn.
+TOP_POINTS = 3
+#: Columns of the jobs table that are not swept parameters.
+JOB_COLUMNS = ("job", "point", "seed", "days")
+#: Point labels in figures wrap at this many characters.
+LABEL_WIDTH = 38
+#: Height of one point's row in the points figure, and the rest of the figure (inches).
+ROW_INCHES, FRAME_INCHES = 0.3, 1.5
 
 
 def _shown(root: Path) -> str:
@@ -55,33 +91,86 @@ def _shown(root: Path) -> str:
         return str(root)
 
 
-def sweep_markdown(table: pd.DataFrame, failures: list[dict[str, Any]], root: Path) -> str:
+@dataclass(frozen=True)
+class SweepContext:
+    """What every job of the sweep shares: money unit, margin, horizon (read from a job's summary)."""
+
+    currency: str
+    margin: float
+    horizon_days: int
+    ltv_days: int | None
+
+    @classmethod
+    def read(cls, root: Path, jobs: pd.DataFrame) -> SweepContext:
+        """From the first finished job's ``summary.json``."""
+        summary: dict[str, Any] = {}
+        if len(jobs):
+            path = root / jobs["job"].iloc[0] / "summary.json"
+            summary = json.loads(path.read_text()) if path.is_file() else {}
+        econ = summary.get("economics") or {}
+        days = jobs["days"].max() if "days" in jobs and jobs["days"].notna().any() else summary.get("days", 0)
+        return cls(
+            currency=str(econ.get("currency", "")),
+            margin=float(econ.get("margin", float("nan"))),
+            horizon_days=int(days or 0),
+            ltv_days=(econ.get("ltv") or {}).get("days"),
+        )
+
+
+def _params(jobs: pd.DataFrame) -> list[str]:
+    return [c for c in jobs.columns if c not in (*JOB_COLUMNS, *METRICS)]
+
+
+def _cell_md(row: pd.Series, m: str, fmt: Any) -> str:
+    mean, lo, hi = row[m], row[f"{m}_lo"], row[f"{m}_hi"]
+    if not is_number(mean):
+        return MISSING
+    return fmt(mean) + (f" [{fmt(lo)}, {fmt(hi)}]" if is_number(lo) else "")
+
+
+def sweep_markdown(table: pd.DataFrame, failures: list[dict[str, Any]], root: Path, currency: str = "") -> str:
     """The ranked table and the failures as Markdown."""
 
-    def cell(row: pd.Series, m: str, pct: bool = False, digits: int = 0) -> str:
-        scale = 100 if pct else 1
-        mean, lo, hi = (row[m] * scale, row[f"{m}_lo"] * scale, row[f"{m}_hi"] * scale)
-        if not np.isfinite(mean):
-            return "—"
-        fmt = f"{{:,.{digits}f}}"
-        body = fmt.format(mean) + ("%" if pct else "")
-        return body + (f" [{fmt.format(lo)}, {fmt.format(hi)}]" if np.isfinite(lo) else "")
+    def cash(x: Any) -> str:
+        return money(x, "", digits=0)
 
+    def share(x: Any) -> str:
+        return percent(x)
+
+    def two(x: Any) -> str:
+        return number(x, 2)
+
+    unit = f" ({currency})" if currency else ""
     lines = [
         f"# Sweep summary: {_shown(root)}",
         "",
-        f"Ranked by mean {table['rank_metric'].iloc[0]}; [low, high] = 95 % t-interval over seeds; "
+        f"Ranked by mean {table['rank_metric'].iloc[0].replace('_', ' ')}; [low, high] = 95 % t-interval over seeds; "
+        "paid back = seeds at which the point paid back within the horizon; "
         "P(best) = share of seeds (paired: same random numbers) at which the point is best.",
         "",
-        "| rank | point | seeds | incremental profit | incremental ROI | profit | D1 | D7 | D30 | CAC | LTV | payback day | P(best) |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| rank | point | seeds | cost{unit} | incremental users | incremental profit{unit} | incremental ROI | "
+        f"D1 | D7 | D30 | CAC{unit} | LTV{unit} | payback day | paid back | P(best) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for _, r in table.iterrows():
-        lines.append(
-            f"| {r['rank']} | {r['point']} | {r['seeds']} | {cell(r, 'incremental_profit')} | {cell(r, 'incremental_roi', digits=2)} | "
-            f"{cell(r, 'profit')} | {cell(r, 'd1', True, 1)} | {cell(r, 'd7', True, 1)} | {cell(r, 'd30', True, 1)} | "
-            f"{cell(r, 'cac', digits=2)} | {cell(r, 'ltv', digits=2)} | {cell(r, 'payback_day')} | {r['p_best']:.2f} |"
-        )
+        cells = [
+            str(r["rank"]),
+            str(r["point"]),
+            str(r["seeds"]),
+            _cell_md(r, "cost", cash),
+            _cell_md(r, "incremental_users", lambda x: number(x)),
+            _cell_md(r, "incremental_profit", cash),
+            _cell_md(r, "incremental_roi", lambda x: ratio(x, signed=False)),
+            _cell_md(r, "d1", share),
+            _cell_md(r, "d7", share),
+            _cell_md(r, "d30", share),
+            _cell_md(r, "cac", two),
+            _cell_md(r, "ltv", two),
+            _cell_md(r, "payback_day", lambda x: number(x)),
+            f"{r['paid_back']}/{r['seeds']}",
+            number(r["p_best"], 2),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     if failures:
         lines += ["", f"## {len(failures)} failed job(s)", ""]
         lines += [f"- `{f['job']}` ({f['point']}, seed {f['seed']}): {f['error']}" for f in failures]
@@ -89,142 +178,396 @@ def sweep_markdown(table: pd.DataFrame, failures: list[dict[str, Any]], root: Pa
 
 
 def _save(fig: Figure, root: Path, name: str) -> str:
-    """Lay out and write a figure atomically; return the file name."""
-    with warnings.catch_warnings():  # long point labels: tight_layout may not fit them all
-        warnings.simplefilter("ignore", UserWarning)
-        fig.tight_layout()
-    write_atomic(root / name, lambda p: fig.savefig(p, format="png"))
+    """Write a figure atomically; return the file name."""
+    write_atomic(root / name, lambda p: save_png(fig, p))
     return name
 
 
-def sweep_points_figure(table: pd.DataFrame, *, fig: Figure | None = None) -> Figure:
-    """Every point's ranking metric and ROI with its 95 % interval over seeds (two panels, on ``fig`` if given)."""
+def _plain(text: str) -> str:
+    """A swept value as literal figure text: ``$`` would start matplotlib's math mode."""
+    return text.replace("$", r"\$")
+
+
+def _wrapped(label: str) -> str:
+    return _plain("\n".join(textwrap.wrap(label, LABEL_WIDTH, break_long_words=True)) or label)
+
+
+def sweep_points_figure(table: pd.DataFrame, currency: str = "", *, fig: Figure | None = None) -> Figure:
+    """Every point's ranking metric and ROI: mean over seeds, 95 % interval where there are two seeds or more.
+
+    Two panels side by side: drawn into ``fig`` (or a new Figure).
+    """
     metric = table["rank_metric"].iloc[0]
-    if fig is None:
-        fig = Figure(figsize=(10, max(3.0, 0.45 * len(table) + 1.5)), dpi=FIGURE_DPI)
-    axes = fig.subplots(1, 2)
     roi = "incremental_roi" if metric.startswith("incr") else "roi"
-    for ax, (m, label) in zip(axes, ((metric, metric.replace("_", " ")), (roi, "ROI")), strict=True):
-        y = np.arange(len(table))[::-1]
-        mean, lo, hi = table[m].to_numpy(float), table[f"{m}_lo"].to_numpy(float), table[f"{m}_hi"].to_numpy(float)
-        err = np.vstack([mean - lo, hi - mean])
-        ax.errorbar(mean, y, xerr=np.where(np.isfinite(err), err, 0), fmt="o", color="black", capsize=3)
-        ax.set_yticks(y, table["point"], fontsize=7)
-        ax.axvline(0, color="grey", lw=0.8)
-        ax.set_xlabel(f"{label} (mean, 95 % interval over seeds)")
-        ax.grid(alpha=0.3)
-    fig.suptitle("Sweep points ranked", fontsize=10)
+    n = len(table)
+    lines = sum(_wrapped(p).count("\n") + 1 for p in table["point"])
+    with house_style():
+        if fig is None:
+            fig = Figure(figsize=(10, ROW_INCHES * max(n, lines * 0.75) + FRAME_INCHES))
+        axes = fig.subplots(1, 2, sharey=True)
+        y = np.arange(n)[::-1]
+        for ax, m in zip(axes, (metric, roi), strict=True):
+            label = m.replace("_", " ").replace("roi", "ROI")
+            mean, lo, hi = (table[c].to_numpy(float) for c in (m, f"{m}_lo", f"{m}_hi"))
+            colours = [STRATEGY if i == 0 else (LOSS if v < 0 else BASELINE) for i, v in enumerate(mean)]
+            has = np.isfinite(lo) & np.isfinite(hi)
+            for yi, a, b, c in zip(y[has], lo[has], hi[has], np.array(colours)[has], strict=True):
+                ax.plot([a, b], [yi, yi], color=c, lw=2.2, solid_capstyle="butt")
+            ax.scatter(mean, y, color=colours, zorder=3, s=22)
+            ax.axvline(0, color=NEUTRAL, lw=0.8)
+            is_money = m in ("incremental_profit", "profit")
+            ax.xaxis.set_major_formatter(money_formatter(currency) if is_money else compact_formatter())
+            ax.tick_params(axis="x", labelrotation=25 if is_money else 0)
+            ax.set_xlabel(f"{label} (mean; bar: 95 % interval over seeds)")
+            ax.grid(axis="y", visible=False)
+        axes[0].set_yticks(y, [_wrapped(p) for p in table["point"]], fontsize=8 if n <= 20 else 7)
+        axes[0].set_ylim(-0.7, n - 0.3)
+        title = "Sweep points, best first (highlighted); red: below zero"
+        if not np.isfinite(table[f"{metric}_lo"].to_numpy(float)).any():
+            title += " — one seed per point: no intervals"
+        fig.suptitle(title, x=0.01, ha="left", fontsize=10.5, fontweight="bold")
     return fig
 
 
-def _job_curve(job: Path) -> np.ndarray:
-    """Pooled classic retention D_0 … D_90 of one job's result folder."""
-    c = pd.read_parquet(job / "cohorts.parquet")
-    h = int(c["cohort_day"].max() + c["day_n"].max() + 1) if len(c) else 1
-    ca = np.zeros((h, h))
-    ca[c["cohort_day"], c["day_n"]] = c["active"]
-    return cohort_retention_curve(ca)[: LONG_TERM_DAYS + 1]
+@dataclass(frozen=True)
+class RetentionCurve:
+    """One point's pooled classic retention over its seeds.
+
+    Attributes:
+        point: The point's label.
+        mean: D_0 … D_90, mean over the seeds that observe each day (NaN where none does).
+        half_width: Half-width of the 95 % t-interval over seeds (NaN with fewer than two).
+        users: Users behind each D_N, summed over seeds.
+
+    """
+
+    point: str
+    mean: np.ndarray
+    half_width: np.ndarray
+    users: np.ndarray
 
 
-def sweep_retention_figure(jobs: pd.DataFrame, table: pd.DataFrame, root: Path, *, ax: Axes | None = None) -> Figure:
-    """Retention curves of the top three points: mean over seeds and its 95 % interval (job folders under ``root``)."""
-    fig, ax = target_axes(ax, (7, 4.2), dpi=FIGURE_DPI)
-    for (_, row), style in zip(table.head(len(TOP_STYLES)).iterrows(), TOP_STYLES, strict=False):
-        curves = [_job_curve(root / job) for job in jobs.loc[jobs["point"] == row["point"], "job"]]
-        n = min(len(c) for c in curves)
-        arr = np.array([c[:n] for c in curves])
-        seen = np.isfinite(arr).sum(axis=0)  # days no seed observed yet (short horizons) stay blank
-        mean = np.divide(np.nansum(arr, axis=0), seen, out=np.full(n, np.nan), where=seen > 0)
-        ax.plot(np.arange(1, n), 100 * mean[1:], ls=style, color="black", label=row["point"])
-        if len(arr) > 1:
-            with np.errstate(invalid="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # days observed by one seed only: no interval
-                half = t_half_width(np.nanstd(arr, axis=0, ddof=1), len(arr))
-            ax.fill_between(np.arange(1, n), 100 * (mean - half)[1:], 100 * (mean + half)[1:], color="0.85", alpha=0.8)
-    ax.set_xlabel("days since acquisition (N)")
-    ax.set_ylabel("classic retention D_N (%)")
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    ax.set_title("Retention of the top 3 points (mean over seeds, 95 % interval)", fontsize=10)
+def retention_curves(
+    jobs: pd.DataFrame, table: pd.DataFrame, root: Path, top: int = TOP_POINTS
+) -> list[RetentionCurve]:
+    """Pooled classic retention of the ``top`` points, each seed pooled exactly as its ``summary.json``.
+
+    Each job's curve comes from its ``cohorts.parquet`` (:func:`pooled_curve_from_table`:
+    D_N = Σ active / Σ cohort size over the cohorts observed N days), so its D1, D7 and
+    D30 are the job's summary values, and the mean over seeds is the table's.
+    """
+    out = []
+    for point in table["point"].head(top):
+        curves, users = [], np.zeros(LONG_TERM_DAYS + 1)
+        for job in jobs.loc[jobs["point"] == point, "job"]:
+            curve, u = pooled_curve_from_table(pd.read_parquet(root / job / "cohorts.parquet"))
+            curves.append(curve)
+            users += u
+        stats = [t_interval(column) for column in np.array(curves).T]
+        mean = np.array([s[0] for s in stats])
+        half = np.array([(s[2] - s[1]) / 2 for s in stats])
+        out.append(RetentionCurve(point, mean, half, users))
+    return out
+
+
+def sweep_retention_figure(
+    jobs: pd.DataFrame, table: pd.DataFrame, root: Path, *, ax: Axes | None = None, top: int = TOP_POINTS
+) -> Figure:
+    """Retention curves of the ``top`` points (:func:`retention_curves`): mean over seeds, 95 % interval where it exists."""
+    return retention_curves_figure(retention_curves(jobs, table, root, top), ax=ax)
+
+
+def retention_curves_figure(curves: list[RetentionCurve], *, ax: Axes | None = None) -> Figure:
+    """Retention curves of sweep points: mean over seeds, with the 95 % interval where it exists."""
+    with house_style():
+        fig, ax = target_axes(ax, (7.5, 4.4))
+        drew_band = False
+        for i, c in enumerate(curves):
+            colour = PALETTE[i % len(PALETTE)]
+            keep = np.isfinite(c.mean) & (c.users >= MIN_POOLED_SHARE * c.users[1])
+            keep[0] = False
+            n = np.flatnonzero(keep)
+            ax.plot(n, 100 * c.mean[n], color=colour, ls=("-", "--", ":")[i % 3], label=_plain(f"{i + 1}. {c.point}"))
+            band = keep & np.isfinite(c.half_width)
+            if band.any():
+                drew_band = True
+                b = np.flatnonzero(band)
+                lo, hi = 100 * (c.mean[b] - c.half_width[b]), 100 * (c.mean[b] + c.half_width[b])
+                ax.fill_between(b, lo, hi, color=colour, alpha=0.18, lw=0)
+        ax.set_xlabel("days since acquisition (N)")
+        ax.set_ylabel("classic retention D_N (% of cohort)")
+        ax.yaxis.set_major_formatter(percent_formatter())
+        ax.set_ylim(bottom=0)
+        ax.legend(loc="upper right", fontsize=8)
+        band = "shaded: 95 % interval over seeds" if drew_band else "one seed per point: no interval"
+        ax.set_title(f"Retention of the top {len(curves)} points (mean over seeds; {band})", fontweight="bold")
     return fig
 
 
-def sweep_heatmap_figure(jobs: pd.DataFrame, a: str, b: str, metric: str, *, ax: Axes | None = None) -> Figure:
-    """The ranking metric's mean over two swept numbers, values in the cells."""
+def sweep_heatmap_figure(
+    jobs: pd.DataFrame, a: str, b: str, metric: str, currency: str = "", *, ax: Axes | None = None
+) -> Figure:
+    """The ranking metric's mean over two swept numbers, values in the cells (diverging at zero)."""
     pivot = jobs.assign(**{a: pd.to_numeric(jobs[a]), b: pd.to_numeric(jobs[b])}).pivot_table(
         index=a, columns=b, values=metric, aggfunc="mean"
     )
-    fig, ax = target_axes(ax, (6.5, 4.8), dpi=FIGURE_DPI)
-    im = ax.imshow(pivot.to_numpy(), cmap="Greys", aspect="auto", origin="lower")
-    ax.set_xticks(range(pivot.shape[1]), [f"{v:g}" for v in pivot.columns])
-    ax.set_yticks(range(pivot.shape[0]), [f"{v:g}" for v in pivot.index])
     values = pivot.to_numpy(dtype=float)
-    middle = np.nanmin(values) + 0.5 * (np.nanmax(values) - np.nanmin(values))
-    for i in range(pivot.shape[0]):
-        for j in range(pivot.shape[1]):
-            dark = values[i, j] > middle  # white on dark cells, black on light ones
-            colour = "white" if dark else "black"
-            ax.text(j, i, f"{values[i, j]:,.0f}", ha="center", va="center", fontsize=8, color=colour)
-    ax.set_xlabel(b)
-    ax.set_ylabel(a)
-    fig.colorbar(im, ax=ax, label=f"mean {metric}")
-    ax.set_title(f"Expected {metric.replace('_', ' ')} over the two swept parameters", fontsize=10)
+    short = short_keys([a, b])
+    with house_style():
+        size = (max(5.5, 1.1 * pivot.shape[1] + 2.5), max(3.5, 0.55 * pivot.shape[0] + 1.8))
+        fig, ax = target_axes(ax, size)
+        lo, hi = np.nanmin(values), np.nanmax(values)
+        if lo < 0 < hi:
+            cmap, norm = "PuOr", TwoSlopeNorm(vcenter=0.0, vmin=lo, vmax=hi)
+        else:
+            cmap, norm = "cividis", Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1)
+        im = ax.imshow(values, cmap=cmap, norm=norm, aspect="auto", origin="lower")
+        ax.grid(False)
+        ax.set_xticks(range(pivot.shape[1]), [human_value(f"{v:g}") for v in pivot.columns])
+        ax.set_yticks(range(pivot.shape[0]), [human_value(f"{v:g}") for v in pivot.index])
+        for i in range(pivot.shape[0]):
+            for j in range(pivot.shape[1]):
+                if np.isfinite(values[i, j]):
+                    colour = text_colour_on(im.cmap(norm(values[i, j])))
+                    ax.text(j, i, compact(values[i, j]), ha="center", va="center", fontsize=8.5, color=colour)
+        ax.set_xlabel(short[b])
+        ax.set_ylabel(short[a])
+        fig.colorbar(im, ax=ax, label=f"mean {metric.replace('_', ' ')} ({currency})", format=money_formatter(""))
+        ax.set_title(f"Mean {metric.replace('_', ' ')} over the two swept numbers", fontweight="bold")
     return fig
 
 
-def sweep_response_figure(jobs: pd.DataFrame, key: str, metric: str, *, ax: Axes | None = None) -> Figure:
-    """The ranking metric against one swept number, with 95 % intervals over seeds."""
-    x = pd.to_numeric(jobs[key])
-    g = jobs.assign(x=x).groupby("x")[metric]
-    mean, sd, n = g.mean(), g.std(ddof=1), g.count()
-    half = t_half_width(sd, np.maximum(n, 2)) * (n >= 2)
-    fig, ax = target_axes(ax, (7, 4.2), dpi=FIGURE_DPI)
-    ax.errorbar(mean.index, mean.to_numpy(), yerr=np.nan_to_num(np.asarray(half)), fmt="-o", color="black", capsize=3)
-    ax.set_xlabel(key)
-    ax.set_ylabel(f"{metric.replace('_', ' ')} (mean, 95 % interval)")
-    ax.grid(alpha=0.3)
-    ax.set_title(f"Response to {key}", fontsize=10)
+def sweep_response_figure(
+    jobs: pd.DataFrame, key: str, metric: str, currency: str = "", *, ax: Axes | None = None
+) -> Figure:
+    """The ranking metric against one swept number, one line per setting of the other swept keys.
+
+    Each line is the mean over seeds with its 95 % t-interval (where there are two seeds
+    or more); beyond :data:`MAX_RESPONSE_LINES` settings the others are averaged over.
+    """
+    others = [p for p in _params(jobs) if p != key and jobs[p].astype(str).nunique() > 1]
+    short = short_keys([key, *others])
+    data = jobs.assign(_x=pd.to_numeric(jobs[key]))
+    groups = list(data.groupby(others, sort=True)) if others else [((), data)]
+    pooled = len(groups) > MAX_RESPONSE_LINES
+    if pooled:
+        groups = [((), data)]
+    with house_style():
+        fig, ax = target_axes(ax, (7.5, 4.4))
+        any_interval = False
+        for i, (setting, rows) in enumerate(groups):
+            stats = rows.groupby("_x")[metric].apply(lambda v: t_interval(v.to_numpy(float)))
+            xs = stats.index.to_numpy(float)
+            mean = np.array([s[0] for s in stats])
+            half = np.array([(s[2] - s[1]) / 2 for s in stats])
+            values = setting if isinstance(setting, tuple) else (setting,)
+            label = _plain(" · ".join(f"{short[o]}={human_value(v)}" for o, v in zip(others, values, strict=False)))
+            colour = PALETTE[i % len(PALETTE)]
+            ax.plot(xs, mean, color=colour, marker="o", label=label if label and not pooled else None)
+            has = np.isfinite(half)
+            if has.any():
+                any_interval = True
+                ax.errorbar(xs[has], mean[has], yerr=half[has], fmt="none", color=colour, capsize=3)
+        ax.axhline(0, color=NEUTRAL, lw=0.8)
+        ax.xaxis.set_major_formatter(compact_formatter())
+        ax.yaxis.set_major_formatter(money_formatter(currency))
+        ax.set_xlabel(short[key])
+        ax.set_ylabel(f"{metric.replace('_', ' ')} ({'mean, 95 % interval' if any_interval else 'one seed'})")
+        if others and not pooled:
+            ax.legend(fontsize=8)
+        note = f", averaged over {', '.join(short[o] for o in others)}" if pooled else ""
+        ax.set_title(f"Response to {short[key]}{note}", fontweight="bold")
     return fig
 
 
-def _figures(jobs: pd.DataFrame, table: pd.DataFrame, root: Path) -> list[str]:
+def _figures(jobs: pd.DataFrame, table: pd.DataFrame, root: Path, currency: str) -> list[str]:
     metric = table["rank_metric"].iloc[0]
     written = [
-        _save(sweep_points_figure(table), root, "sweep_points.png"),
+        _save(sweep_points_figure(table, currency), root, "sweep_points.png"),
         _save(sweep_retention_figure(jobs, table, root), root, "sweep_retention.png"),
     ]
-    params = [c for c in jobs.columns if c not in ("job", "point", "seed", *METRICS)]
+    params = _params(jobs)
     numeric = [p for p in params if pd.to_numeric(jobs[p], errors="coerce").notna().all() and jobs[p].nunique() > 1]
     if len(numeric) == 2:
-        written.append(_save(sweep_heatmap_figure(jobs, *numeric, metric), root, "sweep_heatmap.png"))
+        written.append(_save(sweep_heatmap_figure(jobs, *numeric, metric, currency), root, "sweep_heatmap.png"))
     budget = [p for p in numeric if p.endswith(BUDGET_KNOBS)]
     if len(numeric) == 1 or budget:
         key = budget[0] if budget else numeric[0]
-        written.append(_save(sweep_response_figure(jobs, key, metric), root, "sweep_response.png"))
+        written.append(_save(sweep_response_figure(jobs, key, metric, currency), root, "sweep_response.png"))
     return written
 
 
+CAPTIONS = {
+    "sweep_points.png": "Every point's mean incremental profit and ROI over seeds, best first; the bars are 95 % "
+    "t-intervals over seeds (drawn only where a point has two seeds or more).",
+    "sweep_retention.png": "Classic retention of the three best points, each seed pooled over all its cohorts exactly "
+    "as the table's D1/D7/D30, then averaged over seeds.",
+    "sweep_heatmap.png": "Mean of the ranking metric over the two swept numbers (averaged over seeds and any other "
+    "swept key); the colour scale turns at zero.",
+    "sweep_response.png": "The ranking metric against a swept budget knob (or the one swept number): mean over seeds "
+    "with its 95 % t-interval.",
+}
+
+
+#: The definitions a sweep page shows.
+SWEEP_TERMS = (
+    "verdict",
+    "cost",
+    "incremental users",
+    "incremental profit",
+    "incremental ROI",
+    "payback day",
+    "classic D1 / D7 / D30",
+    "interval (over seeds)",
+    "P(best)",
+    "seeds",
+)
+
 SWEEP_CSS = """
-th, td { padding: 3px 6px; font-size: 0.85em; }
+table.ranked { font-size: 0.88em; }
+table.ranked th, table.ranked td { padding: 4px 6px; }
+table.ranked td.point, table.ranked th[scope=row] { min-width: 12em; max-width: 22em; overflow-wrap: anywhere; }
+ul.swept li { margin: 0.15em 0; }
 """
 
 
-def _sweep_page(root: Path, table: pd.DataFrame, failures: list[dict[str, Any]], figures: list[str]) -> None:
-    """One self-contained HTML page for the sweep: ranked table, failures, figures (embedded)."""
-    md = sweep_markdown(table, failures, root)
-    rows = [line for line in md.splitlines() if line.startswith("|") and not line.startswith("|---")]
-    cells = [[c.strip() for c in line.strip("|").split("|")] for line in rows]
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cells[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in cells[1:])
-    imgs = "".join(figure_html(name, (root / name).read_bytes()) for name in figures)
-    fails = "".join(f"<li><code>{html.escape(f['job'])}</code>: {html.escape(f['error'])}</li>" for f in failures)
+def _interval_cell(row: pd.Series, m: str, fmt: Any, key: str) -> Cell:
+    mean, lo, hi = row[m], row[f"{m}_lo"], row[f"{m}_hi"]
+    note = f"± {fmt((hi - lo) / 2).lstrip('+')}" if is_number(lo) and is_number(hi) and hi > lo else ""
+    return Cell(fmt(mean), mean if is_number(mean) else None, note=note, numeric=True, key=key)
+
+
+def _ranked_table(table: pd.DataFrame, currency: str) -> str:
+    rows = []
+    for _, r in table.iterrows():
+        half_roi = (r["incremental_roi_hi"] - r["incremental_roi_lo"]) / 2
+        roi_digits = digits_for(half_roi, 2)
+        rows.append(
+            [
+                Cell(str(r["rank"]), r["rank"]),
+                Cell(str(r["point"]), key="point"),
+                Cell(str(r["seeds"]), r["seeds"]),
+                _interval_cell(r, "cost", lambda x: money(x, currency, digits=0), "cost"),
+                _interval_cell(r, "incremental_users", lambda x: number(x, signed=True), "incremental_users"),
+                _interval_cell(
+                    r, "incremental_profit", lambda x: money(x, currency, signed=True, digits=0), "incremental_profit"
+                ),
+                _interval_cell(r, "incremental_roi", lambda x, d=roi_digits: ratio(x, d), "incremental_roi"),
+                _interval_cell(r, "d30", percent, "d30"),
+                Cell(
+                    f"{number(r['payback_day'])}" if is_number(r["payback_day"]) else "not paid back",
+                    r["payback_day"] if is_number(r["payback_day"]) else None,
+                    note=f"{r['paid_back']} of {r['seeds']} seeds",
+                    numeric=True,
+                    key="payback_day",
+                ),
+                Cell(number(r["p_best"], 2), r["p_best"], key="p_best"),
+            ]
+        )
+    header = [
+        Cell("rank", numeric=True),
+        "point",
+        Cell("seeds", numeric=True),
+        Cell("cost", numeric=True),
+        Cell("incremental users", numeric=True),
+        Cell("incremental profit", numeric=True),
+        Cell("incremental ROI", numeric=True),
+        Cell("D30", numeric=True),
+        Cell("payback day", numeric=True),
+        Cell("P(best)", numeric=True),
+    ]
+    classes = ["best" if i == 0 else "" for i in range(len(rows))]
+    return table_html(header, rows, row_classes=classes, css_class="ranked", row_headers=False)
+
+
+def _sorted_values(values: Any) -> list[str]:
+    """Distinct values, numbers in numeric order, then the rest in the order met."""
+    distinct = list(dict.fromkeys(values))
+    numbers = sorted((v for v in distinct if is_number(_as_float(v))), key=lambda v: float(v))
+    return numbers + [v for v in distinct if not is_number(_as_float(v))]
+
+
+def _as_float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _swept_html(jobs: pd.DataFrame, failures: list[dict[str, Any]]) -> str:
+    """What was swept (every value of each varying key) and what every job shares."""
+    params = _params(jobs)
+    rows = [*jobs[params].astype(str).to_dict("records"), *(f.get("params", {}) for f in failures)]
+    values = {p: _sorted_values(str(r.get(p)) for r in rows if r.get(p) is not None) for p in params}
+    varying = [p for p in params if len(values[p]) > 1]
+    short = short_keys(varying)
+    items = [
+        f"<li><b>{html.escape(short[p])}</b> <span class='small'>({html.escape(p)})</span>: "
+        f"{html.escape(', '.join(human_value(v) for v in values[p]))}</li>"
+        for p in varying
+    ]
+    seeds = sorted(jobs["seed"].dropna().unique()) if "seed" in jobs else []
+    if seeds:
+        items.append(f"<li><b>seeds</b>: {len(seeds)} ({html.escape(', '.join(str(int(s)) for s in seeds))})</li>")
+    fixed = [f"{p}={values[p][0]}" for p in params if len(values[p]) == 1]
+    if fixed:
+        items.append(f"<li>the same in every job: <code>{html.escape(' '.join(fixed))}</code></li>")
+    return f'<ul class="swept">{"".join(items)}</ul>'
+
+
+def _sweep_page(
+    root: Path,
+    jobs: pd.DataFrame,
+    table: pd.DataFrame,
+    failures: list[dict[str, Any]],
+    figures: list[str],
+    context: SweepContext,
+) -> None:
+    """One self-contained HTML page for the sweep: verdict, what was swept, ranked table, definitions, figures."""
+    best = table.iloc[0]
+    if is_number(best["cost"]) and best["cost"] > 0:
+        verdict = verdict_html(
+            sweep_verdict(
+                best,
+                subject=f"best point ({best['point']})",
+                currency=context.currency,
+                horizon_days=context.horizon_days,
+            )
+        )
+    else:
+        verdict = verdict_html(
+            None, none_text=f"Spending nothing is best: the top point ({best['point']}) spends nothing."
+        )
+    glossary = definitions(
+        currency=context.currency or "money",
+        margin=context.margin,
+        horizon_days=context.horizon_days,
+        terms=SWEEP_TERMS,
+    )
+    imgs = "".join(figure_html(name, (root / name).read_bytes(), CAPTIONS.get(name, "")) for name in figures)
+    fails = "".join(
+        f"<li><code>{html.escape(f['job'])}</code> ({html.escape(str(f['point']))}, seed {f['seed']}): "
+        f"{html.escape(f['error'])}</li>"
+        for f in failures
+    )
     where = html.escape(_shown(root))
-    content = f"""<h1>opsim sweep</h1><p><code>{where}</code>: {len(table)} points, ranked by mean {html.escape(str(table["rank_metric"].iloc[0]))};
-[low, high] = 95 % t-interval over seeds; P(best) = share of seeds at which the point is best (paired by seed).</p>
-<table><tr>{head}</tr>{body}</table>
+    links = ['<a href="#ranking">Ranking</a>', '<a href="#figures">Figures</a>']
+    if (root / "index.html").is_file():
+        links.append('<a href="index.html">Every run\'s report</a>')
+    links.append('<a href="sweep_summary.csv">Table as CSV</a>')
+    metric = str(table["rank_metric"].iloc[0]).replace("_", " ")
+    content = f"""<h1>Sweep: which setting pays best?</h1>
+<p class="sub"><code>{where}</code>: {len(table)} points, {len(jobs)} jobs, {context.horizon_days} days each;
+ranked by mean {html.escape(metric)}.</p>
+<nav>{"".join(links)}</nav>
+{verdict}
+<div class="cols"><div><h2>What was swept</h2>{_swept_html(jobs, failures)}</div><div>{definitions_html(glossary)}</div></div>
+<h2 id="ranking">Ranking</h2>
+<p class="small">Means over seeds; ± = half-width of the 95 % t-interval over seeds. Payback day: mean over the seeds that
+paid back within the horizon. The best point is highlighted.</p>
+{_ranked_table(table, context.currency)}
 {"<h2>Failed jobs</h2><ul>" + fails + "</ul>" if failures else ""}
-<h2>Figures</h2>{imgs}"""
+<h2 id="figures">Figures</h2>{imgs}"""
     write_text(root / "report.html", page(f"opsim sweep — {_shown(root)}", content, css=SWEEP_CSS))
 
 
@@ -235,7 +578,7 @@ def write_sweep_summary(
 
     Args:
         root: The sweep folder.
-        jobs: One row per finished job (point, seed, parameters, metrics).
+        jobs: One row per finished job (job folder, point, seed, days, parameters, metrics).
         table: One row per point (:func:`sim.analysis.sweep_stats.summarize_points`), None if no job finished.
         failures: The failed jobs.
 
@@ -246,12 +589,13 @@ def write_sweep_summary(
         text = "# Sweep summary\n\nNo job finished.\n" + "".join(f"- {f['job']}: {f['error']}\n" for f in failures)
         write_text(root / "sweep_summary.md", text)
         return [*files, "sweep_summary.md"]
+    context = SweepContext.read(root, jobs)
     write_atomic(root / "sweep_jobs.parquet", lambda p: jobs.to_parquet(p, index=False))
     write_atomic(root / "sweep_summary.parquet", lambda p: table.to_parquet(p, index=False))
     write_atomic(root / "sweep_summary.csv", lambda p: table.to_csv(p, index=False))
-    write_text(root / "sweep_summary.md", sweep_markdown(table, failures, root))
+    write_text(root / "sweep_summary.md", sweep_markdown(table, failures, root, context.currency))
     files += ["sweep_jobs.parquet", "sweep_summary.parquet", "sweep_summary.csv", "sweep_summary.md"]
-    files += _figures(jobs, table, root)
-    _sweep_page(root, table, failures, [f for f in files if f.endswith(".png")])
+    files += _figures(jobs, table, root, context.currency)
+    _sweep_page(root, jobs, table, failures, [f for f in files if f.endswith(".png")], context)
     files.append("report.html")
     return files

@@ -1,0 +1,363 @@
+"""The shared page pieces: number formatting, the verdict, definitions, tables, the figure house style."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+from sim.analysis.stats import Z_95
+from sim.output import figures as plots
+from sim.output.formatting import compact, digits_for, money, number, percent, ratio, with_half_width
+from sim.output.glossary import TERMS, definitions
+from sim.output.html import Cell, Comparison, definitions_html, side_by_side_html, table_html
+from sim.output.style import house_style, money_formatter, text_colour_on
+from sim.output.verdict import Estimate, Verdict, run_verdict, sweep_verdict, verdict_html, verdict_text
+
+# --- numbers as text -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "kwargs", "expected"),
+    [
+        (583350.4, {}, "583,350 USD"),
+        (-1285.2, {"signed": True}, "-1,285 USD"),
+        (1285.2, {"signed": True}, "+1,285 USD"),
+        (99.994, {}, "99.99 USD"),  # below 100: cents
+        (100.0, {}, "100 USD"),  # from 100: whole units
+        (-0.004, {"signed": True, "digits": 2}, "+0.00 USD"),  # no "-0.00"
+        (float("nan"), {}, "—"),
+        (None, {}, "—"),
+        (float("inf"), {}, "—"),
+    ],
+)
+def test_money_carries_its_currency_and_separators(value, kwargs, expected):
+    assert money(value, "USD", **kwargs) == expected
+
+
+def test_counts_percentages_ratios_and_compact_numbers():
+    assert number(425946.6) == "425,947"  # a sampled market's count is an estimate: rounded
+    assert number(-3, signed=True) == "-3" and number(0.2, signed=True) == "+0"
+    assert percent(0.2571) == "25.7 %" and percent(None) == "—"
+    assert ratio(0.934) == "+0.93" and ratio(-0.05) == "-0.05"
+    assert compact(9_999) == "9,999" and compact(10_000) == "10k"  # the boundary of SI prefixes
+    assert compact(1_250_000) == "1.25M" and compact(-543_000) == "-543k" and compact(2.5) == "2.50"
+    assert compact(3e9) == "3G" and compact(float("nan")) == "—"
+
+
+def test_interval_written_once_with_the_unit_at_the_end():
+    def cash(x):
+        return money(x, "USD", signed=True, digits=0)
+
+    assert with_half_width(505686, 9876.2, cash) == "+505,686 ± 9,876 USD"
+    assert with_half_width(0.2571, 0.004, percent) == "25.7 ± 0.4 %"
+    assert with_half_width(505686, None, cash) == "+505,686 USD"  # no interval: the value alone
+    assert with_half_width(505686, 0.0, cash) == "+505,686 USD"
+    assert with_half_width(float("nan"), 3.0, cash) == "—"
+    assert digits_for(0.0016, 2) == 3 and digits_for(0.02, 2) == 2 and digits_for(0.00001, 2) == 4  # at most 2 more
+
+
+# --- the verdict -----------------------------------------------------------------------------
+
+
+def verdict(profit, half, *, payback=None, replicates=1, paid_back=None, roi=0.5, roi_half=0.01):
+    return Verdict(
+        subject="strategy x",
+        currency="USD",
+        horizon_days=365,
+        cost=Estimate(1000.0, None),
+        incremental_profit=Estimate(profit, half),
+        incremental_roi=Estimate(roi, roi_half),
+        payback_day=payback,
+        paid_back=int(payback is not None) if paid_back is None else paid_back,
+        replicates=replicates,
+        interval="test",
+    )
+
+
+@pytest.mark.parametrize(
+    ("profit", "half", "outcome"),
+    [
+        (100.0, 99.0, "pays"),  # interval (1, 199): above zero
+        (100.0, 101.0, "unclear"),  # interval (-1, 201) holds zero
+        (-100.0, 99.0, "loses"),
+        (-100.0, 101.0, "unclear"),
+        (100.0, None, "pays"),  # no interval: the sign decides
+        (-100.0, None, "loses"),
+        (0.0, None, "unclear"),
+    ],
+)
+def test_verdict_outcome_on_both_sides_of_zero(profit, half, outcome):
+    assert verdict(profit, half).outcome == outcome
+
+
+def test_verdict_line_of_one_run():
+    assert verdict_text(verdict(505686.0, 9876.0, payback=135, roi=0.934, roi_half=0.0123)) == (
+        "Pays back on day 135 of 365: incremental profit +505,686 ± 9,876 USD, "
+        "incremental ROI +0.93 ± 0.01 on 1,000 USD spent."
+    )
+    line = verdict_text(verdict(-203690.0, 655.0, roi=-0.96995, roi_half=0.0031))
+    assert line.startswith("Does not pay back within 365 days: incremental profit -203,690 ± 655 USD")
+    assert "incremental ROI -0.970 ± 0.003" in line  # one more decimal so the interval does not round to 0
+    assert "break-even cannot be ruled out" in verdict_text(verdict(50.0, 80.0, payback=300))
+
+
+def test_verdict_line_over_seeds():
+    every = verdict(900.0, 100.0, payback=118.4, replicates=3, paid_back=3)
+    assert verdict_text(every).startswith("Pays back at every seed (3, mean day 118 of 365)")
+    some = verdict(10.0, 100.0, payback=300.0, replicates=3, paid_back=1)
+    assert verdict_text(some).startswith("Pays back within 365 days at 1 of 3 seeds, mean day 300 of 365")
+    none = verdict(-10.0, 1.0, replicates=3, paid_back=0)
+    assert verdict_text(none).startswith("Does not pay back within 365 days at any of 3 seeds")
+
+
+def summary_with(profit=-200.0, profit_se=10.0, roi=-0.5, roi_se=0.02, payback=None, cost=400.0):
+    return {
+        "strategy": "paid_growth",
+        "days": 70,
+        "market_size": 30000,
+        "sample_size": 30000,
+        "economics": {
+            "currency": "EUR",
+            "cost_total": cost,
+            "payback_day": payback,
+            "incremental": {"profit": profit, "roi": roi},
+            "monte_carlo": {"groups": 20, "cost_total": 0.0, "incremental": {"profit": profit_se, "roi": roi_se}},
+        },
+    }
+
+
+def test_run_verdict_reads_summary_and_uses_z_times_the_monte_carlo_error():
+    v = run_verdict(summary_with())
+    assert v.incremental_profit.value == -200.0 and v.incremental_profit.half_width == pytest.approx(Z_95 * 10.0)
+    assert v.incremental_roi.half_width == pytest.approx(Z_95 * 0.02) and v.cost.value == 400.0
+    assert v.horizon_days == 70 and v.payback_day is None and v.outcome == "loses"
+    assert run_verdict(summary_with(cost=0.0)) is None  # spent nothing: nothing to judge
+    paid = run_verdict(summary_with(profit=300.0, payback=41))
+    assert paid.payback_day == 41 and paid.paid_back == 1
+    box = verdict_html(paid)
+    assert 'class="verdict pays"' in box and 'data-profit="300.0"' in box and 'data-payback-day="41.0"' in box
+    assert "day 41 of 70" in box and "EUR" in box
+    unknown = summary_with()
+    unknown["economics"]["incremental"] = None
+    assert "unknown without the baseline run" in verdict_text(run_verdict(unknown))
+
+
+def test_sweep_verdict_takes_half_the_t_interval():
+    row = pd.Series(
+        {
+            "seeds": 3,
+            "paid_back": 2,
+            "cost": 100.0,
+            "cost_lo": 100.0,
+            "cost_hi": 100.0,
+            "incremental_profit": 50.0,
+            "incremental_profit_lo": 20.0,
+            "incremental_profit_hi": 80.0,
+            "incremental_roi": 0.5,
+            "incremental_roi_lo": 0.2,
+            "incremental_roi_hi": 0.8,
+            "payback_day": 150.0,
+        }
+    )
+    v = sweep_verdict(row, subject="best point (a=1)", currency="USD", horizon_days=180)
+    assert v.incremental_profit.half_width == pytest.approx(30.0) and v.incremental_roi.half_width == pytest.approx(0.3)
+    assert v.outcome == "pays" and v.replicates == 3 and v.paid_back == 2
+    assert "at 2 of 3 seeds, mean day 150 of 180" in verdict_text(v)
+
+
+# --- definitions and tables ------------------------------------------------------------------
+
+
+def test_definitions_carry_the_runs_margin_horizon_and_currency():
+    items = dict(definitions(currency="EUR", margin=0.3, horizon_days=365, ltv_days=180))
+    assert set(items) == set(TERMS)
+    assert "30 % margin within the 365 simulated days" in items["incremental ROI"]
+    assert "every EUR spent comes back twice" in items["incremental ROI"]
+    assert "180 days of tenure" in items["LTV per user"]
+    assert f"{Z_95:.2f}" in items["interval (one run)"]
+    picked = definitions(currency="EUR", margin=0.25, horizon_days=90, terms=["cost", "payback day"])
+    assert [t for t, _ in picked] == ["cost", "payback day"]
+    with pytest.raises(KeyError):
+        definitions(currency="EUR", margin=0.25, horizon_days=90, terms=["nope"])
+    box = definitions_html([("a<b", "x & y")])
+    assert "<dt>a&lt;b</dt><dd>x &amp; y</dd>" in box
+
+
+def test_table_cells_escape_text_and_carry_their_numbers():
+    html_text = table_html(
+        ["name", Cell("value", numeric=True)],
+        [[Cell("<script>"), Cell("1,234 USD", 1234.5, note="± 3 USD", key="k")]],
+        caption="c & d",
+    )
+    assert "&lt;script&gt;" in html_text and "<script>" not in html_text
+    assert (
+        '<td class="num" data-value="1234.5" data-key="k">1,234 USD<span class="small">± 3 USD</span></td>' in html_text
+    )
+    assert "<caption>c &amp; d</caption>" in html_text and '<th scope="row">' in html_text
+
+
+def test_side_by_side_difference_is_ours_minus_theirs():
+    rows = [
+        Comparison("users", 1200.0, 1000.0, number, lambda x: number(x, signed=True), 15.0, key="users"),
+        Comparison("D30", 0.061, 0.058, percent, key="d30"),
+        Comparison("unknown", 5.0, None, number, key="u"),
+    ]
+    page = side_by_side_html(rows, ours="strategy", theirs="baseline")
+    assert 'data-value="200.0" data-key="users.difference">+200 ± 15<' in page
+    diff = re.search(r'data-value="([^"]+)" data-key="d30.difference"', page).group(1)
+    assert float(diff) == pytest.approx(0.003)
+    assert 'data-key="u.difference">—<' in page  # no baseline value: no difference
+
+
+# --- the figure house style -------------------------------------------------------------------
+
+
+def test_house_style_is_applied_for_the_block_only_and_names_the_palette():
+    before = dict(matplotlib.rcParams)
+    with house_style():
+        assert matplotlib.rcParams["axes.formatter.useoffset"] is False
+        assert matplotlib.rcParams["figure.constrained_layout.use"] is True
+        assert matplotlib.rcParams["axes.prop_cycle"].by_key()["color"][0].upper() == "#0072B2"  # Okabe-Ito blue
+    assert dict(matplotlib.rcParams) == before
+    assert text_colour_on((1.0, 1.0, 1.0)) == "black" and text_colour_on((0.0, 0.0, 0.0)) == "white"
+    assert text_colour_on((0.0, 0.13, 0.3)) == "white" and text_colour_on((1.0, 0.9, 0.2)) == "black"
+    assert money_formatter("USD")(2_500_000, 0) == "2.5M USD"
+
+
+def _inside(fig) -> bool:
+    """Everything drawn (titles, labels, legends, tick labels) lies inside the figure: nothing clipped."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    tight = fig.get_tightbbox(canvas.get_renderer())  # inches, over the artists actually drawn
+    width, height = fig.get_size_inches()
+    slack = 0.02
+    return tight.x0 >= -slack and tight.y0 >= -slack and tight.x1 <= width + slack and tight.y1 <= height + slack
+
+
+@pytest.fixture(scope="module")
+def small_run():
+    from sim import simulate
+
+    return simulate(
+        [
+            "strategy=paid_growth",
+            "population.market_size=4000",
+            "horizon_days=40",
+            "progress=false",
+            "economics.marginal_roi=false",
+            "economics.spend_response_multipliers=[2.0]",
+        ]
+    )
+
+
+def test_run_figures_keep_every_title_and_label_inside_the_figure(small_run):
+    from sim.analysis.retention import cohort_table, pooled_curve_from_table
+
+    r = small_run
+    econ = r.summary["economics"]
+    curve, users = pooled_curve_from_table(r.cohorts)
+    base = pooled_curve_from_table(cohort_table(r.baseline_cohort_active))
+    title = "consumer_app: market of 4,000 users, 40 days, strategy paid_growth, seed 0"
+    figures = {
+        "retention": plots.retention_figure(curve, users, title, baseline=base),
+        "groups": plots.retention_groups_figure(r.tables["retention_measures"], title),
+        "stages": plots.stages_figure(r.daily, title),
+        "heatmap": plots.cohort_heatmap_figure(r.tables["cohort_triangle_weekly"], title),
+        "growth": plots.growth_figure(r.tables["growth_weekly"], title),
+        "funnel": plots.funnel_figure(r.summary["analytics"]["funnel"], title),
+        "payback": plots.payback_figure(r.daily, econ, "paid_growth"),
+        "vs_baseline": plots.baseline_comparison_figure(r.daily, "USD", "paid_growth"),
+        "spend": plots.spend_response_figure(r.spend_response, "USD"),
+    }
+    clipped = [name for name, fig in figures.items() if not _inside(fig)]
+    assert not clipped
+    legend = [t.get_text() for t in figures["retention"].axes[0].get_legend().get_texts()]
+    assert legend[:2] == ["strategy 95 % interval (± up to " + legend[0].split("up to ")[1], "strategy"]
+    assert "organic baseline" in legend
+    # the heatmap writes a number in every cell that has one
+    tri = r.tables["cohort_triangle_weekly"]
+    cols = [c for c in tri.columns if c.startswith("w") and 1 <= int(c[1:]) <= plots.HEATMAP_WEEKS]
+    cells = int(np.isfinite(tri[cols].to_numpy(float)).sum())
+    heat_ax = figures["heatmap"].axes[0]
+    numbers = [t for t in heat_ax.texts if re.fullmatch(r"\d+\.\d", t.get_text())]
+    assert len(numbers) == cells > 0
+    # the stage chart puts lapsed users on their own axis
+    assert len(figures["stages"].axes) == 2
+    # money on the spend axis: currency, no offset or scientific notation
+    ax = figures["spend"].axes[0]
+    FigureCanvasAgg(figures["spend"]).draw()
+    ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert ticks and all(t.endswith(" USD") for t in ticks) and not ax.xaxis.get_offset_text().get_text()
+
+
+def test_calibration_figure_draws_error_bars_only_where_there_are_standard_errors():
+    table = pd.DataFrame({"day": [1, 2, 3], "observed": [0.3, 0.2, 0.15], "fitted": [0.31, 0.19, 0.15]})
+    fig = plots.calibration_figure(table, "t")
+    assert {t.get_text() for t in fig.axes[0].get_legend().get_texts()} == {"observed", "simulated (calibrated)"}
+    with_se = plots.calibration_figure(table.assign(observed_se=[0.01, 0.01, 0.01]), "t")
+    assert "observed (± 2 SE)" in [t.get_text() for t in with_se.axes[0].get_legend().get_texts()]
+    assert math.isclose(with_se.get_size_inches()[0], fig.get_size_inches()[0])
+
+
+def _points_table(n: int, seeds: int) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    mean = np.sort(rng.normal(0, 5000, n))[::-1]
+    half = np.full(n, 800.0 if seeds > 1 else np.nan)
+    rows = {
+        "point": [f"search.daily_budget={100 * i:,} · reward_referrer={i / 10} · q=0.{i % 9}" for i in range(n)],
+        "rank_metric": "incremental_profit",
+        "incremental_profit": mean,
+        "incremental_profit_lo": mean - half,
+        "incremental_profit_hi": mean + half,
+        "incremental_roi": mean / 1e4,
+        "incremental_roi_lo": (mean - half) / 1e4,
+        "incremental_roi_hi": (mean + half) / 1e4,
+    }
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(("n", "seeds"), [(2, 3), (12, 1), (50, 5)])
+def test_sweep_points_chart_stays_readable_from_2_to_50_points(n, seeds):
+    from sim.output.sweep_report import FRAME_INCHES, ROW_INCHES, sweep_points_figure
+
+    fig = sweep_points_figure(_points_table(n, seeds), "USD")
+    assert _inside(fig)  # no clipped label or title
+    height = fig.get_size_inches()[1]
+    assert height >= ROW_INCHES * n + FRAME_INCHES  # room for every label, however many points
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert len(labels) == n and all(max(len(line) for line in lb.split("\n")) <= 38 for lb in labels)
+    bars = [
+        line
+        for line in fig.axes[0].get_lines()
+        if len(line.get_xdata()) == 2 and line.get_ydata()[0] == line.get_ydata()[1]
+    ]
+    assert len(bars) == (n if seeds > 1 else 0)  # an interval only where there are seeds to have one
+    if seeds == 1:
+        assert "no intervals" in fig.texts[0].get_text()
+
+
+def test_sweep_heatmap_writes_every_cell_and_turns_at_zero():
+    from sim.output.sweep_report import sweep_heatmap_figure
+
+    jobs = pd.DataFrame(
+        [
+            {"a.daily_budget": a, "b.reward": b, "seed": s, "incremental_profit": (a - 1) * 1000.0 + b + s}
+            for a in (0, 1, 2)
+            for b in (10, 20)
+            for s in (0, 1)
+        ]
+    )
+    fig = sweep_heatmap_figure(jobs, "a.daily_budget", "b.reward", "incremental_profit", "USD")
+    assert _inside(fig)
+    texts = sorted(t.get_text() for t in fig.axes[0].texts)
+    expected = sorted(compact((a - 1) * 1000.0 + b + 0.5) for a in (0, 1, 2) for b in (10, 20))  # mean over seeds
+    assert texts == expected
+    image = fig.axes[0].images[0]
+    assert image.norm.vcenter == 0.0  # diverging colours centred on break-even
+    assert fig.axes[0].get_xlabel() == "reward" and fig.axes[0].get_ylabel() == "daily_budget"
