@@ -239,3 +239,36 @@ def test_sweep_page_with_three_swept_keys_at_1280_px(browser, three_key_sweep, t
     assert set(index.page.locator('[data-key="run"]').all_inner_texts()) == set(table.point)
     index.shot(tmp_path, "report_index.png")
     index.close()
+
+
+def test_plan_page_in_the_browser(browser, tmp_path):
+    """The planner's page: same layout rules; its verdict carries plan.json's profit, ROI and spend."""
+    from sim.app.plan import main as plan_main
+
+    out = tmp_path / "plan"
+    plan_main(
+        [
+            "population.sample_size=5000",
+            "horizon_days=60",
+            "strategy.spend_window.end_day=29",
+            "plan.seeds=2",
+            "plan.trials=4",
+            "plan.batch_size=2",
+            "plan.response_levels=4",
+            "progress=false",
+            f"hydra.run.dir={out}",
+        ]
+    )
+    summary = json.loads((out / "plan.json").read_text())
+    opened = Opened(browser, out / "report.html")
+    assert opened.check_layout() >= 3
+    verdict = opened.page.locator("#verdict")
+    assert float(verdict.get_attribute("data-profit")) == pytest.approx(
+        summary["metrics"]["incremental_profit"]["mean"]
+    )
+    assert float(verdict.get_attribute("data-cost")) == pytest.approx(summary["metrics"]["cost"]["mean"])
+    assert float(verdict.get_attribute("data-roi")) == pytest.approx(summary["metrics"]["incremental_roi"]["mean"])
+    for name, a in summary["allocation"].items():
+        cell = opened.page.locator(f'[data-key="{name}.spend"]')
+        assert float(cell.get_attribute("data-value")) == pytest.approx(a["lever_spend"])
+    opened.shot(tmp_path, "report_plan.png")

@@ -71,6 +71,8 @@ STUDY_NAME = "plan"
 STORAGE_FILE = "study.journal"
 #: Objectives that are minimised (the rest are maximised).
 MINIMISED = ("least_spend",)
+#: Per-seed metrics reported for the plan and the base strategy.
+PLAN_METRICS = ("incremental_profit", "incremental_roi", "incremental_users", "cost", "d30")
 #: How much worse than any real score an infeasible CMA-ES trial is told (CMA-ES ignores constraints).
 INFEASIBLE_PENALTY = 1e12
 
@@ -695,10 +697,15 @@ def plan_summary(result: PlanResult, out: Path) -> dict[str, Any]:
     nothing = {"mean": 0.0, "low": 0.0, "high": 0.0} if metric in ("incremental_profit", "incremental_users") else None
     if metric == "cost":
         nothing = {"mean": 0.0, "low": 0.0, "high": 0.0}
+    payback = best.series("payback_day")
+    paid = payback[np.isfinite(payback)]
     return _finite(
         {
             "plan": plan.name,
             "mode": plan.mode,
+            "currency": result.run.economics.currency,
+            "margin": result.run.economics.margin,
+            "horizon_days": result.run.horizon_days,
             "budget": plan.budget,
             "total_spend": best.spend,
             "feasible": best.feasible,
@@ -706,16 +713,19 @@ def plan_summary(result: PlanResult, out: Path) -> dict[str, Any]:
             "allocation": allocation,
             "objective": {"name": plan.objective, "metric": metric, **_interval(best.series(metric))},
             "risk": {"measure": plan.risk.measure, "alpha": plan.risk.alpha, "value": best.score},
-            "metrics": {
-                m: _interval(best.series(m))
-                for m in ("incremental_profit", "incremental_roi", "incremental_users", "cost", "d30")
+            "metrics": {m: _interval(best.series(m)) for m in PLAN_METRICS},
+            "payback": {
+                "paid_back": int(paid.size),
+                "seeds": int(payback.size),
+                "mean_day": paid.mean() if paid.size else None,
             },
             "base_strategy": {
                 "name": result.run.strategy.name,
                 "objective": _interval(base.series(metric)),
                 "spend": base.spend,
-                "metrics": {m: _interval(base.series(m)) for m in ("incremental_profit", "incremental_users", "cost")},
+                "metrics": {m: _interval(base.series(m)) for m in PLAN_METRICS},
             },
+            "difference": {m: _interval(best.series(m) - base.series(m)) for m in PLAN_METRICS},
             "spend_nothing": {"objective": nothing, "spend": 0.0},
             "gain_over_base": _interval(best.series(metric) - base.series(metric)),
             "marginal_roi": {k: {"mean": m, "low": lo, "high": hi} for k, (m, lo, hi) in result.marginal.items()},

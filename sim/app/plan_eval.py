@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from sim.analysis.economics import payback_day
 from sim.analysis.retention import cohort_retention
 from sim.app.config import Config, validate
 from sim.app.plan_config import PlanConfig
@@ -56,6 +57,8 @@ class Outcome:
         spend_by_period: Cost per period of the plan (``plan.period_days`` from the spend window's start).
         d30: Pooled classic D30 retention.
         step_seconds: Wall time of stepping the model (for the overhead benchmark).
+        daily_revenue: Revenue per day (for the payback day).
+        daily_cost: Lever cost per day.
 
     """
 
@@ -67,6 +70,8 @@ class Outcome:
     spend_by_period: tuple[float, ...]
     d30: float
     step_seconds: float
+    daily_revenue: np.ndarray
+    daily_cost: np.ndarray
 
 
 def _set_key(node: Any, parts: Sequence[str], value: Any) -> Any:
@@ -136,6 +141,8 @@ def run_task(task: tuple[Config, int, int]) -> Outcome:
         spend_by_period=tuple(float(x) for x in periods),
         d30=cohort_retention(model.cohort_active, D30),
         step_seconds=seconds,
+        daily_revenue=np.asarray(cols["revenue"], dtype=np.float64).copy(),
+        daily_cost=np.asarray(daily_cost, dtype=np.float64).copy(),
     )
 
 
@@ -144,11 +151,14 @@ def seed_metrics(outcome: Outcome, baseline: Outcome, margin: float) -> dict[str
 
     ``incremental_profit`` = m·(R − R_b) − C; ``incremental_roi`` = that / C (NaN without
     cost); ``incremental_users`` = A − A_b; ``incremental_gross_profit`` = m·(R − R_b);
-    ``cost`` = C; ``d30`` of the candidate.
+    ``cost`` = C; ``d30`` of the candidate; ``payback_day`` as in
+    :func:`sim.analysis.economics.payback_day` (NaN if it does not pay back).
     """
     gross = margin * (outcome.revenue - baseline.revenue)
     profit = gross - outcome.cost
+    day = payback_day(margin * (outcome.daily_revenue - baseline.daily_revenue), outcome.daily_cost)
     return {
+        "payback_day": float("nan") if day is None else float(day),
         "incremental_profit": profit,
         "incremental_roi": profit / outcome.cost if outcome.cost > 0 else float("nan"),
         "incremental_users": outcome.acquired - baseline.acquired,
