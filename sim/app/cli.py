@@ -10,6 +10,7 @@ line on stderr and exit code 2, before any simulation runs::
 
 from __future__ import annotations
 
+import argparse
 import copy
 import dataclasses
 import logging
@@ -25,8 +26,17 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
 from sim.app import sweep
-from sim.app.config import Config, compose, config_dir, load_config, quote_value, register_schema, validate
-from sim.base.errors import ConfigError
+from sim.app.config import (
+    Config,
+    compose,
+    config_dir,
+    load_config,
+    parse_overrides,
+    quote_value,
+    register_schema,
+    validate,
+)
+from sim.base.errors import ConfigError, OpsimError, UsageError
 
 __all__ = ["main"]
 
@@ -35,6 +45,7 @@ log = logging.getLogger("opsim")
 #: Hydra flags that take a value (the next argument) and flags that mean "do not run".
 _FLAGS_WITH_VALUE = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--package", "-p"}
 _NO_RUN_FLAGS = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc"}
+PROG = "opsim"
 EXIT_CONFIG_ERROR = 2
 _TOP = {f.name for f in dataclasses.fields(Config)}
 EXIT_JOB_FAILED = 1
@@ -68,9 +79,7 @@ def _overrides(argv: Sequence[str]) -> tuple[list[str], bool, bool, str, str | N
 
 def _variants(overrides: list[str]) -> list[list[str]]:
     """Override lists that cover every value of every sweep at least once."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parsed = OverridesParser.create().parse_overrides(overrides)
+    parsed = parse_overrides(overrides)
     choices = []
     for text, o in zip(overrides, parsed, strict=True):
         if o.is_sweep_override():
@@ -84,6 +93,29 @@ def _variants(overrides: list[str]) -> list[list[str]]:
         for value in c[1:]:
             variants.append([*first[:i], value, *first[i + 1 :]])
     return variants
+
+
+def parse_argv(argv: Sequence[str]) -> argparse.Namespace:
+    """Read the command line with Hydra's own parser; one line for a flag it does not know.
+
+    Raises:
+        UsageError: On an unknown flag or a flag without its value.
+        ConfigError: On a ``--config-dir`` that is not a folder.
+
+    """
+    from hydra._internal.utils import get_args_parser
+
+    parser = get_args_parser()
+    parser.prog = PROG
+
+    def refuse(message: str) -> None:
+        raise UsageError(f"{message} (opsim --help lists the flags; key=value sets a config key)")
+
+    parser.error = refuse  # type: ignore[method-assign]
+    args = parser.parse_intermixed_args(list(argv))
+    if args.config_dir is not None and not Path(args.config_dir).is_dir():
+        raise ConfigError("--config-dir", args.config_dir, "an existing folder of config files (presets, a study)")
+    return args
 
 
 def check_overrides(argv: Sequence[str]) -> Path | None:
@@ -305,8 +337,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     register_schema()
     try:
+        parse_argv(argv)
         sweep_dir = check_overrides(argv)
-    except ConfigError as exc:
+    except OpsimError as exc:
         print(f"opsim: error: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG_ERROR) from None
     if sweep_dir is not None:

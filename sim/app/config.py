@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from sim.analysis.economics import EconomicsConfig
 from sim.base.errors import ConfigError
 from sim.base.schema import bounded, check_ranges
 from sim.core.model import AGENT_MODES
-from sim.core.population import PopulationConfig, SegmentConfig, check_population
+from sim.core.population import PopulationConfig, check_population
 from sim.levers.strategy import StrategyConfig, check_strategy
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "compose",
     "config_dir",
     "load_config",
+    "parse_overrides",
     "quote_value",
     "validate",
 ]
@@ -103,22 +105,57 @@ def register_schema() -> None:
 
 
 def _schema_keys(path: str) -> list[str] | None:
-    """Keys the schema allows under a dotted path (None if it is not a schema node)."""
+    """Keys the schema allows under a dotted path (None if it is not a schema node).
+
+    Map fields (``population.segments``, ``strategy.paid_ads``, ``strategy.viral_events``)
+    are followed into their value type, whatever the entry's name.
+    """
     node: Any = Config
-    for part in [p for p in path.split(".") if p]:
-        hints = {f.name: f for f in dataclasses.fields(node)} if dataclasses.is_dataclass(node) else {}
-        if part in hints:
-            default = hints[part].default_factory if hints[part].default_factory is not dataclasses.MISSING else None
-            node = default() if default else None
-            if isinstance(node, dict) and part == "segments":
-                node = {"*": SegmentConfig()}
-        elif isinstance(node, dict):
-            node = next(iter(node.values()), None)
-        else:
+    parts = [p for p in path.split(".") if p]
+    i = 0
+    while i < len(parts):
+        if not dataclasses.is_dataclass(node):
             return None
-        if node is None:
+        hints = typing.get_type_hints(node)
+        if parts[i] not in hints:
             return None
+        node = hints[parts[i]]
+        if typing.get_origin(node) is dict:  # a map: the next part is an entry's name
+            node = typing.get_args(node)[1]
+            i += 1
+        i += 1
     return [f.name for f in dataclasses.fields(node)] if dataclasses.is_dataclass(node) else None
+
+
+def _preset_file(chain: list[BaseException], search: list[Path]) -> Path | None:
+    """The preset file Hydra was merging when it failed (``In 'strategy/typo': ...``), if found."""
+    for exc in chain:
+        found = re.match(r"In '([^']+)'", str(exc))
+        if found:
+            for folder in search:
+                candidate = folder / f"{found.group(1)}.yaml"
+                if candidate.is_file():
+                    return candidate
+    return None
+
+
+def _value_in_file(path: Path, key: str) -> Any:
+    """The value of a dotted key in a preset file (its group's prefix dropped), or None."""
+    import yaml
+
+    try:
+        node: Any = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    group = path.parent.name
+    parts = key.split(".")
+    if parts and parts[0] == group:
+        parts = parts[1:]
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
 
 
 _TYPE_WORDS = {
@@ -129,43 +166,130 @@ _TYPE_WORDS = {
 }
 
 
-def _error_from(exc: BaseException, values: Mapping[str, Any]) -> ConfigError:
+def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[Path] = ()) -> ConfigError:
     """Turn a Hydra/OmegaConf exception chain into one ConfigError.
 
     Args:
         exc: The exception raised by composing or merging.
         values: Known values by dotted key (from the overrides or the config).
+        search: Config folders, to name the preset file an error comes from.
 
     """
+    from hydra.errors import MissingConfigException, OverrideParseException
+
     chain = []
     while exc is not None:
         chain.append(exc)
         exc = exc.__cause__ or exc.__context__
+    parse = next((e for e in chain if isinstance(e, OverrideParseException)), None)
+    if parse is not None:
+        return override_syntax_error(parse)
     found = [e for e in chain if isinstance(e, OmegaConfBaseException)]
     found.sort(key=lambda e: not getattr(e, "full_key", None))
+    preset = _preset_file(chain, list(search))
+    where_file = f" (in {preset})" if preset is not None else ""
     if found:
         e = found[0]
         key = getattr(e, "full_key", None) or ""
         value = values.get(key, getattr(e, "value", None))
+        if key not in values and preset is not None:
+            value = _value_in_file(preset, key)
         first = str(e).splitlines()[0].strip()
         if "not in struct" in first or ("Key '" in first and "not in" in first):
             parent = key.rsplit(".", 1)[0] if "." in key else ""
             allowed = _schema_keys(parent)
             where = parent or "the top level"
             hint = f"one of {', '.join(allowed)}" if allowed else "a key the schema defines"
-            return ConfigError(key, value, f"unknown key in {where}; expected {hint}")
+            return ConfigError(key, value, f"unknown key in {where}; expected {hint}{where_file}")
+        if "Interpolation" in type(e).__name__ or "interpolation" in first.lower():
+            return ConfigError(key or "config", value, f"an interpolation that resolves ({first}){where_file}")
         for marker, wanted in _TYPE_WORDS.items():
             if marker in first:
                 got = f" (got {first.split(' of type ')[1].split()[0]})" if " of type " in first else ""
-                return ConfigError(key, value, wanted + got)
-        return ConfigError(key or "config", value, first)
+                return ConfigError(key, value, wanted + got + where_file)
+        return ConfigError(key or "config", value, first + where_file)
     text = " ".join(str(chain[0]).split())
     if "Could not find '" in text and "Available options in '" in text:
         group = text.split("Could not find '")[1].split("'")[0].rsplit("/", 1)[0]  # population, hydra/launcher
         options = text.split("Available options in '")[1].split(":", 1)[1].split("Config search path")[0].split()
         where = "" if group.startswith("hydra/") else f" (conf/{group}/)"
         return ConfigError(group, values.get(group), f"a {group} preset{where}: one of {', '.join(options)}")
+    missing = next((e for e in chain if isinstance(e, MissingConfigException)), None)
+    if missing is not None and "primary config" in text:
+        return ConfigError("--config-name", missing.missing_cfg_file, "a config file in the config folders")
     return ConfigError("override", " ".join(f"{k}={v}" for k, v in values.items()), text)
+
+
+#: Hydra's page on override syntax, named in parse errors.
+OVERRIDE_GRAMMAR_URL = "https://hydra.cc/docs/advanced/override_grammar/basic/"
+
+
+def override_syntax_error(exc: Exception) -> ConfigError:
+    """One line for an override Hydra cannot parse (``OverrideParseException``).
+
+    Names the override's key (or the override itself when it has no ``=``), the
+    value, what went wrong where, and how to quote.
+    """
+    text = getattr(exc, "override", "") or ""
+    message = str(exc)
+    key, eq, value = text.partition("=")
+    lines = message.splitlines()
+    if message.startswith("LexerNoViableAltException") and len(lines) > 1 and "^" in lines[1]:
+        # the second line marks the offending character under the override (after the prefix)
+        prefix = len("LexerNoViableAltException: ")
+        at = lines[1].index("^") - prefix
+        char = text[at] if 0 <= at < len(text) else ""
+        what = f"unexpected {char!r} at character {at + 1}"
+    else:
+        what = next((ln for ln in lines if ln and not ln.startswith(("See ", "Error parsing override"))), message)
+    if not eq:
+        return ConfigError("override", text, f"key=value (e.g. seed=3); {what}")
+    if not key.lstrip("+~"):
+        return ConfigError("override", text, "key=value with a key before '=' (e.g. seed=3)")
+    hint = f"lists are [a,b], text with special characters is quoted as {key}='...' (see {OVERRIDE_GRAMMAR_URL})"
+    return ConfigError(key.lstrip("+~"), value, f"valid override syntax: {what}; {hint}")
+
+
+def parse_overrides(overrides: Iterable[str]) -> list[Any]:
+    """Parse command-line overrides with Hydra's grammar, one line per mistake.
+
+    Besides Hydra's own syntax this refuses an override without a key (``=5``) and
+    a key given twice (which value wins would be a guess).
+
+    Args:
+        overrides: ``key=value`` strings.
+
+    Returns:
+        Hydra's parsed ``Override`` objects, in order.
+
+    Raises:
+        ConfigError: On the first override that cannot be parsed.
+
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    overrides = list(overrides)
+    for text in overrides:
+        if not isinstance(text, str):
+            raise ConfigError("override", text, "a string key=value (e.g. 'seed=3')")
+    parser = OverridesParser.create()
+    parsed = []
+    for text in overrides:
+        try:
+            (one,) = parser.parse_overrides([text])
+        except OverrideParseException as exc:
+            raise override_syntax_error(exc) from None
+        if not one.key_or_group:
+            raise ConfigError("override", text, "key=value with a key before '=' (e.g. seed=3)")
+        parsed.append(one)
+    seen: dict[str, list[str]] = {}
+    for text, one in zip(overrides, parsed, strict=True):
+        seen.setdefault(one.key_or_group, []).append(text.partition("=")[2])
+    for key, given in seen.items():
+        if len(given) > 1:
+            raise ConfigError(key, given, f"one value: {key} is given {len(given)} times; give each key once")
+    return parsed
 
 
 def _override_values(overrides: Iterable[str]) -> dict[str, str]:
@@ -215,6 +339,8 @@ def compose(
 
     register_schema()
     overrides = list(overrides)
+    parse_overrides(overrides)
+    search = [config_dir()] if extra_dir is None else [Path(extra_dir), config_dir()]
     try:
         if GlobalHydra.instance().is_initialized() and extra_dir is None:
             return hydra_compose(config_name, overrides=overrides, return_hydra_config=with_hydra)
@@ -230,7 +356,7 @@ def compose(
     except ConfigError:
         raise
     except Exception as exc:  # Hydra and OmegaConf errors become one line
-        raise _error_from(exc, _override_values(overrides)) from exc
+        raise _error_from(exc, _override_values(overrides), search) from exc
 
 
 def _no_extra_keys(given: Any, typed: Any) -> bool:
@@ -238,6 +364,25 @@ def _no_extra_keys(given: Any, typed: Any) -> bool:
     if isinstance(given, dict):
         return isinstance(typed, dict) and all(k in typed and _no_extra_keys(v, typed[k]) for k, v in given.items())
     return True
+
+
+def _resolved(cfg: DictConfig) -> dict[str, Any]:
+    """The config as plain data with every interpolation resolved; one line for one that does not resolve."""
+    try:
+        return OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None) or ""
+        raise _error_from(exc, {key: _raw_value(cfg, key) if key else None}) from None
+
+
+def _raw_value(cfg: DictConfig, key: str) -> Any:
+    """The unresolved text of a key (``'${nosuch}'``), or None."""
+    node: Any = OmegaConf.to_container(cfg, resolve=False)
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
 
 
 def load_config(cfg: Config | DictConfig | Mapping[str, Any] | Iterable[str] | None = None) -> Config:
@@ -255,6 +400,8 @@ def load_config(cfg: Config | DictConfig | Mapping[str, Any] | Iterable[str] | N
         ConfigError: On an unknown key, a wrong type or an out-of-range value.
 
     """
+    if isinstance(cfg, str | bytes):
+        raise TypeError(f"config={cfg!r} is a string: pass a list of overrides, e.g. [{cfg!r}], a mapping or a Config")
     if cfg is None:
         cfg = compose()
     elif not isinstance(cfg, Config | DictConfig | Mapping):
@@ -268,13 +415,13 @@ def load_config(cfg: Config | DictConfig | Mapping[str, Any] | Iterable[str] | N
                 return validate(typed)
         except OmegaConfBaseException:
             pass  # fall through to the merge, which names the offending key
-    plain = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    plain = _resolved(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
     plain.pop("hydra", None)
     try:
         typed = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), plain))
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", None) or ""
-        found = OmegaConf.select(OmegaConf.create(plain), key) if key else None
+        found = _raw_value(OmegaConf.create(plain), key) if key else None
         if isinstance(found, DictConfig | ListConfig):
             found = OmegaConf.to_container(found)
         raise _error_from(exc, {key: found}) from exc

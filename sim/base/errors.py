@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ConfigError", "OpsimError"]
+__all__ = ["ConfigError", "OpsimError", "UsageError"]
 
 
 class OpsimError(Exception):
@@ -31,3 +31,10 @@ class ConfigError(OpsimError, ValueError):
         self.value = value
         self.allowed = allowed
         super().__init__(f"{key}={value!r} is not allowed: {allowed}")
+
+
+class UsageError(OpsimError, ValueError):
+    """A command line the command cannot read (an unknown flag, a flag without its value).
+
+    The message is the whole line; it says what to change.
+    """
