@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sim.app.config import Config, load_config
+from sim.app.memory import check_memory
 from sim.core.model import LifecycleModel
 from sim.levers.strategy import build_levers
 
@@ -36,7 +37,7 @@ class UserLifecycleModel(LifecycleModel):
     """
 
     def __init__(self, config: Config | Mapping[str, Any] | Iterable[str] | None = None, *, reference: bool = False):
-        cfg = load_config(config)
+        cfg = check_memory(load_config(config))
         self.config = cfg
         super().__init__(
             cfg.population,

@@ -28,6 +28,7 @@ from sim.analysis.events import EventData
 from sim.analysis.retention import cohort_retention_curve
 from sim.analysis.summary import summarize
 from sim.app.config import Config, load_config
+from sim.app.memory import check_memory
 from sim.app.model import UserLifecycleModel
 from sim.core.flags import FLAG_EVER_ACTIVATED, FLAG_EVER_AWARE
 from sim.core.lifecycle import STAGE_NAMES
@@ -219,6 +220,11 @@ def simulate(
         The run's :class:`~sim.output.result.Result`, with economics against the
         baseline when the strategy has levers.
 
+    Raises:
+        ConfigError: On a bad config value (before anything runs).
+        MemoryLimitError: When the run would need more memory than is available
+            (before anything is allocated; :mod:`sim.app.memory`).
+
     Example:
         >>> from sim import simulate
         >>> result = simulate(["population.market_size=20000", "horizon_days=60", "progress=false"])
@@ -226,7 +232,7 @@ def simulate(
         True
 
     """
-    cfg = load_config(config)
+    cfg = check_memory(load_config(config))
     plan = _plan(cfg)
     show = cfg.progress if progress is None else progress
     total = cfg.horizon_days * (1 + len(plan))

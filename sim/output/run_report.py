@@ -28,7 +28,7 @@ from sim.output import figures as plots
 from sim.output.files import write_atomic, write_text
 from sim.output.html import figure_html, page
 
-__all__ = ["FolderData", "load_folder", "render_html", "write_index", "write_report"]
+__all__ = ["FolderData", "load_folder", "render_html", "write_index", "write_report", "write_report_files"]
 
 
 @dataclass
@@ -219,16 +219,23 @@ def render_html(data: FolderData, images: dict[str, tuple[str, bytes]]) -> str:
     return page(f"opsim report — {data.title}", body, css=REPORT_CSS)
 
 
-def write_report(path: str | Path, *, pngs: bool = True) -> Path:
-    """Write ``report.html`` (and the figures as PNG files) into a result folder."""
+def write_report_files(path: str | Path, *, pngs: bool = True) -> list[Path]:
+    """Write the figures as PNG files and ``report.html`` into a result folder; return the files (the page last)."""
     data = load_folder(path)
     images = figures(data)
+    written = []
     if pngs:
         for name, (_caption, png) in images.items():
             write_atomic(data.path / f"{name}.png", lambda p, b=png: p.write_bytes(b))
+            written.append(data.path / f"{name}.png")
     out = data.path / "report.html"
     write_text(out, render_html(data, images))
-    return out
+    return [*written, out]
+
+
+def write_report(path: str | Path, *, pngs: bool = True) -> Path:
+    """Write ``report.html`` (and the figures as PNG files) into a result folder; return the page."""
+    return write_report_files(path, pngs=pngs)[-1]
 
 
 def write_index(root: Path, reports: list[Path]) -> Path:
