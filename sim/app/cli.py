@@ -45,6 +45,7 @@ from sim.app.config import (
     parse_overrides,
     quote_value,
     register_schema,
+    sweep_variants,
     validate,
 )
 from sim.app.exits import EXIT_FAILED, EXIT_INTERRUPTED, fail
@@ -89,24 +90,6 @@ def _overrides(argv: Sequence[str]) -> tuple[list[str], bool, bool, str, str | N
         elif not arg.startswith("-"):
             overrides.append(arg)
     return overrides, multirun, runs, name, extra
-
-
-def _variants(overrides: list[str]) -> list[list[str]]:
-    """Override lists that cover every value of every sweep at least once."""
-    parsed = parse_overrides(overrides)
-    choices = []
-    for text, o in zip(overrides, parsed, strict=True):
-        if o.is_sweep_override():
-            key = o.get_key_element()
-            choices.append([f"{key}={v}" for v in o.sweep_string_iterator()])
-        else:
-            choices.append([text])
-    first = [c[0] for c in choices]
-    variants = [first]
-    for i, c in enumerate(choices):
-        for value in c[1:]:
-            variants.append([*first[:i], value, *first[i + 1 :]])
-    return variants
 
 
 def parse_argv(argv: Sequence[str]) -> argparse.Namespace:
@@ -167,7 +150,7 @@ def check_overrides(argv: Sequence[str]) -> CommandPlan:
     if not runs:
         return CommandPlan()
     _check_launcher(overrides)
-    variants = _variants(overrides) if multirun else [overrides]
+    variants = sweep_variants(overrides) if multirun else [overrides]
     composed = compose(variants[0], config_name=name, extra_dir=extra, with_hydra=True)
     node = composed.hydra.sweep.dir if multirun else composed.hydra.run.dir
     folder = Path(str(node)).absolute()
@@ -177,7 +160,7 @@ def check_overrides(argv: Sequence[str]) -> CommandPlan:
         del composed["hydra"]
     if declared:  # sweeps the config declares: check their values too
         overrides = [*overrides, *declared]
-        variants = _variants(overrides)
+        variants = sweep_variants(overrides)
         composed = compose(variants[0], config_name=name, extra_dir=extra)
     jobs = _sweep_size(overrides) if multirun else 1
     workers = min(workers, jobs)  # workers beyond the number of jobs hold no run
@@ -283,14 +266,22 @@ def _declared_sweeps(cfg: DictConfig, overrides: list[str]) -> list[str]:
 
 
 def _app(cfg: DictConfig) -> None:
-    """The Hydra task: one run, or one job of a multirun (errors reach :func:`main`)."""
-    typed = load_config(cfg)
+    """The Hydra task: one run, or one job of a multirun.
+
+    A single run's error is printed here as one line and ends the command
+    (``SystemExit`` passes through Hydra untouched, whereas Hydra prints a line of
+    its own before re-raising any other exception). A job of a sweep records its
+    error instead (:func:`_sweep_job`).
+    """
     hydra_cfg = HydraConfig.get()
     out = Path(hydra_cfg.runtime.output_dir)
     if hydra_cfg.mode == RunMode.MULTIRUN:
-        _sweep_job(typed, out)
+        _sweep_job(load_config(cfg), out)
         return
-    _run_one(typed, out)
+    try:
+        _run_one(load_config(cfg), out)
+    except (OpsimError, OSError) as exc:
+        fail(PROG, exc)
 
 
 def _sweep_job(typed: Config, out: Path) -> None:
@@ -311,7 +302,11 @@ def _sweep_job(typed: Config, out: Path) -> None:
         _run_one(replace(typed, progress=False), out)
     except Exception as exc:  # recorded, reported by the aggregation; the sweep goes on
         sweep.completion.clear_marker(out)
-        sweep.record_failure(out, digest, exc)
+        try:
+            sweep.record_failure(out, digest, exc)
+        except OSError as unwritten:  # the job stays without a marker: the sweep counts it missing
+            log.error("job failed (%s: %s); %s", type(exc).__name__, exc, unwritten)
+            return
         log.error("job failed (%s: %s); traceback in %s", type(exc).__name__, exc, out / sweep.FAILED)
         return
     (out / sweep.FAILED).unlink(missing_ok=True)
@@ -410,8 +405,26 @@ def _exceptions_reach_main() -> Iterator[None]:
             os.environ["HYDRA_FULL_ERROR"] = saved
 
 
+@contextlib.contextmanager
+def _quiet_logging_errors() -> Iterator[None]:
+    """No traceback from the logging module when the log file cannot be written (disk full).
+
+    The error that matters reaches the user as one line; ``logging`` would print a
+    ``--- Logging error ---`` traceback for every record it fails to write.
+    """
+    saved = logging.raiseExceptions
+    logging.raiseExceptions = False
+    try:
+        yield
+    finally:
+        logging.raiseExceptions = saved
+
+
 def _resume_hint(plan: CommandPlan) -> str:
+    """How many jobs of the sweep finished, and how to run the rest."""
     done, _failed = sweep.count_jobs(plan.folder)
+    if not done:
+        return f"no job of {plan.jobs} finished"
     return (
         f"{done} of {plan.jobs} jobs finished in {plan.folder} and are kept; "
         f"resume with: opsim-report {plan.folder} --resume (or the same command again)"
@@ -452,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             argv.append("hydra.sweeper.prevalidated=true")
     if plan.multirun:
         sweep.clear_summary(plan.folder)  # whatever is there now would not describe this sweep
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, _quiet_logging_errors():
         warnings.simplefilter("always")
         try:
             with _exceptions_reach_main():
@@ -485,6 +498,15 @@ def _sweep_outcome(plan: CommandPlan, summary_error: str | None) -> None:
         )
         raise SystemExit(EXIT_FAILED)
     failures = summary.get("failures") or []
+    missing = plan.jobs - int(summary.get("jobs", 0)) - len(failures)
+    if missing > 0:
+        print(
+            f"opsim: error: {missing} of {plan.jobs} jobs left no result and no FAILED.json in {plan.folder} "
+            "(see their opsim.log); run the same command again to retry them",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(EXIT_FAILED)
     if failures:
         print(
             f"opsim: error: {len(failures)} of {plan.jobs} jobs failed (listed in {plan.folder / 'sweep_summary.md'}, "

@@ -39,6 +39,7 @@ __all__ = [
     "load_config",
     "parse_overrides",
     "quote_value",
+    "sweep_variants",
     "validate",
 ]
 
@@ -298,6 +299,24 @@ def _override_values(overrides: Iterable[str]) -> dict[str, str]:
         key, _, value = o.partition("=")
         out[key.lstrip("+~")] = value
     return out
+
+
+def sweep_variants(overrides: list[str]) -> list[list[str]]:
+    """Override lists that cover every value of every sweep at least once (the first value of each, then one change at a time)."""
+    parsed = parse_overrides(overrides)
+    choices = []
+    for text, o in zip(overrides, parsed, strict=True):
+        if o.is_sweep_override():
+            key = o.get_key_element()
+            choices.append([f"{key}={v}" for v in o.sweep_string_iterator()])
+        else:
+            choices.append([text])
+    first = [c[0] for c in choices]
+    variants = [first]
+    for i, c in enumerate(choices):
+        for value in c[1:]:
+            variants.append([*first[:i], value, *first[i + 1 :]])
+    return variants
 
 
 def quote_value(text: str) -> str:

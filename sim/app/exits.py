@@ -17,6 +17,7 @@ on stderr and exits with the code above.
 
 from __future__ import annotations
 
+import errno
 import sys
 from typing import NoReturn
 
@@ -29,6 +30,8 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 #: 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C.
 EXIT_INTERRUPTED = 130
+#: System errors that mean "this file or folder cannot be written".
+WRITE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 
 
 def exit_code(exc: BaseException) -> int:
@@ -45,7 +48,10 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, OpsimError):
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+        if not exc.filename:
+            return exc.strerror
+        verb = "cannot write " if exc.errno in WRITE_ERRNOS else ""
+        return f"{verb}{exc.filename}: {exc.strerror}"
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

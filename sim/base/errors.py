@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ConfigError", "MemoryLimitError", "OpsimError", "OutputError", "UsageError"]
+__all__ = ["ConfigError", "MemoryLimitError", "OpsimError", "OutputError", "ResultFolderError", "UsageError"]
 
 
 class OpsimError(Exception):
@@ -73,3 +73,7 @@ class OutputError(OpsimError, OSError):
 
 class MemoryLimitError(ConfigError):
     """The run would need more memory than the machine has available: refused before anything is allocated."""
+
+
+class ResultFolderError(OpsimError, ValueError):
+    """A result folder opsim reads back is missing a file or holds one it cannot read (the message names it)."""

@@ -27,7 +27,16 @@ from typing import Any
 
 from sim.output.files import write_json
 
-__all__ = ["DONE", "check_complete", "clear_marker", "config_hash", "file_record", "read_marker", "write_marker"]
+__all__ = [
+    "DONE",
+    "check_complete",
+    "clear_marker",
+    "config_hash",
+    "file_record",
+    "read_marker",
+    "update_marker",
+    "write_marker",
+]
 
 DONE = "DONE.json"
 #: Config fields that change no result file (a progress bar), left out of the config hash.
@@ -70,6 +79,17 @@ def write_marker(folder: str | os.PathLike[str], names: Iterable[str], digest: s
     folder = Path(folder)
     files = {name: file_record(folder / name) for name in sorted(set(names))}
     write_json(folder / DONE, {"config_hash": digest, "files": files, **extra})
+
+
+def update_marker(folder: str | os.PathLike[str], names: Iterable[str]) -> None:
+    """Record the new size and SHA-256 of files rewritten in a complete folder (a rebuilt report)."""
+    folder = Path(folder)
+    marker = read_marker(folder)
+    if marker is None or not isinstance(marker.get("files"), dict):
+        return
+    marker["files"].update({name: file_record(folder / name) for name in names})
+    marker["files"] = dict(sorted(marker["files"].items()))
+    write_json(folder / DONE, marker)
 
 
 def clear_marker(folder: str | os.PathLike[str]) -> None:

@@ -24,6 +24,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.analysis.retention import cohort_retention_curve, pooled_cohort_users
+from sim.base.errors import ResultFolderError
 from sim.output import figures as plots
 from sim.output.files import write_atomic, write_text
 from sim.output.html import figure_html, page
@@ -50,20 +51,43 @@ class FolderData:
         return f"{s.get('population', '')} M = {s['market_size']:,}, strategy {s.get('strategy', 'baseline')}, seed {self.meta.get('seed', '?')}".strip()
 
 
+def _read(path: Path, read: Callable[[Path], Any]) -> Any:
+    """Read one file of a result folder; one line naming the file when it is missing or malformed."""
+    try:
+        return read(path)
+    except FileNotFoundError:
+        raise ResultFolderError(f"{path}: missing (the result folder is incomplete)") from None
+    except (OSError, ValueError, TypeError) as exc:  # JSON, Parquet or text that cannot be read
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ResultFolderError(f"{path}: cannot be read ({reason})") from None
+
+
 def load_folder(path: str | Path) -> FolderData:
-    """Read a result folder written by :meth:`sim.output.result.Result.save`."""
+    """Read a result folder written by :meth:`sim.output.result.Result.save`.
+
+    Raises:
+        ResultFolderError: A file is missing or malformed (named in the message).
+
+    """
     path = Path(path)
     if not (path / "summary.json").is_file():
-        raise FileNotFoundError(f"{path}: no summary.json — not an opsim result folder")
-    summary = json.loads((path / "summary.json").read_text())
-    meta = json.loads((path / "meta.json").read_text()) if (path / "meta.json").is_file() else {}
-    daily = pd.read_parquet(path / "daily.parquet")
+        raise ResultFolderError(f"{path}: no summary.json — not an opsim result folder")
+    summary = _read(path / "summary.json", lambda p: json.loads(p.read_text()))
+    meta = _read(path / "meta.json", lambda p: json.loads(p.read_text())) if (path / "meta.json").is_file() else {}
+    if not isinstance(summary, dict) or "market_size" not in summary:
+        raise ResultFolderError(f"{path / 'summary.json'}: not the summary of an opsim run")
+    daily = _read(path / "daily.parquet", pd.read_parquet)
     horizon = len(daily)
-    cohorts = pd.read_parquet(path / "cohorts.parquet")
+    cohorts = _read(path / "cohorts.parquet", pd.read_parquet)
     ca = np.zeros((horizon, horizon), dtype=np.int64)
-    ca[cohorts["cohort_day"].to_numpy(), cohorts["day_n"].to_numpy()] = cohorts["active"].to_numpy()
-    tables = {p.stem: pd.read_parquet(p) for p in sorted(path.glob("*.parquet")) if p.stem not in ("daily", "cohorts")}
-    config_text = (path / "config.yaml").read_text() if (path / "config.yaml").is_file() else ""
+    try:
+        ca[cohorts["cohort_day"].to_numpy(), cohorts["day_n"].to_numpy()] = cohorts["active"].to_numpy()
+    except (KeyError, IndexError) as exc:
+        raise ResultFolderError(f"{path / 'cohorts.parquet'}: not the cohort table of this run ({exc})") from None
+    tables = {
+        p.stem: _read(p, pd.read_parquet) for p in sorted(path.glob("*.parquet")) if p.stem not in ("daily", "cohorts")
+    }
+    config_text = _read(path / "config.yaml", Path.read_text) if (path / "config.yaml").is_file() else ""
     return FolderData(path, summary, meta, config_text, daily, ca, tables)
 
 
