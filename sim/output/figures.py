@@ -52,6 +52,18 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
+#: What an empty figure says: a run that acquired nobody has no cohort, growth or funnel to draw.
+NO_USERS_TEXT = "no users were acquired in this run: nothing to draw"
+
+
+def _no_data(ax: Axes, title: str, text: str = NO_USERS_TEXT) -> None:
+    """An empty panel that says why it is empty (never a blank or a crash)."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title)
+
+
 def save_png(fig: Figure, target: Target) -> None:
     """Lay the figure out and write it as PNG to a path or a binary file object."""
     fig.tight_layout()
@@ -62,6 +74,9 @@ def retention_figure(curve: np.ndarray, users: np.ndarray, title: str, *, ax: Ax
     """Classic retention D_N with its 95 % binomial interval, D1/D7/D30 marked."""
     with matplotlib.rc_context(_STYLE):
         fig, ax = _axes(ax, (7, 4.2))
+        if not np.isfinite(curve).any():
+            _no_data(ax, f"Retention, all cohorts pooled — {title}")
+            return fig
         shown = min(curve.size, LONG_TERM_DAYS + 1)
         n = np.arange(shown)
         d = curve[:shown]
@@ -74,7 +89,7 @@ def retention_figure(curve: np.ndarray, users: np.ndarray, title: str, *, ax: Ax
                 ax.plot([day], [y], marker=marker, color="black", ms=7, ls="none")
                 ax.annotate(f"D{day} = {y:.1f}%", (day, y), textcoords="offset points", xytext=(8, 6), fontsize=9)
         top = np.nanmax(d[1:]) if shown > 1 and np.isfinite(d[1:]).any() else 1.0
-        ax.set_ylim(0, 100 * top * 1.15)
+        ax.set_ylim(0, 100 * (top if top > 0 else 1.0) * 1.15)  # nobody came back: a 0-100 % axis
         ax.set_xlim(0, shown)
         ax.set_xlabel("days since acquisition (N)")
         ax.set_ylabel("users active on day N (% of cohort)")
@@ -88,6 +103,9 @@ def stages_figure(daily: pd.DataFrame, title: str, *, ax: Axes | None = None) ->
     stages = [s for s in STAGE_NAMES if s not in ("unaware", "aware")]
     with matplotlib.rc_context(_STYLE):
         fig, ax = _axes(ax, (7, 4.2))
+        if not daily[stages].to_numpy().any():
+            _no_data(ax, f"Acquired users by lifecycle stage — {title}")
+            return fig
         polys = ax.stackplot(
             daily["day"],
             *[daily[s] for s in stages],
@@ -112,12 +130,16 @@ def cohort_heatmap_figure(triangle: pd.DataFrame, title: str, *, ax: Axes | None
     values = 100 * triangle[cols].to_numpy(dtype=float)
     with matplotlib.rc_context({**_STYLE, "axes.grid": False}):
         fig, ax = _axes(ax, (7, min(6.0, max(3.0, 0.12 * len(triangle) + 1.5))))
+        if not np.isfinite(values).any():
+            _no_data(ax, "Cohort retention by acquisition week")
+            return fig
+        later = values[:, 1:]
         im = ax.imshow(
             np.ma.masked_invalid(values),
             aspect="auto",
             cmap="Greys",
             vmin=0,
-            vmax=np.nanmax(values[:, 1:]) if values.shape[1] > 1 else 100,
+            vmax=np.nanmax(later) if np.isfinite(later).any() else 100,
         )
         ax.set_xticks(range(len(cols)), [c[1:] for c in cols])
         step = max(1, len(triangle) // 12)
@@ -135,6 +157,9 @@ def growth_figure(growth: pd.DataFrame, title: str, *, ax: Axes | None = None) -
     x = weeks.iloc[:, 0].to_numpy()
     with matplotlib.rc_context(_STYLE):
         fig, ax = _axes(ax, (8, 5.0))
+        if not growth["active"].to_numpy().any():
+            _no_data(ax, "Weekly growth accounting")
+            return fig
         bottom = np.zeros(len(weeks))
         for name, colour, hatch in (
             ("retained", "#9ecae1", ""),
