@@ -2,25 +2,28 @@
 
 The memory of a run grows with the N = ``population.sample_size`` simulated users
 (default: all M = ``population.market_size``) and with the square of the horizon
-H = ``horizon_days`` (the cohort matrices)::
+H = ``horizon_days`` (the cohort matrices and tables)::
 
-    need = N · b_user + H² · b_cell · k
+    need = N · b_user + H² · b_cell · k + b_run
 
-* b_user (:data:`PEAK_BYTES_PER_USER`) — bytes per simulated user at the run's peak:
-  the state arrays (:data:`sim.core.population.STATE_BYTES_PER_SLOT`), the online
-  analytics (:data:`sim.analysis.visit_stats.BYTES_PER_USER` when ``record_events``)
-  and what the run allocates per user while it steps and at the end (traits, the
-  per-user analysis arrays). Measured by ``python benchmarks/bench_memory.py``: the
-  constants below are upper bounds of its measurements, rounded up.
-* b_cell = 12 bytes per cell of the two H × H cohort matrices (int32 users, float64
-  revenue); k = 2 when a strategy has comparison runs (the main run's matrices are
-  kept while the others run), else 1.
+* b_user — bytes per simulated user at the run's peak: the state arrays
+  (:data:`sim.core.population.STATE_BYTES_PER_SLOT`, 25), what the run allocates per
+  user while it steps (traits, lever state, per-chunk temporaries) and, with
+  ``record_events``, the visit analytics (:mod:`sim.analysis.visit_stats`, 6 bytes
+  kept per user, plus the per-user arrays of the retention tables at the end);
+* b_cell — bytes per cell of the H × H cohort matrices and the tables built from
+  them; k = 2 when a strategy has comparison runs (the main run's are kept while
+  the others run), else 1;
+* b_run — a fixed allowance (modules loaded during the run, tables, figures).
+
+The constants are upper bounds of what ``python benchmarks/bench_memory.py``
+measures (peak RSS above the interpreter; it prints both side by side).
 
 Memory available is the smallest of ``MemAvailable`` in ``/proc/meminfo``, the
 control group's ``memory.max`` less its ``memory.current`` (cgroup v2) and the
 address-space limit (``ulimit -v``) less the process's size; where none can be
 read (not Linux) nothing is refused. A sweep's jobs that run side by side
-(``hydra.launcher.n_jobs``) each need their own share.
+(``hydra.launcher.n_jobs``) each need their own share, and their own interpreter.
 """
 
 from __future__ import annotations
@@ -35,14 +38,14 @@ from sim.levers.strategy import lever_configs
 
 __all__ = ["MemoryNeed", "available_memory", "check_memory", "estimate_memory"]
 
-#: Peak bytes per simulated user besides the state arrays, without visit analytics
-#: (trait draws, per-user temporaries of the economics; measured 13-15, see the module docstring).
-WORKING_BYTES_PER_USER = 24
-#: Peak bytes per simulated user of the visit analytics (``record_events``): the online
-#: per-user statistics and the per-user arrays of the retention tables (measured 20-26).
-ANALYTICS_BYTES_PER_USER = 40
-#: Bytes per cell of the two cohort matrices (int32 users, float64 revenue).
-COHORT_CELL_BYTES = 4 + 8
+#: Peak bytes per simulated user besides the state arrays, without visit analytics.
+WORKING_BYTES_PER_USER = 16
+#: Peak bytes per simulated user of the visit analytics (``record_events``).
+ANALYTICS_BYTES_PER_USER = 32
+#: Bytes per cell of the cohort matrices (int32 users, float64 revenue) and the tables made of them.
+COHORT_CELL_BYTES = 100
+#: Fixed allowance of a run: modules it loads, its tables and figures.
+RUN_BYTES = 64 * 2**20
 #: Memory a process needs besides the run (interpreter, numpy, pandas, Hydra): counted once
 #: per extra worker of a sweep that runs jobs side by side.
 PROCESS_BYTES = 300 * 2**20
@@ -60,7 +63,7 @@ class MemoryNeed:
         users: N, simulated users.
         horizon: H, days.
         per_user: Bytes per simulated user (b_user).
-        fixed: Bytes that do not depend on N (the cohort matrices).
+        fixed: Bytes that do not depend on N (the cohort matrices, the fixed allowance).
 
     """
 
@@ -81,7 +84,7 @@ def estimate_memory(cfg: Config) -> MemoryNeed:
     if cfg.record_events:
         per_user += ANALYTICS_BYTES_PER_USER
     kept = 2 if lever_configs(cfg.strategy) else 1
-    fixed = cfg.horizon_days**2 * COHORT_CELL_BYTES * kept
+    fixed = cfg.horizon_days**2 * COHORT_CELL_BYTES * kept + RUN_BYTES
     return MemoryNeed(cfg.population.simulated_users, cfg.horizon_days, per_user, fixed)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from sim.app.config import Config, load_config
 from sim.app.memory import check_memory
-from sim.core.model import LifecycleModel
+from sim.core.model import LifecycleModel, VisitObserver
 from sim.levers.strategy import build_levers
 
 __all__ = ["UserLifecycleModel"]
@@ -30,13 +30,23 @@ class UserLifecycleModel(LifecycleModel):
             :class:`~sim.app.config.Config`, a mapping, a list of overrides, None).
         reference: Step agent by agent (each user's own ``step()``) instead of
             the vectorized core (organic model, small markets).
+        keep_events: Keep every visit in memory for :meth:`events` (default: the
+            config's ``record_events``).
+        visit_observer: Given each day's visitors (:class:`sim.core.model.VisitObserver`).
 
     Attributes:
         config: The validated config.
 
     """
 
-    def __init__(self, config: Config | Mapping[str, Any] | Iterable[str] | None = None, *, reference: bool = False):
+    def __init__(
+        self,
+        config: Config | Mapping[str, Any] | Iterable[str] | None = None,
+        *,
+        reference: bool = False,
+        keep_events: bool | None = None,
+        visit_observer: VisitObserver | None = None,
+    ):
         cfg = check_memory(load_config(config))
         self.config = cfg
         super().__init__(
@@ -44,7 +54,8 @@ class UserLifecycleModel(LifecycleModel):
             horizon_days=cfg.horizon_days,
             seed=cfg.seed,
             levers=build_levers(cfg.strategy),
-            record_events=cfg.record_events,
+            record_events=cfg.record_events if keep_events is None else keep_events,
             agents=cfg.agents,
             reference=reference,
+            visit_observer=visit_observer,
         )

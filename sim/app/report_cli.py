@@ -18,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.app.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, describe, exit_code
+from sim.app.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, describe, exit_code, fail
 from sim.base.errors import OpsimError, UsageError
 from sim.output import completion
 from sim.output.run_report import write_index, write_report_files
@@ -55,7 +55,9 @@ def _report(root: Path) -> int:
             print(f"report: {reports[-1]}")
         except (OpsimError, OSError, ValueError, KeyError) as exc:
             _error(exc if isinstance(exc, OpsimError | OSError) else f"{run}: {describe(exc)}")
-            status = max(status, exit_code(exc) if isinstance(exc, OpsimError | OSError) else EXIT_BAD_INPUT)
+            code = exit_code(exc) if isinstance(exc, OpsimError | OSError) else EXIT_BAD_INPUT
+            # the folder given is malformed: bad input; one run of a sweep is: that run failed
+            status = max(status, code if run == root else min(code, EXIT_FAILED))
     if reports and (len(runs) > 1 or runs[0] != root):
         print(f"index: {write_index(root, reports)}")
     if (root / "multirun.yaml").is_file():
@@ -79,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--resume", action="store_true", help="sweeps: run the jobs that are missing or failed, then report"
     )
+    parser.error = lambda message: fail(PROG, UsageError(f"{message} (opsim-report --help)"))  # type: ignore[method-assign]
     args = parser.parse_args(argv)
     status = EXIT_OK
     try:

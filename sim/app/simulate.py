@@ -13,6 +13,7 @@ same seed (common random numbers):
 from __future__ import annotations
 
 import dataclasses
+import gc
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -24,9 +25,9 @@ from tqdm.auto import tqdm
 
 from sim.analysis import economics
 from sim.analysis.analytics import analyze
-from sim.analysis.events import EventData
 from sim.analysis.retention import cohort_retention_curve
 from sim.analysis.summary import summarize
+from sim.analysis.visit_stats import VisitStats
 from sim.app.config import Config, load_config
 from sim.app.memory import check_memory
 from sim.app.model import UserLifecycleModel
@@ -42,6 +43,36 @@ __all__ = ["simulate"]
 PROGRESS_DELAY_S = 2.0
 #: Relative step of a lever's budget knob for marginal ROI.
 MARGINAL_STEP = 0.01
+#: A finished model with at least this much per-user state is collected at once. A Mesa
+#: model is a reference cycle, which Python frees only at its next full collection
+#: (the collector counts objects, not bytes), so a strategy's comparison runs would
+#: otherwise each leave their per-user state behind until then.
+COLLECT_AFTER_BYTES = 16 * 2**20
+
+
+@dataclass(frozen=True)
+class LeverOutcome:
+    """What a lever leaves after its run (follows ``sim.analysis.economics.LeverRecord``).
+
+    A snapshot without the lever's per-user state (push fatigue, incentive
+    dependence, last contact), so a finished run holds no memory per user.
+    """
+
+    label: str
+    kind: str
+    channel: str | None
+    budget_key: str | None
+    cfg: Any
+    counts: dict[str, Any]
+
+    @classmethod
+    def of(cls, lever: Lever) -> LeverOutcome:
+        """The snapshot of a lever at the end of its run."""
+        return cls(lever.label, lever.kind, lever.channel, lever.budget_key, lever.cfg, lever.summary())
+
+    def summary(self) -> dict[str, Any]:
+        """Lever-specific numbers for ``summary.json`` (e.g. messages sent)."""
+        return self.counts
 
 
 @dataclass
@@ -51,7 +82,7 @@ class RunOutput:
     daily: pd.DataFrame
     cohort_active: np.ndarray
     cohort_revenue: np.ndarray
-    levers: list[Lever]
+    levers: list[LeverOutcome]
     channels: list[str]
     segments: list[str]
     seconds: float
@@ -69,19 +100,20 @@ class RunOutput:
 
 def _run(cfg: Config, bar: tqdm, *, reference: bool = False) -> RunOutput:
     started = time.perf_counter()
-    model = UserLifecycleModel(cfg, reference=reference)
+    stats = VisitStats(cfg.population.simulated_users, cfg.horizon_days) if cfg.record_events else None
+    model = UserLifecycleModel(cfg, reference=reference, keep_events=False, visit_observer=stats)
     for _ in range(cfg.horizon_days):
         model.step()
         bar.update(1)
     tables = summary = None
-    if cfg.record_events:
-        tables, summary = _analytics(model)
+    if stats is not None:
+        tables, summary = _analytics(model, stats)
     w = model.user_weight
-    return RunOutput(
+    output = RunOutput(
         daily=pd.DataFrame(model.log.columns),
         cohort_active=model.cohort_active,
         cohort_revenue=model.cohort_revenue,
-        levers=model.levers,
+        levers=[LeverOutcome.of(lever) for lever in model.levers],
         channels=list(model.channels),
         segments=list(model.segments.names),
         seconds=time.perf_counter() - started,
@@ -91,6 +123,11 @@ def _run(cfg: Config, bar: tqdm, *, reference: bool = False) -> RunOutput:
         analytics_tables=tables,
         analytics_summary=summary,
     )
+    large = model.population.nbytes >= COLLECT_AFTER_BYTES
+    del model, stats
+    if large:
+        gc.collect()
+    return output
 
 
 def _group_cost(model: UserLifecycleModel) -> np.ndarray:
@@ -102,17 +139,13 @@ def _group_cost(model: UserLifecycleModel) -> np.ndarray:
     return groups
 
 
-def _analytics(model: UserLifecycleModel) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """Retention measures, growth accounting and funnel from the run's visit events."""
+def _analytics(model: UserLifecycleModel, stats: VisitStats) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Retention measures, growth accounting and funnel from the run's visits (accumulated as it stepped)."""
     p = model.population
-    slots, days = model.events()
-    acq = p.acquired_day.astype(np.int64)
-    data = EventData(
+    acq = p.acquired_day
+    data = stats.finish(
         acquired_day=np.where(acq >= 0, acq, -1),
-        visit_user=slots,
-        visit_day=days,
-        horizon=model.horizon,
-        groups={"channel": p.channel.astype(np.int64), "segment": p.segment.astype(np.int64)},
+        groups={"channel": p.channel, "segment": p.segment},
         labels={"channel": list(model.channels), "segment": list(model.segments.names)},
     )
     aware = int(np.count_nonzero(p.flags & FLAG_EVER_AWARE))
