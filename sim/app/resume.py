@@ -188,7 +188,10 @@ def check_hydra_settings(
         given = {parse_overrides([t])[0].key_or_group for t in task}
         params = settings(sweep_variants(list(task))[0]).sweeper.get("params") or {}
         declared = [_task_override(spec, f"{k}={v}") for k, v in params.items() if k not in given]
-        for variant in sweep_variants([*task, *declared]):  # each preset a sweep picks may come from the study
+        # Only the preset a group override picks can bring Hydra settings (a ``@package _global_``
+        # file); a config key's value cannot. So each swept preset is composed, not each value.
+        picks = [o for o in [*task, *declared] if parse_overrides([o])[0].key_or_group in GROUPS]
+        for variant in sweep_variants(picks):
             got = _without(OmegaConf.to_container(settings(variant), resolve=False))
             differs = _first_difference(got, want)
             if differs:
