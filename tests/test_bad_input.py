@@ -95,7 +95,7 @@ OPSIM_CASES = [
     ),
     ("sample of nobody", ["population.sample_size=0"], ["population.sample_size=0", ">= 1"]),
     ("interpolation", ["horizon_days=${nosuch}"], ["horizon_days='${nosuch}'", "an interpolation that resolves"]),
-    ("key twice", ["seed=1", "seed=2"], ["seed=['1', '2']", "given 2 times"]),
+    ("key twice, the first bad", ["seed=x", "seed=1"], ["seed='x'", "an integer"]),
     ("no key", ["=5"], ["override='=5'", "a key before '='"]),
     ("no equals", ["foo"], ["override='foo'", "key=value"]),
     (
@@ -155,7 +155,7 @@ SWEEP_CASES = [
     ("no equals", ["seed=0,1", "foo"], ["override='foo'", "key=value"]),
     ("second value", ["population.awareness.p=0.001,7"], ["population.awareness.p=7.0", "<= 1"]),
     ("interpolation", ["horizon_days=${nosuch},3"], ["horizon_days='${nosuch}'", "an interpolation that resolves"]),
-    ("key twice", ["seed=0,1", "seed=2"], ["seed=['0,1', '2']", "given 2 times"]),
+    ("swept key twice", ["seed=0,1", "seed=2"], ["seed=['0,1', '2']", "given 2 times"]),
     ("launcher", ["seed=0,1", "hydra/launcher=nope"], ["hydra/launcher='nope'", "joblib", "ray_cluster"]),
     (
         "one job too large",
@@ -263,7 +263,12 @@ API_CASES = [
         sim.ConfigError,
         ["horizon_days='${nosuch}'", "an interpolation that resolves"],
     ),
-    ("key twice", lambda: sim.compose(["seed=1", "seed=2"]), sim.ConfigError, ["seed=", "given 2 times"]),
+    (
+        "key twice, the first bad",
+        lambda: sim.load_config(["horizon_days=ten", "horizon_days=30"]),
+        sim.ConfigError,
+        ["horizon_days='ten'", "an integer"],
+    ),
     (
         "wrong type in a mapping",
         lambda: sim.load_config({"population": {"market_size": "x"}}),

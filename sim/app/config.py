@@ -192,7 +192,8 @@ def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[
     if found:
         e = found[0]
         key = getattr(e, "full_key", None) or ""
-        value = values.get(key, getattr(e, "value", None))
+        # the value the error is about (a key given twice: not the last one given)
+        value = getattr(e, "value", None) if getattr(e, "value", None) is not None else values.get(key)
         if key not in values and preset is not None:
             value = _value_in_file(preset, key)
         first = str(e).splitlines()[0].strip()
@@ -254,8 +255,9 @@ def override_syntax_error(exc: Exception) -> ConfigError:
 def parse_overrides(overrides: Iterable[str]) -> list[Any]:
     """Parse command-line overrides with Hydra's grammar, one line per mistake.
 
-    Besides Hydra's own syntax this refuses an override without a key (``=5``) and
-    a key given twice (which value wins would be a guess).
+    Besides Hydra's own syntax this refuses an override without a key (``=5``) and a
+    swept key given twice (which jobs to run would be a guess). A plain key given
+    twice is Hydra's: the last value wins (an error names the value that failed).
 
     Args:
         overrides: ``key=value`` strings.
@@ -284,12 +286,17 @@ def parse_overrides(overrides: Iterable[str]) -> list[Any]:
         if not one.key_or_group:
             raise ConfigError("override", text, "key=value with a key before '=' (e.g. seed=3)")
         parsed.append(one)
-    seen: dict[str, list[str]] = {}
-    for text, one in zip(overrides, parsed, strict=True):
-        seen.setdefault(one.key_or_group, []).append(text.partition("=")[2])
+    seen: dict[str, list[Any]] = {}
+    for one in parsed:
+        seen.setdefault(one.key_or_group, []).append(one)
     for key, given in seen.items():
-        if len(given) > 1:
-            raise ConfigError(key, given, f"one value: {key} is given {len(given)} times; give each key once")
+        if len(given) > 1 and any(o.is_sweep_override() for o in given):
+            texts = [t for t, o in zip(overrides, parsed, strict=True) if o.key_or_group == key]
+            raise ConfigError(
+                key,
+                [t.partition("=")[2] for t in texts],
+                f"one sweep of values: {key} is given {len(given)} times; give each swept key once",
+            )
     return parsed
 
 
