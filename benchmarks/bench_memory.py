@@ -12,8 +12,11 @@ Usage:
     python benchmarks/bench_memory.py                      # default cases (a few minutes)
     python benchmarks/bench_memory.py --quick              # small cases, a smoke test
     python benchmarks/bench_memory.py --json benchmarks/results/memory.json
-    OTHER/.venv/bin/python benchmarks/bench_memory.py      # another checkout's opsim (e.g. before a change;
-                                                           # the estimate column is empty where it has none)
+    cd OTHER && .venv/bin/python /path/to/bench_memory.py  # another checkout's opsim (e.g. before a change;
+                                                           # the estimate column is nan where it has none)
+
+The cases import ``sim`` from the working directory first (``python -c``): run from
+the root of the checkout being measured.
 """
 
 from __future__ import annotations
