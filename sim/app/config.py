@@ -192,8 +192,9 @@ def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[
     if found:
         e = found[0]
         key = getattr(e, "full_key", None) or ""
-        # the value the error is about (a key given twice: not the last one given)
-        value = getattr(e, "value", None) if getattr(e, "value", None) is not None else values.get(key)
+        value = values.get(key, getattr(e, "value", None))
+        if value is _REPEATED:  # a key given twice: the value the error is about, not the last one given
+            value = getattr(e, "value", None)
         if key not in values and preset is not None:
             value = _value_in_file(preset, key)
         first = str(e).splitlines()[0].strip()
@@ -212,14 +213,18 @@ def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[
         return ConfigError(key or "config", value, first + where_file)
     text = " ".join(str(chain[0]).split())
     if "Could not find '" in text and "Available options in '" in text:
-        group = text.split("Could not find '")[1].split("'")[0].rsplit("/", 1)[0]  # population, hydra/launcher
+        missing = text.split("Could not find '")[1].split("'")[0]  # population/nope, hydra/launcher/x
+        group = missing.rsplit("/", 1)[0]
         options = text.split("Available options in '")[1].split(":", 1)[1].split("Config search path")[0].split()
         where = "" if group.startswith("hydra/") else f" (conf/{group}/)"
-        return ConfigError(group, values.get(group), f"a {group} preset{where}: one of {', '.join(options)}")
+        chosen = values.get(group)
+        if chosen is _REPEATED or chosen is None:
+            chosen = missing.rsplit("/", 1)[-1]
+        return ConfigError(group, chosen, f"a {group} preset{where}: one of {', '.join(options)}")
     missing = next((e for e in chain if isinstance(e, MissingConfigException)), None)
     if missing is not None and "primary config" in text:
         return ConfigError("--config-name", missing.missing_cfg_file, "a config file in the config folders")
-    return ConfigError("override", " ".join(f"{k}={v}" for k, v in values.items()), text)
+    return ConfigError("override", " ".join(f"{k}={v}" for k, v in values.items() if v is not _REPEATED), text)
 
 
 #: Hydra's page on override syntax, named in parse errors.
@@ -300,11 +305,17 @@ def parse_overrides(overrides: Iterable[str]) -> list[Any]:
     return parsed
 
 
-def _override_values(overrides: Iterable[str]) -> dict[str, str]:
-    out = {}
+#: Stands for the value of a key given more than once (the error's own value is named instead).
+_REPEATED = object()
+
+
+def _override_values(overrides: Iterable[str]) -> dict[str, Any]:
+    """Value given for each key (:data:`_REPEATED` for a key given more than once)."""
+    out: dict[str, Any] = {}
     for o in overrides:
         key, _, value = o.partition("=")
-        out[key.lstrip("+~")] = value
+        key = key.lstrip("+~")
+        out[key] = _REPEATED if key in out else value
     return out
 
 
