@@ -339,9 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.market_size is None or args.market_size < 1:
             raise ConfigError("--market-size", args.market_size, "the real market of the product, a whole number >= 1")
         if args.sample_size is not None and args.sample_size < 1:
-            raise ConfigError(
-                "--sample-size", args.sample_size, "a whole number >= 1 (at most --market-size are simulated)"
-            )
+            raise ConfigError("--sample-size", args.sample_size, "a whole number >= 1 (at most --market-size are simulated)")
         out_path = Path(args.out)
         name = out_path.stem
         report = Path(args.report) if args.report else out_path.parent / f"{name}_calibration"
