@@ -5,6 +5,7 @@ module              what it computes
 ==================  ===============================================================
 ``retention``       pooled classic retention from the cohort matrix; the cohort table
 ``events``          classic, rolling and bracket retention, cohort triangles, from visit events
+``visit_stats``     the same measures from per-user statistics kept while a run steps
 ``growth``          growth accounting (new, retained, resurrected, churned) and the quick ratio
 ``analytics``       the per-run analysis: measures, funnel, survival fits of rolling retention
 ``summary``         the headline numbers of a run

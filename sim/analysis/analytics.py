@@ -15,15 +15,13 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from sim.analysis.events import MEASURE_DAYS, WEEK_DAYS, EventData, cohort_triangle, retention_table, rolling_curve
+from sim.analysis.events import MEASURE_DAYS, WEEK_DAYS, VisitRecord, cohort_triangle, retention_table, rolling_curve
 from sim.analysis.growth import check_growth_identity, growth_accounting
 from sim.analysis.retention import LONG_TERM_DAYS
 from sim.analysis.survival_fit import fit_survival
+from sim.analysis.visit_stats import TRIANGLE_WEEKS
 
 __all__ = ["analyze", "funnel"]
-
-#: Weeks of tenure in the weekly cohort triangle.
-TRIANGLE_WEEKS = 12
 
 
 def funnel(aware: int, acquired: int, retained: int, activated: int) -> dict[str, float]:
@@ -36,11 +34,12 @@ def funnel(aware: int, acquired: int, retained: int, activated: int) -> dict[str
     return out
 
 
-def analyze(data: EventData, *, aware: int, activated: int) -> tuple[dict[str, pd.DataFrame], dict]:
+def analyze(data: VisitRecord, *, aware: int, activated: int) -> tuple[dict[str, pd.DataFrame], dict]:
     """Every measure of this module for one run: tables for files, numbers for the summary.
 
     Args:
-        data: Users and visits.
+        data: Users and visits: an :class:`~sim.analysis.events.EventData`, or the
+            :class:`~sim.analysis.visit_stats.VisitSummary` a run accumulated.
         aware: Users ever aware (funnel step 1).
         activated: Users ever ACTIVATED (funnel step 4).
 

@@ -2,8 +2,13 @@
 
 Input is what any analytics tool has: a **user table** (acquisition day, −1 if
 never acquired; optionally channel and segment labels) and **visit events**
-(user, day), at most one per user and day. A simulation produces both
-(:meth:`sim.model.UserLifecycleModel.events`); so can a hand-built table.
+(user, day), at most one per user and day, held in :class:`EventData`. A
+simulation produces both (:meth:`sim.core.model.LifecycleModel.events`); so can a
+hand-built table. A simulation run does not keep its events, though: it hands
+each day's visitors to :class:`sim.analysis.visit_stats.VisitStats`, which keeps
+per user only what these measures need (a few bits and the last visit day), so
+the analytics' memory does not grow with the number of visits. Both follow
+:class:`VisitRecord`, and every function here gives identical results on either.
 
 Definitions, for a user acquired on day a and horizon H (days 0 … H − 1):
 
@@ -23,13 +28,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 __all__ = [
+    "BRACKETS",
     "MEASURE_DAYS",
     "EventData",
+    "VisitRecord",
     "bracket_retention",
     "classic_retention",
     "cohort_triangle",
@@ -45,6 +53,41 @@ MEASURE_DAYS = (1, 7, 14, 30, 60, 90)
 BRACKETS = ((1, 7), (8, 14), (15, 30))
 #: Days per week, for weekly cohorts and periods.
 WEEK_DAYS = 7
+#: Period index given to "no previous period" (any value that is never ``period − 1``).
+_NO_PREVIOUS_PERIOD = -2
+
+
+class VisitRecord(Protocol):
+    """What the retention measures and growth accounting read: users, and per user what their visits were.
+
+    Attributes:
+        acquired_day: Per user, the acquisition day (−1: never acquired).
+        horizon: Number of observed days H.
+        groups: Optional per-user group codes or labels.
+
+    """
+
+    acquired_day: np.ndarray
+    horizon: int
+    groups: dict[str, np.ndarray] | None
+
+    def last_tenure(self) -> np.ndarray:
+        """Per user, tenure of the last visit (−1 if none)."""
+
+    def classic_hits(self, n: int) -> np.ndarray:
+        """Per user: active on exactly day a + N."""
+
+    def bracket_hits(self, lo: int, hi: int) -> np.ndarray:
+        """Per user: active at least once in days a + lo … a + hi."""
+
+    def period_cells(self, step: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct (user, k) with a visit in tenure period k < width (periods of ``step`` days)."""
+
+    def period_counts(self, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per calendar period of ``step`` days: users active, new (acquired in it) and retained (active before)."""
+
+    def label(self, name: str, codes: np.ndarray) -> list[str]:
+        """Names for group codes."""
 
 
 @dataclass
@@ -99,8 +142,52 @@ class EventData:
 
     def label(self, name: str, codes: np.ndarray) -> list[str]:
         """Names for group codes (the codes themselves when no labels are known)."""
-        names = (self.labels or {}).get(name)
-        return [names[int(c)] if names is not None and 0 <= int(c) < len(names) else str(c) for c in codes]
+        return group_labels(self.labels, name, codes)
+
+    def classic_hits(self, n: int) -> np.ndarray:
+        """Per user: active on exactly day a + N."""
+        hit = np.zeros(self.acquired_day.size, dtype=bool)
+        hit[self.visit_user[self.tenure == n]] = True
+        return hit
+
+    def bracket_hits(self, lo: int, hi: int) -> np.ndarray:
+        """Per user: active at least once in days a + lo … a + hi."""
+        tenure = self.tenure
+        hit = np.zeros(self.acquired_day.size, dtype=bool)
+        hit[self.visit_user[(tenure >= lo) & (tenure <= hi)]] = True
+        return hit
+
+    def period_cells(self, step: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct (user, k) with a visit in tenure period k < width (periods of ``step`` days)."""
+        k = self.tenure // step
+        keep = k < width
+        cell = unique_sorted(self.visit_user[keep] * width + k[keep])  # one count per user and period
+        return cell // width, cell % width
+
+    def period_counts(self, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per calendar period of ``step`` days: users active, new and retained.
+
+        *new*: acquired in the period and not active in the one before; *retained*:
+        active in the period before too. Counted once per user and period.
+        """
+        n_periods = (self.horizon - 1) // step + 1
+        p = self.visit_day // step
+        key = unique_sorted(self.visit_user * n_periods + p)  # unique (user, period), sorted by user then period
+        user, per = key // n_periods, key % n_periods
+        same_user_before = np.r_[False, user[1:] == user[:-1]]
+        prev = np.r_[_NO_PREVIOUS_PERIOD, per[:-1]]
+        was_active = same_user_before & (prev == per - 1)
+        is_new = (self.acquired_day[user] // step) == per
+        active = np.bincount(per, minlength=n_periods)
+        retained = np.bincount(per[was_active], minlength=n_periods)
+        new = np.bincount(per[is_new & ~was_active], minlength=n_periods)
+        return active, new, retained
+
+
+def group_labels(labels: dict[str, list[str]] | None, name: str, codes: np.ndarray) -> list[str]:
+    """Names for group codes (the codes themselves when no labels are known)."""
+    names = (labels or {}).get(name)
+    return [names[int(c)] if names is not None and 0 <= int(c) < len(names) else str(c) for c in codes]
 
 
 def unique_sorted(values: np.ndarray) -> np.ndarray:
@@ -136,36 +223,31 @@ def _share(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def classic_retention(data: EventData, n: int, group: np.ndarray | None = None) -> pd.DataFrame:
+def classic_retention(data: VisitRecord, n: int, group: np.ndarray | None = None) -> pd.DataFrame:
     """D_N: share of users active on exactly day a + N (pooled, optionally by group)."""
     acq = data.acquired_day
     eligible = (acq >= 0) & (acq + n < data.horizon)
-    hit = np.zeros(acq.size, dtype=bool)
-    hit[data.visit_user[data.tenure == n]] = True
-    return _share(_pooled(hit, eligible, group))
+    return _share(_pooled(data.classic_hits(n), eligible, group))
 
 
-def rolling_retention(data: EventData, n: int, group: np.ndarray | None = None) -> pd.DataFrame:
+def rolling_retention(data: VisitRecord, n: int, group: np.ndarray | None = None) -> pd.DataFrame:
     """R_N: share of users active on day a + N or later."""
     acq = data.acquired_day
     eligible = (acq >= 0) & (acq + n < data.horizon)
     return _share(_pooled(data.last_tenure() >= n, eligible, group))
 
 
-def bracket_retention(data: EventData, lo: int, hi: int, group: np.ndarray | None = None) -> pd.DataFrame:
+def bracket_retention(data: VisitRecord, lo: int, hi: int, group: np.ndarray | None = None) -> pd.DataFrame:
     """B[lo, hi]: share of users active at least once in days a + lo … a + hi."""
     if not 0 <= lo <= hi:
         raise ValueError(f"bracket [{lo}, {hi}] is not allowed: need 0 <= lo <= hi")
     acq = data.acquired_day
     eligible = (acq >= 0) & (acq + hi < data.horizon)
-    tenure = data.tenure
-    hit = np.zeros(acq.size, dtype=bool)
-    hit[data.visit_user[(tenure >= lo) & (tenure <= hi)]] = True
-    return _share(_pooled(hit, eligible, group))
+    return _share(_pooled(data.bracket_hits(lo, hi), eligible, group))
 
 
 def retention_table(
-    data: EventData,
+    data: VisitRecord,
     days: Sequence[int] = MEASURE_DAYS,
     brackets: Sequence[tuple[int, int]] = BRACKETS,
 ) -> pd.DataFrame:
@@ -197,7 +279,7 @@ def retention_table(
     return table[["by", "group", "measure", "day_n", "day_hi", "users", "retained", "share"]].reset_index(drop=True)
 
 
-def cohort_triangle(data: EventData, period: str = "day", max_n: int | None = None) -> pd.DataFrame:
+def cohort_triangle(data: VisitRecord, period: str = "day", max_n: int | None = None) -> pd.DataFrame:
     """Classic retention by acquisition cohort (rows) and periods since acquisition (columns).
 
     With ``period="week"``, cohorts are acquisition weeks and a user counts as active
@@ -212,10 +294,7 @@ def cohort_triangle(data: EventData, period: str = "day", max_n: int | None = No
     n_cohorts = (data.horizon - 1) // step + 1
     width = n_cohorts if max_n is None else min(max_n + 1, n_cohorts)
     size = np.bincount(cohort[users], minlength=n_cohorts)
-    k = data.tenure // step
-    keep = k < width
-    cell = unique_sorted(data.visit_user[keep] * width + k[keep])  # one count per user and period
-    u, kk = cell // width, cell % width
+    u, kk = data.period_cells(step, width)
     active = np.zeros((n_cohorts, width))
     np.add.at(active, (cohort[u], kk), 1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -231,7 +310,7 @@ def cohort_triangle(data: EventData, period: str = "day", max_n: int | None = No
     return frame[frame["cohort_size"] > 0].reset_index(drop=True)
 
 
-def rolling_curve(data: EventData, max_n: int) -> tuple[np.ndarray, np.ndarray]:
+def rolling_curve(data: VisitRecord, max_n: int) -> tuple[np.ndarray, np.ndarray]:
     """Pooled rolling retention R_0 … R_max_n and the users observed at each N."""
     acq = data.acquired_day
     mine = acq >= 0

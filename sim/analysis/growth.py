@@ -12,30 +12,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.analysis.events import WEEK_DAYS, EventData, unique_sorted
+from sim.analysis.events import WEEK_DAYS, VisitRecord
 
 __all__ = ["check_growth_identity", "growth_accounting"]
 
-#: Period index given to "no previous period" (any value that is never ``period − 1``).
-_NO_PREVIOUS_PERIOD = -2
 
-
-def growth_accounting(data: EventData, period: str = "day") -> pd.DataFrame:
+def growth_accounting(data: VisitRecord, period: str = "day") -> pd.DataFrame:
     """New, retained, resurrected and churned active users per day or week, and the quick ratio."""
     if period not in ("day", "week"):
         raise ValueError(f"period={period!r} is not allowed: 'day' or 'week'")
     step = 1 if period == "day" else WEEK_DAYS
     n_periods = (data.horizon - 1) // step + 1
-    p = data.visit_day // step
-    key = unique_sorted(data.visit_user * n_periods + p)  # unique (user, period), sorted by user then period
-    user, per = key // n_periods, key % n_periods
-    same_user_before = np.r_[False, user[1:] == user[:-1]]
-    prev = np.r_[_NO_PREVIOUS_PERIOD, per[:-1]]
-    was_active = same_user_before & (prev == per - 1)
-    is_new = (data.acquired_day[user] // step) == per
-    active = np.bincount(per, minlength=n_periods)
-    retained = np.bincount(per[was_active], minlength=n_periods)
-    new = np.bincount(per[is_new & ~was_active], minlength=n_periods)
+    active, new, retained = data.period_counts(step)
     resurrected = active - retained - new
     churned = np.r_[0, active[:-1] - retained[1:]]
     with np.errstate(invalid="ignore", divide="ignore"):

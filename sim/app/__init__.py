@@ -8,6 +8,9 @@ module              what it runs
 ``simulate``        ``simulate()``: a run with its baseline and economics reruns
 ``cli``             ``opsim`` (a Hydra app; sweeps with ``-m``)
 ``sweep``           sweep job bookkeeping, resume and aggregation (the Hydra callback)
+``resume``          the command line that resumes a sweep, trusting nothing in its folder
+``memory``          a run's memory need, checked against what is free before it starts
+``exits``           exit codes, and the one line a command prints for an error
 ``report_cli``      ``opsim-report``
 ``calibrate``       ``opsim-calibrate``: the simulator wired to the calibration algorithms
 ``checker``         ``check_model``: the verifier every preset and strategy passes

@@ -1,22 +1,34 @@
 """Command line: ``opsim [overrides]`` (also ``python -m sim``), a Hydra app.
 
 Before Hydra starts, the overrides are composed and validated once (each value
-of a sweep, for ``-m``), so a wrong key, type or range stops the command with one
-line on stderr and exit code 2, before any simulation runs::
+of a sweep, for ``-m``), and the memory each run needs is checked against what
+the machine has available, so a wrong key, type or range, or a run too large,
+stops the command with one line on stderr and exit code 2, before any folder is
+made or any simulation runs::
 
     $ opsim population.market_size=-5
     opsim: error: population.market_size=-5 is not allowed: a number >= 1
+
+The run folder (``hydra.run.dir``) or sweep folder (``hydra.sweep.dir``) is resolved
+once, to an absolute path, and handed to Hydra. Errors while running never end in
+a traceback either (:mod:`sim.app.exits`): a file that cannot be written is one
+line naming it and the reason (exit 1); Ctrl-C is one line saying what finished
+and how to resume (exit 130); a sweep whose summary fails exits 1.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import copy
 import dataclasses
 import logging
+import math
+import os
 import sys
-import time
-from collections.abc import Sequence
-from dataclasses import replace
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +37,21 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
 from sim.app import sweep
-from sim.app.config import Config, compose, config_dir, load_config, quote_value, register_schema, validate
-from sim.base.errors import ConfigError
+from sim.app.config import (
+    Config,
+    compose,
+    config_dir,
+    load_config,
+    parse_overrides,
+    quote_value,
+    register_schema,
+    sweep_variants,
+    validate,
+)
+from sim.app.exits import EXIT_FAILED, EXIT_INTERRUPTED, fail
+from sim.app.memory import check_memory
+from sim.base.errors import ConfigError, OpsimError, UsageError
+from sim.output.completion import DONE
 
 __all__ = ["main"]
 
@@ -35,9 +60,10 @@ log = logging.getLogger("opsim")
 #: Hydra flags that take a value (the next argument) and flags that mean "do not run".
 _FLAGS_WITH_VALUE = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--package", "-p"}
 _NO_RUN_FLAGS = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc"}
-EXIT_CONFIG_ERROR = 2
+PROG = "opsim"
 _TOP = {f.name for f in dataclasses.fields(Config)}
-EXIT_JOB_FAILED = 1
+#: The warning Hydra turns an exception of the sweep's summary callback into.
+_CALLBACK_FAILED = "Callback AggregateCallback.on_multirun_end raised"
 
 
 def _overrides(argv: Sequence[str]) -> tuple[list[str], bool, bool, str, str | None]:
@@ -66,59 +92,104 @@ def _overrides(argv: Sequence[str]) -> tuple[list[str], bool, bool, str, str | N
     return overrides, multirun, runs, name, extra
 
 
-def _variants(overrides: list[str]) -> list[list[str]]:
-    """Override lists that cover every value of every sweep at least once."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+def parse_argv(argv: Sequence[str]) -> argparse.Namespace:
+    """Read the command line with Hydra's own parser; one line for a flag it does not know.
 
-    parsed = OverridesParser.create().parse_overrides(overrides)
-    choices = []
-    for text, o in zip(overrides, parsed, strict=True):
-        if o.is_sweep_override():
-            key = o.get_key_element()
-            choices.append([f"{key}={v}" for v in o.sweep_string_iterator()])
-        else:
-            choices.append([text])
-    first = [c[0] for c in choices]
-    variants = [first]
-    for i, c in enumerate(choices):
-        for value in c[1:]:
-            variants.append([*first[:i], value, *first[i + 1 :]])
-    return variants
+    Raises:
+        UsageError: On an unknown flag or a flag without its value.
+        ConfigError: On a ``--config-dir`` that is not a folder.
+
+    """
+    from hydra._internal.utils import get_args_parser
+
+    parser = get_args_parser()
+    parser.prog = PROG
+
+    def refuse(message: str) -> None:
+        raise UsageError(f"{message} (opsim --help lists the flags; key=value sets a config key)")
+
+    parser.error = refuse  # type: ignore[method-assign]
+    args = parser.parse_intermixed_args(list(argv))
+    if args.config_dir is not None and not Path(args.config_dir).is_dir():
+        raise ConfigError("--config-dir", args.config_dir, "an existing folder of config files (presets, a study)")
+    return args
 
 
-def check_overrides(argv: Sequence[str]) -> Path | None:
-    """Compose and validate the config the command line asks for.
+@dataclass
+class CommandPlan:
+    """What a command line asks for, as checked before Hydra starts.
+
+    Attributes:
+        folder: The run folder, or the sweep folder for ``-m``, as an absolute path
+            (None when the command runs nothing: ``--cfg``, ``--help``).
+        multirun: A sweep (``-m``).
+        jobs: Jobs the sweep runs (1 for a single run).
+        configs: The validated configs checked (the first job's, then one per swept value).
+
+    """
+
+    folder: Path | None = None
+    multirun: bool = False
+    jobs: int = 0
+    configs: list[Config] = field(default_factory=list)
+
+
+def check_overrides(argv: Sequence[str]) -> CommandPlan:
+    """Compose and validate the config the command line asks for, and check each run fits in memory.
 
     Returns:
-        For a multirun, the sweep folder as an absolute path (``${now:...}`` resolved
-        once), else None.
+        The plan: the run or sweep folder as an absolute path (``${now:...}`` resolved
+        once), the number of jobs, the configs checked.
 
     Raises:
         ConfigError: On the first unknown key, wrong type or out-of-range value.
+        MemoryLimitError: When a run would need more memory than is available.
 
     """
     overrides, multirun, runs, name, extra = _overrides(argv)
     if not runs:
-        return None
+        return CommandPlan()
     _check_launcher(overrides)
-    variants = _variants(overrides) if multirun else [overrides]
-    composed = compose(variants[0], config_name=name, extra_dir=extra, with_hydra=multirun)
-    sweep_dir = None
-    if multirun:
-        declared = _declared_sweeps(composed, overrides)
-        sweep_dir = Path(str(composed.hydra.sweep.dir)).absolute()
-        with open_dict(composed):
-            del composed["hydra"]
-        if declared:  # sweeps the config declares: check their values too
-            overrides = [*overrides, *declared]
-            variants = _variants(overrides)
-            composed = compose(variants[0], config_name=name, extra_dir=extra)
-    first = load_config(composed)
+    variants = sweep_variants(overrides) if multirun else [overrides]
+    composed = compose(variants[0], config_name=name, extra_dir=extra, with_hydra=True)
+    node = composed.hydra.sweep.dir if multirun else composed.hydra.run.dir
+    folder = Path(str(node)).absolute()
+    declared = _declared_sweeps(composed, overrides) if multirun else []
+    workers = _side_by_side(composed) if multirun else 1
+    with open_dict(composed):
+        del composed["hydra"]
+    if declared:  # sweeps the config declares: check their values too
+        overrides = [*overrides, *declared]
+        variants = sweep_variants(overrides)
+        composed = compose(variants[0], config_name=name, extra_dir=extra)
+    jobs = _sweep_size(overrides) if multirun else 1
+    workers = min(workers, jobs)  # workers beyond the number of jobs hold no run
+    first = check_memory(load_config(composed), workers=workers)
+    configs = [first]
     for variant in variants[1:]:
         changed = [v for v, f in zip(variant, variants[0], strict=True) if v != f]
-        if not (len(changed) == 1 and _check_scalar(first, changed[0])):
-            load_config(compose(variant, config_name=name, extra_dir=extra))
-    return sweep_dir
+        typed = _check_scalar(first, changed[0]) if len(changed) == 1 else None
+        if typed is None:
+            typed = load_config(compose(variant, config_name=name, extra_dir=extra))
+        configs.append(check_memory(typed, workers=workers))
+    return CommandPlan(folder=folder, multirun=multirun, jobs=jobs, configs=configs)
+
+
+def _side_by_side(composed: DictConfig) -> int:
+    """Jobs of a sweep that run at the same time on this machine (joblib's ``n_jobs``; 1 otherwise)."""
+    n_jobs = composed.hydra.get("launcher", {}).get("n_jobs")
+    if not isinstance(n_jobs, int) or n_jobs == 0:
+        return 1
+    cores = os.cpu_count() or 1
+    return cores + 1 + n_jobs if n_jobs < 0 else n_jobs  # joblib: -1 is every core, -2 all but one
+
+
+def _sweep_size(overrides: list[str]) -> int:
+    """Jobs a sweep runs: the product of the number of values of each swept key."""
+    sizes = []
+    for o in parse_overrides(overrides):
+        sizes.append(len(list(o.sweep_string_iterator())) if o.is_sweep_override() else 1)
+    return math.prod(sizes)
 
 
 #: Launchers that come with an optional extra, and the install command that brings them.
@@ -145,11 +216,11 @@ _SCALARS: dict[str, tuple[type, str]] = {
 }
 
 
-def _check_scalar(base: Config, override: str) -> bool:
+def _check_scalar(base: Config, override: str) -> Config | None:
     """Validate ``key=value`` for a plain scalar field without composing (sweeps of many values).
 
-    Returns False where the fast path does not apply (config groups, +/~, lists,
-    optional fields): the caller then composes the whole config.
+    Returns the validated config, or None where the fast path does not apply
+    (config groups, +/~, lists, optional fields): the caller then composes the whole config.
     """
     key, _, raw = override.partition("=")
     if (
@@ -158,18 +229,18 @@ def _check_scalar(base: Config, override: str) -> bool:
         or raw.startswith(("[", "{"))
         or ("." not in key and key not in _TOP)
     ):
-        return False
+        return None
     parts = key.split(".")
     cfg = copy.deepcopy(base)
     node: Any = cfg
     for part in parts[:-1]:
         node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
         if node is None:
-            return False
+            return None
     fields = {f.name: f for f in dataclasses.fields(node)} if dataclasses.is_dataclass(node) else {}
     field = fields.get(parts[-1])
     if field is None:
-        return False
+        return None
     kind = str(field.type)
     if kind == "bool":
         if raw.lower() not in ("true", "false"):
@@ -182,10 +253,9 @@ def _check_scalar(base: Config, override: str) -> bool:
         except ValueError:
             raise ConfigError(key, raw, wanted) from None
     else:
-        return False
+        return None
     setattr(node, parts[-1], value)
-    validate(cfg)
-    return True
+    return validate(cfg)
 
 
 def _declared_sweeps(cfg: DictConfig, overrides: list[str]) -> list[str]:
@@ -196,35 +266,52 @@ def _declared_sweeps(cfg: DictConfig, overrides: list[str]) -> list[str]:
 
 
 def _app(cfg: DictConfig) -> None:
-    """The Hydra task: one run, or one job of a multirun."""
-    try:
-        typed = load_config(cfg)
-    except ConfigError as exc:
-        print(f"opsim: error: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG_ERROR) from None
+    """The Hydra task: one run, or one job of a multirun.
+
+    A single run's error is printed here as one line and ends the command
+    (``SystemExit`` passes through Hydra untouched, whereas Hydra prints a line of
+    its own before re-raising any other exception). A job of a sweep records its
+    error instead (:func:`_sweep_job`).
+    """
     hydra_cfg = HydraConfig.get()
     out = Path(hydra_cfg.runtime.output_dir)
     if hydra_cfg.mode == RunMode.MULTIRUN:
-        _sweep_job(typed, out, list(hydra_cfg.overrides.task))
+        _sweep_job(load_config(cfg), out, list(hydra_cfg.overrides.task))
         return
-    _run_one(typed, out)
+    try:
+        _run_one(load_config(cfg), out)
+    except (OpsimError, OSError) as exc:
+        fail(PROG, exc)
 
 
 def _sweep_job(typed: Config, out: Path, overrides: list[str]) -> None:
-    """One job of a multirun: skip it if complete, record a failure instead of stopping the sweep."""
+    """One job of a multirun: skip it if complete, record a failure instead of stopping the sweep.
+
+    Complete means a ``DONE.json`` for this config whose files all match their
+    recorded size and SHA-256; anything else (interrupted, failed, a file deleted
+    or truncated since) runs again. The job's overrides are kept in its folder
+    (``job.json``) before it runs.
+    """
     digest = sweep.config_hash(typed)
-    if sweep.job_is_done(out, digest):
+    problem = sweep.completion.check_complete(out, digest)
+    if problem is None:
         log.info("already complete, skipped: %s", out)
         return
-    sweep.record_job(out, overrides)
-    started = time.perf_counter()
+    if (out / DONE).exists():
+        log.info("running again (%s): %s", problem, out)
     try:
+        sweep.record_job(out, overrides)
         _run_one(replace(typed, progress=False), out)
     except Exception as exc:  # recorded, reported by the aggregation; the sweep goes on
-        sweep.record_failure(out, digest, exc)
+        sweep.completion.clear_marker(out)
+        try:
+            sweep.record_failure(out, digest, exc)
+        except OSError as unwritten:  # the job stays without a marker: the sweep counts it missing
+            log.error("job failed (%s: %s); %s", type(exc).__name__, exc, unwritten)
+            return
         log.error("job failed (%s: %s); traceback in %s", type(exc).__name__, exc, out / sweep.FAILED)
         return
-    sweep.record_done(out, digest, time.perf_counter() - started)
+    (out / sweep.FAILED).unlink(missing_ok=True)
 
 
 def _run_one(typed: Config, out: Path) -> None:
@@ -232,8 +319,9 @@ def _run_one(typed: Config, out: Path) -> None:
 
     pop = typed.population
     log.info(
-        "simulating %s: M = %s slots, %d days, seed %d",
+        "simulating %s: N = %s simulated users for a market of M = %s, %d days, seed %d",
         pop.name,
+        f"{pop.simulated_users:,}",
         f"{pop.market_size:,}",
         typed.horizon_days,
         typed.seed,
@@ -301,31 +389,135 @@ def _run_hydra_app(argv: list[str]) -> None:
     )
 
 
+@contextlib.contextmanager
+def _exceptions_reach_main() -> Iterator[None]:
+    """Let exceptions leave Hydra as they are, for :func:`main` to turn into one line.
+
+    Hydra's ``run_and_report`` prints a trimmed traceback and exits 1 for any
+    exception unless ``HYDRA_FULL_ERROR`` is set (it reads the variable when the
+    exception arrives); it is set for the call only and restored afterwards.
+    """
+    saved = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = saved
+
+
+@contextlib.contextmanager
+def _quiet_logging_errors() -> Iterator[None]:
+    """No traceback from the logging module when the log file cannot be written (disk full).
+
+    The error that matters reaches the user as one line; ``logging`` would print a
+    ``--- Logging error ---`` traceback for every record it fails to write.
+    """
+    saved = logging.raiseExceptions
+    logging.raiseExceptions = False
+    try:
+        yield
+    finally:
+        logging.raiseExceptions = saved
+
+
+def _resume_hint(plan: CommandPlan) -> str:
+    """How many jobs of the sweep finished, and how to run the rest."""
+    done, _failed = sweep.count_jobs(plan.folder)
+    if not done:
+        return f"no job of {plan.jobs} finished"
+    return (
+        f"{done} of {plan.jobs} jobs finished in {plan.folder} and are kept; "
+        f"resume with: opsim-report {plan.folder} --resume (or the same command again)"
+    )
+
+
+def _interrupted(plan: CommandPlan) -> str:
+    """The line printed on Ctrl-C: what finished, how to resume."""
+    if plan.multirun:
+        return f"opsim: interrupted: {_resume_hint(plan)}"
+    return (
+        f"opsim: interrupted: the run did not finish; {plan.folder} holds no {DONE} (incomplete); "
+        "run the same command again to redo it"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of the ``opsim`` console script."""
+    """Entry point of the ``opsim`` console script.
+
+    Exit codes (:mod:`sim.app.exits`): 0 done; 1 a run or sweep job failed, a file
+    could not be written, or the sweep's summary failed; 2 bad input (nothing ran);
+    130 interrupted.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     register_schema()
     try:
-        sweep_dir = check_overrides(argv)
-    except ConfigError as exc:
-        print(f"opsim: error: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG_ERROR) from None
-    if sweep_dir is not None:
-        # One absolute folder for every job, whatever the working directory of the process
-        # that runs it (joblib workers, Ray workers on other nodes of a shared file system).
-        argv = [a for a in argv if not a.startswith("hydra.sweep.dir=")]
-        argv.append("hydra.sweep.dir=" + quote_value(str(sweep_dir)))
-        if _uses_opsim_sweeper(argv):  # every value was validated above: skip Hydra's serial re-check
+        parse_argv(argv)
+        plan = check_overrides(argv)
+    except OpsimError as exc:
+        fail(PROG, exc)
+    if plan.folder is not None:
+        # One absolute folder for the run, or for every job of a sweep, whatever the working
+        # directory of the process that runs it (joblib workers, Ray workers on other nodes).
+        key = "hydra.sweep.dir" if plan.multirun else "hydra.run.dir"
+        argv = [a for a in argv if not a.lstrip("+").startswith(key + "=")]
+        argv.append(f"{key}=" + quote_value(str(plan.folder)))
+        if plan.multirun and _uses_opsim_sweeper(argv):  # every value was validated above: no serial re-check
             argv.append("hydra.sweeper.prevalidated=true")
-        (sweep_dir / sweep.FAILURES).unlink(missing_ok=True)
-    _run_hydra_app(argv)
-    if sweep_dir is not None:
-        failures = sweep.read_failures(sweep_dir)
-        if failures is None:
-            print(f"opsim: error: the sweep's summary was not written in {sweep_dir}", file=sys.stderr)
-            raise SystemExit(EXIT_JOB_FAILED)
-        if failures:
-            raise SystemExit(EXIT_JOB_FAILED)
+    if plan.multirun:
+        sweep.clear_summary(plan.folder)  # whatever is there now would not describe this sweep
+    with warnings.catch_warnings(record=True) as caught, _quiet_logging_errors():
+        warnings.simplefilter("always")
+        try:
+            with _exceptions_reach_main():
+                _run_hydra_app(argv)
+        except KeyboardInterrupt:
+            print(_interrupted(plan), file=sys.stderr, flush=True)
+            raise SystemExit(EXIT_INTERRUPTED) from None
+        except (OpsimError, OSError) as exc:
+            fail(PROG, exc, f"; {_resume_hint(plan)}" if plan.multirun else "")
+    summary_error = None
+    for w in caught:
+        if str(w.message).startswith(_CALLBACK_FAILED):
+            summary_error = str(w.message).removeprefix(_CALLBACK_FAILED).strip()
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    if plan.multirun:
+        _sweep_outcome(plan, summary_error)
+
+
+def _sweep_outcome(plan: CommandPlan, summary_error: str | None) -> None:
+    """Exit 1 (with one line) when the sweep's summary was not written or a job failed."""
+    summary = sweep.read_summary(plan.folder)
+    if summary is None:
+        cause = f": {summary_error}" if summary_error else ""
+        print(
+            f"opsim: error: the sweep's summary was not written in {plan.folder}{cause}; "
+            f"{_resume_hint(plan)}; opsim-report {plan.folder} rebuilds the summary",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(EXIT_FAILED)
+    failures = summary.get("failures") or []
+    missing = plan.jobs - int(summary.get("jobs", 0)) - len(failures)
+    if missing > 0:
+        print(
+            f"opsim: error: {missing} of {plan.jobs} jobs left no result and no FAILED.json in {plan.folder} "
+            "(see their opsim.log); run the same command again to retry them",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(EXIT_FAILED)
+    if failures:
+        print(
+            f"opsim: error: {len(failures)} of {plan.jobs} jobs failed (listed in {plan.folder / 'sweep_summary.md'}, "
+            f"tracebacks in their FAILED.json); run the same command again to retry them",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(EXIT_FAILED)
 
 
 if __name__ == "__main__":

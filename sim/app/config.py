@@ -40,9 +40,11 @@ __all__ = [
     "compose",
     "config_dir",
     "load_config",
+    "parse_overrides",
     "preset_run_command",
     "quote_value",
     "split_values",
+    "sweep_variants",
     "validate",
 ]
 
@@ -185,6 +187,37 @@ def _given_key(key: str, values: Mapping[str, Any]) -> str:
     return next((k for k in values if k.endswith("." + key) or f".{key}." in k or k.startswith(key + ".")), key)
 
 
+def _preset_file(chain: list[BaseException], search: list[Path]) -> Path | None:
+    """The preset file Hydra was merging when it failed (``In 'strategy/typo': ...``), if found."""
+    for exc in chain:
+        found = re.match(r"In '([^']+)'", str(exc))
+        if found:
+            for folder in search:
+                candidate = folder / f"{found.group(1)}.yaml"
+                if candidate.is_file():
+                    return candidate
+    return None
+
+
+def _value_in_file(path: Path, key: str) -> Any:
+    """The value of a dotted key in a preset file (its group's prefix dropped), or None."""
+    import yaml
+
+    try:
+        node: Any = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    group = path.parent.name
+    parts = key.split(".")
+    if parts and parts[0] == group:
+        parts = parts[1:]
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
 _TYPE_WORDS = {
     "converted to Integer": "an integer",
     "converted to Float": "a number",
@@ -193,24 +226,36 @@ _TYPE_WORDS = {
 }
 
 
-def _error_from(exc: BaseException, values: Mapping[str, Any]) -> ConfigError:
+def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[Path] = ()) -> ConfigError:
     """Turn a Hydra/OmegaConf exception chain into one ConfigError.
 
     Args:
         exc: The exception raised by composing or merging.
         values: Known values by dotted key (from the overrides or the config).
+        search: Config folders, to name the preset file an error comes from.
 
     """
+    from hydra.errors import MissingConfigException, OverrideParseException
+
     chain = []
     while exc is not None:
         chain.append(exc)
         exc = exc.__cause__ or exc.__context__
+    parse = next((e for e in chain if isinstance(e, OverrideParseException)), None)
+    if parse is not None:
+        return override_syntax_error(parse)
     found = [e for e in chain if isinstance(e, OmegaConfBaseException)]
     found.sort(key=lambda e: not getattr(e, "full_key", None))
+    preset = _preset_file(chain, list(search))
+    where_file = f" (in {preset})" if preset is not None else ""
     if found:
         e = found[0]
         key = getattr(e, "full_key", None) or ""
         value = values.get(key, getattr(e, "value", None))
+        if value is _REPEATED:  # a key given twice: the value the error is about, not the last one given
+            value = getattr(e, "value", None)
+        if key not in values and preset is not None:
+            value = _value_in_file(preset, key)
         first = str(e).splitlines()[0].strip()
         parent = key.rsplit(".", 1)[0] if "." in key else ""
         new_type = "Invalid type assigned" in first and "is not a subclass of" in first
@@ -223,27 +268,138 @@ def _error_from(exc: BaseException, values: Mapping[str, Any]) -> ConfigError:
             allowed = _schema_keys(parent)
             where = parent or "the top level"
             hint = f"one of {', '.join(allowed)}" if allowed else "a key the schema defines"
-            return ConfigError(key, value, f"unknown key in {where}; expected {hint}")
+            return ConfigError(key, value, f"unknown key in {where}; expected {hint}{where_file}")
+        if "Interpolation" in type(e).__name__ or "interpolation" in first.lower():
+            return ConfigError(key or "config", value, f"an interpolation that resolves ({first}){where_file}")
         for marker, wanted in _TYPE_WORDS.items():
             if marker in first:
                 got = f" (got {first.split(' of type ')[1].split()[0]})" if " of type " in first else ""
-                return ConfigError(key, value, wanted + got)
-        return ConfigError(key or "config", value, first)
+                return ConfigError(key, value, wanted + got + where_file)
+        return ConfigError(key or "config", value, first + where_file)
     text = " ".join(str(chain[0]).split())
     if "Could not find '" in text and "Available options in '" in text:
-        group = text.split("Could not find '")[1].split("'")[0].rsplit("/", 1)[0]  # population, hydra/launcher
+        missing = text.split("Could not find '")[1].split("'")[0]  # population/nope, hydra/launcher/x
+        group = missing.rsplit("/", 1)[0]
         options = text.split("Available options in '")[1].split(":", 1)[1].split("Config search path")[0].split()
         where = "" if group.startswith("hydra/") else f" (conf/{group}/)"
-        return ConfigError(group, values.get(group), f"a {group} preset{where}: one of {', '.join(options)}")
-    return ConfigError("override", " ".join(f"{k}={v}" for k, v in values.items()), text)
+        chosen = values.get(group)
+        if chosen is _REPEATED or chosen is None:
+            chosen = missing.rsplit("/", 1)[-1]
+        return ConfigError(group, chosen, f"a {group} preset{where}: one of {', '.join(options)}")
+    missing = next((e for e in chain if isinstance(e, MissingConfigException)), None)
+    if missing is not None and "primary config" in text:
+        return ConfigError("--config-name", missing.missing_cfg_file, "a config file in the config folders")
+    return ConfigError("override", " ".join(f"{k}={v}" for k, v in values.items() if v is not _REPEATED), text)
 
 
-def _override_values(overrides: Iterable[str]) -> dict[str, str]:
-    out = {}
+#: Hydra's page on override syntax, named in parse errors.
+OVERRIDE_GRAMMAR_URL = "https://hydra.cc/docs/advanced/override_grammar/basic/"
+
+
+def override_syntax_error(exc: Exception) -> ConfigError:
+    """One line for an override Hydra cannot parse (``OverrideParseException``).
+
+    Names the override's key (or the override itself when it has no ``=``), the
+    value, what went wrong where, and how to quote.
+    """
+    text = getattr(exc, "override", "") or ""
+    message = str(exc)
+    key, eq, value = text.partition("=")
+    lines = message.splitlines()
+    if message.startswith("LexerNoViableAltException") and len(lines) > 1 and "^" in lines[1]:
+        # the second line marks the offending character under the override (after the prefix)
+        prefix = len("LexerNoViableAltException: ")
+        at = lines[1].index("^") - prefix
+        char = text[at] if 0 <= at < len(text) else ""
+        what = f"unexpected {char!r} at character {at + 1}"
+    else:
+        what = next((ln for ln in lines if ln and not ln.startswith(("See ", "Error parsing override"))), message)
+    if not eq:
+        return ConfigError("override", text, f"key=value (e.g. seed=3); {what}")
+    if not key.lstrip("+~"):
+        return ConfigError("override", text, "key=value with a key before '=' (e.g. seed=3)")
+    hint = f"lists are [a,b], text with special characters is quoted as {key}='...' (see {OVERRIDE_GRAMMAR_URL})"
+    return ConfigError(key.lstrip("+~"), value, f"valid override syntax: {what}; {hint}")
+
+
+def parse_overrides(overrides: Iterable[str]) -> list[Any]:
+    """Parse command-line overrides with Hydra's grammar, one line per mistake.
+
+    Besides Hydra's own syntax this refuses an override without a key (``=5``) and a
+    swept key given twice (which jobs to run would be a guess). A plain key given
+    twice is Hydra's: the last value wins (an error names the value that failed).
+
+    Args:
+        overrides: ``key=value`` strings.
+
+    Returns:
+        Hydra's parsed ``Override`` objects, in order.
+
+    Raises:
+        ConfigError: On the first override that cannot be parsed.
+
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    overrides = list(overrides)
+    for text in overrides:
+        if not isinstance(text, str):
+            raise ConfigError("override", text, "a string key=value (e.g. 'seed=3')")
+    parser = OverridesParser.create()
+    parsed = []
+    for text in overrides:
+        try:
+            (one,) = parser.parse_overrides([text])
+        except OverrideParseException as exc:
+            raise override_syntax_error(exc) from None
+        if not one.key_or_group:
+            raise ConfigError("override", text, "key=value with a key before '=' (e.g. seed=3)")
+        parsed.append(one)
+    seen: dict[str, list[Any]] = {}
+    for one in parsed:
+        seen.setdefault(one.key_or_group, []).append(one)
+    for key, given in seen.items():
+        if len(given) > 1 and any(o.is_sweep_override() for o in given):
+            texts = [t for t, o in zip(overrides, parsed, strict=True) if o.key_or_group == key]
+            raise ConfigError(
+                key,
+                [t.partition("=")[2] for t in texts],
+                f"one sweep of values: {key} is given {len(given)} times; give each swept key once",
+            )
+    return parsed
+
+
+#: Stands for the value of a key given more than once (the error's own value is named instead).
+_REPEATED = object()
+
+
+def _override_values(overrides: Iterable[str]) -> dict[str, Any]:
+    """Value given for each key (:data:`_REPEATED` for a key given more than once)."""
+    out: dict[str, Any] = {}
     for o in overrides:
         key, _, value = o.partition("=")
-        out[key.lstrip("+~")] = value
+        key = key.lstrip("+~")
+        out[key] = _REPEATED if key in out else value
     return out
+
+
+def sweep_variants(overrides: list[str]) -> list[list[str]]:
+    """Override lists that cover every value of every sweep at least once (the first value of each, then one change at a time)."""
+    parsed = parse_overrides(overrides)
+    choices = []
+    for text, o in zip(overrides, parsed, strict=True):
+        if o.is_sweep_override():
+            key = o.get_key_element()
+            choices.append([f"{key}={v}" for v in o.sweep_string_iterator()])
+        else:
+            choices.append([text])
+    first = [c[0] for c in choices]
+    variants = [first]
+    for i, c in enumerate(choices):
+        for value in c[1:]:
+            variants.append([*first[:i], value, *first[i + 1 :]])
+    return variants
 
 
 def quote_value(text: str) -> str:
@@ -313,6 +469,8 @@ def compose(
         raise TypeError(f"overrides must be a list of strings, not a single string: write [{overrides!r}]")
     register_schema()
     overrides = list(overrides)
+    parse_overrides(overrides)
+    search = [config_dir()] if extra_dir is None else [Path(extra_dir), config_dir()]
     primary = str(config_dir())
     if extra_dir is not None and (Path(extra_dir) / f"{config_name}.yaml").is_file():
         # a study's own primary config: its folder is primary, opsim's conf/ stays on the search path
@@ -324,7 +482,7 @@ def compose(
     except ConfigError:
         raise
     except Exception as exc:  # Hydra and OmegaConf errors become one line
-        raise _error_from(exc, _override_values(overrides)) from exc
+        raise _error_from(exc, _override_values(overrides), search) from exc
     if with_hydra:
         _register_hydra_resolvers()
     else:
@@ -338,6 +496,25 @@ def _no_extra_keys(given: Any, typed: Any) -> bool:
     if isinstance(given, dict):
         return isinstance(typed, dict) and all(k in typed and _no_extra_keys(v, typed[k]) for k, v in given.items())
     return True
+
+
+def _resolved(cfg: DictConfig) -> dict[str, Any]:
+    """The config as plain data with every interpolation resolved; one line for one that does not resolve."""
+    try:
+        return OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None) or ""
+        raise _error_from(exc, {key: _raw_value(cfg, key) if key else None}) from None
+
+
+def _raw_value(cfg: DictConfig, key: str) -> Any:
+    """The unresolved text of a key (``'${nosuch}'``), or None."""
+    node: Any = OmegaConf.to_container(cfg, resolve=False)
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
 
 
 #: Config groups: a string under one of these keys (in a mapping, or as a model
@@ -357,8 +534,10 @@ ConfigLike = Config | DictConfig | Mapping[str, Any] | Iterable[str] | None
 
 
 def _plain(value: Any) -> Any:
-    """OmegaConf containers as plain dicts and lists (other values as they are)."""
-    if isinstance(value, DictConfig | ListConfig):
+    """OmegaConf containers as plain dicts and lists (other values as they are); one line for a bad interpolation."""
+    if isinstance(value, DictConfig):
+        return _resolved(value)
+    if isinstance(value, ListConfig):
         return OmegaConf.to_container(value, resolve=True)
     return value
 
@@ -442,7 +621,7 @@ def _typed(plain: dict[str, Any]) -> Config:
         return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), plain))  # type: ignore[return-value]
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", None) or ""
-        found = OmegaConf.select(OmegaConf.create(plain), key) if key else None
+        found = _raw_value(OmegaConf.create(plain), key) if key else None
         if isinstance(found, DictConfig | ListConfig):
             found = OmegaConf.to_container(found)
         raise _error_from(exc, {key: found}) from exc

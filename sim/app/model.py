@@ -25,8 +25,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sim.app.config import Config, load_config
+from sim.app.memory import check_memory
 from sim.core.agent import UserAgent
-from sim.core.model import LifecycleModel
+from sim.core.model import LifecycleModel, VisitObserver
 from sim.levers.strategy import build_levers
 
 __all__ = ["UserLifecycleModel", "seed_from"]
@@ -70,6 +71,9 @@ class UserLifecycleModel(LifecycleModel):
             ``strategy="paid_growth"`` pick presets, ``horizon_days=90`` sets a key, and
             nested keys are written ``population__market_size=5000`` or, in a dict
             (``mesa.batch_run`` parameters), ``"population.market_size": 5000``.
+        keep_events: Keep every visit in memory for :meth:`events` (default: the
+            config's ``record_events``).
+        visit_observer: Given each day's visitors (:class:`sim.core.model.VisitObserver`).
 
     Attributes:
         config: The validated config.
@@ -88,20 +92,23 @@ class UserLifecycleModel(LifecycleModel):
         agent_reporters: Mapping[str, str | Callable[[UserAgent], Any]] | None = None,
         seed: int | None = None,
         rng: int | None = None,
+        keep_events: bool | None = None,
+        visit_observer: VisitObserver | None = None,
         **params: Any,
     ) -> None:
         root_seed = seed_from(seed, rng)
         if root_seed is not None:
             params["seed"] = root_seed
-        cfg = load_config(config, params)
+        cfg = check_memory(load_config(config, params))
         self.config = cfg
         super().__init__(
             cfg.population,
             horizon_days=cfg.horizon_days,
             seed=cfg.seed,
             levers=build_levers(cfg.strategy),
-            record_events=cfg.record_events,
+            record_events=cfg.record_events if keep_events is None else keep_events,
             agents=cfg.agents,
             reference=reference,
             agent_reporters=agent_reporters,
+            visit_observer=visit_observer,
         )

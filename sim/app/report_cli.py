@@ -3,8 +3,14 @@
 Given a run folder it rebuilds ``report.html`` and the figures; given a folder of
 runs (a Hydra multirun) it reports every run (with a progress bar), writes a styled
 ``index.html`` linking them and, for a sweep, the sweep's comparison page
-``report.html``, which the index links. ``--resume`` first re-launches the
-sweep recorded in the folder's ``multirun.yaml`` (finished jobs are skipped).
+``report.html``, which the index links. ``--resume`` first re-launches the sweep
+recorded in the folder's ``multirun.yaml`` (finished jobs are skipped), after
+checking that the record asks for nothing but opsim's config (:mod:`sim.app.resume`).
+
+Exit codes (:mod:`sim.app.exits`): 0 done; 1 a job or a report failed, or a file
+could not be written; 2 bad input (a missing or malformed folder or file, a sweep
+record resume refuses); 130 interrupted. Each error is one line naming the folder
+or file.
 """
 
 from __future__ import annotations
@@ -15,41 +21,41 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from sim.app.config import quote_value
+from sim.app.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, describe, exit_code, fail
+from sim.base.errors import OpsimError, UsageError
+from sim.output import completion
 from sim.output.index_page import write_index
-from sim.output.run_report import write_report
+from sim.output.run_report import write_report_files
 
 __all__ = ["main", "resume"]
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``opsim-report PATH [PATH ...]``: (re)build the HTML report of result folders."""
-    parser = argparse.ArgumentParser(
-        prog="opsim-report", description="Build the self-contained HTML report of opsim result folders."
-    )
-    parser.add_argument("paths", nargs="+", help="a run folder (with summary.json) or a folder of runs (a sweep)")
-    parser.add_argument(
-        "--resume", action="store_true", help="sweeps: run the jobs that are missing or failed, then report"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar while reports are rebuilt")
-    args = parser.parse_args(argv)
-    status = 0
-    for raw in args.paths:
-        root = Path(raw)
-        if args.resume:
-            status = max(status, resume(root))
-        runs = [root] if (root / "summary.json").is_file() else sorted(p.parent for p in root.rglob("summary.json"))
-        if not runs:
-            print(f"opsim-report: error: {root}: no summary.json in it or below it", file=sys.stderr)
-            status = 2
-            continue
-        status = max(status, _report_folder(root, runs, progress=not args.no_progress))
-    return status
+PROG = "opsim-report"
 
 
-def _report_folder(root: Path, runs: list[Path], *, progress: bool) -> int:
-    """Rebuild every run's report (with a progress bar), the index of a folder of runs and a sweep's comparison."""
-    status = 0
+def _error(exc: BaseException | str) -> None:
+    print(f"{PROG}: error: {exc if isinstance(exc, str) else describe(exc)}", file=sys.stderr, flush=True)
+
+
+def _report_run(run: Path) -> Path:
+    """Rebuild one run's report; keep its completion marker true to the files rewritten."""
+    complete = completion.check_complete(run) is None
+    written = write_report_files(run)
+    if complete:
+        completion.update_marker(run, [p.name for p in written])
+    return written[-1]
+
+
+def _report(root: Path, *, progress: bool) -> int:
+    """Report one folder (a run, or a folder of runs and maybe a sweep); the exit status.
+
+    Every run's report is rebuilt (with a progress bar), then the index of a folder
+    of runs and a sweep's comparison.
+    """
+    runs = [root] if (root / "summary.json").is_file() else sorted(p.parent for p in root.rglob("summary.json"))
+    if not runs:
+        _error(f"{root}: no summary.json in it or below it (not an opsim result folder)")
+        return EXIT_BAD_INPUT
+    status = EXIT_OK
     is_sweep = (root / "multirun.yaml").is_file()
     collected = None
     labels: dict[Path, tuple[str, int | None]] = {}
@@ -64,12 +70,14 @@ def _report_folder(root: Path, runs: list[Path], *, progress: bool) -> int:
     with tqdm(runs, desc="reports", unit="run", disable=not progress or len(runs) < 2, leave=False) as bar:
         for run in bar:
             try:
-                reports.append(write_report(run))
+                reports.append(_report_run(run))
                 bar.write(f"report: {reports[-1]}")
-            except (OSError, KeyError, ValueError) as exc:
-                bar.write(f"opsim-report: error: {run}: {exc}", file=sys.stderr)
-                status = 1
-    if len(runs) > 1 or runs[0] != root:
+            except (OpsimError, OSError, ValueError, KeyError) as exc:
+                _error(exc if isinstance(exc, OpsimError | OSError) else f"{run}: {describe(exc)}")
+                code = exit_code(exc) if isinstance(exc, OpsimError | OSError) else EXIT_BAD_INPUT
+                # the folder given is malformed: bad input; one run of a sweep is: that run failed
+                status = max(status, code if run == root else min(code, EXIT_FAILED))
+    if reports and (len(runs) > 1 or runs[0] != root):
         sweep_page = root / "report.html" if is_sweep else None
         print(f"index: {write_index(root, reports, labels=labels, sweep_report=sweep_page)}")
     if is_sweep:
@@ -81,31 +89,71 @@ def _report_folder(root: Path, runs: list[Path], *, progress: bool) -> int:
             f"{root / 'report.html'}"
         )
         if result["failures"]:
-            status = max(status, 1)
+            status = max(status, EXIT_FAILED)
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``opsim-report PATH [PATH ...]``: (re)build the HTML report of result folders."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Build the self-contained HTML report of opsim result folders."
+    )
+    parser.add_argument("paths", nargs="+", help="a run folder (with summary.json) or a folder of runs (a sweep)")
+    parser.add_argument(
+        "--resume", action="store_true", help="sweeps: run the jobs that are missing or failed, then report"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar while reports are rebuilt")
+    parser.error = lambda message: fail(PROG, UsageError(f"{message} (opsim-report --help)"))  # type: ignore[method-assign]
+    args = parser.parse_args(argv)
+    status = EXIT_OK
+    try:
+        for raw in args.paths:
+            root = Path(raw)
+            if not root.is_dir():
+                _error(f"{root}: no such folder")
+                status = max(status, EXIT_BAD_INPUT)
+                continue
+            if args.resume:
+                resumed = resume(root)
+                status = max(status, resumed)
+                if resumed in (EXIT_BAD_INPUT, EXIT_INTERRUPTED):
+                    continue
+            status = max(status, _report(root, progress=not args.no_progress))
+    except KeyboardInterrupt:
+        _error("interrupted; every report written so far is complete (each file is written whole)")
+        return EXIT_INTERRUPTED
+    except (OpsimError, OSError) as exc:
+        _error(exc)
+        return max(status, exit_code(exc))
     return status
 
 
 def resume(root: Path) -> int:
-    """Re-launch the sweep recorded in ``root/multirun.yaml`` into the same folder (finished jobs are skipped)."""
-    import subprocess
+    """Re-launch the sweep recorded in ``root/multirun.yaml`` into the same folder (finished jobs are skipped).
 
-    import yaml
+    The record is checked first (:func:`sim.app.resume.resume_argv`); a record
+    that asks for anything beyond opsim's config is refused with one line and
+    nothing runs. The sweep runs in this process, through the ``opsim`` command's
+    own entry point.
 
-    spec = root / "multirun.yaml"
-    if not spec.is_file():
-        print(f"opsim-report: error: {root}: no multirun.yaml, not a sweep folder", file=sys.stderr)
-        return 2
-    hydra_cfg = yaml.safe_load(spec.read_text())["hydra"]
-    argv = ["-m", *hydra_cfg["overrides"]["task"], "hydra.sweep.dir=" + quote_value(str(root.resolve()))]
-    argv += [o for o in hydra_cfg["overrides"].get("hydra", []) if o.startswith(("hydra/launcher", "hydra.launcher"))]
-    for source in hydra_cfg.get("runtime", {}).get("config_sources", []):
-        if source.get("provider") == "command-line" and source.get("schema") == "file":
-            argv += ["--config-dir", source["path"]]
-    name = hydra_cfg.get("job", {}).get("config_name")
-    if name and name != "config":
-        argv += ["--config-name", name]
+    Returns:
+        The exit status of the resumed sweep (2 when refused).
+
+    """
+    from sim.app import cli
+    from sim.app.resume import resume_argv
+
+    try:
+        argv = resume_argv(root)
+    except UsageError as exc:
+        _error(exc)
+        return EXIT_BAD_INPUT
     print(f"resuming: opsim {' '.join(argv)}", flush=True)
-    return subprocess.run([sys.executable, "-m", "sim", *argv], check=False).returncode
+    try:
+        cli.main(argv)
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else EXIT_FAILED
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ same seed (common random numbers):
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -23,10 +24,11 @@ from tqdm.auto import tqdm
 
 from sim.analysis import economics
 from sim.analysis.analytics import analyze
-from sim.analysis.events import EventData
 from sim.analysis.retention import cohort_retention_curve
 from sim.analysis.summary import summarize
+from sim.analysis.visit_stats import VisitStats
 from sim.app.config import Config, load_config
+from sim.app.memory import check_memory
 from sim.app.model import UserLifecycleModel
 from sim.core.flags import FLAG_EVER_ACTIVATED, FLAG_EVER_AWARE
 from sim.core.lifecycle import STAGE_NAMES
@@ -42,6 +44,36 @@ PROGRESS_DELAY_S = 2.0
 MARGINAL_STEP = 0.01
 #: The baseline run's headline numbers kept in ``summary.json`` → ``baseline``.
 BASELINE_SUMMARY_KEYS = ("acquired_users", "dau", "wau", "mau", "mean_dau", "retention", "purchases", "revenue")
+#: A finished model with at least this much per-user state is collected at once. A Mesa
+#: model is a reference cycle, which Python frees only at its next full collection
+#: (the collector counts objects, not bytes), so a strategy's comparison runs would
+#: otherwise each leave their per-user state behind until then.
+COLLECT_AFTER_BYTES = 16 * 2**20
+
+
+@dataclass(frozen=True)
+class LeverOutcome:
+    """What a lever leaves after its run (follows ``sim.analysis.economics.LeverRecord``).
+
+    A snapshot without the lever's per-user state (push fatigue, incentive
+    dependence, last contact), so a finished run holds no memory per user.
+    """
+
+    label: str
+    kind: str
+    channel: str | None
+    budget_key: str | None
+    cfg: Any
+    counts: dict[str, Any]
+
+    @classmethod
+    def of(cls, lever: Lever) -> LeverOutcome:
+        """The snapshot of a lever at the end of its run."""
+        return cls(lever.label, lever.kind, lever.channel, lever.budget_key, lever.cfg, lever.summary())
+
+    def summary(self) -> dict[str, Any]:
+        """Lever-specific numbers for ``summary.json`` (e.g. messages sent)."""
+        return self.counts
 
 
 @dataclass
@@ -51,7 +83,7 @@ class RunOutput:
     daily: pd.DataFrame
     cohort_active: np.ndarray
     cohort_revenue: np.ndarray
-    levers: list[Lever]
+    levers: list[LeverOutcome]
     channels: list[str]
     segments: list[str]
     seconds: float
@@ -69,19 +101,20 @@ class RunOutput:
 
 def _run(cfg: Config, bar: tqdm, *, reference: bool = False) -> RunOutput:
     started = time.perf_counter()
-    model = UserLifecycleModel(cfg, reference=reference)
+    stats = VisitStats(cfg.population.simulated_users, cfg.horizon_days) if cfg.record_events else None
+    model = UserLifecycleModel(cfg, reference=reference, keep_events=False, visit_observer=stats)
     for _ in range(cfg.horizon_days):
         model.step()
         bar.update(1)
     tables = summary = None
-    if cfg.record_events:
-        tables, summary = _analytics(model)
+    if stats is not None:
+        tables, summary = _analytics(model, stats)
     w = model.user_weight
-    return RunOutput(
+    output = RunOutput(
         daily=pd.DataFrame(model.log.columns),
         cohort_active=model.cohort_active,
         cohort_revenue=model.cohort_revenue,
-        levers=model.levers,
+        levers=[LeverOutcome.of(lever) for lever in model.levers],
         channels=list(model.channels),
         segments=list(model.segments.names),
         seconds=time.perf_counter() - started,
@@ -91,6 +124,11 @@ def _run(cfg: Config, bar: tqdm, *, reference: bool = False) -> RunOutput:
         analytics_tables=tables,
         analytics_summary=summary,
     )
+    large = model.population.nbytes >= COLLECT_AFTER_BYTES
+    del model, stats
+    if large:
+        gc.collect()
+    return output
 
 
 def _group_cost(model: UserLifecycleModel) -> np.ndarray:
@@ -102,17 +140,13 @@ def _group_cost(model: UserLifecycleModel) -> np.ndarray:
     return groups
 
 
-def _analytics(model: UserLifecycleModel) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """Retention measures, growth accounting and funnel from the run's visit events."""
+def _analytics(model: UserLifecycleModel, stats: VisitStats) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Retention measures, growth accounting and funnel from the run's visits (accumulated as it stepped)."""
     p = model.population
-    slots, days = model.events()
-    acq = p.acquired_day.astype(np.int64)
-    data = EventData(
+    acq = p.acquired_day
+    data = stats.finish(
         acquired_day=np.where(acq >= 0, acq, -1),
-        visit_user=slots,
-        visit_day=days,
-        horizon=model.horizon,
-        groups={"channel": p.channel.astype(np.int64), "segment": p.segment.astype(np.int64)},
+        groups={"channel": p.channel, "segment": p.segment},
         labels={"channel": list(model.channels), "segment": list(model.segments.names)},
     )
     aware = int(np.count_nonzero(p.flags & FLAG_EVER_AWARE))
@@ -228,6 +262,11 @@ def simulate(
         The run's :class:`~sim.output.result.Result`, with economics against the
         baseline when the strategy has levers.
 
+    Raises:
+        ConfigError: On a bad config value (before anything runs).
+        MemoryLimitError: When the run would need more memory than is available
+            (before anything is allocated; :mod:`sim.app.memory`).
+
     Example:
         >>> from sim import simulate
         >>> result = simulate(["population.market_size=20000", "horizon_days=60", "progress=false"])
@@ -235,7 +274,7 @@ def simulate(
         True
 
     """
-    cfg = load_config(config)
+    cfg = check_memory(load_config(config))
     plan = _plan(cfg)
     show = cfg.progress if progress is None else progress
     labels = [f"main run: strategy {cfg.strategy.name}", *(_run_label(kind, detail) for kind, detail, _c in plan)]

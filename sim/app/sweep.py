@@ -10,23 +10,30 @@ sweep folder (``strategy.name=../../x`` becomes ``strategy.name=.._.._x``), no n
 passes 255 bytes, and the overrides themselves are kept in the folder's
 ``job.json``. opsim's sweeper hands each job its name; a rerun finds a finished
 job by the hash at the end of its folder's name, even where a different set of
-swept keys gives it a different label. The job writes its results atomically,
-then ``DONE.json`` with a hash of its resolved config. A job that raises writes ``FAILED.json`` with the traceback instead, and
-the other jobs go on; the sweep then exits non-zero and the report lists the
-failure. Re-running the same sweep into the same folder (``hydra.sweep.dir=...``,
-or ``opsim-report PATH --resume``) skips every job whose ``DONE.json`` matches its
-config and runs only the rest, so an interrupted sweep costs nothing finished.
+swept keys gives it a different label.
 
-At the end of a multirun, :class:`AggregateCallback` collects every job
-(:func:`collect`), computes the per-point statistics
-(:mod:`sim.analysis.sweep_stats`) and writes the comparison
-(:mod:`sim.output.sweep_report`). Its outcome reaches the ``opsim`` command through
-the sweep folder: ``failures.json`` lists the failed jobs (:func:`read_failures`).
+A job writes its result folder atomically, then ``DONE.json`` with a hash of its
+resolved config and the size and SHA-256 of every result file
+(:mod:`sim.output.completion`). A job that raises writes ``FAILED.json`` with the
+traceback instead, and the other jobs go on; the sweep then exits non-zero and the
+report lists the failure. Re-running the same sweep into the same folder
+(``hydra.sweep.dir=...``, or ``opsim-report PATH --resume``) skips every job whose
+``DONE.json`` matches its config and whose files all match their recorded size and
+hash, and runs the rest (missing, failed, interrupted, or with a file deleted,
+truncated or changed), so an interrupted sweep costs nothing finished.
+
+At the end of a multirun, :class:`AggregateCallback` aggregates (:func:`aggregate`):
+it removes the previous summary (the files listed in ``SUMMARY.json``), collects
+every job (:func:`collect`; a job whose files no longer match its marker counts as
+failed), computes the per-point statistics (:mod:`sim.analysis.sweep_stats`),
+writes the comparison (:mod:`sim.output.sweep_report`) and, last, ``SUMMARY.json``
+listing those files with their hashes, the job count and the failures. Its outcome
+reaches the ``opsim`` command through the sweep folder (:func:`read_summary`): no
+``SUMMARY.json`` after a sweep means the summary failed.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import re
@@ -41,27 +48,34 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from sim.analysis.sweep_labels import point_label, short_keys
-from sim.app.config import Config
+from sim.output import completion
+from sim.output.completion import DONE, config_hash
 from sim.output.files import write_json
 
 if TYPE_CHECKING:  # pandas loads when a sweep is aggregated: sweep jobs and start-up stay lean
     import pandas as pd
 
 __all__ = [
+    "DONE",
+    "FAILED",
+    "SUMMARY",
     "AggregateCallback",
     "aggregate",
+    "clear_summary",
     "collect",
     "config_hash",
+    "count_jobs",
     "job_folder_names",
     "job_is_done",
-    "read_failures",
-    "record_done",
+    "read_summary",
     "record_failure",
     "record_job",
 ]
 
-DONE, FAILED = "DONE.json", "FAILED.json"
+FAILED = "FAILED.json"
 FAILURES = "failures.json"
+#: Written last by :func:`aggregate`: the summary's files with their hashes, jobs and failures.
+SUMMARY = "SUMMARY.json"
 #: The job's own record of its overrides, written into its folder before it runs.
 JOB = "job.json"
 #: Characters a job folder's name may hold; every other character of a swept value becomes ``_``.
@@ -124,27 +138,9 @@ def job_folder_names(jobs: Sequence[Sequence[str]], sweep_dir: Path | None = Non
     return names
 
 
-def config_hash(cfg: Config) -> str:
-    """SHA-256 of the resolved, typed config (what a job's result depends on)."""
-    text = json.dumps(dataclasses.asdict(cfg), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def job_is_done(out: Path, digest: str) -> bool:
-    """Whether ``out`` holds a complete result of a job with this config hash."""
-    marker = out / DONE
-    if not marker.is_file() or not (out / "summary.json").is_file():
-        return False
-    try:
-        return json.loads(marker.read_text()).get("config_hash") == digest
-    except (json.JSONDecodeError, OSError):
-        return False
-
-
-def record_done(out: Path, digest: str, seconds: float) -> None:
-    """Write the completion marker last, atomically; clear an old failure."""
-    (out / FAILED).unlink(missing_ok=True)
-    write_json(out / DONE, {"config_hash": digest, "seconds": seconds})
+    """Whether ``out`` holds a complete result of a job with this config hash (every file as recorded)."""
+    return completion.check_complete(out, digest) is None
 
 
 def record_job(out: Path, overrides: Sequence[str]) -> None:
@@ -163,12 +159,20 @@ def record_failure(out: Path, digest: str, exc: BaseException) -> None:
 
 
 def _overrides(job: Path) -> list[str]:
-    """The job's overrides: its ``job.json``, else Hydra's record (folders of older sweeps)."""
+    """The job's overrides: its ``job.json``, else Hydra's record (folders of older sweeps); none if unreadable."""
     record = job / JOB
     if record.is_file():
-        return list(json.loads(record.read_text())["overrides"])
+        try:
+            found = json.loads(record.read_text())["overrides"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return []
+        return [str(o) for o in found] if isinstance(found, list) else []
     path = job / ".hydra" / "overrides.yaml"
-    return list(yaml.safe_load(path.read_text()) or []) if path.is_file() else []
+    try:
+        found = yaml.safe_load(path.read_text()) if path.is_file() else []
+    except (OSError, yaml.YAMLError):
+        return []
+    return [str(o) for o in found] if isinstance(found, list) else []
 
 
 def _split(overrides: list[str]) -> tuple[str, int | None, dict[str, str]]:
@@ -201,46 +205,93 @@ def _metrics() -> tuple[str, ...]:
 
 
 def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """One row per completed job (point, seed, params, metrics) and the failures not finished since."""
+    """One row per completed job (point, seed, params, metrics) and the failures not finished since.
+
+    A job whose ``DONE.json`` no longer matches its files (deleted, truncated,
+    changed) is a failure, named with the reason; resume runs it again.
+    """
     import pandas as pd
 
     from sim.analysis.sweep_stats import job_metrics
 
     root = Path(sweep_dir)
+    rows: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
     # One result per set of overrides: a folder written by an older naming scheme, or a copy,
     # does not count twice (the most recently finished one is kept).
     done: dict[str, tuple[int, Path, list[str]]] = {}
+    incomplete: list[tuple[Path, list[str], str]] = []
     for marker in sorted(root.rglob(DONE)):
-        overrides = _overrides(marker.parent)
+        job = marker.parent
+        if job == root:
+            continue
+        overrides = _overrides(job)
+        problem = completion.check_complete(job)
+        if problem is not None:
+            incomplete.append((job, overrides, f"incomplete result ({problem}); resume runs it again"))
+            continue
         key, finished = overrides_hash(overrides), marker.stat().st_mtime_ns
         if key not in done or finished > done[key][0]:
-            done[key] = (finished, marker.parent, overrides)
-    rows, failures = [], []
+            done[key] = (finished, job, overrides)
+
+    def failed(job: Path, overrides: list[str], error: str) -> None:
+        if overrides_hash(overrides) in done:  # finished since, in another folder
+            return
+        point, seed, params = _split(overrides)
+        failures.append(
+            {"job": str(job.relative_to(root)), "point": point, "seed": seed, "params": params, "error": error}
+        )
+
     for _finished, job, overrides in sorted(done.values(), key=lambda d: str(d[1])):
         point, seed, params = _split(overrides)
         summary = json.loads((job / "summary.json").read_text())
         row = {"job": str(job.relative_to(root)), "point": point, "seed": seed, "days": summary.get("days")}
         rows.append({**row, **params, **job_metrics(summary)})
+    for job, overrides, error in incomplete:
+        failed(job, overrides, error)
     for marker in sorted(root.rglob(FAILED)):
         job = marker.parent
-        overrides = _overrides(job)
-        if (job / DONE).is_file() or overrides_hash(overrides) in done:
+        if job == root or (job / DONE).is_file():
             continue
-        point, seed, params = _split(overrides)
-        info = json.loads(marker.read_text())
-        failures.append(
-            {"job": str(job.relative_to(root)), "point": point, "seed": seed, "params": params, "error": info["error"]}
-        )
+        try:
+            error = str(json.loads(marker.read_text())["error"])
+        except (OSError, ValueError, KeyError, TypeError):
+            error = f"{FAILED} cannot be read"
+        failed(job, _overrides(job), error)
     jobs = pd.DataFrame(rows)
     if not jobs.empty:
         _label_points(jobs, failures)
     return jobs, failures
 
 
+def count_jobs(sweep_dir: str | Path) -> tuple[int, int]:
+    """Jobs below ``sweep_dir`` that are complete (marker and files match), and jobs that failed."""
+    root = Path(sweep_dir)
+    done = sum(completion.check_complete(m.parent) is None for m in root.rglob(DONE) if m.parent != root)
+    failed = sum(not (m.parent / DONE).is_file() for m in root.rglob(FAILED))
+    return done, failed
+
+
+def clear_summary(sweep_dir: str | Path) -> None:
+    """Remove the previous summary: ``SUMMARY.json`` first, then the files it lists (none can pass for current)."""
+    root = Path(sweep_dir)
+    previous = read_summary(root)
+    (root / SUMMARY).unlink(missing_ok=True)
+    (root / FAILURES).unlink(missing_ok=True)
+    listed = (previous or {}).get("files", {})
+    for name in listed if isinstance(listed, dict) else ():
+        if isinstance(name, str) and Path(name).name == name:  # a file of this folder, nothing elsewhere
+            (root / name).unlink(missing_ok=True)
+
+
 def aggregate(
     sweep_dir: str | Path, collected: tuple[pd.DataFrame, list[dict[str, Any]]] | None = None
 ) -> dict[str, Any]:
-    """Aggregate every job below ``sweep_dir``; write the comparison table and figures.
+    """Aggregate every job below ``sweep_dir``; write the comparison table and figures, then ``SUMMARY.json``.
+
+    The previous summary is removed first (:func:`clear_summary`): if this one fails
+    part-way, no file of the old one is left to pass for current, and there is no
+    ``SUMMARY.json``.
 
     Args:
         sweep_dir: The sweep folder.
@@ -254,33 +305,38 @@ def aggregate(
     from sim.output.sweep_report import write_sweep_summary
 
     root = Path(sweep_dir)
+    clear_summary(root)
     jobs, failures = collect(root) if collected is None else collected
     table = None if jobs.empty else summarize_points(jobs)
     files = write_sweep_summary(root, jobs, table, failures)
-    return {"jobs": len(jobs), "points": 0 if table is None else len(table), "failures": failures, "files": files}
+    result = {"jobs": len(jobs), "points": 0 if table is None else len(table), "failures": failures, "files": files}
+    records = {name: completion.file_record(root / name) for name in files}
+    write_json(root / SUMMARY, {**result, "files": records})
+    return result
 
 
-def read_failures(sweep_dir: str | Path) -> list[dict[str, Any]] | None:
-    """The failed jobs the last aggregation of ``sweep_dir`` recorded (None if it wrote none)."""
-    path = Path(sweep_dir) / FAILURES
+def read_summary(sweep_dir: str | Path) -> dict[str, Any] | None:
+    """What the last finished aggregation of ``sweep_dir`` recorded (None if there is none)."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        data = json.loads((Path(sweep_dir) / SUMMARY).read_text())
+    except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None
 
 
 class AggregateCallback(Callback):
-    """Hydra callback: aggregate the sweep when a multirun ends (failed jobs included)."""
+    """Hydra callback: aggregate the sweep when a multirun ends (failed jobs included).
+
+    Hydra turns an exception raised here into a warning; the ``opsim`` command
+    catches that warning and exits non-zero (and no ``SUMMARY.json`` is written).
+    """
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:  # noqa: D102
         import logging
 
         log = logging.getLogger("opsim")
         root = config.hydra.sweep.dir
-        collected = collect(root)
-        # Failures first: a problem while drawing the summary must not hide them.
-        write_json(Path(root) / FAILURES, collected[1])
-        result = aggregate(root, collected)
+        result = aggregate(root)
         log.info("sweep: %d jobs, %d points; summary in %s/sweep_summary.md", result["jobs"], result["points"], root)
         if result["failures"]:
             log.error("%d job(s) failed: %s", len(result["failures"]), ", ".join(f["job"] for f in result["failures"]))

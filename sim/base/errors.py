@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ConfigError", "OpsimError"]
+__all__ = ["ConfigError", "MemoryLimitError", "OpsimError", "OutputError", "ResultFolderError", "UsageError"]
 
 
 class OpsimError(Exception):
@@ -31,3 +31,49 @@ class ConfigError(OpsimError, ValueError):
         self.value = value
         self.allowed = allowed
         super().__init__(f"{key}={value!r} is not allowed: {allowed}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle with the constructor's arguments (errors cross process boundaries in sweeps)."""
+        return (type(self), (self.key, self.value, self.allowed))
+
+
+class UsageError(OpsimError, ValueError):
+    """A command line the command cannot read (an unknown flag, a flag without its value).
+
+    The message is the whole line; it says what to change.
+    """
+
+
+class OutputError(OpsimError, OSError):
+    """A result file could not be written (disk full, file-size limit, read-only folder).
+
+    Nothing half-written is left under the file's name: the temporary file is removed.
+
+    Attributes:
+        path: The file that was being written.
+        reason: The operating system's reason (``No space left on device``).
+
+    """
+
+    def __init__(self, path: Any, reason: str, errno: int | None = None) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot write {path}: {reason}")
+        self.errno = errno
+        self.strerror = reason
+        self.filename = str(path)
+
+    def __str__(self) -> str:
+        return f"cannot write {self.path}: {self.reason}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle with the constructor's arguments (errors cross process boundaries in sweeps)."""
+        return (type(self), (self.path, self.reason, self.errno))
+
+
+class MemoryLimitError(ConfigError):
+    """The run would need more memory than the machine has available: refused before anything is allocated."""
+
+
+class ResultFolderError(OpsimError, ValueError):
+    """A result folder opsim reads back is missing a file or holds one it cannot read (the message names it)."""

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import mesa
 import numpy as np
@@ -50,7 +50,7 @@ from sim.core.rng import CHUNK_SIZE, Streams
 from sim.core.survival import death_probability, exponent_steps
 from sim.core.visits import purchases, update_habit, visit_probability
 
-__all__ = ["AGENT_MODES", "MAX_CHANNELS", "MC_GROUPS", "REFERENCE_MAX_SLOTS", "LifecycleModel"]
+__all__ = ["AGENT_MODES", "MAX_CHANNELS", "MC_GROUPS", "REFERENCE_MAX_SLOTS", "LifecycleModel", "VisitObserver"]
 
 #: Largest market the agent-by-agent reference stepping accepts.
 REFERENCE_MAX_SLOTS = 200_000
@@ -63,6 +63,18 @@ AGENT_MODES = ("auto", "all", "lazy")
 ORGANIC_CHANNELS = ("organic", "word_of_mouth")
 #: Random streams of the organic processes, one uniform per slot and day each.
 STREAMS = ("awareness", "activity", "survival")
+
+
+class VisitObserver(Protocol):
+    """Takes each day's visitors as the model steps (e.g. ``sim.analysis.visit_stats.VisitStats``).
+
+    The model calls :meth:`observe` once per day with the slots that visited
+    (distinct, ascending) and their acquisition days; the observer keeps what it
+    needs, so nothing of the visits has to stay in the model.
+    """
+
+    def observe(self, day: int, users: np.ndarray, acquired_day: np.ndarray) -> None:
+        """Take in one day's visitors."""
 
 
 @dataclass
@@ -107,7 +119,9 @@ class LifecycleModel(mesa.Model):
         horizon_days: Days the model can step.
         seed: Root seed of every random stream (and of Mesa's own RNG).
         levers: The strategy's levers, in the order their hooks run.
-        record_events: Keep every visit (slot, day) for retention analytics.
+        record_events: Keep every visit (slot, day) in memory (:meth:`events`): memory
+            grows with every visit; a run's analytics use ``visit_observer`` instead.
+        visit_observer: Given each day's visitors as the model steps (see :class:`VisitObserver`).
         agents: ``all``, ``lazy`` or ``auto`` (see :data:`AGENT_MODES`).
         reference: Step agent by agent (each user's own ``step()``) instead of
             the vectorized core. Same rules, same random numbers; slow, for
@@ -152,6 +166,7 @@ class LifecycleModel(mesa.Model):
         agents: str = "auto",
         reference: bool = False,
         agent_reporters: Mapping[str, str | Callable[[UserAgent], Any]] | None = None,
+        visit_observer: VisitObserver | None = None,
     ) -> None:
         super().__init__(rng=seed)  # rng=, not seed=: mesa 3.5 deprecates seed
         if agents not in AGENT_MODES:
@@ -164,6 +179,7 @@ class LifecycleModel(mesa.Model):
         self.seed = seed
         self.reference = reference
         self.record_events = record_events
+        self.visit_observer = visit_observer
         self.levers = list(levers)
         if reference and self.levers:
             raise ValueError(
@@ -376,9 +392,9 @@ class LifecycleModel(mesa.Model):
             self._survival(cd)
             self._relabel(cd)
             self._count(cd)
-            if self.record_events:
+            if self.record_events or self.visit_observer is not None:
                 day_visits.append((cd.vis_idx + lo).astype(np.int32))
-        if self.record_events:
+        if self.record_events or self.visit_observer is not None:
             self._record_visits(np.concatenate(day_visits) if day_visits else np.zeros(0, np.int32))
         self._finish_tally(tally, totals)
 
@@ -507,8 +523,11 @@ class LifecycleModel(mesa.Model):
 
     # ---------------------------------------------------------------- events
     def _record_visits(self, slots: np.ndarray) -> None:
-        self.visit_slots.append(slots)
-        self.visit_days.append(self.day)
+        if self.visit_observer is not None:
+            self.visit_observer.observe(self.day, slots, self.population.acquired_day[slots])
+        if self.record_events:
+            self.visit_slots.append(slots)
+            self.visit_days.append(self.day)
 
     def events(self) -> tuple[np.ndarray, np.ndarray]:
         """All recorded visits as (slot int32, day int16) arrays, sorted by day then slot."""
@@ -535,6 +554,6 @@ class LifecycleModel(mesa.Model):
             totals=self.new_totals(),
         )
         self.agents.do("step", today)
-        if self.record_events:
+        if self.record_events or self.visit_observer is not None:
             self._record_visits(np.array(sorted(today.visited), dtype=np.int32))
         self._finish_tally(tally, today.totals)

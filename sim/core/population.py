@@ -37,6 +37,7 @@ __all__ = [
     "MAX_SAMPLE_SIZE",
     "MAX_SEGMENTS",
     "NEVER",
+    "STATE_BYTES_PER_SLOT",
     "OrderValueConfig",
     "Population",
     "PopulationConfig",
@@ -47,6 +48,10 @@ __all__ = [
 
 #: Day value stored for "never happened" (acquisition, last visit).
 NEVER = np.int16(-20000)
+#: Bytes of state per slot: stage, alive, segment, channel and flags (1 byte each),
+#: churn hazard, visit propensity, order value and habit (float32), acquisition and
+#: last-visit day (int16). :attr:`Population.nbytes` is this times N.
+STATE_BYTES_PER_SLOT = 5 * 1 + 4 * 4 + 2 * 2
 #: Largest market (real users): money and counts are float64, exact up to 2**53.
 MAX_MARKET_SIZE = 10**12
 #: Most simulated users: slot indices are int32 in the counters.

@@ -4,6 +4,7 @@
 module              what it writes
 ==================  ===============================================================
 ``files``           atomic file writes (a reader never sees half a file)
+``completion``      ``DONE.json``: a result folder's marker, with each file's size and hash
 ``result``          :class:`~sim.output.result.Result` and its result folder
 ``style``           the house style of figures (``opsim.mplstyle``, palette, formatters)
 ``figures``         the figures of one run (matplotlib ``Figure`` objects, optional Axes)

@@ -81,6 +81,17 @@ def target_axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axe
 
 _axes = target_axes
 
+#: What an empty figure says: a run that acquired nobody has no cohort, growth or funnel to draw.
+NO_USERS_TEXT = "no users were acquired in this run: nothing to draw"
+
+
+def _no_data(ax: Axes, title: str, text: str = NO_USERS_TEXT) -> None:
+    """An empty panel that says why it is empty (never a blank or a crash)."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title)
+
 
 def save_png(fig: Figure, target: Target) -> None:
     """Write the figure as PNG to a path or a binary file object, in the house style."""
@@ -134,6 +145,9 @@ def retention_figure(
     """
     with house_style():
         fig, ax = _axes(ax, (7.5, 4.2))
+        if not np.isfinite(np.asarray(curve, dtype=float)).any():
+            _no_data(ax, "Retention, all cohorts pooled")
+            return fig
         users = np.asarray(users, dtype=float)
         enough = np.flatnonzero(users[: LONG_TERM_DAYS + 1] >= MIN_POOLED_SHARE * users[1]) if users.size > 1 else []
         shown = int(enough[-1]) + 1 if len(enough) else min(curve.size, LONG_TERM_DAYS + 1)
@@ -214,6 +228,9 @@ def stages_figure(daily: pd.DataFrame, title: str, *, fig: Figure | None = None)
     with house_style():
         if fig is None:
             fig = Figure(figsize=(7.5, 5.4))
+        if not daily[[*ACTIVE_STAGES, *LAPSED_STAGES]].to_numpy().any():
+            _no_data(fig.add_subplot(), "Acquired users by lifecycle stage")
+            return fig
         top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(1.3, 1))
         top.stackplot(
             daily["day"], *[daily[s] for s in ACTIVE_STAGES], labels=ACTIVE_STAGES, colors=PALETTE[:3], alpha=0.85
@@ -244,6 +261,9 @@ def cohort_heatmap_figure(triangle: pd.DataFrame, title: str, *, ax: Axes | None
     rows = len(triangle)
     with house_style():
         fig, ax = _axes(ax, (7.5, min(14.0, max(3.2, 0.2 * rows + 1.6))))
+        if not rows or not np.isfinite(values).any():
+            _no_data(ax, "Cohort retention by acquisition week")
+            return fig
         finite = values[np.isfinite(values)]
         norm = Normalize(vmin=0, vmax=float(finite.max()) if finite.size and finite.max() > 0 else 1.0)
         im = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap="cividis", norm=norm)
@@ -270,6 +290,9 @@ def growth_figure(growth: pd.DataFrame, title: str, *, ax: Axes | None = None) -
     x = weeks.iloc[:, 0].to_numpy()
     with house_style():
         fig, ax = _axes(ax, (7.5, 4.6))
+        if not growth["active"].to_numpy().any():
+            _no_data(ax, "Weekly growth accounting")
+            return fig
         bottom = np.zeros(len(weeks))
         for name, colour in (("retained", PALETTE[5]), ("new", PALETTE[0]), ("resurrected", PALETTE[2])):
             ax.bar(x, weeks[name], bottom=bottom, color=colour, label=name, width=0.85)

@@ -4,27 +4,40 @@ Every file opsim writes goes through :func:`write_atomic`: the content is writte
 to a hidden temporary file in the same folder (``.NAME.<random>.tmp``), flushed, and
 renamed over the target. The temporary file is created with mode 0666 filtered by
 the process umask at that moment, like any ordinary file.
+
+When the write fails (disk full, a file-size limit, a read-only folder) the
+temporary file is removed and :class:`~sim.base.errors.OutputError` names the
+target file and the system's reason. A process killed in the middle of a write
+cannot remove its temporary file; :func:`remove_temporaries` clears such leftovers
+of a folder before it is written again.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_all", "write_atomic", "write_json", "write_text"]
+from sim.base.errors import OutputError
+
+__all__ = ["remove_temporaries", "write_all", "write_atomic", "write_json", "write_text"]
 
 #: Permission bits asked for a new file (the umask filters them, as for ``open``).
 NEW_FILE_MODE = 0o666
+#: Hex digits of the random part of a temporary file's name.
+TOKEN_BYTES = 4
+#: The name of a temporary file of :func:`write_atomic`: ``.NAME.<8 hex digits>.tmp``.
+TEMPORARY_NAME = re.compile(rf"^\.(?P<name>.+)\.[0-9a-f]{{{2 * TOKEN_BYTES}}}\.tmp$")
 
 
 def _temporary(path: Path) -> Path:
     """Create an empty, unique temporary file next to ``path`` (honours the current umask)."""
     for _ in range(100):
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(TOKEN_BYTES)}.tmp"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, NEW_FILE_MODE)
         except FileExistsError:
@@ -41,16 +54,47 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
         path: The file to write (its folder is created if needed).
         write: Writes the content to the path it is given.
 
+    Raises:
+        OutputError: The folder or the file could not be written (the reason is the
+            system's: no space left, file too large, read-only file system, permission
+            denied); the target is unchanged and no temporary file is left.
+
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _temporary(path)
+    except OSError as exc:
+        raise OutputError(path, exc.strerror or str(exc), exc.errno) from exc
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(path, exc.strerror or str(exc), exc.errno) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def remove_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary files an interrupted :func:`write_atomic` left in ``folder`` (not below it).
+
+    Only names of the form ``.NAME.<8 hex digits>.tmp`` are removed.
+
+    Returns:
+        The files removed.
+
+    """
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        if TEMPORARY_NAME.match(entry.name) and entry.is_file():
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:

@@ -10,7 +10,8 @@ A :class:`Result` holds
 * ``summary`` — the headline numbers (:func:`sim.analysis.summary.summarize`),
   economics and analytics.
 
-:meth:`Result.save` writes the folder; every file is written atomically.
+:meth:`Result.save` writes the folder; every file is written atomically and the
+completion marker ``DONE.json`` (:mod:`sim.output.completion`) last.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ if TYPE_CHECKING:  # imported where used: the sweep's parent process starts fast
     from matplotlib.figure import Figure
 
 from sim.analysis.retention import cohort_retention, cohort_retention_curve, cohort_table
-from sim.output.files import write_atomic, write_json, write_text
+from sim.base.errors import OutputError
+from sim.output import completion
+from sim.output.files import remove_temporaries, write_atomic, write_json, write_text
 
 __all__ = ["Result", "RunConfig"]
 
@@ -100,7 +103,7 @@ class Result:
         return cohort_retention_curve(self.cohort_active)
 
     def save(self, directory: str | os.PathLike[str], *, figures: bool | None = None) -> Path:
-        """Write the result folder; every file is written atomically.
+        """Write the result folder: every file atomically, the completion marker ``DONE.json`` last.
 
         Files: ``config.yaml`` (resolved config), ``meta.json`` (seed, versions),
         ``summary.json``, ``daily.parquet``, ``cohorts.parquet``, the analytics
@@ -109,7 +112,11 @@ class Result:
         organic baseline's cohort table, with levers), ``spend_response.parquet`` (with
         paid ads) and, if ``figures``, ``report.html`` with the PNG figures
         (``retention``, ``cohort_heatmap``, ``growth``, ``funnel``, ``stages``,
-        ``payback`` with levers, ``spend_response`` with paid ads).
+        ``payback`` with levers, ``spend_response`` with paid ads); then
+        ``DONE.json`` with the config hash and each file's size and SHA-256
+        (:mod:`sim.output.completion`). The folder's old marker is removed first and
+        temporary files that an interrupted write left there are cleared, so a folder
+        without a valid marker is never mistaken for a finished run.
 
         Args:
             directory: Target folder (created if needed).
@@ -118,28 +125,45 @@ class Result:
         Returns:
             The folder path.
 
+        Raises:
+            OutputError: A file could not be written (the folder then has no marker).
+
         """
         import yaml
 
         out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(out, exc.strerror or str(exc), exc.errno) from exc
+        completion.clear_marker(out)
+        remove_temporaries(out)
+        names: list[str] = []
+
+        def table(name: str, frame: pd.DataFrame) -> None:
+            write_atomic(out / name, lambda p: frame.to_parquet(p, index=False))
+            names.append(name)
+
         config = dataclasses.asdict(self.config)  # type: ignore[call-overload]
         write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
         write_json(out / "meta.json", {"seed": self.config.seed, "versions": _versions(), **self.meta})
-        write_atomic(out / "daily.parquet", lambda p: self.daily.to_parquet(p, index=False))
-        write_atomic(out / "cohorts.parquet", lambda p: self.cohorts.to_parquet(p, index=False))
+        names += ["config.yaml", "meta.json"]
+        table("daily.parquet", self.daily)
+        table("cohorts.parquet", self.cohorts)
         if self.baseline_cohort_active is not None:
-            baseline = cohort_table(self.baseline_cohort_active, self.user_weight)
-            write_atomic(out / "baseline_cohorts.parquet", lambda p: baseline.to_parquet(p, index=False))
+            table("baseline_cohorts.parquet", cohort_table(self.baseline_cohort_active, self.user_weight))
         if self.spend_response is not None:
-            write_atomic(out / "spend_response.parquet", lambda p: self.spend_response.to_parquet(p, index=False))
-        for name, table in self.tables.items():
-            write_atomic(out / f"{name}.parquet", lambda p, t=table: t.to_parquet(p, index=False))
+            table("spend_response.parquet", self.spend_response)
+        for name, frame in self.tables.items():
+            table(f"{name}.parquet", frame)
         write_json(out / "summary.json", self.summary)
+        names.append("summary.json")
         if self.config.figures if figures is None else figures:
-            from sim.output.run_report import write_report
+            from sim.output.run_report import write_report_files
 
-            write_report(out)
+            names += [p.name for p in write_report_files(out)]
+        seconds = self.meta.get("wall_seconds")
+        completion.write_marker(out, names, completion.config_hash(self.config), seconds=seconds)
         return out
 
     def plot(self, name: str = "retention", *, ax: Axes | Figure | None = None) -> Figure:

@@ -37,6 +37,7 @@ from matplotlib.figure import Figure
 
 from sim.analysis.retention import pooled_curve_from_table
 from sim.analysis.stats import Z_95
+from sim.base.errors import ResultFolderError
 from sim.output import figures as plots
 from sim.output.files import write_atomic, write_text
 from sim.output.formatting import MISSING, digits_for, is_number, money, number, percent, ratio
@@ -63,6 +64,7 @@ __all__ = [
     "load_folder",
     "render_html",
     "write_report",
+    "write_report_files",
 ]
 
 #: Files of a result folder that are not analytics tables.
@@ -109,19 +111,39 @@ class FolderData:
         )
 
 
+def _read(path: Path, read: Callable[[Path], Any]) -> Any:
+    """Read one file of a result folder; one line naming the file when it is missing or malformed."""
+    try:
+        return read(path)
+    except FileNotFoundError:
+        raise ResultFolderError(f"{path}: missing (the result folder is incomplete)") from None
+    except (OSError, ValueError, TypeError) as exc:  # JSON, Parquet or text that cannot be read
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ResultFolderError(f"{path}: cannot be read ({reason})") from None
+
+
 def load_folder(path: str | Path) -> FolderData:
-    """Read a result folder written by :meth:`sim.output.result.Result.save`."""
+    """Read a result folder written by :meth:`sim.output.result.Result.save`.
+
+    Raises:
+        ResultFolderError: A file is missing or malformed (named in the message).
+
+    """
     path = Path(path)
     if not (path / "summary.json").is_file():
-        raise FileNotFoundError(f"{path}: no summary.json — not an opsim result folder")
-    summary = json.loads((path / "summary.json").read_text())
-    meta = json.loads((path / "meta.json").read_text()) if (path / "meta.json").is_file() else {}
-    daily = pd.read_parquet(path / "daily.parquet")
-    cohorts = pd.read_parquet(path / "cohorts.parquet")
+        raise ResultFolderError(f"{path}: no summary.json — not an opsim result folder")
+    summary = _read(path / "summary.json", lambda p: json.loads(p.read_text()))
+    meta = _read(path / "meta.json", lambda p: json.loads(p.read_text())) if (path / "meta.json").is_file() else {}
+    if not isinstance(summary, dict) or "market_size" not in summary:
+        raise ResultFolderError(f"{path / 'summary.json'}: not the summary of an opsim run")
+    daily = _read(path / "daily.parquet", pd.read_parquet)
+    cohorts = _read(path / "cohorts.parquet", pd.read_parquet)
+    if not {"cohort_day", "day_n", "cohort_size", "active"} <= set(cohorts.columns):
+        raise ResultFolderError(f"{path / 'cohorts.parquet'}: not the cohort table of an opsim run")
     base = path / "baseline_cohorts.parquet"
-    baseline_cohorts = pd.read_parquet(base) if base.is_file() else None
-    tables = {p.stem: pd.read_parquet(p) for p in sorted(path.glob("*.parquet")) if p.stem not in _OWN_TABLES}
-    config_text = (path / "config.yaml").read_text() if (path / "config.yaml").is_file() else ""
+    baseline_cohorts = _read(base, pd.read_parquet) if base.is_file() else None
+    tables = {p.stem: _read(p, pd.read_parquet) for p in sorted(path.glob("*.parquet")) if p.stem not in _OWN_TABLES}
+    config_text = _read(path / "config.yaml", Path.read_text) if (path / "config.yaml").is_file() else ""
     return FolderData(path, summary, meta, config_text, daily, cohorts, baseline_cohorts, tables)
 
 
@@ -570,13 +592,20 @@ def render_html(data: FolderData, images: dict[str, tuple[str, bytes]]) -> str:
     return page(f"opsim report — {data.title}", "\n".join(sections), css=REPORT_CSS)
 
 
-def write_report(path: str | Path, *, pngs: bool = True) -> Path:
-    """Write ``report.html`` (and the figures as PNG files) into a result folder."""
+def write_report_files(path: str | Path, *, pngs: bool = True) -> list[Path]:
+    """Write the figures as PNG files and ``report.html`` into a result folder; return the files (the page last)."""
     data = load_folder(path)
     images = figures(data)
+    written = []
     if pngs:
         for name, (_caption, png) in images.items():
             write_atomic(data.path / f"{name}.png", lambda p, b=png: p.write_bytes(b))
+            written.append(data.path / f"{name}.png")
     out = data.path / "report.html"
     write_text(out, render_html(data, images))
-    return out
+    return [*written, out]
+
+
+def write_report(path: str | Path, *, pngs: bool = True) -> Path:
+    """Write ``report.html`` (and the figures as PNG files) into a result folder; return the page."""
+    return write_report_files(path, pngs=pngs)[-1]

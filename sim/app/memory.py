@@ -1,0 +1,188 @@
+"""How much memory a run needs, estimated before anything is allocated, and the check against what is free.
+
+The memory of a run grows with the N = ``population.sample_size`` simulated users
+(default: all M = ``population.market_size``) and with the square of the horizon
+H = ``horizon_days`` (the cohort matrices and tables)::
+
+    need = N · b_user + H² · b_cell · k + b_run
+
+* b_user — bytes per simulated user at the run's peak: the state arrays
+  (:data:`sim.core.population.STATE_BYTES_PER_SLOT`, 25), what the run allocates per
+  user while it steps (traits, lever state, per-chunk temporaries) and, with
+  ``record_events``, the visit analytics (:mod:`sim.analysis.visit_stats`, 6 bytes
+  kept per user, plus the per-user arrays of the retention tables at the end);
+* b_cell — bytes per cell of the H × H cohort matrices and the tables built from
+  them; k = 2 when a strategy has comparison runs (the main run's are kept while
+  the others run), else 1;
+* b_run — a fixed allowance (modules loaded during the run, tables, figures).
+
+The constants are upper bounds of what ``python benchmarks/bench_memory.py``
+measures (peak RSS above the interpreter; it prints both side by side).
+
+Memory available is the smallest of ``MemAvailable`` in ``/proc/meminfo``, the
+control group's ``memory.max`` less its ``memory.current`` (cgroup v2) and the
+address-space limit (``ulimit -v``) less the process's size; where none can be
+read (not Linux) nothing is refused. A sweep's jobs that run side by side
+(``hydra.launcher.n_jobs``) each need their own share, and their own interpreter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sim.app.config import Config
+from sim.base.errors import MemoryLimitError
+from sim.core.population import STATE_BYTES_PER_SLOT
+from sim.levers.strategy import lever_configs
+
+__all__ = ["MemoryNeed", "available_memory", "check_memory", "estimate_memory"]
+
+#: Peak bytes per simulated user besides the state arrays, without visit analytics.
+WORKING_BYTES_PER_USER = 16
+#: Peak bytes per simulated user of the visit analytics (``record_events``).
+ANALYTICS_BYTES_PER_USER = 32
+#: Bytes per cell of the cohort matrices (int32 users, float64 revenue) and the tables made of them.
+COHORT_CELL_BYTES = 100
+#: Fixed allowance of a run: modules it loads, its tables and figures.
+RUN_BYTES = 64 * 2**20
+#: Memory a process needs besides the run (interpreter, numpy, pandas, Hydra): counted once
+#: per extra worker of a sweep that runs jobs side by side.
+PROCESS_BYTES = 300 * 2**20
+#: Decimal gigabyte, as memory is quoted to users.
+GB = 1e9
+
+_CGROUP = Path("/sys/fs/cgroup")
+
+
+@dataclass(frozen=True)
+class MemoryNeed:
+    """The estimate for one run.
+
+    Attributes:
+        users: N, simulated users.
+        horizon: H, days.
+        per_user: Bytes per simulated user (b_user).
+        fixed: Bytes that do not depend on N (the cohort matrices, the fixed allowance).
+
+    """
+
+    users: int
+    horizon: int
+    per_user: int
+    fixed: int
+
+    @property
+    def total(self) -> int:
+        """Bytes the run needs at its peak."""
+        return self.users * self.per_user + self.fixed
+
+
+def estimate_memory(cfg: Config) -> MemoryNeed:
+    """Bytes a run of ``cfg`` needs at its peak (see the module docstring)."""
+    per_user = STATE_BYTES_PER_SLOT + WORKING_BYTES_PER_USER
+    if cfg.record_events:
+        per_user += ANALYTICS_BYTES_PER_USER
+    kept = 2 if lever_configs(cfg.strategy) else 1
+    fixed = cfg.horizon_days**2 * COHORT_CELL_BYTES * kept + RUN_BYTES
+    return MemoryNeed(cfg.population.simulated_users, cfg.horizon_days, per_user, fixed)
+
+
+def _meminfo_available() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _cgroup_available() -> int | None:
+    try:
+        limit = (_CGROUP / "memory.max").read_text().strip()
+        if limit == "max":
+            return None
+        return int(limit) - int((_CGROUP / "memory.current").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _address_space_available() -> int | None:
+    try:
+        import resource  # POSIX only
+    except ImportError:
+        return None
+    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return soft - int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return soft
+    return soft
+
+
+def available_memory() -> tuple[int, str] | None:
+    """Bytes this process can still allocate, and where the figure comes from (None: unknown)."""
+    found = [
+        (value, source)
+        for value, source in (
+            (_meminfo_available(), "MemAvailable in /proc/meminfo"),
+            (_cgroup_available(), "the control group's memory.max"),
+            (_address_space_available(), "the address-space limit (ulimit -v)"),
+        )
+        if value is not None
+    ]
+    return min(found) if found else None
+
+
+def _gb(n: float) -> str:
+    return f"{n / GB:,.1f} GB"
+
+
+def check_memory(cfg: Config, *, workers: int = 1, available: tuple[int, str] | None = None) -> Config:
+    """Refuse a run that would need more memory than is available, before anything is allocated.
+
+    Args:
+        cfg: The validated config.
+        workers: Runs side by side (a sweep's parallel jobs), each needing its share.
+        available: Bytes available and where that figure comes from; read from the
+            system (:func:`available_memory`) when None.
+
+    Returns:
+        ``cfg``, so calls can be chained.
+
+    Raises:
+        MemoryLimitError: Naming ``population.sample_size`` (N), the memory needed,
+            the memory available, and the largest N that fits.
+
+    """
+    found = available_memory() if available is None else available
+    if found is None:
+        return cfg
+    free, source = found
+    need = estimate_memory(cfg)
+    extra = (workers - 1) * PROCESS_BYTES
+    total = workers * need.total + extra
+    if total <= free:
+        return cfg
+    pop = cfg.population
+    side = f" for {workers} jobs side by side" if workers > 1 else ""
+    largest = (free - extra) // workers - need.fixed
+    if largest >= need.per_user:
+        fit = largest // need.per_user
+        advice = (
+            f"simulate a sample of the market with population.sample_size=N, N <= {fit:,} "
+            f"(population.market_size stays {pop.market_size:,}; counts are scaled up)"
+        )
+    else:
+        advice = "shorten horizon_days (the cohort matrices grow with its square)"
+    raise MemoryLimitError(
+        "population.sample_size",
+        pop.simulated_users,
+        f"at most what fits in memory: the run needs about {_gb(total)}{side} and {_gb(free)} is available "
+        f"({source}); {advice}",
+    )

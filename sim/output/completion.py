@@ -1,0 +1,141 @@
+"""The completion marker of a result folder: ``DONE.json``, written last.
+
+A run (``opsim``, :meth:`sim.output.result.Result.save`) and every job of a sweep
+write their result files atomically, then ``DONE.json``::
+
+    {"config_hash": "<SHA-256 of the resolved config>",
+     "files": {"summary.json": {"size": 3512, "sha256": "<hex>"}, ...},
+     "seconds": 1.8}
+
+A folder is **complete** when its marker exists, names the config hash expected
+and every file it lists is there with exactly that size and SHA-256
+(:func:`check_complete`). A folder killed before the marker, with a file deleted,
+truncated or edited since, or with a marker of another config, is incomplete:
+resume runs it again. Before a folder is (re)written its old marker is removed
+first (:func:`clear_marker`), so a half-rewritten folder never looks finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from sim.output.files import write_json
+
+__all__ = [
+    "DONE",
+    "check_complete",
+    "clear_marker",
+    "config_hash",
+    "file_record",
+    "read_marker",
+    "update_marker",
+    "write_marker",
+]
+
+DONE = "DONE.json"
+#: Config fields that change no result file (a progress bar), left out of the config hash.
+NOT_IN_HASH = ("progress",)
+#: Bytes read at a time while hashing a file.
+HASH_BLOCK_BYTES = 1 << 20
+
+
+def config_hash(config: Any) -> str:
+    """SHA-256 of a resolved, typed config (a dataclass): what a result depends on.
+
+    Fields in :data:`NOT_IN_HASH` are left out: they change no result file.
+    """
+    fields = {k: v for k, v in dataclasses.asdict(config).items() if k not in NOT_IN_HASH}
+    text = json.dumps(fields, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def file_record(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """``{"size": bytes, "sha256": hex}`` of one file."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(HASH_BLOCK_BYTES):
+            digest.update(block)
+            size += len(block)
+    return {"size": size, "sha256": digest.hexdigest()}
+
+
+def write_marker(folder: str | os.PathLike[str], names: Iterable[str], digest: str, **extra: Any) -> None:
+    """Write ``DONE.json`` listing the size and SHA-256 of each named file of ``folder`` (call it last).
+
+    Args:
+        folder: The result folder.
+        names: The result files, relative to ``folder``.
+        digest: The config hash of the run (:func:`config_hash`).
+        **extra: More fields for the marker (e.g. ``seconds``).
+
+    """
+    folder = Path(folder)
+    files = {name: file_record(folder / name) for name in sorted(set(names))}
+    write_json(folder / DONE, {"config_hash": digest, "files": files, **extra})
+
+
+def update_marker(folder: str | os.PathLike[str], names: Iterable[str]) -> None:
+    """Record the new size and SHA-256 of files rewritten in a complete folder (a rebuilt report)."""
+    folder = Path(folder)
+    marker = read_marker(folder)
+    if marker is None or not isinstance(marker.get("files"), dict):
+        return
+    marker["files"].update({name: file_record(folder / name) for name in names})
+    marker["files"] = dict(sorted(marker["files"].items()))
+    write_json(folder / DONE, marker)
+
+
+def clear_marker(folder: str | os.PathLike[str]) -> None:
+    """Remove ``DONE.json``: the folder is being (re)written and is not complete until a new one is written."""
+    (Path(folder) / DONE).unlink(missing_ok=True)
+
+
+def read_marker(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The marker's content, or None where there is none or it cannot be read."""
+    try:
+        data = json.loads((Path(folder) / DONE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def check_complete(folder: str | os.PathLike[str], digest: str | None = None) -> str | None:
+    """Why ``folder`` is not a complete result, or None if it is.
+
+    Args:
+        folder: The result folder.
+        digest: The config hash the result must have been made with (None: any).
+
+    Returns:
+        None for a complete folder; otherwise one phrase (``no DONE.json``,
+        ``summary.json: size 120, DONE.json says 3512``, ...).
+
+    """
+    folder = Path(folder)
+    marker = read_marker(folder)
+    if marker is None:
+        return f"no readable {DONE}"
+    if digest is not None and marker.get("config_hash") != digest:
+        return f"{DONE} is from another config"
+    files = marker.get("files")
+    if not isinstance(files, dict) or not files:
+        return f"{DONE} lists no files"
+    for name, expected in sorted(files.items()):
+        if Path(name).name != name or not isinstance(expected, dict):
+            return f"{DONE} lists {name!r}, not a file of this folder"
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        size = path.stat().st_size
+        if size != expected.get("size"):
+            return f"{name}: size {size}, {DONE} says {expected.get('size')}"
+        if file_record(path)["sha256"] != expected.get("sha256"):
+            return f"{name}: content differs from its SHA-256 in {DONE}"
+    return None

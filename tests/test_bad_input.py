@@ -1,0 +1,356 @@
+"""Bad input, as a user gives it: one line naming the key, file or row and what is allowed; no traceback; nothing written.
+
+Cases run the commands' entry points in this process (``opsim``'s ``main``, ``opsim -m``,
+``opsim-report``, ``opsim-calibrate``) and the Python API, each in an empty working
+folder; three run the installed console script in a subprocess to see exactly what
+a terminal shows. Each asserts the exit code (2: bad input), that the first line of
+stderr starts with ``PROG: error:`` and names the key/file/row and what is allowed,
+that no traceback is printed, and that no file or folder was created.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import sim
+import sim.app.cli
+from sim.app import calibrate, memory, report_cli
+
+#: Tiny runs: a case that wrongly started would still finish fast.
+TINY = ["population.market_size=500", "horizon_days=5", "figures=false"]
+#: Pretend the machine has 1 GB free: large markets must be refused before anything is allocated.
+SMALL_MACHINE = (10**9, "a test's stand-in for MemAvailable")
+
+
+def _tiny(argv: list[str]) -> list[str]:
+    """``argv`` plus the tiny settings it does not set itself (a key may be given once only)."""
+    given = {a.lstrip("+~").split("=", 1)[0] for a in argv}
+    return [*argv, *(t for t in TINY if t.split("=", 1)[0] not in given)]
+
+
+def _files(root: Path) -> set[Path]:
+    return {p.relative_to(root) for p in root.rglob("*")}
+
+
+def _assert_one_clear_line(err: str, prog: str, *fragments: str) -> None:
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines, "nothing printed"
+    assert lines[0].startswith(f"{prog}: error: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    assert len(lines) == 1, err
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """An empty working folder (with a study folder of bad presets next to it) and argv[0] = opsim."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["opsim"])
+    return tmp_path
+
+
+@pytest.fixture
+def bad_presets(tmp_path_factory):
+    """A --config-dir with a strategy and a population preset that hold a typo."""
+    folder = tmp_path_factory.mktemp("presets")
+    (folder / "strategy").mkdir()
+    (folder / "strategy" / "typo.yaml").write_text("name: typo\npaid_ads:\n  search:\n    daily_budgt: 100\n")
+    (folder / "population").mkdir()
+    (folder / "population" / "ptypo.yaml").write_text("defaults: [consumer_app]\nmarkt_size: 100\n")
+    return folder
+
+
+# ------------------------------------------------------------------ opsim
+OPSIM_CASES = [
+    # (id, argv, fragments of the first line)
+    ("negative market", ["population.market_size=-1"], ["population.market_size=-1", "a number >= 1"]),
+    ("unknown key", ["+population.colour=red"], ["population.colour='red'", "expected one of name, market_size"]),
+    ("not an integer", ["horizon_days=ten"], ["horizon_days='ten'", "an integer"]),
+    ("horizon 0", ["horizon_days=0"], ["horizon_days=0", ">= 1"]),
+    ("horizon too long", ["horizon_days=4000"], ["horizon_days=4000", "<= 3650"]),
+    ("probability > 1", ["population.awareness.p=1.5"], ["population.awareness.p=1.5", "<= 1"]),
+    ("negative seed", ["seed=-1"], ["seed=-1", ">= 0"]),
+    ("agents choice", ["agents=some"], ["agents='some'", "one of auto, all, lazy"]),
+    ("bool", ["record_events=maybe"], ["record_events='maybe'", "true or false"]),
+    ("strategy preset", ["strategy=nosuch"], ["strategy='nosuch'", "conf/strategy/", "baseline"]),
+    ("population preset", ["population=nosuch"], ["population='nosuch'", "consumer_app, ecommerce, game"]),
+    (
+        "strategy key typo",
+        ["strategy=paid_growth", "strategy.paid_ads.search.daily_budgt=5"],
+        ["strategy.paid_ads.search.daily_budgt", "expected one of daily_budget, period_budgets, period_days, cpm"],
+    ),
+    ("lever range", ["strategy=activation_push", "strategy.push.messages_per_week=9"], ["messages_per_week=9", "<= 7"]),
+    ("margin", ["economics.margin=2"], ["economics.margin=2", "<= 1"]),
+    (
+        "list element",
+        ["economics.spend_response_multipliers=[1,-1]"],
+        ["economics.spend_response_multipliers[1]", ">= 0"],
+    ),
+    ("sample of nobody", ["population.sample_size=0"], ["population.sample_size=0", ">= 1"]),
+    ("interpolation", ["horizon_days=${nosuch}"], ["horizon_days='${nosuch}'", "an interpolation that resolves"]),
+    ("key twice, the first bad", ["seed=x", "seed=1"], ["seed='x'", "an integer"]),
+    ("no key", ["=5"], ["override='=5'", "a key before '='"]),
+    ("no equals", ["foo"], ["override='foo'", "key=value"]),
+    (
+        "unclosed list",
+        ["population.weekly_visit_pattern=[1,1,1"],
+        ["population.weekly_visit_pattern='[1,1,1'", "valid override syntax"],
+    ),
+    ("missing config dir", ["--config-dir", "no/such/folder"], ["--config-dir='no/such/folder'", "an existing folder"]),
+    ("unknown flag", ["--bogus"], ["unrecognized arguments: --bogus", "opsim --help"]),
+    ("unknown config name", ["--config-name", "nosuch"], ["--config-name='nosuch'", "a config file"]),
+    (
+        "too large for memory",
+        ["population.market_size=2147483647"],
+        ["population.sample_size=2147483647", "is available", "population.sample_size=N, N <= "],
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "fragments"), [c[1:] for c in OPSIM_CASES], ids=[c[0] for c in OPSIM_CASES])
+def test_opsim_bad_input(workdir, capsys, monkeypatch, argv, fragments):
+    monkeypatch.setattr(memory, "available_memory", lambda: SMALL_MACHINE)
+    with pytest.raises(SystemExit) as info:
+        sim.app.cli.main([*_tiny(argv), f"hydra.run.dir={workdir / 'run'}"])
+    assert info.value.code == 2
+    _assert_one_clear_line(capsys.readouterr().err, "opsim", *fragments)
+    assert _files(workdir) == set()
+
+
+@pytest.mark.parametrize(
+    ("preset", "fragments"),
+    [
+        ("strategy=typo", ["strategy.paid_ads.search.daily_budgt=100", "expected one of daily_budget", "typo.yaml"]),
+        ("population=ptypo", ["population.markt_size=100", "expected one of name, market_size", "ptypo.yaml"]),
+    ],
+)
+def test_a_typo_in_a_preset_file_names_the_file(workdir, capsys, bad_presets, preset, fragments):
+    before = _files(bad_presets)
+    with pytest.raises(SystemExit) as info:
+        sim.app.cli.main(["--config-dir", str(bad_presets), *_tiny([preset]), f"hydra.run.dir={workdir / 'run'}"])
+    assert info.value.code == 2
+    _assert_one_clear_line(capsys.readouterr().err, "opsim", *fragments, str(bad_presets))
+    assert _files(workdir) == set() and _files(bad_presets) == before
+
+
+# --------------------------------------------------------------- opsim -m
+SWEEP_CASES = [
+    (
+        "unclosed list",
+        ["seed=0,1", "population.weekly_visit_pattern=[1,1,1"],
+        ["population.weekly_visit_pattern='[1,1,1'", "valid override syntax"],
+    ),
+    (
+        "unquoted markup",
+        ["seed=0,1", "strategy.name=<b>x</b>"],
+        ["strategy.name='<b>x</b>'", "unexpected '<' at character 15"],
+    ),
+    ("no equals", ["seed=0,1", "foo"], ["override='foo'", "key=value"]),
+    ("second value", ["population.awareness.p=0.001,7"], ["population.awareness.p=7.0", "<= 1"]),
+    ("interpolation", ["horizon_days=${nosuch},3"], ["horizon_days='${nosuch}'", "an interpolation that resolves"]),
+    ("swept key twice", ["seed=0,1", "seed=2"], ["seed=['0,1', '2']", "given 2 times"]),
+    ("launcher", ["seed=0,1", "hydra/launcher=nope"], ["hydra/launcher='nope'", "joblib", "ray_cluster"]),
+    (
+        "one job too large",
+        ["population.market_size=1000,2147483647"],
+        ["population.sample_size=2147483647", "is available"],
+    ),
+    (
+        "parallel jobs too large",
+        ["seed=0,1,2,3", "population.market_size=5000000", "hydra/launcher=joblib", "hydra.launcher.n_jobs=4"],
+        ["population.sample_size=5000000", "for 4 jobs side by side"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "fragments"), [c[1:] for c in SWEEP_CASES], ids=[c[0] for c in SWEEP_CASES])
+def test_sweep_bad_input(workdir, capsys, monkeypatch, argv, fragments):
+    monkeypatch.setattr(memory, "available_memory", lambda: SMALL_MACHINE)
+    with pytest.raises(SystemExit) as info:
+        sim.app.cli.main(["-m", *_tiny(argv), f"hydra.sweep.dir={workdir / 'sweep'}"])
+    assert info.value.code == 2
+    _assert_one_clear_line(capsys.readouterr().err, "opsim", *fragments)
+    assert _files(workdir) == set()
+
+
+# ----------------------------------------------------------- opsim-report
+def _report_cases(root: Path) -> list[tuple[str, list[str], list[str]]]:
+    """Folders that are not what opsim-report expects (made under ``root``)."""
+    (root / "empty").mkdir()
+    broken = root / "broken_summary"
+    broken.mkdir()
+    (broken / "summary.json").write_text('{"market_size": 10, ')
+    missing = root / "missing_daily"
+    missing.mkdir()
+    (missing / "summary.json").write_text('{"market_size": 10, "days": 1}')
+    no_sweep = root / "not_a_sweep"
+    no_sweep.mkdir()
+    garbled = root / "garbled_sweep"
+    garbled.mkdir()
+    (garbled / "multirun.yaml").write_text("hydra: [unclosed\n")
+    return [
+        ("no such folder", [str(root / "nowhere")], [str(root / "nowhere"), "no such folder"]),
+        ("empty folder", [str(root / "empty")], [str(root / "empty"), "no summary.json"]),
+        ("malformed summary", [str(broken)], [str(broken / "summary.json"), "cannot be read"]),
+        ("missing table", [str(missing)], [str(missing / "daily.parquet"), "missing"]),
+        ("resume without a record", [str(no_sweep), "--resume"], [str(no_sweep), "no multirun.yaml"]),
+        ("resume a garbled record", [str(garbled), "--resume"], [str(garbled / "multirun.yaml"), "not a readable"]),
+        ("unknown flag", [str(root / "empty"), "--bogus"], ["unrecognized arguments: --bogus"]),
+    ]
+
+
+def test_report_bad_input(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cases = _report_cases(tmp_path)
+    for name, argv, fragments in cases:
+        before = _files(tmp_path)
+        try:
+            code = report_cli.main(argv)
+        except SystemExit as stop:  # argparse
+            code = stop.code
+        assert code == 2, name
+        _assert_one_clear_line(capsys.readouterr().err, "opsim-report", *fragments)
+        assert _files(tmp_path) == before, name
+
+
+# -------------------------------------------------------- opsim-calibrate
+def test_calibrate_bad_input_that_is_one_line_already(tmp_path, capsys):
+    """Each mistake is one line naming the file, the row or the option; nothing is written."""
+    data = tmp_path / "cohorts.csv"
+    data.write_text("cohort,day,cohort_size,active\nA,0,10,10\nA,1,10,x4\n")
+    example = Path(__file__).resolve().parents[1] / "experiments" / "calibration" / "cohorts_example.csv"
+    out = tmp_path / "conf" / "population" / "x.yaml"
+    cases = [
+        (
+            [str(example), "--out", str(tmp_path / "out" / "x.yaml"), "--market-size", "1000"],
+            ["--out=", "a folder named population"],
+        ),
+        ([str(example), "--out", str(out)], ["--market-size=None", "required with --out"]),
+        (
+            [str(tmp_path / "nowhere.csv"), "--out", str(out), "--market-size", "1000"],
+            [str(tmp_path / "nowhere.csv"), "no such file"],
+        ),
+        (
+            [str(data), "--out", str(out), "--market-size", "1000"],
+            [str(data), "row 3, column 'active'", "not a number"],
+        ),
+        ([str(example), "--out", str(out), "--market-size", "-5"], ["--market-size=-5", "a whole number >= 1"]),
+        (
+            [str(example), "--out", str(out), "--market-size", "1000", "--sample-size", "0"],
+            ["--sample-size=0", "a whole number >= 1"],
+        ),
+    ]
+    for argv, fragments in cases:
+        before = _files(tmp_path)
+        assert calibrate.main(argv) == 2
+        _assert_one_clear_line(capsys.readouterr().err, "opsim-calibrate", *fragments)
+        assert _files(tmp_path) == before
+
+
+# ------------------------------------------------------------- Python API
+API_CASES = [
+    (
+        "bare string",
+        lambda: sim.simulate("population.market_size=1000"),
+        TypeError,
+        ["not a string ('population.market_size=1000')", "a list of overrides"],
+    ),
+    (
+        "interpolation in overrides",
+        lambda: sim.simulate(["horizon_days=${nosuch}"]),
+        sim.ConfigError,
+        ["horizon_days='${nosuch}'", "an interpolation that resolves"],
+    ),
+    (
+        "interpolation in a mapping",
+        lambda: sim.load_config({"horizon_days": "${nosuch}"}),
+        sim.ConfigError,
+        ["horizon_days='${nosuch}'", "an interpolation that resolves"],
+    ),
+    (
+        "key twice, the first bad",
+        lambda: sim.load_config(["horizon_days=ten", "horizon_days=30"]),
+        sim.ConfigError,
+        ["horizon_days='ten'", "an integer"],
+    ),
+    (
+        "wrong type in a mapping",
+        lambda: sim.load_config({"population": {"market_size": "x"}}),
+        sim.ConfigError,
+        ["population.market_size='x'", "an integer"],
+    ),
+    (
+        "model out of range",
+        lambda: sim.UserLifecycleModel(["population.market_size=0"]),
+        sim.ConfigError,
+        ["population.market_size=0", ">= 1"],
+    ),
+    (
+        "too large for memory",
+        lambda: sim.simulate(["population.market_size=2147483647"]),
+        sim.ConfigError,
+        ["population.sample_size=2147483647", "is available", "N <= "],
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "fragments"), [c[1:] for c in API_CASES], ids=[c[0] for c in API_CASES])
+def test_api_bad_input(workdir, monkeypatch, call, error, fragments):
+    monkeypatch.setattr(memory, "available_memory", lambda: SMALL_MACHINE)
+    with pytest.raises(error) as info:
+        call()
+    message = str(info.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+    assert _files(workdir) == set()
+
+
+# ----------------------------------------------- the real console scripts
+@pytest.mark.slow  # three interpreter start-ups
+def test_console_scripts_print_one_line_and_exit_2(tmp_path):
+    """What a terminal shows (a subprocess each): no traceback, exit 2, nothing written."""
+    exe = shutil.which("opsim", path=str(Path(sys.executable).parent)) or "opsim"
+    report = shutil.which("opsim-report", path=str(Path(sys.executable).parent)) or "opsim-report"
+    cases = [
+        ([exe, "-m", "seed=0,1", "population.weekly_visit_pattern=[1,1,1"], "population.weekly_visit_pattern"),
+        ([exe, "horizon_days=${nosuch}"], "horizon_days='${nosuch}'"),
+        ([report, str(tmp_path / "nowhere")], "no such folder"),
+    ]
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    for argv, fragment in cases:
+        proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False, env=env)
+        assert proc.returncode == 2, proc.stderr
+        _assert_one_clear_line(proc.stderr, Path(argv[0]).name, fragment)
+        assert _files(tmp_path) == set()
+
+
+@pytest.mark.slow  # an interpreter start-up under a limit
+def test_too_large_for_the_address_space_limit_names_ulimit(tmp_path):
+    """``ulimit -v`` in a subprocess: the run is refused before any folder is made."""
+    import resource
+
+    limit = 3 * 2**30
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim", "population.market_size=400000000", f"hydra.run.dir={tmp_path / 'run'}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        preexec_fn=cap,
+    )
+    assert proc.returncode == 2, proc.stderr
+    _assert_one_clear_line(proc.stderr, "opsim", "population.sample_size=400000000", "is available", "N <= ")
+    assert _files(tmp_path) == set()

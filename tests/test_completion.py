@@ -1,0 +1,90 @@
+"""The completion marker DONE.json and atomic writes: what counts as a finished result folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import pytest
+
+from sim.base.errors import OutputError
+from sim.output import completion
+from sim.output.files import remove_temporaries, write_atomic
+
+
+@dataclass
+class _Cfg:
+    seed: int = 0
+    progress: bool = True
+    inner: dict = field(default_factory=lambda: {"a": 1})
+
+
+@pytest.fixture
+def finished(tmp_path):
+    """A folder with two result files and their marker."""
+    (tmp_path / "summary.json").write_text('{"d1": 0.25}\n')
+    (tmp_path / "daily.parquet").write_bytes(b"PAR1" + bytes(range(200)) + b"PAR1")
+    completion.write_marker(tmp_path, ["summary.json", "daily.parquet"], "abc", seconds=1.5)
+    return tmp_path
+
+
+def test_marker_records_size_and_sha256_computed_independently(finished):
+    marker = json.loads((finished / completion.DONE).read_text())
+    data = (finished / "daily.parquet").read_bytes()
+    assert marker["files"]["daily.parquet"] == {"size": 208, "sha256": hashlib.sha256(data).hexdigest()}
+    assert marker["config_hash"] == "abc" and marker["seconds"] == 1.5
+    assert completion.check_complete(finished, "abc") is None and completion.check_complete(finished) is None
+
+
+def test_every_kind_of_damage_is_found(finished):
+    assert completion.check_complete(finished, "other") == "DONE.json is from another config"
+    data = (finished / "daily.parquet").read_bytes()
+    (finished / "daily.parquet").write_bytes(data[:100])  # truncated
+    assert completion.check_complete(finished) == "daily.parquet: size 100, DONE.json says 208"
+    (finished / "daily.parquet").write_bytes(data[:-1] + b"X")  # same size, one byte changed
+    assert completion.check_complete(finished) == "daily.parquet: content differs from its SHA-256 in DONE.json"
+    (finished / "daily.parquet").unlink()
+    assert completion.check_complete(finished) == "daily.parquet is missing"
+    (finished / completion.DONE).write_text('{"config_hash": "abc", "files"')  # a torn marker
+    assert completion.check_complete(finished) == "no readable DONE.json"
+    (finished / completion.DONE).write_text(json.dumps({"config_hash": "abc", "files": {"../x": {"size": 1}}}))
+    assert "not a file of this folder" in completion.check_complete(finished)
+
+
+def test_update_marker_follows_a_rebuilt_file(finished):
+    (finished / "summary.json").write_text('{"d1": 0.26}\n')
+    assert completion.check_complete(finished) is not None
+    completion.update_marker(finished, ["summary.json"])
+    assert completion.check_complete(finished, "abc") is None
+
+
+def test_config_hash_ignores_only_the_progress_bar():
+    assert completion.config_hash(_Cfg(progress=True)) == completion.config_hash(_Cfg(progress=False))
+    assert completion.config_hash(_Cfg(seed=0)) != completion.config_hash(_Cfg(seed=1))
+    assert completion.config_hash(_Cfg()) != completion.config_hash(_Cfg(inner={"a": 2}))
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "summary.json"
+    target.write_text("old")
+
+    def fails(path):
+        path.write_text("half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OutputError) as info:
+        write_atomic(target, fails)
+    assert str(info.value) == f"cannot write {target}: No space left on device" and info.value.errno == 28
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]
+
+
+def test_only_opsims_temporaries_are_removed(tmp_path):
+    ours = [tmp_path / ".daily.parquet.0a1b2c3d.tmp", tmp_path / ".summary.json.ffffffff.tmp"]
+    theirs = [tmp_path / ".notes.tmp", tmp_path / ".x.0a1b2c3.tmp", tmp_path / "daily.parquet.0a1b2c3d.tmp"]
+    for path in ours + theirs:
+        path.write_text("x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / ".y.0a1b2c3d.tmp").write_text("below: not this folder's")
+    assert sorted(remove_temporaries(tmp_path)) == sorted(ours)
+    assert all(p.exists() for p in theirs) and (tmp_path / "sub" / ".y.0a1b2c3d.tmp").exists()

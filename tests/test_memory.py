@@ -1,0 +1,64 @@
+"""The memory estimate of a run and the refusal before anything is allocated."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from sim.app import memory
+from sim.app.config import load_config
+from sim.base.errors import MemoryLimitError
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return replace(load_config(["population.market_size=1000", "horizon_days=10"]), record_events=True)
+
+
+def test_estimate_known_answer(cfg):
+    need = memory.estimate_memory(cfg)
+    # by hand: (25 state + 16 working + 32 analytics) bytes a user; 10 x 10 cells of 100 bytes; 64 MiB allowance
+    assert (need.users, need.per_user) == (1000, 73)
+    assert need.total == 1000 * 73 + 100 * 100 + 64 * 2**20
+    assert memory.estimate_memory(replace(cfg, record_events=False)).per_user == 41
+    sample = load_config(["population.market_size=1000000", "population.sample_size=1000", "horizon_days=10"])
+    assert memory.estimate_memory(sample).users == 1000  # N, not M
+    levers = load_config(["strategy=winback", "population.market_size=1000", "horizon_days=10"])
+    assert memory.estimate_memory(levers).fixed == 2 * 100 * 100 + 64 * 2**20  # the main run's matrices are kept
+
+
+def test_refused_one_byte_short_and_accepted_at_the_limit(cfg):
+    total = memory.estimate_memory(cfg).total
+    assert memory.check_memory(cfg, available=(total, "test")) is cfg
+    with pytest.raises(MemoryLimitError) as info:
+        memory.check_memory(cfg, available=(total - 1, "test figure"))
+    message = str(info.value)
+    assert message.startswith("population.sample_size=1000 is not allowed: at most what fits in memory")
+    assert "(test figure)" in message and "population.sample_size=N, N <= 999 " in message
+
+
+def test_workers_side_by_side_each_need_their_share(cfg):
+    total = memory.estimate_memory(cfg).total
+    both = 2 * total + memory.PROCESS_BYTES
+    assert memory.check_memory(cfg, workers=2, available=(both, "test")) is cfg
+    with pytest.raises(MemoryLimitError, match="for 2 jobs side by side"):
+        memory.check_memory(cfg, workers=2, available=(both - 1, "test"))
+
+
+def test_when_no_sample_helps_the_horizon_is_named(cfg):
+    with pytest.raises(MemoryLimitError, match="shorten horizon_days"):
+        memory.check_memory(cfg, available=(1000, "test"))
+
+
+def test_unknown_memory_refuses_nothing(cfg, monkeypatch):
+    monkeypatch.setattr(memory, "available_memory", lambda: None)
+    huge = load_config(["population.market_size=2147483647"])
+    assert memory.check_memory(huge) is huge
+
+
+def test_available_memory_is_the_smallest_figure(monkeypatch):
+    monkeypatch.setattr(memory, "_meminfo_available", lambda: 8 * 10**9)
+    monkeypatch.setattr(memory, "_cgroup_available", lambda: 3 * 10**9)
+    monkeypatch.setattr(memory, "_address_space_available", lambda: None)
+    assert memory.available_memory() == (3 * 10**9, "the control group's memory.max")

@@ -1,0 +1,89 @@
+"""Visit analytics kept per user while a run steps give exactly what the full event list gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.analysis.analytics import analyze
+from sim.analysis.events import EventData, cohort_triangle, retention_table
+from sim.analysis.growth import growth_accounting
+from sim.analysis.visit_stats import BYTES_PER_USER, VisitStats
+from sim.app.model import UserLifecycleModel
+
+
+def _both(cfg, reference=False):
+    """The same run seen twice: every event kept, and the per-user statistics."""
+    stats = VisitStats(cfg.population.simulated_users, cfg.horizon_days)
+    model = UserLifecycleModel(cfg, reference=reference, keep_events=True, visit_observer=stats)
+    for _ in range(cfg.horizon_days):
+        model.step()
+    p = model.population
+    acq = np.where(p.acquired_day >= 0, p.acquired_day, -1)
+    groups = {"channel": p.channel, "segment": p.segment}
+    labels = {"channel": list(model.channels), "segment": list(model.segments.names)}
+    slots, days = model.events()
+    events = EventData(
+        acq, slots, days, cfg.horizon_days, groups={k: v.astype(np.int64) for k, v in groups.items()}, labels=labels
+    )
+    return events, stats.finish(acq, groups=groups, labels=labels)
+
+
+@pytest.mark.parametrize(
+    ("preset", "strategy", "days", "reference"),
+    [("ecommerce", "baseline", 100, False), ("game", "winback", 60, False), ("consumer_app", "baseline", 40, True)],
+)
+def test_tables_and_summary_identical_to_the_event_list(small_preset, preset, strategy, days, reference):
+    cfg = small_preset(preset, market_size=3000 if reference else 20000, days=days)
+    if strategy != "baseline":
+        from sim.app.config import load_config
+
+        cfg = load_config(
+            [f"population={preset}", "population.market_size=20000", f"horizon_days={days}", f"strategy={strategy}"]
+        )
+    events, summary = _both(cfg, reference=reference)
+    for period in ("day", "week"):
+        pd.testing.assert_frame_equal(growth_accounting(summary, period), growth_accounting(events, period))
+    pd.testing.assert_frame_equal(cohort_triangle(summary, "week", max_n=12), cohort_triangle(events, "week", max_n=12))
+    pd.testing.assert_frame_equal(retention_table(summary), retention_table(events))
+    t_s, s_s = analyze(summary, aware=1, activated=1)
+    t_e, s_e = analyze(events, aware=1, activated=1)
+    assert s_s == s_e
+    for name in t_e:
+        pd.testing.assert_frame_equal(t_s[name], t_e[name])
+
+
+def test_hand_built_visits():
+    """Three users over 15 days, counted by hand."""
+    stats = VisitStats(3, 15)
+    acquired = np.array([0, 2, -1])
+    visits = {0: [0], 1: [0], 2: [1], 7: [0, 1], 8: [1], 14: [0]}  # day -> users
+    for day in range(15):
+        users = np.array(visits.get(day, []), dtype=np.int64)
+        stats.observe(day, users, acquired[users])
+    s = stats.finish(acquired)
+    assert s.last_tenure().tolist() == [14, 6, -1]
+    assert s.classic_hits(1).tolist() == [True, False, False]  # user 0 on day 1; user 1 not on day 3
+    assert s.classic_hits(7).tolist() == [True, False, False]
+    assert s.bracket_hits(1, 7).tolist() == [True, True, False]  # user 1: days 7, 8 are tenure 5, 6
+    assert s.bracket_hits(8, 14).tolist() == [True, False, False]
+    active, new, retained = s.period_counts(1)
+    assert active.tolist() == [1, 1, 1, 0, 0, 0, 0, 2, 1, 0, 0, 0, 0, 0, 1]
+    assert new.tolist() == [1, 0, 1] + [0] * 12 and retained[8] == 1 and retained[1] == 1
+    active_w, new_w, retained_w = s.period_counts(7)
+    assert active_w.tolist() == [2, 2, 1] and new_w.tolist() == [2, 0, 0] and retained_w.tolist() == [0, 2, 1]
+    users, weeks = s.period_cells(7, 3)
+    assert sorted(zip(users.tolist(), weeks.tolist(), strict=True)) == [(0, 0), (0, 1), (0, 2), (1, 0)]
+    with pytest.raises(ValueError, match="was not tracked"):
+        s.classic_hits(2)
+
+
+def test_memory_does_not_grow_with_the_visits():
+    stats = VisitStats(10_000, 400)
+    per_user = sum(a.nbytes for a in (stats.last_day, stats.hits, stats.weeks))
+    rng = np.random.default_rng(0)
+    for day in range(400):
+        users = np.unique(rng.integers(0, 10_000, 3_000))
+        stats.observe(day, users, np.zeros(users.size, dtype=np.int64))
+    assert per_user == 10_000 * BYTES_PER_USER == sum(a.nbytes for a in (stats.last_day, stats.hits, stats.weeks))
