@@ -79,7 +79,9 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     (out / "sample_size.json").write_text(json.dumps({"seeds": args.seeds, "rows": table}, indent=2) + "\n")
     print(f"paid_growth on consumer_app (M = 1,000,000), 365 days, {args.seeds} seeds per sample size\n")
-    print("| simulated users N | each stands for | incremental ROI (mean) | ± 95 % over seeds | SE of one run | seconds per run |")
+    print(
+        "| simulated users N | each stands for | incremental ROI (mean) | ± 95 % over seeds | SE of one run | seconds per run |"
+    )
     print("|---:|---:|---:|---:|---:|---:|")
     for t in table:
         print(
@@ -89,8 +91,20 @@ def main() -> None:
     fig = Figure(figsize=(7, 4.2), dpi=120)
     ax = fig.add_subplot()
     n = np.array([t["sample_size"] for t in table])
-    ax.plot(n, [t["roi_interval_half_width"] for t in table], "-o", color="#0072B2", label=f"95 % interval over {args.seeds} seeds (±)")
-    ax.plot(n, [1.96 * t["roi_mc_se_one_run"] for t in table], "--s", color="#D55E00", label="1.96 × Monte-Carlo SE of one run")
+    ax.plot(
+        n,
+        [t["roi_interval_half_width"] for t in table],
+        "-o",
+        color="#0072B2",
+        label=f"95 % interval over {args.seeds} seeds (±)",
+    )
+    ax.plot(
+        n,
+        [1.96 * t["roi_mc_se_one_run"] for t in table],
+        "--s",
+        color="#D55E00",
+        label="1.96 × Monte-Carlo SE of one run",
+    )
     ax.set_xscale("log")
     ax.set_xlabel("simulated users N (market M = 1,000,000)")
     ax.set_ylabel("half-width of the incremental ROI interval")
