@@ -225,6 +225,7 @@ def run_day(
     ch.last_visit_day[ev.visit_idx] = t
     lever.on_visits(ch, ev)
     lever.hazard_effects(ch, fx)
+    ch.settle()  # the lever-wide bookings, as the model runs them after the day's chunks
     return Day(ch, conv_p, fx, ev)
 
 
@@ -576,9 +577,13 @@ def test_per_user_costs_are_charged_w_times_and_booked_by_slot_group(play, w):
 def test_charge_books_the_global_slot_of_a_chunk_local_index():
     model = FakeModel(population([N] * 30), market=60)  # w = 2
     lever = bound(Content("content", ContentConfig()), model)
-    lever.charge(chunk(model, index=1, lo=10, hi=30), np.array([13, 5]), 1.5)  # slots 23, 15
-    lever.charge(chunk(model, index=0, lo=0, hi=10), np.array([3]), 1.0)  # slot 3
-    lever.charge(chunk(model, index=0, lo=0, hi=10), np.array([], np.intp), 100.0)
+    second, first = chunk(model, index=1, lo=10, hi=30), chunk(model, index=0, lo=0, hi=10)
+    lever.charge(second, np.array([13, 5]), 1.5)  # slots 23, 15
+    lever.charge(first, np.array([3]), 1.0)  # slot 3
+    lever.charge(first, np.array([], np.intp), 100.0)
+    assert lever.cost_today == 0.0 and not lever.group_charged.any()  # booked after the day's chunks
+    first.settle()
+    second.settle()
     assert lever.group_charged.tolist() == groups({3: 2.0 + 3.0, 15: 3.0})  # slot 23 is in group 3 with slot 3
     assert lever.charged_total == lever.cost_today == 8.0
 

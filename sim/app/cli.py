@@ -50,6 +50,7 @@ from sim.app.config import (
 )
 from sim.app.exits import EXIT_FAILED, EXIT_INTERRUPTED, fail
 from sim.app.memory import check_memory
+from sim.app.threads import available_cores, resolve_threads
 from sim.base.errors import ConfigError, OpsimError, UsageError
 from sim.output.completion import DONE
 
@@ -276,12 +277,31 @@ def _app(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     out = Path(hydra_cfg.runtime.output_dir)
     if hydra_cfg.mode == RunMode.MULTIRUN:
-        _sweep_job(load_config(cfg), out, list(hydra_cfg.overrides.task))
+        typed = load_config(cfg)
+        threads = resolve_threads(typed.threads, side_by_side=_jobs_side_by_side(hydra_cfg.launcher))
+        _sweep_job(replace(typed, threads=threads), out, list(hydra_cfg.overrides.task))
         return
     try:
         _run_one(load_config(cfg), out)
     except (OpsimError, OSError) as exc:
         fail(PROG, exc)
+
+
+def _jobs_side_by_side(launcher: Any) -> int:
+    """How many sweep jobs the launcher runs at once on this machine (to share its cores among them).
+
+    Hydra's basic launcher runs one at a time; joblib's runs ``n_jobs`` (−1: one per
+    core, −k: all cores but k − 1, as joblib counts); any other launcher (Ray) is
+    taken to fill every core with one job each.
+    """
+    target = str(launcher.get("_target_", ""))
+    if target.endswith("BasicLauncher"):
+        return 1
+    cores = available_cores()
+    if "joblib" in target.lower():
+        n = int(launcher.get("n_jobs", -1) or -1)
+        return n if n > 0 else max(1, cores + 1 + n)
+    return cores
 
 
 def _sweep_job(typed: Config, out: Path, overrides: list[str]) -> None:

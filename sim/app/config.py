@@ -51,6 +51,8 @@ __all__ = [
 #: Longest horizon accepted: day numbers are stored as int16 and the cohort
 #: matrix is horizon x horizon.
 MAX_HORIZON_DAYS = 3650
+#: Most threads a run may ask for (``threads``; 0 picks one per available core).
+MAX_THREADS = 256
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Config:
     figures: bool = True
     agents: str = bounded("auto", choices=AGENT_MODES)
     record_events: bool = True
+    threads: int = bounded(0, ge=0, le=MAX_THREADS)
     population: PopulationConfig = field(default_factory=PopulationConfig)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     economics: EconomicsConfig = field(default_factory=EconomicsConfig)

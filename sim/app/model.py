@@ -26,6 +26,7 @@ from typing import Any
 
 from sim.app.config import Config, load_config
 from sim.app.memory import check_memory
+from sim.app.threads import resolve_threads
 from sim.core.agent import UserAgent
 from sim.core.model import LifecycleModel, VisitObserver
 from sim.levers.strategy import build_levers
@@ -111,4 +112,5 @@ class UserLifecycleModel(LifecycleModel):
             reference=reference,
             agent_reporters=agent_reporters,
             visit_observer=visit_observer,
+            threads=resolve_threads(cfg.threads),
         )

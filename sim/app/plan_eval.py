@@ -25,6 +25,7 @@ from sim.analysis.economics import payback_day
 from sim.analysis.retention import cohort_retention
 from sim.app.config import Config, validate
 from sim.app.plan_config import PlanConfig
+from sim.app.threads import resolve_threads
 from sim.core.model import LifecycleModel
 from sim.levers.strategy import SINGLE_LEVERS, StrategyConfig, build_levers
 
@@ -122,6 +123,7 @@ def run_task(task: tuple[Config, int, int]) -> Outcome:
         levers=build_levers(cfg.strategy),
         record_events=False,
         agents="lazy",
+        threads=resolve_threads(cfg.threads),
     )
     started = time.perf_counter()
     for _ in range(cfg.horizon_days):
@@ -182,6 +184,13 @@ class Evaluator(Protocol):
         ...
 
 
+def _with_threads(cfg: Config, side_by_side: int) -> Config:
+    """``cfg`` with ``threads: 0`` (automatic) resolved for runs side by side (0: one thread each)."""
+    if cfg.threads > 0:
+        return cfg
+    return dataclasses.replace(cfg, threads=resolve_threads(0, side_by_side=side_by_side) if side_by_side else 1)
+
+
 class LocalEvaluator:
     """Tasks in this process (``workers=1``) or in a pool of local processes (joblib's loky backend).
 
@@ -197,6 +206,8 @@ class LocalEvaluator:
             return [run_task(t) for t in tasks]
         from joblib import Parallel, delayed
 
+        side_by_side = min(self.workers, len(tasks))
+        tasks = [(_with_threads(c, side_by_side), seed, days) for c, seed, days in tasks]
         return list(Parallel(n_jobs=self.workers, backend="loky")(delayed(run_task)(t) for t in tasks))
 
     def close(self) -> None:  # noqa: D102
@@ -215,6 +226,7 @@ class RayEvaluator:
         self.workers = int(ray.cluster_resources().get("CPU", 1))
 
     def map(self, tasks: Sequence[tuple[Config, int, int]]) -> list[Outcome]:  # noqa: D102
+        tasks = [(_with_threads(c, 0), seed, days) for c, seed, days in tasks]  # a Ray task holds one CPU
         return list(self._ray.get([self._remote.remote(t) for t in tasks]))
 
     def close(self) -> None:  # noqa: D102

@@ -17,7 +17,12 @@ processes (``docs/model.md`` §3):
 
 Hooks 2–7 run once per chunk of slots on array views (:class:`Chunk`), so a lever
 costs a few vector operations per slot and day. Multipliers accumulate in
-:class:`Effects`. A lever adds what it spends today to ``cost_today``.
+:class:`Effects`. With ``threads`` > 1 the model steps several chunks at once, in
+threads, so hooks 2–7 must write only their own chunk's slots (views of per-slot
+state, ``chunk.lo:chunk.hi``) and book everything lever-wide — what the lever spends
+today (``cost_today``), its counters — through :meth:`Chunk.defer`: the booking runs
+after all of the day's chunks, chunk by chunk in slot order, so sums are formed in
+the same order whatever the number of threads (bit-identical results).
 
 A lever sees the model only through :class:`ModelView`: the population arrays,
 the segment table, the random streams, the channel names, the market size M, the
@@ -29,7 +34,7 @@ in :class:`Modifiers` (``model.modifiers``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -40,6 +45,9 @@ if TYPE_CHECKING:
     from sim.core.rng import Streams
 
 __all__ = ["Chunk", "Effects", "Events", "LeverHooks", "ModelView", "Modifiers", "at"]
+
+#: A booking deferred to the end of the day's chunks: a function and its arguments.
+Booking = tuple[Callable[..., None], tuple[Any, ...]]
 
 Multiplier = float | np.ndarray
 
@@ -162,6 +170,25 @@ class Chunk:
         self.order_value = p.order_value[lo:hi]
         self.churn_hazard = p.churn_hazard[lo:hi]
         self.visit_propensity = p.visit_propensity[lo:hi]
+        #: Lever-wide bookings of this chunk (:meth:`defer`), run by the model after the day's chunks.
+        self.bookings: list[Booking] = []
+
+    def defer(self, book: Callable[..., None], *args: Any) -> None:
+        """Run ``book(*args)`` after all of today's chunks, in chunk order (for lever-wide totals).
+
+        A hook may run in a thread beside other chunks' hooks, so it must not add to
+        lever-wide numbers itself: ``self.cost_today += x`` from two threads can lose
+        an addition, and float sums formed in a different order differ in the last
+        bits. Deferred bookings run in one thread, chunk by chunk in slot order and in
+        the order each chunk made them — as a single-threaded run makes them.
+        """
+        self.bookings.append((book, args))
+
+    def settle(self) -> None:
+        """Run the chunk's deferred bookings, in the order they were made."""
+        for book, args in self.bookings:
+            book(*args)
+        self.bookings.clear()
 
     def uniforms(self, stream: str) -> np.ndarray:
         """Dense uniforms of a stream (e.g. a lever's own) for this chunk and day."""

@@ -31,7 +31,9 @@ with the same random numbers.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -129,6 +131,8 @@ class LifecycleModel(mesa.Model):
         agent_reporters: Agent reporters of the DataCollector (name → attribute name
             or function of a :class:`~sim.core.agent.UserAgent`), e.g. ``{"stage": "stage"}``;
             none by default.
+        threads: Chunks of slots stepped side by side (numpy releases the GIL in its
+            array loops); the results are bit-identical for any number.
 
     Attributes:
         population_config: The population config.
@@ -167,10 +171,15 @@ class LifecycleModel(mesa.Model):
         reference: bool = False,
         agent_reporters: Mapping[str, str | Callable[[UserAgent], Any]] | None = None,
         visit_observer: VisitObserver | None = None,
+        threads: int = 1,
     ) -> None:
         super().__init__(rng=seed)  # rng=, not seed=: mesa 3.5 deprecates seed
         if agents not in AGENT_MODES:
             raise ValueError(f"agents={agents!r} is not allowed: one of {', '.join(AGENT_MODES)}")
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+            raise ValueError(f"threads={threads!r} is not allowed: a whole number >= 1")
+        self.threads = threads
+        self._pool: ThreadPoolExecutor | None = None
         self.population_config = population
         self.market_size = population.market_size
         self.sample_size = population.simulated_users
@@ -194,6 +203,7 @@ class LifecycleModel(mesa.Model):
         self.streams = Streams(seed)
         self.segments = SegmentTable.from_config(population)
         self.population = Population.create(population, self.segments, self.streams)
+        self._chunk_starts = range(0, self.sample_size, CHUNK_SIZE)
         self.modifiers = Modifiers()
         self.channels: list[str] = list(ORGANIC_CHANNELS)
         self.exponent_steps = exponent_steps(self.segments.churn_c, self.horizon)
@@ -336,6 +346,8 @@ class LifecycleModel(mesa.Model):
         self.stage_counts = np.array([row[name] for name in STAGE_NAMES], dtype=np.float64)
         self.day += 1
         self.running = self.day < self.horizon
+        if not self.running:
+            self.close()
         self.datacollector.collect(self)
 
     def new_totals(self) -> dict[str, Any]:
@@ -365,38 +377,78 @@ class LifecycleModel(mesa.Model):
         tally.update(totals)
 
     def _step_vectorized(self, ctx: DayContext, tally: dict[str, Any]) -> None:
+        """Step every chunk (side by side in ``threads`` threads), then add their totals up in chunk order.
+
+        Each chunk starts from zeroed totals and adds to them once per counter, so
+        adding the chunks' totals in slot order forms every sum exactly as one
+        thread walking the chunks does; lever bookings (:meth:`Chunk.defer`) run in
+        the same order. Results do not depend on the number of threads.
+        """
+        spans = [(chunk, lo, min(lo + CHUNK_SIZE, self.sample_size)) for chunk, lo in enumerate(self._chunk_starts)]
+        pool = self._thread_pool()
+        if pool is None:
+            parts = [self._step_chunk(ctx, span) for span in spans]
+        else:
+            parts = list(pool.map(lambda span: self._step_chunk(ctx, span), spans))
         totals = self.new_totals()
         day_visits = []
-        mod, t = self.modifiers, self.day
-        for chunk, lo in enumerate(range(0, self.sample_size, CHUNK_SIZE)):
-            hi = min(lo + CHUNK_SIZE, self.sample_size)
-            ch = Chunk(self.population, self.streams, self.channels, t, chunk, lo, hi)
-            fx = Effects(
-                conversion=at(ctx.conversion, lo, hi),
-                visit=at(mod.visit, lo, hi),
-                hazard=at(mod.hazard, lo, hi),
-                resurrection=at(mod.resurrection, lo, hi),
-            )
-            cd = ChunkDay(
-                ch=ch,
-                fx=fx,
-                u_aware=self.streams.uniforms("awareness", t, chunk, ch.n),
-                u_act=self.streams.uniforms("activity", t, chunk, ch.n),
-                u_surv=self.streams.uniforms("survival", t, chunk, ch.n),
-                totals=totals,
-            )
-            self._funnel(cd, ctx)
-            self._visits(cd, ctx)
-            self._acquisitions(cd, ctx)
-            self._habit(cd)
-            self._survival(cd)
-            self._relabel(cd)
-            self._count(cd)
-            if self.record_events or self.visit_observer is not None:
-                day_visits.append((cd.vis_idx + lo).astype(np.int32))
+        for ch, chunk_totals, visits in parts:  # slot order
+            for key, value in chunk_totals.items():
+                totals[key] += value
+            ch.settle()
+            if visits is not None:
+                day_visits.append(visits)
         if self.record_events or self.visit_observer is not None:
             self._record_visits(np.concatenate(day_visits) if day_visits else np.zeros(0, np.int32))
         self._finish_tally(tally, totals)
+
+    def _step_chunk(self, ctx: DayContext, span: tuple[int, int, int]) -> tuple[Chunk, dict[str, Any], Any]:
+        """One chunk's day: the processes in order; its own totals and visitors (global slots)."""
+        chunk, lo, hi = span
+        t, mod = self.day, self.modifiers
+        ch = Chunk(self.population, self.streams, self.channels, t, chunk, lo, hi)
+        fx = Effects(
+            conversion=at(ctx.conversion, lo, hi),
+            visit=at(mod.visit, lo, hi),
+            hazard=at(mod.hazard, lo, hi),
+            resurrection=at(mod.resurrection, lo, hi),
+        )
+        totals = self.new_totals()
+        cd = ChunkDay(
+            ch=ch,
+            fx=fx,
+            u_aware=self.streams.uniforms("awareness", t, chunk, ch.n),
+            u_act=self.streams.uniforms("activity", t, chunk, ch.n),
+            u_surv=self.streams.uniforms("survival", t, chunk, ch.n),
+            totals=totals,
+        )
+        self._funnel(cd, ctx)
+        self._visits(cd, ctx)
+        self._acquisitions(cd, ctx)
+        self._habit(cd)
+        self._survival(cd)
+        self._relabel(cd)
+        self._count(cd)
+        visits = None
+        if self.record_events or self.visit_observer is not None:
+            visits = (cd.vis_idx + lo).astype(np.int32)
+        return ch, totals, visits
+
+    def _thread_pool(self) -> ThreadPoolExecutor | None:
+        """The threads that step chunks side by side (None: step in this thread)."""
+        workers = min(self.threads, len(self._chunk_starts))
+        if workers <= 1:
+            return None
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="opsim-chunk")
+            weakref.finalize(self, self._pool.shutdown, wait=False)
+        return self._pool
+
+    def close(self) -> None:
+        """Let the chunk threads go (done by itself at the horizon; stepping again would start new ones)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     # -------------------------------------------------------- the processes
     def _funnel(self, cd: ChunkDay, ctx: DayContext) -> None:

@@ -227,13 +227,28 @@ class Lever:
         self.on_today = self.cfg.schedule.is_on(model.day, weekday) and self.window.contains(model.day)
 
     def charge(self, ch: Chunk, idx: np.ndarray, price: float) -> None:
-        """Pay ``price`` per real user for the simulated users at local indices ``idx`` (w each)."""
+        """Pay ``price`` per real user for the simulated users at local indices ``idx`` (w each).
+
+        Booked after the day's chunks (:meth:`sim.core.hooks.Chunk.defer`), so the
+        costs sum in the same order whatever the number of threads.
+        """
         if not idx.size:
             return
-        amount = price * self.user_weight
-        self.cost_today += idx.size * amount
-        self.charged_total += idx.size * amount
-        self.group_charged += np.bincount((idx + ch.lo) % MC_GROUPS, minlength=MC_GROUPS) * amount
+        groups = np.bincount((idx + ch.lo) % MC_GROUPS, minlength=MC_GROUPS)
+        ch.defer(self._book_charge, idx.size, price * self.user_weight, groups)
+
+    def _book_charge(self, count: int, amount: float, groups: np.ndarray) -> None:
+        self.cost_today += count * amount
+        self.charged_total += count * amount
+        self.group_charged += groups * amount
+
+    def count(self, ch: Chunk, counter: str, n: int) -> None:
+        """Add ``n`` to the lever's counter attribute ``counter`` (e.g. messages sent), after the day's chunks."""
+        if n:
+            ch.defer(self._book_count, counter, n)
+
+    def _book_count(self, counter: str, n: int) -> None:
+        setattr(self, counter, getattr(self, counter) + n)
 
     def real(self, count: int) -> float | int:
         """A count of simulated users as real users (w times; an int when w = 1)."""

@@ -94,7 +94,7 @@ class Coupon(Lever):
         ch.flags[idx] |= FLAG_COUPON
         q = self.cfg.quality
         ch.scale_traits(idx, q.churn_multiplier, q.visit_multiplier)
-        self.redeemed += idx.size
+        self.count(ch, "redeemed", idx.size)
         self.charge(ch, idx, self.cfg.value)
 
     def summary(self) -> dict[str, Any]:

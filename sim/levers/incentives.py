@@ -72,7 +72,7 @@ class Incentives(Lever):
             return
         # the target again, not the lift's mask: users acquired today are NEW by now
         rewarded = self.targeted_subset(ch, ev.visit_idx, stage=True)
-        self.rewards += rewarded.size
+        self.count(ch, "rewards", rewarded.size)
         self.charge(ch, rewarded, self.cfg.cost_per_reward)
         dep = self.dependence[ch.lo : ch.hi]
         dep[rewarded] += np.float32(self.cfg.dependence_gain) * (np.float32(1.0) - dep[rewarded])

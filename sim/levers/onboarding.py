@@ -55,14 +55,15 @@ class Onboarding(Lever):
         if not idx.size:
             return
         ch.flags[idx] |= FLAG_ONBOARDED
-        self.onboarded += idx.size
+        self.count(ch, "onboarded", idx.size)
         self.charge(ch, idx, self.cfg.cost_per_user)
 
     def hazard_effects(self, ch: Chunk, fx: Effects) -> None:
         """Lower hazard during the first ``days`` days of onboarded users."""
-        if not self.onboarded or self.cfg.hazard_multiplier == 1.0:
+        recent = self._recent[ch.index]  # this chunk's own: chunks may run in threads side by side
+        if self.cfg.hazard_multiplier == 1.0 or not recent:
             return
-        early = np.concatenate(self._recent[ch.index])  # onboarded in the last ``days`` days: tenure < days
+        early = np.concatenate(recent)  # onboarded in the last ``days`` days: tenure < days
         fx.scale_at("hazard", early, self.cfg.hazard_multiplier, ch.n)
 
     def summary(self) -> dict[str, Any]:

@@ -83,12 +83,12 @@ class Push(Lever):
             fatigue *= np.float32(1.0 - self.cfg.fatigue_decay)
             fatigue += received
             idx = np.flatnonzero(received)
-            self.messages += idx.size
+            self.count(ch, "messages", idx.size)
             self.charge(ch, idx, self.cfg.cost_per_message)
             if self.cfg.opt_out_per_fatigue > 0 and idx.size:
                 out = idx[u[idx] < np.float32(rate * self.cfg.opt_out_per_fatigue) * fatigue[idx]]
                 ch.flags[out] |= FLAG_PUSH_OPT_OUT
-                self.opt_outs += out.size
+                self.count(ch, "opt_outs", out.size)
             if self.cfg.visit_lift:
                 fx.scale_at("visit", idx, 1.0 + self.cfg.visit_lift, ch.n)
         elif self._used:

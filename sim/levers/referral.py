@@ -113,7 +113,7 @@ class Referral(Lever):
         if not self.on_today:
             return
         referred = converted[ch.channel[converted] == self._code]
-        self.referrals += referred.size
+        self.count(ch, "referrals", referred.size)
         self.charge(ch, referred, self.cfg.reward_referrer + self.cfg.reward_referee)
 
     def channel_effects(self) -> dict[str, tuple[float, float, float]]:

@@ -107,9 +107,9 @@ class Winback(Lever):
         ch.alive[revived] = True
         ev.visited[back] = True
         ev.extra_visitors.append(back)
-        self.contacts += contacted.size
-        self.returned += back.size
-        self.resurrected += revived.size
+        self.count(ch, "contacts", contacted.size)
+        self.count(ch, "returned", back.size)
+        self.count(ch, "resurrected", revived.size)
         self.charge(ch, contacted, cfg.cost_per_contact)
         self.charge(ch, back, cfg.cost_per_redemption)
 

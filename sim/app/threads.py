@@ -1,0 +1,45 @@
+"""How many threads step a run's chunks: the ``threads`` setting resolved against the machine.
+
+``threads: 0`` (the default) means one thread per core this process may use
+(``os.sched_getaffinity``, else ``os.cpu_count()``), divided among the runs that
+share the machine — a sweep's parallel jobs (``hydra.launcher.n_jobs``) or the
+planner's and calibrator's workers — and at most :data:`AUTO_THREADS_MAX`. Any
+other value is taken as it is. The number of threads never changes a result
+(:meth:`sim.core.model.LifecycleModel._step_vectorized`), so it is left out of
+the config hash that resume checks.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["AUTO_THREADS_MAX", "available_cores", "resolve_threads"]
+
+#: Most threads ``threads: 0`` picks: beyond a few, the chunks' Python work (which
+#: holds the GIL) and memory bandwidth leave nothing to gain.
+AUTO_THREADS_MAX = 8
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def resolve_threads(setting: int, *, side_by_side: int = 1) -> int:
+    """Threads for one run.
+
+    Args:
+        setting: The config's ``threads`` (0: automatic).
+        side_by_side: Runs sharing the machine at the same time (parallel sweep jobs or workers).
+
+    Returns:
+        ``setting`` if it is positive, else the available cores divided among the
+        runs side by side, between 1 and :data:`AUTO_THREADS_MAX`.
+
+    """
+    if setting > 0:
+        return setting
+    return max(1, min(AUTO_THREADS_MAX, available_cores() // max(1, side_by_side)))

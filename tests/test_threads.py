@@ -1,0 +1,173 @@
+"""Chunks stepped in threads: results bit-identical to one thread and to the previous release.
+
+The previous release's fingerprints (``tests/data/release_fingerprints.json``) were
+recorded from commit ce18b60, the last one before chunks could run in threads, with
+``tests/release_fingerprint.py`` (see its docstring for the command).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from release_fingerprint import MODEL_CASES, SIMULATE_CASES, model_fingerprint, simulate_fingerprint
+from sim import ConfigError, load_config
+from sim.app import cli, threads
+from sim.core.model import LifecycleModel
+from sim.core.population import PopulationConfig
+from sim.core.rng import CHUNK_SIZE
+from sim.levers.base import Lever, Schedule, Target
+from sim.output.completion import config_hash
+
+def _population(n: int) -> PopulationConfig:
+    """The default population (consumer_app) with ``n`` users."""
+    return load_config([f"population.market_size={n}"]).population
+
+
+RELEASE = json.loads((Path(__file__).parent / "data" / "release_fingerprints.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_CASES))
+def test_stepped_results_in_three_threads_equal_the_previous_release(name):
+    assert model_fingerprint(MODEL_CASES[name], threads=3) == RELEASE[f"model/{name}"]
+
+
+@pytest.mark.parametrize("name", ["organic", "balanced_mix"])
+def test_stepped_results_in_one_thread_equal_the_previous_release(name):
+    assert model_fingerprint(MODEL_CASES[name], threads=1) == RELEASE[f"model/{name}"]
+
+
+@pytest.mark.parametrize("name", sorted(SIMULATE_CASES))
+def test_whole_run_summary_in_two_threads_equals_the_previous_release(name):
+    assert simulate_fingerprint(SIMULATE_CASES[name], "threads=2") == RELEASE[f"simulate/{name}"]
+
+
+class _ChunkRecorder(Lever):
+    """A lever that books, per chunk, its index and size: what the ledger must replay in slot order."""
+
+    kind = "recorder"
+
+    def __init__(self) -> None:
+        cfg = type("Cfg", (), {"target": Target(), "schedule": Schedule()})()
+        super().__init__("recorder", cfg)
+        self.order: list[tuple[int, int]] = []
+        self.slots = 0
+        self.total = 0.0
+
+    def visit_effects(self, ch, fx) -> None:
+        ch.defer(self.order.append, (ch.day, ch.index))
+        self.count(ch, "slots", ch.n)
+        # a sum whose value depends on the order of the additions: 1e16 + 1 + ... is not 1 + ... + 1e16
+        ch.defer(self._add, 1e16 if ch.index == 0 else 1.0)
+
+    def _add(self, x: float) -> None:
+        self.total += x
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 5])
+def test_bookings_run_chunk_by_chunk_in_slot_order_whatever_the_threads(n_threads):
+    n, days = 4 * CHUNK_SIZE + 123, 3
+    lever = _ChunkRecorder()
+    model = LifecycleModel(
+        _population(n), horizon_days=days, seed=1, levers=[lever], threads=n_threads
+    )
+    for _ in range(days):
+        model.step()
+    assert lever.order == [(d, c) for d in range(days) for c in range(5)]
+    assert lever.slots == days * n  # every slot counted once a day, none lost to a race
+    # in slot order: 1e16 first, then four 1.0s each day, each lost to rounding (1e16 + 1 == 1e16)
+    total = 0.0
+    for _ in range(days):
+        total += 1e16
+        for _ in range(4):
+            total += 1.0
+    assert lever.total == total
+
+
+def test_the_threads_go_when_the_horizon_is_reached():
+    model = LifecycleModel(_population(3 * CHUNK_SIZE), horizon_days=2, seed=0, threads=2)
+    model.step()
+    assert model._pool is not None
+    model.step()
+    assert model._pool is None and not model.running
+
+
+def test_one_chunk_needs_no_thread():
+    model = LifecycleModel(_population(CHUNK_SIZE), horizon_days=1, seed=0, threads=4)
+    model.step()
+    assert model._pool is None
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_the_model_refuses_a_thread_count_that_is_not_a_positive_integer(bad):
+    with pytest.raises(ValueError, match=r"threads=.* is not allowed: a whole number >= 1"):
+        LifecycleModel(_population(100), horizon_days=1, seed=0, threads=bad)
+
+
+def test_the_config_refuses_a_negative_thread_count():
+    with pytest.raises(ConfigError, match=r"threads=-1 is not allowed"):
+        load_config(["threads=-1"])
+
+
+def test_the_thread_count_is_not_part_of_the_config_hash():
+    """Resume treats a run made with 1 thread as the same result as one made with 4."""
+    one, four = load_config(["threads=1"]), load_config(["threads=4"])
+    assert config_hash(one) == config_hash(four)
+    assert config_hash(one) != config_hash(load_config(["threads=1", "seed=1"]))
+
+
+@pytest.mark.parametrize(
+    ("setting", "cores", "side_by_side", "expected"),
+    [
+        (3, 16, 1, 3),  # an explicit count is taken as it is
+        (0, 2, 1, 2),  # one per core
+        (0, 8, 1, 8),  # up to the cap ...
+        (0, 9, 1, threads.AUTO_THREADS_MAX),  # ... and no more
+        (0, 4, 2, 2),  # cores shared among runs side by side
+        (0, 3, 2, 1),  # rounded down
+        (0, 2, 4, 1),  # at least one
+    ],
+)
+def test_automatic_threads(monkeypatch, setting, cores, side_by_side, expected):
+    monkeypatch.setattr(threads, "available_cores", lambda: cores)
+    assert threads.resolve_threads(setting, side_by_side=side_by_side) == expected
+
+
+@pytest.mark.parametrize(
+    ("launcher", "expected"),
+    [
+        ({"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}, 1),
+        ({"_target_": "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", "n_jobs": 3}, 3),
+        ({"_target_": "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", "n_jobs": -1}, 6),
+        ({"_target_": "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", "n_jobs": -2}, 5),
+        ({"_target_": "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher"}, 6),
+    ],
+)
+def test_sweep_jobs_side_by_side(monkeypatch, launcher: dict[str, Any], expected):
+    monkeypatch.setattr(cli, "available_cores", lambda: 6)
+    assert cli._jobs_side_by_side(OmegaConf.create(launcher)) == expected
+
+
+def test_threads_change_no_number_of_a_run_with_every_lever():
+    """Beyond the fingerprints: the arrays themselves, so a failure shows where they differ."""
+    values = {**MODEL_CASES["balanced_mix"], "horizon_days": 25, "progress": False, "record_events": False}
+    from sim import UserLifecycleModel
+
+    runs = []
+    for n_threads in (1, 4):
+        model = UserLifecycleModel({**values, "threads": n_threads})
+        for _ in range(model.horizon):
+            model.step()
+        runs.append(model)
+    one, four = runs
+    for name, column in one.log.columns.items():
+        np.testing.assert_array_equal(column, four.log.columns[name], err_msg=name)
+    np.testing.assert_array_equal(one.cohort_revenue, four.cohort_revenue)
+    for a, b in zip(one.levers, four.levers, strict=True):
+        assert a.summary() == b.summary()
+        np.testing.assert_array_equal(a.group_charged, b.group_charged)
