@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.analysis.economics import EconomicsConfig, daily_frame, evaluate
-from sim.analysis.monte_carlo import total_se
+from sim.analysis.economics import EconomicsConfig, _scaled_sbg, daily_frame, evaluate, fit_retention_tail, payback_day
+from sim.analysis.monte_carlo import ratio_se, total_se
 
 
 class FakeLever(SimpleNamespace):
@@ -144,3 +144,42 @@ def test_daily_frame_adds_gross_profit_and_baseline_columns(strategy_run, baseli
     alone = daily_frame(strategy_run.daily, None, 0.25)
     assert "baseline_revenue" not in alone and "incremental_gross_profit" not in alone
     assert "gross_profit" not in strategy_run.daily  # a copy: the run's own table is untouched
+
+
+def test_cac_for_one_incremental_user_and_for_a_cost_below_one(baseline_run):
+    one_more = record(dict(baseline_run.daily, new_users=[2, 3, 6], cost_push=[0.25, 0.25, 0.0]))
+    out = evaluate(one_more, baseline_run, {}, EconomicsConfig(margin=0.25))
+    assert out["incremental"]["acquired_users"] == 1 and out["cost_total"] == 0.5
+    assert out["incremental"]["cac"] == 0.5  # 0.5 / 1
+
+
+def test_standard_errors_of_two_groups():
+    """Two groups are enough: SE(T) = √(2 · Σ(x − x̄)²), SE(R) = √(2 · Σ(a − R·b)²) / |Σb|."""
+    assert total_se(np.array([3.0, 7.0])) == pytest.approx(math.sqrt(2 * (4 + 4)), rel=1e-15)
+    # R = 6 / 4 = 1.5; residuals 1 − 1.5·1 = −0.5 and 5 − 1.5·3 = 0.5
+    assert ratio_se(np.array([1.0, 5.0]), np.array([1.0, 3.0])) == pytest.approx(math.sqrt(2 * 0.5) / 4, rel=1e-15)
+    assert math.isnan(ratio_se(np.array([1.0]), np.array([2.0])))
+
+
+def test_payback_with_a_cost_below_one_currency_unit():
+    assert payback_day(np.array([1.0, 0.0]), np.array([0.5, 0.0])) == 0
+
+
+def test_scaled_sbg_curve_by_hand():
+    """s · B(α, β + n) / B(α, β); with α = β = 1 that is s / (1 + n), with α = 2, β = 1 it is s · 2 / ((n + 1)(n + 2))."""
+    n = np.array([0.0, 1.0, 3.0])
+    assert _scaled_sbg(n, 2.0, 0.0, 0.0) == pytest.approx([2.0, 1.0, 0.5], rel=1e-12)
+    assert _scaled_sbg(n, 1.0, math.log(2.0), 0.0) == pytest.approx([1.0, 1 / 3, 0.1], rel=1e-12)
+
+
+def test_retention_tail_fit_uses_day_1_and_needs_three_days():
+    truth = (0.5, 0.8, 2.5)
+    curve = np.concatenate([[1.0], _scaled_sbg(np.arange(1.0, 4.0), truth[0], math.log(truth[1]), math.log(truth[2]))])
+    params, fitted = fit_retention_tail(curve)  # exactly three points, D_1 … D_3: enough for three parameters
+    assert (params["scale"], params["alpha"], params["beta"]) == pytest.approx(truth, rel=1e-4)
+    assert fitted(np.array([1.0, 10.0])) == pytest.approx(
+        _scaled_sbg(np.array([1.0, 10.0]), 0.5, math.log(0.8), math.log(2.5)), rel=1e-4
+    )
+    params, fitted = fit_retention_tail(curve[:3])  # two days are not enough: no tail
+    assert sorted(params) == ["alpha", "beta", "scale"] and all(math.isnan(v) for v in params.values())
+    assert fitted(np.array([5.0, 6.0])).tolist() == [0.0, 0.0]
