@@ -14,7 +14,9 @@ from sim.core.awareness import AwarenessConfig
 from sim.core.hooks import Effects
 from sim.core.model import MAX_CHANNELS, LifecycleModel
 from sim.core.population import PopulationConfig, SegmentConfig
+from sim.core.rng import Streams
 from sim.levers.paid_ads import PaidAds, PaidAdsConfig
+from sim.levers.viral_event import ViralEvent, ViralEventConfig
 
 
 # -------------------------------------------------------------------- hooks
@@ -40,15 +42,10 @@ def test_lazy_agents_are_created_once_on_demand_and_slots_are_bounded():
             model.user(bad)
 
 
-def small_model(levers=(), **kw) -> LifecycleModel:
-    pop = PopulationConfig(
-        market_size=400,
-        awareness=AwarenessConfig(p=0.05, q=0.0),
-        conversion_rate=0.5,
-        segments={"all": SegmentConfig()},
-        **kw,
-    )
-    return LifecycleModel(pop, horizon_days=6, seed=1, levers=levers, agents="lazy")
+def small_model(levers=(), record_events: bool = True, **kw) -> LifecycleModel:
+    cfg = dict(market_size=400, awareness=AwarenessConfig(p=0.05, q=0.0), conversion_rate=0.5)
+    pop = PopulationConfig(segments={"all": SegmentConfig()}, **{**cfg, **kw})
+    return LifecycleModel(pop, horizon_days=6, seed=1, levers=levers, agents="lazy", record_events=record_events)
 
 
 def test_at_most_127_acquisition_channels():
@@ -72,3 +69,86 @@ def test_a_channel_added_by_the_user_during_the_run_extends_the_lever_channel_ta
     code = model.channels.index("tv")
     assert model._channel_tables["conversion"].tolist() == [1.0, 1.0, 1.0, 2.0, 1.0]
     assert code == 3 and model.log.columns["new_users_tv"].sum() > 0
+
+
+def test_events_of_a_run_without_recorded_visits_are_empty_typed_arrays():
+    for model in (small_model(), small_model(record_events=False)):
+        if not model.record_events:
+            model.step()
+        slots, days = model.events()
+        assert slots.dtype == np.int32 and slots.shape == (0,)
+        assert days.dtype == np.int16 and days.shape == (0,)
+
+
+def test_events_are_int32_slots_and_int16_days():
+    model = small_model()
+    for _ in range(4):
+        model.step()
+    slots, days = model.events()
+    assert slots.dtype == np.int32 and days.dtype == np.int16 and slots.size == days.size > 0
+    assert np.all(np.diff(days) >= 0)
+
+
+def test_weekday_column_counts_forward_from_the_start_weekday():
+    model = small_model(start_weekday=5)
+    for _ in range(6):
+        model.step()
+    assert model.log.columns["weekday"].tolist() == [5, 6, 0, 1, 2, 3]
+
+
+def test_awareness_hazard_adds_lever_and_user_channels_to_p():
+    """h = p + q·DAU/M + Σ e_k: p = 0.05, q = 0, a viral spike of 0.25 on day 0, a user channel of 0.1."""
+    event = ViralEvent("launch", ViralEventConfig(day=0, cost=0.0, peak_hazard=0.25, half_life_days=1.0))
+    model = small_model([event])
+    model.modifiers.awareness = {"tv": 0.1}
+    model.step()
+    assert model.log.columns["awareness_hazard"][0] == np.float32(0.05 + 0.25 + 0.1)
+    alone = small_model()
+    alone.modifiers.awareness = {"tv": 0.1}
+    alone.step()
+    assert alone.log.columns["awareness_hazard"][0] == np.float32(0.05 + 0.1)
+    assert alone.log.columns["new_users_tv"][0] > 0
+
+
+def test_a_user_channel_that_is_also_a_lever_channel_adds_to_the_lever_hazard():
+    event = ViralEvent("launch", ViralEventConfig(day=0, cost=0.0, peak_hazard=0.25, half_life_days=1.0))
+    model = small_model([event])
+    model.modifiers.awareness = {"launch": 0.1}
+    model.step()
+    assert model.log.columns["awareness_hazard"][0] == np.float32(0.05 + 0.25 + 0.1)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=IndexError,
+    reason="bug: model.modifiers.awareness keyed by an organic channel ('organic', 'word_of_mouth') indexes the "
+    "lever-channel list at code − 2 < 0: IndexError without lever channels, else the hazard goes to a lever's channel",
+)
+def test_user_awareness_hazard_on_an_organic_channel_is_added_to_that_channel():
+    model = small_model()
+    model.modifiers.awareness = {"organic": 0.1}
+    model.step()
+    assert model.log.columns["awareness_hazard"][0] == np.float32(0.05 + 0.1)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="bug: model.modifiers.awareness={'word_of_mouth': h} adds h to the last lever channel's interval "
+    "(extra[code − 2] with code 1 is extra[−1]), so those users are counted as that channel's",
+)
+def test_user_word_of_mouth_hazard_is_not_credited_to_an_ad_channel():
+    ads = PaidAds("search", PaidAdsConfig(daily_budget=0.0))
+    model = small_model([ads])
+    model.modifiers.awareness = {"word_of_mouth": 0.3}
+    model.step()
+    assert model.log.columns["new_users_search"][0] == 0
+
+
+def test_per_slot_conversion_modifier_multiplies_the_conversion_rate():
+    """Everyone aware on day 0 (p = 1); γ = 0.5 · 0.5 per slot: converts iff the activity uniform < 0.25."""
+    model = small_model(awareness=AwarenessConfig(p=1.0, q=0.0))
+    model.modifiers.conversion = np.full(400, 0.5, dtype=np.float32)
+    model.step()
+    u = Streams(1).uniforms("activity", 0, 0, 400)
+    assert model.log.columns["new_users"][0] == np.count_nonzero(u < np.float32(0.25)) > 0

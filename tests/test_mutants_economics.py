@@ -14,8 +14,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.analysis.economics import EconomicsConfig, _scaled_sbg, daily_frame, evaluate, fit_retention_tail, payback_day
+from sim.analysis.economics import (
+    EconomicsConfig,
+    _scaled_sbg,
+    daily_frame,
+    evaluate,
+    fit_retention_tail,
+    payback_day,
+    survival_tail,
+)
 from sim.analysis.monte_carlo import ratio_se, total_se
+from sim.analysis.retention import LONG_TERM_DAYS
+from sim.analysis.survival_fit import survival_curve
 
 
 class FakeLever(SimpleNamespace):
@@ -183,3 +193,41 @@ def test_retention_tail_fit_uses_day_1_and_needs_three_days():
     params, fitted = fit_retention_tail(curve[:3])  # two days are not enough: no tail
     assert sorted(params) == ["alpha", "beta", "scale"] and all(math.isnan(v) for v in params.values())
     assert fitted(np.array([5.0, 6.0])).tolist() == [0.0, 0.0]
+
+
+def test_retention_tail_fit_that_does_not_converge_is_flat_at_the_last_observed_level(monkeypatch):
+    import scipy.optimize
+
+    def no_convergence(*args, **kwargs):
+        raise RuntimeError("Optimal parameters not found")
+
+    monkeypatch.setattr(scipy.optimize, "curve_fit", no_convergence)
+    curve = np.array([1.0, 0.3, 0.2, np.nan, 0.15, 0.12, np.nan])
+    params, fitted = fit_retention_tail(curve)
+    assert params["scale"] == 0.12 and math.isnan(params["alpha"]) and math.isnan(params["beta"])
+    assert sorted(params) == ["alpha", "beta", "scale"]
+    assert fitted(np.array([3, 50])).tolist() == [0.12, 0.12]
+    assert fitted(np.array([3, 50])).dtype == np.float64
+
+
+FIT = {"model": "bdw", "params": {"a": 0.8, "b": 2.0, "c": 0.9}}
+
+
+def test_survival_tail_anchors_at_the_long_term_day_of_a_longer_curve():
+    """A classic curve observed past D90 is anchored at D90 exactly (the last long-term day)."""
+    curve = np.linspace(0.5, 0.01, 150)
+    params, tail = survival_tail(curve, FIT)
+    assert LONG_TERM_DAYS == 90 and params["anchor_day"] == 90
+    assert params == {"model": "bdw MLE of rolling retention", "anchor_day": 90, "a": 0.8, "b": 2.0, "c": 0.9}
+    s = survival_curve(np.array([90.0, 120.0]), 0.8, 2.0, 0.9)
+    assert tail(np.array([120]))[0] == pytest.approx(curve[90] * s[1] / s[0], rel=1e-12)
+    assert tail(np.array([89, 90])).tolist() == [curve[89], curve[90]]  # up to the anchor: read, not projected
+    assert tail(np.array([91]))[0] != curve[91]  # beyond it: projected even where the run observed it
+
+
+def test_survival_tail_without_an_observed_day_is_zero():
+    curve = np.array([1.0, np.nan, np.nan])
+    params, tail = survival_tail(curve, FIT)
+    assert params == {"model": "none"}
+    out = tail(np.array([1, 2, 400]))
+    assert out.dtype == np.float64 and out.tolist() == [0.0, 0.0, 0.0]
