@@ -12,9 +12,11 @@ import pytest
 
 from sim.core.awareness import AwarenessConfig
 from sim.core.hooks import Effects
+from sim.core.lifecycle import Stage
 from sim.core.model import MAX_CHANNELS, LifecycleModel
 from sim.core.population import PopulationConfig, SegmentConfig
 from sim.core.rng import Streams
+from sim.levers.content import Content, ContentConfig
 from sim.levers.paid_ads import PaidAds, PaidAdsConfig
 from sim.levers.viral_event import ViralEvent, ViralEventConfig
 
@@ -152,3 +154,52 @@ def test_per_slot_conversion_modifier_multiplies_the_conversion_rate():
     model.step()
     u = Streams(1).uniforms("activity", 0, 0, 400)
     assert model.log.columns["new_users"][0] == np.count_nonzero(u < np.float32(0.25)) > 0
+
+
+def test_scalar_conversion_modifier_multiplies_the_conversion_rate():
+    model = small_model(awareness=AwarenessConfig(p=1.0, q=0.0))
+    model.modifiers.conversion = 0.5
+    model.step()
+    u = Streams(1).uniforms("activity", 0, 0, 400)
+    assert model.log.columns["new_users"][0] == np.count_nonzero(u < np.float32(0.25)) > 0
+
+
+def test_the_model_refuses_to_step_past_its_horizon():
+    model = small_model()
+    for _ in range(6):
+        model.step()
+    with pytest.raises(RuntimeError, match=r"^horizon_days=6 reached: the model cannot step past it$"):
+        model.step()
+
+
+def test_cost_columns_hold_each_lever_s_cost_and_their_total():
+    content = Content("content", ContentConfig(daily_cost=7.0))
+    event = ViralEvent("launch", ViralEventConfig(day=1, cost=100.0))
+    model = small_model([content, event])
+    for _ in range(3):
+        model.step()
+    cols = model.log.columns
+    assert cols["cost_content"].tolist()[:3] == [7.0, 7.0, 7.0]
+    assert cols["cost_viral_event_launch"].tolist()[:3] == [0.0, 100.0, 0.0]
+    assert cols["cost_total"].tolist()[:3] == [7.0, 107.0, 7.0]
+
+
+def test_model_state_after_a_step_is_the_last_row_and_the_revenue_so_far():
+    paying = SegmentConfig(purchase_prob=0.5)
+    pop = PopulationConfig(
+        market_size=400, awareness=AwarenessConfig(p=0.2, q=0.0), conversion_rate=0.5, segments={"all": paying}
+    )
+    model = LifecycleModel(pop, horizon_days=5, seed=2, agents="lazy")
+    for _ in range(5):
+        model.step()
+    cols = model.log.columns
+    assert model.dau == cols["dau"][-1] and model.revenue == pytest.approx(cols["revenue"].sum(), rel=1e-12)
+    assert cols["revenue"].sum() > 0
+    assert model.stage_counts.tolist() == [float(cols[s.name.lower()][-1]) for s in Stage]
+
+
+def test_no_purchases_no_revenue():
+    model = small_model()  # purchase_prob 0 (the segment default)
+    for _ in range(3):
+        model.step()
+    assert model.log.columns["revenue"][:3].tolist() == [0.0, 0.0, 0.0] and model.revenue == 0.0
