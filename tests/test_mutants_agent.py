@@ -19,6 +19,7 @@ from sim.core.awareness import AwarenessConfig
 from sim.core.lifecycle import LifecycleConfig, Stage
 from sim.core.model import LifecycleModel
 from sim.core.population import OrderValueConfig, PopulationConfig, SegmentConfig
+from sim.core.rng import Streams
 from sim.core.survival import ChurnConfig
 from sim.core.visits import HabitConfig, VisitConfig
 
@@ -98,7 +99,7 @@ def test_reference_equals_vectorized_with_every_process_on(pair):
     for field in ("stage", "alive", "channel", "habit", "acquired_day", "last_visit_day", "flags"):
         assert np.array_equal(getattr(ref.population, field), getattr(vec.population, field)), field
     for a, b in zip(ref.events(), vec.events(), strict=True):
-        assert np.array_equal(a, b)
+        assert np.array_equal(a, b) and a.dtype == b.dtype
     assert ref.dau == vec.dau and ref.revenue == vec.revenue and ref.wau == vec.wau and ref.mau == vec.mau
 
 
@@ -113,3 +114,31 @@ def test_the_docked_run_exercises_every_stage_and_process(pair):
     acquired = pop.acquired_day >= 0
     assert (acquired & ~pop.alive).any() and (acquired & pop.alive).any()
     assert (cols["aware"][1:] < cols["aware"][:-1]).any()  # forgetting (or conversion) empties AWARE
+
+
+def boundary_pair(**kw) -> tuple[LifecycleModel, LifecycleModel]:
+    pair = []
+    for reference in (True, False):
+        model = LifecycleModel(busy_population(**kw), horizon_days=3, seed=11, reference=reference, agents="lazy")
+        for _ in range(3):
+            model.step()
+        pair.append(model)
+    return pair[0], pair[1]
+
+
+def uniform_of(stream: str, day: int, slot: int) -> float:
+    return float(Streams(11).uniforms(stream, day, 0, SLOTS)[slot])
+
+
+@pytest.mark.parametrize("case", ["aware", "convert"])
+def test_reference_decides_like_the_core_when_a_uniform_equals_the_probability(case):
+    """u < p, strictly, in both implementations: p set to a slot's own uniform (an exact float32 value)."""
+    if case == "aware":  # day 0: the total awareness hazard is p (nobody active yet)
+        kw = {"awareness": AwarenessConfig(p=uniform_of("awareness", 0, 5), q=0.4, forget_rate=0.3)}
+    else:  # everyone aware on day 0; conversion γ equals slot 5's activity uniform
+        kw = {"awareness": AwarenessConfig(p=1.0, q=0.0), "conversion_rate": uniform_of("activity", 0, 5)}
+    ref, vec = boundary_pair(**kw)
+    for name, col in vec.log.columns.items():
+        assert np.array_equal(ref.log.columns[name], col), name
+    assert np.array_equal(ref.population.channel, vec.population.channel)
+    assert np.array_equal(ref.population.stage, vec.population.stage)

@@ -231,3 +231,20 @@ def test_survival_tail_without_an_observed_day_is_zero():
     assert params == {"model": "none"}
     out = tail(np.array([1, 2, 400]))
     assert out.dtype == np.float64 and out.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_marginal_roi_without_a_cost_difference_is_nan(strategy_run):
+    same = record(dict(strategy_run.daily, revenue=[110.0, 200.0, 300.0]))  # the rerun spent exactly as much
+    out = evaluate(strategy_run, None, {"paid_ads_search": (same, 1.01)}, EconomicsConfig(margin=0.25))
+    assert math.isnan(out["marginal_roi"]["paid_ads_search"])
+
+
+def test_ltv_uses_the_run_s_rolling_retention_fit_when_there_is_one(strategy_run):
+    out = evaluate(strategy_run, None, {}, EconomicsConfig(margin=0.25))
+    assert out["ltv"]["tail_fit"]["model"] == "scaled sBG least squares on classic retention"
+    fit = {"model": "bdw", "params": {"a": 0.8, "b": 2.0, "c": 0.9}}
+    strategy_run.analytics_summary = {"rolling_retention_fit": {"bdw": fit}}
+    out = evaluate(strategy_run, None, {}, EconomicsConfig(margin=0.25))
+    assert out["ltv"]["tail_fit"]["model"] == "bdw MLE of rolling retention"
+    # observed: m · (8 + 2·1.1^(−1/365) + 6) over the 4 + 3 acquired users
+    assert out["ltv"]["observed"] == pytest.approx(0.25 * (8 + 2 * 1.1 ** (-1 / 365) + 6) / 7, rel=1e-12)
