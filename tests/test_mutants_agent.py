@@ -19,7 +19,7 @@ from sim.core.awareness import AwarenessConfig
 from sim.core.lifecycle import LifecycleConfig, Stage
 from sim.core.model import LifecycleModel
 from sim.core.population import OrderValueConfig, PopulationConfig, SegmentConfig
-from sim.core.rng import Streams
+from sim.core.rng import CHUNK_SIZE, Streams
 from sim.core.survival import ChurnConfig
 from sim.core.visits import HabitConfig, VisitConfig
 
@@ -142,3 +142,20 @@ def test_reference_decides_like_the_core_when_a_uniform_equals_the_probability(c
         assert np.array_equal(ref.log.columns[name], col), name
     assert np.array_equal(ref.population.channel, vec.population.channel)
     assert np.array_equal(ref.population.stage, vec.population.stage)
+
+
+def test_reference_equals_vectorized_across_two_chunks_of_slots():
+    """65,600 slots: the second chunk (slots 65,536 …) draws its own uniforms in both implementations."""
+    pop = PopulationConfig(
+        market_size=CHUNK_SIZE + 64,
+        awareness=AwarenessConfig(p=0.2, q=0.0),
+        conversion_rate=0.5,
+        segments={"all": SegmentConfig()},
+    )
+    ref, vec = (LifecycleModel(pop, horizon_days=2, seed=0, reference=r, agents="lazy") for r in (True, False))
+    for model in (ref, vec):
+        model.step()
+        model.step()
+    assert np.array_equal(ref.population.stage, vec.population.stage)
+    assert np.array_equal(ref.population.channel[CHUNK_SIZE:], vec.population.channel[CHUNK_SIZE:])
+    assert (vec.population.stage[CHUNK_SIZE:] > 0).any()
