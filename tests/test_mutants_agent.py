@@ -158,4 +158,6 @@ def test_reference_equals_vectorized_across_two_chunks_of_slots():
         model.step()
     assert np.array_equal(ref.population.stage, vec.population.stage)
     assert np.array_equal(ref.population.channel[CHUNK_SIZE:], vec.population.channel[CHUNK_SIZE:])
+    for name, col in vec.log.columns.items():  # the day's totals add up over both chunks
+        assert np.array_equal(ref.log.columns[name], col), name
     assert (vec.population.stage[CHUNK_SIZE:] > 0).any()

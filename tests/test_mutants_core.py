@@ -10,14 +10,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sim.base.errors import ConfigError
 from sim.core.awareness import AwarenessConfig
 from sim.core.hooks import Effects
-from sim.core.lifecycle import Stage
+from sim.core.lifecycle import LifecycleConfig, Stage
 from sim.core.model import MAX_CHANNELS, LifecycleModel
-from sim.core.population import PopulationConfig, SegmentConfig
+from sim.core.population import NEVER, Population, PopulationConfig, SegmentConfig, SegmentTable, check_population
 from sim.core.rng import Streams
 from sim.levers.base import Target
 from sim.levers.content import Content, ContentConfig
+from sim.levers.incentives import Incentives, IncentivesConfig
 from sim.levers.paid_ads import PaidAds, PaidAdsConfig
 from sim.levers.push import Push, PushConfig
 from sim.levers.viral_event import ViralEvent, ViralEventConfig
@@ -227,8 +229,81 @@ def test_levers_see_the_chunk_s_streams_channels_day_and_index():
     levers = [
         Push("push", PushConfig(messages_per_week=7.0, target=Target(channels=["organic"]))),
         Winback("winback", WinbackConfig(silent_days=1, reach=1.0, response_alive=1.0, target=Target())),
+        Incentives("incentives", IncentivesConfig()),
     ]
     model = small_model(levers)
     for _ in range(6):
         model.step()
-    assert levers[0].messages > 0 and levers[1].contacts > 0
+    assert levers[0].messages > 0 and levers[1].contacts > 0 and levers[2].rewards > 0
+
+
+# --------------------------------------------------------------- population
+def test_agents_auto_creates_one_agent_per_slot_only_for_small_markets():
+    small = LifecycleModel(PopulationConfig(market_size=50, segments={"all": SegmentConfig()}), horizon_days=2, seed=0)
+    assert len(small.agents) == 50 and small.dau == 0 and small.revenue == 0.0
+    big = LifecycleModel(
+        PopulationConfig(market_size=10_001, segments={"all": SegmentConfig()}), horizon_days=2, seed=0
+    )
+    assert len(big.agents) == 0
+
+
+def test_population_state_is_25_bytes_per_slot_in_the_documented_dtypes():
+    pop = PopulationConfig(market_size=10, segments={"all": SegmentConfig()})
+    state = Population.create(pop, SegmentTable.from_config(pop), Streams(0))
+    dtypes = {
+        f: getattr(state, f).dtype for f in ("stage", "alive", "segment", "channel", "churn_hazard", "visit_propensity")
+    }
+    assert dtypes == {
+        "stage": np.int8,
+        "alive": np.bool_,
+        "segment": np.int8,
+        "channel": np.int8,
+        "churn_hazard": np.float32,
+        "visit_propensity": np.float32,
+    }
+    assert state.order_value.dtype == state.habit.dtype == np.float32
+    assert state.acquired_day.dtype == state.last_visit_day.dtype == np.int16 and state.flags.dtype == np.uint8
+    assert state.nbytes == 25 * 10
+    assert state.last_visit_day.tolist() == [NEVER] * 10 and state.channel.tolist() == [-1] * 10
+
+
+def test_segment_shares_follow_the_weights():
+    """Weights 2 : 1 : 1 over 20,000 slots: shares 1/2, 1/4, 1/4 within 5 binomial standard errors."""
+    segs = {"a": SegmentConfig(weight=2.0), "b": SegmentConfig(weight=1.0), "c": SegmentConfig(weight=1.0)}
+    pop = PopulationConfig(market_size=20_000, segments=segs)
+    state = Population.create(pop, SegmentTable.from_config(pop), Streams(0))
+    shares = np.bincount(state.segment, minlength=3) / 20_000
+    se = np.sqrt(np.array([0.5, 0.25, 0.25]) * np.array([0.5, 0.75, 0.75]) / 20_000)
+    assert np.all(np.abs(shares - [0.5, 0.25, 0.25]) < 5 * se)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            dict(segments={}),
+            "population.segments={} is not allowed: at least one segment (pick a preset: population=consumer_app)",
+        ),
+        (
+            dict(segments={f"s{i}": SegmentConfig() for i in range(128)}),
+            "population.segments=128 is not allowed: at most 127 segments",
+        ),
+        (
+            dict(lifecycle=LifecycleConfig(dormant_after_days=7, churned_after_days=7)),
+            "population.lifecycle.churned_after_days=7 is not allowed: more than population.lifecycle.dormant_after_days=7",
+        ),
+        (
+            dict(weekly_visit_pattern=[1.0] * 6),
+            "population.weekly_visit_pattern=[1.0, 1.0, 1.0, 1.0, 1.0, 1.0] is not allowed: a list of 7 multipliers, Monday first",
+        ),
+        (
+            dict(weekly_purchase_pattern=[1.0, 1.0, -0.5, 1.0, 1.0, 1.0, 1.0]),
+            "population.weekly_purchase_pattern[2]=-0.5 is not allowed: a finite number >= 0",
+        ),
+    ],
+)
+def test_population_checks_name_the_key_the_value_and_what_is_allowed(change, message):
+    pop = PopulationConfig(**{"segments": {"all": SegmentConfig()}, **change})
+    with pytest.raises(ConfigError) as err:
+        check_population(pop)
+    assert str(err.value) == message
