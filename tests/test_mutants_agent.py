@@ -68,7 +68,9 @@ def set_modifiers(model: LifecycleModel, t: int) -> None:
     rng = np.random.default_rng(t)
     per_slot = (t % 3) == 1
     mod.visit = rng.uniform(0.5, 2.5, SLOTS).astype(np.float32) if per_slot else (1.0 if t % 2 else 1.7)
-    mod.hazard = rng.uniform(0.3, 3.0, SLOTS).astype(np.float32) if per_slot else (1.0 if t % 2 else 0.6)
+    mod.hazard = (
+        rng.uniform(0.3, 3.0, SLOTS).astype(np.float32) if per_slot else (1.0 if t % 2 else (0.6, 2.0)[t % 4 // 2])
+    )
     mod.resurrection = rng.uniform(0.0, 3.0, SLOTS).astype(np.float32) if per_slot else (1.0 if t % 2 else 2.0)
     mod.conversion = rng.uniform(0.2, 3.0, SLOTS).astype(np.float32) if per_slot else (1.0 if t % 2 else 1.5)
     mod.awareness = {"event": 0.05} if 10 <= t < 14 else {}

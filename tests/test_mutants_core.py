@@ -16,7 +16,8 @@ from sim.core.hooks import Effects
 from sim.core.lifecycle import LifecycleConfig, Stage
 from sim.core.model import MAX_CHANNELS, LifecycleModel
 from sim.core.population import NEVER, Population, PopulationConfig, SegmentConfig, SegmentTable, check_population
-from sim.core.rng import Streams
+from sim.core.rng import CHUNK_SIZE, Streams
+from sim.core.survival import exponent_steps
 from sim.levers.base import Target
 from sim.levers.content import Content, ContentConfig
 from sim.levers.incentives import Incentives, IncentivesConfig
@@ -307,3 +308,24 @@ def test_population_checks_name_the_key_the_value_and_what_is_allowed(change, me
     with pytest.raises(ConfigError) as err:
         check_population(pop)
     assert str(err.value) == message
+
+
+def test_tenure_exponent_steps_by_hand():
+    """Δ[s, τ] = (τ + 1)^c − τ^c: for c = 1/2 that is √(τ + 1) − √τ; None when every c is 1."""
+    steps = exponent_steps(np.array([0.5, 1.0]), 3)
+    assert steps[0] == pytest.approx([1.0, np.sqrt(2) - 1, np.sqrt(3) - np.sqrt(2), 2 - np.sqrt(3)], rel=1e-6)
+    assert steps[1].tolist() == [1.0, 1.0, 1.0, 1.0]
+    assert exponent_steps(np.array([1.0, 1.0]), 3) is None
+
+
+def test_negative_seed_is_refused_with_its_value():
+    with pytest.raises(ValueError, match=r"^seed=-1 is not allowed: a non-negative integer$"):
+        Streams(-1)
+
+
+def test_each_chunk_of_slots_draws_its_own_traits():
+    pop = PopulationConfig(market_size=CHUNK_SIZE + 100, segments={"all": SegmentConfig()})
+    state = Population.create(pop, SegmentTable.from_config(pop), Streams(0))
+    first, second = slice(0, 100), slice(CHUNK_SIZE, CHUNK_SIZE + 100)
+    assert not np.array_equal(state.churn_hazard[first], state.churn_hazard[second])
+    assert not np.array_equal(state.order_value[first], state.order_value[second])
