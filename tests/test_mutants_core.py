@@ -17,7 +17,8 @@ from sim.core.lifecycle import LifecycleConfig, Stage
 from sim.core.model import MAX_CHANNELS, LifecycleModel
 from sim.core.population import NEVER, Population, PopulationConfig, SegmentConfig, SegmentTable, check_population
 from sim.core.rng import CHUNK_SIZE, Streams
-from sim.core.survival import exponent_steps
+from sim.core.survival import ChurnConfig, exponent_steps
+from sim.core.visits import VisitConfig
 from sim.levers.base import Target
 from sim.levers.content import Content, ContentConfig
 from sim.levers.incentives import Incentives, IncentivesConfig
@@ -329,3 +330,47 @@ def test_each_chunk_of_slots_draws_its_own_traits():
     first, second = slice(0, 100), slice(CHUNK_SIZE, CHUNK_SIZE + 100)
     assert not np.array_equal(state.churn_hazard[first], state.churn_hazard[second])
     assert not np.array_equal(state.order_value[first], state.order_value[second])
+
+
+def test_daily_counts_are_integers_for_the_whole_market_and_scaled_by_w_for_a_sample():
+    paying = SegmentConfig(purchase_prob=0.5)
+    cfg = dict(awareness=AwarenessConfig(p=0.2, q=0.0), conversion_rate=0.5, segments={"all": paying})
+    whole = LifecycleModel(PopulationConfig(market_size=400, **cfg), horizon_days=4, seed=3, agents="lazy")
+    sample = LifecycleModel(
+        PopulationConfig(market_size=800, sample_size=400, **cfg), horizon_days=4, seed=3, agents="lazy"
+    )
+    for _ in range(4):
+        whole.step()
+        sample.step()
+    assert whole.log.columns["dau"].dtype == whole.log.columns["new_users"].dtype == np.int64
+    assert sample.log.columns["dau"].dtype == np.float64
+    # the same 400 simulated users (same seed), each standing for w = 2 real ones in the sample run
+    for name in ("new_users", "dau", "purchases", "revenue", "latent_alive"):
+        assert sample.log.columns[name].tolist() == pytest.approx((2 * whole.log.columns[name]).tolist(), rel=1e-12), (
+            name
+        )
+    assert sample.log.columns["revenue"].sum() == pytest.approx(2 * sample.group_revenue.sum(), rel=1e-12)
+
+
+def test_a_weekday_multiplier_of_zero_is_allowed():
+    check_population(PopulationConfig(segments={"all": SegmentConfig()}, weekly_visit_pattern=[1.0] * 6 + [0.0]))
+
+
+def test_smooth_trait_sampling_takes_the_quantiles_of_fixed_uniforms():
+    from scipy.special import betaincinv, ndtri
+
+    seg = SegmentConfig(churn=ChurnConfig(a=0.7, b=4.0), visits=VisitConfig(alpha=2.0, beta=3.0))
+    pop = PopulationConfig(market_size=50, trait_sampling="smooth", segments={"all": seg})
+    state = Population.create(pop, SegmentTable.from_config(pop), Streams(4))
+    u = Streams(4).generator("traits", 1, 0, 0).random((3, CHUNK_SIZE))[:, :50]
+    assert state.churn_hazard.tolist() == betaincinv(0.7, 4.0, u[0]).astype(np.float32).tolist()
+    assert state.visit_propensity.tolist() == betaincinv(2.0, 3.0, u[1]).astype(np.float32).tolist()
+    assert state.order_value.tolist() == (20.0 * np.exp(0.5 * ndtri(u[2]))).astype(np.float32).tolist()
+
+
+def test_uniforms_into_a_buffer_equal_the_returned_ones():
+    streams = Streams(9)
+    buf = np.full(10, -1.0, dtype=np.float32)
+    out = streams.uniforms("activity", 3, 0, 7, out=buf)
+    assert out.tolist() == streams.uniforms("activity", 3, 0, 7).tolist() == buf[:7].tolist()
+    assert buf[7:].tolist() == [-1.0, -1.0, -1.0]
