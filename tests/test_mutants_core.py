@@ -325,9 +325,10 @@ def test_negative_seed_is_refused_with_its_value():
 
 
 def test_each_chunk_of_slots_draws_its_own_traits():
-    pop = PopulationConfig(market_size=CHUNK_SIZE + 100, segments={"all": SegmentConfig()})
+    pop = PopulationConfig(market_size=CHUNK_SIZE + 100, segments={"a": SegmentConfig(), "b": SegmentConfig()})
     state = Population.create(pop, SegmentTable.from_config(pop), Streams(0))
     first, second = slice(0, 100), slice(CHUNK_SIZE, CHUNK_SIZE + 100)
+    assert not np.array_equal(state.segment[first], state.segment[second])
     assert not np.array_equal(state.churn_hazard[first], state.churn_hazard[second])
     assert not np.array_equal(state.order_value[first], state.order_value[second])
 
