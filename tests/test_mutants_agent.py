@@ -155,7 +155,10 @@ def test_reference_equals_vectorized_across_two_chunks_of_slots():
         segments={"all": SegmentConfig()},
     )
     ref, vec = (LifecycleModel(pop, horizon_days=2, seed=0, reference=r, agents="lazy") for r in (True, False))
+    visit = np.linspace(0.5, 2.0, CHUNK_SIZE + 64, dtype=np.float32)  # per-slot modifiers: each chunk reads its slice
+    hazard = np.linspace(2.0, 0.5, CHUNK_SIZE + 64, dtype=np.float32)
     for model in (ref, vec):
+        model.modifiers.visit, model.modifiers.hazard = visit, hazard
         model.step()
         model.step()
     assert np.array_equal(ref.population.stage, vec.population.stage)

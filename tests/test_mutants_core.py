@@ -11,16 +11,18 @@ import numpy as np
 import pytest
 
 from sim.base.errors import ConfigError
-from sim.core.awareness import AwarenessConfig
+from sim.core.awareness import AwarenessConfig, become_aware
+from sim.core.flags import FLAG_COUPON, FLAG_EVER_AWARE
 from sim.core.hooks import Effects
 from sim.core.lifecycle import LifecycleConfig, Stage
 from sim.core.model import MAX_CHANNELS, LifecycleModel
 from sim.core.population import NEVER, Population, PopulationConfig, SegmentConfig, SegmentTable, check_population
 from sim.core.rng import CHUNK_SIZE, Streams
-from sim.core.survival import ChurnConfig, exponent_steps
+from sim.core.survival import ChurnConfig, death_probability, exponent_steps
 from sim.core.visits import VisitConfig
-from sim.levers.base import Target
+from sim.levers.base import QualityConfig, Target
 from sim.levers.content import Content, ContentConfig
+from sim.levers.coupon import CouponConfig
 from sim.levers.incentives import Incentives, IncentivesConfig
 from sim.levers.paid_ads import PaidAds, PaidAdsConfig
 from sim.levers.push import Push, PushConfig
@@ -375,3 +377,32 @@ def test_uniforms_into_a_buffer_equal_the_returned_ones():
     out = streams.uniforms("activity", 3, 0, 7, out=buf)
     assert out.tolist() == streams.uniforms("activity", 3, 0, 7).tolist() == buf[:7].tolist()
     assert buf[7:].tolist() == [-1.0, -1.0, -1.0]
+
+
+# ---------------------------------------------------------- awareness, death
+def test_become_aware_keeps_slots_a_lever_channel_does_not_admit_unaware():
+    """Edges: organic [0, .1), word of mouth [.1, .2), an ad channel [.2, .5) that admits segment 0 only."""
+    stage = np.zeros(4, dtype=np.int8)
+    channel = np.full(4, -1, dtype=np.int8)
+    segment = np.array([0, 1, 1, 0], dtype=np.int8)
+    flags = np.array([0, 0, 0, int(FLAG_COUPON)], dtype=np.uint8)
+    admits = np.array([[True, True], [True, True], [True, False]])
+    u = np.array([0.05, 0.15, 0.3, 0.3], dtype=np.float32)
+    edges = np.array([0.1, 0.2, 0.5], dtype=np.float32)
+    newly = become_aware(stage, channel, segment, u, edges, admits, flags)
+    assert newly.tolist() == [True, True, False, True]
+    assert stage.tolist() == [1, 1, 0, 1] and channel.tolist() == [0, 1, -1, 2]
+    assert flags.tolist() == [int(FLAG_EVER_AWARE), int(FLAG_EVER_AWARE), 0, int(FLAG_EVER_AWARE | FLAG_COUPON)]
+
+
+def test_a_latent_hazard_of_exactly_one_dies_without_a_warning():
+    """θ = 1 (a coupon's churn multiplier caps θ at 1) with c ≠ 1: log(1 − θ) = −inf, q = 1, and no warning."""
+    steps = exponent_steps(np.array([0.7]), 5)
+    q = death_probability(
+        np.array([1.0, 0.5], np.float32), np.zeros(2, np.int8), np.array([2, 2], np.int16), steps, 1.0
+    )
+    assert q[0] == 1.0 and 0 < q[1] < 1
+
+
+def test_coupon_users_default_quality_is_documented():
+    assert CouponConfig().quality == QualityConfig(churn_multiplier=1.2, visit_multiplier=0.9)
