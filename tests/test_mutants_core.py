@@ -12,6 +12,7 @@ import pytest
 
 from sim.base.errors import ConfigError
 from sim.core.awareness import AwarenessConfig, become_aware
+from sim.core.daily_log import DailyLog
 from sim.core.flags import FLAG_COUPON, FLAG_EVER_AWARE
 from sim.core.hooks import Effects
 from sim.core.lifecycle import LifecycleConfig, Stage
@@ -345,7 +346,9 @@ def test_daily_counts_are_integers_for_the_whole_market_and_scaled_by_w_for_a_sa
     for _ in range(4):
         whole.step()
         sample.step()
-    assert whole.log.columns["dau"].dtype == whole.log.columns["new_users"].dtype == np.int64
+    cols = whole.log.columns
+    assert cols["dau"].dtype == cols["new_users"].dtype == cols["latent_alive"].dtype == np.int64
+    assert cols["day"].dtype == cols["weekday"].dtype == np.int64 and cols["day"].tolist() == [0, 1, 2, 3]
     assert sample.log.columns["dau"].dtype == np.float64
     # the same 400 simulated users (same seed), each standing for w = 2 real ones in the sample run
     for name in ("new_users", "dau", "purchases", "revenue", "latent_alive"):
@@ -406,3 +409,10 @@ def test_a_latent_hazard_of_exactly_one_dies_without_a_warning():
 
 def test_coupon_users_default_quality_is_documented():
     assert CouponConfig().quality == QualityConfig(churn_multiplier=1.2, visit_multiplier=0.9)
+
+
+def test_daily_log_with_only_one_of_market_and_sample_counts_unscaled_integers():
+    for log in (DailyLog(2, ["organic"], market_size=10), DailyLog(2, ["organic"], sample_size=10)):
+        log.record(0, {"dau": 3, "revenue": 4.5, "new_users_organic": 2})
+        assert log.columns["dau"].tolist() == [3, 0] and log.columns["dau"].dtype == np.int64
+        assert log.columns["revenue"].tolist() == [4.5, 0.0] and log.columns["new_users_organic"].tolist() == [2, 0]
