@@ -348,10 +348,11 @@ def test_daily_counts_are_integers_for_the_whole_market_and_scaled_by_w_for_a_sa
         sample.step()
     cols = whole.log.columns
     assert cols["dau"].dtype == cols["new_users"].dtype == cols["latent_alive"].dtype == np.int64
+    assert cols["new_users_organic"].dtype == np.int64
     assert cols["day"].dtype == cols["weekday"].dtype == np.int64 and cols["day"].tolist() == [0, 1, 2, 3]
     assert sample.log.columns["dau"].dtype == np.float64
     # the same 400 simulated users (same seed), each standing for w = 2 real ones in the sample run
-    for name in ("new_users", "dau", "purchases", "revenue", "latent_alive"):
+    for name in ("new_users", "new_users_organic", "dau", "purchases", "revenue", "latent_alive"):
         assert sample.log.columns[name].tolist() == pytest.approx((2 * whole.log.columns[name]).tolist(), rel=1e-12), (
             name
         )
