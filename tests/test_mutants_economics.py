@@ -20,7 +20,9 @@ from sim.analysis.economics import (
     daily_frame,
     evaluate,
     fit_retention_tail,
+    ltv,
     payback_day,
+    roi,
     survival_tail,
 )
 from sim.analysis.monte_carlo import ratio_se, total_se
@@ -245,6 +247,31 @@ def test_ltv_uses_the_run_s_rolling_retention_fit_when_there_is_one(strategy_run
     fit = {"model": "bdw", "params": {"a": 0.8, "b": 2.0, "c": 0.9}}
     strategy_run.analytics_summary = {"rolling_retention_fit": {"bdw": fit}}
     out = evaluate(strategy_run, None, {}, EconomicsConfig(margin=0.25))
-    assert out["ltv"]["tail_fit"]["model"] == "bdw MLE of rolling retention"
+    assert out["ltv"]["tail_fit"]["model"] == "bdw MLE of rolling retention" and out["ltv"]["days"] == 365
     # observed: m · (8 + 2·1.1^(−1/365) + 6) over the 4 + 3 acquired users
     assert out["ltv"]["observed"] == pytest.approx(0.25 * (8 + 2 * 1.1 ** (-1 / 365) + 6) / 7, rel=1e-12)
+
+
+def test_roi_with_a_cost_below_one_and_without_cost():
+    assert roi(1.0, 0.5) == 1.0  # (1 − 0.5) / 0.5
+    assert math.isnan(roi(1.0, 0.0))
+
+
+def test_ltv_without_acquired_users_is_nan_with_its_horizon():
+    zeros = np.zeros((3, 3))
+    out = ltv(zeros.astype(np.int32), zeros, np.full(3, np.nan), margin=0.3, annual_discount_rate=0.1, ltv_days=30)
+    assert sorted(out) == ["days", "observed", "per_user", "projected_tail"] and out["days"] == 30
+    assert all(math.isnan(out[k]) for k in ("per_user", "observed", "projected_tail"))
+
+
+def test_marginal_roi_of_levers_listed_after_a_fixed_price_one(strategy_run):
+    strategy_run.levers = [EVENT, ADS]
+    more = record(dict(strategy_run.daily, revenue=[120.0, 200.0, 300.0], cost_paid_ads_search=[12.0, 20.0, 30.0]))
+    more.daily["cost_total"] = [17.0, 25.0, 30.0]
+    out = evaluate(strategy_run, None, {"paid_ads_search": (more, 1.01)}, EconomicsConfig(margin=0.25))
+    # ΔGP = 0.25 · 20 = 5, ΔC = 2: (5 − 2) / 2
+    assert out["marginal_roi"] == {"viral_event_launch": None, "paid_ads_search": 1.5}
+
+
+def test_no_viral_coefficient_without_a_referral_channel(baseline_run):
+    assert "viral_coefficient" not in evaluate(baseline_run, None, {}, EconomicsConfig())
