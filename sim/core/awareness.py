@@ -47,14 +47,23 @@ class AwarenessConfig:
     forget_rate: float = bounded(0.0, ge=0, le=1)
 
 
-def hazard_edges(p: float, q: float, active: int, simulated_users: int, extra: list[float]) -> np.ndarray:
-    """Cumulative awareness hazard by channel: [p, p + q·DAU/M, … + e_k], float32.
+def hazard_edges(
+    p: float,
+    q: float,
+    active: int,
+    simulated_users: int,
+    extra: list[float],
+    organic_extra: tuple[float, float] = (0.0, 0.0),
+) -> np.ndarray:
+    """Cumulative awareness hazard by channel: [p + e_o, p + e_o + q·DAU/M + e_w, … + e_k], float32.
 
     DAU(t−1)/M is estimated by ``active`` (yesterday's simulated DAU) over
-    ``simulated_users`` N. The last edge is the total daily hazard h(t); channel k
-    owns [edge[k−1], edge[k]).
+    ``simulated_users`` N. ``extra`` holds the hazards e_k of the lever channels and
+    ``organic_extra`` the extra hazards (e_o, e_w) that user code adds to the two
+    organic channels (``model.modifiers.awareness``). The last edge is the total daily
+    hazard h(t); channel k owns [edge[k−1], edge[k]).
     """
-    terms = [p, q * active / simulated_users, *extra]
+    terms = [p + organic_extra[0], q * active / simulated_users + organic_extra[1], *extra]
     return np.cumsum(np.asarray(terms, dtype=np.float64)).astype(np.float32)
 
 

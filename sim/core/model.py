@@ -305,11 +305,17 @@ class LifecycleModel(mesa.Model):
         for lever in self.levers:
             if lever.channel is not None:
                 extra[self.channels.index(lever.channel) - len(ORGANIC_CHANNELS)] += lever.hazard_today
+        organic = [0.0] * len(ORGANIC_CHANNELS)
         for name, hazard in self.modifiers.awareness.items():
             code = self._channel_code(name)
+            if code < len(ORGANIC_CHANNELS):  # more of organic discovery or of word of mouth
+                organic[code] += hazard
+                continue
             extra += [0.0] * (code - len(ORGANIC_CHANNELS) + 1 - len(extra))
             extra[code - len(ORGANIC_CHANNELS)] += hazard
-        edges = hazard_edges(pop.awareness.p, pop.awareness.q, self._active_sample, self.sample_size, extra)
+        edges = hazard_edges(
+            pop.awareness.p, pop.awareness.q, self._active_sample, self.sample_size, extra, (organic[0], organic[1])
+        )
         conversion = self.modifiers.conversion
         if isinstance(conversion, np.ndarray):
             conversion = (conversion * np.float32(pop.conversion_rate)).astype(np.float32)

@@ -1,0 +1,413 @@
+"""Tests that kill surviving mutants of ``sim/core`` (docs/mutation.md).
+
+The core computes in float32 on purpose (25 bytes per user; the reference stepping
+must reproduce the vectorized core bit for bit), so some of these pin dtypes as well
+as values. Hand-built arrays and fixed seeds; every expected value is exact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.base.errors import ConfigError
+from sim.core.awareness import AwarenessConfig, become_aware
+from sim.core.daily_log import DailyLog
+from sim.core.flags import FLAG_COUPON, FLAG_EVER_AWARE
+from sim.core.hooks import Effects
+from sim.core.lifecycle import LifecycleConfig, Stage
+from sim.core.model import MAX_CHANNELS, LifecycleModel
+from sim.core.population import NEVER, Population, PopulationConfig, SegmentConfig, SegmentTable, check_population
+from sim.core.rng import CHUNK_SIZE, Streams
+from sim.core.survival import ChurnConfig, death_probability, exponent_steps
+from sim.core.visits import VisitConfig
+from sim.levers.base import QualityConfig, Target
+from sim.levers.content import Content, ContentConfig
+from sim.levers.coupon import CouponConfig
+from sim.levers.incentives import Incentives, IncentivesConfig
+from sim.levers.paid_ads import PaidAds, PaidAdsConfig
+from sim.levers.push import Push, PushConfig
+from sim.levers.viral_event import ViralEvent, ViralEventConfig
+from sim.levers.winback import Winback, WinbackConfig
+
+
+# -------------------------------------------------------------------- hooks
+def test_effects_scale_at_builds_float32_multipliers():
+    """From a scalar, and from a multiplier the chunk does not own (a view of a float64 one)."""
+    fx = Effects(hazard=0.5, visit=np.array([1.0, 2.0, 3.0, 4.0])[1:4])
+    fx.scale_at("hazard", np.array([1]), 3.0, 3)
+    fx.scale_at("visit", np.array([0]), 0.5, 3)
+    assert fx.hazard.dtype == np.float32 and fx.hazard.tolist() == [0.5, 1.5, 0.5]
+    assert fx.visit.dtype == np.float32 and fx.visit.tolist() == [1.0, 3.0, 4.0]
+
+
+# -------------------------------------------------------------------- model
+def test_lazy_agents_are_created_once_on_demand_and_slots_are_bounded():
+    pop = PopulationConfig(market_size=50, segments={"all": SegmentConfig()})
+    model = LifecycleModel(pop, horizon_days=3, seed=0, agents="lazy")
+    assert len(model.agents) == 0
+    user = model.user(49)
+    assert model.user(49) is user and user.slot == 49 and len(model.agents) == 1
+    assert model.user(0).slot == 0 and len(model.agents) == 2
+    for bad in (-1, 50):
+        with pytest.raises(IndexError, match=rf"^slot={bad} is out of range: 0 <= slot < 50$"):
+            model.user(bad)
+
+
+def small_model(levers=(), record_events: bool = True, **kw) -> LifecycleModel:
+    cfg = dict(market_size=400, awareness=AwarenessConfig(p=0.05, q=0.0), conversion_rate=0.5)
+    pop = PopulationConfig(segments={"all": SegmentConfig()}, **{**cfg, **kw})
+    return LifecycleModel(pop, horizon_days=6, seed=1, levers=levers, agents="lazy", record_events=record_events)
+
+
+def test_at_most_127_acquisition_channels():
+    model = small_model()
+    for i in range(MAX_CHANNELS - 2):  # organic and word of mouth are there already
+        model._channel_code(f"c{i}")
+    assert len(model.channels) == MAX_CHANNELS == 127
+    with pytest.raises(ValueError, match=r"^channel='one_more': at most 127 acquisition channels$"):
+        model._channel_code("one_more")
+    assert model._channel_code("c0") == 2  # a known channel keeps its code
+
+
+def test_a_channel_added_by_the_user_during_the_run_extends_the_lever_channel_tables():
+    """Users made aware by a user-set channel convert at the organic rate next to an ad channel with quality."""
+    ads = PaidAds("search", PaidAdsConfig(daily_budget=0.0, conversion_multiplier=2.0))
+    model = small_model([ads])
+    model.step()
+    model.modifiers.awareness = {"tv": 0.5}
+    for _ in range(3):
+        model.step()
+    code = model.channels.index("tv")
+    assert model._channel_tables["conversion"].tolist() == [1.0, 1.0, 1.0, 2.0, 1.0]
+    assert code == 3 and model.log.columns["new_users_tv"].sum() > 0
+
+
+def test_events_of_a_run_without_recorded_visits_are_empty_typed_arrays():
+    for model in (small_model(), small_model(record_events=False)):
+        if not model.record_events:
+            model.step()
+        slots, days = model.events()
+        assert slots.dtype == np.int32 and slots.shape == (0,)
+        assert days.dtype == np.int16 and days.shape == (0,)
+
+
+def test_events_are_int32_slots_and_int16_days():
+    model = small_model()
+    for _ in range(4):
+        model.step()
+    slots, days = model.events()
+    assert slots.dtype == np.int32 and days.dtype == np.int16 and slots.size == days.size > 0
+    assert np.all(np.diff(days) >= 0)
+
+
+def test_weekday_column_counts_forward_from_the_start_weekday():
+    model = small_model(start_weekday=5)
+    for _ in range(6):
+        model.step()
+    assert model.log.columns["weekday"].tolist() == [5, 6, 0, 1, 2, 3]
+
+
+def test_awareness_hazard_adds_lever_and_user_channels_to_p():
+    """h = p + q·DAU/M + Σ e_k: p = 0.05, q = 0, a viral spike of 0.25 on day 0, a user channel of 0.1."""
+    event = ViralEvent("launch", ViralEventConfig(day=0, cost=0.0, peak_hazard=0.25, half_life_days=1.0))
+    model = small_model([event])
+    model.modifiers.awareness = {"tv": 0.1}
+    model.step()
+    assert model.log.columns["awareness_hazard"][0] == np.float32(0.05 + 0.25 + 0.1)
+    alone = small_model()
+    alone.modifiers.awareness = {"tv": 0.1}
+    alone.step()
+    assert alone.log.columns["awareness_hazard"][0] == np.float32(0.05 + 0.1)
+    assert alone.log.columns["new_users_tv"][0] > 0
+
+
+def test_a_user_channel_that_is_also_a_lever_channel_adds_to_the_lever_hazard():
+    event = ViralEvent("launch", ViralEventConfig(day=0, cost=0.0, peak_hazard=0.25, half_life_days=1.0))
+    model = small_model([event])
+    model.modifiers.awareness = {"launch": 0.1}
+    model.step()
+    assert model.log.columns["awareness_hazard"][0] == np.float32(0.05 + 0.25 + 0.1)
+
+
+def test_user_awareness_hazard_on_an_organic_channel_is_added_to_that_channel():
+    model = small_model()
+    model.modifiers.awareness = {"organic": 0.1}
+    model.step()
+    assert model.log.columns["awareness_hazard"][0] == np.float32(0.05 + 0.1)
+
+
+def test_user_word_of_mouth_hazard_is_not_credited_to_an_ad_channel():
+    ads = PaidAds("search", PaidAdsConfig(daily_budget=0.0))
+    model = small_model([ads])
+    model.modifiers.awareness = {"word_of_mouth": 0.3}
+    model.step()
+    assert model.log.columns["new_users_search"][0] == 0
+    channel = model.population.channel
+    assert np.count_nonzero(channel == model.channels.index("search")) == 0
+    # on day 0 nobody was active yesterday: every word-of-mouth awareness comes from the modifier's 0.3
+    u = Streams(1).uniforms("awareness", 0, 0, 400)
+    wom = (u >= np.float32(0.05)) & (u < np.float32(0.05 + 0.3))
+    assert np.count_nonzero(channel == model.channels.index("word_of_mouth")) == np.count_nonzero(wom) > 0
+
+
+def test_per_slot_conversion_modifier_multiplies_the_conversion_rate():
+    """Everyone aware on day 0 (p = 1); γ = 0.5 · 0.5 per slot: converts iff the activity uniform < 0.25."""
+    model = small_model(awareness=AwarenessConfig(p=1.0, q=0.0))
+    model.modifiers.conversion = np.full(400, 0.5, dtype=np.float32)
+    model.step()
+    u = Streams(1).uniforms("activity", 0, 0, 400)
+    assert model.log.columns["new_users"][0] == np.count_nonzero(u < np.float32(0.25)) > 0
+
+
+def test_scalar_conversion_modifier_multiplies_the_conversion_rate():
+    model = small_model(awareness=AwarenessConfig(p=1.0, q=0.0))
+    model.modifiers.conversion = 0.5
+    model.step()
+    u = Streams(1).uniforms("activity", 0, 0, 400)
+    assert model.log.columns["new_users"][0] == np.count_nonzero(u < np.float32(0.25)) > 0
+
+
+def test_the_model_refuses_to_step_past_its_horizon():
+    model = small_model()
+    for _ in range(6):
+        model.step()
+    with pytest.raises(RuntimeError, match=r"^horizon_days=6 reached: the model cannot step past it$"):
+        model.step()
+
+
+def test_cost_columns_hold_each_lever_s_cost_and_their_total():
+    content = Content("content", ContentConfig(daily_cost=7.0))
+    event = ViralEvent("launch", ViralEventConfig(day=1, cost=100.0))
+    model = small_model([content, event])
+    for _ in range(3):
+        model.step()
+    cols = model.log.columns
+    assert cols["cost_content"].tolist()[:3] == [7.0, 7.0, 7.0]
+    assert cols["cost_viral_event_launch"].tolist()[:3] == [0.0, 100.0, 0.0]
+    assert cols["cost_total"].tolist()[:3] == [7.0, 107.0, 7.0]
+
+
+def test_model_state_after_a_step_is_the_last_row_and_the_revenue_so_far():
+    paying = SegmentConfig(purchase_prob=0.5)
+    pop = PopulationConfig(
+        market_size=400, awareness=AwarenessConfig(p=0.2, q=0.0), conversion_rate=0.5, segments={"all": paying}
+    )
+    model = LifecycleModel(pop, horizon_days=5, seed=2, agents="lazy")
+    for _ in range(5):
+        model.step()
+    cols = model.log.columns
+    assert model.dau == cols["dau"][-1] and model.revenue == pytest.approx(cols["revenue"].sum(), rel=1e-12)
+    assert cols["revenue"].sum() > 0
+    assert model.stage_counts.tolist() == [float(cols[s.name.lower()][-1]) for s in Stage]
+
+
+def test_no_purchases_no_revenue():
+    model = small_model()  # purchase_prob 0 (the segment default)
+    for _ in range(3):
+        model.step()
+    assert model.log.columns["revenue"][:3].tolist() == [0.0, 0.0, 0.0] and model.revenue == 0.0
+
+
+def test_group_totals_add_up_to_the_run_s_totals():
+    paying = SegmentConfig(purchase_prob=0.5)
+    pop = PopulationConfig(
+        market_size=400, awareness=AwarenessConfig(p=0.2, q=0.0), conversion_rate=0.5, segments={"all": paying}
+    )
+    model = LifecycleModel(pop, horizon_days=4, seed=3, agents="lazy")
+    for _ in range(4):
+        model.step()
+    cols = model.log.columns
+    assert model.group_acquired.sum() == cols["new_users"].sum() > 0
+    assert model.group_revenue.sum() == pytest.approx(cols["revenue"].sum(), rel=1e-12) and cols["revenue"].sum() > 0
+    assert model.group_revenue.min() >= 0
+
+
+def test_levers_see_the_chunk_s_streams_channels_day_and_index():
+    """Push (its own uniforms), win-back (the day) and a channel target run inside the model's chunks."""
+    levers = [
+        Push("push", PushConfig(messages_per_week=7.0, target=Target(channels=["organic"]))),
+        Winback("winback", WinbackConfig(silent_days=1, reach=1.0, response_alive=1.0, target=Target())),
+        Incentives("incentives", IncentivesConfig()),
+    ]
+    model = small_model(levers)
+    for _ in range(6):
+        model.step()
+    assert levers[0].messages > 0 and levers[1].contacts > 0 and levers[2].rewards > 0
+
+
+# --------------------------------------------------------------- population
+def test_agents_auto_creates_one_agent_per_slot_only_for_small_markets():
+    small = LifecycleModel(PopulationConfig(market_size=50, segments={"all": SegmentConfig()}), horizon_days=2, seed=0)
+    assert len(small.agents) == 50 and small.dau == 0 and small.revenue == 0.0
+    big = LifecycleModel(
+        PopulationConfig(market_size=10_001, segments={"all": SegmentConfig()}), horizon_days=2, seed=0
+    )
+    assert len(big.agents) == 0
+
+
+def test_population_state_is_25_bytes_per_slot_in_the_documented_dtypes():
+    pop = PopulationConfig(market_size=10, segments={"all": SegmentConfig()})
+    state = Population.create(pop, SegmentTable.from_config(pop), Streams(0))
+    dtypes = {
+        f: getattr(state, f).dtype for f in ("stage", "alive", "segment", "channel", "churn_hazard", "visit_propensity")
+    }
+    assert dtypes == {
+        "stage": np.int8,
+        "alive": np.bool_,
+        "segment": np.int8,
+        "channel": np.int8,
+        "churn_hazard": np.float32,
+        "visit_propensity": np.float32,
+    }
+    assert state.order_value.dtype == state.habit.dtype == np.float32
+    assert state.acquired_day.dtype == state.last_visit_day.dtype == np.int16 and state.flags.dtype == np.uint8
+    assert state.nbytes == 25 * 10
+    assert state.last_visit_day.tolist() == [NEVER] * 10 and state.channel.tolist() == [-1] * 10
+
+
+def test_segment_shares_follow_the_weights():
+    """Weights 2 : 1 : 1 over 20,000 slots: shares 1/2, 1/4, 1/4 within 5 binomial standard errors."""
+    segs = {"a": SegmentConfig(weight=2.0), "b": SegmentConfig(weight=1.0), "c": SegmentConfig(weight=1.0)}
+    pop = PopulationConfig(market_size=20_000, segments=segs)
+    state = Population.create(pop, SegmentTable.from_config(pop), Streams(0))
+    shares = np.bincount(state.segment, minlength=3) / 20_000
+    se = np.sqrt(np.array([0.5, 0.25, 0.25]) * np.array([0.5, 0.75, 0.75]) / 20_000)
+    assert np.all(np.abs(shares - [0.5, 0.25, 0.25]) < 5 * se)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            dict(segments={}),
+            "population.segments={} is not allowed: at least one segment (pick a preset: population=consumer_app)",
+        ),
+        (
+            dict(segments={f"s{i}": SegmentConfig() for i in range(128)}),
+            "population.segments=128 is not allowed: at most 127 segments",
+        ),
+        (
+            dict(lifecycle=LifecycleConfig(dormant_after_days=7, churned_after_days=7)),
+            "population.lifecycle.churned_after_days=7 is not allowed: more than population.lifecycle.dormant_after_days=7",
+        ),
+        (
+            dict(weekly_visit_pattern=[1.0] * 6),
+            "population.weekly_visit_pattern=[1.0, 1.0, 1.0, 1.0, 1.0, 1.0] is not allowed: a list of 7 multipliers, Monday first",
+        ),
+        (
+            dict(weekly_purchase_pattern=[1.0, 1.0, -0.5, 1.0, 1.0, 1.0, 1.0]),
+            "population.weekly_purchase_pattern[2]=-0.5 is not allowed: a finite number >= 0",
+        ),
+    ],
+)
+def test_population_checks_name_the_key_the_value_and_what_is_allowed(change, message):
+    pop = PopulationConfig(**{"segments": {"all": SegmentConfig()}, **change})
+    with pytest.raises(ConfigError) as err:
+        check_population(pop)
+    assert str(err.value) == message
+
+
+def test_tenure_exponent_steps_by_hand():
+    """Δ[s, τ] = (τ + 1)^c − τ^c: for c = 1/2 that is √(τ + 1) − √τ; None when every c is 1."""
+    steps = exponent_steps(np.array([0.5, 1.0]), 3)
+    assert steps[0] == pytest.approx([1.0, np.sqrt(2) - 1, np.sqrt(3) - np.sqrt(2), 2 - np.sqrt(3)], rel=1e-6)
+    assert steps[1].tolist() == [1.0, 1.0, 1.0, 1.0]
+    assert exponent_steps(np.array([1.0, 1.0]), 3) is None
+
+
+def test_negative_seed_is_refused_with_its_value():
+    with pytest.raises(ValueError, match=r"^seed=-1 is not allowed: a non-negative integer$"):
+        Streams(-1)
+
+
+def test_each_chunk_of_slots_draws_its_own_traits():
+    pop = PopulationConfig(market_size=CHUNK_SIZE + 100, segments={"a": SegmentConfig(), "b": SegmentConfig()})
+    state = Population.create(pop, SegmentTable.from_config(pop), Streams(0))
+    first, second = slice(0, 100), slice(CHUNK_SIZE, CHUNK_SIZE + 100)
+    assert not np.array_equal(state.segment[first], state.segment[second])
+    assert not np.array_equal(state.churn_hazard[first], state.churn_hazard[second])
+    assert not np.array_equal(state.order_value[first], state.order_value[second])
+
+
+def test_daily_counts_are_integers_for_the_whole_market_and_scaled_by_w_for_a_sample():
+    paying = SegmentConfig(purchase_prob=0.5)
+    cfg = dict(awareness=AwarenessConfig(p=0.2, q=0.0), conversion_rate=0.5, segments={"all": paying})
+    whole = LifecycleModel(PopulationConfig(market_size=400, **cfg), horizon_days=4, seed=3, agents="lazy")
+    sample = LifecycleModel(
+        PopulationConfig(market_size=800, sample_size=400, **cfg), horizon_days=4, seed=3, agents="lazy"
+    )
+    for _ in range(4):
+        whole.step()
+        sample.step()
+    cols = whole.log.columns
+    assert cols["dau"].dtype == cols["new_users"].dtype == cols["latent_alive"].dtype == np.int64
+    assert cols["new_users_organic"].dtype == np.int64
+    assert cols["day"].dtype == cols["weekday"].dtype == np.int64 and cols["day"].tolist() == [0, 1, 2, 3]
+    assert sample.log.columns["dau"].dtype == np.float64
+    # the same 400 simulated users (same seed), each standing for w = 2 real ones in the sample run
+    for name in ("new_users", "new_users_organic", "dau", "purchases", "revenue", "latent_alive"):
+        assert sample.log.columns[name].tolist() == pytest.approx((2 * whole.log.columns[name]).tolist(), rel=1e-12), (
+            name
+        )
+    assert sample.log.columns["revenue"].sum() == pytest.approx(2 * sample.group_revenue.sum(), rel=1e-12)
+
+
+def test_a_weekday_multiplier_of_zero_is_allowed():
+    check_population(PopulationConfig(segments={"all": SegmentConfig()}, weekly_visit_pattern=[1.0] * 6 + [0.0]))
+
+
+def test_smooth_trait_sampling_takes_the_quantiles_of_fixed_uniforms():
+    from scipy.special import betaincinv, ndtri
+
+    seg = SegmentConfig(churn=ChurnConfig(a=0.7, b=4.0), visits=VisitConfig(alpha=2.0, beta=3.0))
+    pop = PopulationConfig(market_size=50, trait_sampling="smooth", segments={"all": seg})
+    state = Population.create(pop, SegmentTable.from_config(pop), Streams(4))
+    u = Streams(4).generator("traits", 1, 0, 0).random((3, CHUNK_SIZE))[:, :50]
+    assert state.churn_hazard.tolist() == betaincinv(0.7, 4.0, u[0]).astype(np.float32).tolist()
+    assert state.visit_propensity.tolist() == betaincinv(2.0, 3.0, u[1]).astype(np.float32).tolist()
+    assert state.order_value.tolist() == (20.0 * np.exp(0.5 * ndtri(u[2]))).astype(np.float32).tolist()
+
+
+def test_uniforms_into_a_buffer_equal_the_returned_ones():
+    streams = Streams(9)
+    buf = np.full(10, -1.0, dtype=np.float32)
+    out = streams.uniforms("activity", 3, 0, 7, out=buf)
+    assert out.tolist() == streams.uniforms("activity", 3, 0, 7).tolist() == buf[:7].tolist()
+    assert buf[7:].tolist() == [-1.0, -1.0, -1.0]
+
+
+# ---------------------------------------------------------- awareness, death
+def test_become_aware_keeps_slots_a_lever_channel_does_not_admit_unaware():
+    """Edges: organic [0, .1), word of mouth [.1, .2), an ad channel [.2, .5) that admits segment 0 only."""
+    stage = np.zeros(4, dtype=np.int8)
+    channel = np.full(4, -1, dtype=np.int8)
+    segment = np.array([0, 1, 1, 0], dtype=np.int8)
+    flags = np.array([0, 0, 0, int(FLAG_COUPON)], dtype=np.uint8)
+    admits = np.array([[True, True], [True, True], [True, False]])
+    u = np.array([0.05, 0.15, 0.3, 0.3], dtype=np.float32)
+    edges = np.array([0.1, 0.2, 0.5], dtype=np.float32)
+    newly = become_aware(stage, channel, segment, u, edges, admits, flags)
+    assert newly.tolist() == [True, True, False, True]
+    assert stage.tolist() == [1, 1, 0, 1] and channel.tolist() == [0, 1, -1, 2]
+    assert flags.tolist() == [int(FLAG_EVER_AWARE), int(FLAG_EVER_AWARE), 0, int(FLAG_EVER_AWARE | FLAG_COUPON)]
+
+
+def test_a_latent_hazard_of_exactly_one_dies_without_a_warning():
+    """θ = 1 (a coupon's churn multiplier caps θ at 1) with c ≠ 1: log(1 − θ) = −inf, q = 1, and no warning."""
+    steps = exponent_steps(np.array([0.7]), 5)
+    q = death_probability(
+        np.array([1.0, 0.5], np.float32), np.zeros(2, np.int8), np.array([2, 2], np.int16), steps, 1.0
+    )
+    assert q[0] == 1.0 and 0 < q[1] < 1
+
+
+def test_coupon_users_default_quality_is_documented():
+    assert CouponConfig().quality == QualityConfig(churn_multiplier=1.2, visit_multiplier=0.9)
+
+
+def test_daily_log_with_only_one_of_market_and_sample_counts_unscaled_integers():
+    for log in (DailyLog(2, ["organic"], market_size=10), DailyLog(2, ["organic"], sample_size=10)):
+        log.record(0, {"dau": 3, "revenue": 4.5, "new_users_organic": 2})
+        assert log.columns["dau"].tolist() == [3, 0] and log.columns["dau"].dtype == np.int64
+        assert log.columns["revenue"].tolist() == [4.5, 0.0] and log.columns["new_users_organic"].tolist() == [2, 0]
