@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
-
 from release_fingerprint import MODEL_CASES, SIMULATE_CASES, model_fingerprint, simulate_fingerprint
+
 from sim import ConfigError, load_config
 from sim.app import cli, threads
 from sim.core.model import LifecycleModel
@@ -23,6 +23,7 @@ from sim.core.population import PopulationConfig
 from sim.core.rng import CHUNK_SIZE
 from sim.levers.base import Lever, Schedule, Target
 from sim.output.completion import config_hash
+
 
 def _population(n: int) -> PopulationConfig:
     """The default population (consumer_app) with ``n`` users."""
@@ -73,9 +74,7 @@ class _ChunkRecorder(Lever):
 def test_bookings_run_chunk_by_chunk_in_slot_order_whatever_the_threads(n_threads):
     n, days = 4 * CHUNK_SIZE + 123, 3
     lever = _ChunkRecorder()
-    model = LifecycleModel(
-        _population(n), horizon_days=days, seed=1, levers=[lever], threads=n_threads
-    )
+    model = LifecycleModel(_population(n), horizon_days=days, seed=1, levers=[lever], threads=n_threads)
     for _ in range(days):
         model.step()
     assert lever.order == [(d, c) for d in range(days) for c in range(5)]
