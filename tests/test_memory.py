@@ -18,14 +18,25 @@ def cfg():
 
 def test_estimate_known_answer(cfg):
     need = memory.estimate_memory(cfg)
-    # by hand: (25 state + 16 working + 32 analytics) bytes a user; 10 x 10 cells of 100 bytes; 64 MiB allowance
+    # by hand: (25 state + 16 working + 32 analytics) bytes a user; 10 x 10 cells of 100 bytes; 64 MiB allowance;
+    # 40 MiB for the one chunk of 1,000 slots (one thread: nothing else to step beside it)
     assert (need.users, need.per_user) == (1000, 73)
-    assert need.total == 1000 * 73 + 100 * 100 + 64 * 2**20
+    assert need.total == 1000 * 73 + 100 * 100 + 64 * 2**20 + 40 * 2**20
     assert memory.estimate_memory(replace(cfg, record_events=False)).per_user == 41
     sample = load_config(["population.market_size=1000000", "population.sample_size=1000", "horizon_days=10"])
     assert memory.estimate_memory(sample).users == 1000  # N, not M
     levers = load_config(["strategy=winback", "population.market_size=1000", "horizon_days=10"])
-    assert memory.estimate_memory(levers).fixed == 2 * 100 * 100 + 64 * 2**20  # the main run's matrices are kept
+    # the main run's matrices are kept
+    assert memory.estimate_memory(levers).fixed == 2 * 100 * 100 + 64 * 2**20 + 40 * 2**20
+
+
+def test_estimate_counts_one_chunk_in_flight_per_thread_up_to_the_chunks_there_are():
+    one = load_config(["population.market_size=1000000", "horizon_days=10", "threads=1"])  # 4 chunks
+    chunk = 40 * 2**20
+    assert memory.estimate_memory(replace(one, threads=3)).fixed - memory.estimate_memory(one).fixed == 2 * chunk
+    assert (
+        memory.estimate_memory(replace(one, threads=4)).fixed == memory.estimate_memory(replace(one, threads=9)).fixed
+    )
 
 
 def test_refused_one_byte_short_and_accepted_at_the_limit(cfg):

@@ -18,7 +18,7 @@ from release_fingerprint import MODEL_CASES, SIMULATE_CASES, model_fingerprint, 
 
 from sim import ConfigError, load_config
 from sim.app import cli, threads
-from sim.core.model import LifecycleModel
+from sim.core.model import MAX_DRAW_CHUNKS_PER_CHUNK, LifecycleModel, blocks_of
 from sim.core.population import PopulationConfig
 from sim.core.rng import CHUNK_SIZE
 from sim.levers.base import Lever, Schedule, Target
@@ -49,35 +49,39 @@ def test_whole_run_summary_in_two_threads_equals_the_previous_release(name):
 
 
 class _ChunkRecorder(Lever):
-    """A lever that books, per chunk, its index and size: what the ledger must replay in slot order."""
+    """A lever that books, per chunk and per draw chunk, what the ledger must replay in slot order."""
 
     kind = "recorder"
 
     def __init__(self) -> None:
         cfg = type("Cfg", (), {"target": Target(), "schedule": Schedule()})()
         super().__init__("recorder", cfg)
-        self.order: list[tuple[int, int]] = []
+        self.chunks: list[tuple[int, int]] = []
+        self.draw_chunks: list[tuple[int, int]] = []
         self.slots = 0
         self.total = 0.0
 
     def visit_effects(self, ch, fx) -> None:
-        ch.defer(self.order.append, (ch.day, ch.index))
+        ch.defer(self.chunks.append, (ch.day, ch.index))
+        ch.defer_by_part(self.draw_chunks.append, [((ch.day, k),) for k, _first, _stop in ch.parts])
         self.count(ch, "slots", ch.n)
         # a sum whose value depends on the order of the additions: 1e16 + 1 + ... is not 1 + ... + 1e16
-        ch.defer(self._add, 1e16 if ch.index == 0 else 1.0)
+        ch.defer_by_part(self._add, [(1e16 if k == 0 else 1.0,) for k, _first, _stop in ch.parts])
 
     def _add(self, x: float) -> None:
         self.total += x
 
 
 @pytest.mark.parametrize("n_threads", [1, 2, 5])
-def test_bookings_run_chunk_by_chunk_in_slot_order_whatever_the_threads(n_threads):
-    n, days = 4 * CHUNK_SIZE + 123, 3
+def test_bookings_run_chunk_by_chunk_and_draw_chunk_by_draw_chunk_in_slot_order(n_threads):
+    n, days = 4 * CHUNK_SIZE + 123, 3  # 5 draw chunks, the last one short
     lever = _ChunkRecorder()
     model = LifecycleModel(_population(n), horizon_days=days, seed=1, levers=[lever], threads=n_threads)
     for _ in range(days):
         model.step()
-    assert lever.order == [(d, c) for d in range(days) for c in range(5)]
+    assert len(model._blocks) == 3  # draw chunks [0, 1], [2, 3], [4]
+    assert lever.chunks == [(d, c) for d in range(days) for c in range(3)]
+    assert lever.draw_chunks == [(d, k) for d in range(days) for k in range(5)]
     assert lever.slots == days * n  # every slot counted once a day, none lost to a race
     # in slot order: 1e16 first, then four 1.0s each day, each lost to rounding (1e16 + 1 == 1e16)
     total = 0.0
@@ -86,6 +90,50 @@ def test_bookings_run_chunk_by_chunk_in_slot_order_whatever_the_threads(n_thread
         for _ in range(4):
             total += 1.0
     assert lever.total == total
+
+
+@pytest.mark.parametrize(
+    ("n", "per_chunk", "chunks"),
+    [
+        (100, 1, 1),
+        (CHUNK_SIZE, 1, 1),
+        (CHUNK_SIZE + 1, 1, 2),  # two draw chunks: fewer than TARGET_CHUNKS, one each
+        (4 * CHUNK_SIZE + 123, 2, 3),
+        (1_000_000, 4, 4),  # 16 draw chunks
+        (10_000_000, MAX_DRAW_CHUNKS_PER_CHUNK, 20),  # 153 draw chunks, at most 8 together
+    ],
+)
+def test_draw_chunks_are_grouped_into_chunks_that_cover_every_slot_once(n, per_chunk, chunks):
+    blocks = blocks_of(n)
+    assert len(blocks) == chunks
+    assert blocks[0].lo == 0 and blocks[-1].hi == n
+    draws = []
+    for block, following in zip(blocks, [*blocks[1:], None], strict=True):
+        assert following is None or following.lo == block.hi
+        assert len(block.parts) <= per_chunk
+        local = 0
+        for k, first, stop in block.parts:
+            assert first == local and block.lo + first == k * CHUNK_SIZE  # parts are whole draw chunks, in order
+            assert stop - first == min(CHUNK_SIZE, n - k * CHUNK_SIZE)
+            local = stop
+            draws.append(k)
+        assert local == block.hi - block.lo
+    assert draws == list(range(-(-n // CHUNK_SIZE)))
+    assert max(len(b.parts) for b in blocks) == per_chunk
+
+
+def test_a_chunk_draws_the_uniforms_of_its_draw_chunks():
+    from sim.core.hooks import Chunk
+    from sim.core.rng import Streams
+
+    model = LifecycleModel(_population(8 * CHUNK_SIZE + 10), horizon_days=1, seed=4)  # 3 draw chunks a chunk
+    block = blocks_of(model.sample_size)[1]  # draw chunks 3, 4, 5
+    assert [k for k, _first, _stop in block.parts] == [3, 4, 5]
+    ch = Chunk(model.population, model.streams, model.channels, 7, block.index, block.lo, block.hi, block.parts)
+    streams = Streams(4)
+    want = np.concatenate([streams.uniforms("lever:x", 7, k, stop - first) for k, first, stop in block.parts])
+    np.testing.assert_array_equal(ch.uniforms("lever:x"), want)
+    assert ch.part_of(np.array([0, CHUNK_SIZE - 1, CHUNK_SIZE, 2 * CHUNK_SIZE + 5])).tolist() == [0, 0, 1, 2]
 
 
 def test_the_threads_go_when_the_horizon_is_reached():

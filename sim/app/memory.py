@@ -4,7 +4,7 @@ The memory of a run grows with the N = ``population.sample_size`` simulated user
 (default: all M = ``population.market_size``) and with the square of the horizon
 H = ``horizon_days`` (the cohort matrices and tables)::
 
-    need = N · b_user + H² · b_cell · k + b_run
+    need = N · b_user + H² · b_cell · k + b_run + T · b_chunk
 
 * b_user — bytes per simulated user at the run's peak: the state arrays
   (:data:`sim.core.population.STATE_BYTES_PER_SLOT`, 25), what the run allocates per
@@ -14,7 +14,10 @@ H = ``horizon_days`` (the cohort matrices and tables)::
 * b_cell — bytes per cell of the H × H cohort matrices and the tables built from
   them; k = 2 when a strategy has comparison runs (the main run's are kept while
   the others run), else 1;
-* b_run — a fixed allowance (modules loaded during the run, tables, figures).
+* b_run — a fixed allowance (modules loaded during the run, tables, figures);
+* b_chunk — the temporaries of one chunk being stepped (at most
+  :data:`sim.core.model.MAX_DRAW_CHUNKS_PER_CHUNK` draw chunks of 65,536 slots), T =
+  ``threads`` of them at once.
 
 The constants are upper bounds of what ``python benchmarks/bench_memory.py``
 measures (peak RSS above the interpreter; it prints both side by side).
@@ -32,7 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sim.app.config import Config
+from sim.app.threads import resolve_threads
 from sim.base.errors import MemoryLimitError
+from sim.core.model import blocks_of
 from sim.core.population import STATE_BYTES_PER_SLOT
 from sim.levers.strategy import lever_configs
 
@@ -49,6 +54,9 @@ RUN_BYTES = 64 * 2**20
 #: Memory a process needs besides the run (interpreter, numpy, pandas, Hydra): counted once
 #: per extra worker of a sweep that runs jobs side by side.
 PROCESS_BYTES = 300 * 2**20
+#: Temporaries of one chunk in flight: an upper bound of what tracemalloc measures for a chunk of
+#: 8 draw chunks (524,288 slots) with every lever on (about 17 MiB), doubled.
+CHUNK_WORKING_BYTES = 40 * 2**20
 #: Decimal gigabyte, as memory is quoted to users.
 GB = 1e9
 
@@ -84,7 +92,8 @@ def estimate_memory(cfg: Config) -> MemoryNeed:
     if cfg.record_events:
         per_user += ANALYTICS_BYTES_PER_USER
     kept = 2 if lever_configs(cfg.strategy) else 1
-    fixed = cfg.horizon_days**2 * COHORT_CELL_BYTES * kept + RUN_BYTES
+    threads = min(resolve_threads(cfg.threads), len(blocks_of(cfg.population.simulated_users)))
+    fixed = cfg.horizon_days**2 * COHORT_CELL_BYTES * kept + RUN_BYTES + threads * CHUNK_WORKING_BYTES
     return MemoryNeed(cfg.population.simulated_users, cfg.horizon_days, per_user, fixed)
 
 

@@ -20,9 +20,10 @@ costs a few vector operations per slot and day. Multipliers accumulate in
 :class:`Effects`. With ``threads`` > 1 the model steps several chunks at once, in
 threads, so hooks 2–7 must write only their own chunk's slots (views of per-slot
 state, ``chunk.lo:chunk.hi``) and book everything lever-wide — what the lever spends
-today (``cost_today``), its counters — through :meth:`Chunk.defer`: the booking runs
-after all of the day's chunks, chunk by chunk in slot order, so sums are formed in
-the same order whatever the number of threads (bit-identical results).
+today (``cost_today``), its counters — through :meth:`Chunk.defer` (whole numbers)
+or :meth:`Chunk.defer_by_part` (float sums, per draw chunk): bookings run after all
+of the day's chunks, in slot order, so sums are formed in the same order whatever the
+number of threads (bit-identical results). ``Lever.charge`` and ``Lever.count`` do it.
 
 A lever sees the model only through :class:`ModelView`: the population arrays,
 the segment table, the random streams, the channel names, the market size M, the
@@ -135,14 +136,24 @@ class ModelView(Protocol):
 class Chunk:
     """Views onto slots ``lo:hi`` of the population for one day's step.
 
+    A chunk covers one or more whole *draw chunks* — the :data:`sim.core.rng.CHUNK_SIZE`
+    slots that each random stream draws for at once — its *parts*. The model steps
+    several draw chunks together as one chunk (fewer, larger array operations); the
+    random numbers stay those of the draw chunks (:meth:`uniforms`), and what is summed
+    in floating point is booked part by part (:meth:`defer_by_part`), so a result never
+    depends on how draw chunks are grouped.
+
     Args:
         population: The per-slot state.
         streams: The run's random streams.
         channels: Channel names by code (the model's live list).
         day: Today.
-        index: Chunk number (``lo // CHUNK_SIZE``).
+        index: Chunk number (the position of this chunk among the day's chunks).
         lo: First slot.
         hi: One past the last slot.
+        parts: The draw chunks covered, as ``(draw chunk number, first, stop)`` with
+            local slot positions, in slot order; default: one part, draw chunk
+            ``index``, covering every slot.
 
     """
 
@@ -155,9 +166,12 @@ class Chunk:
         index: int,
         lo: int,
         hi: int,
+        parts: Sequence[tuple[int, int, int]] | None = None,
     ) -> None:
         self.streams, self.channels, self.day = streams, channels, day
         self.index, self.lo, self.hi, self.n = index, lo, hi, hi - lo
+        self.parts = tuple(parts) if parts is not None else ((index, 0, hi - lo),)
+        self._part_stops = np.array([stop for _k, _first, stop in self.parts[:-1]], dtype=np.int64)
         p = population
         self.stage = p.stage[lo:hi]
         self.alive = p.alive[lo:hi]
@@ -170,29 +184,55 @@ class Chunk:
         self.order_value = p.order_value[lo:hi]
         self.churn_hazard = p.churn_hazard[lo:hi]
         self.visit_propensity = p.visit_propensity[lo:hi]
-        #: Lever-wide bookings of this chunk (:meth:`defer`), run by the model after the day's chunks.
+        #: Lever-wide bookings (:meth:`defer`, :meth:`defer_by_part`), run by the model after the day's chunks.
         self.bookings: list[Booking] = []
+        self.part_bookings: list[tuple[Callable[..., None], list[tuple[Any, ...] | None]]] = []
+
+    def part_of(self, idx: np.ndarray) -> np.ndarray:
+        """The part (position in :attr:`parts`) of each local slot index."""
+        return np.searchsorted(self._part_stops, idx, side="right")
 
     def defer(self, book: Callable[..., None], *args: Any) -> None:
-        """Run ``book(*args)`` after all of today's chunks, in chunk order (for lever-wide totals).
+        """Run ``book(*args)`` after all of today's chunks, in chunk order (lever-wide whole numbers).
 
         A hook may run in a thread beside other chunks' hooks, so it must not add to
-        lever-wide numbers itself: ``self.cost_today += x`` from two threads can lose
-        an addition, and float sums formed in a different order differ in the last
-        bits. Deferred bookings run in one thread, chunk by chunk in slot order and in
-        the order each chunk made them — as a single-threaded run makes them.
+        lever-wide numbers itself: ``self.messages += n`` from two threads can lose an
+        addition. Deferred bookings run in one thread after the day's chunks, chunk
+        by chunk in slot order. For sums in floating point, whose last bits depend on
+        the order of the additions, use :meth:`defer_by_part`.
         """
         self.bookings.append((book, args))
 
+    def defer_by_part(self, book: Callable[..., None], args_by_part: list[tuple[Any, ...] | None]) -> None:
+        """Run ``book(*args)`` for each part's arguments (None: nothing for that part), part by part.
+
+        The model runs part bookings draw chunk by draw chunk in slot order, each
+        draw chunk's in the order they were made: every float sum is formed in the
+        same order whatever the chunks and the threads.
+        """
+        self.part_bookings.append((book, args_by_part))
+
     def settle(self) -> None:
-        """Run the chunk's deferred bookings, in the order they were made."""
+        """Run the chunk's deferred bookings: part by part, then the whole-chunk ones, each in the order made."""
+        for part in range(len(self.parts)):
+            for book, args_by_part in self.part_bookings:
+                args = args_by_part[part]
+                if args is not None:
+                    book(*args)
         for book, args in self.bookings:
             book(*args)
+        self.part_bookings.clear()
         self.bookings.clear()
 
     def uniforms(self, stream: str) -> np.ndarray:
-        """Dense uniforms of a stream (e.g. a lever's own) for this chunk and day."""
-        return self.streams.uniforms(stream, self.day, self.index, self.n)
+        """Dense uniforms of a stream (e.g. a lever's own) for this chunk and day, draw chunk by draw chunk."""
+        if len(self.parts) == 1:
+            k, first, stop = self.parts[0]
+            return self.streams.uniforms(stream, self.day, k, stop - first)
+        out = np.empty(self.n, dtype=np.float32)
+        for k, first, stop in self.parts:
+            self.streams.uniforms(stream, self.day, k, stop - first, out=out[first:stop])
+        return out
 
     def scale_traits(self, idx: np.ndarray, churn_multiplier: Any, visit_multiplier: Any) -> None:
         """User quality, fixed at acquisition: θ ← min(1, m_c·θ), π ← min(1, m_v·π) at local ``idx``."""

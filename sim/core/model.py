@@ -65,6 +65,11 @@ AGENT_MODES = ("auto", "all", "lazy")
 ORGANIC_CHANNELS = ("organic", "word_of_mouth")
 #: Random streams of the organic processes, one uniform per slot and day each.
 STREAMS = ("awareness", "activity", "survival")
+#: Chunks a day is cut into, where the market is large enough (see :func:`blocks_of`).
+TARGET_CHUNKS = 4
+#: Most draw chunks (of :data:`sim.core.rng.CHUNK_SIZE` slots) stepped together: bounds the
+#: per-chunk temporaries (about 60 bytes a slot, so some 30 MB per chunk in flight).
+MAX_DRAW_CHUNKS_PER_CHUNK = 8
 
 
 class VisitObserver(Protocol):
@@ -90,6 +95,42 @@ class DayContext:
     purchase_weekday: float
 
 
+#: One draw chunk's revenue: in total, by acquisition cohort, by slot group.
+Money = tuple[float, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Block:
+    """A run of whole draw chunks stepped together as one :class:`Chunk`."""
+
+    index: int
+    lo: int
+    hi: int
+    parts: tuple[tuple[int, int, int], ...]  # (draw chunk, first, stop), local positions
+
+
+def blocks_of(sample_size: int) -> list[Block]:
+    """Group the draw chunks of N slots into chunks of whole draw chunks.
+
+    ``ceil(draw chunks / TARGET_CHUNKS)`` draw chunks each, between 1 and
+    :data:`MAX_DRAW_CHUNKS_PER_CHUNK`: large array operations (the Python overhead of
+    each is paid once for many slots) and still a few chunks to share among threads.
+    The grouping depends on N only, and no result depends on it.
+    """
+    draws = -(-sample_size // CHUNK_SIZE)
+    per_block = max(1, min(MAX_DRAW_CHUNKS_PER_CHUNK, -(-draws // TARGET_CHUNKS)))
+    out = []
+    for index, first in enumerate(range(0, draws, per_block)):
+        lo = first * CHUNK_SIZE
+        hi = min((first + per_block) * CHUNK_SIZE, sample_size)
+        parts = tuple(
+            (k, k * CHUNK_SIZE - lo, min((k + 1) * CHUNK_SIZE, sample_size) - lo)
+            for k in range(first, min(first + per_block, draws))
+        )
+        out.append(Block(index, lo, hi, parts))
+    return out
+
+
 @dataclass
 class ChunkDay:
     """One chunk's working state during one day's step (the processes hand it on)."""
@@ -111,6 +152,18 @@ class ChunkDay:
     acquired: np.ndarray | None = None
     tenure: np.ndarray | None = None
     silence: np.ndarray | None = None
+    #: Per draw chunk: (revenue, revenue by cohort, revenue by slot group), None without purchases.
+    money: list[Money | None] = field(default_factory=list)
+
+
+@dataclass
+class ChunkResult:
+    """What one chunk's day leaves for the day's totals: counts, money per draw chunk, visitors, bookings."""
+
+    ch: Chunk
+    totals: dict[str, Any]
+    money: list[Money | None]
+    visits: np.ndarray | None
 
 
 class LifecycleModel(mesa.Model):
@@ -203,7 +256,7 @@ class LifecycleModel(mesa.Model):
         self.streams = Streams(seed)
         self.segments = SegmentTable.from_config(population)
         self.population = Population.create(population, self.segments, self.streams)
-        self._chunk_starts = range(0, self.sample_size, CHUNK_SIZE)
+        self._blocks = blocks_of(self.sample_size)
         self.modifiers = Modifiers()
         self.channels: list[str] = list(ORGANIC_CHANNELS)
         self.exponent_steps = exponent_steps(self.segments.churn_c, self.horizon)
@@ -383,50 +436,59 @@ class LifecycleModel(mesa.Model):
         tally.update(totals)
 
     def _step_vectorized(self, ctx: DayContext, tally: dict[str, Any]) -> None:
-        """Step every chunk (side by side in ``threads`` threads), then add their totals up in chunk order.
+        """Step every chunk (side by side in ``threads`` threads), then add their totals up in slot order.
 
-        Each chunk starts from zeroed totals and adds to them once per counter, so
-        adding the chunks' totals in slot order forms every sum exactly as one
-        thread walking the chunks does; lever bookings (:meth:`Chunk.defer`) run in
-        the same order. Results do not depend on the number of threads.
+        Each chunk counts whole numbers from zero, and keeps its money per draw chunk
+        (:attr:`ChunkDay.money`); adding those draw chunk by draw chunk in slot order,
+        and running the lever bookings the same way (:meth:`Chunk.settle`), forms every
+        float sum as one thread walking the draw chunks does. Results depend neither on
+        the number of threads nor on how draw chunks are grouped into chunks.
         """
-        spans = [(chunk, lo, min(lo + CHUNK_SIZE, self.sample_size)) for chunk, lo in enumerate(self._chunk_starts)]
         pool = self._thread_pool()
         if pool is None:
-            parts = [self._step_chunk(ctx, span) for span in spans]
+            done = (self._step_chunk(ctx, block) for block in self._blocks)
         else:
-            parts = list(pool.map(lambda span: self._step_chunk(ctx, span), spans))
+            done = pool.map(lambda block: self._step_chunk(ctx, block), self._blocks)
         totals = self.new_totals()
         day_visits = []
-        for ch, chunk_totals, visits in parts:  # slot order
-            for key, value in chunk_totals.items():
+        for out in done:  # slot order
+            for key, value in out.totals.items():
                 totals[key] += value
-            ch.settle()
-            if visits is not None:
-                day_visits.append(visits)
+            for money in out.money:  # draw chunk by draw chunk
+                if money is not None:
+                    revenue, by_cohort, by_group = money
+                    totals["revenue"] += revenue
+                    totals["revenue_by_cohort"] += by_cohort
+                    totals["revenue_by_group"] += by_group
+            out.ch.settle()
+            if out.visits is not None:
+                day_visits.append(out.visits)
         if self.record_events or self.visit_observer is not None:
             self._record_visits(np.concatenate(day_visits) if day_visits else np.zeros(0, np.int32))
         self._finish_tally(tally, totals)
 
-    def _step_chunk(self, ctx: DayContext, span: tuple[int, int, int]) -> tuple[Chunk, dict[str, Any], Any]:
-        """One chunk's day: the processes in order; its own totals and visitors (global slots)."""
-        chunk, lo, hi = span
-        t, mod = self.day, self.modifiers
-        ch = Chunk(self.population, self.streams, self.channels, t, chunk, lo, hi)
+    def _step_chunk(self, ctx: DayContext, block: Block) -> ChunkResult:
+        """One chunk's day: the processes in order; its own totals, money and visitors (global slots).
+
+        Only the results are returned, not the day's per-slot temporaries: chunks that
+        finish early do not hold their memory while the others run.
+        """
+        lo, hi = block.lo, block.hi
+        mod = self.modifiers
+        ch = Chunk(self.population, self.streams, self.channels, self.day, block.index, lo, hi, block.parts)
         fx = Effects(
             conversion=at(ctx.conversion, lo, hi),
             visit=at(mod.visit, lo, hi),
             hazard=at(mod.hazard, lo, hi),
             resurrection=at(mod.resurrection, lo, hi),
         )
-        totals = self.new_totals()
         cd = ChunkDay(
             ch=ch,
             fx=fx,
-            u_aware=self.streams.uniforms("awareness", t, chunk, ch.n),
-            u_act=self.streams.uniforms("activity", t, chunk, ch.n),
-            u_surv=self.streams.uniforms("survival", t, chunk, ch.n),
-            totals=totals,
+            u_aware=ch.uniforms("awareness"),
+            u_act=ch.uniforms("activity"),
+            u_surv=ch.uniforms("survival"),
+            totals=self.new_totals(),
         )
         self._funnel(cd, ctx)
         self._visits(cd, ctx)
@@ -438,11 +500,11 @@ class LifecycleModel(mesa.Model):
         visits = None
         if self.record_events or self.visit_observer is not None:
             visits = (cd.vis_idx + lo).astype(np.int32)
-        return ch, totals, visits
+        return ChunkResult(ch, cd.totals, cd.money, visits)
 
     def _thread_pool(self) -> ThreadPoolExecutor | None:
         """The threads that step chunks side by side (None: step in this thread)."""
-        workers = min(self.threads, len(self._chunk_starts))
+        workers = min(self.threads, len(self._blocks))
         if workers <= 1:
             return None
         if self._pool is None:
@@ -516,11 +578,29 @@ class LifecycleModel(mesa.Model):
         buy = np.concatenate(cd.buyers)
         totals["purchases"] += buy.size
         if buy.size:
-            spent = ch.order_value[buy].astype(np.float64)
-            totals["revenue"] += float(spent.sum())
-            totals["revenue_by_cohort"] += np.bincount(ch.acquired_day[buy], weights=spent, minlength=ctx.day + 1)
             totals["purchases_by_cohort"] += np.bincount(ch.acquired_day[buy], minlength=ctx.day + 1)
-            totals["revenue_by_group"] += np.bincount((buy + ch.lo) % MC_GROUPS, weights=spent, minlength=MC_GROUPS)
+        cd.money = [self._money(ch, b, ctx.day) for b in self._by_draw_chunk(ch, buy)]
+
+    @staticmethod
+    def _by_draw_chunk(ch: Chunk, idx: np.ndarray) -> list[np.ndarray]:
+        """``idx`` cut by draw chunk (:attr:`Chunk.parts`), each piece in the order of ``idx``."""
+        if len(ch.parts) == 1:
+            return [idx]
+        part = ch.part_of(idx)
+        order = np.argsort(part, kind="stable")
+        return np.split(idx[order], np.cumsum(np.bincount(part, minlength=len(ch.parts)))[:-1])
+
+    @staticmethod
+    def _money(ch: Chunk, buy: np.ndarray, day: int) -> Money | None:
+        """One draw chunk's revenue: in total, by acquisition cohort and by slot group (None: no purchase)."""
+        if not buy.size:
+            return None
+        spent = ch.order_value[buy].astype(np.float64)
+        return (
+            float(spent.sum()),
+            np.bincount(ch.acquired_day[buy], weights=spent, minlength=day + 1),
+            np.bincount((buy + ch.lo) % MC_GROUPS, weights=spent, minlength=MC_GROUPS),
+        )
 
     def _habit(self, cd: ChunkDay) -> None:
         """4. Habit update after the day's visits; levers observe the visits."""

@@ -229,13 +229,21 @@ class Lever:
     def charge(self, ch: Chunk, idx: np.ndarray, price: float) -> None:
         """Pay ``price`` per real user for the simulated users at local indices ``idx`` (w each).
 
-        Booked after the day's chunks (:meth:`sim.core.hooks.Chunk.defer`), so the
-        costs sum in the same order whatever the number of threads.
+        Booked after the day's chunks, draw chunk by draw chunk
+        (:meth:`sim.core.hooks.Chunk.defer_by_part`), so the costs sum in the same
+        order whatever the grouping of slots and the number of threads.
         """
         if not idx.size:
             return
-        groups = np.bincount((idx + ch.lo) % MC_GROUPS, minlength=MC_GROUPS)
-        ch.defer(self._book_charge, idx.size, price * self.user_weight, groups)
+        amount = price * self.user_weight
+        groups = (idx + ch.lo) % MC_GROUPS
+        n_parts = len(ch.parts)
+        if n_parts == 1:
+            ch.defer_by_part(self._book_charge, [(idx.size, amount, np.bincount(groups, minlength=MC_GROUPS))])
+            return
+        by_part = np.bincount(ch.part_of(idx) * MC_GROUPS + groups, minlength=n_parts * MC_GROUPS)
+        rows = by_part.reshape(n_parts, MC_GROUPS)
+        ch.defer_by_part(self._book_charge, [(int(r.sum()), amount, r) if r.any() else None for r in rows])
 
     def _book_charge(self, count: int, amount: float, groups: np.ndarray) -> None:
         self.cost_today += count * amount
