@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
+import sys
 
 import matplotlib
 import numpy as np
@@ -228,6 +230,32 @@ def test_house_style_is_applied_for_the_block_only_and_names_the_palette():
     assert text_colour_on((1.0, 1.0, 1.0)) == "black" and text_colour_on((0.0, 0.0, 0.0)) == "white"
     assert text_colour_on((0.0, 0.13, 0.3)) == "white" and text_colour_on((1.0, 0.9, 0.2)) == "black"
     assert money_formatter("USD")(2_500_000, 0) == "2.5M USD"
+
+
+_UNDER_SOLARAS_SETTINGS = """
+import matplotlib
+from matplotlib.figure import Figure
+import solara.server.app  # noqa: F401  (first: solara.server.patch imports it)
+from solara.server.patch import patch_matplotlib
+
+from sim.output.style import house_style
+
+patch_matplotlib()  # as the explorer's server does: per-session settings, stored unvalidated
+default = list(matplotlib.rcParams["figure.figsize"])
+with house_style():
+    inside = Figure().get_size_inches().tolist()
+after = Figure().get_size_inches().tolist()
+print(inside, after, default)
+assert inside == [7.5, 4.2], inside
+assert after == default, (after, default)
+"""
+
+
+def test_house_style_keeps_matplotlib_settings_typed_under_solaras_per_session_settings():
+    """The explorer's figures failed ("7.5, 4.2" left as text) when the style went through style.context."""
+    pytest.importorskip("solara")
+    done = subprocess.run([sys.executable, "-c", _UNDER_SOLARAS_SETTINGS], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def _inside(fig) -> bool:

@@ -3,9 +3,9 @@
 ``opsim.mplstyle`` (next to this module, shipped in the package) sets sizes, type,
 a light grid, constrained layout (no clipped titles, labels or legends), no offset
 or scientific notation on ticks, the Okabe–Ito palette and the ``cividis`` colour
-map. It is applied with :func:`house_style`, a
-``matplotlib.style.context``: never globally, so a notebook's settings stay as they
-were. Draw *and* save inside it (``savefig.*`` settings are read when saving)::
+map. It is applied with :func:`house_style` for the duration of a block, never
+globally, so a notebook's settings stay as they were. Draw *and* save inside it
+(``savefig.*`` settings are read when saving)::
 
     from matplotlib.figure import Figure
     from sim.output.style import house_style, money_formatter
@@ -25,9 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
+from typing import Any
 
-import matplotlib.style
+import matplotlib
 from matplotlib.colors import to_rgb
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
@@ -65,11 +67,38 @@ LOSS, NEUTRAL = PALETTE[3], PALETTE[7]
 LIGHT_BACKGROUND = 0.179
 
 
+@cache
+def _style_settings() -> dict[str, Any]:
+    """The settings of ``opsim.mplstyle`` as matplotlib's own types, read and validated once.
+
+    Each value goes through matplotlib's validator for its key here, not on assignment:
+    under Solara's per-session settings ``rcParams[key] = value`` stores what it is given.
+    """
+    read = matplotlib.rc_params_from_file(STYLE_FILE, use_default_template=False)
+    validators = matplotlib.RcParams.validate
+    return {key: validators[key](read[key]) for key in read}
+
+
 @contextmanager
 def house_style() -> Iterator[None]:
-    """Apply ``opsim.mplstyle`` for the duration of the block (rcParams restored afterwards)."""
-    with matplotlib.style.context(STYLE_FILE):
+    """Apply ``opsim.mplstyle`` for the duration of the block; the settings it changed are put back afterwards.
+
+    Only the style's own keys are set and restored, each as ``rcParams[key] = value`` with
+    a validated value. ``matplotlib.style.context`` restores *every* setting with a raw
+    dictionary update, which bypasses the per-session settings that Solara (the explorer's
+    server) substitutes for the global ones: with matplotlib 3.11 the style file's unparsed
+    text (``figure.figsize`` = ``"7.5, 4.2"``) was left behind and every later figure failed.
+    """
+    settings = _style_settings()
+    params = matplotlib.rcParams
+    before = {key: params[key] for key in settings}
+    try:
+        for key, value in settings.items():
+            params[key] = value
         yield
+    finally:
+        for key, value in before.items():
+            params[key] = value
 
 
 def compact_formatter() -> FuncFormatter:
