@@ -31,7 +31,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-__all__ = ["COMPOSE_CACHE_SIZE", "ComposeCache", "config_files_digest"]
+__all__ = ["COMPOSE_CACHE_SIZE", "ComposeCache", "config_files_digest", "store_identity"]
 
 #: Composed configs kept (least recently used dropped first): a sweep's checked values,
 #: a batch run's parameter sets and the presets of a session fit easily.
@@ -58,7 +58,7 @@ def config_files_digest(folders: Iterable[str | os.PathLike[str]]) -> str:
     return digest.hexdigest()
 
 
-def _store_identity() -> tuple[tuple[str, int], ...]:
+def store_identity() -> tuple[tuple[str, int], ...]:
     """Every node of Hydra's ConfigStore, by path and identity."""
     from hydra.core.config_store import ConfigStore
 
@@ -93,7 +93,7 @@ class ComposeCache:
         """The cache key of a composition: its arguments (``call``) and what it reads from ``folders`` and Hydra."""
         from hydra import version
 
-        return (call, config_files_digest(folders), _store_identity(), os.getcwd(), str(version.getbase()))
+        return (call, config_files_digest(folders), store_identity(), os.getcwd(), str(version.getbase()))
 
     def get(self, key: Hashable) -> DictConfig | None:
         """A private copy of the config kept under ``key``, or None."""
