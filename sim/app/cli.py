@@ -52,6 +52,7 @@ from sim.app.exits import EXIT_FAILED, EXIT_INTERRUPTED, fail
 from sim.app.memory import check_memory
 from sim.base.errors import ConfigError, OpsimError, UsageError
 from sim.output.completion import DONE
+from sim.output.figure_workers import FigureWorkers
 
 __all__ = ["main"]
 
@@ -278,8 +279,12 @@ def _app(cfg: DictConfig) -> None:
     if hydra_cfg.mode == RunMode.MULTIRUN:
         _sweep_job(load_config(cfg), out, list(hydra_cfg.overrides.task))
         return
+    typed = load_config(cfg)
     try:
-        _run_one(load_config(cfg), out)
+        # a single run draws its figures in worker processes, started now so that their
+        # imports overlap the simulation (a sweep's jobs use the cores already)
+        with FigureWorkers() if typed.figures else contextlib.nullcontext() as workers:
+            _run_one(typed, out, figure_workers=workers)
     except (OpsimError, OSError) as exc:
         fail(PROG, exc)
 
@@ -314,7 +319,7 @@ def _sweep_job(typed: Config, out: Path, overrides: list[str]) -> None:
     (out / sweep.FAILED).unlink(missing_ok=True)
 
 
-def _run_one(typed: Config, out: Path) -> None:
+def _run_one(typed: Config, out: Path, *, figure_workers: FigureWorkers | None = None) -> None:
     from sim.app.simulate import simulate  # here, not at the top: the sweep's parent process never simulates
 
     pop = typed.population
@@ -327,7 +332,7 @@ def _run_one(typed: Config, out: Path) -> None:
         typed.seed,
     )
     result = simulate(typed)
-    result.save(out)
+    result.save(out, figure_workers=figure_workers)
     s = result.summary
     ret = s["retention"]
     log.info(
