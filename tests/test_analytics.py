@@ -151,3 +151,54 @@ def test_bad_event_data_is_rejected():
     with pytest.raises(ValueError, match="more than one visit"):
         EventData(np.array([0]), np.array([0, 0]), np.array([1, 1]), 10)
     assert isinstance(retention_table(EventData(np.array([-1]), np.array([], int), np.array([], int), 5)), pd.DataFrame)
+
+
+def _table_measure_by_measure(data, days, brackets):
+    """The retention table built one measure and one grouping at a time, from the single-measure functions."""
+    groupings = {"all": None, **(data.groups or {})}
+    acq = data.acquired_day
+    groupings["cohort_week"] = np.where(acq >= 0, acq // 7, -1)
+    frames = []
+    for by, group in groupings.items():
+        block = []
+        for n in days:
+            block.append(classic_retention(data, n, group).assign(by=by, measure="classic", day_n=n, day_hi=n))
+            block.append(rolling_retention(data, n, group).assign(by=by, measure="rolling", day_n=n, day_hi=n))
+        for lo, hi in brackets:
+            block.append(bracket_retention(data, lo, hi, group).assign(by=by, measure="bracket", day_n=lo, day_hi=hi))
+        if by not in ("all", "cohort_week") and np.issubdtype(np.asarray(group).dtype, np.integer):
+            for f in block:
+                f["group"] = data.label(by, f["group"].astype(int).to_numpy())
+        frames += block
+    table = pd.concat(frames, ignore_index=True)
+    table = table[((table["by"] != "cohort_week") | (table["group"] != "-1")) & (table["users"] > 0)]
+    return table[["by", "group", "measure", "day_n", "day_hi", "users", "retained", "share"]].reset_index(drop=True)
+
+
+def _random_events(rng, users, horizon, text_groups):
+    acquired = np.where(rng.random(users) < 0.7, rng.integers(0, horizon, users), -1)
+    pairs = set()
+    for u in np.flatnonzero(acquired >= 0):
+        days = np.r_[acquired[u], rng.integers(acquired[u], horizon, rng.integers(0, 6))]
+        pairs |= {(int(d), int(u)) for d in days}
+    day, user = (np.array(x, dtype=np.int64) for x in zip(*sorted(pairs), strict=True))
+    segment = rng.choice(["habitual", "casual", "new"], users) if text_groups else rng.integers(0, 2, users)
+    groups = {"channel": rng.integers(2, 6, users), "segment": segment}  # codes 2 … 5: 5 has no label
+    return EventData(acquired, user, day, horizon, groups=groups, labels={"channel": ["a", "b", "c", "d", "e"]})
+
+
+@pytest.mark.parametrize(
+    ("users", "horizon", "text_groups"), [(600, 40, False), (1500, 100, True), (60, 3, False), (20, 1, True)]
+)
+def test_retention_table_equals_every_measure_computed_alone(users, horizon, text_groups):
+    """The one-pass table has exactly the rows, values and types of the measures computed one by one."""
+    data = _random_events(np.random.default_rng(users), users, horizon, text_groups)
+    for days, brackets in (((1, 7, 14, 30, 60, 90), ((1, 7), (8, 14), (15, 30))), ((0, 2), ((0, 3), (2, 2)))):
+        pd.testing.assert_frame_equal(
+            retention_table(data, days, brackets), _table_measure_by_measure(data, days, brackets), check_exact=True
+        )
+
+
+def test_retention_table_refuses_a_reversed_bracket(tiny):
+    with pytest.raises(ValueError, match=r"bracket \[7, 1\] is not allowed"):
+        retention_table(tiny, days=(1,), brackets=((7, 1),))

@@ -255,3 +255,16 @@ def test_a_fit_worse_than_the_noise_is_warned_about(tmp_path):
     )
     assert cal.fit.chi2_p < 1e-3
     assert cal.fit.warning is not None and ("worst D14" in cal.fit.warning or "worst D15" in cal.fit.warning)
+
+
+def test_fit_with_one_blas_thread_gives_the_unlimited_estimates():
+    """Limiting BLAS to one thread (for speed) changes no estimate, standard error or likelihood."""
+    from sim.analysis import survival_fit
+
+    observed = survival_fit.survival_curve(np.arange(31), 0.8, 2.5, 0.7) * (1 + 0.01 * np.sin(np.arange(31)))
+    observed[0] = 1.0
+    for model in ("sbg", "bdw"):
+        limited = survival_fit.fit_survival(observed, model=model, cohort_size=5000)
+        free_c = model == "bdw"
+        unlimited = survival_fit._fit(observed, observed, model, 30, 5000.0, 5000, free_c, 3 if free_c else 2)
+        assert limited.to_dict() == unlimited.to_dict()

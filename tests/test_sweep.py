@@ -78,19 +78,18 @@ def test_joblib_launcher_gives_identical_results(full_sweep, tmp_path):
 
 
 def test_each_job_is_composed_once_into_one_absolute_sweep_folder(tmp_path, monkeypatch):
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
-
     from sim.app.config import compose
+    from sim.app.sweep_configs import TemplateSweepLoader
 
     assert compose([], with_hydra=True).hydra.sweeper._target_.endswith("OpsimSweeper")
     calls = []
-    real = ConfigLoaderImpl.load_sweep_config
+    real = TemplateSweepLoader.load_sweep_config  # the loader opsim's sweeper hands the launcher
 
     def counting(self, master_config, sweep_overrides):
         calls.append(list(sweep_overrides))
         return real(self, master_config, sweep_overrides)
 
-    monkeypatch.setattr(ConfigLoaderImpl, "load_sweep_config", counting)
+    monkeypatch.setattr(TemplateSweepLoader, "load_sweep_config", counting)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["opsim"])
     # 10 days: most retention days are not observed yet (the figure leaves them blank, no warning)

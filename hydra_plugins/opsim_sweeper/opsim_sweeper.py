@@ -15,6 +15,11 @@ this sweeper skips the parent's pass; otherwise it validates exactly as the basi
 sweeper does. Sweeping, batching and
 ``hydra.sweeper.params`` are the basic sweeper's.
 
+Hydra's launchers compose every job's config from scratch; this sweeper hands them
+a config loader that composes each choice of presets once and applies each job's
+values to a copy (:class:`sim.app.sweep_configs.TemplateSweepLoader`): the same configs,
+node for node, for a few milliseconds a job instead of 0.1–0.2 s.
+
 Hydra instantiates sweepers only from the ``hydra_plugins`` namespace, which is
 why this small module lives here and not in ``sim``.
 """
@@ -22,11 +27,13 @@ why this small module lives here and not in ``sim``.
 # No ``from __future__ import annotations``: Hydra executes plugin modules without
 # registering them in sys.modules, where dataclasses cannot resolve string annotations.
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper, BasicSweeperConf
 from hydra.core.config_store import ConfigStore
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig
 
 
 @dataclass
@@ -54,6 +61,13 @@ class OpsimSweeper(BasicSweeper):
         super().__init__(**kwargs)
         self.prevalidated = prevalidated
         self._names: dict[tuple[str, ...], str] | None = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        """The basic sweeper's set-up, its launcher given the templated config loader."""
+        from sim.app.sweep_configs import TemplateSweepLoader
+
+        templated = replace(hydra_context, config_loader=TemplateSweepLoader.of(hydra_context.config_loader))
+        super().setup(hydra_context=templated, task_function=task_function, config=config)
 
     def get_job_batch(self) -> Sequence[Sequence[str]]:
         """The next batch, each job given its folder: ``hydra.sweep.subdir`` = a short, safe name.

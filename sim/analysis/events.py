@@ -246,6 +246,19 @@ def bracket_retention(data: VisitRecord, lo: int, hi: int, group: np.ndarray | N
     return _share(_pooled(data.bracket_hits(lo, hi), eligible, group))
 
 
+def _group_codes(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of ``group`` (sorted) and each element's index among them."""
+    group = np.asarray(group)
+    if np.issubdtype(group.dtype, np.integer) and group.size:  # small integer codes: count directly
+        low = int(group.min())
+        shifted = (group - low).astype(np.int64)
+        present = np.bincount(shifted) > 0
+        index = np.cumsum(present) - 1
+        return np.flatnonzero(present) + low, index[shifted]
+    values, codes = np.unique(group, return_inverse=True)
+    return values, codes.reshape(-1)
+
+
 def retention_table(
     data: VisitRecord,
     days: Sequence[int] = MEASURE_DAYS,
@@ -253,30 +266,76 @@ def retention_table(
 ) -> pd.DataFrame:
     """Classic, rolling and bracket retention, overall and by every group in ``data.groups``.
 
+    The same numbers as :func:`classic_retention`, :func:`rolling_retention` and
+    :func:`bracket_retention` for every measure and group (tested), counted in one
+    pass per grouping: a user is eligible for a measure reaching day a + N when
+    a + N < H, which depends on the acquisition day a alone, so each grouping's
+    users and hits are counted per (group g, acquisition day a) once, and
+
+        users[g, m] = Σ_{a < H − N_m} size[g, a],    retained[g, m] = Σ_{a < H − N_m} hits_m[g, a].
+
     Returns:
         Long table: ``by`` (all, channel, segment, cohort_week), ``group``, ``measure``,
         ``day_n`` (for brackets: lo), ``day_hi``, ``users``, ``retained``, ``share``.
 
     """
-    groupings: dict[str, np.ndarray | None] = {"all": None, **(data.groups or {})}
-    acq = data.acquired_day
-    groupings["cohort_week"] = np.where(acq >= 0, acq // WEEK_DAYS, -1)
-    frames = []
-    for by, group in groupings.items():
-        for n in days:
-            for measure, fn in (("classic", classic_retention), ("rolling", rolling_retention)):
-                f = fn(data, n, group)
-                frames.append(f.assign(by=by, measure=measure, day_n=n, day_hi=n))
-        for lo, hi in brackets:
-            f = bracket_retention(data, lo, hi, group)
-            frames.append(f.assign(by=by, measure="bracket", day_n=lo, day_hi=hi))
-        if group is not None and by != "cohort_week" and np.issubdtype(np.asarray(group).dtype, np.integer):
-            for f in frames[-(2 * len(days) + len(brackets)) :]:
-                f["group"] = data.label(by, f["group"].astype(int).to_numpy())
-    table = pd.concat(frames, ignore_index=True)
-    table = table[(table["by"] != "cohort_week") | (table["group"] != "-1")]
-    table = table[table["users"] > 0]
-    return table[["by", "group", "measure", "day_n", "day_hi", "users", "retained", "share"]].reset_index(drop=True)
+    horizon = data.horizon
+    acq = np.asarray(data.acquired_day)
+    mine = np.flatnonzero(acq >= 0)
+    a = acq[mine].astype(np.int64)
+    last = np.asarray(data.last_tenure())[mine]
+    # (measure, N, N_hi, hit per acquired user); the measure reaches day a + N_hi
+    measures: list[tuple[str, int, int, np.ndarray]] = []
+    for n in days:
+        measures.append(("classic", n, n, np.asarray(data.classic_hits(n))[mine]))
+        measures.append(("rolling", n, n, last >= n))
+    for lo, hi in brackets:
+        if not 0 <= lo <= hi:
+            raise ValueError(f"bracket [{lo}, {hi}] is not allowed: need 0 <= lo <= hi")
+        measures.append(("bracket", lo, hi, np.asarray(data.bracket_hits(lo, hi))[mine]))
+    groupings: list[tuple[str, list[str], np.ndarray]] = [("all", ["all"], np.zeros(a.size, dtype=np.int64))]
+    for by, group in (data.groups or {}).items():
+        values, codes = _group_codes(np.asarray(group)[mine])
+        integer = np.issubdtype(values.dtype, np.integer)
+        names = data.label(by, values) if integer else [str(v) for v in values.astype(str)]
+        groupings.append((by, names, codes))
+    weeks, week_codes = _group_codes(a // WEEK_DAYS)
+    groupings.append(("cohort_week", [str(w) for w in weeks], week_codes))
+    columns: dict[str, list] = {k: [] for k in ("by", "group", "measure", "day_n", "day_hi", "users", "retained")}
+    for by, names, codes in groupings:
+        n_groups = len(names)
+        key = codes * horizon + a
+        size = np.bincount(key, minlength=n_groups * horizon).reshape(n_groups, horizon).cumsum(axis=1)
+        for measure, lo, hi, hit in measures:
+            observed = horizon - hi  # cohorts a < H − N_hi are observed for the measure
+            if observed <= 0:
+                continue
+            hits = np.bincount(key[hit], minlength=n_groups * horizon).reshape(n_groups, horizon)
+            users = size[:, observed - 1]
+            retained = hits[:, :observed].sum(axis=1)
+            keep = users > 0
+            count = int(keep.sum())
+            columns["by"] += [by] * count
+            columns["group"] += [name for name, k in zip(names, keep, strict=True) if k]
+            columns["measure"] += [measure] * count
+            columns["day_n"] += [lo] * count
+            columns["day_hi"] += [hi] * count
+            columns["users"].append(users[keep])
+            columns["retained"].append(retained[keep])
+    users = np.concatenate([np.zeros(0, dtype=np.int64), *columns["users"]]).astype(np.int64)
+    retained = np.concatenate([np.zeros(0, dtype=np.int64), *columns["retained"]]).astype(np.int64)
+    table = pd.DataFrame(
+        {
+            "by": pd.Series(columns["by"], dtype=str),
+            "group": pd.Series(columns["group"], dtype=str),
+            "measure": pd.Series(columns["measure"], dtype=str),
+            "day_n": np.asarray(columns["day_n"], dtype=np.int64),
+            "day_hi": np.asarray(columns["day_hi"], dtype=np.int64),
+            "users": users,
+            "retained": retained,
+        }
+    )
+    return _share(table)
 
 
 def cohort_triangle(data: VisitRecord, period: str = "day", max_n: int | None = None) -> pd.DataFrame:
@@ -295,8 +354,7 @@ def cohort_triangle(data: VisitRecord, period: str = "day", max_n: int | None = 
     width = n_cohorts if max_n is None else min(max_n + 1, n_cohorts)
     size = np.bincount(cohort[users], minlength=n_cohorts)
     u, kk = data.period_cells(step, width)
-    active = np.zeros((n_cohorts, width))
-    np.add.at(active, (cohort[u], kk), 1)
+    active = np.bincount(cohort[u] * width + kk, minlength=n_cohorts * width).reshape(n_cohorts, width)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = active / size[:, None]
     # Cell (c, k) is observed when its last user's period k ends inside the horizon:

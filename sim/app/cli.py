@@ -53,6 +53,7 @@ from sim.app.memory import check_memory
 from sim.app.threads import available_cores, resolve_threads
 from sim.base.errors import ConfigError, OpsimError, UsageError
 from sim.output.completion import DONE
+from sim.output.figure_workers import FigureWorkers
 
 __all__ = ["main"]
 
@@ -281,8 +282,12 @@ def _app(cfg: DictConfig) -> None:
         threads = resolve_threads(typed.threads, side_by_side=_jobs_side_by_side(hydra_cfg.launcher))
         _sweep_job(replace(typed, threads=threads), out, list(hydra_cfg.overrides.task))
         return
+    typed = load_config(cfg)
     try:
-        _run_one(load_config(cfg), out)
+        # a single run draws its figures in worker processes, started now so that their
+        # imports overlap the simulation (a sweep's jobs use the cores already)
+        with FigureWorkers() if typed.figures else contextlib.nullcontext() as workers:
+            _run_one(typed, out, figure_workers=workers)
     except (OpsimError, OSError) as exc:
         fail(PROG, exc)
 
@@ -334,7 +339,7 @@ def _sweep_job(typed: Config, out: Path, overrides: list[str]) -> None:
     (out / sweep.FAILED).unlink(missing_ok=True)
 
 
-def _run_one(typed: Config, out: Path) -> None:
+def _run_one(typed: Config, out: Path, *, figure_workers: FigureWorkers | None = None) -> None:
     from sim.app.simulate import simulate  # here, not at the top: the sweep's parent process never simulates
 
     pop = typed.population
@@ -347,7 +352,7 @@ def _run_one(typed: Config, out: Path) -> None:
         typed.seed,
     )
     result = simulate(typed)
-    result.save(out)
+    result.save(out, figure_workers=figure_workers)
     s = result.summary
     ret = s["retention"]
     log.info(

@@ -87,6 +87,8 @@ class RunOutput:
     channels: list[str]
     segments: list[str]
     seconds: float
+    stepping_seconds: float
+    analytics_seconds: float
     group_acquired: np.ndarray
     group_revenue: np.ndarray
     group_cost: np.ndarray
@@ -103,12 +105,15 @@ def _run(cfg: Config, bar: tqdm, *, reference: bool = False) -> RunOutput:
     started = time.perf_counter()
     stats = VisitStats(cfg.population.simulated_users, cfg.horizon_days) if cfg.record_events else None
     model = UserLifecycleModel(cfg, reference=reference, keep_events=False, visit_observer=stats)
+    stepping = time.perf_counter()
     for _ in range(cfg.horizon_days):
         model.step()
         bar.update(1)
+    analytics = time.perf_counter()
     tables = summary = None
     if stats is not None:
         tables, summary = _analytics(model, stats)
+    done = time.perf_counter()
     w = model.user_weight
     output = RunOutput(
         daily=pd.DataFrame(model.log.columns),
@@ -117,7 +122,9 @@ def _run(cfg: Config, bar: tqdm, *, reference: bool = False) -> RunOutput:
         levers=[LeverOutcome.of(lever) for lever in model.levers],
         channels=list(model.channels),
         segments=list(model.segments.names),
-        seconds=time.perf_counter() - started,
+        seconds=done - started,
+        stepping_seconds=analytics - stepping,
+        analytics_seconds=done - analytics,
         group_acquired=model.group_acquired * w,
         group_revenue=model.group_revenue * w,
         group_cost=_group_cost(model),
@@ -321,6 +328,14 @@ def simulate(
         "agent_days_per_second": pop.simulated_users * cfg.horizon_days / main.seconds,
         "stepping": "reference" if reference else "vectorized",
         "comparison_runs": len(plan),
+        # where the main run's time went: drawing the population, the steps, the visit analytics
+        # after them, and the rest of simulate() (comparison runs, economics, summary)
+        "phase_seconds": {
+            "model_setup": main.seconds - main.stepping_seconds - main.analytics_seconds,
+            "stepping": main.stepping_seconds,
+            "analytics": main.analytics_seconds,
+            "comparison_runs_and_summary": elapsed - main.seconds,
+        },
         "channels": main.channels,
         "segments": main.segments,
     }

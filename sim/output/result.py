@@ -20,6 +20,7 @@ import dataclasses
 import os
 import platform
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -30,6 +31,8 @@ if TYPE_CHECKING:  # imported where used: the sweep's parent process starts fast
     import pandas as pd
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    from sim.output.figure_workers import FigureWorkers
 
 from sim.analysis.retention import cohort_retention, cohort_retention_curve, cohort_table
 from sim.base.errors import OutputError
@@ -46,14 +49,25 @@ class RunConfig(Protocol):
     figures: bool
 
 
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for dist in ("opsim", "mesa", "numpy", "scipy", "pandas", "pyarrow", "hydra-core", "matplotlib"):
+#: Distributions whose versions ``meta.json`` records.
+RECORDED_DISTRIBUTIONS = ("opsim", "mesa", "numpy", "scipy", "pandas", "pyarrow", "hydra-core", "matplotlib")
+
+
+@cache
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    """Python's and each recorded distribution's version, looked up once per process (~10 ms: metadata reads)."""
+    out = [("python", platform.python_version())]
+    for dist in RECORDED_DISTRIBUTIONS:
         try:
-            out[dist] = metadata.version(dist)
+            out.append((dist, metadata.version(dist)))
         except metadata.PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
+            out.append((dist, "not installed"))
+    return tuple(out)
+
+
+def _versions() -> dict[str, str]:
+    """The versions ``meta.json`` records (a new dict each call)."""
+    return dict(_installed_versions())
 
 
 @dataclass
@@ -102,7 +116,13 @@ class Result:
         """Pooled classic retention for N = 0 … horizon − 1."""
         return cohort_retention_curve(self.cohort_active)
 
-    def save(self, directory: str | os.PathLike[str], *, figures: bool | None = None) -> Path:
+    def save(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        figures: bool | None = None,
+        figure_workers: FigureWorkers | None = None,
+    ) -> Path:
         """Write the result folder: every file atomically, the completion marker ``DONE.json`` last.
 
         Files: ``config.yaml`` (resolved config), ``meta.json`` (seed, versions),
@@ -121,6 +141,9 @@ class Result:
         Args:
             directory: Target folder (created if needed).
             figures: Write figures; defaults to the config's ``figures``.
+            figure_workers: Processes that draw the figures side by side
+                (:class:`~sim.output.figure_workers.FigureWorkers`, best started before the
+                run); None draws them in this process. The files are the same either way.
 
         Returns:
             The folder path.
@@ -161,7 +184,7 @@ class Result:
         if self.config.figures if figures is None else figures:
             from sim.output.run_report import write_report_files
 
-            names += [p.name for p in write_report_files(out)]
+            names += [p.name for p in write_report_files(out, workers=figure_workers)]
         seconds = self.meta.get("wall_seconds")
         completion.write_marker(out, names, completion.config_hash(self.config), seconds=seconds)
         return out

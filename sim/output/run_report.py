@@ -29,7 +29,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 from matplotlib.axes import Axes
@@ -66,6 +66,15 @@ __all__ = [
     "write_report",
     "write_report_files",
 ]
+
+
+class FigureDrawer(Protocol):
+    """Draws named figures of a result folder elsewhere (:class:`sim.output.figure_workers.FigureWorkers`)."""
+
+    def draw(self, folder: str | Path, names: list[str]) -> dict[str, bytes] | None:
+        """PNG bytes of each named figure, or None to have them drawn here."""
+        ...
+
 
 #: Files of a result folder that are not analytics tables.
 _OWN_TABLES = ("daily", "cohorts", "baseline_cohorts")
@@ -243,13 +252,26 @@ def draw_figure(data: FolderData, name: str, *, ax: Axes | Figure | None = None)
     return plots.funnel_figure(data.summary["analytics"]["funnel"], data.title, ax=axes)
 
 
-def figures(data: FolderData) -> dict[str, tuple[str, bytes]]:
-    """Figure name → (caption, PNG bytes), in report order."""
+def figures(data: FolderData, workers: FigureDrawer | None = None) -> dict[str, tuple[str, bytes]]:
+    """Figure name → (caption, PNG bytes), in report order.
+
+    Args:
+        data: The run's data (``data.path``: its folder, which workers read).
+        workers: Processes to draw in (:class:`~sim.output.figure_workers.FigureWorkers`),
+            or None to draw here; the same bytes either way.
+
+    """
+    names = figure_names(data)
+    drawn = workers.draw(data.path, names) if workers is not None and data.path is not None else None
     out: dict[str, tuple[str, bytes]] = {}
-    for name in figure_names(data):
-        buf = io.BytesIO()
-        plots.save_png(draw_figure(data, name), buf)
-        out[name] = (_caption(data, name), buf.getvalue())
+    for name in names:
+        if drawn is None:
+            buf = io.BytesIO()
+            plots.save_png(draw_figure(data, name), buf)
+            png = buf.getvalue()
+        else:
+            png = drawn[name]
+        out[name] = (_caption(data, name), png)
     return out
 
 
@@ -592,10 +614,13 @@ def render_html(data: FolderData, images: dict[str, tuple[str, bytes]]) -> str:
     return page(f"opsim report — {data.title}", "\n".join(sections), css=REPORT_CSS)
 
 
-def write_report_files(path: str | Path, *, pngs: bool = True) -> list[Path]:
-    """Write the figures as PNG files and ``report.html`` into a result folder; return the files (the page last)."""
+def write_report_files(path: str | Path, *, pngs: bool = True, workers: FigureDrawer | None = None) -> list[Path]:
+    """Write the figures as PNG files and ``report.html`` into a result folder; return the files (the page last).
+
+    ``workers`` draw the figures side by side (:mod:`sim.output.figure_workers`); None draws them here.
+    """
     data = load_folder(path)
-    images = figures(data)
+    images = figures(data, workers)
     written = []
     if pngs:
         for name, (_caption, png) in images.items():

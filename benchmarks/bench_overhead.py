@@ -1,0 +1,163 @@
+"""What a default run costs besides stepping (target 1), and what composing a config costs (target 2).
+
+* **run phases** — the default configuration (``opsim``: consumer_app, strategy
+  baseline, events recorded, figures on) at M users over H days, as the ``opsim``
+  command runs it, each round in a fresh process so that imports count as they do for
+  a user: figure workers started first (:class:`sim.output.figure_workers.FigureWorkers`,
+  or none with ``--no-workers``), ``simulate()`` (its ``meta["phase_seconds"]``:
+  model set-up, stepping, analytics, the rest), then ``Result.save()`` split into the
+  tables and the figures with the report. Target 1: analytics + summary + tables +
+  figures at most 20 % of stepping.
+* **compose** — ``compose()`` and ``load_config()`` of the default overrides in a fresh
+  process: the first call, then the median of the following ones (each with other
+  values, so the cache keyed on the call is hit only for the repeated ones). Target 2:
+  at most 50 ms after the first call.
+
+Timings on this shared 2-core machine drift by ±20 %: each figure is the median of
+``--rounds`` fresh processes.
+
+Usage:
+    python benchmarks/bench_overhead.py [--users 1000000] [--days 365] [--rounds 3] [--no-workers] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+#: Target 1: analytics and output at most this share of stepping time.
+OUTPUT_SHARE_TARGET = 0.20
+#: Target 2: compose / load_config after the first call, in milliseconds.
+COMPOSE_TARGET_MS = 50.0
+#: Calls of compose() and load_config() timed after the first one.
+COMPOSE_CALLS = 20
+
+
+def run_phases(users: int, days: int, workers: bool) -> dict[str, float]:
+    """One default run in this process, as ``opsim`` runs it: seconds per phase."""
+    started = time.perf_counter()
+    from contextlib import nullcontext
+
+    from sim.output.figure_workers import FigureWorkers
+
+    with FigureWorkers() if workers else nullcontext() as pool:
+        from sim import load_config, simulate
+
+        cfg = load_config([f"population.market_size={users}", f"horizon_days={days}", "progress=false"])
+        imported = time.perf_counter()
+        result = simulate(cfg)
+        simulated = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            result.save(tmp, figures=False)
+            tables = time.perf_counter()
+            from sim.output.run_report import write_report_files
+
+            write_report_files(tmp, workers=pool)
+            drawn = time.perf_counter()
+    phases = result.meta["phase_seconds"]
+    return {
+        "start_and_config": imported - started,
+        "model_setup": phases["model_setup"],
+        "stepping": phases["stepping"],
+        "analytics": phases["analytics"],
+        "summary": (simulated - imported) - phases["model_setup"] - phases["stepping"] - phases["analytics"],
+        "tables": tables - simulated,
+        "figures_and_report": drawn - tables,
+    }
+
+
+def compose_times() -> dict[str, float]:
+    """compose() and load_config() in this process: the first call and the median of the next ones (seconds)."""
+    from sim import compose, load_config
+
+    def timed(call) -> float:
+        t = time.perf_counter()
+        call()
+        return time.perf_counter() - t
+
+    first_compose = timed(lambda: compose(["seed=0"]))
+    first_load = timed(lambda: load_config(["seed=0", "population.market_size=1000"]))
+    repeat = [timed(lambda: compose(["seed=0"])) for _ in range(COMPOSE_CALLS)]
+    repeat_load = [timed(lambda: load_config(["seed=0", "population.market_size=1000"])) for _ in range(COMPOSE_CALLS)]
+    other = [timed(lambda i=i: compose([f"seed={i}"])) for i in range(1, COMPOSE_CALLS + 1)]
+    return {
+        "compose_first": first_compose,
+        "load_config_first": first_load,
+        "compose_again": statistics.median(repeat),
+        "load_config_again": statistics.median(repeat_load),
+        "compose_other_values": statistics.median(other),
+    }
+
+
+def _fresh(call: str) -> dict[str, float]:
+    """Run ``call`` (an expression of this module) in a fresh Python process; its dict."""
+    code = f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_overhead as b; print(json.dumps({call}))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr[-3000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def measure(users: int = 1_000_000, days: int = 365, rounds: int = 3, workers: bool = True) -> dict:
+    """Both measurements, ``rounds`` fresh processes each; medians and every round."""
+    runs = [_fresh(f"b.run_phases({users}, {days}, {workers})") for _ in range(rounds)]
+    composes = [_fresh("b.compose_times()") for _ in range(rounds)]
+    run = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    comp = {k: statistics.median(c[k] for c in composes) for k in composes[0]}
+    output = run["analytics"] + run["summary"] + run["tables"] + run["figures_and_report"]
+    return {
+        "users": users,
+        "days": days,
+        "figure_workers": workers,
+        "run": run,
+        "compose": comp,
+        "output_share": output / run["stepping"],
+        "rounds": {"run": runs, "compose": composes},
+    }
+
+
+def report(result: dict) -> str:
+    """The figures as text, each next to its target."""
+    run, comp = result["run"], result["compose"]
+    lines = [
+        f"default run, M = {result['users']:,}, {result['days']} days, figure workers "
+        f"{'on' if result['figure_workers'] else 'off'} (median of {len(result['rounds']['run'])} fresh processes):",
+        "",
+        "| phase | seconds |",
+        "|---|---:|",
+    ]
+    lines += [f"| {name.replace('_', ' ')} | {seconds:.2f} |" for name, seconds in run.items()]
+    output = run["analytics"] + run["summary"] + run["tables"] + run["figures_and_report"]
+    lines += [
+        "",
+        f"analytics+output = {output:.2f} s; analytics+output / stepping = {result['output_share']:.2f} "
+        f"(target <= {OUTPUT_SHARE_TARGET:.2f})",
+        f"compose after first call = {1000 * comp['compose_again']:.0f} ms, load_config {1000 * comp['load_config_again']:.0f} ms "
+        f"(target <= {COMPOSE_TARGET_MS:.0f}); first call {1000 * comp['compose_first']:.0f} ms; "
+        f"compose with other values {1000 * comp['compose_other_values']:.0f} ms",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-workers", action="store_true", help="draw the figures in the run's own process")
+    parser.add_argument("--json", help="also write every round to this JSON file")
+    args = parser.parse_args()
+    result = measure(args.users, args.days, args.rounds, workers=not args.no_workers)
+    print(report(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""Processes that draw a run's figures side by side, started before the run so their imports overlap it.
+
+Drawing the report's figures is the longest part of writing a result folder (about
+2 s for a default run here: the cohort heatmap alone writes some 500 numbers into its
+cells), and matplotlib's drawing holds the GIL, so threads would not help.
+:class:`FigureWorkers` keeps a few worker processes (``forkserver`` where the platform
+has it, else ``spawn``; never ``fork``, which is unsafe in a process with threads) that
+import the drawing code as soon as they start — while the caller is still simulating —
+and then each draw a share of the figures from the result folder's files, so the
+figures cost about as long as the slowest share. The PNG bytes are the ones the caller
+would draw itself (tested), since every worker reads the same files with the same code.
+
+The ``opsim`` command starts them for a single run with figures; a sweep does not
+(its jobs already use the cores). Workers ignore Ctrl-C (the caller handles it and
+shuts them down), and a broken worker pool only means drawing in the caller.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from types import TracebackType
+
+__all__ = ["FIGURE_WEIGHTS", "MAX_FIGURE_WORKERS", "FigureWorkers", "draw_pngs", "share_out"]
+
+#: Workers at most (the figures split well into about this many shares).
+MAX_FIGURE_WORKERS = 3
+#: Rough drawing cost of each figure relative to a simple line chart, to balance the shares.
+FIGURE_WEIGHTS = {
+    "cohort_heatmap": 6.0,
+    "growth": 2.0,
+    "stages": 1.5,
+    "retention_groups": 1.5,
+    "vs_baseline": 1.5,
+    "spend_response": 1.5,
+}
+#: Cost of a figure not in :data:`FIGURE_WEIGHTS`.
+DEFAULT_WEIGHT = 1.0
+
+
+def share_out(names: list[str], shares: int) -> list[list[str]]:
+    """Split figure names into at most ``shares`` lists of about equal drawing cost (heaviest first, greedily)."""
+    loads = [0.0] * max(1, shares)
+    out: list[list[str]] = [[] for _ in loads]
+    for name in sorted(names, key=lambda n: -FIGURE_WEIGHTS.get(n, DEFAULT_WEIGHT)):
+        lightest = loads.index(min(loads))
+        out[lightest].append(name)
+        loads[lightest] += FIGURE_WEIGHTS.get(name, DEFAULT_WEIGHT)
+    return [share for share in out if share]
+
+
+def draw_pngs(folder: str, names: list[str]) -> dict[str, bytes]:
+    """PNG bytes of the named figures of the result folder (what a worker runs)."""
+    import io
+
+    from sim.output import figures as plots
+    from sim.output.run_report import draw_figure, load_folder
+
+    data = load_folder(folder)
+    out = {}
+    for name in names:
+        buf = io.BytesIO()
+        plots.save_png(draw_figure(data, name), buf)
+        out[name] = buf.getvalue()
+    return out
+
+
+def _prepare() -> None:
+    """Worker start: leave Ctrl-C to the caller, and import the drawing code now (while the caller simulates)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import sim.output.run_report  # noqa: F401  (matplotlib, pandas, pyarrow: about a second)
+
+
+def _ready() -> int:
+    """A no-op task that makes a worker start (and run :func:`_prepare`)."""
+    return os.getpid()
+
+
+def _start_method() -> str:
+    methods = multiprocessing.get_all_start_methods()
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+class FigureWorkers:
+    """A small pool of figure-drawing processes (see the module docstring); use it as a context manager.
+
+    Args:
+        processes: Worker processes; default: the cores, at most :data:`MAX_FIGURE_WORKERS`.
+
+    """
+
+    def __init__(self, processes: int | None = None) -> None:
+        self.processes = processes or min(MAX_FIGURE_WORKERS, os.cpu_count() or 1)
+        context = multiprocessing.get_context(_start_method())
+        self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            max_workers=self.processes, mp_context=context, initializer=_prepare
+        )
+        self._started: list[Future] = [self._pool.submit(_ready) for _ in range(self.processes)]
+
+    def draw(self, folder: str | Path, names: list[str]) -> dict[str, bytes] | None:
+        """PNG bytes of the named figures, drawn in the workers; None if the pool is closed or broke."""
+        if self._pool is None:
+            return None
+        try:
+            jobs = [self._pool.submit(draw_pngs, str(folder), share) for share in share_out(names, self.processes)]
+            out: dict[str, bytes] = {}
+            for job in jobs:
+                out.update(job.result())
+        except BrokenProcessPool:
+            self.close()
+            return None
+        return {name: out[name] for name in names}
+
+    def close(self) -> None:
+        """Stop the workers (unfinished drawings are dropped)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> FigureWorkers:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,102 @@
+"""Composed configs are kept for the process: each caller gets its own copy, an edited preset is read again."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from omegaconf import OmegaConf
+
+from sim import ConfigError, compose, load_config
+from sim.app.config import COMPOSED, config_dir
+from sim.app.config_cache import ComposeCache, config_files_digest
+
+
+@pytest.fixture
+def preset_dir(tmp_path):
+    """A config folder with one population preset of its own (a copy of consumer_app)."""
+    (tmp_path / "population").mkdir()
+    shutil.copy(config_dir() / "population" / "consumer_app.yaml", tmp_path / "population" / "mine.yaml")
+    return tmp_path
+
+
+def test_a_second_composition_is_a_hit_equal_to_the_first():
+    first = compose(["population=game", "seed=4"])
+    hits = COMPOSED.hits
+    second = compose(["population=game", "seed=4"])
+    assert COMPOSED.hits == hits + 1
+    assert OmegaConf.to_container(second) == OmegaConf.to_container(first)
+    assert OmegaConf.get_type(second) is OmegaConf.get_type(first)
+
+
+def test_callers_do_not_see_each_others_changes():
+    mine = compose(["population=game", "seed=5"])
+    mine.population.market_size = 7
+    mine.seed = 99
+    theirs = compose(["population=game", "seed=5"])  # a hit
+    assert theirs.seed == 5 and theirs.population.market_size != 7
+    theirs.population.market_size = 8
+    assert compose(["population=game", "seed=5"]).population.market_size not in (7, 8)  # the next hit is whole
+    typed = load_config(["population=game", "seed=5"])
+    typed.population.segments.clear()
+    assert load_config(["population=game", "seed=5"]).population.segments
+    with_hydra = compose(["seed=5"], with_hydra=True)
+    with_hydra.hydra.job.name = "changed"
+    assert compose(["seed=5"], with_hydra=True).hydra.job.name == "opsim"
+
+
+def test_an_edited_preset_is_composed_again(preset_dir):
+    path = preset_dir / "population" / "mine.yaml"
+    before = compose(["population=mine"], extra_dir=str(preset_dir))
+    text = path.read_text()
+    assert "market_size: 1000000" in text
+    path.write_text(text.replace("market_size: 1000000", "market_size: 1000001"))  # same mtime second, +1 byte
+    after = compose(["population=mine"], extra_dir=str(preset_dir))
+    assert (before.population.market_size, after.population.market_size) == (1_000_000, 1_000_001)
+    path.write_text(text.replace("market_size: 1000000", "market_size: 2000000"))  # same size
+    assert compose(["population=mine"], extra_dir=str(preset_dir)).population.market_size == 2_000_000
+
+
+def test_a_preset_made_bad_after_a_good_composition_fails_with_one_line(preset_dir):
+    path = preset_dir / "population" / "mine.yaml"
+    compose(["population=mine"], extra_dir=str(preset_dir))
+    path.write_text(path.read_text().replace("market_size: 1000000", "market_size: many"))
+    with pytest.raises(ConfigError, match=r"population\.market_size"):
+        load_config(compose(["population=mine"], extra_dir=str(preset_dir)))
+
+
+def test_a_new_preset_file_is_found(preset_dir):
+    with pytest.raises(ConfigError, match="population"):
+        compose(["population=other"], extra_dir=str(preset_dir))
+    shutil.copy(preset_dir / "population" / "mine.yaml", preset_dir / "population" / "other.yaml")
+    assert compose(["population=other"], extra_dir=str(preset_dir)).population.name == "consumer_app"
+
+
+def test_the_digest_covers_names_and_contents_and_skips_other_files(tmp_path):
+    (tmp_path / "a.yaml").write_text("x: 1\n")
+    first = config_files_digest([tmp_path])
+    (tmp_path / "notes.txt").write_text("not a config")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "b.yaml").write_text("y: 2\n")
+    assert config_files_digest([tmp_path]) == first
+    (tmp_path / "a.yaml").write_text("x: 2\n")
+    assert config_files_digest([tmp_path]) != first
+    (tmp_path / "a.yaml").write_text("x: 1\n")
+    (tmp_path / "a.yaml").rename(tmp_path / "c.yaml")
+    assert config_files_digest([tmp_path]) != first
+
+
+def test_the_least_recently_used_config_is_dropped_first():
+    cache = ComposeCache(maxsize=2)
+    one, two, three = (OmegaConf.create({"n": n}) for n in (1, 2, 3))
+    cache.put("one", one)
+    cache.put("two", two)
+    assert cache.get("one").n == 1  # now "two" is the least recently used
+    cache.put("three", three)
+    assert len(cache) == 2 and cache.get("two") is None
+    assert cache.get("three").n == 3 and cache.get("one").n == 1
+    kept = cache.get("one")
+    kept.n = 10
+    assert cache.get("one").n == 1
+    cache.clear()
+    assert len(cache) == 0 and cache.get("one") is None
