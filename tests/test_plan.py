@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from sim.app.config import compose
-from sim.app.plan import Planner, main, make_plan, search, write_plan
+from sim.app.plan import Planner, drop_torn_record, main, make_plan, search, write_plan
 from sim.app.plan_config import PLAN_CONFIG_NAME, VariableConfig, check_plan, load_plan_config, register_plan_schema
 from sim.app.plan_eval import LocalEvaluator
 
@@ -315,7 +315,63 @@ def test_a_study_killed_by_sigkill_resumes_to_the_uninterrupted_plan(tmp_path):
     assert proc.poll() is None, "the study finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
-    subprocess.run([*cmd, *common, f"hydra.run.dir={killed}"], check=True, capture_output=True, env=env, timeout=600)
+    resumed = subprocess.run(
+        [*cmd, *common, f"hydra.run.dir={killed}"], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
     a = json.loads((whole / "plan.json").read_text())
     b = json.loads((killed / "plan.json").read_text())
     assert a["allocation"] == b["allocation"] and a["objective"] == b["objective"]
+
+
+def _journal_with_trials(path: Path, values: list[float]) -> None:
+    optuna = pytest.importorskip("optuna")
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name="plan", storage=JournalStorage(JournalFileBackend(str(path))), load_if_exists=True
+    )
+    for v in values:
+        study.add_trial(optuna.trial.create_trial(params={}, distributions={}, value=v))
+
+
+def _trial_values(path: Path) -> list[float]:
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    study = optuna.load_study(study_name="plan", storage=JournalStorage(JournalFileBackend(str(path))))
+    return [t.value for t in study.get_trials(deepcopy=False)]
+
+
+def test_a_record_half_written_by_a_killed_study_is_dropped_so_the_resumed_study_stays_readable(tmp_path):
+    journal = tmp_path / "study.journal"
+    _journal_with_trials(journal, [1.0, 2.0])
+    whole = journal.read_bytes()
+    assert drop_torn_record(journal) is False and journal.read_bytes() == whole  # complete: untouched
+    with journal.open("ab") as f:
+        f.write(b'{"op_code":5,"worker_id":"x","study_id":0,"da')  # SIGKILL in the middle of a record
+    torn = journal.read_bytes()
+
+    unrepaired = tmp_path / "unrepaired.journal"
+    unrepaired.write_bytes(torn)
+    with pytest.raises(ValueError):  # what resuming did before: append after the torn record, then read
+        _journal_with_trials(unrepaired, [3.0])
+        _trial_values(unrepaired)
+
+    assert drop_torn_record(journal) is True
+    assert journal.read_bytes() == whole  # cut exactly after the last complete line
+    _journal_with_trials(journal, [3.0])
+    assert _trial_values(journal) == [1.0, 2.0, 3.0]
+
+
+def test_dropping_a_torn_record_leaves_a_missing_or_empty_journal_alone_and_empties_a_lone_torn_one(tmp_path):
+    assert drop_torn_record(tmp_path / "absent.journal") is False
+    empty = tmp_path / "empty.journal"
+    empty.write_bytes(b"")
+    assert drop_torn_record(empty) is False and empty.read_bytes() == b""
+    lone = tmp_path / "lone.journal"
+    lone.write_bytes(b'{"op_code":0,"wor')
+    assert drop_torn_record(lone) is True and lone.read_bytes() == b""

@@ -273,6 +273,27 @@ def _distributions(run: Config, plan: PlanConfig) -> dict[str, Any]:
     }
 
 
+def drop_torn_record(journal: Path) -> bool:
+    """Cut a record that a killed study left half-written at the end of its journal; True if one was cut.
+
+    Optuna's journal holds one JSON record per line and skips an unfinished last line
+    when it reads, but a resumed study appends after it, fusing the two into one line
+    that no later read can parse. The unfinished record was never committed, so it is
+    dropped: the file is cut after its last complete line.
+    """
+    try:
+        data = journal.read_bytes()
+    except FileNotFoundError:
+        return False
+    if not data or data.endswith(b"\n"):
+        return False
+    end = data.rfind(b"\n") + 1  # 0 when not even the first record is whole
+    with journal.open("r+b") as f:
+        f.truncate(end)
+    log.warning("%s: dropped a half-written last record (%d bytes) left by a killed run", journal, len(data) - end)
+    return True
+
+
 def _open_study(out: Path, run: Config, plan: PlanConfig) -> Any:
     """The Optuna study in ``out/study.journal``, created or continued (refused if it is another plan's)."""
     import optuna
@@ -280,6 +301,7 @@ def _open_study(out: Path, run: Config, plan: PlanConfig) -> Any:
     from optuna.storages.journal import JournalFileBackend
 
     out.mkdir(parents=True, exist_ok=True)
+    drop_torn_record(out / STORAGE_FILE)
     storage = JournalStorage(JournalFileBackend(str(out / STORAGE_FILE)))
     direction = "maximize" if plan.objective not in MINIMISED else "minimize"
     previous = optuna.logging.get_verbosity()
