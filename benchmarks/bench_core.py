@@ -1,15 +1,23 @@
 """Speed and memory of the stepping core.
 
-Prints a markdown table: agent-days per second of the vectorized core at
-M = 1e5, 1e6, 1e7 over 365 days (consumer_app preset, one process, numpy is
-single-threaded here), of the agent-by-agent reference at M = 1e4 and 1e5 (over
-fewer days: it is slow), their ratio, and memory per slot (state arrays, and
-the peak of all numpy allocations during a separate 30-day run traced with
-tracemalloc, which would slow the timed run).
+Prints markdown tables:
+
+* agent-days per second of the vectorized core on one thread (``threads=1``: the
+  speed per core) at M = 1e5, 1e6, 1e7 over 365 days (consumer_app preset), of the
+  agent-by-agent reference at M = 1e4 and 1e5 (over fewer days: it is slow), their
+  ratio, and memory per slot (state arrays, and the peak of all numpy allocations
+  during a separate 30-day run traced with tracemalloc, which would slow the timed run);
+* per core with levers: organic (baseline) and every lever on (balanced_mix) at
+  1,000,000 users over 365 days, one thread (issue #17 target 4: 6e7 and 4e7);
+* every core in one run: the same two at 1 thread and at ``--threads`` threads
+  (default: the cores this process may use), alternating, best of the rounds, and
+  the speed-up (target 3: at least 1.7x on 2 cores). Results are bit-identical for
+  any thread count (tests/test_threads.py), so only the time differs.
 
 Usage:
-    python benchmarks/bench_core.py            # full table (about 3 minutes)
+    python benchmarks/bench_core.py            # all tables (about 6 minutes on 2 cores)
     python benchmarks/bench_core.py --quick    # small sizes, a smoke test
+    python benchmarks/bench_core.py --only threads --rounds 3
 """
 
 from __future__ import annotations
@@ -24,11 +32,48 @@ from dataclasses import replace
 import numpy as np
 
 from sim import UserLifecycleModel, load_config
+from sim.app.threads import available_cores
+
+#: Issue #17's targets for the core: user-days/s per core (organic, all levers) and the 2-core speed-up.
+PER_CORE_TARGET = {"baseline": 6e7, "balanced_mix": 4e7}
+SPEEDUP_TARGET = 1.7
 
 
-def _config(preset: str, market_size: int, days: int):
-    cfg = load_config([f"population={preset}", f"population.market_size={market_size}", f"horizon_days={days}"])
+def _config(preset: str, market_size: int, days: int, strategy: str = "baseline", threads: int = 1):
+    cfg = load_config(
+        [
+            f"population={preset}",
+            f"population.market_size={market_size}",
+            f"horizon_days={days}",
+            f"strategy={strategy}",
+            f"threads={threads}",
+        ]
+    )
     return replace(cfg, progress=False, figures=False, agents="lazy")
+
+
+def steps_per_second(cfg) -> tuple[float, int]:
+    """User-days per second of stepping ``cfg`` to its horizon, and the number of levers on."""
+    model = UserLifecycleModel(cfg)
+    started = time.perf_counter()
+    for _ in range(cfg.horizon_days):
+        model.step()
+    rate = cfg.population.simulated_users * cfg.horizon_days / (time.perf_counter() - started)
+    model.close()
+    return rate, len(model.levers)
+
+
+def thread_rows(market_size: int, days: int, preset: str, threads: int, rounds: int) -> list[dict]:
+    """Organic and all levers at 1 and ``threads`` threads, alternating; best of ``rounds`` each (noisy VMs)."""
+    best: dict[tuple[str, int], dict] = {}
+    for _ in range(rounds):
+        for strategy in ("baseline", "balanced_mix"):
+            for n in sorted({1, threads}):
+                rate, levers = steps_per_second(_config(preset, market_size, days, strategy, n))
+                key = (strategy, n)
+                if key not in best or rate > best[key]["agent_days_per_s"]:
+                    best[key] = {"strategy": strategy, "levers": levers, "threads": n, "agent_days_per_s": rate}
+    return list(best.values())
 
 
 def peak_bytes(preset: str, market_size: int, days: int = 30) -> float:
@@ -66,36 +111,22 @@ def measure(market_size: int, days: int, *, reference: bool, preset: str, trace:
     }
 
 
-def strategy_rows(market_size: int, days: int, preset: str, repeats: int) -> list[dict]:
-    """Organic vs all levers on (balanced_mix), alternating, best of ``repeats`` each (noisy VMs)."""
-    best: dict[str, dict] = {}
-    for _ in range(repeats):
-        for strategy in ("baseline", "balanced_mix"):
-            cfg = load_config(
-                [
-                    f"population={preset}",
-                    f"population.market_size={market_size}",
-                    f"horizon_days={days}",
-                    f"strategy={strategy}",
-                ]
-            )
-            cfg = replace(cfg, progress=False, figures=False, agents="lazy")
-            model = UserLifecycleModel(cfg)
-            t0 = time.perf_counter()
-            for _ in range(days):
-                model.step()
-            rate = market_size * days / (time.perf_counter() - t0)
-            if strategy not in best or rate > best[strategy]["agent_days_per_s"]:
-                best[strategy] = {"strategy": strategy, "levers": len(model.levers), "agent_days_per_s": rate}
-    return list(best.values())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes only (smoke test)")
     parser.add_argument("--preset", default="consumer_app")
     parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument("--threads", type=int, default=0, help="threads to compare with 1 (default: the cores)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of the levers/threads tables")
+    parser.add_argument("--only", choices=["core", "threads"], help="one part of the benchmark")
     args = parser.parse_args()
+    if args.only == "threads":
+        m, days = (20_000, 30) if args.quick else (1_000_000, 365)
+        rows = threads_rows(args, m, days)
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump({"threads": rows}, fh, indent=2)
+        return
     if args.quick:
         plan = [(20_000, 30, False), (2_000, 5, True)]
     else:
@@ -139,19 +170,36 @@ def main() -> None:
             end="",
         )
     print()
-    m, days, repeats = (20_000, 30, 1) if args.quick else (1_000_000, 365, 2)
-    strategies = strategy_rows(m, days, args.preset, repeats)
-    print(f"\nLevers: M={m:,}, {days} days, best of {repeats} alternating runs each\n")
-    print("| strategy | levers on | agent-days/s | slowdown vs organic |")
-    print("|---|---:|---:|---:|")
-    organic = strategies[0]["agent_days_per_s"]
-    for r in strategies:
-        print(
-            f"| {r['strategy']} | {r['levers']} | {r['agent_days_per_s']:.3g} | {organic / r['agent_days_per_s']:.2f}x |"
-        )
+    m, days = (20_000, 30) if args.quick else (1_000_000, 365)
+    threads = threads_rows(args, m, days)
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"core": rows, "strategies": strategies}, fh, indent=2)
+            json.dump({"core": rows, "threads": threads}, fh, indent=2)
+
+
+def threads_rows(args: argparse.Namespace, m: int, days: int) -> list[dict]:
+    """Print (and return) the per-core and the threads tables."""
+    threads = args.threads or available_cores()
+    rows = thread_rows(m, days, args.preset, threads, args.rounds)
+    rate = {(r["strategy"], r["threads"]): r["agent_days_per_s"] for r in rows}
+    levers = {r["strategy"]: r["levers"] for r in rows}
+    print(f"\nPer core (threads=1): M={m:,}, {days} days, best of {args.rounds} alternating runs each\n")
+    print("| strategy | levers on | user-days/s per core | target (issue #17) | slowdown vs organic |")
+    print("|---|---:|---:|---:|---:|")
+    for strategy in ("baseline", "balanced_mix"):
+        r = rate[(strategy, 1)]
+        print(
+            f"| {strategy} | {levers[strategy]} | {r:.3g} | {PER_CORE_TARGET[strategy]:.0e} | "
+            f"{rate[('baseline', 1)] / r:.2f}x |"
+        )
+    if threads > 1:
+        print(f"\nEvery core in one run: threads=1 vs threads={threads} ({available_cores()} cores available)\n")
+        print(f"| strategy | 1 thread | {threads} threads | speed-up (target >= {SPEEDUP_TARGET}x on 2 cores) |")
+        print("|---|---:|---:|---:|")
+        for strategy in ("baseline", "balanced_mix"):
+            one, many = rate[(strategy, 1)], rate[(strategy, threads)]
+            print(f"| {strategy} | {one:.3g} | {many:.3g} | {many / one:.2f}x |")
+    return rows
 
 
 if __name__ == "__main__":
