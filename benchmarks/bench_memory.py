@@ -11,6 +11,7 @@ part spread over the users), which must stay above the measurement.
 Usage:
     python benchmarks/bench_memory.py                      # default cases (a few minutes)
     python benchmarks/bench_memory.py --quick              # small cases, a smoke test
+    python benchmarks/bench_memory.py --default-only       # the default config, with and without events
     python benchmarks/bench_memory.py --json benchmarks/results/memory.json
     cd OTHER && .venv/bin/python /path/to/bench_memory.py  # another checkout's opsim (e.g. before a change;
                                                            # the estimate column is nan where it has none)
@@ -88,12 +89,16 @@ def measure(overrides: list[str]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small cases only")
+    parser.add_argument(
+        "--default-only", action="store_true", help="the default configuration with and without events (issue #17)"
+    )
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args()
     rows = []
     print("| case | N users | days | peak RSS above interpreter, bytes/user | state bytes/user | estimate bytes/user |")
     print("|---|---:|---:|---:|---:|---:|")
-    for label, overrides in QUICK if args.quick else CASES:
+    cases = QUICK if args.quick else CASES[:2] if args.default_only else CASES
+    for label, overrides in cases:
         row = {"case": label, "overrides": overrides, **measure(overrides)}
         rows.append(row)
         print(

@@ -1,0 +1,80 @@
+"""Every speed and memory figure of issue #17 in one command, each next to its target.
+
+Runs, one after the other (each in its own process, so that they do not share a warm
+interpreter):
+
+1. ``bench_overhead.py`` — analytics and output as a share of stepping for a default
+   run (target <= 20 %), and ``compose``/``load_config`` after the first call (<= 50 ms);
+2. ``bench_core.py --only threads`` — user-days/s per core at 1,000,000 users over 365
+   days, organic and every lever on (>= 6e7 and 4e7), and the speed-up of one run on
+   every core (>= 1.7x on 2 cores);
+3. ``bench_sweep.py`` — Hydra's per-job set-up (<= 0.15 s) and the 64-job sweep with 2
+   workers (>= 1.8x);
+4. ``bench_memory.py --default-only`` — peak memory per user of the default
+   configuration, events included, and with ``record_events=false`` (state only).
+
+Each writes its JSON to ``--out`` (default ``benchmarks/results/``). About 20 minutes
+on a 2-core machine with the defaults; ``--rounds 1`` roughly halves it.
+
+Usage:
+    python benchmarks/run_all.py [--rounds 2] [--out benchmarks/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def steps(rounds: int, out: Path) -> list[tuple[str, list[str]]]:
+    """(title, command) of every benchmark run_all runs."""
+    return [
+        (
+            "1-2. evaluation overhead and config composition",
+            ["bench_overhead.py", "--rounds", str(rounds), "--json", str(out / "overhead.json")],
+        ),
+        (
+            "3-4. per core and every core in one run",
+            ["bench_core.py", "--only", "threads", "--rounds", str(rounds), "--json", str(out / "threads.json")],
+        ),
+        ("5. sweeps", ["bench_sweep.py", "--rounds", str(rounds), "--json", str(out / "sweep.json")]),
+        ("6. peak memory per user", ["bench_memory.py", "--default-only", "--json", str(out / "memory.json")]),
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2, help="fresh processes / alternating rounds per figure")
+    parser.add_argument("--out", default=str(HERE / "results"), help="folder for each benchmark's JSON")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(
+        f"opsim benchmarks, {datetime.date.today()}: Python {platform.python_version()}, {platform.machine()}, "
+        f"{len(os.sched_getaffinity(0))} cores available",
+        flush=True,
+    )
+    failed = []
+    for title, command in steps(args.rounds, out):
+        print(f"\n## {title}  (python benchmarks/{' '.join(command)})\n", flush=True)
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, str(HERE / command[0]), *command[1:]], check=False)
+        print(f"\n({time.perf_counter() - started:.0f} s)", flush=True)
+        if done.returncode != 0:
+            failed.append(title)
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
