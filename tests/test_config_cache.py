@@ -100,3 +100,52 @@ def test_the_least_recently_used_config_is_dropped_first():
     assert cache.get("one").n == 1
     cache.clear()
     assert len(cache) == 0 and cache.get("one") is None
+
+
+#: Calls that change values only (plus the preset choices they build on), errors included.
+VALUE_CALLS = [
+    ["seed=3"],
+    ["population=game", "population.market_size=5000", "seed=2"],
+    ["+add@strategy.paid_ads.tiktok=channel", "strategy.paid_ads.tiktok.daily_budget=100"],
+    ["strategy=paid_growth", "strategy.paid_ads.search.daily_budget=2000"],
+    ["strategy=paid_growth", "~strategy.paid_ads"],  # refused: a schema node cannot be deleted
+    ["population.awareness.p=abc"],  # refused: not a number
+    ["population.nosuch=1"],  # refused: unknown key
+    ["+population.colour=red"],  # added here, refused by load_config
+    ["seed=1", "seed=2"],  # the last one wins
+    ["population={market_size: 5000}"],  # a mapping is a value, not a preset
+    ["~seed"],
+]
+
+
+def _outcome(call):
+    try:
+        return OmegaConf.to_container(call())
+    except ConfigError as exc:
+        return f"error: {exc}"
+
+
+@pytest.mark.parametrize("overrides", VALUE_CALLS, ids=lambda o: " ".join(o))
+def test_values_applied_to_the_kept_presets_equal_a_whole_hydra_composition(overrides, monkeypatch):
+    from sim.app import config
+
+    whole = _outcome(lambda: config._compose(overrides, "config", None, False, [config_dir()]))
+    COMPOSED.clear()
+    compose(["seed=0"])  # the presets are kept; the call below applies its values to a copy
+    composed_whole = []
+    original = config._compose
+    monkeypatch.setattr(config, "_compose", lambda o, *a: composed_whole.append(o) or original(o, *a))
+    assert _outcome(lambda: compose(overrides)) == whole
+    assert overrides not in composed_whole  # only the preset choices (if new) were composed by Hydra
+
+
+def test_hydra_settings_and_sweeps_are_composed_the_whole_way(monkeypatch):
+    from sim.app import config
+
+    composed_whole = []
+    original = config._compose
+    monkeypatch.setattr(config, "_compose", lambda o, *a: composed_whole.append(list(o)) or original(o, *a))
+    compose(["seed=5", "hydra.run.dir=/tmp/x"])
+    assert ["seed=5", "hydra.run.dir=/tmp/x"] in composed_whole
+    compose(["seed=6"], with_hydra=True)
+    assert ["seed=6"] in composed_whole

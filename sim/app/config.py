@@ -488,6 +488,8 @@ def compose(
     searched = [*folders, *(Path(p) for o in overrides if "searchpath" in o for p in _FILE_URL.findall(o))]
     call = (tuple(overrides), config_name, extra_dir, with_hydra)
     cfg = COMPOSED.get(COMPOSED.key(call, searched))
+    if cfg is None and not with_hydra:
+        cfg = _values_on_template(overrides, config_name, extra_dir, folders)
     if cfg is None:
         cfg = _compose(overrides, config_name, extra_dir, with_hydra, folders)
         # keyed as things are now: a first composition registers Hydra's plugins in its ConfigStore
@@ -495,6 +497,52 @@ def compose(
     if with_hydra:
         _register_hydra_resolvers()
     return cfg
+
+
+def _values_on_template(
+    overrides: list[str], config_name: str, extra_dir: str | None, folders: list[Path]
+) -> DictConfig | None:
+    """A composition as Hydra makes it, from the kept composition of its preset choices alone; None: compose anew.
+
+    Hydra composes in two steps: the defaults list (the presets that the group overrides
+    such as ``population=game`` pick) is read and merged, then every other override
+    (``seed=3``, ``population.market_size=5000``, ``+population.x=1``, ``~strategy.push``)
+    is applied to the result with ``ConfigLoaderImpl._apply_overrides_to_config``. The
+    first step is kept per choice of presets by :func:`compose` itself, so a call that
+    only changes values costs a copy and the second step (tested equal to a whole
+    composition, errors included). Calls that touch the ``hydra`` node, sweep a value or
+    name no value go the whole way.
+    """
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    parsed = parse_overrides(overrides)
+    if any(o.key_or_group.startswith("hydra") or o.is_sweep_override() for o in parsed):
+        return None
+    groups = _config_groups(folders)
+    is_value = [isinstance(o.value(), dict) or o.key_or_group not in groups for o in parsed]
+    if not any(is_value):
+        return None
+    choices = [o.input_line for o, value in zip(parsed, is_value, strict=True) if not value]
+    cfg = compose(choices, config_name=config_name, extra_dir=extra_dir)
+    values = [o for o, value in zip(parsed, is_value, strict=True) if value]
+    try:
+        ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
+    except ConfigError:
+        raise
+    except Exception as exc:  # Hydra and OmegaConf errors become one line, as in _compose
+        raise _error_from(exc, _override_values(overrides), folders) from exc
+    return cfg
+
+
+def _config_groups(folders: list[Path]) -> set[str]:
+    """Names of the config groups an override can pick from: sub-folders of ``folders`` and the ConfigStore's groups."""
+    from hydra.core.config_store import ConfigStore
+
+    found = {name for name, node in ConfigStore.instance().repo.items() if isinstance(node, dict)}
+    for folder in folders:
+        if folder.is_dir():
+            found.update(entry.name for entry in folder.iterdir() if entry.is_dir())
+    return found
 
 
 #: A ``file://`` folder in a ``hydra.searchpath`` override.
