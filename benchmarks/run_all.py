@@ -8,6 +8,8 @@ interpreter):
 2. ``bench_core.py --only threads`` — user-days/s per core at 1,000,000 users over 365
    days, organic and every lever on (>= 6e7 and 4e7), and the speed-up of one run on
    every core (>= 1.7x on 2 cores);
+   ``bench_machine.py`` — what two threads gain on this machine for numpy kernels alone
+   (cache-resident vs streaming arrays, random numbers): the ceiling for the line above;
 3. ``bench_sweep.py`` — Hydra's per-job set-up (<= 0.15 s) and the 64-job sweep with 2
    workers (>= 1.8x);
 4. ``bench_memory.py --default-only`` — peak memory per user of the default
@@ -44,6 +46,10 @@ def steps(rounds: int, out: Path) -> list[tuple[str, list[str]]]:
         (
             "3-4. per core and every core in one run",
             ["bench_core.py", "--only", "threads", "--rounds", str(rounds), "--json", str(out / "threads.json")],
+        ),
+        (
+            "3 (why). what threads can gain on this machine: numpy kernels alone",
+            ["bench_machine.py", "--json", str(out / "machine.json")],
         ),
         ("5. sweeps", ["bench_sweep.py", "--rounds", str(rounds), "--json", str(out / "sweep.json")]),
         ("6. peak memory per user", ["bench_memory.py", "--default-only", "--json", str(out / "memory.json")]),
