@@ -276,7 +276,16 @@ def cohort_heatmap_figure(triangle: pd.DataFrame, title: str, *, ax: Axes | None
             for j in range(values.shape[1]):
                 if np.isfinite(values[i, j]):
                     colour = text_colour_on(im.cmap(norm(values[i, j])))
-                    ax.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center", fontsize=size, color=colour)
+                    ax.text(
+                        j,
+                        i,
+                        f"{values[i, j]:.1f}",
+                        ha="center",
+                        va="center",
+                        fontsize=size,
+                        color=colour,
+                        in_layout=False,
+                    )
         ax.set_xlabel("weeks since acquisition")
         ax.set_ylabel("acquisition week")
         fig.colorbar(im, ax=ax, label="% of cohort active", format=percent_formatter(), shrink=0.8)
