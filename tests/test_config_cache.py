@@ -129,6 +129,7 @@ def _outcome(call):
 def test_values_applied_to_the_kept_presets_equal_a_whole_hydra_composition(overrides, monkeypatch):
     from sim.app import config
 
+    config.register_schema()  # what compose() does first; _compose() alone expects it done
     whole = _outcome(lambda: config._compose(overrides, "config", None, False, [config_dir()]))
     COMPOSED.clear()
     compose(["seed=0"])  # the presets are kept; the call below applies its values to a copy

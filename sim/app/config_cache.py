@@ -10,7 +10,9 @@ result under a key made of everything it depends on:
 * the overrides, the primary config's name, and the folders searched;
 * the content of every YAML file under those folders (a BLAKE2 digest: a preset that
   is edited is composed again, whatever its modification time says);
-* the ConfigStore's nodes, by identity (storing a node again counts as a change);
+* the ConfigStore's nodes, by content (a node stored again with other content counts as a
+  change; a ConfigStore restored from a pickle, as Hydra's joblib launcher does before
+  every job, does not);
 * the working directory and Hydra's version base, which Hydra writes into the
   ``hydra`` node.
 
@@ -31,7 +33,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-__all__ = ["COMPOSE_CACHE_SIZE", "ComposeCache", "config_files_digest", "store_identity"]
+__all__ = ["COMPOSE_CACHE_SIZE", "ComposeCache", "config_files_digest", "store_digest"]
 
 #: Composed configs kept (least recently used dropped first): a sweep's checked values,
 #: a batch run's parameter sets and the presets of a session fit easily.
@@ -58,18 +60,44 @@ def config_files_digest(folders: Iterable[str | os.PathLike[str]]) -> str:
     return digest.hexdigest()
 
 
-def store_identity() -> tuple[tuple[str, int], ...]:
-    """Every node of Hydra's ConfigStore, by path and identity."""
-    from hydra.core.config_store import ConfigStore
+#: Content digests of ConfigStore nodes seen lately, by ``id``; each entry holds its node, so
+#: the ``id`` cannot be reused by another object while the entry exists.
+_NODE_DIGESTS: OrderedDict[int, tuple[Any, str]] = OrderedDict()
+#: Node digests kept (a few per composition's store; the oldest dropped first).
+NODE_DIGESTS_KEPT = 256
 
-    found: list[tuple[str, int]] = []
+
+def store_digest() -> tuple[tuple[str, str], ...]:
+    """Every node of Hydra's ConfigStore, by path and a digest of its content.
+
+    By content, not identity: Hydra's joblib launcher restores the ConfigStore in its
+    worker from a pickle before every job, so the nodes are new objects each time while
+    their content is the same, and a key by identity made every job compose anew. A node's
+    digest (its YAML, group, package and provider) is computed once per node object.
+    """
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    found: list[tuple[str, str]] = []
+
+    def digest_of(node: Any) -> str:
+        kept = _NODE_DIGESTS.get(id(node))
+        if kept is not None and kept[0] is node:
+            _NODE_DIGESTS.move_to_end(id(node))
+            return kept[1]
+        content = OmegaConf.to_yaml(node.node) + repr((node.group, node.package, node.provider))
+        digest = hashlib.blake2b(content.encode(), digest_size=16).hexdigest()
+        _NODE_DIGESTS[id(node)] = (node, digest)
+        while len(_NODE_DIGESTS) > NODE_DIGESTS_KEPT:
+            _NODE_DIGESTS.popitem(last=False)
+        return digest
 
     def walk(node: Any, path: str) -> None:
         for key, value in node.items():
             if isinstance(value, dict):
                 walk(value, f"{path}{key}/")
             else:
-                found.append((path + key, id(value)))
+                found.append((path + key, digest_of(value)))
 
     walk(ConfigStore.instance().repo, "")
     return tuple(sorted(found))
@@ -93,7 +121,7 @@ class ComposeCache:
         """The cache key of a composition: its arguments (``call``) and what it reads from ``folders`` and Hydra."""
         from hydra import version
 
-        return (call, config_files_digest(folders), store_identity(), os.getcwd(), str(version.getbase()))
+        return (call, config_files_digest(folders), store_digest(), os.getcwd(), str(version.getbase()))
 
     def get(self, key: Hashable) -> DictConfig | None:
         """A private copy of the config kept under ``key``, or None."""

@@ -47,7 +47,7 @@ from hydra.core.utils import JobRuntime
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from sim.app.config_cache import config_files_digest, store_identity
+from sim.app.config_cache import config_files_digest, store_digest
 
 __all__ = ["TEMPLATES_KEPT", "TemplateSweepLoader"]
 
@@ -135,7 +135,7 @@ class TemplateSweepLoader(ConfigLoaderImpl):
             tuple(o.input_line for o in choices),
             tuple((s.scheme(), s.path, s.provider) for s in sources),
             config_files_digest(folders),
-            store_identity(),
+            store_digest(),
         )
         found = _templates.get(key)
         if found is not None:
