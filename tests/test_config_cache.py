@@ -150,3 +150,27 @@ def test_hydra_settings_and_sweeps_are_composed_the_whole_way(monkeypatch):
     assert ["seed=5", "hydra.run.dir=/tmp/x"] in composed_whole
     compose(["seed=6"], with_hydra=True)
     assert ["seed=6"] in composed_whole
+
+
+def test_the_store_key_follows_content_so_a_store_restored_from_a_pickle_is_the_same_store():
+    """Hydra's joblib launcher restores the ConfigStore from a pickle before each job."""
+    import cloudpickle
+    from hydra.core.config_store import ConfigStore
+    from hydra.core.singleton import Singleton
+
+    from sim.app.config_cache import store_digest
+
+    compose(["seed=0"])
+    before = store_digest()
+    state = Singleton.get_state()
+    try:
+        Singleton.set_state(cloudpickle.loads(cloudpickle.dumps(state)))  # new node objects, same content
+        assert store_digest() == before
+        ConfigStore.instance().store(name="opsim_test_extra", node={"x": 1})
+        changed = store_digest()
+        assert changed != before
+        ConfigStore.instance().store(name="opsim_test_extra", node={"x": 2})  # same name, other content
+        assert store_digest() not in (before, changed)
+    finally:
+        Singleton.set_state(state)
+    assert store_digest() == before
