@@ -15,8 +15,11 @@ interpreter):
 4. ``bench_memory.py --default-only`` — peak memory per user of the default
    configuration, events included, and with ``record_events=false`` (state only).
 
-Each writes its JSON to ``--out`` (default ``benchmarks/results/``). About 20 minutes
-on a 2-core machine with the defaults; ``--rounds 1`` roughly halves it.
+Each writes its JSON to ``--out`` (default ``benchmarks/results/``). About 3 minutes on
+a 2-core machine with ``--rounds 1`` (measured); the sweep benchmark, most of it, takes
+about twice as long with the default ``--rounds 2``. The core's table at 100,000 to
+10,000,000 users, the planner's and the calibrator's figures are separate
+(``bench_core.py``, ``bench_plan.py``, ``bench_calibrate.py``).
 
 Usage:
     python benchmarks/run_all.py [--rounds 2] [--out benchmarks/results]

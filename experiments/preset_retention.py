@@ -5,7 +5,7 @@ markdown table of classic retention (mean ± standard deviation over seeds) next
 to the published range cited in the preset's YAML.
 
 Usage:
-    python experiments/preset_retention.py [--market-size 200000] [--days 120] [--seeds 3]
+    python experiments/preset_retention.py [--sample-size 200000] [--days 120] [--seeds 3]
 """
 
 from __future__ import annotations
