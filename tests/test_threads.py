@@ -186,6 +186,28 @@ def test_automatic_threads(monkeypatch, setting, cores, side_by_side, expected):
 
 
 @pytest.mark.parametrize(
+    ("setting", "users", "expected"),
+    [
+        (0, threads.AUTO_THREADS_MIN_USERS - 1, 1),  # too small for a second thread to pay
+        (0, threads.AUTO_THREADS_MIN_USERS, 4),  # from the threshold on: one per core
+        (0, None, 4),  # size unknown: one per core
+        (3, 1_000, 3),  # an explicit count is taken as it is, whatever the size
+    ],
+)
+def test_automatic_threads_leave_small_runs_on_one_thread(monkeypatch, setting, users, expected):
+    monkeypatch.setattr(threads, "available_cores", lambda: 4)
+    assert threads.resolve_threads(setting, users=users) == expected
+
+
+def test_a_small_model_built_from_the_default_config_steps_on_one_thread(monkeypatch):
+    from sim.app.model import UserLifecycleModel
+
+    monkeypatch.setattr(threads, "available_cores", lambda: 4)
+    small = UserLifecycleModel(["population.market_size=20000", "horizon_days=2"])
+    assert small.threads == 1
+
+
+@pytest.mark.parametrize(
     ("launcher", "expected"),
     [
         ({"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}, 1),

@@ -279,7 +279,11 @@ def _app(cfg: DictConfig) -> None:
     out = Path(hydra_cfg.runtime.output_dir)
     if hydra_cfg.mode == RunMode.MULTIRUN:
         typed = load_config(cfg)
-        threads = resolve_threads(typed.threads, side_by_side=_jobs_side_by_side(hydra_cfg.launcher))
+        threads = resolve_threads(
+            typed.threads,
+            side_by_side=_jobs_side_by_side(hydra_cfg.launcher),
+            users=typed.population.simulated_users,
+        )
         _sweep_job(replace(typed, threads=threads), out, list(hydra_cfg.overrides.task))
         return
     typed = load_config(cfg)

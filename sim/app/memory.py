@@ -92,7 +92,10 @@ def estimate_memory(cfg: Config) -> MemoryNeed:
     if cfg.record_events:
         per_user += ANALYTICS_BYTES_PER_USER
     kept = 2 if lever_configs(cfg.strategy) else 1
-    threads = min(resolve_threads(cfg.threads), len(blocks_of(cfg.population.simulated_users)))
+    threads = min(
+        resolve_threads(cfg.threads, users=cfg.population.simulated_users),
+        len(blocks_of(cfg.population.simulated_users)),
+    )
     fixed = cfg.horizon_days**2 * COHORT_CELL_BYTES * kept + RUN_BYTES + threads * CHUNK_WORKING_BYTES
     return MemoryNeed(cfg.population.simulated_users, cfg.horizon_days, per_user, fixed)
 

@@ -114,5 +114,5 @@ class UserLifecycleModel(LifecycleModel):
             reference=reference,
             agent_reporters=agent_reporters,
             visit_observer=visit_observer,
-            threads=resolve_threads(cfg.threads),
+            threads=resolve_threads(cfg.threads, users=cfg.population.simulated_users),
         )

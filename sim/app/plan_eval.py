@@ -125,7 +125,7 @@ def run_task(task: tuple[Config, int, int]) -> Outcome:
         levers=build_levers(cfg.strategy),
         record_events=False,
         agents="lazy",
-        threads=resolve_threads(cfg.threads),
+        threads=resolve_threads(cfg.threads, users=cfg.population.simulated_users),
     )
     started = time.perf_counter()
     for _ in range(cfg.horizon_days):
@@ -190,7 +190,8 @@ def _with_threads(cfg: Config, side_by_side: int) -> Config:
     """``cfg`` with ``threads: 0`` (automatic) resolved for runs side by side (0: one thread each)."""
     if cfg.threads > 0:
         return cfg
-    return dataclasses.replace(cfg, threads=resolve_threads(0, side_by_side=side_by_side) if side_by_side else 1)
+    threads = resolve_threads(0, side_by_side=side_by_side, users=cfg.population.simulated_users) if side_by_side else 1
+    return dataclasses.replace(cfg, threads=threads)
 
 
 class LocalEvaluator:
