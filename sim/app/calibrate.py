@@ -55,7 +55,7 @@ from sim.analysis.survival_fit import SurvivalFit, fit_survival, survival_curve
 from sim.app.allocator import keep_freed_memory
 from sim.app.config import compose, load_config, preset_run_command
 from sim.app.lift import main as lift_main
-from sim.app.preflight import PRESET_NAME, check_writable, csv_writer, json_writer, text_writer
+from sim.app.preflight import PRESET_NAME, check_writable, csv_writer, json_writer, text_writer, unwritten_line
 from sim.base.errors import ConfigError, OpsimError
 from sim.core.cohorts import simulate_cohorts
 from sim.core.model import LifecycleModel
@@ -690,11 +690,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"opsim-calibrate: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as exc:
-        where = exc.filename or "an output file"
-        print(
-            f"opsim-calibrate: error: could not write {where}: {exc.strerror or exc}; nothing was written",
-            file=sys.stderr,
-        )
+        print(unwritten_line("opsim-calibrate", exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     for line in lines:
         print(line, file=sys.stderr if line.startswith("opsim-calibrate: warning") else sys.stdout)

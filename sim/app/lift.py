@@ -30,7 +30,7 @@ from tqdm import tqdm
 from sim.analysis.lift import REPLICATES, ABResult, LiftFit, fit_lift, read_ab_result
 from sim.analysis.retention_data import DataError
 from sim.app.config import compose, config_dir, load_config
-from sim.app.preflight import PRESET_NAME, check_writable, csv_writer, json_writer, text_writer
+from sim.app.preflight import PRESET_NAME, check_writable, csv_writer, json_writer, text_writer, unwritten_line
 from sim.base.errors import ConfigError, OpsimError
 from sim.base.schema import check_ranges
 from sim.core.cohorts import CohortRun, simulate_cohorts
@@ -327,11 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"opsim-calibrate: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as exc:
-        where = exc.filename or "an output file"
-        print(
-            f"opsim-calibrate: error: could not write {where}: {exc.strerror or exc}; nothing was written",
-            file=sys.stderr,
-        )
+        print(unwritten_line("opsim-calibrate", exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     for k, v in cal.fit.params_.items():
         low, high = cal.fit.intervals_[k]

@@ -18,7 +18,7 @@ import pandas as pd
 
 from sim.base.errors import ConfigError
 
-__all__ = ["PRESET_NAME", "check_writable", "csv_writer", "json_writer", "text_writer"]
+__all__ = ["PRESET_NAME", "check_writable", "csv_writer", "json_writer", "text_writer", "unwritten_line"]
 
 #: A preset name opsim can select as ``population=<name>`` or ``strategy=<name>``.
 PRESET_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
@@ -71,3 +71,9 @@ def json_writer(data: Any) -> Callable[[Path], None]:
 def text_writer(text: str) -> Callable[[Path], None]:
     """Writes UTF-8 text."""
     return lambda p: p.write_text(text, encoding="utf-8")
+
+
+def unwritten_line(prog: str, exc: OSError) -> str:
+    """The one line for outputs that could not be written (written all together, so none were)."""
+    where = exc.filename or "an output file"
+    return f"{prog}: error: could not write {where}: {exc.strerror or exc}; nothing was written"
