@@ -174,3 +174,31 @@ def test_the_store_key_follows_content_so_a_store_restored_from_a_pickle_is_the_
     finally:
         Singleton.set_state(state)
     assert store_digest() == before
+
+
+def test_a_new_cache_counts_its_misses_and_hits_from_zero():
+    cache = ComposeCache()
+    assert (cache.hits, cache.misses) == (0, 0)
+    assert cache.get("k") is None  # one miss
+    cache.put("k", OmegaConf.create({"n": 1}))
+    cache.get("k")
+    cache.get("k")  # two hits
+    assert (cache.hits, cache.misses) == (2, 1)
+
+
+def test_get_or_compose_composes_a_key_once_and_hands_out_private_copies():
+    cache = ComposeCache()
+    calls: list[int] = []
+
+    def compose_next():
+        calls.append(1)
+        return OmegaConf.create({"n": len(calls)})
+
+    first = cache.get_or_compose("k", compose_next)
+    assert first.n == 1 and len(calls) == 1
+    first.n = 10  # the first caller's own config
+    again = cache.get_or_compose("k", compose_next)
+    assert again.n == 1 and len(calls) == 1  # kept: not composed again
+    again.n = 20
+    assert cache.get_or_compose("k", compose_next).n == 1
+    assert cache.get_or_compose("other", compose_next).n == 2 and len(calls) == 2

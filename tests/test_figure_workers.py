@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
+import sys
+from pathlib import Path
+
 import pytest
 
 from sim import load_config, simulate
 from sim.output import run_report
-from sim.output.figure_workers import FIGURE_WEIGHTS, FigureWorkers, share_out
+from sim.output.figure_workers import FIGURE_WEIGHTS, FigureWorkers, _prepare, draw_pngs, share_out
 
 
 def test_shares_are_balanced_heaviest_first_and_cover_every_figure():
@@ -42,3 +48,44 @@ def test_a_closed_pool_draws_in_the_caller(folder):
     assert workers.draw(folder, ["funnel"]) is None
     data = run_report.load_folder(folder)
     assert run_report.figures(data, workers) == run_report.figures(data)
+
+
+def test_a_workers_drawing_is_the_callers_png_bytes(folder):
+    """What each worker runs, run here: the same bytes as the caller's own drawing."""
+    here = run_report.figures(run_report.load_folder(folder))
+    names = ["cohort_heatmap", "funnel", "retention"]
+    assert set(names) <= set(here)
+    assert draw_pngs(str(folder), names) == {name: here[name][1] for name in names}
+
+
+def test_a_worker_start_ignores_ctrl_c_and_imports_the_drawing_code():
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        _prepare()  # what each worker runs when it starts
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert "sim.output.run_report" in sys.modules
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def _parent(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("PPid:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no PPid for {pid}")
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/status").exists() or "forkserver" not in multiprocessing.get_all_start_methods(),
+    reason="needs /proc and the forkserver start method",
+)
+def test_workers_come_from_a_fork_server_not_the_caller_and_survive_ctrl_c(folder):
+    """Never forked from the caller (which may hold threads), nor spawned by it where a fork server exists."""
+    with FigureWorkers(2) as workers:
+        pids = {started.result(timeout=120) for started in workers._started}
+        assert os.getpid() not in {_parent(pid) for pid in pids}
+        for pid in pids:
+            os.kill(pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+        drawn = workers.draw(folder, ["funnel"])
+    here = run_report.figures(run_report.load_folder(folder))
+    assert drawn == {"funnel": here["funnel"][1]}

@@ -8,6 +8,7 @@ recorded from commit ce18b60, the last one before chunks could run in threads, w
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -240,3 +241,20 @@ def test_threads_change_no_number_of_a_run_with_every_lever():
     for a, b in zip(one.levers, four.levers, strict=True):
         assert a.summary() == b.summary()
         np.testing.assert_array_equal(a.group_charged, b.group_charged)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this system")
+def test_available_cores_are_the_ones_the_process_may_run_on():
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(allowed)})  # pinned to one core, whatever the machine has
+    try:
+        assert threads.available_cores() == 1
+    finally:
+        os.sched_setaffinity(0, allowed)
+
+
+@pytest.mark.parametrize(("cpu_count", "expected"), [(6, 6), (None, 1)])
+def test_without_cpu_affinity_the_cores_are_the_machines_or_one_if_unknown(monkeypatch, cpu_count, expected):
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # as on macOS and Windows
+    monkeypatch.setattr(os, "cpu_count", lambda: cpu_count)
+    assert threads.available_cores() == expected
