@@ -43,7 +43,7 @@ def test_after_a_model_is_built_freed_temporaries_are_reused_not_faulted_in_agai
 def test_importing_opsim_leaves_the_allocator_alone_and_the_setting_is_made_once():
     probe = (
         "import sim, sim.app.model\n"
-        "from sim.app.allocator import keep_freed_memory\n"
+        "from sim.core.allocator import keep_freed_memory\n"
         "print(keep_freed_memory.cache_info().currsize)\n"
         "print(keep_freed_memory(), keep_freed_memory(), keep_freed_memory.cache_info().hits)\n"
     )

@@ -307,3 +307,18 @@ def test_rolling_statistics_and_covariance_for_independent_days():
     n = 700
     assert np.diag(omega) == pytest.approx(r * (1 - r) / n, rel=0.05)
     assert omega[0, 1] == pytest.approx((r[1] - r[0] * r[1]) / n, rel=0.05)
+
+
+def test_the_line_for_outputs_that_could_not_be_written_names_the_file_and_the_reason():
+    import errno
+
+    from sim.app.preflight import unwritten_line
+
+    full = OSError(errno.ENOSPC, "No space left on device", "out/myshop.yaml")
+    assert unwritten_line("opsim-calibrate", full) == (
+        "opsim-calibrate: error: could not write out/myshop.yaml: No space left on device; nothing was written"
+    )
+    bare = OSError("disk quota exceeded")  # no file name, no strerror
+    assert unwritten_line("opsim-calibrate", bare) == (
+        "opsim-calibrate: error: could not write an output file: disk quota exceeded; nothing was written"
+    )

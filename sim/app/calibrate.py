@@ -52,7 +52,6 @@ from sim.analysis.retention_data import (
     read_retention_csv,
 )
 from sim.analysis.survival_fit import SurvivalFit, fit_survival, survival_curve
-from sim.app.allocator import keep_freed_memory
 from sim.app.config import compose, load_config, preset_run_command
 from sim.app.lift import main as lift_main
 from sim.app.preflight import PRESET_NAME, check_writable, csv_writer, json_writer, text_writer, unwritten_line
@@ -315,7 +314,6 @@ def calibrate_population(
 
 def _run_days(population: PopulationConfig, days: int, seed: int) -> LifecycleModel:
     """Step an organic model of ``population`` for ``days`` days (no events recorded)."""
-    keep_freed_memory()  # a day's temporaries reuse the previous day's memory (sim.app.allocator)
     model = LifecycleModel(population, horizon_days=days, seed=seed, record_events=False, agents="lazy")
     for _ in range(days):
         model.step()

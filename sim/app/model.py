@@ -24,7 +24,6 @@ import numbers
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sim.app.allocator import keep_freed_memory
 from sim.app.config import Config, load_config
 from sim.app.memory import check_memory
 from sim.app.threads import resolve_threads
@@ -103,7 +102,6 @@ class UserLifecycleModel(LifecycleModel):
             params["seed"] = root_seed
         cfg = check_memory(load_config(config, params))
         self.config = cfg
-        keep_freed_memory()  # a day's temporaries reuse the previous day's memory (sim.app.allocator)
         super().__init__(
             cfg.population,
             horizon_days=cfg.horizon_days,

@@ -23,7 +23,6 @@ import numpy as np
 
 from sim.analysis.economics import payback_day
 from sim.analysis.retention import cohort_retention
-from sim.app.allocator import keep_freed_memory
 from sim.app.config import Config, validate
 from sim.app.plan_config import PlanConfig
 from sim.app.threads import resolve_threads
@@ -117,7 +116,6 @@ def _field_type(cfg: Any, parts: Sequence[str]) -> Any:
 def run_task(task: tuple[Config, int, int]) -> Outcome:
     """Simulate one config on one seed: ``(config, seed, period_days)`` → :class:`Outcome`."""
     cfg, seed, period_days = task
-    keep_freed_memory()  # a day's temporaries reuse the previous day's memory (sim.app.allocator)
     model = LifecycleModel(
         cfg.population,
         horizon_days=cfg.horizon_days,

@@ -41,6 +41,7 @@ import mesa
 import numpy as np
 
 from sim.core.agent import ReferenceDay, UserAgent
+from sim.core.allocator import keep_freed_memory
 from sim.core.awareness import become_aware, convert, hazard_edges
 from sim.core.daily_log import MAU_DAYS, MC_GROUPS, WAU_DAYS, DailyLog
 from sim.core.flags import FLAG_EVER_ACTIVATED
@@ -231,6 +232,7 @@ class LifecycleModel(mesa.Model):
             raise ValueError(f"agents={agents!r} is not allowed: one of {', '.join(AGENT_MODES)}")
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
             raise ValueError(f"threads={threads!r} is not allowed: a whole number >= 1")
+        keep_freed_memory()  # each day's temporaries reuse the previous day's memory (sim.core.allocator)
         self.threads = threads
         self._pool: ThreadPoolExecutor | None = None
         self.population_config = population

@@ -14,9 +14,10 @@ with two threads, whose second allocator arena keeps its own. A trim threshold o
 instead of 32 MiB kept 140 bytes a user with one thread for no measurable speed.
 
 :func:`keep_freed_memory` sets both thresholds once per process (``mallopt``) on
-Linux with glibc and does nothing elsewhere. What builds models calls it
-(:class:`sim.app.model.UserLifecycleModel`, the planner's and the calibrator's
-evaluations): only a run changes the allocator, never an import.
+Linux with glibc and does nothing elsewhere. Building a model calls it
+(:class:`sim.core.model.LifecycleModel`, so every run: ``opsim``, sweeps, the planner,
+the calibrator, the lift fit, the explorer): only a run changes the allocator, never an
+import.
 """
 
 from __future__ import annotations
