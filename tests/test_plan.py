@@ -285,6 +285,93 @@ def test_bad_plans_stop_with_one_line_before_any_simulation(tmp_path, capsys, ov
     assert not out.exists()
 
 
+def _cut_inside_ask(journal: Path, trial: int, records_written: int) -> bytes:
+    """The journal a study killed while asking ``trial`` leaves: every record up to the trial's
+    creation, then the first ``records_written`` records about it (Optuna writes each value, and
+    each piece of a sampler's state, as a record of its own)."""
+    lines = journal.read_bytes().splitlines(keepends=True)
+    records = [json.loads(line) for line in lines]
+    created = [i for i, r in enumerate(records) if r["op_code"] == 4][trial]
+    about = [i for i, r in enumerate(records) if i > created and r.get("trial_id") == trial]
+    return b"".join(lines[: about[records_written]])
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_studies(tmp_path_factory):
+    """One uninterrupted 16-trial study per sampler, made when a test first asks for it."""
+    made = {}
+
+    def study(sampler: str):
+        if sampler not in made:
+            run, plan = _ads_plan(budget=15_000.0, trials=16, sampler=sampler)
+            out = tmp_path_factory.mktemp(f"whole-{sampler}")
+            best, _ = _study_best(run, plan, out)
+            made[sampler] = run, plan, out / "study.journal", best
+        return made[sampler]
+
+    return study
+
+
+@pytest.mark.parametrize(
+    ("sampler", "trial", "records_written"),
+    [
+        ("tpe", 0, 0),  # the enqueued all-lows trial, still queued
+        ("tpe", 0, 1),  # ... taken off the queue, no value written yet
+        ("tpe", 0, 2),  # ... one of its two values written
+        ("tpe", 9, 0),  # a trial of the third batch drawn at random (TPE's start-up phase): created, no values
+        ("tpe", 9, 1),  # ... one value written
+        ("tpe", 13, 1),  # a trial of the fourth batch, drawn by TPE's model of the 12 told trials
+        ("cmaes", 9, 0),  # CMA-ES writes its state (3 records) into the trial before the values; trial 9's
+        #                    generation tag decides which trials the optimizer is told in the next batch
+        ("cmaes", 13, 0),
+        ("cmaes", 13, 1),  # ... one of the three written
+        ("cmaes", 13, 4),  # ... all three and one value
+    ],
+)
+def test_a_study_killed_while_asking_a_trial_resumes_to_the_uninterrupted_plan(
+    tmp_path, uninterrupted_studies, sampler, trial, records_written
+):
+    """The journal cut where a SIGKILL during ``ask`` cuts it: the half-asked trial gets its values back."""
+    run, plan, whole, best = uninterrupted_studies(sampler)
+    out = tmp_path / "killed"
+    out.mkdir()
+    (out / "study.journal").write_bytes(_cut_inside_ask(whole, trial, records_written))
+    resumed, study = _study_best(run, plan, out)
+    assert {k: v for k, v in resumed.items() if k.startswith("param:")} == {
+        k: v for k, v in best.items() if k.startswith("param:")
+    }
+    assert resumed["score"] == best["score"]
+    import optuna
+
+    every = optuna.load_study(
+        study_name="plan",
+        storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(whole))),
+    ).get_trials(deepcopy=False)
+    assert [t.params for t in study.get_trials(deepcopy=False)] == [
+        t.params for t in every
+    ]  # every trial, not just the best
+
+
+@pytest.mark.parametrize("records", [1, 2])
+def test_a_study_killed_while_it_was_being_created_resumes_to_the_uninterrupted_plan(
+    tmp_path, uninterrupted_studies, records
+):
+    """Killed after writing only the study (1 record), or the study and its all-lows first trial (2)."""
+    run, plan, whole, _best = uninterrupted_studies("tpe")
+    out = tmp_path / "killed"
+    out.mkdir()
+    (out / "study.journal").write_bytes(b"".join(whole.read_bytes().splitlines(keepends=True)[:records]))
+    _, study = _study_best(run, plan, out)
+    import optuna
+
+    every = optuna.load_study(
+        study_name="plan",
+        storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(whole))),
+    ).get_trials(deepcopy=False)
+    assert [t.params for t in study.get_trials(deepcopy=False)] == [t.params for t in every]
+    assert every[0].params == {"search": 0.0, "social": 0.0}
+
+
 @pytest.mark.slow
 def test_a_study_killed_by_sigkill_resumes_to_the_uninterrupted_plan(tmp_path):
     """A real process, killed with SIGKILL once a few trials are told, then the same command again."""

@@ -314,14 +314,16 @@ def _open_study(out: Path, run: Config, plan: PlanConfig) -> Any:
         optuna.logging.set_verbosity(previous)
     digest = _plan_hash(run, plan)
     recorded = study.user_attrs.get("plan_hash")
-    if recorded is None:
-        study.set_user_attr("plan_hash", digest)
+    if recorded is None:  # a new study, or one killed before its settings were recorded: the hash goes last
         space = _distributions(run, plan)
         floor = {p: d.low for p, d in space.items()}
-        study.enqueue_trial(floor)  # trial 0: every knob at its low bound (spend nothing, if the lows allow)
+        # trial 0: every knob at its low bound (spend nothing, if the lows allow); trial 1: the base
+        # strategy's own values, where they fit the budget. skip_if_exists: not twice after a kill.
+        study.enqueue_trial(floor, skip_if_exists=True)
         current = _current_values(run, plan)
         if current is not None and all(space[n].low <= v <= space[n].high for n, v in current.items()):
-            study.enqueue_trial(current)  # trial 1: the base strategy's own values, where they fit the budget
+            study.enqueue_trial(current, skip_if_exists=True)
+        study.set_user_attr("plan_hash", digest)
     elif recorded != digest:
         raise ConfigError(
             "hydra.run.dir",
@@ -356,6 +358,65 @@ def _tell(study: Any, trial: Any, cand: Candidate, plan: PlanConfig) -> None:
     study.tell(trial.number if isinstance(trial, optuna.trial.FrozenTrial) else trial, score)
 
 
+class _ReplaySampler:
+    """Hands out given values: completes a trial whose values were drawn elsewhere (see ``_finish_ask``).
+
+    It has the methods of Optuna's ``BaseSampler`` that a ``Trial`` calls (``optuna`` is
+    imported only when a plan runs, so it is not subclassed here).
+    """
+
+    def __init__(self, values: dict[str, float]) -> None:
+        self._values = values
+
+    def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
+        return {}
+
+    def sample_relative(self, study: Any, trial: Any, search_space: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def sample_independent(self, study: Any, trial: Any, param_name: str, param_distribution: Any) -> Any:
+        return self._values[param_name]
+
+    def before_trial(self, study: Any, trial: Any) -> None:
+        pass
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        pass
+
+
+def _finish_ask(study: Any, plan: PlanConfig, space: dict[str, Any], trial: Any) -> None:
+    """Give a trial that a killed study left half-asked the values an uninterrupted study gave it.
+
+    Optuna writes an asked trial's values one journal record at a time, so a study killed
+    during ``ask`` leaves a running trial holding only some of them. Its values are drawn
+    again as they were first drawn: by its number's sampler, on a scratch in-memory study
+    holding the trials before it (what the sampler saw then). Values already written are
+    kept, and so are an enqueued trial's fixed values; the sampler's bookkeeping for the
+    trial (CMA-ES keeps its state in trial system attributes) is written too, through the
+    storage, as Optuna's own samplers write it.
+    """
+    import optuna
+
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created in memory" line
+    try:
+        scratch = optuna.create_study(direction=study.direction, sampler=_sampler(plan, trial.number))
+    finally:
+        optuna.logging.set_verbosity(previous)
+    scratch.add_trials(t for t in study.get_trials(deepcopy=False) if t.number < trial.number)
+    scratch.ask(space)
+    drawn = scratch.get_trials(deepcopy=False)[-1]
+    study.sampler = _ReplaySampler(drawn.params)
+    completing = optuna.trial.Trial(study, trial._trial_id)
+    for name, dist in space.items():
+        completing.suggest_float(name, dist.low, dist.high, log=dist.log)
+    for key, value in drawn.system_attrs.items():
+        if key not in trial.system_attrs:
+            study._storage.set_trial_system_attr(trial._trial_id, key, value)
+    study.sampler = _sampler(plan, trial.number)  # the sampler the batch's tells see, as after a plain ask
+    log.warning("trial %d: completed the values a killed run had left half-written", trial.number)
+
+
 def search(study: Any, planner: Planner, progress: Any) -> None:
     """Run the study to ``plan.trials`` completed trials, batch by batch.
 
@@ -387,6 +448,8 @@ def search(study: Any, planner: Planner, progress: Any) -> None:
                 if state.get(number, TrialState.WAITING) == TrialState.WAITING:
                     study.sampler = _sampler(plan, number)
                     study.ask(space)
+                elif state[number] == TrialState.RUNNING and set(trials[number].params) != set(space):
+                    _finish_ask(study, plan, space, trials[number])  # killed while its values were written
             pending = sorted(
                 (t for t in study.get_trials(deepcopy=False) if t.state == TrialState.RUNNING), key=lambda t: t.number
             )
