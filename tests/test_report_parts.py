@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import math
 import re
+import struct
 import subprocess
 import sys
 
@@ -12,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from sim.analysis.stats import Z_95
 from sim.output import figures as plots
@@ -284,15 +287,14 @@ def small_run():
     )
 
 
-def test_run_figures_keep_every_title_and_label_inside_the_figure(small_run):
+def _run_figures(r) -> dict:
     from sim.analysis.retention import cohort_table, pooled_curve_from_table
 
-    r = small_run
     econ = r.summary["economics"]
     curve, users = pooled_curve_from_table(r.cohorts)
     base = pooled_curve_from_table(cohort_table(r.baseline_cohort_active))
     title = "consumer_app: market of 4,000 users, 40 days, strategy paid_growth, seed 0"
-    figures = {
+    return {
         "retention": plots.retention_figure(curve, users, title, baseline=base),
         "groups": plots.retention_groups_figure(r.tables["retention_measures"], title),
         "stages": plots.stages_figure(r.daily, title),
@@ -303,6 +305,11 @@ def test_run_figures_keep_every_title_and_label_inside_the_figure(small_run):
         "vs_baseline": plots.baseline_comparison_figure(r.daily, "USD", "paid_growth"),
         "spend": plots.spend_response_figure(r.spend_response, "USD"),
     }
+
+
+def test_run_figures_keep_every_title_and_label_inside_the_figure(small_run):
+    r = small_run
+    figures = _run_figures(r)
     clipped = [name for name, fig in figures.items() if not _inside(fig)]
     assert not clipped
     legend = [t.get_text() for t in figures["retention"].axes[0].get_legend().get_texts()]
@@ -322,6 +329,76 @@ def test_run_figures_keep_every_title_and_label_inside_the_figure(small_run):
     FigureCanvasAgg(figures["spend"]).draw()
     ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
     assert ticks and all(t.endswith(" USD") for t in ticks) and not ax.xaxis.get_offset_text().get_text()
+
+
+def _savefig_bytes(fig) -> bytes:
+    buf = io.BytesIO()
+    with house_style():
+        fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _save_png_bytes(fig) -> bytes:
+    buf = io.BytesIO()
+    plots.save_png(fig, buf)
+    return buf.getvalue()
+
+
+def test_save_png_writes_the_bytes_savefig_writes_in_one_drawing(small_run):
+    """Every figure drawn twice, fresh: once saved by save_png, once by matplotlib's own savefig."""
+    from sim.output.sweep_report import sweep_heatmap_figure, sweep_points_figure
+
+    table = pd.DataFrame({"day": [1, 2, 3], "observed": [0.3, 0.2, 0.15], "fitted": [0.31, 0.19, 0.15]})
+    jobs = pd.DataFrame(
+        [{"a.x": a, "b.y": b, "seed": 0, "incremental_profit": a * 10.0 - b} for a in (0, 1) for b in (1, 2)]
+    )
+
+    def others():
+        return {
+            "calibration": plots.calibration_figure(table, "t"),
+            "points": sweep_points_figure(_points_table(12, 3), "USD"),
+            "sweep_heatmap": sweep_heatmap_figure(jobs, "a.x", "b.y", "incremental_profit", "USD"),
+        }
+
+    ours = {**_run_figures(small_run), **others()}
+    theirs = {**_run_figures(small_run), **others()}
+    for name, fig in ours.items():
+        canvas = fig.canvas
+        assert _save_png_bytes(fig) == _savefig_bytes(theirs[name]), name
+        assert fig.canvas is canvas  # the figure keeps its own canvas, as after savefig
+
+
+def test_save_png_leaves_settings_it_does_not_reproduce_to_savefig(small_run):
+    """A figure made at another dpi than savefig.dpi: one drawing would write it at its own 200 dpi."""
+    with house_style():
+        fig = Figure(figsize=(3, 2), dpi=200)
+    fig.add_subplot().plot([0, 1], [1, 0])
+    ours = _save_png_bytes(fig)
+    assert ours == _savefig_bytes(fig)
+    assert struct.unpack(">II", ours[16:24]) == (3 * 110, 2 * 110)  # PNG IHDR width, height: savefig.dpi
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"savefig.transparent": True},
+        {"savefig.facecolor": "#ffeedd"},
+        {"savefig.edgecolor": "red"},
+        {"savefig.bbox": "tight"},
+    ],
+)
+def test_save_png_leaves_a_users_savefig_settings_to_savefig(setting):
+    def draw():
+        with house_style():
+            fig = Figure(figsize=(3, 2))
+            fig.add_subplot().plot([0, 1], [1, 0])
+        fig.patch.set_linewidth(3)  # an edge, so that savefig.edgecolor shows
+        return fig
+
+    with matplotlib.rc_context(setting):
+        ours, theirs = _save_png_bytes(draw()), _savefig_bytes(draw())
+    assert ours == theirs
+    assert ours != _save_png_bytes(draw())  # the setting changes the picture
 
 
 def test_calibration_figure_draws_error_bars_only_where_there_are_standard_errors():
