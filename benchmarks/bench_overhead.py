@@ -6,7 +6,8 @@
   a user: figure workers started first (:class:`sim.output.figure_workers.FigureWorkers`,
   or none with ``--no-workers``), ``simulate()`` (its ``meta["phase_seconds"]``:
   model set-up, stepping, analytics, the rest), then ``Result.save()`` split into the
-  tables and the figures with the report. Target 1: analytics + summary + tables +
+  tables and the figures with the report; then each figure once more, alone, in the
+  warm process (what it costs a core). Target 1: analytics + summary + tables +
   figures at most 20 % of stepping.
 * **compose** — ``compose()`` and ``load_config()`` of the default overrides in a fresh
   process: the first call, then the median of the following ones (each with other
@@ -60,8 +61,9 @@ def run_phases(users: int, days: int, workers: bool) -> dict[str, float]:
 
             write_report_files(tmp, workers=pool)
             drawn = time.perf_counter()
+            figure_cpu = figure_seconds(tmp)
     phases = result.meta["phase_seconds"]
-    return {
+    return figure_cpu | {
         "start_and_config": imported - started,
         "model_setup": phases["model_setup"],
         "stepping": phases["stepping"],
@@ -70,6 +72,33 @@ def run_phases(users: int, days: int, workers: bool) -> dict[str, float]:
         "tables": tables - simulated,
         "figures_and_report": drawn - tables,
     }
+
+
+def figure_seconds(folder: str) -> dict[str, float]:
+    """Each figure of the result folder drawn and saved again in this (now warm) process.
+
+    ``figure:NAME``: seconds with :func:`sim.output.figures.save_png` (one drawing), what each
+    figure costs one core; the figures phase above is the slowest worker's share of them.
+    ``savefig:NAME``: the same figure saved by matplotlib's ``savefig`` (two drawings).
+    """
+    import io
+
+    from sim.output.figures import save_png
+    from sim.output.run_report import draw_figure, figure_names, load_folder
+    from sim.output.style import house_style
+
+    def with_savefig(fig, buf):
+        with house_style():
+            fig.savefig(buf, format="png")
+
+    data = load_folder(folder)
+    out = {}
+    for name in figure_names(data):
+        for label, save in (("figure", save_png), ("savefig", with_savefig)):
+            started = time.perf_counter()
+            save(draw_figure(data, name), io.BytesIO())
+            out[f"{label}:{name}"] = time.perf_counter() - started
+    return out
 
 
 def compose_times() -> dict[str, float]:
@@ -132,7 +161,15 @@ def report(result: dict) -> str:
         "| phase | seconds |",
         "|---|---:|",
     ]
-    lines += [f"| {name.replace('_', ' ')} | {seconds:.2f} |" for name, seconds in run.items()]
+    lines += [f"| {name.replace('_', ' ')} | {seconds:.2f} |" for name, seconds in run.items() if ":" not in name]
+    figures = {name.removeprefix("figure:"): seconds for name, seconds in run.items() if name.startswith("figure:")}
+    savefig = sum(seconds for name, seconds in run.items() if name.startswith("savefig:"))
+    lines += [
+        "",
+        f"each figure on one core, drawn again in the warm process (all: {sum(figures.values()):.2f} s; "
+        f"with matplotlib's savefig {savefig:.2f} s): "
+        + ", ".join(f"{name} {sec:.2f}" for name, sec in figures.items()),
+    ]
     output = run["analytics"] + run["summary"] + run["tables"] + run["figures_and_report"]
     lines += [
         "",
