@@ -12,7 +12,7 @@ import pytest
 
 from sim import load_config, simulate
 from sim.output import run_report
-from sim.output.figure_workers import FIGURE_WEIGHTS, FigureWorkers, _prepare, draw_pngs, share_out
+from sim.output.figure_workers import FIGURE_WEIGHTS, FigureWorkers, draw_pngs, share_out
 
 
 def test_shares_are_balanced_heaviest_first_and_cover_every_figure():
@@ -58,14 +58,24 @@ def test_a_workers_drawing_is_the_callers_png_bytes(folder):
     assert draw_pngs(str(folder), names) == {name: here[name][1] for name in names}
 
 
-def test_a_worker_start_ignores_ctrl_c_and_imports_the_drawing_code():
-    before = signal.getsignal(signal.SIGINT)
-    try:
-        _prepare()  # what each worker runs when it starts
-        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-        assert "sim.output.run_report" in sys.modules
-    finally:
-        signal.signal(signal.SIGINT, before)
+def test_a_worker_start_ignores_ctrl_c_imports_the_drawing_code_and_draws_once():
+    """In a fresh process, as a worker starts: nothing of this test session is imported there."""
+    import subprocess
+
+    code = (
+        "import signal, sys\n"
+        "import matplotlib.font_manager as fm\n"
+        "from sim.output.figure_workers import _prepare\n"
+        "_prepare()\n"
+        "print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)\n"
+        "print(sorted(m for m in ('sim.output.run_report', 'sim.output.figures', 'pyarrow.parquet') if m in sys.modules))\n"
+        "print(fm._get_font.cache_info().currsize)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    ignores, modules, fonts = done.stdout.splitlines()
+    assert ignores == "True"
+    assert modules == str(["pyarrow.parquet", "sim.output.figures", "sim.output.run_report"])
+    assert int(fonts) > 0  # fonts are loaded only to draw text: the warm-up figure was drawn
 
 
 def _parent(pid: int) -> int:
@@ -89,3 +99,27 @@ def test_workers_come_from_a_fork_server_not_the_caller_and_survive_ctrl_c(folde
         drawn = workers.draw(folder, ["funnel"])
     here = run_report.figures(run_report.load_folder(folder))
     assert drawn == {"funnel": here["funnel"][1]}
+
+
+def test_a_report_whose_figures_workers_draw_never_imports_matplotlib_in_the_caller(folder, tmp_path):
+    """`opsim` imports nothing of matplotlib before its run: the report after it need not either."""
+    import shutil
+    import subprocess
+
+    copy = shutil.copytree(folder, tmp_path / "run")
+    code = (
+        "import sys\n"
+        "from sim.output.figure_workers import FigureWorkers\n"
+        "from sim.output.run_report import write_report_files\n"
+        "if __name__ == '__main__':\n"
+        "    with FigureWorkers(2) as workers:\n"
+        f"        written = write_report_files({str(copy)!r}, workers=workers)\n"
+        "    print(len(written), sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))\n"
+    )
+    script = tmp_path / "report.py"
+    script.write_text(code)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=True)
+    count, modules = done.stdout.split(" ", 1)
+    assert modules.strip() == "[]"
+    assert int(count) == len(run_report.figure_names(run_report.load_folder(copy))) + 1  # the PNGs and the page
+    assert (copy / "report.html").exists() and (copy / "cohort_heatmap.png").stat().st_size > 0

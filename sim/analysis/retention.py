@@ -26,6 +26,9 @@ __all__ = [
 HEADLINE_DAYS = (1, 7, 30)
 #: Last day N of the retention curves that are fitted, projected from and drawn (D0 … D90).
 LONG_TERM_DAYS = 90
+#: A pooled retention curve is shown only for days N observed by at least this share of the
+#: users behind D1 (the last days of a short run rest on a few early cohorts).
+MIN_POOLED_SHARE = 0.05
 
 
 def pooled_cohort_users(cohort_active: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from sim.analysis.retention import HEADLINE_DAYS, LONG_TERM_DAYS
+from sim.analysis.retention import HEADLINE_DAYS, LONG_TERM_DAYS, MIN_POOLED_SHARE
 from sim.analysis.stats import binomial_half_width
 from sim.output.formatting import compact, percent
 from sim.output.style import (
@@ -66,9 +66,6 @@ LAPSED_COLOURS = (PALETTE[4], BASELINE)
 HEATMAP_WEEKS = 12
 #: The heatmap writes its numbers smaller above this many cohorts.
 HEATMAP_DENSE_ROWS = 26
-#: A retention curve is drawn only for days N observed by at least this share of the users behind D1
-#: (the last days of a short run rest on a few early cohorts).
-MIN_POOLED_SHARE = 0.05
 #: Retention measures drawn by group (classic D_N at the measured days).
 GROUP_MEASURE = "classic"
 

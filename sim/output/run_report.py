@@ -29,16 +29,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
-from sim.analysis.retention import pooled_curve_from_table
+from sim.analysis.retention import MIN_POOLED_SHARE, pooled_curve_from_table
 from sim.analysis.stats import Z_95
 from sim.base.errors import ResultFolderError
-from sim.output import figures as plots
 from sim.output.files import write_atomic, write_text
 from sim.output.formatting import MISSING, digits_for, is_number, money, number, percent, ratio
 from sim.output.glossary import TERMS, definitions
@@ -53,6 +50,10 @@ from sim.output.html import (
     table_html,
 )
 from sim.output.verdict import run_verdict, verdict_html
+
+if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: a report whose figures workers draw never needs it
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "FIGURE_CAPTIONS",
@@ -205,7 +206,7 @@ def _caption(data: FolderData, name: str) -> str:
     baseline = "; the organic baseline dashed" if data.baseline_cohorts is not None else ""
     return (
         f"{FIGURE_CAPTIONS[name]}{baseline}. Days observed by fewer than "
-        f"{percent(plots.MIN_POOLED_SHARE, 0)} of the D1 users are left out."
+        f"{percent(MIN_POOLED_SHARE, 0)} of the D1 users are left out."
     )
 
 
@@ -225,6 +226,11 @@ def draw_figure(data: FolderData, name: str, *, ax: Axes | Figure | None = None)
         ValueError: For a name the run has no data for, or an Axes for a several-panel figure.
 
     """
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from sim.output import figures as plots
+
     available = figure_names(data)
     if name not in available:
         raise ValueError(f"figure={name!r} is not allowed: one of {', '.join(available)} for this run")
@@ -266,8 +272,10 @@ def figures(data: FolderData, workers: FigureDrawer | None = None) -> dict[str, 
     out: dict[str, tuple[str, bytes]] = {}
     for name in names:
         if drawn is None:
+            from sim.output.figures import save_png  # here: with workers, this process never needs matplotlib
+
             buf = io.BytesIO()
-            plots.save_png(draw_figure(data, name), buf)
+            save_png(draw_figure(data, name), buf)
             png = buf.getvalue()
         else:
             png = drawn[name]

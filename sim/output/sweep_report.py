@@ -34,11 +34,11 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 
-from sim.analysis.retention import LONG_TERM_DAYS, pooled_curve_from_table
+from sim.analysis.retention import LONG_TERM_DAYS, MIN_POOLED_SHARE, pooled_curve_from_table
 from sim.analysis.stats import t_interval
 from sim.analysis.sweep_labels import human_value, short_keys
 from sim.analysis.sweep_stats import METRICS
-from sim.output.figures import MIN_POOLED_SHARE, save_png, target_axes
+from sim.output.figures import save_png, target_axes
 from sim.output.files import write_atomic, write_json, write_text
 from sim.output.formatting import MISSING, compact, digits_for, is_number, money, number, percent, ratio
 from sim.output.glossary import definitions
