@@ -11,12 +11,13 @@ interpreter):
    ``bench_machine.py`` — what two threads gain on this machine for numpy kernels alone
    (cache-resident vs streaming arrays, random numbers): the ceiling for the line above;
 3. ``bench_sweep.py`` — Hydra's per-job set-up (<= 0.15 s) and the 64-job sweep with 2
-   workers (>= 1.8x);
+   workers (>= 1.8x); ``bench_sweep_timeline.py`` — that sweep's wall time split into
+   phases, job step by job step (the explanation of the gap);
 4. ``bench_memory.py --default-only`` — peak memory per user of the default
    configuration, events included, and with ``record_events=false`` (state only).
 
 Each writes its JSON to ``--out`` (default ``benchmarks/results/``). About 3 minutes on
-a 2-core machine with ``--rounds 1`` (measured); the sweep benchmark, most of it, takes
+a 2-core machine with ``--rounds 1`` (measured before the sweep timeline was added; it adds about 20 s a round); the sweep benchmark, most of it, takes
 about twice as long with the default ``--rounds 2``. The core's table at 100,000 to
 10,000,000 users, the planner's and the calibrator's figures are separate
 (``bench_core.py``, ``bench_plan.py``, ``bench_calibrate.py``).
@@ -55,6 +56,10 @@ def steps(rounds: int, out: Path) -> list[tuple[str, list[str]]]:
             ["bench_machine.py", "--json", str(out / "machine.json")],
         ),
         ("5. sweeps", ["bench_sweep.py", "--rounds", str(rounds), "--json", str(out / "sweep.json")]),
+        (
+            "5 (why). where the 2-worker sweep's time goes",
+            ["bench_sweep_timeline.py", "--rounds", str(rounds), "--json", str(out / "sweep_timeline.json")],
+        ),
         ("6. peak memory per user", ["bench_memory.py", "--default-only", "--json", str(out / "memory.json")]),
     ]
 
