@@ -324,6 +324,7 @@ def uninterrupted_studies(tmp_path_factory):
         ("cmaes", 9, 0),  # CMA-ES writes its state (3 records) into the trial before the values; trial 9's
         #                    generation tag decides which trials the optimizer is told in the next batch
         ("cmaes", 13, 0),
+        ("random", 9, 1),  # independent draws, one after the other from the trial's generator
         ("cmaes", 13, 1),  # ... one of the three written
         ("cmaes", 13, 4),  # ... all three and one value
     ],
