@@ -44,9 +44,13 @@ def _load(*overrides: str):
     return load_plan_config(compose([*TINY, *overrides], config_name=PLAN_CONFIG_NAME))
 
 
-def _ads_plan(*overrides: str, **plan_fields):
+#: The same two channels searched on a log scale from 10 USD a day.
+ADS_LOG_SCALE = {name: replace(var, low=10.0, log=True) for name, var in ADS_ONLY.items()}
+
+
+def _ads_plan(*overrides: str, variables=ADS_ONLY, **plan_fields):
     run, plan = _load(*overrides)
-    plan = replace(plan, variables=dict(ADS_ONLY), **plan_fields)
+    plan = replace(plan, variables=dict(variables), **plan_fields)
     return run, check_plan(plan, run)
 
 
@@ -301,13 +305,16 @@ def uninterrupted_studies(tmp_path_factory):
     """One uninterrupted 16-trial study per sampler, made when a test first asks for it."""
     made = {}
 
-    def study(sampler: str):
-        if sampler not in made:
-            run, plan = _ads_plan(budget=15_000.0, trials=16, sampler=sampler)
-            out = tmp_path_factory.mktemp(f"whole-{sampler}")
+    def study(kind: str):
+        """``kind``: a sampler name, or ``tpe-log`` for TPE over log-scale variables."""
+        if kind not in made:
+            sampler, _, scale = kind.partition("-")
+            variables = ADS_LOG_SCALE if scale == "log" else ADS_ONLY
+            run, plan = _ads_plan(budget=15_000.0, trials=16, sampler=sampler, variables=variables)
+            out = tmp_path_factory.mktemp(f"whole-{kind}")
             best, _ = _study_best(run, plan, out)
-            made[sampler] = run, plan, out / "study.journal", best
-        return made[sampler]
+            made[kind] = run, plan, out / "study.journal", best
+        return made[kind]
 
     return study
 
@@ -320,7 +327,9 @@ def uninterrupted_studies(tmp_path_factory):
         ("tpe", 0, 2),  # ... one of its two values written
         ("tpe", 9, 0),  # a trial of the third batch drawn at random (TPE's start-up phase): created, no values
         ("tpe", 9, 1),  # ... one value written
+        ("tpe", 11, 1),  # the last of its batch: no later ask sets the sampler the batch's tells use
         ("tpe", 13, 1),  # a trial of the fourth batch, drawn by TPE's model of the 12 told trials
+        ("tpe-log", 9, 1),  # variables searched on a log scale
         ("cmaes", 9, 0),  # CMA-ES writes its state (3 records) into the trial before the values; trial 9's
         #                    generation tag decides which trials the optimizer is told in the next batch
         ("cmaes", 13, 0),
@@ -330,14 +339,18 @@ def uninterrupted_studies(tmp_path_factory):
     ],
 )
 def test_a_study_killed_while_asking_a_trial_resumes_to_the_uninterrupted_plan(
-    tmp_path, uninterrupted_studies, sampler, trial, records_written
+    tmp_path, caplog, uninterrupted_studies, sampler, trial, records_written
 ):
     """The journal cut where a SIGKILL during ``ask`` cuts it: the half-asked trial gets its values back."""
     run, plan, whole, best = uninterrupted_studies(sampler)
     out = tmp_path / "killed"
     out.mkdir()
     (out / "study.journal").write_bytes(_cut_inside_ask(whole, trial, records_written))
-    resumed, study = _study_best(run, plan, out)
+    with caplog.at_level("WARNING", logger="opsim"):
+        resumed, study = _study_best(run, plan, out)
+    still_queued = trial == 0 and records_written == 0  # an enqueued trial not yet taken: nothing to complete
+    completed = f"trial {trial}: completed the values a killed run had left half-written"
+    assert (completed in caplog.text) is not still_queued
     assert {k: v for k, v in resumed.items() if k.startswith("param:")} == {
         k: v for k, v in best.items() if k.startswith("param:")
     }
@@ -351,6 +364,7 @@ def test_a_study_killed_while_asking_a_trial_resumes_to_the_uninterrupted_plan(
     assert [t.params for t in study.get_trials(deepcopy=False)] == [
         t.params for t in every
     ]  # every trial, not just the best
+    assert [t.distributions for t in study.get_trials(deepcopy=False)] == [t.distributions for t in every]
 
 
 @pytest.mark.parametrize("records", [1, 2])
@@ -434,7 +448,7 @@ def _trial_values(path: Path) -> list[float]:
     return [t.value for t in study.get_trials(deepcopy=False)]
 
 
-def test_a_record_half_written_by_a_killed_study_is_dropped_so_the_resumed_study_stays_readable(tmp_path):
+def test_a_record_half_written_by_a_killed_study_is_dropped_so_the_resumed_study_stays_readable(tmp_path, caplog):
     journal = tmp_path / "study.journal"
     _journal_with_trials(journal, [1.0, 2.0])
     whole = journal.read_bytes()
@@ -449,7 +463,9 @@ def test_a_record_half_written_by_a_killed_study_is_dropped_so_the_resumed_study
         _journal_with_trials(unrepaired, [3.0])
         _trial_values(unrepaired)
 
-    assert drop_torn_record(journal) is True
+    with caplog.at_level("WARNING", logger="opsim"):
+        assert drop_torn_record(journal) is True
+    assert f"{journal}: dropped a half-written last record ({len(torn) - len(whole)} bytes)" in caplog.text
     assert journal.read_bytes() == whole  # cut exactly after the last complete line
     _journal_with_trials(journal, [3.0])
     assert _trial_values(journal) == [1.0, 2.0, 3.0]
