@@ -401,6 +401,53 @@ def test_save_png_leaves_a_users_savefig_settings_to_savefig(setting):
     assert ours != _save_png_bytes(draw())  # the setting changes the picture
 
 
+def _small_figure() -> Figure:
+    with house_style():
+        fig = Figure(figsize=(3, 2))
+        fig.add_subplot().plot([0, 1], [1, 0])
+    return fig
+
+
+def test_save_png_draws_once_under_the_house_style(monkeypatch):
+    """The one-drawing path is taken (savefig would give the same bytes, only slower)."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("savefig called")
+
+    ours = _save_png_bytes(_small_figure())
+    with matplotlib.rc_context({"savefig.bbox": "standard"}):
+        standard = _save_png_bytes(_small_figure())
+    monkeypatch.setattr(Figure, "savefig", refuse)
+    assert _save_png_bytes(_small_figure()) == ours
+    with matplotlib.rc_context({"savefig.bbox": "standard"}):
+        assert _save_png_bytes(_small_figure()) == standard == ours
+
+
+def test_one_drawing_stands_for_savefig_only_where_savefig_would_only_draw():
+    fig = _small_figure()
+    with matplotlib.rc_context({"savefig.dpi": "figure"}):
+        assert plots._one_drawing_is_savefig(fig)
+    with matplotlib.rc_context({"savefig.dpi": fig.dpi}):
+        assert plots._one_drawing_is_savefig(fig)
+    with matplotlib.rc_context({"savefig.dpi": fig.dpi + 1}):
+        assert not plots._one_drawing_is_savefig(fig)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"savefig.format": "pdf"},  # a user's default format: save_png still writes PNG
+        {"image.origin": "lower"},  # a user's image origin: the picture is not flipped
+        {"savefig.format": "svg", "savefig.bbox": "tight"},  # ... on savefig's path too
+    ],
+)
+def test_save_png_writes_the_png_savefig_writes_whatever_the_users_defaults(setting):
+    with matplotlib.rc_context(setting):
+        ours, theirs = _save_png_bytes(_small_figure()), _savefig_bytes(_small_figure())
+    assert ours.startswith(b"\x89PNG\r\n\x1a\n")
+    assert ours == theirs
+
+
 def test_calibration_figure_draws_error_bars_only_where_there_are_standard_errors():
     table = pd.DataFrame({"day": [1, 2, 3], "observed": [0.3, 0.2, 0.15], "fitted": [0.31, 0.19, 0.15]})
     fig = plots.calibration_figure(table, "t")

@@ -124,7 +124,7 @@ def _one_drawing_is_savefig(fig: Figure) -> bool:
         and rcParams["savefig.facecolor"] == "auto"
         and rcParams["savefig.edgecolor"] == "auto"
         and not rcParams["savefig.transparent"]
-        and rcParams["savefig.bbox"] in (None, "standard")
+        and rcParams["savefig.bbox"] is None  # also what "standard" is stored as
     )
 
 
