@@ -232,7 +232,24 @@ def test_rerunning_continues_the_study_and_another_plan_in_its_folder_is_refused
         main([*common, "plan.trials=6", "plan.budget=5000"])
     assert info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "hydra.run.dir" in err[0] and "different settings" in err[0]
+    assert len(err) == 1
+    assert err[0].endswith(
+        f"hydra.run.dir={str(out)!r} is not allowed: a folder without another plan's study: this one holds "
+        "a study of different settings (delete it, or give hydra.run.dir=<new folder>)"
+    )
+
+
+def test_a_new_study_is_made_in_a_new_folder_and_maximises_or_minimises_as_its_objective_says(tmp_path):
+    from optuna.study import StudyDirection
+
+    from sim.app.plan import _open_study
+
+    run, plan = _ads_plan(budget=15_000.0)
+    study = _open_study(tmp_path / "new" / "plan", run, plan)  # neither folder exists yet
+    assert (tmp_path / "new" / "plan" / "study.journal").exists()
+    assert study.direction == StudyDirection.MAXIMIZE  # incremental profit
+    run, plan = _ads_plan("plan.objective=least_spend", "plan.target.metric=incremental_users", budget=3_000.0)
+    assert _open_study(tmp_path / "least", run, plan).direction == StudyDirection.MINIMIZE
 
 
 def test_a_target_the_budget_cannot_reach_says_so_and_returns_the_closest_plan(tmp_path):
