@@ -33,6 +33,7 @@ so ``opsim --config-dir <folder> strategy=best_strategy`` runs it), ``study.jour
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -40,7 +41,7 @@ import logging
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -294,6 +295,19 @@ def drop_torn_record(journal: Path) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _no_study_created_line() -> Iterator[None]:
+    """Optuna's logging at WARNING for the block (no "A new study created" line), then as it was."""
+    import optuna
+
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)
+
+
 def _open_study(out: Path, run: Config, plan: PlanConfig) -> Any:
     """The Optuna study in ``out/study.journal``, created or continued (refused if it is another plan's)."""
     import optuna
@@ -304,14 +318,10 @@ def _open_study(out: Path, run: Config, plan: PlanConfig) -> Any:
     drop_torn_record(out / STORAGE_FILE)
     storage = JournalStorage(JournalFileBackend(str(out / STORAGE_FILE)))
     direction = "maximize" if plan.objective not in MINIMISED else "minimize"
-    previous = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" line; restored below
-    try:
+    with _no_study_created_line():
         study = optuna.create_study(
             study_name=STUDY_NAME, storage=storage, direction=direction, load_if_exists=True, sampler=_sampler(plan, 0)
         )
-    finally:
-        optuna.logging.set_verbosity(previous)
     digest = _plan_hash(run, plan)
     recorded = study.user_attrs.get("plan_hash")
     if recorded is None:  # a new study, or one killed before its settings were recorded: the hash goes last
@@ -397,12 +407,8 @@ def _finish_ask(study: Any, plan: PlanConfig, space: dict[str, Any], trial: Any)
     """
     import optuna
 
-    previous = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created in memory" line
-    try:
+    with _no_study_created_line():
         scratch = optuna.create_study(direction=study.direction, sampler=_sampler(plan, trial.number))
-    finally:
-        optuna.logging.set_verbosity(previous)
     scratch.add_trials(t for t in study.get_trials(deepcopy=False) if t.number < trial.number)
     scratch.ask(space)
     drawn = scratch.get_trials(deepcopy=False)[-1]
