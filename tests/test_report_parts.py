@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from sim.analysis.stats import Z_95
 from sim.output import figures as plots
+from sim.output.cell_labels import CellLabels
 from sim.output.formatting import compact, digits_for, money, number, percent, ratio, with_half_width
 from sim.output.glossary import TERMS, definitions
 from sim.output.html import Cell, Comparison, definitions_html, side_by_side_html, table_html
@@ -320,8 +321,9 @@ def test_run_figures_keep_every_title_and_label_inside_the_figure(small_run):
     cols = [c for c in tri.columns if c.startswith("w") and 1 <= int(c[1:]) <= plots.HEATMAP_WEEKS]
     cells = int(np.isfinite(tri[cols].to_numpy(float)).sum())
     heat_ax = figures["heatmap"].axes[0]
-    numbers = [t for t in heat_ax.texts if re.fullmatch(r"\d+\.\d", t.get_text())]
-    assert len(numbers) == cells > 0
+    (labels,) = [c for c in heat_ax.collections if isinstance(c, CellLabels)]
+    numbers = [t for t in labels.texts if re.fullmatch(r"\d+\.\d", t)]
+    assert len(numbers) == len(labels.texts) == cells > 0
     # the stage chart puts lapsed users on their own axis
     assert len(figures["stages"].axes) == 2
     # money on the spend axis: currency, no offset or scientific notation

@@ -20,11 +20,13 @@ import pandas as pd
 from matplotlib import image, rcParams
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import Normalize
+from matplotlib.collections import PolyCollection
+from matplotlib.colors import Normalize, to_rgba
 from matplotlib.figure import Figure
 
 from sim.analysis.retention import HEADLINE_DAYS, LONG_TERM_DAYS, MIN_POOLED_SHARE
 from sim.analysis.stats import binomial_half_width
+from sim.output.cell_labels import cell_labels
 from sim.output.formatting import compact, percent
 from sim.output.style import (
     BASELINE,
@@ -283,6 +285,9 @@ def stages_figure(daily: pd.DataFrame, title: str, *, fig: Figure | None = None)
 def cohort_heatmap_figure(triangle: pd.DataFrame, title: str, *, ax: Axes | None = None) -> Figure:
     """Weekly cohort triangle: % of each acquisition week's users active in tenure week k, values in the cells.
 
+    The values are written as one collection of outlines (:func:`sim.output.cell_labels.cell_labels`,
+    its ``texts`` the numbers), not as ~600 ``Text`` artists: it draws in a fifth of the time.
+
     Week 0 (100 % by definition) is left out so the colour scale spends its range on the weeks that differ.
     """
     cols = [c for c in triangle.columns if c.startswith("w") and c[1:].isdigit() and 1 <= int(c[1:]) <= HEATMAP_WEEKS]
@@ -301,25 +306,43 @@ def cohort_heatmap_figure(triangle: pd.DataFrame, title: str, *, ax: Axes | None
         step = max(1, rows // 26)
         ax.set_yticks(range(0, rows, step), [str(w) for w in triangle["cohort_week"].iloc[::step]])
         size = 7 if rows <= HEATMAP_DENSE_ROWS else 5.5
-        for i in range(values.shape[0]):
-            for j in range(values.shape[1]):
-                if np.isfinite(values[i, j]):
-                    colour = text_colour_on(im.cmap(norm(values[i, j])))
-                    ax.text(
-                        j,
-                        i,
-                        f"{values[i, j]:.1f}",
-                        ha="center",
-                        va="center",
-                        fontsize=size,
-                        color=colour,
-                        in_layout=False,
-                    )
+        row, column = np.nonzero(np.isfinite(values))
+        cell_values = values[row, column]
+        cell_labels(
+            ax,
+            column,
+            row,
+            [f"{v:.1f}" for v in cell_values],
+            [text_colour_on(rgba) for rgba in im.cmap(norm(cell_values))],
+            size,
+        )
         ax.set_xlabel("weeks since acquisition")
         ax.set_ylabel("acquisition week")
         fig.colorbar(im, ax=ax, label="% of cohort active", format=percent_formatter(), shrink=0.8)
         _title(ax, "Cohort retention by acquisition week", title)
     return fig
+
+
+#: Width of a bar, as a share of the distance between neighbouring x values.
+BAR_WIDTH = 0.85
+
+
+def _bars(ax: Axes, x: np.ndarray, height: np.ndarray, bottom: np.ndarray, colour: str, label: str) -> PolyCollection:
+    """Vertical bars from ``bottom`` to ``bottom + height`` at each ``x``, as one collection.
+
+    What ``ax.bar`` draws, as one artist instead of a ``Rectangle`` per bar: a year of
+    weekly growth has some 200 bars, and adding and drawing them one by one took about
+    half of the growth figure's time. A collection is a legend entry like a bar series.
+    """
+    x = np.asarray(x, dtype=float)
+    left, right = x - BAR_WIDTH / 2, x + BAR_WIDTH / 2
+    top = bottom + height
+    corners = np.stack(
+        [np.column_stack(pair) for pair in ((left, bottom), (left, top), (right, top), (right, bottom))], axis=1
+    )
+    bars = PolyCollection(corners, facecolors=to_rgba(colour), edgecolors="none", linewidths=0, label=label)
+    ax.add_collection(bars)
+    return bars
 
 
 def growth_figure(growth: pd.DataFrame, title: str, *, ax: Axes | None = None) -> Figure:
@@ -333,9 +356,11 @@ def growth_figure(growth: pd.DataFrame, title: str, *, ax: Axes | None = None) -
             return fig
         bottom = np.zeros(len(weeks))
         for name, colour in (("retained", PALETTE[5]), ("new", PALETTE[0]), ("resurrected", PALETTE[2])):
-            ax.bar(x, weeks[name], bottom=bottom, color=colour, label=name, width=0.85)
-            bottom += weeks[name].to_numpy(dtype=float)
-        ax.bar(x, -weeks["churned"], color=COST, label="churned (lapsed)", width=0.85)
+            height = weeks[name].to_numpy(dtype=float)
+            _bars(ax, x, height, bottom, colour, name)
+            bottom = bottom + height
+        _bars(ax, x, -weeks["churned"].to_numpy(dtype=float), np.zeros(len(weeks)), COST, "churned (lapsed)")
+        ax.autoscale_view()
         ax.axhline(0, color=NEUTRAL, lw=0.8)
         ax.yaxis.set_major_formatter(compact_formatter())
         ax.set_xlabel("week")

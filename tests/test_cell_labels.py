@@ -1,0 +1,137 @@
+"""Cell labels drawn as one collection of outlines, and bars drawn as one collection.
+
+The outlines are checked against matplotlib's own ``TextPath`` (an independent layout of
+the same text), and where they land against the pixels of the rendered figure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import TextPath
+
+from sim.output import figures as plots
+from sim.output.cell_labels import CellLabels, cell_labels, text_outlines
+from sim.output.style import house_style, text_colour_on
+
+#: A pixel of rendered ink: darker than this on a white background (0–255 grey).
+INK = 128
+
+
+def _centred_text_path(text: str, prop: FontProperties) -> np.ndarray:
+    """TextPath's vertices, moved so that its ink (matplotlib's exact extents of the curves) is centred on 0."""
+    path = TextPath((0, 0), text, prop=prop)
+    ink = path.get_extents()
+    return path.vertices - ((ink.x0 + ink.x1) / 2, (ink.y0 + ink.y1) / 2)
+
+
+@pytest.mark.parametrize("size", [5.5, 7.0, 12.0])
+def test_outlines_are_textpaths_centred(size):
+    texts = ["0.0", "18.3", "100.0", "18.3", "-4.5", "7 %", "AV", "x"]  # a repeat, a sign, a kerned pair
+    with house_style():
+        prop = FontProperties(size=size)
+        outlines = text_outlines(texts, prop)
+        for text, outline in zip(texts, outlines, strict=True):
+            expected = TextPath((0, 0), text, prop=prop)
+            np.testing.assert_array_equal(outline.codes, expected.codes)
+            # the outline is centred on its control points' box, which for these glyphs is their ink's box
+            # (curve extrema are on-curve points in DejaVu Sans): equal up to float rounding
+            np.testing.assert_allclose(outline.vertices, _centred_text_path(text, prop), rtol=0, atol=1e-6)
+    assert outlines[1] is outlines[3]  # a repeated text is laid out once
+
+
+def test_blank_texts_have_empty_outlines():
+    with house_style():
+        outlines = text_outlines(["", " ", "1"], FontProperties(size=7))
+    assert len(outlines[0].vertices) == 0 and len(outlines[1].vertices) == 0 and len(outlines[2].vertices) > 0
+
+
+def _ink(fig: Figure) -> np.ndarray:
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].mean(axis=-1) < INK
+
+
+@pytest.mark.parametrize("dpi", [72, 110, 200])
+def test_a_label_is_drawn_centred_on_its_data_point_at_its_point_size(dpi):
+    """The ink's box is centred on the data point and as tall as the digits at that size and dpi."""
+    size = 20.0
+    fig = Figure(figsize=(3, 2), dpi=dpi)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    ax.set_xlim(0, 3)
+    ax.set_ylim(0, 2)
+    cell_labels(ax, [1.0], [1.5], ["88"], ["black"], size)
+    rows, columns = np.nonzero(_ink(fig))
+    # the data point (1, 1.5) in pixels from the top-left corner; half a pixel for the pixel grid
+    x, y = ax.transData.transform((1.0, 1.5))
+    top = fig.bbox.height - y
+    assert abs((columns.min() + columns.max() + 1) / 2 - x) <= 1.0
+    assert abs((rows.min() + rows.max() + 1) / 2 - top) <= 1.0
+    # an "8" is about 0.73 em tall in DejaVu Sans: the height scales with size × dpi / 72
+    expected = TextPath((0, 0), "88", prop=FontProperties(size=size)).get_extents().height * dpi / 72
+    assert abs((rows.max() - rows.min() + 1) - expected) <= 2.0
+
+
+def test_the_collection_holds_every_text_its_position_and_colour():
+    fig = Figure()
+    ax = fig.add_subplot()
+    labels = cell_labels(ax, [0, 1, 2], [2, 1, 0], ["1.0", "2.0", "1.0"], ["black", "white", "black"], 7)
+    assert isinstance(labels, CellLabels) and labels in ax.collections
+    assert labels.texts == ["1.0", "2.0", "1.0"]
+    np.testing.assert_array_equal(labels.get_offsets(), [[0, 2], [1, 1], [2, 0]])
+    np.testing.assert_array_equal(labels.get_facecolors()[:, :3], [[0, 0, 0], [1, 1, 1], [0, 0, 0]])
+    assert not labels.get_in_layout()
+    assert ax.dataLim.get_points().tolist() == Figure().add_subplot().dataLim.get_points().tolist()  # no autoscale
+
+
+def test_the_heatmap_writes_each_cell_its_value_in_the_colour_that_reads():
+    values = np.array([[0.10, 0.55, np.nan], [0.02, np.nan, np.nan]])
+    triangle = pd.DataFrame({"cohort_week": [0, 1], "cohort_size": [10, 10], "w0": [1.0, 1.0]})
+    for k in range(3):
+        triangle[f"w{k + 1}"] = values[:, k]
+    fig = plots.cohort_heatmap_figure(triangle, "t")
+    ax = fig.axes[0]
+    (labels,) = [c for c in ax.collections if isinstance(c, CellLabels)]
+    assert labels.texts == ["10.0", "55.0", "2.0"]  # row by row, cells without a value left blank
+    np.testing.assert_array_equal(labels.get_offsets(), [[0, 0], [1, 0], [0, 1]])
+    image = ax.images[0]
+    expected = [text_colour_on(image.cmap(image.norm(v))) for v in (10.0, 55.0, 2.0)]
+    assert expected == ["white", "black", "white"]  # the darkest cells white, the brightest black
+    colours = ["black" if tuple(c[:3]) == (0, 0, 0) else "white" for c in labels.get_facecolors()]
+    assert colours == expected
+
+
+def _bar_pixels(draw) -> np.ndarray:
+    with house_style():
+        fig = Figure(figsize=(4, 3))
+        ax = fig.add_subplot()
+        draw(ax)
+        ax.legend(loc="upper left")  # "best" would weigh patches and collections differently
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba()).copy()
+
+
+def test_bars_as_one_collection_draw_the_pixels_of_matplotlibs_bars():
+    x = np.arange(1, 9)
+    low = np.array([5.0, 7, 0, 3, 9, 2, 4, 6])
+    high = np.array([1.0, 2, 3, 0, 1, 2, 5, 1])
+    churn = -np.array([2.0, 1, 4, 3, 0, 2, 1, 5])
+
+    def with_bar(ax):
+        ax.bar(x, low, color="C0", label="low", width=plots.BAR_WIDTH)
+        ax.bar(x, high, bottom=low, color="C1", label="high", width=plots.BAR_WIDTH)
+        ax.bar(x, churn, color="C2", label="churn", width=plots.BAR_WIDTH)
+
+    def with_collections(ax):
+        plots._bars(ax, x, low, np.zeros(x.size), "C0", "low")
+        plots._bars(ax, x, high, low, "C1", "high")
+        plots._bars(ax, x, churn, np.zeros(x.size), "C2", "churn")
+        ax.autoscale_view()
+
+    np.testing.assert_array_equal(_bar_pixels(with_collections), _bar_pixels(with_bar))
