@@ -1,8 +1,7 @@
 """Processes that draw a run's figures side by side, started before the run so their imports overlap it.
 
 Drawing the report's figures is the longest part of writing a result folder (about
-1.4 s of CPU for a default run here: the cohort heatmap alone writes some 600 numbers into its
-cells), and matplotlib's drawing holds the GIL, so threads would not help.
+0.9 s of CPU for a default run here), and matplotlib's drawing holds the GIL, so threads would not help.
 :class:`FigureWorkers` keeps a few worker processes (``forkserver`` where the platform
 has it, else ``spawn``; never ``fork``, which is unsafe in a process with threads) that
 import the drawing code as soon as they start — while the caller is still simulating —
@@ -29,14 +28,16 @@ __all__ = ["FIGURE_WEIGHTS", "MAX_FIGURE_WORKERS", "FigureWorkers", "draw_pngs",
 
 #: Workers at most (the figures split well into about this many shares).
 MAX_FIGURE_WORKERS = 3
-#: Rough drawing cost of each figure relative to a simple line chart, to balance the shares.
+#: Drawing cost of each figure relative to a simple line chart (the retention curve), to
+#: balance the shares: a default run's figures as ``benchmarks/bench_overhead.py`` times them.
 FIGURE_WEIGHTS = {
-    "cohort_heatmap": 6.0,
-    "growth": 2.0,
-    "stages": 1.5,
-    "retention_groups": 1.5,
+    "cohort_heatmap": 2.4,
+    "retention_groups": 1.6,
+    "stages": 1.6,
+    "growth": 1.3,
     "vs_baseline": 1.5,
     "spend_response": 1.5,
+    "funnel": 0.8,
 }
 #: Cost of a figure not in :data:`FIGURE_WEIGHTS`.
 DEFAULT_WEIGHT = 1.0
@@ -75,12 +76,14 @@ def _prepare() -> None:
     """Worker start: leave Ctrl-C to the caller, and get ready to draw now (while the caller simulates).
 
     Importing the drawing code (matplotlib, pandas, pyarrow's parquet reader) takes about
-    a second, and a process's first drawing about 0.3 s more than the next (fonts found
-    and loaded, the PNG writer set up): a tiny figure, drawn and saved here, pays that.
+    a second, a process's first drawing about 0.3 s more than the next (fonts found and
+    loaded, the PNG writer set up) and its first Parquet read about 10 ms more: a tiny
+    figure drawn and saved here, and a tiny table written and read back, pay that.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import io
 
+    import pandas as pd
     import pyarrow.parquet  # noqa: F401  (pandas imports it at the first read otherwise)
     from matplotlib.figure import Figure
 
@@ -95,6 +98,9 @@ def _prepare() -> None:
         ax.set_title("warm-up", fontweight="bold")
         ax.text(0, 0, "0.0", fontsize=5.5)
     save_png(fig, io.BytesIO())
+    table = io.BytesIO()
+    pd.DataFrame({"warm_up": [0]}).to_parquet(table)
+    pd.read_parquet(io.BytesIO(table.getvalue()))
 
 
 def _ready() -> int:
