@@ -202,3 +202,21 @@ def test_retention_table_equals_every_measure_computed_alone(users, horizon, tex
 def test_retention_table_refuses_a_reversed_bracket(tiny):
     with pytest.raises(ValueError, match=r"bracket \[7, 1\] is not allowed"):
         retention_table(tiny, days=(1,), brackets=((7, 1),))
+
+
+@pytest.mark.parametrize("groups", [None, "one"])
+def test_retention_table_with_no_or_one_grouping_equals_every_measure_computed_alone(groups):
+    """'all' and the cohort weeks are counted from a grouping's groups when there is one, directly when not."""
+    full = _random_events(np.random.default_rng(7), 900, 60, False)
+    data = EventData(
+        full.acquired_day,
+        full.visit_user,
+        full.visit_day,
+        full.horizon,
+        groups=None if groups is None else {"channel": full.groups["channel"]},
+        labels=full.labels,
+    )
+    days, brackets = (1, 7, 30), ((1, 7), (8, 14))
+    table = retention_table(data, days, brackets)
+    pd.testing.assert_frame_equal(table, _table_measure_by_measure(data, days, brackets), check_exact=True)
+    assert set(table["by"]) == ({"all", "cohort_week"} if groups is None else {"all", "channel", "cohort_week"})

@@ -259,6 +259,20 @@ def _group_codes(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values, codes.reshape(-1)
 
 
+def _counts_by_day(
+    codes: np.ndarray,
+    n_groups: int,
+    acquired: np.ndarray,
+    horizon: int,
+    measures: list[tuple[str, int, int, np.ndarray]],
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Users ``size[g, a]`` and each measure's hits ``hits[g, a]`` by group code g and acquisition day a."""
+    key = codes * horizon + acquired
+    bins = n_groups * horizon
+    size = np.bincount(key, minlength=bins).reshape(n_groups, horizon)
+    return size, [np.bincount(key[hit], minlength=bins).reshape(n_groups, horizon) for _m, _lo, _hi, hit in measures]
+
+
 def retention_table(
     data: VisitRecord,
     days: Sequence[int] = MEASURE_DAYS,
@@ -270,7 +284,8 @@ def retention_table(
     :func:`bracket_retention` for every measure and group (tested), counted in one
     pass per grouping: a user is eligible for a measure reaching day a + N when
     a + N < H, which depends on the acquisition day a alone, so each grouping's
-    users and hits are counted per (group g, acquisition day a) once, and
+    users and hits are counted per (group g, acquisition day a) once (``all`` as the
+    sum of one grouping's groups, ``cohort_week`` as the sum of its days of ``all``), and
 
         users[g, m] = Σ_{a < H − N_m} size[g, a],    retained[g, m] = Σ_{a < H − N_m} hits_m[g, a].
 
@@ -293,24 +308,38 @@ def retention_table(
         if not 0 <= lo <= hi:
             raise ValueError(f"bracket [{lo}, {hi}] is not allowed: need 0 <= lo <= hi")
         measures.append(("bracket", lo, hi, np.asarray(data.bracket_hits(lo, hi))[mine]))
-    groupings: list[tuple[str, list[str], np.ndarray]] = [("all", ["all"], np.zeros(a.size, dtype=np.int64))]
+    # per grouping: group names, users size[g, a] and each measure's hits[g, a] by acquisition day a
+    counted: list[tuple[str, list[str], np.ndarray, list[np.ndarray]]] = []
     for by, group in (data.groups or {}).items():
         values, codes = _group_codes(np.asarray(group)[mine])
         integer = np.issubdtype(values.dtype, np.integer)
         names = data.label(by, values) if integer else [str(v) for v in values.astype(str)]
-        groupings.append((by, names, codes))
-    weeks, week_codes = _group_codes(a // WEEK_DAYS)
-    groupings.append(("cohort_week", [str(w) for w in weeks], week_codes))
+        counted.append((by, names, *_counts_by_day(codes, len(names), a, horizon, measures)))
+    if counted:  # every grouping splits the same users: "all" is the sum of any one's groups
+        size_all = counted[0][2].sum(axis=0, keepdims=True)
+        hits_all = [hits.sum(axis=0, keepdims=True) for hits in counted[0][3]]
+    else:
+        size_all, hits_all = _counts_by_day(np.zeros(a.size, dtype=np.int64), 1, a, horizon, measures)
+    counted.insert(0, ("all", ["all"], size_all, hits_all))
+    # acquisition weeks group acquisition days: a week's counts are its days' counts of "all"
+    weeks = np.unique(a // WEEK_DAYS)
+    day = np.arange(horizon)
+    in_week = np.searchsorted(weeks, day // WEEK_DAYS)
+    present = np.isin(day // WEEK_DAYS, weeks)
+
+    def by_week(per_day: np.ndarray) -> np.ndarray:
+        out = np.zeros((weeks.size, horizon), dtype=per_day.dtype)
+        out[in_week[present], day[present]] = per_day[0, present]
+        return out
+
+    counted.append(("cohort_week", [str(w) for w in weeks], by_week(size_all), [by_week(h) for h in hits_all]))
     columns: dict[str, list] = {k: [] for k in ("by", "group", "measure", "day_n", "day_hi", "users", "retained")}
-    for by, names, codes in groupings:
-        n_groups = len(names)
-        key = codes * horizon + a
-        size = np.bincount(key, minlength=n_groups * horizon).reshape(n_groups, horizon).cumsum(axis=1)
-        for measure, lo, hi, hit in measures:
+    for by, names, size_by_day, hits_by_day in counted:
+        size = size_by_day.cumsum(axis=1)
+        for (measure, lo, hi, _hit), hits in zip(measures, hits_by_day, strict=True):
             observed = horizon - hi  # cohorts a < H − N_hi are observed for the measure
             if observed <= 0:
                 continue
-            hits = np.bincount(key[hit], minlength=n_groups * horizon).reshape(n_groups, horizon)
             users = size[:, observed - 1]
             retained = hits[:, :observed].sum(axis=1)
             keep = users > 0

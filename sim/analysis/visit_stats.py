@@ -97,9 +97,11 @@ class VisitSummary:
                 f"tenure periods of {step} days up to {width - 1} were not tracked: "
                 f"the run tracks weeks 0 … {self.triangle_weeks}"
             )
+        visited = np.flatnonzero(self.weeks)  # one pass over every user; the weeks' passes see only these
+        bits = self.weeks[visited]
         users, weeks = [], []
         for k in range(width):
-            mine = np.flatnonzero((self.weeks >> np.uint16(k)) & np.uint16(1))
+            mine = visited[((bits >> np.uint16(k)) & np.uint16(1)).astype(bool)]
             users.append(mine)
             weeks.append(np.full(mine.size, k, dtype=np.int64))
         return np.concatenate(users), np.concatenate(weeks)
