@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from dataclasses import replace
 
 import pytest
@@ -9,6 +11,8 @@ import pytest
 from sim.app import memory
 from sim.app.config import load_config
 from sim.base.errors import MemoryLimitError
+
+gc_collect = gc.collect
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +77,48 @@ def test_available_memory_is_the_smallest_figure(monkeypatch):
     monkeypatch.setattr(memory, "_cgroup_available", lambda: 3 * 10**9)
     monkeypatch.setattr(memory, "_address_space_available", lambda: None)
     assert memory.available_memory() == (3 * 10**9, "the control group's memory.max")
+
+
+class _Recorded:
+    """Stand-in for UserLifecycleModel that keeps a weak reference to each model's users' state."""
+
+    def __init__(self, model_class, extra_cycle: bool):
+        self.model_class, self.extra_cycle, self.states = model_class, extra_cycle, []
+
+    def __call__(self, *args, **kwargs):
+        model = self.model_class(*args, **kwargs)
+        if self.extra_cycle:
+            model.itself = model  # a cycle that is not a bound method: only the collector frees it
+        self.states.append(weakref.ref(model.population))
+        return model
+
+
+@pytest.mark.parametrize(
+    ("agents", "extra_cycle", "collected"),
+    [("lazy", False, False), ("lazy", True, True), ("all", False, True)],
+)
+def test_a_finished_run_frees_its_users_state(monkeypatch, agents, extra_cycle, collected):
+    """Without agents the model is freed as its run ends; agents (a cycle with their model) need the collector.
+
+    Before ``release``: Mesa's bound ``step`` kept every model for the collector, and with
+    agents Mesa's class-level ``Agent._ids`` kept the model for good, collector or not.
+    """
+    from sim.app import simulate as simulate_module
+
+    recorded = _Recorded(simulate_module.UserLifecycleModel, extra_cycle)
+    collections = []
+    monkeypatch.setattr(simulate_module, "UserLifecycleModel", recorded)
+    monkeypatch.setattr(simulate_module, "COLLECT_AFTER_BYTES", 0)  # every model counts as large
+    monkeypatch.setattr(simulate_module.gc, "collect", lambda *a: collections.append(a) or gc_collect(*a))
+    cfg = load_config(
+        ["population.market_size=2000", "horizon_days=5", "strategy=winback", "progress=false", f"agents={agents}"]
+    )
+    gc.disable()
+    try:
+        simulate_module.simulate(cfg)
+        alive = [state() is not None for state in recorded.states]
+    finally:
+        gc.enable()
+    assert len(recorded.states) >= 2  # the strategy's run and its baseline
+    assert alive == [False] * len(alive)
+    assert len(collections) == (len(alive) if collected else 0)

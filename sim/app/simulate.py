@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import time
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -44,8 +45,10 @@ PROGRESS_DELAY_S = 2.0
 MARGINAL_STEP = 0.01
 #: The baseline run's headline numbers kept in ``summary.json`` → ``baseline``.
 BASELINE_SUMMARY_KEYS = ("acquired_users", "dau", "wau", "mau", "mean_dau", "retention", "purchases", "revenue")
-#: A finished model with at least this much per-user state is collected at once. A Mesa
-#: model is a reference cycle, which Python frees only at its next full collection
+#: A finished model with at least this much per-user state is freed at once: after
+#: :meth:`~sim.core.model.LifecycleModel.release`, a model without agents is freed as its
+#: last reference goes; one with agents (the agent-by-agent reference, or ``agents=all``)
+#: is a cycle of agents and model, which Python frees only at its next full collection
 #: (the collector counts objects, not bytes), so a strategy's comparison runs would
 #: otherwise each leave their per-user state behind until then.
 COLLECT_AFTER_BYTES = 16 * 2**20
@@ -132,8 +135,10 @@ def _run(cfg: Config, bar: tqdm, *, reference: bool = False) -> RunOutput:
         analytics_summary=summary,
     )
     large = model.population.nbytes >= COLLECT_AFTER_BYTES
+    users_state = weakref.ref(model.population)
+    model.release()
     del model, stats
-    if large:
+    if large and users_state() is not None:  # still held in a cycle (agents and their model)
         gc.collect()
     return output
 
