@@ -258,3 +258,17 @@ def test_the_explorer_page_in_headless_chromium(served_explorer, tmp_path):
     target = os.environ.get("OPSIM_EXPLORER_SCREENSHOT")  # set to docs/img/explorer.png to refresh the README's
     if target:
         shutil.copy(shot, ROOT / target)
+
+
+def test_a_discarded_explorer_model_frees_its_runs():
+    """The page builds a new model on every reset; Mesa 3.3 would keep the old runs' agents' model for good."""
+    import gc
+    import weakref
+
+    model = StrategyVsBaseline(**SMALL)  # 4,000 simulated users: agents=auto makes every agent
+    model.strategy_run.user(0)
+    states = [weakref.ref(model.strategy_run.population), weakref.ref(model.baseline_run.population)]
+    del model
+    gc.collect()
+    gc.collect()  # the first collection runs the finalizer that releases the runs; the second frees them
+    assert [state() for state in states] == [None, None]

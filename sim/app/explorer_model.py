@@ -21,6 +21,7 @@ and the payback day, for the explorer's readout.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -80,6 +81,12 @@ class MoneySoFar:
     incremental_profit: float
     incremental_roi: float
     payback_day: int | None
+
+
+def _release(*runs: UserLifecycleModel) -> None:
+    """Let the runs of a discarded explorer model be freed (:meth:`~sim.core.model.LifecycleModel.release`)."""
+    for run in runs:
+        run.release()
 
 
 class StrategyVsBaseline(mesa.Model):
@@ -142,6 +149,8 @@ class StrategyVsBaseline(mesa.Model):
         self.config: Config = cfg
         self.strategy_run = UserLifecycleModel(cfg)
         self.baseline_run = UserLifecycleModel(replace(cfg, strategy=StrategyConfig()))
+        # the page replaces its model on every reset: the old runs are freed with it (see release)
+        weakref.finalize(self, _release, self.strategy_run, self.baseline_run)
         self.margin = cfg.economics.margin
         reporters: dict[str, Any] = {name: partial(_of_strategy, r) for name, r in model_reporters().items()}
         reporters["cumulative_cost"] = partial(_money, "cost")
