@@ -496,3 +496,67 @@ def test_dropping_a_torn_record_leaves_a_missing_or_empty_journal_alone_and_empt
     lone = tmp_path / "lone.journal"
     lone.write_bytes(b'{"op_code":0,"wor')
     assert drop_torn_record(lone) is True and lone.read_bytes() == b""
+
+
+def _enqueued(study) -> list[dict[str, float]]:
+    return [t.system_attrs["fixed_params"] for t in study.get_trials(deepcopy=False)]
+
+
+#: paid_growth's daily budgets at TINY's sample (read from the run config in the test) and its
+#: spending days: the spend window's days 0 … 29.
+PAID_GROWTH_SPEND_DAYS = 30
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "budget", "base_is_trial_1"),
+    [
+        (0.0, 1500.0, 100_000.0, True),
+        ("base", 1500.0, 100_000.0, True),  # the base value on the low bound: inside
+        ("above base", 1500.0, 100_000.0, False),
+        (0.0, "base", 100_000.0, True),  # on the high bound: inside
+        (0.0, "below base", 100_000.0, False),
+        (0.0, 1500.0, "base budget", True),  # the budget spent at the base value alone: searched up to it
+        (0.0, 1500.0, "below base budget", False),  # the search stops below the base value
+    ],
+)
+def test_trial_1_is_the_base_strategys_own_values_where_they_are_searched(tmp_path, low, high, budget, base_is_trial_1):
+    from sim.app.plan import _open_study
+
+    run, _plan = _ads_plan("strategy=paid_growth")
+    base = run.strategy.paid_ads["search"].daily_budget
+    assert run.strategy.paid_ads["social"].daily_budget == base and 0 < base < 1500
+    step = 0.01
+    bound = {"base": base, "above base": base + step, "below base": base - step}
+    spend = {"base budget": base * PAID_GROWTH_SPEND_DAYS, "below base budget": (base - step) * PAID_GROWTH_SPEND_DAYS}
+    variables = {
+        name: replace(var, low=bound.get(low, low), high=bound.get(high, high)) for name, var in ADS_ONLY.items()
+    }
+    run, plan = _ads_plan("strategy=paid_growth", variables=variables, budget=spend.get(budget, budget))
+    enqueued = _enqueued(_open_study(tmp_path / "plan", run, plan))
+    floor = {name: var.low for name, var in variables.items()}
+    own = {"search": base, "social": base}
+    # trial 0 spends the least; trial 1 is the base strategy, unless trial 0 already is (not twice)
+    assert enqueued == ([floor, own] if base_is_trial_1 and own != floor else [floor])
+    assert (own in enqueued) == base_is_trial_1
+    # continued after a kill that came once both were enqueued, before the plan's hash was recorded
+    journal = tmp_path / "plan" / "study.journal"
+    records = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"".join(records[:-1]))  # the hash is the last record
+    assert _enqueued(_open_study(tmp_path / "plan", run, plan)) == enqueued
+
+
+def test_trial_1_needs_every_base_value_inside_its_own_searched_range(tmp_path):
+    from sim.app.plan import _open_study
+
+    run, _plan = _ads_plan("strategy=paid_growth")
+    base = run.strategy.paid_ads["search"].daily_budget
+    own = {"search": base, "social": base}
+    # one variable's base value on its low bound, the other's inside: trial 1 is the base strategy
+    variables = {"search": replace(ADS_ONLY["search"], low=base), "social": ADS_ONLY["social"]}
+    run, plan = _ads_plan("strategy=paid_growth", variables=variables, budget=100_000.0)
+    assert _enqueued(_open_study(tmp_path / "low", run, plan)) == [{"search": base, "social": 0.0}, own]
+    # social spends on 10 days, search on 30: a budget that covers social's base value alone
+    # (B / 10 > base) but not search's (B / 30 < base) searches search below its base value
+    social_days = "strategy.paid_ads.social.schedule.end_day=9"
+    run, plan = _ads_plan("strategy=paid_growth", social_days, budget=(base - 0.01) * PAID_GROWTH_SPEND_DAYS)
+    assert _enqueued(_open_study(tmp_path / "capped", run, plan)) == [{"search": 0.0, "social": 0.0}]
