@@ -29,11 +29,11 @@ def _centred_text_path(text: str, prop: FontProperties) -> np.ndarray:
     return path.vertices - ((ink.x0 + ink.x1) / 2, (ink.y0 + ink.y1) / 2)
 
 
-@pytest.mark.parametrize("size", [5.5, 7.0, 12.0])
-def test_outlines_are_textpaths_centred(size):
+@pytest.mark.parametrize(("size", "family"), [(5.5, None), (7.0, None), (12.0, None), (7.0, "DejaVu Serif")])
+def test_outlines_are_textpaths_centred(size, family):
     texts = ["0.0", "18.3", "100.0", "18.3", "-4.5", "7 %", "AV", "x"]  # a repeat, a sign, a kerned pair
     with house_style():
-        prop = FontProperties(size=size)
+        prop = FontProperties(size=size, family=family)  # another family than the house font's too
         outlines = text_outlines(texts, prop)
         for text, outline in zip(texts, outlines, strict=True):
             expected = TextPath((0, 0), text, prop=prop)
@@ -135,3 +135,62 @@ def test_bars_as_one_collection_draw_the_pixels_of_matplotlibs_bars():
         ax.autoscale_view()
 
     np.testing.assert_array_equal(_bar_pixels(with_collections), _bar_pixels(with_bar))
+
+
+def _bar_boxes(collection) -> np.ndarray:
+    """Each bar of a collection as (x centre, bottom, top), from its drawn corners."""
+    boxes = []
+    for path in collection.get_paths():
+        xs, ys = path.vertices[:4, 0], path.vertices[:4, 1]
+        boxes.append(((xs.min() + xs.max()) / 2, ys[0], ys[1]))
+    return np.array(boxes)
+
+
+def test_the_growth_figure_stacks_each_weeks_users_and_draws_churn_below_zero():
+    """Weeks 0–2 drawn (week 3, partial, left out); by hand: retained from 0, new on top, resurrected on top of
+    both, churned from 0 down; the quick ratio on the right axis."""
+    growth = pd.DataFrame(
+        {
+            "week": [0, 1, 2, 3],
+            "new": [10, 4, 6, 1],
+            "retained": [0, 8, 9, 2],
+            "resurrected": [0, 1, 2, 0],
+            "churned": [0, 3, 5, 1],
+            "active": [10, 13, 17, 3],
+            "quick_ratio": [np.nan, 5 / 3, 8 / 5, 1.0],
+        }
+    )
+    fig = plots.growth_figure(growth, "t")
+    ax, right = fig.axes
+    bars = {c.get_label(): _bar_boxes(c) for c in ax.collections}
+    assert list(bars) == ["retained", "new", "resurrected", "churned (lapsed)"]
+    np.testing.assert_array_equal(bars["retained"], [[0, 0, 0], [1, 0, 8], [2, 0, 9]])
+    np.testing.assert_array_equal(bars["new"], [[0, 0, 10], [1, 8, 12], [2, 9, 15]])
+    np.testing.assert_array_equal(bars["resurrected"], [[0, 10, 10], [1, 12, 13], [2, 15, 17]])
+    np.testing.assert_array_equal(bars["churned (lapsed)"], [[0, 0, 0], [1, 0, -3], [2, 0, -5]])
+    (line,) = right.get_lines()[:1]
+    np.testing.assert_array_equal(line.get_xdata(), [0, 1, 2])
+    np.testing.assert_allclose(line.get_ydata(), [np.nan, 5 / 3, 8 / 5])
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["retained", "new", "resurrected", "churned (lapsed)", "quick ratio (right axis)"]
+    assert ax.get_ylim()[0] < -5 and ax.get_ylim()[1] > 17  # every bar inside the axes
+    assert right.get_ylim()[0] == 0
+    assert not plots.growth_figure(growth.assign(active=0), "t").axes[0].collections  # nobody active: no bars
+
+
+def test_the_heatmap_shows_weeks_1_to_12_on_a_scale_from_0_to_the_largest_value():
+    rows = 53  # a year of cohorts: every second one labelled (53 // 26), smaller numbers above HEATMAP_DENSE_ROWS
+    triangle = pd.DataFrame({"cohort_week": np.arange(rows) + 5, "cohort_size": 10})
+    for k in range(14):  # w0 and w13 are left out
+        triangle[f"w{k}"] = np.full(rows, 0.5 if k in (0, 13) else 0.01 * k)
+    fig = plots.cohort_heatmap_figure(triangle, "t")
+    ax = fig.axes[0]
+    FigureCanvasAgg(fig).draw()
+    assert [t.get_text() for t in ax.get_xticklabels()] == [str(k) for k in range(1, 13)]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [str(w) for w in range(5, 5 + rows, 2)]
+    image = ax.images[0]
+    assert (image.norm.vmin, image.norm.vmax) == (0, 12.0)  # in percent: week k holds k %, w13's 50 % left out
+    (labels,) = [c for c in ax.collections if isinstance(c, CellLabels)]
+    assert labels.texts[:12] == [f"{k:.1f}" for k in range(1, 13)]
+    small = text_outlines(["1.0"], FontProperties(size=5.5))[0].get_extents().height
+    assert labels.get_paths()[0].get_extents().height == pytest.approx(small)
