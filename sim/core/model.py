@@ -521,7 +521,7 @@ class LifecycleModel(mesa.Model):
             self._pool = None
 
     def release(self) -> None:
-        """Let a finished model be freed as soon as it is no longer used; it cannot step again.
+        """Let a finished model be freed as soon as it is no longer used (call it once it is done stepping).
 
         Two references keep a Mesa model alive after its last use. The model holds its
         own bound ``step`` methods (Mesa wraps ``step``): a reference cycle, which Python
