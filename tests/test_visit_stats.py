@@ -77,6 +77,15 @@ def test_hand_built_visits():
     assert sorted(zip(users.tolist(), weeks.tolist(), strict=True)) == [(0, 0), (0, 1), (0, 2), (1, 0)]
     with pytest.raises(ValueError, match="was not tracked"):
         s.classic_hits(2)
+    # tenure weeks 0 … triangle_weeks are tracked; one more, or days, are refused with what is tracked
+    assert s.period_cells(7, s.triangle_weeks + 1)[1].max() <= s.triangle_weeks
+    tracked = f"the run tracks weeks 0 … {s.triangle_weeks}"
+    with pytest.raises(ValueError) as refused:
+        s.period_cells(7, s.triangle_weeks + 2)
+    assert str(refused.value) == f"tenure periods of 7 days up to {s.triangle_weeks + 1} were not tracked: {tracked}"
+    with pytest.raises(ValueError) as refused:
+        s.period_cells(1, 3)
+    assert str(refused.value) == f"tenure periods of 1 days up to 2 were not tracked: {tracked}"
 
 
 def test_memory_does_not_grow_with_the_visits():
