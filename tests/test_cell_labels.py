@@ -39,7 +39,7 @@ def test_outlines_are_textpaths_centred(size, family):
             expected = TextPath((0, 0), text, prop=prop)
             np.testing.assert_array_equal(outline.codes, expected.codes)
             # the outline is centred on its control points' box, which for these glyphs is their ink's box
-            # (curve extrema are on-curve points in DejaVu Sans): equal up to float rounding
+            # (curve extrema are on-curve points in the DejaVu fonts): equal up to float rounding
             np.testing.assert_allclose(outline.vertices, _centred_text_path(text, prop), rtol=0, atol=1e-6)
     assert outlines[1] is outlines[3]  # a repeated text is laid out once
 
