@@ -9,10 +9,12 @@ Prints markdown tables:
   during a separate 30-day run traced with tracemalloc, which would slow the timed run);
 * per core with levers: organic (baseline) and every lever on (balanced_mix) at
   1,000,000 users over 365 days, one thread (issue #17 target 4: 6e7 and 4e7);
-* every core in one run: the same two at 1 thread and at ``--threads`` threads
-  (default: the cores this process may use), alternating, best of the rounds, and
-  the speed-up (target 3: at least 1.7x on 2 cores). Results are bit-identical for
-  any thread count (tests/test_threads.py), so only the time differs.
+* every core in one run: the same two at 1 thread and with ``--threads`` chunks side
+  by side (default: the cores this process may use), in worker processes (the default,
+  ``parallel=auto`` on Linux) and in threads (``parallel=threads``), alternating, best of
+  the rounds, and the speed-ups (target 3: at least 1.7x on 2 cores). Results are
+  bit-identical for any count and either mode (tests/test_threads.py), so only the
+  time differs.
 
 Usage:
     python benchmarks/bench_core.py            # all tables (about 6 minutes on 2 cores)
@@ -39,7 +41,9 @@ PER_CORE_TARGET = {"baseline": 6e7, "balanced_mix": 4e7}
 SPEEDUP_TARGET = 1.7
 
 
-def _config(preset: str, market_size: int, days: int, strategy: str = "baseline", threads: int = 1):
+def _config(
+    preset: str, market_size: int, days: int, strategy: str = "baseline", threads: int = 1, parallel: str = "auto"
+):
     cfg = load_config(
         [
             f"population={preset}",
@@ -47,6 +51,7 @@ def _config(preset: str, market_size: int, days: int, strategy: str = "baseline"
             f"horizon_days={days}",
             f"strategy={strategy}",
             f"threads={threads}",
+            f"parallel={parallel}",
         ]
     )
     return replace(cfg, progress=False, figures=False, agents="lazy")
@@ -64,15 +69,22 @@ def steps_per_second(cfg) -> tuple[float, int]:
 
 
 def thread_rows(market_size: int, days: int, preset: str, threads: int, rounds: int) -> list[dict]:
-    """Organic and all levers at 1 and ``threads`` threads, alternating; best of ``rounds`` each (noisy VMs)."""
-    best: dict[tuple[str, int], dict] = {}
+    """Organic and all levers at 1 and ``threads`` (processes, threads), alternating; best of ``rounds`` (noisy VMs)."""
+    modes = [(1, "auto")] + ([(threads, "processes"), (threads, "threads")] if threads > 1 else [])
+    best: dict[tuple[str, int, str], dict] = {}
     for _ in range(rounds):
         for strategy in ("baseline", "balanced_mix"):
-            for n in sorted({1, threads}):
-                rate, levers = steps_per_second(_config(preset, market_size, days, strategy, n))
-                key = (strategy, n)
+            for n, parallel in modes:
+                rate, levers = steps_per_second(_config(preset, market_size, days, strategy, n, parallel))
+                key = (strategy, n, parallel)
                 if key not in best or rate > best[key]["agent_days_per_s"]:
-                    best[key] = {"strategy": strategy, "levers": levers, "threads": n, "agent_days_per_s": rate}
+                    best[key] = {
+                        "strategy": strategy,
+                        "levers": levers,
+                        "threads": n,
+                        "parallel": parallel if n > 1 else "one",
+                        "agent_days_per_s": rate,
+                    }
     return list(best.values())
 
 
@@ -181,24 +193,27 @@ def threads_rows(args: argparse.Namespace, m: int, days: int) -> list[dict]:
     """Print (and return) the per-core and the threads tables."""
     threads = args.threads or available_cores()
     rows = thread_rows(m, days, args.preset, threads, args.rounds)
-    rate = {(r["strategy"], r["threads"]): r["agent_days_per_s"] for r in rows}
+    rate = {(r["strategy"], r["parallel"]): r["agent_days_per_s"] for r in rows}
     levers = {r["strategy"]: r["levers"] for r in rows}
     print(f"\nPer core (threads=1): M={m:,}, {days} days, best of {args.rounds} alternating runs each\n")
     print("| strategy | levers on | user-days/s per core | target (issue #17) | slowdown vs organic |")
     print("|---|---:|---:|---:|---:|")
     for strategy in ("baseline", "balanced_mix"):
-        r = rate[(strategy, 1)]
+        r = rate[(strategy, "one")]
         print(
             f"| {strategy} | {levers[strategy]} | {r:.3g} | {PER_CORE_TARGET[strategy]:.0e} | "
-            f"{rate[('baseline', 1)] / r:.2f}x |"
+            f"{rate[('baseline', 'one')] / r:.2f}x |"
         )
     if threads > 1:
         print(f"\nEvery core in one run: threads=1 vs threads={threads} ({available_cores()} cores available)\n")
-        print(f"| strategy | 1 thread | {threads} threads | speed-up (target >= {SPEEDUP_TARGET}x on 2 cores) |")
-        print("|---|---:|---:|---:|")
+        print(
+            f"| strategy | 1 | {threads} processes (parallel=auto) | speed-up (target >= {SPEEDUP_TARGET}x on 2 cores) "
+            f"| {threads} threads (parallel=threads) | speed-up |"
+        )
+        print("|---|---:|---:|---:|---:|---:|")
         for strategy in ("baseline", "balanced_mix"):
-            one, many = rate[(strategy, 1)], rate[(strategy, threads)]
-            print(f"| {strategy} | {one:.3g} | {many:.3g} | {many / one:.2f}x |")
+            one, procs, thr = (rate[(strategy, mode)] for mode in ("one", "processes", "threads"))
+            print(f"| {strategy} | {one:.3g} | {procs:.3g} | {procs / one:.2f}x | {thr:.3g} | {thr / one:.2f}x |")
     return rows
 
 

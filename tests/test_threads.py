@@ -1,4 +1,4 @@
-"""Chunks stepped in threads: results bit-identical to one thread and to the previous release.
+"""Chunks stepped in threads or processes: results bit-identical to one thread and to the previous release.
 
 The previous release's fingerprints (``tests/data/release_fingerprints.json``) were
 recorded from commit ce18b60, the last one before chunks could run in threads, with
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
-from release_fingerprint import MODEL_CASES, SIMULATE_CASES, model_fingerprint, simulate_fingerprint
+from release_fingerprint import MODEL_CASES, SIMULATE_CASES, STATE_FIELDS, model_fingerprint, simulate_fingerprint
 
 from sim import ConfigError, load_config
 from sim.app import cli, threads
@@ -34,9 +34,10 @@ def _population(n: int) -> PopulationConfig:
 RELEASE = json.loads((Path(__file__).parent / "data" / "release_fingerprints.json").read_text())
 
 
+@pytest.mark.parametrize("parallel", ["threads", "processes"])
 @pytest.mark.parametrize("name", sorted(MODEL_CASES))
-def test_stepped_results_in_three_threads_equal_the_previous_release(name):
-    assert model_fingerprint(MODEL_CASES[name], threads=3) == RELEASE[f"model/{name}"]
+def test_stepped_results_in_three_threads_or_processes_equal_the_previous_release(name, parallel):
+    assert model_fingerprint(MODEL_CASES[name], threads=3, parallel=parallel) == RELEASE[f"model/{name}"]
 
 
 @pytest.mark.parametrize("name", ["organic", "balanced_mix"])
@@ -44,9 +45,17 @@ def test_stepped_results_in_one_thread_equal_the_previous_release(name):
     assert model_fingerprint(MODEL_CASES[name], threads=1) == RELEASE[f"model/{name}"]
 
 
+@pytest.mark.parametrize("parallel", ["threads", "processes"])
 @pytest.mark.parametrize("name", sorted(SIMULATE_CASES))
-def test_whole_run_summary_in_two_threads_equals_the_previous_release(name):
-    assert simulate_fingerprint(SIMULATE_CASES[name], "threads=2") == RELEASE[f"simulate/{name}"]
+def test_whole_run_summary_in_two_threads_or_processes_equals_the_previous_release(name, parallel):
+    """With visit events kept: the workers hand their visitors over through shared memory."""
+    fingerprint = simulate_fingerprint(SIMULATE_CASES[name], "threads=2", f"parallel={parallel}")
+    assert fingerprint == RELEASE[f"simulate/{name}"]
+
+
+class _RecorderConfig:
+    target = Target()
+    schedule = Schedule()
 
 
 class _ChunkRecorder(Lever):
@@ -55,16 +64,15 @@ class _ChunkRecorder(Lever):
     kind = "recorder"
 
     def __init__(self) -> None:
-        cfg = type("Cfg", (), {"target": Target(), "schedule": Schedule()})()
-        super().__init__("recorder", cfg)
+        super().__init__("recorder", _RecorderConfig())
         self.chunks: list[tuple[int, int]] = []
         self.draw_chunks: list[tuple[int, int]] = []
         self.slots = 0
         self.total = 0.0
 
     def visit_effects(self, ch, fx) -> None:
-        ch.defer(self.chunks.append, (ch.day, ch.index))
-        ch.defer_by_part(self.draw_chunks.append, [((ch.day, k),) for k, _first, _stop in ch.parts])
+        ch.defer(self._chunk, (ch.day, ch.index))
+        ch.defer_by_part(self._draw_chunk, [((ch.day, k),) for k, _first, _stop in ch.parts])
         self.count(ch, "slots", ch.n)
         # a sum whose value depends on the order of the additions: 1e16 + 1 + ... is not 1 + ... + 1e16
         ch.defer_by_part(self._add, [(1e16 if k == 0 else 1.0,) for k, _first, _stop in ch.parts])
@@ -72,12 +80,23 @@ class _ChunkRecorder(Lever):
     def _add(self, x: float) -> None:
         self.total += x
 
+    def _chunk(self, item: tuple[int, int]) -> None:
+        self.chunks.append(item)
 
-@pytest.mark.parametrize("n_threads", [1, 2, 5])
-def test_bookings_run_chunk_by_chunk_and_draw_chunk_by_draw_chunk_in_slot_order(n_threads):
+    def _draw_chunk(self, item: tuple[int, int]) -> None:
+        self.draw_chunks.append(item)
+
+
+@pytest.mark.parametrize(
+    ("n_threads", "parallel"), [(1, "auto"), (2, "threads"), (2, "processes"), (5, "threads"), (5, "processes")]
+)
+def test_bookings_run_chunk_by_chunk_and_draw_chunk_by_draw_chunk_in_slot_order(n_threads, parallel):
     n, days = 4 * CHUNK_SIZE + 123, 3  # 5 draw chunks, the last one short
     lever = _ChunkRecorder()
-    model = LifecycleModel(_population(n), horizon_days=days, seed=1, levers=[lever], threads=n_threads)
+    model = LifecycleModel(
+        _population(n), horizon_days=days, seed=1, levers=[lever], threads=n_threads, parallel=parallel
+    )
+    assert model.parallel == ("one" if n_threads == 1 else parallel)
     for _ in range(days):
         model.step()
     assert len(model._blocks) == 3  # draw chunks [0, 1], [2, 3], [4]
@@ -138,11 +157,22 @@ def test_a_chunk_draws_the_uniforms_of_its_draw_chunks():
 
 
 def test_the_threads_go_when_the_horizon_is_reached():
-    model = LifecycleModel(_population(3 * CHUNK_SIZE), horizon_days=2, seed=0, threads=2)
+    model = LifecycleModel(_population(3 * CHUNK_SIZE), horizon_days=2, seed=0, threads=2, parallel="threads")
     model.step()
-    assert model._pool is not None
+    assert model._pool is not None and model._processes is None
     model.step()
     assert model._pool is None and not model.running
+
+
+def test_the_worker_processes_stop_when_the_horizon_is_reached():
+    model = LifecycleModel(_population(3 * CHUNK_SIZE), horizon_days=2, seed=0, threads=2, parallel="processes")
+    assert model._processes is None  # forked at the first day, not when the model is built
+    model.step()
+    workers = [worker for worker, _conn in model._processes._workers]
+    assert model._pool is None and len(workers) == 1 and workers[0].is_alive()
+    model.step()
+    assert model._processes is None and not model.running
+    assert not workers[0].is_alive() and workers[0].exitcode == 0
 
 
 def test_one_chunk_needs_no_thread():
@@ -223,24 +253,31 @@ def test_sweep_jobs_side_by_side(monkeypatch, launcher: dict[str, Any], expected
     assert cli._jobs_side_by_side(OmegaConf.create(launcher)) == expected
 
 
-def test_threads_change_no_number_of_a_run_with_every_lever():
+@pytest.mark.parametrize("parallel", ["threads", "processes"])
+def test_threads_or_processes_change_no_number_of_a_run_with_every_lever(parallel):
     """Beyond the fingerprints: the arrays themselves, so a failure shows where they differ."""
     values = {**MODEL_CASES["balanced_mix"], "horizon_days": 25, "progress": False, "record_events": False}
     from sim import UserLifecycleModel
 
     runs = []
     for n_threads in (1, 4):
-        model = UserLifecycleModel({**values, "threads": n_threads})
+        model = UserLifecycleModel({**values, "threads": n_threads, "parallel": parallel})
         for _ in range(model.horizon):
             model.step()
         runs.append(model)
     one, four = runs
+    assert four.parallel == parallel
     for name, column in one.log.columns.items():
         np.testing.assert_array_equal(column, four.log.columns[name], err_msg=name)
     np.testing.assert_array_equal(one.cohort_revenue, four.cohort_revenue)
+    for name in STATE_FIELDS:
+        np.testing.assert_array_equal(getattr(one.population, name), getattr(four.population, name), err_msg=name)
     for a, b in zip(one.levers, four.levers, strict=True):
         assert a.summary() == b.summary()
         np.testing.assert_array_equal(a.group_charged, b.group_charged)
+        for name, value in vars(a).items():  # per-slot state (fatigue, dependence, last contact) included
+            if isinstance(value, np.ndarray):
+                np.testing.assert_array_equal(value, getattr(b, name), err_msg=f"{a.label}.{name}")
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this system")

@@ -31,7 +31,7 @@ from sim.analysis.economics import EconomicsConfig
 from sim.app.config_cache import ComposeCache
 from sim.base.errors import ConfigError
 from sim.base.schema import bounded, check_ranges
-from sim.core.model import AGENT_MODES
+from sim.core.model import AGENT_MODES, PARALLEL_MODES
 from sim.core.population import PopulationConfig, check_population
 from sim.levers.strategy import StrategyConfig, check_strategy
 
@@ -71,6 +71,7 @@ class Config:
     agents: str = bounded("auto", choices=AGENT_MODES)
     record_events: bool = True
     threads: int = bounded(0, ge=0, le=MAX_THREADS)
+    parallel: str = bounded("auto", choices=PARALLEL_MODES)
     population: PopulationConfig = field(default_factory=PopulationConfig)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     economics: EconomicsConfig = field(default_factory=EconomicsConfig)

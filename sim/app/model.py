@@ -113,4 +113,5 @@ class UserLifecycleModel(LifecycleModel):
             agent_reporters=agent_reporters,
             visit_observer=visit_observer,
             threads=resolve_threads(cfg.threads, users=cfg.population.simulated_users),
+            parallel=cfg.parallel,
         )

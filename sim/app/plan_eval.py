@@ -124,6 +124,7 @@ def run_task(task: tuple[Config, int, int]) -> Outcome:
         record_events=False,
         agents="lazy",
         threads=resolve_threads(cfg.threads, users=cfg.population.simulated_users),
+        parallel=cfg.parallel,
     )
     started = time.perf_counter()
     for _ in range(cfg.horizon_days):

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from sim.core.population import Population, SegmentTable
     from sim.core.rng import Streams
 
-__all__ = ["Chunk", "Effects", "Events", "LeverHooks", "ModelView", "Modifiers", "at"]
+__all__ = ["Chunk", "Effects", "Events", "LeverHooks", "ModelView", "Modifiers", "at", "settle"]
 
 #: A booking deferred to the end of the day's chunks: a function and its arguments.
 Booking = tuple[Callable[..., None], tuple[Any, ...]]
@@ -133,6 +133,21 @@ class ModelView(Protocol):
         ...
 
 
+def settle(
+    n_parts: int,
+    part_bookings: Sequence[tuple[Callable[..., None], Sequence[tuple[Any, ...] | None]]],
+    bookings: Sequence[Booking],
+) -> None:
+    """Run a chunk's deferred bookings: part by part (each part's in the order made), then the whole-chunk ones."""
+    for part in range(n_parts):
+        for book, args_by_part in part_bookings:
+            args = args_by_part[part]
+            if args is not None:
+                book(*args)
+    for book, args in bookings:
+        book(*args)
+
+
 class Chunk:
     """Views onto slots ``lo:hi`` of the population for one day's step.
 
@@ -214,13 +229,7 @@ class Chunk:
 
     def settle(self) -> None:
         """Run the chunk's deferred bookings: part by part, then the whole-chunk ones, each in the order made."""
-        for part in range(len(self.parts)):
-            for book, args_by_part in self.part_bookings:
-                args = args_by_part[part]
-                if args is not None:
-                    book(*args)
-        for book, args in self.bookings:
-            book(*args)
+        settle(len(self.parts), self.part_bookings, self.bookings)
         self.part_bookings.clear()
         self.bookings.clear()
 

@@ -31,6 +31,7 @@ with the same random numbers.
 
 from __future__ import annotations
 
+import pickle
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +44,14 @@ import numpy as np
 from sim.core.agent import ReferenceDay, UserAgent
 from sim.core.allocator import keep_freed_memory
 from sim.core.awareness import become_aware, convert, hazard_edges
+from sim.core.chunk_processes import (
+    ChunkProcesses,
+    SharedArray,
+    fork_available,
+    share_slot_arrays,
+    shared_copy,
+    slot_arrays,
+)
 from sim.core.daily_log import MAU_DAYS, MC_GROUPS, WAU_DAYS, DailyLog
 from sim.core.flags import FLAG_EVER_ACTIVATED
 from sim.core.hooks import Chunk, Effects, Events, LeverHooks, Modifiers, at
@@ -53,7 +62,15 @@ from sim.core.rng import CHUNK_SIZE, Streams
 from sim.core.survival import death_probability, exponent_steps
 from sim.core.visits import purchases, update_habit, visit_probability
 
-__all__ = ["AGENT_MODES", "MAX_CHANNELS", "MC_GROUPS", "REFERENCE_MAX_SLOTS", "LifecycleModel", "VisitObserver"]
+__all__ = [
+    "AGENT_MODES",
+    "MAX_CHANNELS",
+    "MC_GROUPS",
+    "PARALLEL_MODES",
+    "REFERENCE_MAX_SLOTS",
+    "LifecycleModel",
+    "VisitObserver",
+]
 
 #: Largest market the agent-by-agent reference stepping accepts.
 REFERENCE_MAX_SLOTS = 200_000
@@ -63,6 +80,10 @@ AUTO_AGENTS_MAX_SLOTS = 10_000
 MAX_CHANNELS = 127
 #: Mesa agents: ``all`` (one per slot), ``lazy`` (created on demand), ``auto`` (all for small markets).
 AGENT_MODES = ("auto", "all", "lazy")
+#: How chunks step side by side when ``threads`` > 1: ``processes`` (forked workers over
+#: shared per-slot state, :mod:`sim.core.chunk_processes`), ``threads``, or ``auto``
+#: (processes where they can be forked, i.e. Linux; threads elsewhere).
+PARALLEL_MODES = ("auto", "processes", "threads")
 ORGANIC_CHANNELS = ("organic", "word_of_mouth")
 #: Random streams of the organic processes, one uniform per slot and day each.
 STREAMS = ("awareness", "activity", "survival")
@@ -185,8 +206,11 @@ class LifecycleModel(mesa.Model):
         agent_reporters: Agent reporters of the DataCollector (name → attribute name
             or function of a :class:`~sim.core.agent.UserAgent`), e.g. ``{"stage": "stage"}``;
             none by default.
-        threads: Chunks of slots stepped side by side (numpy releases the GIL in its
-            array loops); the results are bit-identical for any number.
+        threads: Chunks of slots stepped side by side; the results are bit-identical
+            for any number.
+        parallel: How they step side by side (see :data:`PARALLEL_MODES`): in worker
+            processes over shared memory, or in threads (numpy releases the GIL in its
+            array loops, but the Python between them holds it).
 
     Attributes:
         population_config: The population config.
@@ -226,15 +250,19 @@ class LifecycleModel(mesa.Model):
         agent_reporters: Mapping[str, str | Callable[[UserAgent], Any]] | None = None,
         visit_observer: VisitObserver | None = None,
         threads: int = 1,
+        parallel: str = "auto",
     ) -> None:
         super().__init__(rng=seed)  # rng=, not seed=: mesa 3.5 deprecates seed
         if agents not in AGENT_MODES:
             raise ValueError(f"agents={agents!r} is not allowed: one of {', '.join(AGENT_MODES)}")
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
             raise ValueError(f"threads={threads!r} is not allowed: a whole number >= 1")
+        if parallel not in PARALLEL_MODES:
+            raise ValueError(f"parallel={parallel!r} is not allowed: one of {', '.join(PARALLEL_MODES)}")
         keep_freed_memory()  # each day's temporaries reuse the previous day's memory (sim.core.allocator)
         self.threads = threads
         self._pool: ThreadPoolExecutor | None = None
+        self._processes: ChunkProcesses | None = None
         self.population_config = population
         self.market_size = population.market_size
         self.sample_size = population.simulated_users
@@ -284,6 +312,18 @@ class LifecycleModel(mesa.Model):
         self.stage_counts = np.zeros(len(Stage), dtype=np.float64)
         self.stage_counts[Stage.UNAWARE] = self.market_size
         self.revenue = 0.0
+        self._shared: list[SharedArray] = []
+        self._visit_scratch: np.ndarray | None = None
+        #: Per lever, the attributes a worker's copy keeps as its own: per-slot arrays (shared) and per-chunk state.
+        self._kept = [
+            frozenset(slot_arrays(lever, self.sample_size)) | frozenset(getattr(lever, "chunk_state", ()))
+            for lever in self.levers
+        ]
+        self.parallel = self._parallel_mode(parallel)
+        if self.parallel == "processes":  # before anything takes a view of the state
+            self._shared = share_slot_arrays([self.population, *self.levers], self.sample_size)
+            if record_events or visit_observer is not None:
+                self._visit_scratch = shared_copy(np.zeros(self.sample_size, dtype=np.int32))
         self._users: dict[int, UserAgent] = {}
         if agents == "auto":
             agents = "all" if self.sample_size <= AUTO_AGENTS_MAX_SLOTS else "lazy"
@@ -446,11 +486,12 @@ class LifecycleModel(mesa.Model):
         float sum as one thread walking the draw chunks does. Results depend neither on
         the number of threads nor on how draw chunks are grouped into chunks.
         """
-        pool = self._thread_pool()
-        if pool is None:
-            done = (self._step_chunk(ctx, block) for block in self._blocks)
-        else:
+        if self.parallel == "processes":
+            done = self._chunk_processes().step(ctx, self._day_state())
+        elif (pool := self._thread_pool()) is not None:
             done = pool.map(lambda block: self._step_chunk(ctx, block), self._blocks)
+        else:
+            done = (self._step_chunk(ctx, block) for block in self._blocks)
         totals = self.new_totals()
         day_visits = []
         for out in done:  # slot order
@@ -468,6 +509,8 @@ class LifecycleModel(mesa.Model):
         if self.record_events or self.visit_observer is not None:
             self._record_visits(np.concatenate(day_visits) if day_visits else np.zeros(0, np.int32))
         self._finish_tally(tally, totals)
+        if self._processes is not None:
+            self._check_shared()
 
     def _step_chunk(self, ctx: DayContext, block: Block) -> ChunkResult:
         """One chunk's day: the processes in order; its own totals, money and visitors (global slots).
@@ -504,6 +547,74 @@ class LifecycleModel(mesa.Model):
             visits = (cd.vis_idx + lo).astype(np.int32)
         return ChunkResult(ch, cd.totals, cd.money, visits)
 
+    def _parallel_mode(self, setting: str) -> str:
+        """``processes``, ``threads`` or ``one`` (nothing side by side) for this model."""
+        if self.reference or min(self.threads, len(self._blocks)) <= 1:
+            return "one"
+        if setting == "threads" or (setting == "auto" and not fork_available()):
+            return "threads"
+        if not fork_available():
+            raise ValueError("parallel='processes' is not available here (it needs fork, i.e. Linux): use threads")
+        try:
+            pickle.dumps(self._day_state())
+        except Exception as exc:  # a lever whose state cannot be sent to a worker (a lambda, a lock, ...)
+            if setting == "auto":
+                return "threads"
+            raise ValueError(
+                f"parallel='processes': the levers' state cannot be sent to worker processes ({exc}); use threads"
+            ) from exc
+        return "processes"
+
+    def _chunk_processes(self) -> ChunkProcesses:
+        """The worker processes, forked at the first day (each steps a contiguous share of the chunks)."""
+        if self._processes is None:
+            workers = min(self.threads, len(self._blocks))
+            shares = [list(share) for share in np.array_split(np.array(self._blocks, dtype=object), workers)]
+            self._processes = ChunkProcesses(
+                shares, self._step_chunk, self._apply_day_state, self.levers, self._visit_scratch
+            )
+            weakref.finalize(self, self._processes.close)
+        return self._processes
+
+    def _day_state(self) -> dict[str, Any]:
+        """What a worker's copy of the model needs for a day besides the shared per-slot arrays."""
+        return {
+            "day": self.day,
+            "channels": list(self.channels),
+            "channel_tables": self._channel_tables,
+            "admits": self._admits,
+            "modifiers": self.modifiers,
+            "levers": [
+                {k: v for k, v in vars(lever).items() if k not in kept}
+                for lever, kept in zip(self.levers, self._kept, strict=True)
+            ],
+        }
+
+    def _apply_day_state(self, state: dict[str, Any]) -> None:
+        """In a worker: take the parent's day state (see :meth:`_day_state`)."""
+        self.day = state["day"]
+        self.channels[:] = state["channels"]
+        self._channel_tables, self._admits = state["channel_tables"], state["admits"]
+        self.modifiers = state["modifiers"]
+        for lever, values in zip(self.levers, state["levers"], strict=True):
+            vars(lever).update(values)
+
+    def _check_shared(self) -> None:
+        """Refuse per-slot state that the workers would not see: a replaced shared array, or a new one."""
+        for item in self._shared:
+            if getattr(item.owner, item.name) is not item.array:
+                raise RuntimeError(
+                    f"{type(item.owner).__name__}.{item.name} was replaced by a new array during the day; with "
+                    "parallel=processes per-slot state must be written in place (or use parallel=threads)"
+                )
+        for lever, kept in zip(self.levers, self._kept, strict=True):
+            for name in slot_arrays(lever, self.sample_size):
+                if name not in kept:
+                    raise RuntimeError(
+                        f"{type(lever).__name__}.{name} is per-slot state allocated after bind(); with "
+                        "parallel=processes allocate it in bind() (or use parallel=threads)"
+                    )
+
     def _thread_pool(self) -> ThreadPoolExecutor | None:
         """The threads that step chunks side by side (None: step in this thread)."""
         workers = min(self.threads, len(self._blocks))
@@ -515,10 +626,13 @@ class LifecycleModel(mesa.Model):
         return self._pool
 
     def close(self) -> None:
-        """Let the chunk threads go (done by itself at the horizon; stepping again would start new ones)."""
+        """Let the chunk threads or processes go (done by itself at the horizon; stepping again would start new ones)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        if self._processes is not None:
+            self._processes.close()
+            self._processes = None
 
     def release(self) -> None:
         """Let a finished model be freed as soon as it is no longer used (call it once it is done stepping).

@@ -55,11 +55,16 @@ class Incentives(Lever):
         super().bind(model)
         self.dependence = np.zeros(model.sample_size, dtype=np.float32)
 
+    def begin_day(self, model: ModelView, weekday: int) -> None:
+        """The schedule; once the programme has run, the post-stop dip applies on every day it is off."""
+        super().begin_day(model, weekday)
+        if self.on_today:
+            self._used = True
+
     def visit_effects(self, ch: Chunk, fx: Effects) -> None:
         """Lift while on; the post-stop dip while off."""
         dep = self.dependence[ch.lo : ch.hi]
         if self.on_today:
-            self._used = True
             # Only acquired users visit, so an untargeted lift can stay a scalar.
             fx.scale("visit", 1.0 + self.cfg.visit_lift, self.targeted(ch))
         elif self._used:

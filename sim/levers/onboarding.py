@@ -38,6 +38,7 @@ class Onboarding(Lever):
 
     kind = "onboarding"
     target_stages = ("aware",)
+    chunk_state = ("_recent",)
 
     def __init__(self, name: str, cfg: OnboardingConfig, window: SpendWindow | None = None) -> None:
         super().__init__(name, cfg, window)

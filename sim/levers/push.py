@@ -68,12 +68,17 @@ class Push(Lever):
         super().bind(model)
         self.fatigue = np.zeros(model.sample_size, dtype=np.float32)
 
+    def begin_day(self, model: ModelView, weekday: int) -> None:
+        """The schedule; once messages have been sent, fatigue keeps decaying (and raising churn) every day."""
+        super().begin_day(model, weekday)
+        if self.on_today and self.cfg.messages_per_week > 0:
+            self._used = True
+
     def visit_effects(self, ch: Chunk, fx: Effects) -> None:
         """Send today's messages, update fatigue, lift visits of recipients."""
         fatigue = self.fatigue[ch.lo : ch.hi]
         rate = self.cfg.messages_per_week / 7.0
         if self.on_today and rate > 0:
-            self._used = True
             eligible = (ch.stage >= Stage.NEW) & ((ch.flags & FLAG_PUSH_OPT_OUT) == 0)
             mask = self.targeted(ch)
             if mask is not None:

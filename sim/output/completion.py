@@ -39,8 +39,9 @@ __all__ = [
 ]
 
 DONE = "DONE.json"
-#: Config fields that change no result file (a progress bar, the threads that step a run), left out of the config hash.
-NOT_IN_HASH = ("progress", "threads")
+#: Config fields that change no result file (a progress bar, how many threads or processes step a run),
+#: left out of the config hash.
+NOT_IN_HASH = ("progress", "threads", "parallel")
 #: Bytes read at a time while hashing a file.
 HASH_BLOCK_BYTES = 1 << 20
 

@@ -1,0 +1,225 @@
+"""Chunks stepped in worker processes: what reaches the workers, what comes back, and what is refused.
+
+Bit-identical results with every lever are checked in ``tests/test_threads.py`` (the
+previous release's fingerprints, in threads and in processes); these tests cover the
+machinery around them: the choice of mode, state that user code changes between days,
+per-slot state kept in shared memory, worker failures and the rules a lever must follow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim import load_config
+from sim.core.chunk_processes import fork_available, share_slot_arrays, shared_copy, slot_arrays
+from sim.core.model import LifecycleModel
+from sim.core.rng import CHUNK_SIZE
+from sim.levers.base import Lever, Schedule, Target
+
+pytestmark = pytest.mark.skipif(not fork_available(), reason="worker processes need fork (Linux)")
+
+#: Two chunks of one draw chunk each (fewer draw chunks than TARGET_CHUNKS): the model
+#: steps the first, a forked worker the second.
+N_TWO_CHUNKS = 2 * CHUNK_SIZE
+
+
+def _population(n: int):
+    return load_config([f"population.market_size={n}"]).population
+
+
+class _Config:
+    target = Target()
+    schedule = Schedule()
+
+
+class _Probe(Lever):
+    """A lever with per-slot state, whose hooks can be made to break a rule of processes."""
+
+    kind = "probe"
+
+    def __init__(self, fault: str = "") -> None:
+        super().__init__("probe", _Config())
+        self.fault = fault
+        self.seen: list[int] = []
+
+    def bind(self, model) -> None:
+        super().bind(model)
+        self.score = np.zeros(model.sample_size, dtype=np.int32)
+        self.n = model.sample_size
+
+    def begin_day(self, model, weekday: int) -> None:
+        super().begin_day(model, weekday)
+        if self.fault == "replace":
+            self.score = self.score + 1  # a new array: the workers would keep writing the old one
+        elif self.fault == "late":
+            self.later = np.zeros(self.n, dtype=np.float32)  # per-slot state the workers never see
+
+    def visit_effects(self, ch, fx) -> None:
+        self.score[ch.lo : ch.hi] += ch.index + 1  # in place: shared with the workers
+        if self.fault == "raise" and ch.index == 1:
+            raise ZeroDivisionError("probe failed in the second chunk")
+        if self.fault == "foreign":
+            ch.defer(self.seen.append, ch.index)  # a list's method: cannot come back from a worker
+
+
+def test_auto_steps_in_processes_where_chunks_can_run_side_by_side():
+    pop = _population(N_TWO_CHUNKS)
+    assert LifecycleModel(pop, horizon_days=1, seed=0, threads=2).parallel == "processes"
+    assert LifecycleModel(pop, horizon_days=1, seed=0, threads=1).parallel == "one"
+    assert LifecycleModel(pop, horizon_days=1, seed=0, threads=2, parallel="threads").parallel == "threads"
+    single_chunk = _population(CHUNK_SIZE)
+    assert LifecycleModel(single_chunk, horizon_days=1, seed=0, threads=2).parallel == "one"
+
+
+def _unpicklable_probe() -> _Probe:
+    lever = _Probe()
+    lever.callback = lambda: None  # a lambda cannot be pickled to a worker
+    return lever
+
+
+def test_a_lever_whose_state_cannot_be_sent_steps_in_threads_or_is_refused():
+    pop = _population(N_TWO_CHUNKS)
+    auto = LifecycleModel(pop, horizon_days=1, seed=0, levers=[_unpicklable_probe()], threads=2)
+    assert auto.parallel == "threads"
+    with pytest.raises(ValueError, match=r"parallel='processes': the levers' state cannot be sent .*use threads"):
+        LifecycleModel(pop, horizon_days=1, seed=0, levers=[_unpicklable_probe()], threads=2, parallel="processes")
+
+
+def test_the_config_refuses_an_unknown_mode():
+    from sim import ConfigError
+
+    with pytest.raises(ConfigError, match=r"parallel='fibres' is not allowed: one of auto, processes, threads"):
+        load_config(["parallel=fibres"])
+
+
+def test_per_slot_state_written_in_a_worker_is_seen_by_the_model():
+    days = 3
+    lever = _Probe()
+    model = LifecycleModel(
+        _population(N_TWO_CHUNKS), horizon_days=days, seed=0, levers=[lever], threads=2, parallel="processes"
+    )
+    for _ in range(days):
+        model.step()
+    # chunk 0 (this process) adds 1 a day, chunk 1 (the worker) adds 2 a day
+    want = np.repeat([days * 1, days * 2], CHUNK_SIZE)
+    np.testing.assert_array_equal(lever.score, want)
+
+
+def test_modifiers_and_new_channels_set_between_days_reach_the_workers():
+    """User code (the explorer) changes multipliers and adds awareness channels between steps."""
+    n, days = N_TWO_CHUNKS, 12
+    runs = []
+    for threads, parallel in ((1, "auto"), (2, "processes")):
+        model = LifecycleModel(_population(n), horizon_days=days, seed=3, threads=threads, parallel=parallel)
+        for day in range(days):
+            if day == 4:
+                model.modifiers.visit = np.linspace(0.5, 2.0, n, dtype=np.float32)  # per slot
+                model.modifiers.awareness = {"tv": 0.02}  # a channel the model has not seen
+            if day == 8:
+                model.modifiers.conversion = 3.0
+            model.step()
+        runs.append(model)
+    one, two = runs
+    assert two.parallel == "processes" and "tv" in two.channels
+    for name, column in one.log.columns.items():
+        np.testing.assert_array_equal(column, two.log.columns[name], err_msg=name)
+    np.testing.assert_array_equal(one.population.channel, two.population.channel)
+    assert (two.population.channel == two.channels.index("tv")).any()  # the channel was used in both chunks
+    assert (two.population.channel[CHUNK_SIZE:] == two.channels.index("tv")).any()
+
+
+def test_visits_of_the_workers_chunks_are_recorded_in_slot_order():
+    n, days = N_TWO_CHUNKS + 1000, 5  # three chunks, the last one short
+    runs = [
+        LifecycleModel(_population(n), horizon_days=days, seed=2, threads=threads, parallel=parallel)
+        for threads, parallel in ((1, "auto"), (3, "processes"))
+    ]
+    for model in runs:
+        model.modifiers.conversion = 20.0  # enough visitors in the short last chunk too
+        for _ in range(days):
+            model.step()
+    (slots_one, days_one), (slots_three, days_three) = (model.events() for model in runs)
+    assert slots_three.size > 0 and (slots_three >= 2 * CHUNK_SIZE).any()  # the last worker's visitors
+    np.testing.assert_array_equal(slots_one, slots_three)
+    np.testing.assert_array_equal(days_one, days_three)
+
+
+def test_a_failure_in_a_worker_is_raised_with_its_traceback():
+    model = LifecycleModel(
+        _population(N_TWO_CHUNKS), horizon_days=2, seed=0, levers=[_Probe("raise")], threads=2, parallel="processes"
+    )
+    with pytest.raises(RuntimeError, match=r"(?s)a chunk worker process failed:.*visit_effects.*ZeroDivisionError"):
+        model.step()
+    model.close()
+    assert model._processes is None
+
+
+def test_a_replaced_per_slot_array_is_refused():
+    model = LifecycleModel(
+        _population(N_TWO_CHUNKS), horizon_days=2, seed=0, levers=[_Probe("replace")], threads=2, parallel="processes"
+    )
+    with pytest.raises(RuntimeError, match=r"_Probe\.score was replaced by a new array .* written in place"):
+        model.step()
+    model.close()
+
+
+def test_per_slot_state_allocated_after_bind_is_refused():
+    model = LifecycleModel(
+        _population(N_TWO_CHUNKS), horizon_days=2, seed=0, levers=[_Probe("late")], threads=2, parallel="processes"
+    )
+    with pytest.raises(RuntimeError, match=r"_Probe\.later is per-slot state allocated after bind\(\)"):
+        model.step()
+    model.close()
+
+
+def test_a_booking_that_is_not_a_lever_method_is_refused():
+    model = LifecycleModel(
+        _population(N_TWO_CHUNKS), horizon_days=2, seed=0, levers=[_Probe("foreign")], threads=2, parallel="processes"
+    )
+    with pytest.raises(RuntimeError, match=r"(?s)failed:.*is not a method of a lever"):
+        model.step()
+    model.close()
+
+
+def test_the_same_rule_breakers_step_in_threads():
+    """What processes refuse is fine in threads, where the model and its chunks share one copy of each lever."""
+    for fault in ("replace", "late", "foreign"):
+        lever = _Probe(fault)
+        model = LifecycleModel(
+            _population(N_TWO_CHUNKS), horizon_days=2, seed=0, levers=[lever], threads=2, parallel="threads"
+        )
+        model.step()
+        model.step()
+    assert lever.seen == [0, 1, 0, 1]
+
+
+def test_slot_arrays_are_the_owned_arrays_of_n_elements():
+    class Holder:
+        pass
+
+    holder = Holder()
+    holder.a = np.zeros(10)
+    holder.b = np.zeros((10, 2), dtype=np.int8)
+    holder.view = holder.a[:]  # a view: its owner is shared, not the view
+    holder.short = np.zeros(9)
+    holder.number = 10
+    assert slot_arrays(holder, 10) == ["a", "b"]
+    before = holder.b.copy()
+    before[3, 1] = 7
+    holder.b[3, 1] = 7
+    shared = share_slot_arrays([holder], 10)
+    assert [item.name for item in shared] == ["a", "b"]
+    assert holder.b is shared[1].array and holder.b.dtype == np.int8 and holder.b.shape == (10, 2)
+    np.testing.assert_array_equal(holder.b, before)
+
+
+def test_a_shared_copy_is_written_by_a_forked_process():
+    import multiprocessing
+
+    array = shared_copy(np.arange(5, dtype=np.int64))
+    child = multiprocessing.get_context("fork").Process(target=array.__setitem__, args=(slice(1, 3), -1))
+    child.start()
+    child.join()
+    assert child.exitcode == 0
+    assert array.tolist() == [0, -1, -1, 3, 4]
