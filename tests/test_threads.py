@@ -217,17 +217,23 @@ def test_automatic_threads(monkeypatch, setting, cores, side_by_side, expected):
 
 
 @pytest.mark.parametrize(
-    ("setting", "users", "expected"),
+    ("parallel", "fork", "setting", "users", "expected"),
     [
-        (0, threads.AUTO_THREADS_MIN_USERS - 1, 1),  # too small for a second thread to pay
-        (0, threads.AUTO_THREADS_MIN_USERS, 4),  # from the threshold on: one per core
-        (0, None, 4),  # size unknown: one per core
-        (3, 1_000, 3),  # an explicit count is taken as it is, whatever the size
+        ("threads", True, 0, threads.AUTO_THREADS_MIN_USERS - 1, 1),  # too small for a second thread to pay
+        ("threads", True, 0, threads.AUTO_THREADS_MIN_USERS, 4),  # from the threshold on: one per core
+        ("processes", True, 0, threads.AUTO_PROCESSES_MIN_USERS - 1, 1),  # processes pay from smaller runs on
+        ("processes", True, 0, threads.AUTO_PROCESSES_MIN_USERS, 4),
+        ("auto", True, 0, threads.AUTO_PROCESSES_MIN_USERS, 4),  # auto: processes where they can be forked
+        ("auto", False, 0, threads.AUTO_THREADS_MIN_USERS - 1, 1),  # ... else threads
+        ("auto", False, 0, threads.AUTO_THREADS_MIN_USERS, 4),
+        ("auto", True, 0, None, 4),  # size unknown: one per core
+        ("threads", True, 3, 1_000, 3),  # an explicit count is taken as it is, whatever the size
     ],
 )
-def test_automatic_threads_leave_small_runs_on_one_thread(monkeypatch, setting, users, expected):
+def test_automatic_threads_leave_small_runs_on_one_thread(monkeypatch, parallel, fork, setting, users, expected):
     monkeypatch.setattr(threads, "available_cores", lambda: 4)
-    assert threads.resolve_threads(setting, users=users) == expected
+    monkeypatch.setattr(threads, "fork_available", lambda: fork)
+    assert threads.resolve_threads(setting, users=users, parallel=parallel) == expected
 
 
 def test_a_small_model_built_from_the_default_config_steps_on_one_thread(monkeypatch):

@@ -283,6 +283,7 @@ def _app(cfg: DictConfig) -> None:
             typed.threads,
             side_by_side=_jobs_side_by_side(hydra_cfg.launcher),
             users=typed.population.simulated_users,
+            parallel=typed.parallel,
         )
         _sweep_job(replace(typed, threads=threads), out, list(hydra_cfg.overrides.task))
         return

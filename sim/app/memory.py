@@ -93,7 +93,7 @@ def estimate_memory(cfg: Config) -> MemoryNeed:
         per_user += ANALYTICS_BYTES_PER_USER
     kept = 2 if lever_configs(cfg.strategy) else 1
     threads = min(
-        resolve_threads(cfg.threads, users=cfg.population.simulated_users),
+        resolve_threads(cfg.threads, users=cfg.population.simulated_users, parallel=cfg.parallel),
         len(blocks_of(cfg.population.simulated_users)),
     )
     fixed = cfg.horizon_days**2 * COHORT_CELL_BYTES * kept + RUN_BYTES + threads * CHUNK_WORKING_BYTES

@@ -112,6 +112,6 @@ class UserLifecycleModel(LifecycleModel):
             reference=reference,
             agent_reporters=agent_reporters,
             visit_observer=visit_observer,
-            threads=resolve_threads(cfg.threads, users=cfg.population.simulated_users),
+            threads=resolve_threads(cfg.threads, users=cfg.population.simulated_users, parallel=cfg.parallel),
             parallel=cfg.parallel,
         )

@@ -123,7 +123,7 @@ def run_task(task: tuple[Config, int, int]) -> Outcome:
         levers=build_levers(cfg.strategy),
         record_events=False,
         agents="lazy",
-        threads=resolve_threads(cfg.threads, users=cfg.population.simulated_users),
+        threads=resolve_threads(cfg.threads, users=cfg.population.simulated_users, parallel=cfg.parallel),
         parallel=cfg.parallel,
     )
     started = time.perf_counter()
@@ -189,7 +189,8 @@ def _with_threads(cfg: Config, side_by_side: int) -> Config:
     """``cfg`` with ``threads: 0`` (automatic) resolved for runs side by side (0: one thread each)."""
     if cfg.threads > 0:
         return cfg
-    threads = resolve_threads(0, side_by_side=side_by_side, users=cfg.population.simulated_users) if side_by_side else 1
+    users = cfg.population.simulated_users
+    threads = resolve_threads(0, side_by_side=side_by_side, users=users, parallel=cfg.parallel) if side_by_side else 1
     return dataclasses.replace(cfg, threads=threads)
 
 
