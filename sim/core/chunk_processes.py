@@ -35,6 +35,7 @@ import mmap
 import multiprocessing
 import sys
 import traceback
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -136,6 +137,25 @@ def _booking_names(book: Callable[..., None], levers: Sequence[object]) -> tuple
     )
 
 
+def _closed(*_args: Any) -> None:
+    raise RuntimeError("the chunk worker processes were closed")
+
+
+def _weakly(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function``, holding its object (if it is a bound method) only weakly."""
+    if getattr(function, "__self__", None) is None:
+        return function
+    method = weakref.WeakMethod(function)
+
+    def call(*args: Any) -> Any:
+        bound = method()
+        if bound is None:
+            raise RuntimeError("the model of these chunk worker processes is gone")
+        return bound(*args)
+
+    return call
+
+
 @dataclass(frozen=True)
 class WorkerReply:
     """One chunk's results as a worker sends them."""
@@ -172,8 +192,9 @@ class ChunkProcesses:
         visits: np.ndarray | None,
     ) -> None:
         self.shares = [list(share) for share in shares]
-        self._step_chunk = step_chunk
-        self._apply_day = apply_day
+        # weakly: the model's finalizer holds this object, and must not keep the model alive
+        self._step_chunk = _weakly(step_chunk)
+        self._apply_day = _weakly(apply_day)
         self._levers = list(levers)
         self._visits = visits
         self._workers: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
@@ -214,7 +235,9 @@ class ChunkProcesses:
         return RemoteChunkResult(bookings, reply.totals, reply.money, visits)
 
     def close(self) -> None:
-        """Stop the workers (they also stop when the model's process ends)."""
+        """Stop the workers (they also stop when the model's process ends) and let go of the model."""
+        self._step_chunk = self._apply_day = _closed
+        self._levers = []
         workers, self._workers = self._workers, []
         for _worker, conn in workers:
             try:

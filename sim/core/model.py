@@ -573,7 +573,8 @@ class LifecycleModel(mesa.Model):
             self._processes = ChunkProcesses(
                 shares, self._step_chunk, self._apply_day_state, self.levers, self._visit_scratch
             )
-            weakref.finalize(self, self._processes.close)
+            # stops the workers if the model is dropped unfinished; close() runs it (and lets go of it) itself
+            self._stop_processes = weakref.finalize(self, ChunkProcesses.close, self._processes)
         return self._processes
 
     def _day_state(self) -> dict[str, Any]:
@@ -631,7 +632,7 @@ class LifecycleModel(mesa.Model):
             self._pool.shutdown(wait=True)
             self._pool = None
         if self._processes is not None:
-            self._processes.close()
+            self._stop_processes()
             self._processes = None
 
     def release(self) -> None:
