@@ -8,6 +8,8 @@ per-slot state kept in shared memory, worker failures and the rules a lever must
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -42,6 +44,7 @@ class _Probe(Lever):
         super().__init__("probe", _Config())
         self.fault = fault
         self.seen: list[int] = []
+        self.model_pid = os.getpid()
 
     def bind(self, model) -> None:
         super().bind(model)
@@ -57,8 +60,8 @@ class _Probe(Lever):
 
     def visit_effects(self, ch, fx) -> None:
         self.score[ch.lo : ch.hi] += ch.index + 1  # in place: shared with the workers
-        if self.fault == "raise" and ch.index == 1:
-            raise ZeroDivisionError("probe failed in the second chunk")
+        if self.fault == "raise" and os.getpid() != self.model_pid:
+            raise ZeroDivisionError("probe failed in a worker")
         if self.fault == "foreign":
             ch.defer(self.seen.append, ch.index)  # a list's method: cannot come back from a worker
 

@@ -566,7 +566,13 @@ class LifecycleModel(mesa.Model):
         return "processes"
 
     def _chunk_processes(self) -> ChunkProcesses:
-        """The worker processes, forked at the first day (each steps a contiguous share of the chunks)."""
+        """The worker processes, forked at the first day (each steps a contiguous share of the chunks).
+
+        This process steps the first share, the largest where the last chunk is short
+        (524,288 slots against 475,712 at 1,000,000 users), so the workers' results are
+        ready when it is done; taking the smallest made ``balanced_mix`` 8 % slower here
+        (5.0 against 5.4 s, three alternating rounds).
+        """
         if self._processes is None:
             workers = min(self.threads, len(self._blocks))
             shares = [list(share) for share in np.array_split(np.array(self._blocks, dtype=object), workers)]
