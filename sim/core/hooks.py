@@ -18,12 +18,17 @@ processes (``docs/model.md`` §3):
 Hooks 2–7 run once per chunk of slots on array views (:class:`Chunk`), so a lever
 costs a few vector operations per slot and day. Multipliers accumulate in
 :class:`Effects`. With ``threads`` > 1 the model steps several chunks at once, in
-threads, so hooks 2–7 must write only their own chunk's slots (views of per-slot
-state, ``chunk.lo:chunk.hi``) and book everything lever-wide — what the lever spends
-today (``cost_today``), its counters — through :meth:`Chunk.defer` (whole numbers)
-or :meth:`Chunk.defer_by_part` (float sums, per draw chunk): bookings run after all
-of the day's chunks, in slot order, so sums are formed in the same order whatever the
-number of threads (bit-identical results). ``Lever.charge`` and ``Lever.count`` do it.
+worker processes or threads (:mod:`sim.core.chunk_processes`), so hooks 2–7 must write
+only their own chunk's slots (views of per-slot state, ``chunk.lo:chunk.hi``, written
+in place into arrays allocated in ``bind``) and book everything lever-wide — what the
+lever spends today (``cost_today``), its counters — through :meth:`Chunk.defer` (whole
+numbers) or :meth:`Chunk.defer_by_part` (float sums, per draw chunk), with one of the
+lever's own methods: bookings run after all of the day's chunks, in the model's
+process and in slot order, so sums are formed in the same order whatever the number of
+threads or processes (bit-identical results). ``Lever.charge`` and ``Lever.count`` do
+it. Lever-wide state that hooks read is set in ``begin_day`` (a worker steps with a
+copy of the lever, brought up to date each day); state a chunk keeps for itself
+(keyed by :attr:`Chunk.index`) is named in ``Lever.chunk_state``.
 
 A lever sees the model only through :class:`ModelView`: the population arrays,
 the segment table, the random streams, the channel names, the market size M, the
