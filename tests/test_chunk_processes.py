@@ -64,6 +64,8 @@ class _Probe(Lever):
             raise ZeroDivisionError("probe failed in a worker")
         if self.fault == "foreign":
             ch.defer(self.seen.append, ch.index)  # a list's method: cannot come back from a worker
+        if self.fault == "counter":
+            self.hits = getattr(self, "hits", 0) + 1  # lever-wide, in a hook: stays in a worker's copy
 
 
 def test_auto_steps_in_processes_where_chunks_can_run_side_by_side():
@@ -185,9 +187,60 @@ def test_a_booking_that_is_not_a_lever_method_is_refused():
     model.close()
 
 
+def test_lever_wide_state_changed_by_a_hook_in_a_worker_is_refused():
+    model = LifecycleModel(
+        _population(N_TWO_CHUNKS), horizon_days=2, seed=0, levers=[_Probe("counter")], threads=2, parallel="processes"
+    )
+    with pytest.raises(RuntimeError, match=r"(?s)failed:.*_Probe\.hits changed in a hook, in a worker process"):
+        model.step()
+    model.close()
+
+
+def test_per_slot_state_that_is_a_view_steps_in_threads_or_is_refused():
+    """A view of a per-slot array would keep pointing at the unshared original in the worker."""
+
+    pop = _population(N_TWO_CHUNKS)
+    assert LifecycleModel(pop, horizon_days=1, seed=0, levers=[_ViewingProbe()], threads=2).parallel == "threads"
+    with pytest.raises(ValueError, match=r"a view of another array cannot be shared \(_ViewingProbe\.alias\)"):
+        LifecycleModel(pop, horizon_days=1, seed=0, levers=[_ViewingProbe()], threads=2, parallel="processes")
+
+
+class _ViewingProbe(_Probe):
+    def bind(self, model) -> None:
+        super().bind(model)
+        self.alias = self.score[:]  # the same memory, through a view
+
+
+def test_a_lever_targeting_channels_steps_in_processes_as_in_one_thread():
+    """Targeting by channel reads a table of the channels: made per call, it is no state a worker would change."""
+    from sim import UserLifecycleModel
+
+    values = {
+        "strategy": "paid_growth",
+        "strategy.push.enabled": True,
+        "strategy.push.target.channels": ["search"],
+        "population.market_size": N_TWO_CHUNKS,
+        "horizon_days": 20,
+        "progress": False,
+        "record_events": False,
+    }
+    runs = []
+    for threads, parallel in ((1, "auto"), (2, "processes")):
+        model = UserLifecycleModel({**values, "threads": threads, "parallel": parallel})
+        for _ in range(model.horizon):
+            model.step()
+        runs.append(model)
+    one, two = runs
+    assert two.parallel == "processes"
+    push = next(lever for lever in two.levers if lever.kind == "push")
+    assert push.messages > 0
+    for name, column in one.log.columns.items():
+        np.testing.assert_array_equal(column, two.log.columns[name], err_msg=name)
+
+
 def test_the_same_rule_breakers_step_in_threads():
     """What processes refuse is fine in threads, where the model and its chunks share one copy of each lever."""
-    for fault in ("replace", "late", "foreign"):
+    for fault in ("replace", "late", "counter", "foreign"):
         lever = _Probe(fault)
         model = LifecycleModel(
             _population(N_TWO_CHUNKS), horizon_days=2, seed=0, levers=[lever], threads=2, parallel="threads"

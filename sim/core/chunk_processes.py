@@ -177,6 +177,8 @@ class ChunkProcesses:
         step_chunk: Steps one chunk of the day: ``step_chunk(context, block)`` returns the
             chunk's result (its ``ch`` with bookings, totals, money, visits).
         apply_day: In a worker, brings its copy of the model to the parent's day state.
+        check_day: In a worker, after its chunks: raises if they changed what only the
+            model's process may change (see ``LifecycleModel._check_day_state``).
         levers: The levers (bookings are methods of these).
         visits: Shared slot-sized int32 array the workers write their visitors into (at
             each chunk's first slot), or None when visits are not kept.
@@ -188,6 +190,7 @@ class ChunkProcesses:
         shares: Sequence[Sequence[Any]],
         step_chunk: Callable[[Any, Any], Any],
         apply_day: Callable[[Any], None],
+        check_day: Callable[[Any], None],
         levers: Sequence[object],
         visits: np.ndarray | None,
     ) -> None:
@@ -195,6 +198,7 @@ class ChunkProcesses:
         # weakly: the model's finalizer holds this object, and must not keep the model alive
         self._step_chunk = _weakly(step_chunk)
         self._apply_day = _weakly(apply_day)
+        self._check_day = _weakly(check_day)
         self._levers = list(levers)
         self._visits = visits
         self._workers: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
@@ -236,7 +240,7 @@ class ChunkProcesses:
 
     def close(self) -> None:
         """Stop the workers (they also stop when the model's process ends) and let go of the model."""
-        self._step_chunk = self._apply_day = _closed
+        self._step_chunk = self._apply_day = self._check_day = _closed
         self._levers = []
         workers, self._workers = self._workers, []
         for _worker, conn in workers:
@@ -259,7 +263,9 @@ class ChunkProcesses:
                 try:
                     context, day_state = message
                     self._apply_day(day_state)
-                    conn.send(("ok", [self._reply(self._step_chunk(context, block), block) for block in share]))
+                    replies = [self._reply(self._step_chunk(context, block), block) for block in share]
+                    self._check_day(day_state)
+                    conn.send(("ok", replies))
                 except Exception:  # sent to the parent, which raises it
                     conn.send(("error", traceback.format_exc()))
         except (EOFError, KeyboardInterrupt, BrokenPipeError):

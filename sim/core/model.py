@@ -558,12 +558,20 @@ class LifecycleModel(mesa.Model):
         try:
             pickle.dumps(self._day_state())
         except Exception as exc:  # a lever whose state cannot be sent to a worker (a lambda, a lock, ...)
-            if setting == "auto":
-                return "threads"
-            raise ValueError(
-                f"parallel='processes': the levers' state cannot be sent to worker processes ({exc}); use threads"
-            ) from exc
-        return "processes"
+            reason = f"the levers' state cannot be sent to worker processes ({exc})"
+        else:
+            views = [
+                f"{type(lever).__name__}.{name}"
+                for lever in self.levers
+                for name, value in vars(lever).items()
+                if isinstance(value, np.ndarray) and value.shape[:1] == (self.sample_size,) and value.base is not None
+            ]
+            if not views:
+                return "processes"
+            reason = f"per-slot state that is a view of another array cannot be shared ({', '.join(views)})"
+        if setting == "auto":
+            return "threads"
+        raise ValueError(f"parallel='processes': {reason}; use threads")
 
     def _chunk_processes(self) -> ChunkProcesses:
         """The worker processes, forked at the first day (each steps a contiguous share of the chunks).
@@ -577,7 +585,12 @@ class LifecycleModel(mesa.Model):
             workers = min(self.threads, len(self._blocks))
             shares = [list(share) for share in np.array_split(np.array(self._blocks, dtype=object), workers)]
             self._processes = ChunkProcesses(
-                shares, self._step_chunk, self._apply_day_state, self.levers, self._visit_scratch
+                shares,
+                self._step_chunk,
+                self._apply_day_state,
+                self._check_day_state,
+                self.levers,
+                self._visit_scratch,
             )
             # stops the workers if the model is dropped unfinished; close() runs it (and lets go of it) itself
             self._stop_processes = weakref.finalize(self, ChunkProcesses.close, self._processes)
@@ -592,10 +605,15 @@ class LifecycleModel(mesa.Model):
             "admits": self._admits,
             "modifiers": self.modifiers,
             "levers": [
-                {k: v for k, v in vars(lever).items() if k not in kept}
+                pickle.dumps(self._lever_state(lever, kept))
                 for lever, kept in zip(self.levers, self._kept, strict=True)
             ],
         }
+
+    @staticmethod
+    def _lever_state(lever: LeverHooks, kept: frozenset[str]) -> dict[str, Any]:
+        """A lever's lever-wide state: its attributes but the per-slot arrays and per-chunk state it keeps."""
+        return {k: v for k, v in vars(lever).items() if k not in kept}
 
     def _apply_day_state(self, state: dict[str, Any]) -> None:
         """In a worker: take the parent's day state (see :meth:`_day_state`)."""
@@ -604,7 +622,23 @@ class LifecycleModel(mesa.Model):
         self._channel_tables, self._admits = state["channel_tables"], state["admits"]
         self.modifiers = state["modifiers"]
         for lever, values in zip(self.levers, state["levers"], strict=True):
-            vars(lever).update(values)
+            vars(lever).update(pickle.loads(values))
+
+    def _check_day_state(self, state: dict[str, Any]) -> None:
+        """In a worker, after its chunks: refuse lever-wide state that a hook changed (it would stay in this copy)."""
+        for lever, kept, sent in zip(self.levers, self._kept, state["levers"], strict=True):
+            now = self._lever_state(lever, kept)
+            if pickle.dumps(now) == sent:
+                continue
+            before = pickle.loads(sent)
+            changed = sorted(now.keys() ^ before.keys()) or [
+                k for k in now if pickle.dumps(now[k]) != pickle.dumps(before[k])
+            ]
+            raise RuntimeError(
+                f"{type(lever).__name__}.{', '.join(changed)} changed in a hook, in a worker process's copy of "
+                "the lever; with parallel=processes set lever-wide state in begin_day, book it through the chunk "
+                "(Chunk.defer), or name per-chunk state in chunk_state (or use parallel=threads)"
+            )
 
     def _check_shared(self) -> None:
         """Refuse per-slot state that the workers would not see: a replaced shared array, or a new one."""

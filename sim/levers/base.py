@@ -180,18 +180,16 @@ class Lever:
         names = model.segments.names
         self._segment_ok = np.array([not target.segments or s in target.segments for s in names], dtype=bool)
         self._channels = list(target.channels)
-        self._channel_ok: np.ndarray | None = None
 
     def _channel_table(self, channels: Sequence[str]) -> np.ndarray | None:
+        """Targeted channels by code + 1 (−1: never aware), made on each call: hooks keep no lever-wide cache."""
         if not self._channels:
             return None
-        if self._channel_ok is None or self._channel_ok.size != len(channels) + 1:
-            ok = np.zeros(len(channels) + 1, dtype=bool)  # index = channel code + 1 (−1: never aware)
-            for c in self._channels:
-                if c in channels:
-                    ok[list(channels).index(c) + 1] = True
-            self._channel_ok = ok
-        return self._channel_ok
+        ok = np.zeros(len(channels) + 1, dtype=bool)
+        for c in self._channels:
+            if c in channels:
+                ok[list(channels).index(c) + 1] = True
+        return ok
 
     def targeted(self, ch: Chunk, *, stage: bool = True, idx: np.ndarray | None = None) -> np.ndarray | None:
         """Mask of targeted slots in a chunk, or among local indices ``idx`` (None: all of them)."""
