@@ -22,11 +22,16 @@ So :class:`ChunkProcesses` steps the chunks in processes:
   for chunks stepped in threads, so the results are bit-identical to one thread.
 
 Hooks 2–7 of a lever (:mod:`sim.core.hooks`) run in a worker's copy of the lever,
-so they may change only per-slot state allocated in ``bind`` (in place) and book
-everything lever-wide through the chunk; lever-wide state is set in ``begin_day``.
-A lever that allocates per-slot state later, or replaces a per-slot array instead of
-writing into it, is refused with an error naming it (:meth:`ChunkProcesses.check`).
-Workers need ``fork`` (Linux); elsewhere the model steps chunks in threads.
+so they may change only per-slot state allocated in ``bind`` (in place) and state a
+chunk keeps for itself (``Lever.chunk_state``), and book everything lever-wide through
+the chunk; lever-wide state is set in ``begin_day``. What would make a worker's copy
+differ from the lever is refused with an error naming the attribute, not left to give
+other numbers: a lever-wide attribute a hook changed (each worker pickles the levers'
+lever-wide state after its chunks and compares it with what it was sent), a per-slot
+array replaced or allocated after ``bind`` (checked by the model after each day), and,
+before the first day, per-slot state that is a view of another array or a lever whose
+state cannot be pickled (``parallel: auto`` then steps in threads instead). Workers
+need ``fork`` (Linux); elsewhere the model steps chunks in threads.
 """
 
 from __future__ import annotations
