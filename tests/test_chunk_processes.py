@@ -164,7 +164,11 @@ def test_a_replaced_per_slot_array_is_refused():
     model = LifecycleModel(
         _population(N_TWO_CHUNKS), horizon_days=2, seed=0, levers=[_Probe("replace")], threads=2, parallel="processes"
     )
-    with pytest.raises(RuntimeError, match=r"_Probe\.score was replaced by a new array .* written in place"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"_Probe\.score was replaced by a new array during the day; with parallel=processes per-slot state "
+        r"must be written in place \(or use parallel=threads\)$",
+    ):
         model.step()
     model.close()
 
@@ -173,7 +177,11 @@ def test_per_slot_state_allocated_after_bind_is_refused():
     model = LifecycleModel(
         _population(N_TWO_CHUNKS), horizon_days=2, seed=0, levers=[_Probe("late")], threads=2, parallel="processes"
     )
-    with pytest.raises(RuntimeError, match=r"_Probe\.later is per-slot state allocated after bind\(\)"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"_Probe\.later is per-slot state allocated after bind\(\); with parallel=processes allocate it in "
+        r"bind\(\) \(or use parallel=threads\)$",
+    ):
         model.step()
     model.close()
 
@@ -315,3 +323,141 @@ def test_a_model_stepped_in_processes_is_freed_and_its_workers_stop(finished):
         gc.enable()
     worker.join(5)
     assert worker.exitcode == 0
+
+
+def test_workers_end_when_the_models_process_is_killed_before_closing_them():
+    """A worker sees the end of its pipe once the model's process is gone: no orphans after a kill or os._exit."""
+    import subprocess
+    import sys
+    import time
+
+    script = f"""
+import os, sys
+from sim import load_config
+from sim.core.model import LifecycleModel
+pop = load_config(["population.market_size={N_TWO_CHUNKS + 1000}"]).population
+model = LifecycleModel(pop, horizon_days=5, seed=0, threads=3, parallel="processes")  # two workers
+model.step()
+print(" ".join(str(worker.pid) for worker, _conn in model._processes._workers), flush=True)
+os._exit(0)  # no close(), no interpreter exit: as if killed
+"""
+    # not subprocess.run: it waits for the end of the output, which orphaned workers would hold open
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) as run:
+        pids = [int(pid) for pid in run.stdout.readline().split()]
+        assert run.wait(timeout=120) == 0
+    assert len(pids) == 2
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in alive if os.path.exists(f"/proc/{pid}") and _state(pid) != "Z"]
+        time.sleep(0.05)
+    assert not alive, f"chunk workers {alive} outlived their model's process"
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+def test_a_killed_worker_is_named_at_the_next_day():
+    import signal
+
+    model = LifecycleModel(_population(N_TWO_CHUNKS), horizon_days=3, seed=0, threads=2, parallel="processes")
+    model.step()
+    worker = model._processes._workers[0][0]
+    assert worker.daemon and worker.name == "opsim-chunks"  # a daemon: an exiting interpreter ends it
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.join()
+    with pytest.raises(RuntimeError, match=rf"a chunk worker process \(pid {worker.pid}\) ended unexpectedly"):
+        model.step()
+    model.close()
+
+
+class _Sleeper(_Probe):
+    def visit_effects(self, ch, fx) -> None:
+        if os.getpid() != self.model_pid:
+            import time
+
+            time.sleep(60)
+
+
+def test_close_ends_a_worker_that_does_not_stop(monkeypatch):
+    import time
+
+    from sim.core import chunk_processes
+
+    monkeypatch.setattr(chunk_processes, "STOP_TIMEOUT_S", 0.2)
+    model = LifecycleModel(
+        _population(N_TWO_CHUNKS), horizon_days=3, seed=0, levers=[_Sleeper()], threads=2, parallel="processes"
+    )
+    processes = model._chunk_processes()
+    worker, conn = processes._workers[0]
+    conn.send((model._day_context(), model._day_state()))  # the worker starts a day that takes a minute
+    time.sleep(0.5)
+    started = time.monotonic()
+    model.close()
+    assert time.monotonic() - started < 10
+    assert not worker.is_alive()
+
+
+def test_stepping_closed_worker_processes_is_refused():
+    model = LifecycleModel(_population(N_TWO_CHUNKS), horizon_days=3, seed=0, threads=2, parallel="processes")
+    processes = model._chunk_processes()
+    context, state = model._day_context(), model._day_state()
+    processes.close()
+    with pytest.raises(RuntimeError, match=r"^the chunk worker processes were closed$"):
+        processes.step(context, state)
+
+
+def test_a_booking_by_a_plain_function_is_refused_naming_the_way():
+    from sim.core.chunk_processes import _booking_names
+
+    with pytest.raises(
+        RuntimeError,
+        match=r"is not a method of a lever: with processes, levers book through Chunk\.defer / "
+        r"Chunk\.defer_by_part with one of their own methods",
+    ):
+        _booking_names(len, [_Probe()])
+    lever = _Probe()
+    assert _booking_names(lever._book_count, [_Probe(), lever]) == (1, "_book_count")
+
+
+def test_a_weak_wrapper_passes_functions_through_and_names_a_gone_model():
+    import gc
+
+    from sim.core.chunk_processes import _weakly
+
+    assert _weakly(len) is len
+    lever = _Probe()
+    call = _weakly(lever.begin_day)
+    del lever
+    gc.collect()
+    with pytest.raises(RuntimeError, match=r"^the model of these chunk worker processes is gone$"):
+        call(None, 0)
+
+
+def test_fork_is_used_on_linux_only(monkeypatch):
+    from sim.core import chunk_processes
+
+    monkeypatch.setattr(chunk_processes.sys, "platform", "darwin")  # lists fork, where it is unsafe
+    assert not chunk_processes.fork_available()
+
+
+def test_without_fork_auto_steps_in_threads_and_processes_are_refused(monkeypatch):
+    from sim.core import model as model_module
+
+    monkeypatch.setattr(model_module, "fork_available", lambda: False)
+    pop = _population(N_TWO_CHUNKS)
+    assert LifecycleModel(pop, horizon_days=1, seed=0, threads=2).parallel == "threads"
+    with pytest.raises(
+        ValueError, match=r"^parallel='processes' is not available here \(it needs fork, i\.e\. Linux\): use threads$"
+    ):
+        LifecycleModel(pop, horizon_days=1, seed=0, threads=2, parallel="processes")
+
+
+def test_an_empty_array_can_be_shared():
+    empty = shared_copy(np.zeros(0, dtype=np.int32))
+    assert empty.shape == (0,) and empty.dtype == np.int32

@@ -1127,6 +1127,20 @@ def test_push_by_hand_over_three_days():
     assert lever.summary() == {"messages_sent": 6, "opt_outs": 2}
 
 
+def test_push_at_one_message_a_week_or_fewer_still_tires_and_recovers():
+    """Fatigue churn and its decay after the programme depend on having sent, not on sending more than weekly."""
+    model = FakeModel(population([N, R]))
+    cfg = dict(PUSH_CFG, messages_per_week=0.7, opt_out_per_fatigue=0.0)  # f/7 = 0.1
+    lever = bound(Push("push", PushConfig(schedule=Schedule(end_day=0), **cfg)), model)
+    model.streams.set(lever.stream, 0, [0.05, 0.5])  # slot 0 messaged (u < 0.1), slot 1 not
+    day = run_day(lever, model, 0)
+    assert lever.messages == 1 and lever.fatigue == pytest.approx([1, 0])
+    assert per_slot(day.fx.hazard, 2) == pytest.approx([1.1, 1])  # 1 + κ_F · F² with κ_F = 0.1
+    day = run_day(lever, model, 1)  # off: fatigue halves (δ = 0.5) and still raises the hazard
+    assert lever.fatigue == pytest.approx([0.5, 0])
+    assert per_slot(day.fx.hazard, 2) == pytest.approx([1.025, 1])
+
+
 def test_push_messages_only_targeted_users():
     model = FakeModel(population([R, R, R, R], segment=[CASUAL, POWER, CASUAL, POWER]))
     lever = bound(Push("push", PushConfig(target=Target(segments=["power"]), **PUSH_CFG)), model)

@@ -228,12 +228,20 @@ def test_automatic_threads(monkeypatch, setting, cores, side_by_side, expected):
         ("auto", False, 0, threads.AUTO_THREADS_MIN_USERS, 4),
         ("auto", True, 0, None, 4),  # size unknown: one per core
         ("threads", True, 3, 1_000, 3),  # an explicit count is taken as it is, whatever the size
+        ("processes", True, 1, None, 1),  # one is one, however many cores
     ],
 )
 def test_automatic_threads_leave_small_runs_on_one_thread(monkeypatch, parallel, fork, setting, users, expected):
     monkeypatch.setattr(threads, "available_cores", lambda: 4)
     monkeypatch.setattr(threads, "fork_available", lambda: fork)
     assert threads.resolve_threads(setting, users=users, parallel=parallel) == expected
+
+
+def test_automatic_threads_follow_the_default_mode(monkeypatch):
+    """``parallel`` left out is ``auto``: processes where fork exists, so the processes' threshold."""
+    monkeypatch.setattr(threads, "available_cores", lambda: 4)
+    monkeypatch.setattr(threads, "fork_available", lambda: True)
+    assert threads.resolve_threads(0, users=threads.AUTO_PROCESSES_MIN_USERS) == 4
 
 
 def test_a_small_model_built_from_the_default_config_steps_on_one_thread(monkeypatch):

@@ -36,6 +36,7 @@ need ``fork`` (Linux); elsewhere the model steps chunks in threads.
 
 from __future__ import annotations
 
+import inspect
 import mmap
 import multiprocessing
 import sys
@@ -148,7 +149,7 @@ def _closed(*_args: Any) -> None:
 
 def _weakly(function: Callable[..., Any]) -> Callable[..., Any]:
     """``function``, holding its object (if it is a bound method) only weakly."""
-    if getattr(function, "__self__", None) is None:
+    if not inspect.ismethod(function):  # a function, or a builtin (whose __self__ is its module)
         return function
     method = weakref.WeakMethod(function)
 
@@ -210,7 +211,12 @@ class ChunkProcesses:
         context = multiprocessing.get_context("fork")
         for share in self.shares[1:]:
             parent_end, child_end = context.Pipe()
-            worker = context.Process(target=self._serve, args=(child_end, share), daemon=True, name="opsim-chunks")
+            # the worker closes the model's ends (its own and the earlier workers'): it then sees the
+            # end of its pipe as soon as the model's process ends, however it ends
+            not_its_own = [parent_end, *(conn for _worker, conn in self._workers)]
+            worker = context.Process(
+                target=self._serve, args=(child_end, share, not_its_own), daemon=True, name="opsim-chunks"
+            )
             worker.start()
             child_end.close()
             self._workers.append((worker, parent_end))
@@ -218,8 +224,11 @@ class ChunkProcesses:
     # ------------------------------------------------------------------ parent
     def step(self, context: Any, day_state: Any) -> list[Any]:
         """Step every chunk of the day; their results in slot order (workers' bookings as :class:`RemoteBookings`)."""
-        for _worker, conn in self._workers:
-            conn.send((context, day_state))
+        for worker, conn in self._workers:
+            try:
+                conn.send((context, day_state))
+            except OSError as exc:  # BrokenPipeError: the worker is gone
+                raise RuntimeError(f"a chunk worker process (pid {worker.pid}) ended unexpectedly") from exc
         results = [self._step_chunk(context, block) for block in self.shares[0]]
         for (worker, conn), share in zip(self._workers, self.shares[1:], strict=True):
             try:
@@ -244,7 +253,7 @@ class ChunkProcesses:
         return RemoteChunkResult(bookings, reply.totals, reply.money, visits)
 
     def close(self) -> None:
-        """Stop the workers (they also stop when the model's process ends) and let go of the model."""
+        """Stop the workers (they also stop when the model's process ends, even killed) and let go of the model."""
         self._step_chunk = self._apply_day = self._check_day = _closed
         self._levers = []
         workers, self._workers = self._workers, []
@@ -261,8 +270,10 @@ class ChunkProcesses:
                 worker.join()
 
     # ------------------------------------------------------------------ worker
-    def _serve(self, conn: Connection, share: Sequence[Any]) -> None:
-        """A worker's loop: take a day, step the share's chunks, send their results; stop on None."""
+    def _serve(self, conn: Connection, share: Sequence[Any], not_its_own: Sequence[Connection]) -> None:
+        """A worker's loop: take a day, step the share's chunks, send their results; stop on None or at the pipe's end."""
+        for other in not_its_own:
+            other.close()
         try:
             while (message := conn.recv()) is not None:
                 try:

@@ -507,7 +507,7 @@ class LifecycleModel(mesa.Model):
             if out.visits is not None:
                 day_visits.append(out.visits)
         if self.record_events or self.visit_observer is not None:
-            self._record_visits(np.concatenate(day_visits) if day_visits else np.zeros(0, np.int32))
+            self._record_visits(np.concatenate(day_visits))  # every chunk gives an array, maybe empty
         self._finish_tally(tally, totals)
         if self._processes is not None:
             self._check_shared()
