@@ -150,63 +150,36 @@ def test_visits_of_the_workers_chunks_are_recorded_in_slot_order():
     np.testing.assert_array_equal(days_one, days_three)
 
 
-def test_a_failure_in_a_worker_is_raised_with_its_traceback():
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("raise", r"(?s)^a chunk worker process failed:.*visit_effects.*ZeroDivisionError"),  # with its traceback
+        (
+            "replace",
+            r"^_Probe\.score was replaced by a new array during the day; with parallel=processes per-slot state "
+            r"must be written in place \(or use parallel=threads\)$",
+        ),
+        (
+            "late",
+            r"^_Probe\.later is per-slot state allocated after bind\(\); with parallel=processes allocate it in "
+            r"bind\(\) \(or use parallel=threads\)$",
+        ),
+        ("foreign", r"(?s)failed:.*is not a method of a lever"),
+        ("counter", r"(?s)failed:.*_Probe\.hits changed in a hook, in a worker process"),
+    ],
+)
+def test_what_would_make_a_worker_differ_is_refused_with_an_error_naming_it(fault, message):
     model = LifecycleModel(
-        _population(N_TWO_CHUNKS), horizon_days=2, seed=0, levers=[_Probe("raise")], threads=2, parallel="processes"
+        _population(N_TWO_CHUNKS), horizon_days=2, seed=0, levers=[_Probe(fault)], threads=2, parallel="processes"
     )
-    with pytest.raises(RuntimeError, match=r"(?s)a chunk worker process failed:.*visit_effects.*ZeroDivisionError"):
+    with pytest.raises(RuntimeError, match=message):
         model.step()
     model.close()
     assert model._processes is None
 
 
-def test_a_replaced_per_slot_array_is_refused():
-    model = LifecycleModel(
-        _population(N_TWO_CHUNKS), horizon_days=2, seed=0, levers=[_Probe("replace")], threads=2, parallel="processes"
-    )
-    with pytest.raises(
-        RuntimeError,
-        match=r"_Probe\.score was replaced by a new array during the day; with parallel=processes per-slot state "
-        r"must be written in place \(or use parallel=threads\)$",
-    ):
-        model.step()
-    model.close()
-
-
-def test_per_slot_state_allocated_after_bind_is_refused():
-    model = LifecycleModel(
-        _population(N_TWO_CHUNKS), horizon_days=2, seed=0, levers=[_Probe("late")], threads=2, parallel="processes"
-    )
-    with pytest.raises(
-        RuntimeError,
-        match=r"_Probe\.later is per-slot state allocated after bind\(\); with parallel=processes allocate it in "
-        r"bind\(\) \(or use parallel=threads\)$",
-    ):
-        model.step()
-    model.close()
-
-
-def test_a_booking_that_is_not_a_lever_method_is_refused():
-    model = LifecycleModel(
-        _population(N_TWO_CHUNKS), horizon_days=2, seed=0, levers=[_Probe("foreign")], threads=2, parallel="processes"
-    )
-    with pytest.raises(RuntimeError, match=r"(?s)failed:.*is not a method of a lever"):
-        model.step()
-    model.close()
-
-
-def test_lever_wide_state_changed_by_a_hook_in_a_worker_is_refused():
-    model = LifecycleModel(
-        _population(N_TWO_CHUNKS), horizon_days=2, seed=0, levers=[_Probe("counter")], threads=2, parallel="processes"
-    )
-    with pytest.raises(RuntimeError, match=r"(?s)failed:.*_Probe\.hits changed in a hook, in a worker process"):
-        model.step()
-    model.close()
-
-
 def test_per_slot_state_that_is_a_view_steps_in_threads_or_is_refused():
     """A view of a per-slot array would keep pointing at the unshared original in the worker."""
-
     pop = _population(N_TWO_CHUNKS)
     assert LifecycleModel(pop, horizon_days=1, seed=0, levers=[_ViewingProbe()], threads=2).parallel == "threads"
     with pytest.raises(ValueError, match=r"a view of another array cannot be shared \(_ViewingProbe\.alias\)"):
