@@ -634,6 +634,8 @@ class LifecycleModel(mesa.Model):
             changed = sorted(now.keys() ^ before.keys()) or [
                 k for k in now if pickle.dumps(now[k]) != pickle.dumps(before[k])
             ]
+            if not changed:  # the same values, pickled in another order or with other sharing
+                continue
             raise RuntimeError(
                 f"{type(lever).__name__}.{', '.join(changed)} changed in a hook, in a worker process's copy of "
                 "the lever; with parallel=processes set lever-wide state in begin_day, book it through the chunk "
