@@ -8,10 +8,12 @@ one thread steps in 4.5 s, two threads in 4.2 s using 6.6 s of CPU (50,000 lock
 hand-overs), while two *processes* stepping half the market each finish in 2.5 s.
 So :class:`ChunkProcesses` steps the chunks in processes:
 
-* when the model first steps, every per-slot array (the population's state and the
+* when the model is built, every per-slot array (the population's state and the
   levers' per-slot state, arrays of N elements that their objects own) is moved into
-  memory shared with the workers (:func:`share_slot_arrays`), and the workers are
-  forked: each holds a copy of the model whose per-slot arrays are the shared ones;
+  memory that forked processes share (:func:`share_slot_arrays`); at its first day the
+  workers are forked: each holds a copy of the model whose per-slot arrays are the
+  shared ones, and closes the model's ends of the pipes, so that it sees the end of its
+  own when the model's process ends, however it ends;
 * every day the model sends each worker what its copy needs besides those arrays
   (the day's context, the levers' lever-wide state, channels, modifiers: a few
   kilobytes), steps the first share of the chunks itself meanwhile, and takes the
