@@ -434,3 +434,51 @@ def test_without_fork_auto_steps_in_threads_and_processes_are_refused(monkeypatc
 def test_an_empty_array_can_be_shared():
     empty = shared_copy(np.zeros(0, dtype=np.int32))
     assert empty.shape == (0,) and empty.dtype == np.int32
+
+
+class _WholeDays:
+    """A visit observer that takes whole days only (no ``observe_part``): the model hands it each day's visitors."""
+
+    def __init__(self, stats) -> None:
+        self.stats = stats
+
+    def observe(self, day, users, acquired_day) -> None:
+        self.stats.observe(day, users, acquired_day)
+
+
+@pytest.mark.parametrize(("threads", "parallel"), [(2, "processes"), (3, "threads")])
+def test_a_visit_observer_takes_the_chunks_visitors_side_by_side_as_whole_days_would(threads, parallel):
+    """Per-user bits in shared arrays, written in the workers; the period counts added up in the model."""
+    from sim.analysis.visit_stats import VisitStats
+
+    n, days = N_TWO_CHUNKS + 5000, 40  # three chunks, the last one short
+    chunked, whole = VisitStats(n, days), VisitStats(n, days)
+    models = [
+        LifecycleModel(
+            _population(n),
+            horizon_days=days,
+            seed=4,
+            threads=threads,
+            parallel=parallel,
+            record_events=False,
+            visit_observer=chunked,
+        ),
+        LifecycleModel(
+            _population(n), horizon_days=days, seed=4, record_events=False, visit_observer=_WholeDays(whole)
+        ),
+    ]
+    assert models[0]._observe_chunks and not models[1]._observe_chunks
+    assert models[0].parallel == parallel
+    if parallel == "processes":
+        assert {item.name for item in models[0]._shared if item.owner is chunked} == {"last_day", "hits", "weeks"}
+    for model in models:
+        model.modifiers.conversion = 10.0
+        for _ in range(days):
+            model.step()
+    assert (chunked.last_day[2 * CHUNK_SIZE :] >= 0).any()  # the last chunk's users were seen
+    for name in ("last_day", "hits", "weeks"):
+        np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name), err_msg=name)
+    for step in (1, 7):
+        for a, b in zip(chunked.counts[step], whole.counts[step], strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert chunked.counts[1][0].sum() > 0

@@ -34,7 +34,7 @@ import numpy as np
 
 from sim.analysis.events import BRACKETS, MEASURE_DAYS, WEEK_DAYS, group_labels
 
-__all__ = ["BYTES_PER_USER", "TRIANGLE_WEEKS", "VisitStats", "VisitSummary"]
+__all__ = ["BYTES_PER_USER", "TRIANGLE_WEEKS", "PeriodTally", "VisitStats", "VisitSummary"]
 
 #: Weeks of tenure of the weekly cohort triangle of each run (weeks 0 … 12).
 TRIANGLE_WEEKS = 12
@@ -43,6 +43,9 @@ BYTES_PER_USER = 2 + 2 + 2
 #: Last visit day of a user who has not visited.
 NO_VISIT = -1
 _BITS = 16
+#: What :meth:`VisitStats.observe_part` returns: per tracked period length (1 and 7 days),
+#: (step, period, users active, new, retained) among the users it was given.
+PeriodTally = tuple[tuple[int, int, int, int, int], ...]
 
 
 @dataclass
@@ -156,20 +159,38 @@ class VisitStats:
 
     def observe(self, day: int, users: np.ndarray, acquired_day: np.ndarray) -> None:
         """Take in day ``day``'s visitors: distinct user indices and their acquisition days (≤ ``day``)."""
+        self.add(self.observe_part(day, users, acquired_day))
+
+    def observe_part(self, day: int, users: np.ndarray, acquired_day: np.ndarray) -> PeriodTally:
+        """Take in some of day ``day``'s visitors; return their period counts for :meth:`add`.
+
+        Only the per-user arrays (``last_day``, ``hits``, ``weeks``) change here, at
+        ``users``; the counts per period are whole numbers returned to be added up, in
+        any order. So the model calls it for each chunk of users, side by side in
+        threads or worker processes (the per-user arrays shared with them), and adds the
+        tallies of the day's chunks (:class:`sim.core.model.VisitObserver`).
+        """
         if users.size == 0:
-            return
+            return ()
         acq = acquired_day.astype(np.int64)
         tenure = day - acq
         prev = self.last_day[users].astype(np.int64)
         seen = prev >= 0
-        for step, (active, new, retained) in self.counts.items():
+        tally = []
+        for step in self.counts:
             period = day // step
             first = ~seen | (prev // step < period)  # the user's first visit in this period
             was_active = seen & (prev // step == period - 1)
             is_new = acq // step == period
-            active[period] += int(np.count_nonzero(first))
-            retained[period] += int(np.count_nonzero(first & was_active))
-            new[period] += int(np.count_nonzero(first & is_new & ~was_active))
+            tally.append(
+                (
+                    step,
+                    period,
+                    int(np.count_nonzero(first)),
+                    int(np.count_nonzero(first & is_new & ~was_active)),
+                    int(np.count_nonzero(first & was_active)),
+                )
+            )
         bits = np.zeros(users.size, dtype=np.uint16)
         for i, n in enumerate(self.days):
             bits[tenure == n] |= np.uint16(1 << i)
@@ -180,6 +201,15 @@ class VisitStats:
         early = week <= self.triangle_weeks
         self.weeks[users[early]] |= np.left_shift(np.uint16(1), week[early].astype(np.uint16))
         self.last_day[users] = day
+        return tuple(tally)
+
+    def add(self, tally: PeriodTally) -> None:
+        """Add the period counts of :meth:`observe_part` (active, new and retained users per day and week)."""
+        for step, period, active, new, retained in tally:
+            counts = self.counts[step]
+            counts[0][period] += active
+            counts[1][period] += new
+            counts[2][period] += retained
 
     def finish(
         self,

@@ -131,6 +131,7 @@ class RemoteChunkResult:
     totals: dict[str, Any]
     money: list[Any]
     visits: np.ndarray | None
+    observed: Any = None
 
 
 def _booking_names(book: Callable[..., None], levers: Sequence[object]) -> tuple[int, str]:
@@ -174,6 +175,7 @@ class WorkerReply:
     bookings: list[tuple[int, str, tuple[Any, ...]]]
     n_parts: int
     n_visits: int | None
+    observed: Any
 
 
 class ChunkProcesses:
@@ -252,7 +254,7 @@ class ChunkProcesses:
         visits = None
         if reply.n_visits is not None and self._visits is not None:
             visits = self._visits[block.lo : block.lo + reply.n_visits].copy()
-        return RemoteChunkResult(bookings, reply.totals, reply.money, visits)
+        return RemoteChunkResult(bookings, reply.totals, reply.money, visits, reply.observed)
 
     def close(self) -> None:
         """Stop the workers (they also stop when the model's process ends, even killed) and let go of the model."""
@@ -303,4 +305,5 @@ class ChunkProcesses:
             bookings=[(*_booking_names(book, levers), args) for book, args in ch.bookings],
             n_parts=len(ch.parts),
             n_visits=n_visits,
+            observed=out.observed,
         )

@@ -68,6 +68,7 @@ __all__ = [
     "MC_GROUPS",
     "PARALLEL_MODES",
     "REFERENCE_MAX_SLOTS",
+    "ChunkVisitObserver",
     "LifecycleModel",
     "VisitObserver",
 ]
@@ -100,10 +101,27 @@ class VisitObserver(Protocol):
     The model calls :meth:`observe` once per day with the slots that visited
     (distinct, ascending) and their acquisition days; the observer keeps what it
     needs, so nothing of the visits has to stay in the model.
+
+    An observer that also has ``observe_part(day, users, acquired_day) -> tally`` and
+    ``add(tally)`` (:class:`ChunkVisitObserver`) takes the visitors chunk by chunk
+    instead, where the chunks step side by side: ``observe_part`` may change only
+    per-slot arrays at ``users`` (allocated when the observer is made: with worker
+    processes they are shared with them), and returns a picklable tally of what it
+    would add observer-wide, which the model adds with ``add`` in slot order.
     """
 
     def observe(self, day: int, users: np.ndarray, acquired_day: np.ndarray) -> None:
         """Take in one day's visitors."""
+
+
+class ChunkVisitObserver(VisitObserver, Protocol):
+    """A :class:`VisitObserver` that can take a day's visitors chunk by chunk (see there)."""
+
+    def observe_part(self, day: int, users: np.ndarray, acquired_day: np.ndarray) -> Any:
+        """Take in one chunk's visitors (per-slot state only); return what to :meth:`add`."""
+
+    def add(self, tally: Any) -> None:
+        """Add a chunk's tally (in the model's process, in slot order)."""
 
 
 @dataclass
@@ -186,6 +204,8 @@ class ChunkResult:
     totals: dict[str, Any]
     money: list[Money | None]
     visits: np.ndarray | None
+    #: The visit observer's tally of the chunk's visitors (observers that take chunks).
+    observed: Any = None
 
 
 class LifecycleModel(mesa.Model):
@@ -320,9 +340,17 @@ class LifecycleModel(mesa.Model):
             for lever in self.levers
         ]
         self.parallel = self._parallel_mode(parallel)
+        #: The observer takes each chunk's visitors in the chunk's step (see :class:`VisitObserver`), where
+        #: chunks step side by side; one thread hands it whole days, in fewer calls (5 % faster here).
+        self._observe_chunks = self.parallel != "one" and all(
+            hasattr(visit_observer, m) for m in ("observe_part", "add")
+        )
+        #: The day's visitors are gathered in the model: kept as events, or for a whole-day observer.
+        self._visits_kept = record_events or (visit_observer is not None and not self._observe_chunks)
         if self.parallel == "processes":  # before anything takes a view of the state
-            self._shared = share_slot_arrays([self.population, *self.levers], self.sample_size)
-            if record_events or visit_observer is not None:
+            observer = [visit_observer] if self._observe_chunks else []
+            self._shared = share_slot_arrays([self.population, *self.levers, *observer], self.sample_size)
+            if self._visits_kept:
                 self._visit_scratch = shared_copy(np.zeros(self.sample_size, dtype=np.int32))
         self._users: dict[int, UserAgent] = {}
         if agents == "auto":
@@ -504,9 +532,11 @@ class LifecycleModel(mesa.Model):
                     totals["revenue_by_cohort"] += by_cohort
                     totals["revenue_by_group"] += by_group
             out.ch.settle()
+            if out.observed is not None:
+                self.visit_observer.add(out.observed)
             if out.visits is not None:
                 day_visits.append(out.visits)
-        if self.record_events or self.visit_observer is not None:
+        if self._visits_kept:
             self._record_visits(np.concatenate(day_visits))  # every chunk gives an array, maybe empty
         self._finish_tally(tally, totals)
         if self._processes is not None:
@@ -542,10 +572,14 @@ class LifecycleModel(mesa.Model):
         self._survival(cd)
         self._relabel(cd)
         self._count(cd)
-        visits = None
-        if self.record_events or self.visit_observer is not None:
-            visits = (cd.vis_idx + lo).astype(np.int32)
-        return ChunkResult(ch, cd.totals, cd.money, visits)
+        visits = observed = None
+        if self._visits_kept or self._observe_chunks:
+            slots = (cd.vis_idx + lo).astype(np.int32)
+            if self._observe_chunks:
+                observed = self.visit_observer.observe_part(ctx.day, slots, ch.acquired_day[cd.vis_idx])
+            if self._visits_kept:
+                visits = slots
+        return ChunkResult(ch, cd.totals, cd.money, visits, observed)
 
     def _parallel_mode(self, setting: str) -> str:
         """``processes``, ``threads`` or ``one`` (nothing side by side) for this model."""
@@ -840,7 +874,7 @@ class LifecycleModel(mesa.Model):
 
     # ---------------------------------------------------------------- events
     def _record_visits(self, slots: np.ndarray) -> None:
-        if self.visit_observer is not None:
+        if self.visit_observer is not None and not self._observe_chunks:
             self.visit_observer.observe(self.day, slots, self.population.acquired_day[slots])
         if self.record_events:
             self.visit_slots.append(slots)
