@@ -9,6 +9,7 @@ per-slot state kept in shared memory, worker failures and the rules a lever must
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -64,6 +65,9 @@ class _Probe(Lever):
             raise ZeroDivisionError("probe failed in a worker")
         if self.fault == "foreign":
             ch.defer(self.seen.append, ch.index)  # a list's method: cannot come back from a worker
+        if self.fault == "raise_here_once" and os.getpid() == self.model_pid and not self.seen:
+            self.seen.append(ch.index)  # once: the same day stepped again would not fail here
+            raise ZeroDivisionError("probe failed in the model's own chunk")
         if self.fault == "counter":
             self.hits = getattr(self, "hits", 0) + 1  # lever-wide, in a hook: stays in a worker's copy
 
@@ -174,8 +178,35 @@ def test_what_would_make_a_worker_differ_is_refused_with_an_error_naming_it(faul
     )
     with pytest.raises(RuntimeError, match=message):
         model.step()
+    with pytest.raises(RuntimeError) as again:  # no day may follow: refused again, or the failed day named
+        model.step()
+    follow_up = str(again.value)
+    assert re.search(message, follow_up) or re.fullmatch(
+        r"an earlier day failed in the chunks \(.+\): this model cannot step on", follow_up
+    )
     model.close()
     assert model._processes is None
+
+
+def test_no_day_follows_a_day_that_failed_in_the_models_own_chunks():
+    """The worker's reply to the failed day is still in its pipe: a next day would read it as its own."""
+    model = LifecycleModel(
+        _population(N_TWO_CHUNKS),
+        horizon_days=3,
+        seed=0,
+        levers=[_Probe("raise_here_once")],
+        threads=2,
+        parallel="processes",
+    )
+    with pytest.raises(ZeroDivisionError, match="in the model's own chunk"):
+        model.step()
+    with pytest.raises(
+        RuntimeError,
+        match=r"^an earlier day failed in the chunks \(probe failed in the model's own chunk\): this model cannot "
+        r"step on$",
+    ):
+        model.step()
+    model.close()
 
 
 def test_per_slot_state_that_is_a_view_steps_in_threads_or_is_refused():

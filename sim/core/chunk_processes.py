@@ -32,7 +32,9 @@ other numbers: a lever-wide attribute a hook changed (each worker pickles the le
 lever-wide state after its chunks and compares it with what it was sent), a per-slot
 array replaced or allocated after ``bind`` (checked by the model after each day), and,
 before the first day, per-slot state that is a view of another array or a lever whose
-state cannot be pickled (``parallel: auto`` then steps in threads instead). Workers
+state cannot be pickled (``parallel: auto`` then steps in threads instead). After a
+day that failed (an error in a hook, a worker gone) the model steps no further day: the
+pipes may still hold that day's replies, which a next day would read as its own. Workers
 need ``fork`` (Linux); elsewhere the model steps chunks in threads.
 """
 
@@ -212,6 +214,8 @@ class ChunkProcesses:
         self._levers = list(levers)
         self._visits = visits
         self._workers: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
+        #: Why a day failed: the pipes may then hold that day's replies, so no day may follow.
+        self._failed: str | None = None
         context = multiprocessing.get_context("fork")
         for share in self.shares[1:]:
             parent_end, child_end = context.Pipe()
@@ -228,6 +232,15 @@ class ChunkProcesses:
     # ------------------------------------------------------------------ parent
     def step(self, context: Any, day_state: Any) -> list[Any]:
         """Step every chunk of the day; their results in slot order (workers' bookings as :class:`RemoteBookings`)."""
+        if self._failed is not None:
+            raise RuntimeError(f"an earlier day failed in the chunks ({self._failed}): this model cannot step on")
+        try:
+            return self._step(context, day_state)
+        except BaseException as exc:
+            self._failed = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise
+
+    def _step(self, context: Any, day_state: Any) -> list[Any]:
         for worker, conn in self._workers:
             try:
                 conn.send((context, day_state))
