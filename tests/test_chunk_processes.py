@@ -46,6 +46,8 @@ class _Probe(Lever):
         self.fault = fault
         self.seen: list[int] = []
         self.model_pid = os.getpid()
+        self.level, self.other = 0, 0
+        self.shared_list = self.same_list = [1, 2]  # one list under two names
 
     def bind(self, model) -> None:
         super().bind(model)
@@ -68,6 +70,11 @@ class _Probe(Lever):
         if self.fault == "raise_here_once" and os.getpid() == self.model_pid and not self.seen:
             self.seen.append(ch.index)  # once: the same day stepped again would not fail here
             raise ZeroDivisionError("probe failed in the model's own chunk")
+        if self.fault == "existing":  # two lever-wide attributes it already had
+            self.level += 1
+            self.other += 1
+        if self.fault == "rebind":  # the same values, no longer one object: not a change
+            self.same_list = list(self.same_list)
         if self.fault == "counter":
             self.hits = getattr(self, "hits", 0) + 1  # lever-wide, in a hook: stays in a worker's copy
 
@@ -207,6 +214,53 @@ def test_no_day_follows_a_day_that_failed_in_the_models_own_chunks():
     ):
         model.step()
     model.close()
+
+
+@pytest.mark.parametrize("first", ["", "rebind"])
+def test_every_lever_is_checked_and_the_changed_attributes_are_named(first):
+    """The second lever's change is found after a first lever that is unchanged, or only rebound to equal values."""
+    levers = [_Probe(first), _Probe("existing")]
+    model = LifecycleModel(
+        _population(N_TWO_CHUNKS), horizon_days=2, seed=0, levers=levers, threads=2, parallel="processes"
+    )
+    with pytest.raises(
+        RuntimeError,
+        match=r"(?s)failed:.*RuntimeError: _Probe\.level, other changed in a hook, in a worker process's copy of the "
+        r"lever; with parallel=processes set lever-wide state in begin_day, book it through the chunk "
+        r"\(Chunk\.defer\), or name per-chunk state in chunk_state \(or use parallel=threads\)\n",
+    ):
+        model.step()
+    model.close()
+
+
+def test_a_lever_rebinding_equal_values_in_a_hook_is_not_refused():
+    model = LifecycleModel(
+        _population(N_TWO_CHUNKS), horizon_days=3, seed=0, levers=[_Probe("rebind")], threads=2, parallel="processes"
+    )
+    for _ in range(3):
+        model.step()
+    assert not model.running
+
+
+def test_per_slot_modifiers_reach_each_chunk_at_its_own_slots():
+    """Known facts, not a comparison of two modes: zero conversion in chunk 0, zero visits and deaths in chunk 1."""
+    n, days = N_TWO_CHUNKS, 30
+    for threads, parallel in ((1, "auto"), (2, "processes"), (2, "threads")):
+        model = LifecycleModel(_population(n), horizon_days=days, seed=5, threads=threads, parallel=parallel)
+        first = np.arange(n) < CHUNK_SIZE
+        model.modifiers.conversion = np.where(first, 0.0, 20.0).astype(np.float32)
+        model.modifiers.visit = np.where(first, 1.0, 0.0).astype(np.float32)
+        model.modifiers.hazard = np.where(first, 1.0, 0.0).astype(np.float32)
+        for _ in range(days):
+            model.step()
+        p = model.population
+        acquired = p.acquired_day >= 0
+        assert not acquired[first].any(), parallel  # nobody converts where conversion is 0
+        second = ~first & acquired
+        assert second.sum() > 1000, parallel
+        assert p.alive[second].all(), parallel  # nobody dies where the hazard is 0
+        # no visit but the first (acquisition) where visits are 0
+        np.testing.assert_array_equal(p.last_visit_day[second], p.acquired_day[second], err_msg=parallel)
 
 
 def test_per_slot_state_that_is_a_view_steps_in_threads_or_is_refused():

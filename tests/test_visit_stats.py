@@ -96,3 +96,15 @@ def test_memory_does_not_grow_with_the_visits():
         users = np.unique(rng.integers(0, 10_000, 3_000))
         stats.observe(day, users, np.zeros(users.size, dtype=np.int64))
     assert per_user == 10_000 * BYTES_PER_USER == sum(a.nbytes for a in (stats.last_day, stats.hits, stats.weeks))
+
+
+def test_the_last_tracked_tenure_week_is_kept_and_the_next_is_not():
+    """Week 12 (tenure days 84-90) is the triangle's last; week 13 is not tracked (both sides of the edge)."""
+    stats = VisitStats(3, 100)
+    acquired = np.array([0, 0, 0])
+    for day, user in ((0, 0), (0, 1), (0, 2), (84, 0), (90, 1), (91, 2)):  # tenure weeks 12, 12, 13
+        users = np.array([user])
+        stats.observe(day, users, acquired[users])
+    users, weeks = stats.finish(acquired).period_cells(7, 13)
+    assert sorted(zip(users.tolist(), weeks.tolist(), strict=True)) == [(0, 0), (0, 12), (1, 0), (1, 12), (2, 0)]
+    assert stats.weeks.tolist() == [1 | 1 << 12, 1 | 1 << 12, 1]  # no bit beyond week 12 either
