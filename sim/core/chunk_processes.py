@@ -92,12 +92,12 @@ def shared_copy(value: np.ndarray) -> np.ndarray:
     return out
 
 
-def slot_arrays(owner: object, n_slots: int) -> list[str]:
-    """Names of the attributes of ``owner`` that are per-slot arrays it owns (first axis N, not a view)."""
+def slot_arrays(owner: object, n_slots: int, *, views: bool = False) -> list[str]:
+    """Names of the attributes of ``owner`` that are per-slot arrays (first axis N) it owns, or views with ``views``."""
     return [
         name
         for name, value in vars(owner).items()
-        if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == n_slots and value.base is None
+        if isinstance(value, np.ndarray) and value.shape[:1] == (n_slots,) and (value.base is not None) == views
     ]
 
 

@@ -597,8 +597,7 @@ class LifecycleModel(mesa.Model):
             views = [
                 f"{type(lever).__name__}.{name}"
                 for lever in self.levers
-                for name, value in vars(lever).items()
-                if isinstance(value, np.ndarray) and value.shape[:1] == (self.sample_size,) and value.base is not None
+                for name in slot_arrays(lever, self.sample_size, views=True)
             ]
             if not views:
                 return "processes"
