@@ -8,7 +8,9 @@ interpreter):
 2. ``bench_core.py --only threads`` — user-days/s per core at 1,000,000 users over 365
    days, organic and every lever on (>= 6e7 and 4e7), and the speed-up of one run on
    every core (>= 1.7x on 2 cores);
-   ``bench_machine.py`` — what two threads gain on this machine for numpy kernels alone
+   ``bench_parallel.py`` — threads against worker processes and independent halves, and
+   from what size a second core pays; ``bench_machine.py`` — what two threads gain on
+   this machine for numpy kernels alone
    (cache-resident vs streaming arrays, random numbers): the ceiling for the line above;
 3. ``bench_sweep.py`` — Hydra's per-job set-up (<= 0.15 s) and the 64-job sweep with 2
    workers (>= 1.8x); ``bench_sweep_timeline.py`` — that sweep's wall time split into
@@ -50,6 +52,10 @@ def steps(rounds: int, out: Path) -> list[tuple[str, list[str]]]:
         (
             "3-4. per core and every core in one run",
             ["bench_core.py", "--only", "threads", "--rounds", str(rounds), "--json", str(out / "threads.json")],
+        ),
+        (
+            "3 (why). threads against processes, and from what size a second core pays",
+            ["bench_parallel.py", "--rounds", str(rounds), "--json", str(out / "parallel.json")],
         ),
         (
             "3 (why). what threads can gain on this machine: numpy kernels alone",

@@ -34,8 +34,8 @@ AUTO_THREADS_MAX = 8
 #: 1.3x at 1,000,000).
 AUTO_THREADS_MIN_USERS = 500_000
 #: The same for chunks stepped in worker processes, which pay from smaller runs on
-#: (2 processes against 1, 180 days, organic, this machine, best of 3: 1.19x at 100,000
-#: users, 1.33x at 200,000, 1.46x at 250,000 and 1.62x at 500,000).
+#: (``benchmarks/bench_parallel.py``, 2 processes against 1, 180 days, organic, this
+#: machine: 1.12x at 100,000 users, 1.49x at 250,000 and 1.66x at 500,000).
 AUTO_PROCESSES_MIN_USERS = 100_000
 
 

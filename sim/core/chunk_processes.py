@@ -3,9 +3,10 @@
 Threads (:class:`concurrent.futures.ThreadPoolExecutor`) share one interpreter lock:
 the Python between numpy calls, and the numpy calls that keep the lock, run one
 thread at a time, and every hand-over of the lock is a wake-up of the other thread.
-Measured on this project's 2-core machine (1,000,000 users × 365 days, organic):
-one thread steps in 4.5 s, two threads in 4.2 s using 6.6 s of CPU (50,000 lock
-hand-overs), while two *processes* stepping half the market each finish in 2.5 s.
+Measured on this project's 2-core machine (``benchmarks/bench_parallel.py``, 1,000,000
+users × 365 days, organic): one thread steps in 5.0 s, two threads in 4.0 s using 6.5 s
+of CPU (43,000 lock hand-overs), while two independent *processes* stepping half the
+market each finish in 2.6 s.
 So :class:`ChunkProcesses` steps the chunks in processes:
 
 * when the model is built, every per-slot array (the population's state and the
