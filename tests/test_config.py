@@ -84,10 +84,20 @@ def test_a_saved_config_loads_back_exactly():
     assert load_config(dataclasses.asdict(cfg)) == cfg
 
 
-@pytest.mark.parametrize("bad", ["game", b"population=game"])
-def test_a_bare_string_is_a_type_error_that_says_what_to_write(bad):
-    with pytest.raises(TypeError, match=r"not a string .* write \[.*\] for an override or \{'population'"):
+def test_a_bare_string_is_a_type_error_that_says_what_to_write():
+    with pytest.raises(
+        TypeError, match=r"not a string .* write \['game'\] for an override or \{'population': 'game'\}"
+    ):
+        load_config("game")
+
+
+@pytest.mark.parametrize("bad", ["population.market_size=1000", b"population.market_size=1000"])
+def test_a_bare_override_string_is_told_to_be_a_list_not_a_preset(bad):
+    with pytest.raises(TypeError) as caught:
         load_config(bad)
+    message = str(caught.value)
+    assert message.endswith("write ['population.market_size=1000'] (a list of overrides)")
+    assert "preset" not in message  # {'population': 'population.market_size=1000'} would be no preset
 
 
 def test_a_wrong_config_kind_is_a_type_error():

@@ -688,10 +688,13 @@ def _is_typed(cfg: Any) -> bool:
 
 def _check_kind(cfg: Any) -> None:
     if isinstance(cfg, str | bytes):
-        raise TypeError(
-            f"config must be a Config, a mapping or a list of overrides, not a string ({cfg!r}); "
-            f"write ['{cfg}'] for an override or {{'population': '{cfg}'}} for a preset"
+        text = cfg.decode(errors="replace") if isinstance(cfg, bytes) else cfg
+        advice = (
+            f"write [{text!r}] (a list of overrides)"
+            if "=" in text
+            else f"write [{text!r}] for an override or {{'population': {text!r}}} for a population preset"
         )
+        raise TypeError(f"config must be a Config, a mapping or a list of overrides, not a string ({cfg!r}); {advice}")
     if cfg is not None and not isinstance(cfg, Config | DictConfig | Mapping | Iterable):
         raise TypeError(f"config must be a Config, a mapping, a list of overrides or None, not {type(cfg).__name__}")
 
