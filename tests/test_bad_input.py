@@ -20,7 +20,7 @@ import pytest
 
 import sim
 import sim.app.cli
-from sim.app import calibrate, memory, report_cli
+from sim.app import calibrate, memory, report_cli, threads
 
 #: Tiny runs: a case that wrongly started would still finish fast.
 TINY = ["population.market_size=500", "horizon_days=5", "figures=false"]
@@ -354,3 +354,32 @@ def test_too_large_for_the_address_space_limit_names_ulimit(tmp_path):
     assert proc.returncode == 2, proc.stderr
     _assert_one_clear_line(proc.stderr, "opsim", "population.sample_size=400000000", "is available", "N <= ")
     assert _files(tmp_path) == set()
+
+
+# ------------------------------------------------- what this machine can run
+def test_opsim_refuses_worker_processes_where_fork_is_missing(workdir, capsys, monkeypatch):
+    """parallel=processes off Linux: one line and exit 2 before any folder is made (was a traceback, exit 1)."""
+    monkeypatch.setattr(threads, "fork_available", lambda: False)
+    with pytest.raises(SystemExit) as info:
+        sim.app.cli.main([*_tiny(["parallel=processes", "threads=2"]), f"hydra.run.dir={workdir / 'run'}"])
+    assert info.value.code == 2
+    _assert_one_clear_line(
+        capsys.readouterr().err,
+        "opsim",
+        "parallel='processes' is not allowed: auto or threads on this system: worker processes need fork (Linux)",
+    )
+    assert _files(workdir) == set()
+
+
+@pytest.mark.parametrize("call", [sim.simulate, sim.UserLifecycleModel], ids=["simulate", "model"])
+def test_the_api_refuses_worker_processes_where_fork_is_missing(workdir, monkeypatch, call):
+    monkeypatch.setattr(threads, "fork_available", lambda: False)
+    with pytest.raises(sim.ConfigError, match=r"^parallel='processes' is not allowed: auto or threads on this system"):
+        call(_tiny(["parallel=processes", "threads=2", "progress=false"]))
+    assert _files(workdir) == set()
+
+
+def test_where_fork_is_missing_the_other_modes_still_run(workdir, monkeypatch):
+    monkeypatch.setattr(threads, "fork_available", lambda: False)
+    for mode in ("auto", "threads"):
+        assert sim.simulate(_tiny([f"parallel={mode}", "progress=false"])).summary["days"] == 5

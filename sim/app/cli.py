@@ -50,7 +50,7 @@ from sim.app.config import (
 )
 from sim.app.exits import EXIT_FAILED, EXIT_INTERRUPTED, fail
 from sim.app.memory import check_memory
-from sim.app.threads import available_cores, resolve_threads
+from sim.app.threads import available_cores, check_parallel, resolve_threads
 from sim.base.errors import ConfigError, OpsimError, UsageError
 from sim.output.completion import DONE
 from sim.output.figure_workers import FigureWorkers
@@ -166,14 +166,14 @@ def check_overrides(argv: Sequence[str]) -> CommandPlan:
         composed = compose(variants[0], config_name=name, extra_dir=extra)
     jobs = _sweep_size(overrides) if multirun else 1
     workers = min(workers, jobs)  # workers beyond the number of jobs hold no run
-    first = check_memory(load_config(composed), workers=workers)
+    first = check_memory(check_parallel(load_config(composed)), workers=workers)
     configs = [first]
     for variant in variants[1:]:
         changed = [v for v, f in zip(variant, variants[0], strict=True) if v != f]
         typed = _check_scalar(first, changed[0]) if len(changed) == 1 else None
         if typed is None:
             typed = load_config(compose(variant, config_name=name, extra_dir=extra))
-        configs.append(check_memory(typed, workers=workers))
+        configs.append(check_memory(check_parallel(typed), workers=workers))
     return CommandPlan(folder=folder, multirun=multirun, jobs=jobs, configs=configs)
 
 

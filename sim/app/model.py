@@ -26,7 +26,7 @@ from typing import Any
 
 from sim.app.config import Config, load_config
 from sim.app.memory import check_memory
-from sim.app.threads import resolve_threads
+from sim.app.threads import check_parallel, resolve_threads
 from sim.core.agent import UserAgent
 from sim.core.model import LifecycleModel, VisitObserver
 from sim.levers.strategy import build_levers
@@ -100,7 +100,7 @@ class UserLifecycleModel(LifecycleModel):
         root_seed = seed_from(seed, rng)
         if root_seed is not None:
             params["seed"] = root_seed
-        cfg = check_memory(load_config(config, params))
+        cfg = check_memory(check_parallel(load_config(config, params)))
         self.config = cfg
         super().__init__(
             cfg.population,

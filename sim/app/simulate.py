@@ -31,6 +31,7 @@ from sim.analysis.visit_stats import VisitStats
 from sim.app.config import Config, load_config
 from sim.app.memory import check_memory
 from sim.app.model import UserLifecycleModel
+from sim.app.threads import check_parallel
 from sim.core.flags import FLAG_EVER_ACTIVATED, FLAG_EVER_AWARE
 from sim.core.lifecycle import STAGE_NAMES
 from sim.levers.base import Lever
@@ -266,7 +267,7 @@ def simulate(
             overrides (``["population=game", "strategy=paid_growth"]``) or None.
         progress: Show progress bars (after 2 s): one per run, labelled ("[1/12] main run:
             strategy paid_growth", "[2/12] baseline …", "[3/12] marginal ROI: … budget +1 %",
-            "[9/12] spend response: search budget x0.5"), each counting that run's days;
+            and later "[k/12] spend response: search budget x0.5"), each counting that run's days;
             defaults to ``config.progress``.
         reference: Use the agent-by-agent reference stepping (organic model, small markets).
 
@@ -286,7 +287,7 @@ def simulate(
         True
 
     """
-    cfg = check_memory(load_config(config))
+    cfg = check_memory(check_parallel(load_config(config)))
     plan = _plan(cfg)
     show = cfg.progress if progress is None else progress
     labels = [f"main run: strategy {cfg.strategy.name}", *(_run_label(kind, detail) for kind, detail, _c in plan)]

@@ -3,7 +3,9 @@
 ``threads: 0`` (the default) means one thread per core this process may use
 (``os.sched_getaffinity``, else ``os.cpu_count()``), divided among the runs that
 share the machine — a sweep's parallel jobs (``hydra.launcher.n_jobs``) or the
-planner's and calibrator's workers — and at most :data:`AUTO_THREADS_MAX`; a run of
+planner's workers (the calibrator's simulations step on one) — and at most
+:data:`AUTO_THREADS_MAX`; the model cuts a day into at least that many chunks where it
+has the draw chunks (:func:`sim.core.model.blocks_of`); a run of
 fewer than :data:`AUTO_PROCESSES_MIN_USERS` simulated users (chunks in worker processes,
 ``parallel: auto`` on Linux) or :data:`AUTO_THREADS_MIN_USERS` (chunks in threads) gets
 one. Any other value is taken as it is. The number of threads never changes a result
@@ -14,24 +16,30 @@ the config hash that resume checks.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
+from sim.base.errors import ConfigError
 from sim.core.chunk_processes import fork_available
+
+if TYPE_CHECKING:
+    from sim.app.config import Config
 
 __all__ = [
     "AUTO_PROCESSES_MIN_USERS",
     "AUTO_THREADS_MAX",
     "AUTO_THREADS_MIN_USERS",
     "available_cores",
+    "check_parallel",
     "resolve_threads",
 ]
 
-#: Most threads ``threads: 0`` picks: beyond a few, the chunks' Python work (which
-#: holds the GIL) and memory bandwidth leave nothing to gain.
+#: Most threads ``threads: 0`` picks (not measured beyond this 2-core machine: a bound that
+#: keeps a 1,000,000-user day in chunks of two draw chunks, 131,072 users, each).
 AUTO_THREADS_MAX = 8
 #: Fewest simulated users for which ``threads: 0`` uses more than one thread. Below it a
-#: day's chunks are too small for a second thread to pay (2 threads against 1, 180 days,
-#: this 2-core machine: 0.80x at 100,000 users, 0.85x at 250,000, 1.10x at 500,000 and
-#: 1.3x at 1,000,000).
+#: day's chunks are too small for a second thread to pay (``benchmarks/bench_parallel.py``,
+#: 2 threads against 1, 180 days, organic, this 2-core machine: 0.74x at 100,000 users,
+#: 0.88x at 250,000 and 1.11x at 500,000; ``bench_core.py``: 1.25-1.35x at 1,000,000).
 AUTO_THREADS_MIN_USERS = 500_000
 #: The same for chunks stepped in worker processes, which pay from smaller runs on
 #: (``benchmarks/bench_parallel.py``, 2 processes against 1, 180 days, organic, this
@@ -70,3 +78,20 @@ def resolve_threads(setting: int, *, side_by_side: int = 1, users: int | None = 
     if users is not None and users < (AUTO_PROCESSES_MIN_USERS if in_processes else AUTO_THREADS_MIN_USERS):
         return 1
     return max(1, min(AUTO_THREADS_MAX, available_cores() // max(1, side_by_side)))
+
+
+def check_parallel(cfg: Config) -> Config:
+    """Refuse ``parallel: processes`` where worker processes cannot be forked (before anything runs).
+
+    Returns:
+        The same config, so calls can be chained.
+
+    Raises:
+        ConfigError: ``parallel=processes`` on a system without ``fork`` (not Linux).
+
+    """
+    if cfg.parallel == "processes" and not fork_available():
+        raise ConfigError(
+            "parallel", cfg.parallel, "auto or threads on this system: worker processes need fork (Linux)"
+        )
+    return cfg
