@@ -38,9 +38,12 @@ def test_estimate_counts_one_chunk_in_flight_per_thread_up_to_the_chunks_there_a
     one = load_config(["population.market_size=1000000", "horizon_days=10", "threads=1"])  # 4 chunks
     chunk = 40 * 2**20
     assert memory.estimate_memory(replace(one, threads=3)).fixed - memory.estimate_memory(one).fixed == 2 * chunk
-    assert (
-        memory.estimate_memory(replace(one, threads=4)).fixed == memory.estimate_memory(replace(one, threads=9)).fixed
-    )
+    # beyond TARGET_CHUNKS threads the draw chunks are cut finer, one chunk a thread: 9 threads get
+    # ceil(16 / 9) = 2 draw chunks each, i.e. 8 chunks; 64 threads the 16 draw chunks one by one
+    assert memory.estimate_memory(replace(one, threads=9)).fixed - memory.estimate_memory(one).fixed == 7 * chunk
+    assert memory.estimate_memory(replace(one, threads=64)).fixed - memory.estimate_memory(one).fixed == 15 * chunk
+    small = replace(one, population=replace(one.population, market_size=200_000))  # 4 draw chunks
+    assert memory.estimate_memory(replace(small, threads=9)).fixed - memory.estimate_memory(small).fixed == 3 * chunk
 
 
 def test_refused_one_byte_short_and_accepted_at_the_limit(cfg):

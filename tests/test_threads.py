@@ -17,7 +17,7 @@ import pytest
 from omegaconf import OmegaConf
 from release_fingerprint import MODEL_CASES, SIMULATE_CASES, STATE_FIELDS, model_fingerprint, simulate_fingerprint
 
-from sim import ConfigError, load_config
+from sim import ConfigError, UserLifecycleModel, load_config
 from sim.app import cli, threads
 from sim.core.model import MAX_DRAW_CHUNKS_PER_CHUNK, LifecycleModel, blocks_of
 from sim.core.population import PopulationConfig
@@ -99,8 +99,10 @@ def test_bookings_run_chunk_by_chunk_and_draw_chunk_by_draw_chunk_in_slot_order(
     assert model.parallel == ("one" if n_threads == 1 else parallel)
     for _ in range(days):
         model.step()
-    assert len(model._blocks) == 3  # draw chunks [0, 1], [2, 3], [4]
-    assert lever.chunks == [(d, c) for d in range(days) for c in range(3)]
+    # draw chunks [0, 1], [2, 3], [4]; with 5 threads (more than TARGET_CHUNKS) one chunk each
+    chunks = 5 if n_threads == 5 else 3
+    assert len(model._blocks) == chunks
+    assert lever.chunks == [(d, c) for d in range(days) for c in range(chunks)]
     assert lever.draw_chunks == [(d, k) for d in range(days) for k in range(5)]
     assert lever.slots == days * n  # every slot counted once a day, none lost to a race
     # in slot order: 1e16 first, then four 1.0s each day, each lost to rounding (1e16 + 1 == 1e16)
@@ -113,18 +115,24 @@ def test_bookings_run_chunk_by_chunk_and_draw_chunk_by_draw_chunk_in_slot_order(
 
 
 @pytest.mark.parametrize(
-    ("n", "per_chunk", "chunks"),
+    ("n", "threads", "per_chunk", "chunks"),
     [
-        (100, 1, 1),
-        (CHUNK_SIZE, 1, 1),
-        (CHUNK_SIZE + 1, 1, 2),  # two draw chunks: fewer than TARGET_CHUNKS, one each
-        (4 * CHUNK_SIZE + 123, 2, 3),
-        (1_000_000, 4, 4),  # 16 draw chunks
-        (10_000_000, MAX_DRAW_CHUNKS_PER_CHUNK, 20),  # 153 draw chunks, at most 8 together
+        (100, 1, 1, 1),
+        (CHUNK_SIZE, 1, 1, 1),
+        (CHUNK_SIZE + 1, 1, 1, 2),  # two draw chunks: fewer than TARGET_CHUNKS, one each
+        (4 * CHUNK_SIZE + 123, 1, 2, 3),
+        (1_000_000, 1, 4, 4),  # 16 draw chunks
+        (1_000_000, 4, 4, 4),  # up to TARGET_CHUNKS threads: the same chunks
+        (1_000_000, 5, 4, 4),  # ceil(16 / 5) = 4 draw chunks a chunk: one thread has none
+        (1_000_000, 6, 3, 6),  # 3 + 3 + 3 + 3 + 3 + 1
+        (1_000_000, 8, 2, 8),  # a chunk for each of 8 threads
+        (1_000_000, 64, 1, 16),  # never less than a draw chunk
+        (10_000_000, 1, MAX_DRAW_CHUNKS_PER_CHUNK, 20),  # 153 draw chunks, at most 8 together
+        (10_000_000, 64, 3, 51),  # ceil(153 / 64) = 3 together
     ],
 )
-def test_draw_chunks_are_grouped_into_chunks_that_cover_every_slot_once(n, per_chunk, chunks):
-    blocks = blocks_of(n)
+def test_draw_chunks_are_grouped_into_chunks_that_cover_every_slot_once(n, threads, per_chunk, chunks):
+    blocks = blocks_of(n, threads)
     assert len(blocks) == chunks
     assert blocks[0].lo == 0 and blocks[-1].hi == n
     draws = []
@@ -140,6 +148,16 @@ def test_draw_chunks_are_grouped_into_chunks_that_cover_every_slot_once(n, per_c
         assert local == block.hi - block.lo
     assert draws == list(range(-(-n // CHUNK_SIZE)))
     assert max(len(b.parts) for b in blocks) == per_chunk
+
+
+@pytest.mark.parametrize("parallel", ["threads", "processes"])
+def test_more_threads_than_target_chunks_each_get_a_chunk_and_change_no_number(parallel):
+    """Six threads over six draw chunks: six chunks of one (four of two with up to four threads), same results."""
+    values = {"strategy": "balanced_mix", "population.market_size": 6 * CHUNK_SIZE, "horizon_days": 12, "seed": 5}
+    many = UserLifecycleModel({**values, "progress": False}, threads=6, parallel=parallel)
+    assert [len(block.parts) for block in many._blocks] == [1] * 6
+    assert [len(block.parts) for block in UserLifecycleModel(values, threads=4)._blocks] == [2, 2, 2]
+    assert model_fingerprint(values, threads=6, parallel=parallel) == model_fingerprint(values, threads=1)
 
 
 def test_a_chunk_draws_the_uniforms_of_its_draw_chunks():

@@ -17,7 +17,8 @@ H = ``horizon_days`` (the cohort matrices and tables)::
 * b_run — a fixed allowance (modules loaded during the run, tables, figures);
 * b_chunk — the temporaries of one chunk being stepped (at most
   :data:`sim.core.model.MAX_DRAW_CHUNKS_PER_CHUNK` draw chunks of 65,536 slots), T =
-  ``threads`` of them at once.
+  ``threads`` of them at once, at most the run's chunks (:func:`sim.core.model.blocks_of`:
+  smaller chunks with more threads, so T · b_chunk is then generous).
 
 The constants are upper bounds of what ``python benchmarks/bench_memory.py``
 measures (peak RSS above the interpreter; it prints both side by side).
@@ -92,10 +93,8 @@ def estimate_memory(cfg: Config) -> MemoryNeed:
     if cfg.record_events:
         per_user += ANALYTICS_BYTES_PER_USER
     kept = 2 if lever_configs(cfg.strategy) else 1
-    threads = min(
-        resolve_threads(cfg.threads, users=cfg.population.simulated_users, parallel=cfg.parallel),
-        len(blocks_of(cfg.population.simulated_users)),
-    )
+    asked = resolve_threads(cfg.threads, users=cfg.population.simulated_users, parallel=cfg.parallel)
+    threads = min(asked, len(blocks_of(cfg.population.simulated_users, asked)))
     fixed = cfg.horizon_days**2 * COHORT_CELL_BYTES * kept + RUN_BYTES + threads * CHUNK_WORKING_BYTES
     return MemoryNeed(cfg.population.simulated_users, cfg.horizon_days, per_user, fixed)
 

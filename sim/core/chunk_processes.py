@@ -31,11 +31,13 @@ the chunk; lever-wide state is set in ``begin_day``. What would make a worker's 
 differ from the lever is refused with an error naming the attribute, not left to give
 other numbers: a lever-wide attribute a hook changed (each worker pickles the levers'
 lever-wide state after its chunks and compares it with what it was sent), a per-slot
-array replaced or allocated after ``bind`` (checked by the model after each day), and,
+array replaced or allocated after ``bind`` (checked after each day by the model and by
+each worker, for the copy it stepped), and,
 before the first day, per-slot state that is a view of another array or a lever whose
 state cannot be pickled (``parallel: auto`` then steps in threads instead). After a
-day that failed (an error in a hook, a worker gone) the model steps no further day: the
-pipes may still hold that day's replies, which a next day would read as its own. Workers
+day that failed (an error in a hook, a worker gone) the model steps no further day (it
+refuses to in every mode: part of the day is done), and :class:`ChunkProcesses` refuses
+too: the pipes may still hold that day's replies, which a next day would read as its own. Workers
 need ``fork`` (Linux); elsewhere the model steps chunks in threads.
 """
 
@@ -254,7 +256,8 @@ class ChunkProcesses:
             except (EOFError, OSError) as exc:
                 raise RuntimeError(f"a chunk worker process (pid {worker.pid}) ended unexpectedly") from exc
             if status != "ok":
-                raise RuntimeError(f"a chunk worker process failed:\n{payload}")
+                error = (payload.strip().splitlines() or ["no traceback"])[-1]  # "ZeroDivisionError: ..."
+                raise RuntimeError(f"a chunk worker process failed: {error}\n{payload}")
             results.extend(self._result(block, reply) for block, reply in zip(share, payload, strict=True))
         return results
 

@@ -88,7 +88,8 @@ PARALLEL_MODES = ("auto", "processes", "threads")
 ORGANIC_CHANNELS = ("organic", "word_of_mouth")
 #: Random streams of the organic processes, one uniform per slot and day each.
 STREAMS = ("awareness", "activity", "survival")
-#: Chunks a day is cut into, where the market is large enough (see :func:`blocks_of`).
+#: Chunks a day is cut into, where the market is large enough (see :func:`blocks_of`);
+#: more where more threads step them, so that every thread has a chunk.
 TARGET_CHUNKS = 4
 #: Most draw chunks (of :data:`sim.core.rng.CHUNK_SIZE` slots) stepped together: bounds the
 #: per-chunk temporaries (about 60 bytes a slot, so some 30 MB per chunk in flight).
@@ -149,16 +150,18 @@ class Block:
     parts: tuple[tuple[int, int, int], ...]  # (draw chunk, first, stop), local positions
 
 
-def blocks_of(sample_size: int) -> list[Block]:
+def blocks_of(sample_size: int, threads: int = 1) -> list[Block]:
     """Group the draw chunks of N slots into chunks of whole draw chunks.
 
-    ``ceil(draw chunks / TARGET_CHUNKS)`` draw chunks each, between 1 and
-    :data:`MAX_DRAW_CHUNKS_PER_CHUNK`: large array operations (the Python overhead of
-    each is paid once for many slots) and still a few chunks to share among threads.
-    The grouping depends on N only, and no result depends on it.
+    ``ceil(draw chunks / max(TARGET_CHUNKS, threads))`` draw chunks each, between 1
+    and :data:`MAX_DRAW_CHUNKS_PER_CHUNK`: large array operations (the Python overhead
+    of each is paid once for many slots) and still a chunk for each of up to
+    ``max(TARGET_CHUNKS, threads)`` threads (as many as there are draw chunks). The
+    grouping depends on N and, beyond :data:`TARGET_CHUNKS` threads, on their number;
+    no result depends on it.
     """
     draws = -(-sample_size // CHUNK_SIZE)
-    per_block = max(1, min(MAX_DRAW_CHUNKS_PER_CHUNK, -(-draws // TARGET_CHUNKS)))
+    per_block = max(1, min(MAX_DRAW_CHUNKS_PER_CHUNK, -(-draws // max(TARGET_CHUNKS, threads))))
     out = []
     for index, first in enumerate(range(0, draws, per_block)):
         lo = first * CHUNK_SIZE
@@ -283,6 +286,8 @@ class LifecycleModel(mesa.Model):
         self.threads = threads
         self._pool: ThreadPoolExecutor | None = None
         self._processes: ChunkProcesses | None = None
+        #: (day, reason) of a day that raised: no day may follow it (see :meth:`step`).
+        self._failed_day: tuple[int, str] | None = None
         self.population_config = population
         self.market_size = population.market_size
         self.sample_size = population.simulated_users
@@ -306,7 +311,7 @@ class LifecycleModel(mesa.Model):
         self.streams = Streams(seed)
         self.segments = SegmentTable.from_config(population)
         self.population = Population.create(population, self.segments, self.streams)
-        self._blocks = blocks_of(self.sample_size)
+        self._blocks = blocks_of(self.sample_size, threads)
         self.modifiers = Modifiers()
         self.channels: list[str] = list(ORGANIC_CHANNELS)
         self.exponent_steps = exponent_steps(self.segments.churn_c, self.horizon)
@@ -454,9 +459,26 @@ class LifecycleModel(mesa.Model):
 
     # ------------------------------------------------------------------- step
     def step(self) -> None:
-        """Simulate one day."""
+        """Simulate one day.
+
+        A day that raises leaves the model part-way through it (some users stepped, some
+        levers charged, the day not counted), so no day may follow it: the next call
+        raises, naming the failed day.
+        """
         if self.day >= self.horizon:
             raise RuntimeError(f"horizon_days={self.horizon} reached: the model cannot step past it")
+        if self._failed_day is not None:
+            raise RuntimeError(
+                f"day {self._failed_day[0]} failed ({self._failed_day[1]}): this model is part-way through that day "
+                "and cannot step on; build a new model"
+            )
+        try:
+            self._step_day()
+        except BaseException as exc:
+            self._failed_day = (self.day, (str(exc).splitlines() or [type(exc).__name__])[0])
+            raise
+
+    def _step_day(self) -> None:
         ctx = self._day_context()
         tally = {"day": self.day, "weekday": self._weekday(), "awareness_hazard": float(ctx.edges[-1])}
         if self.reference:
@@ -658,7 +680,12 @@ class LifecycleModel(mesa.Model):
             vars(lever).update(pickle.loads(values))
 
     def _check_day_state(self, state: dict[str, Any]) -> None:
-        """In a worker, after its chunks: refuse lever-wide state that a hook changed (it would stay in this copy)."""
+        """In a worker, after its chunks: refuse what a hook changed that would stay in this copy.
+
+        That is lever-wide state, and per-slot state replaced or allocated in a hook of
+        this worker's chunks only (the model checks its own copy after each day).
+        """
+        self._check_shared()
         for lever, kept, sent in zip(self.levers, self._kept, state["levers"], strict=True):
             now = self._lever_state(lever, kept)
             if pickle.dumps(now) == sent:
