@@ -18,8 +18,8 @@ interpreter):
 4. ``bench_memory.py --default-only`` — peak memory per user of the default
    configuration, events included, and with ``record_events=false`` (state only).
 
-Each writes its JSON to ``--out`` (default ``benchmarks/results/``). About 3 minutes on
-a 2-core machine with ``--rounds 1`` (measured: 2 min 52 s); the sweep benchmark, most of it, takes
+Each writes its JSON to ``--out`` (default ``benchmarks/results/``). About 4 minutes on
+a 2-core machine with ``--rounds 1`` (measured: 219 s, with ``bench_parallel.py``); the sweep benchmark, most of it, takes
 about twice as long with the default ``--rounds 2``. The core's table at 100,000 to
 10,000,000 users, the planner's and the calibrator's figures are separate
 (``bench_core.py``, ``bench_plan.py``, ``bench_calibrate.py``).
