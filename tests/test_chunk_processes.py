@@ -487,6 +487,35 @@ def test_close_ends_a_worker_that_does_not_stop(monkeypatch):
     model.close()
     assert time.monotonic() - started < 10
     assert not worker.is_alive()
+    # the busy worker never handed back its chunks' state: stepping on would start from a stale copy
+    with pytest.raises(RuntimeError, match=r"^the worker processes' per-chunk state could not be taken back when"):
+        model.step()
+
+
+def test_a_model_whose_worker_died_before_close_refuses_to_step_on():
+    import signal
+
+    model = LifecycleModel(_population(N_TWO_CHUNKS), horizon_days=3, seed=0, threads=2, parallel="processes")
+    model.step()
+    worker = model._processes._workers[0][0]
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.join()
+    model.close()  # closing does not raise: the workers go all the same
+    assert model._processes is None
+    with pytest.raises(
+        RuntimeError,
+        match=rf"^the worker processes' per-chunk state could not be taken back when they were closed \(a chunk "
+        rf"worker process \(pid {worker.pid}\) ended unexpectedly\): this model cannot step on; build a new model$",
+    ):
+        model.step()
+
+
+def test_a_model_closed_at_the_horizon_asks_its_workers_for_nothing(monkeypatch):
+    model = LifecycleModel(_population(N_TWO_CHUNKS), horizon_days=1, seed=0, threads=2, parallel="processes")
+    processes = model._chunk_processes()
+    monkeypatch.setattr(processes, "take_chunk_state", lambda: pytest.fail("no day left: nothing to take back"))
+    model.step()  # the last day: the model closes its workers itself
+    assert model._processes is None and not model.running
 
 
 def test_stepping_closed_worker_processes_is_refused():

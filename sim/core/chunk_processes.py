@@ -71,6 +71,8 @@ __all__ = [
 
 #: Seconds the model waits for a worker to stop at :meth:`ChunkProcesses.close` before ending it.
 STOP_TIMEOUT_S = 5.0
+#: The message that asks a worker for its levers' per-chunk state (:meth:`ChunkProcesses.take_chunk_state`).
+CHUNK_STATE_REQUEST = "chunk_state"
 
 
 def fork_available() -> bool:
@@ -273,6 +275,42 @@ class ChunkProcesses:
             visits = self._visits[block.lo : block.lo + reply.n_visits].copy()
         return RemoteChunkResult(bookings, reply.totals, reply.money, visits, reply.observed)
 
+    def take_chunk_state(self) -> None:
+        """Bring each worker's per-chunk lever state (``Lever.chunk_state``) of its own chunks into the levers here.
+
+        A worker's copy of a lever keeps the per-chunk state of the chunks it steps; the
+        model's copy has only its own chunks'. Before the workers stop with days still to
+        step (new workers would be forked from the model's copy), the model's copy takes
+        the workers' entries: each such attribute is a mapping keyed by chunk index.
+
+        Raises:
+            RuntimeError: After a failed day (the pipes may hold its replies), or when a
+                worker is gone, fails, or does not answer within :data:`STOP_TIMEOUT_S`.
+
+        """
+        if self._failed is not None:
+            raise RuntimeError(f"an earlier day failed in the chunks ({self._failed})")
+        for (worker, conn), share in zip(self._workers, self.shares[1:], strict=True):
+            try:
+                conn.send(CHUNK_STATE_REQUEST)
+                if not conn.poll(STOP_TIMEOUT_S):  # e.g. still in a day it was sent
+                    raise RuntimeError(
+                        f"a chunk worker process (pid {worker.pid}) did not answer in {STOP_TIMEOUT_S} s"
+                    )
+                status, payload = conn.recv()
+            except (EOFError, OSError) as exc:
+                raise RuntimeError(f"a chunk worker process (pid {worker.pid}) ended unexpectedly") from exc
+            if status != CHUNK_STATE_REQUEST:
+                error = (str(payload).strip().splitlines() or ["no answer"])[-1]
+                raise RuntimeError(f"a chunk worker process answered {status!r}, not its chunk state: {error}")
+            own = {block.index for block in share}
+            for lever, state in zip(self._levers, payload, strict=True):
+                for name, entries in state.items():
+                    kept = getattr(lever, name)
+                    for index, value in entries.items():
+                        if index in own:
+                            kept[index] = value
+
     def close(self) -> None:
         """Stop the workers (they also stop when the model's process ends, even killed) and let go of the model."""
         self._step_chunk = self._apply_day = self._check_day = _closed
@@ -295,8 +333,15 @@ class ChunkProcesses:
         """A worker's loop: take a day, step the share's chunks, send their results; stop on None or at the pipe's end."""
         for other in not_its_own:
             other.close()
+        own = {block.index for block in share}
         try:
             while (message := conn.recv()) is not None:
+                if isinstance(message, str) and message == CHUNK_STATE_REQUEST:
+                    try:
+                        conn.send((CHUNK_STATE_REQUEST, self._chunk_states(own)))
+                    except Exception:  # sent to the parent, which raises it
+                        conn.send(("error", traceback.format_exc()))
+                    continue
                 try:
                     context, day_state = message
                     self._apply_day(day_state)
@@ -307,6 +352,16 @@ class ChunkProcesses:
                     conn.send(("error", traceback.format_exc()))
         except (EOFError, KeyboardInterrupt, BrokenPipeError):
             pass  # the parent went away or was interrupted: nothing left to do
+
+    def _chunk_states(self, own: set[int]) -> list[dict[str, dict[int, Any]]]:
+        """The per-chunk state of the worker's own chunks, lever by lever (``Lever.chunk_state``), as plain dicts."""
+        return [
+            {
+                name: {index: value for index, value in getattr(lever, name).items() if index in own}
+                for name in getattr(lever, "chunk_state", ())
+            }
+            for lever in self._levers
+        ]
 
     def _reply(self, out: Any, block: Any) -> WorkerReply:
         ch = out.ch

@@ -150,6 +150,11 @@ class Block:
     parts: tuple[tuple[int, int, int], ...]  # (draw chunk, first, stop), local positions
 
 
+def _first_line(exc: BaseException) -> str:
+    """The first line of an error's message (its type's name if it has none)."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
 def blocks_of(sample_size: int, threads: int = 1) -> list[Block]:
     """Group the draw chunks of N slots into chunks of whole draw chunks.
 
@@ -286,8 +291,8 @@ class LifecycleModel(mesa.Model):
         self.threads = threads
         self._pool: ThreadPoolExecutor | None = None
         self._processes: ChunkProcesses | None = None
-        #: (day, reason) of a day that raised: no day may follow it (see :meth:`step`).
-        self._failed_day: tuple[int, str] | None = None
+        #: Why no day may follow (a day that raised, chunk state lost at close), or None (see :meth:`step`).
+        self._cannot_step: str | None = None
         self.population_config = population
         self.market_size = population.market_size
         self.sample_size = population.simulated_users
@@ -467,15 +472,15 @@ class LifecycleModel(mesa.Model):
         """
         if self.day >= self.horizon:
             raise RuntimeError(f"horizon_days={self.horizon} reached: the model cannot step past it")
-        if self._failed_day is not None:
-            raise RuntimeError(
-                f"day {self._failed_day[0]} failed ({self._failed_day[1]}): this model is part-way through that day "
-                "and cannot step on; build a new model"
-            )
+        if self._cannot_step is not None:
+            raise RuntimeError(self._cannot_step)
         try:
             self._step_day()
         except BaseException as exc:
-            self._failed_day = (self.day, (str(exc).splitlines() or [type(exc).__name__])[0])
+            self._cannot_step = (
+                f"day {self.day} failed ({_first_line(exc)}): this model is part-way through that day and cannot "
+                "step on; build a new model"
+            )
             raise
 
     def _step_day(self) -> None:
@@ -729,11 +734,25 @@ class LifecycleModel(mesa.Model):
         return self._pool
 
     def close(self) -> None:
-        """Let the chunk threads or processes go (done by itself at the horizon; stepping again would start new ones)."""
+        """Let the chunk threads or processes go (done by itself at the horizon; stepping again would start new ones).
+
+        Before the horizon, the levers' per-chunk state (``Lever.chunk_state``) that the
+        worker processes kept for their chunks is first brought back into the model's
+        levers, from which new workers would be forked; if it cannot be (a worker gone
+        or busy), the workers are stopped all the same and the next :meth:`step` raises.
+        """
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
         if self._processes is not None:
+            if self.day < self.horizon and self._cannot_step is None:
+                try:
+                    self._processes.take_chunk_state()
+                except Exception as exc:
+                    self._cannot_step = (
+                        f"the worker processes' per-chunk state could not be taken back when they were closed "
+                        f"({_first_line(exc)}): this model cannot step on; build a new model"
+                    )
             self._stop_processes()
             self._processes = None
 
