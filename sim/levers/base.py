@@ -144,9 +144,10 @@ class Lever:
     channel: str | None = None
     #: Extra awareness hazard of ``channel`` today (levers with a channel set it in ``begin_day``).
     hazard_today: float = 0.0
-    #: Attributes holding state per chunk (keyed by ``Chunk.index``), which only that chunk's
-    #: hooks read and write: each chunk keeps its own, also in a worker process (see
-    #: :mod:`sim.core.chunk_processes`), where the rest of the lever's state follows the model's.
+    #: Attributes holding state per chunk (mutable mappings keyed by ``Chunk.index``), which only
+    #: that chunk's hooks read and write: each chunk keeps its own, also in a worker process (see
+    #: :mod:`sim.core.chunk_processes`), where the rest of the lever's state follows the model's;
+    #: workers closed before the horizon hand their chunks' entries back to the model's lever.
     chunk_state: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, name: str, cfg: Any, window: SpendWindow | None = None) -> None:
