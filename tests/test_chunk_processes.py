@@ -9,6 +9,7 @@ per-slot state kept in shared memory, worker failures and the rules a lever must
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -69,6 +70,9 @@ class _Probe(Lever):
         if self.fault == "raise_here_once" and os.getpid() == self.model_pid and not self.seen:
             self.seen.append(ch.index)  # once: the same day stepped again would not fail here
             raise ZeroDivisionError("probe failed in the model's own chunk")
+        if self.fault == "bare_here_once" and os.getpid() == self.model_pid and not self.seen:
+            self.seen.append(ch.index)
+            raise LookupError  # no message: the failed day is named by the exception's type
         if self.fault == "existing":  # two lever-wide attributes it already had
             self.level += 1
             self.other += 1
@@ -202,25 +206,39 @@ def test_what_would_make_a_worker_differ_is_refused_with_an_error_naming_it(faul
     assert model._processes is None
 
 
-def test_no_day_follows_a_day_that_failed_in_the_models_own_chunks():
+@pytest.mark.parametrize(
+    ("fault", "error", "said", "named"),
+    [
+        # named by the message's first line
+        (
+            "raise_here_once",
+            ZeroDivisionError,
+            "probe failed in the model's own chunk",
+            "probe failed in the model's own chunk",
+        ),
+        ("bare_here_once", LookupError, "", "LookupError"),  # an exception without a message: named by its type
+    ],
+)
+def test_no_day_follows_a_day_that_failed_in_the_models_own_chunks(fault, error, said, named):
     """The worker's reply to the failed day is still in its pipe: a next day would read it as its own."""
     model = LifecycleModel(
         _population(N_TWO_CHUNKS),
         horizon_days=3,
         seed=0,
-        levers=[_Probe("raise_here_once")],
+        levers=[_Probe(fault)],
         threads=2,
         parallel="processes",
     )
-    with pytest.raises(ZeroDivisionError, match="in the model's own chunk"):
+    with pytest.raises(error) as failed:
         model.step()
+    assert str(failed.value) == said
     with pytest.raises(
         RuntimeError,
-        match=r"^day 0 failed \(probe failed in the model's own chunk\): this model is part-way through that day",
+        match=rf"^day 0 failed \({re.escape(named)}\): this model is part-way through that day",
     ):
         model.step()
     # the workers' own guard, behind the model's: their pipes still hold the failed day's replies
-    with pytest.raises(RuntimeError, match=r"^an earlier day failed in the chunks \(probe failed in the model's own"):
+    with pytest.raises(RuntimeError, match=rf"^an earlier day failed in the chunks \({re.escape(named)}\): this model"):
         model._processes.step(model._day_context(), model._day_state())
     model.close()
 
