@@ -7,6 +7,8 @@ as values. Hand-built arrays and fixed seeds; every expected value is exact.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pytest
 
@@ -21,7 +23,7 @@ from sim.core.population import NEVER, Population, PopulationConfig, SegmentConf
 from sim.core.rng import CHUNK_SIZE, Streams
 from sim.core.survival import ChurnConfig, death_probability, exponent_steps
 from sim.core.visits import VisitConfig
-from sim.levers.base import QualityConfig, Target
+from sim.levers.base import Lever, QualityConfig, Schedule, Target
 from sim.levers.content import Content, ContentConfig
 from sim.levers.coupon import CouponConfig
 from sim.levers.incentives import Incentives, IncentivesConfig
@@ -234,6 +236,135 @@ def test_levers_see_the_chunk_s_streams_channels_day_and_index():
     for _ in range(6):
         model.step()
     assert levers[0].messages > 0 and levers[1].contacts > 0 and levers[2].rewards > 0
+
+
+@dataclass
+class _ProbeConfig:
+    target: Target = field(default_factory=Target)
+    schedule: Schedule = field(default_factory=Schedule)
+
+
+class _ChannelProbe(Lever):
+    """An awareness channel of a fixed daily hazard and fixed channel effects (conversion, churn, visit).
+
+    With ``convert_segment`` set, its conversion hook makes that segment's aware slots convert surely
+    and every other aware slot never.
+    """
+
+    kind = "channel_probe"
+
+    def __init__(self, name, hazard, effects=(1.0, 1.0, 1.0), *, segments=(), convert_segment=None):
+        super().__init__(name, _ProbeConfig(target=Target(segments=list(segments))))
+        self.channel = "probe"
+        self.hazard, self.effects, self.convert_segment = hazard, effects, convert_segment
+
+    def begin_day(self, model, weekday: int) -> None:
+        super().begin_day(model, weekday)
+        self.hazard_today = self.hazard
+
+    def channel_effects(self):
+        return {"probe": self.effects}
+
+    def conversion_effects(self, ch, aware, conversion):
+        if self.convert_segment is None:
+            return conversion
+        return (ch.segment[aware] == self.convert_segment).astype(np.float32)
+
+
+def _probe_model(levers, p=0.2, segments=None):
+    """400 users, Bass p, no word of mouth, γ = 0.5, no forgetting; one day stepped."""
+    pop = PopulationConfig(
+        market_size=400,
+        awareness=AwarenessConfig(p=p, q=0.0),
+        conversion_rate=0.5,
+        segments=segments or {"all": SegmentConfig()},
+    )
+    model = LifecycleModel(pop, horizon_days=2, seed=1, levers=levers, agents="lazy")
+    model.step()
+    return model, pop
+
+
+def test_a_channels_conversion_multiplier_applies_to_its_own_aware_users_only():
+    """γ = 0.5, the probe channel's multiplier 2: its aware users convert surely (γ = 1), organic ones iff u < 0.5."""
+    model, _ = _probe_model([_ChannelProbe("a", 0.3, (2.0, 1.0, 1.0))])
+    state, code = model.population, model.channels.index("probe")
+    probe, organic = state.channel == code, state.channel == 0
+    acquired = state.acquired_day == 0
+    u = Streams(1).uniforms("activity", 0, 0, 400)
+    assert probe.sum() > 0 and acquired[probe].all()
+    assert organic.sum() > 0 and np.array_equal(acquired[organic], u[organic] < np.float32(0.5))
+    assert 0 < acquired[organic].sum() < organic.sum()
+
+
+@pytest.mark.parametrize("effects", [(1.0, 0.5, 1.0), (1.0, 1.0, 0.5)], ids=["churn_only", "visit_only"])
+def test_a_channels_quality_scales_the_traits_of_the_users_it_brings_and_no_others(effects):
+    """θ ← m_c·θ and π ← m_v·π at acquisition, for the probe channel's users; either multiplier alone."""
+    model, pop = _probe_model([_ChannelProbe("a", 0.3, effects)])
+    state, code = model.population, model.channels.index("probe")
+    drawn = Population.create(pop, SegmentTable.from_config(pop), Streams(1))  # the same traits, unscaled
+    brought = (state.acquired_day == 0) & (state.channel == code)
+    assert brought.sum() > 0 and ((state.acquired_day == 0) & (state.channel == 0)).sum() > 0
+    _, m_churn, m_visit = (np.float32(m) for m in effects)
+    np.testing.assert_array_equal(
+        state.churn_hazard, np.where(brought, drawn.churn_hazard * m_churn, drawn.churn_hazard)
+    )
+    np.testing.assert_array_equal(
+        state.visit_propensity, np.where(brought, drawn.visit_propensity * m_visit, drawn.visit_propensity)
+    )
+
+
+def test_a_channel_targeting_one_segment_makes_only_that_segment_aware():
+    """p = 0, the probe's hazard 0.5 for segment a only: exactly a's slots with u_aware < 0.5; b stays unaware."""
+    segments = {"a": SegmentConfig(), "b": SegmentConfig()}
+    model, _ = _probe_model([_ChannelProbe("a", 0.5, segments=["a"])], p=0.0, segments=segments)
+    state = model.population
+    u = Streams(1).uniforms("awareness", 0, 0, 400)
+    expected = (state.segment == 0) & (u < np.float32(0.5))
+    assert (state.segment == 1).sum() > 0 and expected.sum() > 0
+    np.testing.assert_array_equal(state.channel == model.channels.index("probe"), expected)
+    assert (state.channel[state.segment == 1] == -1).all()
+
+
+def test_a_levers_conversion_hook_decides_conversion_of_the_aware_slots_it_is_given():
+    """p = 1 (everyone aware on day 0); the hook returns γ = 1 for segment a and 0 for b: exactly a converts."""
+    segments = {"a": SegmentConfig(), "b": SegmentConfig()}
+    model, _ = _probe_model([_ChannelProbe("a", 0.0, convert_segment=0)], p=1.0, segments=segments)
+    state = model.population
+    assert (state.segment == 1).sum() > 0
+    np.testing.assert_array_equal(state.acquired_day == 0, state.segment == 0)
+
+
+def test_two_levers_on_one_channel_add_their_hazards():
+    model, _ = _probe_model([_ChannelProbe("a", 0.1), _ChannelProbe("b", 0.2)], p=0.05)
+    assert model.log.columns["awareness_hazard"][0] == np.float32(0.05 + 0.1 + 0.2)
+
+
+def test_user_hazards_on_an_organic_and_a_new_channel_both_count():
+    """The organic entry first: the new channel after it is still added."""
+    model = small_model()
+    model.modifiers.awareness = {"organic": 0.1, "tv": 0.2}
+    model.step()
+    assert model.log.columns["awareness_hazard"][0] == np.float32(0.05 + 0.1 + 0.2)
+    assert model.log.columns["new_users_tv"][0] > 0
+
+
+def test_each_days_visits_revenue_and_purchases_are_booked_to_the_acquisition_cohorts():
+    """Day t's anti-diagonal of each cohort matrix (cohort a at tenure t − a) holds that day's DAU, revenue, purchases."""
+    paying = SegmentConfig(purchase_prob=0.5)
+    pop = PopulationConfig(
+        market_size=400, awareness=AwarenessConfig(p=0.2, q=0.0), conversion_rate=0.5, segments={"all": paying}
+    )
+    model = LifecycleModel(pop, horizon_days=4, seed=3, agents="lazy")
+    for _ in range(4):
+        model.step()
+    cols = model.log.columns
+    assert cols["purchases"].sum() > 0
+    for t in range(4):
+        cohorts = np.arange(t + 1)
+        assert model.cohort_active[cohorts, t - cohorts].sum() == cols["dau"][t]
+        assert model.cohort_purchases[cohorts, t - cohorts].sum() == cols["purchases"][t]
+        assert model.cohort_revenue[cohorts, t - cohorts].sum() == pytest.approx(cols["revenue"][t], rel=1e-12)
+    assert model.cohort_purchases.min() >= 0 and model.cohort_active.min() >= 0
 
 
 # --------------------------------------------------------------- population
