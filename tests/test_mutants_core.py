@@ -367,6 +367,91 @@ def test_each_days_visits_revenue_and_purchases_are_booked_to_the_acquisition_co
     assert model.cohort_purchases.min() >= 0 and model.cohort_active.min() >= 0
 
 
+class _ExtraVisits(Lever):
+    """From day 1, every acquired, living slot that did not visit becomes a lever-caused visitor; records
+    the converted slots the hooks are given (global slots)."""
+
+    kind = "extra_visits"
+
+    def __init__(self) -> None:
+        super().__init__("extra_visits", _ProbeConfig())
+        self.added: list[np.ndarray] = []
+        self.converted: list[np.ndarray] = []
+
+    def extra_visits(self, ch, ev) -> None:
+        self.converted.append(ev.converted + ch.lo)
+        if ch.day == 0:
+            return
+        idx = np.flatnonzero((ch.stage >= Stage.NEW) & ch.alive & ~ev.visited)
+        ev.visited[idx] = True
+        ev.extra_visitors.append(idx)
+        self.added.append(idx + ch.lo)
+
+
+def test_lever_caused_visitors_buy_at_rho_times_the_weekdays_purchase_factor():
+    """Day 0: p = 1, γ = 1: everyone acquired. Day 1 (weekday 1, w_p = 0.5, ρ = 1, no natural visit):
+    the lever's visitors are the only buyers, each iff its awareness uniform < 0.5 (Events.extra_visitors)."""
+    pop = PopulationConfig(
+        market_size=400,
+        awareness=AwarenessConfig(p=1.0, q=0.0),
+        conversion_rate=1.0,
+        weekly_purchase_pattern=[1.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0],
+        segments={"all": SegmentConfig(purchase_prob=1.0)},
+    )
+    lever = _ExtraVisits()
+    model = LifecycleModel(pop, horizon_days=2, seed=1, levers=[lever], agents="lazy")
+    model.step()
+    assert model.log.columns["new_users"][0] == 400
+    np.testing.assert_array_equal(np.concatenate(lever.converted), np.arange(400))  # the hooks see who converted
+    model.modifiers.visit = 0.0
+    model.step()
+    added = np.concatenate(lever.added)
+    u = Streams(1).uniforms("awareness", 1, 0, 400)
+    assert added.size > 0 and model.log.columns["dau"][1] == added.size
+    assert model.log.columns["purchases"][1] == np.count_nonzero(u[added] < np.float32(0.5)) > 0
+    assert np.count_nonzero(u[added] >= np.float32(0.5)) > 0  # some do not buy: w_p counts
+
+
+def test_slot_groups_are_slot_numbers_modulo_20_in_every_chunk_of_slots():
+    """Two draw chunks (65,536 + 7 slots; 65,536 is 16 mod 20). p = 1, γ = 1, ρ = 1: on day 0 every slot is
+    acquired and buys once at its order value, so group g holds the slots s with s mod 20 = g."""
+    n = CHUNK_SIZE + 7
+    pop = PopulationConfig(
+        market_size=n,
+        awareness=AwarenessConfig(p=1.0, q=0.0),
+        conversion_rate=1.0,
+        segments={"all": SegmentConfig(purchase_prob=1.0)},
+    )
+    model = LifecycleModel(pop, horizon_days=1, seed=4, agents="lazy")
+    order_value = model.population.order_value.astype(np.float64)  # read before the day: a trait, not changed
+    model.step()
+    assert model.log.columns["new_users"][0] == model.log.columns["purchases"][0] == n
+    groups = np.arange(n) % 20
+    np.testing.assert_array_equal(model.group_acquired, np.bincount(groups, minlength=20))
+    np.testing.assert_allclose(model.group_revenue, np.bincount(groups, weights=order_value, minlength=20), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (dict(agents="everyone"), "agents='everyone' is not allowed: one of auto, all, lazy"),
+        (dict(parallel="fibres"), "parallel='fibres' is not allowed: one of auto, processes, threads"),
+    ],
+)
+def test_the_model_refuses_an_unknown_mode_naming_the_choices(change, message):
+    pop = PopulationConfig(market_size=10, segments={"all": SegmentConfig()})
+    with pytest.raises(ValueError) as err:
+        LifecycleModel(pop, horizon_days=1, seed=0, **change)
+    assert str(err.value) == message
+
+
+def test_the_seed_also_seeds_mesas_own_random_number_generators():
+    pop = PopulationConfig(market_size=10, segments={"all": SegmentConfig()})
+    one, two, other = (LifecycleModel(pop, horizon_days=1, seed=s) for s in (5, 5, 6))
+    assert one.random.random() == two.random.random() != other.random.random()
+    assert one.rng.random() == two.rng.random() != other.rng.random()
+
+
 # --------------------------------------------------------------- population
 def test_agents_auto_creates_one_agent_per_slot_only_for_small_markets():
     small = LifecycleModel(PopulationConfig(market_size=50, segments={"all": SegmentConfig()}), horizon_days=2, seed=0)
