@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -194,9 +195,20 @@ def test_the_worker_processes_stop_when_the_horizon_is_reached():
 
 
 def test_one_chunk_needs_no_thread():
-    model = LifecycleModel(_population(CHUNK_SIZE), horizon_days=1, seed=0, threads=4)
+    # a day before the horizon: the horizon would let any pool go anyway
+    model = LifecycleModel(_population(CHUNK_SIZE), horizon_days=2, seed=0, threads=4)
     model.step()
-    assert model._pool is None
+    assert model._pool is None and model.running
+
+
+def test_the_chunk_threads_are_at_most_the_thread_count_and_named_for_opsim():
+    """Four chunks, threads=2: at most two new threads step them, named ``opsim-chunk...``."""
+    model = LifecycleModel(_population(4 * CHUNK_SIZE), horizon_days=2, seed=0, threads=2, parallel="threads")
+    before = set(threading.enumerate())
+    model.step()
+    new = [thread for thread in threading.enumerate() if thread not in before]
+    assert 1 <= len(new) <= 2 and all(thread.name.startswith("opsim-chunk") for thread in new)
+    model.close()
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True])
