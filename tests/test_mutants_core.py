@@ -13,13 +13,22 @@ import numpy as np
 import pytest
 
 from sim.base.errors import ConfigError
+from sim.core import model as model_module
 from sim.core.awareness import AwarenessConfig, become_aware
 from sim.core.daily_log import DailyLog
 from sim.core.flags import FLAG_COUPON, FLAG_EVER_AWARE
 from sim.core.hooks import Effects
 from sim.core.lifecycle import LifecycleConfig, Stage
 from sim.core.model import MAX_CHANNELS, LifecycleModel
-from sim.core.population import NEVER, Population, PopulationConfig, SegmentConfig, SegmentTable, check_population
+from sim.core.population import (
+    NEVER,
+    OrderValueConfig,
+    Population,
+    PopulationConfig,
+    SegmentConfig,
+    SegmentTable,
+    check_population,
+)
 from sim.core.rng import CHUNK_SIZE, Streams
 from sim.core.survival import ChurnConfig, death_probability, exponent_steps
 from sim.core.visits import VisitConfig
@@ -334,9 +343,18 @@ def test_a_levers_conversion_hook_decides_conversion_of_the_aware_slots_it_is_gi
     np.testing.assert_array_equal(state.acquired_day == 0, state.segment == 0)
 
 
-def test_two_levers_on_one_channel_add_their_hazards():
-    model, _ = _probe_model([_ChannelProbe("a", 0.1), _ChannelProbe("b", 0.2)], p=0.05)
+def test_two_levers_on_one_channel_add_their_hazards_and_multiply_their_effects():
+    """Hazards 0.1 + 0.2; conversion 1.5 · 1.5 on γ = 0.5 (sure; either alone 0.75), churn and visit 0.5 · 0.5."""
+    effects = (1.5, 0.5, 0.5)
+    model, pop = _probe_model([_ChannelProbe("a", 0.1, effects), _ChannelProbe("b", 0.2, effects)], p=0.05)
     assert model.log.columns["awareness_hazard"][0] == np.float32(0.05 + 0.1 + 0.2)
+    state, code = model.population, model.channels.index("probe")
+    probe = state.channel == code
+    assert probe.sum() > 0 and (state.acquired_day[probe] == 0).all()  # u < 0.5 · 2.25 always
+    drawn = Population.create(pop, SegmentTable.from_config(pop), Streams(1))
+    quarter = np.float32(0.25)
+    np.testing.assert_array_equal(state.churn_hazard[probe], drawn.churn_hazard[probe] * quarter)
+    np.testing.assert_array_equal(state.visit_propensity[probe], drawn.visit_propensity[probe] * quarter)
 
 
 def test_user_hazards_on_an_organic_and_a_new_channel_both_count():
@@ -452,7 +470,49 @@ def test_the_seed_also_seeds_mesas_own_random_number_generators():
     assert one.rng.random() == two.rng.random() != other.rng.random()
 
 
+@pytest.mark.parametrize(
+    ("draws", "grouped_parts"),
+    [(9, [3, 3, 3]), (5, [2, 2, 1])],  # chunks of three and of two draw chunks (the last one short)
+)
+def test_money_is_the_same_whether_draw_chunks_are_grouped_into_chunks_or_not(monkeypatch, draws, grouped_parts):
+    """By default draw chunks are grouped into chunks of several; with TARGET_CHUNKS = 64 each is a chunk of its
+    own. The money is added draw chunk by draw chunk in slot order either way, so every float sum is
+    bit-identical. Order values spread over many powers of two (σ = 8), so that float64 sums of them are not
+    exact in any order."""
+
+    def run():
+        spread = SegmentConfig(purchase_prob=0.5, order_value=OrderValueConfig(median=20.0, sigma=8.0))
+        pop = PopulationConfig(
+            market_size=(draws - 1) * CHUNK_SIZE + 1000,
+            awareness=AwarenessConfig(p=0.5, q=0.0),
+            conversion_rate=0.5,
+            segments={"all": spread},
+        )
+        model = LifecycleModel(pop, horizon_days=2, seed=5, agents="lazy", record_events=False)
+        for _ in range(2):
+            model.step()
+        return model, [len(block.parts) for block in model._blocks]
+
+    grouped, parts = run()
+    monkeypatch.setattr(model_module, "TARGET_CHUNKS", 64)
+    alone, one_each = run()
+    assert parts == grouped_parts and one_each == [1] * draws
+    assert grouped.log.columns["purchases"].min() > 0
+    np.testing.assert_array_equal(grouped.log.columns["revenue"], alone.log.columns["revenue"])
+    np.testing.assert_array_equal(grouped.cohort_revenue, alone.cohort_revenue)
+    np.testing.assert_array_equal(grouped.group_revenue, alone.group_revenue)
+
+
 # --------------------------------------------------------------- population
+def test_agents_auto_creates_every_agent_up_to_10000_slots_and_none_above():
+    """AUTO_AGENTS_MAX_SLOTS = 10,000: both sides of the boundary."""
+    at = LifecycleModel(PopulationConfig(market_size=10_000, segments={"all": SegmentConfig()}), horizon_days=1, seed=0)
+    above = LifecycleModel(
+        PopulationConfig(market_size=10_001, segments={"all": SegmentConfig()}), horizon_days=1, seed=0
+    )
+    assert len(at.agents) == 10_000 and len(above.agents) == 0
+
+
 def test_agents_auto_creates_one_agent_per_slot_only_for_small_markets():
     small = LifecycleModel(PopulationConfig(market_size=50, segments={"all": SegmentConfig()}), horizon_days=2, seed=0)
     assert len(small.agents) == 50 and small.dau == 0 and small.revenue == 0.0
