@@ -584,6 +584,31 @@ def test_population_checks_name_the_key_the_value_and_what_is_allowed(change, me
     assert str(err.value) == message
 
 
+@pytest.mark.parametrize("key", ["population", "arm"])
+def test_a_population_fields_range_error_is_named_under_the_given_key(key):
+    pop = PopulationConfig(market_size=0, segments={"all": SegmentConfig()})
+    with pytest.raises(ConfigError) as err:
+        check_population(pop, key)
+    assert str(err.value) == f"{key}.market_size=0 is not allowed: a number >= 1 and <= 1000000000000"
+
+
+def test_127_segments_are_allowed():
+    """The other side of the 128-segment refusal above."""
+    check_population(PopulationConfig(segments={f"s{i}": SegmentConfig() for i in range(127)}))
+
+
+def test_a_segment_without_slots_in_a_chunk_does_not_stop_the_later_segments_traits():
+    """Weights 1 : 1e-9 : 1 over 1,000 slots: the middle segment gets no slot; the last one's order value is its
+    median exactly (σ = 0), in every one of its slots."""
+    fixed = SegmentConfig(order_value=OrderValueConfig(median=1000.0, sigma=0.0))
+    segs = {"a": SegmentConfig(), "tiny": SegmentConfig(weight=1e-9), "c": fixed}
+    pop = PopulationConfig(market_size=1000, segments=segs)
+    state = Population.create(pop, SegmentTable.from_config(pop), Streams(0))
+    counts = np.bincount(state.segment, minlength=3)
+    assert counts[1] == 0 and counts[0] > 0 and counts[2] > 0
+    assert (state.order_value[state.segment == 2] == np.float32(1000.0)).all()
+
+
 def test_tenure_exponent_steps_by_hand():
     """Δ[s, τ] = (τ + 1)^c − τ^c: for c = 1/2 that is √(τ + 1) − √τ; None when every c is 1."""
     steps = exponent_steps(np.array([0.5, 1.0]), 3)
@@ -643,6 +668,16 @@ def test_smooth_trait_sampling_takes_the_quantiles_of_fixed_uniforms():
     assert state.churn_hazard.tolist() == betaincinv(0.7, 4.0, u[0]).astype(np.float32).tolist()
     assert state.visit_propensity.tolist() == betaincinv(2.0, 3.0, u[1]).astype(np.float32).tolist()
     assert state.order_value.tolist() == (20.0 * np.exp(0.5 * ndtri(u[2]))).astype(np.float32).tolist()
+
+
+def test_smooth_trait_sampling_in_a_short_second_chunk_takes_that_chunks_first_uniforms():
+    from scipy.special import betaincinv
+
+    seg = SegmentConfig(churn=ChurnConfig(a=0.7, b=4.0))
+    pop = PopulationConfig(market_size=CHUNK_SIZE + 50, trait_sampling="smooth", segments={"all": seg})
+    state = Population.create(pop, SegmentTable.from_config(pop), Streams(4))
+    u = Streams(4).generator("traits", 1, 0, 1).random((3, CHUNK_SIZE))[:, :50]  # segment 0, chunk 1
+    assert state.churn_hazard[CHUNK_SIZE:].tolist() == betaincinv(0.7, 4.0, u[0]).astype(np.float32).tolist()
 
 
 def test_uniforms_into_a_buffer_equal_the_returned_ones():
