@@ -166,3 +166,23 @@ def test_reference_equals_vectorized_across_two_chunks_of_slots():
     for name, col in vec.log.columns.items():  # the day's totals add up over both chunks
         assert np.array_equal(ref.log.columns[name], col), name
     assert (vec.population.stage[CHUNK_SIZE:] > 0).any()
+
+
+@pytest.mark.parametrize(("reference", "calls"), [(True, 2 * 50), (False, 0)])
+def test_reference_stepping_steps_each_agent_once_a_day_and_the_vectorized_core_none(monkeypatch, reference, calls):
+    """The docking above cannot tell a reference run that steps vectorized: the results are the same by design."""
+    from sim.core.agent import UserAgent
+
+    stepped = []
+    original = UserAgent.step
+
+    def counting(agent, today):
+        stepped.append(agent.slot)
+        original(agent, today)
+
+    monkeypatch.setattr(UserAgent, "step", counting)
+    pop = PopulationConfig(market_size=50, awareness=AwarenessConfig(p=0.2, q=0.0), segments={"all": SegmentConfig()})
+    model = LifecycleModel(pop, horizon_days=2, seed=0, reference=reference)
+    model.step()
+    model.step()
+    assert len(stepped) == calls and sorted(set(stepped)) == (list(range(50)) if calls else [])
