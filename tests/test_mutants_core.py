@@ -103,6 +103,15 @@ def test_events_of_a_run_without_recorded_visits_are_empty_typed_arrays():
         assert days.dtype == np.int16 and days.shape == (0,)
 
 
+def test_a_model_keeps_its_visit_events_unless_told_otherwise():
+    pop = PopulationConfig(market_size=400, awareness=AwarenessConfig(p=0.5, q=0.0), segments={"all": SegmentConfig()})
+    model = LifecycleModel(pop, horizon_days=2, seed=1)
+    model.step()
+    model.step()
+    slots, days = model.events()
+    assert slots.size == model.log.columns["dau"].sum() > 0 and days.size == slots.size
+
+
 def test_events_are_int32_slots_and_int16_days():
     model = small_model()
     for _ in range(4):

@@ -201,6 +201,18 @@ def test_one_chunk_needs_no_thread():
     assert model._pool is None and model.running
 
 
+def test_a_model_steps_on_one_thread_unless_told_otherwise():
+    """threads defaults to 1: two chunks, and still no chunk thread nor worker process."""
+    import multiprocessing
+
+    model = LifecycleModel(_population(2 * CHUNK_SIZE), horizon_days=2, seed=0)
+    threads_before, children_before = set(threading.enumerate()), set(multiprocessing.active_children())
+    model.step()
+    assert [thread for thread in threading.enumerate() if thread not in threads_before] == []
+    assert [child for child in multiprocessing.active_children() if child not in children_before] == []
+    assert model.running  # not let go by the horizon
+
+
 def test_the_chunk_threads_are_at_most_the_thread_count_and_named_for_opsim():
     """Four chunks, threads=2: at most two new threads step them, named ``opsim-chunk...``."""
     model = LifecycleModel(_population(4 * CHUNK_SIZE), horizon_days=2, seed=0, threads=2, parallel="threads")
