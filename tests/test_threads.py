@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -213,13 +214,28 @@ def test_a_model_steps_on_one_thread_unless_told_otherwise():
     assert model.running  # not let go by the horizon
 
 
-def test_the_chunk_threads_are_at_most_the_thread_count_and_named_for_opsim():
-    """Four chunks, threads=2: at most two new threads step them, named ``opsim-chunk...``."""
-    model = LifecycleModel(_population(4 * CHUNK_SIZE), horizon_days=2, seed=0, threads=2, parallel="threads")
-    before = set(threading.enumerate())
+class _ThreadNames(Lever):
+    """Records the name of each thread that steps a chunk, which it keeps busy for a while."""
+
+    kind = "thread_names"
+
+    def __init__(self) -> None:
+        super().__init__("thread_names", _RecorderConfig())
+        self.names: set[str] = set()
+
+    def visit_effects(self, ch, fx) -> None:
+        self.names.add(threading.current_thread().name)
+        time.sleep(0.05)  # busy: each chunk submitted meanwhile finds no idle thread, and the pool starts another
+
+
+def test_the_chunks_are_stepped_by_as_many_threads_as_asked_and_named_for_opsim():
+    """Four chunks, threads=2: exactly two threads step them, named ``opsim-chunk...``."""
+    lever = _ThreadNames()
+    model = LifecycleModel(
+        _population(4 * CHUNK_SIZE), horizon_days=2, seed=0, levers=[lever], threads=2, parallel="threads"
+    )
     model.step()
-    new = [thread for thread in threading.enumerate() if thread not in before]
-    assert 1 <= len(new) <= 2 and all(thread.name.startswith("opsim-chunk") for thread in new)
+    assert len(lever.names) == 2 and all(name.startswith("opsim-chunk") for name in lever.names), lever.names
     model.close()
 
 
