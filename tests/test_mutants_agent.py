@@ -186,3 +186,25 @@ def test_reference_stepping_steps_each_agent_once_a_day_and_the_vectorized_core_
     model.step()
     model.step()
     assert len(stepped) == calls and sorted(set(stepped)) == (list(range(50)) if calls else [])
+
+
+def test_reference_stepping_hands_each_days_visitors_to_an_observer_without_recorded_events():
+    """record_events=False: the observer still gets every day's visitors, the same as the recorded events."""
+
+    class Observer:
+        def __init__(self) -> None:
+            self.days: list[tuple[int, list[int]]] = []
+
+        def observe(self, day, users, acquired_day) -> None:
+            self.days.append((day, users.tolist()))
+
+    pop = PopulationConfig(market_size=50, awareness=AwarenessConfig(p=0.5, q=0.0), segments={"all": SegmentConfig()})
+    observer = Observer()
+    watched = LifecycleModel(pop, horizon_days=3, seed=0, reference=True, record_events=False, visit_observer=observer)
+    recorded = LifecycleModel(pop, horizon_days=3, seed=0, reference=True)
+    for _ in range(3):
+        watched.step()
+        recorded.step()
+    slots, days = recorded.events()
+    assert slots.size > 0
+    assert observer.days == [(t, slots[days == t].tolist()) for t in range(3)]
