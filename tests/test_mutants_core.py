@@ -512,6 +512,42 @@ def test_money_is_the_same_whether_draw_chunks_are_grouped_into_chunks_or_not(mo
     np.testing.assert_array_equal(grouped.group_revenue, alone.group_revenue)
 
 
+def test_a_user_visits_iff_the_activity_uniform_is_strictly_below_the_visit_probability():
+    """Day 0: everyone acquired. Day 1 (habit strength 0, weekday 1): v = π · m with a per-slot multiplier m
+    chosen so that v equals the slot's activity uniform exactly (no visit), and for a second slot one float32
+    step above it (a visit)."""
+    from sim.core.visits import HabitConfig
+
+    pop = PopulationConfig(
+        market_size=400,
+        awareness=AwarenessConfig(p=1.0, q=0.0),
+        conversion_rate=1.0,
+        habit=HabitConfig(strength=0.0),
+        segments={"all": SegmentConfig()},
+    )
+    model = LifecycleModel(pop, horizon_days=2, seed=1, agents="lazy")
+    model.step()
+    tie, above = np.flatnonzero(model.population.alive)[:2]
+    u = Streams(1).uniforms("activity", 1, 0, 400)
+    propensity = model.population.visit_propensity
+
+    def multiplier(slot, target):
+        """The float32 m with float32(π · m) == target, found from target / π by float32 steps."""
+        m = np.float32(target / propensity[slot])
+        for _ in range(64):
+            if propensity[slot] * m == target:
+                return m
+            m = np.nextafter(m, np.float32(np.inf) if propensity[slot] * m < target else np.float32(0))
+        raise AssertionError(f"no float32 multiplier gives {target} for slot {slot}")
+
+    visit = np.ones(400, dtype=np.float32)
+    visit[tie] = multiplier(tie, u[tie])
+    visit[above] = multiplier(above, np.nextafter(u[above], np.float32(1)))
+    model.modifiers.visit = visit
+    model.step()
+    assert model.population.last_visit_day[tie] == 0 and model.population.last_visit_day[above] == 1
+
+
 # --------------------------------------------------------------- population
 def test_agents_auto_creates_every_agent_up_to_10000_slots_and_none_above():
     """AUTO_AGENTS_MAX_SLOTS = 10,000: both sides of the boundary."""
