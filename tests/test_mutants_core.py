@@ -548,6 +548,59 @@ def test_a_user_visits_iff_the_activity_uniform_is_strictly_below_the_visit_prob
     assert model.population.last_visit_day[tie] == 0 and model.population.last_visit_day[above] == 1
 
 
+def _float32_multiplier(base, target):
+    """The float32 m with float32(base · m) == target, searched from target / base by float32 steps (or None)."""
+    m = np.float32(target / base)
+    for _ in range(64):
+        if base * m == target:
+            return m
+        m = np.nextafter(m, np.float32(np.inf) if base * m < target else np.float32(0))
+    return None
+
+
+def _slots_hitting(bases, targets, candidates, n=2):
+    """The first n candidate slots whose base can be scaled to their target exactly, with those multipliers."""
+    found = [(i, m) for i in candidates if (m := _float32_multiplier(bases[i], targets[i])) is not None][:n]
+    assert len(found) == n
+    return found
+
+
+def test_death_and_resurrection_need_the_survival_uniform_strictly_below_their_probability():
+    """Tenure exponent c = 1, so q = θ · m (per-slot hazard multiplier m), and r = ρ · m' (per-slot resurrection
+    multiplier m'). Day 0 (everyone acquired): q equals slot k's survival uniform (it lives), one float32 step
+    above for slot j (it dies), 1 for everyone else. Day 1 (no deaths): r equals a dead slot's survival uniform
+    (it stays dead), one step above for another (it revives)."""
+    pop = PopulationConfig(
+        market_size=400,
+        awareness=AwarenessConfig(p=1.0, q=0.0),
+        conversion_rate=1.0,
+        resurrection_rate=0.5,
+        segments={"all": SegmentConfig()},
+    )
+    model = LifecycleModel(pop, horizon_days=2, seed=1, agents="lazy")
+    assert model.exponent_steps is None  # c = 1: q is θ itself, times the multiplier
+    theta = model.population.churn_hazard
+    u0, u1 = (Streams(1).uniforms("survival", day, 0, 400) for day in (0, 1))
+    above_u0 = np.nextafter(u0, np.float32(1))
+    [(k, m_k)] = _slots_hitting(theta, u0, np.flatnonzero(theta > u0), 1)
+    [(j, m_j)] = _slots_hitting(theta, above_u0, [i for i in np.flatnonzero(theta > above_u0) if i != k], 1)
+    hazard = np.full(400, 1e9, dtype=np.float32)  # q capped at 1: every other slot dies on day 0
+    hazard[k], hazard[j] = m_k, m_j
+    model.modifiers.hazard = hazard
+    model.step()
+    alive = model.population.alive
+    assert alive[k] and not alive[j] and alive.sum() == 1
+    rho = np.full(400, 0.5, dtype=np.float32)
+    dead = [i for i in np.flatnonzero(u1 < np.float32(0.5)) if i != k]
+    [(stays, m_stays)] = _slots_hitting(rho, u1, dead, 1)
+    [(revives, m_revives)] = _slots_hitting(rho, np.nextafter(u1, np.float32(1)), [i for i in dead if i != stays], 1)
+    resurrection = np.zeros(400, dtype=np.float32)
+    resurrection[stays], resurrection[revives] = m_stays, m_revives
+    model.modifiers.hazard, model.modifiers.resurrection = 0.0, resurrection
+    model.step()
+    assert model.population.alive.tolist() == [i in (k, revives) for i in range(400)]
+
+
 # --------------------------------------------------------------- population
 def test_agents_auto_creates_every_agent_up_to_10000_slots_and_none_above():
     """AUTO_AGENTS_MAX_SLOTS = 10,000: both sides of the boundary."""
