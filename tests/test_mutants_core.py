@@ -472,6 +472,17 @@ def test_the_model_refuses_an_unknown_mode_naming_the_choices(change, message):
     assert str(err.value) == message
 
 
+def test_reference_stepping_refuses_levers_with_the_whole_message():
+    content = Content("content", ContentConfig(daily_cost=1.0))
+    pop = PopulationConfig(market_size=10, segments={"all": SegmentConfig()})
+    with pytest.raises(ValueError) as err:
+        LifecycleModel(pop, horizon_days=1, seed=0, levers=[content], reference=True)
+    assert str(err.value) == (
+        "the strategy has levers; reference stepping implements the organic model only "
+        "(use strategy=baseline, or the vectorized core)"
+    )
+
+
 def test_the_seed_also_seeds_mesas_own_random_number_generators():
     pop = PopulationConfig(market_size=10, segments={"all": SegmentConfig()})
     one, two, other = (LifecycleModel(pop, horizon_days=1, seed=s) for s in (5, 5, 6))
