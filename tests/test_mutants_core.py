@@ -483,6 +483,23 @@ def test_reference_stepping_refuses_levers_with_the_whole_message():
     )
 
 
+def test_reference_stepping_takes_up_to_its_largest_sample_and_refuses_one_more(monkeypatch):
+    """Both sides of REFERENCE_MAX_SLOTS (200,000 in the package; 50 here, so that the agents are few)."""
+    monkeypatch.setattr(model_module, "REFERENCE_MAX_SLOTS", 50)
+    at = LifecycleModel(
+        PopulationConfig(market_size=50, segments={"all": SegmentConfig()}), horizon_days=1, seed=0, reference=True
+    )
+    assert at.reference and len(at.agents) == 50
+    with pytest.raises(ValueError) as err:
+        LifecycleModel(
+            PopulationConfig(market_size=51, segments={"all": SegmentConfig()}), horizon_days=1, seed=0, reference=True
+        )
+    assert str(err.value) == (
+        "population.sample_size=51 is too large for reference stepping: at most 50 simulated users; "
+        "use the vectorized core (reference=False)"
+    )
+
+
 def test_the_seed_also_seeds_mesas_own_random_number_generators():
     pop = PopulationConfig(market_size=10, segments={"all": SegmentConfig()})
     one, two, other = (LifecycleModel(pop, horizon_days=1, seed=s) for s in (5, 5, 6))
