@@ -164,6 +164,7 @@ def test_visits_of_the_workers_chunks_are_recorded_in_slot_order():
     assert slots_three.size > 0 and (slots_three >= 2 * CHUNK_SIZE).any()  # the last worker's visitors
     np.testing.assert_array_equal(slots_one, slots_three)
     np.testing.assert_array_equal(days_one, days_three)
+    assert slots_three.dtype == np.int32 and days_three.dtype == np.int16  # as documented by events()
 
 
 @pytest.mark.parametrize(
