@@ -208,14 +208,20 @@ def test_cost_columns_hold_each_lever_s_cost_and_their_total():
     assert cols["cost_total"].tolist()[:3] == [7.0, 107.0, 7.0]
 
 
-def test_model_state_after_a_step_is_the_last_row_and_the_revenue_so_far():
+def _paying_market_stepped(days: int, seed: int) -> LifecycleModel:
+    """400 users, half of whom buy on a visit, stepped over their whole horizon."""
     paying = SegmentConfig(purchase_prob=0.5)
     pop = PopulationConfig(
         market_size=400, awareness=AwarenessConfig(p=0.2, q=0.0), conversion_rate=0.5, segments={"all": paying}
     )
-    model = LifecycleModel(pop, horizon_days=5, seed=2, agents="lazy")
-    for _ in range(5):
+    model = LifecycleModel(pop, horizon_days=days, seed=seed, agents="lazy")
+    for _ in range(days):
         model.step()
+    return model
+
+
+def test_model_state_after_a_step_is_the_last_row_and_the_revenue_so_far():
+    model = _paying_market_stepped(5, seed=2)
     cols = model.log.columns
     assert model.dau == cols["dau"][-1] and model.revenue == pytest.approx(cols["revenue"].sum(), rel=1e-12)
     assert cols["revenue"].sum() > 0
@@ -377,13 +383,7 @@ def test_user_hazards_on_an_organic_and_a_new_channel_both_count():
 
 def test_each_days_visits_revenue_and_purchases_are_booked_to_the_acquisition_cohorts():
     """Day t's anti-diagonal of each cohort matrix (cohort a at tenure t − a) holds that day's DAU, revenue, purchases."""
-    paying = SegmentConfig(purchase_prob=0.5)
-    pop = PopulationConfig(
-        market_size=400, awareness=AwarenessConfig(p=0.2, q=0.0), conversion_rate=0.5, segments={"all": paying}
-    )
-    model = LifecycleModel(pop, horizon_days=4, seed=3, agents="lazy")
-    for _ in range(4):
-        model.step()
+    model = _paying_market_stepped(4, seed=3)
     cols = model.log.columns
     assert cols["purchases"].sum() > 0
     for t in range(4):
