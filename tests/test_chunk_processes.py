@@ -553,7 +553,11 @@ def test_close_ends_a_worker_that_does_not_stop(monkeypatch):
     assert time.monotonic() - started < 10
     assert not worker.is_alive()
     # the busy worker never handed back its chunks' state: stepping on would start from a stale copy
-    with pytest.raises(RuntimeError, match=r"^the worker processes' per-chunk state could not be taken back when"):
+    with pytest.raises(
+        RuntimeError,
+        match=rf"^the worker processes' per-chunk state could not be taken back when they were closed \(a chunk "
+        rf"worker process \(pid {worker.pid}\) did not answer in 0\.2 s\): this model cannot step on",
+    ):
         model.step()
 
 
@@ -573,6 +577,74 @@ def test_a_model_whose_worker_died_before_close_refuses_to_step_on():
         rf"worker process \(pid {worker.pid}\) ended unexpectedly\): this model cannot step on; build a new model$",
     ):
         model.step()
+
+
+class _Unsendable(_ChunkDays):
+    """Keeps, for the worker's chunks only, a per-chunk value that cannot be pickled back to the model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model_pid = os.getpid()
+
+    def visit_effects(self, ch, fx) -> None:
+        super().visit_effects(ch, fx)
+        if os.getpid() != self.model_pid:
+            import threading
+
+            self.days[ch.index] = threading.Lock()
+
+
+def test_a_worker_that_cannot_send_its_chunks_state_is_named_with_its_error():
+    """The worker's answer is its traceback: the model's next step names its last line, the error itself."""
+    model = LifecycleModel(
+        _population(N_TWO_CHUNKS), horizon_days=3, seed=0, levers=[_Unsendable()], threads=2, parallel="processes"
+    )
+    model.step()  # the per-chunk state stays in the worker during the day: nothing is refused
+    model.close()
+    with pytest.raises(
+        RuntimeError,
+        match=r"^the worker processes' per-chunk state could not be taken back when they were closed \(a chunk "
+        r"worker process answered 'error', not its chunk state: TypeError: cannot pickle '_thread\.lock' "
+        r"object\): this model cannot step on; build a new model$",
+    ):
+        model.step()
+
+
+def test_worker_processes_give_no_chunk_state_after_a_failed_day():
+    """The failed day's replies may still be in the pipes: they would be read as the chunks' state."""
+    model = LifecycleModel(
+        _population(N_TWO_CHUNKS),
+        horizon_days=3,
+        seed=0,
+        levers=[_Probe("raise_here_once")],
+        threads=2,
+        parallel="processes",
+    )
+    with pytest.raises(ZeroDivisionError):
+        model.step()
+    with pytest.raises(
+        RuntimeError, match=r"^an earlier day failed in the chunks \(probe failed in the model's own chunk\)$"
+    ):
+        model._processes.take_chunk_state()
+    model.close()
+
+
+class _Exiting(_Probe):
+    def visit_effects(self, ch, fx) -> None:
+        if os.getpid() != self.model_pid:
+            os._exit(3)  # the worker ends in the middle of the day, after it was sent the day
+
+
+def test_a_worker_that_ends_during_a_day_is_named():
+    model = LifecycleModel(
+        _population(N_TWO_CHUNKS), horizon_days=3, seed=0, levers=[_Exiting()], threads=2, parallel="processes"
+    )
+    worker = model._chunk_processes()._workers[0][0]
+    with pytest.raises(RuntimeError, match=rf"^a chunk worker process \(pid {worker.pid}\) ended unexpectedly$"):
+        model.step()
+    worker.join()
+    assert worker.exitcode == 3
+    model.close()
 
 
 def test_a_model_closed_at_the_horizon_asks_its_workers_for_nothing(monkeypatch):
