@@ -647,6 +647,68 @@ def test_a_worker_that_ends_during_a_day_is_named():
     model.close()
 
 
+class _ProtocolOnly:
+    """A lever written against the LeverHooks protocol alone: no Lever base class, hence no ``chunk_state``."""
+
+    label, channel, hazard_today, cost_today = "protocol_only", None, 0.0, 0.0
+
+    def bind(self, model) -> None:
+        pass
+
+    def admitted_segments(self):
+        return None
+
+    def channel_effects(self):
+        return {}
+
+    def begin_day(self, model, weekday: int) -> None:
+        self.cost_today = 1.0
+
+    def conversion_effects(self, ch, aware, conversion):
+        return conversion
+
+    def on_acquired(self, ch, converted) -> None:
+        pass
+
+    def visit_effects(self, ch, fx) -> None:
+        pass
+
+    def extra_visits(self, ch, ev) -> None:
+        pass
+
+    def on_visits(self, ch, ev) -> None:
+        pass
+
+    def hazard_effects(self, ch, fx) -> None:
+        pass
+
+
+def test_a_lever_without_chunk_state_is_closed_between_days_and_steps_on():
+    """A protocol-only lever has no per-chunk state to take back: closing before the horizon is not a failure."""
+    model = LifecycleModel(
+        _population(N_TWO_CHUNKS), horizon_days=3, seed=0, levers=[_ProtocolOnly()], threads=2, parallel="processes"
+    )
+    model.step()
+    model.close()
+    model.step()  # new workers, forked from the model's copy
+    assert model.day == 2 and model.log.columns["cost_protocol_only"][:2].tolist() == [1.0, 1.0]
+    model.close()
+
+
+def test_workers_asked_for_their_chunks_state_step_on():
+    """Taking the chunk state back does not stop the workers: the days that follow step every chunk."""
+    lever = _ChunkDays()
+    model = LifecycleModel(
+        _population(N_TWO_CHUNKS), horizon_days=3, seed=0, levers=[lever], threads=2, parallel="processes"
+    )
+    model.step()
+    model._processes.take_chunk_state()
+    assert lever.days == {0: 1, 1: 1}  # the worker's chunk 1, taken back
+    model.step()
+    model.step()
+    assert (lever.stepped == 3).all()
+
+
 def test_a_model_closed_at_the_horizon_asks_its_workers_for_nothing(monkeypatch):
     model = LifecycleModel(_population(N_TWO_CHUNKS), horizon_days=1, seed=0, threads=2, parallel="processes")
     processes = model._chunk_processes()
