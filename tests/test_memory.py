@@ -46,6 +46,28 @@ def test_estimate_counts_one_chunk_in_flight_per_thread_up_to_the_chunks_there_a
     assert memory.estimate_memory(replace(small, threads=9)).fixed - memory.estimate_memory(small).fixed == 3 * chunk
 
 
+def test_automatic_threads_are_counted_as_the_run_resolves_them_by_its_users_and_mode(monkeypatch):
+    """threads=0 on 8 cores: one thread below 100,000 users in processes (500,000 in threads), else a chunk a thread."""
+    from sim.app import threads
+
+    monkeypatch.setattr(threads, "available_cores", lambda: 8)
+    monkeypatch.setattr(threads, "fork_available", lambda: True)
+
+    def chunks_beside_the_first(users: int, parallel: str) -> int:
+        one = load_config([f"population.market_size={users}", "horizon_days=10", "threads=1", f"parallel={parallel}"])
+        extra = memory.estimate_memory(replace(one, threads=0)).fixed - memory.estimate_memory(one).fixed
+        assert extra % (40 * 2**20) == 0
+        return extra // (40 * 2**20)
+
+    # 99,999 and 100,000 users: 2 draw chunks of 65,536, hence 2 chunks
+    assert chunks_beside_the_first(99_999, "auto") == 0
+    assert chunks_beside_the_first(100_000, "auto") == 1
+    assert chunks_beside_the_first(100_000, "threads") == 0
+    # 500,000 users: 8 draw chunks, one chunk each for 8 threads
+    assert chunks_beside_the_first(499_999, "threads") == 0
+    assert chunks_beside_the_first(500_000, "threads") == 7
+
+
 def test_refused_one_byte_short_and_accepted_at_the_limit(cfg):
     total = memory.estimate_memory(cfg).total
     assert memory.check_memory(cfg, available=(total, "test")) is cfg
