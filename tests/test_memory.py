@@ -24,7 +24,7 @@ def test_estimate_known_answer(cfg):
     need = memory.estimate_memory(cfg)
     # by hand: (25 state + 16 working + 32 analytics) bytes a user; 10 x 10 cells of 100 bytes; 64 MiB allowance;
     # 40 MiB for the one chunk of 1,000 slots (one thread: nothing else to step beside it)
-    assert (need.users, need.per_user) == (1000, 73)
+    assert (need.users, need.horizon, need.per_user) == (1000, 10, 73)
     assert need.total == 1000 * 73 + 100 * 100 + 64 * 2**20 + 40 * 2**20
     assert memory.estimate_memory(replace(cfg, record_events=False)).per_user == 41
     sample = load_config(["population.market_size=1000000", "population.sample_size=1000", "horizon_days=10"])
