@@ -100,6 +100,13 @@ def test_a_bare_override_string_is_told_to_be_a_list_not_a_preset(bad):
     assert "preset" not in message  # {'population': 'population.market_size=1000'} would be no preset
 
 
+def test_bytes_that_are_not_utf8_are_still_told_what_to_write():
+    """Undecodable bytes (e.g. read from a file in another encoding) get the advice with U+FFFD in their place."""
+    with pytest.raises(TypeError) as caught:
+        load_config(b"population.market_size=1000\xff")
+    assert str(caught.value).endswith("write ['population.market_size=1000\ufffd'] (a list of overrides)")
+
+
 def test_a_wrong_config_kind_is_a_type_error():
     with pytest.raises(TypeError, match="not int"):
         load_config(5)
