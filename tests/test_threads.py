@@ -184,6 +184,17 @@ def test_the_threads_go_when_the_horizon_is_reached():
     assert model._pool is None and not model.running
 
 
+def test_close_before_the_horizon_ends_the_chunk_threads_before_it_returns():
+    model = LifecycleModel(_population(3 * CHUNK_SIZE), horizon_days=3, seed=0, threads=2, parallel="threads")
+    before = set(threading.enumerate())
+    model.step()
+    chunk_threads = [thread for thread in threading.enumerate() if thread not in before]
+    assert len(chunk_threads) == 2 and all(thread.name.startswith("opsim-chunk") for thread in chunk_threads)
+    model.close()
+    assert [thread for thread in chunk_threads if thread.is_alive()] == []
+    assert model._pool is None and model.running  # a next step would start new threads
+
+
 def test_the_worker_processes_stop_when_the_horizon_is_reached():
     model = LifecycleModel(_population(3 * CHUNK_SIZE), horizon_days=2, seed=0, threads=2, parallel="processes")
     assert model._processes is None  # forked at the first day, not when the model is built
