@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 import pytest
+from protocol_lever import ProtocolOnlyLever
 
 from sim import load_config
 from sim.core.chunk_processes import fork_available, share_slot_arrays, shared_copy, slot_arrays
@@ -647,46 +648,10 @@ def test_a_worker_that_ends_during_a_day_is_named():
     model.close()
 
 
-class _ProtocolOnly:
-    """A lever written against the LeverHooks protocol alone: no Lever base class, hence no ``chunk_state``."""
-
-    label, channel, hazard_today, cost_today = "protocol_only", None, 0.0, 0.0
-
-    def bind(self, model) -> None:
-        pass
-
-    def admitted_segments(self):
-        return None
-
-    def channel_effects(self):
-        return {}
-
-    def begin_day(self, model, weekday: int) -> None:
-        self.cost_today = 1.0
-
-    def conversion_effects(self, ch, aware, conversion):
-        return conversion
-
-    def on_acquired(self, ch, converted) -> None:
-        pass
-
-    def visit_effects(self, ch, fx) -> None:
-        pass
-
-    def extra_visits(self, ch, ev) -> None:
-        pass
-
-    def on_visits(self, ch, ev) -> None:
-        pass
-
-    def hazard_effects(self, ch, fx) -> None:
-        pass
-
-
 def test_a_lever_without_chunk_state_is_closed_between_days_and_steps_on():
     """A protocol-only lever has no per-chunk state to take back: closing before the horizon is not a failure."""
     model = LifecycleModel(
-        _population(N_TWO_CHUNKS), horizon_days=3, seed=0, levers=[_ProtocolOnly()], threads=2, parallel="processes"
+        _population(N_TWO_CHUNKS), horizon_days=3, seed=0, levers=[ProtocolOnlyLever()], threads=2, parallel="processes"
     )
     model.step()
     model.close()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+from protocol_lever import ProtocolOnlyLever
 
 from sim.base.errors import ConfigError
 from sim.core import model as model_module
@@ -629,47 +630,18 @@ def test_death_and_resurrection_need_the_survival_uniform_strictly_below_their_p
     assert model.population.alive.tolist() == [i in (k, revives) for i in range(400)]
 
 
-class _ProtocolOnlyLever:
-    """A lever written against the LeverHooks protocol alone: no Lever base class, hence no ``chunk_state``."""
-
-    label, channel, hazard_today, cost_today = "protocol_only", None, 0.0, 0.0
+class _CountingProtocolLever(ProtocolOnlyLever):
+    """The protocol-only lever, counting the visits its ``on_visits`` hook is shown."""
 
     def __init__(self) -> None:
         self.visits_seen = 0
 
-    def bind(self, model) -> None:
-        pass
-
-    def admitted_segments(self):
-        return None
-
-    def channel_effects(self):
-        return {}
-
-    def begin_day(self, model, weekday: int) -> None:
-        self.cost_today = 1.0
-
-    def conversion_effects(self, ch, aware, conversion):
-        return conversion
-
-    def on_acquired(self, ch, converted) -> None:
-        pass
-
-    def visit_effects(self, ch, fx) -> None:
-        pass
-
-    def extra_visits(self, ch, ev) -> None:
-        pass
-
     def on_visits(self, ch, ev) -> None:
         self.visits_seen += int(ev.visit_idx.size)
 
-    def hazard_effects(self, ch, fx) -> None:
-        pass
-
 
 def test_a_lever_following_only_the_hooks_protocol_steps_in_the_model():
-    lever = _ProtocolOnlyLever()
+    lever = _CountingProtocolLever()
     model = small_model([lever])
     for _ in range(3):
         model.step()
