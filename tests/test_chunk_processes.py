@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 import numpy as np
 import pytest
@@ -81,8 +82,13 @@ class _Probe(Lever):
             self.same_list = list(self.same_list)
         if self.fault == "counter":
             self.hits = getattr(self, "hits", 0) + 1  # lever-wide, in a hook: stays in a worker's copy
+        if self.fault == "unpicklable_booking" and os.getpid() != self.model_pid:
+            ch.defer(self.take, lambda: None)  # a lambda cannot be sent back to the model
         if self.fault == "replace_in_worker" and os.getpid() != self.model_pid:
             self.score = self.score.copy()  # per-slot, replaced in a worker's chunk only: the model's copy is fine
+
+    def take(self, _value) -> None:
+        """A booking method (its argument does not matter)."""
 
 
 def test_auto_steps_in_processes_where_chunks_can_run_side_by_side():
@@ -186,6 +192,7 @@ def test_visits_of_the_workers_chunks_are_recorded_in_slot_order():
         ),
         ("foreign", r"(?s)failed:.*is not a method of a lever"),
         ("counter", r"(?s)failed:.*_Probe\.hits changed in a hook, in a worker process"),
+        ("unpicklable_booking", r"^a chunk worker process failed: AttributeError: Can't pickle local object"),
         (
             "replace_in_worker",
             r"^a chunk worker process failed: RuntimeError: _Probe\.score was replaced by a new array during the day",
@@ -645,6 +652,68 @@ def test_a_worker_that_ends_during_a_day_is_named():
         model.step()
     worker.join()
     assert worker.exitcode == 3
+    model.close()
+
+
+#: Seconds a worker's chunk waits for the model to have added up its own chunk (far more than it takes).
+GATE_WAIT_S = 30.0
+
+
+class _Gate(_Probe):
+    """The worker's chunk waits until the model's process has run its own chunk's booking (which opens the gate)."""
+
+    def __init__(self, gate: str) -> None:
+        super().__init__()
+        self.gate = gate
+
+    def visit_effects(self, ch, fx) -> None:
+        if os.getpid() == self.model_pid:
+            ch.defer(self.open_gate)  # run when the model adds this chunk up (Chunk.settle)
+            return
+        waited = 0.0
+        while not os.path.exists(self.gate):
+            if waited > GATE_WAIT_S:
+                raise TimeoutError("the model did not add up its own chunk before the worker's results")
+            time.sleep(0.01)
+            waited += 0.01
+
+    def open_gate(self) -> None:
+        with open(self.gate, "a"):
+            pass
+
+
+def test_the_model_adds_up_its_own_chunks_while_the_workers_step_theirs(tmp_path):
+    """Its own share's results do not wait for the workers': the worker here needs them added up to go on."""
+    lever = _Gate(str(tmp_path / "own chunk settled"))
+    model = LifecycleModel(
+        _population(N_TWO_CHUNKS), horizon_days=2, seed=0, levers=[lever], threads=2, parallel="processes"
+    )
+    model.step()
+    model.step()
+    assert model.day == 2
+
+
+def test_a_day_whose_results_were_not_all_taken_is_not_followed():
+    """Until the iterator is used up, the workers' results and checks are still in the pipes."""
+    model = LifecycleModel(_population(N_TWO_CHUNKS), horizon_days=3, seed=0, threads=2, parallel="processes")
+    processes = model._chunk_processes()
+    results = processes.step(model._day_context(), model._day_state())
+    assert next(results).ch.index == 0  # the model's own chunk
+    results.close()  # the caller stopped there (an error while adding up)
+    with pytest.raises(RuntimeError, match=r"^an earlier day failed in the chunks \(a day was left unfinished\): "):
+        processes.step(model._day_context(), model._day_state())
+    with pytest.raises(RuntimeError, match=r"^an earlier day failed in the chunks \(a day was left unfinished\)$"):
+        processes.take_chunk_state()
+    model.close()
+
+
+def test_a_day_whose_results_were_all_taken_is_followed():
+    model = LifecycleModel(_population(N_TWO_CHUNKS), horizon_days=3, seed=0, threads=2, parallel="processes")
+    processes = model._chunk_processes()
+    results = processes.step(model._day_context(), model._day_state())
+    assert [type(out).__name__ for out in results] == ["ChunkResult", "RemoteChunkResult"]  # own, then the worker's
+    processes.take_chunk_state()  # nothing pending in the pipes: the worker answers this
+    assert len(list(processes.step(model._day_context(), model._day_state()))) == 2
     model.close()
 
 

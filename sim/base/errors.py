@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ConfigError", "MemoryLimitError", "OpsimError", "OutputError", "ResultFolderError", "UsageError"]
+__all__ = [
+    "ConfigError",
+    "MemoryLimitError",
+    "OpsimError",
+    "OutputError",
+    "ResultFolderError",
+    "UsageError",
+    "first_line",
+]
 
 
 class OpsimError(Exception):
@@ -77,3 +85,8 @@ class MemoryLimitError(ConfigError):
 
 class ResultFolderError(OpsimError, ValueError):
     """A result folder opsim reads back is missing a file or holds one it cannot read (the message names it)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (its type's name if it has none), for a one-line account of it."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0]

@@ -21,8 +21,11 @@ So :class:`ChunkProcesses` steps the chunks in processes:
   workers' chunk results back: counts, money per draw chunk, the lever bookings (as
   lever number, method name and arguments) and the number of visitors, whose slots
   the worker writes into a shared slot-sized array at the chunk's first slot;
-* the model then adds everything up and runs the bookings in slot order, as it does
-  for chunks stepped in threads, so the results are bit-identical to one thread.
+* the model adds everything up and runs the bookings in slot order, as it does for
+  chunks stepped in threads, so the results are bit-identical to one thread. Its own
+  share comes first in slot order, so it adds that up while the workers still step
+  theirs; and each worker checks its copy (below) after sending its results, while
+  the model adds those up, and sends its verdict last.
 
 Hooks 2–7 of a lever (:mod:`sim.core.hooks`) run in a worker's copy of the lever,
 so they may change only per-slot state allocated in ``bind`` (in place) and state a
@@ -49,13 +52,14 @@ import multiprocessing
 import sys
 import traceback
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
 
+from sim.base.errors import first_line
 from sim.core.hooks import settle
 
 __all__ = [
@@ -71,6 +75,8 @@ __all__ = [
 
 #: Seconds the model waits for a worker to stop at :meth:`ChunkProcesses.close` before ending it.
 STOP_TIMEOUT_S = 5.0
+#: Why no day may follow while a day's results are still being taken (see :meth:`ChunkProcesses.step`).
+UNFINISHED_DAY = "a day was left unfinished"
 #: The message that asks a worker for its levers' per-chunk state (:meth:`ChunkProcesses.take_chunk_state`).
 CHUNK_STATE_REQUEST = "chunk_state"
 
@@ -235,33 +241,59 @@ class ChunkProcesses:
             self._workers.append((worker, parent_end))
 
     # ------------------------------------------------------------------ parent
-    def step(self, context: Any, day_state: Any) -> list[Any]:
-        """Step every chunk of the day; their results in slot order (workers' bookings as :class:`RemoteBookings`)."""
+    def step(self, context: Any, day_state: Any) -> Iterator[Any]:
+        """Step every chunk of the day; their results in slot order (workers' bookings as :class:`RemoteBookings`).
+
+        The workers are sent the day and this process steps its own share before this
+        returns. The iterator then gives this share's results at once (the caller adds
+        them up while the workers still step theirs), then each worker's as it comes.
+        The day is complete only when the iterator is used up: each worker checks its
+        copy of the model after sending its results (:meth:`_serve`), and the last step
+        of the iterator takes those verdicts. A day left unfinished (an error here or in
+        the caller, the iterator dropped) counts as failed: no day may follow it.
+        """
         if self._failed is not None:
             raise RuntimeError(f"an earlier day failed in the chunks ({self._failed}): this model cannot step on")
+        self._failed = UNFINISHED_DAY
         try:
-            return self._step(context, day_state)
-        except BaseException as exc:
-            self._failed = (str(exc).splitlines() or [type(exc).__name__])[0]
+            own = self._step_own(context, day_state)
+        except Exception as exc:
+            self._failed = first_line(exc)
             raise
+        return self._rest_of_day(own)
 
-    def _step(self, context: Any, day_state: Any) -> list[Any]:
+    def _step_own(self, context: Any, day_state: Any) -> list[Any]:
         for worker, conn in self._workers:
             try:
                 conn.send((context, day_state))
             except OSError as exc:  # BrokenPipeError: the worker is gone
                 raise RuntimeError(f"a chunk worker process (pid {worker.pid}) ended unexpectedly") from exc
-        results = [self._step_chunk(context, block) for block in self.shares[0]]
-        for (worker, conn), share in zip(self._workers, self.shares[1:], strict=True):
-            try:
-                status, payload = conn.recv()
-            except (EOFError, OSError) as exc:
-                raise RuntimeError(f"a chunk worker process (pid {worker.pid}) ended unexpectedly") from exc
-            if status != "ok":
-                error = (payload.strip().splitlines() or ["no traceback"])[-1]  # "ZeroDivisionError: ..."
-                raise RuntimeError(f"a chunk worker process failed: {error}\n{payload}")
-            results.extend(self._result(block, reply) for block, reply in zip(share, payload, strict=True))
-        return results
+        return [self._step_chunk(context, block) for block in self.shares[0]]
+
+    def _rest_of_day(self, own: list[Any]) -> Iterator[Any]:
+        try:
+            yield from own
+            for (worker, conn), share in zip(self._workers, self.shares[1:], strict=True):
+                replies = self._receive(worker, conn)
+                yield from (self._result(block, reply) for block, reply in zip(share, replies, strict=True))
+            for worker, conn in self._workers:
+                self._receive(worker, conn)  # the worker's check of its copy, sent after its results
+        except Exception as exc:
+            self._failed = first_line(exc)
+            raise
+        self._failed = None
+
+    @staticmethod
+    def _receive(worker: multiprocessing.process.BaseProcess, conn: Connection) -> Any:
+        """A worker's next message's payload; raises if the worker is gone or sent its error."""
+        try:
+            status, payload = conn.recv()
+        except (EOFError, OSError) as exc:
+            raise RuntimeError(f"a chunk worker process (pid {worker.pid}) ended unexpectedly") from exc
+        if status != "ok":
+            error = (payload.strip().splitlines() or ["no traceback"])[-1]  # "ZeroDivisionError: ..."
+            raise RuntimeError(f"a chunk worker process failed: {error}\n{payload}")
+        return payload
 
     def _result(self, block: Any, reply: WorkerReply) -> RemoteChunkResult:
         levers = self._levers
@@ -346,10 +378,16 @@ class ChunkProcesses:
                     context, day_state = message
                     self._apply_day(day_state)
                     replies = [self._reply(self._step_chunk(context, block), block) for block in share]
-                    self._check_day(day_state)
-                    conn.send(("ok", replies))
+                    conn.send(("ok", replies))  # pickled whole before anything is written
                 except Exception:  # sent to the parent, which raises it
                     conn.send(("error", traceback.format_exc()))
+                    continue
+                try:  # after the results: the parent adds them up meanwhile, then takes this verdict
+                    self._check_day(day_state)
+                except Exception:
+                    conn.send(("error", traceback.format_exc()))
+                else:
+                    conn.send(("ok", None))
         except (EOFError, KeyboardInterrupt, BrokenPipeError):
             pass  # the parent went away or was interrupted: nothing left to do
 
