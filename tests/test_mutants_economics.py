@@ -275,3 +275,26 @@ def test_marginal_roi_of_levers_listed_after_a_fixed_price_one(strategy_run):
 
 def test_no_viral_coefficient_without_a_referral_channel(baseline_run):
     assert "viral_coefficient" not in evaluate(baseline_run, None, {}, EconomicsConfig())
+
+
+def test_the_total_cost_adds_the_levers_costs_up_in_their_order():
+    """Left to right, on every Python (3.12's sum() would keep both ones: 1e16 + 2; see tests/test_float_sum.py)."""
+    big = FakeLever(label="big", kind="content", channel=None, budget_key=None, counts={})
+    one = FakeLever(label="one", kind="coupon", channel=None, budget_key=None, counts={})
+    another = FakeLever(label="another", kind="push", channel=None, budget_key=None, counts={})
+    run = record(
+        {
+            "day": [0],
+            "new_users": [0],
+            "dau": [1],
+            "revenue": [0.0],
+            "cost_big": [1e16],
+            "cost_one": [1.0],
+            "cost_another": [1.0],
+            "cost_total": [1e16],
+        },
+        levers=[big, one, another],
+    )
+    out = evaluate(run, None, {}, EconomicsConfig())
+    assert out["cost_by_lever"] == {"big": 1e16, "one": 1.0, "another": 1.0}
+    assert out["cost_total"] == 1e16

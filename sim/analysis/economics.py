@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # pandas and scipy.optimize load where used: composing a conf
 
 from sim.analysis.monte_carlo import ratio_se, total_se
 from sim.analysis.retention import LONG_TERM_DAYS
+from sim.base.float_sum import sum_in_order
 from sim.base.schema import bounded
 
 __all__ = [
@@ -340,7 +341,7 @@ def evaluate(
     gross = m * revenue
     cost_cols = [c for c in daily.columns if c.startswith("cost_") and c != "cost_total"]
     cost_by_lever = {c.removeprefix("cost_"): float(daily[c].sum()) for c in cost_cols}
-    cost = float(sum(cost_by_lever.values()))
+    cost = float(sum_in_order(cost_by_lever.values()))
     acquired = daily["new_users"].sum().item()
     out: dict[str, Any] = {
         "currency": cfg.currency,

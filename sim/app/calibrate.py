@@ -56,6 +56,7 @@ from sim.app.config import compose, load_config, preset_run_command
 from sim.app.lift import main as lift_main
 from sim.app.preflight import PRESET_NAME, check_writable, csv_writer, json_writer, text_writer, unwritten_line
 from sim.base.errors import ConfigError, OpsimError
+from sim.base.float_sum import sum_in_order
 from sim.core.cohorts import simulate_cohorts
 from sim.core.model import LifecycleModel
 from sim.core.population import PopulationConfig, SegmentConfig, check_population
@@ -98,7 +99,7 @@ def _mean(a: float, b: float) -> float:
 
 def base_parameters(base: PopulationConfig) -> dict[str, float]:
     """The natural parameters (:class:`~sim.analysis.calibration.ParameterSpace`) of a population."""
-    total = sum(s.weight for s in base.segments.values())
+    total = sum_in_order(s.weight for s in base.segments.values())
     out: dict[str, float] = {}
     for name, seg in base.segments.items():
         out[f"{name}.weight"] = seg.weight / total

@@ -61,6 +61,7 @@ from sim.app.plan_config import (
 )
 from sim.app.plan_eval import Evaluator, Outcome, apply_values, baseline_config, make_evaluator, seed_metrics
 from sim.base.errors import ConfigError, OpsimError
+from sim.base.float_sum import sum_in_order
 from sim.levers.strategy import MULTI_LEVERS, SINGLE_LEVERS
 
 __all__ = ["PlanResult", "main", "make_plan", "write_plan"]
@@ -359,7 +360,7 @@ def _tell(study: Any, trial: Any, cand: Candidate, plan: PlanConfig) -> None:
     if not np.isfinite(score):
         score = -INFEASIBLE_PENALTY if plan.objective not in MINIMISED else INFEASIBLE_PENALTY
     if plan.sampler == "cmaes" and not cand.feasible:  # CMA-ES ignores constraints: penalise instead
-        violation = sum(max(v, 0.0) for v in cand.constraints.values())
+        violation = sum_in_order(max(v, 0.0) for v in cand.constraints.values())
         score = (
             score - INFEASIBLE_PENALTY * violation
             if plan.objective not in MINIMISED
@@ -528,7 +529,7 @@ def _choose(rows: list[dict[str, Any]], plan: PlanConfig) -> tuple[dict[str, Any
         return (max if maximize else min)(feasible, key=lambda r: r["score"]), None
 
     def violation(r: dict[str, Any]) -> float:
-        return sum(max(v, 0.0) for k, v in r.items() if k.startswith("constraint:"))
+        return sum_in_order(max(v, 0.0) for k, v in r.items() if k.startswith("constraint:"))
 
     best = min(rows, key=violation)
     broken = ", ".join(k.split(":", 1)[1] for k, v in best.items() if k.startswith("constraint:") and v > 0)

@@ -23,6 +23,7 @@ from omegaconf.errors import OmegaConfBaseException
 from sim.analysis.planning import RISK_MEASURES
 from sim.app.config import Config, compose, load_config, register_schema
 from sim.base.errors import ConfigError
+from sim.base.float_sum import sum_in_order
 from sim.base.schema import bounded, check_ranges
 from sim.levers.strategy import MULTI_LEVERS, SINGLE_LEVERS
 
@@ -202,7 +203,7 @@ def check_plan(plan: PlanConfig, run: Config) -> PlanConfig:
     duplicated = sorted({k for k in keys if keys.count(k) > 1})
     if duplicated:
         raise ConfigError("plan.variables", duplicated, "each config key at most once")
-    floor = sum(v.min_spend or 0.0 for v in plan.variables.values())
+    floor = sum_in_order(v.min_spend or 0.0 for v in plan.variables.values())
     if floor > plan.budget:
         raise ConfigError("plan.budget", plan.budget, f"at least the sum of the variables' min_spend = {floor:g}")
     for i, b in enumerate(plan.frontier_budgets):

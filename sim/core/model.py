@@ -42,6 +42,7 @@ import mesa
 import numpy as np
 
 from sim.base.errors import first_line
+from sim.base.float_sum import sum_in_order
 from sim.core.agent import ReferenceDay, UserAgent
 from sim.core.allocator import keep_freed_memory
 from sim.core.awareness import become_aware, convert, hazard_edges
@@ -489,7 +490,7 @@ class LifecycleModel(mesa.Model):
         if self.levers:
             for lever in self.levers:
                 tally[f"cost_{lever.label}"] = lever.cost_today
-            tally["cost_total"] = sum(lever.cost_today for lever in self.levers)
+            tally["cost_total"] = sum_in_order(lever.cost_today for lever in self.levers)
         self._active_sample = int(tally["dau"])
         self.log.record(self.day, tally)
         row = {name: col[self.day] for name, col in self.log.columns.items()}
