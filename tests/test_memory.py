@@ -113,7 +113,7 @@ class _Recorded:
     def __call__(self, *args, **kwargs):
         model = self.model_class(*args, **kwargs)
         if self.extra_cycle:
-            model.itself = model  # a cycle that is not a bound method: only the collector frees it
+            model.itself = [[model]]  # a cycle deeper than release() looks: only the collector frees it
         self.states.append(weakref.ref(model.population))
         return model
 
@@ -147,3 +147,26 @@ def test_a_finished_run_frees_its_users_state(monkeypatch, agents, extra_cycle, 
     assert len(recorded.states) >= 2  # the strategy's run and its baseline
     assert alive == [False] * len(alive)
     assert len(collections) == (len(alive) if collected else 0)
+
+
+@pytest.mark.parametrize("depth", ["direct", "through_its_attributes"])
+def test_release_drops_what_refers_back_to_the_model(depth):
+    """As Mesa 3.4+'s step schedule and scenario do: a released model is then freed at once, without the collector."""
+    from types import SimpleNamespace
+
+    from sim.core.model import LifecycleModel
+
+    population = load_config(["population.market_size=1000"]).population
+    model = LifecycleModel(population, horizon_days=1, seed=0, agents="lazy")
+    model.schedule_like = model if depth == "direct" else SimpleNamespace(model=model)
+    model.kept = SimpleNamespace(days=1)  # refers to nothing of the model's: stays
+    model.step()
+    state, kept = weakref.ref(model.population), model.kept
+    gc.disable()
+    try:
+        model.release()
+        assert not hasattr(model, "schedule_like") and model.kept is kept
+        del model
+        assert state() is None
+    finally:
+        gc.enable()

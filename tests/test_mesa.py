@@ -82,6 +82,32 @@ def test_stepping_past_the_horizon_is_an_error(small_preset):
         model.step()
 
 
+def test_a_refused_day_leaves_mesas_clock_and_later_refusals_still_raise(small_preset):
+    """Refused before Mesa's step: its step count stays, and Mesa 3.4+ (which schedules each next
+    step only after one that returned) cannot turn a later call into a silent no-op."""
+    model = UserLifecycleModel(small_preset("game", market_size=100, days=2))
+    model.step()
+    model.step()
+    assert model.steps == 2
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="horizon_days=2 reached"):
+            model.step()
+    assert model.steps == 2
+
+
+def test_a_day_that_raised_is_refused_on_every_later_call(small_preset, monkeypatch):
+    model = UserLifecycleModel(small_preset("game", market_size=100, days=5))
+    model.step()
+    monkeypatch.setattr(model, "_step_day", lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        model.step()
+    monkeypatch.undo()
+    for _ in range(2):  # with Mesa 3.4+ stepping on would otherwise do nothing, silently
+        with pytest.raises(RuntimeError, match=r"^day 1 failed \(division by zero\): this model is part-way"):
+            model.step()
+    assert model.day == 1
+
+
 # ------------------------------------------------------------- Mesa conventions
 REPORTED_STAGES = ("unaware", "aware", "new", "retained", "activated", "dormant", "churned")
 

@@ -31,6 +31,7 @@ with the same random numbers.
 
 from __future__ import annotations
 
+import gc
 import pickle
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -213,6 +214,14 @@ class ChunkResult:
     observed: Any = None
 
 
+def _refers_to(value: object, target: object) -> bool:
+    """Whether ``value`` refers to ``target`` directly or through its attribute dict (a one-step cycle)."""
+    referents = gc.get_referents(value)
+    return any(r is target for r in referents) or any(
+        isinstance(r, dict) and any(v is target for v in r.values()) for r in referents
+    )
+
+
 class LifecycleModel(mesa.Model):
     """Agent-based user lifecycle model of one product's market.
 
@@ -278,6 +287,11 @@ class LifecycleModel(mesa.Model):
         parallel: str = "auto",
     ) -> None:
         super().__init__(rng=seed)  # rng=, not seed=: mesa 3.5 deprecates seed
+        # Mesa set ``self.step`` to its own step (its clock, then this class's step). A day that cannot
+        # be stepped is refused before Mesa's, which from Mesa 3.4 on schedules each next step only
+        # when the last one returned: after a day that raised, it would silently step nothing.
+        self._mesa_step = self.step
+        self.step = self._refuse_or_step
         if agents not in AGENT_MODES:
             raise ValueError(f"agents={agents!r} is not allowed: one of {', '.join(AGENT_MODES)}")
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
@@ -467,10 +481,7 @@ class LifecycleModel(mesa.Model):
         levers charged, the day not counted), so no day may follow it: the next call
         raises, naming the failed day.
         """
-        if self.day >= self.horizon:
-            raise RuntimeError(f"horizon_days={self.horizon} reached: the model cannot step past it")
-        if self._cannot_step is not None:
-            raise RuntimeError(self._cannot_step)
+        self._refuse_a_day_that_cannot_be_stepped()
         try:
             self._step_day()
         except BaseException as exc:
@@ -479,6 +490,17 @@ class LifecycleModel(mesa.Model):
                 "step on; build a new model"
             )
             raise
+
+    def _refuse_or_step(self) -> None:
+        """``model.step()``: Mesa's step (its clock and step count, then :meth:`step`), if a day can be stepped."""
+        self._refuse_a_day_that_cannot_be_stepped()
+        self._mesa_step()
+
+    def _refuse_a_day_that_cannot_be_stepped(self) -> None:
+        if self.day >= self.horizon:
+            raise RuntimeError(f"horizon_days={self.horizon} reached: the model cannot step past it")
+        if self._cannot_step is not None:
+            raise RuntimeError(self._cannot_step)
 
     def _step_day(self) -> None:
         ctx = self._day_context()
@@ -763,12 +785,16 @@ class LifecycleModel(mesa.Model):
         And Mesa 3.3 registers every model that made an agent in the class attribute
         ``mesa.Agent._ids``, so such a model is never freed (mesa#3179, fixed upstream by
         mesa#3180): 2.4 MiB a run of 5,000 users here, which a calibration or a plan of
-        thousands of runs would pile up. Both are dropped here. Agents and their model
-        still form cycles, which the collector frees.
+        thousands of runs would pile up. Both are dropped here, and so is every attribute
+        that refers back to the model itself or through its own attributes: from Mesa 3.4
+        on, its step schedule (an event generator, which is also stopped) and its scenario
+        do. Agents and their model still form cycles, which the collector frees.
         """
         self.close()
+        for generator in list(getattr(self, "_event_generators", ())):  # Mesa 3.4+: they refer to the model
+            generator.stop()  # (and leave the model's set of them)
         for name, value in list(vars(self).items()):
-            if getattr(value, "__self__", None) is self:
+            if getattr(value, "__self__", None) is self or _refers_to(value, self):
                 delattr(self, name)
         registry = getattr(mesa.Agent, "_ids", None)
         if isinstance(registry, dict):
