@@ -170,3 +170,53 @@ def test_release_drops_what_refers_back_to_the_model(depth):
         assert state() is None
     finally:
         gc.enable()
+
+
+class _EventGenerator:
+    """As Mesa 3.4+'s step schedule: held in the model's set of event generators, it refers to the model;
+    stopping it takes it out of that set (``mesa.time.EventGenerator.stop``)."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        model._event_generators = {self}
+
+    def stop(self) -> None:
+        self.model._event_generators.discard(self)
+
+
+def test_release_stops_the_models_event_generators():
+    """A generator left in the model's set would keep the model alive until the collector's next full run."""
+    from sim.core.model import LifecycleModel
+
+    population = load_config(["population.market_size=1000"]).population
+    model = LifecycleModel(population, horizon_days=1, seed=0, agents="lazy")
+    _EventGenerator(model)
+    model.step()
+    state = weakref.ref(model.population)
+    gc.disable()
+    try:
+        model.release()
+        del model
+        assert state() is None
+    finally:
+        gc.enable()
+
+
+def test_release_frees_the_model_on_a_mesa_without_the_agent_registry(monkeypatch):
+    """Mesa 3.4+ has no ``mesa.Agent._ids`` (mesa#3180): there is nothing to drop there, and release() still works."""
+    import mesa
+
+    from sim.core.model import LifecycleModel
+
+    monkeypatch.delattr(mesa.Agent, "_ids")
+    population = load_config(["population.market_size=1000"]).population
+    model = LifecycleModel(population, horizon_days=1, seed=0, agents="lazy")
+    model.step()
+    state = weakref.ref(model.population)
+    gc.disable()
+    try:
+        model.release()
+        del model
+        assert state() is None
+    finally:
+        gc.enable()
