@@ -8,6 +8,7 @@ per-slot state kept in shared memory, worker failures and the rules a lever must
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import time
@@ -655,6 +656,65 @@ def test_a_worker_that_ends_during_a_day_is_named():
         model.step()
     worker.join()
     assert worker.exitcode == 3
+    model.close()
+
+
+class _EndsWhenChecked:
+    """Lever-wide state whose pickling in a worker ends that worker: the worker dies checking its copy."""
+
+    def __init__(self, model_pid: int) -> None:
+        self.model_pid = model_pid
+
+    def __reduce__(self):
+        if os.getpid() != self.model_pid:
+            os._exit(4)
+        return (_EndsWhenChecked, (self.model_pid,))
+
+
+class _EndsWhileChecking(_Probe):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tripwire = _EndsWhenChecked(self.model_pid)
+
+
+def test_a_worker_that_ends_while_checking_its_copy_is_named():
+    """It sent its chunks' results first: the model notices it gone when it takes the check's verdict."""
+    model = LifecycleModel(
+        _population(N_TWO_CHUNKS),
+        horizon_days=3,
+        seed=0,
+        levers=[_EndsWhileChecking()],
+        threads=2,
+        parallel="processes",
+    )
+    processes = model._chunk_processes()
+    worker = processes._workers[0][0]
+    results = processes.step(model._day_context(), model._day_state())
+    assert [type(out).__name__ for out in itertools.islice(results, 2)] == ["ChunkResult", "RemoteChunkResult"]
+    with pytest.raises(RuntimeError, match=rf"^a chunk worker process \(pid {worker.pid}\) ended unexpectedly$"):
+        next(results)
+    worker.join()
+    assert worker.exitcode == 4
+    model.close()
+
+
+@pytest.mark.parametrize(
+    ("fault", "named"),
+    [
+        ("raise", "a chunk worker process failed: ZeroDivisionError: probe failed in a worker"),  # in its results
+        ("counter", "a chunk worker process failed: RuntimeError: _Probe.hits changed in a hook"),  # in its check
+    ],
+)
+def test_no_day_follows_a_day_that_failed_in_a_worker(fault, named):
+    """The workers' own guard, behind the model's, names the worker's error."""
+    model = LifecycleModel(
+        _population(N_TWO_CHUNKS), horizon_days=3, seed=0, levers=[_Probe(fault)], threads=2, parallel="processes"
+    )
+    processes = model._chunk_processes()
+    with pytest.raises(RuntimeError, match=rf"^{re.escape(named)}"):
+        list(processes.step(model._day_context(), model._day_state()))
+    with pytest.raises(RuntimeError, match=rf"^an earlier day failed in the chunks \({re.escape(named)}"):
+        processes.step(model._day_context(), model._day_state())
     model.close()
 
 
