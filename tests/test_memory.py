@@ -149,27 +149,43 @@ def test_a_finished_run_frees_its_users_state(monkeypatch, agents, extra_cycle, 
     assert len(collections) == (len(alive) if collected else 0)
 
 
+def _freed_by_release(prepare, check=lambda model: None) -> bool:
+    """Whether release() alone (the collector off) frees a one-day model's users' state.
+
+    ``prepare`` runs on the model before its day, ``check`` on it after release().
+    """
+    from sim.core.model import LifecycleModel
+
+    population = load_config(["population.market_size=1000"]).population
+    model = LifecycleModel(population, horizon_days=1, seed=0, agents="lazy")
+    prepare(model)
+    model.step()
+    state = weakref.ref(model.population)
+    gc.disable()
+    try:
+        model.release()
+        check(model)
+        del model
+        return state() is None
+    finally:
+        gc.enable()
+
+
 @pytest.mark.parametrize("depth", ["direct", "through_its_attributes"])
 def test_release_drops_what_refers_back_to_the_model(depth):
     """As Mesa 3.4+'s step schedule and scenario do: a released model is then freed at once, without the collector."""
     from types import SimpleNamespace
 
-    from sim.core.model import LifecycleModel
+    kept = SimpleNamespace(days=1)  # refers to nothing of the model's: stays
 
-    population = load_config(["population.market_size=1000"]).population
-    model = LifecycleModel(population, horizon_days=1, seed=0, agents="lazy")
-    model.schedule_like = model if depth == "direct" else SimpleNamespace(model=model)
-    model.kept = SimpleNamespace(days=1)  # refers to nothing of the model's: stays
-    model.step()
-    state, kept = weakref.ref(model.population), model.kept
-    gc.disable()
-    try:
-        model.release()
+    def prepare(model) -> None:
+        model.schedule_like = model if depth == "direct" else SimpleNamespace(model=model)
+        model.kept = kept
+
+    def check(model) -> None:
         assert not hasattr(model, "schedule_like") and model.kept is kept
-        del model
-        assert state() is None
-    finally:
-        gc.enable()
+
+    assert _freed_by_release(prepare, check)
 
 
 class _EventGenerator:
@@ -186,37 +202,12 @@ class _EventGenerator:
 
 def test_release_stops_the_models_event_generators():
     """A generator left in the model's set would keep the model alive until the collector's next full run."""
-    from sim.core.model import LifecycleModel
-
-    population = load_config(["population.market_size=1000"]).population
-    model = LifecycleModel(population, horizon_days=1, seed=0, agents="lazy")
-    _EventGenerator(model)
-    model.step()
-    state = weakref.ref(model.population)
-    gc.disable()
-    try:
-        model.release()
-        del model
-        assert state() is None
-    finally:
-        gc.enable()
+    assert _freed_by_release(_EventGenerator)
 
 
 def test_release_frees_the_model_on_a_mesa_without_the_agent_registry(monkeypatch):
     """Mesa 3.4+ has no ``mesa.Agent._ids`` (mesa#3180): there is nothing to drop there, and release() still works."""
     import mesa
 
-    from sim.core.model import LifecycleModel
-
     monkeypatch.delattr(mesa.Agent, "_ids", raising=False)  # Mesa 3.3 has it; 3.4+ does not
-    population = load_config(["population.market_size=1000"]).population
-    model = LifecycleModel(population, horizon_days=1, seed=0, agents="lazy")
-    model.step()
-    state = weakref.ref(model.population)
-    gc.disable()
-    try:
-        model.release()
-        del model
-        assert state() is None
-    finally:
-        gc.enable()
+    assert _freed_by_release(lambda model: None)
