@@ -12,6 +12,8 @@ interpreter):
    from what size a second core pays; ``bench_machine.py`` — what two threads gain on
    this machine for numpy kernels alone
    (cache-resident vs streaming arrays, random numbers): the ceiling for the line above;
+   ``bench_day_split.py`` — where a day of one run on 2 cores goes (each process's
+   chunks alone and at once, the worker's other work, the rest of the run's day);
 3. ``bench_sweep.py`` — Hydra's per-job set-up (<= 0.15 s) and the 64-job sweep with 2
    workers (>= 1.8x); ``bench_sweep_timeline.py`` — that sweep's wall time split into
    phases, job step by job step (the explanation of the gap);
@@ -19,7 +21,8 @@ interpreter):
    configuration, events included, and with ``record_events=false`` (state only).
 
 Each writes its JSON to ``--out`` (default ``benchmarks/results/``). About 4 minutes on
-a 2-core machine with ``--rounds 1`` (measured: 219 s, with ``bench_parallel.py``); the sweep benchmark, most of it, takes
+a 2-core machine with ``--rounds 1`` (measured: 219 s, with ``bench_parallel.py``, before
+``bench_day_split.py``, which adds 28 s with ``--rounds 1``); the sweep benchmark, most of it, takes
 about twice as long with the default ``--rounds 2``. The core's table at 100,000 to
 10,000,000 users, the planner's and the calibrator's figures are separate
 (``bench_core.py``, ``bench_plan.py``, ``bench_calibrate.py``).
@@ -56,6 +59,10 @@ def steps(rounds: int, out: Path) -> list[tuple[str, list[str]]]:
         (
             "3 (why). threads against processes, and from what size a second core pays",
             ["bench_parallel.py", "--rounds", str(rounds), "--json", str(out / "parallel.json")],
+        ),
+        (
+            "3 (why). where a day of one run on 2 cores goes",
+            ["bench_day_split.py", "--rounds", str(rounds), "--json", str(out / "day_split.json")],
         ),
         (
             "3 (why). what threads can gain on this machine: numpy kernels alone",

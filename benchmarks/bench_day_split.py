@@ -1,0 +1,148 @@
+"""Where a day of one run on 2 cores goes: each process's chunks, and the work around them.
+
+Target 3 of the speed issue (#17) asks 1.7x on 2 cores; this shows what stands between
+the worker processes and 2x. For organic stepping (``baseline``) and every lever
+(``balanced_mix``), 1,000,000 users x 365 days (consumer_app), one run with
+``threads=1`` and one with 2 worker processes, each in a fresh process, alternating;
+per day, in milliseconds, the round with the shortest day:
+
+* **the chunks of each share**: the model's own share (the first chunks) and the
+  worker's share, stepped alone (``threads=1``, one after the other) and at once (2
+  processes). "slower at once" is how much longer each share takes when both processes
+  step side by side: they share the caches and the memory bus;
+* **the worker's other work**: taking the day's state before its chunks and checking
+  its copy after sending its results (:mod:`sim.core.chunk_processes`);
+* **the rest of the model's day**: the day less its own chunks. Before the chunks: the
+  levers' ``begin_day``, their state pickled and sent; after: the worker's results taken
+  and added up, the bookings run, the tallies, the DataCollector; and whatever part of
+  the worker's share is still running when the model's own chunks are done.
+
+Timing wrappers around ``LifecycleModel._step_chunk``, ``_apply_day_state`` and
+``_check_day_state`` (a few microseconds a call) collect the figures; the worker writes
+its own to a file after each chunk of the last day.
+
+Usage:
+    python benchmarks/bench_day_split.py [--rounds 3] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+#: The strategies compared: no lever, and all nine.
+STRATEGIES = ("baseline", "balanced_mix")
+#: Simulated users and days (the issue's 2-core target is at 1,000,000 users).
+USERS, DAYS = 1_000_000, 365
+
+_CHILD = r"""
+import json, os, sys, time
+from collections import defaultdict
+from dataclasses import replace
+import sim.core.model as M
+from sim import UserLifecycleModel, load_config
+
+strategy, threads, out_dir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+users, days = int(sys.argv[4]), int(sys.argv[5])
+spent = defaultdict(float)  # seconds by block index or method name, in this process (a worker has its own)
+
+def timed(name):
+    method = getattr(M.LifecycleModel, name)
+    def wrapper(self, *args):
+        started = time.perf_counter()
+        out = method(self, *args)
+        key = args[1].index if name == "_step_chunk" else name
+        spent[key] += time.perf_counter() - started
+        if name == "_step_chunk" and self.day == days - 1 and os.getpid() != parent:  # the last write has all
+            with open(os.path.join(out_dir, "worker.json"), "w") as fh:
+                json.dump({str(k): v for k, v in spent.items()}, fh)
+        return out
+    setattr(M.LifecycleModel, name, wrapper)
+
+parent = os.getpid()
+for name in ("_step_chunk", "_apply_day_state", "_check_day_state"):
+    timed(name)
+cfg = load_config([f"population=consumer_app", f"population.market_size={users}", f"horizon_days={days}",
+                   f"strategy={strategy}", f"threads={threads}", "parallel=" + ("processes" if threads > 1 else "auto")])
+model = UserLifecycleModel(replace(cfg, progress=False, figures=False, agents="lazy"))
+blocks = [b.index for b in model._blocks]
+shares = [blocks[: len(blocks) // 2 + len(blocks) % 2], blocks[len(blocks) // 2 + len(blocks) % 2:]]
+if threads > 1:
+    shares = [[b.index for b in share] for share in model._chunk_processes().shares]
+started = time.perf_counter()
+for _ in range(days):
+    model.step()
+seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds, "mode": model.parallel, "shares": shares,
+                  "spent": {str(k): v for k, v in spent.items()}}))
+"""
+
+
+def run(strategy: str, threads: int) -> dict:
+    """One run in a fresh process: per-day milliseconds of each share's chunks and of the rest."""
+    with tempfile.TemporaryDirectory() as out_dir:
+        args = [sys.executable, "-c", _CHILD, strategy, str(threads), out_dir, str(USERS), str(DAYS)]
+        proc = subprocess.run(args, capture_output=True, text=True, check=False, timeout=1800)
+        if proc.returncode != 0:
+            raise SystemExit(f"a run failed: {strategy}, threads={threads}\n{proc.stderr[-3000:]}")
+        child = json.loads(proc.stdout.strip().splitlines()[-1])
+        worker_file = Path(out_dir) / "worker.json"
+        worker = json.loads(worker_file.read_text()) if worker_file.is_file() else {}
+    per_day = 1e3 / DAYS
+    spent = child["spent"]
+    own, other = ([str(i) for i in share] for share in child["shares"])
+    day = child["seconds"] * per_day
+    own_ms = sum(spent.get(k, 0.0) for k in own) * per_day
+    if threads == 1:
+        other_ms = sum(spent.get(k, 0.0) for k in other) * per_day
+        return {"day": day, "own": own_ms, "other": other_ms, "rest": day - own_ms - other_ms}
+    return {
+        "day": day,
+        "own": own_ms,
+        "other": sum(worker.get(k, 0.0) for k in other) * per_day,
+        "worker_other": (worker.get("_apply_day_state", 0.0) + worker.get("_check_day_state", 0.0)) * per_day,
+        "rest": day - own_ms,
+        "mode": child["mode"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the round with the shortest day")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    args = parser.parse_args()
+    results = {}
+    for strategy in STRATEGIES:
+        rounds: dict[int, list[dict]] = {1: [], 2: []}
+        for _ in range(args.rounds):
+            for threads in (1, 2):
+                rounds[threads].append(run(strategy, threads))
+        alone, together = (min(rounds[t], key=lambda r: r["day"]) for t in (1, 2))
+        if together["mode"] != "processes":
+            raise SystemExit(f"2 threads stepped in {together['mode']!r}, not in processes (needs fork)")
+        results[strategy] = {"threads_1": alone, "processes_2": together}
+    print(f"Where a day goes: {USERS:,} users x {DAYS} days, best of {args.rounds} alternating rounds, ms a day\n")
+    print(
+        "| strategy | day, 1 thread | day, 2 processes | speed-up | model's share: alone / at once | "
+        "worker's share: alone / at once | worker's other work | rest of the model's day (1 thread / 2 processes) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for strategy, r in results.items():
+        a, b = r["threads_1"], r["processes_2"]
+        print(
+            f"| {strategy} | {a['day']:.2f} | {b['day']:.2f} | {a['day'] / b['day']:.2f}x "
+            f"| {a['own']:.2f} / {b['own']:.2f} ({b['own'] / a['own'] - 1:+.0%}) "
+            f"| {a['other']:.2f} / {b['other']:.2f} ({b['other'] / a['other'] - 1:+.0%}) "
+            f"| {b['worker_other']:.2f} | {a['rest']:.2f} / {b['rest']:.2f} |"
+        )
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
