@@ -12,14 +12,18 @@ per day, in milliseconds, the round with the shortest day:
   step side by side: they share the caches and the memory bus;
 * **the worker's other work**: taking the day's state before its chunks and checking
   its copy after sending its results (:mod:`sim.core.chunk_processes`);
-* **the rest of the model's day**: the day less its own chunks. Before the chunks: the
-  levers' ``begin_day``, their state pickled and sent; after: the worker's results taken
-  and added up, the bookings run, the tallies, the DataCollector; and whatever part of
-  the worker's share is still running when the model's own chunks are done.
+* **the rest of the model's day**: with 2 processes, the day less its own chunks. Before
+  the chunks: the levers' ``begin_day``, their state pickled and sent; after: the
+  worker's results taken and added up, the bookings run, the tallies, the DataCollector;
+  and whatever part of the worker's share is still running when the model's own chunks
+  are done. With one thread, the day less both shares' chunks.
+
+Each day is timed as a user's run times it: the first one forks the worker, the last
+one stops it.
 
 Timing wrappers around ``LifecycleModel._step_chunk``, ``_apply_day_state`` and
 ``_check_day_state`` (a few microseconds a call) collect the figures; the worker writes
-its own to a file after each chunk of the last day.
+its own to a file after its last day.
 
 Usage:
     python benchmarks/bench_day_split.py [--rounds 3] [--json FILE]
@@ -57,13 +61,12 @@ def timed(name):
         out = method(self, *args)
         key = args[1].index if name == "_step_chunk" else name
         spent[key] += time.perf_counter() - started
-        if name == "_step_chunk" and self.day == days - 1 and os.getpid() != parent:  # the last write has all
+        if name == "_check_day_state" and self.day == days - 1:  # a worker, after its last day's check
             with open(os.path.join(out_dir, "worker.json"), "w") as fh:
                 json.dump({str(k): v for k, v in spent.items()}, fh)
         return out
     setattr(M.LifecycleModel, name, wrapper)
 
-parent = os.getpid()
 for name in ("_step_chunk", "_apply_day_state", "_check_day_state"):
     timed(name)
 cfg = load_config([f"population=consumer_app", f"population.market_size={users}", f"horizon_days={days}",
@@ -71,13 +74,11 @@ cfg = load_config([f"population=consumer_app", f"population.market_size={users}"
 model = UserLifecycleModel(replace(cfg, progress=False, figures=False, agents="lazy"))
 blocks = [b.index for b in model._blocks]
 shares = [blocks[: len(blocks) // 2 + len(blocks) % 2], blocks[len(blocks) // 2 + len(blocks) % 2:]]
-if threads > 1:
-    shares = [[b.index for b in share] for share in model._chunk_processes().shares]
 started = time.perf_counter()
 for _ in range(days):
     model.step()
 seconds = time.perf_counter() - started
-print(json.dumps({"seconds": seconds, "mode": model.parallel, "shares": shares,
+print(json.dumps({"seconds": seconds, "mode": model.parallel, "halves": shares,
                   "spent": {str(k): v for k, v in spent.items()}}))
 """
 
@@ -94,19 +95,22 @@ def run(strategy: str, threads: int) -> dict:
         worker = json.loads(worker_file.read_text()) if worker_file.is_file() else {}
     per_day = 1e3 / DAYS
     spent = child["spent"]
-    own, other = ([str(i) for i in share] for share in child["shares"])
     day = child["seconds"] * per_day
-    own_ms = sum(spent.get(k, 0.0) for k in own) * per_day
-    if threads == 1:
-        other_ms = sum(spent.get(k, 0.0) for k in other) * per_day
-        return {"day": day, "own": own_ms, "other": other_ms, "rest": day - own_ms - other_ms}
+    if threads == 1:  # the model's process steps both halves, one after the other
+        own, other = ([str(i) for i in half] for half in child["halves"])
+        own_ms, other_ms = (sum(spent[k] for k in keys) * per_day for keys in (own, other))
+        return {"day": day, "own": own_ms, "other": other_ms, "rest": day - own_ms - other_ms, "shares": [own, other]}
+    own = sorted(k for k in spent if k.isdigit())  # the chunks each process stepped
+    other = sorted(k for k in worker if k.isdigit())
+    own_ms = sum(spent[k] for k in own) * per_day
     return {
         "day": day,
         "own": own_ms,
-        "other": sum(worker.get(k, 0.0) for k in other) * per_day,
+        "other": sum(worker[k] for k in other) * per_day,
         "worker_other": (worker.get("_apply_day_state", 0.0) + worker.get("_check_day_state", 0.0)) * per_day,
         "rest": day - own_ms,
         "mode": child["mode"],
+        "shares": [own, other],
     }
 
 
@@ -124,6 +128,8 @@ def main() -> None:
         alone, together = (min(rounds[t], key=lambda r: r["day"]) for t in (1, 2))
         if together["mode"] != "processes":
             raise SystemExit(f"2 threads stepped in {together['mode']!r}, not in processes (needs fork)")
+        if alone["shares"] != together["shares"]:
+            raise SystemExit(f"the halves timed alone {alone['shares']} are not the shares {together['shares']}")
         results[strategy] = {"threads_1": alone, "processes_2": together}
     print(f"Where a day goes: {USERS:,} users x {DAYS} days, best of {args.rounds} alternating rounds, ms a day\n")
     print(

@@ -21,8 +21,7 @@ interpreter):
    configuration, events included, and with ``record_events=false`` (state only).
 
 Each writes its JSON to ``--out`` (default ``benchmarks/results/``). About 4 minutes on
-a 2-core machine with ``--rounds 1`` (measured: 219 s, with ``bench_parallel.py``, before
-``bench_day_split.py``, which adds 28 s with ``--rounds 1``); the sweep benchmark, most of it, takes
+a 2-core machine with ``--rounds 1`` (measured 2026-11-29: 249 s); the sweep benchmark, most of it, takes
 about twice as long with the default ``--rounds 2``. The core's table at 100,000 to
 10,000,000 users, the planner's and the calibrator's figures are separate
 (``bench_core.py``, ``bench_plan.py``, ``bench_calibrate.py``).

@@ -224,3 +224,12 @@ def test_batch_run_returns_one_row_per_run_and_step_with_the_models_own_data():
         for _, row in group.iterrows():  # both iterations: the same seed gives the same run
             assert row[expected.columns].tolist() == expected.loc[row["Step"]].tolist()
         assert (group["cost"] > 0).any() == (strategy == "paid_growth")
+
+
+def test_a_released_model_steps_no_further_day(small_preset):
+    model = UserLifecycleModel(small_preset("game", market_size=100, days=5))
+    model.step()
+    model.release()
+    with pytest.raises(RuntimeError, match=r"^this model was released: build a new model to step$"):
+        model.step()
+    assert model.day == 1

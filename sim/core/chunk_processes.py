@@ -33,7 +33,9 @@ chunk keeps for itself (``Lever.chunk_state``), and book everything lever-wide t
 the chunk; lever-wide state is set in ``begin_day``. What would make a worker's copy
 differ from the lever is refused with an error naming the attribute, not left to give
 other numbers: a lever-wide attribute a hook changed (each worker pickles the levers'
-lever-wide state after its chunks and compares it with what it was sent), a per-slot
+lever-wide state after sending its chunks' results and compares it with what it was
+sent; the model has run that worker's bookings by the time the verdict comes, and the
+day fails), a per-slot
 array replaced or allocated after ``bind`` (checked after each day by the model and by
 each worker, for the copy it stepped), and,
 before the first day, per-slot state that is a view of another array or a lever whose
@@ -246,7 +248,7 @@ class ChunkProcesses:
 
         The workers are sent the day and this process steps its own share before this
         returns. The iterator then gives this share's results at once (the caller adds
-        them up while the workers still step theirs), then each worker's as it comes.
+        them up while the workers still step theirs), then each worker's, in worker order.
         The day is complete only when the iterator is used up: each worker checks its
         copy of the model after sending its results (:meth:`_serve`), and the last step
         of the iterator takes those verdicts. A day left unfinished (an error here or in

@@ -23,9 +23,11 @@ only their own chunk's slots (views of per-slot state, ``chunk.lo:chunk.hi``, wr
 in place into arrays allocated in ``bind``) and book everything lever-wide — what the
 lever spends today (``cost_today``), its counters — through :meth:`Chunk.defer` (whole
 numbers) or :meth:`Chunk.defer_by_part` (float sums, per draw chunk), with one of the
-lever's own methods: bookings run after all of the day's chunks, in the model's
-process and in slot order, so sums are formed in the same order whatever the number of
-threads or processes (bit-identical results). ``Lever.charge`` and ``Lever.count`` do
+lever's own methods: bookings run in the model's process, chunk by chunk in slot
+order as each chunk's results come in (possibly while later chunks still step, in
+threads or worker processes, so a booking reads and writes only lever-wide state), and
+sums are formed in the same order whatever the number of threads or processes
+(bit-identical results). ``Lever.charge`` and ``Lever.count`` do
 it. Lever-wide state that hooks read is set in ``begin_day`` (a worker steps with a
 copy of the lever, brought up to date each day); state a chunk keeps for itself
 (keyed by :attr:`Chunk.index`) is named in ``Lever.chunk_state``.
@@ -204,7 +206,7 @@ class Chunk:
         self.order_value = p.order_value[lo:hi]
         self.churn_hazard = p.churn_hazard[lo:hi]
         self.visit_propensity = p.visit_propensity[lo:hi]
-        #: Lever-wide bookings (:meth:`defer`, :meth:`defer_by_part`), run by the model after the day's chunks.
+        #: Lever-wide bookings (:meth:`defer`, :meth:`defer_by_part`), run by the model once the chunk is done.
         self.bookings: list[Booking] = []
         self.part_bookings: list[tuple[Callable[..., None], list[tuple[Any, ...] | None]]] = []
 
@@ -213,13 +215,15 @@ class Chunk:
         return np.searchsorted(self._part_stops, idx, side="right")
 
     def defer(self, book: Callable[..., None], *args: Any) -> None:
-        """Run ``book(*args)`` after all of today's chunks, in chunk order (lever-wide whole numbers).
+        """Run ``book(*args)`` in the model's process once this chunk is done, in chunk order (lever-wide whole numbers).
 
         A hook may run in a thread beside other chunks' hooks, so it must not add to
         lever-wide numbers itself: ``self.messages += n`` from two threads can lose an
-        addition. Deferred bookings run in one thread after the day's chunks, chunk
-        by chunk in slot order. For sums in floating point, whose last bits depend on
-        the order of the additions, use :meth:`defer_by_part`.
+        addition. Deferred bookings run in one thread, chunk by chunk in slot order, as
+        each chunk's results come in: later chunks may still be stepping, so a booking
+        reads and writes only lever-wide state, never per-slot state. For sums in
+        floating point, whose last bits depend on the order of the additions, use
+        :meth:`defer_by_part`.
         """
         self.bookings.append((book, args))
 

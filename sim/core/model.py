@@ -552,7 +552,7 @@ class LifecycleModel(mesa.Model):
         tally.update(totals)
 
     def _step_vectorized(self, ctx: DayContext, tally: dict[str, Any]) -> None:
-        """Step every chunk (side by side in ``threads`` threads), then add their totals up in slot order.
+        """Step every chunk (side by side in ``threads`` threads or processes), adding their totals up in slot order.
 
         Each chunk counts whole numbers from zero, and keeps its money per draw chunk
         (:attr:`ChunkDay.money`); adding those draw chunk by draw chunk in slot order,
@@ -788,9 +788,13 @@ class LifecycleModel(mesa.Model):
         thousands of runs would pile up. Both are dropped here, and so is every attribute
         that refers back to the model itself or through its own attributes: from Mesa 3.4
         on, its step schedule (an event generator, which is also stopped) and its scenario
-        do. Agents and their model still form cycles, which the collector frees.
+        do. Agents and their model still form cycles, which the collector frees. A
+        released model steps no further day (without Mesa's step it would step outside
+        Mesa's clock).
         """
         self.close()
+        if self._cannot_step is None:
+            self._cannot_step = "this model was released: build a new model to step"
         for generator in list(getattr(self, "_event_generators", ())):  # Mesa 3.4+: they refer to the model
             generator.stop()  # (and leave the model's set of them)
         for name, value in list(vars(self).items()):

@@ -232,7 +232,7 @@ class Lever:
     def charge(self, ch: Chunk, idx: np.ndarray, price: float) -> None:
         """Pay ``price`` per real user for the simulated users at local indices ``idx`` (w each).
 
-        Booked after the day's chunks, draw chunk by draw chunk
+        Booked in the model's process once the chunk is done, draw chunk by draw chunk
         (:meth:`sim.core.hooks.Chunk.defer_by_part`), so the costs sum in the same
         order whatever the grouping of slots and the number of threads.
         """
@@ -254,7 +254,7 @@ class Lever:
         self.group_charged += groups * amount
 
     def count(self, ch: Chunk, counter: str, n: int) -> None:
-        """Add ``n`` to the lever's counter attribute ``counter`` (e.g. messages sent), after the day's chunks."""
+        """Add ``n`` to the lever's counter attribute ``counter`` (e.g. messages sent), once the chunk is done."""
         if n:
             ch.defer(self._book_count, counter, n)
 
