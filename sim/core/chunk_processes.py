@@ -161,6 +161,24 @@ def _booking_names(book: Callable[..., None], levers: Sequence[object]) -> tuple
     )
 
 
+def _send(worker: multiprocessing.process.BaseProcess, conn: Connection, message: Any) -> None:
+    """``conn.send(message)``, naming the worker if it is gone (a broken pipe)."""
+    try:
+        conn.send(message)
+    except OSError as exc:
+        raise RuntimeError(f"a chunk worker process (pid {worker.pid}) ended unexpectedly") from exc
+
+
+def _recv(worker: multiprocessing.process.BaseProcess, conn: Connection, timeout: float | None = None) -> Any:
+    """The worker's next message (None if ``timeout`` seconds pass without one), naming the worker if it is gone."""
+    try:
+        if timeout is not None and not conn.poll(timeout):
+            return None
+        return conn.recv()
+    except (EOFError, OSError) as exc:
+        raise RuntimeError(f"a chunk worker process (pid {worker.pid}) ended unexpectedly") from exc
+
+
 def _closed(*_args: Any) -> None:
     raise RuntimeError("the chunk worker processes were closed")
 
@@ -266,10 +284,7 @@ class ChunkProcesses:
 
     def _step_own(self, context: Any, day_state: Any) -> list[Any]:
         for worker, conn in self._workers:
-            try:
-                conn.send((context, day_state))
-            except OSError as exc:  # BrokenPipeError: the worker is gone
-                raise RuntimeError(f"a chunk worker process (pid {worker.pid}) ended unexpectedly") from exc
+            _send(worker, conn, (context, day_state))
         return [self._step_chunk(context, block) for block in self.shares[0]]
 
     def _rest_of_day(self, own: list[Any]) -> Iterator[Any]:
@@ -288,10 +303,7 @@ class ChunkProcesses:
     @staticmethod
     def _receive(worker: multiprocessing.process.BaseProcess, conn: Connection) -> Any:
         """A worker's next message's payload; raises if the worker is gone or sent its error."""
-        try:
-            status, payload = conn.recv()
-        except (EOFError, OSError) as exc:
-            raise RuntimeError(f"a chunk worker process (pid {worker.pid}) ended unexpectedly") from exc
+        status, payload = _recv(worker, conn)
         if status != "ok":
             error = (payload.strip().splitlines() or ["no traceback"])[-1]  # "ZeroDivisionError: ..."
             raise RuntimeError(f"a chunk worker process failed: {error}\n{payload}")
@@ -325,15 +337,11 @@ class ChunkProcesses:
         if self._failed is not None:
             raise RuntimeError(f"an earlier day failed in the chunks ({self._failed})")
         for (worker, conn), share in zip(self._workers, self.shares[1:], strict=True):
-            try:
-                conn.send(CHUNK_STATE_REQUEST)
-                if not conn.poll(STOP_TIMEOUT_S):  # e.g. still in a day it was sent
-                    raise RuntimeError(
-                        f"a chunk worker process (pid {worker.pid}) did not answer in {STOP_TIMEOUT_S} s"
-                    )
-                status, payload = conn.recv()
-            except (EOFError, OSError) as exc:
-                raise RuntimeError(f"a chunk worker process (pid {worker.pid}) ended unexpectedly") from exc
+            _send(worker, conn, CHUNK_STATE_REQUEST)
+            answer = _recv(worker, conn, STOP_TIMEOUT_S)
+            if answer is None:  # e.g. still in a day it was sent
+                raise RuntimeError(f"a chunk worker process (pid {worker.pid}) did not answer in {STOP_TIMEOUT_S} s")
+            status, payload = answer
             if status != CHUNK_STATE_REQUEST:
                 error = (str(payload).strip().splitlines() or ["no answer"])[-1]
                 raise RuntimeError(f"a chunk worker process answered {status!r}, not its chunk state: {error}")
