@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
+import random
 import signal
 import sys
 from pathlib import Path
@@ -15,18 +17,47 @@ from sim.output import run_report
 from sim.output.figure_workers import FIGURE_WEIGHTS, FigureWorkers, draw_pngs, share_out
 
 
-def test_shares_are_balanced_heaviest_first_and_cover_every_figure():
+def test_shares_of_a_default_runs_figures_are_the_lightest_split():
     names = ["retention", "retention_groups", "cohort_heatmap", "growth", "funnel", "stages"]
     shares = share_out(names, 2)
-    assert sorted(n for share in shares for n in share) == sorted(names)
-    assert shares[0][0] == "cohort_heatmap"  # the heaviest alone first
-    loads = [sum(FIGURE_WEIGHTS.get(n, 1.0) for n in share) for share in shares]
-    assert abs(loads[0] - loads[1]) <= max(FIGURE_WEIGHTS.values())  # greedy: within one figure's weight
-    # by hand, heaviest first onto the lighter share: heatmap 2.4 | groups 1.6, stages 1.6 (3.2) | growth 1.3
-    # onto 2.4 (3.7) | retention 1.0 onto 3.2 (4.2) | funnel 0.8 onto 3.7 (4.5)
-    assert shares == [["cohort_heatmap", "growth", "funnel"], ["retention_groups", "stages", "retention"]]
+    # weights 3.1 heatmap, 1.6 groups, 1.5 stages, 1.2 growth, 1.0 retention, 0.8 funnel: 9.2 in all,
+    # and heatmap + stages = 4.6 = groups + growth + retention + funnel, the only even split
+    # (greedy, each onto the lighter list, gives heatmap + growth = 4.3 | the other four = 4.9)
+    assert shares == [["cohort_heatmap", "stages"], ["retention_groups", "growth", "retention", "funnel"]]
+    assert share_out(names, 3) == [
+        ["cohort_heatmap"],
+        ["retention_groups", "stages"],
+        ["growth", "retention", "funnel"],
+    ]
     assert share_out(["funnel"], 3) == [["funnel"]]  # no empty shares
     assert share_out(names, 1) == [sorted(names, key=lambda n: -FIGURE_WEIGHTS.get(n, 1.0))]
+    assert share_out([], 2) == []
+
+
+def test_shares_beat_the_greedy_split_where_it_is_not_the_lightest(monkeypatch):
+    """3, 3, 2, 2, 2 into two: greedy gives 3 + 2 + 2 = 7 | 5, the lightest split 3 + 3 | 2 + 2 + 2 = 6 | 6."""
+    for name, weight in {"a": 3.0, "b": 3.0, "c": 2.0, "d": 2.0, "e": 2.0}.items():
+        monkeypatch.setitem(FIGURE_WEIGHTS, name, weight)
+    assert share_out(["c", "a", "d", "b", "e"], 2) == [["a", "b"], ["c", "d", "e"]]
+
+
+def test_shares_are_as_light_as_the_lightest_of_every_split(monkeypatch):
+    """Against every assignment of up to 7 figures to 2 or 3 lists (random weights, seed 0)."""
+    rng = random.Random(0)
+    for _ in range(60):
+        names = [f"f{i}" for i in range(rng.randint(1, 7))]
+        for name in names:
+            monkeypatch.setitem(FIGURE_WEIGHTS, name, rng.choice([0.5, 1.0, 1.5, 2.0, rng.uniform(0.1, 4.0)]))
+        for k in (2, 3):
+            shares = share_out(names, k)
+            assert sorted(n for share in shares for n in share) == sorted(names)
+            assert len(shares) <= k and all(shares)
+            lightest = min(
+                max(sum(FIGURE_WEIGHTS[n] for n, s in zip(names, assign, strict=True) if s == j) for j in range(k))
+                for assign in itertools.product(range(k), repeat=len(names))
+            )
+            got = max(sum(FIGURE_WEIGHTS[n] for n in share) for share in shares)
+            assert got == pytest.approx(lightest, abs=1e-12)
 
 
 @pytest.fixture(scope="module")

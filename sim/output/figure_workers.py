@@ -29,12 +29,14 @@ __all__ = ["FIGURE_WEIGHTS", "MAX_FIGURE_WORKERS", "FigureWorkers", "draw_pngs",
 #: Workers at most (the figures split well into about this many shares).
 MAX_FIGURE_WORKERS = 3
 #: Drawing cost of each figure relative to a simple line chart (the retention curve), to
-#: balance the shares: a default run's figures as ``benchmarks/bench_overhead.py`` times them.
+#: balance the shares: a default run's figures as ``benchmarks/bench_overhead.py`` times them
+#: (``figure:NAME`` in ``benchmarks/results/overhead.json``, 2026-11-29); the figures a default
+#: run does not draw are estimates.
 FIGURE_WEIGHTS = {
-    "cohort_heatmap": 2.4,
+    "cohort_heatmap": 3.1,
     "retention_groups": 1.6,
-    "stages": 1.6,
-    "growth": 1.3,
+    "stages": 1.5,
+    "growth": 1.2,
     "vs_baseline": 1.5,
     "spend_response": 1.5,
     "funnel": 0.8,
@@ -46,14 +48,45 @@ WARM_UP_INCHES = (2.0, 1.0)
 
 
 def share_out(names: list[str], shares: int) -> list[list[str]]:
-    """Split figure names into at most ``shares`` lists of about equal drawing cost (heaviest first, greedily)."""
-    loads = [0.0] * max(1, shares)
-    out: list[list[str]] = [[] for _ in loads]
-    for name in sorted(names, key=lambda n: -FIGURE_WEIGHTS.get(n, DEFAULT_WEIGHT)):
+    """Split figure names into at most ``shares`` lists whose heaviest is as light as it can be.
+
+    The figures are drawn side by side, one list per worker, so the slowest list is what
+    the caller waits for. Every split is searched (a report has at most nine figures),
+    heaviest figure first and cutting off any branch that cannot beat the best split so
+    far; the first best is kept, starting from the greedy one (each figure onto the
+    lightest list), which it only replaces when strictly lighter. Each list is in the
+    order its figures were placed: heaviest first.
+    """
+    order = sorted(names, key=lambda n: -FIGURE_WEIGHTS.get(n, DEFAULT_WEIGHT))
+    weights = [FIGURE_WEIGHTS.get(n, DEFAULT_WEIGHT) for n in order]
+    lists: list[list[str]] = [[] for _ in range(max(1, shares))]
+    loads = [0.0] * len(lists)
+    for name, weight in zip(order, weights, strict=True):  # greedy
         lightest = loads.index(min(loads))
-        out[lightest].append(name)
-        loads[lightest] += FIGURE_WEIGHTS.get(name, DEFAULT_WEIGHT)
-    return [share for share in out if share]
+        lists[lightest].append(name)
+        loads[lightest] += weight
+    best, best_load = [list(share) for share in lists], max(loads)
+    lists, loads = [[] for _ in lists], [0.0] * len(lists)
+
+    def place(i: int) -> None:
+        nonlocal best, best_load
+        if i == len(order):
+            best, best_load = [list(share) for share in lists], max(loads)
+            return
+        tried = set()
+        for j, load in enumerate(loads):
+            # lists of equal load are interchangeable; one at the best load or above cannot beat it
+            if load in tried or load + weights[i] >= best_load:
+                continue
+            tried.add(load)
+            lists[j].append(order[i])
+            loads[j] += weights[i]
+            place(i + 1)
+            lists[j].pop()
+            loads[j] = load
+
+    place(0)
+    return [share for share in best if share]
 
 
 def draw_pngs(folder: str, names: list[str]) -> dict[str, bytes]:
