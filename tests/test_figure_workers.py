@@ -41,6 +41,46 @@ def test_shares_beat_the_greedy_split_where_it_is_not_the_lightest(monkeypatch):
     assert share_out(["c", "a", "d", "b", "e"], 2) == [["a", "b"], ["c", "d", "e"]]
 
 
+def test_shares_keep_the_greedy_split_where_it_is_already_the_lightest(monkeypatch):
+    """Another split as light as the greedy one does not replace it (only a strictly lighter one does).
+
+    1, 1, 1 into two: greedy puts x and y on separate lists and z on the first, 2 | 1, and three
+    figures in two lists always leave two in one, so 2 is the lightest; x + y | z is as light.
+    3, 2, 2, 1, 1 into two: greedy gives a + d + e = 5 | b + c = 4 (d onto the lighter 3 | 4, e onto
+    the first of 4 | 4), and 9 in whole numbers cannot split lighter than 5 | 4; a + b | c + d + e
+    and a + e | b + c + d are as light.
+    """
+    for name, weight in {"x": 1.0, "y": 1.0, "z": 1.0, "a": 3.0, "b": 2.0, "c": 2.0, "d": 1.0, "e": 1.0}.items():
+        monkeypatch.setitem(FIGURE_WEIGHTS, name, weight)
+    assert share_out(["x", "y", "z"], 2) == [["x", "z"], ["y"]]
+    assert share_out(["a", "b", "c", "d", "e"], 2) == [["a", "d", "e"], ["b", "c"]]
+
+
+def test_shares_are_in_order_of_their_heaviest_figure(monkeypatch):
+    """Lists of equal load are interchangeable, so an empty list is only opened after every list before it.
+
+    Each share's first (heaviest) figure is then at least as heavy as the next share's. 8, 8, 8, 7, 6,
+    6, 3 into three: 46 in all needs a share of at least 16 (3 x 15 = 45, whole numbers), which
+    a + b | c + d | e + f + g = 16 | 15 | 15 reaches; as light, but out of order, is a + b | e + f + g | c + d.
+    """
+    weights = {"a": 8.0, "b": 8.0, "c": 8.0, "d": 7.0, "e": 6.0, "f": 6.0, "g": 3.0}
+    for name, weight in weights.items():
+        monkeypatch.setitem(FIGURE_WEIGHTS, name, weight)
+    shares = share_out(list(weights), 3)
+    assert sorted(n for share in shares for n in share) == sorted(weights)
+    assert max(sum(weights[n] for n in share) for share in shares) == 16.0
+    firsts = [weights[share[0]] for share in shares]
+    assert firsts == sorted(firsts, reverse=True)
+    rng = random.Random(1)
+    for _ in range(300):
+        names = [f"f{i}" for i in range(rng.randint(1, 8))]
+        for name in names:
+            monkeypatch.setitem(FIGURE_WEIGHTS, name, rng.choice([0.5, 1.0, 1.5, 2.0, 3.0, rng.uniform(0.1, 4.0)]))
+        for k in (2, 3, 4):
+            firsts = [FIGURE_WEIGHTS[share[0]] for share in share_out(names, k)]
+            assert firsts == sorted(firsts, reverse=True), (names, k)
+
+
 def test_shares_are_as_light_as_the_lightest_of_every_split(monkeypatch):
     """Against every assignment of up to 7 figures to 2 or 3 lists (random weights, seed 0)."""
     rng = random.Random(0)
