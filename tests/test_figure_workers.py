@@ -56,6 +56,16 @@ def test_shares_keep_the_greedy_split_where_it_is_already_the_lightest(monkeypat
     assert share_out(["a", "b", "c", "d", "e"], 2) == [["a", "d", "e"], ["b", "c"]]
 
 
+def test_shares_keep_the_first_lightest_split_the_search_finds(monkeypatch):
+    """8, 7, 7, 4, 4, 4, 4 into three: no list can weigh 13 (no subset adds up to it), so 14 is the lightest
+    heaviest list, and several splits reach it. The search places the heaviest figure first, each onto
+    the lists in order, so the first it finds is a + d | b + c | e + f + g (12 | 14 | 12); a later one as
+    light (such as a + f | b + c | d + e + g) does not replace it."""
+    for name, weight in zip("abcdefg", [8.0, 7.0, 7.0, 4.0, 4.0, 4.0, 4.0], strict=True):
+        monkeypatch.setitem(FIGURE_WEIGHTS, name, weight)
+    assert share_out(list("abcdefg"), 3) == [["a", "d"], ["b", "c"], ["e", "f", "g"]]
+
+
 def test_shares_are_in_order_of_their_heaviest_figure(monkeypatch):
     """Lists of equal load are interchangeable, so an empty list is only opened after every list before it.
 

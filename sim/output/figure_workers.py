@@ -71,7 +71,8 @@ def share_out(names: list[str], shares: int) -> list[list[str]]:
     def place(i: int) -> None:
         nonlocal best, best_load
         if i == len(order):
-            best, best_load = [list(share) for share in lists], max(loads)
+            if max(loads) < best_load:  # a list filled before the best so far was found may be as heavy
+                best, best_load = [list(share) for share in lists], max(loads)
             return
         tried = set()
         for j, load in enumerate(loads):
