@@ -14,23 +14,25 @@ import pytest
 
 from sim import load_config, simulate
 from sim.output import run_report
-from sim.output.figure_workers import FIGURE_WEIGHTS, FigureWorkers, draw_pngs, share_out
+from sim.output.figure_workers import FIGURE_WEIGHTS, MAX_SEARCHED_FIGURES, FigureWorkers, draw_pngs, share_out
 
 
 def test_shares_of_a_default_runs_figures_are_the_lightest_split():
     names = ["retention", "retention_groups", "cohort_heatmap", "growth", "funnel", "stages"]
     shares = share_out(names, 2)
-    # weights 3.1 heatmap, 1.6 groups, 1.5 stages, 1.2 growth, 1.0 retention, 0.8 funnel: 9.2 in all,
-    # and heatmap + stages = 4.6 = groups + growth + retention + funnel, the only even split
-    # (greedy, each onto the lighter list, gives heatmap + growth = 4.3 | the other four = 4.9)
-    assert shares == [["cohort_heatmap", "stages"], ["retention_groups", "growth", "retention", "funnel"]]
+    # weights 3.0 heatmap, 1.6 groups, 1.5 stages, 1.2 growth, 1.0 retention, 0.8 funnel: 9.1 in all. The
+    # heatmap's list weighs 3.0 plus any of 1.6, 1.5, 1.2, 1.0, 0.8, 2.8, 2.6, ...: no list of 4.55 is
+    # possible, so 4.6 is the lightest heaviest list, reached by heatmap + groups = 4.6 | 4.5 (found first:
+    # groups is placed onto the heatmap's list before the other) and heatmap + stages = 4.5 | 4.6.
+    # Greedy, each onto the lighter list, gives heatmap + growth = 4.2 | the other four = 4.9.
+    assert shares == [["cohort_heatmap", "retention_groups"], ["stages", "growth", "retention", "funnel"]]
     assert share_out(names, 3) == [
         ["cohort_heatmap"],
         ["retention_groups", "stages"],
         ["growth", "retention", "funnel"],
     ]
     assert share_out(["funnel"], 3) == [["funnel"]]  # no empty shares
-    assert share_out(names, 1) == [sorted(names, key=lambda n: -FIGURE_WEIGHTS.get(n, 1.0))]
+    assert share_out(names, 1) == [["cohort_heatmap", "retention_groups", "stages", "growth", "retention", "funnel"]]
     assert share_out([], 2) == []
 
 
@@ -59,11 +61,24 @@ def test_shares_keep_the_greedy_split_where_it_is_already_the_lightest(monkeypat
 def test_shares_keep_the_first_lightest_split_the_search_finds(monkeypatch):
     """8, 7, 7, 4, 4, 4, 4 into three: no list can weigh 13 (no subset adds up to it), so 14 is the lightest
     heaviest list, and several splits reach it. The search places the heaviest figure first, each onto
-    the lists in order, so the first it finds is a + d | b + c | e + f + g (12 | 14 | 12); a later one as
-    light (such as a + f | b + c | d + e + g) does not replace it."""
+    the lists in order, so the first it finds is a + d | b + c | e + f + g (12 | 14 | 12); the others as
+    light (such as a + f | b + c | d + e + g) are cut off before they are complete, as no better."""
     for name, weight in zip("abcdefg", [8.0, 7.0, 7.0, 4.0, 4.0, 4.0, 4.0], strict=True):
         monkeypatch.setitem(FIGURE_WEIGHTS, name, weight)
     assert share_out(list("abcdefg"), 3) == [["a", "d"], ["b", "c"], ["e", "f", "g"]]
+
+
+def test_shares_of_more_figures_than_the_search_takes_are_greedy(monkeypatch):
+    """3, 3, 2, 2, 2 and tiny figures (0.001 each) into two: greedy puts a, c, e on one list (7) and b, d
+    and every tiny one on the other (5 + the tiny ones); the search finds a + b + some tiny | c + d + e
+    + the others (6.00x | 6.00x). Up to MAX_SEARCHED_FIGURES figures it searches, one more and it is greedy."""
+    big = {"a": 3.0, "b": 3.0, "c": 2.0, "d": 2.0, "e": 2.0}
+    tiny = [f"t{i:02d}" for i in range(MAX_SEARCHED_FIGURES + 1 - len(big))]
+    for name, weight in {**big, **dict.fromkeys(tiny, 0.001)}.items():
+        monkeypatch.setitem(FIGURE_WEIGHTS, name, weight)
+    searched = share_out([*big, *tiny[:-1]], 2)
+    assert max(sum(FIGURE_WEIGHTS[n] for n in share) for share in searched) < 6.01
+    assert share_out([*big, *tiny], 2) == [["a", "c", "e"], ["b", "d", *tiny]]
 
 
 def test_shares_are_in_order_of_their_heaviest_figure(monkeypatch):

@@ -10,10 +10,12 @@ even), while a compensated sum of 1e16, 1 and 1 keeps both ones.
 
 from __future__ import annotations
 
+import math
 import random
 import sys
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from compensated_sum import compensated_sum, sum_as_in_python_312
 from protocol_lever import ProtocolOnlyLever
@@ -46,30 +48,41 @@ def test_floats_are_added_left_to_right_each_addition_rounded(values, start, exp
     ("values", "start", "expected"),
     [
         ([BIG, 1.0, 1.0], 0.0, BIG + 2.0),  # both ones kept in the compensation
-        ([BIG, 1.0, 1.0], 0, BIG + 2.0),
-        ([BIG, 1, 1], 0.0, BIG),  # int items are added plainly
-        ([1, 2], 0, 3),  # ints only: exact, an int
+        ([BIG, 1.0, 1.0], 0, BIG + 2.0),  # 0 + BIG plainly, then the ones compensated
+        ([BIG, 1, 1], 0.0, BIG),  # int items of a float sum are added plainly
+        ([BIG, True, 1.0, 1.0], 0, BIG + 2.0),  # so is a bool; the float ones are compensated
+        ([1, 2, True], 0, 3 + 1),  # ints and bools only: exact, an int
+        ([BIG, 1.0, 1.0, np.float64(0.0)], 0, BIG + 2.0),  # the compensation is kept before a numpy float
+        ([BIG, 1.0, 1.0], True, BIG),  # a bool start: plain additions
+        ([2**63, -(2**63), BIG, 1.0, 1.0], 0, BIG),  # past a C long the total is a Python int: plain from there
+        ([2**64, -(2**64), BIG, 1.0, 1.0], 0.0, BIG),  # a float sum meeting an int past a C long: plain from there
         ([], 2.5, 2.5),
         ([0.1, 0.2, 0.3], 0.0, 0.6),  # left to right gives 0.6000000000000001
+        ([-0.0], -0.0, -0.0),
     ],
 )
 def test_the_stand_in_for_python_312s_sum_compensates_float_rounding(values, start, expected):
     got = compensated_sum(values, start)
     assert got == expected
-    assert type(got) is type(expected)
+    assert type(got) is type(expected) or isinstance(got, np.float64)
+    assert math.copysign(1.0, got) == math.copysign(1.0, expected)
 
 
-@pytest.mark.skipif(sys.version_info < (3, 12), reason="compares with the built-in sum() of Python 3.12 and later")
-def test_the_stand_in_gives_the_builtin_sums_of_python_312_and_later():
+@pytest.mark.skipif(
+    not (3, 12) <= sys.version_info < (3, 14),
+    reason="compares with the built-in sum() of Python 3.12 and 3.13 (3.14 also compensates int items)",
+)
+def test_the_stand_in_gives_the_builtin_sums_of_python_312_and_313():
     rng = random.Random(0)
-    pool = [BIG, 1.0, -1.0, 0.1, 1e-16, 3, -7]
+    pool = [BIG, 1.0, -1.0, 0.1, 1e-16, 3, -7, True, False, 2**63, -(2**64), np.float64(0.5), float("inf")]
     for _ in range(5000):
         values = [
             rng.choice([*pool, rng.uniform(-1e6, 1e6), rng.random() * 10.0 ** rng.randint(-20, 20)])
             for _ in range(rng.randint(0, 8))
         ]
-        start = rng.choice([0, 0.0, 1.5, 2])
-        assert compensated_sum(values, start) == sum(values, start), (values, start)
+        start = rng.choice([0, 0.0, 1.5, 2, True, 2**64])
+        want, got = sum(values, start), compensated_sum(values, start)
+        assert (got == want or (math.isnan(got) and math.isnan(want))) and type(got) is type(want), (values, start)
 
 
 def test_sum_as_in_python_312_puts_the_stand_in_in_place_of_the_builtin_only_within_the_block():

@@ -269,8 +269,8 @@ def _counts_by_day(
     """Users ``size[g, a]`` and each measure's hits ``hits[g, a]`` by group code g and acquisition day a.
 
     Hits are counted as the sum of the 0/1 hit per user in each bin (``bincount`` with
-    weights), which does not gather the hitting users' keys first: three times as fast
-    at a million users. The float sums are whole numbers below 2**53, so exact.
+    weights), which does not gather the hitting users' keys into a new array for each
+    measure first. The float sums are whole numbers below 2**53, so exact.
     """
     key = codes * horizon + acquired
     bins = n_groups * horizon

@@ -24,16 +24,16 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["FIGURE_WEIGHTS", "MAX_FIGURE_WORKERS", "FigureWorkers", "draw_pngs", "share_out"]
+__all__ = ["FIGURE_WEIGHTS", "MAX_FIGURE_WORKERS", "MAX_SEARCHED_FIGURES", "FigureWorkers", "draw_pngs", "share_out"]
 
 #: Workers at most (the figures split well into about this many shares).
 MAX_FIGURE_WORKERS = 3
 #: Drawing cost of each figure relative to a simple line chart (the retention curve), to
 #: balance the shares: a default run's figures as ``benchmarks/bench_overhead.py`` times them
-#: (``figure:NAME`` in ``benchmarks/results/overhead.json``, 2026-11-29); the figures a default
-#: run does not draw are estimates.
+#: (``figure:NAME`` in ``benchmarks/results/overhead.json``, 2026-11-29, to one decimal); the
+#: figures a default run does not draw are estimates.
 FIGURE_WEIGHTS = {
-    "cohort_heatmap": 3.1,
+    "cohort_heatmap": 3.0,
     "retention_groups": 1.6,
     "stages": 1.5,
     "growth": 1.2,
@@ -43,6 +43,9 @@ FIGURE_WEIGHTS = {
 }
 #: Cost of a figure not in :data:`FIGURE_WEIGHTS`.
 DEFAULT_WEIGHT = 1.0
+#: Most figures whose every split :func:`share_out` searches (a report has at most nine); more are
+#: split greedily, since the time the search takes grows exponentially with the figures.
+MAX_SEARCHED_FIGURES = 12
 #: Size of the figure each worker draws when it starts, to load fonts and the PNG writer.
 WARM_UP_INCHES = (2.0, 1.0)
 
@@ -51,11 +54,13 @@ def share_out(names: list[str], shares: int) -> list[list[str]]:
     """Split figure names into at most ``shares`` lists whose heaviest is as light as it can be.
 
     The figures are drawn side by side, one list per worker, so the slowest list is what
-    the caller waits for. Every split is searched (a report has at most nine figures),
-    heaviest figure first and cutting off any branch that cannot beat the best split so
-    far; the first best is kept, starting from the greedy one (each figure onto the
-    lightest list), which it only replaces when strictly lighter. Each list is in the
-    order its figures were placed: heaviest first.
+    the caller waits for. Up to :data:`MAX_SEARCHED_FIGURES` figures, every split is
+    searched, heaviest figure first, each onto the lists in order, cutting off any branch
+    that cannot beat the best split so far (by the sums of their weights); it starts from
+    the greedy split (each figure onto the lightest list), and a split replaces the best
+    so far only when strictly lighter, so the first lightest one found is kept. More
+    figures are split greedily. Each list is in the order its figures were placed:
+    heaviest first.
     """
     order = sorted(names, key=lambda n: -FIGURE_WEIGHTS.get(n, DEFAULT_WEIGHT))
     weights = [FIGURE_WEIGHTS.get(n, DEFAULT_WEIGHT) for n in order]
@@ -70,11 +75,12 @@ def share_out(names: list[str], shares: int) -> list[list[str]]:
 
     def place(i: int) -> None:
         nonlocal best, best_load
-        if i == len(order):
-            if max(loads) < best_load:  # a list filled before the best so far was found may be as heavy
-                best, best_load = [list(share) for share in lists], max(loads)
+        if max(loads) >= best_load:  # a list filled before the best so far was found may be as heavy
             return
-        tried = set()
+        if i == len(order):
+            best, best_load = [list(share) for share in lists], max(loads)
+            return
+        tried: set[float] = set()
         for j, load in enumerate(loads):
             # lists of equal load are interchangeable; one at the best load or above cannot beat it
             if load in tried or load + weights[i] >= best_load:
@@ -86,7 +92,8 @@ def share_out(names: list[str], shares: int) -> list[list[str]]:
             lists[j].pop()
             loads[j] = load
 
-    place(0)
+    if len(order) <= MAX_SEARCHED_FIGURES:
+        place(0)
     return [share for share in best if share]
 
 
