@@ -36,7 +36,7 @@ FIGURE_WEIGHTS = {
     "cohort_heatmap": 3.0,
     "retention_groups": 1.6,
     "stages": 1.5,
-    "growth": 1.2,
+    "growth": 1.3,
     "vs_baseline": 1.5,
     "spend_response": 1.5,
     "funnel": 0.8,
