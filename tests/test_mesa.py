@@ -108,6 +108,52 @@ def test_a_day_that_raised_is_refused_on_every_later_call(small_preset, monkeypa
     assert model.day == 1
 
 
+class _MesaStepAfterAFailure:
+    """Mesa 3.4+'s step once a step raised (or past the schedule's end): it steps nothing, silently.
+
+    Put in place of the model's ``_mesa_step`` (Mesa's own wrapper), so that on Mesa 3.3 too the
+    model must refuse such a day itself, before Mesa's step is called.
+    """
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> None:
+        self.calls += 1
+
+
+def test_a_day_past_the_horizon_is_refused_before_mesas_step(small_preset):
+    model = UserLifecycleModel(small_preset("game", market_size=100, days=1))
+    model.step()
+    model._mesa_step = silent = _MesaStepAfterAFailure()
+    with pytest.raises(RuntimeError, match="horizon_days=1 reached"):
+        model.step()
+    assert silent.calls == 0
+
+
+def test_a_day_after_one_that_raised_is_refused_before_mesas_step(small_preset, monkeypatch):
+    model = UserLifecycleModel(small_preset("game", market_size=100, days=5))
+    with monkeypatch.context() as patch:
+        patch.setattr(model, "_step_day", lambda: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            model.step()
+    model._mesa_step = silent = _MesaStepAfterAFailure()
+    with pytest.raises(RuntimeError, match=r"^day 0 failed \(division by zero\)"):
+        model.step()
+    assert silent.calls == 0
+
+
+def test_a_day_that_can_be_stepped_goes_through_mesas_step(small_preset):
+    model = UserLifecycleModel(small_preset("game", market_size=100, days=5))
+    mesas = model._mesa_step
+    model._mesa_step = counted = _MesaStepAfterAFailure()
+    model.step()
+    assert counted.calls == 1 and model.day == 0  # Mesa's step (here a stand-in) steps the day
+    model._mesa_step = mesas
+    model.step()
+    assert model.day == 1 and model.steps == 1
+
+
 # ------------------------------------------------------------- Mesa conventions
 REPORTED_STAGES = ("unaware", "aware", "new", "retained", "activated", "dormant", "churned")
 
