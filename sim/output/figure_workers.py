@@ -5,9 +5,11 @@ Drawing the report's figures is the longest part of writing a result folder (abo
 :class:`FigureWorkers` keeps a few worker processes (``forkserver`` where the platform
 has it, else ``spawn``; never ``fork``, which is unsafe in a process with threads) that
 import the drawing code as soon as they start — while the caller is still simulating —
-and then each draw a share of the figures from the result folder's files, so the
-figures cost about as long as the slowest share. The PNG bytes are the ones the caller
-would draw itself (tested), since every worker reads the same files with the same code.
+and then each draw a share of the figures, so the figures cost about as long as the
+slowest share. The caller reads the result folder once and sends each worker what it
+read (a few MB for a default run, pickled in milliseconds, where a worker's own first
+read of the files took several times as long). The PNG bytes are the ones the caller
+would draw itself (tested), since every worker draws the same data with the same code.
 
 The ``opsim`` command starts them for a single run with figures; a sweep does not
 (its jobs already use the cores). Workers ignore Ctrl-C (the caller handles it and
@@ -21,8 +23,11 @@ import os
 import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sim.output.run_report import FolderData
 
 __all__ = ["FIGURE_WEIGHTS", "MAX_FIGURE_WORKERS", "MAX_SEARCHED_FIGURES", "FigureWorkers", "draw_pngs", "share_out"]
 
@@ -97,14 +102,13 @@ def share_out(names: list[str], shares: int) -> list[list[str]]:
     return [share for share in best if share]
 
 
-def draw_pngs(folder: str, names: list[str]) -> dict[str, bytes]:
-    """PNG bytes of the named figures of the result folder (what a worker runs)."""
+def draw_pngs(data: FolderData, names: list[str]) -> dict[str, bytes]:
+    """PNG bytes of the named figures of a run's data (what a worker runs)."""
     import io
 
     from sim.output import figures as plots
-    from sim.output.run_report import draw_figure, load_folder
+    from sim.output.run_report import draw_figure
 
-    data = load_folder(folder)
     out = {}
     for name in names:
         buf = io.BytesIO()
@@ -116,16 +120,15 @@ def draw_pngs(folder: str, names: list[str]) -> dict[str, bytes]:
 def _prepare() -> None:
     """Worker start: leave Ctrl-C to the caller, and get ready to draw now (while the caller simulates).
 
-    Importing the drawing code (matplotlib, pandas, pyarrow's parquet reader) takes about
-    a second, a process's first drawing about 0.3 s more than the next (fonts found and
-    loaded, the PNG writer set up) and its first Parquet read about 10 ms more: a tiny
-    figure drawn and saved here, and a tiny table written and read back, pay that.
+    Importing the drawing code (matplotlib, pandas, and pyarrow, which the run's text
+    columns are stored in) takes about a second, and a process's first drawing about
+    0.3 s more than the next (fonts found and loaded, the PNG writer set up): a tiny
+    figure drawn and saved here pays that.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import io
 
-    import pandas as pd
-    import pyarrow.parquet  # noqa: F401  (pandas imports it at the first read otherwise)
+    import pyarrow  # noqa: F401  (pandas imports it when it unpickles a text column otherwise)
     from matplotlib.figure import Figure
 
     import sim.output.run_report  # noqa: F401
@@ -139,9 +142,6 @@ def _prepare() -> None:
         ax.set_title("warm-up", fontweight="bold")
         ax.text(0, 0, "0.0", fontsize=5.5)
     save_png(fig, io.BytesIO())
-    table = io.BytesIO()
-    pd.DataFrame({"warm_up": [0]}).to_parquet(table)
-    pd.read_parquet(io.BytesIO(table.getvalue()))
 
 
 def _ready() -> int:
@@ -170,12 +170,12 @@ class FigureWorkers:
         )
         self._started: list[Future] = [self._pool.submit(_ready) for _ in range(self.processes)]
 
-    def draw(self, folder: str | Path, names: list[str]) -> dict[str, bytes] | None:
-        """PNG bytes of the named figures, drawn in the workers; None if the pool is closed or broke."""
+    def draw(self, data: FolderData, names: list[str]) -> dict[str, bytes] | None:
+        """PNG bytes of the named figures of ``data``, drawn in the workers; None if the pool is closed or broke."""
         if self._pool is None:
             return None
         try:
-            jobs = [self._pool.submit(draw_pngs, str(folder), share) for share in share_out(names, self.processes)]
+            jobs = [self._pool.submit(draw_pngs, data, share) for share in share_out(names, self.processes)]
             out: dict[str, bytes] = {}
             for job in jobs:
                 out.update(job.result())

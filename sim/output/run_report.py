@@ -70,9 +70,9 @@ __all__ = [
 
 
 class FigureDrawer(Protocol):
-    """Draws named figures of a result folder elsewhere (:class:`sim.output.figure_workers.FigureWorkers`)."""
+    """Draws named figures of a run's data elsewhere (:class:`sim.output.figure_workers.FigureWorkers`)."""
 
-    def draw(self, folder: str | Path, names: list[str]) -> dict[str, bytes] | None:
+    def draw(self, data: FolderData, names: list[str]) -> dict[str, bytes] | None:
         """PNG bytes of each named figure, or None to have them drawn here."""
         ...
 
@@ -262,13 +262,13 @@ def figures(data: FolderData, workers: FigureDrawer | None = None) -> dict[str, 
     """Figure name → (caption, PNG bytes), in report order.
 
     Args:
-        data: The run's data (``data.path``: its folder, which workers read).
+        data: The run's data (sent to the workers, if any, to draw from).
         workers: Processes to draw in (:class:`~sim.output.figure_workers.FigureWorkers`),
             or None to draw here; the same bytes either way.
 
     """
     names = figure_names(data)
-    drawn = workers.draw(data.path, names) if workers is not None and data.path is not None else None
+    drawn = workers.draw(data, names) if workers is not None else None
     out: dict[str, tuple[str, bytes]] = {}
     for name in names:
         if drawn is None:
