@@ -158,6 +158,24 @@ def test_a_workers_drawing_is_the_callers_png_bytes(folder):
     assert draw_pngs(pickle.loads(pickle.dumps(data)), names) == {name: here[name][1] for name in names}
 
 
+def test_each_figure_is_drawn_from_the_part_of_the_data_a_worker_is_sent(folder):
+    """Without the retention curve a worker is sent no cohort tables, and every figure is the same PNG."""
+    data = run_report.load_folder(folder)
+    here = run_report.figures(data)
+    assert data.baseline_cohorts is not None and len(data.cohorts) > 0
+    for name in here:
+        part = run_report.figure_data(data, [name])
+        if name in run_report.COHORT_FIGURES:
+            assert part is data
+        else:
+            assert len(part.cohorts) == 0 and list(part.cohorts.columns) == list(data.cohorts.columns)
+            assert part.baseline_cohorts is None
+            assert part.daily is data.daily and part.tables is data.tables and part.summary is data.summary
+        assert draw_pngs(pickle.loads(pickle.dumps(part)), [name]) == {name: here[name][1]}
+    assert run_report.figure_data(data, ["funnel", "retention"]) is data
+    assert len(pickle.dumps(run_report.figure_data(data, ["funnel"]))) < len(pickle.dumps(data))
+
+
 def test_a_worker_start_ignores_ctrl_c_imports_the_drawing_code_and_draws_once():
     """In a fresh process, as a worker starts: nothing of this test session is imported there."""
     import subprocess

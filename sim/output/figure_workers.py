@@ -6,9 +6,11 @@ Drawing the report's figures is the longest part of writing a result folder (abo
 has it, else ``spawn``; never ``fork``, which is unsafe in a process with threads) that
 import the drawing code as soon as they start — while the caller is still simulating —
 and then each draw a share of the figures, so the figures cost about as long as the
-slowest share. The caller reads the result folder once and sends each worker what it
-read (a few MB for a default run, pickled in milliseconds, where a worker's own first
-read of the files took several times as long). The PNG bytes are the ones the caller
+slowest share. The caller reads the result folder once and sends each worker the part
+its figures are drawn from (:func:`sim.output.run_report.figure_data`: the large cohort
+tables only to the worker that draws the retention curve; a few MB in all for a default
+run, pickled in milliseconds, where a worker's own first read of the files took several
+times as long). The PNG bytes are the ones the caller
 would draw itself (tested), since every worker draws the same data with the same code.
 
 The ``opsim`` command starts them for a single run with figures; a sweep does not
@@ -175,7 +177,10 @@ class FigureWorkers:
         if self._pool is None:
             return None
         try:
-            jobs = [self._pool.submit(draw_pngs, data, share) for share in share_out(names, self.processes)]
+            from sim.output.run_report import figure_data
+
+            shares = share_out(names, self.processes)
+            jobs = [self._pool.submit(draw_pngs, figure_data(data, share), share) for share in shares]
             out: dict[str, bytes] = {}
             for job in jobs:
                 out.update(job.result())

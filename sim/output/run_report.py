@@ -27,7 +27,7 @@ import html
 import io
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -56,10 +56,12 @@ if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: a report wh
     from matplotlib.figure import Figure
 
 __all__ = [
+    "COHORT_FIGURES",
     "FIGURE_CAPTIONS",
     "PANEL_FIGURES",
     "FolderData",
     "draw_figure",
+    "figure_data",
     "figure_names",
     "figures",
     "load_folder",
@@ -208,6 +210,24 @@ def _caption(data: FolderData, name: str) -> str:
         f"{FIGURE_CAPTIONS[name]}{baseline}. Days observed by fewer than "
         f"{percent(MIN_POOLED_SHARE, 0)} of the D1 users are left out."
     )
+
+
+#: The figures drawn from the cohort tables (``cohorts``, ``baseline_cohorts``): by far the
+#: largest part of a run's data (H·(H+1)/2 rows for a horizon of H days).
+COHORT_FIGURES = ("retention",)
+
+
+def figure_data(data: FolderData, names: list[str]) -> FolderData:
+    """The part of ``data`` that the named figures are drawn from (what is sent to a figure worker).
+
+    Without a figure of :data:`COHORT_FIGURES` among them, the cohort tables are left out
+    (an empty cohort table with the same columns, no baseline cohorts); the rest is kept,
+    since :func:`figure_names` reads it to check a figure's name. Each named figure is
+    drawn from it as from ``data`` (tested).
+    """
+    if any(name in COHORT_FIGURES for name in names):
+        return data
+    return replace(data, cohorts=data.cohorts.iloc[:0], baseline_cohorts=None)
 
 
 def draw_figure(data: FolderData, name: str, *, ax: Axes | Figure | None = None) -> Figure:
