@@ -37,8 +37,9 @@ __all__ = ["FIGURE_WEIGHTS", "MAX_FIGURE_WORKERS", "MAX_SEARCHED_FIGURES", "Figu
 MAX_FIGURE_WORKERS = 3
 #: Drawing cost of each figure relative to a simple line chart (the retention curve), to
 #: balance the shares: a default run's figures as ``benchmarks/bench_overhead.py`` times them
-#: (``figure:NAME`` in ``benchmarks/results/overhead.json``, 2026-11-29, to one decimal); the
-#: figures a default run does not draw are estimates.
+#: (``figure:NAME`` in ``benchmarks/results/overhead.json``), to one decimal as in its runs of
+#: 2026-11-29, between which they moved by up to 0.1; the figures a default run does not
+#: draw are estimates.
 FIGURE_WEIGHTS = {
     "cohort_heatmap": 3.0,
     "retention_groups": 1.6,
