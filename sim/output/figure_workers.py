@@ -10,8 +10,8 @@ slowest share. The caller reads the result folder once and sends each worker the
 its figures are drawn from (:func:`sim.output.run_report.figure_data`: the large cohort
 tables only to the worker that draws the retention curve; a few MB in all for a default
 run, pickled in milliseconds, where a worker's own first read of the files took several
-times as long). The PNG bytes are the ones the caller
-would draw itself (tested), since every worker draws the same data with the same code.
+times as long). The PNG bytes are the ones the caller would draw itself (tested), since
+every worker draws the same data with the same code.
 
 The ``opsim`` command starts them for a single run with figures; a sweep does not
 (its jobs already use the cores). Workers ignore Ctrl-C (the caller handles it and
