@@ -75,28 +75,30 @@ def run_phases(users: int, days: int, workers: bool) -> dict[str, float]:
 
 
 def figure_seconds(folder: str) -> dict[str, float]:
-    """Each figure of the result folder drawn and saved again in this (now warm) process.
+    """Each figure of the result folder drawn and saved again in this process, once it has drawn them all.
 
-    ``figure:NAME``: seconds with :func:`sim.output.figures.save_png` (one drawing), what each
-    figure costs one core; the figures phase above is the slowest worker's share of them.
-    ``savefig:NAME``: the same figure saved by matplotlib's ``savefig`` (two drawings).
+    ``figure:NAME``: seconds as a figure worker draws it (:func:`sim.output.figure_workers.draw_pngs`:
+    one drawing, the garbage collector paused), what each figure costs one core; the figures
+    phase above is the slowest worker's share of them. ``savefig:NAME``: the same figure
+    saved by matplotlib's ``savefig`` (two drawings).
     """
     import io
 
-    from sim.output.figures import save_png
+    from sim.output.figure_workers import draw_pngs
     from sim.output.run_report import draw_figure, figure_names, load_folder
     from sim.output.style import house_style
 
-    def with_savefig(fig, buf):
+    def with_savefig(name):
         with house_style():
-            fig.savefig(buf, format="png")
+            draw_figure(data, name).savefig(io.BytesIO(), format="png")
 
     data = load_folder(folder)
+    draw_pngs(data, figure_names(data))  # this process's first drawing also loads fonts: not timed
     out = {}
     for name in figure_names(data):
-        for label, save in (("figure", save_png), ("savefig", with_savefig)):
+        for label, draw in (("figure", lambda n: draw_pngs(data, [n])), ("savefig", with_savefig)):
             started = time.perf_counter()
-            save(draw_figure(data, name), io.BytesIO())
+            draw(name)
             out[f"{label}:{name}"] = time.perf_counter() - started
     return out
 

@@ -188,12 +188,45 @@ def test_a_worker_start_ignores_ctrl_c_imports_the_drawing_code_and_draws_once()
         "print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)\n"
         "print(sorted(m for m in ('sim.output.run_report', 'sim.output.figures', 'pyarrow') if m in sys.modules))\n"
         "print(fm._get_font.cache_info().currsize)\n"
+        "import gc\n"
+        "print(gc.get_freeze_count(), len(gc.get_objects()), gc.isenabled())\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
-    ignores, modules, fonts = done.stdout.splitlines()
+    ignores, modules, fonts, collector = done.stdout.splitlines()
     assert ignores == "True"
     assert modules == str(["pyarrow", "sim.output.figures", "sim.output.run_report"])
     assert int(fonts) >= 2  # fonts are loaded only to draw text: the warm-up drew regular and bold text
+    frozen, tracked, enabled = collector.split()
+    # what the imports made is frozen: the collector still tracks only what came after (a few objects)
+    assert int(frozen) > 50_000 and int(tracked) < 1_000 and enabled == "True"
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_the_garbage_collector_is_paused_while_figures_are_drawn_and_left_as_it_was(
+    folder, monkeypatch, enabled_before
+):
+    import gc
+
+    from sim.output import figures as plots
+
+    seen = []
+    save_png = plots.save_png
+
+    def recording(fig, target):
+        seen.append(gc.isenabled())
+        save_png(fig, target)
+
+    monkeypatch.setattr(plots, "save_png", recording)
+    data = run_report.load_folder(folder)
+    (gc.enable if enabled_before else gc.disable)()
+    try:
+        drawn = draw_pngs(data, ["funnel", "growth"])
+        after = gc.isenabled()
+    finally:
+        gc.enable()
+    assert seen == [False, False]
+    assert after is enabled_before
+    assert set(drawn) == {"funnel", "growth"}
 
 
 def _parent(pid: int) -> int:
