@@ -40,16 +40,17 @@ __all__ = ["FIGURE_WEIGHTS", "MAX_FIGURE_WORKERS", "MAX_SEARCHED_FIGURES", "Figu
 MAX_FIGURE_WORKERS = 3
 #: Drawing cost of each figure relative to a simple line chart (the retention curve), to
 #: balance the shares: a default run's figures as ``benchmarks/bench_overhead.py`` times them
-#: (``figure:NAME`` in ``benchmarks/results/overhead.json``), to one decimal as in its runs of
-#: 2026-11-29, between which they moved by up to 0.1; the figures a default run does not
-#: draw are estimates.
+#: (``figure:NAME`` in ``benchmarks/results/overhead.json``, with matplotlib 3.10), to one
+#: decimal: between rounds a figure's ratio moved by up to 0.1, the stages' by up to 0.4.
+#: ``vs_baseline`` and ``spend_response``, which a default run does not draw, were timed the
+#: same way on a ``paid_growth`` run.
 FIGURE_WEIGHTS = {
-    "cohort_heatmap": 3.0,
-    "retention_groups": 1.6,
-    "stages": 1.5,
-    "growth": 1.3,
-    "vs_baseline": 1.5,
-    "spend_response": 1.5,
+    "cohort_heatmap": 2.6,
+    "retention_groups": 1.8,
+    "stages": 1.8,
+    "growth": 1.5,
+    "vs_baseline": 2.1,
+    "spend_response": 1.8,
     "funnel": 0.8,
 }
 #: Cost of a figure not in :data:`FIGURE_WEIGHTS`.
