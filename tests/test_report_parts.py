@@ -370,6 +370,34 @@ def test_save_png_writes_the_bytes_savefig_writes_in_one_drawing(small_run):
         assert fig.canvas is canvas  # the figure keeps its own canvas, as after savefig
 
 
+def test_titles_at_the_fixed_height_are_where_matplotlib_would_place_them(small_run, monkeypatch):
+    """The style's ``axes.titley: 1.0`` only skips matplotlib's search for top-side ticks to lift titles over."""
+    from sim.output import style
+    from sim.output.sweep_report import sweep_heatmap_figure, sweep_points_figure
+
+    table = pd.DataFrame({"day": [1, 2, 3], "observed": [0.3, 0.2, 0.15], "fitted": [0.31, 0.19, 0.15]})
+    jobs = pd.DataFrame(
+        [{"a.x": a, "b.y": b, "seed": 0, "incremental_profit": a * 10.0 - b} for a in (0, 1) for b in (1, 2)]
+    )
+
+    def every_figure() -> dict[str, bytes]:
+        drawn = {
+            **_run_figures(small_run),
+            "calibration": plots.calibration_figure(table, "t"),
+            "points": sweep_points_figure(_points_table(12, 3), "USD"),
+            "sweep_heatmap": sweep_heatmap_figure(jobs, "a.x", "b.y", "incremental_profit", "USD"),
+        }
+        return {name: _save_png_bytes(fig) for name, fig in drawn.items()}
+
+    fixed = every_figure()
+    assert style._style_settings()["axes.titley"] == 1.0
+    automatic = {**style._style_settings(), "axes.titley": None}  # matplotlib's default: placed at each drawing
+    monkeypatch.setattr(style, "_style_settings", lambda: automatic)
+    with house_style():
+        assert matplotlib.rcParams["axes.titley"] is None
+    assert every_figure() == fixed
+
+
 def test_save_png_leaves_settings_it_does_not_reproduce_to_savefig(small_run):
     """A figure made at another dpi than savefig.dpi: one drawing would write it at its own 200 dpi."""
     with house_style():
