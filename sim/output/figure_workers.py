@@ -40,18 +40,19 @@ __all__ = ["FIGURE_WEIGHTS", "MAX_FIGURE_WORKERS", "MAX_SEARCHED_FIGURES", "Figu
 MAX_FIGURE_WORKERS = 3
 #: Drawing cost of each figure relative to a simple line chart (the retention curve), to
 #: balance the shares: a default run's figures as ``benchmarks/bench_overhead.py`` times them
-#: (``figure:NAME`` in ``benchmarks/results/overhead.json``, with matplotlib 3.10), to one
-#: decimal: between rounds a figure's ratio moved by up to 0.1, the stages' by up to 0.4.
+#: (each round's ``figure:NAME`` over its ``figure:retention`` in
+#: ``benchmarks/results/overhead.json``, with matplotlib 3.10: the median over the rounds, to
+#: one decimal; a ratio moved by up to 0.4 between rounds).
 #: ``vs_baseline`` and ``spend_response``, which a default run does not draw, were timed the
 #: same way on a ``paid_growth`` run.
 FIGURE_WEIGHTS = {
     "cohort_heatmap": 2.6,
     "retention_groups": 1.8,
     "stages": 1.8,
-    "growth": 1.5,
+    "growth": 1.4,
     "vs_baseline": 2.1,
     "spend_response": 1.8,
-    "funnel": 0.8,
+    "funnel": 0.9,
 }
 #: Cost of a figure not in :data:`FIGURE_WEIGHTS`.
 DEFAULT_WEIGHT = 1.0
