@@ -38,6 +38,22 @@ def test_shares_of_a_default_runs_figures_are_the_lightest_split():
     assert share_out([], 2) == []
 
 
+def test_shares_of_a_reports_nine_figures_are_the_lightest_split():
+    """Every figure a report can have (levers and paid ads): searched, not split greedily.
+
+    Weights 2.6 heatmap, 2.1 vs_baseline, 1.8 spend_response, 1.8 groups, 1.8 stages, 1.4 growth,
+    1.0 payback and retention (the default weight), 0.9 funnel: 14.4 in all, split 7.2 | 7.2;
+    greedy, each onto the lighter list, would give 7.6 | 6.8.
+    """
+    shares = share_out(list(run_report.FIGURE_CAPTIONS), 2)
+    assert shares == [
+        ["cohort_heatmap", "spend_response", "retention_groups", "payback"],
+        ["vs_baseline", "stages", "growth", "retention", "funnel"],
+    ]
+    loads = [sum(FIGURE_WEIGHTS.get(name, 1.0) for name in share) for share in shares]
+    assert loads == pytest.approx([7.2, 7.2])
+
+
 def test_shares_beat_the_greedy_split_where_it_is_not_the_lightest(monkeypatch):
     """3, 3, 2, 2, 2 into two: greedy gives 3 + 2 + 2 = 7 | 5, the lightest split 3 + 3 | 2 + 2 + 2 = 6 | 6."""
     for name, weight in {"a": 3.0, "b": 3.0, "c": 2.0, "d": 2.0, "e": 2.0}.items():
@@ -176,6 +192,46 @@ def test_each_figure_is_drawn_from_the_part_of_the_data_a_worker_is_sent(folder)
         assert draw_pngs(pickle.loads(pickle.dumps(part)), [name]) == {name: here[name][1]}
     assert run_report.figure_data(data, ["funnel", "retention"]) is data
     assert len(pickle.dumps(run_report.figure_data(data, ["funnel"]))) < len(pickle.dumps(data))
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_the_garbage_collector_is_left_as_it_was_when_a_drawing_fails(monkeypatch, enabled_before):
+    import gc
+
+    def failing(data, name):
+        assert not gc.isenabled()
+        raise RuntimeError("no such data")
+
+    monkeypatch.setattr(run_report, "draw_figure", failing)
+    (gc.enable if enabled_before else gc.disable)()
+    try:
+        with pytest.raises(RuntimeError, match="no such data"):
+            draw_pngs(None, ["funnel"])
+        after = gc.isenabled()
+    finally:
+        gc.enable()
+    assert after is enabled_before
+
+
+@pytest.mark.parametrize(("cores", "workers"), [(8, 3), (3, 3), (2, 2), (1, 1), (None, 1)])
+def test_workers_default_to_one_a_core_and_at_most_three(monkeypatch, cores, workers):
+    from sim.output import figure_workers
+
+    class NoProcesses:  # stands in for the pool: no process is started
+        def __init__(self, max_workers, mp_context, initializer):
+            self.max_workers = max_workers
+
+        def submit(self, task):
+            return None
+
+        def shutdown(self, wait, cancel_futures):
+            pass
+
+    monkeypatch.setattr(figure_workers, "ProcessPoolExecutor", NoProcesses)
+    monkeypatch.setattr(figure_workers.os, "cpu_count", lambda: cores)
+    with FigureWorkers() as pool:
+        assert pool.processes == workers == pool._pool.max_workers
+        assert len(pool._started) == workers
 
 
 def test_a_worker_start_ignores_ctrl_c_imports_the_drawing_code_and_draws_once():

@@ -1,7 +1,8 @@
 """Processes that draw a run's figures side by side, started before the run so their imports overlap it.
 
 Drawing the report's figures is the longest part of writing a result folder (about
-1 s of CPU for a default run here), and matplotlib's drawing holds the GIL, so threads would not help.
+two thirds of a second of CPU for a default run here), and matplotlib's drawing holds the
+GIL, so threads would not help.
 :class:`FigureWorkers` keeps a few worker processes (``forkserver`` where the platform
 has it, else ``spawn``; never ``fork``, which is unsafe in a process with threads) that
 import the drawing code as soon as they start — while the caller is still simulating —
