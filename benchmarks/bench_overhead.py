@@ -80,8 +80,9 @@ def figure_seconds(folder: str) -> dict[str, float]:
     ``figure:NAME``: seconds as a figure worker draws it (:func:`sim.output.figure_workers.draw_pngs`:
     one drawing, the garbage collector paused), what each figure costs one core; the figures
     phase above is the slowest worker's share of them. ``savefig:NAME``: the same figure
-    saved by matplotlib's ``savefig`` (two drawings).
+    saved by matplotlib's ``savefig`` (two drawings), the garbage collector paused too.
     """
+    import gc
     import io
 
     from sim.output.figure_workers import draw_pngs
@@ -89,8 +90,12 @@ def figure_seconds(folder: str) -> dict[str, float]:
     from sim.output.style import house_style
 
     def with_savefig(name):
-        with house_style():
-            draw_figure(data, name).savefig(io.BytesIO(), format="png")
+        gc.disable()
+        try:
+            with house_style():
+                draw_figure(data, name).savefig(io.BytesIO(), format="png")
+        finally:
+            gc.enable()
 
     data = load_folder(folder)
     draw_pngs(data, figure_names(data))  # this process's first drawing also loads fonts: not timed

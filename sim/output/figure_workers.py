@@ -41,9 +41,10 @@ __all__ = ["FIGURE_WEIGHTS", "MAX_FIGURE_WORKERS", "MAX_SEARCHED_FIGURES", "Figu
 MAX_FIGURE_WORKERS = 3
 #: Drawing cost of each figure relative to a simple line chart (the retention curve), to
 #: balance the shares: a default run's figures as ``benchmarks/bench_overhead.py`` times them
-#: (each round's ``figure:NAME`` over its ``figure:retention`` in
-#: ``benchmarks/results/overhead.json``, with matplotlib 3.10: the median over the rounds, to
-#: one decimal; a ratio moved by up to 0.4 between rounds).
+#: (each round's ``figure:NAME`` over its ``figure:retention``, with matplotlib 3.10: the
+#: median over the five rounds of a run on 2026-11-29, to one decimal; the medians of later
+#: runs, as in ``benchmarks/results/overhead.json``, differ by up to 0.1, a round's ratio
+#: from them by up to 0.4).
 #: ``vs_baseline`` and ``spend_response``, which a default run does not draw, were timed the
 #: same way on a ``paid_growth`` run.
 FIGURE_WEIGHTS = {
