@@ -128,10 +128,9 @@ def draw_pngs(data: FolderData, names: list[str]) -> dict[str, bytes]:
     """PNG bytes of the named figures of a run's data (what a worker runs).
 
     The garbage collector is paused while they are drawn: a figure makes thousands of
-    objects (about 9,000 for a default run's heatmap), which set off collections; in a
-    process that has not frozen its imports (:func:`_prepare` does), they took 0.04 s of
-    the 0.75 s a default run's figures took here, a full one 0.03-0.05 s. The figures'
-    cyclic garbage is collected after, when the collector next runs.
+    objects, which set off collections, and in a process that has not frozen its imports
+    (:func:`_prepare` does) those took a few per cent of the drawing time here. The
+    figures' cyclic garbage is collected after, when the collector next runs.
     """
     import io
 
