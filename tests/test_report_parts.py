@@ -374,15 +374,17 @@ def test_save_png_writes_the_bytes_savefig_writes_in_one_drawing(small_run):
 def test_titles_at_the_fixed_height_are_where_matplotlib_would_place_them(small_run, monkeypatch):
     """The style's ``axes.titley: 1.0`` only skips matplotlib's search for top-side ticks to lift titles over.
 
-    The run's, the calibration's and the sweep's figures (a kept sweep's too); the plan's and
-    the lift's were checked the same way once, by hand.
+    The run's, the calibration's and the sweep's figures (a kept sweep's table too); the plan's
+    and the lift's were checked the same way once, by hand.
     """
+    from sim.analysis.retention import pooled_curve_from_table
     from sim.output import style
     from sim.output.sweep_report import (
+        RetentionCurve,
+        retention_curves_figure,
         sweep_heatmap_figure,
         sweep_points_figure,
         sweep_response_figure,
-        sweep_retention_figure,
     )
 
     table = pd.DataFrame({"day": [1, 2, 3], "observed": [0.3, 0.2, 0.15], "fitted": [0.31, 0.19, 0.15]})
@@ -390,10 +392,13 @@ def test_titles_at_the_fixed_height_are_where_matplotlib_would_place_them(small_
         [{"a.x": a, "b.y": b, "seed": 0, "incremental_profit": a * 10.0 - b} for a in (0, 1) for b in (1, 2)]
     )
 
-    study = Path(__file__).parents[1] / "experiments" / "ads_vs_referral" / "results"  # a sweep's folder, kept
-    study_jobs = pd.read_parquet(study / "sweep_jobs.parquet")
+    study = Path(__file__).parents[1] / "experiments" / "ads_vs_referral" / "results"  # a sweep's table, kept
     study_table = pd.read_parquet(study / "sweep_summary.parquet")
-    metric = study_table["rank_metric"].iloc[0]
+    curve, users = pooled_curve_from_table(small_run.cohorts)
+    curves = [
+        RetentionCurve("a", curve, np.full_like(curve, 0.01), users),
+        RetentionCurve("b", 0.9 * curve, np.full_like(curve, np.nan), users),
+    ]
 
     def every_figure() -> dict[str, bytes]:
         drawn = {
@@ -401,9 +406,9 @@ def test_titles_at_the_fixed_height_are_where_matplotlib_would_place_them(small_
             "calibration": plots.calibration_figure(table, "t"),
             "points": sweep_points_figure(_points_table(12, 3), "USD"),
             "sweep_heatmap": sweep_heatmap_figure(jobs, "a.x", "b.y", "incremental_profit", "USD"),
+            "sweep_response": sweep_response_figure(jobs, "a.x", "incremental_profit", "USD"),
+            "sweep_retention": retention_curves_figure(curves),
             "study_points": sweep_points_figure(study_table, "USD"),
-            "study_retention": sweep_retention_figure(study_jobs, study_table, study),
-            "study_response": sweep_response_figure(study_jobs, "strategy.paid_ads.search.daily_budget", metric, "USD"),
         }
         return {name: _save_png_bytes(fig) for name, fig in drawn.items()}
 
