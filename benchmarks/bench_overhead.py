@@ -82,20 +82,15 @@ def figure_seconds(folder: str) -> dict[str, float]:
     phase above is the slowest worker's share of them. ``savefig:NAME``: the same figure
     saved by matplotlib's ``savefig`` (two drawings), the garbage collector paused too.
     """
-    import gc
     import io
 
-    from sim.output.figure_workers import draw_pngs
+    from sim.output.figure_workers import _no_collection, draw_pngs
     from sim.output.run_report import draw_figure, figure_names, load_folder
     from sim.output.style import house_style
 
     def with_savefig(name):
-        gc.disable()
-        try:
-            with house_style():
-                draw_figure(data, name).savefig(io.BytesIO(), format="png")
-        finally:
-            gc.enable()
+        with _no_collection(), house_style():
+            draw_figure(data, name).savefig(io.BytesIO(), format="png")
 
     data = load_folder(folder)
     draw_pngs(data, figure_names(data))  # this process's first drawing also loads fonts: not timed
