@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import QuadMesh
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.textpath import TextPath
@@ -99,11 +100,40 @@ def test_the_heatmap_writes_each_cell_its_value_in_the_colour_that_reads():
     (labels,) = [c for c in ax.collections if isinstance(c, CellLabels)]
     assert labels.texts == ["10.0", "55.0", "2.0"]  # row by row, cells without a value left blank
     np.testing.assert_array_equal(labels.get_offsets(), [[0, 0], [1, 0], [0, 1]])
-    image = ax.images[0]
-    expected = [text_colour_on(image.cmap(image.norm(v))) for v in (10.0, 55.0, 2.0)]
+    (cells,) = [c for c in ax.collections if isinstance(c, QuadMesh)]
+    expected = [text_colour_on(cells.cmap(cells.norm(v))) for v in (10.0, 55.0, 2.0)]
     assert expected == ["white", "black", "white"]  # the darkest cells white, the brightest black
     colours = ["black" if tuple(c[:3]) == (0, 0, 0) else "white" for c in labels.get_facecolors()]
     assert colours == expected
+
+
+def test_the_heatmap_fills_each_cell_with_its_colour_first_cohort_on_top_and_leaves_missing_cells_white():
+    values = np.array([[0.10, 0.55, np.nan], [0.02, np.nan, np.nan]])
+    triangle = pd.DataFrame({"cohort_week": [0, 1], "cohort_size": [10, 10], "w0": [1.0, 1.0]})
+    for k in range(3):
+        triangle[f"w{k + 1}"] = values[:, k]
+    fig = plots.cohort_heatmap_figure(triangle, "t")
+    ax = fig.axes[0]
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    pixels = np.asarray(canvas.buffer_rgba())
+    height = pixels.shape[0]
+    (cells,) = [c for c in ax.collections if isinstance(c, QuadMesh)]
+    vmax = 100 * 0.55
+    assert (cells.norm.vmin, cells.norm.vmax) == (0, vmax)  # in percent
+
+    def colour_at(week: int, cohort: int) -> np.ndarray:
+        # a quarter cell from the centre, clear of the number written there
+        x, y = ax.transData.transform((week - 0.25, cohort - 0.25))
+        return pixels[int(height - y), int(x), :3].astype(int)
+
+    for cohort, week, value in ((0, 0, 10.0), (0, 1, 55.0), (1, 0, 2.0)):
+        expected = np.round(np.array(cells.cmap(value / vmax)[:3]) * 255)
+        np.testing.assert_allclose(colour_at(week, cohort), expected, atol=1)  # Agg rounds each channel
+    for cohort, week in ((0, 2), (1, 1), (1, 2)):
+        assert colour_at(week, cohort).tolist() == [255, 255, 255]  # no value: the white background
+    top = ax.transData.transform((0, 0))[1]
+    assert top > ax.transData.transform((0, 1))[1]  # the first cohort is drawn above the second
 
 
 def _bar_pixels(draw) -> np.ndarray:
@@ -188,8 +218,8 @@ def test_the_heatmap_shows_weeks_1_to_12_on_a_scale_from_0_to_the_largest_value(
     FigureCanvasAgg(fig).draw()
     assert [t.get_text() for t in ax.get_xticklabels()] == [str(k) for k in range(1, 13)]
     assert [t.get_text() for t in ax.get_yticklabels()] == [str(w) for w in range(5, 5 + rows, 2)]
-    image = ax.images[0]
-    assert (image.norm.vmin, image.norm.vmax) == (0, 12.0)  # in percent: week k holds k %, w13's 50 % left out
+    (cells,) = [c for c in ax.collections if isinstance(c, QuadMesh)]
+    assert (cells.norm.vmin, cells.norm.vmax) == (0, 12.0)  # in percent: week k holds k %, w13's 50 % left out
     (labels,) = [c for c in ax.collections if isinstance(c, CellLabels)]
     assert labels.texts[:12] == [f"{k:.1f}" for k in range(1, 13)]
     small = text_outlines(["1.0"], FontProperties(size=5.5))[0].get_extents().height
