@@ -154,6 +154,30 @@ def test_opsim_report_rebuilds_the_report_of_an_existing_folder(run_folder, tmp_
     assert report_main([str(copy)]) == 0
     assert len(embedded_images((copy / "report.html").read_text())) == len(FIGURES)
     assert {p.stem for p in copy.glob("*.png")} == FIGURES
+    # the run drew its report from its data in memory, the rebuild from the files: the same bytes
+    for name in (f"{stem}.png" for stem in FIGURES):
+        assert (copy / name).read_bytes() == (run_folder / name).read_bytes(), name
+    page = (copy / "report.html").read_text().replace(f"<code>{copy}</code>", f"<code>{run_folder}</code>")
+    assert page == (run_folder / "report.html").read_text()  # but for the folder named
+
+
+def test_a_run_saved_over_another_leaves_none_of_its_files(run_folder, tmp_path):
+    from sim.output.completion import read_marker
+    from sim.output.result import result_file_names
+
+    folder = tmp_path / "reused"
+    shutil.copytree(run_folder, folder)
+    (folder / "notes.txt").write_text("mine")  # not a result file: kept
+    written = {p.name for p in run_folder.iterdir()} - {"DONE.json"}
+    assert written <= result_file_names()  # the paid run with spend response writes every kind of file
+    organic = simulate([*SMALL, "record_events=false"])
+    organic.save(folder)
+    names = {p.name for p in folder.iterdir()}
+    listed = set(read_marker(folder)["files"])
+    assert names == listed | {"DONE.json", "notes.txt"}  # nothing of the paid run left behind
+    assert not {"baseline_cohorts.parquet", "spend_response.parquet", "payback.png", "retention_measures.parquet"} & names
+    page = (folder / "report.html").read_text()
+    assert "Strategy vs organic baseline" not in page and "baseline dashed" not in page
 
 
 def test_opsim_report_on_a_folder_of_runs_writes_a_linked_index_with_progress(organic_folder, tmp_path, capsys):

@@ -24,7 +24,7 @@ from typing import Any
 
 from sim.base.errors import OutputError
 
-__all__ = ["remove_temporaries", "write_all", "write_atomic", "write_json", "write_text"]
+__all__ = ["json_text", "remove_temporaries", "write_all", "write_atomic", "write_json", "write_text"]
 
 #: Permission bits asked for a new file (the umask filters them, as for ``open``).
 NEW_FILE_MODE = 0o666
@@ -102,9 +102,14 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
     write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
+def json_text(data: Any) -> str:
+    """The JSON text :func:`write_json` writes (NaN allowed; numpy numbers as floats), indented, with a final newline."""
+    return json.dumps(data, indent=2, allow_nan=True, default=float) + "\n"
+
+
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
-    """Write JSON atomically (NaN allowed; numpy numbers as floats), indented, with a final newline."""
-    write_text(path, json.dumps(data, indent=2, allow_nan=True, default=float) + "\n")
+    """Write :func:`json_text` of ``data`` atomically."""
+    write_text(path, json_text(data))
 
 
 def write_all(files: Mapping[str | os.PathLike[str], Callable[[Path], None]]) -> None:

@@ -17,6 +17,7 @@ completion marker ``DONE.json`` (:mod:`sim.output.completion`) last.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import platform
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ if TYPE_CHECKING:  # imported where used: the sweep's parent process starts fast
 from sim.analysis.retention import cohort_retention, cohort_retention_curve, cohort_table
 from sim.base.errors import OutputError
 from sim.output import completion
-from sim.output.files import remove_temporaries, write_atomic, write_json, write_text
+from sim.output.files import json_text, remove_temporaries, write_atomic, write_text
 
 __all__ = ["Result", "RunConfig"]
 
@@ -49,6 +50,12 @@ class RunConfig(Protocol):
     figures: bool
 
 
+#: Tables every run writes, as NAME.parquet.
+RUN_TABLES = ("daily", "cohorts")
+#: Analytics tables of a run with events recorded (:func:`sim.analysis.analytics.analyze`).
+ANALYTICS_TABLES = ("retention_measures", "growth_daily", "growth_weekly", "cohort_triangle_weekly")
+#: Tables of some runs only: with levers (the organic baseline's cohorts) and with paid ads.
+OPTIONAL_TABLES = ("baseline_cohorts", "spend_response")
 #: Distributions whose versions ``meta.json`` records.
 RECORDED_DISTRIBUTIONS = ("opsim", "mesa", "numpy", "scipy", "pandas", "pyarrow", "hydra-core", "matplotlib")
 
@@ -63,6 +70,38 @@ def _installed_versions() -> tuple[tuple[str, str], ...]:
         except metadata.PackageNotFoundError:
             out.append((dist, "not installed"))
     return tuple(out)
+
+
+def result_file_names() -> frozenset[str]:
+    """Every file :meth:`Result.save` may write (besides ``DONE.json``), whatever the run."""
+    from sim.output.run_report import FIGURE_CAPTIONS
+
+    tables = (*RUN_TABLES, *ANALYTICS_TABLES, *OPTIONAL_TABLES)
+    return frozenset(
+        {"config.yaml", "meta.json", "summary.json", "report.html"}
+        | {f"{name}.parquet" for name in tables}
+        | {f"{name}.png" for name in FIGURE_CAPTIONS}
+    )
+
+
+def remove_result_files(folder: Path) -> list[Path]:
+    """Remove an earlier run's result files from ``folder`` (only names in :func:`result_file_names`).
+
+    A run saved into the folder of another run would otherwise leave that run's files it
+    does not write itself (its baseline cohorts, spend response, analytics tables or
+    figures), which a report drawn from the folder would show as this run's.
+
+    Returns:
+        The files removed.
+
+    """
+    removed = []
+    for name in sorted(result_file_names()):
+        path = folder / name
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def _versions() -> dict[str, str]:
@@ -161,30 +200,51 @@ class Result:
             raise OutputError(out, exc.strerror or str(exc), exc.errno) from exc
         completion.clear_marker(out)
         remove_temporaries(out)
+        remove_result_files(out)
         names: list[str] = []
+        analytics: dict[str, pd.DataFrame] = {}
 
-        def table(name: str, frame: pd.DataFrame) -> None:
-            write_atomic(out / name, lambda p: frame.to_parquet(p, index=False))
-            names.append(name)
+        def table(name: str, frame: pd.DataFrame, *, analytics_table: bool = False) -> None:
+            write_atomic(out / f"{name}.parquet", lambda p: frame.to_parquet(p, index=False))
+            names.append(f"{name}.parquet")
+            if analytics_table:
+                analytics[name] = frame
 
-        config = dataclasses.asdict(self.config)  # type: ignore[call-overload]
-        write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
-        write_json(out / "meta.json", {"seed": self.config.seed, "versions": _versions(), **self.meta})
+        config_text = yaml.safe_dump(dataclasses.asdict(self.config), sort_keys=False, allow_unicode=True)  # type: ignore[call-overload]
+        write_text(out / "config.yaml", config_text)
+        meta_text = json_text({"seed": self.config.seed, "versions": _versions(), **self.meta})
+        write_text(out / "meta.json", meta_text)
         names += ["config.yaml", "meta.json"]
-        table("daily.parquet", self.daily)
-        table("cohorts.parquet", self.cohorts)
+        cohorts = self.cohorts
+        table("daily", self.daily)
+        table("cohorts", cohorts)
+        baseline = None
         if self.baseline_cohort_active is not None:
-            table("baseline_cohorts.parquet", cohort_table(self.baseline_cohort_active, self.user_weight))
+            baseline = cohort_table(self.baseline_cohort_active, self.user_weight)
+            table("baseline_cohorts", baseline)
         if self.spend_response is not None:
-            table("spend_response.parquet", self.spend_response)
+            table("spend_response", self.spend_response, analytics_table=True)
         for name, frame in self.tables.items():
-            table(f"{name}.parquet", frame)
-        write_json(out / "summary.json", self.summary)
+            table(name, frame, analytics_table=True)
+        summary_text = json_text(self.summary)
+        write_text(out / "summary.json", summary_text)
         names.append("summary.json")
         if self.config.figures if figures is None else figures:
-            from sim.output.run_report import write_report_files
+            from sim.output.run_report import FolderData, write_report_files
 
-            names += [p.name for p in write_report_files(out, workers=figure_workers)]
+            # the report is drawn from what was just written, as read back (the JSON parsed,
+            # the tables as they are: the same figures and page, tested), not from the files
+            written = FolderData(
+                out,
+                json.loads(summary_text),
+                json.loads(meta_text),
+                config_text,
+                self.daily,
+                cohorts,
+                baseline,
+                dict(sorted(analytics.items())),
+            )
+            names += [p.name for p in write_report_files(out, workers=figure_workers, data=written)]
         seconds = self.meta.get("wall_seconds")
         completion.write_marker(out, names, completion.config_hash(self.config), seconds=seconds)
         return out

@@ -642,12 +642,17 @@ def render_html(data: FolderData, images: dict[str, tuple[str, bytes]]) -> str:
     return page(f"opsim report — {data.title}", "\n".join(sections), css=REPORT_CSS)
 
 
-def write_report_files(path: str | Path, *, pngs: bool = True, workers: FigureDrawer | None = None) -> list[Path]:
+def write_report_files(
+    path: str | Path, *, pngs: bool = True, workers: FigureDrawer | None = None, data: FolderData | None = None
+) -> list[Path]:
     """Write the figures as PNG files and ``report.html`` into a result folder; return the files (the page last).
 
     ``workers`` draw the figures side by side (:mod:`sim.output.figure_workers`); None draws them here.
+    ``data`` is the folder's content when the caller has it in memory (:meth:`sim.output.result.Result.save`,
+    which has just written it: reading it back took a default run some 30 ms); None reads the folder.
     """
-    data = load_folder(path)
+    if data is None:
+        data = load_folder(path)
     images = figures(data, workers)
     written = []
     if pngs:
