@@ -175,7 +175,9 @@ def test_a_run_saved_over_another_leaves_none_of_its_files(run_folder, tmp_path)
     names = {p.name for p in folder.iterdir()}
     listed = set(read_marker(folder)["files"])
     assert names == listed | {"DONE.json", "notes.txt"}  # nothing of the paid run left behind
-    assert not {"baseline_cohorts.parquet", "spend_response.parquet", "payback.png", "retention_measures.parquet"} & names
+    assert (
+        not {"baseline_cohorts.parquet", "spend_response.parquet", "payback.png", "retention_measures.parquet"} & names
+    )
     page = (folder / "report.html").read_text()
     assert "Strategy vs organic baseline" not in page and "baseline dashed" not in page
 
