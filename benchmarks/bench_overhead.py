@@ -55,11 +55,14 @@ def run_phases(users: int, days: int, workers: bool) -> dict[str, float]:
         result = simulate(cfg)
         simulated = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
-            result.save(tmp, figures=False)
+            # Result.save in its two parts (the files but the report's, then the report), and its marker
+            names, written = result._write_data(Path(tmp))
             tables = time.perf_counter()
+            from sim.output import completion
             from sim.output.run_report import write_report_files
 
-            write_report_files(tmp, workers=pool)
+            names += [p.name for p in write_report_files(tmp, workers=pool, data=written)]
+            completion.write_marker(tmp, names, completion.config_hash(result.config))
             drawn = time.perf_counter()
             figure_cpu = figure_seconds(tmp)
     phases = result.meta["phase_seconds"]
