@@ -42,19 +42,19 @@ MAX_FIGURE_WORKERS = 3
 #: Drawing cost of each figure relative to a simple line chart (the retention curve), to
 #: balance the shares: a default run's figures as ``benchmarks/bench_overhead.py`` times them
 #: (each round's ``figure:NAME`` over its ``figure:retention``, with matplotlib 3.10: the
-#: median over the five rounds of a run on 2026-11-29, to one decimal; the medians of later
-#: runs, as in ``benchmarks/results/overhead.json``, differ by up to 0.1, a round's ratio
-#: from them by up to 0.4).
+#: median over the five rounds of a run on 2026-11-29, after the heatmap became a mesh and
+#: the PNGs RGB, to one decimal; the run before gave the same but growth 1.4, a round's ratio
+#: differs from them by up to 0.2).
 #: ``vs_baseline`` and ``spend_response``, which a default run does not draw, were timed the
-#: same way on a ``paid_growth`` run.
+#: same way on a ``paid_growth`` run (1,000,000 users, 365 days).
 FIGURE_WEIGHTS = {
-    "cohort_heatmap": 2.6,
-    "retention_groups": 1.8,
+    "cohort_heatmap": 2.4,
     "stages": 1.8,
-    "growth": 1.4,
-    "vs_baseline": 2.1,
-    "spend_response": 1.8,
-    "funnel": 0.9,
+    "retention_groups": 1.7,
+    "vs_baseline": 1.6,
+    "growth": 1.5,
+    "spend_response": 1.4,
+    "funnel": 0.8,
 }
 #: Cost of a figure not in :data:`FIGURE_WEIGHTS`.
 DEFAULT_WEIGHT = 1.0
