@@ -7,7 +7,7 @@ here. :func:`cell_labels` lays each distinct text out once with matplotlib's own
 text-to-path conversion (:data:`matplotlib.textpath.text_to_path`, each glyph's
 outline read from the font once for all the texts) and draws all of them as one
 :class:`~matplotlib.collections.PathCollection`, which Agg fills in one call: the
-figure takes 0.23 s (``benchmarks/bench_overhead.py`` times it). Each outline is the one
+figure took 0.23 s then (``benchmarks/bench_overhead.py`` times it; 0.15–0.17 s with later changes). Each outline is the one
 :class:`~matplotlib.textpath.TextPath` gives for the same text and font, moved so that
 its box is centred on the cell (tested). The glyphs are filled without hinting, as any
 path is: at the heatmap's 5.5–7 pt they read as the text did. The font is the first of

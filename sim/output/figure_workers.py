@@ -1,14 +1,14 @@
 """Processes that draw a run's figures side by side, started before the run so their imports overlap it.
 
 Drawing the report's figures is the longest part of writing a result folder (about
-two thirds of a second of CPU for a default run here), and matplotlib's drawing holds the
+0.6 s of CPU for a default run here), and matplotlib's drawing holds the
 GIL, so threads would not help.
 :class:`FigureWorkers` keeps a few worker processes (``forkserver`` where the platform
 has it, else ``spawn``; never ``fork``, which is unsafe in a process with threads) that
 import the drawing code as soon as they start — while the caller is still simulating —
 and then each draw a share of the figures, so the figures cost about as long as the
-slowest share. The caller reads the result folder once and sends each worker the part
-its figures are drawn from (:func:`sim.output.run_report.figure_data`: the large cohort
+slowest share. The caller (which has the run's data in memory, or reads the result
+folder once) sends each worker the part its figures are drawn from (:func:`sim.output.run_report.figure_data`: the large cohort
 tables only to the worker that draws the retention curve; a few MB in all for a default
 run, pickled in milliseconds, where a worker's own first read of the files took several
 times as long). The PNG bytes are the ones the caller would draw itself (tested), since
