@@ -1,0 +1,204 @@
+"""Saving a result: which files a save into a used folder removes, what it writes and what the report is drawn from."""
+
+from __future__ import annotations
+
+import json
+
+from sim.output.result import remove_result_files, result_file_names
+from sim.output.run_report import FIGURE_CAPTIONS
+
+TABLES = (
+    "daily",
+    "cohorts",
+    "retention_measures",
+    "growth_daily",
+    "growth_weekly",
+    "cohort_triangle_weekly",
+    "baseline_cohorts",
+    "spend_response",
+)
+
+
+def test_result_file_names_are_exactly_the_files_a_save_may_write():
+    """No more: any other name listed would be removed from a user's folder by the next save into it."""
+    expected = (
+        {"config.yaml", "meta.json", "summary.json", "report.html"}
+        | {f"{name}.parquet" for name in TABLES}
+        | {f"{name}.png" for name in FIGURE_CAPTIONS}
+    )
+    assert result_file_names() == expected
+
+
+def test_remove_result_files_keeps_a_users_files_of_the_same_kinds(tmp_path):
+    own = ["extra.parquet", "notes.png", "meta.yaml", "daily.csv", "summary.json.bak"]
+    for name in [*own, "daily.parquet", "retention.png"]:
+        (tmp_path / name).write_text("x")
+    removed = remove_result_files(tmp_path)
+    assert sorted(p.name for p in removed) == ["daily.parquet", "retention.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(own)
+
+
+def test_save_has_the_figures_drawn_by_the_workers_it_is_given(tmp_path, small_preset):
+    """``figure_workers`` draw the figures from the data just written; their PNG bytes are the files."""
+    from sim import simulate
+
+    class Drawer:
+        def __init__(self):
+            self.calls = []
+
+        def draw(self, data, names):
+            self.calls.append((data, list(names)))
+            return {name: f"png of {name}".encode() for name in names}
+
+    result = simulate(small_preset("ecommerce", market_size=2_000, days=21))
+    drawer = Drawer()
+    out = result.save(tmp_path / "r", figures=True, figure_workers=drawer)
+    ((data, names),) = drawer.calls
+    assert data.path == out
+    assert data.summary["acquired_users"] == json.loads((out / "summary.json").read_text())["acquired_users"] > 0
+    assert names and all((out / f"{name}.png").read_bytes() == f"png of {name}".encode() for name in names)
+
+
+def test_the_completion_marker_records_the_runs_wall_seconds(tmp_path, small_preset):
+    from sim import simulate
+    from sim.output.completion import read_marker
+
+    result = simulate(small_preset("ecommerce", market_size=2_000, days=21))
+    assert result.meta["wall_seconds"] > 0
+    out = result.save(tmp_path / "r", figures=False)
+    assert read_marker(out)["seconds"] == result.meta["wall_seconds"]
+
+
+def test_save_creates_missing_parent_folders(tmp_path, small_preset):
+    from sim import simulate
+
+    result = simulate(small_preset("ecommerce", market_size=2_000, days=21))
+    out = result.save(tmp_path / "a" / "b" / "run", figures=False)
+    assert out == tmp_path / "a" / "b" / "run" and (out / "DONE.json").is_file()
+
+
+def test_config_yaml_and_meta_json_hold_the_config_in_order_unicode_as_it_is_and_the_seed(tmp_path):
+    import dataclasses
+
+    import numpy as np
+    import pandas as pd
+    import yaml
+
+    from sim.output.result import Result
+
+    @dataclasses.dataclass
+    class Config:
+        seed: int = 7
+        figures: bool = False
+        title: str = "Café ± 5 %"
+        zeta: int = 1
+        alpha: int = 2
+
+    daily = pd.DataFrame({"day": [0, 1], "dau": [1.0, 2.0]})
+    result = Result(Config(), daily, np.array([[2, 1], [0, 0]]), {"n": 1}, meta={"wall_seconds": 0.5})
+    out = result.save(tmp_path / "r")
+    text = (out / "config.yaml").read_text(encoding="utf-8")
+    assert "Café ± 5 %" in text  # as written, not escaped
+    loaded = yaml.safe_load(text)
+    assert list(loaded.items()) == list(dataclasses.asdict(Config()).items())  # the config's own order
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["seed"] == 7 and meta["wall_seconds"] == 0.5
+    assert meta["versions"]["python"] and "numpy" in meta["versions"]
+
+
+def test_parquet_tables_hold_only_the_frames_columns(tmp_path, small_preset):
+    """No index column: other readers (pyarrow, DuckDB, polars) see the frame's columns and nothing else."""
+    import pyarrow.parquet as pq
+
+    from sim import simulate
+
+    result = simulate(small_preset("ecommerce", market_size=2_000, days=21))
+    out = result.save(tmp_path / "r", figures=False)
+    frames = {"daily": result.daily, "cohorts": result.cohorts, **result.tables}
+    for name, frame in frames.items():
+        assert pq.read_schema(out / f"{name}.parquet").names == list(frame.columns), name
+
+
+def test_a_folder_that_cannot_be_created_raises_output_error_naming_it(tmp_path):
+    import dataclasses
+    import errno
+    import os
+
+    import numpy as np
+    import pandas as pd
+    import pytest
+
+    from sim.base.errors import OutputError
+    from sim.output.result import Result
+
+    @dataclasses.dataclass
+    class Config:
+        seed: int = 0
+        figures: bool = False
+
+    (tmp_path / "file").write_text("x")
+    out = tmp_path / "file" / "run"  # its parent is a file
+    result = Result(Config(), pd.DataFrame({"day": [0]}), np.array([[1]]), {})
+    with pytest.raises(OutputError) as info:
+        result.save(out)
+    err = info.value
+    assert (err.path, err.reason, err.errno) == (out, os.strerror(errno.ENOTDIR), errno.ENOTDIR)
+    assert str(err) == f"cannot write {out}: {os.strerror(errno.ENOTDIR)}"
+
+
+def test_the_data_save_draws_its_report_from_is_what_the_folder_reads_back(tmp_path):
+    """``Result._write_data`` returns the folder's content as ``load_folder`` reads it (a run with levers and paid ads)."""
+    import pandas as pd
+
+    from sim import simulate
+    from sim.output.run_report import load_folder
+
+    result = simulate(
+        [
+            "strategy=paid_growth",
+            "population.market_size=3000",
+            "horizon_days=28",
+            "progress=false",
+            "economics.spend_response_multipliers=[2.0]",
+        ]
+    )
+    assert result.baseline_cohort_active is not None and result.spend_response is not None
+    out = tmp_path / "r"
+    names, data = result._write_data(out)
+    back = load_folder(out)
+    assert sorted(names) == sorted(p.name for p in out.iterdir())
+    assert data.path == back.path == out
+    assert json.dumps(data.summary, sort_keys=True) == json.dumps(back.summary, sort_keys=True)
+    assert data.meta == back.meta and data.meta["seed"] == result.config.seed
+    assert data.config_text == back.config_text
+    pd.testing.assert_frame_equal(data.daily, back.daily)
+    pd.testing.assert_frame_equal(data.cohorts, back.cohorts)
+    pd.testing.assert_frame_equal(data.baseline_cohorts, back.baseline_cohorts)
+    assert list(data.tables) == list(back.tables) and "spend_response" in data.tables
+    for name, frame in data.tables.items():
+        pd.testing.assert_frame_equal(frame, back.tables[name], obj=name)
+
+
+def test_the_baseline_cohort_table_is_in_real_users_like_the_runs_own(tmp_path):
+    import dataclasses
+
+    import numpy as np
+    import pandas as pd
+
+    from sim.analysis.retention import cohort_table
+    from sim.output.result import Result
+
+    @dataclasses.dataclass
+    class Config:
+        seed: int = 0
+        figures: bool = False
+
+    active = np.array([[4, 2, 1], [6, 3, 0], [0, 0, 0]])
+    baseline = np.array([[3, 1, 1], [5, 2, 0], [2, 0, 0]])
+    daily = pd.DataFrame({"day": [0, 1, 2]})
+    result = Result(Config(), daily, active, {}, user_weight=2.5, baseline_cohort_active=baseline)
+    out = result.save(tmp_path / "r")
+    written = pd.read_parquet(out / "baseline_cohorts.parquet")
+    pd.testing.assert_frame_equal(written, cohort_table(baseline, 2.5))
+    assert written.cohort_size.iloc[0] == 2.5 * 3  # real users: simulated ones times the user weight
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "cohorts.parquet"), cohort_table(active, 2.5))
