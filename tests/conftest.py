@@ -57,3 +57,16 @@ def small_preset():
         return replace(cfg, seed=seed, progress=False, figures=False, **top)
 
     return build
+
+
+@pytest.fixture
+def two_cohort_triangle():
+    """A weekly cohort triangle of two cohorts and weeks 1–3: 10 %, 55 %, – | 2 %, –, – (– no value)."""
+    import numpy as np
+    import pandas as pd
+
+    values = np.array([[0.10, 0.55, np.nan], [0.02, np.nan, np.nan]])
+    triangle = pd.DataFrame({"cohort_week": [0, 1], "cohort_size": [10, 10], "w0": [1.0, 1.0]})
+    for k in range(3):
+        triangle[f"w{k + 1}"] = values[:, k]
+    return triangle

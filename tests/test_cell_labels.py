@@ -90,12 +90,8 @@ def test_the_collection_holds_every_text_its_position_and_colour():
     assert ax.dataLim.get_points().tolist() == Figure().add_subplot().dataLim.get_points().tolist()  # no autoscale
 
 
-def test_the_heatmap_writes_each_cell_its_value_in_the_colour_that_reads():
-    values = np.array([[0.10, 0.55, np.nan], [0.02, np.nan, np.nan]])
-    triangle = pd.DataFrame({"cohort_week": [0, 1], "cohort_size": [10, 10], "w0": [1.0, 1.0]})
-    for k in range(3):
-        triangle[f"w{k + 1}"] = values[:, k]
-    fig = plots.cohort_heatmap_figure(triangle, "t")
+def test_the_heatmap_writes_each_cell_its_value_in_the_colour_that_reads(two_cohort_triangle):
+    fig = plots.cohort_heatmap_figure(two_cohort_triangle, "t")
     ax = fig.axes[0]
     (labels,) = [c for c in ax.collections if isinstance(c, CellLabels)]
     assert labels.texts == ["10.0", "55.0", "2.0"]  # row by row, cells without a value left blank
@@ -107,12 +103,10 @@ def test_the_heatmap_writes_each_cell_its_value_in_the_colour_that_reads():
     assert colours == expected
 
 
-def test_the_heatmap_fills_each_cell_with_its_colour_first_cohort_on_top_and_leaves_missing_cells_white():
-    values = np.array([[0.10, 0.55, np.nan], [0.02, np.nan, np.nan]])
-    triangle = pd.DataFrame({"cohort_week": [0, 1], "cohort_size": [10, 10], "w0": [1.0, 1.0]})
-    for k in range(3):
-        triangle[f"w{k + 1}"] = values[:, k]
-    fig = plots.cohort_heatmap_figure(triangle, "t")
+def test_the_heatmap_fills_each_cell_with_its_colour_first_cohort_on_top_and_leaves_missing_cells_white(
+    two_cohort_triangle,
+):
+    fig = plots.cohort_heatmap_figure(two_cohort_triangle, "t")
     ax = fig.axes[0]
     canvas = FigureCanvasAgg(fig)
     canvas.draw()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import pandas as pd
 from matplotlib.collections import QuadMesh
 from matplotlib.figure import Figure
 from PIL import Image
@@ -48,16 +47,8 @@ def test_save_png_encodes_at_zlib_level_3():
     assert png == at[3]
 
 
-def _triangle() -> pd.DataFrame:
-    values = np.array([[0.10, 0.55, np.nan], [0.02, np.nan, np.nan]])
-    triangle = pd.DataFrame({"cohort_week": [0, 1], "cohort_size": [10, 10], "w0": [1.0, 1.0]})
-    for k in range(3):
-        triangle[f"w{k + 1}"] = values[:, k]
-    return triangle
-
-
-def test_the_heatmap_cells_are_unit_squares_centred_on_their_numbers_and_fill_the_axes():
-    fig = plots.cohort_heatmap_figure(_triangle(), "t")
+def test_the_heatmap_cells_are_unit_squares_centred_on_their_numbers_and_fill_the_axes(two_cohort_triangle):
+    fig = plots.cohort_heatmap_figure(two_cohort_triangle, "t")
     ax = fig.axes[0]
     (cells,) = [c for c in ax.collections if isinstance(c, QuadMesh)]
     (labels,) = [c for c in ax.collections if isinstance(c, CellLabels)]
@@ -75,7 +66,7 @@ def test_the_heatmap_cells_are_unit_squares_centred_on_their_numbers_and_fill_th
     assert ax.get_ylim() == (1.5, -0.5)
 
 
-def test_the_heatmap_uses_the_cividis_colour_scale():
-    fig = plots.cohort_heatmap_figure(_triangle(), "t")
+def test_the_heatmap_uses_the_cividis_colour_scale(two_cohort_triangle):
+    fig = plots.cohort_heatmap_figure(two_cohort_triangle, "t")
     (cells,) = [c for c in fig.axes[0].collections if isinstance(c, QuadMesh)]
     assert cells.cmap.name == "cividis"  # a scale readable with colour-vision deficiencies, in print and grey
