@@ -204,3 +204,51 @@ def test_every_headline_number_has_its_definition_on_the_page(page_text):
     rows = [html.unescape(r) for r in re.findall(r'<th scope="row">([^<]+)</th>', headline)]
     terms = {html.unescape(t) for t in re.findall(r"<dt>([^<]+)</dt>", page_text)}
     assert len(rows) == 15 and all(HEADLINE_TERMS[r] in terms for r in rows)
+
+
+def _measure_table(page: str, caption: str) -> dict[str, dict[str, float | None]]:
+    """A measures table of the page: row label → column header → the cell's data-value (None if blank)."""
+    body = re.search(rf"<caption>{re.escape(caption)}</caption>(.*?)</table>", page, re.S).group(1)
+    header = [html.unescape(h) for h in re.findall(r"<th[^>]*>([^<]*)</th>", body.split("</thead>")[0])][1:]
+    out = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", body.split("</thead>")[1], re.S):
+        label = html.unescape(re.search(r'<th scope="row">([^<]*)</th>', row).group(1))
+        values = [None if v is None else float(v) for v in _cell_values(row)]
+        out[label] = dict(zip(header, values, strict=True))
+    return out
+
+
+def _cell_values(row: str) -> list[str | None]:
+    return [
+        (m.group(1) if m else None)
+        for m in (re.search(r'data-value="([^"]*)"', td) for td in re.findall(r"<td[^>]*>", row))
+    ]
+
+
+def test_retention_tables_show_each_groups_measure_at_each_day(run_folder, page_text):
+    """Every cell of the classic, rolling and bracket tables is its row of retention_measures.parquet.
+
+    "new users" is the group's users eligible at its first measured day; the "all users" row is
+    the summary's retention.
+    """
+    measures = pd.read_parquet(run_folder / "retention_measures.parquet")
+    measures = measures[measures["by"] != "cohort_week"]
+    summary = json.loads((run_folder / "summary.json").read_text())["analytics"]["retention"]
+
+    def label(by: str, group: str) -> str:
+        return "all users" if by == "all" else f"{by}: {group}"
+
+    captions = {"classic": "Classic D_N: active on exactly day N", "rolling": "Rolling D_N: active on day N or later"}
+    for measure, caption in captions.items():
+        shown = _measure_table(page_text, caption)
+        rows = measures[measures["measure"] == measure]
+        assert set(shown) == {label(by, group) for by, group in zip(rows["by"], rows["group"], strict=True)}
+        for r in rows.itertuples():
+            assert shown[label(r.by, r.group)][f"D{r.day_n}"] == pytest.approx(r.share, rel=1e-15, nan_ok=True), r
+        for (by, group), first in rows.groupby(["by", "group"], sort=False).first().iterrows():
+            assert shown[label(by, group)]["new users"] == first["users"]
+        overall = {day: share for day, share in shown["all users"].items() if day != "new users"}
+        assert overall == pytest.approx({f"D{day[1:]}": share for day, share in summary[measure].items()})
+    shown = _measure_table(page_text, "Bracket retention: active at least once in days a–b")
+    for r in measures[measures["measure"] == "bracket"].itertuples():
+        assert shown[label(r.by, r.group)][f"days {r.day_n}–{r.day_hi}"] == pytest.approx(r.share, rel=1e-15), r

@@ -557,14 +557,16 @@ def _measures_tables(data: FolderData) -> str:
         if not days:
             continue
         rows = []
+        by_group = dict(tuple(rows_m.groupby(["by", "group"], sort=False, dropna=False)))  # one pass, not one a group
         for by, group in groups:
-            g = rows_m[(rows_m["by"] == by) & (rows_m["group"] == group)].set_index("day_n")
-            if g.empty:
+            if (by, group) not in by_group:
                 continue
+            g = by_group[(by, group)]
+            share = dict(zip(g["day_n"].to_numpy(), g["share"].to_numpy(), strict=True))
             label = "all users" if by == "all" else f"{by}: {group}"
             users = g["users"].iloc[0]
             cells = [Cell(label), Cell(number(users), users)]
-            cells += [Cell(percent(g["share"].get(d)), g["share"].get(d), numeric=True) for d in days]
+            cells += [Cell(percent(share.get(d)), share.get(d), numeric=True) for d in days]
             rows.append(cells)
         header = ["group", Cell("new users", numeric=True), *[Cell(f"D{d}", numeric=True) for d in days]]
         out.append(table_html(header, rows, caption=caption, css_class="measures"))
@@ -572,10 +574,11 @@ def _measures_tables(data: FolderData) -> str:
     if not brackets.empty:
         spans = list(dict.fromkeys(zip(brackets["day_n"], brackets["day_hi"], strict=True)))
         rows = []
+        by_group = dict(tuple(brackets.groupby(["by", "group"], sort=False, dropna=False)))
         for by, group in groups:
-            g = brackets[(brackets["by"] == by) & (brackets["group"] == group)]
-            if g.empty:
+            if (by, group) not in by_group:
                 continue
+            g = by_group[(by, group)]
             share = {(a, b): v for a, b, v in zip(g["day_n"], g["day_hi"], g["share"], strict=True)}
             label = "all users" if by == "all" else f"{by}: {group}"
             rows.append([Cell(label), *[Cell(percent(share.get(sp)), share.get(sp), numeric=True) for sp in spans]])
