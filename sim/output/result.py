@@ -226,30 +226,23 @@ class Result:
         remove_temporaries(out)
         remove_result_files(out)
         names: list[str] = []
-        analytics: dict[str, pd.DataFrame] = {}
 
-        def table(name: str, frame: pd.DataFrame, *, analytics_table: bool = False) -> None:
+        def table(name: str, frame: pd.DataFrame) -> None:
             write_atomic(out / f"{name}.parquet", lambda p: frame.to_parquet(p, index=False))
             names.append(f"{name}.parquet")
-            if analytics_table:
-                analytics[name] = frame
 
         config_text = yaml.safe_dump(dataclasses.asdict(self.config), sort_keys=False, allow_unicode=True)  # type: ignore[call-overload]
         write_text(out / "config.yaml", config_text)
         meta_text = json_text({"seed": self.config.seed, "versions": _versions(), **self.meta})
         write_text(out / "meta.json", meta_text)
         names += ["config.yaml", "meta.json"]
-        cohorts = self.cohorts
+        cohorts, baseline, tables = self.cohorts, self._baseline_cohorts(), self._report_tables()
         table("daily", self.daily)
         table("cohorts", cohorts)
-        baseline = None
-        if self.baseline_cohort_active is not None:
-            baseline = cohort_table(self.baseline_cohort_active, self.user_weight)
+        if baseline is not None:
             table("baseline_cohorts", baseline)
-        if self.spend_response is not None:
-            table("spend_response", self.spend_response, analytics_table=True)
-        for name, frame in self.tables.items():
-            table(name, frame, analytics_table=True)
+        for name, frame in tables.items():
+            table(name, frame)
         summary_text = json_text(self.summary)
         write_text(out / "summary.json", summary_text)
         names.append("summary.json")
@@ -261,7 +254,7 @@ class Result:
             self.daily,
             cohorts,
             baseline,
-            dict(sorted(analytics.items())),
+            tables,
         )
         return names, written
 
@@ -289,15 +282,24 @@ class Result:
         """
         from sim.output.run_report import FolderData, draw_figure
 
+        meta = {"seed": self.config.seed}
+        data = FolderData(
+            None, self.summary, meta, "", self.daily, self.cohorts, self._baseline_cohorts(), self._report_tables()
+        )
+        return draw_figure(data, name, ax=ax)
+
+    def _baseline_cohorts(self) -> pd.DataFrame | None:
+        """The organic baseline's long cohort table in real users (None without a baseline run)."""
+        if self.baseline_cohort_active is None:
+            return None
+        return cohort_table(self.baseline_cohort_active, self.user_weight)
+
+    def _report_tables(self) -> dict[str, pd.DataFrame]:
+        """The tables a report reads besides daily and cohorts, by name in file order (as a folder holds them)."""
         tables = dict(self.tables)
         if self.spend_response is not None:
             tables["spend_response"] = self.spend_response
-        baseline = None
-        if self.baseline_cohort_active is not None:
-            baseline = cohort_table(self.baseline_cohort_active, self.user_weight)
-        meta = {"seed": self.config.seed}
-        data = FolderData(None, self.summary, meta, "", self.daily, self.cohorts, baseline, tables)
-        return draw_figure(data, name, ax=ax)
+        return dict(sorted(tables.items()))
 
     def to_dict(self) -> dict[str, Any]:
         """Summary plus config as plain data."""
