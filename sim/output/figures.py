@@ -111,8 +111,8 @@ def save_png(fig: Figure, target: Target) -> None:
     ``Figure.savefig`` draws a figure that has a layout engine twice: once without
     rendering, to place everything, then again to render. One Agg drawing also runs the
     layout engine before it renders, and gives the same pixels (tested for every figure
-    opsim draws) in less time: a default run's six figures take 0.60 s of CPU against
-    0.75 s through ``savefig`` (``benchmarks/bench_overhead.py``, which times ``savefig``
+    opsim draws) in less time: a default run's six figures take 0.62 s of CPU against
+    0.76 s through ``savefig`` (``benchmarks/bench_overhead.py``, which times ``savefig``
     with its own PNG writing; 1.02 s against 1.04 s
     with matplotlib 3.11 and the garbage collector running, and 1.42 s against 1.55 s
     before the heatmap's numbers and the growth bars became collections). Settings that
