@@ -8,11 +8,13 @@ import pytest
 
 from sim import UserLifecycleModel
 from sim.analysis.events import (
+    JOINT_BINS_FLOOR,
     EventData,
     bracket_retention,
     classic_retention,
     cohort_triangle,
     retention_table,
+    rolling_curve,
     rolling_retention,
 )
 from sim.analysis.growth import check_growth_identity, growth_accounting
@@ -60,6 +62,29 @@ def test_classic_d7_of_the_first_cohort_is_two_fifths(tiny):
     assert share(rolling_retention(first, 7)) == pytest.approx(3 / 5)  # users 0, 1 and 3 (day 14)
     assert share(bracket_retention(first, 1, 7)) == pytest.approx(3 / 5)  # 0 (1, 7), 1 (7), 2 (2)
     assert share(bracket_retention(first, 8, 14)) == pytest.approx(2 / 5)  # 1 (8), 3 (14)
+
+
+def test_rolling_curve_known_answer(tiny):
+    """Users 0-4 are observed for N < 20, users 5-6 for N < 17; last tenures 7, 8, 2, 14, 0, 7, 0."""
+    curve, users = rolling_curve(tiny, 19)
+    assert users.tolist() == [7] * 17 + [5] * 3
+    # R_N = #(last tenure >= N) / users[N]: 5 users past N = 0 (u4, u6 never came back), 4 past N = 2 (u2),
+    # 2 past N = 7 (u0, u5), 1 past N = 8 (u1), none past N = 14 (u3)
+    expected = [1.0, 5 / 7, 5 / 7] + [4 / 7] * 5 + [2 / 7] + [1 / 7] * 6 + [0.0] * 5
+    assert curve.tolist() == expected
+
+
+@pytest.mark.parametrize(("users", "horizon"), [(600, 40), (1500, 100), (60, 3), (20, 1)])
+def test_rolling_curve_equals_rolling_retention_at_every_n(users, horizon):
+    """Each R_N of the one-pass curve is the pooled rolling retention computed alone (N past the horizon: no users)."""
+    data = _random_events(np.random.default_rng(users + 1), users, horizon, False)
+    max_n = horizon + 2
+    curve, observed = rolling_curve(data, max_n)
+    for n in range(max_n + 1):
+        alone = rolling_retention(data, n)
+        assert observed[n] == alone["users"].iloc[0]
+        np.testing.assert_array_equal(curve[n], alone["share"].iloc[0])  # NaN where no user is observed
+    assert observed[horizon:].tolist() == [0] * 3
 
 
 def test_eligibility_excludes_unobserved_users(tiny):
@@ -197,6 +222,21 @@ def test_retention_table_equals_every_measure_computed_alone(users, horizon, tex
         pd.testing.assert_frame_equal(
             retention_table(data, days, brackets), _table_measure_by_measure(data, days, brackets), check_exact=True
         )
+
+
+def test_retention_table_with_many_groups_equals_every_measure_computed_alone():
+    """Groupings whose combinations times the days outnumber the users (and JOINT_BINS_FLOOR) are counted one by one.
+
+    4 channels x 3 segments x about 1,000 acquired users' own groups x 100 days is about
+    1.2 million bins, more than 1,500 users and 2**16: the per-grouping count.
+    """
+    data = _random_events(np.random.default_rng(11), 1500, 100, True)
+    data.groups["user"] = np.arange(1500)
+    assert 4 * 3 * int((data.acquired_day >= 0).sum()) * 100 > max(1500, JOINT_BINS_FLOOR)
+    days, brackets = (1, 7, 30), ((1, 7),)
+    table = retention_table(data, days, brackets)
+    pd.testing.assert_frame_equal(table, _table_measure_by_measure(data, days, brackets), check_exact=True)
+    assert set(table["by"]) == {"all", "channel", "segment", "user", "cohort_week"}
 
 
 def test_retention_table_refuses_a_reversed_bracket(tiny):

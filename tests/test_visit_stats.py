@@ -75,6 +75,9 @@ def test_hand_built_visits():
     assert active_w.tolist() == [2, 2, 1] and new_w.tolist() == [2, 0, 0] and retained_w.tolist() == [0, 2, 1]
     users, weeks = s.period_cells(7, 3)
     assert sorted(zip(users.tolist(), weeks.tolist(), strict=True)) == [(0, 0), (0, 1), (0, 2), (1, 0)]
+    # by cohort: user 0 (cohort 0) in weeks 0-2, user 1 (cohort 1) in week 0; user 2 never visited
+    assert s.period_active(7, 3, np.array([0, 1, -1]), 2).tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert s.period_active(7, 3, np.array([1, 1, -1]), 3).tolist() == [[0, 0, 0], [2, 1, 1], [0, 0, 0]]
     with pytest.raises(ValueError, match="was not tracked"):
         s.classic_hits(2)
     # tenure weeks 0 … triangle_weeks are tracked; one more, or days, are refused with what is tracked
@@ -86,6 +89,33 @@ def test_hand_built_visits():
     with pytest.raises(ValueError) as refused:
         s.period_cells(1, 3)
     assert str(refused.value) == f"tenure periods of 1 days up to 2 were not tracked: {tracked}"
+    for step, width in ((7, s.triangle_weeks + 2), (1, 3)):
+        with pytest.raises(ValueError) as by_cohort:
+            s.period_active(step, width, np.zeros(3, dtype=np.int64), 1)
+        assert str(by_cohort.value) == f"tenure periods of {step} days up to {width - 1} were not tracked: {tracked}"
+
+
+def test_active_by_cohort_counts_every_user_week_cell_once():
+    """period_active equals one count per (user, week) cell of period_cells, across the pattern groups of weeks.
+
+    Random week bits for weeks 0-12 (13 weeks: patterns of 8 and 5 weeks), five cohorts;
+    every width from 1 to 13 (inside one pattern group, at its edge, across it).
+    """
+    from sim.analysis.visit_stats import PATTERN_BITS
+
+    rng = np.random.default_rng(3)
+    users = 2000
+    stats = VisitStats(users, 13 * 7)
+    stats.weeks[:] = rng.integers(0, 1 << 13, users) * (rng.random(users) < 0.8)  # a fifth never visited
+    acquired = rng.integers(0, 35, users)
+    summary = stats.finish(acquired)
+    cohort = acquired // 7
+    assert 13 > PATTERN_BITS
+    for width in range(1, 14):
+        cells, weeks = summary.period_cells(7, width)
+        expected = np.zeros((5, width), dtype=np.int64)
+        np.add.at(expected, (cohort[cells], weeks), 1)
+        np.testing.assert_array_equal(summary.period_active(7, width, cohort, 5), expected)
 
 
 def test_memory_does_not_grow_with_the_visits():
@@ -107,4 +137,7 @@ def test_the_last_tracked_tenure_week_is_kept_and_the_next_is_not():
         stats.observe(day, users, acquired[users])
     users, weeks = stats.finish(acquired).period_cells(7, 13)
     assert sorted(zip(users.tolist(), weeks.tolist(), strict=True)) == [(0, 0), (0, 12), (1, 0), (1, 12), (2, 0)]
+    assert stats.finish(acquired).period_active(7, 13, np.zeros(3, dtype=np.int64), 1).tolist() == [
+        [3] + [0] * 11 + [2]
+    ]
     assert stats.weeks.tolist() == [1 | 1 << 12, 1 | 1 << 12, 1]  # no bit beyond week 12 either

@@ -53,6 +53,9 @@ MEASURE_DAYS = (1, 7, 14, 30, 60, 90)
 BRACKETS = ((1, 7), (8, 14), (15, 30))
 #: Days per week, for weekly cohorts and periods.
 WEEK_DAYS = 7
+#: Fewest (group combination, acquisition day) bins :func:`retention_table` may count in one
+#: pass over every grouping at once; it may always use as many bins as there are users.
+JOINT_BINS_FLOOR = 1 << 16
 #: Period index given to "no previous period" (any value that is never ``period − 1``).
 _NO_PREVIOUS_PERIOD = -2
 
@@ -82,6 +85,9 @@ class VisitRecord(Protocol):
 
     def period_cells(self, step: int, width: int) -> tuple[np.ndarray, np.ndarray]:
         """Distinct (user, k) with a visit in tenure period k < width (periods of ``step`` days)."""
+
+    def period_active(self, step: int, width: int, cohort: np.ndarray, n_cohorts: int) -> np.ndarray:
+        """Users active in tenure period k < width, by cohort code ``cohort[user]`` < n_cohorts: (n_cohorts, width)."""
 
     def period_counts(self, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per calendar period of ``step`` days: users active, new (acquired in it) and retained (active before)."""
@@ -163,6 +169,11 @@ class EventData:
         keep = k < width
         cell = unique_sorted(self.visit_user[keep] * width + k[keep])  # one count per user and period
         return cell // width, cell % width
+
+    def period_active(self, step: int, width: int, cohort: np.ndarray, n_cohorts: int) -> np.ndarray:
+        """Users active in tenure period k < width, by cohort code ``cohort[user]`` < n_cohorts: (n_cohorts, width)."""
+        users, k = self.period_cells(step, width)
+        return np.bincount(cohort[users] * width + k, minlength=n_cohorts * width).reshape(n_cohorts, width)
 
     def period_counts(self, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per calendar period of ``step`` days: users active, new and retained.
@@ -281,6 +292,46 @@ def _counts_by_day(
     ]
 
 
+def _counts_by_grouping(
+    groupings: list[tuple[str, list[str], np.ndarray]],
+    acquired: np.ndarray,
+    horizon: int,
+    measures: list[tuple[str, int, int, np.ndarray]],
+) -> tuple[list[tuple[str, list[str], np.ndarray, list[np.ndarray]]], np.ndarray, list[np.ndarray]]:
+    """Each grouping's ``(by, names, size, hits)`` (:func:`_counts_by_day`), and ``size`` and ``hits`` of all users.
+
+    Where the combinations of every grouping's groups times the days are few (at most
+    the users, or :data:`JOINT_BINS_FLOOR`; with no grouping, one), the users are counted once by combination
+    and each grouping's counts are sums over the others' groups (whole numbers: the
+    same counts); else once per grouping. "All" is the sum of any one grouping's groups.
+    """
+    shape = tuple(len(names) for _by, names, _codes in groupings)
+    combinations = int(np.prod(shape, dtype=np.int64))
+    if not groupings or combinations * horizon <= max(acquired.size, JOINT_BINS_FLOOR):
+        joint = np.ravel_multi_index([codes for *_n, codes in groupings], shape) if groupings else None
+        size, hits = _counts_by_day(
+            np.zeros(acquired.size, dtype=np.int64) if joint is None else joint,
+            combinations,
+            acquired,
+            horizon,
+            measures,
+        )
+        axes = range(len(shape))
+
+        def marginal(counts: np.ndarray, keep: int) -> np.ndarray:
+            return counts.reshape(*shape, horizon).sum(axis=tuple(i for i in axes if i != keep))
+
+        counted = [
+            (by, names, marginal(size, i), [marginal(h, i) for h in hits])
+            for i, (by, names, _codes) in enumerate(groupings)
+        ]
+        return counted, size.sum(axis=0, keepdims=True), [h.sum(axis=0, keepdims=True) for h in hits]
+    counted = [
+        (by, names, *_counts_by_day(codes, len(names), acquired, horizon, measures)) for by, names, codes in groupings
+    ]
+    return counted, counted[0][2].sum(axis=0, keepdims=True), [h.sum(axis=0, keepdims=True) for h in counted[0][3]]
+
+
 def retention_table(
     data: VisitRecord,
     days: Sequence[int] = MEASURE_DAYS,
@@ -317,20 +368,16 @@ def retention_table(
             raise ValueError(f"bracket [{lo}, {hi}] is not allowed: need 0 <= lo <= hi")
         measures.append(("bracket", lo, hi, np.asarray(data.bracket_hits(lo, hi))[mine]))
     # per grouping: group names, users size[g, a] and each measure's hits[g, a] by acquisition day a
-    counted: list[tuple[str, list[str], np.ndarray, list[np.ndarray]]] = []
+    groupings = []
     for by, group in (data.groups or {}).items():
         values, codes = _group_codes(np.asarray(group)[mine])
         integer = np.issubdtype(values.dtype, np.integer)
         names = data.label(by, values) if integer else [str(v) for v in values.astype(str)]
-        counted.append((by, names, *_counts_by_day(codes, len(names), a, horizon, measures)))
-    if counted:  # every grouping splits the same users: "all" is the sum of any one's groups
-        size_all = counted[0][2].sum(axis=0, keepdims=True)
-        hits_all = [hits.sum(axis=0, keepdims=True) for hits in counted[0][3]]
-    else:
-        size_all, hits_all = _counts_by_day(np.zeros(a.size, dtype=np.int64), 1, a, horizon, measures)
+        groupings.append((by, names, codes))
+    counted, size_all, hits_all = _counts_by_grouping(groupings, a, horizon, measures)
     counted.insert(0, ("all", ["all"], size_all, hits_all))
     # acquisition weeks group acquisition days: a week's counts are its days' counts of "all"
-    weeks = np.unique(a // WEEK_DAYS)
+    weeks = np.flatnonzero(np.bincount(a // WEEK_DAYS))
     day = np.arange(horizon)
     in_week = np.searchsorted(weeks, day // WEEK_DAYS)
     present = np.isin(day // WEEK_DAYS, weeks)
@@ -390,8 +437,7 @@ def cohort_triangle(data: VisitRecord, period: str = "day", max_n: int | None = 
     n_cohorts = (data.horizon - 1) // step + 1
     width = n_cohorts if max_n is None else min(max_n + 1, n_cohorts)
     size = np.bincount(cohort[users], minlength=n_cohorts)
-    u, kk = data.period_cells(step, width)
-    active = np.bincount(cohort[u] * width + kk, minlength=n_cohorts * width).reshape(n_cohorts, width)
+    active = data.period_active(step, width, cohort, n_cohorts)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = active / size[:, None]
     # Cell (c, k) is observed when its last user's period k ends inside the horizon:
@@ -406,17 +452,28 @@ def cohort_triangle(data: VisitRecord, period: str = "day", max_n: int | None = 
 
 
 def rolling_curve(data: VisitRecord, max_n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pooled rolling retention R_0 … R_max_n and the users observed at each N."""
+    """Pooled rolling retention R_0 … R_max_n and the users observed at each N.
+
+    A user acquired on day a is observed for N < w = H − a and retained at every
+    N ≤ c = min(last tenure, w − 1), so with one count per value of each (w capped at
+    max_n + 1, c clipped to −1 … max_n)
+
+        users[N] = #(w > N),    retained[N] = #(c ≥ N),    R_N = retained[N] / users[N],
+
+    both tail sums of those counts: one pass over the users each, no sort.
+    """
     acq = data.acquired_day
     mine = acq >= 0
-    window = data.horizon - acq[mine]  # user observed for N < window
+    window = data.horizon - acq[mine]  # user observed for N < window (window >= 1)
     last = data.last_tenure()[mine]
-    n = np.arange(max_n + 1)
-    # users observed at N: #(window > N); retained: #(window > N and last >= N)
-    users = window.size - np.searchsorted(np.sort(window), n, side="right")
-    hit = np.zeros(max_n + 1, dtype=np.int64)
+    users = _at_least(np.minimum(window, max_n + 1), max_n + 1)[1:]  # #(window >= N + 1)
     cap = np.minimum(last, window - 1)  # retained at every N <= cap
-    counts = np.bincount(np.clip(cap, -1, max_n) + 1, minlength=max_n + 2)
-    hit = counts[::-1].cumsum()[::-1][1:]  # #(cap >= N) for N = 0 … max_n
+    hit = _at_least(np.clip(cap, -1, max_n) + 1, max_n + 1)[1:]  # #(cap + 1 >= N + 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(users > 0, hit / np.maximum(users, 1), np.nan), users
+
+
+def _at_least(values: np.ndarray, top: int) -> np.ndarray:
+    """``out[v] = #(values >= v)`` for v = 0 … ``top`` (``values`` whole numbers in 0 … ``top``)."""
+    counts = np.bincount(values, minlength=top + 1)
+    return counts[::-1].cumsum()[::-1]

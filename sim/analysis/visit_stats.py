@@ -40,6 +40,9 @@ __all__ = ["BYTES_PER_USER", "TRIANGLE_WEEKS", "PeriodTally", "VisitStats", "Vis
 TRIANGLE_WEEKS = 12
 #: Per-user state: last visit day (int16), measure bits (uint16), tenure-week bits (uint16).
 BYTES_PER_USER = 2 + 2 + 2
+#: Tenure weeks whose bits :meth:`VisitSummary.period_active` counts in one pass, as one pattern
+#: of so many bits (2**8 patterns a cohort).
+PATTERN_BITS = 8
 #: Last visit day of a user who has not visited.
 NO_VISIT = -1
 _BITS = 16
@@ -93,14 +96,18 @@ class VisitSummary:
             raise ValueError(f"bracket [{lo}, {hi}] was not tracked: the run tracks {list(self.brackets)}")
         return self._bit(len(self.days) + self.brackets.index((lo, hi)))
 
-    def period_cells(self, step: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-        """Distinct (user, week k) with a visit in tenure week k < width (weeks only)."""
+    def _check_weeks(self, step: int, width: int) -> None:
         if step != WEEK_DAYS or width > self.triangle_weeks + 1:
             raise ValueError(
                 f"tenure periods of {step} days up to {width - 1} were not tracked: "
                 f"the run tracks weeks 0 … {self.triangle_weeks}"
             )
-        visited = np.flatnonzero(self.weeks)  # one pass over every user; the weeks' passes see only these
+
+    def period_cells(self, step: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct (user, week k) with a visit in tenure week k < width (weeks only)."""
+        self._check_weeks(step, width)
+        # one pass over every user (on a bool mask: several times faster); the weeks' passes see only these
+        visited = np.flatnonzero(self.weeks != 0)
         bits = self.weeks[visited]
         users, weeks = [], []
         for k in range(width):
@@ -108,6 +115,31 @@ class VisitSummary:
             users.append(mine)
             weeks.append(np.full(mine.size, k, dtype=np.int64))
         return np.concatenate(users), np.concatenate(weeks)
+
+    def period_active(self, step: int, width: int, cohort: np.ndarray, n_cohorts: int) -> np.ndarray:
+        """Users active in tenure week k < width, by cohort code ``cohort[user]`` < n_cohorts: (n_cohorts, width).
+
+        The users' week bits are counted as patterns, :data:`PATTERN_BITS` weeks at a
+        time: with u[c, p] the users of cohort c whose bits for weeks k₀ … k₀ + g − 1
+        read p (one ``bincount`` over the users who visited),
+
+            active[c, k₀ + j] = Σ_p u[c, p] · bit_j(p),
+
+        the same counts as one per (user, week) cell of :meth:`period_cells`, without
+        gathering each week's users.
+        """
+        self._check_weeks(step, width)
+        visited = np.flatnonzero(self.weeks != 0)
+        bits = self.weeks[visited]
+        code = np.asarray(cohort)[visited].astype(np.int64)
+        active = np.empty((n_cohorts, width), dtype=np.int64)
+        for first in range(0, width, PATTERN_BITS):
+            g = min(PATTERN_BITS, width - first)
+            pattern = (bits >> np.uint16(first)) & np.uint16((1 << g) - 1)
+            users = np.bincount((code << g) | pattern, minlength=n_cohorts << g).reshape(n_cohorts, 1 << g)
+            bit = (np.arange(1 << g)[:, None] >> np.arange(g)[None, :]) & 1  # bit_j(p), (patterns, g)
+            active[:, first : first + g] = users @ bit
+        return active
 
     def period_counts(self, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per calendar day (step 1) or week (step 7): users active, new and retained."""
