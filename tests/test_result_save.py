@@ -106,6 +106,29 @@ def test_config_yaml_and_meta_json_hold_the_config_in_order_unicode_as_it_is_and
     assert meta["versions"]["python"] and "numpy" in meta["versions"]
 
 
+def test_config_yaml_is_the_text_of_the_pure_python_safe_dump(tmp_path, monkeypatch):
+    """LibYAML's emitter, where it is used, writes what yaml.safe_dump writes: quotes, unicode, long text, floats."""
+    import dataclasses
+
+    import numpy as np
+    import pandas as pd
+    import yaml
+
+    from sim import load_config
+    from sim.output.result import Result
+
+    cfg = load_config(["strategy=balanced_mix", "economics.margin=1e-07", "figures=false"])
+    name = 'Café "±" 测试: ' + "word " * 40
+    cfg = dataclasses.replace(cfg, population=dataclasses.replace(cfg.population, name=name))
+    daily = pd.DataFrame({"day": [0], "dau": [1.0]})
+    out = Result(cfg, daily, np.zeros((1, 1)), {"n": 1}, meta={}).save(tmp_path / "r")
+    expected = yaml.dump(dataclasses.asdict(cfg), Dumper=yaml.SafeDumper, sort_keys=False, allow_unicode=True)
+    assert (out / "config.yaml").read_text(encoding="utf-8") == expected
+    monkeypatch.delattr(yaml, "CSafeDumper", raising=False)  # PyYAML built without LibYAML: the pure-Python dumper
+    again = Result(cfg, daily, np.zeros((1, 1)), {"n": 1}, meta={}).save(tmp_path / "pure")
+    assert (again / "config.yaml").read_text(encoding="utf-8") == expected
+
+
 def test_parquet_tables_hold_only_the_frames_columns(tmp_path, small_preset):
     """No index column: other readers (pyarrow, DuckDB, polars) see the frame's columns and nothing else."""
     import pyarrow.parquet as pq

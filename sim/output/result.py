@@ -231,7 +231,9 @@ class Result:
             write_atomic(out / f"{name}.parquet", lambda p: frame.to_parquet(p, index=False))
             names.append(f"{name}.parquet")
 
-        config_text = yaml.safe_dump(dataclasses.asdict(self.config), sort_keys=False, allow_unicode=True)  # type: ignore[call-overload]
+        # LibYAML's emitter where PyYAML has it: the text of yaml.safe_dump (tested), a few ms sooner
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+        config_text = yaml.dump(dataclasses.asdict(self.config), Dumper=dumper, sort_keys=False, allow_unicode=True)
         write_text(out / "config.yaml", config_text)
         meta_text = json_text({"seed": self.config.seed, "versions": _versions(), **self.meta})
         write_text(out / "meta.json", meta_text)
