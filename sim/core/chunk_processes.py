@@ -336,7 +336,7 @@ class ChunkProcesses:
         """
         if self._failed is not None:
             raise RuntimeError(f"an earlier day failed in the chunks ({self._failed})")
-        for (worker, conn), share in zip(self._workers, self.shares[1:], strict=True):
+        for worker, conn in self._workers:
             _send(worker, conn, CHUNK_STATE_REQUEST)
             answer = _recv(worker, conn, STOP_TIMEOUT_S)
             if answer is None:  # e.g. still in a day it was sent
@@ -345,13 +345,11 @@ class ChunkProcesses:
             if status != CHUNK_STATE_REQUEST:
                 error = (str(payload).strip().splitlines() or ["no answer"])[-1]
                 raise RuntimeError(f"a chunk worker process answered {status!r}, not its chunk state: {error}")
-            own = {block.index for block in share}
-            for lever, state in zip(self._levers, payload, strict=True):
+            for lever, state in zip(self._levers, payload, strict=True):  # the worker's own chunks' entries only
                 for name, entries in state.items():
                     kept = getattr(lever, name)
                     for index, value in entries.items():
-                        if index in own:
-                            kept[index] = value
+                        kept[index] = value
 
     def close(self) -> None:
         """Stop the workers (they also stop when the model's process ends, even killed) and let go of the model."""
