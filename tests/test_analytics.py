@@ -87,6 +87,62 @@ def test_rolling_curve_equals_rolling_retention_at_every_n(users, horizon):
     assert observed[horizon:].tolist() == [0] * 3
 
 
+def test_rolling_curve_with_max_n_inside_the_horizon(tiny):
+    """Tenures past max_n count as retained at every N up to it (the run's case: max_n = min(90, H - 1))."""
+    curve, users = rolling_curve(tiny, 5)
+    assert users.tolist() == [7] * 6
+    assert curve.tolist() == [1.0, 5 / 7, 5 / 7, 4 / 7, 4 / 7, 4 / 7]
+
+
+def test_rolling_curve_with_one_user_observed_and_a_user_who_never_visited():
+    """One user observed at N = 1 ... 4 (user 1 came on the last day); an acquired user without visits retains at no N."""
+    one = EventData(np.array([0, 4]), np.array([0, 0, 1]), np.array([0, 4, 4]), 5)
+    curve, users = rolling_curve(one, 4)
+    assert users.tolist() == [2, 1, 1, 1, 1]
+    assert curve.tolist() == [1.0] * 5  # user 0's last tenure 4 is the last day observed
+    silent = EventData(np.array([0, 0]), np.array([0]), np.array([0]), 5)
+    curve, users = rolling_curve(silent, 2)
+    assert users.tolist() == [2, 2, 2] and curve.tolist() == [0.5, 0.0, 0.0]
+    assert curve[0] == share(rolling_retention(silent, 0))
+
+
+def test_event_data_counts_active_users_by_cohort_and_tenure_period(tiny):
+    """Day periods k < 7: cohort 0 (users 0-4) all at tenure 0, user 0 at 1, user 2 at 2; cohort 3 (users 5, 6).
+
+    Tenure 7 (users 0, 1, 5) is outside: nothing of it lands in another cohort's row or column.
+    """
+    active = tiny.period_active(1, 7, tiny.acquired_day, 20)
+    assert active.shape == (20, 7)
+    assert active[0].tolist() == [5, 1, 1, 0, 0, 0, 0]
+    assert active[3].tolist() == [2, 1, 0, 0, 0, 0, 0]
+    assert active.sum() == 5 + 1 + 1 + 2 + 1  # every other row empty
+
+
+def test_day_triangle_columns_rows_and_unobserved_cells(tiny):
+    """Columns d0 … d19 (or up to max_n), only cohorts with users, renumbered; a cell is NaN where the horizon ends first."""
+    tri = cohort_triangle(tiny, "day")
+    assert list(tri.columns) == ["cohort_day", "cohort_size"] + [f"d{i}" for i in range(20)]
+    assert tri.index.tolist() == [0, 1] and tri.cohort_day.tolist() == [0, 3]
+    assert tri.iloc[0]["d19"] == 0.0  # cohort 0, day 19: observed (the horizon's last day)
+    cohort_3 = tri.iloc[1]
+    assert cohort_3["d16"] == 0.0 and np.isnan(cohort_3[[f"d{i}" for i in range(17, 20)]].astype(float)).all()
+    assert list(cohort_triangle(tiny, "day", max_n=10).columns)[2:] == [f"d{i}" for i in range(11)]
+    weeks = ["cohort_week", "cohort_size", "w0", "w1", "w2"]  # 20 days: 3 weeks, whatever max_n allows beyond
+    assert list(cohort_triangle(tiny, "week", max_n=12).columns) == weeks == list(cohort_triangle(tiny, "week").columns)
+
+
+def test_a_cohort_or_acquisition_week_of_one_user_is_kept():
+    """Users 0, 1 acquired on day 0, user 2 alone on day 8 (week 1); horizon 12."""
+    data = EventData(np.array([0, 0, 8]), np.array([0, 1, 0, 2, 2]), np.array([0, 0, 3, 8, 9]), 12)
+    tri = cohort_triangle(data, "day")
+    assert tri.cohort_day.tolist() == [0, 8] and tri.cohort_size.tolist() == [2, 1]
+    table = retention_table(data, days=(1,), brackets=())
+    week_1 = table[(table.by == "cohort_week") & (table.group == "1") & (table.measure == "classic")]
+    assert week_1[["users", "retained"]].to_numpy().tolist() == [[1, 1]]  # user 2 came back on day 9
+    _curve, users = rolling_curve(data, 11)
+    assert users.tolist() == [3] * 4 + [2] * 8  # user 2 is observed for N < 4
+
+
 def test_eligibility_excludes_unobserved_users(tiny):
     # D17: only users acquired on day 0 are observed (0 + 17 < 20 but 3 + 17 = 20 is not)
     d17 = classic_retention(tiny, 17)

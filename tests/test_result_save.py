@@ -107,7 +107,7 @@ def test_config_yaml_and_meta_json_hold_the_config_in_order_unicode_as_it_is_and
 
 
 def test_config_yaml_is_the_text_of_the_pure_python_safe_dump(tmp_path, monkeypatch):
-    """LibYAML's emitter, where it is used, writes what yaml.safe_dump writes: quotes, unicode, long text, floats."""
+    """LibYAML's emitter, where it is used, writes what yaml.safe_dump writes: quotes, unicode, long text, floats, tuples."""
     import dataclasses
 
     import numpy as np
@@ -119,10 +119,16 @@ def test_config_yaml_is_the_text_of_the_pure_python_safe_dump(tmp_path, monkeypa
 
     cfg = load_config(["strategy=balanced_mix", "economics.margin=1e-07", "figures=false"])
     name = 'Café "±" 测试: ' + "word " * 40
-    cfg = dataclasses.replace(cfg, population=dataclasses.replace(cfg.population, name=name))
+    pattern = tuple(cfg.population.weekly_visit_pattern)  # a tuple: the unsafe dumpers write !!python/tuple
+    cfg = dataclasses.replace(
+        cfg, population=dataclasses.replace(cfg.population, name=name, weekly_visit_pattern=pattern)
+    )
     daily = pd.DataFrame({"day": [0], "dau": [1.0]})
     out = Result(cfg, daily, np.zeros((1, 1)), {"n": 1}, meta={}).save(tmp_path / "r")
     expected = yaml.dump(dataclasses.asdict(cfg), Dumper=yaml.SafeDumper, sort_keys=False, allow_unicode=True)
+    assert "!!python" not in expected and yaml.safe_load(expected)["population"]["weekly_visit_pattern"] == list(
+        pattern
+    )
     assert (out / "config.yaml").read_text(encoding="utf-8") == expected
     monkeypatch.delattr(yaml, "CSafeDumper", raising=False)  # PyYAML built without LibYAML: the pure-Python dumper
     again = Result(cfg, daily, np.zeros((1, 1)), {"n": 1}, meta={}).save(tmp_path / "pure")

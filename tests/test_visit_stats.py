@@ -141,3 +141,20 @@ def test_the_last_tracked_tenure_week_is_kept_and_the_next_is_not():
         [3] + [0] * 11 + [2]
     ]
     assert stats.weeks.tolist() == [1 | 1 << 12, 1 | 1 << 12, 1]  # no bit beyond week 12 either
+
+
+def test_active_by_cohort_with_more_weekly_cohorts_than_a_narrow_code_holds():
+    """More than 128 weekly cohorts (a 1,500-day horizon), their codes given as int16: cohort << 8 must not overflow."""
+    rng = np.random.default_rng(5)
+    users = 3000
+    stats = VisitStats(users, 1500)
+    stats.weeks[:] = rng.integers(0, 1 << 13, users) * (rng.random(users) < 0.8)
+    acquired = rng.integers(0, 1500, users)
+    summary = stats.finish(acquired)
+    cohort = acquired // 7
+    n_cohorts = int(cohort.max()) + 1
+    assert n_cohorts > 128
+    cells, weeks = summary.period_cells(7, 13)
+    expected = np.zeros((n_cohorts, 13), dtype=np.int64)
+    np.add.at(expected, (cohort[cells], weeks), 1)
+    np.testing.assert_array_equal(summary.period_active(7, 13, cohort.astype(np.int16), n_cohorts), expected)
