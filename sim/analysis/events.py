@@ -301,9 +301,10 @@ def _counts_by_grouping(
     """Each grouping's ``(by, names, size, hits)`` (:func:`_counts_by_day`), and ``size`` and ``hits`` of all users.
 
     Where the combinations of every grouping's groups times the days are few (at most
-    the users, or :data:`JOINT_BINS_FLOOR`; with no grouping, one), the users are counted once by combination
-    and each grouping's counts are sums over the others' groups (whole numbers: the
-    same counts); else once per grouping. "All" is the sum of any one grouping's groups.
+    the users, or :data:`JOINT_BINS_FLOOR`; always with no grouping), the users are
+    counted once by combination and each grouping's counts are sums over the others'
+    groups (whole numbers: the same counts); else once per grouping. "All" is the sum
+    of any one grouping's groups.
     """
     shape = tuple(len(names) for _by, names, _codes in groupings)
     combinations = int(np.prod(shape, dtype=np.int64))
@@ -341,10 +342,11 @@ def retention_table(
 
     The same numbers as :func:`classic_retention`, :func:`rolling_retention` and
     :func:`bracket_retention` for every measure and group (tested), counted in one
-    pass per grouping: a user is eligible for a measure reaching day a + N when
-    a + N < H, which depends on the acquisition day a alone, so each grouping's
-    users and hits are counted per (group g, acquisition day a) once (``all`` as the
-    sum of one grouping's groups, ``cohort_week`` as the sum of its days of ``all``), and
+    pass (one per grouping where their combinations are many, :func:`_counts_by_grouping`):
+    a user is eligible for a measure reaching day a + N when a + N < H, which depends
+    on the acquisition day a alone, so each grouping's users and hits are counted per
+    (group g, acquisition day a) once (``all`` as the sum of one grouping's groups,
+    ``cohort_week`` as the sum of its days of ``all``), and
 
         users[g, m] = Σ_{a < H − N_m} size[g, a],    retained[g, m] = Σ_{a < H − N_m} hits_m[g, a].
 
