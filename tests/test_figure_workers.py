@@ -168,6 +168,32 @@ def test_a_closed_pool_draws_in_the_caller(folder):
     assert run_report.figures(data, workers) == run_report.figures(data)
 
 
+def test_workers_that_could_not_start_leave_the_drawing_to_the_caller(folder, monkeypatch):
+    """Workers that fail to start (in the starting thread): draw answers None, and the pool is shut down."""
+    from sim.output import figure_workers
+
+    closed = []
+
+    class BrokenAtStart:
+        def __init__(self, max_workers, mp_context, initializer):
+            pass
+
+        def submit(self, task, *args):
+            raise OSError("the fork server is gone")
+
+        def shutdown(self, wait, cancel_futures):
+            closed.append(True)
+
+    monkeypatch.setattr(figure_workers, "ProcessPoolExecutor", BrokenAtStart)
+    monkeypatch.setattr(figure_workers, "_start_fork_server", lambda: None)
+    workers = FigureWorkers(2)
+    assert workers._started == []
+    assert workers.draw(run_report.load_folder(folder), ["funnel"]) is None
+    assert closed == [True]
+    workers.close()  # closing again does nothing more
+    assert closed == [True]
+
+
 def test_a_workers_drawing_is_the_callers_png_bytes(folder):
     """What each worker runs, run here: the same bytes as the caller's own drawing."""
     data = run_report.load_folder(folder)
@@ -229,6 +255,7 @@ def test_workers_default_to_one_a_core_and_at_most_three(monkeypatch, cores, wor
             pass
 
     monkeypatch.setattr(figure_workers, "ProcessPoolExecutor", NoProcesses)
+    monkeypatch.setattr(figure_workers, "_start_fork_server", lambda: None)
     monkeypatch.setattr(figure_workers.os, "cpu_count", lambda: cores)
     with FigureWorkers() as pool:
         assert pool.processes == workers == pool._pool.max_workers
@@ -309,6 +336,39 @@ def test_workers_come_from_a_fork_server_not_the_caller_and_survive_ctrl_c(folde
         drawn = workers.draw(run_report.load_folder(folder), ["funnel"])
     here = run_report.figures(run_report.load_folder(folder))
     assert drawn == {"funnel": here["funnel"][1]}
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/status").exists() or "forkserver" not in multiprocessing.get_all_start_methods(),
+    reason="needs /proc and the forkserver start method",
+)
+def test_the_fork_server_imports_the_drawing_code_once_and_a_ctrl_c_meanwhile_changes_nothing(tmp_path):
+    """In a fresh process (the fork server is one a process): workers forked from a server that has matplotlib.
+
+    Ctrl-C reaches the server while it imports (the caller has just started it): it
+    ignores it, the workers start, no traceback. The caller imports no matplotlib.
+    """
+    import subprocess
+
+    code = (
+        "import os, signal, sys\n"
+        "from multiprocessing import forkserver\n"
+        "from sim.output.figure_workers import FigureWorkers\n"
+        "if __name__ == '__main__':\n"
+        "    workers = FigureWorkers(2)\n"
+        "    server = forkserver._forkserver._forkserver_pid\n"
+        "    os.kill(server, signal.SIGINT)\n"
+        "    pids = [started.result(timeout=120) for started in workers._started]\n"
+        "    maps = open(f'/proc/{server}/maps').read()\n"
+        "    parents = {int(open(f'/proc/{pid}/status').read().split('PPid:')[1].split()[0]) for pid in pids}\n"
+        "    print(len(pids), parents == {server}, 'ft2font' in maps, 'matplotlib' in sys.modules)\n"
+        "    workers.close()\n"
+    )
+    script = tmp_path / "start.py"
+    script.write_text(code)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=True)
+    assert done.stdout.split() == ["2", "True", "True", "False"]
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr
 
 
 def test_a_report_whose_figures_workers_draw_never_imports_matplotlib_in_the_caller(folder, tmp_path):

@@ -7,7 +7,12 @@ GIL, so threads would not help.
 has it, else ``spawn``; never ``fork``, which is unsafe in a process with threads) that
 import the drawing code as soon as they start — while the caller is still simulating —
 and then each draw a share of the figures, so the figures cost about as long as the
-slowest share. The caller (which has the run's data in memory, or reads the result
+slowest share. With ``forkserver``, the fork server imports the drawing libraries once
+(:data:`PRELOADED_MODULES`) and forks every worker with them already imported: each
+worker importing them for itself took about a second of CPU, two of them competing with
+the caller's own imports as a run starts. The server's first fork waits for those
+imports, so the workers are started from a thread of their own, and the caller goes on.
+The caller (which has the run's data in memory, or reads the result
 folder once) sends each worker the part its figures are drawn from (:func:`sim.output.run_report.figure_data`: the large cohort
 tables only to the worker that draws the retention curve; a few MB in all for a default
 run, pickled in milliseconds, where a worker's own first read of the files took several
@@ -25,10 +30,12 @@ import gc
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from multiprocessing import forkserver
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -61,6 +68,11 @@ DEFAULT_WEIGHT = 1.0
 #: Most figures whose every split :func:`share_out` searches (a report has at most nine); more are
 #: split greedily, since the time the search takes grows exponentially with the figures.
 MAX_SEARCHED_FIGURES = 12
+#: What the fork server imports before it forks the workers: ``__main__``, as it does by default
+#: (for ``opsim``, its script), then the libraries :func:`_prepare` imports, most of its import
+#: time. opsim's own modules are left to each worker, which imports them from the caller's
+#: ``sys.path`` (the server's is not the caller's: it could find another copy of opsim).
+PRELOADED_MODULES = ("__main__", "pyarrow", "pandas", "scipy.special", "matplotlib.figure")
 #: Size of the figure each worker draws when it starts, to load fonts and the PNG writer.
 WARM_UP_INCHES = (2.0, 1.0)
 
@@ -186,6 +198,25 @@ def _start_method() -> str:
     return "forkserver" if "forkserver" in methods else "spawn"
 
 
+def _start_fork_server() -> None:
+    """Start the fork server (if it is not running) to import :data:`PRELOADED_MODULES`, deaf to Ctrl-C meanwhile.
+
+    The server ignores Ctrl-C only once its imports are done; a Ctrl-C during them
+    (about a second) would end it with a traceback, and the workers with it. So it is
+    spawned here with Ctrl-C ignored for that moment, which it inherits. Signals can be
+    set only in the main thread: from another, the server is started by the first
+    worker instead, as without this.
+    """
+    forkserver.set_forkserver_preload(list(PRELOADED_MODULES))
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class FigureWorkers:
     """A small pool of figure-drawing processes (see the module docstring); use it as a context manager.
 
@@ -196,14 +227,37 @@ class FigureWorkers:
 
     def __init__(self, processes: int | None = None) -> None:
         self.processes = processes or min(MAX_FIGURE_WORKERS, os.cpu_count() or 1)
-        context = multiprocessing.get_context(_start_method())
+        method = _start_method()
+        if method == "forkserver":
+            _start_fork_server()
         self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            max_workers=self.processes, mp_context=context, initializer=_prepare
+            max_workers=self.processes, mp_context=multiprocessing.get_context(method), initializer=_prepare
         )
-        self._started: list[Future] = [self._pool.submit(_ready) for _ in range(self.processes)]
+        self._futures: list[Future] = []
+        self._start_failed = False
+        self._starting = threading.Thread(
+            target=self._start, args=(self._pool,), name="opsim-figure-workers", daemon=True
+        )
+        self._starting.start()
+
+    def _start(self, pool: ProcessPoolExecutor) -> None:
+        """Start every worker (each runs :func:`_prepare`); in a thread: the fork server's first fork waits for its imports."""
+        try:
+            self._futures = [pool.submit(_ready) for _ in range(self.processes)]
+        except Exception:  # a pool that broke or was closed meanwhile: the caller draws itself
+            self._start_failed = True
+
+    @property
+    def _started(self) -> list[Future]:
+        """The workers' start tasks (each gives its worker's pid), once they are all submitted."""
+        self._starting.join()
+        return self._futures
 
     def draw(self, data: FolderData, names: list[str]) -> dict[str, bytes] | None:
         """PNG bytes of the named figures of ``data``, drawn in the workers; None if the pool is closed or broke."""
+        self._starting.join()
+        if self._start_failed:
+            self.close()
         if self._pool is None:
             return None
         try:
@@ -221,6 +275,7 @@ class FigureWorkers:
 
     def close(self) -> None:
         """Stop the workers (unfinished drawings are dropped)."""
+        self._starting.join()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
