@@ -162,8 +162,9 @@ def _prepare() -> None:
     """Worker start: leave Ctrl-C to the caller, and get ready to draw now (while the caller simulates).
 
     Importing the drawing code (matplotlib, pandas, and pyarrow, which the run's text
-    columns are stored in) takes about a second, and a process's first drawing about
-    0.3 s more than the next (fonts found and loaded, the PNG writer set up): a tiny
+    columns are stored in) takes about a second (the libraries are already imported in a
+    worker forked from a fork server that preloaded them, :data:`PRELOADED_MODULES`), and
+    a process's first drawing about 0.3 s more than the next (fonts found and loaded, the PNG writer set up): a tiny
     figure drawn and saved here pays that. What all this made is then frozen out of the
     garbage collector's reach (:func:`gc.freeze`), so no later collection scans it.
     """
