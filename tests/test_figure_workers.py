@@ -168,6 +168,31 @@ def test_a_closed_pool_draws_in_the_caller(folder):
     assert run_report.figures(data, workers) == run_report.figures(data)
 
 
+def test_the_fork_server_is_started_deaf_to_ctrl_c_from_the_main_thread_only(monkeypatch):
+    """Main thread: preload set, server spawned while Ctrl-C is ignored, the handler restored. Other threads: preload only."""
+    import threading
+    import types
+
+    from sim.output import figure_workers
+
+    calls = []
+    server = types.SimpleNamespace(
+        set_forkserver_preload=lambda modules: calls.append(("preload", tuple(modules))),
+        ensure_running=lambda: calls.append(("spawned", signal.getsignal(signal.SIGINT))),
+    )
+    monkeypatch.setattr(figure_workers, "forkserver", server)
+    before = signal.getsignal(signal.SIGINT)
+    figure_workers._start_fork_server()
+    assert calls == [("preload", figure_workers.PRELOADED_MODULES), ("spawned", signal.SIG_IGN)]
+    assert signal.getsignal(signal.SIGINT) is before
+    calls.clear()
+    errors = []
+    thread = threading.Thread(target=lambda: errors.append(figure_workers._start_fork_server()))
+    thread.start()
+    thread.join()
+    assert errors == [None] and calls == [("preload", figure_workers.PRELOADED_MODULES)]
+
+
 def test_workers_that_could_not_start_leave_the_drawing_to_the_caller(folder, monkeypatch):
     """Workers that fail to start (in the starting thread): draw answers None, and the pool is shut down."""
     from sim.output import figure_workers
@@ -346,7 +371,8 @@ def test_the_fork_server_imports_the_drawing_code_once_and_a_ctrl_c_meanwhile_ch
     """In a fresh process (the fork server is one a process): workers forked from a server that has matplotlib.
 
     Ctrl-C reaches the server while it imports (the caller has just started it): it
-    ignores it, the workers start, no traceback. The caller imports no matplotlib.
+    ignores it, the workers start, no traceback. The caller imports no matplotlib, and
+    takes Ctrl-C as before once the server is started.
     """
     import subprocess
 
@@ -356,6 +382,7 @@ def test_the_fork_server_imports_the_drawing_code_once_and_a_ctrl_c_meanwhile_ch
         "from sim.output.figure_workers import FigureWorkers\n"
         "if __name__ == '__main__':\n"
         "    workers = FigureWorkers(2)\n"
+        "    print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n"
         "    server = forkserver._forkserver._forkserver_pid\n"
         "    os.kill(server, signal.SIGINT)\n"
         "    pids = [started.result(timeout=120) for started in workers._started]\n"
@@ -367,7 +394,8 @@ def test_the_fork_server_imports_the_drawing_code_once_and_a_ctrl_c_meanwhile_ch
     script = tmp_path / "start.py"
     script.write_text(code)
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=True)
-    assert done.stdout.split() == ["2", "True", "True", "False"]
+    # the caller's Ctrl-C is its own again; two workers, forked from the server, which has matplotlib
+    assert done.stdout.split() == ["True", "2", "True", "True", "False"]
     assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr
 
 
