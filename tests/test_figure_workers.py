@@ -181,10 +181,14 @@ def test_the_fork_server_is_started_deaf_to_ctrl_c_from_the_main_thread_only(mon
         ensure_running=lambda: calls.append(("spawned", signal.getsignal(signal.SIGINT))),
     )
     monkeypatch.setattr(figure_workers, "forkserver", server)
-    before = signal.getsignal(signal.SIGINT)
-    figure_workers._start_fork_server()
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)  # a pytest-xdist worker ignores Ctrl-C
+    try:
+        figure_workers._start_fork_server()
+        after = signal.getsignal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert calls == [("preload", figure_workers.PRELOADED_MODULES), ("spawned", signal.SIG_IGN)]
-    assert signal.getsignal(signal.SIGINT) is before
+    assert after is signal.default_int_handler
     calls.clear()
     errors = []
     thread = threading.Thread(target=lambda: errors.append(figure_workers._start_fork_server()))
@@ -381,6 +385,7 @@ def test_the_fork_server_imports_the_drawing_code_once_and_a_ctrl_c_meanwhile_ch
         "from multiprocessing import forkserver\n"
         "from sim.output.figure_workers import FigureWorkers\n"
         "if __name__ == '__main__':\n"
+        "    signal.signal(signal.SIGINT, signal.default_int_handler)  # whatever this process inherited (xdist: ignored)\n"
         "    workers = FigureWorkers(2)\n"
         "    print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n"
         "    server = forkserver._forkserver._forkserver_pid\n"
