@@ -205,12 +205,12 @@ def _start_fork_server() -> None:
     The server ignores Ctrl-C only once its imports are done; a Ctrl-C during them
     (about a second) would end it with a traceback, and the workers with it. So it is
     spawned here with Ctrl-C ignored for that moment, which it inherits. Signals can be
-    set only in the main thread: from another, the server is started by the first
-    worker instead, as without this.
+    set only in the main thread, and a handler installed outside Python could not be put
+    back: then the server is started by the first worker instead, as without this.
     """
     forkserver.set_forkserver_preload(list(PRELOADED_MODULES))
-    if threading.current_thread() is not threading.main_thread():
-        return
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+        return  # signals are set only in the main thread; a handler not set from Python could not be put back
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         forkserver.ensure_running()
