@@ -103,12 +103,15 @@ class VisitSummary:
                 f"the run tracks weeks 0 … {self.triangle_weeks}"
             )
 
+    def _visited(self) -> tuple[np.ndarray, np.ndarray]:
+        """The users with any tracked tenure week, and their week bits: the one pass over every user."""
+        visited = np.flatnonzero(self.weeks != 0)  # on a bool mask: several times faster than on the bits
+        return visited, self.weeks[visited]
+
     def period_cells(self, step: int, width: int) -> tuple[np.ndarray, np.ndarray]:
         """Distinct (user, week k) with a visit in tenure week k < width (weeks only)."""
         self._check_weeks(step, width)
-        # one pass over every user (on a bool mask: several times faster); the weeks' passes see only these
-        visited = np.flatnonzero(self.weeks != 0)
-        bits = self.weeks[visited]
+        visited, bits = self._visited()
         users, weeks = [], []
         for k in range(width):
             mine = visited[((bits >> np.uint16(k)) & np.uint16(1)).astype(bool)]
@@ -129,8 +132,7 @@ class VisitSummary:
         gathering each week's users.
         """
         self._check_weeks(step, width)
-        visited = np.flatnonzero(self.weeks != 0)
-        bits = self.weeks[visited]
+        visited, bits = self._visited()
         code = np.asarray(cohort)[visited].astype(np.int64)
         active = np.empty((n_cohorts, width), dtype=np.int64)
         for first in range(0, width, PATTERN_BITS):

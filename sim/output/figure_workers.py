@@ -164,9 +164,10 @@ def _prepare() -> None:
     Importing the drawing code (matplotlib, pandas, and pyarrow, which the run's text
     columns are stored in) takes about a second (the libraries are already imported in a
     worker forked from a fork server that preloaded them, :data:`PRELOADED_MODULES`), and
-    a process's first drawing about 0.3 s more than the next (fonts found and loaded, the PNG writer set up): a tiny
-    figure drawn and saved here pays that. What all this made is then frozen out of the
-    garbage collector's reach (:func:`gc.freeze`), so no later collection scans it.
+    a process's first drawing about 0.3 s more than the next (fonts found and loaded, the
+    PNG writer set up): a tiny figure drawn and saved here pays that. What all this made
+    is then frozen out of the garbage collector's reach (:func:`gc.freeze`), so no later
+    collection scans it.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import io
@@ -210,7 +211,7 @@ def _start_fork_server() -> None:
     """
     forkserver.set_forkserver_preload(list(PRELOADED_MODULES))
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
-        return  # signals are set only in the main thread; a handler not set from Python could not be put back
+        return
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         forkserver.ensure_running()
