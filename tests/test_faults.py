@@ -27,6 +27,7 @@ import pytest
 
 import sim.app.cli
 from sim.app import report_cli, sweep
+from sim.app.sweep_configs import TemplateSweepLoader
 from sim.output import completion, files
 from sim.output.completion import DONE
 
@@ -154,6 +155,24 @@ def test_ctrl_c_while_writing_leaves_no_half_file_and_a_rerun_reproduces_the_res
     monkeypatch.setattr(files, "write_atomic", real)
     assert run_opsim([*RUN, f"hydra.run.dir={out}"], monkeypatch) == 0
     assert_same_result(out, reference / "run")
+
+
+def error_while_ctrl_c_unwinds(error: BaseException) -> None:
+    """Raise ``error`` as a ``finally`` block does when it fails while a Ctrl-C passes through it."""
+    try:
+        raise KeyboardInterrupt
+    finally:
+        raise error
+
+
+def test_an_error_raised_while_ctrl_c_unwinds_a_run_is_an_interruption(tmp_path, monkeypatch, capsys):
+    def interrupted(typed, out, *, figure_workers=None):
+        error_while_ctrl_c_unwinds(OSError(errno.EIO, os.strerror(errno.EIO)))
+
+    monkeypatch.setattr(sim.app.cli, "_run_one", interrupted)
+    out = tmp_path / "run"
+    assert run_opsim([*RUN, f"hydra.run.dir={out}"], monkeypatch) == 130
+    one_line(capsys.readouterr().err, "opsim: interrupted", str(out), "run the same command again")
 
 
 def test_a_failed_write_names_the_file_and_the_reason(tmp_path, monkeypatch, capsys):
@@ -363,6 +382,45 @@ def test_a_job_that_leaves_nothing_is_counted_missing(tmp_path, monkeypatch, cap
     tiny = ["-m", "seed=0,1", "population.market_size=1000", "horizon_days=10", "figures=false"]
     assert run_opsim([*tiny, f"hydra.sweep.dir={tmp_path / 'sweep'}"], monkeypatch) == 1
     one_line(capsys.readouterr().err, "1 of 2 jobs left no result and no FAILED.json", "run the same command again")
+
+
+@pytest.mark.parametrize("where", ["in a job", "between jobs"])
+def test_an_error_raised_while_ctrl_c_unwinds_a_sweep_is_an_interruption(
+    where, reference, tmp_path, monkeypatch, capsys
+):
+    """Not a failed job (no FAILED.json) nor a traceback: exit 130, what finished, and resume completes it.
+
+    Where the Ctrl-C landed in Hydra's preparation of a job, OmegaConf raised an
+    AttributeError from a ``finally`` block (seen on Python 3.13): ``between jobs``.
+    """
+    folder = tmp_path / "sweep"
+    unwinding = AttributeError("'NoneType' object has no attribute '_invalidate_flags_cache'")
+    if where == "in a job":
+        real_run = sim.app.cli._run_one
+
+        def third_interrupted(typed, out):
+            if typed.seed == 2:
+                error_while_ctrl_c_unwinds(unwinding)
+            real_run(typed, out)
+
+        monkeypatch.setattr(sim.app.cli, "_run_one", third_interrupted)
+    else:  # while Hydra composes the third job's config, before opsim's task runs
+        real_load = TemplateSweepLoader.load_sweep_config
+
+        def third_interrupted(self, master_config, sweep_overrides):
+            if "seed=2" in sweep_overrides:
+                error_while_ctrl_c_unwinds(unwinding)
+            return real_load(self, master_config, sweep_overrides)
+
+        monkeypatch.setattr(TemplateSweepLoader, "load_sweep_config", third_interrupted)
+    assert run_opsim([*SWEEP, f"hydra.sweep.dir={folder}"], monkeypatch) == 130
+    one_line(capsys.readouterr().err, "opsim: interrupted: 2 of 4 jobs finished", f"opsim-report {folder} --resume")
+    assert not list(folder.rglob(sweep.FAILED))
+    assert sorted(j.name.split("-")[0] for j in job_folders(folder) if (j / DONE).exists()) == ["seed=0", "seed=1"]
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    assert report_cli.main([str(folder), "--resume"]) == 0
+    assert_same_sweep(folder, reference / "sweep")
 
 
 @pytest.mark.slow  # a subprocess and a real signal

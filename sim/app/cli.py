@@ -48,7 +48,8 @@ from sim.app.config import (
     sweep_variants,
     validate,
 )
-from sim.app.exits import EXIT_FAILED, EXIT_INTERRUPTED, fail
+from sim.app.exits import EXIT_FAILED, EXIT_INTERRUPTED, fail, interrupted
+from sim.app.hydra_runner import run_hydra
 from sim.app.memory import check_memory
 from sim.app.threads import available_cores, check_parallel, resolve_threads
 from sim.base.errors import ConfigError, OpsimError, UsageError
@@ -273,8 +274,20 @@ def _app(cfg: DictConfig) -> None:
     A single run's error is printed here as one line and ends the command
     (``SystemExit`` passes through Hydra untouched, whereas Hydra prints a line of
     its own before re-raising any other exception). A job of a sweep records its
-    error instead (:func:`_sweep_job`).
+    error instead (:func:`_sweep_job`). An error raised while a Ctrl-C was being
+    handled (:func:`sim.app.exits.interrupted`) leaves as a ``KeyboardInterrupt``:
+    Hydra lets that through at once, where it would take any other exception for a
+    failed job, print its own line and go on with the sweep.
     """
+    try:
+        _run_task(cfg)
+    except Exception as exc:
+        if interrupted(exc):
+            raise KeyboardInterrupt from exc
+        raise
+
+
+def _run_task(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     out = Path(hydra_cfg.runtime.output_dir)
     if hydra_cfg.mode == RunMode.MULTIRUN:
@@ -294,6 +307,8 @@ def _app(cfg: DictConfig) -> None:
         with FigureWorkers() if typed.figures else contextlib.nullcontext() as workers:
             _run_one(typed, out, figure_workers=workers)
     except (OpsimError, OSError) as exc:
+        if interrupted(exc):  # main prints the interrupted line
+            raise
         fail(PROG, exc)
 
 
@@ -334,6 +349,8 @@ def _sweep_job(typed: Config, out: Path, overrides: list[str]) -> None:
         _run_one(replace(typed, progress=False), out)
     except Exception as exc:  # recorded, reported by the aggregation; the sweep goes on
         sweep.completion.clear_marker(out)
+        if interrupted(exc):  # not a failure: the job runs again on resume, and main says so
+            raise
         try:
             sweep.record_failure(out, digest, exc)
         except OSError as unwritten:  # the job stays without a marker: the sweep counts it missing
@@ -401,22 +418,6 @@ def _uses_opsim_sweeper(argv: list[str]) -> bool:
     """Whether the command line keeps the default ``opsim`` sweeper (``hydra/sweeper=...`` not given otherwise)."""
     chosen = [a.split("=", 1)[1] for a in argv if a.lstrip("+~").startswith("hydra/sweeper=")]
     return not chosen or chosen[-1] == "opsim"
-
-
-def _run_hydra_app(argv: list[str]) -> None:
-    """Run :func:`_app` as Hydra's ``@hydra.main`` would, on ``argv`` rather than ``sys.argv``."""
-    from hydra import version
-    from hydra._internal.utils import _run_hydra, get_args_parser
-
-    version.setbase("1.3")
-    parser = get_args_parser()
-    _run_hydra(
-        args=parser.parse_intermixed_args(argv),
-        args_parser=parser,
-        task_function=_app,
-        config_path=str(config_dir()),
-        config_name="config",
-    )
 
 
 @contextlib.contextmanager
@@ -502,12 +503,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         warnings.simplefilter("always")
         try:
             with _exceptions_reach_main():
-                _run_hydra_app(argv)
-        except KeyboardInterrupt:
-            print(_interrupted(plan), file=sys.stderr, flush=True)
-            raise SystemExit(EXIT_INTERRUPTED) from None
-        except (OpsimError, OSError) as exc:
-            fail(PROG, exc, f"; {_resume_hint(plan)}" if plan.multirun else "")
+                run_hydra(argv, _app, str(config_dir()), "config")
+        except BaseException as exc:
+            if interrupted(exc):
+                print(_interrupted(plan), file=sys.stderr, flush=True)
+                raise SystemExit(EXIT_INTERRUPTED) from None
+            if isinstance(exc, OpsimError | OSError):
+                fail(PROG, exc, f"; {_resume_hint(plan)}" if plan.multirun else "")
+            raise
     summary_error = None
     for w in caught:
         if str(w.message).startswith(_CALLBACK_FAILED):

@@ -13,6 +13,12 @@ code  meaning
 
 No user error prints a traceback: :func:`fail` prints ``PROG: error: <one line>``
 on stderr and exits with the code above.
+
+A Ctrl-C can land inside a library's ``finally`` or ``except`` block that then fails
+itself (OmegaConf restoring a flag on a half-built node raises ``AttributeError``): the
+error that reaches the command is not the ``KeyboardInterrupt`` but carries it as its
+context. :func:`interrupted` recognises both, so that either exits 130 with the
+command's "interrupted" line.
 """
 
 from __future__ import annotations
@@ -23,7 +29,16 @@ from typing import NoReturn
 
 from sim.base.errors import OpsimError, OutputError
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "describe", "exit_code", "fail"]
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "describe",
+    "exit_code",
+    "fail",
+    "interrupted",
+]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -34,9 +49,28 @@ EXIT_INTERRUPTED = 130
 WRITE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 
 
+def interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Ctrl-C, or an error raised while one was being handled (see the module's docstring).
+
+    Follows the exceptions ``exc`` was raised during (``__context__``) or from
+    (``__cause__``), each once.
+    """
+    pending: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return False
+
+
 def exit_code(exc: BaseException) -> int:
     """The exit code for an error: 2 for bad input, 130 for an interruption, else 1."""
-    if isinstance(exc, KeyboardInterrupt):
+    if interrupted(exc):
         return EXIT_INTERRUPTED
     if isinstance(exc, OpsimError) and not isinstance(exc, OutputError):
         return EXIT_BAD_INPUT
