@@ -215,6 +215,39 @@ def test_write_all_writes_everything_or_nothing(tmp_path):
     assert keep.read_text() == "new" and (tmp_path / "new" / "b.txt").read_text() == "b"
 
 
+@pytest.mark.parametrize("where", ["while fitting", "while writing"])
+def test_ctrl_c_is_one_line_exit_130_and_nothing_written(tmp_path, capsys, monkeypatch, where):
+    import sim.app.calibrate
+
+    def ctrl_c(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    if where == "while fitting":
+        monkeypatch.setattr(sim.app.calibrate, "fit_population", ctrl_c)
+        said = "opsim-calibrate: interrupted: nothing was written; run the same command again"
+    else:  # the report's CSV, after the population's YAML has its temporary file
+        monkeypatch.setattr(sim.app.calibrate, "csv_writer", lambda _frame: ctrl_c)
+        said = "opsim-calibrate: interrupted while its outputs were being written; run the same command again"
+    out = tmp_path / "conf" / "population" / "x.yaml"
+    args = ["--out", str(out), "--market-size", "1000", "--report", str(tmp_path / "rep"), "--no-progress"]
+    data = EXAMPLES / ("cohorts_example.csv" if where == "while fitting" else "survival_example.csv")  # a quick fit
+    assert main([str(data), *args]) == 130
+    assert capsys.readouterr().err == said + "\n"
+    assert list(tmp_path.iterdir()) == []  # no file, no temporary, no folder
+
+
+def test_ctrl_c_in_the_lift_command_is_one_line_exit_130_and_nothing_written(tmp_path, capsys, monkeypatch):
+    def ctrl_c(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sim.app.lift.simulate_cohorts", ctrl_c)
+    out = tmp_path / "conf" / "strategy" / "p.yaml"
+    ab = str(EXAMPLES / "push_ab.yaml")
+    assert main(["lift", ab, "--population", "consumer_app", "--out", str(out), "--no-progress"]) == 130
+    assert capsys.readouterr().err == "opsim-calibrate: interrupted: nothing was written; run the same command again\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 # ----------------------------------------------------------------- survival → population
 def test_survival_table_writes_a_population_that_loads(tmp_path):
     out = tmp_path / "conf" / "population" / "subs.yaml"

@@ -160,6 +160,79 @@ def test_a_study_interrupted_mid_batch_resumes_to_the_uninterrupted_plan(tmp_pat
     assert resumed["score"] == uninterrupted["score"]
 
 
+class _CtrlCOnCall(_DiesOnCall):
+    """An evaluator whose n-th call is interrupted by Ctrl-C."""
+
+    def map(self, tasks):
+        try:
+            return super().map(tasks)
+        except _Interrupted:
+            raise KeyboardInterrupt from None
+
+
+def _interrupted_plan(argv: list[str], capsys) -> list[str]:
+    """``opsim-plan`` stopped by Ctrl-C: its exit code must be 130; the lines it printed."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 130
+    return capsys.readouterr().err.strip().splitlines()
+
+
+PLAN_FILES = ("plan.json", "trials.parquet", "best_strategy.yaml", "report.html")
+
+
+def test_ctrl_c_says_how_many_trials_are_kept_and_the_same_command_goes_on(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "plan"
+    argv = [*TINY, f"hydra.run.dir={out}", "plan.trials=6", "plan.batch_size=2"]
+    # call 1: the baseline; 2: trials 0-1; 3: trials 2-3, interrupted
+    monkeypatch.setattr("sim.app.plan.make_evaluator", lambda _plan: _CtrlCOnCall(3))
+    assert _interrupted_plan(argv, capsys) == [
+        f"opsim-plan: interrupted: 2 of 6 trials finished; they are kept in {out / 'study.journal'}; "
+        "run the same command again to go on from there (they are not run again)"
+    ]
+    assert not [name for name in PLAN_FILES if (out / name).exists()]
+    from sim.app.plan import _finished_trials
+
+    assert _finished_trials(tmp_path / "study.journal") == 0 and not (tmp_path / "study.journal").exists()
+    (tmp_path / "study.journal").write_text('{"op_code": 0, "wor')  # a record cut off: not counted, not guessed
+    assert _finished_trials(tmp_path / "study.journal") is None
+    monkeypatch.undo()
+    main(argv)
+    assert sorted(pd.read_parquet(out / "trials.parquet")["trial"]) == list(range(6))
+
+
+def test_ctrl_c_while_writing_the_plan_or_in_response_mode_or_before_it_started_says_so(tmp_path, capsys, monkeypatch):
+    def ctrl_c(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    def fails_as_ctrl_c_unwinds(*_args, **_kwargs):  # a finally block that fails while Ctrl-C passes through it
+        try:
+            raise KeyboardInterrupt
+        finally:
+            raise OSError(5, "Input/output error")
+
+    out = tmp_path / "writing"
+    with monkeypatch.context() as mp:
+        mp.setattr("sim.app.plan.write_plan", fails_as_ctrl_c_unwinds)
+        assert _interrupted_plan([*TINY, f"hydra.run.dir={out}", "plan.trials=2", "plan.batch_size=2"], capsys) == [
+            f"opsim-plan: interrupted while the plan's files were being written in {out}: each file is whole, "
+            "but they may mix this run's and an earlier one's; run the same command again to write them all"
+        ]
+    out = tmp_path / "response"
+    with monkeypatch.context() as mp:
+        mp.setattr("sim.app.plan.make_evaluator", lambda _plan: _CtrlCOnCall(2))
+        assert _interrupted_plan([*TINY, f"hydra.run.dir={out}", "plan.mode=response"], capsys) == [
+            "opsim-plan: interrupted: the response curves were not finished and nothing was written; "
+            "run the same command again to redo them"
+        ]
+    assert not [name for name in (*PLAN_FILES, "study.journal") if (out / name).exists()]
+    with monkeypatch.context() as mp:
+        mp.setattr("sim.app.hydra_runner.run_hydra", ctrl_c)
+        assert _interrupted_plan([*TINY, f"hydra.run.dir={tmp_path / 'none'}"], capsys) == [
+            "opsim-plan: interrupted before the plan started; run the same command again"
+        ]
+
+
 def test_the_plan_never_breaks_the_budget_and_cvar_is_at_most_the_mean(tmp_path):
     run, plan = _ads_plan("plan.risk.measure=cvar", "plan.risk.alpha=0.5", budget=6_000.0)
     result = make_plan(run, plan, tmp_path / "p", evaluator=LocalEvaluator(1), progress=False)

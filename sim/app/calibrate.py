@@ -54,8 +54,8 @@ from sim.analysis.retention_data import (
 from sim.analysis.survival_fit import SurvivalFit, fit_survival, survival_curve
 from sim.app.config import compose, load_config, preset_run_command
 from sim.app.lift import main as lift_main
-from sim.app.preflight import PRESET_NAME, check_writable, csv_writer, json_writer, text_writer, unwritten_line
-from sim.base.errors import ConfigError, OpsimError
+from sim.app.preflight import PRESET_NAME, check_writable, csv_writer, json_writer, stopped, text_writer
+from sim.base.errors import ConfigError
 from sim.base.float_sum import sum_in_order
 from sim.core.cohorts import simulate_cohorts
 from sim.core.model import LifecycleModel
@@ -90,7 +90,6 @@ MAX_FORECAST_DAYS = 3650
 DEFAULT_MAX_SAMPLE = 1_000_000
 #: Smallest habit strength the fit starts from (a start of 0 would sit on the log-scale boundary).
 START_HABIT_STRENGTH = 0.05
-EXIT_BAD_INPUT = 2
 
 
 def _mean(a: float, b: float) -> float:
@@ -677,6 +676,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["lift"]:
         return lift_main(argv[1:])
     args = _parser().parse_args(argv)
+    writing = False
     try:
         _check_options(args)
         data = read_retention_csv(args.data, fmt=args.format, values=args.values, measure=args.measure)
@@ -684,13 +684,10 @@ def main(argv: list[str] | None = None) -> int:
             files, lines = _run_survival(args, data)
         else:
             files, lines = _run_cohorts(args, data)
+        writing = True
         write_all(files)
-    except (OpsimError, ValueError) as exc:
-        print(f"opsim-calibrate: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OSError as exc:
-        print(unwritten_line("opsim-calibrate", exc), file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except BaseException as exc:
+        return stopped("opsim-calibrate", exc, writing=writing)
     for line in lines:
         print(line, file=sys.stderr if line.startswith("opsim-calibrate: warning") else sys.stdout)
     return 0

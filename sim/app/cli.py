@@ -504,6 +504,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         try:
             with _exceptions_reach_main():
                 run_hydra(argv, _app, str(config_dir()), "config")
+        except SystemExit:  # the task's own exit, with its line printed
+            raise
         except BaseException as exc:
             if interrupted(exc):
                 print(_interrupted(plan), file=sys.stderr, flush=True)

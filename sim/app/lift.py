@@ -30,8 +30,8 @@ from tqdm import tqdm
 from sim.analysis.lift import REPLICATES, ABResult, LiftFit, fit_lift, read_ab_result
 from sim.analysis.retention_data import DataError
 from sim.app.config import compose, config_dir, load_config
-from sim.app.preflight import PRESET_NAME, check_writable, csv_writer, json_writer, text_writer, unwritten_line
-from sim.base.errors import ConfigError, OpsimError
+from sim.app.preflight import PRESET_NAME, check_writable, csv_writer, json_writer, stopped, text_writer
+from sim.base.errors import ConfigError
 from sim.base.schema import check_ranges
 from sim.core.cohorts import CohortRun, simulate_cohorts
 from sim.core.population import PopulationConfig, check_population
@@ -53,7 +53,6 @@ LIFT_PARAMETERS: dict[str, dict[str, str]] = {
 }
 #: Default simulated users per arm.
 DEFAULT_ARM_USERS = 60_000
-EXIT_BAD_INPUT = 2
 
 
 def load_population(spec: str) -> PopulationConfig:
@@ -284,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    writing = False
     try:
         out = Path(args.out)
         if out.suffix not in (".yaml", ".yml") or out.parent.name != "strategy" or not PRESET_NAME.match(out.stem):
@@ -322,13 +322,10 @@ def main(argv: list[str] | None = None) -> int:
             ),
             report / "lift.png": lambda p: save_png(fig, p),
         }
+        writing = True
         write_all(files)
-    except (OpsimError, ValueError) as exc:
-        print(f"opsim-calibrate: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OSError as exc:
-        print(unwritten_line("opsim-calibrate", exc), file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except BaseException as exc:
+        return stopped("opsim-calibrate", exc, writing=writing)
     for k, v in cal.fit.params_.items():
         low, high = cal.fit.intervals_[k]
         print(f"{ab.lever}.{k} = {v:.4g}   95 % [{low:.4g}, {high:.4g}]")

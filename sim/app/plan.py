@@ -51,6 +51,7 @@ import numpy as np
 from sim.analysis.planning import allocate_by_marginal_roi, fit_response_curve, frontier, risk_value
 from sim.analysis.stats import t_interval
 from sim.app.config import Config, compose, config_dir
+from sim.app.exits import EXIT_INTERRUPTED, interrupted
 from sim.app.plan_config import (
     PLAN_CONFIG_NAME,
     PlanConfig,
@@ -896,12 +897,19 @@ def _task(cfg: Any) -> None:
         plan_cfg.seeds,
         f"{plan_cfg.trials} trials" if plan_cfg.mode == "search" else "response curves",
     )
+    writing = False
     try:
         result = make_plan(run, plan_cfg, out, progress=run.progress)
+        writing = True
+        write_plan(result, out)
     except ConfigError as exc:
         print(f"opsim-plan: error: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG_ERROR) from None
-    write_plan(result, out)
+    except BaseException as exc:
+        if not interrupted(exc):
+            raise
+        print(_interrupted_line(out, plan_cfg, writing=writing), file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_INTERRUPTED) from None  # SystemExit passes through Hydra without a line of its own
     summary = plan_summary(result, out)
     obj, cur = summary["objective"], run.economics.currency
     if result.message:
@@ -927,6 +935,38 @@ def _task(cfg: Any) -> None:
     )
 
 
+def _interrupted_line(out: Path, plan: PlanConfig, *, writing: bool) -> str:
+    """The line printed on Ctrl-C: what of the plan is kept in ``out``, and how to go on from it."""
+    again = "run the same command again"
+    if writing:
+        return (
+            f"opsim-plan: interrupted while the plan's files were being written in {out}: each file is whole, but "
+            f"they may mix this run's and an earlier one's; {again} to write them all"
+        )
+    if plan.mode != "search":
+        return f"opsim-plan: interrupted: the response curves were not finished and nothing was written; {again} to redo them"
+    done = _finished_trials(out / STORAGE_FILE)
+    finished = "the finished trials are" if done is None else f"{done} of {plan.trials} trials finished; they are"
+    return f"opsim-plan: interrupted: {finished} kept in {out / STORAGE_FILE}; {again} to go on from there (they are not run again)"
+
+
+def _finished_trials(journal: Path) -> int | None:
+    """How many trials of the study in ``journal`` are complete (0 without it; None if it cannot be read)."""
+    if not journal.is_file():
+        return 0
+    try:
+        import optuna
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+        from optuna.trial import TrialState
+
+        storage = JournalStorage(JournalFileBackend(str(journal)))
+        trials = optuna.load_study(study_name=STUDY_NAME, storage=storage).get_trials(deepcopy=False)
+    except Exception:  # a record cut off by the interruption, a study not yet created: say less
+        return None
+    return sum(t.state == TrialState.COMPLETE for t in trials)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``opsim-plan`` console script."""
     from sim.app.cli import _overrides
@@ -945,7 +985,15 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise SystemExit(EXIT_CONFIG_ERROR) from None
     if not any(a in ("--config-name", "-cn") or a.startswith(("--config-name=", "-cn=")) for a in argv):
         argv = ["--config-name", PLAN_CONFIG_NAME, *argv]
-    run_hydra(argv, _task, str(config_dir()), PLAN_CONFIG_NAME)
+    try:
+        run_hydra(argv, _task, str(config_dir()), PLAN_CONFIG_NAME)
+    except SystemExit:  # the task's own exit, with its line printed
+        raise
+    except BaseException as exc:  # outside the task (Hydra's set-up): the task says more of its own
+        if not interrupted(exc):
+            raise
+        print("opsim-plan: interrupted before the plan started; run the same command again", file=sys.stderr)
+        raise SystemExit(EXIT_INTERRUPTED) from None
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +17,18 @@ from typing import Any
 
 import pandas as pd
 
-from sim.base.errors import ConfigError
+from sim.app.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, interrupted
+from sim.base.errors import ConfigError, OpsimError
 
-__all__ = ["PRESET_NAME", "check_writable", "csv_writer", "json_writer", "text_writer", "unwritten_line"]
+__all__ = [
+    "PRESET_NAME",
+    "check_writable",
+    "csv_writer",
+    "json_writer",
+    "stopped",
+    "text_writer",
+    "unwritten_line",
+]
 
 #: A preset name opsim can select as ``population=<name>`` or ``strategy=<name>``.
 PRESET_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
@@ -77,3 +87,33 @@ def unwritten_line(prog: str, exc: OSError) -> str:
     """The one line for outputs that could not be written (written all together, so none were)."""
     where = exc.filename or "an output file"
     return f"{prog}: error: could not write {where}: {exc.strerror or exc}; nothing was written"
+
+
+def stopped(prog: str, exc: BaseException, *, writing: bool) -> int:
+    """Print the one line for what stopped a calibration command; its exit code (a bug's error is re-raised).
+
+    Args:
+        prog: The command's name, which starts the line.
+        exc: What stopped it.
+        writing: Whether the outputs' all-or-nothing write (:func:`sim.output.files.write_all`) had begun.
+
+    Returns:
+        130 for a Ctrl-C (:func:`sim.app.exits.interrupted`); 2 for bad input and for
+        outputs that could not be written.
+
+    """
+    if interrupted(exc):
+        if writing:
+            print(
+                f"{prog}: interrupted while its outputs were being written; run the same command again", file=sys.stderr
+            )
+        else:
+            print(f"{prog}: interrupted: nothing was written; run the same command again", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if isinstance(exc, OpsimError | ValueError):
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if isinstance(exc, OSError):
+        print(unwritten_line(prog, exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    raise exc
