@@ -55,15 +55,7 @@ def run_phases(users: int, days: int, workers: bool) -> dict[str, float]:
         result = simulate(cfg)
         simulated = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
-            # Result.save in its two parts (the files but the report's, then the report), and its marker
-            names, written = result._write_data(Path(tmp))
-            tables = time.perf_counter()
-            from sim.output import completion
-            from sim.output.run_report import write_report_files
-
-            names += [p.name for p in write_report_files(tmp, workers=pool, data=written)]
-            completion.write_marker(tmp, names, completion.config_hash(result.config))
-            drawn = time.perf_counter()
+            result.save(tmp, figure_workers=pool)  # its phases in result.save_seconds
             figure_cpu = figure_seconds(tmp)
     phases = result.meta["phase_seconds"]
     return figure_cpu | {
@@ -72,8 +64,8 @@ def run_phases(users: int, days: int, workers: bool) -> dict[str, float]:
         "stepping": phases["stepping"],
         "analytics": phases["analytics"],
         "summary": (simulated - imported) - phases["model_setup"] - phases["stepping"] - phases["analytics"],
-        "tables": tables - simulated,
-        "figures_and_report": drawn - tables,
+        "tables": result.save_seconds["data"],
+        "figures_and_report": result.save_seconds["report"] + result.save_seconds["marker"],
     }
 
 

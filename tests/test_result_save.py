@@ -177,6 +177,8 @@ def test_a_folder_that_cannot_be_created_raises_output_error_naming_it(tmp_path)
 
 def test_the_data_save_draws_its_report_from_is_what_the_folder_reads_back(tmp_path):
     """``Result._write_data`` returns the folder's content as ``load_folder`` reads it (a run with levers and paid ads)."""
+    import dataclasses
+
     import pandas as pd
 
     from sim import simulate
@@ -206,6 +208,11 @@ def test_the_data_save_draws_its_report_from_is_what_the_folder_reads_back(tmp_p
     assert list(data.tables) == list(back.tables) and "spend_response" in data.tables
     for name, frame in data.tables.items():
         pd.testing.assert_frame_equal(frame, back.tables[name], obj=name)
+    assert result.save_seconds == {}  # _write_data is only a part of save
+    again = dataclasses.replace(result)
+    again.save(tmp_path / "whole", figures=False)
+    assert set(again.save_seconds) == {"data", "report", "marker"} and min(again.save_seconds.values()) >= 0
+    assert again == result  # its timings are not part of what a result is
 
 
 def test_the_baseline_cohort_table_is_in_real_users_like_the_runs_own(tmp_path):
