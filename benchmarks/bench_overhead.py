@@ -5,8 +5,9 @@
   command runs it, each round in a fresh process so that imports count as they do for
   a user: figure workers started first (:class:`sim.output.figure_workers.FigureWorkers`,
   or none with ``--no-workers``), ``simulate()`` (its ``meta["phase_seconds"]``:
-  model set-up, stepping, analytics, the rest), then ``Result.save()`` split into the
-  tables and the figures with the report; then each figure once more, alone, in the
+  model set-up, stepping, analytics, the rest), then ``Result.save()`` (its
+  ``save_seconds``: the tables and other files, then the figures with the report and the
+  completion marker); then each figure once more, alone, in the
   warm process (what it costs a core). Target 1: analytics + summary + tables +
   figures at most 20 % of stepping.
 * **compose** — ``compose()`` and ``load_config()`` of the default overrides in a fresh
