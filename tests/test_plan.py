@@ -233,6 +233,34 @@ def test_ctrl_c_while_writing_the_plan_or_in_response_mode_or_before_it_started_
         ]
 
 
+@pytest.mark.parametrize("mode", ["search", "response"])
+def test_each_progress_bar_counts_the_simulations_it_waits_for(tmp_path, monkeypatch, mode):
+    """Every bar ends full: its total is the simulations its phase runs, counted as they finish."""
+    import tqdm.auto
+
+    bars = []
+
+    class Bar(tqdm.auto.tqdm):
+        def close(self):
+            if not getattr(self, "recorded", False):  # tqdm closes a bar again when it is collected
+                self.recorded = True
+                bars.append((self.desc, self.total, self.n, self.unit))
+            super().close()
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+    run, plan = _load(f"plan.mode={mode}", "plan.trials=2", "plan.batch_size=2")
+    evaluator = LocalEvaluator(1)
+    make_plan(run, plan, tmp_path / mode, evaluator=evaluator, progress=True)
+    variables, seeds, levels = len(plan.variables), plan.seeds, plan.response_levels
+    evaluation = ("evaluating the plan", seeds * (2 + variables + variables * levels))
+    if mode == "search":
+        assert [b[:2] for b in bars] == [("plan trials", 2), evaluation] and bars[0][2] == 2
+    else:
+        assert [b[:2] for b in bars] == [("response curves", variables * levels * seeds), evaluation]
+        assert bars[0][2] == bars[0][1] and bars[0][3] == "sim"
+    assert bars[-1][2] == bars[-1][1] and bars[-1][3] == "sim"
+
+
 def test_the_plan_never_breaks_the_budget_and_cvar_is_at_most_the_mean(tmp_path):
     run, plan = _ads_plan("plan.risk.measure=cvar", "plan.risk.alpha=0.5", budget=6_000.0)
     result = make_plan(run, plan, tmp_path / "p", evaluator=LocalEvaluator(1), progress=False)

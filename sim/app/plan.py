@@ -41,7 +41,7 @@ import logging
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,6 +204,8 @@ class Planner:
         self.maximize = plan.objective not in MINIMISED
         self.simulations = 0
         self.step_seconds = 0.0
+        #: Called with the number of simulations each batch ran (a progress bar's ``update``), or None.
+        self.on_simulated: Callable[[int], object] | None = None
         self.baseline = self._simulate([baseline_config(run)])[0]
 
     def _simulate(self, configs: Sequence[Config]) -> list[list[Outcome]]:
@@ -211,6 +213,8 @@ class Planner:
         outcomes = self.evaluator.map(tasks)
         self.simulations += len(outcomes)
         self.step_seconds += sum(o.step_seconds for o in outcomes)
+        if self.on_simulated is not None:
+            self.on_simulated(len(outcomes))
         k = len(self.seeds)
         return [outcomes[i * k : (i + 1) * k] for i in range(len(configs))]
 
@@ -567,6 +571,11 @@ def _marginal(planner: Planner, best: Candidate) -> dict[str, tuple[float, float
     return out
 
 
+def _response_simulations(plan: PlanConfig) -> int:
+    """Simulations of one set of response curves (:func:`_response`): each variable at each level, on each seed."""
+    return len(plan.variables) * plan.response_levels * plan.seeds
+
+
 def _levels(var: VariableConfig, high: float, n: int) -> np.ndarray:
     return np.geomspace(var.low, high, n) if var.log else np.linspace(var.low, high, n)
 
@@ -673,26 +682,27 @@ def make_plan(
             chosen, message = _choose(rows, plan)
             values = _values(run, plan, {k.split(":", 1)[1]: v for k, v in chosen.items() if k.startswith("param:")})
         else:
-            with tqdm(total=1, desc="response curves", disable=not progress) as bar:
+            curves = _response_simulations(plan)
+            with tqdm(total=curves, desc="response curves", unit="sim", disable=not progress) as bar:
+                planner.on_simulated = bar.update
                 floor_values = {n: v.low for n, v in plan.variables.items()}
                 curve_rows = _response(planner, floor_values, alone=True)
                 values = _allocate(planner, curve_rows)
-                bar.update(1)
             rows, message = [], None
-        with tqdm(total=4, desc="evaluating the plan", disable=not progress) as bar:
+        # the plan and the base strategy, a step up of each variable, the response curves around the plan
+        checks = plan.seeds * (2 + len(plan.variables)) + _response_simulations(plan)
+        with tqdm(total=checks, desc="evaluating the plan", unit="sim", disable=not progress) as bar:
+            planner.on_simulated = bar.update
             best = planner.evaluate([values])[0]
             if plan.mode == "response":
                 rows = [_candidate_row(0, best)]
                 if not best.feasible:
                     broken = ", ".join(k for k, v in best.constraints.items() if v > 0)
                     message = f"the verified allocation breaks: {broken}"
-            bar.update(1)
             base = planner.evaluate_config(run)
-            bar.update(1)
             marginal = _marginal(planner, best)
-            bar.update(1)
             response = _response(planner, best.values, alone=False)
-            bar.update(1)
+        planner.on_simulated = None
         result = PlanResult(
             run=run,
             plan=plan,
