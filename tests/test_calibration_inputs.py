@@ -236,15 +236,47 @@ def test_ctrl_c_is_one_line_exit_130_and_nothing_written(tmp_path, capsys, monke
     assert list(tmp_path.iterdir()) == []  # no file, no temporary, no folder
 
 
-def test_ctrl_c_in_the_lift_command_is_one_line_exit_130_and_nothing_written(tmp_path, capsys, monkeypatch):
+def test_an_output_that_cannot_be_written_is_one_line_and_a_bug_is_not_hidden(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import sim.app.calibrate
+
+    target = tmp_path / "conf" / "population" / "x.yaml"
+
+    def no_space(_files):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target))
+
+    args = [str(EXAMPLES / "survival_example.csv"), "--out", str(target), "--market-size", "1000", "--no-progress"]
+    monkeypatch.setattr(sim.app.calibrate, "write_all", no_space)
+    assert main(args) == 2
+    assert capsys.readouterr().err == (
+        f"opsim-calibrate: error: could not write {target}: {os.strerror(errno.ENOSPC)}; nothing was written\n"
+    )
+
+    def bug(_files):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(sim.app.calibrate, "write_all", bug)
+    with pytest.raises(RuntimeError, match="a bug"):  # not turned into a line that hides it
+        main(args)
+
+
+@pytest.mark.parametrize("where", ["while simulating", "while writing"])
+def test_ctrl_c_in_the_lift_command_is_one_line_exit_130_and_nothing_written(tmp_path, capsys, monkeypatch, where):
     def ctrl_c(*_args, **_kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("sim.app.lift.simulate_cohorts", ctrl_c)
+    if where == "while simulating":
+        monkeypatch.setattr("sim.app.lift.simulate_cohorts", ctrl_c)
+        said = "opsim-calibrate: interrupted: nothing was written; run the same command again"
+    else:
+        monkeypatch.setattr("sim.app.lift.write_all", ctrl_c)
+        said = "opsim-calibrate: interrupted while its outputs were being written; run the same command again"
     out = tmp_path / "conf" / "strategy" / "p.yaml"
     ab = str(EXAMPLES / "push_ab.yaml")
-    assert main(["lift", ab, "--population", "consumer_app", "--out", str(out), "--no-progress"]) == 130
-    assert capsys.readouterr().err == "opsim-calibrate: interrupted: nothing was written; run the same command again\n"
+    argv = ["lift", ab, "--population", "consumer_app", "--out", str(out), "--no-progress", "--arm-users", "100"]
+    assert main(argv) == 130
+    assert capsys.readouterr().err == said + "\n"
     assert list(tmp_path.iterdir()) == []
 
 

@@ -26,6 +26,8 @@ import pandas as pd
 import pytest
 
 import sim.app.cli
+import sim.output.result
+import sim.output.sweep_report
 from sim.app import report_cli, sweep
 from sim.app.sweep_configs import TemplateSweepLoader
 from sim.output import completion, files
@@ -173,6 +175,21 @@ def test_an_error_raised_while_ctrl_c_unwinds_a_run_is_an_interruption(tmp_path,
     out = tmp_path / "run"
     assert run_opsim([*RUN, f"hydra.run.dir={out}"], monkeypatch) == 130
     one_line(capsys.readouterr().err, "opsim: interrupted", str(out), "run the same command again")
+
+
+@pytest.mark.parametrize("multirun", [False, True])
+def test_an_error_that_leaves_hydra_is_one_line_with_what_finished(tmp_path, monkeypatch, capsys, multirun):
+    """What Hydra itself cannot write (its folder, its records) reaches main: one line, exit 1."""
+    folder = tmp_path / ("sweep" if multirun else "run")
+
+    def unwritable(*_args):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(folder))
+
+    monkeypatch.setattr(sim.app.cli, "run_hydra", unwritable)
+    argv = [*SWEEP, f"hydra.sweep.dir={folder}"] if multirun else [*RUN, f"hydra.run.dir={folder}"]
+    assert run_opsim(argv, monkeypatch) == 1
+    said = f"opsim: error: cannot write {folder}: {os.strerror(errno.EROFS)}"
+    assert capsys.readouterr().err == said + ("; no job of 4 finished\n" if multirun else "\n")
 
 
 def test_a_failed_write_names_the_file_and_the_reason(tmp_path, monkeypatch, capsys):

@@ -184,10 +184,10 @@ PLAN_FILES = ("plan.json", "trials.parquet", "best_strategy.yaml", "report.html"
 def test_ctrl_c_says_how_many_trials_are_kept_and_the_same_command_goes_on(tmp_path, capsys, monkeypatch):
     out = tmp_path / "plan"
     argv = [*TINY, f"hydra.run.dir={out}", "plan.trials=6", "plan.batch_size=2"]
-    # call 1: the baseline; 2: trials 0-1; 3: trials 2-3, interrupted
-    monkeypatch.setattr("sim.app.plan.make_evaluator", lambda _plan: _CtrlCOnCall(3))
+    # call 1: the baseline; 2, 3: trials 0-1, 2-3; 4: trials 4-5, interrupted (asked, so in the study as running)
+    monkeypatch.setattr("sim.app.plan.make_evaluator", lambda _plan: _CtrlCOnCall(4))
     assert _interrupted_plan(argv, capsys) == [
-        f"opsim-plan: interrupted: 2 of 6 trials finished; they are kept in {out / 'study.journal'}; "
+        f"opsim-plan: interrupted: 4 of 6 trials finished; they are kept in {out / 'study.journal'}; "
         "run the same command again to go on from there (they are not run again)"
     ]
     assert not [name for name in PLAN_FILES if (out / name).exists()]
@@ -196,6 +196,13 @@ def test_ctrl_c_says_how_many_trials_are_kept_and_the_same_command_goes_on(tmp_p
     assert _finished_trials(tmp_path / "study.journal") == 0 and not (tmp_path / "study.journal").exists()
     (tmp_path / "study.journal").write_text('{"op_code": 0, "wor')  # a record cut off: not counted, not guessed
     assert _finished_trials(tmp_path / "study.journal") is None
+    from sim.app.plan import _interrupted_line
+
+    _run, plan = _load("plan.trials=6")
+    assert _interrupted_line(tmp_path, plan, writing=False) == (
+        f"opsim-plan: interrupted: the finished trials are kept in {tmp_path / 'study.journal'}; "
+        "run the same command again to go on from there (they are not run again)"
+    )
     monkeypatch.undo()
     main(argv)
     assert sorted(pd.read_parquet(out / "trials.parquet")["trial"]) == list(range(6))

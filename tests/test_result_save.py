@@ -178,6 +178,7 @@ def test_a_folder_that_cannot_be_created_raises_output_error_naming_it(tmp_path)
 def test_the_data_save_draws_its_report_from_is_what_the_folder_reads_back(tmp_path):
     """``Result._write_data`` returns the folder's content as ``load_folder`` reads it (a run with levers and paid ads)."""
     import dataclasses
+    import time
 
     import pandas as pd
 
@@ -210,8 +211,11 @@ def test_the_data_save_draws_its_report_from_is_what_the_folder_reads_back(tmp_p
         pd.testing.assert_frame_equal(frame, back.tables[name], obj=name)
     assert result.save_seconds == {}  # _write_data is only a part of save
     again = dataclasses.replace(result)
+    started = time.perf_counter()
     again.save(tmp_path / "whole", figures=False)
+    took = time.perf_counter() - started
     assert set(again.save_seconds) == {"data", "report", "marker"} and min(again.save_seconds.values()) >= 0
+    assert sum(again.save_seconds.values()) <= took  # spans of the save, one after another
     assert again == result  # its timings are not part of what a result is
 
 
