@@ -132,7 +132,8 @@ class Result:
         baseline_cohort_active: The organic baseline run's cohort matrix (same seed), if one ran.
         save_seconds: Where the last :meth:`save` spent its time, in seconds: ``data`` (the
             folder cleared, every file but the report's), ``report`` (the figures and the
-            page; 0 without figures) and ``marker`` (``DONE.json``); empty before a save.
+            page; next to nothing without figures) and ``marker`` (``DONE.json``); empty
+            before a save, and not compared when results are.
 
     """
 
