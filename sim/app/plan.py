@@ -51,7 +51,7 @@ import numpy as np
 from sim.analysis.planning import allocate_by_marginal_roi, fit_response_curve, frontier, risk_value
 from sim.analysis.stats import t_interval
 from sim.app.config import Config, compose, config_dir
-from sim.app.exits import EXIT_INTERRUPTED, interrupted
+from sim.app.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, interrupted
 from sim.app.plan_config import (
     PLAN_CONFIG_NAME,
     PlanConfig,
@@ -69,7 +69,6 @@ __all__ = ["PlanResult", "main", "make_plan", "write_plan"]
 
 log = logging.getLogger("opsim")
 
-EXIT_CONFIG_ERROR = 2
 STUDY_NAME = "plan"
 STORAGE_FILE = "study.journal"
 #: Objectives that are minimised (the rest are maximised).
@@ -894,7 +893,7 @@ def _task(cfg: Any) -> None:
         run, plan_cfg = load_plan_config(cfg)
     except ConfigError as exc:
         print(f"opsim-plan: error: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG_ERROR) from None
+        raise SystemExit(EXIT_BAD_INPUT) from None
     out = Path(HydraConfig.get().runtime.output_dir)
     log.info(
         "planning %s: budget %s %s, objective %s (%s), %d variables, %d seeds, %s",
@@ -914,7 +913,7 @@ def _task(cfg: Any) -> None:
         write_plan(result, out)
     except ConfigError as exc:
         print(f"opsim-plan: error: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG_ERROR) from None
+        raise SystemExit(EXIT_BAD_INPUT) from None
     except BaseException as exc:
         if not interrupted(exc):
             raise
@@ -992,7 +991,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
         except (ConfigError, OpsimError) as exc:
             print(f"opsim-plan: error: {exc}", file=sys.stderr)
-            raise SystemExit(EXIT_CONFIG_ERROR) from None
+            raise SystemExit(EXIT_BAD_INPUT) from None
     if not any(a in ("--config-name", "-cn") or a.startswith(("--config-name=", "-cn=")) for a in argv):
         argv = ["--config-name", PLAN_CONFIG_NAME, *argv]
     try:
