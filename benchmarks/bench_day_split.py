@@ -18,6 +18,13 @@ per day, in milliseconds, the round with the shortest day:
   and whatever part of the worker's share is still running when the model's own chunks
   are done. With one thread, the day less both shares' chunks.
 
+A second table shows how steadily the two processes keep pace: the worker's share's
+chunk time over the model's, window by window of 30 days (lowest - highest; with one
+thread the same halves stepped one after the other), and, from when each process's last
+chunk of a day ended (``time.perf_counter``, one clock for both processes), how long the
+model waited for the worker's chunks and the worker for the model's, ms a day over the
+year (the first day, which forks the worker, left out).
+
 Each day is timed as a user's run times it: the first one forks the worker, the last
 one stops it.
 
@@ -42,6 +49,8 @@ from pathlib import Path
 STRATEGIES = ("baseline", "balanced_mix")
 #: Simulated users and days (the issue's 2-core target is at 1,000,000 users).
 USERS, DAYS = 1_000_000, 365
+#: Days in each window of the shares' time ratio (the 365 days make 12 whole windows).
+WINDOW_DAYS = 30
 
 _CHILD = r"""
 import json, os, sys, time
@@ -53,19 +62,31 @@ from sim import UserLifecycleModel, load_config
 strategy, threads, out_dir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 users, days = int(sys.argv[4]), int(sys.argv[5])
 spent = defaultdict(float)  # seconds by block index or method name, in this process (a worker has its own)
+daily = defaultdict(float)  # seconds of this process's chunks, by day
+last_end = {}  # by day: when this process's last chunk ended (perf_counter: one clock for all processes)
 
 def timed(name):
     method = getattr(M.LifecycleModel, name)
     def wrapper(self, *args):
         started = time.perf_counter()
         out = method(self, *args)
+        ended = time.perf_counter()
         key = args[1].index if name == "_step_chunk" else name
-        spent[key] += time.perf_counter() - started
+        spent[key] += ended - started
+        if name == "_step_chunk":
+            daily[(self.day, args[1].index)] += ended - started
+            last_end[self.day] = ended
         if name == "_check_day_state" and self.day == days - 1:  # a worker, after its last day's check
             with open(os.path.join(out_dir, "worker.json"), "w") as fh:
-                json.dump({str(k): v for k, v in spent.items()}, fh)
+                json.dump({**{str(k): v for k, v in spent.items()}, "days": by_day()}, fh)
         return out
     setattr(M.LifecycleModel, name, wrapper)
+
+def by_day():  # per day: [seconds of each block this process stepped, by block index], its chunks' end
+    blocks = defaultdict(dict)
+    for (day, block), seconds in daily.items():
+        blocks[day][str(block)] = seconds
+    return [[blocks[day], last_end.get(day)] for day in range(days)]
 
 for name in ("_step_chunk", "_apply_day_state", "_check_day_state"):
     timed(name)
@@ -79,8 +100,26 @@ for _ in range(days):
     model.step()
 seconds = time.perf_counter() - started
 print(json.dumps({"seconds": seconds, "mode": model.parallel, "halves": shares,
-                  "spent": {str(k): v for k, v in spent.items()}}))
+                  "spent": {str(k): v for k, v in spent.items()}, "days": by_day()}))
 """
+
+
+def window_ratios(own_days: list[float], other_days: list[float]) -> list[float]:
+    """The worker's share's chunk time over the model's, window by window of :data:`WINDOW_DAYS` days.
+
+    Both shares' work changes with the day (the users' states), in the same proportion
+    for both: with one thread the ratio keeps nearly still from window to window. Where
+    the two processes' cores run at different speeds for a while, it moves.
+    """
+    return [
+        sum(other_days[lo : lo + WINDOW_DAYS]) / sum(own_days[lo : lo + WINDOW_DAYS])
+        for lo in range(0, len(own_days) - WINDOW_DAYS + 1, WINDOW_DAYS)
+    ]
+
+
+def share_days(days: list, keys: list[str]) -> list[float]:
+    """Per day, the seconds of the blocks ``keys`` (one process's record of its days)."""
+    return [sum(blocks.get(k, 0.0) for k in keys) for blocks, _end in days]
 
 
 def run(strategy: str, threads: int) -> dict:
@@ -99,10 +138,21 @@ def run(strategy: str, threads: int) -> dict:
     if threads == 1:  # the model's process steps both halves, one after the other
         own, other = ([str(i) for i in half] for half in child["halves"])
         own_ms, other_ms = (sum(spent[k] for k in keys) * per_day for keys in (own, other))
-        return {"day": day, "own": own_ms, "other": other_ms, "rest": day - own_ms - other_ms, "shares": [own, other]}
+        ratios = window_ratios(share_days(child["days"], own), share_days(child["days"], other))
+        return {
+            "day": day,
+            "own": own_ms,
+            "other": other_ms,
+            "rest": day - own_ms - other_ms,
+            "shares": [own, other],
+            "window_ratios": ratios,
+        }
     own = sorted(k for k in spent if k.isdigit())  # the chunks each process stepped
     other = sorted(k for k in worker if k.isdigit())
     own_ms = sum(spent[k] for k in own) * per_day
+    # when each process's last chunk of the day ended (one clock for both): who waited for whom
+    ends = [(mine, theirs) for (_b, mine), (_c, theirs) in zip(child["days"], worker["days"], strict=True)]
+    later = [theirs - mine for mine, theirs in ends[1:]]  # the first day forks the worker
     return {
         "day": day,
         "own": own_ms,
@@ -111,6 +161,9 @@ def run(strategy: str, threads: int) -> dict:
         "rest": day - own_ms,
         "mode": child["mode"],
         "shares": [own, other],
+        "window_ratios": window_ratios(share_days(child["days"], own), share_days(worker["days"], other)),
+        "model_waits": sum(max(x, 0.0) for x in later) / len(later) * 1e3,
+        "worker_waits": sum(max(-x, 0.0) for x in later) / len(later) * 1e3,
     }
 
 
@@ -144,6 +197,21 @@ def main() -> None:
             f"| {a['own']:.2f} / {b['own']:.2f} ({b['own'] / a['own'] - 1:+.0%}) "
             f"| {a['other']:.2f} / {b['other']:.2f} ({b['other'] / a['other'] - 1:+.0%}) "
             f"| {b['worker_other']:.2f} | {a['rest']:.2f} / {b['rest']:.2f} |"
+        )
+    print(
+        f"\nThe cores' pace: the worker's share's chunk time over the model's, by {WINDOW_DAYS}-day window "
+        "(lowest - highest), and who waits for whose chunks at the end of a day (ms a day, same rounds)\n"
+    )
+    print(
+        "| strategy | ratio, 1 thread | ratio, 2 processes | model waits for the worker | worker waits for the model |"
+    )
+    print("|---|---:|---:|---:|---:|")
+    for strategy, r in results.items():
+        a, b = r["threads_1"], r["processes_2"]
+        print(
+            f"| {strategy} | {min(a['window_ratios']):.2f} - {max(a['window_ratios']):.2f} "
+            f"| {min(b['window_ratios']):.2f} - {max(b['window_ratios']):.2f} "
+            f"| {b['model_waits']:.2f} | {b['worker_waits']:.2f} |"
         )
     if args.json:
         with open(args.json, "w") as fh:

@@ -13,7 +13,8 @@ interpreter):
    this machine for numpy kernels alone
    (cache-resident vs streaming arrays, random numbers): the ceiling for the line above;
    ``bench_day_split.py`` — where a day of one run on 2 cores goes (each process's
-   chunks alone and at once, the worker's other work, the rest of the run's day);
+   chunks alone and at once, the worker's other work, the rest of the run's day) and
+   how steadily the two processes keep pace;
 3. ``bench_sweep.py`` — Hydra's per-job set-up (<= 0.15 s) and the 64-job sweep with 2
    workers (>= 1.8x); ``bench_sweep_timeline.py`` — that sweep's wall time split into
    phases, job step by job step (the explanation of the gap);
