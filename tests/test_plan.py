@@ -260,11 +260,13 @@ def test_each_progress_bar_counts_the_simulations_it_waits_for(tmp_path, monkeyp
     make_plan(run, plan, tmp_path / mode, evaluator=evaluator, progress=True)
     variables, seeds, levels = len(plan.variables), plan.seeds, plan.response_levels
     evaluation = ("evaluating the plan", seeds * (2 + variables + variables * levels))
+    baseline = ("organic baseline", seeds)
+    assert bars[0][1:] == (seeds, seeds, "sim")  # the baseline's simulations, before any other bar
     if mode == "search":
-        assert [b[:2] for b in bars] == [("plan trials", 2), evaluation] and bars[0][2] == 2
+        assert [b[:2] for b in bars] == [baseline, ("plan trials", 2), evaluation] and bars[1][2] == 2
     else:
-        assert [b[:2] for b in bars] == [("response curves", variables * levels * seeds), evaluation]
-        assert bars[0][2] == bars[0][1] and bars[0][3] == "sim"
+        assert [b[:2] for b in bars] == [baseline, ("response curves", variables * levels * seeds), evaluation]
+        assert bars[1][2] == bars[1][1] and bars[1][3] == "sim"
     assert bars[-1][2] == bars[-1][1] and bars[-1][3] == "sim"
 
 

@@ -193,10 +193,19 @@ class Planner:
         run: The base run config (market, base strategy, horizon, economics).
         plan: The plan.
         evaluator: Where simulations run.
+        on_simulated: Called with the number of simulations each batch ran, from the
+            baseline's on (a progress bar's ``update``); the attribute of that name may be
+            set again later.
 
     """
 
-    def __init__(self, run: Config, plan: PlanConfig, evaluator: Evaluator) -> None:
+    def __init__(
+        self,
+        run: Config,
+        plan: PlanConfig,
+        evaluator: Evaluator,
+        on_simulated: Callable[[int], object] | None = None,
+    ) -> None:
         self.run, self.plan, self.evaluator = run, plan, evaluator
         self.seeds = list(range(run.seed, run.seed + plan.seeds))
         self.margin = run.economics.margin
@@ -204,7 +213,7 @@ class Planner:
         self.simulations = 0
         self.step_seconds = 0.0
         #: Called with the number of simulations each batch ran (a progress bar's ``update``), or None.
-        self.on_simulated: Callable[[int], object] | None = None
+        self.on_simulated = on_simulated
         self.baseline = self._simulate([baseline_config(run)])[0]
 
     def _simulate(self, configs: Sequence[Config]) -> list[list[Outcome]]:
@@ -672,7 +681,10 @@ def make_plan(
     own = evaluator is None
     evaluator = make_evaluator(plan) if evaluator is None else evaluator
     try:
-        planner = Planner(run, plan, evaluator)
+        # the organic baseline on every seed, which each candidate is scored against
+        with tqdm(total=plan.seeds, desc="organic baseline", unit="sim", disable=not progress) as bar:
+            planner = Planner(run, plan, evaluator, on_simulated=bar.update)
+        planner.on_simulated = None
         if plan.mode == "search":
             study = _open_study(out, run, plan)
             with tqdm(total=plan.trials, desc="plan trials", unit="trial", disable=not progress) as bar:
