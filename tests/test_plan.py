@@ -6,6 +6,7 @@ for many) over short horizons, so a trial costs a fraction of a second.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -238,6 +239,68 @@ def test_ctrl_c_while_writing_the_plan_or_in_response_mode_or_before_it_started_
         assert _interrupted_plan([*TINY, f"hydra.run.dir={tmp_path / 'none'}"], capsys) == [
             "opsim-plan: interrupted before the plan started; run the same command again"
         ]
+
+
+class _DiskFullOnCall(_DiesOnCall):
+    """An evaluator whose n-th call fails as a full disk would fail the study's journal."""
+
+    def __init__(self, n: int, journal: Path) -> None:
+        super().__init__(n)
+        self.journal = journal
+
+    def map(self, tasks):
+        try:
+            return super().map(tasks)
+        except _Interrupted:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.journal)) from None
+
+
+def _failed_plan(argv: list[str], capsys) -> list[str]:
+    """``opsim-plan`` stopped by an error: exit 1, no traceback; the lines it printed."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.strip().splitlines()
+
+
+def test_a_full_disk_or_an_unusable_folder_is_one_line_that_says_what_is_kept(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "study"
+    journal = out / "study.journal"
+    argv = [*TINY, f"hydra.run.dir={out}", "plan.trials=6", "plan.batch_size=2"]
+    # call 1: the baseline; 2: trials 0-1; 3: fails
+    with monkeypatch.context() as mp:
+        mp.setattr("sim.app.plan.make_evaluator", lambda _plan: _DiskFullOnCall(3, journal))
+        assert _failed_plan(argv, capsys) == [
+            f"opsim-plan: error: cannot write {journal}: No space left on device; 2 of 6 trials finished; they are "
+            f"kept in {journal}; run the same command again to go on from there (they are not run again)"
+        ]
+    assert not [name for name in PLAN_FILES if (out / name).exists()]
+
+    def disk_full(_result, where):
+        raise OSError(errno.ENOSPC, "No space left on device", str(where / "trials.parquet"))
+
+    with monkeypatch.context() as mp:
+        mp.setattr("sim.app.plan.write_plan", disk_full)
+        assert _failed_plan(argv, capsys) == [
+            f"opsim-plan: error: cannot write {out / 'trials.parquet'}: No space left on device; each file is whole, "
+            "but they may mix this run's and an earlier one's; run the same command again to write them all"
+        ]
+    main(argv)  # room again: the same command goes on from the 6 trials and writes the plan
+    assert sorted(pd.read_parquet(out / "trials.parquet")["trial"]) == list(range(6))
+
+    (tmp_path / "a_file").write_text("not a folder")
+    cannot = tmp_path / "a_file" / "plan"
+    assert _failed_plan([*TINY, f"hydra.run.dir={cannot}"], capsys) == [f"opsim-plan: error: {cannot}: Not a directory"]
+
+    def bug(*_args, **_kwargs):
+        raise ZeroDivisionError("a bug keeps its traceback")
+
+    with monkeypatch.context() as mp:
+        mp.setattr("sim.app.plan.write_plan", bug)
+        with pytest.raises(ZeroDivisionError):
+            main([*TINY, f"hydra.run.dir={tmp_path / 'bug'}", "plan.trials=2", "plan.batch_size=2"])
 
 
 @pytest.mark.parametrize("mode", ["search", "response"])

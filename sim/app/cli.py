@@ -27,7 +27,7 @@ import math
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,7 @@ from sim.app.config import (
     validate,
 )
 from sim.app.exits import EXIT_FAILED, EXIT_INTERRUPTED, fail, interrupted
-from sim.app.hydra_runner import run_hydra
+from sim.app.hydra_runner import exceptions_reach_caller, quiet_logging_errors, run_hydra
 from sim.app.memory import check_memory
 from sim.app.threads import available_cores, check_parallel, resolve_threads
 from sim.base.errors import ConfigError, OpsimError, UsageError
@@ -420,40 +420,6 @@ def _uses_opsim_sweeper(argv: list[str]) -> bool:
     return not chosen or chosen[-1] == "opsim"
 
 
-@contextlib.contextmanager
-def _exceptions_reach_main() -> Iterator[None]:
-    """Let exceptions leave Hydra as they are, for :func:`main` to turn into one line.
-
-    Hydra's ``run_and_report`` prints a trimmed traceback and exits 1 for any
-    exception unless ``HYDRA_FULL_ERROR`` is set (it reads the variable when the
-    exception arrives); it is set for the call only and restored afterwards.
-    """
-    saved = os.environ.get("HYDRA_FULL_ERROR")
-    os.environ["HYDRA_FULL_ERROR"] = "1"
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("HYDRA_FULL_ERROR", None)
-        else:
-            os.environ["HYDRA_FULL_ERROR"] = saved
-
-
-@contextlib.contextmanager
-def _quiet_logging_errors() -> Iterator[None]:
-    """No traceback from the logging module when the log file cannot be written (disk full).
-
-    The error that matters reaches the user as one line; ``logging`` would print a
-    ``--- Logging error ---`` traceback for every record it fails to write.
-    """
-    saved = logging.raiseExceptions
-    logging.raiseExceptions = False
-    try:
-        yield
-    finally:
-        logging.raiseExceptions = saved
-
-
 def _resume_hint(plan: CommandPlan) -> str:
     """How many jobs of the sweep finished, and how to run the rest."""
     done, _failed = sweep.count_jobs(plan.folder)
@@ -499,10 +465,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             argv.append("hydra.sweeper.prevalidated=true")
     if plan.multirun:
         sweep.clear_summary(plan.folder)  # whatever is there now would not describe this sweep
-    with warnings.catch_warnings(record=True) as caught, _quiet_logging_errors():
+    with warnings.catch_warnings(record=True) as caught, quiet_logging_errors():
         warnings.simplefilter("always")
         try:
-            with _exceptions_reach_main():
+            with exceptions_reach_caller():
                 run_hydra(argv, _app, str(config_dir()), "config")
         except SystemExit:  # the task's own exit, with its line printed
             raise

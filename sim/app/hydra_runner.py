@@ -9,11 +9,14 @@ with ``@hydra.main``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
 
 from omegaconf import DictConfig
 
-__all__ = ["run_hydra"]
+__all__ = ["exceptions_reach_caller", "quiet_logging_errors", "run_hydra"]
 
 
 def run_hydra(argv: Sequence[str], task: Callable[[DictConfig], object], config_dir: str, config_name: str) -> None:
@@ -38,3 +41,37 @@ def run_hydra(argv: Sequence[str], task: Callable[[DictConfig], object], config_
         config_path=config_dir,
         config_name=config_name,
     )
+
+
+@contextlib.contextmanager
+def exceptions_reach_caller() -> Iterator[None]:
+    """Let exceptions leave Hydra as they are, for the command to turn into one line.
+
+    Hydra's ``run_and_report`` prints a trimmed traceback and exits 1 for any
+    exception unless ``HYDRA_FULL_ERROR`` is set (it reads the variable when the
+    exception arrives); it is set for the call only and restored afterwards.
+    """
+    saved = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = saved
+
+
+@contextlib.contextmanager
+def quiet_logging_errors() -> Iterator[None]:
+    """No traceback from the logging module when the log file cannot be written (disk full).
+
+    The error that matters reaches the user as one line; ``logging`` would print a
+    ``--- Logging error ---`` traceback for every record it fails to write.
+    """
+    saved = logging.raiseExceptions
+    logging.raiseExceptions = False
+    try:
+        yield
+    finally:
+        logging.raiseExceptions = saved

@@ -51,7 +51,7 @@ import numpy as np
 from sim.analysis.planning import allocate_by_marginal_roi, fit_response_curve, frontier, risk_value
 from sim.analysis.stats import t_interval
 from sim.app.config import Config, compose, config_dir
-from sim.app.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, interrupted
+from sim.app.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, describe, fail, interrupted
 from sim.app.plan_config import (
     PLAN_CONFIG_NAME,
     PlanConfig,
@@ -68,6 +68,8 @@ from sim.levers.strategy import MULTI_LEVERS, SINGLE_LEVERS
 __all__ = ["PlanResult", "main", "make_plan", "write_plan"]
 
 log = logging.getLogger("opsim")
+#: The command's name, which starts each line it prints for an error or an interruption.
+PROG = "opsim-plan"
 
 STUDY_NAME = "plan"
 STORAGE_FILE = "study.journal"
@@ -904,7 +906,7 @@ def _task(cfg: Any) -> None:
     try:
         run, plan_cfg = load_plan_config(cfg)
     except ConfigError as exc:
-        print(f"opsim-plan: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
     out = Path(HydraConfig.get().runtime.output_dir)
     log.info(
@@ -924,13 +926,18 @@ def _task(cfg: Any) -> None:
         writing = True
         write_plan(result, out)
     except ConfigError as exc:
-        print(f"opsim-plan: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
     except BaseException as exc:
-        if not interrupted(exc):
-            raise
-        print(_interrupted_line(out, plan_cfg, writing=writing), file=sys.stderr, flush=True)
-        raise SystemExit(EXIT_INTERRUPTED) from None  # SystemExit passes through Hydra without a line of its own
+        if interrupted(exc):
+            print(_interrupted_line(out, plan_cfg, writing=writing), file=sys.stderr, flush=True)
+            raise SystemExit(EXIT_INTERRUPTED) from None  # SystemExit passes through Hydra without a line of its own
+        if isinstance(exc, OSError):  # the study's journal or a plan file not written (disk full, read-only)
+            print(
+                f"{PROG}: error: {describe(exc)}; {_kept(out, plan_cfg, writing=writing)}", file=sys.stderr, flush=True
+            )
+            raise SystemExit(EXIT_FAILED) from None
+        raise
     summary = plan_summary(result, out)
     obj, cur = summary["objective"], run.economics.currency
     if result.message:
@@ -958,17 +965,30 @@ def _task(cfg: Any) -> None:
 
 def _interrupted_line(out: Path, plan: PlanConfig, *, writing: bool) -> str:
     """The line printed on Ctrl-C: what of the plan is kept in ``out``, and how to go on from it."""
-    again = "run the same command again"
     if writing:
         return (
-            f"opsim-plan: interrupted while the plan's files were being written in {out}: each file is whole, but "
-            f"they may mix this run's and an earlier one's; {again} to write them all"
+            f"{PROG}: interrupted while the plan's files were being written in {out}: {_kept(out, plan, writing=True)}"
         )
+    return f"{PROG}: interrupted: {_kept(out, plan, writing=False)}"
+
+
+def _kept(out: Path, plan: PlanConfig, *, writing: bool) -> str:
+    """What of a plan stopped short is kept in ``out``, and how to go on from it.
+
+    Args:
+        out: The plan's output folder.
+        plan: The plan.
+        writing: Whether the plan's files were being written (:func:`write_plan`).
+
+    """
+    again = "run the same command again"
+    if writing:
+        return f"each file is whole, but they may mix this run's and an earlier one's; {again} to write them all"
     if plan.mode != "search":
-        return f"opsim-plan: interrupted: the response curves were not finished and nothing was written; {again} to redo them"
+        return f"the response curves were not finished and nothing was written; {again} to redo them"
     done = _finished_trials(out / STORAGE_FILE)
     finished = "the finished trials are" if done is None else f"{done} of {plan.trials} trials finished; they are"
-    return f"opsim-plan: interrupted: {finished} kept in {out / STORAGE_FILE}; {again} to go on from there (they are not run again)"
+    return f"{finished} kept in {out / STORAGE_FILE}; {again} to go on from there (they are not run again)"
 
 
 def _finished_trials(journal: Path) -> int | None:
@@ -991,7 +1011,7 @@ def _finished_trials(journal: Path) -> int | None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``opsim-plan`` console script."""
     from sim.app.cli import _overrides
-    from sim.app.hydra_runner import run_hydra
+    from sim.app.hydra_runner import exceptions_reach_caller, quiet_logging_errors, run_hydra
 
     argv = list(sys.argv[1:] if argv is None else argv)
     register_plan_schema()
@@ -1002,19 +1022,22 @@ def main(argv: Sequence[str] | None = None) -> None:
                 compose(overrides, config_name=PLAN_CONFIG_NAME if name == "config" else name, extra_dir=extra)
             )
         except (ConfigError, OpsimError) as exc:
-            print(f"opsim-plan: error: {exc}", file=sys.stderr)
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
             raise SystemExit(EXIT_BAD_INPUT) from None
     if not any(a in ("--config-name", "-cn") or a.startswith(("--config-name=", "-cn=")) for a in argv):
         argv = ["--config-name", PLAN_CONFIG_NAME, *argv]
     try:
-        run_hydra(argv, _task, str(config_dir()), PLAN_CONFIG_NAME)
+        with quiet_logging_errors(), exceptions_reach_caller():
+            run_hydra(argv, _task, str(config_dir()), PLAN_CONFIG_NAME)
     except SystemExit:  # the task's own exit, with its line printed
         raise
     except BaseException as exc:  # outside the task (Hydra's set-up): the task says more of its own
-        if not interrupted(exc):
-            raise
-        print("opsim-plan: interrupted before the plan started; run the same command again", file=sys.stderr)
-        raise SystemExit(EXIT_INTERRUPTED) from None
+        if interrupted(exc):
+            print(f"{PROG}: interrupted before the plan started; run the same command again", file=sys.stderr)
+            raise SystemExit(EXIT_INTERRUPTED) from None
+        if isinstance(exc, OpsimError | OSError):  # e.g. an output folder that cannot be made
+            fail(PROG, exc)
+        raise
 
 
 if __name__ == "__main__":
