@@ -8,6 +8,7 @@ import inspect
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -136,6 +137,26 @@ def test_a_bad_port_is_refused_with_the_allowed_range(capsys):
     assert "--port='70000' is not allowed: a whole number from 0 to 65535" in capsys.readouterr().err
 
 
+def test_a_port_in_use_or_an_address_not_of_this_machine_is_refused_before_serving(capsys):
+    pytest.importorskip("solara")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert explorer.main(["--port", str(port)]) == 2
+        assert capsys.readouterr().err.strip() == (
+            f"opsim-explore: error: --port={port} is not allowed: a free port (127.0.0.1:{port} is in use; "
+            "0 picks a free one)"
+        )
+    assert explorer.main(["--host", "no.such.host.invalid", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "opsim-explore: error: --host='no.such.host.invalid' is not allowed: an address of this machine"
+    )
+    assert explorer._cannot_listen("127.0.0.1", port) is None  # free again: the check does not hold it
+    assert explorer._cannot_listen("127.0.0.1", 0) is None
+
+
 def test_the_console_script_is_installed():
     script = Path(sys.executable).with_name("opsim-explore")
     assert script.is_file()
@@ -189,6 +210,31 @@ def served_explorer(tmp_path):
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def test_ctrl_c_stops_the_server_with_one_line_and_exit_130(tmp_path):
+    """A real SIGINT to the served page's process group, as a terminal's Ctrl-C sends it."""
+    pytest.importorskip("solara")
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sim.app.explorer", "--port", str(port)],
+        env={**os.environ, "SOLARA_HOME": str(tmp_path / "solara_home")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own group, and Ctrl-C's default action (a background shell ignores it)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        _wait_until_served(f"http://127.0.0.1:{port}/", server)
+        os.killpg(server.pid, signal.SIGINT)
+        _out, err = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 130
+    assert err.strip().splitlines()[-1] == "opsim-explore: stopped (Ctrl-C)"
+    assert "Aborted" not in err and "Traceback" not in err
 
 
 def _chart_sources(page) -> list[str]:

@@ -26,9 +26,11 @@ Solara finds the page as this module's ``Page`` attribute.
 from __future__ import annotations
 
 import argparse
+import errno
 import html
 import importlib.util
 import os
+import socket
 import sys
 from typing import Any
 
@@ -47,6 +49,8 @@ RENDER_INTERVAL_DAYS = 5
 #: Modules the viz extra brings (``pip install "opsim[viz]"``).
 VIZ_MODULES = ("solara", "solara_assets")
 EXIT_USAGE = 2
+#: 128 + SIGINT: stopped by Ctrl-C.
+EXIT_INTERRUPTED = 130
 #: Largest TCP port number.
 MAX_PORT = 65535
 #: The module Solara serves (its ``Page``); named, not ``__name__``, which is ``__main__`` under ``python -m``.
@@ -240,12 +244,28 @@ def _port(text: str) -> int:
     return port
 
 
-def server_command(host: str, port: int, *, open_browser: bool = False) -> list[str]:
-    """The Solara command that serves the page (production mode: no hidden iframes, no version check)."""
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why the server could not listen on ``host:port``, as the error line names it; None if it can."""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except OSError as exc:
+        return f"--host={host!r} is not allowed: an address of this machine ({exc.strerror or exc})"
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"--port={port} is not allowed: a free port ({host}:{port} is in use; 0 picks a free one)"
+            if exc.errno == errno.EACCES:
+                return f"--port={port} is not allowed: a port this user may listen on ({exc.strerror})"
+            return f"--host={host!r} is not allowed: an address of this machine ({exc.strerror or exc})"
+    return None
+
+
+def solara_arguments(host: str, port: int, *, open_browser: bool = False) -> list[str]:
+    """Solara's command line that serves the page (production mode: no hidden iframes, no version check)."""
     return [
-        sys.executable,
-        "-m",
-        "solara",
         "run",
         PAGE_MODULE,
         "--host",
@@ -279,11 +299,40 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if problem := _cannot_listen(args.host, args.port):
+        print(f"opsim-explore: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     where = f"http://{args.host}:{args.port}" if args.port else f"{args.host}, on a free port that Solara prints"
     print(f"opsim-explore: serving on {where} (Ctrl-C stops it)", flush=True)
-    command = server_command(args.host, args.port, open_browser=args.open)
-    # This process becomes the server: Ctrl-C and a terminating signal reach it directly.
-    os.execve(command[0], command, {**os.environ, **SERVER_ENV})
+    return serve(solara_arguments(args.host, args.port, open_browser=args.open))
+
+
+def serve(solara_args: list[str]) -> int:
+    """Run Solara's command line (``solara_args``, e.g. ``["run", PAGE_MODULE, ...]``) in this process.
+
+    In this process, not a child, so that Ctrl-C and a terminating signal reach the
+    server directly (uvicorn shuts down on either). Click's own handling (its "Aborted."
+    line and exit 1 on Ctrl-C, its error box) is turned off: Ctrl-C is this command's one
+    line and exit 130, a Solara usage error its message and Click's exit code.
+
+    Returns:
+        The exit code: 0 when the server stops by itself, 130 after Ctrl-C.
+
+    """
+    os.environ.update(SERVER_ENV)  # read by Solara when it is imported
+    import click
+
+    try:
+        from solara.__main__ import cli as solara_cli
+
+        solara_cli.main(args=solara_args, prog_name="solara", standalone_mode=False)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print("opsim-explore: stopped (Ctrl-C)", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except click.exceptions.ClickException as exc:
+        print(f"opsim-explore: error: {exc.format_message()}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    return 0
 
 
 if __name__ == "__main__":
