@@ -215,6 +215,37 @@ def test_write_all_writes_everything_or_nothing(tmp_path):
     assert keep.read_text() == "new" and (tmp_path / "new" / "b.txt").read_text() == "b"
 
 
+def test_a_ctrl_c_while_the_files_are_renamed_comes_after_the_last_one(tmp_path, monkeypatch):
+    """A real SIGINT at the first rename: every file is new when the KeyboardInterrupt arrives."""
+    import signal
+
+    import sim.output.files
+
+    targets = [tmp_path / name for name in ("a.txt", "b.txt", "c.txt")]
+    for target in targets:
+        target.write_text("old")
+    replace, renamed = os.replace, []
+
+    def rename_with_ctrl_c(tmp, path):
+        if not renamed:
+            signal.raise_signal(signal.SIGINT)  # as a terminal's Ctrl-C; handled at the next bytecode
+        replace(tmp, path)
+        renamed.append(path)
+
+    monkeypatch.setattr(sim.output.files.os, "replace", rename_with_ctrl_c)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's handler, whatever the runner set
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            write_all({target: lambda p: p.write_text("new") for target in targets})
+        assert [t.read_text() for t in targets] == ["new"] * 3 and renamed == targets
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is given back
+        write_all({targets[0]: lambda p: p.write_text("again")})  # no Ctrl-C: nothing raised
+        assert targets[0].read_text() == "again"
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt", "c.txt"]  # no temporaries left
+
+
 @pytest.mark.parametrize("where", ["while fitting", "while writing"])
 def test_ctrl_c_is_one_line_exit_130_and_nothing_written(tmp_path, capsys, monkeypatch, where):
     import sim.app.calibrate
@@ -227,7 +258,10 @@ def test_ctrl_c_is_one_line_exit_130_and_nothing_written(tmp_path, capsys, monke
         said = "opsim-calibrate: interrupted: nothing was written; run the same command again"
     else:  # the report's CSV, after the population's YAML has its temporary file
         monkeypatch.setattr(sim.app.calibrate, "csv_writer", lambda _frame: ctrl_c)
-        said = "opsim-calibrate: interrupted while its outputs were being written; run the same command again"
+        said = (
+            "opsim-calibrate: interrupted while its outputs were being written (all of them or none were replaced); "
+            "run the same command again"
+        )
     out = tmp_path / "conf" / "population" / "x.yaml"
     args = ["--out", str(out), "--market-size", "1000", "--report", str(tmp_path / "rep"), "--no-progress"]
     data = EXAMPLES / ("cohorts_example.csv" if where == "while fitting" else "survival_example.csv")  # a quick fit
@@ -271,7 +305,10 @@ def test_ctrl_c_in_the_lift_command_is_one_line_exit_130_and_nothing_written(tmp
         said = "opsim-calibrate: interrupted: nothing was written; run the same command again"
     else:
         monkeypatch.setattr("sim.app.lift.write_all", ctrl_c)
-        said = "opsim-calibrate: interrupted while its outputs were being written; run the same command again"
+        said = (
+            "opsim-calibrate: interrupted while its outputs were being written (all of them or none were replaced); "
+            "run the same command again"
+        )
     out = tmp_path / "conf" / "strategy" / "p.yaml"
     ab = str(EXAMPLES / "push_ab.yaml")
     argv = ["lift", ab, "--population", "consumer_app", "--out", str(out), "--no-progress", "--arm-users", "100"]

@@ -105,7 +105,9 @@ def stopped(prog: str, exc: BaseException, *, writing: bool) -> int:
     if interrupted(exc):
         if writing:
             print(
-                f"{prog}: interrupted while its outputs were being written; run the same command again", file=sys.stderr
+                f"{prog}: interrupted while its outputs were being written (all of them or none were replaced); "
+                "run the same command again",
+                file=sys.stderr,
             )
         else:
             print(f"{prog}: interrupted: nothing was written; run the same command again", file=sys.stderr)

@@ -14,11 +14,14 @@ of a folder before it is written again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import secrets
-from collections.abc import Callable, Mapping
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -112,11 +115,34 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
     write_text(path, json_text(data))
 
 
+@contextlib.contextmanager
+def ctrl_c_held() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) back until the block is done, then deliver it.
+
+    Delivered to the handler that was there before: Python's raises
+    ``KeyboardInterrupt`` just after the block. Only the main thread can change a
+    signal's handler; in any other thread the block runs unprotected.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            signal.raise_signal(signal.SIGINT)
+
+
 def write_all(files: Mapping[str | os.PathLike[str], Callable[[Path], None]]) -> None:
     """Write several files so that either all of them are replaced or none is.
 
     Every file is first written to a temporary name in its own folder (folders are
-    created as needed); only when all have been written are they renamed into place.
+    created as needed); only when all have been written are they renamed into place,
+    with Ctrl-C held back until the last rename (:func:`ctrl_c_held`), so an
+    interruption never leaves some files new and others old.
     If any write fails, the temporary files (and the folders this call created) are
     removed and the error is raised: the previous files, if any, are untouched.
 
@@ -135,8 +161,9 @@ def write_all(files: Mapping[str | os.PathLike[str], Callable[[Path], None]]) ->
             tmp = _temporary(path)
             staged.append((tmp, path))
             write(tmp)
-        for tmp, path in staged:
-            os.replace(tmp, path)
+        with ctrl_c_held():
+            for tmp, path in staged:
+                os.replace(tmp, path)
     except BaseException:
         for tmp, _path in staged:
             tmp.unlink(missing_ok=True)
