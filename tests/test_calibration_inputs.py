@@ -13,6 +13,7 @@ from sim.analysis.lift import read_ab_result
 from sim.analysis.retention_data import CohortTable, DataError, read_retention_csv
 from sim.app.calibrate import main
 from sim.app.lift import LIFT_PARAMETERS
+from sim.base.errors import OutputError
 from sim.output.files import write_all
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,8 +208,11 @@ def test_write_all_writes_everything_or_nothing(tmp_path):
     def fail(path: Path) -> None:
         raise OSError(28, "No space left on device", str(path))
 
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError) as info:
         write_all({keep: lambda p: p.write_text("new"), tmp_path / "new" / "b.txt": fail})
+    # the target, not the temporary name it was being written under
+    assert str(info.value) == f"cannot write {tmp_path / 'new' / 'b.txt'}: No space left on device"
+    assert info.value.errno == 28 and isinstance(info.value, OSError)
     assert keep.read_text() == "old"
     assert sorted(os.listdir(tmp_path)) == ["a.txt"]  # no temporaries, no new folder
     write_all({keep: lambda p: p.write_text("new"), tmp_path / "new" / "b.txt": lambda p: p.write_text("b")})
@@ -281,6 +285,25 @@ def test_an_output_that_cannot_be_written_is_one_line_and_a_bug_is_not_hidden(tm
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target))
 
     args = [str(EXAMPLES / "survival_example.csv"), "--out", str(target), "--market-size", "1000", "--no-progress"]
+    real_write_all = sim.app.calibrate.write_all
+    victims = []
+
+    def one_file_meets_a_full_disk(files):  # the real all-or-nothing write; one file's write fails, as on a full disk
+        files = dict(files)
+        victims.append(sorted(files, key=str)[-1])
+
+        def full(temporary):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(temporary))
+
+        files[victims[0]] = full
+        real_write_all(files)
+
+    monkeypatch.setattr(sim.app.calibrate, "write_all", one_file_meets_a_full_disk)
+    assert main(args) == 2
+    assert capsys.readouterr().err == (  # the file's own name, not its temporary one
+        f"opsim-calibrate: error: could not write {victims[0]}: {os.strerror(errno.ENOSPC)}; nothing was written\n"
+    )
+    assert not target.exists() and not [p for p in tmp_path.rglob("*") if p.is_file()]
     monkeypatch.setattr(sim.app.calibrate, "write_all", no_space)
     assert main(args) == 2
     assert capsys.readouterr().err == (

@@ -112,10 +112,10 @@ def stopped(prog: str, exc: BaseException, *, writing: bool) -> int:
         else:
             print(f"{prog}: interrupted: nothing was written; run the same command again", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if isinstance(exc, OSError):  # also write_all's OutputError, which names the file
+        print(unwritten_line(prog, exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
     if isinstance(exc, OpsimError | ValueError):
         print(f"{prog}: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if isinstance(exc, OSError):
-        print(unwritten_line(prog, exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     raise exc

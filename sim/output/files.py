@@ -149,9 +149,14 @@ def write_all(files: Mapping[str | os.PathLike[str], Callable[[Path], None]]) ->
     Args:
         files: Target path → function that writes the content to the path it is given.
 
+    Raises:
+        OutputError: A folder or a file could not be written; it names the target file
+            (not its temporary name) and the system's reason.
+
     """
     created: list[Path] = []
     staged: list[tuple[Path, Path]] = []
+    path = Path()
     try:
         for target, write in files.items():
             path = Path(target)
@@ -164,7 +169,7 @@ def write_all(files: Mapping[str | os.PathLike[str], Callable[[Path], None]]) ->
         with ctrl_c_held():
             for tmp, path in staged:
                 os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         for tmp, _path in staged:
             tmp.unlink(missing_ok=True)
         for folder in reversed(created):
@@ -172,4 +177,6 @@ def write_all(files: Mapping[str | os.PathLike[str], Callable[[Path], None]]) ->
                 folder.rmdir()
             except OSError:
                 pass
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(path, exc.strerror or str(exc), exc.errno) from exc
         raise
