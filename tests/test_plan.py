@@ -223,8 +223,8 @@ def test_ctrl_c_while_writing_the_plan_or_in_response_mode_or_before_it_started_
     with monkeypatch.context() as mp:
         mp.setattr("sim.app.plan.write_plan", fails_as_ctrl_c_unwinds)
         assert _interrupted_plan([*TINY, f"hydra.run.dir={out}", "plan.trials=2", "plan.batch_size=2"], capsys) == [
-            f"opsim-plan: interrupted while the plan's files were being written in {out}: each file is whole, "
-            "but they may mix this run's and an earlier one's; run the same command again to write them all"
+            f"opsim-plan: interrupted while the plan's files were being written in {out}: all of the plan's files "
+            "or none were replaced; run the same command again to write them all"
         ]
     out = tmp_path / "response"
     with monkeypatch.context() as mp:
@@ -278,17 +278,32 @@ def test_a_full_disk_or_an_unusable_folder_is_one_line_that_says_what_is_kept(tm
         ]
     assert not [name for name in PLAN_FILES if (out / name).exists()]
 
-    def disk_full(_result, where):
-        raise OSError(errno.ENOSPC, "No space left on device", str(where / "trials.parquet"))
+    import sim.output.files
 
+    real_write_all = sim.output.files.write_all
+
+    def frontier_meets_a_full_disk(files):  # the real all-or-nothing write; the frontier's write fails
+        def full(temporary):
+            raise OSError(errno.ENOSPC, "No space left on device", str(temporary))
+
+        real_write_all({path: full if path.name == "frontier.parquet" else write for path, write in files.items()})
+
+    said = [
+        f"opsim-plan: error: cannot write {out / 'frontier.parquet'}: No space left on device; all of the plan's "
+        "files or none were replaced; run the same command again to write them all"
+    ]
     with monkeypatch.context() as mp:
-        mp.setattr("sim.app.plan.write_plan", disk_full)
-        assert _failed_plan(argv, capsys) == [
-            f"opsim-plan: error: cannot write {out / 'trials.parquet'}: No space left on device; each file is whole, "
-            "but they may mix this run's and an earlier one's; run the same command again to write them all"
-        ]
+        mp.setattr(sim.output.files, "write_all", frontier_meets_a_full_disk)
+        assert _failed_plan(argv, capsys) == said
+    assert not [name for name in PLAN_FILES if (out / name).exists()]  # none written, not even the first ones
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".hydra"]  # no temporaries
     main(argv)  # room again: the same command goes on from the 6 trials and writes the plan
     assert sorted(pd.read_parquet(out / "trials.parquet")["trial"]) == list(range(6))
+    written = {name: (out / name).stat().st_ino for name in PLAN_FILES}
+    with monkeypatch.context() as mp:
+        mp.setattr(sim.output.files, "write_all", frontier_meets_a_full_disk)
+        assert _failed_plan(argv, capsys) == said
+    assert {name: (out / name).stat().st_ino for name in PLAN_FILES} == written  # the earlier plan, untouched
 
     (tmp_path / "a_file").write_text("not a folder")
     cannot = tmp_path / "a_file" / "plan"

@@ -870,33 +870,32 @@ def _strategy_yaml(result: PlanResult) -> str:
 
 
 def write_plan(result: PlanResult, out: Path) -> list[str]:
-    """Write the plan's files into ``out`` (each atomically); return their names."""
+    """Write the plan's files into ``out``, all of them or none (:func:`sim.output.files.write_all`); their names.
+
+    Returns:
+        The files' paths relative to ``out``, in the order they are listed (``plan.json``
+        first, ``report.html`` last).
+
+    """
     from omegaconf import OmegaConf
 
-    from sim.output.files import write_atomic, write_json, write_text
-    from sim.output.plan_report import write_plan_report
+    from sim.output.files import json_text, write_all
+    from sim.output.plan_report import plan_report_files
 
     summary = plan_summary(result, out)
-    write_json(out / "plan.json", summary)
+    summary_text, strategy = json_text(summary), _strategy_yaml(result)
+    population = OmegaConf.to_yaml(
+        OmegaConf.structured(dataclasses.replace(result.run.population, name="plan_population"))
+    )
+    files: dict[Path, Callable[[Path], None]] = {out / "plan.json": lambda p: p.write_text(summary_text, "utf-8")}
     for name, table in (("trials", result.trials), ("frontier", result.frontier), ("response", result.response)):
-        write_atomic(out / f"{name}.parquet", lambda p, t=table: t.to_parquet(p, index=False))
-    strategy = _strategy_yaml(result)
-    write_text(out / "best_strategy.yaml", strategy)
-    write_text(out / "strategy" / "best_strategy.yaml", strategy)
-    population = dataclasses.replace(result.run.population, name="plan_population")
-    write_text(out / "population" / "plan_population.yaml", OmegaConf.to_yaml(OmegaConf.structured(population)))
-    figures = write_plan_report(out, summary, result.trials, result.frontier, result.response)
-    return [
-        "plan.json",
-        "trials.parquet",
-        "frontier.parquet",
-        "response.parquet",
-        "best_strategy.yaml",
-        "strategy/best_strategy.yaml",
-        "population/plan_population.yaml",
-        *figures,
-        "report.html",
-    ]
+        files[out / f"{name}.parquet"] = lambda p, t=table: t.to_parquet(p, index=False)
+    files[out / "best_strategy.yaml"] = lambda p: p.write_text(strategy, "utf-8")
+    files[out / "strategy" / "best_strategy.yaml"] = lambda p: p.write_text(strategy, "utf-8")
+    files[out / "population" / "plan_population.yaml"] = lambda p: p.write_text(population, "utf-8")
+    files.update(plan_report_files(out, summary, result.trials, result.frontier, result.response))
+    write_all(files)
+    return [path.relative_to(out).as_posix() for path in files]
 
 
 # ----------------------------------------------------------------------------- command
@@ -983,7 +982,7 @@ def _kept(out: Path, plan: PlanConfig, *, writing: bool) -> str:
     """
     again = "run the same command again"
     if writing:
-        return f"each file is whole, but they may mix this run's and an earlier one's; {again} to write them all"
+        return f"all of the plan's files or none were replaced; {again} to write them all"
     if plan.mode != "search":
         return f"the response curves were not finished and nothing was written; {again} to redo them"
     done = _finished_trials(out / STORAGE_FILE)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,6 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.output.figures import save_png
-from sim.output.files import write_atomic, write_text
 from sim.output.formatting import money, number, percent, ratio, with_half_width
 from sim.output.glossary import definitions
 from sim.output.html import Cell, Comparison, definitions_html, figure_html, page, side_by_side_html, table_html
@@ -28,9 +27,9 @@ __all__ = [
     "allocation_figure",
     "frontier_figure",
     "history_figure",
+    "plan_report_files",
     "plan_verdict",
     "response_figure",
-    "write_plan_report",
 ]
 
 FIGURE_DPI = 120
@@ -304,10 +303,16 @@ def _page(summary: Mapping[str, Any], images: dict[str, tuple[str, bytes]]) -> s
     return page(f"opsim plan — {summary['plan']}", "<h1>opsim plan</h1>" + "".join(lines))
 
 
-def write_plan_report(
+def plan_report_files(
     out: Path, summary: Mapping[str, Any], trials: pd.DataFrame, frontier: pd.DataFrame, response: pd.DataFrame
-) -> list[str]:
-    """Write the plan's PNG figures and ``report.html`` into ``out``; return the figure file names."""
+) -> dict[Path, Callable[[Path], None]]:
+    """The plan's PNG figures and ``report.html`` in ``out``, drawn now, as writers for :func:`sim.output.files.write_all`.
+
+    Returns:
+        Each file's path (the figures first, then the page) → the function that writes
+        it to the path it is given.
+
+    """
     metric = summary["objective"]["metric"]
     maximize = summary["objective"]["name"] != "least_spend"
     figures = {
@@ -327,7 +332,9 @@ def write_plan_report(
             history_figure(trials, maximize),
         )
     images = {name: (caption, _png(fig)) for name, (caption, fig) in figures.items()}
-    for name, (_caption, png) in images.items():
-        write_atomic(out / f"{name}.png", lambda p, b=png: p.write_bytes(b))
-    write_text(out / "report.html", _page(summary, images))
-    return [f"{name}.png" for name in images]
+    files: dict[Path, Callable[[Path], None]] = {
+        out / f"{name}.png": lambda p, b=png: p.write_bytes(b) for name, (_caption, png) in images.items()
+    }
+    text = _page(summary, images)
+    files[out / "report.html"] = lambda p: p.write_text(text, encoding="utf-8")
+    return files
