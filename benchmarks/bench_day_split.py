@@ -167,6 +167,14 @@ def run(strategy: str, threads: int) -> dict:
     }
 
 
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    """Print a Markdown table: the first column as text, the others right-aligned."""
+    print("| " + " | ".join(header) + " |")
+    print("|---|" + "---:|" * (len(header) - 1))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the round with the shortest day")
@@ -185,34 +193,55 @@ def main() -> None:
             raise SystemExit(f"the halves timed alone {alone['shares']} are not the shares {together['shares']}")
         results[strategy] = {"threads_1": alone, "processes_2": together}
     print(f"Where a day goes: {USERS:,} users x {DAYS} days, best of {args.rounds} alternating rounds, ms a day\n")
-    print(
-        "| strategy | day, 1 thread | day, 2 processes | speed-up | model's share: alone / at once | "
-        "worker's share: alone / at once | worker's other work | rest of the model's day (1 thread / 2 processes) |"
+    pairs = [(strategy, r["threads_1"], r["processes_2"]) for strategy, r in results.items()]
+    print_table(
+        [
+            "strategy",
+            "day, 1 thread",
+            "day, 2 processes",
+            "speed-up",
+            "model's share: alone / at once",
+            "worker's share: alone / at once",
+            "worker's other work",
+            "rest of the model's day (1 thread / 2 processes)",
+        ],
+        [
+            [
+                strategy,
+                f"{a['day']:.2f}",
+                f"{b['day']:.2f}",
+                f"{a['day'] / b['day']:.2f}x",
+                f"{a['own']:.2f} / {b['own']:.2f} ({b['own'] / a['own'] - 1:+.0%})",
+                f"{a['other']:.2f} / {b['other']:.2f} ({b['other'] / a['other'] - 1:+.0%})",
+                f"{b['worker_other']:.2f}",
+                f"{a['rest']:.2f} / {b['rest']:.2f}",
+            ]
+            for strategy, a, b in pairs
+        ],
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for strategy, r in results.items():
-        a, b = r["threads_1"], r["processes_2"]
-        print(
-            f"| {strategy} | {a['day']:.2f} | {b['day']:.2f} | {a['day'] / b['day']:.2f}x "
-            f"| {a['own']:.2f} / {b['own']:.2f} ({b['own'] / a['own'] - 1:+.0%}) "
-            f"| {a['other']:.2f} / {b['other']:.2f} ({b['other'] / a['other'] - 1:+.0%}) "
-            f"| {b['worker_other']:.2f} | {a['rest']:.2f} / {b['rest']:.2f} |"
-        )
     print(
         f"\nThe cores' pace: the worker's share's chunk time over the model's, by {WINDOW_DAYS}-day window "
         "(lowest - highest), and who waits for whose chunks at the end of a day (ms a day, same rounds)\n"
     )
-    print(
-        "| strategy | ratio, 1 thread | ratio, 2 processes | model waits for the worker | worker waits for the model |"
+    print_table(
+        [
+            "strategy",
+            "ratio, 1 thread",
+            "ratio, 2 processes",
+            "model waits for the worker",
+            "worker waits for the model",
+        ],
+        [
+            [
+                strategy,
+                f"{min(a['window_ratios']):.2f} - {max(a['window_ratios']):.2f}",
+                f"{min(b['window_ratios']):.2f} - {max(b['window_ratios']):.2f}",
+                f"{b['model_waits']:.2f}",
+                f"{b['worker_waits']:.2f}",
+            ]
+            for strategy, a, b in pairs
+        ],
     )
-    print("|---|---:|---:|---:|---:|")
-    for strategy, r in results.items():
-        a, b = r["threads_1"], r["processes_2"]
-        print(
-            f"| {strategy} | {min(a['window_ratios']):.2f} - {max(a['window_ratios']):.2f} "
-            f"| {min(b['window_ratios']):.2f} - {max(b['window_ratios']):.2f} "
-            f"| {b['model_waits']:.2f} | {b['worker_waits']:.2f} |"
-        )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=2)
