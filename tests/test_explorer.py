@@ -157,6 +157,15 @@ def test_a_port_in_use_or_an_address_not_of_this_machine_is_refused_before_servi
     assert explorer._cannot_listen("127.0.0.1", 0) is None
 
 
+def test_a_usage_error_of_solaras_command_line_is_one_line_with_clicks_exit_code(capsys, monkeypatch):
+    pytest.importorskip("solara")
+    for name, value in explorer.SERVER_ENV.items():
+        monkeypatch.setenv(name, value)  # serve() sets them for the server; restored after the test
+    assert explorer.serve(["run", "--no-such-flag"]) == 2  # click's UsageError
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and re.match(r"opsim-explore: error: No such option:? '?--no-such-flag", lines[0])
+
+
 def test_the_console_script_is_installed():
     script = Path(sys.executable).with_name("opsim-explore")
     assert script.is_file()
