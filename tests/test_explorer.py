@@ -4,6 +4,7 @@ leaves the machine)."""
 
 from __future__ import annotations
 
+import errno
 import inspect
 import os
 import re
@@ -164,6 +165,77 @@ def test_a_usage_error_of_solaras_command_line_is_one_line_with_clicks_exit_code
     assert explorer.serve(["run", "--no-such-flag"]) == 2  # click's UsageError
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and re.match(r"opsim-explore: error: No such option:? '?--no-such-flag", lines[0])
+
+
+def test_main_hands_solara_the_host_the_port_and_the_open_flag(monkeypatch):
+    pytest.importorskip("solara")
+    seen = []
+    monkeypatch.setattr(explorer, "serve", lambda args: seen.append(args) or 0)
+    assert explorer.main(["--port", "0", "--open"]) == 0
+    assert explorer.main(["--port", "0"]) == 0
+    common = ["run", explorer.PAGE_MODULE, "--host", "127.0.0.1", "--port", "0", "--production", "--no-check-version"]
+    assert seen == [[*common, "--open"], [*common, "--no-open"]]
+    assert explorer.solara_arguments("127.0.0.1", 0) == [*common, "--no-open"]
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "err"),
+    [
+        (None, 0, ""),
+        (KeyboardInterrupt, 130, "opsim-explore: stopped (Ctrl-C)\n"),
+        ("usage", 2, "opsim-explore: error: No such option: --bogus\n"),
+    ],
+    ids=["stops", "ctrl-c", "usage"],
+)
+def test_serve_turns_what_solara_does_into_an_exit_code_and_one_line(monkeypatch, capsys, raised, code, err):
+    pytest.importorskip("solara")
+    import click
+    from solara.__main__ import cli
+
+    for key in explorer.SERVER_ENV:
+        monkeypatch.delenv(key, raising=False)  # serve() sets them; the test's end restores them
+    calls = []
+
+    def fake_main(*, args, prog_name, standalone_mode):
+        calls.append((args, prog_name, standalone_mode, {k: os.environ.get(k) for k in explorer.SERVER_ENV}))
+        if raised == "usage":
+            raise click.UsageError("No such option: --bogus")
+        if raised is not None:
+            raise raised
+
+    monkeypatch.setattr(cli, "main", fake_main)
+    assert explorer.serve(["run", "x"]) == code
+    assert calls == [(["run", "x"], "solara", False, explorer.SERVER_ENV)]  # Click's own handling off, env set
+    assert capsys.readouterr() == ("", err)
+
+
+def test_a_host_not_of_this_machine_or_a_port_not_allowed_is_named(monkeypatch):
+    assert explorer._cannot_listen("192.0.2.1", 0) == (  # TEST-NET-1: no machine's address
+        f"--host='192.0.2.1' is not allowed: an address of this machine ({os.strerror(errno.EADDRNOTAVAIL)})"
+    )
+    problem = explorer._cannot_listen("no.such.host.invalid", 0)
+    assert problem.startswith("--host='no.such.host.invalid' is not allowed: an address of this machine (")
+    assert "[Errno" not in problem  # the system's reason, not the exception's repr
+
+    class Refused(socket.socket):
+        def bind(self, address):
+            raise OSError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(explorer.socket, "socket", Refused)
+    assert explorer._cannot_listen("127.0.0.1", 80) == (
+        "--port=80 is not allowed: a port this user may listen on (Permission denied)"
+    )
+
+
+def test_a_port_in_use_is_found_whatever_order_getaddrinfo_answers_in(monkeypatch):
+    """A TCP probe even where the resolver lists a UDP address first (glibc lists TCP first)."""
+    real = socket.getaddrinfo
+    monkeypatch.setattr(explorer.socket, "getaddrinfo", lambda *a, **k: list(reversed(real(*a, **k))))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert explorer._cannot_listen("127.0.0.1", port).startswith(f"--port={port} is not allowed: a free port")
 
 
 def test_the_console_script_is_installed():

@@ -4,6 +4,7 @@ new map entries from the command line, `opsim --help`, and preset commands that 
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -235,3 +236,43 @@ def test_the_printed_command_runs_a_preset_kept_outside_the_repository(tmp_path)
     assert proc.returncode == 0, proc.stderr
     config = (out / "config.yaml").read_text()
     assert "tourists:" in config and "players:" in config  # the game preset's segments, from the copy
+
+
+def test_exceptions_reach_the_caller_only_inside_the_block(monkeypatch):
+    """HYDRA_FULL_ERROR is set inside (Hydra then re-raises instead of printing a trimmed traceback), restored after."""
+    from sim.app.hydra_runner import exceptions_reach_caller
+
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    with exceptions_reach_caller():
+        assert os.environ["HYDRA_FULL_ERROR"] == "1"
+    assert "HYDRA_FULL_ERROR" not in os.environ
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "0")  # the user's own setting comes back, even after an error
+    with pytest.raises(ZeroDivisionError), exceptions_reach_caller():
+        assert os.environ["HYDRA_FULL_ERROR"] == "1"
+        raise ZeroDivisionError
+    assert os.environ["HYDRA_FULL_ERROR"] == "0"
+
+
+def test_a_log_file_that_cannot_be_written_prints_no_logging_traceback_inside_the_block(capsys):
+    import io
+    import logging
+
+    from sim.app.hydra_runner import quiet_logging_errors
+
+    closed = io.StringIO()
+    closed.close()  # writing to it raises, as a full disk does for a log file
+    logger = logging.getLogger("opsim.test_quiet_logging")
+    handler = logging.StreamHandler(closed)
+    logger.addHandler(handler)
+    try:
+        before = logging.raiseExceptions
+        with quiet_logging_errors():
+            logger.error("lost")
+        assert "Logging error" not in capsys.readouterr().err
+        assert logging.raiseExceptions == before
+        logging.raiseExceptions = True
+        logger.error("lost again")  # outside the block logging reports it, as it always does
+        assert "--- Logging error ---" in capsys.readouterr().err
+    finally:
+        logging.raiseExceptions = before
+        logger.removeHandler(handler)

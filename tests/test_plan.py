@@ -318,6 +318,33 @@ def test_a_full_disk_or_an_unusable_folder_is_one_line_that_says_what_is_kept(tm
             main([*TINY, f"hydra.run.dir={tmp_path / 'bug'}", "plan.trials=2", "plan.batch_size=2"])
 
 
+def test_a_bad_plan_config_reaching_the_task_is_one_line_and_exit_2(capsys):
+    """The task's own check (main checks first; a config that changed on the way still meets this one)."""
+    from sim.app.plan import _task
+
+    register_plan_schema()
+    with pytest.raises(SystemExit) as info:
+        _task(compose([*TINY, "plan.budget=0"], config_name=PLAN_CONFIG_NAME))
+    assert info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("opsim-plan: error: ") and "plan.budget" in err and err.count("\n") == 1
+
+
+def test_the_planner_runs_the_baseline_on_its_own_seeds_and_counts_it():
+    run, plan = _load("seed=3")
+    inner, tasks, outcomes = LocalEvaluator(1), [], []
+
+    class Recording:
+        def map(self, batch):
+            tasks.extend(batch)
+            outcomes.extend(inner.map(batch))
+            return outcomes[-len(batch) :]
+
+    planner = Planner(run, plan, Recording())
+    assert planner.seeds == list(range(3, 3 + plan.seeds)) == [seed for _cfg, seed, _days in tasks]
+    assert planner.simulations == plan.seeds and planner.step_seconds == sum(o.step_seconds for o in outcomes)
+
+
 @pytest.mark.parametrize("mode", ["search", "response"])
 def test_each_progress_bar_counts_the_simulations_it_waits_for(tmp_path, monkeypatch, mode):
     """Every bar ends full: its total is the simulations its phase runs, counted as they finish."""

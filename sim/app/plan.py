@@ -211,7 +211,6 @@ class Planner:
         self.run, self.plan, self.evaluator = run, plan, evaluator
         self.seeds = list(range(run.seed, run.seed + plan.seeds))
         self.margin = run.economics.margin
-        self.maximize = plan.objective not in MINIMISED
         self.simulations = 0
         self.step_seconds = 0.0
         #: Called with the number of simulations each batch ran (a progress bar's ``update``), or None.
