@@ -226,6 +226,12 @@ def test_ctrl_c_while_writing_the_plan_or_in_response_mode_or_before_it_started_
             f"opsim-plan: interrupted while the plan's files were being written in {out}: all of the plan's files "
             "or none were replaced; run the same command again to write them all"
         ]
+    out = tmp_path / "baseline"
+    with monkeypatch.context() as mp:
+        mp.setattr("sim.app.plan.make_evaluator", lambda _plan: _CtrlCOnCall(1))  # call 1: the baseline
+        assert _interrupted_plan([*TINY, f"hydra.run.dir={out}", "plan.trials=2", "plan.batch_size=2"], capsys) == [
+            "opsim-plan: interrupted: no trial of 2 had finished; run the same command again to start them"
+        ]
     out = tmp_path / "response"
     with monkeypatch.context() as mp:
         mp.setattr("sim.app.plan.make_evaluator", lambda _plan: _CtrlCOnCall(2))

@@ -985,6 +985,8 @@ def _kept(out: Path, plan: PlanConfig, *, writing: bool) -> str:
     if plan.mode != "search":
         return f"the response curves were not finished and nothing was written; {again} to redo them"
     done = _finished_trials(out / STORAGE_FILE)
+    if done == 0:
+        return f"no trial of {plan.trials} had finished; {again} to start them"
     finished = "the finished trials are" if done is None else f"{done} of {plan.trials} trials finished; they are"
     return f"{finished} kept in {out / STORAGE_FILE}; {again} to go on from there (they are not run again)"
 
