@@ -116,7 +116,7 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
 
 
 @contextlib.contextmanager
-def ctrl_c_held() -> Iterator[None]:
+def _ctrl_c_held() -> Iterator[None]:
     """Hold a Ctrl-C (SIGINT) back until the block is done, then deliver it.
 
     Delivered to the handler that was there before: Python's raises
@@ -141,7 +141,7 @@ def write_all(files: Mapping[str | os.PathLike[str], Callable[[Path], None]]) ->
 
     Every file is first written to a temporary name in its own folder (folders are
     created as needed); only when all have been written are they renamed into place,
-    with Ctrl-C held back until the last rename (:func:`ctrl_c_held`), so an
+    with Ctrl-C held back until the last rename (:func:`_ctrl_c_held`), so an
     interruption never leaves some files new and others old.
     If any write fails, the temporary files (and the folders this call created) are
     removed and the error is raised: the previous files, if any, are untouched.
@@ -166,7 +166,7 @@ def write_all(files: Mapping[str | os.PathLike[str], Callable[[Path], None]]) ->
             tmp = _temporary(path)
             staged.append((tmp, path))
             write(tmp)
-        with ctrl_c_held():
+        with _ctrl_c_held():
             for tmp, path in staged:
                 os.replace(tmp, path)
     except BaseException as exc:
