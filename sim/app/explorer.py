@@ -35,6 +35,7 @@ import sys
 from typing import Any
 
 from sim.app.config import config_dir
+from sim.app.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 from sim.app.explorer_model import StrategyVsBaseline
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "main", "model_params", "page_component", "readout_html"]
@@ -48,9 +49,6 @@ PLAY_INTERVAL_MS = 100
 RENDER_INTERVAL_DAYS = 5
 #: Modules the viz extra brings (``pip install "opsim[viz]"``).
 VIZ_MODULES = ("solara", "solara_assets")
-EXIT_USAGE = 2
-#: 128 + SIGINT: stopped by Ctrl-C.
-EXIT_INTERRUPTED = 130
 #: Largest TCP port number.
 MAX_PORT = 65535
 #: The module Solara serves (its ``Page``); named, not ``__name__``, which is ``__main__`` under ``python -m``.
@@ -298,10 +296,10 @@ def main(argv: list[str] | None = None) -> int:
             "(pip install 'opsim[viz]')",
             file=sys.stderr,
         )
-        return EXIT_USAGE
+        return EXIT_BAD_INPUT
     if problem := _cannot_listen(args.host, args.port):
         print(f"opsim-explore: error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_BAD_INPUT
     where = f"http://{args.host}:{args.port}" if args.port else f"{args.host}, on a free port that Solara prints"
     print(f"opsim-explore: serving on {where} (Ctrl-C stops it)", flush=True)
     return serve(solara_arguments(args.host, args.port, open_browser=args.open))

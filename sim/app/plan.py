@@ -51,7 +51,7 @@ import numpy as np
 from sim.analysis.planning import allocate_by_marginal_roi, fit_response_curve, frontier, risk_value
 from sim.analysis.stats import t_interval
 from sim.app.config import Config, compose, config_dir
-from sim.app.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, describe, fail, interrupted
+from sim.app.exits import EXIT_INTERRUPTED, fail, interrupted
 from sim.app.plan_config import (
     PLAN_CONFIG_NAME,
     PlanConfig,
@@ -904,8 +904,7 @@ def _task(cfg: Any) -> None:
     try:
         run, plan_cfg = load_plan_config(cfg)
     except ConfigError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_BAD_INPUT) from None
+        fail(PROG, exc)  # one line, exit 2 (bad input)
     out = Path(HydraConfig.get().runtime.output_dir)
     log.info(
         "planning %s: budget %s %s, objective %s (%s), %d variables, %d seeds, %s",
@@ -924,17 +923,13 @@ def _task(cfg: Any) -> None:
         writing = True
         write_plan(result, out)
     except ConfigError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_BAD_INPUT) from None
+        fail(PROG, exc)  # one line, exit 2 (bad input)
     except BaseException as exc:
         if interrupted(exc):
             print(_interrupted_line(out, plan_cfg, writing=writing), file=sys.stderr, flush=True)
             raise SystemExit(EXIT_INTERRUPTED) from None  # SystemExit passes through Hydra without a line of its own
         if isinstance(exc, OSError):  # the study's journal or a plan file not written (disk full, read-only)
-            print(
-                f"{PROG}: error: {describe(exc)}; {_kept(out, plan_cfg, writing=writing)}", file=sys.stderr, flush=True
-            )
-            raise SystemExit(EXIT_FAILED) from None
+            fail(PROG, exc, f"; {_kept(out, plan_cfg, writing=writing)}")  # exit 1: a result not written
         raise
     summary = plan_summary(result, out)
     obj, cur = summary["objective"], run.economics.currency
@@ -1022,8 +1017,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 compose(overrides, config_name=PLAN_CONFIG_NAME if name == "config" else name, extra_dir=extra)
             )
         except (ConfigError, OpsimError) as exc:
-            print(f"{PROG}: error: {exc}", file=sys.stderr)
-            raise SystemExit(EXIT_BAD_INPUT) from None
+            fail(PROG, exc)  # one line, exit 2 (bad input)
     if not any(a in ("--config-name", "-cn") or a.startswith(("--config-name=", "-cn=")) for a in argv):
         argv = ["--config-name", PLAN_CONFIG_NAME, *argv]
     try:
