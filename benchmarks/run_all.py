@@ -14,7 +14,8 @@ interpreter):
    (cache-resident vs streaming arrays, random numbers): the ceiling for the line above;
    ``bench_day_split.py`` — where a day of one run on 2 cores goes (each process's
    chunks alone and at once, the worker's other work, the rest of the run's day) and
-   how steadily the two processes keep pace;
+   how steadily the two processes keep pace; ``bench_pace.py`` — whether two
+   independent runs keep pace (the cores) and what finer chunks of a day cost;
 3. ``bench_sweep.py`` — Hydra's per-job set-up (<= 0.15 s) and the 64-job sweep with 2
    workers (>= 1.8x); ``bench_sweep_timeline.py`` — that sweep's wall time split into
    phases, job step by job step (the explanation of the gap);
@@ -63,6 +64,10 @@ def steps(rounds: int, out: Path) -> list[tuple[str, list[str]]]:
         (
             "3 (why). where a day of one run on 2 cores goes",
             ["bench_day_split.py", "--rounds", str(rounds), "--json", str(out / "day_split.json")],
+        ),
+        (
+            "3 (why). whether the two cores keep pace, and what finer chunks cost",
+            ["bench_pace.py", "--rounds", str(rounds), "--json", str(out / "pace.json")],
         ),
         (
             "3 (why). what threads can gain on this machine: numpy kernels alone",
