@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -217,6 +218,86 @@ def test_write_all_writes_everything_or_nothing(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["a.txt"]  # no temporaries, no new folder
     write_all({keep: lambda p: p.write_text("new"), tmp_path / "new" / "b.txt": lambda p: p.write_text("b")})
     assert keep.read_text() == "new" and (tmp_path / "new" / "b.txt").read_text() == "b"
+
+
+def _three_targets(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """a.txt (old), b.txt (not there yet), and c: a folder with a file in it, in the way of a file of that name."""
+    old, new, in_the_way = tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "c"
+    old.write_text("old")
+    in_the_way.mkdir()
+    (in_the_way / "inside.txt").write_text("kept")
+    return old, new, in_the_way
+
+
+def test_a_rename_that_fails_puts_back_the_files_already_replaced(tmp_path):
+    """A real failure of the last rename (a folder in the way): the first file is the old one again, same inode."""
+    old, new, in_the_way = _three_targets(tmp_path)
+    inode = old.stat().st_ino
+    with pytest.raises(OutputError) as info:
+        write_all({target: lambda p: p.write_text("new") for target in (old, new, in_the_way)})
+    assert str(info.value) == f"cannot write {in_the_way}: Is a directory"
+    assert old.read_text() == "old" and old.stat().st_ino == inode  # the old file itself, not a copy
+    assert not new.exists()  # it was not there before
+    assert (in_the_way / "inside.txt").read_text() == "kept"
+    assert sorted(os.listdir(tmp_path)) == ["a.txt", "c"]  # no temporaries, no backups left
+
+
+def test_the_backup_of_a_file_whose_rename_failed_is_removed_too(tmp_path, monkeypatch):
+    """b.txt existed, so it was linked before its rename, which fails: b.txt keeps its content, no link is left."""
+    import sim.output.files
+
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("old a")
+    second.write_text("old b")
+    replace = os.replace
+
+    def second_fails(src, dst):
+        if Path(dst) == second:
+            raise OSError(5, "Input/output error")
+        replace(src, dst)
+
+    monkeypatch.setattr(sim.output.files.os, "replace", second_fails)
+    with pytest.raises(OutputError, match=rf"^cannot write {re.escape(str(second))}: Input/output error$"):
+        write_all({first: lambda p: p.write_text("new"), second: lambda p: p.write_text("new")})
+    assert (first.read_text(), second.read_text()) == ("old a", "old b")
+    assert sorted(os.listdir(tmp_path)) == ["a.txt", "b.txt"]
+
+
+def test_without_hard_links_a_failed_rename_leaves_the_replaced_files_new(tmp_path, monkeypatch):
+    """Where the file system has no links the old file cannot be kept: documented; still nothing else left."""
+    import sim.output.files
+
+    def no_links(*_args, **_kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(sim.output.files.os, "link", no_links)
+    old, new, in_the_way = _three_targets(tmp_path)
+    with pytest.raises(OutputError, match="Is a directory"):
+        write_all({target: lambda p: p.write_text("new") for target in (old, new, in_the_way)})
+    assert old.read_text() == "new" and not new.exists()
+    assert sorted(os.listdir(tmp_path)) == ["a.txt", "c"]
+    write_all({old: lambda p: p.write_text("again"), new: lambda p: p.write_text("b")})  # and it still writes
+    assert old.read_text() == "again" and new.read_text() == "b"
+    assert sorted(os.listdir(tmp_path)) == ["a.txt", "b.txt", "c"]
+
+
+def test_an_old_file_that_cannot_be_put_back_is_kept_under_its_backup_name(tmp_path, monkeypatch):
+    """Both the rename and the way back fail: the old content is not deleted with the backups."""
+    import sim.output.files
+
+    old, _new, in_the_way = _three_targets(tmp_path)
+    replace = os.replace
+
+    def no_way_back(src, dst):
+        if Path(src).name.startswith(".a.txt.") and Path(dst) == old and old.read_text() == "new":
+            raise OSError(5, "Input/output error")  # renaming the backup back over a.txt
+        replace(src, dst)
+
+    monkeypatch.setattr(sim.output.files.os, "replace", no_way_back)
+    with pytest.raises(OutputError, match="Is a directory"):
+        write_all({old: lambda p: p.write_text("new"), in_the_way: lambda p: p.write_text("new")})
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith(".a.txt.")]
+    assert old.read_text() == "new" and [p.read_text() for p in kept] == ["old"]
 
 
 def test_a_ctrl_c_while_the_files_are_renamed_comes_after_the_last_one(tmp_path, monkeypatch):

@@ -136,13 +136,83 @@ def _ctrl_c_held() -> Iterator[None]:
             signal.raise_signal(signal.SIGINT)
 
 
+#: :func:`_backup` of a file that exists but cannot be hard-linked (a file system without links, a folder).
+NO_BACKUP = Path()
+
+
+def _backup(path: Path) -> Path | None:
+    """A hard link to the file at ``path`` under a temporary name next to it; None where there is no file.
+
+    :data:`NO_BACKUP` where something is there but cannot be linked. The link is the
+    old file itself, not a copy: renamed back, it is the file as it was.
+    """
+    if not os.path.lexists(path):
+        return None
+    for _ in range(100):
+        backup = path.parent / f".{path.name}.{secrets.token_hex(TOKEN_BYTES)}.tmp"
+        try:
+            os.link(path, backup, follow_symlinks=False)
+        except FileExistsError:
+            continue
+        except OSError:
+            return NO_BACKUP
+        return backup
+    return NO_BACKUP
+
+
+def _replace_all(staged: list[tuple[Path, Path]]) -> None:
+    """Rename each staged temporary file over its target; if one rename fails, put the replaced ones back.
+
+    Before its rename each existing target is hard-linked under a temporary name
+    (:func:`_backup`). When a rename fails, every target already replaced gets that
+    link renamed back (the old file, same inode), a target that did not exist is
+    removed, and the error names the target whose rename failed. A target that
+    existed but could not be linked cannot be put back: it keeps its new content.
+    The links are removed at the end either way, but one that could not be renamed
+    back (the old file is then there only); one left by a killed process has a
+    temporary name, which :func:`remove_temporaries` clears.
+
+    Raises:
+        OutputError: A rename failed (after the others were put back).
+
+    """
+    replaced: list[tuple[Path, Path | None]] = []
+    backups: list[Path] = []  # removed at the end
+    try:
+        for tmp, path in staged:
+            backup = _backup(path)
+            if backup is not None and backup is not NO_BACKUP:
+                backups.append(backup)
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise OutputError(path, exc.strerror or str(exc), exc.errno) from exc
+            replaced.append((path, backup))
+    except BaseException:
+        for path, backup in reversed(replaced):
+            try:
+                if backup is None:
+                    path.unlink()
+                elif backup is not NO_BACKUP:
+                    os.replace(backup, path)
+            except OSError:  # the old file stays under its backup's name rather than being lost
+                if backup is not None and backup is not NO_BACKUP:
+                    backups.remove(backup)
+        raise
+    finally:
+        for backup in backups:
+            backup.unlink(missing_ok=True)
+
+
 def write_all(files: Mapping[str | os.PathLike[str], Callable[[Path], None]]) -> None:
     """Write several files so that either all of them are replaced or none is.
 
     Every file is first written to a temporary name in its own folder (folders are
     created as needed); only when all have been written are they renamed into place,
     with Ctrl-C held back until the last rename (:func:`_ctrl_c_held`), so an
-    interruption never leaves some files new and others old.
+    interruption never leaves some files new and others old. A rename that fails
+    (say, a folder in the way of a file) puts back the files already replaced
+    (:func:`_replace_all`).
     If any write fails, the temporary files (and the folders this call created) are
     removed and the error is raised: the previous files, if any, are untouched.
 
@@ -167,8 +237,7 @@ def write_all(files: Mapping[str | os.PathLike[str], Callable[[Path], None]]) ->
             staged.append((tmp, path))
             write(tmp)
         with _ctrl_c_held():
-            for tmp, path in staged:
-                os.replace(tmp, path)
+            _replace_all(staged)
     except BaseException as exc:
         for tmp, _path in staged:
             tmp.unlink(missing_ok=True)
