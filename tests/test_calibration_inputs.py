@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from pathlib import Path
@@ -15,7 +16,7 @@ from sim.analysis.retention_data import CohortTable, DataError, read_retention_c
 from sim.app.calibrate import main
 from sim.app.lift import LIFT_PARAMETERS
 from sim.base.errors import OutputError
-from sim.output.files import write_all
+from sim.output.files import NO_BACKUP, _backup, remove_temporaries, write_all
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "experiments" / "calibration"
@@ -236,6 +237,7 @@ def test_a_rename_that_fails_puts_back_the_files_already_replaced(tmp_path):
     with pytest.raises(OutputError) as info:
         write_all({target: lambda p: p.write_text("new") for target in (old, new, in_the_way)})
     assert str(info.value) == f"cannot write {in_the_way}: Is a directory"
+    assert info.value.errno == errno.EISDIR  # the system's error number is kept (exit codes and callers read it)
     assert old.read_text() == "old" and old.stat().st_ino == inode  # the old file itself, not a copy
     assert not new.exists()  # it was not there before
     assert (in_the_way / "inside.txt").read_text() == "kept"
@@ -298,6 +300,62 @@ def test_an_old_file_that_cannot_be_put_back_is_kept_under_its_backup_name(tmp_p
         write_all({old: lambda p: p.write_text("new"), in_the_way: lambda p: p.write_text("new")})
     kept = [p for p in tmp_path.iterdir() if p.name.startswith(".a.txt.")]
     assert old.read_text() == "new" and [p.read_text() for p in kept] == ["old"]
+    assert remove_temporaries(tmp_path) == kept  # a temporary name: the next write into the folder clears it
+
+
+def test_a_new_file_that_cannot_be_removed_does_not_stop_the_old_ones_being_put_back(tmp_path, monkeypatch):
+    """b.txt (new) is gone before the way back, so removing it fails: a.txt is still put back, the rename's error raised."""
+    import sim.output.files
+
+    old, new, in_the_way = _three_targets(tmp_path)
+    replace = os.replace
+
+    def b_vanishes(src, dst):
+        if Path(dst) == in_the_way:
+            new.unlink()  # removing it on the way back then fails
+        replace(src, dst)
+
+    monkeypatch.setattr(sim.output.files.os, "replace", b_vanishes)
+    with pytest.raises(OutputError, match="Is a directory"):
+        write_all({target: lambda p: p.write_text("new") for target in (old, new, in_the_way)})
+    assert old.read_text() == "old"
+    assert sorted(os.listdir(tmp_path)) == ["a.txt", "c"]
+
+
+def test_a_backup_name_already_taken_is_not_reused(tmp_path, monkeypatch):
+    """The first random name is taken: the next one is tried; when every try is taken, there is no backup."""
+    import sim.output.files
+
+    target = tmp_path / "a.txt"
+    target.write_text("old")
+    taken = tmp_path / ".a.txt.00000000.tmp"
+    taken.write_text("someone else's")
+    names = iter(["00000000", "11111111"])
+    monkeypatch.setattr(sim.output.files.secrets, "token_hex", lambda _n: next(names))
+    backup = _backup(target)
+    assert backup == tmp_path / ".a.txt.11111111.tmp" and backup.read_text() == "old"
+    assert taken.read_text() == "someone else's"
+    monkeypatch.setattr(sim.output.files.secrets, "token_hex", lambda _n: "00000000")  # always taken
+    assert _backup(target) is NO_BACKUP
+
+
+def test_files_are_written_under_folders_that_do_not_exist_yet(tmp_path):
+    deep = tmp_path / "x" / "y" / "z.txt"
+    write_all({deep: lambda p: p.write_text("z")})
+    assert deep.read_text() == "z"
+
+
+def test_an_os_error_without_a_system_reason_is_named_by_its_message(tmp_path):
+    """A writer's own OSError (no strerror): its text is the reason, not "None"."""
+    target = tmp_path / "a.txt"
+
+    def gone(_path: Path) -> None:
+        raise OSError("disk gone")
+
+    with pytest.raises(OutputError) as info:
+        write_all({target: gone})
+    assert str(info.value) == f"cannot write {target}: disk gone"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_ctrl_c_while_the_files_are_renamed_comes_after_the_last_one(tmp_path, monkeypatch):
