@@ -79,6 +79,33 @@ def test_print_config_does_not_run(tmp_path):
     assert not (tmp_path / "outputs").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("seed=x", "--cfg", "job"), "opsim: error: seed='x' is not allowed: an integer (got 'str')\n"),
+        (
+            ("--info", "defaults", "population.market_size=-5"),
+            "opsim: error: population.market_size=-5 is not allowed: a number >= 1 and <= 1000000000000\n",
+        ),
+        (("nosuchkey=1", "--help"), "opsim: error: nosuchkey='1' is not allowed: unknown key in the top level;"),
+        (("-m", "seed=1,x", "-c", "job"), "opsim: error: seed='x' is not allowed: an integer (got 'str')\n"),
+    ],
+)
+def test_a_command_that_only_prints_checks_its_config_in_one_line(args, said, tmp_path):
+    """Hydra composes the config to print it (or its help): a bad value was its traceback, and -5 was printed."""
+    proc = run(*args, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.startswith(said) and len(proc.stderr.splitlines()) == 1
+    assert proc.stdout == "" and not (tmp_path / "outputs").exists()
+
+
+def test_the_values_of_print_flags_are_not_taken_for_overrides(tmp_path):
+    """--info's and --shell-completion's own values (defaults, install=bash) are not config keys."""
+    info = run("--info", "defaults", "seed=3", cwd=tmp_path)
+    assert info.returncode == 0 and "Defaults List" in info.stdout, info.stderr
+    completion = run("-sc", "install=bash", cwd=tmp_path)
+    assert completion.returncode == 0 and "complete" in completion.stdout, completion.stderr
+
+
 def test_console_script_is_installed():
     exe = shutil.which("opsim") or str(Path(sys.executable).with_name("opsim"))
     proc = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120, check=False)

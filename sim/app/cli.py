@@ -140,9 +140,14 @@ class CommandPlan:
 def check_overrides(argv: Sequence[str]) -> CommandPlan:
     """Compose and validate the config the command line asks for, and check each run fits in memory.
 
+    A command that runs nothing (``--cfg``, ``--info``, ``--help``) still has its
+    config composed and validated, as Hydra would compose it to print it; memory and
+    folders are not checked.
+
     Returns:
         The plan: the run or sweep folder as an absolute path (``${now:...}`` resolved
-        once), the number of jobs, the configs checked.
+        once), the number of jobs, the configs checked; an empty plan for a command
+        that runs nothing.
 
     Raises:
         ConfigError: On the first unknown key, wrong type or out-of-range value.
@@ -150,7 +155,11 @@ def check_overrides(argv: Sequence[str]) -> CommandPlan:
 
     """
     overrides, multirun, runs, name, extra = _overrides(argv)
-    if not runs:
+    if not runs:  # --cfg, --info, --help: Hydra composes the config to print it; the same checks, no run
+        args = parse_argv(argv)  # Hydra's parser: the values of --cfg and --info are not overrides
+        if not args.shell_completion:  # its "install=bash" is no override either
+            for variant in sweep_variants(args.overrides) if multirun else [args.overrides]:
+                load_config(compose(variant, config_name=name, extra_dir=extra))
         return CommandPlan()
     _check_launcher(overrides)
     variants = sweep_variants(overrides) if multirun else [overrides]
