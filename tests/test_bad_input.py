@@ -313,6 +313,41 @@ def test_api_bad_input(workdir, monkeypatch, call, error, fragments):
     assert _files(workdir) == set()
 
 
+# ------------------------------------------- a flag argparse refuses, every command
+def _exit_code(main, argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as stop:
+        return stop.code
+
+
+@pytest.mark.parametrize(
+    ("prog", "argv", "fragment"),
+    [
+        (
+            "opsim-calibrate",
+            ["cohorts.csv", "--bogus", "1"],
+            "unrecognized arguments: --bogus 1 (opsim-calibrate --help)",
+        ),
+        ("opsim-calibrate", [], "the following arguments are required: data (opsim-calibrate --help)"),
+        ("opsim-calibrate lift", ["lift", "ab.yaml"], "required: --population, --out (opsim-calibrate lift --help)"),
+        ("opsim-explore", ["--port", "x"], "--port='x' is not allowed: a whole number from 0 to 65535"),
+        ("opsim-plan", ["--bogus"], "unrecognized arguments: --bogus (opsim-plan --help lists the flags"),
+        ("opsim-plan", ["seed=x", "--cfg", "job"], "seed='x' is not allowed: an integer (got 'str')"),
+        ("opsim-plan", ["--info", "defaults", "plan.trials=0"], "plan.trials=0 is not allowed: a number >= 1"),
+    ],
+)
+def test_every_command_refuses_a_bad_flag_in_one_line(tmp_path, capsys, monkeypatch, prog, argv, fragment):
+    """argparse printed its usage block first (12 lines for opsim-calibrate); opsim-plan's --cfg a traceback."""
+    from sim.app import explorer, plan
+
+    monkeypatch.chdir(tmp_path)
+    main = {"opsim-calibrate": calibrate.main, "opsim-explore": explorer.main, "opsim-plan": plan.main}
+    assert _exit_code(main[prog.split()[0]], argv) == 2
+    _assert_one_clear_line(capsys.readouterr().err, prog, fragment)
+    assert _files(tmp_path) == set()
+
+
 # ----------------------------------------------- the real console scripts
 @pytest.mark.slow  # three interpreter start-ups
 def test_console_scripts_print_one_line_and_exit_2(tmp_path):

@@ -53,6 +53,7 @@ from sim.analysis.retention_data import (
 )
 from sim.analysis.survival_fit import SurvivalFit, fit_survival, survival_curve
 from sim.app.config import compose, load_config, preset_run_command
+from sim.app.exits import one_line_usage_errors
 from sim.app.lift import main as lift_main
 from sim.app.preflight import PRESET_NAME, check_writable, csv_writer, json_writer, stopped, text_writer
 from sim.base.errors import ConfigError
@@ -675,7 +676,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["lift"]:
         return lift_main(argv[1:])
-    args = _parser().parse_args(argv)
+    args = one_line_usage_errors(_parser()).parse_args(argv)
     writing = False
     try:
         _check_options(args)

@@ -95,8 +95,8 @@ def _overrides(argv: Sequence[str]) -> tuple[list[str], bool, bool, str, str | N
     return overrides, multirun, runs, name, extra
 
 
-def parse_argv(argv: Sequence[str]) -> argparse.Namespace:
-    """Read the command line with Hydra's own parser; one line for a flag it does not know.
+def parse_argv(argv: Sequence[str], prog: str = PROG) -> argparse.Namespace:
+    """Read the command line with Hydra's own parser (of ``prog``: opsim's or opsim-plan's); one line for a bad flag.
 
     Raises:
         UsageError: On an unknown flag or a flag without its value.
@@ -106,10 +106,10 @@ def parse_argv(argv: Sequence[str]) -> argparse.Namespace:
     from hydra._internal.utils import get_args_parser
 
     parser = get_args_parser()
-    parser.prog = PROG
+    parser.prog = prog
 
     def refuse(message: str) -> None:
-        raise UsageError(f"{message} (opsim --help lists the flags; key=value sets a config key)")
+        raise UsageError(f"{message} ({prog} --help lists the flags; key=value sets a config key)")
 
     parser.error = refuse  # type: ignore[method-assign]
     args = parser.parse_intermixed_args(list(argv))

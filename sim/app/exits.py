@@ -23,11 +23,12 @@ command's "interrupted" line.
 
 from __future__ import annotations
 
+import argparse
 import errno
 import sys
 from typing import NoReturn
 
-from sim.base.errors import OpsimError, OutputError
+from sim.base.errors import OpsimError, OutputError, UsageError
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -38,6 +39,7 @@ __all__ = [
     "exit_code",
     "fail",
     "interrupted",
+    "one_line_usage_errors",
 ]
 
 EXIT_OK = 0
@@ -94,3 +96,18 @@ def fail(prog: str, exc: BaseException, suffix: str = "") -> NoReturn:
     """Print ``PROG: error: <one line>`` on stderr and exit with :func:`exit_code`."""
     print(f"{prog}: error: {describe(exc)}{suffix}", file=sys.stderr, flush=True)
     raise SystemExit(exit_code(exc))
+
+
+def one_line_usage_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``parser``, reporting a bad flag or value in one line and exit code 2, not argparse's usage block.
+
+    ``PROG: error: <argparse's message> (PROG --help)`` through :func:`fail`, as every
+    other bad input of the commands.
+    """
+    prog = parser.prog
+
+    def refuse(message: str) -> NoReturn:
+        fail(prog, UsageError(f"{message} ({prog} --help)"))
+
+    parser.error = refuse  # type: ignore[method-assign]
+    return parser

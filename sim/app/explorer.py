@@ -35,7 +35,7 @@ import sys
 from typing import Any
 
 from sim.app.config import config_dir
-from sim.app.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED
+from sim.app.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, one_line_usage_errors
 from sim.app.explorer_model import StrategyVsBaseline
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "main", "model_params", "page_component", "readout_html"]
@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         "--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free one)"
     )
     parser.add_argument("--open", action="store_true", help="open the page in the default browser")
-    args = parser.parse_args(argv)
+    args = one_line_usage_errors(parser).parse_args(argv)
     missing = [m for m in VIZ_MODULES if importlib.util.find_spec(m) is None]
     if missing:
         print(

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from sim.analysis.lift import REPLICATES, ABResult, LiftFit, fit_lift, read_ab_result
 from sim.analysis.retention_data import DataError
 from sim.app.config import compose, config_dir, load_config
+from sim.app.exits import one_line_usage_errors
 from sim.app.preflight import PRESET_NAME, check_writable, csv_writer, json_writer, stopped, text_writer
 from sim.base.errors import ConfigError
 from sim.base.schema import check_ranges
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arm-users", type=int, default=DEFAULT_ARM_USERS, help="simulated users per arm")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
+    args = one_line_usage_errors(parser).parse_args(argv)
     writing = False
     try:
         out = Path(args.out)

@@ -1005,19 +1005,20 @@ def _finished_trials(journal: Path) -> int | None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``opsim-plan`` console script."""
-    from sim.app.cli import _overrides
+    from sim.app.cli import _overrides, parse_argv
     from sim.app.hydra_runner import exceptions_reach_caller, quiet_logging_errors, run_hydra
 
     argv = list(sys.argv[1:] if argv is None else argv)
     register_plan_schema()
-    overrides, _multirun, runs, name, extra = _overrides(argv)
-    if runs:
-        try:
+    *_, name, extra = _overrides(argv)  # the config name and folder as opsim reads them
+    try:  # also for --cfg, --info and --help, for which Hydra composes the config to print it
+        args = parse_argv(argv, prog=PROG)  # a bad flag in one line; the values of --cfg and --info are no overrides
+        if not args.shell_completion:
             load_plan_config(
-                compose(overrides, config_name=PLAN_CONFIG_NAME if name == "config" else name, extra_dir=extra)
+                compose(args.overrides, config_name=PLAN_CONFIG_NAME if name == "config" else name, extra_dir=extra)
             )
-        except (ConfigError, OpsimError) as exc:
-            fail(PROG, exc)  # one line, exit 2 (bad input)
+    except (ConfigError, OpsimError) as exc:
+        fail(PROG, exc)  # one line, exit 2 (bad input)
     if not any(a in ("--config-name", "-cn") or a.startswith(("--config-name=", "-cn=")) for a in argv):
         argv = ["--config-name", PLAN_CONFIG_NAME, *argv]
     try:

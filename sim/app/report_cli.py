@@ -21,7 +21,15 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from sim.app.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, describe, exit_code, fail
+from sim.app.exits import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    describe,
+    exit_code,
+    one_line_usage_errors,
+)
 from sim.base.errors import OpsimError, UsageError
 from sim.output import completion
 from sim.output.index_page import write_index
@@ -103,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "--resume", action="store_true", help="sweeps: run the jobs that are missing or failed, then report"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar while reports are rebuilt")
-    parser.error = lambda message: fail(PROG, UsageError(f"{message} (opsim-report --help)"))  # type: ignore[method-assign]
+    one_line_usage_errors(parser)
     args = parser.parse_args(argv)
     status = EXIT_OK
     try:
