@@ -441,7 +441,9 @@ def test_outputs_reproduce_with_opsim_and_say_what_the_plan_buys(tmp_path):
     assert check["economics"]["cost_total"] == pytest.approx(summary["per_seed"][0]["cost"], rel=1e-12)
 
 
-def test_rerunning_continues_the_study_and_another_plan_in_its_folder_is_refused(tmp_path, capsys):
+def test_rerunning_continues_the_study_and_another_plan_in_its_folder_is_refused(tmp_path, capsys, monkeypatch):
+    import sim.app.plan
+
     out = tmp_path / "plan"
     common = [*TINY, f"hydra.run.dir={out}", "plan.batch_size=2"]
     for trials in (4, 6):
@@ -449,9 +451,11 @@ def test_rerunning_continues_the_study_and_another_plan_in_its_folder_is_refused
     trials = pd.read_parquet(out / "trials.parquet")
     assert sorted(trials["trial"]) == list(range(6))  # the second run added trials 4 and 5
     capsys.readouterr()
+    baselines = []  # refused before any simulation: the organic baseline is not run first
+    monkeypatch.setattr(sim.app.plan, "Planner", lambda *args, **kwargs: baselines.append(args))
     with pytest.raises(SystemExit) as info:
         main([*common, "plan.trials=6", "plan.budget=5000"])
-    assert info.value.code == 2
+    assert info.value.code == 2 and baselines == []
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert err[0].endswith(

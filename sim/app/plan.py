@@ -343,7 +343,8 @@ def _open_study(out: Path, run: Config, plan: PlanConfig) -> Any:
         space = _distributions(run, plan)
         floor = {p: d.low for p, d in space.items()}
         # trial 0: every knob at its low bound (spend nothing, if the lows allow); trial 1: the base
-        # strategy's own values, where they fit the budget. skip_if_exists: not twice after a kill.
+        # strategy's own knob values, where they lie within the bounds (every planned lever switched on,
+        # as in every trial). skip_if_exists: not twice after a kill.
         study.enqueue_trial(floor, skip_if_exists=True)
         current = _current_values(run, plan)
         if current is not None and all(space[n].low <= v <= space[n].high for n, v in current.items()):
@@ -682,12 +683,13 @@ def make_plan(
     own = evaluator is None
     evaluator = make_evaluator(plan) if evaluator is None else evaluator
     try:
+        # before any simulation: a folder holding another plan's study is refused
+        study = _open_study(out, run, plan) if plan.mode == "search" else None
         # the organic baseline on every seed, which each candidate is scored against
         with tqdm(total=plan.seeds, desc="organic baseline", unit="sim", disable=not progress) as bar:
             planner = Planner(run, plan, evaluator, on_simulated=bar.update)
         planner.on_simulated = None
-        if plan.mode == "search":
-            study = _open_study(out, run, plan)
+        if study is not None:
             with tqdm(total=plan.trials, desc="plan trials", unit="trial", disable=not progress) as bar:
                 search(study, planner, bar)
             rows = _trial_rows(study, run, plan)
