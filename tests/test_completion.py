@@ -10,7 +10,7 @@ import pytest
 
 from sim.base.errors import OutputError
 from sim.output import completion
-from sim.output.files import remove_temporaries, write_atomic
+from sim.output.files import remove_temporaries, write_all, write_atomic
 
 
 @dataclass
@@ -88,3 +88,20 @@ def test_only_opsims_temporaries_are_removed(tmp_path):
     (tmp_path / "sub" / ".y.0a1b2c3d.tmp").write_text("below: not this folder's")
     assert sorted(remove_temporaries(tmp_path)) == sorted(ours)
     assert all(p.exists() for p in theirs) and (tmp_path / "sub" / ".y.0a1b2c3d.tmp").exists()
+
+
+@pytest.mark.parametrize("writer", ["write_atomic", "write_all"])
+def test_a_write_removes_what_a_killed_write_of_the_same_file_left(tmp_path, writer):
+    """Only that file's leftovers: another file's temporary (maybe being written now) is left alone."""
+    left = [tmp_path / ".plan.json.0a1b2c3d.tmp", tmp_path / ".plan.json.ffffffff.tmp"]  # a temporary, a backup
+    other = tmp_path / ".frontier.png.0a1b2c3d.tmp"
+    for path in [*left, other]:
+        path.write_text("killed")
+    target = tmp_path / "plan.json"
+    if writer == "write_atomic":
+        write_atomic(target, lambda p: p.write_text("new"))
+    else:
+        write_all({target: lambda p: p.write_text("new")})
+    assert target.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".frontier.png.0a1b2c3d.tmp", "plan.json"]
+    assert remove_temporaries(tmp_path, of="frontier.png") == [other] and list(tmp_path.iterdir()) == [target]

@@ -1,15 +1,18 @@
 """Atomic file writes: a reader sees the old file or the new one, never half of one.
 
-Every file opsim writes goes through :func:`write_atomic`: the content is written
-to a hidden temporary file in the same folder (``.NAME.<random>.tmp``), flushed, and
-renamed over the target. The temporary file is created with mode 0666 filtered by
-the process umask at that moment, like any ordinary file.
+Every result file opsim writes goes through :func:`write_atomic`, or, for files that
+must change together, :func:`write_all`: the content is written to a hidden
+temporary file in the same folder (``.NAME.<random>.tmp``), flushed, and renamed
+over the target. The temporary file is created with mode 0666 filtered by the
+process umask at that moment, like any ordinary file.
 
 When the write fails (disk full, a file-size limit, a read-only folder) the
 temporary file is removed and :class:`~sim.base.errors.OutputError` names the
 target file and the system's reason. A process killed in the middle of a write
-cannot remove its temporary file; :func:`remove_temporaries` clears such leftovers
-of a folder before it is written again.
+cannot remove its temporary file; the next write of the same file removes it
+(:func:`remove_temporaries` with ``of``), and a run's folder is cleared of all of
+them before it is written again. (The planner's ``study.journal`` is Optuna's
+append-only log, not written through here: see ``sim.app.plan.drop_torn_record``.)
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        remove_temporaries(path.parent, of=path.name)  # an earlier write of this file that was killed
         tmp = _temporary(path)
     except OSError as exc:
         raise OutputError(path, exc.strerror or str(exc), exc.errno) from exc
@@ -80,10 +84,12 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
         raise
 
 
-def remove_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
-    """Remove the temporary files an interrupted :func:`write_atomic` left in ``folder`` (not below it).
+def remove_temporaries(folder: str | os.PathLike[str], of: str | None = None) -> list[Path]:
+    """Remove the temporary files interrupted writes left in ``folder`` (not below it).
 
-    Only names of the form ``.NAME.<8 hex digits>.tmp`` are removed.
+    Only names of the form ``.NAME.<8 hex digits>.tmp`` are removed: temporary files of
+    :func:`write_atomic` and :func:`write_all`, and the backups :func:`write_all` keeps
+    while it renames. With ``of``, only those of the file named ``of`` (``NAME``).
 
     Returns:
         The files removed.
@@ -94,7 +100,8 @@ def remove_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
     if not folder.is_dir():
         return removed
     for entry in folder.iterdir():
-        if TEMPORARY_NAME.match(entry.name) and entry.is_file():
+        match = TEMPORARY_NAME.match(entry.name)
+        if match and (of is None or match["name"] == of) and entry.is_file():
             entry.unlink(missing_ok=True)
             removed.append(entry)
     return removed
@@ -233,6 +240,7 @@ def write_all(files: Mapping[str | os.PathLike[str], Callable[[Path], None]]) ->
             missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
             path.parent.mkdir(parents=True, exist_ok=True)
             created.extend(reversed(missing))
+            remove_temporaries(path.parent, of=path.name)  # an earlier write of this file that was killed
             tmp = _temporary(path)
             staged.append((tmp, path))
             write(tmp)
