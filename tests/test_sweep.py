@@ -402,4 +402,14 @@ def test_a_job_in_two_folders_counts_once(full_sweep, tmp_path):
     jobs, failures = sweep.collect(copy)
     original = pd.read_parquet(full_sweep / "sweep_jobs.parquet")
     assert len(jobs) == 6 and not failures
+    assert sweep.count_jobs(copy) == (6, 0)  # the Ctrl-C line's "N of M jobs finished" counts it once too
+    # a job that failed in one folder and finished in another is not failed; one that has not finished is
+    for name, overrides in (("failed_then_done", None), ("failed", ["seed=7"])):
+        job = copy / name
+        job.mkdir()
+        record = json.loads((first / sweep.JOB).read_text())
+        (job / sweep.JOB).write_text(json.dumps({**record, "overrides": overrides or record["overrides"]}))
+        (job / sweep.FAILED).write_text(json.dumps({"error": "boom"}))
+    assert sweep.count_jobs(copy) == (6, 1)
+    assert [f["job"] for f in sweep.collect(copy)[1]] == ["failed"]  # as the summary counts them
     assert sorted(zip(jobs.point, jobs.seed, strict=True)) == sorted(zip(original.point, original.seed, strict=True))

@@ -7,7 +7,7 @@ stops the command with one line on stderr and exit code 2, before any folder is
 made or any simulation runs::
 
     $ opsim population.market_size=-5
-    opsim: error: population.market_size=-5 is not allowed: a number >= 1
+    opsim: error: population.market_size=-5 is not allowed: a number >= 1 and <= 1000000000000
 
 The run folder (``hydra.run.dir``) or sweep folder (``hydra.sweep.dir``) is resolved
 once, to an absolute path, and handed to Hydra. Errors while running never end in

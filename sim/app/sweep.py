@@ -265,11 +265,23 @@ def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
 
 
 def count_jobs(sweep_dir: str | Path) -> tuple[int, int]:
-    """Jobs below ``sweep_dir`` that are complete (marker and files match), and jobs that failed."""
+    """Jobs below ``sweep_dir`` that are complete (marker and files match), and jobs that failed.
+
+    As :func:`collect` counts them: a job complete in two folders counts once, and a
+    failed one that has finished since, in another folder, does not count as failed.
+    """
     root = Path(sweep_dir)
-    done = sum(completion.check_complete(m.parent) is None for m in root.rglob(DONE) if m.parent != root)
-    failed = sum(not (m.parent / DONE).is_file() for m in root.rglob(FAILED))
-    return done, failed
+    done = {
+        overrides_hash(_overrides(m.parent))
+        for m in root.rglob(DONE)
+        if m.parent != root and completion.check_complete(m.parent) is None
+    }
+    failed = sum(
+        not (m.parent / DONE).is_file() and overrides_hash(_overrides(m.parent)) not in done
+        for m in root.rglob(FAILED)
+        if m.parent != root
+    )
+    return len(done), failed
 
 
 def clear_summary(sweep_dir: str | Path) -> None:

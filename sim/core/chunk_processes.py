@@ -9,8 +9,9 @@ of CPU (43,000 lock hand-overs), while two independent *processes* stepping half
 market each finish in 2.6 s.
 So :class:`ChunkProcesses` steps the chunks in processes:
 
-* when the model is built, every per-slot array (the population's state and the
-  levers' per-slot state, arrays of N elements that their objects own) is moved into
+* when the model is built, every per-slot array (the population's state, the
+  levers' per-slot state, and the per-user arrays of a visit observer that takes
+  chunks: arrays of N elements that their objects own) is moved into
   memory that forked processes share (:func:`share_slot_arrays`); at its first day the
   workers are forked: each holds a copy of the model whose per-slot arrays are the
   shared ones, and closes the model's ends of the pipes, so that it sees the end of its
@@ -19,8 +20,10 @@ So :class:`ChunkProcesses` steps the chunks in processes:
   (the day's context, the levers' lever-wide state, channels, modifiers: a few
   kilobytes), steps the first share of the chunks itself meanwhile, and takes the
   workers' chunk results back: counts, money per draw chunk, the lever bookings (as
-  lever number, method name and arguments) and the number of visitors, whose slots
-  the worker writes into a shared slot-sized array at the chunk's first slot;
+  lever number, method name and arguments), the visit observer's tally of the chunk's
+  visitors (``observe_part``, run in the worker) and, where the run keeps its
+  visitors, their number, their slots written by the worker into a shared slot-sized
+  array at the chunk's first slot;
 * the model adds everything up and runs the bookings in slot order, as it does for
   chunks stepped in threads, so the results are bit-identical to one thread. Its own
   share comes first in slot order, so it adds that up while the workers still step
