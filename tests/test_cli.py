@@ -121,3 +121,33 @@ def test_strategy_run_from_the_command_line_writes_money_outputs(tmp_path):
     assert (out / "payback.png").exists()
     assert "cost_winback" in pd.read_parquet(out / "daily.parquet").columns
     assert "incremental ROI" in (out / "opsim.log").read_text()
+
+
+def test_print_commands_check_their_config_in_process(tmp_path):
+    """In this process (the subprocess tests above do not see mutants): a sweep value without -m, a study's config."""
+    from sim.app import cli
+    from sim.base.errors import ConfigError
+
+    (tmp_path / "good.yaml").write_text("defaults: [config, _self_]\nhorizon_days: 33\n")
+    (tmp_path / "bad.yaml").write_text("defaults: [config, _self_]\nhorizon_days: -1\n")
+    study = ["--config-dir", str(tmp_path), "--cfg", "job", "--config-name"]
+    refused = {
+        ("seed=x", "--cfg", "job"): "seed='x' is not allowed",
+        ("-m", "seed=1,x", "-c", "job"): "seed='x' is not allowed",
+        ("seed=1,2", "--cfg", "job"): "Ambiguous value",  # a sweep without -m
+        (*study, "bad"): "horizon_days=-1 is not allowed",
+    }
+    for argv, said in refused.items():
+        with pytest.raises(ConfigError, match=said):
+            cli.check_overrides(list(argv))
+    for argv in (["--info", "defaults", "seed=3"], ["-sc", "install=bash"], [*study, "good"]):
+        assert cli.check_overrides(argv) == cli.CommandPlan()
+
+
+def test_a_missing_config_dir_is_refused_in_so_many_words():
+    from sim.app import cli
+    from sim.base.errors import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        cli.parse_argv(["--config-dir", "no/such/folder"])
+    assert str(refused.value).endswith(": an existing folder of config files (presets, a study)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +106,18 @@ def test_a_write_removes_what_a_killed_write_of_the_same_file_left(tmp_path, wri
     assert target.read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == [".frontier.png.0a1b2c3d.tmp", "plan.json"]
     assert remove_temporaries(tmp_path, of="frontier.png") == [other] and list(tmp_path.iterdir()) == [target]
+
+
+def test_a_temporary_removed_meanwhile_by_another_cleaner_is_no_error(tmp_path, monkeypatch):
+    stale = tmp_path / ".out.txt.0123abcd.tmp"
+    stale.write_text("x")
+    real = Path.is_file
+
+    def gone_meanwhile(self):  # another process removes it between this check and the unlink
+        found = real(self)
+        if self == stale:
+            self.unlink()
+        return found
+
+    monkeypatch.setattr(Path, "is_file", gone_meanwhile)
+    assert remove_temporaries(tmp_path) == [stale]

@@ -785,3 +785,18 @@ def test_trial_1_needs_every_base_value_inside_its_own_searched_range(tmp_path):
     social_days = "strategy.paid_ads.social.schedule.end_day=9"
     run, plan = _ads_plan("strategy=paid_growth", social_days, budget=(base - 0.01) * PAID_GROWTH_SPEND_DAYS)
     assert _enqueued(_open_study(tmp_path / "capped", run, plan)) == [{"search": 0.0, "social": 0.0}]
+
+
+def test_opsim_plan_print_command_checks_the_config_name_in_its_config_dir(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "good.yaml").write_text("defaults: [opsim_plan, _self_]\nhorizon_days: 33\n")
+    (tmp_path / "bad.yaml").write_text("defaults: [opsim_plan, _self_]\nplan:\n  trials: 0\n")
+    study = ["--config-dir", str(tmp_path), "--cfg", "job", "--config-name"]
+    with pytest.raises(SystemExit) as stop:
+        main([*study, "bad"])
+    assert stop.value.code == 2 and "plan.trials=0 is not allowed" in capsys.readouterr().err
+    try:
+        main([*study, "good"])
+    except SystemExit as stop:
+        assert stop.code in (0, None), capsys.readouterr().err
+    assert "horizon_days: 33" in capsys.readouterr().out

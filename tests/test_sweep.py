@@ -20,6 +20,7 @@ import pytest
 
 import sim.app.cli
 from sim.app import sweep
+from sim.output import completion
 
 SMALL = ["population.market_size=15000", "horizon_days=45", "economics.marginal_roi=false", "figures=false"]
 SWEEP = ["-m", "strategy=baseline,winback,retention_first", "seed=0,1", *SMALL]
@@ -413,3 +414,27 @@ def test_a_job_in_two_folders_counts_once(full_sweep, tmp_path):
     assert sweep.count_jobs(copy) == (6, 1)
     assert [f["job"] for f in sweep.collect(copy)[1]] == ["failed"]  # as the summary counts them
     assert sorted(zip(jobs.point, jobs.seed, strict=True)) == sorted(zip(original.point, original.seed, strict=True))
+
+
+def _job(root: Path, name: str, overrides: list[str], *, done: bool = True, failed: bool = False) -> Path:
+    job = root / name
+    job.mkdir(parents=True)
+    sweep.record_job(job, overrides)
+    if done:
+        (job / "summary.json").write_text("{}")
+        completion.write_marker(job, ["summary.json"], "digest")
+    if failed:
+        (job / sweep.FAILED).write_text(json.dumps({"error": "boom"}))
+    return job
+
+
+def test_count_jobs_flat_torn_and_each_kind_of_failure_alone(tmp_path):
+    """Found by the nineteenth mutation run: each case alone, so no two mistakes cancel out."""
+    _job(tmp_path, "a", ["seed=0"])
+    assert sweep.count_jobs(tmp_path) == (1, 0)  # a job folder without subfolders counts
+    (_job(tmp_path, "b", ["seed=1"]) / "summary.json").write_text("{} ")  # torn: differs from DONE.json
+    assert sweep.count_jobs(tmp_path) == (1, 0)
+    _job(tmp_path, "a_failed_before", ["seed=0"], done=False, failed=True)  # finished since, in "a"
+    assert sweep.count_jobs(tmp_path) == (1, 0)
+    _job(tmp_path, "c", ["seed=7"], done=False, failed=True)  # never finished
+    assert sweep.count_jobs(tmp_path) == (1, 1)
