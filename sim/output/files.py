@@ -40,10 +40,19 @@ TOKEN_BYTES = 4
 TEMPORARY_NAME = re.compile(rf"^\.(?P<name>.+)\.[0-9a-f]{{{2 * TOKEN_BYTES}}}\.tmp$")
 
 
+#: Random names tried for one temporary file or backup before giving up.
+NAME_TRIES = 100
+
+
+def _temporary_name(path: Path) -> Path:
+    """A random temporary name next to ``path``, of the form :data:`TEMPORARY_NAME` matches."""
+    return path.parent / f".{path.name}.{secrets.token_hex(TOKEN_BYTES)}.tmp"
+
+
 def _temporary(path: Path) -> Path:
     """Create an empty, unique temporary file next to ``path`` (honours the current umask)."""
-    for _ in range(100):
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(TOKEN_BYTES)}.tmp"
+    for _ in range(NAME_TRIES):
+        tmp = _temporary_name(path)
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, NEW_FILE_MODE)
         except FileExistsError:
@@ -155,8 +164,8 @@ def _backup(path: Path) -> Path | None:
     """
     if not os.path.lexists(path):
         return None
-    for _ in range(100):
-        backup = path.parent / f".{path.name}.{secrets.token_hex(TOKEN_BYTES)}.tmp"
+    for _ in range(NAME_TRIES):
+        backup = _temporary_name(path)
         try:
             os.link(path, backup, follow_symlinks=False)
         except FileExistsError:
