@@ -10,6 +10,11 @@
   completion marker); then each figure once more, alone, in the
   warm process (what it costs a core). Target 1: analytics + summary + tables +
   figures at most 20 % of stepping.
+* **the command** — the ``opsim`` console script itself on the same config, as a user
+  types it (a fresh process each round): seconds from its start to its exit, and its
+  stepping as its ``meta.json`` records it, to compare with the phases above (the
+  command starts its figure workers before its own imports, :mod:`sim.app.start`, as
+  :func:`run_phases` does).
 * **compose** — ``compose()`` and ``load_config()`` of the default overrides in a fresh
   process: the first call, then the median of the following ones (each with other
   values, so the cache keyed on the call is hit only for the repeated ones). Target 2:
@@ -68,6 +73,22 @@ def run_phases(users: int, days: int, workers: bool) -> dict[str, float]:
         "tables": result.save_seconds["data"],
         "figures_and_report": result.save_seconds["report"] + result.save_seconds["marker"],
     }
+
+
+def command_run(users: int, days: int) -> dict[str, float]:
+    """The ``opsim`` command (the console script beside this Python) on the default config: wall and stepping seconds."""
+    script = Path(sys.executable).with_name("opsim")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "sim"]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run"
+        args = [f"population.market_size={users}", f"horizon_days={days}", "progress=false", f"hydra.run.dir={out}"]
+        started = time.perf_counter()
+        done = subprocess.run([*command, *args], capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - started
+        if done.returncode != 0:
+            raise SystemExit(done.stderr[-3000:])
+        meta = json.loads((out / "meta.json").read_text())
+    return {"wall": wall, "stepping": meta["phase_seconds"]["stepping"]}
 
 
 def figure_seconds(folder: str) -> dict[str, float]:
@@ -133,10 +154,14 @@ def _fresh(call: str) -> dict[str, float]:
 
 def measure(users: int = 1_000_000, days: int = 365, rounds: int = 3, workers: bool = True) -> dict:
     """Both measurements, ``rounds`` fresh processes each; medians and every round."""
-    runs = [_fresh(f"b.run_phases({users}, {days}, {workers})") for _ in range(rounds)]
+    runs, commands = [], []
+    for _ in range(rounds):  # alternating, so that both see the machine's same phases
+        runs.append(_fresh(f"b.run_phases({users}, {days}, {workers})"))
+        commands.append(command_run(users, days))
     composes = [_fresh("b.compose_times()") for _ in range(rounds)]
     run = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     comp = {k: statistics.median(c[k] for c in composes) for k in composes[0]}
+    command = {k: statistics.median(c[k] for c in commands) for k in commands[0]}
     output = run["analytics"] + run["summary"] + run["tables"] + run["figures_and_report"]
     return {
         "users": users,
@@ -144,8 +169,9 @@ def measure(users: int = 1_000_000, days: int = 365, rounds: int = 3, workers: b
         "figure_workers": workers,
         "run": run,
         "compose": comp,
+        "command": command,
         "output_share": output / run["stepping"],
-        "rounds": {"run": runs, "compose": composes},
+        "rounds": {"run": runs, "command": commands, "compose": composes},
     }
 
 
@@ -169,7 +195,11 @@ def report(result: dict) -> str:
         + ", ".join(f"{name} {sec:.2f}" for name, sec in figures.items()),
     ]
     output = run["analytics"] + run["summary"] + run["tables"] + run["figures_and_report"]
+    command = result["command"]
     lines += [
+        "",
+        f"the opsim command on the same config: {command['wall']:.2f} s from its start to its exit, "
+        f"stepping {command['stepping']:.2f} s (its meta.json; {run['stepping']:.2f} s above)",
         "",
         f"analytics+output = {output:.2f} s; analytics+output / stepping = {result['output_share']:.2f} "
         f"(target <= {OUTPUT_SHARE_TARGET:.2f})",

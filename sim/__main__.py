@@ -1,5 +1,6 @@
-"""``python -m sim``: same as the ``opsim`` command."""
+"""``python -m sim``: same as the ``opsim`` command (:mod:`sim.app.start`)."""
 
-from sim.app.cli import main
+from sim.app.start import command
 
-main()
+if __name__ == "__main__":  # not when a fork server imports this module as the main one
+    command()

@@ -6,6 +6,8 @@ module              what it runs
 ``config``          the run's schema, validation and Hydra composition
 ``model``           ``UserLifecycleModel``: the core model built from a config
 ``simulate``        ``simulate()``: a run with its baseline and economics reruns
+``start``           how ``opsim`` starts: its figure workers before its imports
+``argv``            an ``opsim`` command line read before any config is
 ``cli``             ``opsim`` (a Hydra app; sweeps with ``-m``)
 ``sweep``           sweep job bookkeeping, resume and aggregation (the Hydra callback)
 ``resume``          the command line that resumes a sweep, trusting nothing in its folder

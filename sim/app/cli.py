@@ -27,7 +27,7 @@ import math
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
 from sim.app import sweep
+from sim.app.argv import split_argv
 from sim.app.config import (
     Config,
     compose,
@@ -60,39 +61,10 @@ __all__ = ["main"]
 
 log = logging.getLogger("opsim")
 
-#: Hydra flags that take a value (the next argument) and flags that mean "do not run".
-_FLAGS_WITH_VALUE = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--package", "-p"}
-_NO_RUN_FLAGS = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc"}
 PROG = "opsim"
 _TOP = {f.name for f in dataclasses.fields(Config)}
 #: The warning Hydra turns an exception of the sweep's summary callback into.
 _CALLBACK_FAILED = "Callback AggregateCallback.on_multirun_end raised"
-
-
-def _overrides(argv: Sequence[str]) -> tuple[list[str], bool, bool, str, str | None]:
-    """Split argv into (overrides, multirun?, runs?, config name, extra config dir)."""
-    overrides: list[str] = []
-    multirun, runs, skip, name, extra = False, True, None, "config", None
-    for arg in argv:
-        if skip is not None:
-            if skip in ("--config-dir", "-cd"):
-                extra = str(Path(arg).resolve())
-            elif skip in ("--config-name", "-cn"):
-                name = arg
-            skip = None
-        elif arg in _FLAGS_WITH_VALUE:
-            skip = arg
-        elif arg.split("=")[0] in ("--config-dir", "-cd") and "=" in arg:
-            extra = str(Path(arg.split("=", 1)[1]).resolve())
-        elif arg in ("-m", "--multirun"):
-            multirun = True
-        elif arg in _NO_RUN_FLAGS or arg.split("=")[0] in _NO_RUN_FLAGS:
-            runs = False
-        elif arg.split("=")[0] in ("--config-name", "-cn") and "=" in arg:
-            name = arg.split("=", 1)[1]
-        elif not arg.startswith("-"):
-            overrides.append(arg)
-    return overrides, multirun, runs, name, extra
 
 
 def parse_argv(argv: Sequence[str], prog: str = PROG) -> argparse.Namespace:
@@ -154,7 +126,7 @@ def check_overrides(argv: Sequence[str]) -> CommandPlan:
         MemoryLimitError: When a run would need more memory than is available.
 
     """
-    overrides, multirun, runs, name, extra = _overrides(argv)
+    overrides, multirun, runs, name, extra = split_argv(argv)
     if not runs:  # --cfg, --info, --help: Hydra composes the config to print it; the same checks, no run
         args = parse_argv(argv)  # Hydra's parser: the values of --cfg and --info are not overrides
         if not args.shell_completion:  # its "install=bash" is no override either
@@ -277,7 +249,7 @@ def _declared_sweeps(cfg: DictConfig, overrides: list[str]) -> list[str]:
     return [f"{k}={v}" for k, v in params.items() if k not in given]
 
 
-def _app(cfg: DictConfig) -> None:
+def _app(cfg: DictConfig, figure_workers: FigureWorkers | None = None) -> None:
     """The Hydra task: one run, or one job of a multirun.
 
     A single run's error is printed here as one line and ends the command
@@ -289,14 +261,27 @@ def _app(cfg: DictConfig) -> None:
     failed job, print its own line and go on with the sweep.
     """
     try:
-        _run_task(cfg)
+        _run_task(cfg, figure_workers)
     except Exception as exc:
         if interrupted(exc):
             raise KeyboardInterrupt from exc
         raise
 
 
-def _run_task(cfg: DictConfig) -> None:
+def _task(figure_workers: FigureWorkers | None) -> Callable[[DictConfig], None]:
+    """:func:`_app` with the command's figure workers, as Hydra calls a task.
+
+    Only for a single run: a sweep's launchers may pickle the task to other processes,
+    which the plain :func:`_app` (found by name) allows and the workers would not.
+    """
+
+    def task(cfg: DictConfig) -> None:
+        _app(cfg, figure_workers)
+
+    return task
+
+
+def _run_task(cfg: DictConfig, figure_workers: FigureWorkers | None) -> None:
     hydra_cfg = HydraConfig.get()
     out = Path(hydra_cfg.runtime.output_dir)
     if hydra_cfg.mode == RunMode.MULTIRUN:
@@ -311,14 +296,29 @@ def _run_task(cfg: DictConfig) -> None:
         return
     typed = load_config(cfg)
     try:
-        # a single run draws its figures in worker processes, started now so that their
-        # imports overlap the simulation (a sweep's jobs use the cores already)
-        with FigureWorkers() if typed.figures else contextlib.nullcontext() as workers:
+        with _figure_workers(typed, figure_workers) as workers:
             _run_one(typed, out, figure_workers=workers)
     except (OpsimError, OSError) as exc:
         if interrupted(exc):  # main prints the interrupted line
             raise
         fail(PROG, exc)
+
+
+@contextlib.contextmanager
+def _figure_workers(typed: Config, started: FigureWorkers | None) -> Iterator[FigureWorkers | None]:
+    """The figure workers of a single run: those the command started (:mod:`sim.app.start`), or new ones, or none.
+
+    A run without figures uses none (the command closes those it started). A run
+    whose command started none starts them now, so that their imports overlap at
+    least the simulation (a sweep's jobs use the cores already: it starts none).
+    """
+    if not typed.figures:
+        yield None
+    elif started is not None:
+        yield started
+    else:
+        with FigureWorkers() as workers:
+            yield workers
 
 
 def _jobs_side_by_side(launcher: Any) -> int:
@@ -450,12 +450,18 @@ def _interrupted(plan: CommandPlan) -> str:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of the ``opsim`` console script.
+def main(argv: Sequence[str] | None = None, *, figure_workers: FigureWorkers | None = None) -> None:
+    """Run the ``opsim`` command (its console script starts here, :mod:`sim.app.start`, then calls this).
 
     Exit codes (:mod:`sim.app.exits`): 0 done; 1 a run or sweep job failed, a file
     could not be written, or the sweep's summary failed; 2 bad input (nothing ran);
     130 interrupted.
+
+    Args:
+        argv: The command line (default: ``sys.argv[1:]``).
+        figure_workers: Figure workers already started, for a single run that draws
+            figures; left open (the caller closes them). None: such a run starts its own.
+
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     register_schema()
@@ -478,7 +484,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         warnings.simplefilter("always")
         try:
             with exceptions_reach_caller():
-                run_hydra(argv, _app, str(config_dir()), "config")
+                run_hydra(argv, _app if figure_workers is None else _task(figure_workers), str(config_dir()), "config")
         except SystemExit:  # the task's own exit, with its line printed
             raise
         except BaseException as exc:

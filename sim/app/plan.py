@@ -1007,12 +1007,13 @@ def _finished_trials(journal: Path) -> int | None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``opsim-plan`` console script."""
-    from sim.app.cli import _overrides, parse_argv
+    from sim.app.argv import split_argv
+    from sim.app.cli import parse_argv
     from sim.app.hydra_runner import exceptions_reach_caller, quiet_logging_errors, run_hydra
 
     argv = list(sys.argv[1:] if argv is None else argv)
     register_plan_schema()
-    *_, name, extra = _overrides(argv)  # the config name and folder as opsim reads them
+    *_, name, extra = split_argv(argv)  # the config name and folder as opsim reads them
     try:  # also for --cfg, --info and --help, for which Hydra composes the config to print it
         args = parse_argv(argv, prog=PROG)  # a bad flag in one line; the values of --cfg and --info are no overrides
         if not args.shell_completion:

@@ -19,7 +19,8 @@ run, pickled in milliseconds, where a worker's own first read of the files took 
 times as long). The PNG bytes are the ones the caller would draw itself (tested), since
 every worker draws the same data with the same code.
 
-The ``opsim`` command starts them for a single run with figures; a sweep does not
+The ``opsim`` command starts them for a single run with figures, before its own imports
+(:mod:`sim.app.start`); a sweep does not
 (its jobs already use the cores). Workers ignore Ctrl-C (the caller handles it and
 shuts them down), and a broken worker pool only means drawing in the caller.
 """
@@ -69,7 +70,7 @@ DEFAULT_WEIGHT = 1.0
 #: split greedily, since the time the search takes grows exponentially with the figures.
 MAX_SEARCHED_FIGURES = 12
 #: What the fork server imports before it forks the workers: ``__main__``, as it does by default
-#: (for ``opsim``, its script), then the libraries :func:`_prepare` imports, most of its import
+#: (for ``opsim``, its script, which imports only :mod:`sim.app.start`), then the libraries :func:`_prepare` imports, most of its import
 #: time. opsim's own modules are left to each worker, which imports them from the caller's
 #: ``sys.path`` (the server's is not the caller's: it could find another copy of opsim).
 PRELOADED_MODULES = ("__main__", "pyarrow", "pandas", "scipy.special", "matplotlib.figure")
