@@ -123,13 +123,22 @@ def test_no_workers_for_a_run_without_figures_and_closed_on_a_bad_input(recorded
     assert len(recorded) == 1 and recorded[0].closed and not (tmp_path / "bad").exists()
 
 
-def test_the_console_script_leaves_its_objects_to_the_exit_frozen_whatever_the_way_out(monkeypatch):
+def test_a_console_script_returns_its_code_and_leaves_its_objects_frozen_whatever_the_way_out(monkeypatch):
+    from sim.app.exits import run_console_script
+
     def refused() -> None:
         raise SystemExit(2)
 
-    monkeypatch.setattr(start, "main", refused)
     assert gc.get_freeze_count() == 0
     try:
+        assert run_console_script(lambda: 3) == 3
+        assert gc.get_freeze_count() > 0
+        gc.unfreeze()
+        with pytest.raises(SystemExit):
+            run_console_script(refused)
+        assert gc.get_freeze_count() > 0
+        gc.unfreeze()
+        monkeypatch.setattr(start, "main", refused)  # opsim's own
         with pytest.raises(SystemExit):
             start.command()
         assert gc.get_freeze_count() > 0
@@ -168,10 +177,14 @@ def test_the_workers_start_before_the_simulator_and_hydra_are_imported(tmp_path)
     assert (tmp_path / "run" / "DONE.json").exists()
 
 
-def test_the_console_script_and_python_m_sim_start_here():
+def test_the_console_scripts_and_python_m_sim_start_at_their_command():
+    import importlib
     import tomllib
 
     scripts = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["opsim"] == "sim.app.start:command"
+    for name in ("opsim", "opsim-report", "opsim-plan", "opsim-calibrate"):
+        module, function = scripts[name].split(":")
+        assert function == "command" and callable(importlib.import_module(module).command), name
     main_module = (Path(start.__file__).parents[1] / "__main__.py").read_text()
     assert "from sim.app.start import command" in main_module
