@@ -1,6 +1,6 @@
 """``python -m sim``: same as the ``opsim`` command (:mod:`sim.app.start`)."""
 
-from sim.app.start import command
+from sim.app.start import opsim
 
 if __name__ == "__main__":  # not when a fork server imports this module as the main one
-    command()
+    opsim()

@@ -123,27 +123,84 @@ def test_no_workers_for_a_run_without_figures_and_closed_on_a_bad_input(recorded
     assert len(recorded) == 1 and recorded[0].closed and not (tmp_path / "bad").exists()
 
 
-def test_a_console_script_returns_its_code_and_leaves_its_objects_frozen_whatever_the_way_out(monkeypatch):
-    from sim.app.exits import run_console_script
-
+def test_a_console_script_returns_its_code_and_leaves_its_objects_frozen_whatever_the_way_out(monkeypatch, capsys):
     def refused() -> None:
         raise SystemExit(2)
 
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
     assert gc.get_freeze_count() == 0
     try:
-        assert run_console_script(lambda: 3) == 3
+        assert start.run_console_script("opsim-x", lambda: 3) == 3
         assert gc.get_freeze_count() > 0
         gc.unfreeze()
-        with pytest.raises(SystemExit):
-            run_console_script(refused)
-        assert gc.get_freeze_count() > 0
+        with pytest.raises(SystemExit) as out:
+            start.run_console_script("opsim-x", refused)
+        assert out.value.code == 2 and gc.get_freeze_count() > 0
         gc.unfreeze()
-        monkeypatch.setattr(start, "main", refused)  # opsim's own
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as out:
+            start.run_console_script("opsim-x", interrupted)
+        assert out.value.code == 130 and gc.get_freeze_count() > 0
+        assert capsys.readouterr().err == "opsim-x: interrupted before it had finished; run the same command again\n"
+        gc.unfreeze()
+        monkeypatch.setattr(start, "main", refused)  # opsim's own goes through it too
         with pytest.raises(SystemExit):
-            start.command()
+            start.opsim()
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.parametrize(
+    ("entry", "module", "prog"),
+    [
+        ("opsim", "sim.app.cli", "opsim"),
+        ("opsim_report", "sim.app.report_cli", "opsim-report"),
+        ("opsim_plan", "sim.app.plan", "opsim-plan"),
+        ("opsim_calibrate", "sim.app.calibrate", "opsim-calibrate"),
+        ("opsim_explore", "sim.app.explorer", "opsim-explore"),
+    ],
+)
+def test_ctrl_c_while_a_command_imports_its_modules_is_one_line(entry, module, prog, tmp_path):
+    """In a fresh process: the command's module import is interrupted (as a Ctrl-C in its first second would)."""
+    code = (
+        "import sys\n"
+        "class Interrupting:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name == {module!r}:\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupting())\n"
+        "from sim.app import start\n"
+        "if __name__ == '__main__':\n"
+        f"    sys.argv = [{prog!r}, 'figures=false', 'hydra.run.dir={tmp_path / 'run'}']\n"
+        f"    start.{entry}()\n"
+    )
+    script = tmp_path / "entry.py"
+    script.write_text(code)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False)
+    assert (done.returncode, done.stderr) == (130, f"{prog}: interrupted while starting; nothing ran\n")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_real_ctrl_c_in_the_first_second_of_opsim_is_one_line(tmp_path):
+    """SIGINT half a second in: the command is importing or checking its config (it takes more than a second here)."""
+    import signal
+    import time
+
+    child = subprocess.Popen(
+        [sys.executable, "-m", "sim", "population.market_size=2000", f"hydra.run.dir={tmp_path / 'run'}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not ignored as in a background job
+    )
+    time.sleep(0.5)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 130, err
+    assert len(err.splitlines()) == 1 and err.startswith("opsim: interrupted") and "Traceback" not in err
 
 
 def test_the_workers_start_before_the_simulator_and_hydra_are_imported(tmp_path):
@@ -177,14 +234,11 @@ def test_the_workers_start_before_the_simulator_and_hydra_are_imported(tmp_path)
     assert (tmp_path / "run" / "DONE.json").exists()
 
 
-def test_the_console_scripts_and_python_m_sim_start_at_their_command():
-    import importlib
+def test_every_console_script_and_python_m_sim_start_here():
     import tomllib
 
     scripts = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["opsim"] == "sim.app.start:command"
-    for name in ("opsim", "opsim-report", "opsim-plan", "opsim-calibrate"):
-        module, function = scripts[name].split(":")
-        assert function == "command" and callable(importlib.import_module(module).command), name
+    assert scripts == {name: f"sim.app.start:{name.replace('-', '_')}" for name in scripts}
+    assert set(scripts) == {"opsim", "opsim-report", "opsim-plan", "opsim-calibrate", "opsim-explore"}
     main_module = (Path(start.__file__).parents[1] / "__main__.py").read_text()
-    assert "from sim.app.start import command" in main_module
+    assert "from sim.app.start import opsim" in main_module

@@ -53,7 +53,7 @@ from sim.analysis.retention_data import (
 )
 from sim.analysis.survival_fit import SurvivalFit, fit_survival, survival_curve
 from sim.app.config import compose, load_config, preset_run_command
-from sim.app.exits import one_line_usage_errors, run_console_script
+from sim.app.exits import one_line_usage_errors
 from sim.app.lift import main as lift_main
 from sim.app.preflight import PRESET_NAME, check_writable, csv_writer, json_writer, stopped, text_writer
 from sim.base.errors import ConfigError
@@ -694,10 +694,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def command() -> int:
-    """The ``opsim-calibrate`` console script: :func:`main`, then a quick exit (:func:`sim.app.exits.run_console_script`)."""
-    return run_console_script(main)
-
-
 if __name__ == "__main__":
-    raise SystemExit(command())
+    raise SystemExit(main())

@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import argparse
 import errno
-import gc
 import sys
-from collections.abc import Callable
-from typing import NoReturn, TypeVar
+from typing import NoReturn
 
 from sim.base.errors import OpsimError, OutputError, UsageError
 
@@ -42,7 +40,6 @@ __all__ = [
     "fail",
     "interrupted",
     "one_line_usage_errors",
-    "run_console_script",
 ]
 
 EXIT_OK = 0
@@ -52,8 +49,6 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 #: System errors that mean "this file or folder cannot be written".
 WRITE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
-
-_Returned = TypeVar("_Returned")
 
 
 def interrupted(exc: BaseException) -> bool:
@@ -116,22 +111,3 @@ def one_line_usage_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentP
 
     parser.error = refuse  # type: ignore[method-assign]
     return parser
-
-
-def run_console_script(main: Callable[[], _Returned]) -> _Returned:
-    """Run a command's ``main`` as its console script, and let the process exit without a last collection.
-
-    As the interpreter exits it runs one last full garbage collection over every object
-    the command's imports and work made (Mesa, pandas, matplotlib, Hydra): 0.30-0.39 s
-    after a default ``opsim`` run here, about 0.2 s after an ``opsim-report``. Whatever
-    the way out (done, an error's exit code, Ctrl-C), what is left is frozen first
-    (:func:`gc.freeze`), which leaves that collection nothing to go through (0.06-0.07 s
-    after the ``opsim`` run); the operating system frees the whole process anyway.
-    Nothing is left unwritten by this: every file a command writes is closed once
-    written, and logging flushes and closes its handlers at exit, before that
-    collection would have run.
-    """
-    try:
-        return main()
-    finally:
-        gc.freeze()

@@ -51,7 +51,7 @@ import numpy as np
 from sim.analysis.planning import allocate_by_marginal_roi, fit_response_curve, frontier, risk_value
 from sim.analysis.stats import t_interval
 from sim.app.config import Config, compose, config_dir
-from sim.app.exits import EXIT_INTERRUPTED, fail, interrupted, run_console_script
+from sim.app.exits import EXIT_INTERRUPTED, fail, interrupted
 from sim.app.plan_config import (
     PLAN_CONFIG_NAME,
     PlanConfig,
@@ -1038,10 +1038,5 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise
 
 
-def command() -> None:
-    """The ``opsim-plan`` console script: :func:`main`, then a quick exit (:func:`sim.app.exits.run_console_script`)."""
-    run_console_script(main)
-
-
 if __name__ == "__main__":
-    command()
+    main()

@@ -29,7 +29,6 @@ from sim.app.exits import (
     describe,
     exit_code,
     one_line_usage_errors,
-    run_console_script,
 )
 from sim.base.errors import OpsimError, UsageError
 from sim.output import completion
@@ -165,10 +164,5 @@ def resume(root: Path) -> int:
     return EXIT_OK
 
 
-def command() -> int:
-    """The ``opsim-report`` console script: :func:`main`, then a quick exit (:func:`sim.app.exits.run_console_script`)."""
-    return run_console_script(main)
-
-
 if __name__ == "__main__":
-    raise SystemExit(command())
+    raise SystemExit(main())
