@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -151,3 +152,115 @@ def test_a_missing_config_dir_is_refused_in_so_many_words():
     with pytest.raises(ConfigError) as refused:
         cli.parse_argv(["--config-dir", "no/such/folder"])
     assert str(refused.value).endswith(": an existing folder of config files (presets, a study)")
+
+
+# ------------------------------------------------- check_overrides' run path, in this process
+# (the subprocess tests above run the installed opsim, which mutation testing cannot reach)
+QUICK_RUN = ["population.market_size=2000", "horizon_days=10"]
+
+
+def test_a_single_run_is_planned_with_its_folder_made_absolute(tmp_path, monkeypatch):
+    from sim.app import cli
+
+    monkeypatch.chdir(tmp_path)
+    plan = cli.check_overrides(["seed=3", *QUICK_RUN, "hydra.run.dir=rel/run"])
+    assert (plan.folder, plan.multirun, plan.jobs) == (tmp_path / "rel" / "run", False, 1)
+    assert [(c.seed, c.horizon_days, c.population.market_size) for c in plan.configs] == [(3, 10, 2000)]
+    assert not (tmp_path / "rel").exists()  # planned, not made
+
+
+def test_a_sweep_is_planned_with_one_config_per_swept_value_each_as_composed(tmp_path):
+    from sim.app import cli
+    from sim.app.config import load_config
+
+    plan = cli.check_overrides(["-m", "seed=1,2,3", "horizon_days=10,20", "population.market_size=2000",
+                                f"hydra.sweep.dir={tmp_path / 's'}"])  # fmt: skip
+    assert (plan.folder, plan.multirun, plan.jobs) == (tmp_path / "s", True, 3 * 2)
+    # the first value of each key, then one change at a time (worked out by hand)
+    assert [(c.seed, c.horizon_days) for c in plan.configs] == [(1, 10), (2, 10), (3, 10), (1, 20)]
+    for config, (seed, days) in zip(plan.configs, [(1, 10), (2, 10), (3, 10), (1, 20)], strict=True):
+        assert config == load_config([f"seed={seed}", f"horizon_days={days}", "population.market_size=2000"])
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(
+    ("values", "said"),
+    [
+        ("seed=1,x", "seed='x' is not allowed: an integer"),
+        ("horizon_days=10,1.5", "horizon_days='1.5' is not allowed: an integer"),
+        ("record_events=true,maybe", "record_events='maybe' is not allowed: true or false"),
+        ("population.market_size=2000,-5", "population.market_size=-5 is not allowed: a number >= 1"),
+        ("population=game,nope", "population"),
+    ],
+)
+def test_every_swept_value_is_checked_before_the_sweep(values, said, tmp_path):
+    from sim.app import cli
+    from sim.base.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        others = [o for o in QUICK_RUN if o.split("=")[0] != values.split("=")[0]]
+        cli.check_overrides(["-m", values, *others, f"hydra.sweep.dir={tmp_path / 's'}"])
+
+
+def test_a_study_declares_its_sweep_and_the_command_line_overrides_a_declared_key(tmp_path):
+    from sim.app import cli
+
+    (tmp_path / "study.yaml").write_text(
+        "defaults: [config, _self_]\nhydra:\n  sweeper:\n    params:\n      seed: 4,5,6\n      horizon_days: 10,12\n"
+    )
+    study = ["-m", "--config-dir", str(tmp_path), "--config-name", "study", "population.market_size=2000"]
+    declared = cli.check_overrides([*study, f"hydra.sweep.dir={tmp_path / 'a'}"])
+    assert declared.jobs == 3 * 2
+    assert [(c.seed, c.horizon_days) for c in declared.configs] == [(4, 10), (5, 10), (6, 10), (4, 12)]
+    overridden = cli.check_overrides([*study, "seed=7", f"hydra.sweep.dir={tmp_path / 'b'}"])
+    assert overridden.jobs == 2 and [(c.seed, c.horizon_days) for c in overridden.configs] == [(7, 10), (7, 12)]
+
+
+@pytest.mark.parametrize(
+    ("launcher", "seeds", "side_by_side"),
+    [
+        ([], "1,2,3", 1),  # Hydra's basic launcher: one job at a time
+        (["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], "1,2,3", 2),
+        (["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], "1", 1),  # no worker beyond the jobs
+        (["hydra/launcher=joblib", "hydra.launcher.n_jobs=-1"], "1,2,3,4,5,6", 4),  # every core (4 here)
+        (["hydra/launcher=joblib", "hydra.launcher.n_jobs=-2"], "1,2,3,4,5,6", 3),  # all but one
+        (["hydra/launcher=joblib", "hydra.launcher.n_jobs=-1"], "1,2", 2),
+    ],
+)
+def test_memory_is_checked_for_the_jobs_a_sweep_runs_side_by_side(launcher, seeds, side_by_side, tmp_path, monkeypatch):
+    """Memory just enough for that many runs at once passes; a byte less is refused, naming the jobs side by side."""
+    from sim.app import cli, memory
+    from sim.app.config import load_config
+    from sim.base.errors import MemoryLimitError
+
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 4)
+    need = memory.estimate_memory(load_config(QUICK_RUN)).total
+    enough = side_by_side * need + (side_by_side - 1) * memory.PROCESS_BYTES  # the check's own sum, by hand
+    argv = ["-m", f"seed={seeds}", *QUICK_RUN, *launcher, f"hydra.sweep.dir={tmp_path / 's'}"]
+    monkeypatch.setattr(memory, "available_memory", lambda: (enough, "the test"))
+    assert cli.check_overrides(argv).jobs == len(seeds.split(","))
+    monkeypatch.setattr(memory, "available_memory", lambda: (enough - 1, "the test"))
+    with pytest.raises(MemoryLimitError) as refused:
+        cli.check_overrides(argv)
+    assert (f"for {side_by_side} jobs side by side" in str(refused.value)) is (side_by_side > 1)
+
+
+def test_a_launcher_whose_extra_is_missing_names_the_install_command(tmp_path, monkeypatch):
+    import importlib.util
+
+    from sim.app import cli
+    from sim.base.errors import ConfigError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name.startswith("hydra_plugins.hydra_ray") else real(name, *a),
+    )
+    with pytest.raises(ConfigError) as refused:
+        cli.check_overrides(["-m", "seed=1,2", "hydra/launcher=ray", f"hydra.sweep.dir={tmp_path / 's'}"])
+    assert str(refused.value) == (
+        "hydra/launcher='ray' is not allowed: a launcher that is installed; this one needs `pip install \"opsim[ray]\"`"
+    )
+    assert cli.check_overrides(["-m", "seed=1,2", *QUICK_RUN, "hydra/launcher=joblib",
+                                f"hydra.sweep.dir={tmp_path / 's'}"]).jobs == 2  # fmt: skip
