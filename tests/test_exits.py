@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from sim.app.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, exit_code, interrupted
-from sim.base.errors import ConfigError, OutputError
+from sim.app.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, describe, exit_code, fail, interrupted
+from sim.base.errors import ConfigError, OutputError, UsageError
 
 
 def raised(function) -> BaseException:
@@ -85,3 +85,34 @@ def test_errors_without_a_ctrl_c_behind_them_are_not_interruptions():
 )
 def test_exit_codes(exc, code):
     assert exit_code(exc) == code
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (ConfigError("seed", "x", "an integer"), "seed='x' is not allowed: an integer"),
+        (OutputError("/r/a.png", "No space left on device"), "cannot write /r/a.png: No space left on device"),
+        (UsageError("unrecognized arguments: --x\nsecond line"), "unrecognized arguments: --x"),
+        (UsageError(""), "UsageError"),
+        (PermissionError(errno.EACCES, "Permission denied", "/r/a.png"), "cannot write /r/a.png: Permission denied"),
+        (OSError(errno.ENOSPC, "No space left on device", "/r/b"), "cannot write /r/b: No space left on device"),
+        (FileNotFoundError(errno.ENOENT, "No such file or directory", "/r/c"), "/r/c: No such file or directory"),
+        (OSError(errno.EIO, "Input/output error"), "Input/output error"),
+        (OSError("no strerror"), "OSError: no strerror"),
+        (ValueError("two\n  lines   here"), "ValueError: two lines here"),
+        (RuntimeError(), "RuntimeError"),
+    ],
+)
+def test_an_error_is_described_in_one_line(error, line):
+    assert describe(error) == line
+
+
+def test_fail_prints_the_program_the_line_and_any_suffix_then_exits_with_the_code(capsys):
+    with pytest.raises(SystemExit) as bad:
+        fail("opsim-x", ConfigError("seed", "x", "an integer"))
+    assert bad.value.code == EXIT_BAD_INPUT
+    assert capsys.readouterr().err == "opsim-x: error: seed='x' is not allowed: an integer\n"
+    with pytest.raises(SystemExit) as failed:
+        fail("opsim-x", OSError(errno.EROFS, "Read-only file system", "/r"), "; 2 of 3 jobs kept")
+    assert failed.value.code == EXIT_FAILED
+    assert capsys.readouterr().err == "opsim-x: error: cannot write /r: Read-only file system; 2 of 3 jobs kept\n"

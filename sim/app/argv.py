@@ -16,8 +16,10 @@ __all__ = ["FLAGS_WITH_VALUE", "MULTIRUN_FLAGS", "NO_RUN_FLAGS", "ArgvParts", "m
 
 #: Hydra flags that take a value (the next argument, or after ``=``).
 FLAGS_WITH_VALUE = frozenset({"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--package", "-p"})
-#: Hydra flags that mean "do not run": print the config, the help, or a shell completion.
-NO_RUN_FLAGS = frozenset({"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc"})
+#: Hydra flags that mean "do not run": print the config, the help, the version or a shell completion.
+NO_RUN_FLAGS = frozenset(
+    {"--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc"}
+)
 #: Hydra's flags for a sweep.
 MULTIRUN_FLAGS = frozenset({"-m", "--multirun"})
 #: The config key that turns the figures (and the report) of a run off or on.

@@ -44,6 +44,7 @@ from typing import NoReturn, TypeVar
 from sim.app.argv import may_draw_figures
 from sim.app.exits import EXIT_INTERRUPTED
 from sim.output.figure_workers import FigureWorkers
+from sim.output.files import ctrl_c_held
 
 __all__ = ["main", "opsim", "opsim_calibrate", "opsim_explore", "opsim_plan", "opsim_report", "run_console_script"]
 
@@ -53,8 +54,10 @@ _Returned = TypeVar("_Returned")
 def main(argv: Sequence[str] | None = None) -> None:
     """The ``opsim`` command: :func:`sim.app.cli.main`, with the figure workers started first."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    with FigureWorkers() if may_draw_figures(argv) else contextlib.nullcontext() as workers:
+    with contextlib.ExitStack() as stack:
         try:
+            with ctrl_c_held():  # a Ctrl-C while they start comes once they can be closed
+                workers = stack.enter_context(FigureWorkers()) if may_draw_figures(argv) else None
             from sim.app import cli  # after the workers' start: the imports overlap it
         except KeyboardInterrupt:
             _interrupted_while_starting("opsim")

@@ -30,7 +30,7 @@ from typing import Any
 
 from sim.base.errors import OutputError
 
-__all__ = ["json_text", "remove_temporaries", "write_all", "write_atomic", "write_json", "write_text"]
+__all__ = ["ctrl_c_held", "json_text", "remove_temporaries", "write_all", "write_atomic", "write_json", "write_text"]
 
 #: Permission bits asked for a new file (the umask filters them, as for ``open``).
 NEW_FILE_MODE = 0o666
@@ -132,7 +132,7 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
 
 
 @contextlib.contextmanager
-def _ctrl_c_held() -> Iterator[None]:
+def ctrl_c_held() -> Iterator[None]:
     """Hold a Ctrl-C (SIGINT) back until the block is done, then deliver it.
 
     Delivered to the handler that was there before: Python's raises
@@ -225,7 +225,7 @@ def write_all(files: Mapping[str | os.PathLike[str], Callable[[Path], None]]) ->
 
     Every file is first written to a temporary name in its own folder (folders are
     created as needed); only when all have been written are they renamed into place,
-    with Ctrl-C held back until the last rename (:func:`_ctrl_c_held`), so an
+    with Ctrl-C held back until the last rename (:func:`ctrl_c_held`), so an
     interruption never leaves some files new and others old. A rename that fails
     (say, a folder in the way of a file) puts back the files already replaced
     (:func:`_replace_all`).
@@ -253,7 +253,7 @@ def write_all(files: Mapping[str | os.PathLike[str], Callable[[Path], None]]) ->
             tmp = _temporary(path)
             staged.append((tmp, path))
             write(tmp)
-        with _ctrl_c_held():
+        with ctrl_c_held():
             _replace_all(staged)
     except BaseException as exc:
         for tmp, _path in staged:
