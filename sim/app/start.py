@@ -16,7 +16,7 @@ imports nothing heavy. That gives three things:
   draw is decided from its arguments alone (:func:`sim.app.argv.may_draw_figures`: not
   for ``-m``, ``--cfg``, ``--help`` or ``figures=false``); where the composed config
   turns the figures off, or the command stops on bad input, the workers are closed
-  unused, which waits for their start (about 0.3 s more for a config error).
+  unused, which waits for their start (0.3-0.4 s more for a config error).
 * **Ctrl-C in one line from the first moment.** A Ctrl-C while a command's modules
   are still being imported (its first second or so) printed a ``KeyboardInterrupt``
   traceback; it is one line and exit 130 now, as everywhere else (:mod:`sim.app.exits`).
