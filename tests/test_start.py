@@ -161,6 +161,28 @@ def test_a_console_script_returns_its_code_and_leaves_its_objects_frozen_whateve
         gc.unfreeze()
 
 
+def test_a_ctrl_c_while_the_workers_start_comes_once_they_can_be_closed(monkeypatch, capsys):
+    """The SIGINT arrives inside the workers' constructor: held back, then a clean exit that closes them."""
+
+    class InterruptedWhileStarting(_Recorded):
+        def __init__(self) -> None:
+            super().__init__()
+            signal.raise_signal(signal.SIGINT)
+            self.built = True
+
+    _Recorded.made = []
+    monkeypatch.setattr(start, "FigureWorkers", InterruptedWhileStarting)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a command (xdist ignores it)
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            start.main(["seed=1"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert stopped.value.code == 130 and capsys.readouterr().err == "opsim: interrupted while starting; nothing ran\n"
+    (workers,) = _Recorded.made
+    assert workers.built and workers.closed
+
+
 def test_opsim_reads_its_command_line_when_given_none(recorded, monkeypatch):
     from sim.app import cli
 
