@@ -264,3 +264,11 @@ def test_a_launcher_whose_extra_is_missing_names_the_install_command(tmp_path, m
     )
     assert cli.check_overrides(["-m", "seed=1,2", *QUICK_RUN, "hydra/launcher=joblib",
                                 f"hydra.sweep.dir={tmp_path / 's'}"]).jobs == 2  # fmt: skip
+
+
+def test_opsim_main_reads_the_command_line_when_given_none(monkeypatch, capsys):
+    from sim.app import cli
+
+    monkeypatch.setattr(sys, "argv", ["opsim", "--cfg", "job", "horizon_days=33"])
+    cli.main()
+    assert "horizon_days: 33" in capsys.readouterr().out
