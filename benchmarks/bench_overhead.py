@@ -11,7 +11,7 @@
   warm process (what it costs a core). Target 1: analytics + summary + tables +
   figures at most 20 % of stepping.
 * **the command** — the ``opsim`` console script itself on the same config, as a user
-  types it (a fresh process each round): seconds from its start to its exit, and its
+  types it (a fresh process each round; with its figure workers, also under ``--no-workers``): seconds from its start to its exit, and its
   stepping as its ``meta.json`` records it, to compare with the phases above (the
   command starts its figure workers before its own imports, :mod:`sim.app.start`, as
   :func:`run_phases` does).

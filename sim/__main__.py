@@ -2,5 +2,5 @@
 
 from sim.app.start import opsim
 
-if __name__ == "__main__":  # not when a fork server imports this module as the main one
+if __name__ == "__main__":
     opsim()

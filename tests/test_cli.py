@@ -190,7 +190,7 @@ def test_a_sweep_is_planned_with_one_config_per_swept_value_each_as_composed(tmp
         ("horizon_days=10,1.5", "horizon_days='1.5' is not allowed: an integer"),
         ("record_events=true,maybe", "record_events='maybe' is not allowed: true or false"),
         ("population.market_size=2000,-5", "population.market_size=-5 is not allowed: a number >= 1"),
-        ("population=game,nope", "population"),
+        ("population=game,nope", "population='nope' is not allowed: a population preset (conf/population/): one of"),
     ],
 )
 def test_every_swept_value_is_checked_before_the_sweep(values, said, tmp_path):
@@ -235,7 +235,8 @@ def test_memory_is_checked_for_the_jobs_a_sweep_runs_side_by_side(launcher, seed
 
     monkeypatch.setattr(cli.os, "cpu_count", lambda: 4)
     need = memory.estimate_memory(load_config(QUICK_RUN)).total
-    enough = side_by_side * need + (side_by_side - 1) * memory.PROCESS_BYTES  # the check's own sum, by hand
+    # the check's own sum: what this test pins is the boundary, and how many jobs run side by side
+    enough = side_by_side * need + (side_by_side - 1) * memory.PROCESS_BYTES
     argv = ["-m", f"seed={seeds}", *QUICK_RUN, *launcher, f"hydra.sweep.dir={tmp_path / 's'}"]
     monkeypatch.setattr(memory, "available_memory", lambda: (enough, "the test"))
     assert cli.check_overrides(argv).jobs == len(seeds.split(","))
@@ -272,3 +273,32 @@ def test_opsim_main_reads_the_command_line_when_given_none(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["opsim", "--cfg", "job", "horizon_days=33"])
     cli.main()
     assert "horizon_days: 33" in capsys.readouterr().out
+
+
+def test_the_task_hydra_is_handed_leaves_the_figure_workers_behind_when_a_launcher_pickles_it():
+    import pickle
+
+    from sim.app import cli
+
+    assert pickle.loads(pickle.dumps(cli._Task(object()))) == cli._Task(None)
+
+
+def test_a_sweep_a_study_asks_for_with_hydra_mode_is_planned_and_runs_as_with_m(tmp_path):
+    """``hydra: mode: MULTIRUN`` in a study, no ``-m``: its declared sweep checked up front, then run by joblib.
+
+    The command line cannot tell it is a sweep, so figure workers start; the task handed
+    to joblib's processes must leave them behind (it could not be pickled with them).
+    """
+    from sim.app import cli, sweep
+
+    (tmp_path / "study.yaml").write_text(
+        "defaults: [config, _self_]\nhydra:\n  mode: MULTIRUN\n  sweeper:\n    params:\n      seed: 1,2\n"
+    )
+    study = ["--config-dir", str(tmp_path), "--config-name", "study", *QUICK_RUN]
+    plan = cli.check_overrides([*study, f"hydra.sweep.dir={tmp_path / 'planned'}"])
+    assert (plan.multirun, plan.jobs, plan.folder) == (True, 2, tmp_path / "planned")
+    assert [c.seed for c in plan.configs] == [1, 2]
+    out = tmp_path / "sweep"
+    proc = run(*study, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={out}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert sweep.read_summary(out)["jobs"] == 2

@@ -14,6 +14,7 @@ import pytest
 
 from sim.app import start
 from sim.app.argv import ArgvParts, may_draw_figures, split_argv
+from sim.output import figure_workers
 
 TINY = ["population.market_size=2000", "horizon_days=12"]
 
@@ -28,6 +29,15 @@ TINY = ["population.market_size=2000", "horizon_days=12"]
         (["figures_dpi=false"], True),
         (["--config-dir", "figures=false"], True),  # the flag's value, not an override
         (["figures=false"], False),
+        (["figures=no"], False),
+        (["figures=OFF"], False),
+        (["figures=0"], False),
+        (["figures=n"], False),
+        (["figures=yes"], True),
+        (["figures=1"], True),
+        (["hydra.mode=MULTIRUN"], False),
+        (["hydra.mode=multirun", "seed=1"], False),
+        (["hydra.mode=RUN"], True),
         (["figures=False"], False),
         (["+figures=false"], False),
         (["figures= false "], False),
@@ -55,6 +65,7 @@ def test_the_command_line_splits_into_overrides_flags_and_the_config_chosen(tmp_
         ["seed=2"], False, True, "s2", str(tmp_path.resolve())
     )
     assert split_argv(["--info", "seed=2"]).runs is False
+    assert split_argv(["hydra.mode=MULTIRUN", "seed=1,2"]) == ArgvParts(["seed=1,2"], True, True, "config", None)
     odd = tmp_path / "a=b"  # a folder whose name has "=" in it
     for spelling in (["-cd", str(odd)], ["--config-dir", str(odd)], [f"-cd={odd}"], [f"--config-dir={odd}"]):
         assert split_argv([*spelling, "seed=1"]).config_dir == str(odd.resolve()), spelling
@@ -93,7 +104,7 @@ def recorded(monkeypatch):
     from sim.app import cli
 
     _Recorded.made = []
-    monkeypatch.setattr(start, "FigureWorkers", _Recorded)
+    monkeypatch.setattr(figure_workers, "FigureWorkers", _Recorded)  # start.main imports it when it runs
     monkeypatch.setattr(cli, "FigureWorkers", _Recorded)
     return _Recorded.made
 
@@ -139,6 +150,7 @@ def test_a_console_script_returns_its_code_and_leaves_its_objects_frozen_whateve
         raise KeyboardInterrupt
 
     assert gc.get_freeze_count() == 0
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a command (xdist ignores it)
     try:
         assert start.run_console_script("opsim-x", lambda: 3) == 3
         assert gc.get_freeze_count() > 0
@@ -152,12 +164,14 @@ def test_a_console_script_returns_its_code_and_leaves_its_objects_frozen_whateve
             start.run_console_script("opsim-x", interrupted)
         assert out.value.code == 130 and gc.get_freeze_count() > 0
         assert capsys.readouterr().err == "opsim-x: interrupted before it had finished; run the same command again\n"
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # stopping: a second Ctrl-C is ignored
         gc.unfreeze()
         monkeypatch.setattr(start, "main", refused)  # opsim's own goes through it too
         with pytest.raises(SystemExit):
             start.opsim()
         assert gc.get_freeze_count() > 0
     finally:
+        signal.signal(signal.SIGINT, handler)
         gc.unfreeze()
 
 
@@ -171,7 +185,7 @@ def test_a_ctrl_c_while_the_workers_start_comes_once_they_can_be_closed(monkeypa
             self.built = True
 
     _Recorded.made = []
-    monkeypatch.setattr(start, "FigureWorkers", InterruptedWhileStarting)
+    monkeypatch.setattr(figure_workers, "FigureWorkers", InterruptedWhileStarting)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a command (xdist ignores it)
     try:
         with pytest.raises(SystemExit) as stopped:
@@ -271,7 +285,7 @@ def _takes_ctrl_c(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_a_real_ctrl_c_in_the_first_second_of_opsim_is_one_line(tmp_path):
-    """SIGINT once the figure workers' fork server is up: the command is still importing (for about a second).
+    """SIGINT once the figure workers' fork server is up, then again: the command is still importing (about a second).
 
     Not earlier: while it spawns that server (a few milliseconds) the command ignores
     Ctrl-C, which the server inherits and must ignore during its own imports; so the
@@ -291,6 +305,8 @@ def test_a_real_ctrl_c_in_the_first_second_of_opsim_is_one_line(tmp_path):
         assert time.monotonic() < deadline, "no fork server, or Ctrl-C still ignored, after a minute"
         time.sleep(0.01)
     child.send_signal(signal.SIGINT)
+    time.sleep(0.1)
+    child.send_signal(signal.SIGINT)  # pressed again while it closes what it started: ignored
     _, err = child.communicate(timeout=120)
     assert child.returncode == 130, err
     assert err == "opsim: interrupted while starting; nothing ran\n"
@@ -303,6 +319,7 @@ def test_the_workers_start_before_the_simulator_and_hydra_are_imported(tmp_path)
     code = (
         "import json, sys\n"
         "from sim.app import start\n"
+        "from sim.output import figure_workers\n"
         "from sim.output.figure_workers import FigureWorkers\n"
         "seen = {}\n"
         "class Watched(FigureWorkers):\n"
@@ -313,7 +330,7 @@ def test_the_workers_start_before_the_simulator_and_hydra_are_imported(tmp_path)
         "        drawn = super().draw(data, names)\n"
         "        seen['drawn'] = sorted(drawn or ())\n"
         "        return drawn\n"
-        "start.FigureWorkers = Watched\n"
+        "figure_workers.FigureWorkers = Watched\n"
         "if __name__ == '__main__':\n"
         f"    start.main({argv!r})\n"
         "    print(json.dumps(seen))\n"

@@ -6,7 +6,7 @@ module              what it runs
 ``config``          the run's schema, validation and Hydra composition
 ``model``           ``UserLifecycleModel``: the core model built from a config
 ``simulate``        ``simulate()``: a run with its baseline and economics reruns
-``start``           how ``opsim`` starts: its figure workers before its imports
+``start``           every command's entry point: ``opsim``'s figure workers first, Ctrl-C, exit
 ``argv``            an ``opsim`` command line read before any config is
 ``cli``             ``opsim`` (a Hydra app; sweeps with ``-m``)
 ``sweep``           sweep job bookkeeping, resume and aggregation (the Hydra callback)
@@ -19,5 +19,5 @@ module              what it runs
 ==================  ===============================================================
 
 This is the top layer: nothing in ``sim`` imports it except the public facade
-``sim/__init__.py``.
+``sim/__init__.py`` and ``sim/__main__.py`` (``python -m sim``).
 """

@@ -24,6 +24,10 @@ NO_RUN_FLAGS = frozenset(
 MULTIRUN_FLAGS = frozenset({"-m", "--multirun"})
 #: The config key that turns the figures (and the report) of a run off or on.
 FIGURES_KEY = "figures"
+#: The values OmegaConf takes for false (any case), as a boolean key such as ``figures`` accepts them.
+FALSE_VALUES = frozenset({"false", "no", "off", "n", "0"})
+#: The override that makes Hydra run a sweep without ``-m``, and its value for one (any case).
+MODE_KEY, MULTIRUN_MODE = "hydra.mode", "multirun"
 
 
 class ArgvParts(NamedTuple):
@@ -31,7 +35,7 @@ class ArgvParts(NamedTuple):
 
     Attributes:
         overrides: The ``key=value`` arguments, in order.
-        multirun: ``-m`` or ``--multirun`` given.
+        multirun: ``-m``, ``--multirun`` or ``hydra.mode=MULTIRUN`` given.
         runs: False when a flag of :data:`NO_RUN_FLAGS` asks only to print something.
         config_name: ``--config-name`` (``config`` when not given).
         config_dir: ``--config-dir`` as an absolute path, or None.
@@ -60,7 +64,7 @@ def split_argv(argv: Sequence[str]) -> ArgvParts:
             skip = arg
         elif arg.split("=")[0] in ("--config-dir", "-cd") and "=" in arg:
             extra = str(Path(arg.split("=", 1)[1]).resolve())
-        elif arg in MULTIRUN_FLAGS:
+        elif arg in MULTIRUN_FLAGS or _is_multirun_mode(arg):
             multirun = True
         elif arg in NO_RUN_FLAGS or arg.split("=")[0] in NO_RUN_FLAGS:
             runs = False
@@ -74,9 +78,10 @@ def split_argv(argv: Sequence[str]) -> ArgvParts:
 def may_draw_figures(argv: Sequence[str]) -> bool:
     """Whether the command line may run one simulation that draws its figures, as far as its arguments tell.
 
-    False for a sweep (``-m``), for a command that runs nothing (``--cfg``, ``--help``,
-    …) and for ``figures=false``; True otherwise, even where the config chosen
-    (``--config-dir``, ``--config-name``) turns the figures off, which only the
+    False for a sweep (``-m``, or ``hydra.mode=MULTIRUN``), for a command that runs
+    nothing (``--cfg``, ``--help``, …) and for ``figures=false`` (or ``no``, ``off``,
+    ``0``…); True otherwise, even where the config chosen (``--config-dir``,
+    ``--config-name``) turns the figures off or asks for a sweep, which only the
     composed config tells.
     """
     parts = split_argv(argv)
@@ -84,6 +89,12 @@ def may_draw_figures(argv: Sequence[str]) -> bool:
         return False
     for override in parts.overrides:
         key, _, value = override.partition("=")
-        if key.lstrip("+~") == FIGURES_KEY and value.strip().lower() == "false":
+        if key.lstrip("+~") == FIGURES_KEY and value.strip().lower() in FALSE_VALUES:
             return False
     return True
+
+
+def _is_multirun_mode(arg: str) -> bool:
+    """Whether ``arg`` is the override ``hydra.mode=MULTIRUN``, which makes a sweep as ``-m`` does."""
+    key, _, value = arg.partition("=")
+    return key.lstrip("+") == MODE_KEY and value.strip().lower() == MULTIRUN_MODE

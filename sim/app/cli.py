@@ -27,7 +27,7 @@ import math
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -136,6 +136,7 @@ def check_overrides(argv: Sequence[str]) -> CommandPlan:
     _check_launcher(overrides)
     variants = sweep_variants(overrides) if multirun else [overrides]
     composed = compose(variants[0], config_name=name, extra_dir=extra, with_hydra=True)
+    multirun = multirun or composed.hydra.mode == RunMode.MULTIRUN  # a sweep the config asks for (hydra.mode)
     node = composed.hydra.sweep.dir if multirun else composed.hydra.run.dir
     folder = Path(str(node)).absolute()
     declared = _declared_sweeps(composed, overrides) if multirun else []
@@ -268,17 +269,22 @@ def _app(cfg: DictConfig, figure_workers: FigureWorkers | None = None) -> None:
         raise
 
 
-def _task(figure_workers: FigureWorkers | None) -> Callable[[DictConfig], None]:
-    """:func:`_app` with the command's figure workers, as Hydra calls a task.
+@dataclass(frozen=True)
+class _Task:
+    """:func:`_app` with the command's figure workers, as Hydra calls a task (Hydra names the job after this module).
 
-    Only for a single run: a sweep's launchers may pickle the task to other processes,
-    which the plain :func:`_app` (found by name) allows and the workers would not.
+    A sweep asked for by the config (``hydra.mode: MULTIRUN``) also reaches here with
+    workers started, and its launcher may pickle the task to other processes: it is
+    pickled without them (a sweep's jobs never draw in them).
     """
 
-    def task(cfg: DictConfig) -> None:
-        _app(cfg, figure_workers)
+    figure_workers: FigureWorkers | None
 
-    return task
+    def __call__(self, cfg: DictConfig) -> None:
+        _app(cfg, self.figure_workers)
+
+    def __reduce__(self) -> tuple[type[_Task], tuple[None]]:
+        return (_Task, (None,))
 
 
 def _run_task(cfg: DictConfig, figure_workers: FigureWorkers | None) -> None:
@@ -484,7 +490,7 @@ def main(argv: Sequence[str] | None = None, *, figure_workers: FigureWorkers | N
         warnings.simplefilter("always")
         try:
             with exceptions_reach_caller():
-                run_hydra(argv, _app if figure_workers is None else _task(figure_workers), str(config_dir()), "config")
+                run_hydra(argv, _Task(figure_workers), str(config_dir()), "config")
         except SystemExit:  # the task's own exit, with its line printed
             raise
         except BaseException as exc:

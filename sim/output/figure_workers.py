@@ -19,8 +19,9 @@ run, pickled in milliseconds, where a worker's own first read of the files took 
 times as long). The PNG bytes are the ones the caller would draw itself (tested), since
 every worker draws the same data with the same code.
 
-The ``opsim`` command starts them for a single run with figures, before its own imports
-(:mod:`sim.app.start`); a sweep does not
+The ``opsim`` command starts them before its own imports when its arguments ask for a
+single run that may draw (:mod:`sim.app.start`), and uses them if the run draws; a sweep
+does not use them
 (its jobs already use the cores). Workers ignore Ctrl-C (the caller handles it and
 shuts them down), and a broken worker pool only means drawing in the caller.
 """
@@ -69,11 +70,13 @@ DEFAULT_WEIGHT = 1.0
 #: Most figures whose every split :func:`share_out` searches (a report has at most nine); more are
 #: split greedily, since the time the search takes grows exponentially with the figures.
 MAX_SEARCHED_FIGURES = 12
-#: What the fork server imports before it forks the workers: ``__main__``, as it does by default
-#: (for ``opsim``, its script, which imports only :mod:`sim.app.start`), then the libraries :func:`_prepare` imports, most of its import
-#: time. opsim's own modules are left to each worker, which imports them from the caller's
+#: What the fork server imports before it forks the workers: the libraries :func:`_prepare`
+#: imports, most of its import time. (Not ``__main__``, multiprocessing's default: its fork
+#: server never imports the caller's main script; each worker does, as ``__mp_main__``, as
+#: under ``spawn`` — for ``opsim`` its console script, which imports only :mod:`sim.app.start`.)
+#: opsim's own modules are left to each worker, which imports them from the caller's
 #: ``sys.path`` (the server's is not the caller's: it could find another copy of opsim).
-PRELOADED_MODULES = ("__main__", "pyarrow", "pandas", "scipy.special", "matplotlib.figure")
+PRELOADED_MODULES = ("pyarrow", "pandas", "scipy.special", "matplotlib.figure")
 #: Size of the figure each worker draws when it starts, to load fonts and the PNG writer.
 WARM_UP_INCHES = (2.0, 1.0)
 
