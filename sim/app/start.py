@@ -54,6 +54,10 @@ from sim.app.argv import may_draw_figures
 __all__ = ["main", "opsim", "opsim_calibrate", "opsim_explore", "opsim_plan", "opsim_report", "run_console_script"]
 
 _Returned = TypeVar("_Returned")
+#: The line's text for a Ctrl-C while a command still imports its modules.
+WHILE_STARTING = "interrupted while starting; nothing ran"
+#: The line's text for a Ctrl-C that leaves a command's ``main`` (one the command has no line of its own for).
+BEFORE_FINISHED = "interrupted before it had finished; run the same command again"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -68,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 workers = stack.enter_context(FigureWorkers()) if may_draw_figures(argv) else None
             from sim.app import cli  # after the workers' start: the imports overlap it
         except KeyboardInterrupt:
-            _stop("opsim", "interrupted while starting; nothing ran")
+            _stop("opsim", WHILE_STARTING)
         cli.main(argv, figure_workers=workers)
 
 
@@ -82,7 +86,7 @@ def opsim_report() -> int:
     try:
         from sim.app import report_cli
     except KeyboardInterrupt:
-        _stop("opsim-report", "interrupted while starting; nothing ran")
+        _stop("opsim-report", WHILE_STARTING)
     return run_console_script("opsim-report", report_cli.main)
 
 
@@ -91,7 +95,7 @@ def opsim_plan() -> None:
     try:
         from sim.app import plan
     except KeyboardInterrupt:
-        _stop("opsim-plan", "interrupted while starting; nothing ran")
+        _stop("opsim-plan", WHILE_STARTING)
     run_console_script("opsim-plan", plan.main)
 
 
@@ -100,7 +104,7 @@ def opsim_calibrate() -> int:
     try:
         from sim.app import calibrate
     except KeyboardInterrupt:
-        _stop("opsim-calibrate", "interrupted while starting; nothing ran")
+        _stop("opsim-calibrate", WHILE_STARTING)
     return run_console_script("opsim-calibrate", calibrate.main)
 
 
@@ -109,7 +113,7 @@ def opsim_explore() -> int:
     try:
         from sim.app import explorer
     except KeyboardInterrupt:
-        _stop("opsim-explore", "interrupted while starting; nothing ran")
+        _stop("opsim-explore", WHILE_STARTING)
     return run_console_script("opsim-explore", explorer.main)
 
 
@@ -123,7 +127,7 @@ def run_console_script(prog: str, main: Callable[[], _Returned]) -> _Returned:
     try:
         return main()
     except KeyboardInterrupt:
-        _stop(prog, "interrupted before it had finished; run the same command again")
+        _stop(prog, BEFORE_FINISHED)
     finally:
         gc.freeze()
 
