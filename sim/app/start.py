@@ -31,8 +31,8 @@ imports nothing heavy. That gives three things:
   few hundredths of a second) still ends in Python's own traceback.
 * **A quick exit** (:func:`run_console_script`). As the interpreter exits it runs one
   last full garbage collection over every object the command's imports and work made
-  (Mesa, pandas, matplotlib, Hydra): 0.30-0.39 s after a default ``opsim`` run here,
-  about 0.2 s after an ``opsim-report``. What is left is frozen first
+  (Mesa, pandas, matplotlib, Hydra): 0.30-0.39 s after a default ``opsim`` run here in
+  one-off instrumented runs (not a benchmark), about 0.2 s after an ``opsim-report``. What is left is frozen first
   (:func:`gc.freeze`), whatever the way out, which leaves that collection nothing to go
   through (0.06-0.07 s after the ``opsim`` run); the operating system frees the whole
   process anyway. Nothing is left unwritten by it: every file a command writes is closed

@@ -21,8 +21,7 @@ every worker draws the same data with the same code.
 
 The ``opsim`` command starts them before its own imports when its arguments ask for a
 single run that may draw (:mod:`sim.app.start`), and uses them if the run draws; a sweep
-does not use them
-(its jobs already use the cores). Workers ignore Ctrl-C (the caller handles it and
+does not use them (its jobs already use the cores). Workers ignore Ctrl-C (the caller handles it and
 shuts them down), and a broken worker pool only means drawing in the caller.
 """
 
