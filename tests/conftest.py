@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +16,22 @@ from sim.core.survival import ChurnConfig
 from sim.core.visits import HabitConfig, VisitConfig
 
 PRESETS = ("consumer_app", "ecommerce", "game")
+
+
+def strict_json(text: str) -> Any:
+    """``json.loads`` refusing ``NaN`` and ``±Infinity``, as RFC 8259 and JavaScript's ``JSON.parse`` do."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def json_files_below(folder: Path) -> dict[str, Any]:
+    """Every ``*.json`` file below ``folder``, read strictly (:func:`strict_json`), by path relative to it."""
+    return {
+        str(p.relative_to(folder)): strict_json(p.read_text(encoding="utf-8")) for p in sorted(folder.rglob("*.json"))
+    }
 
 
 def cohort_config(

@@ -19,6 +19,7 @@ from sim.core.awareness import AwarenessConfig
 from sim.core.population import PopulationConfig, SegmentConfig
 from sim.core.survival import ChurnConfig
 from sim.core.visits import HabitConfig, VisitConfig
+from tests.conftest import json_files_below
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "experiments" / "calibration"
@@ -241,6 +242,7 @@ def test_calibrate_command_on_a_survival_table(tmp_path):
     assert {"survival_fit.json", "survival_fit.csv", "survival_fit.png"} <= {
         p.name for p in (tmp_path / "rep").iterdir()
     }
+    assert set(json_files_below(tmp_path / "rep")) == {"survival_fit.json"}  # strict JSON: no NaN or Infinity
 
 
 @pytest.mark.slow

@@ -243,3 +243,26 @@ def test_the_baseline_cohort_table_is_in_real_users_like_the_runs_own(tmp_path):
     pd.testing.assert_frame_equal(written, cohort_table(baseline, 2.5))
     assert written.cohort_size.iloc[0] == 2.5 * 3  # real users: simulated ones times the user weight
     pd.testing.assert_frame_equal(pd.read_parquet(out / "cohorts.parquet"), cohort_table(active, 2.5))
+
+
+def test_a_runs_json_files_are_strict_json_a_number_it_cannot_give_null_and_the_report_shows_a_dash(tmp_path):
+    """D30 of a 20-day run and the ROI of a run without cost were written as ``NaN``, which ``JSON.parse`` refuses."""
+    import math
+    import re
+
+    from sim import simulate
+    from sim.output.run_report import write_report
+    from tests.conftest import json_files_below
+
+    result = simulate(["population.market_size=3000", "horizon_days=20", "progress=false"])
+    assert math.isnan(result.summary["retention"]["d30"]) and math.isnan(result.summary["economics"]["roi"])
+    out = tmp_path / "r"
+    result.save(out, figures=False)
+    files = json_files_below(out)  # raises on NaN or Infinity
+    assert set(files) == {"summary.json", "meta.json", "DONE.json"}
+    summary = files["summary.json"]
+    assert summary["retention"]["d30"] is None and summary["economics"]["roi"] is None
+    assert summary["retention"]["d1"] == result.summary["retention"]["d1"] > 0  # a number it has stays
+    page = write_report(out, pngs=False).read_text(encoding="utf-8")
+    row = re.search(r"classic D30</th>(.*?)</tr>", page, re.S)
+    assert row is not None and "—" in row.group(1) and "nan" not in row.group(1).lower()

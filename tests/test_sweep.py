@@ -21,6 +21,7 @@ import pytest
 import sim.app.cli
 from sim.app import sweep
 from sim.output import completion
+from tests.conftest import json_files_below
 
 SMALL = ["population.market_size=15000", "horizon_days=45", "economics.marginal_roi=false", "figures=false"]
 SWEEP = ["-m", "strategy=baseline,winback,retention_first", "seed=0,1", *SMALL]
@@ -69,6 +70,18 @@ def test_sweep_aggregates_points_with_intervals_and_ranking(full_sweep):
     assert page.count("data:image/png;base64,") == 2 and "strategy=retention_first" in page
     jobs = pd.read_parquet(full_sweep / "sweep_jobs.parquet")
     assert len(jobs) == 6 and len(list(full_sweep.rglob("DONE.json"))) == 6
+
+
+def test_every_json_file_of_a_sweep_is_strict_json_a_missing_number_null(full_sweep):
+    """The baseline's ROI (no cost) was written as ``NaN``, which JavaScript's ``JSON.parse`` refuses."""
+    files = json_files_below(full_sweep)
+    summaries = {name: data for name, data in files.items() if name.endswith("summary.json") and "/" in name}
+    assert "SUMMARY.json" in files and "failures.json" in files and len(summaries) == 6
+    rois = [data["economics"]["roi"] for data in summaries.values()]
+    assert rois.count(None) == 2  # the two seeds of strategy=baseline: no cost, no ROI
+    assert all(isinstance(roi, float) for roi in rois if roi is not None)
+    table = pd.read_parquet(full_sweep / "sweep_summary.parquet").set_index("point")
+    assert np.isnan(table.loc["strategy=baseline", "roi"]) and np.isfinite(table.loc["strategy=winback", "roi"])
 
 
 def test_joblib_launcher_gives_identical_results(full_sweep, tmp_path):

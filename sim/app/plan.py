@@ -64,6 +64,7 @@ from sim.app.plan_eval import Evaluator, Outcome, apply_values, baseline_config,
 from sim.base.errors import ConfigError, OpsimError
 from sim.base.float_sum import sum_in_order
 from sim.levers.strategy import MULTI_LEVERS, SINGLE_LEVERS
+from sim.output.files import json_ready
 
 __all__ = ["PlanResult", "main", "make_plan", "write_plan"]
 
@@ -754,19 +755,6 @@ def _candidate_row(number: int, cand: Candidate) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- outputs
-def _finite(x: Any) -> Any:
-    """JSON-ready: NaN and ±inf become None, numpy numbers plain floats (recursively)."""
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_finite(v) for v in x]
-    if isinstance(x, float | np.floating):
-        return float(x) if np.isfinite(x) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
-
-
 def _interval(values: np.ndarray) -> dict[str, float]:
     mean, lo, hi, n = t_interval(values)
     return {"mean": mean, "low": lo, "high": hi, "seeds": n}
@@ -816,7 +804,7 @@ def plan_summary(result: PlanResult, out: Path) -> dict[str, Any]:
         nothing = {"mean": 0.0, "low": 0.0, "high": 0.0}
     payback = best.series("payback_day")
     paid = payback[np.isfinite(payback)]
-    return _finite(
+    return json_ready(
         {
             "plan": plan.name,
             "mode": plan.mode,

@@ -7,7 +7,6 @@ them to :func:`sim.output.files.write_all`, which writes all of them or none.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import tempfile
@@ -19,6 +18,7 @@ import pandas as pd
 
 from sim.app.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, interrupted
 from sim.base.errors import ConfigError, OpsimError
+from sim.output.files import json_text
 
 __all__ = [
     "PRESET_NAME",
@@ -73,8 +73,8 @@ def csv_writer(frame: pd.DataFrame) -> Callable[[Path], None]:
 
 
 def json_writer(data: Any) -> Callable[[Path], None]:
-    """Writes ``data`` as indented JSON (numbers from numpy as floats)."""
-    text = json.dumps(data, indent=2, default=float) + "\n"
+    """Writes ``data`` as :func:`sim.output.files.json_text` does: strict JSON, a missing number ``null``."""
+    text = json_text(data)
     return lambda p: p.write_text(text, encoding="utf-8")
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import secrets
@@ -30,7 +31,16 @@ from typing import Any
 
 from sim.base.errors import OutputError
 
-__all__ = ["ctrl_c_held", "json_text", "remove_temporaries", "write_all", "write_atomic", "write_json", "write_text"]
+__all__ = [
+    "ctrl_c_held",
+    "json_ready",
+    "json_text",
+    "remove_temporaries",
+    "write_all",
+    "write_atomic",
+    "write_json",
+    "write_text",
+]
 
 #: Permission bits asked for a new file (the umask filters them, as for ``open``).
 NEW_FILE_MODE = 0o666
@@ -121,9 +131,32 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
     write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
+def json_ready(data: Any) -> Any:
+    """``data`` with every NaN and ±inf replaced by None and numpy numbers made plain Python ones (recursively).
+
+    JSON has no NaN or infinity: Python's ``json`` writes them as ``NaN`` and
+    ``Infinity``, which JavaScript's ``JSON.parse`` and most other readers refuse. A
+    number opsim cannot give (a ROI without cost, D30 of a shorter run) is written as
+    ``null``, as a missing number is. (Numpy values are recognised without importing
+    numpy: the console scripts import this module before their figure workers start.)
+    """
+    if type(data).__module__ == "numpy" and hasattr(data, "tolist"):
+        data = data.tolist()  # a numpy number or array as Python's (this module does not import numpy)
+    if isinstance(data, Mapping):
+        return {key: json_ready(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [json_ready(value) for value in data]
+    if isinstance(data, float):
+        return float(data) if math.isfinite(data) else None
+    return data
+
+
 def json_text(data: Any) -> str:
-    """The JSON text :func:`write_json` writes (NaN allowed; numpy numbers as floats), indented, with a final newline."""
-    return json.dumps(data, indent=2, allow_nan=True, default=float) + "\n"
+    """The JSON text :func:`write_json` writes: :func:`json_ready` of ``data``, indented, with a final newline.
+
+    Strict JSON (RFC 8259): no ``NaN`` or ``Infinity`` in it.
+    """
+    return json.dumps(json_ready(data), indent=2, allow_nan=False) + "\n"
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
