@@ -20,7 +20,7 @@ import pytest
 
 import sim
 import sim.app.cli
-from sim.app import calibrate, memory, report_cli, threads
+from sim.app import calibrate, cli, memory, report_cli, threads
 
 #: Tiny runs: a case that wrongly started would still finish fast.
 TINY = ["population.market_size=500", "horizon_days=5", "figures=false"]
@@ -335,6 +335,11 @@ def _exit_code(main, argv: list[str]) -> int:
         ("opsim-plan", ["--bogus"], "unrecognized arguments: --bogus (opsim-plan --help lists the flags"),
         ("opsim-plan", ["seed=x", "--cfg", "job"], "seed='x' is not allowed: an integer (got 'str')"),
         ("opsim-plan", ["--info", "defaults", "plan.trials=0"], "plan.trials=0 is not allowed: a number >= 1"),
+        # Hydra reads --experimental-rerun only in @hydra.main: opsim ran the default config instead, a whole
+        # default run into a new folder; with a space, FILE was refused as an override ("extraneous input '/'")
+        ("opsim", ["--experimental-rerun", "/runs/a/.hydra/config.pickle"], "--experimental-rerun /runs/a/"),
+        ("opsim", ["seed=2", "--experimental-rerun=x.pickle"], "--experimental-rerun x.pickle: not supported"),
+        ("opsim-plan", ["--experimental-rerun", "x.pickle"], "--experimental-rerun x.pickle: not supported"),
     ],
 )
 def test_every_command_refuses_a_bad_flag_in_one_line(tmp_path, capsys, monkeypatch, prog, argv, fragment):
@@ -342,7 +347,12 @@ def test_every_command_refuses_a_bad_flag_in_one_line(tmp_path, capsys, monkeypa
     from sim.app import explorer, plan
 
     monkeypatch.chdir(tmp_path)
-    main = {"opsim-calibrate": calibrate.main, "opsim-explore": explorer.main, "opsim-plan": plan.main}
+    main = {
+        "opsim": cli.main,
+        "opsim-calibrate": calibrate.main,
+        "opsim-explore": explorer.main,
+        "opsim-plan": plan.main,
+    }
     assert _exit_code(main[prog.split()[0]], argv) == 2
     _assert_one_clear_line(capsys.readouterr().err, prog, fragment)
     assert _files(tmp_path) == set()

@@ -124,6 +124,31 @@ def test_strategy_run_from_the_command_line_writes_money_outputs(tmp_path):
     assert "incremental ROI" in (out / "opsim.log").read_text()
 
 
+def test_the_runs_closing_lines_say_what_it_cannot_give_with_a_dash_and_an_unpaid_spend_in_words(tmp_path, caplog):
+    """They printed ``D30 nan %`` for a run shorter than 31 days and ``payback day None`` for a spend not paid back."""
+    import logging
+
+    from sim import load_config
+    from sim.app import cli
+
+    typed = load_config(
+        ["strategy=paid_growth", "population.market_size=3000", "horizon_days=20", "progress=false", "figures=false"]
+    )
+    with caplog.at_level(logging.INFO, logger="opsim"):
+        cli._run_one(typed, tmp_path / "run")
+    text = caplog.text
+    assert "for a market of M = 3,000, 20 days, seed 0" in text
+    assert re.search(r"D1 \d+\.\d %  D7 \d+\.\d %  D30 —  \| acquired", text), text
+    assert re.search(r"incremental ROI [-+]\d\.\d\d, not paid back within the 20 days\n", text), text
+    assert "nan" not in text.lower() and "None" not in text
+    caplog.clear()
+    one_day = load_config(["population.market_size=1000", "horizon_days=1", "progress=false", "figures=false"])
+    with caplog.at_level(logging.INFO, logger="opsim"):
+        cli._run_one(one_day, tmp_path / "day")
+    assert "M = 1,000, 1 day, seed 0" in caplog.text
+    assert "D1 —  D7 —  D30 —  | acquired 0" in caplog.text  # nobody acquired on the first day
+
+
 def test_print_commands_check_their_config_in_process(tmp_path):
     """In this process (the subprocess tests above do not see mutants): a sweep value without -m, a study's config."""
     from sim.app import cli

@@ -72,6 +72,7 @@ def test_the_command_line_splits_into_overrides_flags_and_the_config_chosen(tmp_
     for spelling in (["-cn", "s3"], ["--config-name", "s3"], ["-cn=s3"], ["--config-name=s3"]):
         assert split_argv([*spelling, "seed=1"]).config_name == "s3", spelling
     assert split_argv(["--resolve", "-r", "seed=1", "--run"]).overrides == ["seed=1"]  # other flags: no overrides
+    assert split_argv(["--experimental-rerun", "a/config.pickle", "seed=1"]).overrides == ["seed=1"]  # the flag's value
     assert split_argv([]) == ArgvParts([], False, True, "config", None)
 
 

@@ -15,7 +15,9 @@ from typing import NamedTuple
 __all__ = ["FLAGS_WITH_VALUE", "MULTIRUN_FLAGS", "NO_RUN_FLAGS", "ArgvParts", "may_draw_figures", "split_argv"]
 
 #: Hydra flags that take a value (the next argument, or after ``=``).
-FLAGS_WITH_VALUE = frozenset({"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--package", "-p"})
+FLAGS_WITH_VALUE = frozenset(
+    {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--package", "-p", "--experimental-rerun"}
+)
 #: Hydra flags that mean "do not run": print the config, the help, the version or a shell completion.
 NO_RUN_FLAGS = frozenset(
     {"--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc"}

@@ -56,6 +56,7 @@ from sim.app.threads import available_cores, check_parallel, resolve_threads
 from sim.base.errors import ConfigError, OpsimError, UsageError
 from sim.output.completion import DONE
 from sim.output.figure_workers import FigureWorkers
+from sim.output.formatting import percent, ratio
 
 __all__ = ["main"]
 
@@ -71,7 +72,9 @@ def parse_argv(argv: Sequence[str], prog: str = PROG) -> argparse.Namespace:
     """Read the command line with Hydra's own parser (of ``prog``: opsim's or opsim-plan's); one line for a bad flag.
 
     Raises:
-        UsageError: On an unknown flag or a flag without its value.
+        UsageError: On an unknown flag, a flag without its value, or Hydra's
+            ``--experimental-rerun`` (which only ``@hydra.main`` reads: opsim would
+            ignore it and run the default config).
         ConfigError: On a ``--config-dir`` that is not a folder.
 
     """
@@ -85,6 +88,13 @@ def parse_argv(argv: Sequence[str], prog: str = PROG) -> argparse.Namespace:
 
     parser.error = refuse  # type: ignore[method-assign]
     args = parser.parse_intermixed_args(list(argv))
+    if args.experimental_rerun is not None:
+        # Hydra reads it only in @hydra.main, which opsim's commands do not go through: it would be ignored
+        refuse(
+            f"--experimental-rerun {args.experimental_rerun}: not supported; to run again, give the same command "
+            "line again: the same seed gives the same results (a run's folder lists its overrides in "
+            ".hydra/overrides.yaml)"
+        )
     if args.config_dir is not None and not Path(args.config_dir).is_dir():
         raise ConfigError("--config-dir", args.config_dir, "an existing folder of config files (presets, a study)")
     return args
@@ -381,11 +391,12 @@ def _run_one(typed: Config, out: Path, *, figure_workers: FigureWorkers | None =
 
     pop = typed.population
     log.info(
-        "simulating %s: N = %s simulated users for a market of M = %s, %d days, seed %d",
+        "simulating %s: N = %s simulated users for a market of M = %s, %d day%s, seed %d",
         pop.name,
         f"{pop.simulated_users:,}",
         f"{pop.market_size:,}",
         typed.horizon_days,
+        "" if typed.horizon_days == 1 else "s",
         typed.seed,
     )
     result = simulate(typed)
@@ -393,10 +404,10 @@ def _run_one(typed: Config, out: Path, *, figure_workers: FigureWorkers | None =
     s = result.summary
     ret = s["retention"]
     log.info(
-        "D1 %.1f %%  D7 %.1f %%  D30 %.1f %%  | acquired %s  DAU %s  MAU %s  revenue %s",
-        100 * ret["d1"],
-        100 * ret["d7"],
-        100 * ret["d30"],
+        "D1 %s  D7 %s  D30 %s  | acquired %s  DAU %s  MAU %s  revenue %s",
+        percent(ret["d1"]),  # "—" where the run cannot give it: D30 of a shorter run, no user acquired
+        percent(ret["d7"]),
+        percent(ret["d30"]),
         f"{s['acquired_users']:,}",
         f"{s['dau']:,}",
         f"{s['mau']:,}",
@@ -408,25 +419,30 @@ def _run_one(typed: Config, out: Path, *, figure_workers: FigureWorkers | None =
         cur = econ["currency"]
         if inc is not None:
             log.info(
-                "strategy %s: cost %s %s, incremental users %+d, incremental profit %s %s, incremental ROI %+.2f, payback day %s",
+                "strategy %s: cost %s %s, incremental users %+d, incremental profit %s %s, incremental ROI %s, %s",
                 typed.strategy.name,
                 f"{econ['cost_total']:,.0f}",
                 cur,
                 inc["acquired_users"],
                 f"{inc['profit']:+,.0f}",
                 cur,
-                inc["roi"],
-                econ["payback_day"],
+                ratio(inc["roi"]),
+                _payback(econ["payback_day"], typed.horizon_days),
             )
         else:
             log.info(
-                "strategy %s: cost %s %s, ROI %+.2f",
+                "strategy %s: cost %s %s, ROI %s",
                 typed.strategy.name,
                 f"{econ['cost_total']:,.0f}",
                 cur,
-                econ["roi"],
+                ratio(econ["roi"]),
             )
     log.info("%.3g agent-days/s; results in %s", result.meta["agent_days_per_second"], out)
+
+
+def _payback(day: int | None, horizon_days: int) -> str:
+    """``payback day 42``, or that the run's spend did not pay back within its horizon."""
+    return f"payback day {day}" if day is not None else f"not paid back within the {horizon_days} days"
 
 
 def _uses_opsim_sweeper(argv: list[str]) -> bool:
