@@ -485,6 +485,20 @@ def test_a_target_the_budget_cannot_reach_says_so_and_returns_the_closest_plan(t
     assert result.best.constraints["target"] > 0
 
 
+def test_a_least_spend_plan_writes_its_files_its_frontier_the_targets_metric(tmp_path):
+    """``opsim-plan plan.objective=least_spend`` ended in a KeyError ('score_low') drawing the frontier, every time."""
+    run, plan = _ads_plan("plan.objective=least_spend", "plan.target.metric=incremental_users", budget=3_000.0)
+    plan = replace(plan, trials=4, frontier_budgets=[0.5, 1.0])
+    result = make_plan(run, plan, tmp_path / "p", evaluator=LocalEvaluator(1), progress=False)
+    files = write_plan(result, tmp_path / "p")
+    assert {"plan.json", "plan_frontier.png", "report.html"} <= set(files)
+    summary = json.loads((tmp_path / "p" / "plan.json").read_text())
+    assert summary["objective"]["name"] == "least_spend" and summary["objective"]["metric"] == "cost"
+    frontier = pd.read_parquet(tmp_path / "p" / "frontier.parquet")
+    assert {"incremental_users", "incremental_users_low", "incremental_users_high"} <= set(frontier.columns)
+    assert "cost" not in frontier.columns  # so the figure plots the target's metric, not the objective's
+
+
 def test_response_curve_mode_allocates_within_the_budget(tmp_path):
     run, plan = _ads_plan("plan.mode=response", budget=15_000.0)
     result = make_plan(run, plan, tmp_path / "p", evaluator=LocalEvaluator(1), progress=False)

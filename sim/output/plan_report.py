@@ -303,6 +303,22 @@ def _page(summary: Mapping[str, Any], images: dict[str, tuple[str, bytes]]) -> s
     return page(f"opsim plan — {summary['plan']}", "<h1>opsim plan</h1>" + "".join(lines))
 
 
+def _frontier_metric(frontier: pd.DataFrame, metric: str) -> str:
+    """The frontier's metric with its interval: the objective's, or the target's for ``least_spend``.
+
+    A ``least_spend`` plan's objective metric is its cost; its frontier gives, at each
+    budget, the target's metric (the one column with ``_low`` and ``_high``).
+    """
+    if {metric, f"{metric}_low", f"{metric}_high"} <= set(frontier.columns):
+        return metric
+    with_interval = [c for c in frontier.columns if {f"{c}_low", f"{c}_high"} <= set(frontier.columns)]
+    if len(with_interval) != 1:
+        raise ValueError(
+            f"the frontier table has no single metric with its interval (columns {list(frontier.columns)})"
+        )
+    return with_interval[0]
+
+
 def plan_report_files(
     out: Path, summary: Mapping[str, Any], trials: pd.DataFrame, frontier: pd.DataFrame, response: pd.DataFrame
 ) -> dict[Path, Callable[[Path], None]]:
@@ -319,7 +335,7 @@ def plan_report_files(
         "plan_allocation": ("Spend per lever at the plan; labels give the knob values.", allocation_figure(summary)),
         "plan_frontier": (
             "Best plan found at each budget level, with its 95 % interval over seeds.",
-            frontier_figure(frontier, metric if metric in frontier else "score", summary.get("currency", "")),
+            frontier_figure(frontier, _frontier_metric(frontier, metric), summary.get("currency", "")),
         ),
         "plan_response": (
             "Each lever's response around the plan: incremental gross profit against its spend.",
