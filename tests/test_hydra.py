@@ -238,6 +238,84 @@ def test_the_printed_command_runs_a_preset_kept_outside_the_repository(tmp_path)
     assert "tourists:" in config and "players:" in config  # the game preset's segments, from the copy
 
 
+#: QUICK without the market's size, which the user's preset sets.
+QUICK_OWN_MARKET = ["horizon_days=20", "figures=false", "progress=false"]
+
+
+def _shadowing_presets(folder: Path) -> Path:
+    """A user's folder with presets named as opsim's own: population ``game`` and strategy ``paid_growth``."""
+    (folder / "population").mkdir(parents=True)
+    (folder / "strategy").mkdir()
+    game = (config_dir() / "population" / "game.yaml").read_text()
+    (folder / "population" / "game.yaml").write_text(
+        game.replace("market_size: 20000000", "market_size: 4321").replace("sample_size: 1000000", "sample_size: 4321")
+    )
+    assert "market_size: 4321" in (folder / "population" / "game.yaml").read_text()
+    (folder / "strategy" / "paid_growth.yaml").write_text(
+        "name: paid_growth\ndescription: mine\npaid_ads:\n  search:\n    daily_budget: 7\n"
+    )
+    return folder
+
+
+def test_a_users_preset_named_as_opsims_own_is_the_one_used(tmp_path, monkeypatch):
+    """README: own presets "override opsim's of the same name". Hydra searched opsim's conf/ first: they never did."""
+    import hydra._internal.utils as hydra_utils
+
+    mine = _shadowing_presets(tmp_path / "mine")
+    cfg = load_config(compose(["population=game", "strategy=paid_growth"], extra_dir=str(mine)))
+    assert cfg.population.market_size == 4321 and cfg.strategy.description == "mine"
+    assert set(cfg.strategy.paid_ads) == {"search"} and cfg.strategy.paid_ads["search"].daily_budget == 7
+    other = load_config(compose(["population=ecommerce"], extra_dir=str(mine)))  # not in the folder: opsim's
+    assert other.population.market_size == load_config(compose(["population=ecommerce"])).population.market_size
+    assert load_config(compose(["population=game"])).population.market_size == 20_000_000  # without the folder
+    # the run itself (Hydra's own search path, in this process), and what it leaves behind
+    build = hydra_utils.create_automatic_config_search_path
+    monkeypatch.setattr(sys, "argv", ["opsim"])
+    out = tmp_path / "run"
+    main(
+        [
+            "--config-dir",
+            str(mine),
+            "population=game",
+            "strategy=paid_growth",
+            *QUICK_OWN_MARKET,
+            f"hydra.run.dir={out}",
+        ]
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["market_size"] == 4321
+    assert summary["economics"]["cost_total"] == pytest.approx(7 * 20)  # 7 a day for 20 days, one channel
+    assert hydra_utils.create_automatic_config_search_path is build  # Hydra's own builder put back
+
+
+def test_a_sweep_with_a_config_dir_uses_the_users_presets_in_every_job(tmp_path):
+    mine = _shadowing_presets(tmp_path / "mine")
+    out = tmp_path / "sweep"
+    joblib = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={out}"]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "-m",
+            "--config-dir",
+            str(mine),
+            "population=game",
+            "seed=0,1",
+            *QUICK_OWN_MARKET,
+            *joblib,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sizes = [json.loads(p.read_text())["market_size"] for p in sorted(out.glob("*/summary.json"))]
+    assert sizes == [4321, 4321]
+
+
 def test_exceptions_reach_the_caller_only_inside_the_block(monkeypatch):
     """HYDRA_FULL_ERROR is set inside (Hydra then re-raises instead of printing a trimmed traceback), restored after."""
     from sim.app.hydra_runner import exceptions_reach_caller

@@ -16,13 +16,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import os
 import re
 import shlex
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
@@ -35,6 +36,9 @@ from sim.core.model import AGENT_MODES, PARALLEL_MODES
 from sim.core.population import PopulationConfig, check_population
 from sim.levers.strategy import StrategyConfig, check_strategy
 
+if TYPE_CHECKING:
+    from hydra.core.config_search_path import ConfigSearchPath
+
 __all__ = [
     "GROUPS",
     "Config",
@@ -44,6 +48,7 @@ __all__ = [
     "parse_overrides",
     "preset_run_command",
     "quote_value",
+    "search_first",
     "split_values",
     "sweep_variants",
     "validate",
@@ -425,21 +430,39 @@ def quote_value(text: str) -> str:
     return f"'{body}'"
 
 
-def _load(primary: str, config_name: str, overrides: list[str]) -> DictConfig:
-    """Compose ``config_name`` from the folder ``primary`` with Hydra's config loader.
+def _load(config_name: str, overrides: list[str], extra_dir: str | None) -> DictConfig:
+    """Compose ``config_name`` from opsim's ``conf/`` (and ``extra_dir`` before it) with Hydra's config loader.
 
-    The loader is opsim's own, with its own search path (Hydra's defaults, ``primary``,
-    the search-path plugins, the ConfigStore): nothing global is read or changed, so
-    this works the same with no Hydra at all, inside a user's ``@hydra.main`` app and
-    inside ``hydra.initialize()``, whose state stays as it was.
+    The loader is opsim's own, with its own search path (Hydra's defaults, ``extra_dir``,
+    opsim's ``conf/``, the search-path plugins, the ConfigStore): nothing global is read
+    or changed, so this works the same with no Hydra at all, inside a user's
+    ``@hydra.main`` app and inside ``hydra.initialize()``, whose state stays as it was.
     """
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra._internal.utils import create_config_search_path
     from hydra.types import RunMode
 
-    loader = ConfigLoaderImpl(config_search_path=create_config_search_path(f"file://{primary}"))
+    search_path = create_config_search_path(f"file://{config_dir()}")
+    if extra_dir is not None:
+        search_first(search_path, extra_dir)
+    loader = ConfigLoaderImpl(config_search_path=search_path)
     return loader.load_configuration(
         config_name=config_name, overrides=overrides, run_mode=RunMode.RUN, from_shell=False
+    )
+
+
+def search_first(search_path: ConfigSearchPath, folder: str | os.PathLike[str]) -> None:
+    """Put ``folder`` (``--config-dir``) on Hydra's config search path before opsim's ``conf/`` (its ``main``).
+
+    Hydra's own ``--config-dir`` goes after the primary folder, where opsim's presets
+    would win over the user's of the same name, and a study's ``config.yaml`` would not
+    be read. Before it, a preset or primary config in the folder is found first; every
+    other one is opsim's.
+    """
+    from hydra.core.config_search_path import SearchPathQuery
+
+    search_path.prepend(
+        provider="command-line", path=f"file://{os.path.abspath(folder)}", anchor=SearchPathQuery(provider="main")
     )
 
 
@@ -555,14 +578,8 @@ def _compose(
 ) -> DictConfig:
     """Compose with Hydra (what :func:`compose` keeps): parse, load, one line for any error."""
     parse_overrides(overrides)
-    primary = str(config_dir())
-    if extra_dir is not None and (Path(extra_dir) / f"{config_name}.yaml").is_file():
-        # a study's own primary config: its folder is primary, opsim's conf/ stays on the search path
-        primary, overrides = extra_dir, [*overrides, f"hydra.searchpath=[file://{config_dir()}]"]
-    elif extra_dir is not None:  # extra presets (e.g. a calibrated population) next to opsim's conf/
-        overrides = [*overrides, f"hydra.searchpath=[file://{extra_dir}]"]
     try:
-        cfg = _load(primary, config_name, overrides)
+        cfg = _load(config_name, overrides, extra_dir)
     except ConfigError:
         raise
     except Exception as exc:  # Hydra and OmegaConf errors become one line

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from omegaconf import DictConfig
 
@@ -34,13 +35,45 @@ def run_hydra(argv: Sequence[str], task: Callable[[DictConfig], object], config_
 
     version.setbase("1.3")
     parser = get_args_parser()
-    _run_hydra(
-        args=parser.parse_intermixed_args(list(argv)),
-        args_parser=parser,
-        task_function=task,
-        config_path=config_dir,
-        config_name=config_name,
-    )
+    args = parser.parse_intermixed_args(list(argv))
+    with _searched_first(args.config_dir):
+        args.config_dir = None  # put first by _searched_first, not after the primary folder as Hydra would
+        _run_hydra(
+            args=args,
+            args_parser=parser,
+            task_function=task,
+            config_path=config_dir,
+            config_name=config_name,
+        )
+
+
+@contextlib.contextmanager
+def _searched_first(folder: str | None) -> Iterator[None]:
+    """While Hydra runs, its config search path has ``folder`` (``--config-dir``) before the primary config folder.
+
+    Hydra builds the app's search path inside ``_run_hydra`` (which only prepends
+    ``--config-dir`` after the primary folder); its builder is wrapped for the call, and
+    put back after it (:func:`sim.app.config.search_first` says why the order matters).
+    """
+    if folder is None:
+        yield
+        return
+    import hydra._internal.utils as hydra_utils
+
+    from sim.app.config import search_first
+
+    build = hydra_utils.create_automatic_config_search_path
+
+    def build_with_folder_first(*args: Any, **kwargs: Any) -> Any:
+        search_path = build(*args, **kwargs)
+        search_first(search_path, folder)
+        return search_path
+
+    hydra_utils.create_automatic_config_search_path = build_with_folder_first
+    try:
+        yield
+    finally:
+        hydra_utils.create_automatic_config_search_path = build
 
 
 @contextlib.contextmanager
