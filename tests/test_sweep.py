@@ -374,6 +374,42 @@ def test_rerun_with_another_swept_key_still_finds_finished_jobs(tmp_path, monkey
     assert set(table.point) == {"strategy=winback", "strategy=baseline"} and (table.seeds == 2).all()
 
 
+def test_a_sweep_that_does_not_sweep_the_seed_counts_the_one_its_jobs_ran_with(tmp_path, monkeypatch):
+    """Without ``seed=`` the table said 0 seeds, paid back 0/0, P(best) missing, and the page "over 0 seeds"."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["opsim"])
+    tiny = ["population.market_size=1500", "horizon_days=8", "figures=false", "economics.marginal_roi=false"]
+    out = tmp_path / "noseed"
+    sim.app.cli.main(["-m", "strategy=winback,baseline", *tiny, f"hydra.sweep.dir={out}"])
+    jobs = pd.read_parquet(out / "sweep_jobs.parquet")
+    assert sorted(jobs["seed"]) == [0, 0]  # the config's seed
+    table = pd.read_parquet(out / "sweep_summary.parquet")
+    assert (table.seeds == 1).all() and table.p_best.sum() == pytest.approx(1.0)
+    assert "over 0 seeds" not in (out / "report.html").read_text()
+    other = tmp_path / "seed7"  # a seed given once, not swept: that one
+    sim.app.cli.main(["-m", "strategy=winback,baseline", "seed=7", *tiny, f"hydra.sweep.dir={other}"])
+    assert sorted(pd.read_parquet(other / "sweep_jobs.parquet")["seed"]) == [7, 7]
+
+
+@pytest.mark.parametrize(
+    ("meta", "seed"),
+    [
+        ('{"seed": 3}', 3),
+        ('{"seed": 0}', 0),
+        ('{"seed": true}', None),
+        ('{"seed": "3"}', None),
+        ("[]", None),
+        ("{}", None),
+        ("not json", None),
+        (None, None),
+    ],
+)
+def test_a_jobs_recorded_seed_is_its_meta_jsons_whole_number_or_none(tmp_path, meta, seed):
+    if meta is not None:
+        (tmp_path / "meta.json").write_text(meta)
+    assert sweep._recorded_seed(tmp_path) == seed
+
+
 def test_sweep_page_and_table_show_cost_incremental_users_and_the_verdict(full_sweep):
     table = pd.read_parquet(full_sweep / "sweep_summary.parquet")
     md = (full_sweep / "sweep_summary.md").read_text()
