@@ -117,3 +117,60 @@ def test_the_callers_mapping_is_left_as_it_was():
     cfg = load_config(given)
     assert (cfg.population.awareness.p, cfg.population.awareness.q) == (0.01, 0.2)
     assert given == {"population": {"awareness": {"p": 0.01}}, "population.awareness.q": 0.2}
+
+
+# --------------------------------------------------------------- what a sweep runs
+@pytest.mark.parametrize(
+    ("override", "runs"),
+    [
+        ("seed=0,1,2", ["seed=0", "seed=1", "seed=2"]),
+        ("seed=range(0,3)", ["seed=0", "seed=1", "seed=2"]),
+        ("seed=range(1,2)", ["seed=1"]),  # stop excluded: one value
+        ("seed=range(6,0,-3)", ["seed=6", "seed=3"]),
+        ("seed=sort(3,1,2)", ["seed=1", "seed=2", "seed=3"]),
+        ("strategy=glob(paid*)", ["strategy=paid_growth"]),
+        ("strategy=glob(*,exclude=[b*,paid*,re*])", ["strategy=activation_push", "strategy=winback"]),
+        ("population=glob(*)", ["population=consumer_app", "population=ecommerce", "population=game"]),
+    ],
+)
+def test_a_sweep_runs_each_of_its_values_once_in_order(override, runs):
+    from sim.app.config import parse_overrides, sweep_variants, swept_values
+
+    assert swept_values(parse_overrides([override])[0], override) == runs
+    variants = sweep_variants([override, "horizon_days=5"])  # each value once, the other override kept
+    assert variants == [[run, "horizon_days=5"] for run in runs]
+
+
+def test_glob_also_picks_the_presets_of_the_config_dir(tmp_path):
+    from sim.app.config import parse_overrides, swept_values
+
+    (tmp_path / "strategy").mkdir()
+    (tmp_path / "strategy" / "paid_social.yaml").write_text("name: paid_social\n")
+    override = "strategy=glob(paid*)"
+    assert swept_values(parse_overrides([override])[0], override, str(tmp_path)) == [
+        "strategy=paid_growth",
+        "strategy=paid_social",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("override", "why"),
+    [
+        ("seed=range(0,0)", "this one gives none"),  # Hydra's sweep: nothing to run (an IndexError before)
+        ("seed=range(5,0)", "this one gives none"),
+        ("strategy=glob(nothing*)", "this one gives none"),
+        ("seed=range(0,3,0)", "a step other than 0"),  # Python's ValueError before
+        ("seed=range(0,2),5", "a range alone, not in a list"),  # OmegaConf's "Set[str]" before
+        ("seed=interval(0,1)", "interval() is for a sweeper that samples a range"),
+        ("seed=glob(*)", "glob() picks presets of a config group (population, strategy)"),
+    ],
+)
+def test_a_sweep_that_runs_nothing_or_cannot_be_listed_is_one_line_naming_it(override, why):
+    from sim.app.config import SWEEP_VALUES, sweep_variants
+
+    key, _, value = override.partition("=")
+    with pytest.raises(ConfigError) as info:
+        sweep_variants(["horizon_days=5", override])
+    message = str(info.value)
+    assert message.startswith(f"{key}={value!r} is not allowed: {SWEEP_VALUES}"), message
+    assert why in message and "\n" not in message

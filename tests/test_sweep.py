@@ -391,6 +391,25 @@ def test_a_sweep_that_does_not_sweep_the_seed_counts_the_one_its_jobs_ran_with(t
     assert sorted(pd.read_parquet(other / "sweep_jobs.parquet")["seed"]) == [7, 7]
 
 
+def test_a_glob_sweep_of_presets_runs_each_and_a_sweep_of_nothing_is_refused(tmp_path, monkeypatch, capsys):
+    """``strategy='glob(ba*)'`` (Hydra's way to sweep presets) ended in "ConfigLoader is not set"; range(0,0) in an IndexError."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["opsim"])
+    tiny = ["population.market_size=1000", "horizon_days=5", "figures=false", "economics.marginal_roi=false"]
+    out = tmp_path / "glob"
+    sim.app.cli.main(
+        ["-m", "strategy=glob(ba*)", *tiny, "economics.spend_response_multipliers=[]", f"hydra.sweep.dir={out}"]
+    )
+    table = pd.read_parquet(out / "sweep_summary.parquet")
+    assert set(table.point) == {"strategy=baseline", "strategy=balanced_mix"}
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        sim.app.cli.main(["-m", "seed=range(0,0)", *tiny, f"hydra.sweep.dir={tmp_path / 'none'}"])
+    assert info.value.code == 2 and not (tmp_path / "none").exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("opsim: error: seed='range(0,0)' is not allowed: values to sweep over")
+
+
 @pytest.mark.parametrize(
     ("meta", "seed"),
     [

@@ -47,6 +47,7 @@ from sim.app.config import (
     quote_value,
     register_schema,
     sweep_variants,
+    swept_values,
     validate,
 )
 from sim.app.exits import EXIT_FAILED, EXIT_INTERRUPTED, fail, interrupted
@@ -140,11 +141,11 @@ def check_overrides(argv: Sequence[str]) -> CommandPlan:
     if not runs:  # --cfg, --info, --help: Hydra composes the config to print it; the same checks, no run
         args = parse_argv(argv)  # Hydra's parser: the values of --cfg and --info are not overrides
         if not args.shell_completion:  # its "install=bash" is no override either
-            for variant in sweep_variants(args.overrides) if multirun else [args.overrides]:
+            for variant in sweep_variants(args.overrides, extra) if multirun else [args.overrides]:
                 load_config(compose(variant, config_name=name, extra_dir=extra))
         return CommandPlan()
     _check_launcher(overrides)
-    variants = sweep_variants(overrides) if multirun else [overrides]
+    variants = sweep_variants(overrides, extra) if multirun else [overrides]
     composed = compose(variants[0], config_name=name, extra_dir=extra, with_hydra=True)
     multirun = multirun or composed.hydra.mode == RunMode.MULTIRUN  # a sweep the config asks for (hydra.mode)
     node = composed.hydra.sweep.dir if multirun else composed.hydra.run.dir
@@ -155,9 +156,9 @@ def check_overrides(argv: Sequence[str]) -> CommandPlan:
         del composed["hydra"]
     if declared:  # sweeps the config declares: check their values too
         overrides = [*overrides, *declared]
-        variants = sweep_variants(overrides)
+        variants = sweep_variants(overrides, extra)
         composed = compose(variants[0], config_name=name, extra_dir=extra)
-    jobs = _sweep_size(overrides) if multirun else 1
+    jobs = _sweep_size(overrides, extra) if multirun else 1
     workers = min(workers, jobs)  # workers beyond the number of jobs hold no run
     first = check_memory(check_parallel(load_config(composed)), workers=workers)
     configs = [first]
@@ -179,11 +180,11 @@ def _side_by_side(composed: DictConfig) -> int:
     return cores + 1 + n_jobs if n_jobs < 0 else n_jobs  # joblib: -1 is every core, -2 all but one
 
 
-def _sweep_size(overrides: list[str]) -> int:
+def _sweep_size(overrides: list[str], extra_dir: str | None = None) -> int:
     """Jobs a sweep runs: the product of the number of values of each swept key."""
     sizes = []
-    for o in parse_overrides(overrides):
-        sizes.append(len(list(o.sweep_string_iterator())) if o.is_sweep_override() else 1)
+    for text, o in zip(overrides, parse_overrides(overrides), strict=True):
+        sizes.append(len(swept_values(o, text, extra_dir)) if o.is_sweep_override() else 1)
     return math.prod(sizes)
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "search_first",
     "split_values",
     "sweep_variants",
+    "swept_values",
     "validate",
 ]
 
@@ -401,14 +402,24 @@ def _override_values(overrides: Iterable[str]) -> dict[str, Any]:
     return out
 
 
-def sweep_variants(overrides: list[str]) -> list[list[str]]:
-    """Override lists that cover every value of every sweep at least once (the first value of each, then one change at a time)."""
+def sweep_variants(overrides: list[str], extra_dir: str | None = None) -> list[list[str]]:
+    """Override lists that cover every value of every sweep at least once (the first value of each, then one change at a time).
+
+    Args:
+        overrides: The command line's ``key=value`` overrides, sweeps among them.
+        extra_dir: A further config folder (``--config-dir``), whose presets a
+            ``glob(...)`` sweep of a group also picks.
+
+    Raises:
+        ConfigError: On an override that cannot be parsed, or a sweep that gives no
+            value to run (:func:`swept_values`).
+
+    """
     parsed = parse_overrides(overrides)
     choices = []
     for text, o in zip(overrides, parsed, strict=True):
         if o.is_sweep_override():
-            key = o.get_key_element()
-            choices.append([f"{key}={v}" for v in o.sweep_string_iterator()])
+            choices.append(swept_values(o, text, extra_dir))
         else:
             choices.append([text])
     first = [c[0] for c in choices]
@@ -417,6 +428,53 @@ def sweep_variants(overrides: list[str]) -> list[list[str]]:
         for value in c[1:]:
             variants.append([*first[:i], value, *first[i + 1 :]])
     return variants
+
+
+#: What a sweep's values may be, as an error says it.
+SWEEP_VALUES = "values to sweep over: a,b,c, range(start, stop[, step]) or, for presets, glob(pattern)"
+
+
+def swept_values(override: Any, text: str, extra_dir: str | None = None) -> list[str]:
+    """The ``key=value`` overrides a sweep override runs, one per value, in order.
+
+    ``glob(...)`` picks from the presets of the group it names (``--config-dir``'s and
+    opsim's), as Hydra's sweeper does.
+
+    Args:
+        override: The sweep, as :func:`parse_overrides` gives it.
+        text: The override as written (named in an error).
+        extra_dir: A further config folder (``--config-dir``).
+
+    Raises:
+        ConfigError: For a sweep that gives no value (``range(0, 0)``), one that cannot be
+            listed (``interval(...)``, a zero step, a range among a list's values) and
+            ``glob(...)`` of a key that is not a config group.
+
+    """
+    from hydra.core.override_parser.types import Glob, IntervalSweep
+
+    key, value = override.get_key_element(), text.partition("=")[2]
+    swept = override.value()
+    if isinstance(swept, IntervalSweep):
+        raise ConfigError(key, value, f"{SWEEP_VALUES}; interval() is for a sweeper that samples a range")
+    if isinstance(swept, Glob):
+        folders = [config_dir()] if extra_dir is None else [Path(extra_dir), config_dir()]
+        if override.key_or_group not in _config_groups(folders):
+            raise ConfigError(
+                key, value, f"{SWEEP_VALUES}; glob() picks presets of a config group ({', '.join(GROUPS)})"
+            )
+        names = {p.stem for folder in folders for p in (folder / override.key_or_group).glob("*.yaml")}
+        values = swept.filter(sorted(names))
+    else:
+        try:
+            values = list(override.sweep_string_iterator())
+        except Exception:  # a range with step 0; a range among a list's values
+            raise ConfigError(
+                key, value, f"{SWEEP_VALUES} (a step other than 0; a range alone, not in a list)"
+            ) from None
+    if not values:
+        raise ConfigError(key, value, f"{SWEEP_VALUES}; this one gives none")
+    return [f"{key}={v}" for v in values]
 
 
 def quote_value(text: str) -> str:
