@@ -340,6 +340,21 @@ def _exit_code(main, argv: list[str]) -> int:
         ("opsim", ["--experimental-rerun", "/runs/a/.hydra/config.pickle"], "--experimental-rerun /runs/a/"),
         ("opsim", ["seed=2", "--experimental-rerun=x.pickle"], "--experimental-rerun x.pickle: not supported"),
         ("opsim-plan", ["--experimental-rerun", "x.pickle"], "--experimental-rerun x.pickle: not supported"),
+        # Hydra's ValueError ("Only one of --run, --multirun, --cfg, --info ...") or ConfigCompositionException traceback
+        (
+            "opsim",
+            ["-m", "seed=0,1", "--cfg", "job"],
+            "-m and --cfg together: one at a time (a run, a sweep, or printing); to print the config of a sweep's job, leave -m out",
+        ),
+        ("opsim", ["hydra.mode=MULTIRUN", "--cfg", "job", "seed=0,1"], "hydra.mode=MULTIRUN and --cfg together"),
+        (
+            "opsim",
+            ["--cfg", "job", "--info"],
+            "--cfg and --info together: one at a time (a run, a sweep, or printing) (",
+        ),
+        ("opsim", ["-m", "--info", "defaults"], "-m and --info together"),
+        ("opsim", ["-r", "-m", "seed=1"], "--run and -m together"),
+        ("opsim", ["-m", "--help", "seed=0,1"], "--help with swept values: --help shows one config"),
     ],
 )
 def test_every_command_refuses_a_bad_flag_in_one_line(tmp_path, capsys, monkeypatch, prog, argv, fragment):
@@ -356,6 +371,25 @@ def test_every_command_refuses_a_bad_flag_in_one_line(tmp_path, capsys, monkeypa
     assert _exit_code(main[prog.split()[0]], argv) == 2
     _assert_one_clear_line(capsys.readouterr().err, prog, fragment)
     assert _files(tmp_path) == set()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-m", "--help"],
+        ["-m", "--help", "seed=1"],
+        ["--cfg", "job", "seed=1"],
+        ["-m", "seed=0,1"],
+        ["--info"],
+        ["hydra.mode=MULTIRUN", "seed=0,1"],
+        ["--run", "seed=1"],
+        ["--cfg", "all", "--resolve"],
+    ],
+)
+def test_one_mode_at_a_time_is_read_as_it_is(argv):
+    """The other side of the refusals above: one of run, sweep, print, each with its own values."""
+    args = cli.parse_argv(argv)
+    assert args.overrides == [a for a in argv if "=" in a]
 
 
 # ----------------------------------------------- the real console scripts

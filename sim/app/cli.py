@@ -96,6 +96,23 @@ def parse_argv(argv: Sequence[str], prog: str = PROG) -> argparse.Namespace:
             "line again: the same seed gives the same results (a run's folder lists its overrides in "
             ".hydra/overrides.yaml)"
         )
+    sweep = split_argv(argv).multirun  # -m, or hydra.mode=MULTIRUN
+    modes = [
+        flag
+        for flag, given in (
+            ("--run", args.run),
+            ("-m" if args.multirun else "hydra.mode=MULTIRUN", sweep),
+            ("--cfg", args.cfg is not None),
+            ("--info", args.info is not None),
+            ("--shell-completion", args.shell_completion),
+        )
+        if given
+    ]
+    if len(modes) > 1:  # Hydra's ValueError traceback otherwise
+        hint = "; to print the config of a sweep's job, leave -m out and give one value per key" if sweep else ""
+        refuse(f"{' and '.join(modes)} together: one at a time (a run, a sweep, or printing){hint}")
+    if sweep and args.help and any(o.is_sweep_override() for o in parse_overrides(args.overrides)):
+        refuse("--help with swept values: --help shows one config; give one value per key (or none)")
     if args.config_dir is not None and not Path(args.config_dir).is_dir():
         raise ConfigError("--config-dir", args.config_dir, "an existing folder of config files (presets, a study)")
     return args
