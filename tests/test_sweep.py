@@ -391,6 +391,33 @@ def test_a_sweep_that_does_not_sweep_the_seed_counts_the_one_its_jobs_ran_with(t
     assert sorted(pd.read_parquet(other / "sweep_jobs.parquet")["seed"]) == [7, 7]
 
 
+def test_a_sweep_of_other_keys_into_a_used_folder_summarises_its_own_jobs_only(tmp_path, monkeypatch):
+    """The second sweep counted the first one's jobs too ("4 jobs" for 2 run) and labelled points "strategy=nan"."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["opsim"])
+    tiny = ["population.market_size=1500", "horizon_days=8", "figures=false", "economics.marginal_roi=false"]
+    out = tmp_path / "used"
+    sim.app.cli.main(["-m", "strategy=baseline,winback", *tiny, f"hydra.sweep.dir={out}"])
+    sim.app.cli.main(["-m", "population=game,ecommerce", *tiny, f"hydra.sweep.dir={out}"])
+    assert len(list(out.rglob(sweep.DONE))) == 4  # the first sweep's jobs are kept (a rerun of it reuses them)
+    table = pd.read_parquet(out / "sweep_summary.parquet")
+    assert set(table.point) == {"population=game", "population=ecommerce"} and (table.seeds == 1).all()
+    assert sweep.read_summary(out)["jobs"] == 2 and sweep.count_jobs(out) == (2, 0)
+    for name in ("sweep_summary.md", "sweep_summary.csv", "report.html"):
+        text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", (out / name).read_text())  # not the figures' bytes
+        assert not re.search(r"\bnan\b", text, re.IGNORECASE), name
+    # the first sweep again: its own two jobs, none run again
+    first = {p: p.stat().st_mtime_ns for p in out.rglob(sweep.DONE) if "strategy=" in p.parent.name}
+    sim.app.cli.main(["-m", "strategy=baseline,winback", *tiny, f"hydra.sweep.dir={out}"])
+    assert all(p.stat().st_mtime_ns == t for p, t in first.items()) and len(first) == 2
+    assert set(pd.read_parquet(out / "sweep_summary.parquet").point) == {"strategy=baseline", "strategy=winback"}
+    # a folder whose plan is gone or unreadable (an older sweep's): every job in it counts, as before
+    (out / sweep.PLAN).write_text("{not json")
+    assert sweep.count_jobs(out) == (4, 0)
+    (out / sweep.PLAN).unlink()
+    assert len(sweep.collect(out)[0]) == 4
+
+
 def test_a_glob_sweep_of_presets_runs_each_and_a_sweep_of_nothing_is_refused(tmp_path, monkeypatch, capsys):
     """``strategy='glob(ba*)'`` (Hydra's way to sweep presets) ended in "ConfigLoader is not set"; range(0,0) in an IndexError."""
     monkeypatch.chdir(tmp_path)
@@ -466,6 +493,7 @@ def test_a_job_in_two_folders_counts_once(full_sweep, tmp_path):
     """A finished job left in a folder of an older naming scheme (or copied) is not counted twice."""
     copy = tmp_path / "copy"
     shutil.copytree(full_sweep, copy)
+    (copy / sweep.PLAN).unlink()  # an older sweep's folder, without its plan: every job in it counts (seed=7 below)
     first = next(copy.rglob(sweep.DONE)).parent
     shutil.copytree(first, copy / "seed=0,strategy=old_style_name")
     jobs, failures = sweep.collect(copy)

@@ -72,19 +72,22 @@ class OpsimSweeper(BasicSweeper):
     def get_job_batch(self) -> Sequence[Sequence[str]]:
         """The next batch, each job given its folder: ``hydra.sweep.subdir`` = a short, safe name.
 
-        The names (:func:`sim.app.sweep.job_folder_names`) are made once for the whole
+        Before the first batch the sweep's jobs are recorded in its folder
+        (:func:`sim.app.sweep.record_plan`). The names (:func:`sim.app.sweep.job_folder_names`) are made once for the whole
         sweep: from the values that vary across it, plus a hash of each job's overrides,
         so no swept value can name a folder outside the sweep folder or past 255 bytes.
         """
         from pathlib import Path
 
         from sim.app.config import quote_value
-        from sim.app.sweep import job_folder_names
+        from sim.app.sweep import job_folder_names, record_plan
 
         batch = super().get_job_batch()
         if self._names is None:
             every = [job for jobs in (self.overrides or []) for job in jobs]
-            self._names = job_folder_names(every, Path(str(self.config.hydra.sweep.dir)))
+            folder = Path(str(self.config.hydra.sweep.dir))
+            record_plan(folder, every)  # what the summary counts: this sweep's jobs, not others in the folder
+            self._names = job_folder_names(every, folder)
         return [[*job, f"hydra.sweep.subdir={quote_value(self._names[tuple(job)])}"] for job in batch]
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:

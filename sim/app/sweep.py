@@ -39,7 +39,7 @@ import json
 import re
 import string
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +70,7 @@ __all__ = [
     "read_summary",
     "record_failure",
     "record_job",
+    "record_plan",
 ]
 
 FAILED = "FAILED.json"
@@ -78,6 +79,8 @@ FAILURES = "failures.json"
 SUMMARY = "SUMMARY.json"
 #: The job's own record of its overrides, written into its folder before it runs.
 JOB = "job.json"
+#: The sweep's record of the jobs it runs (their overrides' hashes), written as it starts: what its summary counts.
+PLAN = "PLAN.json"
 #: Characters a job folder's name may hold; every other character of a swept value becomes ``_``.
 UNSAFE = re.compile(r"[^A-Za-z0-9._=+,-]")
 #: Longest readable part of a job folder's name, in bytes (the name stays far below the usual 255-byte limit).
@@ -213,11 +216,45 @@ def _metrics() -> tuple[str, ...]:
     return METRICS
 
 
+def record_plan(sweep_dir: str | Path, jobs: Sequence[Sequence[str]]) -> None:
+    """Record the jobs a sweep runs (:data:`PLAN`, their overrides' hashes): its summary counts those only.
+
+    A sweep folder keeps the jobs of earlier sweeps into it (a rerun that adds a value
+    reuses them), and may be a folder of other runs; a later sweep of other keys into it
+    counted them all, and labelled their points with the keys they did not set.
+    """
+    folder = Path(sweep_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / PLAN, {"jobs": sorted({overrides_hash(job) for job in jobs})})
+
+
+def _planned(root: Path) -> set[str] | None:
+    """The hashes of the jobs the last sweep into ``root`` runs (None: no plan recorded, or unreadable: every job)."""
+    try:
+        jobs = json.loads((root / PLAN).read_text(encoding="utf-8"))["jobs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {job for job in jobs if isinstance(job, str)} if isinstance(jobs, list) else None
+
+
+def _job_markers(root: Path, name: str) -> Iterator[tuple[Path, list[str]]]:
+    """Each job folder below ``root`` with a ``name`` file, and its overrides: the jobs of the sweep's plan only."""
+    planned = _planned(root)
+    for marker in sorted(root.rglob(name)):
+        job = marker.parent
+        if job == root:
+            continue
+        overrides = _overrides(job)
+        if planned is None or overrides_hash(overrides) in planned:
+            yield job, overrides
+
+
 def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """One row per completed job (point, seed, params, metrics) and the failures not finished since.
 
     A job whose ``DONE.json`` no longer matches its files (deleted, truncated,
-    changed) is a failure, named with the reason; resume runs it again.
+    changed) is a failure, named with the reason; resume runs it again. Only the jobs
+    of the sweep's plan count (:func:`record_plan`), where it recorded one.
     """
     import pandas as pd
 
@@ -230,11 +267,8 @@ def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     # does not count twice (the most recently finished one is kept).
     done: dict[str, tuple[int, Path, list[str]]] = {}
     incomplete: list[tuple[Path, list[str], str]] = []
-    for marker in sorted(root.rglob(DONE)):
-        job = marker.parent
-        if job == root:
-            continue
-        overrides = _overrides(job)
+    for job, overrides in _job_markers(root, DONE):
+        marker = job / DONE
         problem = completion.check_complete(job)
         if problem is not None:
             incomplete.append((job, overrides, f"incomplete result ({problem}); resume runs it again"))
@@ -260,15 +294,14 @@ def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
         rows.append({**row, **params, **job_metrics(summary)})
     for job, overrides, error in incomplete:
         failed(job, overrides, error)
-    for marker in sorted(root.rglob(FAILED)):
-        job = marker.parent
-        if job == root or (job / DONE).is_file():
+    for job, overrides in _job_markers(root, FAILED):
+        if (job / DONE).is_file():
             continue
         try:
-            error = str(json.loads(marker.read_text())["error"])
+            error = str(json.loads((job / FAILED).read_text())["error"])
         except (OSError, ValueError, KeyError, TypeError):
             error = f"{FAILED} cannot be read"
-        failed(job, _overrides(job), error)
+        failed(job, overrides, error)
     jobs = pd.DataFrame(rows)
     if not jobs.empty:
         _label_points(jobs, failures)
@@ -283,14 +316,13 @@ def count_jobs(sweep_dir: str | Path) -> tuple[int, int]:
     """
     root = Path(sweep_dir)
     done = {
-        overrides_hash(_overrides(m.parent))
-        for m in root.rglob(DONE)
-        if m.parent != root and completion.check_complete(m.parent) is None
+        overrides_hash(overrides)
+        for job, overrides in _job_markers(root, DONE)
+        if completion.check_complete(job) is None
     }
     failed = sum(
-        not (m.parent / DONE).is_file() and overrides_hash(_overrides(m.parent)) not in done
-        for m in root.rglob(FAILED)
-        if m.parent != root
+        not (job / DONE).is_file() and overrides_hash(overrides) not in done
+        for job, overrides in _job_markers(root, FAILED)
     )
     return len(done), failed
 
