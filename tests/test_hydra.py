@@ -14,6 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from sim import ConfigError, compose, load_config, simulate
 from sim.app.cli import main
@@ -177,6 +178,60 @@ def test_the_direct_forms_say_how_to_add_an_entry(override):
         ConfigError, match=r"has no entry 'tiktok': create it first with \+add@strategy.paid_ads.tiktok=channel"
     ):
         compose([override])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        # placed at the map itself: Hydra dropped the channel's keys without a word (paid_ads: {})
+        (["+add@strategy.paid_ads=channel"], "+add@strategy.paid_ads='channel' is not allowed: a new entry of a map"),
+        # at a misspelt map: the error said "strategy.paid_ad=None" and blamed conf/add/channel.yaml
+        (
+            ["+add@strategy.paid_ad.tiktok=channel"],
+            "+add@strategy.paid_ad.tiktok='channel' is not allowed: a new entry",
+        ),
+        (
+            ["+add=channel"],
+            "+add='channel' is not allowed: a new entry of a map, with its name: +add@strategy.paid_ads",
+        ),
+        (
+            ["+add@strategy.paid_ads.x=segment"],
+            "+add@strategy.paid_ads.x='segment' is not allowed: a new entry of strategy.paid_ads: +add@strategy.paid_ads.x=channel",
+        ),
+        (
+            ["+add@population.segments.x=channel"],
+            "+add@population.segments.x='channel' is not allowed: a new entry of population.segments: "
+            "+add@population.segments.x=segment",
+        ),
+        # a misspelt kind: "a add preset"
+        (["+add@strategy.paid_ads.x=chanel"], "+add@strategy.paid_ads.x='chanel' is not allowed: a new entry of"),
+        # one value for an entry that exists: the hint said to create it
+        (
+            ["strategy=paid_growth", "strategy.paid_ads.search=5"],
+            "strategy.paid_ads.search='5' is not allowed: a channel is a mapping of its keys, not one value: set one "
+            "with strategy.paid_ads.search.KEY=VALUE (KEY one of daily_budget,",
+        ),
+        # a key inside a mapping given whole: its value was shown as None
+        (
+            ["strategy.referral={enabled:true,foo:1}"],
+            "strategy.referral.foo=1 is not allowed: unknown key in strategy.referral",
+        ),
+    ],
+)
+def test_new_entries_placed_wrong_and_values_given_whole_are_one_line_naming_what_was_given(overrides, message):
+    with pytest.raises(ConfigError) as info:
+        compose(overrides)
+    assert str(info.value).startswith(message), str(info.value)
+    assert "None" not in str(info.value) and "conf/add/" not in str(info.value)
+
+
+def test_each_map_takes_its_own_kind_of_new_entry():
+    """The other side of the refusals: each entry placed in its own map, at a name."""
+    from sim.app.config import MAP_ENTRY_KINDS
+
+    for map_key, kind in MAP_ENTRY_KINDS.items():
+        cfg = compose([f"+add@{map_key}.fresh={kind}"])
+        assert "fresh" in OmegaConf.select(cfg, map_key), map_key
 
 
 def test_a_run_with_an_added_channel_acquires_and_charges_through_it():

@@ -162,6 +162,26 @@ MAP_ENTRY_KINDS = {
 }
 
 
+#: The config group whose options create a new map entry where they are placed (``+add@MAP.NAME=KIND``).
+ADD_GROUP = "add"
+
+
+def _check_new_entry(text: str, package: str, kind: Any) -> None:
+    """Refuse an ``add`` override placed anywhere but at a new entry of a map, or of another map's kind.
+
+    Hydra merges the option wherever it is placed: at the map itself
+    (``+add@strategy.paid_ads=channel``) its keys vanished without a word; at a key that
+    is no map (``+add@strategy.paid_ad.x=channel``) the error blamed the preset file.
+    """
+    where = ", ".join(f"+add@{map_key}.NAME={entry}" for map_key, entry in MAP_ENTRY_KINDS.items())
+    map_key, _, name = package.rpartition(".")
+    given = text.partition("=")[0]
+    if map_key not in MAP_ENTRY_KINDS or not name:
+        raise ConfigError(given, kind, f"a new entry of a map, with its name: {where}")
+    if kind != MAP_ENTRY_KINDS[map_key]:
+        raise ConfigError(given, kind, f"a new entry of {map_key}: +add@{map_key}.{name}={MAP_ENTRY_KINDS[map_key]}")
+
+
 def _schema_node(path: str) -> Any:
     """The schema type at a dotted path: a dataclass, ``dict`` for a map of entries, or None."""
     node: Any = Config
@@ -187,11 +207,21 @@ def _schema_keys(path: str) -> list[str] | None:
     return [f.name for f in dataclasses.fields(node)] if dataclasses.is_dataclass(node) else None
 
 
-def _new_entry_hint(key: str) -> str | None:
-    """How to add the map entry that ``key`` names or lies inside (None if ``key`` is in no map)."""
+def _new_entry_hint(key: str, value: Any = None) -> str | None:
+    """How to add the map entry that ``key`` names or lies inside, or set its keys (None if ``key`` is in no map).
+
+    A single value given to an entry itself (``strategy.paid_ads.search=5``) is refused
+    the same way whether the entry exists or not: an entry is a mapping of its keys.
+    """
     for map_key, kind in MAP_ENTRY_KINDS.items():
         if key.startswith(map_key + "."):
             name = key[len(map_key) + 1 :].split(".")[0]
+            if key == f"{map_key}.{name}" and not str(value).lstrip().startswith("{"):
+                keys = _schema_keys(key) or []
+                return (
+                    f"a {kind} is a mapping of its keys, not one value: set one with {key}.KEY=VALUE (KEY one of "
+                    f"{', '.join(keys)}); a new {kind} is made with +add@{key}={kind}"
+                )
             return (
                 f"{map_key} has no entry {name!r}: create it first with +add@{map_key}.{name}={kind}, then set its keys"
             )
@@ -214,6 +244,24 @@ def _preset_file(chain: list[BaseException], search: list[Path]) -> Path | None:
                 candidate = folder / f"{found.group(1)}.yaml"
                 if candidate.is_file():
                     return candidate
+    return None
+
+
+def _value_in_given_mapping(key: str, values: Mapping[str, Any]) -> Any:
+    """The value of a dotted key inside a mapping given whole (``strategy.referral={enabled:true,foo:1}``), or None."""
+    for given, text in values.items():
+        if not (isinstance(text, str) and key.startswith(given + ".")):
+            continue
+        try:
+            (override,) = parse_overrides([f"{given}={text}"])
+        except ConfigError:
+            return None
+        node: Any = override.value()
+        for part in key[len(given) + 1 :].split("."):
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return node
     return None
 
 
@@ -274,12 +322,14 @@ def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[
             value = getattr(e, "value", None)
         if key not in values and preset is not None:
             value = _value_in_file(preset, key)
+        elif key not in values and value is None:
+            value = _value_in_given_mapping(key, values)
         first = str(e).splitlines()[0].strip()
         parent = key.rsplit(".", 1)[0] if "." in key else ""
         new_type = "Invalid type assigned" in first and "is not a subclass of" in first
         if new_type or ("not in struct" in first and isinstance(_schema_node(parent), tuple)):
             given = _given_key(key, values)
-            hint = _new_entry_hint(given)
+            hint = _new_entry_hint(given, values.get(given))
             if hint is not None:
                 return ConfigError(given, values.get(given), hint)
         if "not in struct" in first or ("Key '" in first and "not in" in first):
@@ -374,6 +424,9 @@ def parse_overrides(overrides: Iterable[str]) -> list[Any]:
         if not one.key_or_group:
             raise ConfigError("override", text, "key=value with a key before '=' (e.g. seed=3)")
         parsed.append(one)
+    for text, one in zip(overrides, parsed, strict=True):
+        if one.key_or_group == ADD_GROUP and not one.is_delete():
+            _check_new_entry(text, one.package or "", one.value())
     seen: dict[str, list[Any]] = {}
     for one in parsed:
         seen.setdefault(one.key_or_group, []).append(one)
