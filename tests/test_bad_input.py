@@ -11,6 +11,7 @@ that no traceback is printed, and that no file or folder was created.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -390,6 +391,36 @@ def test_one_mode_at_a_time_is_read_as_it_is(argv):
     """The other side of the refusals above: one of run, sweep, print, each with its own values."""
     args = cli.parse_argv(argv)
     assert args.overrides == [a for a in argv if "=" in a]
+
+
+@pytest.mark.parametrize(
+    "arg",
+    [
+        "seed=range(0,4)",
+        "hydra.sweep.dir='/tmp/my runs'",
+        "plain=1",
+        "a b",
+        "it's",
+        'say="hi"',
+        "x=$HOME",
+        "x=`id`",
+        "back\\slash",
+        "wow!",
+        "hydra.sweep.dir='/tmp/$x'",
+        "strategy=glob(*)",
+        "",
+        "'",
+    ],
+)
+def test_a_printed_resume_command_reads_back_word_for_word_in_a_shell(arg):
+    """'resuming: opsim -m seed=range(0,4) ...' was a syntax error pasted into bash ("unexpected token '('")."""
+    words = ["-m", arg, "seed=1"]
+    line = " ".join(map(report_cli.shell_word, words))
+    assert shlex.split(line) == words  # a POSIX shell's reading of the printed command
+    proc = subprocess.run(["bash", "-c", f"printf '%s\\n' {line}"], capture_output=True, text=True, check=True)
+    assert proc.stdout.split("\n")[:-1] == words  # and bash's own
+    if arg == "hydra.sweep.dir='/tmp/my runs'":
+        assert line == "-m \"hydra.sweep.dir='/tmp/my runs'\" seed=1"  # readable: Hydra's quotes in double quotes
 
 
 # ----------------------------------------------- the real console scripts

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shlex
 import shutil
 import signal
 import stat
@@ -436,8 +437,13 @@ def test_an_error_raised_while_ctrl_c_unwinds_a_sweep_is_an_interruption(
     assert sorted(j.name.split("-")[0] for j in job_folders(folder) if (j / DONE).exists()) == ["seed=0", "seed=1"]
     monkeypatch.undo()
     monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
     assert report_cli.main([str(folder), "--resume"]) == 0
     assert_same_sweep(folder, reference / "sweep")
+    printed = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("resuming: "))
+    words = shlex.split(printed.removeprefix("resuming: "))  # as a shell reads the printed command
+    assert words[:2] == ["opsim", "-m"] and "seed=0,1,2,3" in words, printed
+    assert f"hydra.sweep.dir='{folder}'" in words, printed  # the folder as Hydra reads it, after the shell
 
 
 @pytest.mark.slow  # a subprocess and a real signal

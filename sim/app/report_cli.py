@@ -16,6 +16,7 @@ or file.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -156,12 +157,25 @@ def resume(root: Path) -> int:
     except UsageError as exc:
         _error(exc)
         return EXIT_BAD_INPUT
-    print(f"resuming: opsim {' '.join(argv)}", flush=True)
+    print(f"resuming: opsim {' '.join(map(shell_word, argv))}", flush=True)
     try:
         cli.main(argv)
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else EXIT_FAILED
     return EXIT_OK
+
+
+def shell_word(arg: str) -> str:
+    """``arg`` as a POSIX shell reads it back: quoted where needed, in double quotes around Hydra's single ones.
+
+    A printed command is pasted into a shell: ``seed=range(0,4)`` unquoted is a syntax
+    error there. Hydra's quoted values (``hydra.sweep.dir='/my runs'``) read better in
+    double quotes than in ``shlex.quote``'s ``'"'"'``, where nothing in them is special
+    inside double quotes.
+    """
+    if "'" in arg and not any(c in arg for c in '"$`\\!'):
+        return f'"{arg}"'
+    return shlex.quote(arg)
 
 
 if __name__ == "__main__":
