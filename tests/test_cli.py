@@ -142,6 +142,25 @@ def test_the_runs_closing_lines_say_what_it_cannot_give_with_a_dash_and_an_unpai
     assert re.search(r"incremental ROI [-+]\d\.\d\d, not paid back within the 20 days\n", text), text
     assert "nan" not in text.lower() and "None" not in text
     caplog.clear()
+    # an estimate (N < M, a fractional weight): the log printed int() of it, the report the rounded figure
+    sampled = load_config(
+        [
+            "strategy=paid_growth",
+            "population.market_size=30000",
+            "population.sample_size=11000",
+            "horizon_days=20",
+            "progress=false",
+            "figures=false",
+        ]
+    )
+    with caplog.at_level(logging.INFO, logger="opsim"):
+        cli._run_one(sampled, tmp_path / "sampled")
+    users = json.loads((tmp_path / "sampled" / "summary.json").read_text())["economics"]["incremental"][
+        "acquired_users"
+    ]
+    assert users != round(users) and abs(users) >= 1000  # fractional, with a thousands separator to print
+    assert f"incremental users {round(users):+,}, " in caplog.text, (users, caplog.text)
+    caplog.clear()
     one_day = load_config(["population.market_size=1000", "horizon_days=1", "progress=false", "figures=false"])
     with caplog.at_level(logging.INFO, logger="opsim"):
         cli._run_one(one_day, tmp_path / "day")

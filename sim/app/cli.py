@@ -437,11 +437,11 @@ def _run_one(typed: Config, out: Path, *, figure_workers: FigureWorkers | None =
         cur = econ["currency"]
         if inc is not None:
             log.info(
-                "strategy %s: cost %s %s, incremental users %+d, incremental profit %s %s, incremental ROI %s, %s",
+                "strategy %s: cost %s %s, incremental users %s, incremental profit %s %s, incremental ROI %s, %s",
                 typed.strategy.name,
                 f"{econ['cost_total']:,.0f}",
                 cur,
-                inc["acquired_users"],
+                f"{inc['acquired_users']:+,.0f}",  # rounded, as the report shows it (an estimate when N < M)
                 f"{inc['profit']:+,.0f}",
                 cur,
                 ratio(inc["roi"]),
