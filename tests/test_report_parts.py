@@ -605,3 +605,27 @@ def test_sweep_heatmap_writes_every_cell_and_turns_at_zero():
     image = fig.axes[0].images[0]
     assert image.norm.vcenter == 0.0  # diverging colours centred on break-even
     assert fig.axes[0].get_xlabel() == "reward" and fig.axes[0].get_ylabel() == "daily_budget"
+
+
+@pytest.mark.parametrize(
+    ("curve", "users", "text"),
+    [
+        ([np.nan, np.nan, np.nan], [0, 0, 0], plots.NO_USERS_TEXT),  # nobody acquired
+        ([1.0, np.nan, np.nan], [40, 0, 0], plots.NO_RETENTION_TEXT),  # acquired on the last day: no D1 yet
+        ([1.0, 0.3, np.nan], [40, 40, 0], None),  # a D1: drawn
+    ],
+)
+def test_the_retention_figure_says_why_it_is_empty_and_warns_of_nothing(curve, users, text):
+    """A 1-day run that acquired users drew an empty grid to day 90 and printed matplotlib's legend warning."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "No artists with labels found to put in legend" fails the test
+        fig = plots.retention_figure(np.array(curve), np.array(users, dtype=float), "t")
+        FigureCanvasAgg(fig).draw()
+    ax = fig.axes[0]
+    shown = [t.get_text() for t in ax.texts]
+    if text is None:
+        assert len(ax.lines) >= 1 and plots.NO_RETENTION_TEXT not in shown and plots.NO_USERS_TEXT not in shown
+    else:
+        assert shown == [text] and not ax.lines

@@ -95,6 +95,8 @@ _axes = target_axes
 
 #: What an empty figure says: a run that acquired nobody has no cohort, growth or funnel to draw.
 NO_USERS_TEXT = "no users were acquired in this run: nothing to draw"
+#: What the retention figure says when users were acquired but no cohort is a day old at the horizon.
+NO_RETENTION_TEXT = "no cohort is a day old yet (D1 needs two days): nothing to draw"
 
 
 def _no_data(ax: Axes, title: str, text: str = NO_USERS_TEXT) -> None:
@@ -208,8 +210,9 @@ def retention_figure(
     """
     with house_style():
         fig, ax = _axes(ax, (7.5, 4.2))
-        if not np.isfinite(np.asarray(curve, dtype=float)).any():
-            _no_data(ax, "Retention, all cohorts pooled")
+        observed = np.isfinite(np.asarray(curve, dtype=float))
+        if not observed[1:].any():  # no D_N with N >= 1: nobody acquired, or no cohort a day old yet
+            _no_data(ax, "Retention, all cohorts pooled", NO_USERS_TEXT if not observed.any() else NO_RETENTION_TEXT)
             return fig
         users = np.asarray(users, dtype=float)
         enough = np.flatnonzero(users[: LONG_TERM_DAYS + 1] >= MIN_POOLED_SHARE * users[1]) if users.size > 1 else []
