@@ -346,3 +346,21 @@ def test_a_sweep_a_study_asks_for_with_hydra_mode_is_planned_and_runs_as_with_m(
     proc = run(*study, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={out}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert sweep.read_summary(out)["jobs"] == 2
+
+
+@pytest.mark.parametrize("prog", ["opsim", "opsim-plan"])
+def test_version_names_opsims_version_then_pythons_and_the_libraries(prog, capsys):
+    """``opsim --version`` printed only "Hydra 1.3.8"."""
+    import platform
+    from importlib import metadata
+
+    from sim.app import cli
+
+    with pytest.raises(SystemExit) as info:
+        cli.parse_argv(["--version"], prog)
+    assert info.value.code == 0
+    expected = (
+        f"{prog} {metadata.version('opsim')} (Python {platform.python_version()}, Hydra {metadata.version('hydra-core')}, "
+        f"Mesa {metadata.version('mesa')}, numpy {metadata.version('numpy')})"
+    )
+    assert capsys.readouterr().out.strip() == expected

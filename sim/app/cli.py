@@ -88,6 +88,9 @@ def parse_argv(argv: Sequence[str], prog: str = PROG) -> argparse.Namespace:
         raise UsageError(f"{message} ({prog} --help lists the flags; key=value sets a config key)")
 
     parser.error = refuse  # type: ignore[method-assign]
+    for action in parser._actions:  # --version: opsim's, not only Hydra's ("Hydra 1.3.8")
+        if "--version" in action.option_strings:
+            action.version = _version_line(prog)  # type: ignore[attr-defined]
     args = parser.parse_intermixed_args(list(argv))
     if args.experimental_rerun is not None:
         # Hydra reads it only in @hydra.main, which opsim's commands do not go through: it would be ignored
@@ -116,6 +119,25 @@ def parse_argv(argv: Sequence[str], prog: str = PROG) -> argparse.Namespace:
     if args.config_dir is not None and not Path(args.config_dir).is_dir():
         raise ConfigError("--config-dir", args.config_dir, "an existing folder of config files (presets, a study)")
     return args
+
+
+def _version_line(prog: str) -> str:
+    """What ``--version`` prints: ``opsim 0.1.0 (Python 3.11.7, Hydra 1.3.8, Mesa 3.3.1, numpy 2.4.6)``."""
+    from importlib import metadata
+    from platform import python_version
+
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    parts = ", ".join(f"{name} {version(dist)}" for name, dist in VERSION_PARTS)
+    return f"{prog} {version('opsim')} (Python {python_version()}, {parts})"
+
+
+#: The libraries whose versions ``--version`` prints after opsim's: (name shown, distribution).
+VERSION_PARTS = (("Hydra", "hydra-core"), ("Mesa", "mesa"), ("numpy", "numpy"))
 
 
 @dataclass
