@@ -18,6 +18,13 @@ from sim.app.config import Config
         (["population.market_size=abc"], r"population.market_size='abc' is not allowed: an integer \(got 'str'\)"),
         (["seed=1.5"], r"seed='1.5' is not allowed: an integer"),
         (["progress=maybe"], r"progress='maybe' is not allowed: true or false"),
+        # whole numbers other than 0 and 1: OmegaConf read them as true (figures=-1 drew the figures)
+        (["figures=-1"], r"^figures=-1 is not allowed: true or false$"),
+        (["record_events=2"], r"^record_events=2 is not allowed: true or false$"),
+        (
+            ["strategy=winback", "strategy.winback.enabled=7"],
+            r"^strategy.winback.enabled=7 is not allowed: true or false$",
+        ),
         (["population.market_sizee=10"], r"population.market_sizee='10' .* unknown key in population; .*market_size"),
         (["+colour=red"], r"colour='red' .* unknown key in the top level"),
         (["+population.segments.core.foo=1"], r"population.segments.core.foo=1 .* expected one of weight, churn"),
@@ -174,3 +181,9 @@ def test_a_sweep_that_runs_nothing_or_cannot_be_listed_is_one_line_naming_it(ove
     message = str(info.value)
     assert message.startswith(f"{key}={value!r} is not allowed: {SWEEP_VALUES}"), message
     assert why in message and "\n" not in message
+
+
+@pytest.mark.parametrize(("given", "read"), [("0", False), ("1", True), ("false", False), ("on", True), ("no", False)])
+def test_a_true_or_false_key_takes_0_and_1_and_the_words_yaml_reads(given, read):
+    """The other side of refusing figures=-1: 0 and 1 stay false and true, as OmegaConf reads them."""
+    assert load_config(compose([f"figures={given}", f"record_events={given}"])).figures is read

@@ -182,6 +182,20 @@ def _check_new_entry(text: str, package: str, kind: Any) -> None:
         raise ConfigError(given, kind, f"a new entry of {map_key}: +add@{map_key}.{name}={MAP_ENTRY_KINDS[map_key]}")
 
 
+def _check_whole_number_for_bool(key: str, value: Any) -> None:
+    """Refuse a whole number other than 0 and 1 for a true/false key (OmegaConf reads any other as true).
+
+    ``figures=-1`` ran with the figures on, and ``record_events=2`` with events, where
+    ``record_events=maybe`` is refused; 0 and 1 stay false and true, as OmegaConf reads them.
+    """
+    if not isinstance(value, int) or isinstance(value, bool) or value in (0, 1):
+        return
+    parent, _, name = key.rpartition(".")
+    node = _schema_node(parent)
+    if dataclasses.is_dataclass(node) and typing.get_type_hints(node).get(name) is bool:
+        raise ConfigError(key, value, "true or false")
+
+
 def _schema_node(path: str) -> Any:
     """The schema type at a dotted path: a dataclass, ``dict`` for a map of entries, or None."""
     node: Any = Config
@@ -427,6 +441,8 @@ def parse_overrides(overrides: Iterable[str]) -> list[Any]:
     for text, one in zip(overrides, parsed, strict=True):
         if one.key_or_group == ADD_GROUP and not one.is_delete():
             _check_new_entry(text, one.package or "", one.value())
+        elif not one.is_delete():
+            _check_whole_number_for_bool(one.key_or_group, one.value())
     seen: dict[str, list[Any]] = {}
     for one in parsed:
         seen.setdefault(one.key_or_group, []).append(one)
