@@ -356,6 +356,8 @@ def _exit_code(main, argv: list[str]) -> int:
         ("opsim", ["-m", "--info", "defaults"], "-m and --info together"),
         ("opsim", ["-r", "-m", "seed=1"], "--run and -m together"),
         ("opsim", ["-m", "--help", "seed=0,1"], "--help with swept values: --help shows one config"),
+        # the whole command line was named as the key: "override='plan.budget=1000,2000 ...' is not allowed"
+        ("opsim-plan", ["plan.budget=1000,2000"], "plan.budget='1000,2000' is not allowed: one value (several are a"),
     ],
 )
 def test_every_command_refuses_a_bad_flag_in_one_line(tmp_path, capsys, monkeypatch, prog, argv, fragment):

@@ -187,3 +187,16 @@ def test_a_sweep_that_runs_nothing_or_cannot_be_listed_is_one_line_naming_it(ove
 def test_a_true_or_false_key_takes_0_and_1_and_the_words_yaml_reads(given, read):
     """The other side of refusing figures=-1: 0 and 1 stay false and true, as OmegaConf reads them."""
     assert load_config(compose([f"figures={given}", f"record_events={given}"])).figures is read
+
+
+def test_a_preset_file_yaml_cannot_read_is_named_by_its_group_name_file_and_line(tmp_path):
+    """The error named the whole command line as the key ("override='population=broken progress=false ...'")."""
+    (tmp_path / "population").mkdir()
+    (tmp_path / "population" / "broken.yaml").write_text("name: broken\nmarket_size: 5: 6\n")
+    with pytest.raises(ConfigError) as info:
+        compose(["population=broken", "seed=3"], extra_dir=str(tmp_path))
+    file = tmp_path / "population" / "broken.yaml"
+    assert str(info.value) == (
+        f"population='broken' is not allowed: a preset file YAML can read ({file}, line 2, column 15: "
+        "mapping values are not allowed here)"
+    )

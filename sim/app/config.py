@@ -371,7 +371,24 @@ def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[
     missing = next((e for e in chain if isinstance(e, MissingConfigException)), None)
     if missing is not None and "primary config" in text:
         return ConfigError("--config-name", missing.missing_cfg_file, "a config file in the config folders")
+    unreadable = _YAML_ERROR.search(text)
+    if unreadable is not None:  # a preset file YAML cannot read: named by its group and name, and where
+        path = Path(unreadable["file"])
+        problem = text[: unreadable.start()].strip().rstrip(":")
+        where = f"{path}, line {unreadable['line']}, column {unreadable['column']}"
+        return ConfigError(path.parent.name, path.stem, f"a preset file YAML can read ({where}: {problem})")
+    ambiguous = _AMBIGUOUS.search(text)
+    if ambiguous is not None:  # a,b without -m (opsim-plan has no -m at all)
+        return ConfigError(
+            ambiguous["key"], ambiguous["value"], "one value (several are a sweep: opsim -m; a list is key=[a,b])"
+        )
     return ConfigError("override", " ".join(f"{k}={v}" for k, v in values.items() if v is not _REPEATED), text)
+
+
+#: Where a YAML parser's message says it failed: ``... in "/path/x.yaml", line 2, column 14``.
+_YAML_ERROR = re.compile(r'in "(?P<file>[^"]+\.yaml)", line (?P<line>\d+), column (?P<column>\d+)')
+#: Hydra's message for a value with commas given without ``-m``.
+_AMBIGUOUS = re.compile(r"Ambiguous value for argument '(?P<key>[^=']+)=(?P<value>[^']*)'")
 
 
 #: Hydra's page on override syntax, named in parse errors.
