@@ -418,6 +418,31 @@ def test_a_sweep_of_other_keys_into_a_used_folder_summarises_its_own_jobs_only(t
     assert len(sweep.collect(out)[0]) == 4
 
 
+def test_without_the_baseline_the_payback_is_unknown_not_zero_of_n_seeds(tmp_path, monkeypatch):
+    """economics.compare_to_baseline=false: the table said "paid back 0/2", the page "not paid back", the run's
+    headline "not within the horizon" while its verdict said the payback is unknown."""
+    from sim.output.run_report import write_report
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["opsim"])
+    tiny = ["population.market_size=3000", "horizon_days=10", "figures=false", "economics.marginal_roi=false"]
+    out = tmp_path / "nobase"
+    argv = ["-m", "strategy=paid_growth,baseline", "seed=0,1", "economics.compare_to_baseline=false", *tiny]
+    sim.app.cli.main([*argv, f"hydra.sweep.dir={out}"])
+    rows = {
+        line.split(" | ")[1]: line
+        for line in (out / "sweep_summary.md").read_text().splitlines()
+        if "strategy=" in line
+    }
+    assert rows["strategy=paid_growth"].split(" | ")[-2] == "—"  # paid back: unknown, not 0/2
+    assert rows["strategy=baseline"].split(" | ")[-2] == "0/2"  # spends nothing: known (nothing to pay back)
+    page = (out / "report.html").read_text()
+    assert "unknown without the baseline run" in page and "0 of 2 seeds" in page  # the baseline's note stays
+    job = next(p.parent for p in out.rglob("summary.json") if "paid_growth" in p.parent.name)
+    headline = write_report(job, pngs=False).read_text()
+    assert re.search(r"payback day</th><td[^>]*>unknown without the baseline run<", headline)
+
+
 def test_a_glob_sweep_of_presets_runs_each_and_a_sweep_of_nothing_is_refused(tmp_path, monkeypatch, capsys):
     """``strategy='glob(ba*)'`` (Hydra's way to sweep presets) ended in "ConfigLoader is not set"; range(0,0) in an IndexError."""
     monkeypatch.chdir(tmp_path)

@@ -316,6 +316,13 @@ def _estimate_cell(value: Any, half: float | None, fmt: Callable[[Any], str], ke
     return Cell(fmt(value), value if is_number(value) else None, note=note, numeric=True, key=key)
 
 
+def _payback_text(econ: dict[str, Any]) -> str:
+    """The payback day as the headline shows it; unknown without the baseline run, which the verdict says too."""
+    if econ.get("payback_day") is not None:
+        return str(econ["payback_day"])
+    return "not within the horizon" if econ.get("incremental") else "unknown without the baseline run"
+
+
 def _headline_rows(data: FolderData) -> list[list[Cell]]:
     s = data.summary
     econ = data.economics
@@ -368,7 +375,7 @@ def _headline_rows(data: FolderData) -> list[list[Cell]]:
             [
                 Cell("payback day"),
                 Cell(
-                    "not within the horizon" if econ.get("payback_day") is None else str(econ["payback_day"]),
+                    _payback_text(econ),
                     econ.get("payback_day"),
                     numeric=True,
                     key="economics.payback_day",

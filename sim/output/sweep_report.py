@@ -117,6 +117,15 @@ class SweepContext:
         )
 
 
+def _payback_known(row: pd.Series) -> bool:
+    """Whether a point's payback is known: it spends nothing, or its jobs ran the baseline (incremental profit).
+
+    Without the baseline (``economics.compare_to_baseline=false``) no job has an
+    incremental profit, and "paid back 0 of 2 seeds" would read as a verdict.
+    """
+    return is_number(row["incremental_profit"]) or not is_number(row["cost"]) or row["cost"] == 0
+
+
 def _params(jobs: pd.DataFrame) -> list[str]:
     return [c for c in jobs.columns if c not in (*JOB_COLUMNS, *METRICS)]
 
@@ -167,7 +176,7 @@ def sweep_markdown(table: pd.DataFrame, failures: list[dict[str, Any]], root: Pa
             _cell_md(r, "cac", two),
             _cell_md(r, "ltv", two),
             _cell_md(r, "payback_day", lambda x: number(x)),
-            f"{r['paid_back']}/{r['seeds']}",
+            f"{r['paid_back']}/{r['seeds']}" if _payback_known(r) else MISSING,
             number(r["p_best"], 2),
         ]
         lines.append("| " + " | ".join(cells) + " |")
@@ -455,9 +464,11 @@ def _ranked_table(table: pd.DataFrame, currency: str) -> str:
                 _interval_cell(r, "incremental_roi", lambda x, d=roi_digits: ratio(x, d), "incremental_roi"),
                 _interval_cell(r, "d30", percent, "d30"),
                 Cell(
-                    f"{number(r['payback_day'])}" if is_number(r["payback_day"]) else "not paid back",
+                    f"{number(r['payback_day'])}"
+                    if is_number(r["payback_day"])
+                    else ("not paid back" if _payback_known(r) else "unknown without the baseline run"),
                     r["payback_day"] if is_number(r["payback_day"]) else None,
-                    note=f"{r['paid_back']} of {r['seeds']} seeds",
+                    note=f"{r['paid_back']} of {r['seeds']} seeds" if _payback_known(r) else "",
                     numeric=True,
                     key="payback_day",
                 ),
