@@ -139,7 +139,7 @@ def test_the_runs_closing_lines_say_what_it_cannot_give_with_a_dash_and_an_unpai
     text = caplog.text
     assert "for a market of M = 3,000, 20 days, seed 0" in text
     assert re.search(r"D1 \d+\.\d %  D7 \d+\.\d %  D30 —  \| acquired", text), text
-    assert re.search(r"incremental ROI [-+]\d\.\d\d, not paid back within the 20 days\n", text), text
+    assert re.search(r"incremental ROI [-+]\d\.\d\d, not paid back within 20 days\n", text), text
     assert "nan" not in text.lower() and "None" not in text
     caplog.clear()
     # an estimate (N < M, a fractional weight): the log printed int() of it, the report the rounded figure

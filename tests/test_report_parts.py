@@ -21,7 +21,7 @@ from PIL import Image
 from sim.analysis.stats import Z_95
 from sim.output import figures as plots
 from sim.output.cell_labels import CellLabels
-from sim.output.formatting import compact, digits_for, money, number, percent, ratio, with_half_width
+from sim.output.formatting import compact, counted, digits_for, money, number, percent, ratio, with_half_width
 from sim.output.glossary import TERMS, definitions
 from sim.output.html import Cell, Comparison, definitions_html, side_by_side_html, table_html
 from sim.output.style import house_style, money_formatter, text_colour_on
@@ -629,3 +629,27 @@ def test_the_retention_figure_says_why_it_is_empty_and_warns_of_nothing(curve, u
         assert len(ax.lines) >= 1 and plots.NO_RETENTION_TEXT not in shown and plots.NO_USERS_TEXT not in shown
     else:
         assert shown == [text] and not ax.lines
+
+
+@pytest.mark.parametrize(
+    ("n", "noun", "text"),
+    [
+        (1, "day", "1 day"),
+        (0, "day", "0 days"),
+        (2, "job", "2 jobs"),
+        (1_000_000, "simulated user", "1,000,000 simulated users"),
+    ],
+)
+def test_counted_is_singular_for_one_only(n, noun, text):
+    assert counted(n, noun) == text
+
+
+def test_a_one_day_runs_page_and_verdict_say_day_not_days(tmp_path):
+    """ "1 days" in the title, the verdict and the definitions of a 1-day run."""
+    from sim import simulate
+    from sim.output.run_report import write_report
+
+    result = simulate(["strategy=paid_growth", "population.market_size=2000", "horizon_days=1", "progress=false"])
+    result.save(tmp_path / "r", figures=False)
+    page = re.sub(r"<[^>]+>", " ", write_report(tmp_path / "r", pngs=False).read_text())
+    assert "1 days" not in page and "1 day," in page and "within 1 day" in page, page[:2000]

@@ -57,7 +57,7 @@ from sim.app.threads import available_cores, check_parallel, resolve_threads
 from sim.base.errors import ConfigError, OpsimError, UsageError
 from sim.output.completion import DONE
 from sim.output.figure_workers import FigureWorkers
-from sim.output.formatting import percent, ratio
+from sim.output.formatting import counted, percent, ratio
 
 __all__ = ["main"]
 
@@ -431,12 +431,11 @@ def _run_one(typed: Config, out: Path, *, figure_workers: FigureWorkers | None =
 
     pop = typed.population
     log.info(
-        "simulating %s: N = %s simulated users for a market of M = %s, %d day%s, seed %d",
+        "simulating %s: N = %s for a market of M = %s, %s, seed %d",
         pop.name,
-        f"{pop.simulated_users:,}",
+        counted(pop.simulated_users, "simulated user"),
         f"{pop.market_size:,}",
-        typed.horizon_days,
-        "" if typed.horizon_days == 1 else "s",
+        counted(typed.horizon_days, "day"),
         typed.seed,
     )
     result = simulate(typed)
@@ -482,7 +481,7 @@ def _run_one(typed: Config, out: Path, *, figure_workers: FigureWorkers | None =
 
 def _payback(day: int | None, horizon_days: int) -> str:
     """``payback day 42``, or that the run's spend did not pay back within its horizon."""
-    return f"payback day {day}" if day is not None else f"not paid back within the {horizon_days} days"
+    return f"payback day {day}" if day is not None else f"not paid back within {counted(horizon_days, 'day')}"
 
 
 def _uses_opsim_sweeper(argv: list[str]) -> bool:
@@ -497,7 +496,7 @@ def _resume_hint(plan: CommandPlan) -> str:
     if not done:
         return f"no job of {plan.jobs} finished"
     return (
-        f"{done} of {plan.jobs} jobs finished in {plan.folder} and are kept; "
+        f"{done} of {counted(plan.jobs, 'job')} finished in {plan.folder} and {'is' if done == 1 else 'are'} kept; "
         f"resume with: opsim-report {plan.folder} --resume (or the same command again)"
     )
 

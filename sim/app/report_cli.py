@@ -33,6 +33,7 @@ from sim.app.exits import (
 )
 from sim.base.errors import OpsimError, UsageError
 from sim.output import completion
+from sim.output.formatting import counted
 from sim.output.index_page import write_index
 from sim.output.run_report import write_report_files
 
@@ -94,7 +95,8 @@ def _report(root: Path, *, progress: bool) -> int:
 
         result = aggregate(root, collected)
         print(
-            f"sweep: {result['jobs']} jobs, {result['points']} points, {len(result['failures'])} failed: "
+            f"sweep: {counted(result['jobs'], 'job')}, {counted(result['points'], 'point')}, "
+            f"{len(result['failures'])} failed: "
             f"{root / 'report.html'}"
         )
         if result["failures"]:

@@ -51,6 +51,7 @@ from sim.analysis.sweep_labels import point_label, short_keys
 from sim.output import completion
 from sim.output.completion import DONE, config_hash
 from sim.output.files import write_json
+from sim.output.formatting import counted
 
 if TYPE_CHECKING:  # pandas loads when a sweep is aggregated: sweep jobs and start-up stay lean
     import pandas as pd
@@ -392,6 +393,7 @@ class AggregateCallback(Callback):
         log = logging.getLogger("opsim")
         root = config.hydra.sweep.dir
         result = aggregate(root)
-        log.info("sweep: %d jobs, %d points; summary in %s/sweep_summary.md", result["jobs"], result["points"], root)
+        jobs, points = counted(result["jobs"], "job"), counted(result["points"], "point")
+        log.info("sweep: %s, %s; summary in %s/sweep_summary.md", jobs, points, root)
         if result["failures"]:
             log.error("%d job(s) failed: %s", len(result["failures"]), ", ".join(f["job"] for f in result["failures"]))

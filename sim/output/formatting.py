@@ -27,6 +27,7 @@ from typing import Any
 __all__ = [
     "MISSING",
     "compact",
+    "counted",
     "digits_for",
     "is_number",
     "money",
@@ -54,6 +55,14 @@ def is_number(x: Any) -> bool:
         return math.isfinite(float(x))
     except (TypeError, ValueError):
         return False
+
+
+def counted(n: int, noun: str) -> str:
+    """``n`` and its noun, singular for one: ``counted(1, "day")`` → ``1 day``, ``counted(365, "day")`` → ``365 days``.
+
+    Every noun opsim counts takes an ``s`` (day, job, point, seed, user, run).
+    """
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def number(x: Any, digits: int = 0, *, signed: bool = False) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sim.analysis.stats import Z_95
-from sim.output.formatting import percent
+from sim.output.formatting import counted, percent
 
 __all__ = ["TERMS", "definitions"]
 
@@ -65,10 +65,10 @@ def definitions(
 
     """
     m = percent(margin, 0)
-    within = f"within the {horizon_days} simulated days"
+    within = f"within the {horizon_days} simulated day{'' if horizon_days == 1 else 's'}"
     text = {
         "verdict": (
-            f"Pays back on day N: from day N to the end of the {horizon_days} days, the cumulative incremental gross "
+            f"Pays back on day N: from day N to the end of the {counted(horizon_days, 'day')}, the cumulative incremental gross "
             "profit stays at or above the cumulative cost. Does not pay back: it is still below on the last day "
             "(users acquired keep earning afterwards; LTV counts that, the verdict does not)."
         ),

@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.output.figures import save_png
-from sim.output.formatting import money, number, percent, ratio, with_half_width
+from sim.output.formatting import counted, money, number, percent, ratio, with_half_width
 from sim.output.glossary import definitions
 from sim.output.html import Cell, Comparison, definitions_html, figure_html, page, side_by_side_html, table_html
 from sim.output.style import compact_formatter, house_style, money_formatter
@@ -191,7 +191,7 @@ def plan_verdict(summary: Mapping[str, Any]) -> Verdict:
         payback_day=payback["mean_day"],
         paid_back=int(payback["paid_back"]),
         replicates=int(seeds),
-        interval=f"95 % t-interval over {seeds} seeds (paired: the plan and its baseline see the same random numbers)",
+        interval=f"95 % t-interval over {counted(int(seeds), 'seed')} (paired: the plan and its baseline see the same random numbers)",
     )
 
 

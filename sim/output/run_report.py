@@ -37,7 +37,7 @@ from sim.analysis.retention import MIN_POOLED_SHARE, pooled_curve_from_table
 from sim.analysis.stats import Z_95
 from sim.base.errors import ResultFolderError
 from sim.output.files import write_atomic, write_text
-from sim.output.formatting import MISSING, digits_for, is_number, money, number, percent, ratio
+from sim.output.formatting import MISSING, counted, digits_for, is_number, money, number, percent, ratio
 from sim.output.glossary import TERMS, definitions
 from sim.output.html import (
     Cell,
@@ -118,7 +118,7 @@ class FolderData:
         n = s.get("sample_size", s["market_size"])
         sample = "" if n == s["market_size"] else f" ({number(n)} simulated)"
         return (
-            f"{s.get('population', '')}: market of {number(s['market_size'])} users{sample}, {s['days']} days, "
+            f"{s.get('population', '')}: market of {counted(s['market_size'], 'user')}{sample}, {counted(s['days'], 'day')}, "
             f"strategy {s.get('strategy', 'baseline')}, seed {self.meta.get('seed', '?')}"
         )
 

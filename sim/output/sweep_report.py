@@ -40,7 +40,7 @@ from sim.analysis.sweep_labels import human_value, short_keys
 from sim.analysis.sweep_stats import METRICS
 from sim.output.figures import save_png, target_axes
 from sim.output.files import write_atomic, write_json, write_text
-from sim.output.formatting import MISSING, compact, digits_for, is_number, money, number, percent, ratio
+from sim.output.formatting import MISSING, compact, counted, digits_for, is_number, money, number, percent, ratio
 from sim.output.glossary import definitions
 from sim.output.html import Cell, definitions_html, figure_html, page, table_html
 from sim.output.style import (
@@ -568,7 +568,7 @@ def _sweep_page(
     links.append('<a href="sweep_summary.csv">Table as CSV</a>')
     metric = str(table["rank_metric"].iloc[0]).replace("_", " ")
     content = f"""<h1>Sweep: which setting pays best?</h1>
-<p class="sub"><code>{where}</code>: {len(table)} points, {len(jobs)} jobs, {context.horizon_days} days each;
+<p class="sub"><code>{where}</code>: {counted(len(table), "point")}, {counted(len(jobs), "job")}, {counted(context.horizon_days, "day")} each;
 ranked by mean {html.escape(metric)}.</p>
 <nav>{"".join(links)}</nav>
 {verdict}

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.analysis.stats import Z_95
-from sim.output.formatting import digits_for, is_number, money, number, ratio, with_half_width
+from sim.output.formatting import counted, digits_for, is_number, money, number, ratio, with_half_width
 
 __all__ = ["Estimate", "Verdict", "run_verdict", "sweep_verdict", "verdict_html", "verdict_parts", "verdict_text"]
 
@@ -157,7 +157,7 @@ def sweep_verdict(row: Any, *, subject: str, currency: str, horizon_days: int) -
         payback_day=payback if math.isfinite(payback) else None,
         paid_back=int(row["paid_back"]),
         replicates=seeds,
-        interval=f"95 % t-interval over {seeds} seeds (paired: every point sees the same random numbers at a seed)",
+        interval=f"95 % t-interval over {counted(seeds, 'seed')} (paired: every point sees the same random numbers at a seed)",
     )
 
 
@@ -173,7 +173,7 @@ def verdict_parts(v: Verdict) -> tuple[str, str]:
     spent = f"on {with_half_width(v.cost.value, v.cost.half_width, _money(v, signed=False))} spent"
     if v.incremental_profit is None or v.incremental_roi is None:
         return (
-            f"Spends {money(v.cost.value, v.currency, digits=0)} in {v.horizon_days} days",
+            f"Spends {money(v.cost.value, v.currency, digits=0)} in {counted(v.horizon_days, 'day')}",
             "whether it pays back is unknown without the baseline run (economics.compare_to_baseline=true)",
         )
     if v.replicates > 1:
@@ -181,13 +181,15 @@ def verdict_parts(v: Verdict) -> tuple[str, str]:
         if v.paid_back == v.replicates:
             answer = f"Pays back at every seed ({v.replicates}{mean_day})"
         elif v.paid_back == 0:
-            answer = f"Does not pay back within {v.horizon_days} days at any of {v.replicates} seeds"
+            answer = f"Does not pay back within {counted(v.horizon_days, 'day')} at any of {v.replicates} seeds"
         else:
-            answer = f"Pays back within {v.horizon_days} days at {v.paid_back} of {v.replicates} seeds{mean_day}"
+            answer = (
+                f"Pays back within {counted(v.horizon_days, 'day')} at {v.paid_back} of {v.replicates} seeds{mean_day}"
+            )
     elif v.payback_day is not None:
         answer = f"Pays back on day {v.payback_day:.0f} of {v.horizon_days}"
     else:
-        answer = f"Does not pay back within {v.horizon_days} days"
+        answer = f"Does not pay back within {counted(v.horizon_days, 'day')}"
     profit = with_half_width(v.incremental_profit.value, v.incremental_profit.half_width, _money(v))
     roi_digits = digits_for(v.incremental_roi.half_width, 2)
     roi_text = with_half_width(v.incremental_roi.value, v.incremental_roi.half_width, lambda x: ratio(x, roi_digits))
