@@ -443,6 +443,18 @@ def test_without_the_baseline_the_payback_is_unknown_not_zero_of_n_seeds(tmp_pat
     assert re.search(r"payback day</th><td[^>]*>unknown without the baseline run<", headline)
 
 
+def test_a_sweep_of_seeds_only_names_its_one_point_so_not_by_a_key_it_did_not_sweep(tmp_path, monkeypatch):
+    """The point was named "market_size=1,500": the first override, read as if it were swept."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["opsim"])
+    tiny = ["population.market_size=1500", "horizon_days=8", "figures=false", "economics.marginal_roi=false"]
+    out = tmp_path / "seeds"
+    sim.app.cli.main(["-m", "seed=0,1", *tiny, f"hydra.sweep.dir={out}"])
+    table = pd.read_parquet(out / "sweep_summary.parquet")
+    assert list(table.point) == [sweep.SEEDS_ONLY] and list(table.seeds) == [2]
+    assert "market_size=1,500" not in (out / "sweep_summary.md").read_text()
+
+
 def test_a_glob_sweep_of_presets_runs_each_and_a_sweep_of_nothing_is_refused(tmp_path, monkeypatch, capsys):
     """``strategy='glob(ba*)'`` (Hydra's way to sweep presets) ended in "ConfigLoader is not set"; range(0,0) in an IndexError."""
     monkeypatch.chdir(tmp_path)

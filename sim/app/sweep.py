@@ -86,6 +86,8 @@ PLAN = "PLAN.json"
 UNSAFE = re.compile(r"[^A-Za-z0-9._=+,-]")
 #: Longest readable part of a job folder's name, in bytes (the name stays far below the usual 255-byte limit).
 MAX_LABEL_BYTES = 120
+#: The name of the one point of a sweep of seeds only (every other override the same in every job).
+SEEDS_ONLY = "one config, seeds only"
 #: Hex digits of the overrides' hash that end a job folder's name.
 HASH_DIGITS = 12
 
@@ -204,11 +206,15 @@ def _label_points(jobs: pd.DataFrame, failures: list[dict[str, Any]]) -> None:
     """Name sweep points by the parameters that vary across the sweep only (short keys, readable values)."""
     params = [c for c in jobs.columns if c not in ("job", "point", "seed", "days", *_metrics())]
     everything = [*jobs[params].astype(str).to_dict("records"), *(f["params"] for f in failures)]
-    varying = [p for p in params if len({str(r.get(p)) for r in everything}) > 1] or params[:1]
+    varying = [p for p in params if len({str(r.get(p)) for r in everything}) > 1]
     if varying:
         jobs["point"] = [point_label(r, varying) for r in jobs[params].astype(str).to_dict("records")]
         for f in failures:
             f["point"] = point_label(f["params"], varying)
+    elif params:  # only the seed varies: one point, named so (its first key read as if it were swept)
+        jobs["point"] = SEEDS_ONLY
+        for f in failures:
+            f["point"] = SEEDS_ONLY
 
 
 def _metrics() -> tuple[str, ...]:
