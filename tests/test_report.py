@@ -161,6 +161,24 @@ def test_opsim_report_rebuilds_the_report_of_an_existing_folder(run_folder, tmp_
     assert page == (run_folder / "report.html").read_text()  # but for the folder named
 
 
+def test_opsim_report_on_an_unfinished_run_says_so_and_reports_what_is_there(run_folder, tmp_path, capsys):
+    """A run stopped while writing (no DONE.json) got a normal report and no word."""
+    copy = tmp_path / "stopped"
+    shutil.copytree(run_folder, copy)
+    (copy / "DONE.json").unlink()
+    capsys.readouterr()
+    assert report_main([str(copy)]) == 0 and (copy / "report.html").is_file()
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert warnings == [
+        f"opsim-report: warning: {copy} is not a finished run (no readable DONE.json): its report shows the files "
+        "as they are"
+    ]
+    assert not (copy / "DONE.json").exists()  # not made to look finished
+    shutil.copytree(run_folder, tmp_path / "finished")  # the other side: a finished run, no warning
+    assert report_main([str(tmp_path / "finished")]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_a_run_saved_over_another_leaves_none_of_its_files(run_folder, tmp_path):
     from sim.output.completion import read_marker
     from sim.output.result import result_file_names

@@ -47,11 +47,22 @@ def _error(exc: BaseException | str) -> None:
 
 
 def _report_run(run: Path) -> Path:
-    """Rebuild one run's report; keep its completion marker true to the files rewritten."""
-    complete = completion.check_complete(run) is None
+    """Rebuild one run's report; keep its completion marker true to the files rewritten.
+
+    A run whose marker is missing or does not match its files (it stopped while
+    writing them, or a file changed since) is reported from what is there, with a
+    warning line that says so.
+    """
+    problem = completion.check_complete(run)
     written = write_report_files(run)
-    if complete:
+    if problem is None:
         completion.update_marker(run, [p.name for p in written])
+    else:
+        print(
+            f"{PROG}: warning: {run} is not a finished run ({problem}): its report shows the files as they are",
+            file=sys.stderr,
+            flush=True,
+        )
     return written[-1]
 
 
