@@ -233,7 +233,7 @@ def test_calibrate_bad_input_that_is_one_line_already(tmp_path, capsys):
             [str(example), "--out", str(tmp_path / "out" / "x.yaml"), "--market-size", "1000"],
             ["--out=", "a folder named population"],
         ),
-        ([str(example), "--out", str(out)], ["--market-size=None", "required with --out"]),
+        ([str(example), "--out", str(out)], ["--market-size is missing: with --out it is required"]),
         (
             [str(tmp_path / "nowhere.csv"), "--out", str(out), "--market-size", "1000"],
             [str(tmp_path / "nowhere.csv"), "no such file"],

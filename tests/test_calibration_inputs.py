@@ -162,7 +162,12 @@ def run_main(tmp_path: Path, *extra: str) -> int:
         (["--forecast-days", "0"], "--forecast-days=0 is not allowed"),
         (["--max-iterations", "0"], "--max-iterations=0 is not allowed"),
         (["--seed", "-1"], "--seed=-1 is not allowed"),
-        ([], "--market-size=None is not allowed"),
+        ([], "--market-size is missing: with --out it is required"),  # it said "--market-size=None is not allowed"
+        (
+            ["--market-size", "1000", "--sample-size", "5000"],
+            "--sample-size=5000 is not allowed: a whole number from 1 to --market-size (1,000)",
+        ),
+        (["--market-size", "1000", "--sample-size", "1001"], "--sample-size=1001 is not allowed"),
     ],
 )
 def test_bad_option_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, args, message):
@@ -586,3 +591,12 @@ def test_the_line_for_outputs_that_could_not_be_written_names_the_file_and_the_r
     assert unwritten_line("opsim-calibrate", bare) == (
         "opsim-calibrate: error: could not write an output file: disk quota exceeded; nothing was written"
     )
+
+
+@pytest.mark.parametrize("sample", ["1", "999", "1000"])
+def test_a_sample_up_to_the_market_is_taken(tmp_path, sample):
+    """The other side of refusing --sample-size above --market-size: 1 to M are taken."""
+    from sim.app import calibrate
+
+    args = calibrate._parser().parse_args(["data.csv", "--market-size", "1000", "--sample-size", sample])
+    calibrate._check_options(args)  # no error

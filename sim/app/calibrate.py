@@ -56,7 +56,7 @@ from sim.app.config import compose, load_config, preset_run_command
 from sim.app.exits import one_line_usage_errors
 from sim.app.lift import main as lift_main
 from sim.app.preflight import PRESET_NAME, check_writable, csv_writer, json_writer, stopped, text_writer
-from sim.base.errors import ConfigError
+from sim.base.errors import ConfigError, UsageError
 from sim.base.float_sum import sum_in_order
 from sim.core.cohorts import simulate_cohorts
 from sim.core.model import LifecycleModel
@@ -542,13 +542,17 @@ def _check_options(args: argparse.Namespace) -> None:
     _bounded("--seed", args.seed, 0, "a whole number >= 0")
     _bounded("--holdout", args.holdout, 2, "a whole number >= 2")
     _bounded("--period-days", args.period_days, 1, "a whole number >= 1")
+    if args.sample_size is not None and args.market_size is not None and args.sample_size > args.market_size:
+        # the preset said sample_size: 5000 for a market of 1000; opsim simulates at most M users
+        raise ConfigError(
+            "--sample-size", args.sample_size, f"a whole number from 1 to --market-size ({args.market_size:,})"
+        )
     if args.out:
         _check_out(Path(args.out))
         if args.market_size is None:
-            raise ConfigError(
-                "--market-size",
-                None,
-                "the real market of the product, a whole number >= 1 (required with --out)",
+            raise UsageError(
+                "--market-size is missing: with --out it is required, the real market of the product "
+                "(a whole number >= 1), for the preset written"
             )
     if args.report:
         check_writable("--report", Path(args.report), folder=True)
