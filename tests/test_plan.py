@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -497,6 +498,28 @@ def test_a_least_spend_plan_writes_its_files_its_frontier_the_targets_metric(tmp
     frontier = pd.read_parquet(tmp_path / "p" / "frontier.parquet")
     assert {"incremental_users", "incremental_users_low", "incremental_users_high"} <= set(frontier.columns)
     assert "cost" not in frontier.columns  # so the figure plots the target's metric, not the objective's
+    page = (tmp_path / "p" / "report.html").read_text()
+    row = re.search(r"D30 retention</th>(.*?)</tr>", page, re.S).group(1)
+    assert re.search(r">[-+]\d+\.\d( ± \d+\.\d)? pt<", row), row  # a difference of shares: signed points, not "0.1 %"
+
+
+@pytest.mark.parametrize(
+    ("metric", "value", "text"),
+    [
+        ("incremental_users", 2100.0, "2,100"),  # users whole: it printed "2,100.00"
+        ("incremental_users", -1439.28, "-1,439"),
+        ("incremental_profit", 12345.6, "12,346"),
+        ("cost", 4.0, "4"),
+        ("incremental_roi", 0.934, "0.93"),
+        ("d30", 0.0614, "6.1 %"),
+        ("incremental_roi", None, "—"),
+        ("incremental_profit", float("nan"), "—"),
+    ],
+)
+def test_the_plans_log_line_shows_each_objective_as_its_unit_reads(metric, value, text):
+    from sim.app.plan import _objective_number
+
+    assert _objective_number(metric, value) == text
 
 
 def test_response_curve_mode_allocates_within_the_budget(tmp_path):

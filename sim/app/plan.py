@@ -38,6 +38,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import sys
 import time
 import warnings
@@ -760,6 +761,15 @@ def _interval(values: np.ndarray) -> dict[str, float]:
     return {"mean": mean, "low": lo, "high": hi, "seeds": n}
 
 
+def _objective_number(metric: str, value: float | None) -> str:
+    """An objective's value as the log line shows it: users and money whole, a ROI to 2 decimals, D30 in %."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    if metric == "d30":
+        return f"{100 * value:.1f} %"
+    return f"{value:,.2f}" if metric == "incremental_roi" else f"{value:,.0f}"
+
+
 def _objective_metric(plan: PlanConfig) -> str:
     return "cost" if plan.objective == "least_spend" else plan.objective
 
@@ -931,11 +941,11 @@ def _task(cfg: Any) -> None:
         cur,
         f"{plan_cfg.budget:,.0f}",
         obj["metric"],
-        f"{obj['mean']:,.2f}",
-        f"{obj['low']:,.2f}" if obj["low"] is not None else "—",
-        f"{obj['high']:,.2f}" if obj["high"] is not None else "—",
+        _objective_number(obj["metric"], obj["mean"]),
+        _objective_number(obj["metric"], obj["low"]),
+        _objective_number(obj["metric"], obj["high"]),
         obj["seeds"],
-        f"{summary['base_strategy']['objective']['mean']:,.2f}",
+        _objective_number(obj["metric"], summary["base_strategy"]["objective"]["mean"]),
     )
     log.info(
         "%d simulations in %.0f s; plan in %s (report.html); run it: %s",

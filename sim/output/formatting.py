@@ -33,6 +33,7 @@ __all__ = [
     "money",
     "number",
     "percent",
+    "percentage_points",
     "ratio",
     "with_half_width",
 ]
@@ -87,6 +88,11 @@ def money(x: Any, currency: str, *, signed: bool = False, digits: int | None = N
 def percent(share: Any, digits: int = 1) -> str:
     """A share as a percentage: ``0.257`` → ``25.7 %``."""
     return MISSING if not is_number(share) else f"{100 * float(share):.{digits}f} %"
+
+
+def percentage_points(share: Any) -> str:
+    """A difference of two shares, signed, in percentage points: ``0.003`` → ``+0.3 pt``."""
+    return MISSING if not is_number(share) else f"{100 * float(share):+.1f} pt"
 
 
 def ratio(x: Any, digits: int = 2, *, signed: bool = True) -> str:

@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.output.figures import save_png
-from sim.output.formatting import counted, money, number, percent, ratio, with_half_width
+from sim.output.formatting import counted, money, number, percent, percentage_points, ratio, with_half_width
 from sim.output.glossary import definitions
 from sim.output.html import Cell, Comparison, definitions_html, figure_html, page, side_by_side_html, table_html
 from sim.output.style import compact_formatter, house_style, money_formatter
@@ -253,7 +253,7 @@ def _page(summary: Mapping[str, Any], images: dict[str, tuple[str, bytes]]) -> s
         "incremental_roi": (lambda x: ratio(x, 2), lambda x: ratio(x, 2)),
         "incremental_users": (lambda x: number(x), lambda x: number(x, signed=True)),
         "cost": (cash, signed_cash),
-        "d30": (lambda x: percent(x), lambda x: percent(x)),
+        "d30": (lambda x: percent(x), percentage_points),  # the difference in points, signed, as run pages show it
     }
     rows = [
         Comparison(

@@ -37,7 +37,16 @@ from sim.analysis.retention import MIN_POOLED_SHARE, pooled_curve_from_table
 from sim.analysis.stats import Z_95
 from sim.base.errors import ResultFolderError
 from sim.output.files import write_atomic, write_text
-from sim.output.formatting import MISSING, counted, digits_for, is_number, money, number, percent, ratio
+from sim.output.formatting import (
+    counted,
+    digits_for,
+    is_number,
+    money,
+    number,
+    percent,
+    percentage_points,
+    ratio,
+)
 from sim.output.glossary import TERMS, definitions
 from sim.output.html import (
     Cell,
@@ -455,9 +464,6 @@ def _side_by_side(data: FolderData) -> str:
     def signed_count(x: Any) -> str:
         return number(x, signed=True)
 
-    def points(x: Any) -> str:
-        return MISSING if not is_number(x) else f"{100 * float(x):+.1f} pt"
-
     gross = margin * float(s["revenue"])
     base_gross = margin * float(base["revenue"])
     cost = float(econ.get("cost_total") or 0.0)
@@ -502,7 +508,7 @@ def _side_by_side(data: FolderData) -> str:
                 s.get("retention", {}).get(n),
                 base.get("retention", {}).get(n),
                 percent,
-                points,
+                percentage_points,
                 key=f"retention.{n}",
             )
         )
