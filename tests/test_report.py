@@ -209,6 +209,9 @@ def test_opsim_report_on_a_folder_of_runs_writes_a_linked_index_with_progress(or
     assert "<style>" in index and "incremental profit" in index and "0 USD" in index  # spent nothing
     err = capsys.readouterr().err
     assert "reports" in err and "2/2" in err  # tqdm's progress bar
+    seed = json.loads((organic_folder / "meta.json").read_text())["seed"]
+    seeds = re.findall(r'</a></td><td class="num" data-value="([\d.]+)">(\d*)</td>', index)  # after the run's link
+    assert seeds == [(f"{seed:.1f}", str(seed))] * 2, seeds  # the seed column was blank
 
 
 def test_opsim_report_refuses_a_folder_without_results(tmp_path):

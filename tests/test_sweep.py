@@ -490,7 +490,7 @@ def test_a_glob_sweep_of_presets_runs_each_and_a_sweep_of_nothing_is_refused(tmp
 def test_a_jobs_recorded_seed_is_its_meta_jsons_whole_number_or_none(tmp_path, meta, seed):
     if meta is not None:
         (tmp_path / "meta.json").write_text(meta)
-    assert sweep._recorded_seed(tmp_path) == seed
+    assert completion.recorded_seed(tmp_path) == seed
 
 
 def test_sweep_page_and_table_show_cost_incremental_users_and_the_verdict(full_sweep):

@@ -193,15 +193,6 @@ def _split(overrides: list[str]) -> tuple[str, int | None, dict[str, str]]:
     return point, seed, params
 
 
-def _recorded_seed(job: Path) -> int | None:
-    """The seed a finished job ran with, as its ``meta.json`` records it (None if it cannot be read)."""
-    try:
-        seed = json.loads((job / "meta.json").read_text(encoding="utf-8")).get("seed")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
-
-
 def _label_points(jobs: pd.DataFrame, failures: list[dict[str, Any]]) -> None:
     """Name sweep points by the parameters that vary across the sweep only (short keys, readable values)."""
     params = [c for c in jobs.columns if c not in ("job", "point", "seed", "days", *_metrics())]
@@ -295,7 +286,7 @@ def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     for _finished, job, overrides in sorted(done.values(), key=lambda d: str(d[1])):
         point, seed, params = _split(overrides)
         if seed is None:  # not swept: the seed the job ran with (the config's)
-            seed = _recorded_seed(job)
+            seed = completion.recorded_seed(job)
         summary = json.loads((job / "summary.json").read_text())
         row = {"job": str(job.relative_to(root)), "point": point, "seed": seed, "days": summary.get("days")}
         rows.append({**row, **params, **job_metrics(summary)})

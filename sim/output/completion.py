@@ -34,6 +34,7 @@ __all__ = [
     "config_hash",
     "file_record",
     "read_marker",
+    "recorded_seed",
     "update_marker",
     "write_marker",
 ]
@@ -140,3 +141,12 @@ def check_complete(folder: str | os.PathLike[str], digest: str | None = None) ->
         if file_record(path)["sha256"] != expected.get("sha256"):
             return f"{name}: content differs from its SHA-256 in {DONE}"
     return None
+
+
+def recorded_seed(run: str | os.PathLike[str]) -> int | None:
+    """The seed a run's ``meta.json`` records (None if it cannot be read, or is not a whole number)."""
+    try:
+        seed = json.loads((Path(run) / "meta.json").read_text(encoding="utf-8")).get("seed")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
 
+from sim.output.completion import recorded_seed
 from sim.output.files import write_text
 from sim.output.formatting import money, number, percent, ratio
 from sim.output.html import Cell, page, table_html
@@ -57,6 +58,8 @@ def write_index(
         inc = econ.get("incremental") or {}
         ret = s.get("retention", {})
         label, seed = (labels or {}).get(rep.parent, (str(rep.parent.relative_to(root)), None))
+        if seed is None:  # not a sweep's job (or its seed was not swept): the seed the run records
+            seed = recorded_seed(rep.parent)
         payback = econ.get("payback_day")
         spent = bool(econ.get("cost_total"))
         rows.append(
