@@ -884,3 +884,14 @@ def test_strategy_daily_has_baseline_and_incremental_gross_profit_columns(paid):
     np.testing.assert_array_equal(daily[channels].sum(axis=1).to_numpy(), daily["new_users"].to_numpy())
     econ = paid.main.summary["economics"]
     assert econ["incremental"]["gross_profit"] == pytest.approx(daily["incremental_gross_profit"].sum())
+
+
+def test_a_sweep_whose_paid_points_have_no_incremental_results_ranks_all_by_profit():
+    """Without the baseline runs a point that spends nothing still has its incremental profit (zero); ranking by
+    incremental profit put it first and the paid points, which have none, after it in no order."""
+    jobs = _jobs_table()
+    jobs["profit"] = jobs["incremental_profit"] * -1
+    jobs["incremental_profit"] = np.where(jobs["point"] == "B", 0.0, np.nan)  # B spends nothing
+    out = summarize_points(jobs)
+    assert (out["rank_metric"] == "profit").all()
+    assert out["point"].tolist() == ["C", "B", "A"]  # by profit: −6.5, −7.2, −20

@@ -429,15 +429,15 @@ def test_without_the_baseline_the_payback_is_unknown_not_zero_of_n_seeds(tmp_pat
     out = tmp_path / "nobase"
     argv = ["-m", "strategy=paid_growth,baseline", "seed=0,1", "economics.compare_to_baseline=false", *tiny]
     sim.app.cli.main([*argv, f"hydra.sweep.dir={out}"])
-    rows = {
-        line.split(" | ")[1]: line
-        for line in (out / "sweep_summary.md").read_text().splitlines()
-        if "strategy=" in line
-    }
+    md = (out / "sweep_summary.md").read_text()
+    assert "| profit, no baseline run (USD) |" in md  # ranked by profit: the table shows it, not an empty incremental one
+    rows = {line.split(" | ")[1]: line for line in md.splitlines() if "strategy=" in line}
+    assert rows["strategy=paid_growth"].split(" | ")[5].startswith("-")  # its profit: a number, negative here
     assert rows["strategy=paid_growth"].split(" | ")[-2] == "—"  # paid back: unknown, not 0/2
     assert rows["strategy=baseline"].split(" | ")[-2] == "0/2"  # spends nothing: known (nothing to pay back)
     page = (out / "report.html").read_text()
     assert "unknown without the baseline run" in page and "0 of 2 seeds" in page  # the baseline's note stays
+    assert 'data-key="profit"' in page and 'data-key="incremental_profit"' not in page
     job = next(p.parent for p in out.rglob("summary.json") if "paid_growth" in p.parent.name)
     headline = write_report(job, pngs=False).read_text()
     assert re.search(r"payback day</th><td[^>]*>unknown without the baseline run<", headline)

@@ -63,7 +63,9 @@ def job_metrics(summary: dict[str, Any]) -> dict[str, float]:
 
 def summarize_points(jobs: pd.DataFrame) -> pd.DataFrame:
     """Per sweep point: mean, 95 % interval and n of every metric; P(best); seeds that paid back; rank."""
-    rank_metric = "incremental_profit" if jobs["incremental_profit"].notna().any() else "profit"
+    # by incremental profit where every job has one: without the baseline runs only the points that spend
+    # nothing have theirs (zero), and the others could not be ranked against them
+    rank_metric = "incremental_profit" if jobs["incremental_profit"].notna().all() else "profit"
     rows = []
     for point, group in jobs.groupby("point", sort=False):
         row: dict[str, Any] = {"point": point, "seeds": int(group["seed"].nunique())}

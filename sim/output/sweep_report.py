@@ -157,7 +157,7 @@ def sweep_markdown(table: pd.DataFrame, failures: list[dict[str, Any]], root: Pa
         "paid back = seeds at which the point paid back within the horizon; "
         "P(best) = share of seeds (paired: same random numbers) at which the point is best.",
         "",
-        f"| rank | point | seeds | cost{unit} | incremental users | incremental profit{unit} | incremental ROI | "
+        f"| rank | point | seeds | cost{unit} | incremental users | {_profit_label(table)}{unit} | incremental ROI | "
         f"D1 | D7 | D30 | CAC{unit} | LTV{unit} | payback day | paid back | P(best) |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -168,7 +168,7 @@ def sweep_markdown(table: pd.DataFrame, failures: list[dict[str, Any]], root: Pa
             str(r["seeds"]),
             _cell_md(r, "cost", cash),
             _cell_md(r, "incremental_users", lambda x: number(x)),
-            _cell_md(r, "incremental_profit", cash),
+            _cell_md(r, _profit_metric(table), cash),
             _cell_md(r, "incremental_roi", lambda x: ratio(x, signed=False)),
             _cell_md(r, "d1", share),
             _cell_md(r, "d7", share),
@@ -407,8 +407,9 @@ def _figures(jobs: pd.DataFrame, table: pd.DataFrame, root: Path, currency: str)
 
 
 CAPTIONS = {
-    "sweep_points.png": "Every point's mean incremental profit and ROI over seeds, best first; the bars are 95 % "
-    "t-intervals over seeds (drawn only where a point has two seeds or more).",
+    "sweep_points.png": "Every point's mean incremental profit and ROI over seeds (profit and ROI where no baseline "
+    "run was made), best first; the bars are 95 % t-intervals over seeds (drawn only where a point has two seeds or "
+    "more).",
     "sweep_retention.png": "Classic retention of the three best points, each seed pooled over all its cohorts exactly "
     "as the table's D1/D7/D30, then averaged over seeds.",
     "sweep_heatmap.png": "Mean of the ranking metric over the two swept numbers (averaged over seeds and any other "
@@ -446,7 +447,21 @@ def _interval_cell(row: pd.Series, m: str, fmt: Any, key: str) -> Cell:
     return Cell(fmt(mean), mean if is_number(mean) else None, note=note, numeric=True, key=key)
 
 
+def _profit_metric(table: pd.DataFrame) -> str:
+    """The money column the table shows: the ranking's own, incremental profit, or profit without the baseline runs.
+
+    Without them (``economics.compare_to_baseline=false``) every incremental column is
+    empty and the points are ranked by profit, which the table then shows in its place.
+    """
+    return "profit" if str(table["rank_metric"].iloc[0]) == "profit" else "incremental_profit"
+
+
+def _profit_label(table: pd.DataFrame) -> str:
+    return "profit, no baseline run" if _profit_metric(table) == "profit" else "incremental profit"
+
+
 def _ranked_table(table: pd.DataFrame, currency: str) -> str:
+    profit = _profit_metric(table)
     rows = []
     for _, r in table.iterrows():
         half_roi = (r["incremental_roi_hi"] - r["incremental_roi_lo"]) / 2
@@ -458,9 +473,7 @@ def _ranked_table(table: pd.DataFrame, currency: str) -> str:
                 Cell(str(r["seeds"]), r["seeds"]),
                 _interval_cell(r, "cost", lambda x: money(x, currency, digits=0), "cost"),
                 _interval_cell(r, "incremental_users", lambda x: number(x, signed=True), "incremental_users"),
-                _interval_cell(
-                    r, "incremental_profit", lambda x: money(x, currency, signed=True, digits=0), "incremental_profit"
-                ),
+                _interval_cell(r, profit, lambda x: money(x, currency, signed=True, digits=0), profit),
                 _interval_cell(r, "incremental_roi", lambda x, d=roi_digits: ratio(x, d), "incremental_roi"),
                 _interval_cell(r, "d30", percent, "d30"),
                 Cell(
@@ -481,7 +494,7 @@ def _ranked_table(table: pd.DataFrame, currency: str) -> str:
         Cell("seeds", numeric=True),
         Cell("cost", numeric=True),
         Cell("incremental users", numeric=True),
-        Cell("incremental profit", numeric=True),
+        Cell(_profit_label(table), numeric=True),
         Cell("incremental ROI", numeric=True),
         Cell("D30", numeric=True),
         Cell("payback day", numeric=True),
