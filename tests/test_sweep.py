@@ -430,7 +430,9 @@ def test_without_the_baseline_the_payback_is_unknown_not_zero_of_n_seeds(tmp_pat
     argv = ["-m", "strategy=paid_growth,baseline", "seed=0,1", "economics.compare_to_baseline=false", *tiny]
     sim.app.cli.main([*argv, f"hydra.sweep.dir={out}"])
     md = (out / "sweep_summary.md").read_text()
-    assert "| profit, no baseline run (USD) |" in md  # ranked by profit: the table shows it, not an empty incremental one
+    assert (
+        "| profit, no baseline run (USD) |" in md
+    )  # ranked by profit: the table shows it, not an empty incremental one
     rows = {line.split(" | ")[1]: line for line in md.splitlines() if "strategy=" in line}
     assert rows["strategy=paid_growth"].split(" | ")[5].startswith("-")  # its profit: a number, negative here
     assert rows["strategy=paid_growth"].split(" | ")[-2] == "—"  # paid back: unknown, not 0/2
@@ -453,6 +455,26 @@ def test_a_sweep_of_seeds_only_names_its_one_point_so_not_by_a_key_it_did_not_sw
     table = pd.read_parquet(out / "sweep_summary.parquet")
     assert list(table.point) == [sweep.SEEDS_ONLY] and list(table.seeds) == [2]
     assert "market_size=1,500" not in (out / "sweep_summary.md").read_text()
+
+
+def test_the_sweep_page_links_the_index_of_every_run_only_when_it_is_of_these_jobs(tmp_path, monkeypatch, capsys):
+    """After a second sweep into the folder, its page linked the index opsim-report had written for the first."""
+    from sim.app import report_cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["opsim"])
+    tiny = ["population.market_size=1500", "horizon_days=8", "figures=false", "economics.marginal_roi=false"]
+    out = tmp_path / "linked"
+    link = '<a href="index.html">'
+    sim.app.cli.main(["-m", "seed=0,1", *tiny, f"hydra.sweep.dir={out}"])
+    assert link not in (out / "report.html").read_text()  # no index yet
+    assert report_cli.main([str(out), "--no-progress"]) == 0
+    assert link in (out / "report.html").read_text() and (out / "index.html").is_file()
+    sim.app.cli.main(["-m", "seed=0,1,2", *tiny, f"hydra.sweep.dir={out}"])
+    assert link not in (out / "report.html").read_text()  # the index lists two runs of three: not linked
+    assert report_cli.main([str(out), "--no-progress"]) == 0
+    assert link in (out / "report.html").read_text()
+    assert (out / "index.html").read_text().count("/report.html") == 3
 
 
 def test_a_glob_sweep_of_presets_runs_each_and_a_sweep_of_nothing_is_refused(tmp_path, monkeypatch, capsys):

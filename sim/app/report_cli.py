@@ -98,13 +98,14 @@ def _report(root: Path, *, progress: bool) -> int:
                 code = exit_code(exc) if isinstance(exc, OpsimError | OSError) else EXIT_BAD_INPUT
                 # the folder given is malformed: bad input; one run of a sweep is: that run failed
                 status = max(status, code if run == root else min(code, EXIT_FAILED))
-    if reports and (len(runs) > 1 or runs[0] != root):
+    indexed = bool(reports) and (len(runs) > 1 or runs[0] != root)
+    if indexed:
         sweep_page = root / "report.html" if is_sweep else None
         print(f"index: {write_index(root, reports, labels=labels, sweep_report=sweep_page)}")
     if is_sweep:
         from sim.app.sweep import aggregate
 
-        result = aggregate(root, collected)
+        result = aggregate(root, collected, index=indexed)
         print(
             f"sweep: {counted(result['jobs'], 'job')}, {counted(result['points'], 'point')}, "
             f"{len(result['failures'])} failed: "

@@ -338,7 +338,7 @@ def clear_summary(sweep_dir: str | Path) -> None:
 
 
 def aggregate(
-    sweep_dir: str | Path, collected: tuple[pd.DataFrame, list[dict[str, Any]]] | None = None
+    sweep_dir: str | Path, collected: tuple[pd.DataFrame, list[dict[str, Any]]] | None = None, *, index: bool = False
 ) -> dict[str, Any]:
     """Aggregate every job below ``sweep_dir``; write the comparison table and figures, then ``SUMMARY.json``.
 
@@ -349,6 +349,7 @@ def aggregate(
     Args:
         sweep_dir: The sweep folder.
         collected: What :func:`collect` returned for it, if the caller has it already.
+        index: The caller has just written the folder's ``index.html``: the page links it.
 
     Returns:
         ``{"jobs": n, "points": n, "failures": [...], "files": [...]}``.
@@ -361,7 +362,7 @@ def aggregate(
     clear_summary(root)
     jobs, failures = collect(root) if collected is None else collected
     table = None if jobs.empty else summarize_points(jobs)
-    files = write_sweep_summary(root, jobs, table, failures)
+    files = write_sweep_summary(root, jobs, table, failures, index=index)
     result = {"jobs": len(jobs), "points": 0 if table is None else len(table), "failures": failures, "files": files}
     records = {name: completion.file_record(root / name) for name in files}
     write_json(root / SUMMARY, {**result, "files": records})

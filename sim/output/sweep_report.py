@@ -546,8 +546,12 @@ def _sweep_page(
     failures: list[dict[str, Any]],
     figures: list[str],
     context: SweepContext,
+    index: bool = False,
 ) -> None:
-    """One self-contained HTML page for the sweep: verdict, what was swept, ranked table, definitions, figures."""
+    """One self-contained HTML page for the sweep: verdict, what was swept, ranked table, definitions, figures.
+
+    ``index``: link ``index.html`` (every run's report), which the caller has just written for these jobs.
+    """
     best = table.iloc[0]
     if is_number(best["cost"]) and best["cost"] > 0:
         verdict = verdict_html(
@@ -576,7 +580,7 @@ def _sweep_page(
     )
     where = html.escape(_shown(root))
     links = ['<a href="#ranking">Ranking</a>', '<a href="#figures">Figures</a>']
-    if (root / "index.html").is_file():
+    if index and (root / "index.html").is_file():
         links.append('<a href="index.html">Every run\'s report</a>')
     links.append('<a href="sweep_summary.csv">Table as CSV</a>')
     metric = str(table["rank_metric"].iloc[0]).replace("_", " ")
@@ -596,7 +600,7 @@ paid back within the horizon. The best point is highlighted.</p>
 
 
 def write_sweep_summary(
-    root: Path, jobs: pd.DataFrame, table: pd.DataFrame | None, failures: list[dict[str, Any]]
+    root: Path, jobs: pd.DataFrame, table: pd.DataFrame | None, failures: list[dict[str, Any]], *, index: bool = False
 ) -> list[str]:
     """Write the sweep's comparison files into ``root``; return their names.
 
@@ -605,6 +609,8 @@ def write_sweep_summary(
         jobs: One row per finished job (job folder, point, seed, days, parameters, metrics).
         table: One row per point (:func:`sim.analysis.sweep_stats.summarize_points`), None if no job finished.
         failures: The failed jobs.
+        index: The caller has just written ``index.html`` for these jobs: the page links it. An older
+            one (``opsim-report`` writes it; a later sweep into the folder does not) is not linked.
 
     """
     write_json(root / "failures.json", failures)
@@ -620,6 +626,6 @@ def write_sweep_summary(
     write_text(root / "sweep_summary.md", sweep_markdown(table, failures, root, context.currency))
     files += ["sweep_jobs.parquet", "sweep_summary.parquet", "sweep_summary.csv", "sweep_summary.md"]
     files += _figures(jobs, table, root, context.currency)
-    _sweep_page(root, jobs, table, failures, [f for f in files if f.endswith(".png")], context)
+    _sweep_page(root, jobs, table, failures, [f for f in files if f.endswith(".png")], context, index)
     files.append("report.html")
     return files
