@@ -25,6 +25,11 @@ from sim.app.config import Config
             ["strategy=winback", "strategy.winback.enabled=7"],
             r"^strategy.winback.enabled=7 is not allowed: true or false$",
         ),
+        (
+            ["strategy=winback", "strategy.winback={enabled: 2}"],
+            r"^strategy.winback.enabled=2 is not allowed: true or false$",
+        ),
+        (["population.name='a b',c"], r"^population.name=\"'a b',c\" is not allowed: one value \(several are a sweep"),
         (["population.market_sizee=10"], r"population.market_sizee='10' .* unknown key in population; .*market_size"),
         (["+colour=red"], r"colour='red' .* unknown key in the top level"),
         (["+population.segments.core.foo=1"], r"population.segments.core.foo=1 .* expected one of weight, churn"),
@@ -200,3 +205,16 @@ def test_a_preset_file_yaml_cannot_read_is_named_by_its_group_name_file_and_line
         f"population='broken' is not allowed: a preset file YAML can read ({file}, line 2, column 15: "
         "mapping values are not allowed here)"
     )
+
+
+def test_a_yaml_error_with_a_context_names_the_problems_own_line(tmp_path):
+    """YAML's "while parsing a flow sequence (line 1) ... expected ',' or ']' (line 2)": the first mark was named."""
+    (tmp_path / "population").mkdir()
+    (tmp_path / "population" / "open.yaml").write_text("name: [unclosed\n")
+    with pytest.raises(ConfigError) as info:
+        compose(["population=open"], extra_dir=str(tmp_path))
+    message = str(info.value)
+    where = tmp_path / "population" / "open.yaml"
+    assert message.startswith(
+        f"population='open' is not allowed: a preset file YAML can read ({where}, line 2, column 1: expected ',' or ']'"
+    ), message

@@ -225,6 +225,15 @@ def test_new_entries_placed_wrong_and_values_given_whole_are_one_line_naming_wha
     assert "None" not in str(info.value) and "conf/add/" not in str(info.value)
 
 
+def test_a_new_entrys_kind_given_as_several_values_is_named_as_given():
+    """It printed the parser's object: "+add@strategy.paid_ads.x=ChoiceSweep(tags=set(), list=[...], ...)"."""
+    from sim.app.config import parse_overrides
+
+    with pytest.raises(ConfigError) as info:
+        parse_overrides(["+add@strategy.paid_ads.x=channel,segment"])
+    assert str(info.value).startswith("+add@strategy.paid_ads.x='channel,segment' is not allowed: a new entry of")
+
+
 def test_each_map_takes_its_own_kind_of_new_entry():
     """The other side of the refusals: each entry placed in its own map, at a name."""
     from sim.app.config import MAP_ENTRY_KINDS

@@ -837,3 +837,17 @@ def test_opsim_plan_print_command_checks_the_config_name_in_its_config_dir(tmp_p
     except SystemExit as stop:
         assert stop.code in (0, None), capsys.readouterr().err
     assert "horizon_days: 33" in capsys.readouterr().out
+
+
+def test_a_plan_without_frontier_levels_draws_a_frontier_that_says_so():
+    """plan.frontier_budgets=[] passed the checks and ended, after the whole search, in a ValueError traceback."""
+    from sim.output import plan_report
+
+    empty = pd.DataFrame()
+    assert plan_report._frontier_metric(empty, "incremental_profit") == "incremental_profit"
+    fig = plan_report.frontier_figure(empty, "incremental_profit")
+    assert [t.get_text() for t in fig.axes[0].texts] == [plan_report.NO_FRONTIER_LEVELS]
+    none_fits = pd.DataFrame({"budget": [1.0], "incremental_profit": [np.nan], "incremental_profit_low": [np.nan]})
+    none_fits["incremental_profit_high"] = np.nan
+    fig = plan_report.frontier_figure(none_fits, "incremental_profit")
+    assert [t.get_text() for t in fig.axes[0].texts] == [plan_report.NO_FRONTIER_PLAN]

@@ -477,6 +477,30 @@ def test_the_sweep_page_links_the_index_of_every_run_only_when_it_is_of_these_jo
     assert (out / "index.html").read_text().count("/report.html") == 3
 
 
+def test_a_sweep_with_another_sweeper_into_the_folder_is_not_summarised_by_the_last_opsim_plan(tmp_path, monkeypatch):
+    """With hydra/sweeper=basic (which records no plan) the summary counted the previous opsim sweep's plan only."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["opsim"])
+    tiny = ["population.market_size=1500", "horizon_days=8", "figures=false", "economics.marginal_roi=false"]
+    out = tmp_path / "mixed"
+    sim.app.cli.main(["-m", "seed=0,1", *tiny, f"hydra.sweep.dir={out}"])
+    assert (out / sweep.PLAN).is_file()
+    sim.app.cli.main(["-m", "hydra/sweeper=basic", "seed=2,3", *tiny, f"hydra.sweep.dir={out}"])
+    assert not (out / sweep.PLAN).exists()  # no plan: every job in the folder counts, as before plans
+    jobs = pd.read_parquet(out / "sweep_jobs.parquet")
+    assert sorted(jobs["seed"]) == [0, 1, 2, 3]
+
+
+def test_a_glob_that_matches_one_preset_names_its_point_by_it(tmp_path, monkeypatch):
+    """The seeds-only name went to any sweep in which no key varies, a one-preset glob without seeds too."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["opsim"])
+    tiny = ["population.market_size=1500", "horizon_days=8", "figures=false", "economics.marginal_roi=false"]
+    out = tmp_path / "one"
+    sim.app.cli.main(["-m", "population=glob(*game*)", *tiny, f"hydra.sweep.dir={out}"])
+    assert list(pd.read_parquet(out / "sweep_summary.parquet").point) == ["population=game"]
+
+
 def test_a_glob_sweep_of_presets_runs_each_and_a_sweep_of_nothing_is_refused(tmp_path, monkeypatch, capsys):
     """``strategy='glob(ba*)'`` (Hydra's way to sweep presets) ended in "ConfigLoader is not set"; range(0,0) in an IndexError."""
     monkeypatch.chdir(tmp_path)

@@ -73,10 +73,13 @@ def parse_argv(argv: Sequence[str], prog: str = PROG) -> argparse.Namespace:
     """Read the command line with Hydra's own parser (of ``prog``: opsim's or opsim-plan's); one line for a bad flag.
 
     Raises:
-        UsageError: On an unknown flag, a flag without its value, or Hydra's
+        UsageError: On an unknown flag, a flag without its value, Hydra's
             ``--experimental-rerun`` (which only ``@hydra.main`` reads: opsim would
-            ignore it and run the default config).
-        ConfigError: On a ``--config-dir`` that is not a folder.
+            ignore it and run the default config), two modes at once (``--run``, ``-m``
+            or ``hydra.mode=MULTIRUN``, ``--cfg``, ``--info``, ``--shell-completion``:
+            Hydra's ValueError otherwise), and ``--help`` with swept values.
+        ConfigError: On a ``--config-dir`` that is not a folder, and an override that
+            cannot be parsed (:func:`sim.app.config.parse_overrides`, for ``--help``).
 
     """
     from hydra._internal.utils import get_args_parser
@@ -112,7 +115,12 @@ def parse_argv(argv: Sequence[str], prog: str = PROG) -> argparse.Namespace:
         if given
     ]
     if len(modes) > 1:  # Hydra's ValueError traceback otherwise
-        hint = "; to print the config of a sweep's job, leave -m out and give one value per key" if sweep else ""
+        printing = args.cfg is not None or args.info is not None
+        hint = (
+            "; to print the config of a sweep's job, leave -m out and give one value per key"
+            if sweep and printing
+            else ""
+        )
         refuse(f"{' and '.join(modes)} together: one at a time (a run, a sweep, or printing){hint}")
     if sweep and args.help and any(o.is_sweep_override() for o in parse_overrides(args.overrides)):
         refuse("--help with swept values: --help shows one config; give one value per key (or none)")
@@ -541,6 +549,7 @@ def main(argv: Sequence[str] | None = None, *, figure_workers: FigureWorkers | N
             argv.append("hydra.sweeper.prevalidated=true")
     if plan.multirun:
         sweep.clear_summary(plan.folder)  # whatever is there now would not describe this sweep
+        sweep.clear_plan(plan.folder)  # opsim's sweeper records this sweep's; another sweeper, none
     with warnings.catch_warnings(record=True) as caught, quiet_logging_errors():
         warnings.simplefilter("always")
         try:

@@ -178,7 +178,7 @@ def _check_new_entry(text: str, package: str, kind: Any) -> None:
     given = text.partition("=")[0]
     if map_key not in MAP_ENTRY_KINDS or not name:
         raise ConfigError(given, kind, f"a new entry of a map, with its name: {where}")
-    if kind != MAP_ENTRY_KINDS[map_key]:
+    if str(kind) != MAP_ENTRY_KINDS[map_key]:
         raise ConfigError(given, kind, f"a new entry of {map_key}: +add@{map_key}.{name}={MAP_ENTRY_KINDS[map_key]}")
 
 
@@ -187,7 +187,13 @@ def _check_whole_number_for_bool(key: str, value: Any) -> None:
 
     ``figures=-1`` ran with the figures on, and ``record_events=2`` with events, where
     ``record_events=maybe`` is refused; 0 and 1 stay false and true, as OmegaConf reads them.
+    Command-line values of opsim's run config only (a mapping given whole included), not
+    preset files nor the planner's own keys.
     """
+    if isinstance(value, dict):  # a mapping given whole: strategy.winback={enabled: 2}
+        for inner, item in value.items():
+            _check_whole_number_for_bool(f"{key}.{inner}", item)
+        return
     if not isinstance(value, int) or isinstance(value, bool) or value in (0, 1):
         return
     parent, _, name = key.rpartition(".")
@@ -371,16 +377,22 @@ def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[
     missing = next((e for e in chain if isinstance(e, MissingConfigException)), None)
     if missing is not None and "primary config" in text:
         return ConfigError("--config-name", missing.missing_cfg_file, "a config file in the config folders")
-    unreadable = _YAML_ERROR.search(text)
-    if unreadable is not None:  # a preset file YAML cannot read: named by its group and name, and where
-        path = Path(unreadable["file"])
-        problem = text[: unreadable.start()].strip().rstrip(":")
-        where = f"{path}, line {unreadable['line']}, column {unreadable['column']}"
+    marks = list(_YAML_ERROR.finditer(text))
+    if marks:  # a preset file YAML cannot read: named by its group and name, and where (the problem's own mark,
+        # the last: "while parsing a flow sequence in ..., line 1 ... expected ',' or ']' ... in ..., line 2")
+        last = marks[-1]
+        path = Path(last["file"])
+        problem = text[marks[-2].end() if len(marks) > 1 else 0 : last.start()].strip().rstrip(":")
+        where = f"{path}, line {last['line']}, column {last['column']}"
         return ConfigError(path.parent.name, path.stem, f"a preset file YAML can read ({where}: {problem})")
     ambiguous = _AMBIGUOUS.search(text)
     if ambiguous is not None:  # a,b without -m (opsim-plan has no -m at all)
+        key = ambiguous["key"]
+        given = values.get(key)  # as given: the message's own quoting cuts a value with a quote in it short
         return ConfigError(
-            ambiguous["key"], ambiguous["value"], "one value (several are a sweep: opsim -m; a list is key=[a,b])"
+            key,
+            given if isinstance(given, str) else ambiguous["value"],
+            "one value (several are a sweep: opsim -m; a list is key=[a,b])",
         )
     return ConfigError("override", " ".join(f"{k}={v}" for k, v in values.items() if v is not _REPEATED), text)
 
@@ -457,7 +469,7 @@ def parse_overrides(overrides: Iterable[str]) -> list[Any]:
         parsed.append(one)
     for text, one in zip(overrides, parsed, strict=True):
         if one.key_or_group == ADD_GROUP and not one.is_delete():
-            _check_new_entry(text, one.package or "", one.value())
+            _check_new_entry(text, one.package or "", text.partition("=")[2])
         elif not one.is_delete():
             _check_whole_number_for_bool(one.key_or_group, one.value())
     seen: dict[str, list[Any]] = {}

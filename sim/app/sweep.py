@@ -62,6 +62,7 @@ __all__ = [
     "SUMMARY",
     "AggregateCallback",
     "aggregate",
+    "clear_plan",
     "clear_summary",
     "collect",
     "config_hash",
@@ -198,14 +199,17 @@ def _label_points(jobs: pd.DataFrame, failures: list[dict[str, Any]]) -> None:
     params = [c for c in jobs.columns if c not in ("job", "point", "seed", "days", *_metrics())]
     everything = [*jobs[params].astype(str).to_dict("records"), *(f["params"] for f in failures)]
     varying = [p for p in params if len({str(r.get(p)) for r in everything}) > 1]
+    seeds_only = not varying and params and jobs["seed"].nunique() > 1
+    if seeds_only:  # only the seed varies: one point, named so (its first key was read as if it were swept)
+        jobs["point"] = SEEDS_ONLY
+        for f in failures:
+            f["point"] = SEEDS_ONLY
+        return
+    varying = varying or params[:1]  # one value of one key (a glob that matched one preset): named by it
     if varying:
         jobs["point"] = [point_label(r, varying) for r in jobs[params].astype(str).to_dict("records")]
         for f in failures:
             f["point"] = point_label(f["params"], varying)
-    elif params:  # only the seed varies: one point, named so (its first key read as if it were swept)
-        jobs["point"] = SEEDS_ONLY
-        for f in failures:
-            f["point"] = SEEDS_ONLY
 
 
 def _metrics() -> tuple[str, ...]:
@@ -224,6 +228,15 @@ def record_plan(sweep_dir: str | Path, jobs: Sequence[Sequence[str]]) -> None:
     folder = Path(sweep_dir)
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / PLAN, {"jobs": sorted({overrides_hash(job) for job in jobs})})
+
+
+def clear_plan(sweep_dir: str | Path) -> None:
+    """Remove the folder's :data:`PLAN` before a sweep: only opsim's sweeper records one again.
+
+    A sweep with another sweeper (``hydra/sweeper=basic``) records none, and its summary
+    then counts every job in the folder, not an earlier opsim sweep's plan.
+    """
+    (Path(sweep_dir) / PLAN).unlink(missing_ok=True)
 
 
 def _planned(root: Path) -> set[str] | None:

@@ -76,15 +76,23 @@ def allocation_figure(summary: Mapping[str, Any], *, ax: Any = None) -> Figure:
     return fig
 
 
+#: What the frontier figure says without budget levels, and when no plan fits any of them.
+NO_FRONTIER_LEVELS = "no budget levels to draw (plan.frontier_budgets is empty)"
+NO_FRONTIER_PLAN = "no plan found within any budget level"
+
+
 def frontier_figure(frontier: pd.DataFrame, metric: str, currency: str = "", *, ax: Any = None) -> Figure:
     """Best objective at each budget level, with its 95 % interval over seeds."""
     with house_style():
         fig = ax.figure if ax is not None else Figure(figsize=(7, 4.2), dpi=FIGURE_DPI)
         ax = ax if ax is not None else fig.add_subplot()
-        f = frontier.dropna(subset=[metric])
+        f = frontier.dropna(subset=[metric]) if metric in frontier else frontier.iloc[0:0]
         if len(f):
             err = np.vstack([f[metric] - f[f"{metric}_low"], f[f"{metric}_high"] - f[metric]])
             ax.errorbar(f["budget"], f[metric], yerr=np.nan_to_num(err), fmt="-o", color="#0072B2", capsize=3)
+        else:
+            why = NO_FRONTIER_LEVELS if frontier.empty else NO_FRONTIER_PLAN
+            ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes, fontsize=10)
         ax.set_xlabel("budget")
         ax.xaxis.set_major_formatter(money_formatter(currency))
         if metric in ("incremental_profit", "cost"):
@@ -312,11 +320,9 @@ def _frontier_metric(frontier: pd.DataFrame, metric: str) -> str:
     if {metric, f"{metric}_low", f"{metric}_high"} <= set(frontier.columns):
         return metric
     with_interval = [c for c in frontier.columns if {f"{c}_low", f"{c}_high"} <= set(frontier.columns)]
-    if len(with_interval) != 1:
-        raise ValueError(
-            f"the frontier table has no single metric with its interval (columns {list(frontier.columns)})"
-        )
-    return with_interval[0]
+    if len(with_interval) > 1:
+        raise ValueError(f"the frontier table has more than one metric with its interval ({with_interval})")
+    return with_interval[0] if with_interval else metric  # none: no budget levels, which the figure says
 
 
 def plan_report_files(
