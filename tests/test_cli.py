@@ -364,3 +364,75 @@ def test_version_names_opsims_version_then_pythons_and_the_libraries(prog, capsy
         f"Mesa {metadata.version('mesa')}, numpy {metadata.version('numpy')})"
     )
     assert capsys.readouterr().out.strip() == expected
+
+
+def test_a_spend_paid_back_names_its_day_and_one_not_paid_back_the_horizon():
+    """The closing line's payback: only the unpaid case ran in this process (a 20-day paid run)."""
+    from sim.app import cli
+
+    assert cli._payback(12, 90) == "payback day 12"
+    assert cli._payback(0, 90) == "payback day 0"
+    assert cli._payback(None, 90) == "not paid back within 90 days"
+    assert cli._payback(None, 1) == "not paid back within 1 day"
+
+
+def test_experimental_rerun_is_refused_with_how_to_run_again():
+    """The whole line: the bad-flag table checks only its start."""
+    from sim.app import cli
+    from sim.base.errors import UsageError
+
+    with pytest.raises(UsageError) as refused:
+        cli.parse_argv(["--experimental-rerun", "x.pickle"])
+    assert str(refused.value) == (
+        "--experimental-rerun x.pickle: not supported; to run again, give the same command line again: the same "
+        "seed gives the same results (a run's folder lists its overrides in .hydra/overrides.yaml) "
+        "(opsim --help lists the flags; key=value sets a config key)"
+    )
+
+
+def test_the_runs_closing_lines_in_full_for_a_run_long_enough_for_d30(tmp_path, caplog):
+    """Each line whole (the test above reads parts of them); D30 a number once the run is 31 days or longer."""
+    import logging
+
+    from sim import load_config
+    from sim.app import cli
+
+    typed = load_config(["population.market_size=3000", "horizon_days=40", "progress=false", "figures=false"])
+    with caplog.at_level(logging.INFO, logger="opsim"):
+        cli._run_one(typed, tmp_path / "run")
+    said = [r.getMessage() for r in caplog.records]
+    lines = {
+        "start": r"simulating \w+: N = [\d,]+ simulated users for a market of M = 3,000, 40 days, seed 0",
+        "retention": (
+            r"D1 \d+\.\d %  D7 \d+\.\d %  D30 \d+\.\d %  "
+            r"\| acquired [\d,]+  DAU [\d,]+  MAU [\d,]+  revenue [\d,]+ \S+"
+        ),
+        "speed": r"\S+ agent-days/s; results in " + re.escape(str(tmp_path / "run")),
+    }
+    for name, pattern in lines.items():
+        assert any(re.fullmatch(pattern, line) for line in said), (name, said)
+    assert not [line for line in said if line.startswith("strategy")]  # the baseline spends nothing: no money line
+
+
+def test_a_run_that_spends_under_one_unit_still_says_what_it_cost(tmp_path, caplog):
+    """Any spend at all gets its money line (cost > 0, not >= 1); without the baseline comparison, the short line."""
+    import logging
+
+    from sim import load_config
+    from sim.app import cli
+
+    typed = load_config(
+        [
+            "strategy=paid_growth",
+            "strategy.paid_ads.search.daily_budget=0.01",
+            "strategy.paid_ads.social.daily_budget=0.01",
+            "economics.compare_to_baseline=false",  # no incremental figures: the short money line
+            "population.market_size=1000",
+            "horizon_days=10",
+            "progress=false",
+            "figures=false",
+        ]
+    )
+    with caplog.at_level(logging.INFO, logger="opsim"):
+        cli._run_one(typed, tmp_path / "run")
+    assert "strategy paid_growth: cost 0.20 USD, ROI -1.00\n" in caplog.text, caplog.text  # 2 × 0.01 × 10 days

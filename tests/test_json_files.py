@@ -51,3 +51,14 @@ def test_write_json_writes_json_text(tmp_path):
     text = (tmp_path / "f.json").read_text(encoding="utf-8")
     assert text == json_text(data)
     assert strict_json(text) == {"x": 1.5, "y": [3], "z": None}
+
+
+def test_json_writer_writes_json_text(tmp_path):
+    """The writer opsim-calibrate's and the lift's JSON files go through: json_text of its data, as write_json."""
+    from sim.app.preflight import json_writer
+
+    data = {"x": 1.5, "y": [np.int64(3)], "z": float("inf")}
+    json_writer(data)(tmp_path / "f.json")
+    text = (tmp_path / "f.json").read_text(encoding="utf-8")
+    assert text == json_text(data)
+    assert strict_json(text) == {"x": 1.5, "y": [3], "z": None}

@@ -468,7 +468,7 @@ def _run_one(typed: Config, out: Path, *, figure_workers: FigureWorkers | None =
             log.info(
                 "strategy %s: cost %s %s, incremental users %s, incremental profit %s %s, incremental ROI %s, %s",
                 typed.strategy.name,
-                f"{econ['cost_total']:,.0f}",
+                _cost(econ["cost_total"]),
                 cur,
                 f"{inc['acquired_users']:+,.0f}",  # rounded, as the report shows it (an estimate when N < M)
                 f"{inc['profit']:+,.0f}",
@@ -480,11 +480,16 @@ def _run_one(typed: Config, out: Path, *, figure_workers: FigureWorkers | None =
             log.info(
                 "strategy %s: cost %s %s, ROI %s",
                 typed.strategy.name,
-                f"{econ['cost_total']:,.0f}",
+                _cost(econ["cost_total"]),
                 cur,
                 ratio(econ["roi"]),
             )
     log.info("%.3g agent-days/s; results in %s", result.meta["agent_days_per_second"], out)
+
+
+def _cost(cost: float) -> str:
+    """A cost in the closing line: whole units, or cents below one unit (a spend of 0.20 is not "cost 0")."""
+    return f"{cost:,.0f}" if cost >= 1 else f"{cost:.2f}"
 
 
 def _payback(day: int | None, horizon_days: int) -> str:
