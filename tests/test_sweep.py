@@ -358,47 +358,55 @@ def test_a_swept_value_cannot_write_outside_the_sweep_folder(tmp_path, sweeper):
     assert "name=../../../escaped" in page
 
 
-def test_rerun_with_another_swept_key_still_finds_finished_jobs(tmp_path, monkeypatch):
-    """The folder name's label depends on what varies; the hash at its end finds the job all the same."""
+#: A tiny sweep's config: each job a second or less.
+TINY = ["population.market_size=1500", "horizon_days=8", "figures=false", "economics.marginal_roi=false"]
+
+
+@pytest.fixture
+def sweep_here(tmp_path, monkeypatch):
+    """``sweep_here(folder, *overrides, tiny=TINY)``: ``opsim -m`` in this process (mutants seen), in ``tmp_path``."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["opsim"])
-    tiny = ["population.market_size=1500", "horizon_days=8", "figures=false", "economics.marginal_roi=false"]
+
+    def run(folder: Path, *overrides: str, tiny: list[str] = TINY) -> Path:
+        sim.app.cli.main(["-m", *overrides, *tiny, f"hydra.sweep.dir={folder}"])
+        return folder
+
+    return run
+
+
+def test_rerun_with_another_swept_key_still_finds_finished_jobs(tmp_path, sweep_here):
+    """The folder name's label depends on what varies; the hash at its end finds the job all the same."""
     out = tmp_path / "grow"
-    sim.app.cli.main(["-m", "strategy=winback", "seed=0,1", *tiny, f"hydra.sweep.dir={out}"])
+    sweep_here(out, "strategy=winback", "seed=0,1")
     first = {p: p.stat().st_mtime_ns for p in out.rglob(sweep.DONE)}
     assert len(first) == 2 and all(p.parent.name.startswith("seed=") for p in first)
-    sim.app.cli.main(["-m", "strategy=winback,baseline", "seed=0,1", *tiny, f"hydra.sweep.dir={out}"])
+    sweep_here(out, "strategy=winback,baseline", "seed=0,1")
     assert all(p.stat().st_mtime_ns == t for p, t in first.items())  # not run again
     assert len(list(out.rglob(sweep.DONE))) == 4
     table = pd.read_parquet(out / "sweep_summary.parquet")
     assert set(table.point) == {"strategy=winback", "strategy=baseline"} and (table.seeds == 2).all()
 
 
-def test_a_sweep_that_does_not_sweep_the_seed_counts_the_one_its_jobs_ran_with(tmp_path, monkeypatch):
+def test_a_sweep_that_does_not_sweep_the_seed_counts_the_one_its_jobs_ran_with(tmp_path, sweep_here):
     """Without ``seed=`` the table said 0 seeds, paid back 0/0, P(best) missing, and the page "over 0 seeds"."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["opsim"])
-    tiny = ["population.market_size=1500", "horizon_days=8", "figures=false", "economics.marginal_roi=false"]
     out = tmp_path / "noseed"
-    sim.app.cli.main(["-m", "strategy=winback,baseline", *tiny, f"hydra.sweep.dir={out}"])
+    sweep_here(out, "strategy=winback,baseline")
     jobs = pd.read_parquet(out / "sweep_jobs.parquet")
     assert sorted(jobs["seed"]) == [0, 0]  # the config's seed
     table = pd.read_parquet(out / "sweep_summary.parquet")
     assert (table.seeds == 1).all() and table.p_best.sum() == pytest.approx(1.0)
     assert "over 0 seeds" not in (out / "report.html").read_text()
     other = tmp_path / "seed7"  # a seed given once, not swept: that one
-    sim.app.cli.main(["-m", "strategy=winback,baseline", "seed=7", *tiny, f"hydra.sweep.dir={other}"])
+    sweep_here(other, "strategy=winback,baseline", "seed=7")
     assert sorted(pd.read_parquet(other / "sweep_jobs.parquet")["seed"]) == [7, 7]
 
 
-def test_a_sweep_of_other_keys_into_a_used_folder_summarises_its_own_jobs_only(tmp_path, monkeypatch):
+def test_a_sweep_of_other_keys_into_a_used_folder_summarises_its_own_jobs_only(tmp_path, sweep_here):
     """The second sweep counted the first one's jobs too ("4 jobs" for 2 run) and labelled points "strategy=nan"."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["opsim"])
-    tiny = ["population.market_size=1500", "horizon_days=8", "figures=false", "economics.marginal_roi=false"]
     out = tmp_path / "used"
-    sim.app.cli.main(["-m", "strategy=baseline,winback", *tiny, f"hydra.sweep.dir={out}"])
-    sim.app.cli.main(["-m", "population=game,ecommerce", *tiny, f"hydra.sweep.dir={out}"])
+    sweep_here(out, "strategy=baseline,winback")
+    sweep_here(out, "population=game,ecommerce")
     assert len(list(out.rglob(sweep.DONE))) == 4  # the first sweep's jobs are kept (a rerun of it reuses them)
     table = pd.read_parquet(out / "sweep_summary.parquet")
     assert set(table.point) == {"population=game", "population=ecommerce"} and (table.seeds == 1).all()
@@ -408,7 +416,7 @@ def test_a_sweep_of_other_keys_into_a_used_folder_summarises_its_own_jobs_only(t
         assert not re.search(r"\bnan\b", text, re.IGNORECASE), name
     # the first sweep again: its own two jobs, none run again
     first = {p: p.stat().st_mtime_ns for p in out.rglob(sweep.DONE) if "strategy=" in p.parent.name}
-    sim.app.cli.main(["-m", "strategy=baseline,winback", *tiny, f"hydra.sweep.dir={out}"])
+    sweep_here(out, "strategy=baseline,winback")
     assert all(p.stat().st_mtime_ns == t for p, t in first.items()) and len(first) == 2
     assert set(pd.read_parquet(out / "sweep_summary.parquet").point) == {"strategy=baseline", "strategy=winback"}
     # a folder whose plan is gone or unreadable (an older sweep's): every job in it counts, as before
@@ -418,21 +426,16 @@ def test_a_sweep_of_other_keys_into_a_used_folder_summarises_its_own_jobs_only(t
     assert len(sweep.collect(out)[0]) == 4
 
 
-def test_without_the_baseline_the_payback_is_unknown_not_zero_of_n_seeds(tmp_path, monkeypatch):
+def test_without_the_baseline_the_payback_is_unknown_not_zero_of_n_seeds(tmp_path, sweep_here):
     """economics.compare_to_baseline=false: the table said "paid back 0/2", the page "not paid back", the run's
     headline "not within the horizon" while its verdict said the payback is unknown."""
     from sim.output.run_report import write_report
 
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["opsim"])
-    tiny = ["population.market_size=3000", "horizon_days=10", "figures=false", "economics.marginal_roi=false"]
-    out = tmp_path / "nobase"
-    argv = ["-m", "strategy=paid_growth,baseline", "seed=0,1", "economics.compare_to_baseline=false", *tiny]
-    sim.app.cli.main([*argv, f"hydra.sweep.dir={out}"])
+    out = sweep_here(
+        tmp_path / "nobase", "strategy=paid_growth,baseline", "seed=0,1", "economics.compare_to_baseline=false"
+    )
     md = (out / "sweep_summary.md").read_text()
-    assert (
-        "| profit, no baseline run (USD) |" in md
-    )  # ranked by profit: the table shows it, not an empty incremental one
+    assert "| profit, no baseline run (USD) |" in md  # ranked by profit: shown, not an empty incremental column
     rows = {line.split(" | ")[1]: line for line in md.splitlines() if "strategy=" in line}
     assert rows["strategy=paid_growth"].split(" | ")[5].startswith("-")  # its profit: a number, negative here
     assert rows["strategy=paid_growth"].split(" | ")[-2] == "—"  # paid back: unknown, not 0/2
@@ -445,76 +448,58 @@ def test_without_the_baseline_the_payback_is_unknown_not_zero_of_n_seeds(tmp_pat
     assert re.search(r"payback day</th><td[^>]*>unknown without the baseline run<", headline)
 
 
-def test_a_sweep_of_seeds_only_names_its_one_point_so_not_by_a_key_it_did_not_sweep(tmp_path, monkeypatch):
+def test_a_sweep_of_seeds_only_names_its_one_point_so_not_by_a_key_it_did_not_sweep(tmp_path, sweep_here):
     """The point was named "market_size=1,500": the first override, read as if it were swept."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["opsim"])
-    tiny = ["population.market_size=1500", "horizon_days=8", "figures=false", "economics.marginal_roi=false"]
     out = tmp_path / "seeds"
-    sim.app.cli.main(["-m", "seed=0,1", *tiny, f"hydra.sweep.dir={out}"])
+    sweep_here(out, "seed=0,1")
     table = pd.read_parquet(out / "sweep_summary.parquet")
     assert list(table.point) == [sweep.SEEDS_ONLY] and list(table.seeds) == [2]
     assert "market_size=1,500" not in (out / "sweep_summary.md").read_text()
 
 
-def test_the_sweep_page_links_the_index_of_every_run_only_when_it_is_of_these_jobs(tmp_path, monkeypatch, capsys):
+def test_the_sweep_page_links_the_index_of_every_run_only_when_it_is_of_these_jobs(tmp_path, sweep_here, capsys):
     """After a second sweep into the folder, its page linked the index opsim-report had written for the first."""
     from sim.app import report_cli
 
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["opsim"])
-    tiny = ["population.market_size=1500", "horizon_days=8", "figures=false", "economics.marginal_roi=false"]
     out = tmp_path / "linked"
     link = '<a href="index.html">'
-    sim.app.cli.main(["-m", "seed=0,1", *tiny, f"hydra.sweep.dir={out}"])
+    sweep_here(out, "seed=0,1")
     assert link not in (out / "report.html").read_text()  # no index yet
     assert report_cli.main([str(out), "--no-progress"]) == 0
     assert link in (out / "report.html").read_text() and (out / "index.html").is_file()
-    sim.app.cli.main(["-m", "seed=0,1,2", *tiny, f"hydra.sweep.dir={out}"])
+    sweep_here(out, "seed=0,1,2")
     assert link not in (out / "report.html").read_text()  # the index lists two runs of three: not linked
     assert report_cli.main([str(out), "--no-progress"]) == 0
     assert link in (out / "report.html").read_text()
     assert (out / "index.html").read_text().count("/report.html") == 3
 
 
-def test_a_sweep_with_another_sweeper_into_the_folder_is_not_summarised_by_the_last_opsim_plan(tmp_path, monkeypatch):
+def test_a_sweep_with_another_sweeper_into_the_folder_is_not_summarised_by_the_last_opsim_plan(tmp_path, sweep_here):
     """With hydra/sweeper=basic (which records no plan) the summary counted the previous opsim sweep's plan only."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["opsim"])
-    tiny = ["population.market_size=1500", "horizon_days=8", "figures=false", "economics.marginal_roi=false"]
     out = tmp_path / "mixed"
-    sim.app.cli.main(["-m", "seed=0,1", *tiny, f"hydra.sweep.dir={out}"])
+    sweep_here(out, "seed=0,1")
     assert (out / sweep.PLAN).is_file()
-    sim.app.cli.main(["-m", "hydra/sweeper=basic", "seed=2,3", *tiny, f"hydra.sweep.dir={out}"])
+    sweep_here(out, "hydra/sweeper=basic", "seed=2,3")
     assert not (out / sweep.PLAN).exists()  # no plan: every job in the folder counts, as before plans
     jobs = pd.read_parquet(out / "sweep_jobs.parquet")
     assert sorted(jobs["seed"]) == [0, 1, 2, 3]
 
 
-def test_a_glob_that_matches_one_preset_names_its_point_by_it(tmp_path, monkeypatch):
+def test_a_glob_that_matches_one_preset_names_its_point_by_it(tmp_path, sweep_here):
     """The seeds-only name went to any sweep in which no key varies, a one-preset glob without seeds too."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["opsim"])
-    tiny = ["population.market_size=1500", "horizon_days=8", "figures=false", "economics.marginal_roi=false"]
     out = tmp_path / "one"
-    sim.app.cli.main(["-m", "population=glob(*game*)", *tiny, f"hydra.sweep.dir={out}"])
+    sweep_here(out, "population=glob(*game*)")
     assert list(pd.read_parquet(out / "sweep_summary.parquet").point) == ["population=game"]
 
 
-def test_a_glob_sweep_of_presets_runs_each_and_a_sweep_of_nothing_is_refused(tmp_path, monkeypatch, capsys):
+def test_a_glob_sweep_of_presets_runs_each_and_a_sweep_of_nothing_is_refused(tmp_path, sweep_here, capsys):
     """``strategy='glob(ba*)'`` (Hydra's way to sweep presets) ended in "ConfigLoader is not set"; range(0,0) in an IndexError."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["opsim"])
-    tiny = ["population.market_size=1000", "horizon_days=5", "figures=false", "economics.marginal_roi=false"]
-    out = tmp_path / "glob"
-    sim.app.cli.main(
-        ["-m", "strategy=glob(ba*)", *tiny, "economics.spend_response_multipliers=[]", f"hydra.sweep.dir={out}"]
-    )
+    out = sweep_here(tmp_path / "glob", "strategy=glob(ba*)", "economics.spend_response_multipliers=[]")
     table = pd.read_parquet(out / "sweep_summary.parquet")
     assert set(table.point) == {"strategy=baseline", "strategy=balanced_mix"}
     capsys.readouterr()
     with pytest.raises(SystemExit) as info:
-        sim.app.cli.main(["-m", "seed=range(0,0)", *tiny, f"hydra.sweep.dir={tmp_path / 'none'}"])
+        sweep_here(tmp_path / "none", "seed=range(0,0)")
     assert info.value.code == 2 and not (tmp_path / "none").exists()
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("opsim: error: seed='range(0,0)' is not allowed: values to sweep over")
