@@ -158,8 +158,14 @@ def calibrate_lift(
     defaults = getattr(StrategyConfig(), ab.lever)
     start = {name: float(getattr(defaults, name)) for name in ab.fit}
     start_strategy = _strategy(ab, start)
-    check_ranges(start_strategy, "strategy")  # the tested settings, before any simulation
-    check_strategy(start_strategy, list(population.segments))
+    try:  # the tested settings, before any simulation
+        check_ranges(start_strategy, "strategy")
+        check_strategy(start_strategy, list(population.segments))
+    except ConfigError as exc:  # named as the A/B file has it: settings.messages_per_week, not strategy.push.…
+        name = exc.key.removeprefix(f"strategy.{ab.lever}.")
+        if name == exc.key or name.split(".")[0] not in ab.settings:
+            raise
+        raise DataError(ab.path, f"settings.{name}={exc.value!r} is not allowed: {exc.allowed}") from None
     days = ab.last_day
     controls: dict[int, np.ndarray] = {}
 
