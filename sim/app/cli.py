@@ -131,21 +131,15 @@ def parse_argv(argv: Sequence[str], prog: str = PROG) -> argparse.Namespace:
 
 def _version_line(prog: str) -> str:
     """What ``--version`` prints: ``opsim 0.1.0 (Python 3.11.7, Hydra 1.3.8, Mesa 3.3.1, numpy 2.4.6)``."""
-    from importlib import metadata
-    from platform import python_version
+    from sim.output.versions import installed_versions
 
-    def version(dist: str) -> str:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return "not installed"
-
-    parts = ", ".join(f"{name} {version(dist)}" for name, dist in VERSION_PARTS)
-    return f"{prog} {version('opsim')} (Python {python_version()}, {parts})"
+    versions = installed_versions()
+    parts = ", ".join(f"{name} {versions[dist]}" for name, dist in VERSION_PARTS)
+    return f"{prog} {versions['opsim']} ({parts})"
 
 
-#: The libraries whose versions ``--version`` prints after opsim's: (name shown, distribution).
-VERSION_PARTS = (("Hydra", "hydra-core"), ("Mesa", "mesa"), ("numpy", "numpy"))
+#: The versions ``--version`` prints after opsim's: (name shown, as :func:`installed_versions` keys it).
+VERSION_PARTS = (("Python", "python"), ("Hydra", "hydra-core"), ("Mesa", "mesa"), ("numpy", "numpy"))
 
 
 @dataclass

@@ -556,7 +556,7 @@ def swept_values(override: Any, text: str, extra_dir: str | None = None) -> list
     if isinstance(swept, IntervalSweep):
         raise ConfigError(key, value, f"{SWEEP_VALUES}; interval() is for a sweeper that samples a range")
     if isinstance(swept, Glob):
-        folders = [config_dir()] if extra_dir is None else [Path(extra_dir), config_dir()]
+        folders = _config_folders(extra_dir)
         if override.key_or_group not in _config_groups(folders):
             raise ConfigError(
                 key, value, f"{SWEEP_VALUES}; glob() picks presets of a config group ({', '.join(GROUPS)})"
@@ -664,7 +664,7 @@ def compose(
         raise TypeError(f"overrides must be a list of strings, not a single string: write [{overrides!r}]")
     register_schema()
     overrides = list(overrides)
-    folders = [config_dir()] if extra_dir is None else [Path(extra_dir), config_dir()]
+    folders = _config_folders(extra_dir)
     searched = [*folders, *(Path(p) for o in overrides if "searchpath" in o for p in _FILE_URL.findall(o))]
     call = (tuple(overrides), config_name, extra_dir, with_hydra)
     cfg = COMPOSED.get(COMPOSED.key(call, searched))
@@ -712,6 +712,11 @@ def _values_on_template(
     except Exception as exc:  # Hydra and OmegaConf errors become one line, as in _compose
         raise _error_from(exc, _override_values(overrides), folders) from exc
     return cfg
+
+
+def _config_folders(extra_dir: str | None) -> list[Path]:
+    """The config folders in the order they are searched: ``--config-dir``'s first (:func:`search_first`), opsim's."""
+    return [config_dir()] if extra_dir is None else [Path(extra_dir), config_dir()]
 
 
 def _config_groups(folders: list[Path]) -> set[str]:

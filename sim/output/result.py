@@ -19,11 +19,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import platform
 import time
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -41,6 +38,7 @@ from sim.analysis.retention import cohort_retention, cohort_retention_curve, coh
 from sim.base.errors import OutputError
 from sim.output import completion
 from sim.output.files import json_text, remove_temporaries, write_atomic, write_text
+from sim.output.versions import installed_versions
 
 __all__ = ["Result", "RunConfig"]
 
@@ -58,20 +56,6 @@ RUN_TABLES = ("daily", "cohorts")
 ANALYTICS_TABLES = ("retention_measures", "growth_daily", "growth_weekly", "cohort_triangle_weekly")
 #: Tables of some runs only: with levers (the organic baseline's cohorts) and with paid ads.
 OPTIONAL_TABLES = ("baseline_cohorts", "spend_response")
-#: Distributions whose versions ``meta.json`` records.
-RECORDED_DISTRIBUTIONS = ("opsim", "mesa", "numpy", "scipy", "pandas", "pyarrow", "hydra-core", "matplotlib")
-
-
-@cache
-def _installed_versions() -> tuple[tuple[str, str], ...]:
-    """Python's and each recorded distribution's version, looked up once per process (~10 ms: metadata reads)."""
-    out = [("python", platform.python_version())]
-    for dist in RECORDED_DISTRIBUTIONS:
-        try:
-            out.append((dist, metadata.version(dist)))
-        except metadata.PackageNotFoundError:
-            out.append((dist, "not installed"))
-    return tuple(out)
 
 
 def result_file_names() -> frozenset[str]:
@@ -104,11 +88,6 @@ def remove_result_files(folder: Path) -> list[Path]:
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
-
-
-def _versions() -> dict[str, str]:
-    """The versions ``meta.json`` records (a new dict each call)."""
-    return dict(_installed_versions())
 
 
 @dataclass
@@ -249,7 +228,7 @@ class Result:
         dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
         config_text = yaml.dump(dataclasses.asdict(self.config), Dumper=dumper, sort_keys=False, allow_unicode=True)
         write_text(out / "config.yaml", config_text)
-        meta_text = json_text({"seed": self.config.seed, "versions": _versions(), **self.meta})
+        meta_text = json_text({"seed": self.config.seed, "versions": installed_versions(), **self.meta})
         write_text(out / "meta.json", meta_text)
         names += ["config.yaml", "meta.json"]
         cohorts, baseline, tables = self.cohorts, self._baseline_cohorts(), self._report_tables()
