@@ -218,3 +218,69 @@ def test_a_yaml_error_with_a_context_names_the_problems_own_line(tmp_path):
     assert message.startswith(
         f"population='open' is not allowed: a preset file YAML can read ({where}, line 2, column 1: expected ',' or ']'"
     ), message
+
+
+def _preset(folder, group: str, name: str, text: str):
+    (folder / group).mkdir(parents=True, exist_ok=True)
+    path = folder / group / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("number", [2, -1, 7])
+def test_a_whole_number_for_a_true_false_key_in_a_preset_file_is_refused_naming_the_file(tmp_path, number):
+    """``enabled: 2`` in a user's preset ran the lever, as ``figures=-1`` on the command line drew the figures."""
+    path = _preset(tmp_path, "strategy", "mine", f"name: mine\nwinback:\n  enabled: {number}\n")
+    with pytest.raises(ConfigError) as info:
+        compose(["strategy=mine"], extra_dir=str(tmp_path))
+    assert str(info.value) == f"strategy.winback.enabled={number} is not allowed: true or false (in {path})"
+
+
+@pytest.mark.parametrize(("number", "read"), [(0, False), (1, True)])
+def test_0_and_1_for_a_true_false_key_in_a_preset_file_stay_false_and_true(tmp_path, number, read):
+    _preset(tmp_path, "strategy", "mine", f"name: mine\nwinback:\n  enabled: {number}\n  silent_days: 3\n")
+    cfg = load_config(compose(["strategy=mine"], extra_dir=str(tmp_path)))
+    assert cfg.strategy.winback.enabled is read
+    assert cfg.strategy.winback.silent_days == 3  # a whole number for a number key is not refused
+
+
+@pytest.mark.parametrize(
+    ("header", "values", "refused"),
+    [
+        ("# @package _global_\n", "figures: 3\n", "figures=3"),
+        ("\n# @package economics\n# opsim\n", "marginal_roi: -2\nltv_days: 9\n", "economics.marginal_roi=-2"),
+        ("# @package _global_.economics\n", "compare_to_baseline: 4\n", "economics.compare_to_baseline=4"),
+        pytest.param(  # Hydra 1.0's word for the group, still read (with Hydra's deprecation warning)
+            "# @package _group_\n",
+            "winback:\n  enabled: 2\n",
+            "strategy.winback.enabled=2",
+            marks=pytest.mark.filterwarnings("ignore:.*deprecated keyword in package header:UserWarning"),
+        ),
+    ],
+)
+def test_a_preset_file_is_checked_where_its_package_header_puts_it(tmp_path, header, values, refused):
+    """The key is where Hydra puts the file's values (the header: consecutive ``# @`` lines at the top)."""
+    path = _preset(tmp_path, "strategy", "mine", header + values)
+    with pytest.raises(ConfigError) as info:
+        compose(["strategy=mine"], extra_dir=str(tmp_path))
+    assert str(info.value) == f"{refused} is not allowed: true or false (in {path})"
+
+
+def test_an_empty_preset_file_composes(tmp_path):
+    _preset(tmp_path, "strategy", "empty", "# nothing yet\n")
+    assert load_config(compose(["strategy=empty"], extra_dir=str(tmp_path))).strategy.winback.enabled is False
+
+
+def test_an_added_entry_takes_whole_numbers_for_its_number_keys(tmp_path):
+    """An ``add@`` preset's keys go under its node (strategy.paid_ads.tv): none of them is true/false."""
+    _preset(tmp_path, "add", "channel", "daily_budget: 2\ncpm: 7\n")
+    cfg = load_config(compose(["strategy=paid_growth", "+add@strategy.paid_ads.tv=channel"], extra_dir=str(tmp_path)))
+    assert (cfg.strategy.paid_ads["tv"].daily_budget, cfg.strategy.paid_ads["tv"].cpm) == (2, 7)
+
+
+def test_a_true_false_key_in_the_primary_config_is_checked(tmp_path):
+    primary = tmp_path / "study.yaml"
+    primary.write_text("defaults:\n  - config\n  - _self_\nrecord_events: 4\n")
+    with pytest.raises(ConfigError) as info:
+        compose([], config_name="study", extra_dir=str(tmp_path))
+    assert str(info.value) == f"record_events=4 is not allowed: true or false (in {primary})"

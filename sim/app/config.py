@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
 import os
 import re
@@ -182,13 +183,20 @@ def _check_new_entry(text: str, package: str, kind: Any) -> None:
         raise ConfigError(given, kind, f"a new entry of {map_key}: +add@{map_key}.{name}={MAP_ENTRY_KINDS[map_key]}")
 
 
+@functools.cache
+def _type_hints(schema: type) -> dict[str, Any]:
+    """The field types of a schema dataclass (kept: ``typing.get_type_hints`` evaluates every annotation anew)."""
+    return typing.get_type_hints(schema)
+
+
 def _check_whole_number_for_bool(key: str, value: Any) -> None:
     """Refuse a whole number other than 0 and 1 for a true/false key (OmegaConf reads any other as true).
 
     ``figures=-1`` ran with the figures on, and ``record_events=2`` with events, where
     ``record_events=maybe`` is refused; 0 and 1 stay false and true, as OmegaConf reads them.
-    Command-line values of opsim's run config only (a mapping given whole included), not
-    preset files nor the planner's own keys.
+    Values of opsim's run config (a mapping given whole included): the command line's
+    (:func:`parse_overrides`) and the config files' (:func:`_check_preset_bools`); not
+    the planner's own keys.
     """
     if isinstance(value, dict):  # a mapping given whole: strategy.winback={enabled: 2}
         for inner, item in value.items():
@@ -198,8 +206,55 @@ def _check_whole_number_for_bool(key: str, value: Any) -> None:
         return
     parent, _, name = key.rpartition(".")
     node = _schema_node(parent)
-    if dataclasses.is_dataclass(node) and typing.get_type_hints(node).get(name) is bool:
+    if dataclasses.is_dataclass(node) and _type_hints(node).get(name) is bool:
         raise ConfigError(key, value, "true or false")
+
+
+def _preset_package(path: Path, default: str) -> str:
+    """Where a preset file's keys go: its ``# @package`` header's node (read by Hydra's own reader), else ``default``."""
+    from hydra.plugins.config_source import ConfigSource
+
+    package = ConfigSource._get_header_dict(path.read_text())["package"]
+    if package is None or package == "_group_":
+        return default
+    return "" if package == "_global_" else package.removeprefix("_global_.")
+
+
+def _check_preset_bools(cfg: DictConfig, config_name: str, folders: list[Path]) -> None:
+    """Refuse a whole number other than 0 and 1 for a true/false key in the config files a composition read.
+
+    OmegaConf reads ``enabled: 2`` in a preset file as true, as it does on the command
+    line (:func:`_check_whole_number_for_bool`). The files are the primary config and
+    each chosen preset (``hydra.runtime.choices``: ``strategy=mine``, ``add@strategy.paid_ads.x=channel``),
+    each the first found in ``folders``; their keys go under the preset's group (or
+    ``add@``'s node, or the file's ``# @package`` line). Only the run config's schema
+    is checked (the planner's own keys are not).
+
+    Raises:
+        ConfigError: Naming the key, the value and the file.
+
+    """
+    import yaml
+
+    files = [(config_name, "")]
+    for group, option in cfg.hydra.runtime.choices.items():
+        if option is not None and not group.startswith("hydra"):
+            name, _, package = group.partition("@")
+            files.append((f"{name}/{option}", package or None))
+    for stem, chosen in files:
+        path = next((f / f"{stem}.yaml" for f in folders if (f / f"{stem}.yaml").is_file()), None)
+        if path is None:  # the ConfigStore's (the schema's own nodes)
+            continue
+        values = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10x
+        if not isinstance(values, dict):
+            continue
+        # a package the choice names (add@node) before the file's header, the group's folders last
+        package = chosen if chosen is not None else _preset_package(path, stem.rpartition("/")[0].replace("/", "."))
+        for key, value in values.items():
+            try:
+                _check_whole_number_for_bool(f"{package}.{key}" if package else key, value)
+            except ConfigError as exc:
+                raise ConfigError(exc.key, exc.value, f"{exc.allowed} (in {path})") from None
 
 
 def _schema_node(path: str) -> Any:
@@ -211,7 +266,7 @@ def _schema_node(path: str) -> Any:
             continue
         if not dataclasses.is_dataclass(node):
             return None
-        hint = typing.get_type_hints(node).get(part)
+        hint = _type_hints(node).get(part)
         if hint is None:
             return None
         if typing.get_origin(hint) is dict:
@@ -745,6 +800,7 @@ def _compose(
         raise
     except Exception as exc:  # Hydra and OmegaConf errors become one line
         raise _error_from(exc, _override_values(overrides), search) from exc
+    _check_preset_bools(cfg, config_name, search)
     if not with_hydra:
         with open_dict(cfg):
             del cfg["hydra"]
