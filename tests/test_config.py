@@ -284,3 +284,35 @@ def test_a_true_false_key_in_the_primary_config_is_checked(tmp_path):
     with pytest.raises(ConfigError) as info:
         compose([], config_name="study", extra_dir=str(tmp_path))
     assert str(info.value) == f"record_events=4 is not allowed: true or false (in {primary})"
+
+
+@pytest.mark.parametrize(
+    ("override", "refused"),
+    [
+        ("plan.variables.search.log=2", "plan.variables.search.log=2"),
+        (
+            "plan.variables.search={key: strategy.paid_ads.search.daily_budget, per_period: 3}",
+            "plan.variables.search.per_period=3",
+        ),
+    ],
+)
+def test_the_planners_own_true_false_keys_refuse_other_whole_numbers(override, refused):
+    """``plan.variables.search.log=2`` searched on a log scale: only the planner's schema knows the key."""
+    from sim.app.plan_config import PLAN_CONFIG_NAME, register_plan_schema
+
+    register_plan_schema()
+    with pytest.raises(ConfigError) as info:
+        compose([override], config_name=PLAN_CONFIG_NAME)
+    assert str(info.value) == f"{refused} is not allowed: true or false"
+
+
+def test_the_planners_true_false_keys_take_0_and_1_and_a_plan_preset_is_checked(tmp_path):
+    from sim.app.plan_config import PLAN_CONFIG_NAME, register_plan_schema
+
+    register_plan_schema()
+    composed = compose(["plan.variables.search.log=1", "plan.variables.social.log=0"], config_name=PLAN_CONFIG_NAME)
+    assert (composed.plan.variables.search.log, composed.plan.variables.social.log) == (True, False)
+    path = _preset(tmp_path, "plan", "mine", "# @package _global_\nplan:\n  variables:\n    a: {key: seed, log: 9}\n")
+    with pytest.raises(ConfigError) as info:
+        compose(["plan=mine"], config_name=PLAN_CONFIG_NAME, extra_dir=str(tmp_path))
+    assert str(info.value) == f"plan.variables.a.log=9 is not allowed: true or false (in {path})"

@@ -189,23 +189,24 @@ def _type_hints(schema: type) -> dict[str, Any]:
     return typing.get_type_hints(schema)
 
 
-def _check_whole_number_for_bool(key: str, value: Any) -> None:
+def _check_whole_number_for_bool(key: str, value: Any, schema: type = Config) -> None:
     """Refuse a whole number other than 0 and 1 for a true/false key (OmegaConf reads any other as true).
 
     ``figures=-1`` ran with the figures on, and ``record_events=2`` with events, where
     ``record_events=maybe`` is refused; 0 and 1 stay false and true, as OmegaConf reads them.
-    Values of opsim's run config (a mapping given whole included): the command line's
-    (:func:`parse_overrides`) and the config files' (:func:`_check_preset_bools`); not
-    the planner's own keys.
+    Values of the config (a mapping given whole included): the command line's
+    (:func:`parse_overrides`; :func:`_check_plan_bools` for the planner's own keys) and
+    the config files' (:func:`_check_preset_bools`). ``schema``: the primary config's
+    (:class:`Config`, or the planner's, which adds ``plan``).
     """
     if isinstance(value, dict):  # a mapping given whole: strategy.winback={enabled: 2}
         for inner, item in value.items():
-            _check_whole_number_for_bool(f"{key}.{inner}", item)
+            _check_whole_number_for_bool(f"{key}.{inner}", item, schema)
         return
     if not isinstance(value, int) or isinstance(value, bool) or value in (0, 1):
         return
     parent, _, name = key.rpartition(".")
-    node = _schema_node(parent)
+    node = _schema_node(parent, schema)
     if dataclasses.is_dataclass(node) and _type_hints(node).get(name) is bool:
         raise ConfigError(key, value, "true or false")
 
@@ -227,8 +228,8 @@ def _check_preset_bools(cfg: DictConfig, config_name: str, folders: list[Path]) 
     line (:func:`_check_whole_number_for_bool`). The files are the primary config and
     each chosen preset (``hydra.runtime.choices``: ``strategy=mine``, ``add@strategy.paid_ads.x=channel``),
     each the first found in ``folders``; their keys go under the preset's group (or
-    ``add@``'s node, or the file's ``# @package`` line). Only the run config's schema
-    is checked (the planner's own keys are not).
+    ``add@``'s node, or the file's ``# @package`` line), against the composed
+    config's schema (the planner's adds ``plan``).
 
     Raises:
         ConfigError: Naming the key, the value and the file.
@@ -236,6 +237,7 @@ def _check_preset_bools(cfg: DictConfig, config_name: str, folders: list[Path]) 
     """
     import yaml
 
+    schema = _schema_of(cfg)
     files = [(config_name, "")]
     for group, option in cfg.hydra.runtime.choices.items():
         if option is not None and not group.startswith("hydra"):
@@ -252,14 +254,35 @@ def _check_preset_bools(cfg: DictConfig, config_name: str, folders: list[Path]) 
         package = chosen if chosen is not None else _preset_package(path, stem.rpartition("/")[0].replace("/", "."))
         for key, value in values.items():
             try:
-                _check_whole_number_for_bool(f"{package}.{key}" if package else key, value)
+                _check_whole_number_for_bool(f"{package}.{key}" if package else key, value, schema)
             except ConfigError as exc:
                 raise ConfigError(exc.key, exc.value, f"{exc.allowed} (in {path})") from None
 
 
-def _schema_node(path: str) -> Any:
+def _schema_of(cfg: DictConfig) -> type:
+    """The schema a composed config was merged onto (its primary config's first default), else :class:`Config`."""
+    schema = OmegaConf.get_type(cfg)
+    return schema if isinstance(schema, type) and dataclasses.is_dataclass(schema) else Config
+
+
+def _check_plan_bools(cfg: DictConfig, overrides: list[str]) -> None:
+    """The command line's whole numbers for true/false keys that only the composed config's schema has (``plan``).
+
+    :func:`parse_overrides` checks the run config's keys before composing; a primary
+    config with a schema of its own (the planner's ``plan.variables.<name>.log``) is
+    checked here, once composed.
+    """
+    schema = _schema_of(cfg)
+    if schema is Config:
+        return
+    for one in parse_overrides(overrides):
+        if one.key_or_group != ADD_GROUP and not one.is_delete():
+            _check_whole_number_for_bool(one.key_or_group, one.value(), schema)
+
+
+def _schema_node(path: str, schema: type = Config) -> Any:
     """The schema type at a dotted path: a dataclass, ``dict`` for a map of entries, or None."""
-    node: Any = Config
+    node: Any = schema
     for part in [p for p in path.split(".") if p]:
         if isinstance(node, tuple):  # inside a map: any entry name has the entry type
             node = node[1]
@@ -729,6 +752,7 @@ def compose(
         cfg = _compose(overrides, config_name, extra_dir, with_hydra, folders)
         # keyed as things are now: a first composition registers Hydra's plugins in its ConfigStore
         COMPOSED.put(COMPOSED.key(call, searched), cfg)
+    _check_plan_bools(cfg, overrides)
     if with_hydra:
         _register_hydra_resolvers()
     return cfg
