@@ -168,6 +168,30 @@ def test_the_runs_closing_lines_say_what_it_cannot_give_with_a_dash_and_an_unpai
     assert "D1 —  D7 —  D30 —  | acquired 0" in caplog.text  # nobody acquired on the first day
 
 
+def test_the_runs_closing_line_names_the_day_a_spend_paid_back(tmp_path, caplog):
+    """The other side of "not paid back within 20 days": the summary's payback day, in the closing line."""
+    import logging
+
+    from sim import load_config
+    from sim.app import cli
+
+    typed = load_config(
+        [
+            "population=ecommerce",
+            "strategy=referral_led",
+            "population.sample_size=5000",
+            "horizon_days=60",
+            "progress=false",
+            "figures=false",
+        ]
+    )
+    with caplog.at_level(logging.INFO, logger="opsim"):
+        cli._run_one(typed, tmp_path / "run")
+    day = json.loads((tmp_path / "run" / "summary.json").read_text())["economics"]["payback_day"]
+    assert isinstance(day, int) and 0 < day < 60, day  # this run pays back (5,000 simulated users, seed 0)
+    assert re.search(rf"incremental ROI [-+]\d+\.\d\d, payback day {day}\n", caplog.text), caplog.text
+
+
 def test_print_commands_check_their_config_in_process(tmp_path):
     """In this process (the subprocess tests above do not see mutants): a sweep value without -m, a study's config."""
     from sim.app import cli
