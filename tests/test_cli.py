@@ -124,72 +124,59 @@ def test_strategy_run_from_the_command_line_writes_money_outputs(tmp_path):
     assert "incremental ROI" in (out / "opsim.log").read_text()
 
 
-def test_the_runs_closing_lines_say_what_it_cannot_give_with_a_dash_and_an_unpaid_spend_in_words(tmp_path, caplog):
-    """They printed ``D30 nan %`` for a run shorter than 31 days and ``payback day None`` for a spend not paid back."""
+def _closing_lines(caplog, out: Path, *overrides: str) -> tuple[str, dict]:
+    """The log of ``cli._run_one`` (in this process: mutants are seen) for a quiet run, and its summary.json."""
     import logging
 
     from sim import load_config
     from sim.app import cli
 
-    typed = load_config(
-        ["strategy=paid_growth", "population.market_size=3000", "horizon_days=20", "progress=false", "figures=false"]
-    )
+    caplog.clear()
+    typed = load_config([*overrides, "progress=false", "figures=false"])
     with caplog.at_level(logging.INFO, logger="opsim"):
-        cli._run_one(typed, tmp_path / "run")
-    text = caplog.text
+        cli._run_one(typed, out)
+    return caplog.text, json.loads((out / "summary.json").read_text())
+
+
+def test_the_runs_closing_lines_say_what_it_cannot_give_with_a_dash_and_an_unpaid_spend_in_words(tmp_path, caplog):
+    """They printed ``D30 nan %`` for a run shorter than 31 days and ``payback day None`` for a spend not paid back."""
+    text, _summary = _closing_lines(
+        caplog, tmp_path / "run", "strategy=paid_growth", "population.market_size=3000", "horizon_days=20"
+    )
     assert "for a market of M = 3,000, 20 days, seed 0" in text
     assert re.search(r"D1 \d+\.\d %  D7 \d+\.\d %  D30 —  \| acquired", text), text
     assert re.search(r"incremental ROI [-+]\d\.\d\d, not paid back within 20 days\n", text), text
     assert "nan" not in text.lower() and "None" not in text
-    caplog.clear()
     # an estimate (N < M, a fractional weight): the log printed int() of it, the report the rounded figure
-    sampled = load_config(
-        [
-            "strategy=paid_growth",
-            "population.market_size=30000",
-            "population.sample_size=11000",
-            "horizon_days=20",
-            "progress=false",
-            "figures=false",
-        ]
+    text, summary = _closing_lines(
+        caplog,
+        tmp_path / "sampled",
+        "strategy=paid_growth",
+        "population.market_size=30000",
+        "population.sample_size=11000",
+        "horizon_days=20",
     )
-    with caplog.at_level(logging.INFO, logger="opsim"):
-        cli._run_one(sampled, tmp_path / "sampled")
-    users = json.loads((tmp_path / "sampled" / "summary.json").read_text())["economics"]["incremental"][
-        "acquired_users"
-    ]
+    users = summary["economics"]["incremental"]["acquired_users"]
     assert users != round(users) and abs(users) >= 1000  # fractional, with a thousands separator to print
-    assert f"incremental users {round(users):+,}, " in caplog.text, (users, caplog.text)
-    caplog.clear()
-    one_day = load_config(["population.market_size=1000", "horizon_days=1", "progress=false", "figures=false"])
-    with caplog.at_level(logging.INFO, logger="opsim"):
-        cli._run_one(one_day, tmp_path / "day")
-    assert "M = 1,000, 1 day, seed 0" in caplog.text
-    assert "D1 —  D7 —  D30 —  | acquired 0" in caplog.text  # nobody acquired on the first day
+    assert f"incremental users {round(users):+,}, " in text, (users, text)
+    text, _summary = _closing_lines(caplog, tmp_path / "day", "population.market_size=1000", "horizon_days=1")
+    assert "M = 1,000, 1 day, seed 0" in text
+    assert "D1 —  D7 —  D30 —  | acquired 0" in text  # nobody acquired on the first day
 
 
 def test_the_runs_closing_line_names_the_day_a_spend_paid_back(tmp_path, caplog):
     """The other side of "not paid back within 20 days": the summary's payback day, in the closing line."""
-    import logging
-
-    from sim import load_config
-    from sim.app import cli
-
-    typed = load_config(
-        [
-            "population=ecommerce",
-            "strategy=referral_led",
-            "population.sample_size=5000",
-            "horizon_days=60",
-            "progress=false",
-            "figures=false",
-        ]
+    text, summary = _closing_lines(
+        caplog,
+        tmp_path / "run",
+        "population=ecommerce",
+        "strategy=referral_led",
+        "population.sample_size=5000",
+        "horizon_days=60",
     )
-    with caplog.at_level(logging.INFO, logger="opsim"):
-        cli._run_one(typed, tmp_path / "run")
-    day = json.loads((tmp_path / "run" / "summary.json").read_text())["economics"]["payback_day"]
+    day = summary["economics"]["payback_day"]
     assert isinstance(day, int) and 0 < day < 60, day  # this run pays back (5,000 simulated users, seed 0)
-    assert re.search(rf"incremental ROI [-+]\d+\.\d\d, payback day {day}\n", caplog.text), caplog.text
+    assert re.search(rf"incremental ROI [-+]\d+\.\d\d, payback day {day}\n", text), text
 
 
 def test_print_commands_check_their_config_in_process(tmp_path):
@@ -416,14 +403,7 @@ def test_experimental_rerun_is_refused_with_how_to_run_again():
 
 def test_the_runs_closing_lines_in_full_for_a_run_long_enough_for_d30(tmp_path, caplog):
     """Each line whole (the test above reads parts of them); D30 a number once the run is 31 days or longer."""
-    import logging
-
-    from sim import load_config
-    from sim.app import cli
-
-    typed = load_config(["population.market_size=3000", "horizon_days=40", "progress=false", "figures=false"])
-    with caplog.at_level(logging.INFO, logger="opsim"):
-        cli._run_one(typed, tmp_path / "run")
+    _closing_lines(caplog, tmp_path / "run", "population.market_size=3000", "horizon_days=40")
     said = [r.getMessage() for r in caplog.records]
     lines = {
         "start": r"simulating \w+: N = [\d,]+ simulated users for a market of M = 3,000, 40 days, seed 0",
@@ -440,23 +420,14 @@ def test_the_runs_closing_lines_in_full_for_a_run_long_enough_for_d30(tmp_path, 
 
 def test_a_run_that_spends_under_one_unit_still_says_what_it_cost(tmp_path, caplog):
     """Any spend at all gets its money line (cost > 0, not >= 1); without the baseline comparison, the short line."""
-    import logging
-
-    from sim import load_config
-    from sim.app import cli
-
-    typed = load_config(
-        [
-            "strategy=paid_growth",
-            "strategy.paid_ads.search.daily_budget=0.01",
-            "strategy.paid_ads.social.daily_budget=0.01",
-            "economics.compare_to_baseline=false",  # no incremental figures: the short money line
-            "population.market_size=1000",
-            "horizon_days=10",
-            "progress=false",
-            "figures=false",
-        ]
+    text, _summary = _closing_lines(
+        caplog,
+        tmp_path / "run",
+        "strategy=paid_growth",
+        "strategy.paid_ads.search.daily_budget=0.01",
+        "strategy.paid_ads.social.daily_budget=0.01",
+        "economics.compare_to_baseline=false",  # no incremental figures: the short money line
+        "population.market_size=1000",
+        "horizon_days=10",
     )
-    with caplog.at_level(logging.INFO, logger="opsim"):
-        cli._run_one(typed, tmp_path / "run")
-    assert "strategy paid_growth: cost 0.20 USD, ROI -1.00\n" in caplog.text, caplog.text  # 2 × 0.01 × 10 days
+    assert "strategy paid_growth: cost 0.20 USD, ROI -1.00\n" in text, text  # 2 × 0.01 × 10 days
