@@ -316,3 +316,78 @@ def test_the_planners_true_false_keys_take_0_and_1_and_a_plan_preset_is_checked(
     with pytest.raises(ConfigError) as info:
         compose(["plan=mine"], config_name=PLAN_CONFIG_NAME, extra_dir=str(tmp_path))
     assert str(info.value) == f"plan.variables.a.log=9 is not allowed: true or false (in {path})"
+
+
+#: A strategy preset with a whole number for a true/false key.
+ENABLED_2 = "name: bad\nwinback:\n  enabled: 2\n"
+
+
+def _refused_in(path, key_value: str, overrides: list[str], **where) -> None:
+    """``compose(overrides, **where)`` refuses ``key_value`` as true/false, naming the file ``path``."""
+    with pytest.raises(ConfigError) as info:
+        compose(overrides, **where)
+    assert str(info.value) == f"{key_value} is not allowed: true or false (in {path})"
+
+
+def test_a_users_preset_named_as_opsims_is_the_file_checked(tmp_path):
+    """``--config-dir`` is searched first: its strategy/winback.yaml is the one Hydra reads, and the one named."""
+    path = _preset(tmp_path, "strategy", "winback", ENABLED_2)
+    _refused_in(path, "strategy.winback.enabled=2", ["strategy=winback"], extra_dir=str(tmp_path))
+
+
+def test_the_presets_after_a_primary_without_a_file_or_without_values_are_checked(tmp_path):
+    """A primary from the ConfigStore (no file) or an empty one: the presets chosen after it are still read."""
+    path = _preset(tmp_path, "strategy", "bad", ENABLED_2)
+    _refused_in(
+        path, "strategy.winback.enabled=2", ["+strategy=bad"], config_name="opsim_schema", extra_dir=str(tmp_path)
+    )
+    (tmp_path / "empty.yaml").write_text("# nothing yet\n")
+    _refused_in(path, "strategy.winback.enabled=2", ["+strategy=bad"], config_name="empty", extra_dir=str(tmp_path))
+
+
+def test_a_preset_found_through_hydra_searchpath_is_checked(tmp_path):
+    path = _preset(tmp_path, "strategy", "far", ENABLED_2)
+    _refused_in(path, "strategy.winback.enabled=2", [f"hydra.searchpath=[file://{tmp_path}]", "strategy=far"])
+
+
+def test_a_preset_of_a_group_within_a_group_is_checked_under_its_path(tmp_path):
+    """``strategy/winback/w.yaml`` goes to strategy.winback, chosen by a study's defaults or on the command line."""
+    path = _preset(tmp_path, "strategy/winback", "w", "enabled: 2\n")
+    (tmp_path / "study.yaml").write_text("defaults:\n  - config\n  - strategy/winback: w\n  - _self_\n")
+    _refused_in(path, "strategy.winback.enabled=2", [], config_name="study", extra_dir=str(tmp_path))
+    _refused_in(path, "strategy.winback.enabled=2", ["+strategy/winback=w"], extra_dir=str(tmp_path))
+    path.write_text("enabled: 1\nsilent_days: 4\n")  # and a good one is a preset, not a key named strategy/winback
+    cfg = load_config(compose(["seed=2", "+strategy/winback=w"], extra_dir=str(tmp_path)))
+    assert (cfg.strategy.winback.enabled, cfg.strategy.winback.silent_days, cfg.seed) == (True, 4, 2)
+
+
+def test_a_primary_without_the_schema_is_checked_against_the_run_configs(tmp_path):
+    """A primary of values only (no ``defaults``); its package header moves them, as Hydra does."""
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("record_events: 4\n")
+    _refused_in(bare, "record_events=4", [], config_name="bare", extra_dir=str(tmp_path))
+    moved = tmp_path / "moved.yaml"
+    moved.write_text("# @package economics\nmarginal_roi: 5\n")
+    _refused_in(moved, "economics.marginal_roi=5", [], config_name="moved", extra_dir=str(tmp_path))
+
+
+def test_a_hydra_group_preset_that_sets_opsims_keys_is_checked(tmp_path):
+    path = _preset(tmp_path, "hydra/help", "mine", "# @package _global_\nfigures: 3\n")
+    _refused_in(path, "figures=3", ["hydra/help=mine"], extra_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        # inside a map entry: the entry's own keys, then the nested node's
+        (
+            "population.segments.core.churn.foo=1",
+            r"^population.segments.core.churn.foo='1' .* expected one of a, b, c$",
+        ),
+        # below a value that is not a node: one line, not a TypeError from the schema's lookup
+        ("population.sample_size.x.y=2", r"^population.sample_size=\{\} is not allowed: an integer \(got 'dict'\)$"),
+    ],
+)
+def test_keys_below_a_map_entry_or_below_a_value_are_one_line_errors(override, message):
+    with pytest.raises(ConfigError, match=message):
+        compose([override])

@@ -226,10 +226,12 @@ def _check_preset_bools(cfg: DictConfig, config_name: str, folders: list[Path]) 
 
     OmegaConf reads ``enabled: 2`` in a preset file as true, as it does on the command
     line (:func:`_check_whole_number_for_bool`). The files are the primary config and
-    each chosen preset (``hydra.runtime.choices``: ``strategy=mine``, ``add@strategy.paid_ads.x=channel``),
-    each the first found in ``folders``; their keys go under the preset's group (or
-    ``add@``'s node, or the file's ``# @package`` line), against the composed
-    config's schema (the planner's adds ``plan``).
+    each chosen preset (``hydra.runtime.choices``: ``strategy=mine``, ``add@strategy.paid_ads.x=channel``,
+    ``hydra/help=opsim``), each the first found in ``folders`` (a ConfigStore node has no
+    file: the schemas' own); their keys go where Hydra puts them: under ``add@``'s node,
+    else the file's ``# @package`` line, else the preset's group (``strategy/winback/w``:
+    ``strategy.winback``; the primary: the top level), and are checked against the
+    composed config's schema (the planner's adds ``plan``).
 
     Raises:
         ConfigError: Naming the key, the value and the file.
@@ -238,14 +240,14 @@ def _check_preset_bools(cfg: DictConfig, config_name: str, folders: list[Path]) 
     import yaml
 
     schema = _schema_of(cfg)
-    files = [(config_name, "")]
+    files: list[tuple[str, str | None]] = [(config_name, None)]
     for group, option in cfg.hydra.runtime.choices.items():
-        if option is not None and not group.startswith("hydra"):
+        if option is not None:
             name, _, package = group.partition("@")
             files.append((f"{name}/{option}", package or None))
     for stem, chosen in files:
         path = next((f / f"{stem}.yaml" for f in folders if (f / f"{stem}.yaml").is_file()), None)
-        if path is None:  # the ConfigStore's (the schema's own nodes)
+        if path is None:  # a ConfigStore node
             continue
         values = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10x
         if not isinstance(values, dict):
@@ -635,7 +637,7 @@ def swept_values(override: Any, text: str, extra_dir: str | None = None) -> list
         raise ConfigError(key, value, f"{SWEEP_VALUES}; interval() is for a sweeper that samples a range")
     if isinstance(swept, Glob):
         folders = _config_folders(extra_dir)
-        if override.key_or_group not in _config_groups(folders):
+        if not _is_config_group(override.key_or_group, folders):
             raise ConfigError(
                 key, value, f"{SWEEP_VALUES}; glob() picks presets of a config group ({', '.join(GROUPS)})"
             )
@@ -749,7 +751,7 @@ def compose(
     if cfg is None and not with_hydra:
         cfg = _values_on_template(overrides, config_name, extra_dir, folders)
     if cfg is None:
-        cfg = _compose(overrides, config_name, extra_dir, with_hydra, folders)
+        cfg = _compose(overrides, config_name, extra_dir, with_hydra, searched)
         # keyed as things are now: a first composition registers Hydra's plugins in its ConfigStore
         COMPOSED.put(COMPOSED.key(call, searched), cfg)
     _check_plan_bools(cfg, overrides)
@@ -777,8 +779,7 @@ def _values_on_template(
     parsed = parse_overrides(overrides)
     if any(o.key_or_group.startswith("hydra") or o.is_sweep_override() for o in parsed):
         return None
-    groups = _config_groups(folders)
-    is_value = [isinstance(o.value(), dict) or o.key_or_group not in groups for o in parsed]
+    is_value = [isinstance(o.value(), dict) or not _is_config_group(o.key_or_group, folders) for o in parsed]
     if not any(is_value):
         return None
     choices = [o.input_line for o, value in zip(parsed, is_value, strict=True) if not value]
@@ -798,15 +799,17 @@ def _config_folders(extra_dir: str | None) -> list[Path]:
     return [config_dir()] if extra_dir is None else [Path(extra_dir), config_dir()]
 
 
-def _config_groups(folders: list[Path]) -> set[str]:
-    """Names of the config groups an override can pick from: sub-folders of ``folders`` and the ConfigStore's groups."""
+def _is_config_group(name: str, folders: list[Path]) -> bool:
+    """Whether an override's key picks a preset: a group of the ConfigStore or a folder below one of ``folders``.
+
+    A group within a group is named by its path: ``strategy/winback`` (``strategy/winback=w``).
+    """
     from hydra.core.config_store import ConfigStore
 
-    found = {name for name, node in ConfigStore.instance().repo.items() if isinstance(node, dict)}
-    for folder in folders:
-        if folder.is_dir():
-            found.update(entry.name for entry in folder.iterdir() if entry.is_dir())
-    return found
+    node: Any = ConfigStore.instance().repo
+    for part in name.split("/"):
+        node = node.get(part) if isinstance(node, dict) else None
+    return isinstance(node, dict) or any((folder / name).is_dir() for folder in folders if name)
 
 
 #: A ``file://`` folder in a ``hydra.searchpath`` override.
