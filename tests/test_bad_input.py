@@ -164,6 +164,11 @@ SWEEP_CASES = [
         ["population.sample_size=2147483647", "is available"],
     ),
     (
+        "joblib n_jobs 0",  # joblib refused it with a traceback once the sweep had begun, its records written
+        ["seed=0,1", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0"],
+        ["hydra.launcher.n_jobs=0", "not 0 (-1: one per core"],
+    ),
+    (
         "parallel jobs too large",
         ["seed=0,1,2,3", "population.market_size=5000000", "hydra/launcher=joblib", "hydra.launcher.n_jobs=4"],
         ["population.sample_size=5000000", "for 4 jobs side by side"],
@@ -179,6 +184,25 @@ def test_sweep_bad_input(workdir, capsys, monkeypatch, argv, fragments):
     assert info.value.code == 2
     _assert_one_clear_line(capsys.readouterr().err, "opsim", *fragments)
     assert _files(workdir) == set()
+
+
+@pytest.mark.parametrize(
+    ("mode", "folder", "why"),
+    [
+        ("run", "afile", "(it is a file)"),
+        ("sweep", "afile", "(it is a file)"),
+        ("sweep", "afile/sub", "afile is a file)"),  # a sweep crashed in clearing the folder's summary
+    ],
+)
+def test_a_run_or_sweep_folder_that_is_a_file_is_refused(workdir, capsys, mode, folder, why):
+    (workdir / "afile").write_text("mine\n")
+    key = "hydra.sweep.dir" if mode == "sweep" else "hydra.run.dir"
+    argv = ["-m", "seed=0,1"] if mode == "sweep" else []
+    with pytest.raises(SystemExit) as info:
+        sim.app.cli.main([*_tiny(argv), f"{key}={workdir / folder}"])
+    assert info.value.code == 2
+    _assert_one_clear_line(capsys.readouterr().err, "opsim", f"{key}='{workdir / folder}'", "a folder", why)
+    assert _files(workdir) == {Path("afile")} and (workdir / "afile").read_text() == "mine\n"
 
 
 # ----------------------------------------------------------- opsim-report
@@ -198,6 +222,7 @@ def _report_cases(root: Path) -> list[tuple[str, list[str], list[str]]]:
     (garbled / "multirun.yaml").write_text("hydra: [unclosed\n")
     return [
         ("no such folder", [str(root / "nowhere")], [str(root / "nowhere"), "no such folder"]),
+        ("a file", [str(broken / "summary.json")], [str(broken / "summary.json"), "a file, not a folder"]),
         ("empty folder", [str(root / "empty")], [str(root / "empty"), "no summary.json"]),
         ("malformed summary", [str(broken)], [str(broken / "summary.json"), "cannot be read"]),
         ("missing table", [str(missing)], [str(missing / "daily.parquet"), "missing"]),

@@ -501,3 +501,16 @@ def test_file_size_limit_on_a_sweep_keeps_what_finished_and_resume_completes_it(
         assert not (job / sweep.FAILED).exists()
     assert_same_sweep(folder, reference / "sweep")
     assert json.loads((folder / "failures.json").read_text()) == []
+
+
+def test_ctrl_c_in_opsim_report_says_interrupted_as_every_command_does(tmp_path, monkeypatch, capsys):
+    """It said "opsim-report: error: interrupted; ..." where opsim, opsim-plan and opsim-calibrate say "PROG: interrupted: ..."."""
+
+    def interrupted(_root, *, progress):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report_cli, "_report", interrupted)
+    assert report_cli.main([str(tmp_path)]) == 130
+    assert capsys.readouterr().err == (
+        "opsim-report: interrupted: every report written so far is complete (each file is written whole)\n"
+    )

@@ -191,6 +191,7 @@ def check_overrides(argv: Sequence[str]) -> CommandPlan:
     multirun = multirun or composed.hydra.mode == RunMode.MULTIRUN  # a sweep the config asks for (hydra.mode)
     node = composed.hydra.sweep.dir if multirun else composed.hydra.run.dir
     folder = Path(str(node)).absolute()
+    _check_folder("hydra.sweep.dir" if multirun else "hydra.run.dir", folder)
     declared = _declared_sweeps(composed, overrides) if multirun else []
     workers = _side_by_side(composed) if multirun else 1
     with open_dict(composed):
@@ -212,10 +213,27 @@ def check_overrides(argv: Sequence[str]) -> CommandPlan:
     return CommandPlan(folder=folder, multirun=multirun, jobs=jobs, configs=configs)
 
 
+def _check_folder(key: str, folder: Path) -> None:
+    """Refuse a run or sweep folder that is a file, or lies below one (nothing could be written there)."""
+    for path in (folder, *folder.parents):
+        if path.exists():
+            if not path.is_dir():
+                where = "it is a file" if path == folder else f"{path} is a file"
+                raise ConfigError(key, str(folder), f"a folder to write the results into ({where})")
+            return
+
+
 def _side_by_side(composed: DictConfig) -> int:
-    """Jobs of a sweep that run at the same time on this machine (joblib's ``n_jobs``; 1 otherwise)."""
+    """Jobs of a sweep that run at the same time on this machine (joblib's ``n_jobs``; 1 otherwise).
+
+    Raises:
+        ConfigError: For ``hydra.launcher.n_jobs=0``, which joblib refuses only once the sweep has begun.
+
+    """
     n_jobs = composed.hydra.get("launcher", {}).get("n_jobs")
-    if not isinstance(n_jobs, int) or n_jobs == 0:
+    if n_jobs == 0 and not isinstance(n_jobs, bool):
+        raise ConfigError("hydra.launcher.n_jobs", n_jobs, JOBLIB_N_JOBS)
+    if not isinstance(n_jobs, int):
         return 1
     cores = os.cpu_count() or 1
     return cores + 1 + n_jobs if n_jobs < 0 else n_jobs  # joblib: -1 is every core, -2 all but one
@@ -229,6 +247,8 @@ def _sweep_size(overrides: list[str], extra_dir: str | None = None) -> int:
     return math.prod(sizes)
 
 
+#: What joblib's ``n_jobs`` may be.
+JOBLIB_N_JOBS = "a whole number of jobs at once, not 0 (-1: one per core, -2: all cores but one)"
 #: Launchers that come with an optional extra, and the install command that brings them.
 _LAUNCHER_EXTRAS = {"ray": ("hydra_plugins.hydra_ray_launcher", 'pip install "opsim[ray]"')}
 

@@ -133,7 +133,11 @@ def main(argv: list[str] | None = None) -> int:
         for raw in args.paths:
             root = Path(raw)
             if not root.is_dir():
-                _error(f"{root}: no such folder")
+                _error(
+                    f"{root}: a file, not a folder (a run or sweep folder)"
+                    if root.exists()
+                    else f"{root}: no such folder"
+                )
                 status = max(status, EXIT_BAD_INPUT)
                 continue
             if args.resume:
@@ -143,7 +147,11 @@ def main(argv: list[str] | None = None) -> int:
                     continue
             status = max(status, _report(root, progress=not args.no_progress))
     except KeyboardInterrupt:
-        _error("interrupted; every report written so far is complete (each file is written whole)")
+        print(
+            f"{PROG}: interrupted: every report written so far is complete (each file is written whole)",
+            file=sys.stderr,
+            flush=True,
+        )
         return EXIT_INTERRUPTED
     except (OpsimError, OSError) as exc:
         _error(exc)
