@@ -474,12 +474,16 @@ def test_a_new_study_is_made_in_a_new_folder_and_maximises_or_minimises_as_its_o
     study = _open_study(tmp_path / "new" / "plan", run, plan)  # neither folder exists yet
     assert (tmp_path / "new" / "plan" / "study.journal").exists()
     assert study.direction == StudyDirection.MAXIMIZE  # incremental profit
-    run, plan = _ads_plan("plan.objective=least_spend", "plan.target.metric=incremental_users", budget=3_000.0)
+    run, plan = _ads_plan(
+        "plan.objective=least_spend", "plan.target.metric=incremental_users", "plan.target.value=0", budget=3_000.0
+    )
     assert _open_study(tmp_path / "least", run, plan).direction == StudyDirection.MINIMIZE
 
 
 def test_a_target_the_budget_cannot_reach_says_so_and_returns_the_closest_plan(tmp_path):
-    run, plan = _ads_plan("plan.objective=least_spend", "plan.target.metric=incremental_users", budget=3_000.0)
+    run, plan = _ads_plan(
+        "plan.objective=least_spend", "plan.target.metric=incremental_users", "plan.target.value=0", budget=3_000.0
+    )
     plan = replace(plan, target=replace(plan.target, value=1e9))
     result = make_plan(run, plan, tmp_path / "p", evaluator=LocalEvaluator(1), progress=False)
     assert result.message is not None and "cannot reach the target" in result.message
@@ -488,7 +492,9 @@ def test_a_target_the_budget_cannot_reach_says_so_and_returns_the_closest_plan(t
 
 def test_a_least_spend_plan_writes_its_files_its_frontier_the_targets_metric(tmp_path):
     """``opsim-plan plan.objective=least_spend`` ended in a KeyError ('score_low') drawing the frontier, every time."""
-    run, plan = _ads_plan("plan.objective=least_spend", "plan.target.metric=incremental_users", budget=3_000.0)
+    run, plan = _ads_plan(
+        "plan.objective=least_spend", "plan.target.metric=incremental_users", "plan.target.value=0", budget=3_000.0
+    )
     plan = replace(plan, trials=4, frontier_budgets=[0.5, 1.0])
     result = make_plan(run, plan, tmp_path / "p", evaluator=LocalEvaluator(1), progress=False)
     files = write_plan(result, tmp_path / "p")
@@ -555,6 +561,13 @@ def test_ad_budgets_can_be_planned_per_period(tmp_path):
         ("plan.variables.push.high=9", "plan.variables.push.high", "at most 7"),
         ("plan.risk.measure=median", "plan.risk.measure", "mean, cvar"),
         ("plan.variables.push.log=true", "plan.variables.push.low", "log=true"),
+        # least_spend ran with a target nobody gave (incremental_users >= 0), a trivial plan without a word
+        ("plan.objective=least_spend", "plan.target.value=None", "a number with objective least_spend"),
+        ("plan.ray_address=foo", "plan.ray_address='foo'", "HOST:PORT of a Ray cluster's head"),
+        ("plan.ray_address=head:", "plan.ray_address='head:'", "HOST:PORT of a Ray cluster's head"),
+        # Ray retried an address that does not answer for minutes, deaf to SIGTERM (port 1: nothing listens)
+        ("plan.ray_address=127.0.0.1:1", "plan.ray_address='127.0.0.1:1'", "a Ray cluster that answers (127.0.0.1:1"),
+        ("plan.ray_address=ray://127.0.0.1:1", "plan.ray_address='ray://127.0.0.1:1'", "a Ray cluster that answers"),
     ],
     ids=lambda v: str(v)[:30],
 )
@@ -566,6 +579,14 @@ def test_bad_plans_stop_with_one_line_before_any_simulation(tmp_path, capsys, ov
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("opsim-plan: error: ") and key in err[0] and allowed in err[0], err
     assert not out.exists()
+
+
+def test_a_least_spend_target_of_0_and_a_local_ray_address_are_accepted():
+    """The other side: a target given (0 is a target: break-even profit), and 'local'/'auto' name no host to ask."""
+    run, plan = _load("plan.objective=least_spend", "plan.target.metric=incremental_profit", "plan.target.value=0")
+    assert plan.target.value == 0
+    for address in ("local", "auto", "head.example:6379"):  # the port of a named host is asked when the plan starts
+        assert check_plan(replace(plan, ray_address=address), run).ray_address == address
 
 
 def _cut_inside_ask(journal: Path, trial: int, records_written: int) -> bytes:

@@ -61,7 +61,15 @@ from sim.app.plan_config import (
     plan_periods,
     register_plan_schema,
 )
-from sim.app.plan_eval import Evaluator, Outcome, apply_values, baseline_config, make_evaluator, seed_metrics
+from sim.app.plan_eval import (
+    Evaluator,
+    Outcome,
+    apply_values,
+    baseline_config,
+    check_ray_answers,
+    make_evaluator,
+    seed_metrics,
+)
 from sim.base.errors import ConfigError, OpsimError
 from sim.base.float_sum import sum_in_order
 from sim.levers.strategy import MULTI_LEVERS, SINGLE_LEVERS
@@ -1015,9 +1023,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:  # also for --cfg, --info and --help, for which Hydra composes the config to print it
         args = parse_argv(argv, prog=PROG)  # a bad flag in one line; the values of --cfg and --info are no overrides
         if not args.shell_completion:
-            load_plan_config(
+            _run, planned = load_plan_config(
                 compose(args.overrides, config_name=PLAN_CONFIG_NAME if name == "config" else name, extra_dir=extra)
             )
+            prints_only = args.cfg or args.info or args.help or args.hydra_help
+            if planned.ray_address is not None and not prints_only:  # a plan that will run: its cluster answers
+                check_ray_answers(planned.ray_address)
     except (ConfigError, OpsimError) as exc:
         fail(PROG, exc)  # one line, exit 2 (bad input)
     if not any(a in ("--config-name", "-cn") or a.startswith(("--config-name=", "-cn=")) for a in argv):

@@ -48,6 +48,13 @@ SAMPLERS = ("tpe", "cmaes", "random")
 MODES = ("search", "response")
 #: Knobs that can be planned per period (a daily budget per week or month).
 PERIOD_KNOBS = ("daily_budget",)
+#: ``plan.ray_address`` values that name no host: this machine's running cluster, or a new one here.
+RAY_LOCAL_ADDRESSES = ("auto", "local")
+#: What ``plan.ray_address`` may be.
+RAY_ADDRESS_FORMS = (
+    "HOST:PORT of a Ray cluster's head (ray://HOST:PORT through Ray Client), "
+    "'auto' for the cluster running on this machine, or 'local' to start one here"
+)
 
 
 @dataclass
@@ -77,10 +84,10 @@ class VariableConfig:
 
 @dataclass
 class TargetConfig:
-    """What ``objective: least_spend`` must reach (risk-adjusted over seeds): ``metric`` ≥ ``value``."""
+    """What ``objective: least_spend`` must reach (risk-adjusted over seeds): ``metric`` ≥ ``value`` (required there)."""
 
     metric: str = bounded("incremental_users", choices=TARGET_METRICS)
-    value: float = 0.0
+    value: float | None = None
 
 
 @dataclass
@@ -211,7 +218,27 @@ def check_plan(plan: PlanConfig, run: Config) -> PlanConfig:
             raise ConfigError(f"plan.frontier_budgets[{i}]", b, "a share of plan.budget in (0, 1]")
     if plan.mode == "response" and any(v.per_period for v in plan.variables.values()):
         raise ConfigError("plan.mode", "response", "search (response curves are per lever, not per period)")
+    if plan.objective == "least_spend" and plan.target.value is None:
+        raise ConfigError(
+            "plan.target.value",
+            None,
+            f"a number with objective least_spend: the least spend whose plan.target.metric ({plan.target.metric}) "
+            "reaches it",
+        )
+    if plan.ray_address is not None:
+        _check_ray_address(plan.ray_address)
     return plan
+
+
+def _check_ray_address(address: str) -> None:
+    """A Ray address of a form Ray reads, with Ray installed (whether it answers is checked when the plan starts)."""
+    import importlib.util
+
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if address not in RAY_LOCAL_ADDRESSES and not (colon and host and port.isdigit()):
+        raise ConfigError("plan.ray_address", address, RAY_ADDRESS_FORMS)
+    if importlib.util.find_spec("ray") is None:
+        raise ConfigError("plan.ray_address", address, 'an address for a planner with Ray: pip install "opsim[ray]"')
 
 
 def _to_plain(cfg: DictConfig | Mapping[str, Any]) -> dict[str, Any]:

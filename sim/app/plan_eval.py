@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -24,8 +25,9 @@ import numpy as np
 from sim.analysis.economics import payback_day
 from sim.analysis.retention import cohort_retention
 from sim.app.config import Config, validate
-from sim.app.plan_config import PlanConfig
+from sim.app.plan_config import RAY_ADDRESS_FORMS, RAY_LOCAL_ADDRESSES, PlanConfig
 from sim.app.threads import resolve_threads
+from sim.base.errors import ConfigError
 from sim.core.model import LifecycleModel
 from sim.levers.strategy import SINGLE_LEVERS, StrategyConfig, build_levers
 
@@ -36,6 +38,7 @@ __all__ = [
     "RayEvaluator",
     "apply_values",
     "baseline_config",
+    "check_ray_answers",
     "make_evaluator",
     "run_task",
     "seed_metrics",
@@ -217,12 +220,17 @@ class LocalEvaluator:
         pass
 
 
+#: Seconds a Ray head's port has to answer before the plan is refused.
+RAY_CONNECT_TIMEOUT_S = 5.0
+
+
 class RayEvaluator:
     """Tasks as Ray remote calls on an existing cluster (``plan.ray_address``; ``local`` starts one here)."""
 
     def __init__(self, address: str) -> None:
         import ray
 
+        check_ray_answers(address)
         ray.init(address=None if address == "local" else address, ignore_reinit_error=True, log_to_driver=False)
         self._ray = ray
         self._remote = ray.remote(run_task)
@@ -234,6 +242,27 @@ class RayEvaluator:
 
     def close(self) -> None:  # noqa: D102
         self._ray.shutdown()
+
+
+def check_ray_answers(address: str) -> None:
+    """Refuse a cluster address whose port does not answer (``ray.init`` retries it for minutes, deaf to SIGTERM).
+
+    Raises:
+        ConfigError: Naming ``plan.ray_address`` and why it cannot be reached.
+
+    """
+    if address in RAY_LOCAL_ADDRESSES:
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        why = exc.strerror or str(exc) or type(exc).__name__
+        raise ConfigError(
+            "plan.ray_address",
+            address,
+            f"a Ray cluster that answers ({host}:{port}: {why}); {RAY_ADDRESS_FORMS}",
+        ) from None
 
 
 def make_evaluator(plan: PlanConfig) -> Evaluator:
