@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sim.app.config import Config, compose, load_config
+    from sim.app.config import Config, compose, load_config, register_schema
     from sim.app.model import UserLifecycleModel
     from sim.app.simulate import simulate
     from sim.base.errors import ConfigError, OpsimError
@@ -30,6 +30,7 @@ _EXPORTS = {
     "UserLifecycleModel": "sim.app.model",
     "compose": "sim.app.config",
     "load_config": "sim.app.config",
+    "register_schema": "sim.app.config",
     "simulate": "sim.app.simulate",
 }
 
@@ -42,6 +43,7 @@ __all__ = [
     "UserLifecycleModel",
     "compose",
     "load_config",
+    "register_schema",
     "simulate",
 ]
 

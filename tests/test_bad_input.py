@@ -104,6 +104,13 @@ OPSIM_CASES = [
         ["population.weekly_visit_pattern=[1,1,1"],
         ["population.weekly_visit_pattern='[1,1,1'", "valid override syntax"],
     ),
+    # opsim --help listed plan: quarter_growth; plan= then said "Could not override 'plan'" naming the command line
+    ("planner preset", ["plan=quarter_growth"], ["plan='quarter_growth'", "opsim-plan plan=quarter_growth"]),
+    (
+        "new entry without +",
+        ["strategy=paid_growth", "add@strategy.paid_ads.tiktok=channel"],
+        ["add@strategy.paid_ads.tiktok='channel'", "with a leading +: +add@strategy.paid_ads.tiktok=channel"],
+    ),
     ("missing config dir", ["--config-dir", "no/such/folder"], ["--config-dir='no/such/folder'", "an existing folder"]),
     ("unknown flag", ["--bogus"], ["unrecognized arguments: --bogus", "opsim --help"]),
     ("unknown config name", ["--config-name", "nosuch"], ["--config-name='nosuch'", "a config file"]),

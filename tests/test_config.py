@@ -98,7 +98,10 @@ def test_a_saved_config_loads_back_exactly():
 
 def test_a_bare_string_is_a_type_error_that_says_what_to_write():
     with pytest.raises(
-        TypeError, match=r"not a string .* write \['game'\] for an override or \{'population': 'game'\}"
+        # it said "write ['game'] for an override", which is refused: a list of key=value
+        TypeError,
+        match=r"not a string .* write \['population=game'\] or \{'population': 'game'\} for a population preset "
+        r"\(\['strategy=game'\] for a strategy preset\)$",
     ):
         load_config("game")
 

@@ -134,6 +134,22 @@ def test_simulate_inside_hydra_initialize_and_initialize_config_module(tmp_path)
     }
 
 
+def test_hydras_own_compose_of_sim_conf_works_as_docs_python_md_says(tmp_path):
+    """A fresh process, docs/python.md's lines: Hydra could not load 'opsim_schema' before anything of opsim ran."""
+    script = """
+        import sim
+        from hydra import compose, initialize_config_module
+
+        sim.register_schema()
+        with initialize_config_module(config_module="sim.conf", version_base=None):
+            cfg = compose("config")  # opsim's whole default config
+        print(sim.load_config(cfg).population.name)
+    """
+    proc = _python(script, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "consumer_app"
+
+
 # ------------------------------------------------------------- new map entries
 def test_add_a_channel_to_a_strategy_from_the_command_line():
     cfg = load_config(
@@ -271,6 +287,16 @@ def test_help_describes_the_tool_its_commands_presets_and_examples(capsys):
         assert needed in text, needed
     assert len(text.splitlines()) < 50
     assert "weekly_visit_pattern" not in text  # no config dump
+    assert "plan:" not in text  # the planner's presets, which opsim refuses
+
+
+def test_opsim_plan_help_lists_the_plan_presets_opsims_help_leaves_out(capsys):
+    from sim.app.plan import main as plan_main
+
+    with pytest.raises(SystemExit) as done:
+        plan_main(["--help"])
+    assert done.value.code == 0
+    assert "plan: quarter_growth" in capsys.readouterr().out
 
 
 # --------------------------------------------------- own presets, printed commands

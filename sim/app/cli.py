@@ -186,6 +186,7 @@ def check_overrides(argv: Sequence[str]) -> CommandPlan:
                 load_config(compose(variant, config_name=name, extra_dir=extra))
         return CommandPlan()
     _check_launcher(overrides)
+    _check_not_planner(overrides)
     variants = sweep_variants(overrides, extra) if multirun else [overrides]
     composed = compose(variants[0], config_name=name, extra_dir=extra, with_hydra=True)
     multirun = multirun or composed.hydra.mode == RunMode.MULTIRUN  # a sweep the config asks for (hydra.mode)
@@ -247,10 +248,20 @@ def _sweep_size(overrides: list[str], extra_dir: str | None = None) -> int:
     return math.prod(sizes)
 
 
+#: Config groups only opsim-plan reads (``conf/plan/``): not among the presets ``opsim --help`` lists.
+PLANNER_GROUPS = ("plan",)
 #: What joblib's ``n_jobs`` may be.
 JOBLIB_N_JOBS = "a whole number of jobs at once, not 0 (-1: one per core, -2: all cores but one)"
 #: Launchers that come with an optional extra, and the install command that brings them.
 _LAUNCHER_EXTRAS = {"ray": ("hydra_plugins.hydra_ray_launcher", 'pip install "opsim[ray]"')}
+
+
+def _check_not_planner(overrides: list[str]) -> None:
+    """Refuse a preset of the planner's groups (``plan=quarter_growth``): ``opsim --help`` does not list them."""
+    for o in overrides:
+        key, _, value = o.lstrip("+~").partition("=")
+        if key.partition("@")[0] in PLANNER_GROUPS:
+            raise ConfigError(key, value, f"a preset for opsim-plan (opsim-plan {key}={value}); opsim runs a strategy")
 
 
 def _check_launcher(overrides: list[str]) -> None:
@@ -573,7 +584,7 @@ def main(argv: Sequence[str] | None = None, *, figure_workers: FigureWorkers | N
         warnings.simplefilter("always")
         try:
             with exceptions_reach_caller():
-                run_hydra(argv, _Task(figure_workers), str(config_dir()), "config")
+                run_hydra(argv, _Task(figure_workers), str(config_dir()), "config", hidden_groups=PLANNER_GROUPS)
         except SystemExit:  # the task's own exit, with its line printed
             raise
         except BaseException as exc:

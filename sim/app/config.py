@@ -465,6 +465,16 @@ def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[
         problem = text[marks[-2].end() if len(marks) > 1 else 0 : last.start()].strip().rstrip(":")
         where = f"{path}, line {last['line']}, column {last['column']}"
         return ConfigError(path.parent.name, path.stem, f"a preset file YAML can read ({where}: {problem})")
+    no_match = _NO_DEFAULT.search(text)
+    if no_match is not None:  # a group choice the defaults list has no entry for
+        key = no_match["key"]
+        given = values.get(key)
+        given = given if isinstance(given, str) else None
+        if key.partition("@")[0] == ADD_GROUP:
+            return ConfigError(key, given, f"a new map entry, with a leading +: +{key}={given}")
+        return ConfigError(
+            key, given, f"a group this config's defaults list picks from; to add one it does not: +{key}={given}"
+        )
     ambiguous = _AMBIGUOUS.search(text)
     if ambiguous is not None:  # a,b without -m (opsim-plan has no -m at all)
         key = ambiguous["key"]
@@ -479,6 +489,8 @@ def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[
 
 #: Where a YAML parser's message says it failed: ``... in "/path/x.yaml", line 2, column 14``.
 _YAML_ERROR = re.compile(r'in "(?P<file>[^"]+\.yaml)", line (?P<line>\d+), column (?P<column>\d+)')
+#: Hydra's message for ``group=option`` where the defaults list has no entry of the group.
+_NO_DEFAULT = re.compile(r"Could not override '(?P<key>[^']+)'\. No match in the defaults list")
 #: Hydra's message for a value with commas given without ``-m``.
 _AMBIGUOUS = re.compile(r"Ambiguous value for argument '(?P<key>[^=']+)=(?P<value>[^']*)'")
 
@@ -953,7 +965,8 @@ def _check_kind(cfg: Any) -> None:
         advice = (
             f"write [{text!r}] (a list of overrides)"
             if "=" in text
-            else f"write [{text!r}] for an override or {{'population': {text!r}}} for a population preset"
+            else f"write ['population={text}'] or {{'population': {text!r}}} for a population preset "
+            f"(['strategy={text}'] for a strategy preset)"
         )
         raise TypeError(f"config must be a Config, a mapping or a list of overrides, not a string ({cfg!r}); {advice}")
     if cfg is not None and not isinstance(cfg, Config | DictConfig | Mapping | Iterable):

@@ -20,7 +20,13 @@ from omegaconf import DictConfig
 __all__ = ["exceptions_reach_caller", "quiet_logging_errors", "run_hydra"]
 
 
-def run_hydra(argv: Sequence[str], task: Callable[[DictConfig], object], config_dir: str, config_name: str) -> None:
+def run_hydra(
+    argv: Sequence[str],
+    task: Callable[[DictConfig], object],
+    config_dir: str,
+    config_name: str,
+    hidden_groups: Sequence[str] = (),
+) -> None:
     """Run ``task`` under Hydra with the command-line arguments ``argv``.
 
     Args:
@@ -28,6 +34,8 @@ def run_hydra(argv: Sequence[str], task: Callable[[DictConfig], object], config_
         task: The task function (called once, or once per job of a multirun).
         config_dir: The primary config folder.
         config_name: The primary config's name.
+        hidden_groups: Config groups of the folder that this command does not read, left
+            out of the presets ``--help`` lists (opsim's: the planner's ``plan``).
 
     """
     from hydra import version
@@ -36,7 +44,7 @@ def run_hydra(argv: Sequence[str], task: Callable[[DictConfig], object], config_
     version.setbase("1.3")
     parser = get_args_parser()
     args = parser.parse_intermixed_args(list(argv))
-    with _searched_first(args.config_dir):
+    with _searched_first(args.config_dir), _groups_hidden(hidden_groups):
         args.config_dir = None  # put first by _searched_first, not after the primary folder as Hydra would
         _run_hydra(
             args=args,
@@ -74,6 +82,26 @@ def _searched_first(folder: str | None) -> Iterator[None]:
         yield
     finally:
         hydra_utils.create_automatic_config_search_path = build
+
+
+@contextlib.contextmanager
+def _groups_hidden(hidden: Sequence[str]) -> Iterator[None]:
+    """While Hydra runs, the config groups its ``--help`` lists (``$APP_CONFIG_GROUPS``) leave out ``hidden``."""
+    if not hidden:
+        yield
+        return
+    from hydra._internal.hydra import Hydra
+
+    listed = Hydra.format_config_groups
+
+    def listed_but_hidden(self: Hydra, predicate: Callable[[str], bool], compact: bool = True) -> str:
+        return listed(self, lambda group: predicate(group) and group not in hidden, compact)
+
+    Hydra.format_config_groups = listed_but_hidden  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Hydra.format_config_groups = listed  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager
