@@ -100,6 +100,11 @@ OPSIM_CASES = [
     ("no key", ["=5"], ["override='=5'", "a key before '='"]),
     ("no equals", ["foo"], ["override='foo'", "key=value"]),
     (
+        "hydra key typo",
+        ["hydra.run.dri=/tmp/x"],
+        ["hydra.run.dri='/tmp/x'", "unknown key in hydra.run; expected one of dir"],
+    ),
+    (
         "unclosed list",
         ["population.weekly_visit_pattern=[1,1,1"],
         ["population.weekly_visit_pattern='[1,1,1'", "valid override syntax"],
@@ -165,6 +170,17 @@ SWEEP_CASES = [
     ("interpolation", ["horizon_days=${nosuch},3"], ["horizon_days='${nosuch}'", "an interpolation that resolves"]),
     ("swept key twice", ["seed=0,1", "seed=2"], ["seed=['0,1', '2']", "given 2 times"]),
     ("launcher", ["seed=0,1", "hydra/launcher=nope"], ["hydra/launcher='nope'", "joblib", "ray_cluster"]),
+    # "expected a key the schema defines": no word of where n_jobs comes from
+    (
+        "n_jobs without joblib",
+        ["seed=0,1", "hydra.launcher.n_jobs=2"],
+        ["hydra.launcher.n_jobs='2'", "no key with the default launcher", "hydra/launcher=joblib"],
+    ),
+    (
+        "joblib key typo",
+        ["seed=0,1", "hydra/launcher=joblib", "hydra.launcher.n_job=2"],
+        ["hydra.launcher.n_job='2'", "expected one of n_jobs, backend"],
+    ),
     (
         "one job too large",
         ["population.market_size=1000,2147483647"],

@@ -558,6 +558,9 @@ def test_ad_budgets_can_be_planned_per_period(tmp_path):
         ("plan.variables.search.key=population.market_size", "plan.variables.search.key", "lever knob"),
         ("plan.variables.search.min_spend=200000", "plan.budget", "min_spend"),
         ("plan.objective=fame", "plan.objective", "incremental_profit"),
+        # the planner's own keys: "expected a key the schema defines" (only the run config's were listed)
+        ("plan.budgt=5", "plan.budgt", "unknown key in plan; expected one of name, description, budget, objective"),
+        ("plan.risk.alfa=0.1", "plan.risk.alfa", "expected one of measure, alpha"),
         ("plan.variables.push.high=9", "plan.variables.push.high", "at most 7"),
         ("plan.risk.measure=median", "plan.risk.measure", "mean, cvar"),
         ("plan.variables.push.log=true", "plan.variables.push.low", "log=true"),

@@ -301,6 +301,13 @@ def _schema_node(path: str, schema: type = Config) -> Any:
     return node
 
 
+def _fields_of(node_type: Any) -> list[str] | None:
+    """The keys of a structured config node's dataclass (not its private ``_target_``-like ones), or None."""
+    if not (isinstance(node_type, type) and dataclasses.is_dataclass(node_type)):
+        return None
+    return [f.name for f in dataclasses.fields(node_type) if not f.name.startswith("_")] or None
+
+
 def _schema_keys(path: str) -> list[str] | None:
     """Keys the schema allows under a dotted path (None if it is not a schema node)."""
     node = _schema_node(path)
@@ -433,9 +440,12 @@ def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[
             if hint is not None:
                 return ConfigError(given, values.get(given), hint)
         if "not in struct" in first or ("Key '" in first and "not in" in first):
-            allowed = _schema_keys(parent)
+            # the run config's schema, else the node's own (the planner's plan, Hydra's nodes)
+            allowed = _schema_keys(parent) or _fields_of(getattr(e, "object_type", None))
             where = parent or "the top level"
             hint = f"one of {', '.join(allowed)}" if allowed else "a key the schema defines"
+            if parent == "hydra.launcher" and not allowed:
+                hint = BASIC_LAUNCHER_KEYS
             return ConfigError(key, value, f"unknown key in {where}; expected {hint}{where_file}")
         if "Interpolation" in type(e).__name__ or "interpolation" in first.lower():
             return ConfigError(key or "config", value, f"an interpolation that resolves ({first}){where_file}")
@@ -489,6 +499,8 @@ def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[
 
 #: Where a YAML parser's message says it failed: ``... in "/path/x.yaml", line 2, column 14``.
 _YAML_ERROR = re.compile(r'in "(?P<file>[^"]+\.yaml)", line (?P<line>\d+), column (?P<column>\d+)')
+#: What ``hydra.launcher`` takes with Hydra's default launcher, which has no keys of its own.
+BASIC_LAUNCHER_KEYS = "no key with the default launcher (n_jobs and the like are joblib's: hydra/launcher=joblib)"
 #: Hydra's message for ``group=option`` where the defaults list has no entry of the group.
 _NO_DEFAULT = re.compile(r"Could not override '(?P<key>[^']+)'\. No match in the defaults list")
 #: Hydra's message for a value with commas given without ``-m``.
