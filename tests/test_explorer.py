@@ -269,9 +269,20 @@ def _wait_until_served(url: str, server: subprocess.Popen, timeout_s: float = 12
     raise AssertionError(f"{url} did not answer within {timeout_s} s")
 
 
+def _stopped(server: subprocess.Popen) -> str:
+    """Stop a served explorer (SIGTERM, then SIGKILL after 20 s); what it printed."""
+    server.terminate()
+    try:
+        out, _ = server.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        out, _ = server.communicate()
+    return out or ""
+
+
 @pytest.fixture
 def served_explorer(tmp_path):
-    """``opsim-explore`` on a free loopback port, as a user starts it; stopped afterwards."""
+    """``opsim-explore`` on a free loopback port, as a user starts it: its URL and process; stopped afterwards."""
     pytest.importorskip("solara")
     port = _free_port()
     env = {**os.environ, "SOLARA_HOME": str(tmp_path / "solara_home")}
@@ -285,13 +296,10 @@ def served_explorer(tmp_path):
     url = f"http://127.0.0.1:{port}/"
     try:
         _wait_until_served(url, server)
-        yield url
+        yield url, server
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        if server.poll() is None:
+            _stopped(server)
 
 
 def test_ctrl_c_stops_the_server_with_one_line_and_exit_130(tmp_path):
@@ -325,6 +333,7 @@ def _chart_sources(page) -> list[str]:
 
 @pytest.mark.slow
 def test_the_explorer_page_in_headless_chromium(served_explorer, tmp_path):
+    url, server = served_explorer
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("chromium is not installed (.ci/run installs it)")
@@ -347,7 +356,7 @@ def test_the_explorer_page_in_headless_chromium(served_explorer, tmp_path):
             page.route("**/*", route)
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(str(e)))
-            page.goto(served_explorer)
+            page.goto(url)
             page.get_by_text("Day 0 of 180").wait_for(timeout=90_000)
             step = page.get_by_role("button", name="Step", exact=True)
             step.click()  # five days per update (the render interval)
@@ -384,6 +393,9 @@ def test_the_explorer_page_in_headless_chromium(served_explorer, tmp_path):
     assert outside == []
     assert problems == []
     assert shot.read_bytes()[:4] == b"\x89PNG"
+    # Solara's warnings about Mesa's page (rules of hooks) and a cookie on http, many lines each, every page load
+    said = _stopped(server)
+    assert "Warning" not in said, said
     target = os.environ.get("OPSIM_EXPLORER_SCREENSHOT")  # set to docs/img/explorer.png to refresh the README's
     if target:
         shutil.copy(shot, ROOT / target)

@@ -32,6 +32,7 @@ import importlib.util
 import os
 import socket
 import sys
+import warnings
 from typing import Any
 
 from sim.app.config import config_dir
@@ -55,6 +56,12 @@ MAX_PORT = 65535
 PAGE_MODULE = "sim.app.explorer"
 #: Environment of the Solara server: no telemetry (it would call out to the internet).
 SERVER_ENV = {"SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
+#: Solara's warnings, many lines each and again at every page load, about what is not this page's to change:
+#: Mesa's SolaraViz page breaking its rules of hooks, and the session cookie's fallback on plain http (loopback).
+QUIETED_WARNINGS = (
+    r".*mesa[/\\]visualization[/\\].*found despite early return",
+    r"Cookies with samesite=none require https",
+)
 
 
 def _presets(group: str) -> list[str]:
@@ -318,6 +325,8 @@ def serve(solara_args: list[str]) -> int:
 
     """
     os.environ.update(SERVER_ENV)  # read by Solara when it is imported
+    for message in QUIETED_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=UserWarning)
     import click
 
     try:
