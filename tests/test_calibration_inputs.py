@@ -208,6 +208,39 @@ def test_out_outside_a_population_folder(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("command", "suffix", "refused"),
+    [
+        ("population", ".yml", True),
+        ("population", ".yaml", False),
+        ("strategy", ".yml", True),
+        ("strategy", ".yaml", False),
+    ],
+)
+def test_out_must_be_a_yaml_file_before_any_fit(tmp_path, capsys, monkeypatch, command, suffix, refused):
+    """A .yml preset is refused by opsim (Hydra's deprecated suffix): it was refused only after the fit."""
+
+    def ctrl_c(*_args, **_kwargs):  # the fit was reached: the suffix was taken
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sim.app.calibrate.calibrate_population", ctrl_c)
+    monkeypatch.setattr("sim.app.lift.simulate_cohorts", ctrl_c)
+    out = tmp_path / "conf" / command / f"x{suffix}"
+    if command == "population":
+        argv = [str(EXAMPLES / "cohorts_example.csv"), "--market-size", "1000"]
+    else:
+        argv = ["lift", str(EXAMPLES / "push_ab.yaml"), "--population", "consumer_app"]
+    code = main([*argv, "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    if refused:
+        assert code == 2
+        assert err.startswith(f"opsim-calibrate: error: --out={str(out)!r} is not allowed: ")
+        assert "a .yaml file (not .yml)" in err and err.count("\n") == 1
+    else:
+        assert code == 130 and "interrupted" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_write_all_writes_everything_or_nothing(tmp_path):
     keep = tmp_path / "a.txt"
     keep.write_text("old")

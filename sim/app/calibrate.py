@@ -463,8 +463,8 @@ def run_command(out: Path) -> str:
 
 
 def _check_out(out: Path) -> None:
-    if out.suffix not in (".yaml", ".yml"):
-        raise ConfigError("--out", str(out), "a .yaml file, e.g. conf/population/myapp.yaml")
+    if out.suffix != ".yaml":  # opsim refuses a .yml preset (Hydra's deprecated suffix): refused before the fit
+        raise ConfigError("--out", str(out), "a .yaml file (not .yml), e.g. conf/population/myapp.yaml")
     if out.parent.name != "population":
         raise ConfigError(
             "--out",

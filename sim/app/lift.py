@@ -293,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     writing = False
     try:
         out = Path(args.out)
-        if out.suffix not in (".yaml", ".yml") or out.parent.name != "strategy" or not PRESET_NAME.match(out.stem):
+        if out.suffix != ".yaml":  # opsim refuses a .yml preset (Hydra's deprecated suffix): refused before the fit
+            raise ConfigError("--out", args.out, "a .yaml file (not .yml), e.g. conf/strategy/push_measured.yaml")
+        if out.parent.name != "strategy" or not PRESET_NAME.match(out.stem):
             raise ConfigError(
                 "--out", args.out, "<config dir>/strategy/<name>.yaml (letters, digits, _ and - in the name)"
             )
