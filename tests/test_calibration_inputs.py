@@ -593,6 +593,53 @@ def test_lift_command_refuses_bad_settings_before_simulating(tmp_path, capsys, m
     assert not (tmp_path / "conf").exists()
 
 
+PUSH_KEYS = (
+    "enabled, messages_per_week, cost_per_message, visit_lift, fatigue_decay, fatigue_churn, opt_out_per_fatigue, "
+    "schedule, target"
+)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        # it printed OmegaConf's "Key 'messages_per_wek' not in 'PushConfig' full_key: … reference_type=PushConfig …"
+        (
+            "{messages_per_wek: 2}",
+            f"settings.messages_per_wek=2 is not allowed: not a setting of push; one of {PUSH_KEYS}",
+        ),
+        (
+            "{messages_per_week: 2, schedule: {start_dy: 3}}",
+            "settings.schedule.start_dy=3 is not allowed: not a setting of push.schedule; "
+            "one of start_day, end_day, days_of_week",
+        ),
+        ("{schedule: 5}", "settings.schedule=5 is not allowed: a mapping of start_day, end_day, days_of_week"),
+        ("{messages_per_week: two}", "settings.messages_per_week='two' is not allowed: "),
+        ("{messages_per_week: 2, schedule: {start_day: 3}}", None),  # every key known: on to the simulation
+    ],
+)
+def test_lift_settings_unknown_to_the_lever_are_one_line_naming_the_allowed_keys(
+    tmp_path, capsys, monkeypatch, settings, message
+):
+    def ctrl_c(*_args, **_kwargs):  # the settings were taken: the simulation was reached
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sim.app.lift.simulate_cohorts", ctrl_c)
+    text = (EXAMPLES / "push_ab.yaml").read_text()
+    text = re.sub(r"settings:.*\n  messages_per_week: 2\n", f"settings: {settings}\n", text)
+    assert f"settings: {settings}" in text
+    ab = write(tmp_path, text, "ab.yaml")
+    out = tmp_path / "conf" / "strategy" / "p.yaml"
+    code = main(["lift", str(ab), "--population", "consumer_app", "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    if message is None:
+        assert code == 130 and "interrupted" in err
+    else:
+        assert code == 2
+        assert err.startswith(f"opsim-calibrate: error: {ab}: {message}")
+        assert err.count("\n") == 1 and "full_key" not in err and "reference_type" not in err
+    assert not (tmp_path / "conf").exists()
+
+
 def test_rolling_statistics_and_covariance_for_independent_days():
     # Days independent Bernoulli(p), one cohort per weekday observed to day 3: the rolling share
     # R_n = P(a visit on days n … 3) = 1 − (1 − p)^(4 − n), its variance R_n(1 − R_n)/N, and

@@ -16,8 +16,8 @@ import argparse
 import shlex
 import sys
 import tempfile
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,15 +87,58 @@ def _metric_values(ab: ABResult, run: CohortRun) -> np.ndarray:
     return np.array(out, dtype=float)
 
 
+def _check_setting_keys(ab: ABResult, settings: Mapping[str, Any], schema: type, key: str) -> None:
+    """Every key of ``settings`` a field of the lever's config (``schema``), nested blocks as mappings.
+
+    Raises:
+        DataError: ``<file>: settings.<key>=<value> is not allowed: …`` with the allowed keys.
+
+    """
+    allowed = [f.name for f in fields(schema)]
+    where = f"{ab.lever}{key.removeprefix('settings')}"  # push, push.schedule
+    for name, value in settings.items():
+        full = f"{key}.{name}"
+        if name not in allowed:
+            raise DataError(
+                ab.path, f"{full}={value!r} is not allowed: not a setting of {where}; one of {', '.join(allowed)}"
+            )
+        sub = getattr(schema(), name)
+        if is_dataclass(sub):
+            if not isinstance(value, Mapping):
+                inner = ", ".join(f.name for f in fields(sub))
+                raise DataError(ab.path, f"{full}={value!r} is not allowed: a mapping of {inner}")
+            _check_setting_keys(ab, value, type(sub), full)
+
+
+def _setting(settings: Mapping[str, Any], dotted: str) -> Any:
+    """The value at a dotted key of the settings (None where there is none)."""
+    value: Any = settings
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
 def _strategy(ab: ABResult, effects: dict[str, float], name: str = "measured") -> StrategyConfig:
-    """A strategy with only the tested lever on, at its settings and the given effect parameters."""
+    """A strategy with only the tested lever on, at its settings and the given effect parameters.
+
+    Raises:
+        DataError: A setting the lever does not have, or of the wrong type, named as the A/B file
+            has it (``settings.<key>=<value> is not allowed: …``).
+
+    """
+    _check_setting_keys(ab, ab.settings, type(getattr(StrategyConfig(), ab.lever)), "settings")
     block = {**ab.settings, **effects, "enabled": True}
     try:
         node = OmegaConf.merge(OmegaConf.structured(StrategyConfig), {"name": name, ab.lever: block})
         strategy = OmegaConf.to_object(node)
-    except OmegaConfBaseException as exc:
-        key = getattr(exc, "full_key", "") or f"settings of {ab.lever}"
-        raise DataError(ab.path, f"{key}: {' '.join(str(exc).split())[:200]}") from None
+    except OmegaConfBaseException as exc:  # a value of the wrong type: 'two' for a number
+        key = (getattr(exc, "full_key", "") or "").removeprefix(f"{ab.lever}.")
+        reason = str(getattr(exc, "msg", "") or exc).splitlines()[0].strip()
+        if key:
+            raise DataError(
+                ab.path, f"settings.{key}={_setting(block, key)!r} is not allowed: {reason[:200]}"
+            ) from None
+        raise DataError(ab.path, f"settings is not allowed: {reason[:200]}") from None
     return strategy
 
 
