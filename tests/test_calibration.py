@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -9,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.special import betaln
+from scipy.stats import chi2
 
 from sim import simulate
+from sim.analysis.calibration import ParameterSpace, _fit_statistic, _sandwich
 from sim.analysis.retention_data import CohortTable, DataError, SurvivalTable, read_retention_csv
 from sim.analysis.survival_fit import fit_survival
 from sim.app.calibrate import calibrate_population, main
@@ -138,6 +141,9 @@ def test_agent_calibration_matches_the_observed_curve_within_its_noise():
     weights = [seg.weight for seg in cal.population.segments.values()]
     assert sum(weights) == pytest.approx(1.0)
     assert cal.fit.warning is None
+    # 30 statistics pin down all 8 free parameters: no identification warning (the other side of
+    # test_a_table_with_fewer_statistics_than_parameters_says_so)
+    assert cal.fit.identification is None and cal.fit.independent == cal.fit.free_parameters == 8
     # the forecast runs past the table's 30 days to day 90, with a band
     assert table.day.max() == 30 and cal.table.day.max() == 90
     assert (cal.table.band_low <= cal.table.fitted).all() and (cal.table.fitted <= cal.table.band_high).all()
@@ -270,3 +276,88 @@ def test_fit_with_one_blas_thread_gives_the_unlimited_estimates():
         free_c = model == "bdw"
         unlimited = survival_fit._fit(observed, observed, model, 30, 5000.0, 5000, free_c, 3 if free_c else 2)
         assert limited.to_dict() == unlimited.to_dict()
+
+
+# ------------------------------------------------- what a table cannot pin down
+PARAMS = {f"{s}.{k}": v for s in "ab" for k, v in (("churn_mean", 0.1), ("visit_mean", 0.3), ("churn_c", 1.0))}
+SPACE = ParameterSpace(("a", "b"))  # 8 coordinates: a.weight, a.churn_mean … b.churn_c, habit_strength
+
+
+def test_a_coordinate_the_statistics_do_not_move_has_its_whole_range_as_interval():
+    # J = I (8 statistics, 8 coordinates), W = Ω = I: V = (JᵀJ)⁻¹ = I, every SE exactly 1.
+    x = SPACE.pack({"a.weight": 0.5, "b.weight": 0.5, "habit_strength": 0.3} | PARAMS)
+    cov, basis, null = _sandwich(np.eye(8), np.ones(8), np.eye(8))
+    assert np.allclose(null, 0) and basis.shape == (8, 8)
+    full = SPACE.natural_interval(x, cov, 1.96, null)
+    assert full["habit_strength"][2] == pytest.approx(1.0) and full["a.churn_c"][2] == pytest.approx(1.0)
+    # The statistics do not move with κ (its column is 0): its variance was 0, an interval of zero
+    # width; now it is infinite and the interval is κ's whole range [1e-3, 20].
+    jac = np.eye(8)
+    jac[:, 7] = 0
+    cov, basis, null = _sandwich(jac, np.ones(8), np.eye(8))
+    assert basis.shape == (8, 7) and np.diag(null) == pytest.approx([0] * 7 + [1])
+    out = SPACE.natural_interval(x, cov, 1.96, null)
+    assert out["habit_strength"] == pytest.approx((1e-3, 20.0, math.inf))
+    assert out["a.churn_c"][2] == pytest.approx(1.0)  # the others keep their finite SE
+
+
+@pytest.mark.parametrize(("scale", "seen"), [(1e-7, True), (1e-9, False)])
+def test_a_direction_is_null_below_rcond_times_the_largest_singular_value(scale, seen):
+    # RCOND = 1e-8: a column 1e-7 of the others is still seen (a finite, huge SE 1/1e-7),
+    # one of 1e-9 is not (infinite SE).
+    jac = np.eye(8)
+    jac[7, 7] = scale
+    cov, _basis, null = _sandwich(jac, np.ones(8), np.eye(8))
+    x = SPACE.pack({"a.weight": 0.5, "b.weight": 0.5, "habit_strength": 0.3} | PARAMS)
+    se = SPACE.natural_interval(x, cov, 1.96, null)["habit_strength"][2]
+    assert se == (pytest.approx(1 / scale, rel=1e-6) if seen else math.inf)
+
+
+def test_fewer_statistics_than_parameters_leave_every_one_they_mix_unidentified():
+    # One statistic that moves with every coordinate: 1 independent combination of 8; each
+    # coordinate (and each weight, through the first) lies partly in the 7-dimensional null space.
+    cov, basis, null = _sandwich(np.ones((1, 8)), np.ones(1), np.eye(1))
+    assert basis.shape == (1, 1) and np.trace(null) == pytest.approx(7)
+    x = SPACE.pack({"a.weight": 0.5, "b.weight": 0.5, "habit_strength": 0.3} | PARAMS)
+    out = SPACE.natural_interval(x, cov, 1.96, null)
+    assert all(v[2] == math.inf for v in out.values())
+    assert out["a.weight"][:2] == (0.0, 1.0) and out["a.churn_mean"][:2] == pytest.approx((1e-4, 1 - 1e-4))
+
+
+@pytest.mark.parametrize(("statistics", "fitted"), [(2, 1), (1, 1)])
+def test_chi2_with_no_degrees_of_freedom_left_is_not_a_p_value_of_0(statistics, fitted):
+    # W = Ω = I, the fitted direction the first statistic: Q = Σ r² ~ χ² with n − r degrees of freedom.
+    residual = np.array([0.5, 1.0][:statistics])
+    basis = np.eye(statistics)[:, :fitted]
+    q, mean, sd, p = _fit_statistic(residual, np.ones(statistics), np.eye(statistics), basis)
+    assert q == pytest.approx(np.sum(residual**2))
+    if statistics > fitted:  # one degree of freedom: p = P(χ²₁ > 1.25)
+        assert (mean, sd) == pytest.approx((1.0, math.sqrt(2)))
+        assert p == pytest.approx(chi2.sf(1.25, 1))
+    else:  # it said p = 0, and warned that the fit was worse than the noise explains
+        assert (mean, sd) == (0.0, 0.0) and math.isnan(p)
+
+
+def test_a_table_with_fewer_statistics_than_parameters_says_so(tmp_path, capsys):
+    """One statistic (D1) for 8 free parameters: no interval of zero width, no "p = 0"; the preset is still written."""
+    data = tmp_path / "small.csv"
+    data.write_text("cohort,day,cohort_size,active\n2026-01-01,0,100,100\n2026-01-01,1,100,30\n")
+    out = tmp_path / "conf" / "population" / "x.yaml"
+    argv = [str(data), "--market-size", "5000", "--out", str(out), "--no-progress"]
+    assert main([*argv, "--cohort-users", "1400", "--max-iterations", "1", "--forecast-days", "5"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert "chi2 not tested: no degrees of freedom left (1 statistic, 1 independent combination" in lines[0]
+    params = [line for line in lines if "95 %" in line]
+    assert len(params) == 9 and all(line.endswith("not identified by this table") for line in params)
+    assert "  casual.churn_c" in params[4] and "95 % [0.1, 5]" in params[4]  # c's whole range, not [c, c]
+    assert captured.err.startswith(
+        "opsim-calibrate: warning: the table's 1 statistic pins down only 1 independent combination of the 8 "
+        "free parameters (the information matrix is singular): casual.weight, core.weight, "
+    )
+    assert "worse than" not in captured.err and "p = 0" not in captured.err + captured.out
+    header = [line for line in out.read_text().splitlines() if line.startswith("#")]
+    assert header[1].endswith(
+        "chi2 not tested: no degrees of freedom left (1 statistic, 1 independent combination of the parameters fitted)"
+    )
+    assert header[2].startswith("# WARNING: the table's 1 statistic pins down only 1")

@@ -46,12 +46,17 @@ costs no simulations beyond one Jacobian (central differences, half step
 :data:`INTERVAL_STEP`: see there why not a small step). A parameter whose interval spans more
 than a factor of :data:`NOT_IDENTIFIED_SPAN` (in the odds of a share, in the value
 of c and κ) is reported as **not identified** by the table; pairs with
-|correlation| > :data:`CONFOUNDED_CORRELATION` as confounded.
+|correlation| > :data:`CONFOUNDED_CORRELATION` as confounded. The sandwich is zero along
+the null space of JᵀWJ (directions the statistics do not move with: fewer independent
+statistics than coordinates, or a coordinate no statistic depends on); a parameter with a
+component there gets an infinite SE and its whole range as interval, and the fit says how
+many independent combinations the table pins down (:attr:`PopulationFit.identification`).
 
 **Goodness of fit.** At the optimum, Q ≈ εᵀ(I − H)ᵀW(I − H)ε with ε ~ N(0, Ω) and
 H = J(JᵀWJ)⁻¹JᵀW, a weighted sum of χ²₁ with weights λ = eig(W^½(I − H)Ω(I − H)ᵀW^½).
 Its p-value comes from the Welch–Satterthwaite approximation Q ~ g·χ²_h,
-g = Σλ²/Σλ, h = (Σλ)²/Σλ². A p-value below :data:`POOR_FIT_P` means the fit is
+g = Σλ²/Σλ, h = (Σλ)²/Σλ²; with as many independent directions fitted as statistics no
+degrees of freedom are left and there is no p-value (NaN). A p-value below :data:`POOR_FIT_P` means the fit is
 worse than the data's and the simulation's noise explain (:attr:`PopulationFit.warning`).
 
 **Acquisition** (:func:`fit_bass`): simulated daily new users n̂_t(p, q) match the
@@ -61,6 +66,7 @@ log p, log q with Nelder–Mead.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,6 +88,8 @@ __all__ = [
     "PopulationFit",
     "fit_bass",
     "fit_population",
+    "in_null_space",
+    "not_identified_se",
 ]
 
 #: Forward-difference step of the Jacobian during the fit, in the optimiser's coordinates.
@@ -107,11 +115,29 @@ WEIGHT_RATIO_BOUND = 9.0
 #: Singular values of W^½J below this fraction of the largest are floored there (near-null directions
 #: get a huge, not a zero, variance).
 RCOND = 1e-8
+#: A direction g of the coordinates lies (partly) in the null space of the information matrix when
+#: gᵀNg > this · gᵀg (N: the projector on the null space): the table cannot tell it from no change.
+NULL_TOLERANCE = 1e-9
 #: Nelder–Mead tolerances of the Bass fit on the packed parameters and on the objective.
 XATOL = FATOL = 1e-3
 
 #: simulate(segment index, natural parameters, last tenure day, seed) → the segment's simulated users.
 SimulateSegment = Callable[[int, dict[str, float], int, int], SimulatedUsers]
+
+
+def not_identified_se(z: float) -> float:
+    """The SE above which a parameter is not identified.
+
+    In a parameter's log, log-odds or log1p coordinate, an SE above this makes its ±z·SE interval
+    span more than a factor of :data:`NOT_IDENTIFIED_SPAN`. The rule of population and lift fits.
+    """
+    return math.log(NOT_IDENTIFIED_SPAN) / (2 * z)
+
+
+def in_null_space(direction: np.ndarray, null: np.ndarray) -> bool:
+    """Whether moving the coordinates along ``direction`` is (partly) invisible to the statistics."""
+    size = float(direction @ direction)
+    return size > 0 and float(direction @ null @ direction) > NULL_TOLERANCE * size
 
 
 @dataclass
@@ -206,12 +232,18 @@ class ParameterSpace:
             "habit_strength": params["habit_strength"],
         }
 
-    def natural_interval(self, x: np.ndarray, cov: np.ndarray, z: float) -> dict[str, tuple[float, float, float]]:
+    def natural_interval(
+        self, x: np.ndarray, cov: np.ndarray, z: float, null: np.ndarray | None = None
+    ) -> dict[str, tuple[float, float, float]]:
         """(low, high, transformed SE) of every natural parameter from the coordinates' covariance.
 
         Weights go through the delta method on logit(w_s); the others are ±z·SE in their
-        own coordinate, mapped back.
+        own coordinate, mapped back. A parameter that moves along the null space of the
+        information matrix (``null``, its projector; see :func:`in_null_space`) has an infinite
+        SE and its whole range as interval: the table says nothing about it.
         """
+        if null is None:
+            null = np.zeros_like(cov)
         out: dict[str, tuple[float, float, float]] = {}
         pi = self.weights(x)
         k = len(self.segments)
@@ -220,14 +252,15 @@ class ParameterSpace:
             grad = np.zeros(x.size)
             for j in range(k - 1):
                 grad[j] = ((1.0 if j == s else 0.0) - pi[j]) / (1.0 - pi[s]) if pi[s] < 1 else 0.0
-            se = float(np.sqrt(max(grad @ cov @ grad, 0.0)))
+            se = math.inf if in_null_space(grad, null) else float(np.sqrt(max(grad @ cov @ grad, 0.0)))
             centre = logit(np.clip(pi[s], SHARE_BOUND, 1 - SHARE_BOUND))
             out[f"{seg}.weight"] = (float(expit(centre - z * se)), float(expit(centre + z * se)), se)
         lo, hi = self.bounds()
         for j, name in enumerate(self.coordinates):
             if name.endswith(".weight"):
                 continue
-            se = float(np.sqrt(max(cov[j, j], 0.0)))
+            unit = np.eye(x.size)[j]
+            se = math.inf if in_null_space(unit, null) else float(np.sqrt(max(cov[j, j], 0.0)))
             a, b = np.clip(x[j] - z * se, lo[j], hi[j]), np.clip(x[j] + z * se, lo[j], hi[j])
             back = expit if name.rsplit(".", 1)[-1] in ("churn_mean", "visit_mean") else np.exp
             out[name] = (float(back(a)), float(back(b)), se)
@@ -255,7 +288,15 @@ class PopulationFit:
             weekdays like the table, with its standard error from the parameters' uncertainty.
         chi2_: The fit's χ²-type statistic Q; ``chi2_expected``, ``chi2_sd`` its mean and
             standard deviation under the model; ``chi2_p`` its p-value.
+            ``chi2_p`` is NaN when no degrees of freedom are left to test the fit (as many
+            independent directions fitted as statistics).
         warning: One line when the fit is poor (p < :data:`POOR_FIT_P`), else None.
+        free_parameters: Free coordinates fitted (the weights sum to 1: one fewer than reported).
+        independent: How many independent combinations of them the table pins down (the rank
+            of the information matrix JᵀWJ).
+        identification: One line when ``independent < free_parameters`` (fewer independent
+            statistics than free parameters, or a parameter the statistics do not move with),
+            naming the parameters whose interval is then their whole range; else None.
         simulations: Segment simulations run; ``seconds``: wall time.
 
     """
@@ -278,6 +319,9 @@ class PopulationFit:
     chi2_sd: float
     chi2_p: float
     warning: str | None
+    free_parameters: int
+    independent: int
+    identification: str | None
     simulations: int
     seconds: float
 
@@ -297,8 +341,12 @@ class PopulationFit:
             "chi2": self.chi2_,
             "chi2_expected": self.chi2_expected,
             "chi2_sd": self.chi2_sd,
-            "chi2_p": self.chi2_p,
+            "chi2_p": self.chi2_p if math.isfinite(self.chi2_p) else None,
+            "chi2_degrees_of_freedom_left": len(self.statistics) - self.independent,
             "statistics": len(self.statistics),
+            "free_parameters": self.free_parameters,
+            "independent_combinations": self.independent,
+            "identification_warning": self.identification,
             "rmse": float(np.sqrt(np.mean((self.fitted - self.observed) ** 2))),
             "max_abs_error": float(np.abs(self.fitted - self.observed).max()),
             "warning": self.warning,
@@ -382,14 +430,24 @@ class _Evaluator:
         return moved
 
 
-def _sandwich(jac: np.ndarray, weight: np.ndarray, omega: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(V, U): the sandwich covariance of x̂, and an orthonormal basis U of the column space of W^½J."""
+def _sandwich(jac: np.ndarray, weight: np.ndarray, omega: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(V, U, N): the sandwich covariance of x̂, a basis of W^½J's columns, the projector on its null space.
+
+    U is an orthonormal basis of the column space of W^½J; N projects on the null space of
+    JᵀWJ (directions of the coordinates the statistics do not see).
+    The rank of W^½J is the number of its singular values above :data:`RCOND` times the largest;
+    fewer statistics than coordinates leave the missing directions in N too. V is finite in
+    every direction (the sandwich's meat is zero along N), so it alone would make a parameter
+    along N look exact; :meth:`ParameterSpace.natural_interval` reads N instead.
+    """
     root = np.sqrt(weight)
     u, s, vt = np.linalg.svd(root[:, None] * jac, full_matrices=False)
+    rank = int(np.sum(s > RCOND * s.max())) if s.size and s.max() > 0 else 0
+    null = np.eye(jac.shape[1]) - vt[:rank].T @ vt[:rank]
     s = np.maximum(s, RCOND * s.max()) if s.size and s.max() > 0 else np.full_like(s, RCOND)
-    bread = (vt.T / s**2) @ vt  # (JᵀWJ)⁻¹, near-null directions floored: huge, not zero, variance
+    bread = (vt.T / s**2) @ vt  # (JᵀWJ)⁻¹ on the row space of J
     meat = jac.T @ (weight[:, None] * omega * weight[None, :]) @ jac
-    return bread @ meat @ bread, u
+    return bread @ meat @ bread, u[:, :rank], null
 
 
 def _fit_statistic(
@@ -406,10 +464,32 @@ def _fit_statistic(
     proj = np.eye(residual.size) - basis @ basis.T
     lam = np.clip(np.linalg.eigvalsh(proj @ scaled @ proj), 0.0, None)
     mean, var = float(lam.sum()), float(2 * np.sum(lam**2))
-    if mean <= 0 or var <= 0:
-        return q, 0.0, 0.0, (0.0 if q > 0 else 1.0)
+    if mean <= 0 or var <= 0:  # as many independent directions fitted as statistics: nothing left to test
+        return q, 0.0, 0.0, math.nan
     g, h = var / (2 * mean), 2 * mean**2 / var
     return q, mean, float(np.sqrt(var)), float(chi2.sf(q / g, h))
+
+
+def _statistic_se(jac: np.ndarray, cov: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """SE of each statistic (a row of ``jac``) from the parameters' covariance.
+
+    Infinite for a statistic that moves along the null space: the table does not determine it.
+    """
+    se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov, jac), 0, None))
+    return np.array([math.inf if in_null_space(row, null) else v for row, v in zip(jac, se, strict=True)])
+
+
+def _singular_line(statistics: int, independent: int, free: int, unidentified: list[str]) -> str | None:
+    """One line when the table pins down fewer independent combinations than there are free parameters."""
+    if independent >= free:
+        return None
+    return (
+        f"the table's {statistics} statistic{'s pin' if statistics != 1 else ' pins'} down only {independent} independent "
+        f"combination{'s' if independent != 1 else ''} of the {free} free parameters (the information matrix is "
+        f"singular): {', '.join(unidentified)} {'are' if len(unidentified) != 1 else 'is'} not identified, their "
+        "intervals are their whole ranges and their values are where the fit stopped, not estimates; a table with "
+        "more days or a --base with fewer segments can pin them down"
+    )
 
 
 def _poor_fit_line(
@@ -490,11 +570,10 @@ def fit_population(
     fitted = ev.mixture(x, days, design)
     jac = ev.jacobian(x, days, design, step=INTERVAL_STEP, central=True)
     omega = design.data_covariance(sims, pi, covariance_seed) + design.simulation_covariance(sims, pi)
-    cov, basis = _sandwich(jac, weight, omega)
+    cov, basis, null = _sandwich(jac, weight, omega)
     z = float(norm.ppf(0.5 + CONFIDENCE / 2))
-    intervals = space.natural_interval(x, cov, z)
-    span_limit = np.log(NOT_IDENTIFIED_SPAN) / (2 * z)  # SE above which the interval spans > the factor
-    identified = {name: intervals[name][2] <= span_limit for name in space.natural_names}
+    intervals = space.natural_interval(x, cov, z, null)
+    identified = {name: intervals[name][2] <= not_identified_se(z) for name in space.natural_names}
     sd = np.sqrt(np.clip(np.diag(cov), 1e-300, None))
     corr = cov / np.outer(sd, sd)
     confounded = [
@@ -505,11 +584,11 @@ def fit_population(
     ]
     q_stats = _fit_statistic(fitted - design.observed, weight, omega, basis)
     observed_se = np.sqrt(np.diag(omega))
-    fitted_se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov, jac), 0, None))
+    fitted_se = _statistic_se(jac, cov, null)
     if forecast_design is not None:
         forecast = ev.mixture(x, days, forecast_design)
         fjac = ev.jacobian(x, days, forecast_design, step=INTERVAL_STEP, central=True)
-        forecast_se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", fjac, cov, fjac), 0, None))
+        forecast_se = _statistic_se(fjac, cov, null)
         forecast_days = forecast_design.classic_days
     else:
         forecast, forecast_se, forecast_days = fitted[:0], fitted[:0], design.classic_days[:0]
@@ -517,6 +596,8 @@ def fit_population(
     warning = None
     if q_stats[3] < POOR_FIT_P:
         warning = _poor_fit_line(q_stats, design.labels, fitted, design.observed, observed_se)
+    independent = x.size - round(float(np.trace(null)))
+    unidentified = [name for name in space.natural_names if not math.isfinite(intervals[name][2])]
     return PopulationFit(
         params_=params,
         intervals_={name: intervals[name][:2] for name in space.natural_names},
@@ -536,6 +617,9 @@ def fit_population(
         chi2_sd=q_stats[2],
         chi2_p=q_stats[3],
         warning=warning,
+        free_parameters=x.size,
+        independent=independent,
+        identification=_singular_line(len(design.labels), independent, x.size, unidentified),
         simulations=ev.simulations,
         seconds=time.perf_counter() - started,
     )

@@ -415,14 +415,27 @@ def _population_text(population: PopulationConfig, header: list[str]) -> str:
     return text
 
 
+def _chi2_text(s: dict[str, Any], *, p: bool) -> str:
+    """The goodness of fit as the log and the preset header say it (``s``: :meth:`PopulationFit.to_dict`)."""
+    if s["chi2_p"] is None:  # as many independent directions fitted as statistics
+        n, r = s["statistics"], s["independent_combinations"]
+        return (
+            f"chi2 not tested: no degrees of freedom left ({n} statistic{'s' if n != 1 else ''}, "
+            f"{r} independent combination{'s' if r != 1 else ''} of the parameters fitted)"
+        )
+    tail = f", p = {s['chi2_p']:.2g}" if p else ""
+    return f"chi2 {s['chi2']:.1f} (expected {s['chi2_expected']:.1f} ± {s['chi2_sd']:.1f}{tail})"
+
+
 def population_yaml(cal: Calibration, source: str, run: str) -> str:
     """The calibrated population as YAML, with a header saying where it came from and how sure it is."""
     s = cal.to_dict()
     lines = [
         f"Calibrated by opsim-calibrate from {source}",
-        f"{s['statistics']} statistics (classic/rolling retention by day); RMSE {s['rmse']:.4f}, "
-        f"chi2 {s['chi2']:.1f} (expected {s['chi2_expected']:.1f} ± {s['chi2_sd']:.1f}, p = {s['chi2_p']:.2g})",
+        f"{s['statistics']} statistics (classic/rolling retention by day); RMSE {s['rmse']:.4f}, {_chi2_text(s, p=True)}",
     ]
+    if cal.fit.identification:
+        lines.append(f"WARNING: {cal.fit.identification}")
     for key, value in cal.params_.items():
         low, high = cal.fit.intervals_[key]
         note = "" if cal.fit.identified[key] else "  (not identified by the table)"
@@ -658,8 +671,7 @@ def _run_cohorts(args: argparse.Namespace, data: CohortTable) -> tuple[dict[Path
     lines.insert(
         0,
         f"calibrated {name} in {time.perf_counter() - started:.0f} s ({s['simulations']} segment simulations): "
-        f"{s['statistics']} statistics, RMSE {s['rmse']:.4f}, chi2 {s['chi2']:.1f} "
-        f"(expected {s['chi2_expected']:.1f} ± {s['chi2_sd']:.1f})",
+        f"{s['statistics']} statistics, RMSE {s['rmse']:.4f}, {_chi2_text(s, p=False)}",
     )
     for key, value in cal.params_.items():
         low, high = fit.intervals_[key]
@@ -672,6 +684,8 @@ def _run_cohorts(args: argparse.Namespace, data: CohortTable) -> tuple[dict[Path
     lines += [f"population: {out}   report: {report}", f"run it: {run}"]
     if fit.warning:
         lines.insert(0, f"opsim-calibrate: warning: {fit.warning}")
+    if fit.identification:
+        lines.insert(0, f"opsim-calibrate: warning: {fit.identification}")
     return files, lines
 
 
