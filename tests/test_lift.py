@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -9,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.analysis.lift import ABMetric, ABResult, Arm
+from sim.analysis.calibration import NOT_IDENTIFIED_SPAN
+from sim.analysis.lift import ABMetric, ABResult, Arm, LiftFit, fit_lift
+from sim.app.calibrate import main
 from sim.app.config import load_config
-from sim.app.lift import calibrate_lift
+from sim.app.lift import LIFT_PARAMETERS, calibrate_lift
 from sim.core.cohorts import simulate_cohorts
 from sim.levers.push import Push, PushConfig
 
@@ -113,3 +117,75 @@ def test_lift_command_writes_a_strategy_that_opsim_runs(tmp_path):
     )
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "run" / "summary.json").exists()
+
+
+# ---------------------------------------------- a lift the test does not pin down
+#: Visits per user 2.0 → 3.0 on 100 users per arm, per-user SD 1: SE of log(T/C) from the delta method.
+VISITS = ABMetric("visits", 7, Arm(100, 2.0, 1.0), Arm(100, 3.0, 1.0))
+LIFT_SE = math.hypot(1.0 / (3.0 * 10), 1.0 / (2.0 * 10))
+#: The SE in log(1 + visit_lift) above which the 95 % interval spans more than a factor of 10 in 1 + lift.
+SPAN_SE = math.log(NOT_IDENTIFIED_SPAN) / (2 * 1.959963984540054)
+
+
+def linear_response(slope: float):
+    """Simulated arms whose log lift is exactly slope · log(1 + visit_lift), the same for every seed."""
+
+    def simulate(effects: dict[str, float], _seed: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.array([2.0]), np.array([2.0 * math.exp(slope * math.log1p(effects["visit_lift"]))])
+
+    return simulate
+
+
+@pytest.mark.parametrize(("margin", "identified"), [(0.99, True), (1.01, False)])
+def test_a_lift_is_not_identified_by_the_population_calibration_rule(margin, identified):
+    # J = slope exactly and no simulation noise, so the SE of x = log(1 + visit_lift) is LIFT_SE / slope:
+    # just inside and just outside the span of a factor of 10 (population calibration's rule).
+    slope = LIFT_SE / (SPAN_SE * margin)
+    ab = ABResult("ab.yaml", "push", {}, ["visit_lift"], [VISITS])
+    fit = fit_lift(ab, linear_response(slope), LIFT_PARAMETERS["push"], {"visit_lift": 0.5}, seed=0)
+    x = math.log(1.5) / slope  # the fit matches the observed lift log(3.0 / 2.0) exactly
+    assert fit.params_["visit_lift"] == pytest.approx(math.expm1(x), rel=1e-4)
+    low, high = fit.intervals_["visit_lift"]
+    # ±1.96 SE around x, inside the bounds [0, 8]: a factor of 10^margin in 1 + visit_lift
+    assert (1 + high) / (1 + low) == pytest.approx(NOT_IDENTIFIED_SPAN**margin, rel=1e-4)
+    assert fit.identified == {"visit_lift": identified}
+    assert fit.not_identified == ([] if identified else ["visit_lift"])
+
+
+def test_a_lift_the_simulation_does_not_move_is_not_identified():
+    # The lever does nothing in the simulation: a singular information matrix, the whole range
+    # [0, e^8 - 1] (it printed such an interval with nothing saying so).
+    ab = ABResult("ab.yaml", "push", {}, ["visit_lift"], [VISITS])
+    fit = fit_lift(ab, linear_response(0.0), LIFT_PARAMETERS["push"], {"visit_lift": 0.5}, seed=0)
+    assert fit.intervals_["visit_lift"] == pytest.approx((0.0, math.expm1(8.0)))
+    assert fit.identified == {"visit_lift": False}
+
+
+@pytest.mark.parametrize("identified", [False, True])
+def test_the_lift_command_names_a_lift_that_is_not_identified(tmp_path, capsys, monkeypatch, identified):
+    """The tester's run: push.visit_lift = 5.901 95 % [0, 2980] printed with nothing saying so."""
+    interval = (0.0, 2980.0) if not identified else (4.0, 8.0)
+
+    def fitted(ab, *_args, **_kwargs):
+        one = np.array([0.13])
+        return LiftFit(
+            {"visit_lift": 5.901}, {"visit_lift": interval}, one, one, one, one, one, 1, {"visit_lift": identified}
+        )
+
+    monkeypatch.setattr("sim.app.lift.fit_lift", fitted)
+    out = tmp_path / "conf" / "strategy" / "push_x.yaml"
+    ab = str(ROOT / "experiments" / "calibration" / "push_ab.yaml")
+    argv = ["lift", ab, "--population", "consumer_app", "--out", str(out), "--arm-users", "100", "--no-progress"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = out.read_text().splitlines()[1]
+    if identified:
+        assert lines[0] == "push.visit_lift = 5.901   95 % [4, 8]"
+        assert header == "#   visit_lift = 5.901  [95 % 4 … 8]" and not any("not identified" in x for x in lines)
+    else:
+        assert lines[0] == "push.visit_lift = 5.901   95 % [0, 2980]   not identified by this test"
+        assert lines[2].startswith("not identified (the test does not pin them down: ")
+        assert lines[2].endswith(": push.visit_lift")
+        assert header == "#   visit_lift = 5.901  [95 % 0 … 2980]  (not identified by the test)"
+    report = json.loads((out.parent / "push_x_lift" / "lift.json").read_text())
+    assert report["not_identified"] == ([] if identified else ["visit_lift"])

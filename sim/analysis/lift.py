@@ -27,7 +27,12 @@ probabilities). The simulation's own noise in ℓ̂ is measured by
 the interval is x̂ ± 1.96·√V, V = (JᵀV⁻¹J)⁻¹ in the transformed coordinate (J by
 central differences under common random numbers), mapped back. With one metric
 and one parameter the fitted lift equals the observed one and the interval is the
-observed lift's interval carried through the simulated response.
+observed lift's interval carried through the simulated response. A parameter is **not
+identified** by the test by the rule of population calibration
+(:func:`sim.analysis.calibration.not_identified_se`): its interval spans more than a factor of
+:data:`~sim.analysis.calibration.NOT_IDENTIFIED_SPAN` in its coordinate (a multiplier in its
+value, a lift ℓ in 1 + ℓ, a probability in its odds), or is unbounded (the simulated lifts do
+not move with it: a singular information matrix).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from scipy.optimize import least_squares
 from scipy.special import expit, logit
 from scipy.stats import norm
 
+from sim.analysis.calibration import not_identified_se
 from sim.analysis.retention_data import DataError
 
 __all__ = ["REPLICATES", "ABMetric", "ABResult", "Arm", "LiftFit", "fit_lift", "read_ab_result"]
@@ -283,6 +289,8 @@ class LiftFit:
         fitted_lift: Simulated log(T/C) at the fit; ``simulation_se`` its seed-to-seed SD.
         control_simulated: The simulated control level of each metric.
         simulations: Arm simulations run.
+        identified: Per parameter, whether the test pins it down (interval within a factor
+            of :data:`~sim.analysis.calibration.NOT_IDENTIFIED_SPAN` in its coordinate).
 
     """
 
@@ -294,12 +302,19 @@ class LiftFit:
     simulation_se: np.ndarray
     control_simulated: np.ndarray
     simulations: int
+    identified: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def not_identified(self) -> list[str]:
+        """Parameters the test does not pin down."""
+        return [k for k, ok in self.identified.items() if not ok]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the JSON report."""
         return {
             "params": self.params_,
             "intervals_95": {k: list(v) for k, v in self.intervals_.items()},
+            "not_identified": self.not_identified,
             "observed_lift_log": self.observed_lift.tolist(),
             "observed_lift_se": self.observed_se.tolist(),
             "fitted_lift_log": self.fitted_lift.tolist(),
@@ -391,12 +406,13 @@ def fit_lift(
     info = jac.T @ (jac / variance[:, None])
     cov = np.linalg.pinv(info) if np.linalg.matrix_rank(info) == x.size else np.full((x.size, x.size), np.inf)
     z = float(norm.ppf(0.5 + CONFIDENCE / 2))
-    params, intervals = {}, {}
+    params, intervals, identified = {}, {}, {}
     for j, (n, k) in enumerate(zip(names, kinds, strict=True)):
         se = math.sqrt(max(cov[j, j], 0.0)) if math.isfinite(cov[j, j]) else math.inf
+        identified[n] = se <= not_identified_se(z)  # the population calibration's rule
         a = max(x[j] - z * se, lo[j]) if math.isfinite(se) else lo[j]
         b = min(x[j] + z * se, hi[j]) if math.isfinite(se) else hi[j]
         params[n] = _from_x(x[j], k)
         intervals[n] = (_from_x(a, k), _from_x(b, k))
     control, _treatment = arms(x, seed)
-    return LiftFit(params, intervals, observed, obs_se, fitted, sim_se, control, runs)
+    return LiftFit(params, intervals, observed, obs_se, fitted, sim_se, control, runs, identified)

@@ -27,6 +27,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from tqdm import tqdm
 
+from sim.analysis.calibration import NOT_IDENTIFIED_SPAN
 from sim.analysis.lift import REPLICATES, ABResult, LiftFit, fit_lift, read_ab_result
 from sim.analysis.retention_data import DataError
 from sim.app.config import compose, config_dir, load_config
@@ -264,6 +265,7 @@ def _strategy_yaml(cal: LiftCalibration, name: str, population: str, run: str) -
         f"Calibrated by opsim-calibrate lift from {ab.path} on population {population}",
         *(
             f"  {k} = {v:.4g}  [95 % {fit.intervals_[k][0]:.4g} … {fit.intervals_[k][1]:.4g}]"
+            + ("" if fit.identified[k] else "  (not identified by the test)")
             for k, v in fit.params_.items()
         ),
         *(
@@ -380,9 +382,15 @@ def main(argv: list[str] | None = None) -> int:
         return stopped("opsim-calibrate", exc, writing=writing)
     for k, v in cal.fit.params_.items():
         low, high = cal.fit.intervals_[k]
-        print(f"{ab.lever}.{k} = {v:.4g}   95 % [{low:.4g}, {high:.4g}]")
+        note = "   not identified by this test" if not cal.fit.identified[k] else ""
+        print(f"{ab.lever}.{k} = {v:.4g}   95 % [{low:.4g}, {high:.4g}]{note}")
     for m, o, s, f in zip(ab.metrics, cal.fit.observed_lift, cal.fit.observed_se, cal.fit.fitted_lift, strict=True):
         print(f"  {m.metric}: observed lift {np.expm1(o):+.2%} (95 % ± {1.96 * s:.2%}), simulated {np.expm1(f):+.2%}")
+    if cal.fit.not_identified:
+        print(
+            f"not identified (the test does not pin them down: interval wider than a factor of {NOT_IDENTIFIED_SPAN:g}; "
+            f"more users or metrics narrow it): {', '.join(f'{ab.lever}.{k}' for k in cal.fit.not_identified)}"
+        )
     print(f"strategy: {out}   report: {report}")
     print(f"run it: {run}")
     return 0
