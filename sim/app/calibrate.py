@@ -65,6 +65,7 @@ from sim.core.survival import ChurnConfig
 from sim.core.visits import VisitConfig
 from sim.output.figures import calibration_figure, save_png
 from sim.output.files import write_all
+from sim.output.formatting import counted
 
 __all__ = [
     "Calibration",
@@ -432,7 +433,7 @@ def population_yaml(cal: Calibration, source: str, run: str) -> str:
     s = cal.to_dict()
     lines = [
         f"Calibrated by opsim-calibrate from {source}",
-        f"{s['statistics']} statistics (classic/rolling retention by day); RMSE {s['rmse']:.4f}, {_chi2_text(s, p=True)}",
+        f"{counted(s['statistics'], 'statistic')} (classic/rolling retention by day); RMSE {s['rmse']:.4f}, {_chi2_text(s, p=True)}",
     ]
     if cal.fit.identification:
         lines.append(f"WARNING: {cal.fit.identification}")
@@ -671,7 +672,7 @@ def _run_cohorts(args: argparse.Namespace, data: CohortTable) -> tuple[dict[Path
     lines.insert(
         0,
         f"calibrated {name} in {time.perf_counter() - started:.0f} s ({s['simulations']} segment simulations): "
-        f"{s['statistics']} statistics, RMSE {s['rmse']:.4f}, {_chi2_text(s, p=False)}",
+        f"{counted(s['statistics'], 'statistic')}, RMSE {s['rmse']:.4f}, {_chi2_text(s, p=False)}",
     )
     for key, value in cal.params_.items():
         low, high = fit.intervals_[key]
