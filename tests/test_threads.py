@@ -3,6 +3,13 @@
 The previous release's fingerprints (``tests/data/release_fingerprints.json``) were
 recorded from commit ce18b60, the last one before chunks could run in threads, with
 ``tests/release_fingerprint.py`` (see its docstring for the command).
+
+``simulate/balanced_mix`` (a 60-day run, summary.json) was re-recorded with the LTV fix (branch
+fix-ltv): the rolling-retention fit now covers the days resting on >= 300 users (R_0 … R_56, was
+R_0 … R_59) and the 365-day LTV tail is not projected from 56 days (ltv_days > 5 · 56), so
+``economics.ltv.per_user`` is the observed 0.702 USD (was 2.084 = 0.702 + a 1.382 tail) and the
+fit and ltv entries gain ``at_bound``, ``tail_projected`` and ``tail_not_projected``. Stepping is
+unchanged (the model/* fingerprints are the release's).
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@
   acquisition day) → activated (ever reached the ACTIVATED stage);
 * :func:`analyze` — every measure of :mod:`sim.analysis.events` and
   :mod:`sim.analysis.growth` for one run, plus maximum-likelihood sBG and
-  beta-discrete-Weibull fits of pooled rolling retention R_0 … R_90
-  (:mod:`sim.analysis.survival_fit`).
+  beta-discrete-Weibull fits of pooled rolling retention R_0 … R_T
+  (:mod:`sim.analysis.survival_fit`), T the last day ≤ 90 that rests on at least
+  :data:`~sim.analysis.retention.MIN_CURVE_USERS` users.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pandas as pd
 
 from sim.analysis.events import MEASURE_DAYS, WEEK_DAYS, VisitRecord, cohort_triangle, retention_table, rolling_curve
 from sim.analysis.growth import check_growth_identity, growth_accounting
-from sim.analysis.retention import LONG_TERM_DAYS
+from sim.analysis.retention import LONG_TERM_DAYS, MIN_CURVE_USERS
 from sim.analysis.survival_fit import fit_survival
 from sim.analysis.visit_stats import TRIANGLE_WEEKS
 
@@ -72,6 +73,11 @@ def analyze(data: VisitRecord, *, aware: int, activated: int) -> tuple[dict[str,
         summary["quick_ratio_last_full_week"] = float(full_weeks["quick_ratio"].iloc[-1])
     max_n = min(LONG_TERM_DAYS, data.horizon - 1)
     curve, users = rolling_curve(data, max_n)
+    # Fit only the days that rest on enough users: a short run's last days rest on a few early
+    # users, where the pooled shares jump up and down (negative "churn counts": no likelihood).
+    supported = np.flatnonzero(users >= MIN_CURVE_USERS)
+    max_n = int(supported[-1]) if supported.size else 0
+    curve, users = curve[: max_n + 1], users[: max_n + 1]
     fits = {}
     if max_n >= 3 and users[max_n] > 0 and np.isfinite(curve).all() and curve[1] < 1:
         for model in ("sbg", "bdw"):

@@ -25,7 +25,14 @@ Definitions (all money in ``economics.currency``; daily columns in ``daily.parqu
   revenue per active user-day times a projected classic retention D̂_n, which is
   D_N* · S(n)/S(N*) with S the maximum-likelihood beta-discrete-Weibull fit of
   rolling retention (the run's analytics), or, without recorded events, a scaled
-  sBG curve s · B(α, β + n)/B(α, β) fitted by least squares to D_1 … D_N;
+  sBG curve s · B(α, β + n)/B(α, β) fitted by least squares to D_1 … D_N. N* is
+  the last day ≤ 90 (and ≤ the fit's last day) whose D_N rests on at least
+  ``MIN_CURVE_USERS`` = 300 simulated users. The tail is *not projected*
+  (``tail_projected`` false, ``per_user`` = the observed part, ``tail_not_projected``
+  says why) when the fit sits on an optimiser bound, when no day rests on enough
+  users, or when the projection would reach more than ``LTV_MAX_EXTRAPOLATION`` = 5
+  times the days it is fitted on (ltv_days > 5 · T: held-out runs missed the LTV by
+  −64 % … +9 % there, by −18 % … +5 % otherwise; docs/model.md, "The LTV tail");
 * marginal ROI of a lever = (ΔGP − ΔC) / ΔC between the run and a rerun with the
   lever's budget knob (``daily_budget``, ``messages_per_week``, ``reach``,
   ``reward_referrer``, ``value``) 1 % higher (1 % lower where +1 % leaves its
@@ -51,12 +58,13 @@ if TYPE_CHECKING:  # pandas and scipy.optimize load where used: composing a conf
     import pandas as pd
 
 from sim.analysis.monte_carlo import ratio_se, total_se
-from sim.analysis.retention import LONG_TERM_DAYS
+from sim.analysis.retention import LONG_TERM_DAYS, MIN_CURVE_USERS, pooled_cohort_users
 from sim.base.float_sum import sum_in_order
 from sim.base.schema import bounded
 
 __all__ = [
     "DAYS_PER_YEAR",
+    "LTV_MAX_EXTRAPOLATION",
     "EconomicsConfig",
     "LeverRecord",
     "RunRecord",
@@ -102,6 +110,13 @@ class RunRecord(Protocol):
     group_acquired: np.ndarray
     group_revenue: np.ndarray
     group_cost: np.ndarray
+
+
+#: The LTV tail is projected only up to this many times the days of retention it rests on:
+#: ltv_days ≤ 5 · T (T the last fitted day). Fits on 60-day runs held out against 730-day
+#: runs of the same seeds missed the 365-day LTV by −64 % … +9 % with T < 73, by −18 % … +5 %
+#: with T ≥ 73 (docs/model.md, "The LTV tail").
+LTV_MAX_EXTRAPOLATION = 5.0
 
 
 @dataclass
@@ -166,17 +181,24 @@ def fit_retention_tail(curve: np.ndarray) -> tuple[dict[str, float], Any]:
     return params, lambda m: _scaled_sbg(np.asarray(m, float), s, la, lb)
 
 
-def survival_tail(retention_curve: np.ndarray, fit: dict[str, Any]) -> tuple[dict[str, float], Any]:
+def survival_tail(
+    retention_curve: np.ndarray, fit: dict[str, Any], users: np.ndarray | None = None, min_users: int = 0
+) -> tuple[dict[str, float], Any]:
     """Project classic retention with a survival fit: D̂_n = D_N* · S(n) / S(N*) beyond N*.
 
-    N* is the last observed day (up to :data:`LONG_TERM_DAYS`) of the pooled classic curve; S is the
-    maximum-likelihood sBG/BdW fit of rolling retention (:func:`sim.analysis.analytics.analyze`),
+    N* is the last observed day (up to :data:`LONG_TERM_DAYS` and the fit's last period) of the
+    pooled classic curve that rests on at least ``min_users`` of ``users`` (users observed per day);
+    S is the maximum-likelihood sBG/BdW fit of rolling retention (:func:`sim.analysis.analytics.analyze`),
     so the tail assumes activity among the users still around stays at its level at N*.
     """
     from sim.analysis.survival_fit import survival_curve
 
     p = fit["params"]
-    finite = np.flatnonzero(np.isfinite(retention_curve[: LONG_TERM_DAYS + 1]))
+    last = min(LONG_TERM_DAYS, int(fit.get("periods_fitted", LONG_TERM_DAYS)))
+    ok = np.isfinite(retention_curve[: last + 1])
+    if users is not None:
+        ok &= users[: last + 1] >= min_users
+    finite = np.flatnonzero(ok)
     finite = finite[finite >= 1]
     if not finite.size:
         return {"model": "none"}, lambda m: np.zeros_like(np.asarray(m, float))
@@ -204,11 +226,20 @@ def ltv(
     annual_discount_rate: float,
     ltv_days: int,
     survival_fit: dict[str, Any] | None = None,
+    min_users: int = 0,
+    max_extrapolation: float | None = None,
 ) -> dict[str, Any]:
     """Discounted gross-profit LTV per acquired user, observed part plus projected tail.
 
     The tail uses ``survival_fit`` (:func:`survival_tail`) when the run has one, else a
     least-squares scaled-sBG fit of the classic curve (:func:`fit_retention_tail`).
+
+    The tail rests on the days N whose pooled D_N has at least ``min_users`` users behind it; T is
+    the last of them (the anchor day N* with a survival fit). It is not projected — ``projected_tail``
+    None, ``per_user`` the observed part, ``tail_projected`` false and ``tail_not_projected`` the
+    reason — when the survival fit ends on an optimiser bound, or (with ``max_extrapolation``, not
+    None) when no day N ≥ 1 is usable or ``ltv_days`` > ``max_extrapolation`` · T. :func:`evaluate` passes
+    :data:`MIN_CURVE_USERS` and :data:`LTV_MAX_EXTRAPOLATION`.
     """
     horizon = cohort_active.shape[0]
     sizes = cohort_active[:, 0].astype(float)
@@ -221,26 +252,62 @@ def ltv(
     observed = margin * float((cohort_revenue[:, :days] * discount[:days]).sum()) / total_users
     active = cohort_active.astype(float)
     arpdau = float(cohort_revenue.sum() / active.sum()) if active.sum() else 0.0
+    users = pooled_cohort_users(cohort_active)
     if survival_fit is not None:
-        params, curve = survival_tail(retention_curve, survival_fit)
+        params, curve = survival_tail(retention_curve, survival_fit, users, min_users)
+        last_day = int(params.get("anchor_day", 0))
     else:
         params, curve = fit_retention_tail(retention_curve)
         params = {"model": "scaled sBG least squares on classic retention", **params}
+        usable = np.flatnonzero(np.isfinite(retention_curve) & (users >= min_users))
+        last_day = int(usable[-1]) if usable.size else 0
+    # cohort a is observed for tenure days < horizon − a; the tail projects the rest up to ltv_days
+    first_unobserved = np.minimum(horizon - np.arange(horizon), ltv_days)
+    needed = bool(((first_unobserved < ltv_days) & (sizes > 0)).any())
+    reason = _no_tail_reason(survival_fit, last_day, ltv_days, min_users, max_extrapolation) if needed else None
+    out: dict[str, Any] = {
+        "per_user": observed,
+        "observed": observed,
+        "projected_tail": None,
+        "days": ltv_days,
+        "revenue_per_active_day": arpdau,
+        "tail_fit": params,
+        "tail_projected": reason is None,
+        "tail_not_projected": reason,
+    }
+    if reason is not None:
+        return out
     tail_n = np.arange(ltv_days)
     tail_discount = (1.0 + annual_discount_rate) ** (-tail_n / DAYS_PER_YEAR)
     per_day = margin * arpdau * curve(tail_n) * tail_discount  # projected gross profit per user, tenure day n
     cum = np.concatenate([[0.0], np.cumsum(per_day)])
-    # cohort a is observed for tenure days < horizon − a; project the rest up to ltv_days
-    first_unobserved = np.minimum(horizon - np.arange(horizon), ltv_days)
     tail = float((sizes * (cum[ltv_days] - cum[first_unobserved])).sum()) / total_users
-    return {
-        "per_user": observed + tail,
-        "observed": observed,
-        "projected_tail": tail,
-        "days": ltv_days,
-        "revenue_per_active_day": arpdau,
-        "tail_fit": params,
-    }
+    out.update(per_user=observed + tail, projected_tail=tail)
+    return out
+
+
+def _no_tail_reason(
+    survival_fit: dict[str, Any] | None,
+    last_day: int,
+    ltv_days: int,
+    min_users: int,
+    max_extrapolation: float | None,
+) -> str | None:
+    """Why the LTV tail is not projected (:func:`ltv`), or None when it is."""
+    bound = (survival_fit or {}).get("at_bound") or []
+    if bound:
+        return (
+            f"the {survival_fit['model']} fit of rolling retention ends on the optimiser's bound "
+            f"({', '.join(bound)}): no interior maximum, no projection"
+        )
+    if max_extrapolation is not None and last_day < 1:
+        return f"no day of retention after day 0 rests on {min_users} or more users"
+    if max_extrapolation is not None and ltv_days > max_extrapolation * last_day:
+        return (
+            f"ltv_days {ltv_days} is more than {max_extrapolation:g} × the {last_day} days of retention the tail "
+            f"would rest on (each on {min_users} or more users): a longer run, or a shorter ltv_days, gives one"
+        )
+    return None
 
 
 def daily_frame(daily: pd.DataFrame, baseline: pd.DataFrame | None, margin: float) -> pd.DataFrame:
@@ -369,6 +436,8 @@ def evaluate(
         annual_discount_rate=cfg.annual_discount_rate,
         ltv_days=cfg.ltv_days,
         survival_fit=((run.analytics_summary or {}).get("rolling_retention_fit") or {}).get("bdw"),
+        min_users=MIN_CURVE_USERS,
+        max_extrapolation=LTV_MAX_EXTRAPOLATION,
     )
     out["marginal_roi"] = _marginal_roi(run, marginal, m, revenue, cost)
     out["monte_carlo"] = _monte_carlo(run, baseline, m)

@@ -15,6 +15,11 @@ errors are not available.
 
 Hold-out mode fits periods 1 … k and projects k + 1 … T.
 
+The log parameters are bounded (ln a, ln b in [−10, 10], ln c in [−3, 3]); a fit that ends on
+a bound (``at_bound``) did not find an interior maximum: the data do not identify the
+model (e.g. shares that rise, which make some "churn counts" n (s_{t−1} − s_t) negative and
+the objective no likelihood), and a projection from it is not an estimate.
+
 The fits run with BLAS limited to one thread (:data:`FIT_BLAS_THREADS`, through
 ``threadpoolctl``): L-BFGS-B on two or three parameters calls BLAS on vectors of that
 length, where a multi-threaded OpenBLAS only wakes and waits for its threads — on a
@@ -39,6 +44,10 @@ MODELS = ("sbg", "bdw")
 #: BLAS threads while fitting: the vectors are 2–3 long, so more threads only add waiting.
 FIT_BLAS_THREADS = 1
 _STARTS = ((0.0, 0.0, 0.0), (-1.0, 1.0, 0.0), (1.0, 2.0, -0.3), (-0.5, 0.5, 0.3))
+#: Bounds of ln a, ln b, ln c for the optimiser (c in [0.05, 20]).
+LOG_BOUNDS = ((-10.0, 10.0), (-10.0, 10.0), (-3.0, 3.0))
+#: A log parameter this close to a bound counts as on it (L-BFGS-B stops within ~1e-8 of it).
+BOUND_TOLERANCE = 1e-6
 
 
 @cache
@@ -85,6 +94,8 @@ class SurvivalFit:
         periods_fitted: Number of periods used (T, or k in hold-out mode).
         observed: The survival shares given (all periods).
         holdout: Per held-out period: observed, projected and error (projected − observed).
+        at_bound: Parameters whose estimate sits on the optimiser's bound (:data:`LOG_BOUNDS`):
+            no interior maximum, the fit is not to be used for projections.
 
     """
 
@@ -95,6 +106,7 @@ class SurvivalFit:
     periods_fitted: int
     observed: np.ndarray
     holdout: list[dict[str, float]] = field(default_factory=list)
+    at_bound: list[str] = field(default_factory=list)
 
     def survival(self, t: np.ndarray | int) -> np.ndarray:
         """Fitted S(t)."""
@@ -110,6 +122,7 @@ class SurvivalFit:
             "log_likelihood": self.log_likelihood_,
             "periods_fitted": self.periods_fitted,
             "holdout": self.holdout,
+            "at_bound": self.at_bound,
         }
 
 
@@ -160,7 +173,7 @@ def _fit(
 
     best = None
     for start in _STARTS:
-        bounds = [(-10.0, 10.0), (-10.0, 10.0), (-3.0, 3.0)][:dims]  # c in [0.05, 20]
+        bounds = list(LOG_BOUNDS[:dims])
         with np.errstate(over="ignore", invalid="ignore"):
             res = minimize(nll, np.array(start[:dims]), method="L-BFGS-B", bounds=bounds)
         if best is None or res.fun < best.fun:
@@ -179,7 +192,12 @@ def _fit(
             }
         except np.linalg.LinAlgError:
             pass
-    fit = SurvivalFit(model, params, std, -float(best.fun), k, survival)
+    at_bound = [
+        name
+        for name, v, (low, high) in zip(names, x, LOG_BOUNDS, strict=False)
+        if min(v - low, high - v) <= BOUND_TOLERANCE
+    ]
+    fit = SurvivalFit(model, params, std, -float(best.fun), k, survival, at_bound=at_bound)
     if k < survival.size - 1:
         t = np.arange(k + 1, survival.size)
         projected = fit.survival(t)

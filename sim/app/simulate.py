@@ -13,6 +13,7 @@ same seed (common random numbers):
 from __future__ import annotations
 
 import gc
+import logging
 import time
 import weakref
 from collections.abc import Iterable, Mapping
@@ -323,6 +324,15 @@ def simulate(
     summary["population"] = pop.name
     summary["strategy"] = cfg.strategy.name
     summary["economics"] = economics.evaluate(main, baseline, marginal, econ)
+    ltv = summary["economics"].get("ltv") or {}
+    if ltv.get("tail_projected") is False:
+        logging.getLogger("opsim").warning(
+            "LTV per user %.4g %s is the observed part only, over %d days: tail not projected: %s",
+            ltv["per_user"],
+            econ.currency,
+            min(cfg.horizon_days, econ.ltv_days),
+            ltv["tail_not_projected"],
+        )
     if baseline is not None:  # the organic baseline's headline numbers, for strategy-vs-baseline reports
         organic = summarize(baseline.daily, baseline.cohort_active, pop.market_size, STAGE_NAMES)
         summary["baseline"] = {k: organic[k] for k in BASELINE_SUMMARY_KEYS}

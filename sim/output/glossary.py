@@ -94,7 +94,8 @@ def definitions(
         ),
         "LTV per user": (
             f"Discounted gross profit per acquired user over {ltv_days if ltv_days else '(ltv_days)'} days of tenure: "
-            "observed within the horizon plus a projected tail."
+            "observed within the horizon plus a projected tail (not projected, and said so, when the run is too short "
+            "or too small to project it from: see summary.json economics.ltv.tail_not_projected)."
         ),
         "classic D1 / D7 / D30": "Share of a day's new users active exactly 1, 7 or 30 days later, all cohorts pooled.",
         "rolling D_N": "Share of new users active on day N after acquisition or any later day.",

@@ -398,7 +398,15 @@ def _headline_rows(data: FolderData) -> list[list[Cell]]:
     ltv = econ.get("ltv") or {}
     if ltv:
         rows.append(
-            [Cell("LTV per user"), Cell(money(ltv.get("per_user"), cur), ltv.get("per_user"), key="economics.ltv")]
+            [
+                Cell("LTV per user"),
+                Cell(
+                    money(ltv.get("per_user"), cur)
+                    + (" (observed part only: tail not projected)" if ltv.get("tail_projected") is False else ""),
+                    ltv.get("per_user"),
+                    key="economics.ltv",
+                ),
+            ]
         )
     return rows
 
