@@ -253,12 +253,6 @@ def test_0_and_1_for_a_true_false_key_in_a_preset_file_stay_false_and_true(tmp_p
         ("# @package _global_\n", "figures: 3\n", "figures=3"),
         ("\n# @package economics\n# opsim\n", "marginal_roi: -2\nltv_days: 9\n", "economics.marginal_roi=-2"),
         ("# @package _global_.economics\n", "compare_to_baseline: 4\n", "economics.compare_to_baseline=4"),
-        pytest.param(  # Hydra 1.0's word for the group, still read (with Hydra's deprecation warning)
-            "# @package _group_\n",
-            "winback:\n  enabled: 2\n",
-            "strategy.winback.enabled=2",
-            marks=pytest.mark.filterwarnings("ignore:.*deprecated keyword in package header:UserWarning"),
-        ),
     ],
 )
 def test_a_preset_file_is_checked_where_its_package_header_puts_it(tmp_path, header, values, refused):

@@ -183,7 +183,7 @@ def test_an_error_that_leaves_hydra_is_one_line_with_what_finished(tmp_path, mon
     """What Hydra itself cannot write (its folder, its records) reaches main: one line, exit 1."""
     folder = tmp_path / ("sweep" if multirun else "run")
 
-    def unwritable(*_args):
+    def unwritable(*_args, **_kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(folder))
 
     monkeypatch.setattr(sim.app.cli, "run_hydra", unwritable)

@@ -127,7 +127,7 @@ def test_every_sweep_figure_draws_on_the_given_axes(sweep):
 def test_simulate_merges_a_mapping_over_the_defaults_and_refuses_a_bare_string():
     result = simulate({"population": {"market_size": 5000}, "horizon_days": 10, "progress": False})
     assert result.summary["market_size"] == 5000 and result.summary["population"] == "consumer_app"
-    with pytest.raises(TypeError, match=r"not a string \('game'\); write \['game'\]"):
+    with pytest.raises(TypeError, match=r"not a string \('game'\); write \['population=game'\]"):
         simulate("game")
 
 

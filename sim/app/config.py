@@ -216,7 +216,7 @@ def _preset_package(path: Path, default: str) -> str:
     from hydra.plugins.config_source import ConfigSource
 
     package = ConfigSource._get_header_dict(path.read_text())["package"]
-    if package is None or package == "_group_":
+    if package is None:
         return default
     return "" if package == "_global_" else package.removeprefix("_global_.")
 
