@@ -895,3 +895,14 @@ def test_a_sweep_whose_paid_points_have_no_incremental_results_ranks_all_by_prof
     out = summarize_points(jobs)
     assert (out["rank_metric"] == "profit").all()
     assert out["point"].tolist() == ["C", "B", "A"]  # by profit: −6.5, −7.2, −20
+
+
+def test_a_sweep_leaves_out_the_ltv_of_a_run_that_did_not_project_its_tail():
+    """An observed-only LTV (a short run) is not an LTV: averaged with whole ones it would drag the mean down."""
+    from sim.analysis.sweep_stats import job_metrics
+
+    whole = {"economics": {"cost_total": 5.0, "ltv": {"per_user": 2.5, "tail_projected": True}}}
+    observed_only = {"economics": {"cost_total": 5.0, "ltv": {"per_user": 0.5, "tail_projected": False}}}
+    older = {"economics": {"cost_total": 5.0, "ltv": {"per_user": 2.0}}}  # a summary from before the flag
+    assert job_metrics(whole)["ltv"] == 2.5 and job_metrics(older)["ltv"] == 2.0
+    assert math.isnan(job_metrics(observed_only)["ltv"])

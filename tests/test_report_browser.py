@@ -165,6 +165,9 @@ def test_run_page_at_1280_px_shows_summary_json(browser, run_folder, tmp_path):
         assert_shown(shown, value, key)
         if key in ("revenue", "economics.cost_total", "economics.incremental.profit", "economics.ltv"):
             assert shown.endswith(" USD"), shown
+    # a 60-day run: the LTV tail is not projected, and the headline says so under the number
+    ltv_note = page.locator('table.headline [data-key="economics.ltv"]').inner_text().split("\n")[1:]
+    assert econ["ltv"]["tail_projected"] is False and ltv_note == ["observed part only: tail not projected"]
     # the definitions box names what the headline numbers mean; the config is collapsed
     terms = page.locator(".definitions dt").all_inner_texts()
     assert {"incremental profit", "incremental ROI", "payback day", "cost", "marginal ROI"} <= set(terms)

@@ -4,8 +4,9 @@ A sweep's jobs are grouped into *points* (their overrides without ``seed``,
 labelled by :mod:`sim.analysis.sweep_labels`); replicates are seeds, and every
 point at a seed shares random numbers, so comparisons are paired. Per point and
 metric: mean, 95 % t-interval over seeds (:func:`sim.analysis.stats.t_interval`)
-and n; ``paid_back``, the seeds at which it paid back within the horizon; the
-probability that the point is best = share of seeds at which it has the highest
+and n (LTV only of runs that projected its tail: an observed part alone is not
+averaged with whole LTVs); ``paid_back``, the seeds at which it paid back within
+the horizon; the probability that the point is best = share of seeds at which it has the highest
 ranking metric (incremental profit when there is a baseline comparison, else
 profit; points tied at a seed share it); points ranked by the mean of that metric.
 """
@@ -45,6 +46,9 @@ def job_metrics(summary: dict[str, Any]) -> dict[str, float]:
     nan = float("nan")
     payback = econ.get("payback_day")
     no_levers = not econ.get("cost_total")  # doing nothing: zero difference from itself
+    ltv = econ.get("ltv") or {}
+    # a run too short to project the tail has only its observed part: not averaged with whole LTVs
+    ltv_per_user = nan if ltv.get("tail_projected") is False else ltv.get("per_user", nan)
     return {
         "incremental_profit": inc.get("profit", 0.0 if no_levers else nan),
         "incremental_roi": inc.get("roi", nan),
@@ -56,7 +60,7 @@ def job_metrics(summary: dict[str, Any]) -> dict[str, float]:
         "d7": ret.get("d7", nan),
         "d30": ret.get("d30", nan),
         "cac": inc.get("cac", nan),
-        "ltv": (econ.get("ltv") or {}).get("per_user", nan),
+        "ltv": ltv_per_user,
         "payback_day": nan if payback is None else float(payback),
     }
 

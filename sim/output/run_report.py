@@ -88,6 +88,8 @@ class FigureDrawer(Protocol):
         ...
 
 
+#: Under the headline's LTV when the run is too short to project its tail (summary.json says why).
+LTV_TAIL_LEFT_OUT = "observed part only: tail not projected"
 #: Files of a result folder that are not analytics tables.
 _OWN_TABLES = ("daily", "cohorts", "baseline_cohorts")
 #: The retention measures shown as tables by day N, with their captions (brackets get their own table).
@@ -401,9 +403,9 @@ def _headline_rows(data: FolderData) -> list[list[Cell]]:
             [
                 Cell("LTV per user"),
                 Cell(
-                    money(ltv.get("per_user"), cur)
-                    + (" (observed part only: tail not projected)" if ltv.get("tail_projected") is False else ""),
+                    money(ltv.get("per_user"), cur),
                     ltv.get("per_user"),
+                    note=LTV_TAIL_LEFT_OUT if ltv.get("tail_projected") is False else "",
                     key="economics.ltv",
                 ),
             ]
