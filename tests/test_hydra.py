@@ -97,6 +97,9 @@ def test_simulate_and_compose_inside_a_users_hydra_main_app_with_opsims_presets_
         "strategy": "paid_growth",
         "users_compose_still_works": "hello",
     }
+    # Mesa's INFO line for every simulated day flooded the app's console and its log (40 here)
+    shown = proc.stdout + proc.stderr + (tmp_path / "run_dir" / "user_app.log").read_text()
+    assert "calling model.step" not in shown, shown[-2000:]
 
 
 def test_simulate_inside_hydra_initialize_and_initialize_config_module(tmp_path):

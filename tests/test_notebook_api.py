@@ -168,3 +168,29 @@ def test_the_example_notebook_runs_top_to_bottom():
     assert len(images) >= 2  # the retention/stages grid and the batch_run figure
     text = "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
     assert "D1" in text and "incremental ROI" in text
+
+
+def test_simulate_quiets_mesas_step_lines_only_while_it_runs_and_not_a_level_the_user_set():
+    import logging
+
+    from sim.app.simulate import MESA_STEP_LOGGER
+
+    mesa_steps = logging.getLogger(MESA_STEP_LOGGER)
+    seen: list[int] = []
+    original = simulate_module._simulate
+
+    def spy(*args, **kwargs):
+        seen.append(mesa_steps.level)
+        return original(*args, **kwargs)
+
+    tiny = {"population": {"market_size": 500}, "horizon_days": 3, "progress": False}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(simulate_module, "_simulate", spy)
+        simulate(tiny)
+        assert seen == [logging.WARNING] and mesa_steps.level == logging.NOTSET  # put back as found
+        mesa_steps.setLevel(logging.DEBUG)  # the user's own choice
+        try:
+            simulate(tiny)
+            assert seen[-1] == logging.DEBUG and mesa_steps.level == logging.DEBUG
+        finally:
+            mesa_steps.setLevel(logging.NOTSET)
