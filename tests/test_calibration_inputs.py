@@ -682,3 +682,18 @@ def test_a_sample_up_to_the_market_is_taken(tmp_path, sample):
 
     args = calibrate._parser().parse_args(["data.csv", "--market-size", "1000", "--sample-size", sample])
     calibrate._check_options(args)  # no error
+
+
+@pytest.mark.parametrize(
+    ("done", "n", "total", "after"),
+    [
+        (100, 19, 120, 120),  # one short of the estimate: kept
+        (100, 20, 120, 130),  # would reach it (100 %) with more to come: one iteration more
+        (100, 35, 120, 140),  # a batch past it: as many iterations as it takes
+    ],
+)
+def test_the_progress_estimate_grows_before_the_bar_would_reach_it(done, n, total, after):
+    """The bar showed 100 % at every extension (total 138 -> 148 -> ... -> 218 -> 214 in a slow fit)."""
+    from sim.app.calibrate import estimate_after
+
+    assert estimate_after(done, n, total, step=10) == after

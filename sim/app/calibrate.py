@@ -228,6 +228,18 @@ def _classic_table(fit: PopulationFit) -> pd.DataFrame:
     return table[["day", "observed", "observed_se", "fitted", "band_low", "band_high", "error"]]
 
 
+def estimate_after(done: int, n: int, total: int, step: int) -> int:
+    """The progress bar's total once ``n`` more simulations are done (``done`` so far, estimate ``total``).
+
+    A fit slower than :data:`TYPICAL_ITERATIONS` iterations extends the estimate by whole
+    iterations (``step`` simulations each) before the bar would reach it: the bar shows
+    100 % once, when the fit is done (it showed it at every extension, total 138 → 148 → …).
+    """
+    while done + n >= total:
+        total += step
+    return total
+
+
 def calibrate_population(
     data: CohortTable,
     *,
@@ -289,8 +301,7 @@ def calibrate_population(
     with tqdm(total=expected, desc="calibrating", unit="sim", disable=not progress, file=sys.stderr) as bar:
 
         def tick(n: int) -> None:
-            if bar.n + n > bar.total:  # a slower fit than usual: extend the estimate by an iteration
-                bar.total += per_iteration
+            bar.total = estimate_after(bar.n, n, bar.total, per_iteration)
             bar.update(n)
 
         fit = fit_population(
