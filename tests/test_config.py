@@ -388,3 +388,11 @@ def test_a_hydra_group_preset_that_sets_opsims_keys_is_checked(tmp_path):
 def test_keys_below_a_map_entry_or_below_a_value_are_one_line_errors(override, message):
     with pytest.raises(ConfigError, match=message):
         compose([override])
+
+
+def test_a_plain_entry_of_a_defaults_list_is_checked(tmp_path):
+    """``defaults: [config, base_values, _self_]``: base_values.yaml is no group choice, and was not read."""
+    (tmp_path / "study.yaml").write_text("defaults:\n  - config\n  - base_values\n  - _self_\n")
+    plain = tmp_path / "base_values.yaml"
+    plain.write_text("record_events: 4\n")
+    _refused_in(plain, "record_events=4", [], config_name="study", extra_dir=str(tmp_path))

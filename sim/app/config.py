@@ -211,54 +211,33 @@ def _check_whole_number_for_bool(key: str, value: Any, schema: type = Config) ->
         raise ConfigError(key, value, "true or false")
 
 
-def _preset_package(path: Path, default: str) -> str:
-    """Where a preset file's keys go: its ``# @package`` header's node (read by Hydra's own reader), else ``default``."""
-    from hydra.plugins.config_source import ConfigSource
-
-    package = ConfigSource._get_header_dict(path.read_text())["package"]
-    if package is None:
-        return default
-    return "" if package == "_global_" else package.removeprefix("_global_.")
-
-
-def _check_preset_bools(cfg: DictConfig, config_name: str, folders: list[Path]) -> None:
+def _check_preset_bools(read: list[tuple[Any, Any]], schema: type) -> None:
     """Refuse a whole number other than 0 and 1 for a true/false key in the config files a composition read.
 
     OmegaConf reads ``enabled: 2`` in a preset file as true, as it does on the command
-    line (:func:`_check_whole_number_for_bool`). The files are the primary config and
-    each chosen preset (``hydra.runtime.choices``: ``strategy=mine``, ``add@strategy.paid_ads.x=channel``,
-    ``hydra/help=opsim``), each the first found in ``folders`` (a ConfigStore node has no
-    file: the schemas' own); their keys go where Hydra puts them: under ``add@``'s node,
-    else the file's ``# @package`` line, else the preset's group (``strategy/winback/w``:
-    ``strategy.winback``; the primary: the top level), and are checked against the
-    composed config's schema (the planner's adds ``plan``).
+    line (:func:`_check_whole_number_for_bool`). ``read`` is every config Hydra's loader
+    loaded, as it loaded it (:class:`_RecordingLoader`): the primary config, each chosen
+    preset and each plain entry of a defaults list, its values already placed at the
+    node Hydra merges them into (an ``add@`` node, a ``# @package`` header, the group's path).
+    ConfigStore nodes (the schemas) are not files and not checked. Values are checked
+    against the composed config's schema (``schema``: the planner's adds ``plan``).
 
     Raises:
         ConfigError: Naming the key, the value and the file.
 
     """
-    import yaml
-
-    schema = _schema_of(cfg)
-    files: list[tuple[str, str | None]] = [(config_name, None)]
-    for group, option in cfg.hydra.runtime.choices.items():
-        if option is not None:
-            name, _, package = group.partition("@")
-            files.append((f"{name}/{option}", package or None))
-    for stem, chosen in files:
-        path = next((f / f"{stem}.yaml" for f in folders if (f / f"{stem}.yaml").is_file()), None)
-        if path is None:  # a ConfigStore node
+    for default, result in read:
+        if result.is_schema_source or result.path.startswith("structured://"):
             continue
-        values = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10x
+        values = OmegaConf.to_container(result.config)
         if not isinstance(values, dict):
             continue
-        # a package the choice names (add@node) before the file's header, the group's folders last
-        package = chosen if chosen is not None else _preset_package(path, stem.rpartition("/")[0].replace("/", "."))
-        for key, value in values.items():
+        where = f"{result.path.removeprefix('file://')}/{default.config_path}.yaml"
+        for key, value in values.items():  # already placed at the node Hydra merges them into
             try:
-                _check_whole_number_for_bool(f"{package}.{key}" if package else key, value, schema)
+                _check_whole_number_for_bool(str(key), value, schema)
             except ConfigError as exc:
-                raise ConfigError(exc.key, exc.value, f"{exc.allowed} (in {path})") from None
+                raise ConfigError(exc.key, exc.value, f"{exc.allowed} (in {where})") from None
 
 
 def _schema_of(cfg: DictConfig) -> type:
@@ -702,13 +681,24 @@ def _load(config_name: str, overrides: list[str], extra_dir: str | None) -> Dict
     from hydra._internal.utils import create_config_search_path
     from hydra.types import RunMode
 
+    class _RecordingLoader(ConfigLoaderImpl):
+        """Hydra's loader, keeping each config it loads: (its defaults-list entry, the loaded file)."""
+
+        def _load_single_config(self, default: Any, repo: Any) -> Any:
+            result = super()._load_single_config(default, repo)
+            read.append((default, result))
+            return result
+
+    read: list[tuple[Any, Any]] = []
     search_path = create_config_search_path(f"file://{config_dir()}")
     if extra_dir is not None:
         search_first(search_path, extra_dir)
-    loader = ConfigLoaderImpl(config_search_path=search_path)
-    return loader.load_configuration(
+    loader = _RecordingLoader(config_search_path=search_path)
+    cfg = loader.load_configuration(
         config_name=config_name, overrides=overrides, run_mode=RunMode.RUN, from_shell=False
     )
+    _check_preset_bools(read, _schema_of(cfg))
+    return cfg
 
 
 def search_first(search_path: ConfigSearchPath, folder: str | os.PathLike[str]) -> None:
@@ -851,7 +841,6 @@ def _compose(
         raise
     except Exception as exc:  # Hydra and OmegaConf errors become one line
         raise _error_from(exc, _override_values(overrides), search) from exc
-    _check_preset_bools(cfg, config_name, search)
     if not with_hydra:
         with open_dict(cfg):
             del cfg["hydra"]
