@@ -211,7 +211,7 @@ def test_ltv_tail_is_projected_up_to_five_times_the_days_it_rests_on(ltv_days, p
         assert out["tail_not_projected"] is None and out["projected_tail"] > 0
         assert out["per_user"] == pytest.approx(out["observed"] + out["projected_tail"])
     else:
-        assert "5 × the 20 days" in out["tail_not_projected"]
+        assert "5 × the 20 days of retention observed" in out["tail_not_projected"]
         assert out["projected_tail"] is None and out["per_user"] == out["observed"]
 
 
@@ -263,3 +263,18 @@ def test_a_short_paid_growth_run_reports_no_tail_many_times_its_observed_part():
     assert out["tail_projected"] is False and "ltv_days 365" in out["tail_not_projected"]
     assert out["per_user"] == out["observed"] > 0 and out["projected_tail"] is None
     assert result.summary["analytics"]["rolling_retention_fit"]["bdw"]["at_bound"] == []
+
+
+@pytest.mark.parametrize(("ltv_days", "projected"), [(5 * 119, True), (5 * 119 + 1, False)])
+def test_a_run_longer_than_the_fit_projects_an_ltv_beyond_five_times_90_days(ltv_days, projected):
+    """The survival fit's anchor stays within its 90 days, but T is the run's last day on 300 users.
+
+    With T the anchor, no ltv_days above 5 x 90 = 450 could be projected, however long the
+    run, and the refusal said a longer run would do. 120 days of cohorts of 300: T = 119.
+    """
+    active, revenue = _ltv_cohorts(120, 300)
+    kw = {"margin": 0.3, "annual_discount_rate": 0.1, "survival_fit": FIT, "min_users": 300}
+    out = ltv(active, revenue, retention_curve(active), ltv_days=ltv_days, max_extrapolation=5, **kw)
+    assert out["tail_fit"]["anchor_day"] == 90 and out["tail_projected"] is projected
+    if not projected:
+        assert "5 × the 119 days of retention observed" in out["tail_not_projected"]

@@ -235,7 +235,7 @@ def ltv(
     least-squares scaled-sBG fit of the classic curve (:func:`fit_retention_tail`).
 
     The tail rests on the days N whose pooled D_N has at least ``min_users`` users behind it; T is
-    the last of them (the anchor day N* with a survival fit). It is not projected — ``projected_tail``
+    the last of them (a survival fit's anchor N* is the last within its days, ≤ 90). It is not projected — ``projected_tail``
     None, ``per_user`` the observed part, ``tail_projected`` false and ``tail_not_projected`` the
     reason — when the survival fit ends on an optimiser bound, or (with ``max_extrapolation``, not
     None) when no day N ≥ 1 is usable or ``ltv_days`` > ``max_extrapolation`` · T. :func:`evaluate` passes
@@ -253,18 +253,21 @@ def ltv(
     active = cohort_active.astype(float)
     arpdau = float(cohort_revenue.sum() / active.sum()) if active.sum() else 0.0
     users = pooled_cohort_users(cohort_active)
+    # the days N >= 1 of the classic curve that rest on enough users; T, the last, however far
+    usable = np.flatnonzero(np.isfinite(retention_curve) & (users[: retention_curve.size] >= min_users))
+    usable = usable[usable >= 1]
+    extent = int(usable[-1]) if usable.size else 0
     if survival_fit is not None:
         params, curve = survival_tail(retention_curve, survival_fit, users, min_users)
-        last_day = int(params.get("anchor_day", 0))
+        anchor = int(params.get("anchor_day", 0))  # N*, within the fit's days (<= 90)
     else:
         params, curve = fit_retention_tail(retention_curve)
         params = {"model": "scaled sBG least squares on classic retention", **params}
-        usable = np.flatnonzero(np.isfinite(retention_curve) & (users >= min_users))
-        last_day = int(usable[-1]) if usable.size else 0
+        anchor = extent
     # cohort a is observed for tenure days < horizon − a; the tail projects the rest up to ltv_days
     first_unobserved = np.minimum(horizon - np.arange(horizon), ltv_days)
     needed = bool(((first_unobserved < ltv_days) & (sizes > 0)).any())
-    reason = _no_tail_reason(survival_fit, last_day, ltv_days, min_users, max_extrapolation) if needed else None
+    reason = _no_tail_reason(survival_fit, anchor, extent, ltv_days, min_users, max_extrapolation) if needed else None
     out: dict[str, Any] = {
         "per_user": observed,
         "observed": observed,
@@ -288,24 +291,30 @@ def ltv(
 
 def _no_tail_reason(
     survival_fit: dict[str, Any] | None,
-    last_day: int,
+    anchor: int,
+    extent: int,
     ltv_days: int,
     min_users: int,
     max_extrapolation: float | None,
 ) -> str | None:
-    """Why the LTV tail is not projected (:func:`ltv`), or None when it is."""
+    """Why the LTV tail is not projected (:func:`ltv`), or None when it is.
+
+    ``anchor``: the day the tail starts from (N*); ``extent``: the last day of retention
+    observed on ``min_users`` or more users (T, not capped at the fit's 90 days: a run of
+    400 days projects an LTV of 730).
+    """
     bound = (survival_fit or {}).get("at_bound") or []
     if bound:
         return (
             f"the {survival_fit['model']} fit of rolling retention ends on the optimiser's bound "
             f"({', '.join(bound)}): no interior maximum, no projection"
         )
-    if max_extrapolation is not None and last_day < 1:
+    if max_extrapolation is not None and min(anchor, extent) < 1:
         return f"no day of retention after day 0 rests on {min_users} or more users"
-    if max_extrapolation is not None and ltv_days > max_extrapolation * last_day:
+    if max_extrapolation is not None and ltv_days > max_extrapolation * extent:
         return (
-            f"ltv_days {ltv_days} is more than {max_extrapolation:g} × the {last_day} days of retention the tail "
-            f"would rest on (each on {min_users} or more users): a longer run, or a shorter ltv_days, gives one"
+            f"ltv_days {ltv_days} is more than {max_extrapolation:g} × the {extent} days of retention observed "
+            f"(each on {min_users} or more users): a longer run, or a shorter ltv_days, gives one"
         )
     return None
 
