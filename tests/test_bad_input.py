@@ -116,6 +116,11 @@ OPSIM_CASES = [
         ["strategy=paid_growth", "add@strategy.paid_ads.tiktok=channel"],
         ["add@strategy.paid_ads.tiktok='channel'", "with a leading +: +add@strategy.paid_ads.tiktok=channel"],
     ),
+    (
+        "new entry without + given twice",  # its value was shown as None in the key and the advice
+        ["add@strategy.paid_ads.tv=channel", "add@strategy.paid_ads.tv=channel"],
+        ["add@strategy.paid_ads.tv='channel'", "+add@strategy.paid_ads.tv=channel"],
+    ),
     ("missing config dir", ["--config-dir", "no/such/folder"], ["--config-dir='no/such/folder'", "an existing folder"]),
     ("unknown flag", ["--bogus"], ["unrecognized arguments: --bogus", "opsim --help"]),
     ("unknown config name", ["--config-name", "nosuch"], ["--config-name='nosuch'", "a config file"]),
@@ -383,6 +388,11 @@ def _exit_code(main, argv: list[str]) -> int:
         ("opsim-explore", ["--port", "x"], "--port='x' is not allowed: a whole number from 0 to 65535"),
         ("opsim-plan", ["--bogus"], "unrecognized arguments: --bogus (opsim-plan --help lists the flags"),
         ("opsim-plan", ["seed=x", "--cfg", "job"], "seed='x' is not allowed: an integer (got 'str')"),
+        (
+            "opsim",
+            ["--cfg", "job", "plan=quarter_growth"],
+            "plan='quarter_growth' is not allowed: a preset for opsim-plan",
+        ),
         ("opsim-plan", ["--info", "defaults", "plan.trials=0"], "plan.trials=0 is not allowed: a number >= 1"),
         # Hydra reads --experimental-rerun only in @hydra.main: opsim ran the default config instead, a whole
         # default run into a new folder; with a space, FILE was refused as an override ("extraneous input '/'")

@@ -396,3 +396,14 @@ def test_a_plain_entry_of_a_defaults_list_is_checked(tmp_path):
     plain = tmp_path / "base_values.yaml"
     plain.write_text("record_events: 4\n")
     _refused_in(plain, "record_events=4", [], config_name="study", extra_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize("override", ["plan=quarter_growth", "plan@x=quarter_growth"])
+def test_a_planner_preset_in_a_run_config_says_it_is_opsim_plans(override):
+    """The Python API and ``opsim --cfg job plan=...`` advised +plan=..., which failed again."""
+    key, _, value = override.partition("=")
+    with pytest.raises(ConfigError) as info:
+        compose([override])
+    assert str(info.value) == (
+        f"{key}={value!r} is not allowed: a preset for opsim-plan (opsim-plan {key}={value}); opsim runs a strategy"
+    )

@@ -39,11 +39,13 @@ from omegaconf import DictConfig, open_dict
 from sim.app import sweep
 from sim.app.argv import split_argv
 from sim.app.config import (
+    PLANNER_GROUPS,
     Config,
     compose,
     config_dir,
     load_config,
     parse_overrides,
+    planner_preset,
     quote_value,
     register_schema,
     sweep_variants,
@@ -179,6 +181,7 @@ def check_overrides(argv: Sequence[str]) -> CommandPlan:
 
     """
     overrides, multirun, runs, name, extra = split_argv(argv)
+    _check_not_planner(overrides)
     if not runs:  # --cfg, --info, --help: Hydra composes the config to print it; the same checks, no run
         args = parse_argv(argv)  # Hydra's parser: the values of --cfg and --info are not overrides
         if not args.shell_completion:  # its "install=bash" is no override either
@@ -186,7 +189,6 @@ def check_overrides(argv: Sequence[str]) -> CommandPlan:
                 load_config(compose(variant, config_name=name, extra_dir=extra))
         return CommandPlan()
     _check_launcher(overrides)
-    _check_not_planner(overrides)
     variants = sweep_variants(overrides, extra) if multirun else [overrides]
     composed = compose(variants[0], config_name=name, extra_dir=extra, with_hydra=True)
     multirun = multirun or composed.hydra.mode == RunMode.MULTIRUN  # a sweep the config asks for (hydra.mode)
@@ -248,8 +250,6 @@ def _sweep_size(overrides: list[str], extra_dir: str | None = None) -> int:
     return math.prod(sizes)
 
 
-#: Config groups only opsim-plan reads (``conf/plan/``): not among the presets ``opsim --help`` lists.
-PLANNER_GROUPS = ("plan",)
 #: What joblib's ``n_jobs`` may be.
 JOBLIB_N_JOBS = "a whole number of jobs at once, not 0 (-1: one per core, -2: all cores but one)"
 #: Launchers that come with an optional extra, and the install command that brings them.
@@ -261,7 +261,7 @@ def _check_not_planner(overrides: list[str]) -> None:
     for o in overrides:
         key, _, value = o.lstrip("+~").partition("=")
         if key.partition("@")[0] in PLANNER_GROUPS:
-            raise ConfigError(key, value, f"a preset for opsim-plan (opsim-plan {key}={value}); opsim runs a strategy")
+            raise ConfigError(key, value, planner_preset(key, value))
 
 
 def _check_launcher(overrides: list[str]) -> None:

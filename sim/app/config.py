@@ -165,6 +165,13 @@ MAP_ENTRY_KINDS = {
 
 #: The config group whose options create a new map entry where they are placed (``+add@MAP.NAME=KIND``).
 ADD_GROUP = "add"
+#: Config groups only opsim-plan reads (``conf/plan/``): not among the presets ``opsim --help`` lists.
+PLANNER_GROUPS = ("plan",)
+
+
+def planner_preset(key: str, value: Any) -> str:
+    """What is allowed instead of a planner's preset in a run's config (``plan=quarter_growth`` given to opsim)."""
+    return f"a preset for opsim-plan (opsim-plan {key}={value}); opsim runs a strategy"
 
 
 def _check_new_entry(text: str, package: str, kind: Any) -> None:
@@ -458,9 +465,12 @@ def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[
     if no_match is not None:  # a group choice the defaults list has no entry for
         key = no_match["key"]
         given = values.get(key)
-        given = given if isinstance(given, str) else None
+        if not isinstance(given, str):  # given twice (_REPEATED): the value Hydra's own advice names
+            given = no_match["value"]
         if key.partition("@")[0] == ADD_GROUP:
             return ConfigError(key, given, f"a new map entry, with a leading +: +{key}={given}")
+        if key.partition("@")[0] in PLANNER_GROUPS:
+            return ConfigError(key, given, planner_preset(key, given))
         return ConfigError(
             key, given, f"a group this config's defaults list picks from; to add one it does not: +{key}={given}"
         )
@@ -481,7 +491,9 @@ _YAML_ERROR = re.compile(r'in "(?P<file>[^"]+\.yaml)", line (?P<line>\d+), colum
 #: What ``hydra.launcher`` takes with Hydra's default launcher, which has no keys of its own.
 BASIC_LAUNCHER_KEYS = "no key with the default launcher (n_jobs and the like are joblib's: hydra/launcher=joblib)"
 #: Hydra's message for ``group=option`` where the defaults list has no entry of the group.
-_NO_DEFAULT = re.compile(r"Could not override '(?P<key>[^']+)'\. No match in the defaults list")
+_NO_DEFAULT = re.compile(
+    r"Could not override '(?P<key>[^']+)'\. No match in the defaults list\..*?use \+(?P=key)=(?P<value>\S*)"
+)
 #: Hydra's message for a value with commas given without ``-m``.
 _AMBIGUOUS = re.compile(r"Ambiguous value for argument '(?P<key>[^=']+)=(?P<value>[^']*)'")
 
