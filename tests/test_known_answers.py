@@ -906,3 +906,14 @@ def test_a_sweep_leaves_out_the_ltv_of_a_run_that_did_not_project_its_tail():
     older = {"economics": {"cost_total": 5.0, "ltv": {"per_user": 2.0}}}  # a summary from before the flag
     assert job_metrics(whole)["ltv"] == 2.5 and job_metrics(older)["ltv"] == 2.0
     assert math.isnan(job_metrics(observed_only)["ltv"])
+
+
+def test_a_points_ltv_is_given_only_where_every_seed_projected_its_tail():
+    """Two seeds, one without a tail: the point's LTV was that of the other seed alone."""
+    rows = [
+        {"job": f"j{i}", "point": point, "seed": seed, **dict.fromkeys(METRICS, 1.0), "ltv": ltv}
+        for i, (point, seed, ltv) in enumerate([("a", 0, 2.0), ("a", 1, float("nan")), ("b", 0, 2.0), ("b", 1, 3.0)])
+    ]
+    table = summarize_points(pd.DataFrame(rows)).set_index("point")
+    assert math.isnan(table.loc["a", "ltv"]) and math.isnan(table.loc["a", "ltv_lo"])
+    assert table.loc["b", "ltv"] == 2.5

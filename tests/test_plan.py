@@ -590,6 +590,7 @@ def test_a_least_spend_target_of_0_and_a_local_ray_address_are_accepted():
     assert plan.target.value == 0
     for address in ("local", "auto", "head.example:6379"):  # the port of a named host is asked when the plan starts
         assert check_plan(replace(plan, ray_address=address), run).ray_address == address
+    assert check_plan(replace(plan, ray_address=""), run).ray_address == ""  # an unset $RAY_ADDRESS: local
 
 
 def _cut_inside_ask(journal: Path, trial: int, records_written: int) -> bytes:

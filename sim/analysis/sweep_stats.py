@@ -38,6 +38,11 @@ METRICS = (
 )
 
 
+#: Metrics a point has only where every seed has them: an LTV whose tail some seeds could not
+#: project (a run too short) would otherwise be the mean of a subset, unpaired with other points.
+EVERY_SEED_METRICS = ("ltv",)
+
+
 def job_metrics(summary: dict[str, Any]) -> dict[str, float]:
     """The sweep metrics of one job's ``summary.json``."""
     econ = summary.get("economics") or {}
@@ -75,7 +80,10 @@ def summarize_points(jobs: pd.DataFrame) -> pd.DataFrame:
         row: dict[str, Any] = {"point": point, "seeds": int(group["seed"].nunique())}
         row["paid_back"] = int(group["payback_day"].notna().sum())
         for m in METRICS:
-            mean, lo, hi, _n = t_interval(group[m].to_numpy(dtype=float))
+            values = group[m].to_numpy(dtype=float)
+            if m in EVERY_SEED_METRICS and np.isnan(values).any():
+                values = np.full_like(values, np.nan)  # not a mean of the seeds that happen to have one
+            mean, lo, hi, _n = t_interval(values)
             row[m] = mean
             row[f"{m}_lo"] = lo
             row[f"{m}_hi"] = hi

@@ -1027,7 +1027,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 compose(args.overrides, config_name=PLAN_CONFIG_NAME if name == "config" else name, extra_dir=extra)
             )
             prints_only = args.cfg or args.info or args.help or args.hydra_help
-            if planned.ray_address is not None and not prints_only:  # a plan that will run: its cluster answers
+            if planned.ray_address and not prints_only:  # a plan that will run: its cluster answers
                 check_ray_answers(planned.ray_address)
     except (ConfigError, OpsimError) as exc:
         fail(PROG, exc)  # one line, exit 2 (bad input)

@@ -53,7 +53,8 @@ RAY_LOCAL_ADDRESSES = ("auto", "local")
 #: What ``plan.ray_address`` may be.
 RAY_ADDRESS_FORMS = (
     "HOST:PORT of a Ray cluster's head (ray://HOST:PORT through Ray Client), "
-    "'auto' for the cluster running on this machine, or 'local' to start one here"
+    "'auto' for the cluster running on this machine, 'local' to start one here, "
+    "or null for local processes (plan.workers)"
 )
 
 
@@ -225,7 +226,7 @@ def check_plan(plan: PlanConfig, run: Config) -> PlanConfig:
             f"a number with objective least_spend: the least spend whose plan.target.metric ({plan.target.metric}) "
             "reaches it",
         )
-    if plan.ray_address is not None:
+    if plan.ray_address:  # null or empty: local processes (plan.workers)
         _check_ray_address(plan.ray_address)
     return plan
 
