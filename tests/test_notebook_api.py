@@ -170,27 +170,18 @@ def test_the_example_notebook_runs_top_to_bottom():
     assert "D1" in text and "incremental ROI" in text
 
 
-def test_simulate_quiets_mesas_step_lines_only_while_it_runs_and_not_a_level_the_user_set():
+def test_mesas_line_for_every_step_is_dropped_and_its_other_lines_pass(caplog):
+    """Through simulate(), the calibration's cohorts and the planner alike: every model drops the line."""
     import logging
 
-    from sim.app.simulate import MESA_STEP_LOGGER
+    from sim import load_config
+    from sim.core.cohorts import simulate_cohorts
+    from sim.core.model import MESA_STEP_LINE, MESA_STEP_LOGGER
 
-    mesa_steps = logging.getLogger(MESA_STEP_LOGGER)
-    seen: list[int] = []
-    original = simulate_module._simulate
-
-    def spy(*args, **kwargs):
-        seen.append(mesa_steps.level)
-        return original(*args, **kwargs)
-
-    tiny = {"population": {"market_size": 500}, "horizon_days": 3, "progress": False}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(simulate_module, "_simulate", spy)
-        simulate(tiny)
-        assert seen == [logging.WARNING] and mesa_steps.level == logging.NOTSET  # put back as found
-        mesa_steps.setLevel(logging.DEBUG)  # the user's own choice
-        try:
-            simulate(tiny)
-            assert seen[-1] == logging.DEBUG and mesa_steps.level == logging.DEBUG
-        finally:
-            mesa_steps.setLevel(logging.NOTSET)
+    with caplog.at_level(logging.DEBUG):
+        simulate({"population": {"market_size": 500}, "horizon_days": 3, "progress": False})
+        simulate_cohorts(load_config([]).population, 200, 3, 0)
+        logging.getLogger(MESA_STEP_LOGGER).info("registered agent 7")  # another of Mesa's lines
+    said = [r.getMessage() for r in caplog.records if r.name.startswith("MESA")]
+    assert "registered agent 7" in said
+    assert not [m for m in said if m.startswith(MESA_STEP_LINE)], said

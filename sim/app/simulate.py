@@ -12,12 +12,11 @@ same seed (common random numbers):
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import logging
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -289,37 +288,6 @@ def simulate(
         True
 
     """
-    with _mesa_steps_quiet():
-        return _simulate(config, progress=progress, reference=reference)
-
-
-#: Mesa's logger of model steps ("calling model.step for timestep N" at INFO: every day of every run).
-MESA_STEP_LOGGER = "MESA.mesa.model"
-
-
-@contextlib.contextmanager
-def _mesa_steps_quiet() -> Iterator[None]:
-    """Mesa's step lines at WARNING while opsim runs, unless the caller set that logger's level.
-
-    ``opsim``'s own config sets the ``MESA`` logger to WARNING; inside a user's Hydra app
-    (root logger at INFO) every simulated day printed a line, to the console and the app's
-    log. A level the user set on that logger stays theirs.
-    """
-    logger = logging.getLogger(MESA_STEP_LOGGER)
-    if logger.level != logging.NOTSET:
-        yield
-        return
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(logging.NOTSET)
-
-
-def _simulate(
-    config: Config | Mapping[str, Any] | Iterable[str] | None, *, progress: bool | None, reference: bool
-) -> Result:
-    """:func:`simulate`'s work."""
     cfg = check_memory(check_parallel(load_config(config)))
     plan = _plan(cfg)
     show = cfg.progress if progress is None else progress

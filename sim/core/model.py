@@ -32,6 +32,7 @@ with the same random numbers.
 from __future__ import annotations
 
 import gc
+import logging
 import pickle
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -141,6 +142,30 @@ class DayContext:
 
 #: One draw chunk's revenue: in total, by acquisition cohort, by slot group.
 Money = tuple[float, np.ndarray, np.ndarray]
+
+
+#: Mesa's logger of model steps, and the start of the line it logs at INFO for every step.
+MESA_STEP_LOGGER = "MESA.mesa.model"
+MESA_STEP_LINE = "calling model.step"
+
+
+class MesaStepLinesDropped(logging.Filter):
+    """Drops Mesa's INFO line for every model step (one a simulated day; Mesa's other lines pass).
+
+    opsim's own commands set the ``MESA`` logger to WARNING; in a user's Hydra app (root
+    logger at INFO) a year's run printed 365 such lines a run, to the console and the
+    app's log, from simulate(), the calibration, the planner's tasks and the model alike.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(MESA_STEP_LINE)
+
+
+def drop_mesa_step_lines() -> None:
+    """Put :class:`MesaStepLinesDropped` on Mesa's step logger, once (when the first model is built)."""
+    logger = logging.getLogger(MESA_STEP_LOGGER)
+    if not any(isinstance(f, MesaStepLinesDropped) for f in logger.filters):
+        logger.addFilter(MesaStepLinesDropped())
 
 
 @dataclass(frozen=True)
@@ -287,6 +312,7 @@ class LifecycleModel(mesa.Model):
         parallel: str = "auto",
     ) -> None:
         super().__init__(rng=seed)  # rng=, not seed=: mesa 3.5 deprecates seed
+        drop_mesa_step_lines()
         # Mesa set ``self.step`` to its own step (its clock, then this class's step). A day that cannot
         # be stepped is refused before Mesa's, which from Mesa 3.4 on schedules each next step only
         # when the last one returned: after a day that raised, it would silently step nothing.
