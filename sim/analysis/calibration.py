@@ -485,7 +485,8 @@ def _singular_line(statistics: int, independent: int, free: int, unidentified: l
         return None
     return (
         f"the table's {statistics} statistic{'s pin' if statistics != 1 else ' pins'} down only {independent} independent "
-        f"combination{'s' if independent != 1 else ''} of the {free} free parameters (the information matrix is "
+        f"combination{'s' if independent != 1 else ''} of the {free} free parameters (the segments' weights, "
+        "which sum to 1, count one fewer; the information matrix is "
         f"singular): {', '.join(unidentified)} {'are' if len(unidentified) != 1 else 'is'} not identified, their "
         "intervals are their whole ranges and their values are where the fit stopped, not estimates; a table with "
         "more days or a --base with fewer segments can pin them down"
