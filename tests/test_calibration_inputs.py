@@ -614,6 +614,8 @@ PUSH_KEYS = (
         ),
         ("{schedule: 5}", "settings.schedule=5 is not allowed: a mapping of start_day, end_day, days_of_week"),
         ("{messages_per_week: two}", "settings.messages_per_week='two' is not allowed: "),
+        # a list position in OmegaConf's key: its value was shown as None
+        ("{schedule: {days_of_week: [mon]}}", "settings.schedule.days_of_week[0]='mon' is not allowed: "),
         ("{messages_per_week: 2, schedule: {start_day: 3}}", None),  # every key known: on to the simulation
     ],
 )

@@ -13,6 +13,7 @@ the lever at its tested settings and the fitted effect, which ``opsim`` runs.
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import sys
 import tempfile
@@ -111,11 +112,18 @@ def _check_setting_keys(ab: ABResult, settings: Mapping[str, Any], schema: type,
             _check_setting_keys(ab, value, type(sub), full)
 
 
+#: A key of OmegaConf's error path: a name, then any list positions (``days_of_week[0]``).
+_KEY_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
 def _setting(settings: Mapping[str, Any], dotted: str) -> Any:
-    """The value at a dotted key of the settings (None where there is none)."""
+    """The value at a key of the settings as OmegaConf names it (``schedule.days_of_week[0]``; None where none)."""
     value: Any = settings
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
+    for name, index in _KEY_PART.findall(dotted):
+        if name:
+            value = value.get(name) if isinstance(value, Mapping) else None
+        else:
+            value = value[int(index)] if isinstance(value, list) and int(index) < len(value) else None
     return value
 
 
