@@ -41,6 +41,9 @@ from sim.output.result import Result
 
 __all__ = ["simulate"]
 
+#: opsim's logger (its commands' log lines; what a user's app configures).
+log = logging.getLogger("opsim")
+
 #: The progress bar appears only once a run has taken this many seconds.
 PROGRESS_DELAY_S = 2.0
 #: Relative step of a lever's budget knob for marginal ROI.
@@ -326,7 +329,7 @@ def simulate(
     summary["economics"] = economics.evaluate(main, baseline, marginal, econ)
     ltv = summary["economics"].get("ltv") or {}
     if ltv.get("tail_projected") is False:
-        logging.getLogger("opsim").warning(
+        log.warning(
             "LTV per user %.4g %s is the observed part only, over %d days: tail not projected: %s",
             ltv["per_user"],
             econ.currency,
