@@ -178,7 +178,9 @@ def test_mesas_line_for_every_step_is_dropped_and_its_other_lines_pass(caplog):
     from sim.core.cohorts import simulate_cohorts
     from sim.core.model import MESA_STEP_LINE, MESA_STEP_LOGGER
 
-    with caplog.at_level(logging.DEBUG):
+    mesa_log = logging.getLogger("MESA")  # an opsim command run in this process earlier set it to WARNING
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="MESA"):
+        assert mesa_log.propagate
         simulate({"population": {"market_size": 500}, "horizon_days": 3, "progress": False})
         simulate_cohorts(load_config([]).population, 200, 3, 0)
         logging.getLogger(MESA_STEP_LOGGER).info("registered agent 7")  # another of Mesa's lines
