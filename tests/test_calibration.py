@@ -353,7 +353,7 @@ def test_a_table_with_fewer_statistics_than_parameters_says_so(tmp_path, capsys)
     assert "  casual.churn_c" in params[4] and "95 % [0.1, 5]" in params[4]  # c's whole range, not [c, c]
     assert captured.err.startswith(
         "opsim-calibrate: warning: the table's 1 statistic pins down only 1 independent combination of the 8 "
-        "free parameters (the segments' weights, which sum to 1, count one fewer; the information matrix is "
+        "free parameters (the 2 segment weights, which sum to 1, count as 1; the information matrix is "
         "singular): casual.weight, core.weight, "
     )
     assert "worse than" not in captured.err and "p = 0" not in captured.err + captured.out

@@ -398,12 +398,33 @@ def test_a_plain_entry_of_a_defaults_list_is_checked(tmp_path):
     _refused_in(plain, "record_events=4", [], config_name="study", extra_dir=str(tmp_path))
 
 
-@pytest.mark.parametrize("override", ["plan=quarter_growth", "plan@x=quarter_growth"])
+@pytest.mark.parametrize("override", ["plan=quarter_growth", "plan@x=quarter_growth", "+plan=quarter_growth"])
 def test_a_planner_preset_in_a_run_config_says_it_is_opsim_plans(override):
     """The Python API and ``opsim --cfg job plan=...`` advised +plan=..., which failed again."""
-    key, _, value = override.partition("=")
+    key, _, value = override.lstrip("+").partition("=")
     with pytest.raises(ConfigError) as info:
         compose([override])
     assert str(info.value) == (
         f"{key}={value!r} is not allowed: a preset for opsim-plan (opsim-plan {key}={value}); opsim runs a strategy"
+    )
+
+
+def test_a_group_a_config_does_not_pick_is_named_for_that_config(tmp_path):
+    """Only opsim's run config refuses plan= as opsim-plan's; another primary, or an override in a file, says why."""
+    from sim.app.plan_config import register_plan_schema
+
+    register_plan_schema()
+    (tmp_path / "runstudy.yaml").write_text("defaults:\n  - config\n  - _self_\n")
+    with pytest.raises(ConfigError) as info:
+        compose(["plan=quarter_growth"], config_name="runstudy", extra_dir=str(tmp_path))
+    assert str(info.value) == (
+        "plan='quarter_growth' is not allowed: a group this config's defaults list picks from; "
+        "to add one it does not: +plan=quarter_growth"
+    )
+    (tmp_path / "study2.yaml").write_text("defaults:\n  - config\n  - override plan: quarter_growth\n  - _self_\n")
+    with pytest.raises(ConfigError) as info:  # it named key 'override' and value ''
+        compose([], config_name="study2", extra_dir=str(tmp_path))
+    assert (
+        str(info.value)
+        == "plan=None is not allowed: a group the defaults list picks from before the override (in study2)"
     )

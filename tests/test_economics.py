@@ -275,6 +275,7 @@ def test_a_run_longer_than_the_fit_projects_an_ltv_beyond_five_times_90_days(ltv
     active, revenue = _ltv_cohorts(120, 300)
     kw = {"margin": 0.3, "annual_discount_rate": 0.1, "survival_fit": FIT, "min_users": 300}
     out = ltv(active, revenue, retention_curve(active), ltv_days=ltv_days, max_extrapolation=5, **kw)
-    assert out["tail_fit"]["anchor_day"] == 90 and out["tail_projected"] is projected
+    assert out["tail_fit"]["anchor_day"] == 90 and out["rests_on_days"] == 119
+    assert out["tail_projected"] is projected
     if not projected:
         assert "5 × the 119 days of retention observed" in out["tail_not_projected"]

@@ -10,7 +10,8 @@ R_0 … R_59) and the 365-day LTV tail is not projected from 56 days (ltv_days >
 ``economics.ltv.per_user`` is the observed 0.702 USD (was 2.084 = 0.702 + a 1.382 tail) and the
 fit and ltv entries gain ``at_bound``, ``tail_projected`` and ``tail_not_projected``; and again
 when the 5x rule came to count the run's days on 300+ users rather than the fit's (the same 56
-days here; only ``tail_not_projected``'s words changed: "of retention observed"). Stepping is
+days here; only ``tail_not_projected``'s words changed: "of retention observed"), and once more
+when the ltv entry gained ``rests_on_days`` (56). Stepping is
 unchanged (the model/* fingerprints are the release's).
 """
 

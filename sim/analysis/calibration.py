@@ -479,14 +479,14 @@ def _statistic_se(jac: np.ndarray, cov: np.ndarray, null: np.ndarray) -> np.ndar
     return np.array([math.inf if in_null_space(row, null) else v for row, v in zip(jac, se, strict=True)])
 
 
-def _singular_line(statistics: int, independent: int, free: int, unidentified: list[str]) -> str | None:
+def _singular_line(statistics: int, independent: int, free: int, unidentified: list[str], segments: int) -> str | None:
     """One line when the table pins down fewer independent combinations than there are free parameters."""
     if independent >= free:
         return None
     return (
         f"the table's {statistics} statistic{'s pin' if statistics != 1 else ' pins'} down only {independent} independent "
-        f"combination{'s' if independent != 1 else ''} of the {free} free parameters (the segments' weights, "
-        "which sum to 1, count one fewer; the information matrix is "
+        f"combination{'s' if independent != 1 else ''} of the {free} free parameters (the {segments} segment "
+        f"weights, which sum to 1, count as {segments - 1}; the information matrix is "
         f"singular): {', '.join(unidentified)} {'are' if len(unidentified) != 1 else 'is'} not identified, their "
         "intervals are their whole ranges and their values are where the fit stopped, not estimates; a table with "
         "more days or a --base with fewer segments can pin them down"
@@ -620,7 +620,7 @@ def fit_population(
         warning=warning,
         free_parameters=x.size,
         independent=independent,
-        identification=_singular_line(len(design.labels), independent, x.size, unidentified),
+        identification=_singular_line(len(design.labels), independent, x.size, unidentified, len(space.segments)),
         simulations=ev.simulations,
         seconds=time.perf_counter() - started,
     )

@@ -113,7 +113,7 @@ class RunRecord(Protocol):
 
 
 #: The LTV tail is projected only up to this many times the days of retention it rests on:
-#: ltv_days ≤ 5 · T (T the last fitted day). Fits on 60-day runs held out against 730-day
+#: ltv_days ≤ 5 · T (T the last day of classic retention on 300+ users). Fits on 60-day runs held out against 730-day
 #: runs of the same seeds missed the 365-day LTV by −64 % … +9 % with T < 73, by −18 % … +5 %
 #: with T ≥ 73 (docs/model.md, "The LTV tail").
 LTV_MAX_EXTRAPOLATION = 5.0
@@ -277,6 +277,7 @@ def ltv(
         "tail_fit": params,
         "tail_projected": reason is None,
         "tail_not_projected": reason,
+        "rests_on_days": extent,  # T of the 5x rule: the last day of retention on min_users or more
     }
     if reason is not None:
         return out

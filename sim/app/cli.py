@@ -41,11 +41,11 @@ from sim.app.argv import split_argv
 from sim.app.config import (
     PLANNER_GROUPS,
     Config,
+    check_not_planner,
     compose,
     config_dir,
     load_config,
     parse_overrides,
-    planner_preset,
     quote_value,
     register_schema,
     sweep_variants,
@@ -181,7 +181,7 @@ def check_overrides(argv: Sequence[str]) -> CommandPlan:
 
     """
     overrides, multirun, runs, name, extra = split_argv(argv)
-    _check_not_planner(overrides)
+    check_not_planner(overrides)
     if not runs:  # --cfg, --info, --help: Hydra composes the config to print it; the same checks, no run
         args = parse_argv(argv)  # Hydra's parser: the values of --cfg and --info are not overrides
         if not args.shell_completion:  # its "install=bash" is no override either
@@ -254,14 +254,6 @@ def _sweep_size(overrides: list[str], extra_dir: str | None = None) -> int:
 JOBLIB_N_JOBS = "a whole number of jobs at once, not 0 (-1: one per core, -2: all cores but one)"
 #: Launchers that come with an optional extra, and the install command that brings them.
 _LAUNCHER_EXTRAS = {"ray": ("hydra_plugins.hydra_ray_launcher", 'pip install "opsim[ray]"')}
-
-
-def _check_not_planner(overrides: list[str]) -> None:
-    """Refuse a preset of the planner's groups (``plan=quarter_growth``): ``opsim --help`` does not list them."""
-    for o in overrides:
-        key, _, value = o.lstrip("+~").partition("=")
-        if key.partition("@")[0] in PLANNER_GROUPS:
-            raise ConfigError(key, value, planner_preset(key, value))
 
 
 def _check_launcher(overrides: list[str]) -> None:

@@ -167,11 +167,28 @@ MAP_ENTRY_KINDS = {
 ADD_GROUP = "add"
 #: Config groups only opsim-plan reads (``conf/plan/``): not among the presets ``opsim --help`` lists.
 PLANNER_GROUPS = ("plan",)
+#: opsim's primary config (``conf/config.yaml``): a run's, whose defaults pick no planner preset.
+RUN_CONFIG_NAME = "config"
 
 
 def planner_preset(key: str, value: Any) -> str:
     """What is allowed instead of a planner's preset in a run's config (``plan=quarter_growth`` given to opsim)."""
     return f"a preset for opsim-plan (opsim-plan {key}={value}); opsim runs a strategy"
+
+
+def check_not_planner(overrides: Iterable[str]) -> None:
+    """Refuse a preset of the planner's groups for a run (``plan=quarter_growth``, ``+plan=...``; not a ``~`` delete).
+
+    Raises:
+        ConfigError: Naming the key, the value and opsim-plan.
+
+    """
+    for o in overrides:
+        if o.startswith("~"):
+            continue
+        key, _, value = o.lstrip("+").partition("=")
+        if key.partition("@")[0] in PLANNER_GROUPS:
+            raise ConfigError(key, value, planner_preset(key, value))
 
 
 def _check_new_entry(text: str, package: str, kind: Any) -> None:
@@ -385,13 +402,16 @@ _TYPE_WORDS = {
 }
 
 
-def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[Path] = ()) -> ConfigError:
+def _error_from(
+    exc: BaseException, values: Mapping[str, Any], search: Iterable[Path] = (), config_name: str = RUN_CONFIG_NAME
+) -> ConfigError:
     """Turn a Hydra/OmegaConf exception chain into one ConfigError.
 
     Args:
         exc: The exception raised by composing or merging.
         values: Known values by dotted key (from the overrides or the config).
         search: Config folders, to name the preset file an error comes from.
+        config_name: The primary config composed (opsim's run config refuses the planner's presets).
 
     """
     from hydra.errors import MissingConfigException, OverrideParseException
@@ -467,9 +487,12 @@ def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[
         given = values.get(key)
         if not isinstance(given, str):  # given twice (_REPEATED): the value Hydra's own advice names
             given = no_match["value"]
+        if given is None:  # an `override` in a config file's defaults list, not on the command line
+            where = f" (in {no_match['file']})" if no_match["file"] else ""
+            return ConfigError(key, None, f"a group the defaults list picks from before the override{where}")
         if key.partition("@")[0] == ADD_GROUP:
             return ConfigError(key, given, f"a new map entry, with a leading +: +{key}={given}")
-        if key.partition("@")[0] in PLANNER_GROUPS:
+        if key.partition("@")[0] in PLANNER_GROUPS and config_name == RUN_CONFIG_NAME:
             return ConfigError(key, given, planner_preset(key, given))
         return ConfigError(
             key, given, f"a group this config's defaults list picks from; to add one it does not: +{key}={given}"
@@ -492,7 +515,8 @@ _YAML_ERROR = re.compile(r'in "(?P<file>[^"]+\.yaml)", line (?P<line>\d+), colum
 BASIC_LAUNCHER_KEYS = "no key with the default launcher (n_jobs and the like are joblib's: hydra/launcher=joblib)"
 #: Hydra's message for ``group=option`` where the defaults list has no entry of the group.
 _NO_DEFAULT = re.compile(
-    r"Could not override '(?P<key>[^']+)'\. No match in the defaults list\..*?use \+(?P=key)=(?P<value>\S*)"
+    r"(?:In '(?P<file>[^']+)': )?Could not override '(?P<key>[^']+)'\. No match in the defaults list\."
+    r"(?:.*?use \+(?P=key)=(?P<value>\S*))?"
 )
 #: Hydra's message for a value with commas given without ``-m``.
 _AMBIGUOUS = re.compile(r"Ambiguous value for argument '(?P<key>[^=']+)=(?P<value>[^']*)'")
@@ -770,6 +794,8 @@ def compose(
         raise TypeError(f"overrides must be a list of strings, not a single string: write [{overrides!r}]")
     register_schema()
     overrides = list(overrides)
+    if config_name == RUN_CONFIG_NAME:
+        check_not_planner(overrides)
     folders = _config_folders(extra_dir)
     searched = [*folders, *(Path(p) for o in overrides if "searchpath" in o for p in _FILE_URL.findall(o))]
     call = (tuple(overrides), config_name, extra_dir, with_hydra)
@@ -816,7 +842,7 @@ def _values_on_template(
     except ConfigError:
         raise
     except Exception as exc:  # Hydra and OmegaConf errors become one line, as in _compose
-        raise _error_from(exc, _override_values(overrides), folders) from exc
+        raise _error_from(exc, _override_values(overrides), folders, config_name) from exc
     return cfg
 
 
@@ -852,7 +878,7 @@ def _compose(
     except ConfigError:
         raise
     except Exception as exc:  # Hydra and OmegaConf errors become one line
-        raise _error_from(exc, _override_values(overrides), search) from exc
+        raise _error_from(exc, _override_values(overrides), search, config_name) from exc
     if not with_hydra:
         with open_dict(cfg):
             del cfg["hydra"]

@@ -155,6 +155,7 @@ def sweep_markdown(table: pd.DataFrame, failures: list[dict[str, Any]], root: Pa
         "",
         f"Ranked by mean {table['rank_metric'].iloc[0].replace('_', ' ')}; [low, high] = 95 % t-interval over seeds; "
         "paid back = seeds at which the point paid back within the horizon; "
+        "LTV only where every seed projected its tail (a run too short leaves it out); "
         "P(best) = share of seeds (paired: same random numbers) at which the point is best.",
         "",
         f"| rank | point | seeds | cost{unit} | incremental users | {_profit_label(table)}{unit} | incremental ROI | "
