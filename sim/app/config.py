@@ -402,16 +402,13 @@ _TYPE_WORDS = {
 }
 
 
-def _error_from(
-    exc: BaseException, values: Mapping[str, Any], search: Iterable[Path] = (), config_name: str = RUN_CONFIG_NAME
-) -> ConfigError:
+def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[Path] = ()) -> ConfigError:
     """Turn a Hydra/OmegaConf exception chain into one ConfigError.
 
     Args:
         exc: The exception raised by composing or merging.
         values: Known values by dotted key (from the overrides or the config).
         search: Config folders, to name the preset file an error comes from.
-        config_name: The primary config composed (opsim's run config refuses the planner's presets).
 
     """
     from hydra.errors import MissingConfigException, OverrideParseException
@@ -492,8 +489,6 @@ def _error_from(
             return ConfigError(key, None, f"a group the defaults list picks from before the override{where}")
         if key.partition("@")[0] == ADD_GROUP:
             return ConfigError(key, given, f"a new map entry, with a leading +: +{key}={given}")
-        if key.partition("@")[0] in PLANNER_GROUPS and config_name == RUN_CONFIG_NAME:
-            return ConfigError(key, given, planner_preset(key, given))
         return ConfigError(
             key, given, f"a group this config's defaults list picks from; to add one it does not: +{key}={given}"
         )
@@ -842,7 +837,7 @@ def _values_on_template(
     except ConfigError:
         raise
     except Exception as exc:  # Hydra and OmegaConf errors become one line, as in _compose
-        raise _error_from(exc, _override_values(overrides), folders, config_name) from exc
+        raise _error_from(exc, _override_values(overrides), folders) from exc
     return cfg
 
 
@@ -878,7 +873,7 @@ def _compose(
     except ConfigError:
         raise
     except Exception as exc:  # Hydra and OmegaConf errors become one line
-        raise _error_from(exc, _override_values(overrides), search, config_name) from exc
+        raise _error_from(exc, _override_values(overrides), search) from exc
     if not with_hydra:
         with open_dict(cfg):
             del cfg["hydra"]

@@ -231,12 +231,17 @@ def check_plan(plan: PlanConfig, run: Config) -> PlanConfig:
     return plan
 
 
+def ray_host_port(address: str) -> tuple[str, int] | None:
+    """The head's (host, port) of a Ray address ``HOST:PORT`` or ``ray://HOST:PORT``; None if it has no such form."""
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    return (host.strip("[]"), int(port)) if colon and host and port.isdigit() else None
+
+
 def _check_ray_address(address: str) -> None:
     """A Ray address of a form Ray reads, with Ray installed (whether it answers is checked when the plan starts)."""
     import importlib.util
 
-    host, colon, port = address.removeprefix("ray://").rpartition(":")
-    if address not in RAY_LOCAL_ADDRESSES and not (colon and host and port.isdigit()):
+    if address not in RAY_LOCAL_ADDRESSES and ray_host_port(address) is None:
         raise ConfigError("plan.ray_address", address, RAY_ADDRESS_FORMS)
     if importlib.util.find_spec("ray") is None:
         raise ConfigError("plan.ray_address", address, 'an address for a planner with Ray: pip install "opsim[ray]"')

@@ -25,7 +25,7 @@ import numpy as np
 from sim.analysis.economics import payback_day
 from sim.analysis.retention import cohort_retention
 from sim.app.config import Config, validate
-from sim.app.plan_config import RAY_ADDRESS_FORMS, RAY_LOCAL_ADDRESSES, PlanConfig
+from sim.app.plan_config import RAY_ADDRESS_FORMS, RAY_LOCAL_ADDRESSES, PlanConfig, ray_host_port
 from sim.app.threads import resolve_threads
 from sim.base.errors import ConfigError
 from sim.core.model import LifecycleModel
@@ -251,11 +251,12 @@ def check_ray_answers(address: str) -> None:
         ConfigError: Naming ``plan.ray_address`` and why it cannot be reached.
 
     """
-    if address in RAY_LOCAL_ADDRESSES:
+    head = None if address in RAY_LOCAL_ADDRESSES else ray_host_port(address)
+    if head is None:  # auto, local (no host to ask); any other form is refused with the config
         return
-    host, _, port = address.removeprefix("ray://").rpartition(":")
+    host, port = head
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT_S).close()
+        socket.create_connection(head, timeout=RAY_CONNECT_TIMEOUT_S).close()
     except OSError as exc:
         why = exc.strerror or str(exc) or type(exc).__name__
         raise ConfigError(
