@@ -6,7 +6,10 @@ Each measurement runs in a fresh process (``python -c``), organic model, consume
   (``ru_utime`` + ``ru_stime`` of the run's own process) and voluntary context switches
   with one thread, two threads (``parallel=threads``) and two worker processes; and two
   *independent* processes stepping 500,000 users each at the same time, against one
-  such process alone: what two cores give when nothing is shared.
+  such process alone: what two cores give when nothing is shared; and round by round,
+  the speed-up of the two worker processes next to that of the independent pair over
+  the same round's one-thread run (how far the run is from what the machine gives at
+  that moment, and how much each moves from round to round).
 * **from what size**: 2 against 1, 180 days, at 100,000 … 500,000 users, in processes and
   in threads (``sim/app/threads.py`` takes its automatic thresholds from these).
 
@@ -14,6 +17,7 @@ Best of ``--rounds`` alternating rounds (this machine drifts by ±20 %).
 
 Usage:
     python benchmarks/bench_parallel.py [--rounds 3] [--json FILE]
+    python benchmarks/bench_parallel.py --rounds 10 --only modes   # without the sizes
 """
 
 from __future__ import annotations
@@ -77,18 +81,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each is shown")
     parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument("--only", choices=("modes", "sizes"), help="only threads against processes, or only the sizes")
     args = parser.parse_args()
+    table, rounds, both, alone = modes_table(args.rounds) if args.only != "sizes" else ({}, [], None, None)
+    sizes = sizes_table(args.rounds) if args.only != "modes" else {}
+    if args.json:
+        figures = {"modes": table, "halves_together_s": both, "half_alone_s": alone, "rounds": rounds}
+        with open(args.json, "w") as fh:
+            json.dump({**figures, "sizes": sizes}, fh, indent=2)
+
+
+def modes_table(n_rounds: int) -> tuple[dict, list[dict], float, float]:
+    """Threads against processes at 1,000,000 users; best of ``n_rounds``, then round by round."""
     m, days = 1_000_000, 365
     modes = {"one thread": (1, "auto"), "2 threads": (2, "threads"), "2 processes": (2, "processes")}
     rows: dict[str, list[dict]] = {name: [] for name in modes}
     halves, half_alone = [], []
-    for _ in range(args.rounds):
+    for _ in range(n_rounds):
         for name, (threads, parallel) in modes.items():
             rows[name].append(run(m, days, threads, parallel))
         halves.append(halves_together(m, days))
         half_alone.append(run(m // 2, days, 1, "auto")["seconds"])
     one = best(rows["one thread"])["seconds"]
-    print(f"Threads against processes: M={m:,}, {days} days, best of {args.rounds} (fresh processes)\n")
+    print(f"Threads against processes: M={m:,}, {days} days, best of {n_rounds} (fresh processes)\n")
     print("| how | stepping s | speed-up | CPU s of the run's process | voluntary context switches |")
     print("|---|---:|---:|---:|---:|")
     table = {}
@@ -104,22 +119,40 @@ def main() -> None:
         f"| two independent processes of {m // 2:,} users at once | {both:.2f} | {one / both:.2f}x | | |\n"
         f"\none process of {m // 2:,} users alone: {alone:.2f} s (the pair at once: {both / alone - 1:+.0%} each)"
     )
+    rounds = [
+        {
+            "one_thread_s": rows["one thread"][i]["seconds"],
+            "processes_speedup": rows["one thread"][i]["seconds"] / rows["2 processes"][i]["seconds"],
+            "independent_pair_speedup": rows["one thread"][i]["seconds"] / halves[i],
+        }
+        for i in range(n_rounds)
+    ]
+    print("\nRound by round, over that round's one-thread run (the machine drifts between rounds):\n")
+    print("| round | one thread s | 2 processes | two independent processes at once |")
+    print("|---:|---:|---:|---:|")
+    for i, r in enumerate(rounds, 1):
+        print(
+            f"| {i} | {r['one_thread_s']:.2f} | {r['processes_speedup']:.2f}x | {r['independent_pair_speedup']:.2f}x |"
+        )
+    return table, rounds, both, alone
+
+
+def sizes_table(n_rounds: int) -> dict:
+    """2 against 1 at the sizes that decide the automatic thresholds; best of ``n_rounds``."""
     sizes = {}
     print("\nFrom what size (2 against 1, 180 days, organic):\n")
     print("| users | processes | threads |")
     print("|---:|---:|---:|")
     for users in SIZES:
         times: dict[str, list[float]] = {"one": [], "processes": [], "threads": []}
-        for _ in range(args.rounds):
+        for _ in range(n_rounds):
             times["one"].append(run(users, 180, 1, "auto")["seconds"])
             times["processes"].append(run(users, 180, 2, "processes")["seconds"])
             times["threads"].append(run(users, 180, 2, "threads")["seconds"])
         t = {k: min(v) for k, v in times.items()}
         sizes[users] = {"processes": t["one"] / t["processes"], "threads": t["one"] / t["threads"]}
         print(f"| {users:,} | {sizes[users]['processes']:.2f}x | {sizes[users]['threads']:.2f}x |")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"modes": table, "halves_together_s": both, "half_alone_s": alone, "sizes": sizes}, fh, indent=2)
+    return sizes
 
 
 if __name__ == "__main__":
