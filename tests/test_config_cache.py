@@ -72,6 +72,27 @@ def test_a_new_preset_file_is_found(preset_dir):
     assert compose(["population=other"], extra_dir=str(preset_dir)).population.name == "consumer_app"
 
 
+def test_a_preset_found_through_a_config_files_own_searchpath_is_read_again_when_edited(tmp_path, preset_dir):
+    """No call names the folder of ``mine.yaml``: only the primary config's ``hydra.searchpath`` does."""
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "study.yaml").write_text(
+        "defaults:\n  - config\n  - override population: mine\n  - _self_\n"
+        f"hydra:\n  searchpath:\n    - file://{preset_dir}\n"
+    )
+    path = preset_dir / "population" / "mine.yaml"
+    text = path.read_text()
+    before = compose([], config_name="study", extra_dir=str(study))
+    path.write_text(text.replace("market_size: 1000000", "market_size: 1000001"))
+    after = compose([], config_name="study", extra_dir=str(study))
+    with_value = compose(["seed=3"], config_name="study", extra_dir=str(study))  # values on the kept presets
+    assert (before.population.market_size, after.population.market_size) == (1_000_000, 1_000_001)
+    assert (with_value.population.market_size, with_value.seed) == (1_000_001, 3)
+    hits = COMPOSED.hits
+    assert compose([], config_name="study", extra_dir=str(study)).population.market_size == 1_000_001
+    assert COMPOSED.hits == hits + 1  # unchanged, so kept
+
+
 def test_the_digest_covers_names_and_contents_and_skips_other_files(tmp_path):
     (tmp_path / "a.yaml").write_text("x: 1\n")
     first = config_files_digest([tmp_path])
@@ -102,6 +123,19 @@ def test_the_least_recently_used_config_is_dropped_first():
     assert len(cache) == 0 and cache.get("one") is None
 
 
+def test_the_folders_a_call_searched_are_remembered_for_as_many_calls_as_configs_kept(tmp_path):
+    cache = ComposeCache(maxsize=2)
+    assert cache.folders_searched("a") == ()
+    cache.note_folders_searched("a", [tmp_path / "x"])
+    cache.note_folders_searched("b", [str(tmp_path / "y")])
+    assert cache.folders_searched("a") == (tmp_path / "x",)
+    cache.note_folders_searched("a", [tmp_path / "z"])  # "b" is now the least recently noted
+    cache.note_folders_searched("c", [])
+    assert cache.folders_searched("b") == () and cache.folders_searched("a") == (tmp_path / "z",)
+    cache.clear()
+    assert cache.folders_searched("a") == ()
+
+
 #: Calls that change values only (plus the preset choices they build on), errors included.
 VALUE_CALLS = [
     ["seed=3"],
@@ -130,7 +164,7 @@ def test_values_applied_to_the_kept_presets_equal_a_whole_hydra_composition(over
     from sim.app import config
 
     config.register_schema()  # what compose() does first; _compose() alone expects it done
-    whole = _outcome(lambda: config._compose(overrides, "config", None, False, [config_dir()]))
+    whole = _outcome(lambda: config._compose(overrides, "config", None, False, [config_dir()])[0])
     COMPOSED.clear()
     compose(["seed=0"])  # the presets are kept; the call below applies its values to a copy
     composed_whole = []

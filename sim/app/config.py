@@ -21,7 +21,7 @@ import os
 import re
 import shlex
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -700,13 +700,19 @@ def quote_value(text: str) -> str:
     return f"'{body}'"
 
 
-def _load(config_name: str, overrides: list[str], extra_dir: str | None) -> DictConfig:
+def _load(config_name: str, overrides: list[str], extra_dir: str | None) -> tuple[DictConfig, tuple[Path, ...]]:
     """Compose ``config_name`` from opsim's ``conf/`` (and ``extra_dir`` before it) with Hydra's config loader.
 
     The loader is opsim's own, with its own search path (Hydra's defaults, ``extra_dir``,
     opsim's ``conf/``, the search-path plugins, the ConfigStore): nothing global is read
     or changed, so this works the same with no Hydra at all, inside a user's
     ``@hydra.main`` app and inside ``hydra.initialize()``, whose state stays as it was.
+
+    Returns:
+        The config, and the folders the composition searched: those it read a config
+        from and every ``file://`` folder of its ``hydra.searchpath`` (which a config
+        file may set itself), for the cache's key (:func:`compose`).
+
     """
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra._internal.utils import create_config_search_path
@@ -729,7 +735,10 @@ def _load(config_name: str, overrides: list[str], extra_dir: str | None) -> Dict
         config_name=config_name, overrides=overrides, run_mode=RunMode.RUN, from_shell=False
     )
     _check_preset_bools(read, _schema_of(cfg))
-    return cfg
+    roots = [result.path for _default, result in read if result is not None]
+    roots += list(OmegaConf.select(cfg, "hydra.searchpath", default=None) or ())
+    searched = {os.path.abspath(found): None for url in roots for found in _FILE_URL.findall(str(url))}
+    return cfg, tuple(Path(folder) for folder in searched)
 
 
 def search_first(search_path: ConfigSearchPath, folder: str | os.PathLike[str]) -> None:
@@ -794,17 +803,25 @@ def compose(
     folders = _config_folders(extra_dir)
     searched = [*folders, *(Path(p) for o in overrides if "searchpath" in o for p in _FILE_URL.findall(o))]
     call = (tuple(overrides), config_name, extra_dir, with_hydra)
-    cfg = COMPOSED.get(COMPOSED.key(call, searched))
+    # and the folders an earlier composition of the call found on its own (a config file's hydra.searchpath)
+    cfg = COMPOSED.get(COMPOSED.key(call, _with(searched, COMPOSED.folders_searched(call))))
     if cfg is None and not with_hydra:
         cfg = _values_on_template(overrides, config_name, extra_dir, folders)
     if cfg is None:
-        cfg = _compose(overrides, config_name, extra_dir, with_hydra, searched)
+        cfg, found = _compose(overrides, config_name, extra_dir, with_hydra, searched)
+        COMPOSED.note_folders_searched(call, found)
         # keyed as things are now: a first composition registers Hydra's plugins in its ConfigStore
-        COMPOSED.put(COMPOSED.key(call, searched), cfg)
+        COMPOSED.put(COMPOSED.key(call, _with(searched, found)), cfg)
     _check_plan_bools(cfg, overrides)
     if with_hydra:
         _register_hydra_resolvers()
     return cfg
+
+
+def _with(folders: list[Path], more: Sequence[Path]) -> list[Path]:
+    """``folders`` and then those of ``more`` that are not among them (each folder's files are digested once)."""
+    seen = {os.path.abspath(folder) for folder in folders}
+    return [*folders, *(folder for folder in more if os.path.abspath(folder) not in seen)]
 
 
 def _values_on_template(
@@ -865,11 +882,11 @@ _FILE_URL = re.compile(r"file://([^,\]'\"\s]+)")
 
 def _compose(
     overrides: list[str], config_name: str, extra_dir: str | None, with_hydra: bool, search: list[Path]
-) -> DictConfig:
-    """Compose with Hydra (what :func:`compose` keeps): parse, load, one line for any error."""
+) -> tuple[DictConfig, tuple[Path, ...]]:
+    """Compose with Hydra (what :func:`compose` keeps): parse, load, one line for any error; and the folders searched."""
     parse_overrides(overrides)
     try:
-        cfg = _load(config_name, overrides, extra_dir)
+        cfg, searched = _load(config_name, overrides, extra_dir)
     except ConfigError:
         raise
     except Exception as exc:  # Hydra and OmegaConf errors become one line
@@ -877,7 +894,7 @@ def _compose(
     if not with_hydra:
         with open_dict(cfg):
             del cfg["hydra"]
-    return cfg
+    return cfg, searched
 
 
 def _no_extra_keys(given: Any, typed: Any) -> bool:

@@ -7,7 +7,10 @@ busy 2-core machine, for every model a ``mesa.batch_run`` builds, every swept va
 composition reads is small and rarely changes, so :class:`ComposeCache` keeps each
 result under a key made of everything it depends on:
 
-* the overrides, the primary config's name, and the folders searched;
+* the overrides, the primary config's name, and the folders searched: those the call
+  names, and those an earlier composition of the same call found on its own (a
+  ``hydra.searchpath`` written in a config file names folders no call does; a preset
+  there that is edited is composed again too);
 * the content of every YAML file under those folders (a BLAKE2 digest: a preset that
   is edited is composed again, whatever its modification time says);
 * the ConfigStore's nodes, by content (a node stored again with other content counts as a
@@ -114,6 +117,7 @@ class ComposeCache:
     def __init__(self, maxsize: int = COMPOSE_CACHE_SIZE) -> None:
         self.maxsize = maxsize
         self._entries: OrderedDict[Hashable, DictConfig] = OrderedDict()
+        self._folders: OrderedDict[Hashable, tuple[Path, ...]] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
@@ -122,6 +126,17 @@ class ComposeCache:
         from hydra import version
 
         return (call, config_files_digest(folders), store_digest(), os.getcwd(), str(version.getbase()))
+
+    def folders_searched(self, call: Hashable) -> tuple[Path, ...]:
+        """The folders the last composition of ``call`` searched (for its key: their files may change)."""
+        return self._folders.get(call, ())
+
+    def note_folders_searched(self, call: Hashable, folders: Iterable[str | os.PathLike[str]]) -> None:
+        """Remember the folders a composition of ``call`` searched (as many calls are remembered as configs kept)."""
+        self._folders[call] = tuple(Path(folder) for folder in folders)
+        self._folders.move_to_end(call)
+        while len(self._folders) > self.maxsize:
+            self._folders.popitem(last=False)
 
     def get(self, key: Hashable) -> DictConfig | None:
         """A private copy of the config kept under ``key``, or None."""
@@ -147,8 +162,9 @@ class ComposeCache:
         return found if found is not None else self.put(key, compose())
 
     def clear(self) -> None:
-        """Forget every kept config."""
+        """Forget every kept config (and the folders their compositions searched)."""
         self._entries.clear()
+        self._folders.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
