@@ -26,7 +26,15 @@ import pytest
 import scipy.stats
 
 from sim import UserLifecycleModel, simulate
-from sim.analysis.economics import EconomicsConfig, evaluate, fit_retention_tail, ltv, payback_day
+from sim.analysis.economics import (
+    LATE_TENURE_DAYS,
+    EconomicsConfig,
+    evaluate,
+    fit_retention_tail,
+    ltv,
+    payback_day,
+    revenue_per_active_day_by_tenure,
+)
 from sim.analysis.monte_carlo import ratio_se, total_se
 from sim.analysis.retention import cohort_retention_curve
 from sim.analysis.stats import t_interval
@@ -451,6 +459,17 @@ def _survival(n: float, a: float, b: float, c: float) -> float:
     return math.exp(log_beta(a, b + n**c) - log_beta(a, b))
 
 
+def _hand_spend(active, revenue, min_users=1):
+    """r(n): revenue per active user-day at tenure n by loops over cells; beyond, the last 30 such days' level."""
+    horizon = active.shape[0]
+    a_n = [sum(int(active[a, n]) for a in range(horizon)) for n in range(horizon)]
+    r_n = [sum(float(revenue[a, n]) for a in range(horizon)) for n in range(horizon)]
+    usable = [n for n in range(horizon) if a_n[n] >= min_users]
+    late_days = usable[-30:]
+    late = sum(r_n[n] for n in late_days) / sum(a_n[n] for n in late_days)
+    return lambda n: r_n[n] / a_n[n] if n < horizon and n in usable else late
+
+
 def _hand_ltv_parts(active, revenue, ltv_days, projected):
     """Observed part and tail by loops over cells; ``projected(n)`` = D̂_n."""
     horizon = active.shape[0]
@@ -458,9 +477,9 @@ def _hand_ltv_parts(active, revenue, ltv_days, projected):
     observed = sum(
         MARGIN * revenue[a, n] * _delta(n) for a in range(horizon) for n in range(min(ltv_days, horizon - a))
     )
-    arpdau = revenue.sum() / active.sum()
+    spend = _hand_spend(active, revenue)
     tail = sum(
-        active[a, 0] * MARGIN * arpdau * projected(n) * _delta(n)
+        active[a, 0] * MARGIN * spend(n) * projected(n) * _delta(n)
         for a in range(horizon)
         for n in range(horizon - a, ltv_days)
     )
@@ -507,11 +526,14 @@ def test_ltv_tail_with_a_hand_built_survival_fit_is_discounted_and_covers_the_un
     assert out["projected_tail"] == pytest.approx(tail, rel=1e-9)
     assert out["per_user"] == pytest.approx(observed + tail, rel=1e-9)
     assert out["revenue_per_active_day"] == pytest.approx(LTV_REVENUE.sum() / LTV_ACTIVE.sum())
+    # By tenure (columns): R = 56, 19, 11, 4 on A = 28, 14, 7, 3 active; beyond day 3, all four days' 90 / 52.
+    assert out["late_revenue_per_active_day"] == pytest.approx(90 / 52, rel=1e-12)
+    spend = {1: 19 / 14, 2: 11 / 7, 3: 4 / 3}
     assert out["tail_fit"]["anchor_day"] == 3
     # The tail's own discount matters: without it the tail is visibly larger.
     undiscounted_tail = (
         sum(
-            LTV_ACTIVE[k, 0] * MARGIN * out["revenue_per_active_day"] * projected(n)
+            LTV_ACTIVE[k, 0] * MARGIN * spend.get(n, 90 / 52) * projected(n)
             for k in range(4)
             for n in range(4 - k, ltv_days)
         )
@@ -519,6 +541,11 @@ def test_ltv_tail_with_a_hand_built_survival_fit_is_discounted_and_covers_the_un
     )
     assert undiscounted_tail - tail > 1e-4
     assert out["projected_tail"] < undiscounted_tail - 1e-4
+    # One average over all tenure days (90 / 52 everywhere) would be told apart.
+    one_average = sum(
+        LTV_ACTIVE[k, 0] * MARGIN * (90 / 52) * projected(n) * _delta(n) for k in range(4) for n in range(4 - k, 40)
+    )
+    assert abs(one_average / LTV_ACTIVE[:, 0].sum() - out["projected_tail"]) > 1e-3
 
 
 def test_ltv_tail_with_the_least_squares_fit_uses_the_fitted_curve_and_the_discount():
@@ -541,6 +568,36 @@ def test_ltv_tail_with_the_least_squares_fit_uses_the_fitted_curve_and_the_disco
     assert "least squares" in out["tail_fit"]["model"]
 
 
+@pytest.mark.parametrize(("min_users", "usable"), [(50, [0, 1, 2]), (51, [0, 1])])
+def test_revenue_per_active_day_is_by_tenure_on_days_with_enough_active_users(min_users, usable):
+    # Two cohorts; tenure columns pooled: A = 150, 90, 50, 20 active, R = 150, 180, 150, 80 revenue.
+    active = np.array([[100, 60, 30, 20], [50, 30, 20, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
+    revenue = np.array([[100.0, 120.0, 90.0, 80.0], [50.0, 60.0, 60.0, 0.0], [0.0] * 4, [0.0] * 4])
+    by_day, late = revenue_per_active_day_by_tenure(active, revenue, days=6, min_users=min_users)
+    ratio = {0: 1.0, 1: 2.0, 2: 3.0}  # R / A on days 0-2
+    a_n, r_n = [150, 90, 50], [150.0, 180.0, 150.0]
+    want_late = sum(r_n[n] for n in usable) / sum(a_n[n] for n in usable)
+    assert late == pytest.approx(want_late, rel=1e-12)
+    want = [ratio[n] if n in usable else want_late for n in range(6)]  # day 3 (20 active) and beyond: the late level
+    assert by_day == pytest.approx(want, rel=1e-12)
+
+
+def test_the_late_revenue_level_is_that_of_the_last_30_usable_tenure_days():
+    # One cohort of 1,000 users over 40 days, every one active each day; spend 1 a day for 10 days, then 2.
+    horizon = 40
+    active = np.zeros((horizon, horizon), dtype=np.int64)
+    active[0, :] = 1000
+    revenue = np.zeros((horizon, horizon))
+    revenue[0, :] = np.where(np.arange(horizon) < 10, 1000.0, 2000.0)
+    assert LATE_TENURE_DAYS == 30
+    _by_day, late = revenue_per_active_day_by_tenure(active, revenue, days=50, min_users=1000)
+    assert late == pytest.approx(2.0, rel=1e-12)  # days 10-39 only; a 31st day (day 9, spend 1) would lower it
+    revenue[0, 10] = 1000.0  # day 10 is inside the window: (1 + 29 * 2) / 30
+    assert revenue_per_active_day_by_tenure(active, revenue, days=50, min_users=1000)[1] == pytest.approx(59 / 30)
+    none = revenue_per_active_day_by_tenure(active, revenue, days=3, min_users=1001)
+    assert np.isnan(none[1]) and np.isnan(none[0]).all()
+
+
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_ltv_projects_exactly_tenure_days_k_to_ltv_days_of_a_cohort_observed_for_k_days(k):
     # One non-empty cohort, acquired on day 6 − k of a 6-day horizon: tenure days 0 … k−1 observed.
@@ -560,6 +617,7 @@ def test_ltv_projects_exactly_tenure_days_k_to_ltv_days_of_a_cohort_observed_for
             return float(curve[n])
         return level * _survival(n, 1.2, 3.0, 1.0) / _survival(anchor, 1.2, 3.0, 1.0)
 
+    # every projected day (k and on) is beyond the observed tenure: the level of all k observed days
     arpdau = revenue.sum() / active.sum()
     per_day = {n: MARGIN * arpdau * projected(n) * _delta(n) for n in range(ltv_days)}
     out = ltv(active, revenue, curve, margin=MARGIN, annual_discount_rate=RATE, ltv_days=ltv_days, survival_fit=fit)

@@ -64,6 +64,7 @@ from sim.base.schema import bounded
 
 __all__ = [
     "DAYS_PER_YEAR",
+    "LATE_TENURE_DAYS",
     "LTV_MAX_EXTRAPOLATION",
     "EconomicsConfig",
     "LeverRecord",
@@ -72,6 +73,7 @@ __all__ = [
     "fit_retention_tail",
     "ltv",
     "payback_day",
+    "revenue_per_active_day_by_tenure",
     "roi",
     "survival_tail",
 ]
@@ -115,8 +117,12 @@ class RunRecord(Protocol):
 #: The LTV tail is projected only up to this many times the days of retention it rests on:
 #: ltv_days ≤ 5 · T (T the last day of classic retention on 300+ users). Fits on 60-day runs held out against 730-day
 #: runs of the same seeds missed the 365-day LTV by −64 % … +9 % with T < 73, by −18 % … +5 %
-#: with T ≥ 73 (docs/model.md, "The LTV tail").
+#: with T ≥ 73 (docs/model.md, "The LTV tail"; measured before the tail's revenue was taken by tenure).
+#: experiments/ltv_accuracy/ltv_accuracy.py measures the LTV against the realised one.
 LTV_MAX_EXTRAPOLATION = 5.0
+#: Beyond the tenure days observed on enough active users, the LTV tail's revenue per active
+#: day is that of the last this-many such days (:func:`revenue_per_active_day_by_tenure`).
+LATE_TENURE_DAYS = 30
 
 
 @dataclass
@@ -217,6 +223,35 @@ def survival_tail(
     return {"model": f"{fit['model']} MLE of rolling retention", "anchor_day": anchor, **p}, curve
 
 
+def revenue_per_active_day_by_tenure(
+    cohort_active: np.ndarray, cohort_revenue: np.ndarray, days: int, min_users: int = 0
+) -> tuple[np.ndarray, float]:
+    """Revenue per active user-day r_n at each tenure day n < ``days``, pooled over the cohorts.
+
+    r_n = Σ_a revenue[a, n] / Σ_a active[a, n] on the tenure days whose pooled active
+    user-days number at least ``min_users`` (and one); every other day, and every day beyond
+    the run, gets the late level r_late = Σ R_n / Σ A_n over the last :data:`LATE_TENURE_DAYS`
+    such days. Spending per active day grows over the first weeks of tenure (new users
+    buy less), so one average over all tenure days, dominated by the many young users,
+    undervalues the late tenure days that the LTV tail projects.
+
+    Returns:
+        r_0 … r_{days−1}, and r_late (NaN, with r_n NaN too, when no day has enough users).
+
+    """
+    active = cohort_active.sum(axis=0, dtype=np.float64)
+    revenue = cohort_revenue.sum(axis=0, dtype=np.float64)
+    usable = np.flatnonzero(active >= max(min_users, 1))
+    if not usable.size:
+        return np.full(days, np.nan), float("nan")
+    late = usable[-LATE_TENURE_DAYS:]
+    late_level = float(revenue[late].sum() / active[late].sum())
+    by_day = np.full(days, late_level)
+    inside = usable[usable < days]
+    by_day[inside] = revenue[inside] / active[inside]
+    return by_day, late_level
+
+
 def ltv(
     cohort_active: np.ndarray,
     cohort_revenue: np.ndarray,
@@ -231,8 +266,11 @@ def ltv(
 ) -> dict[str, Any]:
     """Discounted gross-profit LTV per acquired user, observed part plus projected tail.
 
-    The tail uses ``survival_fit`` (:func:`survival_tail`) when the run has one, else a
-    least-squares scaled-sBG fit of the classic curve (:func:`fit_retention_tail`).
+    The tail of cohort a is Σ_n margin · r_n · D̂_n · δ(n) over its unobserved tenure days n <
+    ``ltv_days``, r_n the revenue per active user-day at tenure n
+    (:func:`revenue_per_active_day_by_tenure`, on days with ``min_users`` active users), D̂_n the
+    projected classic retention: ``survival_fit`` (:func:`survival_tail`) when the run has one,
+    else a least-squares scaled-sBG fit of the classic curve (:func:`fit_retention_tail`).
 
     The tail rests on the days N whose pooled D_N has at least ``min_users`` users behind it; T is
     the last of them (a survival fit's anchor N* is the last within its days, ≤ 90). It is not projected — ``projected_tail``
@@ -283,7 +321,11 @@ def ltv(
         return out
     tail_n = np.arange(ltv_days)
     tail_discount = (1.0 + annual_discount_rate) ** (-tail_n / DAYS_PER_YEAR)
-    per_day = margin * arpdau * curve(tail_n) * tail_discount  # projected gross profit per user, tenure day n
+    spend, late = revenue_per_active_day_by_tenure(cohort_active, cohort_revenue, ltv_days, min_users)
+    if not np.isfinite(late):  # no tenure day on min_users active users: one average over all of them
+        spend, late = np.full(ltv_days, arpdau), arpdau
+    out["late_revenue_per_active_day"] = late
+    per_day = margin * spend * curve(tail_n) * tail_discount  # projected gross profit per user, tenure day n
     cum = np.concatenate([[0.0], np.cumsum(per_day)])
     tail = float((sizes * (cum[ltv_days] - cum[first_unobserved])).sum()) / total_users
     out.update(per_user=observed + tail, projected_tail=tail)
