@@ -273,3 +273,16 @@ def test_retention_tables_show_each_groups_measure_at_each_day(run_folder, page_
     shown = _measure_table(page_text, "Bracket retention: active at least once in days a–b")
     for r in measures[measures["measure"] == "bracket"].itertuples():
         assert shown[label(r.by, r.group)][f"days {r.day_n}–{r.day_hi}"] == pytest.approx(r.share, rel=1e-15), r
+
+
+@pytest.mark.parametrize("directory", ["", "   "])
+def test_an_empty_or_blank_folder_is_refused_before_anything_is_written(directory, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.yaml").write_text("my: own\n")  # the user's own file in the working directory
+    result = simulate([*SMALL, "record_events=false", "figures=false"])
+    with pytest.raises(ValueError, match=r"directory='\s*' is not allowed: a folder to write the result into"):
+        result.save(directory)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
+    assert (tmp_path / "config.yaml").read_text() == "my: own\n"
+    result.save(tmp_path / "x")  # the other side: a real folder is written
+    assert (tmp_path / "x" / "DONE.json").is_file()

@@ -177,8 +177,15 @@ class Result:
 
         Raises:
             OutputError: A file could not be written (the folder then has no marker).
+            ValueError: ``directory`` is empty or blank: ``Path("")`` is the working
+                directory, whose own ``config.yaml`` or ``report.html`` would be replaced.
 
         """
+        if not str(directory).strip():
+            raise ValueError(
+                f"directory={str(directory)!r} is not allowed: a folder to write the result into "
+                "(an empty or blank path would write into the working directory; give '.' for that)"
+            )
         out = Path(directory)
         started = time.perf_counter()
         names, written = self._write_data(out)
