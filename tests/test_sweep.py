@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 import sim.app.cli
+from sim import ConfigError
 from sim.app import sweep
 from sim.output import completion
 from tests.conftest import json_files_below
@@ -335,6 +336,35 @@ def test_job_folder_names_by_hand(tmp_path):
     (tmp_path / f"old-label-{digest}").mkdir()
     assert sweep.job_folder_names(jobs, tmp_path)[tuple(jobs[0])] == f"old-label-{digest}"
     assert sweep.job_folder_names(jobs, tmp_path)[tuple(jobs[1])].endswith(sweep.overrides_hash(jobs[1]))
+
+
+def test_keys_that_change_no_result_are_left_out_of_a_jobs_folder_hash():
+    job = ["seed=1", "strategy=winback"]
+    for extra in ("progress=true", "threads=1", "parallel=threads", "+progress=false"):
+        assert sweep.overrides_hash([*job, extra]) == sweep.overrides_hash(job), extra
+    assert sweep.overrides_hash([*job, "horizon_days=5"]) != sweep.overrides_hash(job)  # a result key is kept
+    assert sweep.overrides_hash([*job, "progress_x=1"]) != sweep.overrides_hash(job)  # a key, not a prefix
+    with pytest.raises(ConfigError, match=r"threads='1,2' is not allowed: one value: progress, threads, parallel"):
+        sweep.job_folder_names([[*job, "threads=1"], [*job, "threads=2"]])
+
+
+def test_a_sweep_rerun_with_progress_on_skips_its_finished_jobs(full_sweep, tmp_path, monkeypatch):
+    out = tmp_path / "again"
+    shutil.copytree(full_sweep, out)
+    done_before = {p: p.stat().st_mtime_ns for p in out.rglob(sweep.DONE)}
+    monkeypatch.setattr(sys, "argv", ["opsim"])
+    sim.app.cli.main([*SWEEP, "progress=true", f"hydra.sweep.dir={out}"])
+    assert {p: p.stat().st_mtime_ns for p in out.rglob(sweep.DONE)} == done_before  # no job ran, no folder added
+
+
+def test_a_sweep_over_a_key_that_changes_no_result_is_refused_before_anything_is_written(tmp_path, capsys):
+    out = tmp_path / "threads"
+    with pytest.raises(SystemExit) as info:
+        sim.app.cli.main(["-m", "threads=1,2", *SMALL, f"hydra.sweep.dir={out}"])
+    assert info.value.code == 2 and not out.exists()
+    assert "threads='1,2' is not allowed: one value: progress, threads, parallel change no result" in (
+        capsys.readouterr().err
+    )
 
 
 @pytest.mark.parametrize("sweeper", ["opsim", "basic"])

@@ -204,6 +204,8 @@ def check_overrides(argv: Sequence[str]) -> CommandPlan:
         variants = sweep_variants(overrides, extra)
         composed = compose(variants[0], config_name=name, extra_dir=extra)
     jobs = _sweep_size(overrides, extra) if multirun else 1
+    if multirun:
+        _check_swept_keys_change_results(overrides)
     workers = min(workers, jobs)  # workers beyond the number of jobs hold no run
     first = check_memory(check_parallel(load_config(composed)), workers=workers)
     configs = [first]
@@ -240,6 +242,13 @@ def _side_by_side(composed: DictConfig) -> int:
         return 1
     cores = os.cpu_count() or 1
     return cores + 1 + n_jobs if n_jobs < 0 else n_jobs  # joblib: -1 is every core, -2 all but one
+
+
+def _check_swept_keys_change_results(overrides: list[str]) -> None:
+    """Refuse a sweep over a key that changes no result file: its jobs would share one folder."""
+    for text, o in zip(overrides, parse_overrides(overrides), strict=True):
+        if o.is_sweep_override() and o.key_or_group in sweep.completion.NOT_IN_HASH:
+            raise ConfigError(o.key_or_group, text.partition("=")[2], sweep.NOT_SWEPT)
 
 
 def _sweep_size(overrides: list[str], extra_dir: str | None = None) -> int:

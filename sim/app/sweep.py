@@ -48,6 +48,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from sim.analysis.sweep_labels import point_label, short_keys
+from sim.base.errors import ConfigError
 from sim.output import completion
 from sim.output.completion import DONE, config_hash
 from sim.output.files import write_json
@@ -91,6 +92,11 @@ MAX_LABEL_BYTES = 120
 SEEDS_ONLY = "one config, seeds only"
 #: Hex digits of the overrides' hash that end a job folder's name.
 HASH_DIGITS = 12
+#: Why the keys that change no result (``progress``, ``threads``, ``parallel``) take one value in a sweep.
+NOT_SWEPT = (
+    f"one value: {', '.join(completion.NOT_IN_HASH)} change no result, so a sweep over them would run "
+    "the same job twice (time runs with benchmarks/bench_core.py)"
+)
 
 
 def _override_key(override: str) -> str:
@@ -98,8 +104,14 @@ def _override_key(override: str) -> str:
 
 
 def overrides_hash(overrides: Sequence[str]) -> str:
-    """Hash of a job's overrides, in any order: the part of its folder name a rerun looks for."""
-    text = "\n".join(sorted(o.strip() for o in overrides))
+    """Hash of a job's overrides, in any order: the part of its folder name a rerun looks for.
+
+    Overrides of keys that change no result file (:data:`~sim.output.completion.NOT_IN_HASH`:
+    ``progress``, ``threads``, ``parallel``) are left out, as the config hash leaves them
+    out: a rerun with ``progress=true`` finds the finished jobs.
+    """
+    kept = (o.strip() for o in overrides if _override_key(o.strip()) not in completion.NOT_IN_HASH)
+    text = "\n".join(sorted(kept))
     return hashlib.sha256(text.encode()).hexdigest()[:HASH_DIGITS]
 
 
@@ -138,8 +150,16 @@ def job_folder_names(jobs: Sequence[Sequence[str]], sweep_dir: Path | None = Non
             if len(tail) == HASH_DIGITS and all(c in string.hexdigits for c in tail) and entry.is_dir():
                 existing.setdefault(tail, entry.name)
     names = {}
+    seen: dict[str, Sequence[str]] = {}
     for job in jobs:
         digest = overrides_hash(job)
+        if seen.setdefault(digest, job) is not job and sorted(seen[digest]) != sorted(job):
+            key = next(_override_key(o) for o in job if o not in seen[digest])
+            raise ConfigError(
+                key,
+                ",".join(sorted({o.partition("=")[2] for o in (*job, *seen[digest]) if _override_key(o) == key})),
+                NOT_SWEPT,
+            )
         label = _safe_label(job, varying)
         names[tuple(job)] = existing.get(digest, f"{label}-{digest}" if label else digest)
     return names
