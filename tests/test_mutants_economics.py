@@ -8,6 +8,7 @@ comments); a wrong sign, term or key changes at least one of them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from types import SimpleNamespace
 
 import numpy as np
@@ -304,3 +305,174 @@ def test_the_total_cost_adds_the_levers_costs_up_in_their_order():
         out = evaluate(run, None, {}, EconomicsConfig())
     assert out["cost_by_lever"] == {"big": 1e16, "one": 1.0, "another": 1.0}
     assert out["cost_total"] == 1e16
+
+
+# --- The LTV tail's rules (hand-applied mutants of ltv, survival_tail, _no_tail_reason; .mutation/ltv_mutants.py)
+
+#: The rules' thresholds as evaluate passes them (MIN_CURVE_USERS, LTV_MAX_EXTRAPOLATION), written
+#: out so that a changed constant fails the evaluate test below.
+USERS = 300
+TIMES = 5
+TAIL_FIT = {"model": "bdw", "params": {"a": 0.8, "b": 2.0, "c": 0.9}, "periods_fitted": 90, "at_bound": []}
+#: Share of each cohort active on every later day of the flat cohorts below.
+FLAT_SHARE = 0.3
+RULES = {"margin": 0.3, "annual_discount_rate": 0.1, "min_users": USERS, "max_extrapolation": TIMES}
+
+
+def _flat_cohorts(horizon: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """One cohort of ``size`` users a day, 30 % of it active on every later day; 1.0 revenue per active day.
+
+    Day N of the pooled curve rests on the horizon − N cohorts observed there: ``size`` users on the last day.
+    """
+    active = np.zeros((horizon, horizon), dtype=np.int64)
+    for a in range(horizon):
+        active[a, : horizon - a] = int(FLAT_SHARE * size)
+        active[a, 0] = size
+    return active, active.astype(float)
+
+
+def _survival_by_hand(n: float, a: float, b: float, c: float) -> float:
+    """S(n) = B(a, b + n^c) / B(a, b), with B from math.lgamma (independent of survival_curve's betaln)."""
+
+    def log_beta(x: float, y: float) -> float:
+        return math.lgamma(x) + math.lgamma(y) - math.lgamma(x + y)
+
+    return math.exp(log_beta(a, b + n**c) - log_beta(a, b))
+
+
+def _tail_by_hand(sizes: Sequence[int], ltv_days: int, projected: Callable[[int], float]) -> float:
+    """Σ_a size_a Σ_{n = H − a}^{ltv_days − 1} m · 1.0 · D̂_n · δ^n / Σ size, revenue 1.0 per active day."""
+    horizon = len(sizes)
+    total = sum(
+        size * RULES["margin"] * projected(n) * (1 + RULES["annual_discount_rate"]) ** (-n / 365)
+        for a, size in enumerate(sizes)
+        for n in range(horizon - a, ltv_days)
+    )
+    return total / sum(sizes)
+
+
+def test_survival_tail_anchors_within_the_days_the_fit_rests_on():
+    """A fit of 30 periods anchors at D30 even where the classic curve goes on to D59 (and D90 is far)."""
+    curve = np.linspace(0.5, 0.2, 60)
+    params, tail = survival_tail(curve, dict(TAIL_FIT, periods_fitted=30))
+    assert params["anchor_day"] == 30
+    s30, s45 = (_survival_by_hand(n, 0.8, 2.0, 0.9) for n in (30, 45))
+    assert tail(np.array([45]))[0] == pytest.approx(curve[30] * s45 / s30, rel=1e-12)
+
+
+@pytest.mark.parametrize(("ltv_days", "projected"), [(TIMES * 1, True), (TIMES * 1 + 1, False)])
+def test_an_ltv_tail_resting_on_day_1_alone_is_projected_up_to_five_days(ltv_days, projected):
+    # Two cohorts of 300: D1 = 90 / 300 rests on the first one's 300 users, T = 1 (the smallest T there is).
+    active, revenue = _flat_cohorts(2, USERS)
+    out = ltv(active, revenue, np.array([1.0, FLAT_SHARE]), ltv_days=ltv_days, survival_fit=TAIL_FIT, **RULES)
+    assert out["rests_on_days"] == 1 and out["tail_fit"]["anchor_day"] == 1
+    assert out["tail_projected"] is projected
+    if projected:
+        s1 = _survival_by_hand(1, 0.8, 2.0, 0.9)
+        want = _tail_by_hand([USERS, USERS], ltv_days, lambda n: FLAT_SHARE * _survival_by_hand(n, 0.8, 2.0, 0.9) / s1)
+        assert out["projected_tail"] == pytest.approx(want, rel=1e-9)
+    else:
+        assert out["tail_not_projected"] == (
+            "ltv_days 6 is more than 5 × the 1 days of retention observed (each on 300 or more users): "
+            "a longer run, or a shorter ltv_days, gives one"
+        )
+        assert out["projected_tail"] is None
+
+
+@pytest.mark.parametrize("fit", [TAIL_FIT, None], ids=["survival fit", "least squares"])
+def test_an_ltv_observed_in_full_needs_no_tail_however_few_users_it_rests_on(fit):
+    """15 users: no day rests on 300, but with ltv_days 2 both cohorts are observed for 2 days (the empty third does not count)."""
+    active = np.array([[10, 4, 2], [5, 2, 0], [0, 0, 0]])
+    revenue = np.array([[20.0, 8.0, 4.0], [10.0, 2.0, 0.0], [0, 0, 0]])
+    curve = np.array([1.0, 6 / 15, 2 / 10])
+    whole = ltv(active, revenue, curve, ltv_days=2, survival_fit=fit, **dict(RULES, annual_discount_rate=0.0))
+    assert whole["tail_projected"] is True and whole["tail_not_projected"] is None
+    assert whole["projected_tail"] == 0.0 and whole["per_user"] == whole["observed"] == pytest.approx(0.3 * 40 / 15)
+    # ltv_days 3: the second cohort's day 2 is unobserved, and no day after day 0 rests on 300 users
+    short = ltv(active, revenue, curve, ltv_days=3, survival_fit=fit, **RULES)
+    assert short["tail_projected"] is False and short["projected_tail"] is None
+    assert short["tail_not_projected"] == "no day of retention after day 0 rests on 300 or more users"
+    assert short["rests_on_days"] == 0
+
+
+def test_a_survival_fit_of_no_period_after_day_0_projects_no_tail():
+    """The anchor N* lies within the fit's periods: with none after day 0 there is none, though T = 20."""
+    active, revenue = _flat_cohorts(21, USERS)
+    curve = np.where(np.arange(21) == 0, 1.0, FLAT_SHARE)
+    out = ltv(active, revenue, curve, ltv_days=40, survival_fit=dict(TAIL_FIT, periods_fitted=0), **RULES)
+    assert out["rests_on_days"] == 20
+    assert out["tail_projected"] is False and out["projected_tail"] is None and out["per_user"] == out["observed"]
+
+
+@pytest.mark.parametrize(("ltv_days", "projected"), [(TIMES * 20, True), (TIMES * 20 + 1, False)])
+def test_the_least_squares_tail_keeps_the_five_times_rule(ltv_days, projected):
+    # 21 days of cohorts of 300: T = 20. The classic curve is flat at 0.3 after day 0, so the fitted
+    # s · B(α, β + n) / B(α, β) is flat at 0.3: s = 0.300003, α ≈ 5e-9, which moves D̂_100 by < 1e-7
+    # relative; rel=1e-4 leaves room for the fit and nothing for a tail one day longer or shorter (≥ 1 %).
+    active, revenue = _flat_cohorts(21, USERS)
+    curve = np.where(np.arange(21) == 0, 1.0, FLAT_SHARE)
+    out = ltv(active, revenue, curve, ltv_days=ltv_days, survival_fit=None, **RULES)
+    assert out["rests_on_days"] == 20 and out["tail_projected"] is projected
+    if projected:
+        want = _tail_by_hand([USERS] * 21, ltv_days, lambda n: FLAT_SHARE)
+        assert out["projected_tail"] == pytest.approx(want, rel=1e-4)
+    else:
+        assert "5 × the 20 days of retention observed" in out["tail_not_projected"]
+
+
+def test_the_reason_for_no_tail_names_the_fit_and_its_parameters_on_the_bound():
+    active, revenue = _flat_cohorts(21, USERS)
+    fit = dict(TAIL_FIT, model="sbg", params={"a": 0.8, "b": 2.0}, at_bound=["b"])
+    out = ltv(active, revenue, np.where(np.arange(21) == 0, 1.0, FLAT_SHARE), ltv_days=40, survival_fit=fit, **RULES)
+    assert out["tail_not_projected"] == (
+        "the sbg fit of rolling retention ends on the optimiser's bound (b): no interior maximum, no projection"
+    )
+
+
+@pytest.mark.parametrize(
+    ("size", "ltv_days", "projected", "rests_on"),
+    [
+        (USERS, TIMES * 20, True, 20),
+        (USERS, TIMES * 20 + 1, False, 20),
+        (USERS - 1, TIMES * 19, True, 19),
+        (USERS - 1, TIMES * 19 + 1, False, 19),
+    ],
+)
+def test_evaluate_projects_the_ltv_tail_from_days_on_300_users_up_to_five_times_them(
+    size, ltv_days, projected, rests_on
+):
+    """Through evaluate, with its own limits: day 20 rests on one cohort, 300 users (T = 20) or 299 (T = 19)."""
+    active, revenue = _flat_cohorts(21, size)
+    run = record({"day": list(range(21)), "new_users": [size] * 21, "dau": [1] * 21, "revenue": [1.0] * 21})
+    run.cohort_active, run.cohort_revenue = active, revenue
+    run.retention_curve = np.where(np.arange(21) == 0, 1.0, int(FLAT_SHARE * size) / size)
+    run.analytics_summary = {"rolling_retention_fit": {"bdw": TAIL_FIT}}
+    out = evaluate(run, None, {}, EconomicsConfig(ltv_days=ltv_days))["ltv"]
+    assert out["rests_on_days"] == rests_on and out["tail_projected"] is projected
+
+
+def test_a_fit_whose_estimate_runs_to_the_upper_bound_is_flagged():
+    """Everyone gone by day 10 at an even pace: the hazard rises, which an sBG cannot follow; its best is a
+    constant hazard, a and b → ∞ with a / (a + b) fixed, so ln b stops on its upper bound (+10)."""
+    from sim.analysis.survival_fit import fit_survival
+
+    fit = fit_survival(np.linspace(1.0, 0.0, 11), model="sbg", cohort_size=1000)
+    assert fit.at_bound == ["b"]
+
+
+@pytest.mark.parametrize(
+    ("log_a", "log_b", "at_bound"),
+    [(10.0 - 1e-7, -10.0 + 1e-7, ["a", "b"]), (10.0 - 1e-3, 0.0, []), (0.0, -10.0 + 1e-3, [])],
+)
+def test_an_estimate_counts_as_on_the_bound_within_the_optimiser_s_stopping_distance(
+    monkeypatch, log_a, log_b, at_bound
+):
+    """L-BFGS-B stops within ~1e-8 of a bound it runs to: 1e-7 inside is on it; 1e-3 inside is an interior maximum."""
+    from sim.analysis import survival_fit
+
+    def stopped_at(nll, x0, **kwargs):  # every start ends at the same point
+        return SimpleNamespace(x=np.array([log_a, log_b]), fun=nll(np.array([log_a, log_b])))
+
+    monkeypatch.setattr(survival_fit, "minimize", stopped_at)
+    fit = survival_fit.fit_survival(np.array([1.0, 0.5, 0.3, 0.2]), model="sbg")
+    assert fit.at_bound == at_bound
