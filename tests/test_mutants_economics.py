@@ -29,7 +29,7 @@ from sim.analysis.economics import (
     survival_tail,
 )
 from sim.analysis.monte_carlo import ratio_se, total_se
-from sim.analysis.retention import LONG_TERM_DAYS
+from sim.analysis.retention import LONG_TERM_DAYS, cohort_retention_curve
 from sim.analysis.survival_fit import survival_curve
 
 
@@ -476,3 +476,21 @@ def test_an_estimate_counts_as_on_the_bound_within_the_optimiser_s_stopping_dist
     monkeypatch.setattr(survival_fit, "minimize", stopped_at)
     fit = survival_fit.fit_survival(np.array([1.0, 0.5, 0.3, 0.2]), model="sbg")
     assert fit.at_bound == at_bound
+
+
+def test_the_least_squares_tail_is_fitted_only_on_days_resting_on_300_users():
+    """A last day on 150 users whose share jumps to 1.0 must not move the fit (it moved the tail +11 %).
+
+    22 days of cohorts of 150, 30 % of each active on every later day except the first cohort,
+    all back on day 21: D_1 … D_20 = 0.3 on 300+ users, D_21 = 1.0 on the first cohort's 150.
+    The tail is then that of a flat 0.3 (the fit's error and rel=1e-4 as in the five-times test).
+    """
+    horizon, size = 22, USERS // 2
+    active, _ = _flat_cohorts(horizon, size)
+    active[0, horizon - 1] = size
+    curve = cohort_retention_curve(active)
+    assert curve[horizon - 1] == 1.0 and curve[horizon - 2] == FLAT_SHARE
+    out = ltv(active, active.astype(float), curve, ltv_days=TIMES * 20, survival_fit=None, **RULES)
+    assert out["rests_on_days"] == 20 and out["tail_projected"] is True
+    want = _tail_by_hand([size] * horizon, TIMES * 20, lambda n: FLAT_SHARE)
+    assert out["projected_tail"] == pytest.approx(want, rel=1e-4)

@@ -25,9 +25,10 @@ Definitions (all money in ``economics.currency``; daily columns in ``daily.parqu
   revenue per active user-day times a projected classic retention D̂_n, which is
   D_N* · S(n)/S(N*) with S the maximum-likelihood beta-discrete-Weibull fit of
   rolling retention (the run's analytics), or, without recorded events, a scaled
-  sBG curve s · B(α, β + n)/B(α, β) fitted by least squares to D_1 … D_N. N* is
-  the last day ≤ 90 (and ≤ the fit's last day) whose D_N rests on at least
-  ``MIN_CURVE_USERS`` = 300 simulated users. The tail is *not projected*
+  sBG curve s · B(α, β + n)/B(α, β) fitted by least squares to D_1 … D_T, the days
+  resting on at least ``MIN_CURVE_USERS`` users (T below). N* is the last day ≤ 90
+  (and ≤ the fit's last day) whose D_N rests on at least ``MIN_CURVE_USERS`` = 300
+  simulated users. The tail is *not projected*
   (``tail_projected`` false, ``per_user`` = the observed part, ``tail_not_projected``
   says why) when the fit sits on an optimiser bound, when no day rests on enough
   users, or when the projection would reach more than ``LTV_MAX_EXTRAPOLATION`` = 5
@@ -270,7 +271,8 @@ def ltv(
     ``ltv_days``, r_n the revenue per active user-day at tenure n
     (:func:`revenue_per_active_day_by_tenure`, on days with ``min_users`` active users), D̂_n the
     projected classic retention: ``survival_fit`` (:func:`survival_tail`) when the run has one,
-    else a least-squares scaled-sBG fit of the classic curve (:func:`fit_retention_tail`).
+    else a least-squares scaled-sBG fit of the classic curve on the days it rests on
+    (:func:`fit_retention_tail`).
 
     The tail rests on the days N whose pooled D_N has at least ``min_users`` users behind it; T is
     the last of them (a survival fit's anchor N* is the last within its days, ≤ 90). It is not projected — ``projected_tail``
@@ -292,14 +294,16 @@ def ltv(
     arpdau = float(cohort_revenue.sum() / active.sum()) if active.sum() else 0.0
     users = pooled_cohort_users(cohort_active)
     # the days N >= 1 of the classic curve that rest on enough users; T, the last, however far
-    usable = np.flatnonzero(np.isfinite(retention_curve) & (users[: retention_curve.size] >= min_users))
+    rests = np.isfinite(retention_curve) & (users[: retention_curve.size] >= min_users)
+    usable = np.flatnonzero(rests)
     usable = usable[usable >= 1]
     extent = int(usable[-1]) if usable.size else 0
     if survival_fit is not None:
         params, curve = survival_tail(retention_curve, survival_fit, users, min_users)
         anchor = int(params.get("anchor_day", 0))  # N*, within the fit's days (<= 90)
     else:
-        params, curve = fit_retention_tail(retention_curve)
+        # fitted, like the survival tail anchored, only on the days that rest on enough users
+        params, curve = fit_retention_tail(np.where(rests, retention_curve, np.nan))
         params = {"model": "scaled sBG least squares on classic retention", **params}
         anchor = extent
     # cohort a is observed for tenure days < horizon − a; the tail projects the rest up to ltv_days
