@@ -876,3 +876,40 @@ def test_a_plan_without_frontier_levels_draws_a_frontier_that_says_so():
     none_fits["incremental_profit_high"] = np.nan
     fig = plan_report.frontier_figure(none_fits, "incremental_profit")
     assert [t.get_text() for t in fig.axes[0].texts] == [plan_report.NO_FRONTIER_PLAN]
+
+
+def _refused_plan(argv: list[str], capsys) -> str:
+    """``opsim-plan`` refusing its input: exit 2, one line, no traceback; that line."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in lines[0]
+    return lines[0]
+
+
+def test_a_plan_too_large_for_memory_is_refused_before_anything_is_written(tmp_path, capsys, monkeypatch):
+    import sim.app.memory
+
+    out = tmp_path / "big"
+    monkeypatch.setattr(sim.app.memory, "available_memory", lambda: (1 << 30, "the test"))  # 1 GiB
+    reached = []  # Hydra, where the plan would start: never for a refused plan (and no run of 100M users)
+    monkeypatch.setattr("sim.app.hydra_runner.run_hydra", lambda *args, **kwargs: reached.append(args))
+    argv = [*TINY, "population.sample_size=100000000", "population.market_size=100000000", f"hydra.run.dir={out}"]
+    line = _refused_plan(argv, capsys)  # 100,000,000 users need several GB, whatever the count of workers
+    assert line.startswith("opsim-plan: error: population.sample_size=100000000 is not allowed: at most what fits")
+    assert "and 1.1 GB is available (the test)" in line
+    assert not out.exists()
+    _refused_plan([*argv[:-1], "plan.workers=1", f"hydra.run.dir={out}"], capsys)  # one worker does not fit either
+    assert not reached
+    main([*TINY, f"hydra.run.dir={out}"])  # the other side: a small plan passes the check and goes on to Hydra
+    assert len(reached) == 1 and capsys.readouterr().err == ""
+
+
+def test_a_plan_folder_that_is_a_file_is_refused_before_anything_is_written(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    assert _refused_plan([*TINY, f"hydra.run.dir={afile}"], capsys) == (
+        f"opsim-plan: error: hydra.run.dir='{afile}' is not allowed: a folder to write the results into (it is a file)"
+    )
+    assert afile.read_text() == "mine"

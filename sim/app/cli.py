@@ -194,7 +194,7 @@ def check_overrides(argv: Sequence[str]) -> CommandPlan:
     multirun = multirun or composed.hydra.mode == RunMode.MULTIRUN  # a sweep the config asks for (hydra.mode)
     node = composed.hydra.sweep.dir if multirun else composed.hydra.run.dir
     folder = Path(str(node)).absolute()
-    _check_folder("hydra.sweep.dir" if multirun else "hydra.run.dir", folder)
+    check_folder("hydra.sweep.dir" if multirun else "hydra.run.dir", folder)
     declared = _declared_sweeps(composed, overrides) if multirun else []
     workers = _side_by_side(composed) if multirun else 1
     with open_dict(composed):
@@ -218,7 +218,7 @@ def check_overrides(argv: Sequence[str]) -> CommandPlan:
     return CommandPlan(folder=folder, multirun=multirun, jobs=jobs, configs=configs)
 
 
-def _check_folder(key: str, folder: Path) -> None:
+def check_folder(key: str, folder: Path) -> None:
     """Refuse a run or sweep folder that is a file, or lies below one (nothing could be written there)."""
     for path in (folder, *folder.parents):
         if path.exists():

@@ -39,6 +39,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import sys
 import time
 import warnings
@@ -48,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from omegaconf import open_dict
 
 from sim.analysis.planning import allocate_by_marginal_roi, fit_response_curve, frontier, risk_value
 from sim.analysis.stats import t_interval
@@ -1014,8 +1016,9 @@ def _finished_trials(journal: Path) -> int | None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``opsim-plan`` console script."""
     from sim.app.argv import split_argv
-    from sim.app.cli import parse_argv
+    from sim.app.cli import check_folder, parse_argv
     from sim.app.hydra_runner import exceptions_reach_caller, quiet_logging_errors, run_hydra
+    from sim.app.memory import check_memory
 
     argv = list(sys.argv[1:] if argv is None else argv)
     register_plan_schema()
@@ -1023,12 +1026,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:  # also for --cfg, --info and --help, for which Hydra composes the config to print it
         args = parse_argv(argv, prog=PROG)  # a bad flag in one line; the values of --cfg and --info are no overrides
         if not args.shell_completion:
-            _run, planned = load_plan_config(
-                compose(args.overrides, config_name=PLAN_CONFIG_NAME if name == "config" else name, extra_dir=extra)
-            )
-            prints_only = args.cfg or args.info or args.help or args.hydra_help
-            if planned.ray_address and not prints_only:  # a plan that will run: its cluster answers
-                check_ray_answers(planned.ray_address)
+            config_name = PLAN_CONFIG_NAME if name == "config" else name
+            composed = compose(args.overrides, config_name=config_name, extra_dir=extra, with_hydra=True)
+            folder = Path(str(composed.hydra.run.dir)).absolute()
+            with open_dict(composed):
+                del composed["hydra"]
+            run, planned = load_plan_config(composed)
+            if not (args.cfg or args.info or args.help or args.hydra_help):  # a plan that will run
+                check_folder("hydra.run.dir", folder)
+                if planned.ray_address:  # its cluster answers (and its machines hold the runs)
+                    check_ray_answers(planned.ray_address)
+                else:  # the runs side by side here fit in this machine's memory
+                    check_memory(run, workers=planned.workers or os.cpu_count() or 1)
     except (ConfigError, OpsimError) as exc:
         fail(PROG, exc)  # one line, exit 2 (bad input)
     if not any(a in ("--config-name", "-cn") or a.startswith(("--config-name=", "-cn=")) for a in argv):
