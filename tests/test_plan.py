@@ -913,3 +913,25 @@ def test_a_plan_folder_that_is_a_file_is_refused_before_anything_is_written(tmp_
         f"opsim-plan: error: hydra.run.dir='{afile}' is not allowed: a folder to write the results into (it is a file)"
     )
     assert afile.read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    ("content", "line"), [("garbage\n", "line 1: JSONDecodeError"), ('{"op_code": 0}\n[1]\n', "line 2: not a journal")]
+)
+def test_a_journal_that_is_not_a_study_is_one_line_and_left_as_it_was(content, line, tmp_path, capsys):
+    out = tmp_path / "damaged"
+    out.mkdir()
+    (out / "study.journal").write_text(content)
+    with pytest.raises(SystemExit) as info:
+        main([*TINY, f"hydra.run.dir={out}", "plan.trials=2", "plan.batch_size=2"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "Traceback" not in err
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"opsim-plan: error: hydra.run.dir='{out}' is not allowed: a folder without a damaged study: its "
+            f"study.journal cannot be read as a plan's study ({line}"
+        )
+    )
+    assert (out / "study.journal").read_text() == content

@@ -72,7 +72,7 @@ from sim.app.plan_eval import (
     make_evaluator,
     seed_metrics,
 )
-from sim.base.errors import ConfigError, OpsimError
+from sim.base.errors import ConfigError, OpsimError, first_line
 from sim.base.float_sum import sum_in_order
 from sim.levers.strategy import MULTI_LEVERS, SINGLE_LEVERS
 from sim.output.files import json_ready
@@ -322,6 +322,35 @@ def drop_torn_record(journal: Path) -> bool:
     return True
 
 
+#: What a folder holding a journal opsim-plan cannot read is refused for.
+DAMAGED_JOURNAL = "a folder without a damaged study: its {file} cannot be read as a plan's study ({why}; " + (
+    "delete it, or give hydra.run.dir=<new folder>)"
+)
+
+
+def _check_journal(out: Path) -> None:
+    """Refuse a folder whose journal has a line that is not an Optuna journal record, before Optuna appends to it.
+
+    Raises:
+        ConfigError: Naming ``hydra.run.dir``, the file and the first line that is not a record.
+
+    """
+    try:
+        lines = (out / STORAGE_FILE).read_bytes().splitlines()
+    except FileNotFoundError:
+        return
+    for number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except ValueError as exc:  # json's JSONDecodeError, or bytes that are not UTF-8
+            record, why = None, f"{type(exc).__name__}: {first_line(exc)}"
+        else:
+            why = "not a journal record (no op_code)"
+        if not (isinstance(record, dict) and "op_code" in record):
+            where = f"line {number}: {why}"
+            raise ConfigError("hydra.run.dir", str(out), DAMAGED_JOURNAL.format(file=STORAGE_FILE, why=where))
+
+
 @contextlib.contextmanager
 def _no_study_created_line() -> Iterator[None]:
     """Optuna's logging at WARNING for the block (no "A new study created" line), then as it was."""
@@ -343,12 +372,21 @@ def _open_study(out: Path, run: Config, plan: PlanConfig) -> Any:
 
     out.mkdir(parents=True, exist_ok=True)
     drop_torn_record(out / STORAGE_FILE)
-    storage = JournalStorage(JournalFileBackend(str(out / STORAGE_FILE)))
+    _check_journal(out)
     direction = "maximize" if plan.objective not in MINIMISED else "minimize"
-    with _no_study_created_line():
-        study = optuna.create_study(
-            study_name=STUDY_NAME, storage=storage, direction=direction, load_if_exists=True, sampler=_sampler(plan, 0)
-        )
+    try:  # a journal that is not an Optuna journal (edited, another file of that name) fails as it is read
+        storage = JournalStorage(JournalFileBackend(str(out / STORAGE_FILE)))
+        with _no_study_created_line():
+            study = optuna.create_study(
+                study_name=STUDY_NAME,
+                storage=storage,
+                direction=direction,
+                load_if_exists=True,
+                sampler=_sampler(plan, 0),
+            )
+    except (ValueError, KeyError, TypeError) as exc:  # json's JSONDecodeError is a ValueError
+        why = f"{type(exc).__name__}: {first_line(exc)}"
+        raise ConfigError("hydra.run.dir", str(out), DAMAGED_JOURNAL.format(file=STORAGE_FILE, why=why)) from None
     digest = _plan_hash(run, plan)
     recorded = study.user_attrs.get("plan_hash")
     if recorded is None:  # a new study, or one killed before its settings were recorded: the hash goes last
