@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from sim import simulate
+from sim import ConfigError, load_config, simulate
 
 
 def main() -> None:
@@ -24,6 +24,13 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    try:  # a bad strategy, population or size: one line, as the opsim command says it
+        for name in args.strategies:
+            load_config(
+                [f"strategy={name}", f"population={args.population}", f"population.market_size={args.market_size}"]
+            )
+    except ConfigError as exc:
+        raise SystemExit(f"compare_strategies: error: {exc}") from None
     print(f"population={args.population}, M = {args.market_size:,}, {args.days} days, seed {args.seed}\n")
     print(
         "| strategy | cost | incremental users | incremental gross profit | incremental profit | incremental ROI | payback day | D30 | LTV per user |"
@@ -43,14 +50,27 @@ def main() -> None:
             ]
         )
         e = result.summary["economics"]
-        inc = e["incremental"]
         cur = e["currency"]
-        payback = "—" if e["payback_day"] is None else str(e["payback_day"])
-        print(
-            f"| {name} | {e['cost_total']:,.0f} {cur} | {inc['acquired_users']:+,} | {inc['gross_profit']:+,.0f} {cur} | "
-            f"{inc['profit']:+,.0f} {cur} | {inc['roi']:+.2f} | {payback} | {100 * result.summary['retention']['d30']:.1f} % | "
-            f"{e['ltv']['per_user']:.2f} {cur} |"
-        )
+        inc = e.get("incremental")  # None for a strategy without levers: nothing to compare with the baseline
+        if inc is None:
+            increments = f"0 {cur} | +0 | +0 {cur} | +0 {cur} | — | —"
+        else:
+            payback = "—" if e["payback_day"] is None else str(e["payback_day"])
+            increments = (
+                f"{e['cost_total']:,.0f} {cur} | {inc['acquired_users']:+,} | {inc['gross_profit']:+,.0f} {cur} | "
+                f"{inc['profit']:+,.0f} {cur} | {inc['roi']:+.2f} | {payback}"
+            )
+        print(f"| {name} | {increments} | {_share(result.summary['retention']['d30'])} | {_money(e['ltv'], cur)} |")
+
+
+def _share(value: float | None) -> str:
+    """A retention share in per cent, or — where the run is too short to observe it."""
+    return "—" if value is None or value != value else f"{100 * value:.1f} %"
+
+
+def _money(ltv: dict, currency: str) -> str:
+    per_user = ltv.get("per_user")
+    return "—" if per_user is None or per_user != per_user else f"{per_user:.2f} {currency}"
 
 
 if __name__ == "__main__":

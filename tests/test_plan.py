@@ -935,3 +935,10 @@ def test_a_journal_that_is_not_a_study_is_one_line_and_left_as_it_was(content, l
         )
     )
     assert (out / "study.journal").read_text() == content
+
+
+def test_a_bare_string_for_load_plan_config_says_to_write_a_list():
+    with pytest.raises(TypeError, match=re.escape("not a single string: write ['plan=quarter_growth']")):
+        load_plan_config("plan=quarter_growth")
+    _run, plan = load_plan_config(["plan=quarter_growth"])  # the other side: the list it asks for
+    assert plan.name == "quarter_growth"

@@ -258,11 +258,12 @@ def load_plan_config(cfg: DictConfig | Mapping[str, Any] | Iterable[str]) -> tup
 
     Raises:
         ConfigError: On an unknown key, a wrong type or an out-of-range value, in either part.
+        TypeError: For a bare string (``"plan=quarter_growth"``): a list of overrides is meant.
 
     """
     if not isinstance(cfg, DictConfig | Mapping):
         register_plan_schema()
-        cfg = compose(list(cfg), config_name=PLAN_CONFIG_NAME)
+        cfg = compose(cfg, config_name=PLAN_CONFIG_NAME)  # refuses a bare string, saying what to write
     plain = _to_plain(cfg)
     plain.pop("hydra", None)
     plan_plain = plain.pop("plan", {}) or {}
