@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim import ConfigError
 from sim.app.config import compose
 from sim.app.plan import Planner, drop_torn_record, main, make_plan, search, write_plan
 from sim.app.plan_config import PLAN_CONFIG_NAME, VariableConfig, check_plan, load_plan_config, register_plan_schema
@@ -942,3 +943,29 @@ def test_a_bare_string_for_load_plan_config_says_to_write_a_list():
         load_plan_config("plan=quarter_growth")
     _run, plan = load_plan_config(["plan=quarter_growth"])  # the other side: the list it asks for
     assert plan.name == "quarter_growth"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "refused"),
+    [
+        (["plan.name=''"], "plan.name=''"),
+        (["plan.name='  '"], "plan.name='  '"),
+        (["plan.name=a/b"], "plan.name='a/b'"),
+        (["plan.name=.."], "plan.name='..'"),
+        (["plan.name='运营计划'"], None),  # any other name, Chinese included
+        (["plan.name=q3.v2"], None),
+        ([*(least := ["plan.objective=least_spend", "plan.target.metric=d30"]), "plan.target.value=1.01"], "=1.01"),
+        ([*least, "plan.target.value=0", "horizon_days=60"], "plan.target.value=0.0"),
+        ([*least, "plan.target.value=1", "horizon_days=31"], None),  # a share of 1: allowed, day 30 observed
+        ([*least, "plan.target.value=0.05", "horizon_days=30"], "horizon_days=30"),  # day 30 is not observed
+        (["plan.objective=least_spend", "plan.target.value=2", "horizon_days=30"], None),  # users, not a share
+    ],
+)
+def test_plan_names_and_retention_targets_are_checked_before_anything_runs(overrides, refused):
+    argv = ["plan=quarter_growth", *overrides]
+    if refused is None:
+        load_plan_config(argv)
+        return
+    with pytest.raises(ConfigError) as info:
+        load_plan_config(argv)
+    assert str(info.value).startswith(refused) or refused in str(info.value).split(" is not allowed")[0]

@@ -44,6 +44,11 @@ PLAN_CONFIG_NAME = "opsim_plan"
 OBJECTIVES = ("incremental_profit", "incremental_roi", "incremental_users", "least_spend")
 #: Metrics a ``least_spend`` target can name.
 TARGET_METRICS = ("incremental_users", "incremental_profit", "d30")
+#: Target metrics that are retention shares, and the day each is observed on.
+SHARE_METRICS = {"d30": 30}
+#: What ``plan.name`` may be: the name of the plan's folder (``plans/<name>``).
+PLAN_NAME_RULE = "a name for the plan's folder plans/<name>: not empty, not '.' or '..', without / or \\"
+
 SAMPLERS = ("tpe", "cmaes", "random")
 MODES = ("search", "response")
 #: Knobs that can be planned per period (a daily budget per week or month).
@@ -199,6 +204,8 @@ def check_plan(plan: PlanConfig, run: Config) -> PlanConfig:
 
     """
     check_ranges(plan, "plan")
+    if not plan.name.strip() or plan.name.strip(".") == "" or any(sep in plan.name for sep in ("/", "\\")):
+        raise ConfigError("plan.name", plan.name, PLAN_NAME_RULE)
     if plan.objective not in OBJECTIVES:
         raise ConfigError("plan.objective", plan.objective, f"one of {', '.join(OBJECTIVES)}")
     if not math.isfinite(plan.budget) or plan.budget <= 0:
@@ -226,9 +233,24 @@ def check_plan(plan: PlanConfig, run: Config) -> PlanConfig:
             f"a number with objective least_spend: the least spend whose plan.target.metric ({plan.target.metric}) "
             "reaches it",
         )
+    if plan.objective == "least_spend" and plan.target.metric in SHARE_METRICS:
+        _check_share_target(plan.target, run)
     if plan.ray_address:  # null or empty: local processes (plan.workers)
         _check_ray_address(plan.ray_address)
     return plan
+
+
+def _check_share_target(target: TargetConfig, run: Config) -> None:
+    """A retention target is a share in (0, 1] on a day the runs observe (D30 needs 31 days or more)."""
+    day = SHARE_METRICS[target.metric]
+    if target.value is not None and not 0 < target.value <= 1:
+        raise ConfigError("plan.target.value", target.value, f"a share in (0, 1] for plan.target.metric {target.metric}")
+    if run.horizon_days <= day:
+        raise ConfigError(
+            "horizon_days",
+            run.horizon_days,
+            f"more than {day} days with plan.target.metric {target.metric}: a shorter run observes no D{day}",
+        )
 
 
 def ray_host_port(address: str) -> tuple[str, int] | None:
