@@ -632,3 +632,24 @@ def test_count_jobs_flat_torn_and_each_kind_of_failure_alone(tmp_path):
     assert sweep.count_jobs(tmp_path) == (1, 0)
     _job(tmp_path, "c", ["seed=7"], done=False, failed=True)  # never finished
     assert sweep.count_jobs(tmp_path) == (1, 1)
+
+
+def test_jobs_of_the_plan_without_a_result_are_named_as_not_run(full_sweep, tmp_path, capsys):
+    from sim.app import report_cli
+
+    out = tmp_path / "stopped"
+    shutil.copytree(full_sweep, out)
+    jobs = sorted(marker.parent for marker in out.rglob(sweep.DONE))
+    shutil.rmtree(jobs[0])  # never started
+    (jobs[1] / sweep.DONE).unlink()  # stopped while it wrote its files
+    assert report_cli.main([str(out), "--no-progress"]) == 1
+    failures = json.loads((out / "failures.json").read_text())
+    assert sorted(f["job"] for f in failures) == sorted([jobs[0].name, jobs[1].name])
+    assert {f["error"] for f in failures} == {sweep.NOT_RUN}
+    # both were the baseline's (seeds 0 and 1): a whole point without a result, said so
+    assert sorted((f["point"], f["seed"]) for f in failures) == [("strategy=baseline", 0), ("strategy=baseline", 1)]
+    assert "sweep: 4 jobs, 2 points, 2 failed" in capsys.readouterr().out
+    assert "## 2 failed job(s)" in (out / "sweep_summary.md").read_text()
+    # the other side: the whole sweep again has none
+    assert report_cli.main([str(full_sweep), "--no-progress"]) == 0
+    assert json.loads((full_sweep / "failures.json").read_text()) == []

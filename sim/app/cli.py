@@ -617,7 +617,10 @@ def _sweep_outcome(plan: CommandPlan, summary_error: str | None) -> None:
             flush=True,
         )
         raise SystemExit(EXIT_FAILED)
-    failures = summary.get("failures") or []
+    # jobs of the plan with no result are listed as failures too, with the reason sweep.NOT_RUN
+    failures = [
+        f for f in summary.get("failures") or [] if not (isinstance(f, dict) and f.get("error") == sweep.NOT_RUN)
+    ]
     missing = plan.jobs - int(summary.get("jobs", 0)) - len(failures)
     if missing > 0:
         print(

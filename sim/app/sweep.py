@@ -247,7 +247,8 @@ def record_plan(sweep_dir: str | Path, jobs: Sequence[Sequence[str]]) -> None:
     """
     folder = Path(sweep_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / PLAN, {"jobs": sorted({overrides_hash(job) for job in jobs})})
+    overrides = {overrides_hash(job): list(job) for job in jobs}
+    write_json(folder / PLAN, {"jobs": sorted(overrides), "overrides": overrides})
 
 
 def clear_plan(sweep_dir: str | Path) -> None:
@@ -266,6 +267,27 @@ def _planned(root: Path) -> set[str] | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return {job for job in jobs if isinstance(job, str)} if isinstance(jobs, list) else None
+
+
+def _planned_overrides(root: Path) -> dict[str, list[str]]:
+    """The overrides of each job of the sweep's plan, by hash (empty: no plan, or one recorded without them)."""
+    try:
+        recorded = json.loads((root / PLAN).read_text(encoding="utf-8")).get("overrides") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    if not isinstance(recorded, dict):
+        return {}
+    return {
+        key: [str(o) for o in value]
+        for key, value in recorded.items()
+        if isinstance(value, list) and overrides_hash(value) == key
+    }
+
+
+#: Why a job of the sweep's plan that has no result counts as failed.
+NOT_RUN = (
+    "no result: the sweep stopped before this job finished; run the same command again (finished jobs are skipped)"
+)
 
 
 def _job_markers(root: Path, name: str) -> Iterator[tuple[Path, list[str]]]:
@@ -313,7 +335,14 @@ def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
             return
         point, seed, params = _split(overrides)
         failures.append(
-            {"job": str(job.relative_to(root)), "point": point, "seed": seed, "params": params, "error": error}
+            {
+                "job": str(job.relative_to(root)),
+                "point": point,
+                "seed": seed,
+                "params": params,
+                "error": error,
+                "overrides": overrides,  # dropped before they are returned
+            }
         )
 
     for _finished, job, overrides in sorted(done.values(), key=lambda d: str(d[1])):
@@ -333,6 +362,14 @@ def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
         except (OSError, ValueError, KeyError, TypeError):
             error = f"{FAILED} cannot be read"
         failed(job, overrides, error)
+    planned = _planned_overrides(root)
+    accounted = set(done) | {overrides_hash(f["overrides"]) for f in failures if "overrides" in f}
+    names = job_folder_names(list(planned.values()), root) if planned else {}
+    for key, overrides in sorted(planned.items(), key=lambda item: names[tuple(item[1])]):
+        if key not in accounted:  # planned, never finished nor failed: the sweep was stopped
+            failed(root / names[tuple(overrides)], overrides, NOT_RUN)
+    for failure in failures:
+        failure.pop("overrides", None)
     jobs = pd.DataFrame(rows)
     if not jobs.empty:
         _label_points(jobs, failures)
