@@ -466,6 +466,24 @@ def test_rerunning_continues_the_study_and_another_plan_in_its_folder_is_refused
     )
 
 
+def test_a_study_goes_on_with_settings_that_change_no_trial_and_an_earlier_versions_study_too(tmp_path):
+    from sim.app.plan import _open_study, _plan_hash, _plan_hash_before_2026_11_30
+
+    run, plan = _ads_plan(budget=15_000.0)
+    study = _open_study(tmp_path / "p", run, plan)
+    recorded = study.user_attrs["plan_hash"]
+    shown = replace(run, progress=not run.progress, figures=not run.figures, threads=1, parallel="threads")
+    after = replace(plan, description="Q3", marginal_step=0.2, trials=plan.trials + 5, workers=3)
+    assert _open_study(tmp_path / "p", shown, after).user_attrs["plan_hash"] == recorded  # not refused
+    for changed_run, changed_plan in ((replace(run, seed=run.seed + 1), plan), (run, replace(plan, budget=9_000.0))):
+        with pytest.raises(ConfigError, match="holds a study of different settings"):
+            _open_study(tmp_path / "p", changed_run, changed_plan)
+    # a study an earlier version made (its hash took in every setting) goes on, and is recorded anew
+    old = _open_study(tmp_path / "old", run, plan)
+    old.set_user_attr("plan_hash", _plan_hash_before_2026_11_30(run, plan))
+    assert _open_study(tmp_path / "old", run, plan).user_attrs["plan_hash"] == _plan_hash(run, plan)
+
+
 def test_a_new_study_is_made_in_a_new_folder_and_maximises_or_minimises_as_its_objective_says(tmp_path):
     from optuna.study import StudyDirection
 

@@ -75,6 +75,7 @@ from sim.app.plan_eval import (
 from sim.base.errors import ConfigError, OpsimError, first_line
 from sim.base.float_sum import sum_in_order
 from sim.levers.strategy import MULTI_LEVERS, SINGLE_LEVERS
+from sim.output.completion import NOT_IN_HASH
 from sim.output.files import json_ready
 
 __all__ = ["PlanResult", "main", "make_plan", "write_plan"]
@@ -273,8 +274,28 @@ class Planner:
 
 
 # ----------------------------------------------------------------------------- search
+#: Run settings that change no trial: how it is shown and how its chunks are stepped (results are bit-identical).
+RUN_KEYS_NOT_IN_STUDY = (*NOT_IN_HASH, "figures")
+
+
 def _plan_hash(run: Config, plan: PlanConfig) -> str:
-    """What a study's trials depend on: the run config and every plan setting but the trial budget and workers."""
+    """What a study's trials depend on: the run config and the plan settings the search uses.
+
+    Left out: the trial budget, workers and Ray address (how many trials, where), what is
+    computed after the search (``frontier_budgets``, ``marginal_step``), the plan's
+    ``description``, and the run's ``progress``, ``threads``, ``parallel`` and
+    ``figures``: a study stopped with Ctrl-C goes on with any of them changed.
+    """
+    searched = dataclasses.replace(
+        plan, trials=0, workers=0, ray_address=None, frontier_budgets=[], marginal_step=0.0, description=""
+    )
+    run_part = {k: v for k, v in dataclasses.asdict(run).items() if k not in RUN_KEYS_NOT_IN_STUDY}
+    text = json.dumps([run_part, dataclasses.asdict(searched)], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plan_hash_before_2026_11_30(run: Config, plan: PlanConfig) -> str:
+    """The study hash of earlier versions (every run setting, description and marginal step): their studies go on."""
     searched = dataclasses.replace(plan, trials=0, workers=0, ray_address=None, frontier_budgets=[])
     text = json.dumps([dataclasses.asdict(run), dataclasses.asdict(searched)], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -399,6 +420,8 @@ def _open_study(out: Path, run: Config, plan: PlanConfig) -> Any:
         current = _current_values(run, plan)
         if current is not None and all(space[n].low <= v <= space[n].high for n, v in current.items()):
             study.enqueue_trial(current, skip_if_exists=True)
+        study.set_user_attr("plan_hash", digest)
+    elif recorded == _plan_hash_before_2026_11_30(run, plan):  # a study of an earlier version: recorded anew
         study.set_user_attr("plan_hash", digest)
     elif recorded != digest:
         raise ConfigError(
