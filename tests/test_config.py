@@ -30,6 +30,13 @@ from sim.app.config import Config
             r"^strategy.winback.enabled=2 is not allowed: true or false$",
         ),
         (["population.name='a b',c"], r"^population.name=\"'a b',c\" is not allowed: one value \(several are a sweep"),
+        # a list of presets: Hydra merged them into one under the last one's name (segment weights summing to 2)
+        (["strategy=[paid_growth,winback]"], r"^strategy='\[paid_growth,winback\]' is not allowed: one preset: a list"),
+        (["population=[game,ecommerce]"], r"^population='\[game,ecommerce\]' is not allowed: one preset: a list"),
+        (
+            ["strategy=paid_growth,winback"],
+            r"^strategy='paid_growth,winback' is not allowed: one value \(several are a sweep: opsim -m\)$",
+        ),
         (["population.market_sizee=10"], r"population.market_sizee='10' .* unknown key in population; .*market_size"),
         (["+colour=red"], r"colour='red' .* unknown key in the top level"),
         (["+population.segments.core.foo=1"], r"population.segments.core.foo=1 .* expected one of weight, churn"),

@@ -496,10 +496,11 @@ def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[
     if ambiguous is not None:  # a,b without -m (opsim-plan has no -m at all)
         key = ambiguous["key"]
         given = values.get(key)  # as given: the message's own quoting cuts a value with a quote in it short
+        list_form = "" if key in PRESET_GROUPS else "; a list is key=[a,b]"
         return ConfigError(
             key,
             given if isinstance(given, str) else ambiguous["value"],
-            "one value (several are a sweep: opsim -m; a list is key=[a,b])",
+            f"one value (several are a sweep: opsim -m{list_form})",
         )
     return ConfigError("override", " ".join(f"{k}={v}" for k, v in values.items() if v is not _REPEATED), text)
 
@@ -547,6 +548,15 @@ def override_syntax_error(exc: Exception) -> ConfigError:
     return ConfigError(key.lstrip("+~"), value, f"valid override syntax: {what}; {hint}")
 
 
+#: The config groups whose presets are whole markets or strategies: one at a time.
+PRESET_GROUPS = ("population", "strategy")
+#: Why a list of presets is refused (Hydra would merge them into one, under the last one's name).
+ONE_PRESET = (
+    "one preset: a list would merge the presets into one (the last one's name on the other's levers "
+    "or segments); several, one after another, are a sweep: opsim -m strategy=a,b"
+)
+
+
 def parse_overrides(overrides: Iterable[str]) -> list[Any]:
     """Parse command-line overrides with Hydra's grammar, one line per mistake.
 
@@ -586,6 +596,8 @@ def parse_overrides(overrides: Iterable[str]) -> list[Any]:
             _check_new_entry(text, one.package or "", text.partition("=")[2])
         elif not one.is_delete():
             _check_whole_number_for_bool(one.key_or_group, one.value())
+        if one.key_or_group in PRESET_GROUPS and not one.is_sweep_override() and isinstance(one.value(), list):
+            raise ConfigError(one.key_or_group, text.partition("=")[2], ONE_PRESET)
     seen: dict[str, list[Any]] = {}
     for one in parsed:
         seen.setdefault(one.key_or_group, []).append(one)
