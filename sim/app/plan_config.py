@@ -244,7 +244,9 @@ def _check_share_target(target: TargetConfig, run: Config) -> None:
     """A retention target is a share in (0, 1] on a day the runs observe (D30 needs 31 days or more)."""
     day = SHARE_METRICS[target.metric]
     if target.value is not None and not 0 < target.value <= 1:
-        raise ConfigError("plan.target.value", target.value, f"a share in (0, 1] for plan.target.metric {target.metric}")
+        raise ConfigError(
+            "plan.target.value", target.value, f"a share in (0, 1] for plan.target.metric {target.metric}"
+        )
     if run.horizon_days <= day:
         raise ConfigError(
             "horizon_days",
