@@ -975,3 +975,21 @@ def test_a_points_ltv_is_given_only_where_every_seed_projected_its_tail():
     table = summarize_points(pd.DataFrame(rows)).set_index("point")
     assert math.isnan(table.loc["a", "ltv"]) and math.isnan(table.loc["a", "ltv_lo"])
     assert table.loc["b", "ltv"] == 2.5
+
+
+@pytest.mark.parametrize(("days", "projected"), [(3, False), (4, True)])
+def test_the_least_squares_tail_needs_three_days_after_day_0_or_projects_nothing(days, projected):
+    # One cohort of 1,000 users observed for `days` tenure days (0 … days-1), a horizon of `days`.
+    active = np.zeros((days, days), dtype=np.int64)
+    active[0, :] = np.round(1000 * np.array([1.0, 0.5, 0.35, 0.28])[:days])
+    revenue = active * 1.0
+    curve = cohort_retention_curve(active)
+    out = ltv(active, revenue, curve, margin=MARGIN, annual_discount_rate=RATE, ltv_days=10, min_users=300)
+    assert out["tail_projected"] is projected
+    if projected:  # days 1-3: the three the fit needs
+        assert out["projected_tail"] > 0
+    else:  # days 1-2 only: fit_retention_tail's all-zero curve is no projection
+        assert out["projected_tail"] is None and out["per_user"] == out["observed"]
+        assert out["tail_not_projected"] == (
+            "2 days of retention after day 0 rest on 300 or more users: the least-squares tail needs 3"
+        )

@@ -478,9 +478,12 @@ def test_a_study_goes_on_with_settings_that_change_no_trial_and_an_earlier_versi
     for changed_run, changed_plan in ((replace(run, seed=run.seed + 1), plan), (run, replace(plan, budget=9_000.0))):
         with pytest.raises(ConfigError, match="holds a study of different settings"):
             _open_study(tmp_path / "p", changed_run, changed_plan)
-    # a study an earlier version made (its hash took in every setting) goes on, and is recorded anew
+    # a study an earlier version made (its hash took in every setting) goes on, and is recorded anew;
+    # the digest is the one commit afa6fb9's _plan_hash gave for this plan
+    legacy = "11d5f36108fc70bdfaacc2a9592af98c97e2b640518c42b63d27f005a13a9551"
+    assert _plan_hash_before_2026_11_30(run, plan) == legacy
     old = _open_study(tmp_path / "old", run, plan)
-    old.set_user_attr("plan_hash", _plan_hash_before_2026_11_30(run, plan))
+    old.set_user_attr("plan_hash", legacy)
     assert _open_study(tmp_path / "old", run, plan).user_attrs["plan_hash"] == _plan_hash(run, plan)
 
 
@@ -987,3 +990,13 @@ def test_plan_names_and_retention_targets_are_checked_before_anything_runs(overr
     with pytest.raises(ConfigError) as info:
         load_plan_config(argv)
     assert str(info.value).startswith(refused) or refused in str(info.value).split(" is not allowed")[0]
+
+
+def test_the_memory_check_counts_the_runs_a_plan_steps_at_once():
+    from sim.app.plan import side_by_side
+
+    _run, plan = _ads_plan()
+    assert side_by_side(replace(plan, workers=64, batch_size=4, seeds=4)) == 16  # a batch: 4 candidates x 4 seeds
+    assert side_by_side(replace(plan, workers=3, batch_size=4, seeds=4)) == 3
+    assert side_by_side(replace(plan, workers=64, batch_size=4, seeds=4, mode="response")) == 64
+    assert side_by_side(replace(plan, workers=0, batch_size=1000, seeds=1000)) == (os.cpu_count() or 1)

@@ -653,3 +653,29 @@ def test_jobs_of_the_plan_without_a_result_are_named_as_not_run(full_sweep, tmp_
     # the other side: the whole sweep again has none
     assert report_cli.main([str(full_sweep), "--no-progress"]) == 0
     assert json.loads((full_sweep / "failures.json").read_text()) == []
+
+
+def test_a_sweep_folder_of_an_earlier_version_is_still_found(tmp_path, monkeypatch, capsys):
+    """Before 2026-11-30 a job's folder and PLAN.json hashed every override, progress=false included."""
+    import hashlib
+
+    from sim.app import report_cli
+
+    out = tmp_path / "old"
+    argv = ["-m", "seed=0,1", *SMALL, "economics.compare_to_baseline=false", "progress=false", f"hydra.sweep.dir={out}"]
+    monkeypatch.setattr(sys, "argv", ["opsim"])
+    sim.app.cli.main(argv)
+    legacy = []
+    for marker in sorted(out.rglob(sweep.DONE)):  # made into the earlier version's layout
+        overrides = json.loads((marker.parent / sweep.JOB).read_text())["overrides"]
+        assert any(o.startswith("progress=") for o in overrides)
+        digest = hashlib.sha256("\n".join(sorted(o.strip() for o in overrides)).encode()).hexdigest()[:12]
+        assert digest != sweep.overrides_hash(overrides)
+        marker.parent.rename(out / f"{marker.parent.name.rpartition('-')[0]}-{digest}")
+        legacy.append(digest)
+    (out / sweep.PLAN).write_text(json.dumps({"jobs": sorted(legacy)}))
+    assert report_cli.main([str(out), "--no-progress"]) == 0
+    assert "sweep: 2 jobs, 1 point, 0 failed" in capsys.readouterr().out
+    done_before = {p: p.stat().st_mtime_ns for p in out.rglob(sweep.DONE)}
+    sim.app.cli.main(argv)  # the same sweep again: its finished jobs are found, none runs, no folder is added
+    assert {p: p.stat().st_mtime_ns for p in out.rglob(sweep.DONE)} == done_before

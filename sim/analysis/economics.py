@@ -121,6 +121,8 @@ class RunRecord(Protocol):
 #: with T ≥ 73 (docs/model.md, "The LTV tail"; measured before the tail's revenue was taken by tenure).
 #: experiments/ltv_accuracy/ltv_accuracy.py measures the LTV against the realised one.
 LTV_MAX_EXTRAPOLATION = 5.0
+#: Days of classic retention (after day 0) the least-squares tail needs: one per parameter (s, α, β).
+MIN_TAIL_FIT_DAYS = 3
 #: Beyond the tenure days observed on enough active users, the LTV tail's revenue per active
 #: day is that of the last this-many such days (:func:`revenue_per_active_day_by_tenure`).
 LATE_TENURE_DAYS = 30
@@ -171,7 +173,7 @@ def fit_retention_tail(curve: np.ndarray) -> tuple[dict[str, float], Any]:
     """
     n = np.arange(curve.size, dtype=float)
     ok = np.isfinite(curve) & (n >= 1)
-    if ok.sum() < 3:
+    if ok.sum() < MIN_TAIL_FIT_DAYS:
         return {"scale": float("nan"), "alpha": float("nan"), "beta": float("nan")}, lambda m: np.zeros_like(m, float)
     from scipy.optimize import OptimizeWarning, curve_fit
 
@@ -310,6 +312,11 @@ def ltv(
     first_unobserved = np.minimum(horizon - np.arange(horizon), ltv_days)
     needed = bool(((first_unobserved < ltv_days) & (sizes > 0)).any())
     reason = _no_tail_reason(survival_fit, anchor, extent, ltv_days, min_users, max_extrapolation) if needed else None
+    if needed and reason is None and survival_fit is None and usable.size < MIN_TAIL_FIT_DAYS:
+        reason = (  # fit_retention_tail gave its all-zero curve: that is no projection
+            f"{usable.size} days of retention after day 0 rest on {min_users} or more users: the least-squares "
+            f"tail needs {MIN_TAIL_FIT_DAYS}"
+        )
     out: dict[str, Any] = {
         "per_user": observed,
         "observed": observed,

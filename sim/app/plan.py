@@ -1074,6 +1074,16 @@ def _finished_trials(journal: Path) -> int | None:
     return sum(t.state == TrialState.COMPLETE for t in trials)
 
 
+def side_by_side(plan: PlanConfig) -> int:
+    """Runs a local plan steps at once: its workers (every core with 0), at most a search batch's runs.
+
+    A search evaluates ``batch_size`` candidates on ``seeds`` seeds at a time; response mode's
+    batches are each lever's levels, so every worker may be busy.
+    """
+    workers = plan.workers or os.cpu_count() or 1
+    return min(workers, plan.batch_size * plan.seeds) if plan.mode == "search" else workers
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``opsim-plan`` console script."""
     from sim.app.argv import split_argv
@@ -1098,7 +1108,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 if planned.ray_address:  # its cluster answers (and its machines hold the runs)
                     check_ray_answers(planned.ray_address)
                 else:  # the runs side by side here fit in this machine's memory
-                    check_memory(run, workers=planned.workers or os.cpu_count() or 1)
+                    check_memory(run, workers=side_by_side(planned))
     except (ConfigError, OpsimError) as exc:
         fail(PROG, exc)  # one line, exit 2 (bad input)
     if not any(a in ("--config-name", "-cn") or a.startswith(("--config-name=", "-cn=")) for a in argv):

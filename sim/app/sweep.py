@@ -115,6 +115,12 @@ def overrides_hash(overrides: Sequence[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:HASH_DIGITS]
 
 
+def legacy_overrides_hash(overrides: Sequence[str]) -> str:
+    """The hash of every override, as versions before 2026-11-30 named job folders and PLAN.json: still found."""
+    text = "\n".join(sorted(o.strip() for o in overrides))
+    return hashlib.sha256(text.encode()).hexdigest()[:HASH_DIGITS]
+
+
 def _safe_label(overrides: Sequence[str], varying: Sequence[str]) -> str:
     """The varying overrides as ``short=value`` parts, made file-system safe and at most MAX_LABEL_BYTES long."""
     short = short_keys(varying)
@@ -153,15 +159,18 @@ def job_folder_names(jobs: Sequence[Sequence[str]], sweep_dir: Path | None = Non
     seen: dict[str, Sequence[str]] = {}
     for job in jobs:
         digest = overrides_hash(job)
-        if seen.setdefault(digest, job) is not job and sorted(seen[digest]) != sorted(job):
-            key = next(_override_key(o) for o in job if o not in seen[digest])
+        first = seen.setdefault(digest, job)
+        differing = {o.strip() for o in job} ^ {o.strip() for o in first}
+        if first is not job and differing:  # the same job but for progress, threads or parallel
+            key = min(_override_key(o) for o in differing)
             raise ConfigError(
                 key,
-                ",".join(sorted({o.partition("=")[2] for o in (*job, *seen[digest]) if _override_key(o) == key})),
+                ",".join(sorted({o.partition("=")[2] for o in (*job, *first) if _override_key(o.strip()) == key})),
                 NOT_SWEPT,
             )
         label = _safe_label(job, varying)
-        names[tuple(job)] = existing.get(digest, f"{label}-{digest}" if label else digest)
+        found = existing.get(digest) or existing.get(legacy_overrides_hash(job))  # an older version's folder
+        names[tuple(job)] = found or (f"{label}-{digest}" if label else digest)
     return names
 
 
@@ -298,7 +307,7 @@ def _job_markers(root: Path, name: str) -> Iterator[tuple[Path, list[str]]]:
         if job == root:
             continue
         overrides = _overrides(job)
-        if planned is None or overrides_hash(overrides) in planned:
+        if planned is None or overrides_hash(overrides) in planned or legacy_overrides_hash(overrides) in planned:
             yield job, overrides
 
 

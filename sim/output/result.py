@@ -177,8 +177,9 @@ class Result:
 
         Raises:
             OutputError: A file could not be written (the folder then has no marker).
-            ValueError: ``directory`` is empty or blank: ``Path("")`` is the working
-                directory, whose own ``config.yaml`` or ``report.html`` would be replaced.
+            ValueError: ``directory`` is an empty or blank string, which would be the working
+                directory, whose own ``config.yaml`` or ``report.html`` would be replaced
+                (``Path("")`` is already ``Path(".")``, which writes there as asked).
 
         """
         if not str(directory).strip():
