@@ -315,7 +315,10 @@ def test_a_full_disk_or_an_unusable_folder_is_one_line_that_says_what_is_kept(tm
 
     (tmp_path / "a_file").write_text("not a folder")
     cannot = tmp_path / "a_file" / "plan"
-    assert _failed_plan([*TINY, f"hydra.run.dir={cannot}"], capsys) == [f"opsim-plan: error: {cannot}: Not a directory"]
+    assert _refused_plan([*TINY, f"hydra.run.dir={cannot}"], capsys) == (  # refused before anything runs: exit 2
+        f"opsim-plan: error: hydra.run.dir='{cannot}' is not allowed: a folder to write the results into "
+        f"({tmp_path / 'a_file'} is a file)"
+    )
 
     def bug(*_args, **_kwargs):
         raise ZeroDivisionError("a bug keeps its traceback")
