@@ -311,12 +311,11 @@ def ltv(
     # cohort a is observed for tenure days < horizon − a; the tail projects the rest up to ltv_days
     first_unobserved = np.minimum(horizon - np.arange(horizon), ltv_days)
     needed = bool(((first_unobserved < ltv_days) & (sizes > 0)).any())
-    reason = _no_tail_reason(survival_fit, anchor, extent, ltv_days, min_users, max_extrapolation) if needed else None
-    if needed and reason is None and survival_fit is None and usable.size < MIN_TAIL_FIT_DAYS:
-        reason = (  # fit_retention_tail gave its all-zero curve: that is no projection
-            f"{usable.size} days of retention after day 0 rest on {min_users} or more users: the least-squares "
-            f"tail needs {MIN_TAIL_FIT_DAYS}"
-        )
+    reason = (
+        _no_tail_reason(survival_fit, anchor, extent, ltv_days, min_users, max_extrapolation, int(usable.size))
+        if needed
+        else None
+    )
     out: dict[str, Any] = {
         "per_user": observed,
         "observed": observed,
@@ -350,12 +349,14 @@ def _no_tail_reason(
     ltv_days: int,
     min_users: int,
     max_extrapolation: float | None,
+    usable_days: int,
 ) -> str | None:
     """Why the LTV tail is not projected (:func:`ltv`), or None when it is.
 
     ``anchor``: the day the tail starts from (N*); ``extent``: the last day of retention
     observed on ``min_users`` or more users (T, not capped at the fit's 90 days: a run of
-    400 days projects an LTV of 730).
+    400 days projects an LTV of 730); ``usable_days``: how many days after day 0 are, which
+    the least-squares tail (no ``survival_fit``) needs :data:`MIN_TAIL_FIT_DAYS` of.
     """
     bound = (survival_fit or {}).get("at_bound") or []
     if bound:
@@ -369,6 +370,11 @@ def _no_tail_reason(
         return (
             f"ltv_days {ltv_days} is more than {max_extrapolation:g} × the {extent} days of retention observed "
             f"(each on {min_users} or more users): a longer run, or a shorter ltv_days, gives one"
+        )
+    if survival_fit is None and usable_days < MIN_TAIL_FIT_DAYS:  # fit_retention_tail's all-zero curve
+        return (
+            f"{usable_days} days of retention after day 0 rest on {min_users} or more users: the least-squares "
+            f"tail needs {MIN_TAIL_FIT_DAYS}"
         )
     return None
 
