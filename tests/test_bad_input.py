@@ -11,6 +11,7 @@ that no traceback is printed, and that no file or folder was created.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -127,7 +128,7 @@ OPSIM_CASES = [
     (
         "too large for memory",
         ["population.market_size=2147483647"],
-        ["population.sample_size=2147483647", "is available", "population.sample_size=N, N <= "],
+        ["population.sample_size=2147483647", "is available", "or fewer (about"],
     ),
 ]
 
@@ -350,7 +351,7 @@ API_CASES = [
         "too large for memory",
         lambda: sim.simulate(["population.market_size=2147483647"]),
         sim.ConfigError,
-        ["population.sample_size=2147483647", "is available", "N <= "],
+        ["population.sample_size=2147483647", "is available", "or fewer (about"],
     ),
 ]
 
@@ -522,8 +523,45 @@ def test_too_large_for_the_address_space_limit_names_ulimit(tmp_path):
         preexec_fn=cap,
     )
     assert proc.returncode == 2, proc.stderr
-    _assert_one_clear_line(proc.stderr, "opsim", "population.sample_size=400000000", "is available", "N <= ")
+    _assert_one_clear_line(proc.stderr, "opsim", "population.sample_size=400000000", "is available", "or fewer (about")
     assert _files(tmp_path) == set()
+
+
+@pytest.mark.slow  # two runs under a limit, the second of about a million users over 365 days (about 10 s)
+def test_the_sample_the_address_space_refusal_suggests_then_runs_to_the_end(tmp_path):
+    """The user's next step after the refusal: the suggested sample size, same limit, runs and writes its results.
+
+    Before 2026-11-30 the suggestion was refused again inside the run (its process had
+    grown), and a run that passed the check failed with a traceback when pyarrow started
+    its threads (the address space they reserve was not counted).
+    """
+    import resource
+
+    limit = 1250 * 2**20  # about 0.5 GB more than the command maps when it checks
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    def opsim(*args: str) -> subprocess.CompletedProcess:
+        argv = [sys.executable, "-m", "sim", "population.market_size=400000000", "progress=false"]
+        return subprocess.run(
+            [*argv, *args, f"hydra.run.dir={tmp_path / 'run'}"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            preexec_fn=cap,
+        )
+
+    refused = opsim()
+    assert refused.returncode == 2, refused.stderr
+    suggested = re.search(r"population\.sample_size=(\d+) or fewer", refused.stderr)
+    assert suggested is not None, refused.stderr
+    assert not (tmp_path / "run").exists()
+    ran = opsim(f"population.sample_size={suggested.group(1)}")
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert (tmp_path / "run" / "DONE.json").is_file() and (tmp_path / "run" / "report.html").is_file()
 
 
 # ------------------------------------------------- what this machine can run

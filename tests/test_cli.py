@@ -431,3 +431,66 @@ def test_a_run_that_spends_under_one_unit_still_says_what_it_cost(tmp_path, capl
         "horizon_days=10",
     )
     assert "strategy paid_growth: cost 0.20 USD, ROI -1.00\n" in text, text  # 2 × 0.01 × 10 days
+
+
+@pytest.mark.parametrize("folder_before", ["none", "empty", "with a file"])
+def test_a_run_refused_inside_hydras_task_leaves_no_folder_it_created(tmp_path, monkeypatch, capsys, folder_before):
+    """The run's own memory check (which sees its process grown) refusing: Hydra's files go, a user's folder stays."""
+    from sim.app import cli, simulate
+    from sim.base.errors import MemoryLimitError
+
+    def refuse(cfg, **_kw):
+        raise MemoryLimitError("population.sample_size", cfg.population.simulated_users, "at most what fits (test)")
+
+    monkeypatch.setattr(simulate, "check_memory", refuse)
+    out = tmp_path / "run"
+    if folder_before != "none":
+        out.mkdir()
+    if folder_before == "with a file":
+        (out / "mine.txt").write_text("keep")
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*QUICK_RUN, f"hydra.run.dir={out}"])
+    assert exited.value.code == 2
+    assert "at most what fits (test)" in capsys.readouterr().err
+    if folder_before == "none":
+        assert not out.exists()
+    else:  # a folder that was there: Hydra's files stay with it (whose they are cannot be told)
+        assert (out / ".hydra").is_dir()
+        assert folder_before == "empty" or (out / "mine.txt").read_text() == "keep"
+
+
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        (MemoryError("Unable to allocate 7.63 MiB for an array with shape (1000000,) and data type float64"),
+         "Unable to allocate 7.63 MiB"),
+        (RuntimeError("can't start new thread"), "can't start new thread"),
+    ],
+)  # fmt: skip
+def test_a_run_that_runs_out_of_memory_says_so_in_one_line_and_exits_1(tmp_path, monkeypatch, capsys, error, shown):
+    """The system refusing memory during the run (the check before it passed): one line, what to do, exit 1."""
+    from sim.app import cli, simulate
+
+    def out_of_memory(*_args, **_kwargs):
+        raise error
+
+    monkeypatch.setattr(simulate, "_run", out_of_memory)
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*QUICK_RUN, f"hydra.run.dir={tmp_path / 'run'}"])
+    assert exited.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0]
+    assert err[0].startswith(f"opsim: error: the run ran out of memory ({shown}")
+    assert "population.sample_size" in err[0] and not (tmp_path / "run" / "DONE.json").exists()
+
+
+def test_another_runtime_error_is_not_called_out_of_memory(tmp_path, monkeypatch, capsys):
+    from sim.app import cli, simulate
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(simulate, "_run", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.main([*QUICK_RUN, f"hydra.run.dir={tmp_path / 'run'}"])
+    assert "out of memory" not in capsys.readouterr().err

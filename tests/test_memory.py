@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 import weakref
 from dataclasses import replace
 
@@ -75,7 +76,44 @@ def test_refused_one_byte_short_and_accepted_at_the_limit(cfg):
         memory.check_memory(cfg, available=(total - 1, "test figure"))
     message = str(info.value)
     assert message.startswith("population.sample_size=1000 is not allowed: at most what fits in memory")
-    assert "(test figure)" in message and "population.sample_size=N, N <= 999 " in message
+    assert "(test figure)" in message and "about 999 fit now" in message
+    # 999 · 0.95 = 949.05, rounded down to two significant digits
+    assert "population.sample_size=940 or fewer" in message
+
+
+@pytest.mark.parametrize(
+    ("fit", "suggested"),
+    [
+        (29_171_960, 27_000_000),  # two tries of one command under ulimit -v (2026-11-30) …
+        (29_173_756, 27_000_000),  # … give the same figure
+        (1_000, 950),
+        (21, 19),  # 19.95
+        (10, 9),  # 9.5
+        (1, 1),  # 0.95: never 0
+        (0, 1),
+    ],
+)
+def test_suggested_sample_is_round_and_below_what_fits(fit, suggested):
+    assert memory.suggested_sample(fit) == suggested
+
+
+def test_the_suggested_sample_still_fits_when_the_process_grows_by_a_few_per_cent(cfg):
+    # the refusal's figure, tried again where a few per cent less is available (the run's own check,
+    # inside the run, sees its process grown: under ulimit -v of 3 GB, 0.9 % less), is accepted;
+    # 1,234,567 users fit, so the figure without the margin (1,200,000) would not fit in 96 %
+    big = replace(cfg, population=replace(cfg.population, market_size=50_000_000))
+    need = memory.estimate_memory(big)
+    available = need.fixed + 1_234_567 * need.per_user
+    with pytest.raises(MemoryLimitError) as info:
+        memory.check_memory(big, available=(available, "test"))
+    assert "about 1,234,567 fit now" in str(info.value)
+    n = int(re.search(r"population\.sample_size=(\d+) or fewer", str(info.value)).group(1))
+    assert n == 1_100_000  # 1,234,567 · 0.95 = 1,172,838, to two significant digits
+    smaller = replace(big, population=replace(big.population, sample_size=n))
+    assert memory.check_memory(smaller, available=(int(available * 0.96), "test")) is smaller
+    without_margin = replace(big, population=replace(big.population, sample_size=1_200_000))
+    with pytest.raises(MemoryLimitError):
+        memory.check_memory(without_margin, available=(int(available * 0.96), "test"))
 
 
 def test_workers_side_by_side_each_need_their_share(cfg):
@@ -211,3 +249,54 @@ def test_release_frees_the_model_on_a_mesa_without_the_agent_registry(monkeypatc
 
     monkeypatch.delattr(mesa.Agent, "_ids", raising=False)  # Mesa 3.3 has it; 3.4+ does not
     assert _freed_by_release(lambda model: None)
+
+
+def test_a_run_accepted_by_the_commands_check_is_not_refused_by_its_own_later_checks(tmp_path, monkeypatch):
+    """Each later check sees less available (the process grew); only the first one counts for the run."""
+    from sim.app import cli
+
+    overrides = ["population.market_size=3000", "horizon_days=10", "figures=false", "progress=false"]
+    need = memory.estimate_memory(load_config(overrides)).total
+    calls = []
+
+    def shrinking():
+        calls.append(len(calls))
+        return (need + 1000 - 10**6 * (len(calls) - 1), "test")  # 1 MB less each time: only the first fits
+
+    monkeypatch.setattr(memory, "available_memory", shrinking)
+    cli.main([*overrides, f"hydra.run.dir={tmp_path / 'run'}"])
+    assert (tmp_path / "run" / "DONE.json").exists()
+    assert len(calls) == 1  # the command's check; simulate's and the models' passed what it accepted
+
+    calls.clear()  # outside the command's block, the same shrinking figure refuses the model's own check
+    with pytest.raises(MemoryLimitError):
+        memory.check_memory(load_config(overrides))
+        memory.check_memory(load_config(overrides))
+
+
+def test_inside_accepted_a_larger_run_is_still_measured(cfg, monkeypatch):
+    monkeypatch.setattr(memory, "available_memory", lambda: (1000, "test"))
+    bigger = replace(cfg, population=replace(cfg.population, market_size=cfg.population.market_size + 1))
+    with memory.accepted([cfg]):
+        assert memory.check_memory(cfg) is cfg  # no more than accepted: not measured
+        with pytest.raises(MemoryLimitError):
+            memory.check_memory(bigger)  # one user more: measured, and 1,000 bytes do not fit
+    with pytest.raises(MemoryLimitError):
+        memory.check_memory(cfg)  # after the block: measured again
+
+
+def test_simulate_checks_once_and_its_models_pass_what_it_accepted(monkeypatch):
+    from sim.app.simulate import simulate
+
+    overrides = ["population.market_size=3000", "horizon_days=10", "progress=false", "strategy=paid_growth"]
+    need = memory.estimate_memory(load_config(overrides)).total
+    calls = []
+
+    def shrinking():
+        calls.append(len(calls))
+        return (need + 1000 - 10**6 * (len(calls) - 1), "test")  # 1 MB less each time: only the first fits
+
+    monkeypatch.setattr(memory, "available_memory", shrinking)
+    result = simulate(overrides)
+    assert result.summary["economics"]["incremental"] is not None  # the baseline ran too, unrefused
+    assert len(calls) == 1

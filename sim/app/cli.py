@@ -25,6 +25,7 @@ import dataclasses
 import logging
 import math
 import os
+import shutil
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -52,11 +53,11 @@ from sim.app.config import (
     swept_values,
     validate,
 )
-from sim.app.exits import EXIT_FAILED, EXIT_INTERRUPTED, fail, interrupted
+from sim.app.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, fail, interrupted
 from sim.app.hydra_runner import exceptions_reach_caller, quiet_logging_errors, run_hydra
-from sim.app.memory import check_memory
+from sim.app.memory import accepted, check_memory
 from sim.app.threads import available_cores, check_parallel, resolve_threads
-from sim.base.errors import ConfigError, OpsimError, UsageError
+from sim.base.errors import ConfigError, OpsimError, UsageError, first_line
 from sim.output.completion import DONE
 from sim.output.figure_workers import FigureWorkers
 from sim.output.formatting import counted, percent, ratio
@@ -392,6 +393,11 @@ def _run_task(cfg: DictConfig, figure_workers: FigureWorkers | None) -> None:
         if interrupted(exc):  # main prints the interrupted line
             raise
         fail(PROG, exc)
+    except (MemoryError, RuntimeError) as exc:  # numpy's and pyarrow's MemoryError, a thread not started
+        if interrupted(exc) or not (isinstance(exc, MemoryError) or str(exc) == NO_THREAD):
+            raise
+        print(f"{PROG}: error: the run ran out of memory ({first_line(exc)}); {OUT_OF_MEMORY}", file=sys.stderr)
+        raise SystemExit(EXIT_FAILED) from None
 
 
 @contextlib.contextmanager
@@ -581,12 +587,18 @@ def main(argv: Sequence[str] | None = None, *, figure_workers: FigureWorkers | N
     if plan.multirun:
         sweep.clear_summary(plan.folder)  # whatever is there now would not describe this sweep
         sweep.clear_plan(plan.folder)  # opsim's sweeper records this sweep's; another sweeper, none
-    with warnings.catch_warnings(record=True) as caught, quiet_logging_errors():
+    new_folder = plan.folder is not None and not plan.folder.exists()
+    # a single run steps in this process: its own checks pass what this command's accepted (a sweep's
+    # jobs check in their own processes)
+    checked = accepted(plan.configs) if plan.configs and not plan.multirun else contextlib.nullcontext()
+    with warnings.catch_warnings(record=True) as caught, quiet_logging_errors(), checked:
         warnings.simplefilter("always")
         try:
             with exceptions_reach_caller():
                 run_hydra(argv, _Task(figure_workers), str(config_dir()), "config", hidden_groups=PLANNER_GROUPS)
-        except SystemExit:  # the task's own exit, with its line printed
+        except SystemExit as exc:  # the task's own exit, with its line printed
+            if exc.code == EXIT_BAD_INPUT and new_folder and not plan.multirun:
+                _remove_hydra_files(plan.folder)
             raise
         except BaseException as exc:
             if interrupted(exc):
@@ -603,6 +615,33 @@ def main(argv: Sequence[str] | None = None, *, figure_workers: FigureWorkers | N
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     if plan.multirun:
         _sweep_outcome(plan, summary_error)
+
+
+#: Python's message when the system refuses a new thread its stack (memory, or an address-space limit).
+NO_THREAD = "can't start new thread"
+#: What a user can do about a run that ran out of memory although the check before it let it start.
+OUT_OF_MEMORY = (
+    "the check before the run found enough, so something else took memory meanwhile, or the run maps more than "
+    "estimated under this address-space limit (ulimit -v): free memory, raise the limit, or simulate fewer users "
+    "(population.sample_size); the folder has no DONE.json, so the same command runs it again"
+)
+#: What Hydra writes into a run's folder before the run starts: its record of the config, and the log.
+HYDRA_RUN_FILES = frozenset({".hydra", f"{PROG}.log"})
+
+
+def _remove_hydra_files(folder: Path) -> None:
+    """Remove a run folder this command created, if it holds only what Hydra wrote before the run refused its input.
+
+    A run refused inside Hydra's task (the memory check in the run's own process, under
+    ``ulimit -v``, sees the process grown since the command's check) leaves no folder
+    behind, as a refusal before Hydra does: nothing of it was a result.
+    """
+    try:
+        entries = {entry.name for entry in folder.iterdir()}
+    except OSError:
+        return
+    if entries <= HYDRA_RUN_FILES:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _sweep_outcome(plan: CommandPlan, summary_error: str | None) -> None:

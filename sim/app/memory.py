@@ -25,13 +25,17 @@ measures (peak RSS above the interpreter; it prints both side by side).
 
 Memory available is the smallest of ``MemAvailable`` in ``/proc/meminfo``, the
 control group's ``memory.max`` less its ``memory.current`` (cgroup v2) and the
-address-space limit (``ulimit -v``) less the process's size; where none can be
+address-space limit (``ulimit -v``) less the process's size and the address space a
+run maps besides (:data:`ADDRESS_SPACE_RESERVED_BYTES`); where none can be
 read (not Linux) nothing is refused. A sweep's jobs that run side by side
 (``hydra.launcher.n_jobs``) each need their own share, and their own interpreter.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +46,14 @@ from sim.core.model import blocks_of
 from sim.core.population import STATE_BYTES_PER_SLOT
 from sim.levers.strategy import lever_configs
 
-__all__ = ["MemoryNeed", "available_memory", "check_memory", "estimate_memory"]
+__all__ = [
+    "MemoryNeed",
+    "accepted",
+    "available_memory",
+    "check_memory",
+    "estimate_memory",
+    "suggested_sample",
+]
 
 #: Peak bytes per simulated user besides the state arrays, without visit analytics.
 WORKING_BYTES_PER_USER = 16
@@ -58,10 +69,24 @@ PROCESS_BYTES = 300 * 2**20
 #: Temporaries of one chunk in flight: an upper bound of what tracemalloc measures for a chunk of
 #: 8 draw chunks (524,288 slots) with every lever on (about 17 MiB), doubled.
 CHUNK_WORKING_BYTES = 40 * 2**20
+#: Address space a run maps beyond the memory the estimate counts, which matters under an
+#: address-space limit (``ulimit -v``) only: thread stacks, allocator arenas, OpenBLAS's and
+#: pyarrow's buffers. Measured here (2026-11-30, default run, 365 days; the lowest ``ulimit -v``
+#: under which it finished, against the process's size at the command's check plus the
+#: estimate): 57-109 MB more at 1,000,000 users, 65-116 MB at 3,000,000; twice that is kept.
+ADDRESS_SPACE_RESERVED_BYTES = 300_000_000
 #: Decimal gigabyte, as memory is quoted to users.
 GB = 1e9
+#: Share of the largest sample that fits that the refusal suggests: the run's own process grows
+#: between this check and the run (modules loaded, thread stacks), and under ``ulimit -v`` what is
+#: available is measured again inside the run, a few per cent lower.
+SUGGESTION_MARGIN = 0.95
+#: Significant digits of the suggested sample size: a round figure, the same on every try.
+SUGGESTION_DIGITS = 2
 
 _CGROUP = Path("/sys/fs/cgroup")
+#: Bytes a check already accepted for the run in progress in this context (:func:`accepted`); None outside one.
+_ACCEPTED: ContextVar[int | None] = ContextVar("opsim_memory_accepted", default=None)
 
 
 @dataclass(frozen=True)
@@ -127,13 +152,14 @@ def _address_space_available() -> int | None:
     soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
     if soft == resource.RLIM_INFINITY:
         return None
+    used = 0
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmSize:"):
-                return soft - int(line.split()[1]) * 1024
+                used = int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
-        return soft
-    return soft
+        pass
+    return soft - used - ADDRESS_SPACE_RESERVED_BYTES
 
 
 def available_memory() -> tuple[int, str] | None:
@@ -143,15 +169,49 @@ def available_memory() -> tuple[int, str] | None:
         for value, source in (
             (_meminfo_available(), "MemAvailable in /proc/meminfo"),
             (_cgroup_available(), "the control group's memory.max"),
-            (_address_space_available(), "the address-space limit (ulimit -v)"),
+            (
+                _address_space_available(),
+                f"the address-space limit (ulimit -v), less {_gb(ADDRESS_SPACE_RESERVED_BYTES)} a run maps besides",
+            ),
         )
         if value is not None
     ]
     return min(found) if found else None
 
 
+@contextlib.contextmanager
+def accepted(configs: Iterable[Config]) -> Iterator[None]:
+    """Let the checks of a run already checked pass inside this block without measuring again.
+
+    A command checks its run before anything is allocated, and the run's own parts
+    (:func:`sim.app.simulate.simulate`, the model it builds) check again: by then their
+    process has grown (modules loaded, a progress bar's thread: about 90 MB of address
+    space here, which counts under ``ulimit -v``), and near the limit they would refuse
+    what the command's check accepted, after Hydra had made the run's folder. Inside the
+    block a check (of one run, with the system's figure) that needs no more than the
+    largest of ``configs`` passes; a larger one is measured as usual.
+    """
+    token = _ACCEPTED.set(max(estimate_memory(cfg).total for cfg in configs))
+    try:
+        yield
+    finally:
+        _ACCEPTED.reset(token)
+
+
 def _gb(n: float) -> str:
     return f"{n / GB:,.1f} GB"
+
+
+def suggested_sample(fit: int) -> int:
+    """A round sample size below ``fit`` users with room to spare (:data:`SUGGESTION_MARGIN`).
+
+    ``fit · SUGGESTION_MARGIN`` rounded down to :data:`SUGGESTION_DIGITS` significant
+    digits, at least 1: 29,171,960 and 29,173,756 (two tries of the same command under
+    ``ulimit -v``) both give 27,000,000.
+    """
+    spare = max(1, int(fit * SUGGESTION_MARGIN))
+    unit = 10 ** max(0, len(str(spare)) - SUGGESTION_DIGITS)
+    return spare // unit * unit
 
 
 def check_memory(cfg: Config, *, workers: int = 1, available: tuple[int, str] | None = None) -> Config:
@@ -161,23 +221,27 @@ def check_memory(cfg: Config, *, workers: int = 1, available: tuple[int, str] | 
         cfg: The validated config.
         workers: Runs side by side (a sweep's parallel jobs), each needing its share.
         available: Bytes available and where that figure comes from; read from the
-            system (:func:`available_memory`) when None.
+            system (:func:`available_memory`) when None, unless the run needs no more
+            than a check already accepted (:func:`accepted`).
 
     Returns:
         ``cfg``, so calls can be chained.
 
     Raises:
         MemoryLimitError: Naming ``population.sample_size`` (N), the memory needed,
-            the memory available, and the largest N that fits.
+            the memory available, and a round N that fits (:func:`suggested_sample`).
 
     """
+    need = estimate_memory(cfg)
+    extra = (workers - 1) * PROCESS_BYTES
+    total = workers * need.total + extra
+    already = _ACCEPTED.get()
+    if available is None and already is not None and total <= already:
+        return cfg
     found = available_memory() if available is None else available
     if found is None:
         return cfg
     free, source = found
-    need = estimate_memory(cfg)
-    extra = (workers - 1) * PROCESS_BYTES
-    total = workers * need.total + extra
     if total <= free:
         return cfg
     pop = cfg.population
@@ -186,8 +250,9 @@ def check_memory(cfg: Config, *, workers: int = 1, available: tuple[int, str] | 
     if largest >= need.per_user:
         fit = largest // need.per_user
         advice = (
-            f"simulate a sample of the market with population.sample_size=N, N <= {fit:,} "
-            f"(population.market_size stays {pop.market_size:,}; counts are scaled up)"
+            f"simulate a sample of the market with population.sample_size={suggested_sample(fit)} or fewer "
+            f"(about {fit:,} fit now, less {1 - SUGGESTION_MARGIN:.0%} for what the run's process allocates besides; "
+            f"population.market_size stays {pop.market_size:,}; counts are scaled up)"
         )
     else:
         advice = "shorten horizon_days (the cohort matrices grow with its square)"

@@ -30,7 +30,7 @@ from sim.analysis.retention import cohort_retention_curve
 from sim.analysis.summary import summarize
 from sim.analysis.visit_stats import VisitStats
 from sim.app.config import Config, load_config
-from sim.app.memory import check_memory
+from sim.app.memory import accepted, check_memory
 from sim.app.model import UserLifecycleModel
 from sim.app.threads import check_parallel
 from sim.core.flags import FLAG_EVER_ACTIVATED, FLAG_EVER_AWARE
@@ -309,12 +309,13 @@ def simulate(
             leave=False,
         )
 
-    with bar(0) as progress_bar:
-        main = _run(cfg, progress_bar, reference=reference)
-    extra = []
-    for i, (kind, detail, c) in enumerate(plan, start=1):
-        with bar(i) as progress_bar:
-            extra.append((kind, detail, _run(c, progress_bar)))
+    with accepted([cfg]):  # the models check again, in a process grown since (sim.app.memory.accepted)
+        with bar(0) as progress_bar:
+            main = _run(cfg, progress_bar, reference=reference)
+        extra = []
+        for i, (kind, detail, c) in enumerate(plan, start=1):
+            with bar(i) as progress_bar:
+                extra.append((kind, detail, _run(c, progress_bar)))
     baseline = next((r for kind, _d, r in extra if kind == "baseline"), None)
     marginal = {d[0]: (r, d[1]) for kind, d, r in extra if kind == "marginal"}
     response = [(d, r) for kind, d, r in extra if kind == "response"]
