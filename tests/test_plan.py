@@ -941,6 +941,34 @@ def test_a_plan_folder_that_is_a_file_is_refused_before_anything_is_written(tmp_
 
 
 @pytest.mark.parametrize(
+    ("marker", "owner"),
+    [("DONE.json", "an opsim run"), ("summary.json", "an opsim run"), ("multirun.yaml", "an opsim sweep")],
+)
+def test_an_opsim_run_or_sweep_folder_is_refused_and_its_report_kept(tmp_path, capsys, monkeypatch, marker, owner):
+    """``opsim-plan hydra.run.dir=<an opsim run's folder>`` replaced that run's report.html (and its .hydra/)."""
+    reached = []  # Hydra, where the plan would start (and write .hydra/): never for a refused folder
+    monkeypatch.setattr("sim.app.hydra_runner.run_hydra", lambda *args, **kwargs: reached.append(args))
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / marker).write_text("{}")
+    (out / "report.html").write_text("the earlier run's page")
+    line = _refused_plan([*TINY, f"hydra.run.dir={out}"], capsys)
+    assert line == (
+        f"opsim-plan: error: hydra.run.dir='{out}' is not allowed: a folder without another command's results: "
+        f"it holds {owner} ({marker}), whose report.html the plan would replace (give hydra.run.dir=<new folder>)"
+    )
+    assert sorted(p.name for p in out.iterdir()) == sorted([marker, "report.html"])
+    assert (out / "report.html").read_text() == "the earlier run's page" and not reached
+    run, plan = _ads_plan()
+    with pytest.raises(ConfigError, match="holds " + owner):  # the Python API refuses it too, before the study
+        make_plan(run, plan, out, evaluator=LocalEvaluator(1), progress=False)
+    assert not (out / "study.journal").exists()
+    (out / marker).unlink()  # the other side: a folder of other files (or a plan's own) goes on to Hydra
+    main([*TINY, f"hydra.run.dir={out}"])
+    assert len(reached) == 1 and capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
     ("content", "line"), [("garbage\n", "line 1: JSONDecodeError"), ('{"op_code": 0}\n[1]\n', "line 2: not a journal")]
 )
 def test_a_journal_that_is_not_a_study_is_one_line_and_left_as_it_was(content, line, tmp_path, capsys):

@@ -78,7 +78,7 @@ from sim.levers.strategy import MULTI_LEVERS, SINGLE_LEVERS
 from sim.output.completion import NOT_IN_HASH
 from sim.output.files import json_ready
 
-__all__ = ["PlanResult", "main", "make_plan", "write_plan"]
+__all__ = ["PlanResult", "check_plan_folder", "main", "make_plan", "write_plan"]
 
 log = logging.getLogger("opsim")
 #: The command's name, which starts each line it prints for an error or an interruption.
@@ -341,6 +341,38 @@ def drop_torn_record(journal: Path) -> bool:
         f.truncate(end)
     log.warning("%s: dropped a half-written last record (%d bytes) left by a killed run", journal, len(data) - end)
     return True
+
+
+#: Files that mark a folder as another command's results, and what they belong to: a plan written
+#: there would replace that run's ``report.html`` (and Hydra its ``.hydra/``) and mix its files with the plan's.
+FOREIGN_RESULTS = {
+    "DONE.json": "an opsim run",
+    "summary.json": "an opsim run",
+    "meta.json": "an opsim run",
+    "multirun.yaml": "an opsim sweep",
+    "SUMMARY.json": "an opsim sweep",
+}
+
+
+def check_plan_folder(out: Path) -> None:
+    """Refuse an output folder that holds another command's results (an ``opsim`` run or sweep).
+
+    ``opsim-plan`` writes ``report.html`` (and Hydra ``.hydra/``) into its folder, so a plan
+    there would replace that run's page. A plan folder of its own (a study, ``plan.json``)
+    or a new or empty folder passes.
+
+    Raises:
+        ConfigError: Naming ``hydra.run.dir``, the folder and the file that marks it.
+
+    """
+    for name, owner in FOREIGN_RESULTS.items():
+        if (out / name).is_file():
+            raise ConfigError(
+                "hydra.run.dir",
+                str(out),
+                f"a folder without another command's results: it holds {owner} ({name}), whose report.html "
+                "the plan would replace (give hydra.run.dir=<new folder>)",
+            )
 
 
 #: What a folder holding a journal opsim-plan cannot read is refused for.
@@ -754,6 +786,7 @@ def make_plan(
 
     started = time.perf_counter()
     own = evaluator is None
+    check_plan_folder(out)  # before the evaluator starts or anything is written
     evaluator = make_evaluator(plan) if evaluator is None else evaluator
     try:
         # before any simulation: a folder holding another plan's study is refused
@@ -1105,6 +1138,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             run, planned = load_plan_config(composed)
             if not (args.cfg or args.info or args.help or args.hydra_help):  # a plan that will run
                 check_folder("hydra.run.dir", folder)
+                check_plan_folder(folder)  # not an opsim run's or sweep's folder: its report.html would be replaced
                 if planned.ray_address:  # its cluster answers (and its machines hold the runs)
                     check_ray_answers(planned.ray_address)
                 else:  # the runs side by side here fit in this machine's memory
