@@ -534,6 +534,25 @@ def test_a_least_spend_plan_writes_its_files_its_frontier_the_targets_metric(tmp
     assert re.search(r">[-+]\d+\.\d( ± \d+\.\d)? pt<", row), row  # a difference of shares: signed points, not "0.1 %"
 
 
+def test_figures_false_draws_no_figure_and_the_page_says_so(tmp_path, monkeypatch):
+    """``opsim-plan figures=false`` drew its four figures all the same."""
+    from sim.output import plan_report
+
+    drawn = []
+    monkeypatch.setattr(plan_report, "_png", lambda fig: drawn.append(fig) or b"png")
+    run, plan = _ads_plan("figures=false", budget=15_000.0, trials=2, batch_size=2)
+    result = make_plan(run, plan, tmp_path / "p", evaluator=LocalEvaluator(1), progress=False)
+    (tmp_path / "p" / "plan_frontier.png").write_bytes(b"an earlier plan's")
+    files = write_plan(result, tmp_path / "p")
+    assert not drawn and not [f for f in files if f.endswith(".png")]
+    assert not list((tmp_path / "p").glob("*.png"))  # the earlier plan's figure does not pass for this one's
+    page = (tmp_path / "p" / "report.html").read_text()
+    assert plan_report.FIGURES_NOT_DRAWN in page and "<h2>Allocation</h2>" in page
+    files = write_plan(replace(result, run=replace(result.run, figures=True)), tmp_path / "p")  # the other side
+    assert {f"{n}.png" for n in plan_report.FIGURE_NAMES} <= set(files) and len(drawn) == 4
+    assert plan_report.FIGURES_NOT_DRAWN not in (tmp_path / "p" / "report.html").read_text()
+
+
 @pytest.mark.parametrize(
     ("metric", "value", "text"),
     [

@@ -975,6 +975,10 @@ def _strategy_yaml(result: PlanResult) -> str:
 def write_plan(result: PlanResult, out: Path) -> list[str]:
     """Write the plan's files into ``out``, all of them or none (:func:`sim.output.files.write_all`); their names.
 
+    The figures are drawn only with the run's ``figures`` (without, the page says they were
+    not drawn); once the files are written, an earlier plan's figure that this plan did not
+    draw is removed, so none passes for this plan's.
+
     Returns:
         The files' paths relative to ``out``, in the order they are listed (``plan.json``
         first, ``report.html`` last).
@@ -983,7 +987,7 @@ def write_plan(result: PlanResult, out: Path) -> list[str]:
     from omegaconf import OmegaConf
 
     from sim.output.files import json_text, write_all
-    from sim.output.plan_report import plan_report_files
+    from sim.output.plan_report import FIGURE_NAMES, plan_report_files
 
     summary = plan_summary(result, out)
     summary_text, strategy = json_text(summary), _strategy_yaml(result)
@@ -996,8 +1000,14 @@ def write_plan(result: PlanResult, out: Path) -> list[str]:
     files[out / "best_strategy.yaml"] = lambda p: p.write_text(strategy, "utf-8")
     files[out / "strategy" / "best_strategy.yaml"] = lambda p: p.write_text(strategy, "utf-8")
     files[out / "population" / "plan_population.yaml"] = lambda p: p.write_text(population, "utf-8")
-    files.update(plan_report_files(out, summary, result.trials, result.frontier, result.response))
+    report = plan_report_files(
+        out, summary, result.trials, result.frontier, result.response, figures=result.run.figures
+    )
+    files.update(report)
     write_all(files)
+    for name in FIGURE_NAMES:  # an earlier plan's figure this one did not draw would pass for its own
+        if out / f"{name}.png" not in files:
+            (out / f"{name}.png").unlink(missing_ok=True)
     return [path.relative_to(out).as_posix() for path in files]
 
 

@@ -24,6 +24,7 @@ from sim.output.style import compact_formatter, house_style, money_formatter
 from sim.output.verdict import Estimate, Verdict, verdict_html
 
 __all__ = [
+    "FIGURE_NAMES",
     "allocation_figure",
     "frontier_figure",
     "history_figure",
@@ -33,6 +34,8 @@ __all__ = [
 ]
 
 FIGURE_DPI = 120
+#: Every figure a plan's page may show, as NAME.png in its folder.
+FIGURE_NAMES = ("plan_allocation", "plan_frontier", "plan_response", "plan_history")
 #: Metric names as a reader says them.
 LABELS = {
     "incremental_profit": "incremental profit",
@@ -208,7 +211,11 @@ def _interval_cell(d: Mapping[str, Any] | None, fmt: Any, key: str = "") -> Cell
     return Cell(with_half_width(e.value, e.half_width, fmt), e.value if e.known else None, numeric=True, key=key)
 
 
-def _page(summary: Mapping[str, Any], images: dict[str, tuple[str, bytes]]) -> str:
+#: What the page says in place of its figures for a plan run with ``figures=false``.
+FIGURES_NOT_DRAWN = "Figures were not drawn (figures=false); run the plan again without it to draw them."
+
+
+def _page(summary: Mapping[str, Any], images: dict[str, tuple[str, bytes]] | None) -> str:
     cur = summary["currency"]
 
     def cash(x: Any) -> str:
@@ -307,7 +314,10 @@ def _page(summary: Mapping[str, Any], images: dict[str, tuple[str, bytes]]) -> s
     )
     lines.append(definitions_html(terms))
     lines.append(f"<p>Run the plan as a strategy: <code>{html.escape(summary['reproduce'])}</code></p>")
-    lines.append("<h2>Figures</h2>" + "".join(figure_html(n, png, cap) for n, (cap, png) in images.items()))
+    if images is None:
+        lines.append(f"<h2>Figures</h2><p>{html.escape(FIGURES_NOT_DRAWN)}</p>")
+    else:
+        lines.append("<h2>Figures</h2>" + "".join(figure_html(n, png, cap) for n, (cap, png) in images.items()))
     return page(f"opsim plan — {summary['plan']}", "<h1>opsim plan</h1>" + "".join(lines))
 
 
@@ -326,18 +336,36 @@ def _frontier_metric(frontier: pd.DataFrame, metric: str) -> str:
 
 
 def plan_report_files(
-    out: Path, summary: Mapping[str, Any], trials: pd.DataFrame, frontier: pd.DataFrame, response: pd.DataFrame
+    out: Path,
+    summary: Mapping[str, Any],
+    trials: pd.DataFrame,
+    frontier: pd.DataFrame,
+    response: pd.DataFrame,
+    *,
+    figures: bool = True,
 ) -> dict[Path, Callable[[Path], None]]:
     """The plan's PNG figures and ``report.html`` in ``out``, drawn now, as writers for :func:`sim.output.files.write_all`.
+
+    Args:
+        out: The plan's folder.
+        summary: The content of ``plan.json``.
+        trials: The trials table.
+        frontier: The frontier table.
+        response: The response curves around the plan.
+        figures: Draw the figures; without them only the page is written, saying so
+            (:data:`FIGURES_NOT_DRAWN`).
 
     Returns:
         Each file's path (the figures first, then the page) → the function that writes
         it to the path it is given.
 
     """
+    if not figures:
+        text = _page(summary, None)
+        return {out / "report.html": lambda p: p.write_text(text, encoding="utf-8")}
     metric = summary["objective"]["metric"]
     maximize = summary["objective"]["name"] != "least_spend"
-    figures = {
+    drawn = {
         "plan_allocation": ("Spend per lever at the plan; labels give the knob values.", allocation_figure(summary)),
         "plan_frontier": (
             "Best plan found at each budget level, with its 95 % interval over seeds.",
@@ -349,11 +377,11 @@ def plan_report_files(
         ),
     }
     if len(trials) > 1:
-        figures["plan_history"] = (
+        drawn["plan_history"] = (
             "Score of every trial and the best feasible score so far.",
             history_figure(trials, maximize),
         )
-    images = {name: (caption, _png(fig)) for name, (caption, fig) in figures.items()}
+    images = {name: (caption, _png(fig)) for name, (caption, fig) in drawn.items()}
     files: dict[Path, Callable[[Path], None]] = {
         out / f"{name}.png": lambda p, b=png: p.write_bytes(b) for name, (_caption, png) in images.items()
     }
