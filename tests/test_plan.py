@@ -628,6 +628,29 @@ def test_bad_plans_stop_with_one_line_before_any_simulation(tmp_path, capsys, ov
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("key", "low", "refused"),
+    [
+        ("strategy.onboarding.days", 0, "plan.variables.push.low=0.0 is not allowed: at least 1, the smallest"),
+        ("strategy.onboarding.days", 1, None),  # the knob's own minimum (ge=1) is allowed
+        ("strategy.paid_ads.search.cpm", 0, "plan.variables.push.low=0.0 is not allowed: more than 0, as strategy"),
+        ("strategy.paid_ads.search.cpm", 0.5, None),  # gt=0: anything above it
+    ],
+)
+def test_a_low_bound_outside_its_knobs_range_is_refused_before_anything_is_written(tmp_path, capsys, key, low, refused):
+    """A low below the knob's range was refused only by trial 0, after the study was made (naming the knob, not the plan)."""
+    overrides = [f"plan.variables.push.key={key}", f"plan.variables.push.low={low}", "plan.variables.push.high=10"]
+    if refused is None:
+        _run, plan = _load(*overrides)
+        assert plan.variables["push"].low == low
+        return
+    with pytest.raises(ConfigError, match=re.escape(refused)):
+        _load(*overrides)
+    out = tmp_path / "never"
+    line = _refused_plan([*TINY, *overrides, f"hydra.run.dir={out}"], capsys)
+    assert line.startswith(f"opsim-plan: error: {refused}") and not out.exists()
+
+
 def test_a_least_spend_target_of_0_and_a_local_ray_address_are_accepted():
     """The other side: a target given (0 is a target: break-even profit), and 'local'/'auto' name no host to ask."""
     run, plan = _load("plan.objective=least_spend", "plan.target.metric=incremental_profit", "plan.target.value=0")

@@ -24,7 +24,7 @@ from sim.analysis.planning import RISK_MEASURES
 from sim.app.config import Config, compose, load_config, register_schema
 from sim.base.errors import ConfigError
 from sim.base.float_sum import sum_in_order
-from sim.base.schema import bounded, check_ranges
+from sim.base.schema import bounded, check_ranges, format_number
 from sim.levers.strategy import MULTI_LEVERS, SINGLE_LEVERS
 
 __all__ = [
@@ -187,13 +187,28 @@ def _check_variable(name: str, var: VariableConfig, run: Config) -> None:
         raise ConfigError(f"{key}.high", var.high, f"a number > {key}.low={var.low}")
     if var.log and var.low <= 0:
         raise ConfigError(f"{key}.low", var.low, f"a number > 0 with {key}.log=true")
-    meta = f.metadata
-    if meta.get("le") is not None and var.high > meta["le"]:
-        raise ConfigError(f"{key}.high", var.high, f"at most {meta['le']}, the largest {var.key} allowed")
+    _check_knob_range(key, var, f.metadata)
     if var.per_period and parts[-1] not in PERIOD_KNOBS:
         raise ConfigError(f"{key}.per_period", True, f"only for {', '.join(PERIOD_KNOBS)} (ad budgets)")
     if var.min_spend is not None and var.max_spend is not None and var.max_spend < var.min_spend:
         raise ConfigError(f"{key}.max_spend", var.max_spend, f"a spend >= {key}.min_spend={var.min_spend}")
+
+
+def _check_knob_range(key: str, var: VariableConfig, meta: Mapping[str, Any]) -> None:
+    """A variable's bounds within its knob's own range (the knob's ``bounded`` metadata), low and high.
+
+    Every trial sets the knob somewhere in [low, high], trial 0 at ``low``: a bound outside
+    the knob's range would be refused only once the study had begun.
+    """
+    ge, gt, le, lt = (meta.get(rule) for rule in ("ge", "gt", "le", "lt"))
+    if ge is not None and var.low < ge:
+        raise ConfigError(f"{key}.low", var.low, f"at least {format_number(ge)}, the smallest {var.key} allowed")
+    if gt is not None and var.low <= gt:
+        raise ConfigError(f"{key}.low", var.low, f"more than {format_number(gt)}, as {var.key} must be")
+    if le is not None and var.high > le:
+        raise ConfigError(f"{key}.high", var.high, f"at most {format_number(le)}, the largest {var.key} allowed")
+    if lt is not None and var.high >= lt:
+        raise ConfigError(f"{key}.high", var.high, f"less than {format_number(lt)}, as {var.key} must be")
 
 
 def check_plan(plan: PlanConfig, run: Config) -> PlanConfig:
