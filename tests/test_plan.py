@@ -469,6 +469,24 @@ def test_rerunning_continues_the_study_and_another_plan_in_its_folder_is_refused
     )
 
 
+def test_fewer_trials_than_a_study_has_is_said_in_one_line_and_the_plan_uses_them_all(tmp_path, caplog):
+    """``plan.trials=3`` on a study of 4 was silently ignored: the log said 3 trials, the plan came from 4."""
+    from sim.app.plan import trials_beyond_note
+
+    run, plan = _ads_plan(budget=15_000.0, trials=4, batch_size=2)
+    _chosen, study = _study_best(run, plan, tmp_path / "p")
+    for trials in (4, 5):  # the other side: as many trials as the study has, or more (which are added)
+        assert trials_beyond_note(study, replace(plan, trials=trials), tmp_path / "p") is None
+    with caplog.at_level("WARNING", logger="opsim"):
+        result = make_plan(run, replace(plan, trials=3), tmp_path / "p", evaluator=LocalEvaluator(1), progress=False)
+    notes = [r.getMessage() for r in caplog.records if "plan.trials" in r.getMessage()]
+    assert notes == [
+        f"the study in {tmp_path / 'p' / 'study.journal'} already has 4 finished trials, more than plan.trials=3: "
+        "none are added, and the plan is chosen from all 4 (give hydra.run.dir=<new folder> for a study of 3)"
+    ]
+    assert sorted(result.trials["trial"]) == [0, 1, 2, 3]
+
+
 def test_a_study_goes_on_with_settings_that_change_no_trial_and_an_earlier_versions_study_too(tmp_path):
     from sim.app.plan import _open_study, _plan_hash, _plan_hash_before_2026_11_30
 

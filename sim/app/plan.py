@@ -544,6 +544,25 @@ def _finish_ask(study: Any, plan: PlanConfig, space: dict[str, Any], trial: Any)
     log.warning("trial %d: completed the values a killed run had left half-written", trial.number)
 
 
+def trials_beyond_note(study: Any, plan: PlanConfig, out: Path) -> str | None:
+    """The note for a study that already holds more finished trials than ``plan.trials`` (None otherwise).
+
+    A study keeps every trial it has finished: a rerun with a smaller ``plan.trials`` adds
+    none and chooses the plan from all of them, which the user is told rather than left to
+    think the plan came from the trials asked for.
+    """
+    from optuna.trial import TrialState
+
+    done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    if done <= plan.trials:
+        return None
+    return (
+        f"the study in {out / STORAGE_FILE} already has {done} finished trials, more than plan.trials={plan.trials}: "
+        f"none are added, and the plan is chosen from all {done} (give hydra.run.dir=<new folder> for a study of "
+        f"{plan.trials})"
+    )
+
+
 def search(study: Any, planner: Planner, progress: Any) -> None:
     """Run the study to ``plan.trials`` completed trials, batch by batch.
 
@@ -791,6 +810,9 @@ def make_plan(
     try:
         # before any simulation: a folder holding another plan's study is refused
         study = _open_study(out, run, plan) if plan.mode == "search" else None
+        note = None if study is None else trials_beyond_note(study, plan, out)
+        if note is not None:
+            log.warning("%s", note)
         # the organic baseline on every seed, which each candidate is scored against
         with tqdm(total=plan.seeds, desc="organic baseline", unit="sim", disable=not progress) as bar:
             planner = Planner(run, plan, evaluator, on_simulated=bar.update)
