@@ -669,6 +669,34 @@ def test_a_low_bound_outside_its_knobs_range_is_refused_before_anything_is_writt
     assert line.startswith(f"opsim-plan: error: {refused}") and not out.exists()
 
 
+#: quarter_growth planning search alone: social stays at its 555 a day, 16,650 over TINY's 30-day spend window.
+SEARCH_ONLY = ["~plan.variables.social", "~plan.variables.referral", "~plan.variables.push"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "refused"),
+    [
+        (
+            ["plan.budget=16649"],
+            "at least 16,650, the ad spend that every plan has (strategy.paid_ads.social: 16,650, ",
+        ),
+        (["plan.budget=16650"], None),  # exactly the fixed spend: a plan that spends nothing more fits
+        (["plan.budget=19649", "plan.variables.search.low=100"], "at least 19,650"),  # + 100 a day x 30 at its low
+        (["plan.budget=19650", "plan.variables.search.low=100"], None),
+    ],
+)
+def test_a_budget_below_the_ad_spend_of_unplanned_channels_is_refused_up_front(tmp_path, capsys, overrides, refused):
+    """Unplanned channels alone spending more than the budget: every trial broke it, and it was said at the end."""
+    argv = [*SEARCH_ONLY, *overrides]
+    if refused is None:
+        _run, plan = _load(*argv)
+        assert list(plan.variables) == ["search"]
+        return
+    out = tmp_path / "never"
+    line = _refused_plan([*TINY, *argv, f"hydra.run.dir={out}"], capsys)
+    assert line.startswith("opsim-plan: error: plan.budget=") and refused in line and not out.exists()
+
+
 def test_a_least_spend_target_of_0_and_a_local_ray_address_are_accepted():
     """The other side: a target given (0 is a target: break-even profit), and 'local'/'auto' name no host to ask."""
     run, plan = _load("plan.objective=least_spend", "plan.target.metric=incremental_profit", "plan.target.value=0")

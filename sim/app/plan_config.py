@@ -211,6 +211,60 @@ def _check_knob_range(key: str, var: VariableConfig, meta: Mapping[str, Any]) ->
         raise ConfigError(f"{key}.high", var.high, f"less than {format_number(lt)}, as {var.key} must be")
 
 
+def ad_spend_every_plan_has(run: Config, plan: PlanConfig) -> dict[str, float]:
+    """The spend of each ad channel of the base strategy that no plan can go below (money over the horizon).
+
+    An ad channel spends its daily budget on every day its schedule and the spend window
+    allow, whatever the simulation does, so this is known before any run: an unplanned
+    channel at the base strategy's budget, a planned ``daily_budget`` at its ``low``
+    (per period, or in place of ``daily_budget`` as the plan sets it). The spend of other
+    levers (rewards, coupons, messages) depends on the users the simulation brings, and is
+    counted only by the budget constraint as trials run.
+
+    Returns:
+        ``strategy.paid_ads.<channel>`` → its spend, for channels that spend anything.
+
+    """
+    from sim.levers.paid_ads import PaidAds
+
+    planned = {v.key: v for v in plan.variables.values()}
+    window, start = run.strategy.spend_window, run.population.start_weekday
+    out = {}
+    for channel, base in run.strategy.paid_ads.items():
+        key = f"strategy.paid_ads.{channel}"
+        var = planned.get(f"{key}.daily_budget")
+        cfg = base  # the channel as the plan sets it at its lows
+        if var is not None and var.per_period:
+            cfg = dataclasses.replace(
+                base, period_budgets=[var.low] * plan_periods(run, plan), period_days=plan.period_days
+            )
+        elif var is not None:
+            cfg = dataclasses.replace(base, daily_budget=var.low)
+        lever = PaidAds(channel, cfg, window)
+        days = (d for d in range(run.horizon_days) if cfg.schedule.is_on(d, (start + d) % 7) and window.contains(d))
+        spend = sum_in_order(lever.budget_on(d) for d in days)
+        if spend > 0:
+            out[key] = spend
+    return out
+
+
+def _check_fixed_spend(plan: PlanConfig, run: Config) -> None:
+    """Refuse a budget below the ad spend every plan has: every trial would break it."""
+    fixed = ad_spend_every_plan_has(run, plan)
+    total = sum_in_order(fixed.values())
+    if total > plan.budget:
+        planned = {v.key.rsplit(".", 1)[0] for v in plan.variables.values() if v.key.endswith(".daily_budget")}
+        parts = "; ".join(
+            f"{key}: {spend:,.0f}, {'planned, at its low' if key in planned else 'not planned'}"
+            for key, spend in fixed.items()
+        )
+        raise ConfigError(
+            "plan.budget",
+            plan.budget,
+            f"at least {total:,.0f}, the ad spend that every plan has ({parts}); plan or lower those budgets",
+        )
+
+
 def check_plan(plan: PlanConfig, run: Config) -> PlanConfig:
     """Every range and cross-field rule of a plan, against its base run config.
 
@@ -236,6 +290,7 @@ def check_plan(plan: PlanConfig, run: Config) -> PlanConfig:
     floor = sum_in_order(v.min_spend or 0.0 for v in plan.variables.values())
     if floor > plan.budget:
         raise ConfigError("plan.budget", plan.budget, f"at least the sum of the variables' min_spend = {floor:g}")
+    _check_fixed_spend(plan, run)
     for i, b in enumerate(plan.frontier_budgets):
         if not 0 < b <= 1:
             raise ConfigError(f"plan.frontier_budgets[{i}]", b, "a share of plan.budget in (0, 1]")
