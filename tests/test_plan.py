@@ -590,6 +590,40 @@ def test_the_plans_log_line_shows_each_objective_as_its_unit_reads(metric, value
     assert _objective_number(metric, value) == text
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "stepped"),
+    [
+        (ADS_ONLY["search"], 0.0, 75.0),  # from 0: 5 % of the 0-1500 searched, not 0 x 1.05 = 0 (no ROI)
+        (ADS_ONLY["search"], 200.0, 210.0),
+        (ADS_ONLY["search"], 1450.0, 1450.0 * 0.95),  # + 5 % would pass high: down
+        (VariableConfig(key="strategy.onboarding.days", low=1, high=30), 10.0, 11.0),  # 10.5 rounds back to 10
+        (VariableConfig(key="strategy.onboarding.days", low=1, high=20), 20.0, 19.0),  # at high: down by at least 1
+        (replace(ADS_ONLY["search"], per_period=True), [0.0, 200.0], [75.0, 210.0]),
+    ],
+)
+def test_each_lever_steps_for_its_marginal_roi_including_from_0(variable, value, stepped):
+    from sim.app.plan import marginal_value
+
+    run, plan = _ads_plan()
+    assert marginal_value(run, plan, variable, value) == pytest.approx(stepped)
+
+
+def test_a_lever_at_0_gets_a_marginal_roi_and_the_page_gives_the_step_used():
+    """Every lever at 0 had no marginal ROI (0 x 1.05 is 0), and the page said "+1 %" for a step of 5 %."""
+    from sim.app.plan import _marginal
+    from sim.output.plan_report import _step_text, marginal_roi_definition
+
+    run, plan = _ads_plan(budget=15_000.0)
+    planner = Planner(run, plan, LocalEvaluator(1))
+    best = planner.evaluate([{"search": 0.0, "social": 0.0}])[0]
+    marginal, steps = _marginal(planner, best)
+    assert all(np.isfinite(marginal[label][0]) for label in ("paid_ads_search", "paid_ads_social")), marginal
+    assert steps["paid_ads_search"] == {"from": 0.0, "to": pytest.approx(0.05 * 500)}  # 15,000 / 30 days: 500 a day
+    assert _step_text({"from": 0.0, "to": 25.0}) == "0.000 → 25.000"
+    text = marginal_roi_definition(0.2)
+    assert "20 % higher" in text and "1 %" not in text
+
+
 def test_response_curve_mode_allocates_within_the_budget(tmp_path):
     run, plan = _ads_plan("plan.mode=response", budget=15_000.0)
     result = make_plan(run, plan, tmp_path / "p", evaluator=LocalEvaluator(1), progress=False)

@@ -59,6 +59,7 @@ from sim.app.plan_config import (
     PLAN_CONFIG_NAME,
     PlanConfig,
     VariableConfig,
+    knob_is_whole,
     load_plan_config,
     plan_periods,
     register_plan_schema,
@@ -623,6 +624,8 @@ class PlanResult:
         simulations: Simulations run (this session).
         seconds: Wall time (this session).
         step_seconds: Time spent stepping models (this session).
+        marginal_steps: Each lever's step for its marginal ROI: ``{"from": value, "to": value}``
+            (lists for a per-period variable; see :func:`marginal_value`).
 
     """
 
@@ -639,6 +642,7 @@ class PlanResult:
     simulations: int
     seconds: float
     step_seconds: float
+    marginal_steps: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _trial_rows(study: Any, run: Config, plan: PlanConfig) -> list[dict[str, Any]]:
@@ -682,19 +686,48 @@ def _choose(rows: list[dict[str, Any]], plan: PlanConfig) -> tuple[dict[str, Any
     return best, message
 
 
-def _marginal(planner: Planner, best: Candidate) -> dict[str, tuple[float, float, float]]:
-    """(ΔGP − ΔC)/ΔC per seed between the plan and the plan with one variable ``marginal_step`` higher."""
-    plan = planner.plan
-    out: dict[str, tuple[float, float, float]] = {}
+def marginal_value(run: Config, plan: PlanConfig, var: VariableConfig, value: Any) -> Any:
+    """A variable's value one marginal step from the plan's, for its lever's marginal ROI.
+
+    The step is ``marginal_step`` of the value, up, or down where up would pass ``high``;
+    from 0, where a share of the value moves nothing, it is ``marginal_step`` of the range
+    searched (the lever's first step); a whole-number knob moves by at least 1, or the
+    rounded value would not move. A per-period variable steps each period's value.
+    """
+    step = plan.marginal_step
+    whole = knob_is_whole(run, var.key)
+    top = search_high(run, plan, var)
+
+    def stepped(v: float) -> float:
+        up = v * (1.0 + step) if v > 0 else var.low + step * (top - var.low)
+        up = float(max(round(up), v + 1)) if whole else up
+        if up <= var.high:
+            return up
+        down = float(min(round(v * (1.0 - step)), v - 1)) if whole else v * (1.0 - step)
+        return max(down, var.low)
+
+    return [stepped(v) for v in value] if var.per_period else stepped(value)
+
+
+def _marginal(
+    planner: Planner, best: Candidate
+) -> tuple[dict[str, tuple[float, float, float]], dict[str, dict[str, Any]]]:
+    """(ΔGP − ΔC)/ΔC per seed between the plan and the plan with one variable a marginal step away.
+
+    Returns:
+        Per lever: (mean, low, high) over seeds, NaN where the step changes no spend; and
+        the step taken (``from``, ``to``; :func:`marginal_value`).
+
+    """
+    plan, run = planner.plan, planner.run
+    steps: dict[str, dict[str, Any]] = {}
     names, bumped = [], []
     for name, var in plan.variables.items():
-        value = best.values[name]
-        factor = 1.0 + plan.marginal_step
-        moved = [v * factor for v in value] if var.per_period else value * factor
-        if not var.per_period and moved > var.high:
-            moved = value * (1.0 - plan.marginal_step)
+        moved = marginal_value(run, plan, var, best.values[name])
         names.append(name)
         bumped.append({**best.values, name: moved})
+        steps[lever_label(var.key)] = {"from": best.values[name], "to": moved}
+    out: dict[str, tuple[float, float, float]] = {}
     for name, cand in zip(names, planner.evaluate(bumped), strict=True):
         d_gross = np.array([c.revenue - b.revenue for c, b in zip(cand.outcomes, best.outcomes, strict=True)])
         d_cost = np.array([c.cost - b.cost for c, b in zip(cand.outcomes, best.outcomes, strict=True)])
@@ -702,7 +735,7 @@ def _marginal(planner: Planner, best: Candidate) -> dict[str, tuple[float, float
             roi = np.where(d_cost != 0, (planner.margin * d_gross - d_cost) / d_cost, np.nan)
         mean, lo, hi, _n = t_interval(roi)
         out[lever_label(plan.variables[name].key)] = (mean, lo, hi)
-    return out
+    return out, steps
 
 
 def _response_simulations(plan: PlanConfig) -> int:
@@ -842,7 +875,7 @@ def make_plan(
                     broken = ", ".join(k for k, v in best.constraints.items() if v > 0)
                     message = f"the verified allocation breaks: {broken}"
             base = planner.evaluate_config(run)
-            marginal = _marginal(planner, best)
+            marginal, marginal_steps = _marginal(planner, best)
             response = _response(planner, best.values, alone=False)
         planner.on_simulated = None
         result = PlanResult(
@@ -855,6 +888,7 @@ def make_plan(
             frontier=pd.DataFrame(_frontier_rows(rows, plan)),
             response=pd.DataFrame(response),
             marginal=marginal,
+            marginal_steps=marginal_steps,
             message=message,
             simulations=planner.simulations,
             seconds=time.perf_counter() - started,
@@ -969,7 +1003,11 @@ def plan_summary(result: PlanResult, out: Path) -> dict[str, Any]:
             "difference": {m: _interval(best.series(m) - base.series(m)) for m in PLAN_METRICS},
             "spend_nothing": {"objective": nothing, "spend": 0.0},
             "gain_over_base": _interval(best.series(metric) - base.series(metric)),
-            "marginal_roi": {k: {"mean": m, "low": lo, "high": hi} for k, (m, lo, hi) in result.marginal.items()},
+            "marginal_step": plan.marginal_step,
+            "marginal_roi": {
+                k: {"mean": m, "low": lo, "high": hi, **result.marginal_steps.get(k, {})}
+                for k, (m, lo, hi) in result.marginal.items()
+            },
             "seeds": [o.seed for o in best.outcomes],
             "per_seed": best.metrics,
             "trials": len(result.trials),

@@ -33,6 +33,7 @@ __all__ = [
     "PlanConfig",
     "PlanRunConfig",
     "VariableConfig",
+    "knob_is_whole",
     "load_plan_config",
     "plan_periods",
     "register_plan_schema",
@@ -164,6 +165,12 @@ def _field_of(cfg: Any, parts: list[str]) -> tuple[Any, dataclasses.Field | None
         return None, None
     fields = {f.name: f for f in dataclasses.fields(node)}
     return node, fields.get(parts[-1])
+
+
+def knob_is_whole(run: Config, key: str) -> bool:
+    """Whether the knob at a dotted config key takes whole numbers (the planner rounds it)."""
+    _node, f = _field_of(run, key.split("."))
+    return f is not None and f.type in ("int", int)
 
 
 def _check_variable(name: str, var: VariableConfig, run: Config) -> None:

@@ -206,6 +206,29 @@ def plan_verdict(summary: Mapping[str, Any]) -> Verdict:
     )
 
 
+def marginal_roi_definition(step: float | None) -> str:
+    """What the plan's marginal ROI is, with the step its ``plan.marginal_step`` gave (None: a plan.json without it)."""
+    share = "marginal_step" if step is None else percent(step, 0)
+    return (
+        "What the next step of a lever's variable returns: (Δ gross profit − Δ cost) / Δ cost against a rerun "
+        f"with that variable {share} higher (lower where higher would leave its bounds; from 0, {share} of the "
+        "range searched, the lever's first step; a whole-number knob moves by at least 1), the others at the plan; "
+        "the step column gives each. Above 0: more budget still pays; below: spend less there. "
+        "Empty (—) where the step changes no spend, as for a lever that costs nothing."
+    )
+
+
+def _step_text(roi: Mapping[str, Any] | None) -> str:
+    """A lever's marginal step as ``from → to`` (per-period values as lists)."""
+    if not roi or "from" not in roi:
+        return "—"
+
+    def shown(v: Any) -> str:
+        return "[" + ", ".join(number(x, 3) for x in v) + "]" if isinstance(v, list) else number(v, 3)
+
+    return f"{shown(roi['from'])} → {shown(roi['to'])}"
+
+
 def _interval_cell(d: Mapping[str, Any] | None, fmt: Any, key: str = "") -> Cell:
     e = _estimate(d)
     return Cell(with_half_width(e.value, e.half_width, fmt), e.value if e.known else None, numeric=True, key=key)
@@ -251,6 +274,7 @@ def _page(summary: Mapping[str, Any], images: dict[str, tuple[str, bytes]] | Non
                 Cell(a["key"]),
                 Cell(shown, None if isinstance(value, list) else value, numeric=True, key=f"{name}.value"),
                 Cell(cash(a["lever_spend"]), a["lever_spend"], numeric=True, key=f"{name}.spend"),
+                Cell(_step_text(summary["marginal_roi"].get(a["lever"])), key=f"{name}.marginal_step"),
                 _interval_cell(summary["marginal_roi"].get(a["lever"]), lambda x: ratio(x, 2), f"{name}.marginal_roi"),
             ]
         )
@@ -259,6 +283,7 @@ def _page(summary: Mapping[str, Any], images: dict[str, tuple[str, bytes]] | Non
         "config key",
         Cell("value", numeric=True),
         Cell("lever spend", numeric=True),
+        "marginal step",
         Cell("marginal ROI", numeric=True),
     ]
     lines.append("<h2>Allocation</h2>" + table_html(header, alloc_rows))
@@ -299,6 +324,8 @@ def _page(summary: Mapping[str, Any], images: dict[str, tuple[str, bytes]] | Non
             "seeds",
         ],
     )
+    step = summary.get("marginal_step")
+    terms = [(t, marginal_roi_definition(step) if t == "marginal ROI" else d) for t, d in terms]
     risk = summary["risk"]
     terms.append(
         (
