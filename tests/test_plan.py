@@ -631,6 +631,29 @@ def test_response_curve_mode_allocates_within_the_budget(tmp_path):
     assert set(result.response["variable"]) == {"search", "social"}
 
 
+def test_response_mode_writes_no_frontier_and_its_page_says_why(tmp_path):
+    """Response mode wrote a frontier of its one verified plan: NaN at every level below its spend (all of them
+    when it spent a little over the budget, as the benchmark's does), and that plan again at every other level."""
+    from sim.output.plan_report import NO_FRONTIER_IN_RESPONSE_MODE
+
+    out = tmp_path / "p"
+    run, plan = _ads_plan("plan.mode=response", budget=15_000.0)
+    result = make_plan(run, plan, out, evaluator=LocalEvaluator(1), progress=False)
+    assert result.frontier is None
+    out.mkdir()
+    (out / "frontier.parquet").write_bytes(b"an earlier search plan's")
+    files = write_plan(result, out)
+    assert "frontier.parquet" not in files and "plan_frontier.png" not in files and "plan_response.png" in files
+    assert not (out / "frontier.parquet").exists()  # the earlier plan's frontier does not pass for this one's
+    assert NO_FRONTIER_IN_RESPONSE_MODE in (out / "report.html").read_text()
+    run, plan = _ads_plan(budget=15_000.0, trials=2, batch_size=2)  # the other side: search mode has its frontier
+    result = make_plan(run, plan, tmp_path / "s", evaluator=LocalEvaluator(1), progress=False)
+    files = write_plan(replace(result, run=replace(result.run, figures=False)), tmp_path / "s")
+    assert (
+        "frontier.parquet" in files and NO_FRONTIER_IN_RESPONSE_MODE not in (tmp_path / "s" / "report.html").read_text()
+    )
+
+
 def test_ad_budgets_can_be_planned_per_period(tmp_path):
     run, plan = _load("plan.period_days=10", "plan.trials=4", "plan.batch_size=2")
     variables = {"search": replace(ADS_ONLY["search"], per_period=True)}

@@ -617,7 +617,8 @@ class PlanResult:
         config: The run config of the chosen plan (its strategy is ``best_strategy.yaml``).
         base: The base strategy on the same seeds.
         trials: One row per trial (search mode) or per verified allocation (response mode).
-        frontier: Best score at each budget level.
+        frontier: Best score at each budget level; None in response mode, which verifies one
+            allocation (the whole budget's) and so has no best plan at lower budgets to show.
         response: Each variable's response curve around the plan.
         marginal: Marginal ROI of each variable's lever at the plan: (mean, low, high) over seeds.
         message: A note for the user (e.g. a target the budget cannot reach), or None.
@@ -635,7 +636,7 @@ class PlanResult:
     config: Config
     base: Candidate
     trials: Any
-    frontier: Any
+    frontier: Any | None
     response: Any
     marginal: dict[str, tuple[float, float, float]]
     message: str | None
@@ -885,7 +886,7 @@ def make_plan(
             config=apply_values(run, plan, best.values),
             base=base,
             trials=pd.DataFrame(rows),
-            frontier=pd.DataFrame(_frontier_rows(rows, plan)),
+            frontier=pd.DataFrame(_frontier_rows(rows, plan)) if plan.mode == "search" else None,
             response=pd.DataFrame(response),
             marginal=marginal,
             marginal_steps=marginal_steps,
@@ -1036,8 +1037,9 @@ def write_plan(result: PlanResult, out: Path) -> list[str]:
     """Write the plan's files into ``out``, all of them or none (:func:`sim.output.files.write_all`); their names.
 
     The figures are drawn only with the run's ``figures`` (without, the page says they were
-    not drawn); once the files are written, an earlier plan's figure that this plan did not
-    draw is removed, so none passes for this plan's.
+    not drawn), and a response-mode plan has no frontier (the page says why); once the files
+    are written, an earlier plan's frontier or figure that this plan did not write is
+    removed, so none passes for this plan's.
 
     Returns:
         The files' paths relative to ``out``, in the order they are listed (``plan.json``
@@ -1056,7 +1058,8 @@ def write_plan(result: PlanResult, out: Path) -> list[str]:
     )
     files: dict[Path, Callable[[Path], None]] = {out / "plan.json": lambda p: p.write_text(summary_text, "utf-8")}
     for name, table in (("trials", result.trials), ("frontier", result.frontier), ("response", result.response)):
-        files[out / f"{name}.parquet"] = lambda p, t=table: t.to_parquet(p, index=False)
+        if table is not None:  # no frontier in response mode
+            files[out / f"{name}.parquet"] = lambda p, t=table: t.to_parquet(p, index=False)
     files[out / "best_strategy.yaml"] = lambda p: p.write_text(strategy, "utf-8")
     files[out / "strategy" / "best_strategy.yaml"] = lambda p: p.write_text(strategy, "utf-8")
     files[out / "population" / "plan_population.yaml"] = lambda p: p.write_text(population, "utf-8")
@@ -1065,9 +1068,9 @@ def write_plan(result: PlanResult, out: Path) -> list[str]:
     )
     files.update(report)
     write_all(files)
-    for name in FIGURE_NAMES:  # an earlier plan's figure this one did not draw would pass for its own
-        if out / f"{name}.png" not in files:
-            (out / f"{name}.png").unlink(missing_ok=True)
+    for path in (out / "frontier.parquet", *(out / f"{name}.png" for name in FIGURE_NAMES)):
+        if path not in files:  # an earlier plan's file that this one did not write would pass for its own
+            path.unlink(missing_ok=True)
     return [path.relative_to(out).as_posix() for path in files]
 
 

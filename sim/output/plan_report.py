@@ -234,11 +234,16 @@ def _interval_cell(d: Mapping[str, Any] | None, fmt: Any, key: str = "") -> Cell
     return Cell(with_half_width(e.value, e.half_width, fmt), e.value if e.known else None, numeric=True, key=key)
 
 
+#: Why a response-mode plan has no efficient frontier (its page says so in place of the figure).
+NO_FRONTIER_IN_RESPONSE_MODE = (
+    "No efficient frontier: response mode simulates one allocation, the split of the whole budget, so it has "
+    "no best plan at lower budgets to show (plan.mode=search gives the frontier at plan.frontier_budgets)."
+)
 #: What the page says in place of its figures for a plan run with ``figures=false``.
 FIGURES_NOT_DRAWN = "Figures were not drawn (figures=false); run the plan again without it to draw them."
 
 
-def _page(summary: Mapping[str, Any], images: dict[str, tuple[str, bytes]] | None) -> str:
+def _page(summary: Mapping[str, Any], images: dict[str, tuple[str, bytes]] | None, *, frontier: bool = True) -> str:
     cur = summary["currency"]
 
     def cash(x: Any) -> str:
@@ -341,10 +346,13 @@ def _page(summary: Mapping[str, Any], images: dict[str, tuple[str, bytes]] | Non
     )
     lines.append(definitions_html(terms))
     lines.append(f"<p>Run the plan as a strategy: <code>{html.escape(summary['reproduce'])}</code></p>")
+    lines.append("<h2>Figures</h2>")
+    if not frontier:
+        lines.append(f"<p>{html.escape(NO_FRONTIER_IN_RESPONSE_MODE)}</p>")
     if images is None:
-        lines.append(f"<h2>Figures</h2><p>{html.escape(FIGURES_NOT_DRAWN)}</p>")
+        lines.append(f"<p>{html.escape(FIGURES_NOT_DRAWN)}</p>")
     else:
-        lines.append("<h2>Figures</h2>" + "".join(figure_html(n, png, cap) for n, (cap, png) in images.items()))
+        lines.append("".join(figure_html(n, png, cap) for n, (cap, png) in images.items()))
     return page(f"opsim plan — {summary['plan']}", "<h1>opsim plan</h1>" + "".join(lines))
 
 
@@ -366,7 +374,7 @@ def plan_report_files(
     out: Path,
     summary: Mapping[str, Any],
     trials: pd.DataFrame,
-    frontier: pd.DataFrame,
+    frontier: pd.DataFrame | None,
     response: pd.DataFrame,
     *,
     figures: bool = True,
@@ -377,7 +385,8 @@ def plan_report_files(
         out: The plan's folder.
         summary: The content of ``plan.json``.
         trials: The trials table.
-        frontier: The frontier table.
+        frontier: The frontier table; None for a response-mode plan, which has none (the page
+            says why: :data:`NO_FRONTIER_IN_RESPONSE_MODE`).
         response: The response curves around the plan.
         figures: Draw the figures; without them only the page is written, saying so
             (:data:`FIGURES_NOT_DRAWN`).
@@ -388,21 +397,22 @@ def plan_report_files(
 
     """
     if not figures:
-        text = _page(summary, None)
+        text = _page(summary, None, frontier=frontier is not None)
         return {out / "report.html": lambda p: p.write_text(text, encoding="utf-8")}
     metric = summary["objective"]["metric"]
     maximize = summary["objective"]["name"] != "least_spend"
     drawn = {
-        "plan_allocation": ("Spend per lever at the plan; labels give the knob values.", allocation_figure(summary)),
-        "plan_frontier": (
+        "plan_allocation": ("Spend per lever at the plan; labels give the knob values.", allocation_figure(summary))
+    }
+    if frontier is not None:
+        drawn["plan_frontier"] = (
             "Best plan found at each budget level, with its 95 % interval over seeds.",
             frontier_figure(frontier, _frontier_metric(frontier, metric), summary.get("currency", "")),
-        ),
-        "plan_response": (
-            "Each lever's response around the plan: incremental gross profit against its spend.",
-            response_figure(response, summary),
-        ),
-    }
+        )
+    drawn["plan_response"] = (
+        "Each lever's response around the plan: incremental gross profit against its spend.",
+        response_figure(response, summary),
+    )
     if len(trials) > 1:
         drawn["plan_history"] = (
             "Score of every trial and the best feasible score so far.",
@@ -412,6 +422,6 @@ def plan_report_files(
     files: dict[Path, Callable[[Path], None]] = {
         out / f"{name}.png": lambda p, b=png: p.write_bytes(b) for name, (_caption, png) in images.items()
     }
-    text = _page(summary, images)
+    text = _page(summary, images, frontier=frontier is not None)
     files[out / "report.html"] = lambda p: p.write_text(text, encoding="utf-8")
     return files
