@@ -22,7 +22,10 @@ every worker draws the same data with the same code.
 The ``opsim`` command starts them before its own imports when its arguments ask for a
 single run that may draw (:mod:`sim.app.start`), and uses them if the run draws; a sweep
 does not use them (its jobs already use the cores). Workers ignore Ctrl-C (the caller handles it and
-shuts them down), and a broken worker pool only means drawing in the caller.
+shuts them down), and a broken worker pool only means drawing in the caller. The warnings a
+worker's drawing raises are sent back and raised again in the caller, each once (as if it had
+drawn them): the ``opsim`` command shows them with its own, and two workers that both lack a
+CJK font give one :class:`~sim.output.style.MissingFontWarning`, not one each.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -78,6 +82,10 @@ MAX_SEARCHED_FIGURES = 12
 PRELOADED_MODULES = ("pyarrow", "pandas", "scipy.special", "matplotlib.figure")
 #: Size of the figure each worker draws when it starts, to load fonts and the PNG writer.
 WARM_UP_INCHES = (2.0, 1.0)
+
+#: A warning raised in a worker, sent back to be raised again: message, category, file and line.
+#: (Unpickling the category imports its module: for matplotlib's or opsim's style module, matplotlib.)
+RaisedWarning = tuple[str, type[Warning], str, int]
 
 
 def share_out(names: list[str], shares: int) -> list[list[str]]:
@@ -159,6 +167,19 @@ def draw_pngs(data: FolderData, names: list[str]) -> dict[str, bytes]:
             plots.save_png(draw_figure(data, name), buf)
             out[name] = buf.getvalue()
     return out
+
+
+def _draw_share(data: FolderData, names: list[str]) -> tuple[dict[str, bytes], list[RaisedWarning]]:
+    """What a worker runs: :func:`draw_pngs`, and the warnings raised meanwhile, for the caller to raise again."""
+    with warnings.catch_warnings(record=True) as caught:
+        drawn = draw_pngs(data, names)
+    return drawn, [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+
+
+def _raise_again(raised: list[RaisedWarning]) -> None:
+    """Raise the workers' warnings in this process, each distinct one once, in the order they came."""
+    for message, category, filename, lineno in dict.fromkeys(raised):
+        warnings.warn_explicit(message, category, filename, lineno)
 
 
 def _prepare() -> None:
@@ -269,13 +290,17 @@ class FigureWorkers:
             from sim.output.run_report import figure_data
 
             shares = share_out(names, self.processes)
-            jobs = [self._pool.submit(draw_pngs, figure_data(data, share), share) for share in shares]
+            jobs = [self._pool.submit(_draw_share, figure_data(data, share), share) for share in shares]
             out: dict[str, bytes] = {}
+            raised: list[RaisedWarning] = []
             for job in jobs:
-                out.update(job.result())
+                drawn, caught = job.result()
+                out.update(drawn)
+                raised += caught
         except BrokenProcessPool:
             self.close()
             return None
+        _raise_again(raised)
         return {name: out[name] for name in names}
 
     def close(self) -> None:

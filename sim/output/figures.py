@@ -41,6 +41,7 @@ from sim.output.style import (
     compact_formatter,
     house_style,
     money_formatter,
+    one_warning_for_missing_cjk_font,
     percent_formatter,
     text_colour_on,
 )
@@ -120,9 +121,10 @@ def save_png(fig: Figure, target: Target) -> None:
     before the heatmap's numbers and the growth bars became collections). Settings that
     make ``savefig`` do more than that (another ``savefig.dpi``, facecolour or bounding
     box, transparency) are left to ``savefig`` itself. The pixels are then written by
-    :func:`_write_png`.
+    :func:`_write_png`. Where no CJK font is installed, CJK text gives one warning that says
+    so (:func:`~sim.output.style.one_warning_for_missing_cjk_font`), not one per character.
     """
-    with house_style():
+    with house_style(), one_warning_for_missing_cjk_font():
         if not _one_drawing_is_savefig(fig):
             fig.savefig(target, format="png")
             return
