@@ -146,3 +146,111 @@ def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     plots.save_png(fig, buf)
     return buf.getvalue()
+
+
+#: A subtitle as long as a run's can be: a long population and strategy name, many overrides.
+LONG_TITLE = (
+    "consumer_app_eu_and_apac_markets: market of 1,000,000 users (200,000 simulated), 365 days, "
+    "strategy retention_first_with_push_and_winback, seed 12, overrides strategy.push.messages_per_week=3 "
+    "strategy.paid_ads.tiktok.daily_budget=400"
+)
+
+
+def _titles_outside(fig: Figure) -> list[str]:
+    """The titles (of each Axes, left, centre and right, and the figure's) not wholly inside the figure."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    bounds = fig.bbox
+    titles = [t for ax in fig.axes for t in (ax.title, ax._left_title, ax._right_title)]
+    titles += [fig._suptitle] if fig._suptitle is not None else []
+    outside = []
+    for text in titles:
+        if not text.get_text():
+            continue
+        box = text.get_window_extent(renderer)
+        if box.x0 < bounds.x0 or box.x1 > bounds.x1 or box.y0 < bounds.y0 or box.y1 > bounds.y1:
+            outside.append(text.get_text())
+    return outside
+
+
+def _curves(n: int = 3) -> list:
+    from sim.output.sweep_report import RetentionCurve
+
+    days = np.arange(91)
+    mean = 0.5 * np.exp(-days / 20)
+    return [
+        RetentionCurve(f"daily_budget={100 * 2**i}", (1 - i / 10) * mean, np.full(91, 0.02), np.full(91, 1000.0))
+        for i in range(n)
+    ]
+
+
+def _swept_jobs() -> pd.DataFrame:
+    """Three swept keys, two seeds: the response figure averages over two long key names in its title."""
+    keys = ("strategy.paid_ads.tiktok.daily_budget", "strategy.push.messages_per_week", "strategy.referral.invite_rate")
+    rows = [
+        {"job": "j", "point": "p", "seed": seed, "days": 90, keys[0]: b, keys[1]: m, keys[2]: r, "profit": b * m * r}
+        for b in (100, 200)
+        for m in (1, 2, 3)
+        for r in (0.1, 0.2, 0.3)
+        for seed in (0, 1)
+    ]
+    return pd.DataFrame(rows)
+
+
+def _on_axes(width: float):
+    """A notebook's own Axes of ``width`` inches (made outside the house style, as a user's would be)."""
+    return Figure(figsize=(width, 4)).add_subplot()
+
+
+def _long_title_figures() -> dict[str, Figure]:
+    from sim.output.sweep_report import retention_curves_figure, sweep_response_figure
+
+    curve, users = 0.5 * np.exp(-np.arange(91) / 20), np.full(91, 1000.0)
+    calibration = pd.DataFrame({"day": [1, 2, 3], "observed": [0.3, 0.2, 0.15], "fitted": [0.31, 0.19, 0.15]})
+    funnel = {"aware": 1000, "acquired": 400, "retained": 100, "activated": 50}
+    days = np.arange(30)
+    daily = pd.DataFrame(
+        {"day": days, "new": 10, "retained": 20, "activated": 5, "dormant": days, "churned": 2 * days, "dau": 30}
+    )
+    daily = daily.assign(cost_total=5.0, gross_profit=1.0 + days / 10)
+    weeks = pd.DataFrame(
+        {"week": range(5), "new": 10, "retained": 20, "resurrected": 2, "churned": 8, "quick_ratio": 1.5, "active": 32}
+    )
+    triangle = pd.DataFrame({"cohort_week": [0, 1], "cohort_size": [10, 10], "w0": 1.0, "w1": [0.4, 0.3], "w2": 0.2})
+    strategy = "retention_first_with_push_winback_and_referrals"
+    return {
+        "sweep_retention": retention_curves_figure(_curves()),
+        "sweep_retention on a 6-inch Axes": retention_curves_figure(_curves(), ax=_on_axes(6)),
+        "sweep_response": sweep_response_figure(_swept_jobs(), "strategy.paid_ads.tiktok.daily_budget", "profit"),
+        "retention": plots.retention_figure(curve, users, LONG_TITLE),
+        "retention_groups": plots.retention_groups_figure(_groups(("casual", "core")), LONG_TITLE),
+        "funnel": plots.funnel_figure(funnel, LONG_TITLE),
+        "calibration": plots.calibration_figure(calibration, LONG_TITLE),
+        "stages": plots.stages_figure(daily, LONG_TITLE),
+        "growth": plots.growth_figure(weeks, LONG_TITLE),
+        "cohort_heatmap": plots.cohort_heatmap_figure(triangle, LONG_TITLE),
+        "payback": plots.payback_figure(daily, {"currency": "USD", "payback_day": None}, strategy),
+    }
+
+
+@pytest.mark.parametrize("name", list(_long_title_figures()))
+def test_a_long_title_is_wholly_inside_the_figure(name):
+    assert _titles_outside(_long_title_figures()[name]) == []
+
+
+def _title_box(fig: Figure):
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return fig.axes[0]._left_title.get_window_extent(canvas.get_renderer())
+
+
+def test_only_a_title_that_would_leave_the_figure_is_wrapped():
+    """A title that fits is drawn as it is (two lines: title and subtitle); a long one takes more lines."""
+    funnel = {"aware": 10, "acquired": 4, "retained": 1, "activated": 1}
+    short = plots.funnel_figure(funnel, "consumer_app, 90 days")
+    drawn = _title_box(short)
+    short.axes[0]._left_title.set_wrap(False)
+    assert _title_box(short).bounds == drawn.bounds
+    long = _title_box(plots.funnel_figure(funnel, LONG_TITLE))
+    assert long.height > 1.5 * drawn.height  # two lines more at least

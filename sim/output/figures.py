@@ -105,7 +105,7 @@ def _no_data(ax: Axes, title: str, text: str = NO_USERS_TEXT) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(title)
+    ax.set_title(title, wrap=True)
 
 
 def save_png(fig: Figure, target: Target) -> None:
@@ -167,8 +167,16 @@ def _one_drawing_is_savefig(fig: Figure) -> bool:
 
 
 def _title(ax: Axes, title: str, subtitle: str = "") -> None:
-    """A bold title with an optional smaller second line (kept inside the figure by constrained layout)."""
-    ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), fontweight="bold", loc="left")
+    """A bold title with an optional second line, wrapped where a line would leave the figure.
+
+    The subtitle (what was simulated) grows with the population's and strategy's names; a
+    line too long for the figure was cut at its edge (constrained layout moves titles, it
+    does not break them: a paid_growth run's funnel title ended in "strategy pai"), so
+    matplotlib wraps it at spaces to the figure's right edge (``wrap=True``), at each
+    drawing. A title that fits keeps its lines; matplotlib lays a wrapped text out from its
+    first line, so a two-line title sits about 2 px nearer its Axes than it did unwrapped.
+    """
+    ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), fontweight="bold", loc="left", wrap=True)
 
 
 def _pooled_band(ax: Axes, n: np.ndarray, d: np.ndarray, users: np.ndarray, colour: str, label: str) -> None:
@@ -283,7 +291,9 @@ def retention_groups_figure(measures: pd.DataFrame, title: str, *, fig: Figure |
             ax.legend(loc="upper right")
             ax.set_ylabel("classic retention D_N (% of cohort)")
             _title(ax, f"By {by}")
-        fig.suptitle(f"Retention by acquisition channel and segment\n{title}", x=0.01, ha="left", fontsize=10.5)
+        fig.suptitle(
+            f"Retention by acquisition channel and segment\n{title}", x=0.01, ha="left", fontsize=10.5, wrap=True
+        )
     return fig
 
 
@@ -513,7 +523,7 @@ def baseline_comparison_figure(
             ax.set_ylim(bottom=0)
             _title(ax, label)
         axes[0].legend(loc="upper left")
-        fig.suptitle("Strategy vs organic baseline (same seed)", x=0.01, ha="left", fontsize=10.5)
+        fig.suptitle("Strategy vs organic baseline (same seed)", x=0.01, ha="left", fontsize=10.5, wrap=True)
     return fig
 
 
@@ -546,7 +556,7 @@ def spend_response_figure(table: pd.DataFrame, currency: str, *, fig: Figure | N
             ax.set_ylabel("users acquired vs zero budget")
             ax.legend(loc="lower right")
             _title(ax, channel)
-        fig.suptitle("Spend response per ad channel", x=0.01, ha="left", fontsize=10.5)
+        fig.suptitle("Spend response per ad channel", x=0.01, ha="left", fontsize=10.5, wrap=True)
     return fig
 
 

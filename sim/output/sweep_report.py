@@ -235,7 +235,7 @@ def sweep_points_figure(table: pd.DataFrame, currency: str = "", *, fig: Figure 
         title = "Sweep points, best first (highlighted); red: below zero"
         if not np.isfinite(table[f"{metric}_lo"].to_numpy(float)).any():
             title += " — one seed per point: no intervals"
-        fig.suptitle(title, x=0.01, ha="left", fontsize=10.5, fontweight="bold")
+        fig.suptitle(title, x=0.01, ha="left", fontsize=10.5, fontweight="bold", wrap=True)
     return fig
 
 
@@ -310,7 +310,9 @@ def retention_curves_figure(curves: list[RetentionCurve], *, ax: Axes | None = N
         ax.set_ylim(bottom=0)
         ax.legend(loc="upper right", fontsize=8)
         band = "shaded: 95 % interval over seeds" if drew_band else "one seed per point: no interval"
-        ax.set_title(f"Retention of the top {len(curves)} points (mean over seeds; {band})", fontweight="bold")
+        ax.set_title(
+            f"Retention of the top {len(curves)} points (mean over seeds; {band})", fontweight="bold", wrap=True
+        )
     return fig
 
 
@@ -343,7 +345,7 @@ def sweep_heatmap_figure(
         ax.set_xlabel(short[b])
         ax.set_ylabel(short[a])
         fig.colorbar(im, ax=ax, label=f"mean {metric.replace('_', ' ')} ({currency})", format=money_formatter(""))
-        ax.set_title(f"Mean {metric.replace('_', ' ')} over the two swept numbers", fontweight="bold")
+        ax.set_title(f"Mean {metric.replace('_', ' ')} over the two swept numbers", fontweight="bold", wrap=True)
     return fig
 
 
@@ -386,7 +388,7 @@ def sweep_response_figure(
         if others and not pooled:
             ax.legend(fontsize=8)
         note = f", averaged over {', '.join(short[o] for o in others)}" if pooled else ""
-        ax.set_title(f"Response to {short[key]}{note}", fontweight="bold")
+        ax.set_title(f"Response to {short[key]}{note}", fontweight="bold", wrap=True)
     return fig
 
 
