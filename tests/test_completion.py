@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+import sim
 from sim.base.errors import OutputError
 from sim.output import completion
 from sim.output.files import remove_temporaries, write_all, write_atomic
@@ -121,3 +126,44 @@ def test_a_temporary_removed_meanwhile_by_another_cleaner_is_no_error(tmp_path, 
 
     monkeypatch.setattr(Path, "is_file", gone_meanwhile)
     assert remove_temporaries(tmp_path) == [stale]
+
+
+def test_a_marker_names_the_code_that_wrote_it_and_a_sweep_can_ask_for_it(finished, monkeypatch):
+    """A sweep reused jobs computed by older code: the config hash is the same, the code is not."""
+    code = completion.code_fingerprint()
+    assert json.loads((finished / completion.DONE).read_text())["code"] == code
+    assert completion.check_complete(finished, "abc", code=code) is None
+    assert completion.check_complete(finished, "abc", code="f" * 64) == completion.OTHER_CODE
+    marker = json.loads((finished / completion.DONE).read_text())
+    del marker["code"]  # a marker of a version before fingerprints
+    (finished / completion.DONE).write_text(json.dumps(marker))
+    assert completion.check_complete(finished, "abc") is None  # a report still reads the folder
+    assert completion.check_complete(finished, "abc", code=code) == completion.OTHER_CODE
+
+
+def _fingerprint_of(package_parent: Path) -> str:
+    script = "from sim.output.completion import code_fingerprint; print(code_fingerprint())"
+    env = {**os.environ, "PYTHONPATH": str(package_parent)}
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=package_parent, env=env, capture_output=True, text=True, check=True
+    )
+    return proc.stdout.strip()
+
+
+def test_the_code_fingerprint_follows_source_and_presets_not_compiled_files(tmp_path):
+    """Measured on a copy of the package: an edit of a source or a preset changes it, a .pyc does not."""
+    copy = tmp_path / "copy"
+    shutil.copytree(Path(sim.__file__).parent, copy / "sim", ignore=shutil.ignore_patterns("__pycache__"))
+    first = _fingerprint_of(copy)
+    assert first == completion.code_fingerprint()  # a copy of the same code (conf a folder, not a link): the same
+    (copy / "sim" / "core" / "__pycache__").mkdir(exist_ok=True)
+    (copy / "sim" / "core" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+    (copy / "sim" / "notes.txt").write_text("not code")
+    assert _fingerprint_of(copy) == first
+    visits = copy / "sim" / "core" / "visits.py"
+    visits.write_text(visits.read_text() + "\n# an edit\n")
+    second = _fingerprint_of(copy)
+    assert second != first
+    preset = next((copy / "sim" / "conf" / "strategy").glob("*.yaml"))
+    preset.write_text(preset.read_text() + "\n# an edit\n")
+    assert _fingerprint_of(copy) not in (first, second)

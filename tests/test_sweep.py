@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -679,3 +680,51 @@ def test_a_sweep_folder_of_an_earlier_version_is_still_found(tmp_path, monkeypat
     done_before = {p: p.stat().st_mtime_ns for p in out.rglob(sweep.DONE)}
     sim.app.cli.main(argv)  # the same sweep again: its finished jobs are found, none runs, no folder is added
     assert {p: p.stat().st_mtime_ns for p in out.rglob(sweep.DONE)} == done_before
+
+
+class _Lines(logging.Handler):
+    """The messages logged to it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    def text(self) -> str:
+        """Every message so far, one a line."""
+        return "\n".join(self.lines)
+
+
+def test_a_sweep_rerun_by_other_opsim_code_runs_its_finished_jobs_again_and_says_so(tmp_path, sweep_here, monkeypatch):
+    """A code change did not change DONE.json's config hash: the old summaries were reused, mixed with new ones."""
+    out = tmp_path / "code"
+    jobs = ("strategy=winback", "seed=0,1")
+    monkeypatch.setattr(completion, "code_fingerprint", lambda: "a" * 64, raising=False)
+    said, log = _Lines(), logging.getLogger("opsim")
+    monkeypatch.setattr(log, "handlers", [*log.handlers, said])  # Hydra's logging set-up drops pytest's
+    sweep_here(out, *jobs)
+
+    def finished() -> dict[Path, int]:
+        return {p: p.stat().st_mtime_ns for p in out.rglob(sweep.DONE)}
+
+    first = finished()
+    said.lines.clear()
+    sweep_here(out, *jobs)  # the same code: nothing runs, nothing said
+    assert finished() == first and "another opsim code" not in said.text()
+    monkeypatch.setattr(completion, "code_fingerprint", lambda: "b" * 64, raising=False)
+    sweep_here(out, *jobs)
+    second = finished()
+    assert len(second) == 2 and all(second[p] != t for p, t in first.items())  # both ran again
+    assert {json.loads(p.read_text())["code"] for p in second} == {"b" * 64}
+    assert f"2 of 2 finished jobs in {out} run again: another opsim code computed them" in said.text()
+    marker = min(second)  # a marker of a version before fingerprints: no "code"
+    record = json.loads(marker.read_text())
+    del record["code"]
+    marker.write_text(json.dumps(record))
+    said.lines.clear()
+    sweep_here(out, *jobs)
+    assert f"1 of 2 finished jobs in {out} run again" in said.text()
+    third = finished()
+    assert third[marker] != second[marker] and all(third[p] == t for p, t in second.items() if p != marker)

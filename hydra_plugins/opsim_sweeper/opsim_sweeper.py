@@ -73,14 +73,16 @@ class OpsimSweeper(BasicSweeper):
         """The next batch, each job given its folder: ``hydra.sweep.subdir`` = a short, safe name.
 
         Before the first batch the sweep's jobs are recorded in its folder
-        (:func:`sim.app.sweep.record_plan`). The names (:func:`sim.app.sweep.job_folder_names`) are made once for the whole
+        (:func:`sim.app.sweep.record_plan`), and one line says how many finished jobs run
+        again because other opsim code computed them (:func:`sim.app.sweep.rerun_for_code`). The names (:func:`sim.app.sweep.job_folder_names`) are made once for the whole
         sweep: from the values that vary across it, plus a hash of each job's overrides,
         so no swept value can name a folder outside the sweep folder or past 255 bytes.
         """
+        import logging
         from pathlib import Path
 
         from sim.app.config import quote_value
-        from sim.app.sweep import job_folder_names, record_plan
+        from sim.app.sweep import job_folder_names, record_plan, rerun_for_code
 
         batch = super().get_job_batch()
         if self._names is None:
@@ -88,6 +90,9 @@ class OpsimSweeper(BasicSweeper):
             folder = Path(str(self.config.hydra.sweep.dir))
             record_plan(folder, every)  # what the summary counts: this sweep's jobs, not others in the folder
             self._names = job_folder_names(every, folder)
+            line = rerun_for_code(folder, self._names.values())
+            if line:
+                logging.getLogger("opsim").warning(line)
         return [[*job, f"hydra.sweep.subdir={quote_value(self._names[tuple(job)])}"] for job in batch]
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:

@@ -437,13 +437,13 @@ def _jobs_side_by_side(launcher: Any) -> int:
 def _sweep_job(typed: Config, out: Path, overrides: list[str]) -> None:
     """One job of a multirun: skip it if complete, record a failure instead of stopping the sweep.
 
-    Complete means a ``DONE.json`` for this config whose files all match their
-    recorded size and SHA-256; anything else (interrupted, failed, a file deleted
-    or truncated since) runs again. The job's overrides are kept in its folder
-    (``job.json``) before it runs.
+    Complete means a ``DONE.json`` for this config and this opsim's code whose files
+    all match their recorded size and SHA-256; anything else (interrupted, failed, a
+    file deleted or truncated since, computed by other code) runs again. The job's
+    overrides are kept in its folder (``job.json``) before it runs.
     """
     digest = sweep.config_hash(typed)
-    problem = sweep.completion.check_complete(out, digest)
+    problem = sweep.completion.check_complete(out, digest, code=sweep.completion.code_fingerprint())
     if problem is None:
         log.info("already complete, skipped: %s", out)
         return

@@ -18,9 +18,12 @@ resolved config and the size and SHA-256 of every result file
 traceback instead, and the other jobs go on; the sweep then exits non-zero and the
 report lists the failure. Re-running the same sweep into the same folder
 (``hydra.sweep.dir=...``, or ``opsim-report PATH --resume``) skips every job whose
-``DONE.json`` matches its config and whose files all match their recorded size and
-hash, and runs the rest (missing, failed, interrupted, or with a file deleted,
-truncated or changed), so an interrupted sweep costs nothing finished.
+``DONE.json`` matches its config and the code fingerprint of this opsim
+(:func:`sim.output.completion.code_fingerprint`) and whose files all match their
+recorded size and hash, and runs the rest (missing, failed, interrupted, with a file
+deleted, truncated or changed, or computed by other opsim code: the sweeper says how
+many, :func:`rerun_for_code`), so an interrupted sweep costs nothing finished and a
+table never mixes the results of two codes.
 
 At the end of a multirun, :class:`AggregateCallback` aggregates (:func:`aggregate`):
 it removes the previous summary (the files listed in ``SUMMARY.json``), collects
@@ -39,7 +42,7 @@ import json
 import re
 import string
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +77,7 @@ __all__ = [
     "record_failure",
     "record_job",
     "record_plan",
+    "rerun_for_code",
 ]
 
 FAILED = "FAILED.json"
@@ -175,8 +179,30 @@ def job_folder_names(jobs: Sequence[Sequence[str]], sweep_dir: Path | None = Non
 
 
 def job_is_done(out: Path, digest: str) -> bool:
-    """Whether ``out`` holds a complete result of a job with this config hash (every file as recorded)."""
-    return completion.check_complete(out, digest) is None
+    """Whether ``out`` holds a complete result of a job with this config hash, computed by this opsim's code."""
+    return completion.check_complete(out, digest, code=completion.code_fingerprint()) is None
+
+
+def rerun_for_code(sweep_dir: Path, names: Iterable[str]) -> str | None:
+    """The line that says how many of the sweep's finished jobs run again because other opsim code computed them.
+
+    Args:
+        sweep_dir: The sweep folder.
+        names: The folder names of the sweep's jobs (:func:`job_folder_names`).
+
+    Returns:
+        One line, or None where no finished job of the sweep is from other code.
+
+    """
+    code = completion.code_fingerprint()
+    finished = [sweep_dir / name for name in names if completion.check_complete(sweep_dir / name) is None]
+    other = sum((completion.read_marker(job) or {}).get(completion.CODE_KEY) != code for job in finished)
+    if not other:
+        return None
+    return (
+        f"{other} of {counted(len(finished), 'finished job')} in {sweep_dir} run again: "
+        f"another opsim code computed them (the code fingerprint in their {DONE} differs)"
+    )
 
 
 def record_job(out: Path, overrides: Sequence[str]) -> None:

@@ -4,6 +4,7 @@ A run (``opsim``, :meth:`sim.output.result.Result.save`) and every job of a swee
 write their result files atomically, then ``DONE.json``::
 
     {"config_hash": "<SHA-256 of the resolved config>",
+     "code": "<SHA-256 of opsim's source and config files>",
      "files": {"summary.json": {"size": 3512, "sha256": "<hex>"}, ...},
      "seconds": 1.8}
 
@@ -13,6 +14,13 @@ and every file it lists is there with exactly that size and SHA-256
 truncated or edited since, or with a marker of another config, is incomplete:
 resume runs it again. Before a folder is (re)written its old marker is removed
 first (:func:`clear_marker`), so a half-rewritten folder never looks finished.
+
+``code`` is the fingerprint of the opsim code that computed the folder
+(:func:`code_fingerprint`): opsim's version number does not change with every edit
+of its code, its source files do. A sweep asks for it (``check_complete(..., code=...)``)
+before it skips a finished job, so a job computed by other code (or by a version before
+fingerprints, whose marker has none) runs again rather than mixing two codes' results in
+one table; a report over an old folder asks for no fingerprint and reads it as it is.
 """
 
 from __future__ import annotations
@@ -22,15 +30,19 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from sim.output.files import write_json
 
 __all__ = [
+    "CODE_KEY",
     "DONE",
+    "OTHER_CODE",
     "check_complete",
     "clear_marker",
+    "code_fingerprint",
     "config_hash",
     "file_record",
     "read_marker",
@@ -45,6 +57,15 @@ DONE = "DONE.json"
 NOT_IN_HASH = ("progress", "threads", "parallel")
 #: Bytes read at a time while hashing a file.
 HASH_BLOCK_BYTES = 1 << 20
+#: The key of ``DONE.json`` that holds the fingerprint of the code that computed the folder.
+CODE_KEY = "code"
+#: Files of the ``sim`` package (its ``conf`` folder included) whose content makes the code fingerprint:
+#: the source, the config presets and the figures' style.
+CODE_SUFFIXES = (".py", ".yaml", ".mplstyle")
+#: Folders of the package left out of the fingerprint (compiled copies of the source).
+NOT_CODE_DIRS = ("__pycache__",)
+#: Why a complete folder is not a finished job of this opsim: :func:`check_complete`'s phrase.
+OTHER_CODE = f"{DONE} is from another opsim code"
 
 
 def config_hash(config: Any) -> str:
@@ -55,6 +76,26 @@ def config_hash(config: Any) -> str:
     fields = {k: v for k, v in dataclasses.asdict(config).items() if k not in NOT_IN_HASH}
     text = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@cache
+def code_fingerprint() -> str:
+    """SHA-256 of the opsim code: each source, preset and style file of the ``sim`` package, by path and content.
+
+    Computed once per process (some 115 files, a few milliseconds). The ``conf`` folder is
+    followed where it is a link (a source checkout links ``sim/conf`` to ``conf/``), so a
+    checkout and an installed wheel of the same code have the same fingerprint.
+    """
+    package = Path(__file__).resolve().parents[1]
+    paths = []
+    for folder, dirs, names in os.walk(package, followlinks=True):
+        dirs[:] = [d for d in dirs if d not in NOT_CODE_DIRS]
+        paths += [Path(folder, n) for n in names if n.endswith(CODE_SUFFIXES)]
+    digest = hashlib.sha256()
+    for relative, path in sorted((p.relative_to(package).as_posix(), p) for p in paths):
+        digest.update(relative.encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def file_record(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -71,6 +112,8 @@ def file_record(path: str | os.PathLike[str]) -> dict[str, Any]:
 def write_marker(folder: str | os.PathLike[str], names: Iterable[str], digest: str, **extra: Any) -> None:
     """Write ``DONE.json`` listing the size and SHA-256 of each named file of ``folder`` (call it last).
 
+    The marker also records this opsim's :func:`code_fingerprint`.
+
     Args:
         folder: The result folder.
         names: The result files, relative to ``folder``.
@@ -80,7 +123,7 @@ def write_marker(folder: str | os.PathLike[str], names: Iterable[str], digest: s
     """
     folder = Path(folder)
     files = {name: file_record(folder / name) for name in sorted(set(names))}
-    write_json(folder / DONE, {"config_hash": digest, "files": files, **extra})
+    write_json(folder / DONE, {"config_hash": digest, CODE_KEY: code_fingerprint(), "files": files, **extra})
 
 
 def update_marker(folder: str | os.PathLike[str], names: Iterable[str]) -> None:
@@ -108,16 +151,18 @@ def read_marker(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def check_complete(folder: str | os.PathLike[str], digest: str | None = None) -> str | None:
+def check_complete(folder: str | os.PathLike[str], digest: str | None = None, *, code: str | None = None) -> str | None:
     """Why ``folder`` is not a complete result, or None if it is.
 
     Args:
         folder: The result folder.
         digest: The config hash the result must have been made with (None: any).
+        code: The code fingerprint it must have been computed by (:func:`code_fingerprint`;
+            None: any, a marker without one included).
 
     Returns:
         None for a complete folder; otherwise one phrase (``no DONE.json``,
-        ``summary.json: size 120, DONE.json says 3512``, ...).
+        ``summary.json: size 120, DONE.json says 3512``, :data:`OTHER_CODE`, ...).
 
     """
     folder = Path(folder)
@@ -126,6 +171,8 @@ def check_complete(folder: str | os.PathLike[str], digest: str | None = None) ->
         return f"no readable {DONE}"
     if digest is not None and marker.get("config_hash") != digest:
         return f"{DONE} is from another config"
+    if code is not None and marker.get(CODE_KEY) != code:
+        return OTHER_CODE
     files = marker.get("files")
     if not isinstance(files, dict) or not files:
         return f"{DONE} lists no files"
