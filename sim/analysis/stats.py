@@ -21,6 +21,8 @@ __all__ = ["CONFIDENCE", "Z_95", "binomial_half_width", "t_half_width", "t_inter
 
 #: Confidence level of every interval opsim reports.
 CONFIDENCE = 0.95
+#: Values an interval of their mean needs: one value has no spread, so no t-interval.
+MIN_INTERVAL_VALUES = 2
 #: Standard normal quantile z_{0.975} (≈ 1.96).
 Z_95 = float(ndtri(0.5 + CONFIDENCE / 2))
 
@@ -44,7 +46,7 @@ def t_interval(values: np.ndarray) -> tuple[float, float, float, int]:
     if n == 0:
         return float("nan"), float("nan"), float("nan"), 0
     mean = float(v.mean())
-    if n < 2:
+    if n < MIN_INTERVAL_VALUES:
         return mean, float("nan"), float("nan"), n
     half = float(t_half_width(v.std(ddof=1), n))
     return mean, mean - half, mean + half, n

@@ -35,7 +35,7 @@ from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 
 from sim.analysis.retention import LONG_TERM_DAYS, MIN_POOLED_SHARE, pooled_curve_from_table
-from sim.analysis.stats import t_interval
+from sim.analysis.stats import MIN_INTERVAL_VALUES, t_interval
 from sim.analysis.sweep_labels import human_value, short_keys
 from sim.analysis.sweep_stats import METRICS
 from sim.output.figures import save_png, target_axes
@@ -137,6 +137,25 @@ def _cell_md(row: pd.Series, m: str, fmt: Any) -> str:
     return fmt(mean) + (f" [{fmt(lo)}, {fmt(hi)}]" if is_number(lo) else "")
 
 
+def interval_legend(table: pd.DataFrame, shown_as: str) -> str:
+    """What a point's interval is, in words: a t-interval over seeds, none for a point of one seed.
+
+    A point of one seed has no interval (one value has no spread); the legend says so
+    rather than name a t-interval over one seed.
+
+    Args:
+        table: The sweep's points (:func:`sim.analysis.sweep_stats.summarize_points`).
+        shown_as: How the table shows an interval (``"[low, high] ="``), said only where there is one.
+
+    """
+    seeds = table["seeds"]
+    needs = f"an interval needs {MIN_INTERVAL_VALUES} seeds or more"
+    if seeds.max() < MIN_INTERVAL_VALUES:
+        return f"no interval: one seed per point ({needs})"
+    legend = f"{shown_as} 95 % t-interval over seeds"
+    return legend + (f" (none for a point of one seed: {needs})" if seeds.min() < MIN_INTERVAL_VALUES else "")
+
+
 def sweep_markdown(table: pd.DataFrame, failures: list[dict[str, Any]], root: Path, currency: str = "") -> str:
     """The ranked table and the failures as Markdown."""
 
@@ -153,7 +172,7 @@ def sweep_markdown(table: pd.DataFrame, failures: list[dict[str, Any]], root: Pa
     lines = [
         f"# Sweep summary: {_shown(root)}",
         "",
-        f"Ranked by mean {table['rank_metric'].iloc[0].replace('_', ' ')}; [low, high] = 95 % t-interval over seeds; "
+        f"Ranked by mean {table['rank_metric'].iloc[0].replace('_', ' ')}; {interval_legend(table, '[low, high] =')}; "
         "paid back = seeds at which the point paid back within the horizon; "
         "LTV only where every seed projected its tail (a run too short leaves it out); "
         "P(best) = share of seeds (paired: same random numbers) at which the point is best.",
@@ -418,7 +437,7 @@ CAPTIONS = {
     "sweep_heatmap.png": "Mean of the ranking metric over the two swept numbers (averaged over seeds and any other "
     "swept key); the colour scale turns at zero.",
     "sweep_response.png": "The ranking metric against a swept budget knob (or the one swept number): mean over seeds "
-    "with its 95 % t-interval.",
+    "with its 95 % t-interval (where a point has two seeds or more).",
 }
 
 
@@ -594,7 +613,7 @@ ranked by mean {html.escape(metric)}.</p>
 {verdict}
 <div class="cols"><div><h2>What was swept</h2>{_swept_html(jobs, failures)}</div><div>{definitions_html(glossary)}</div></div>
 <h2 id="ranking">Ranking</h2>
-<p class="small">Means over seeds; ± = half-width of the 95 % t-interval over seeds. Payback day: mean over the seeds that
+<p class="small">Means over seeds; {html.escape(interval_legend(table, "± = half-width of the"))}. Payback day: mean over the seeds that
 paid back within the horizon. The best point is highlighted.</p>
 {_ranked_table(table, context.currency)}
 {"<h2>Failed jobs</h2><ul>" + fails + "</ul>" if failures else ""}

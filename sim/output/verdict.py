@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sim.analysis.stats import Z_95
+from sim.analysis.stats import MIN_INTERVAL_VALUES, Z_95
 from sim.output.formatting import counted, digits_for, is_number, money, number, ratio, with_half_width
 
 __all__ = ["Estimate", "Verdict", "run_verdict", "sweep_verdict", "verdict_html", "verdict_parts", "verdict_text"]
@@ -145,6 +145,10 @@ def sweep_verdict(row: Any, *, subject: str, currency: str, horizon_days: int) -
     ``incremental_roi`` and ``payback_day``, each metric with ``_lo`` and ``_hi``.
     """
     seeds = int(row["seeds"])
+    if seeds < MIN_INTERVAL_VALUES:
+        interval = f"none: one seed (an interval over seeds needs {MIN_INTERVAL_VALUES} seeds or more)"
+    else:
+        interval = f"95 % t-interval over {counted(seeds, 'seed')} (paired: every point sees the same random numbers at a seed)"
     has_baseline = is_number(row["incremental_profit"])
     payback = float(row["payback_day"])
     return Verdict(
@@ -157,7 +161,7 @@ def sweep_verdict(row: Any, *, subject: str, currency: str, horizon_days: int) -
         payback_day=payback if math.isfinite(payback) else None,
         paid_back=int(row["paid_back"]),
         replicates=seeds,
-        interval=f"95 % t-interval over {counted(seeds, 'seed')} (paired: every point sees the same random numbers at a seed)",
+        interval=interval,
     )
 
 
