@@ -7,12 +7,14 @@ import html
 import json
 import re
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from sim import simulate
 from sim.analysis.stats import Z_95
+from sim.app import report_cli
 from sim.app.report_cli import main as report_main
 
 FIGURES = {
@@ -216,6 +218,37 @@ def test_opsim_report_on_a_folder_of_runs_writes_a_linked_index_with_progress(or
 
 def test_opsim_report_refuses_a_folder_without_results(tmp_path):
     assert report_main([str(tmp_path)]) == 2
+
+
+def _fake_run(folder: Path) -> Path:
+    """A folder that looks like a run to the search (its summary.json cannot be read)."""
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text("{")
+    return folder
+
+
+def test_opsim_report_looks_for_runs_at_most_max_run_depth_folders_below_the_folder_given(tmp_path, capsys):
+    """``opsim-report /`` walked the whole file system looking for a summary.json (and failed on a vanished /tmp dir)."""
+    deep = _fake_run(tmp_path / "a" / "b" / "c" / "d")  # 4 folders below
+    assert report_main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"opsim-report: error: {tmp_path}: no summary.json in it or up to 3 folders below it (not an opsim result "
+        "folder: give a run folder, a sweep folder or a folder of them)\n"
+    )
+    assert report_cli.MAX_RUN_DEPTH == 3  # a sweep's jobs: 1; outputs/<date>/<time>: 2; multirun/<date>/<time>/<job>: 3
+    assert report_cli.find_runs(tmp_path) == []
+    assert report_cli.find_runs(tmp_path / "a") == [deep]  # 3 below: found
+    assert report_cli.find_runs(deep) == [deep]
+
+
+def test_the_search_for_runs_skips_hidden_linked_and_run_folders(tmp_path):
+    runs = [_fake_run(tmp_path / "multirun" / "2026-11-30" / "07-24-56" / f"job_{i}") for i in range(2)]
+    _fake_run(runs[0] / "nested")  # inside a run: not a run of the folder
+    _fake_run(tmp_path / ".venv" / "x")  # hidden
+    (tmp_path / "multirun" / "link").symlink_to(runs[1], target_is_directory=True)  # linked: found where it is
+    assert report_cli.find_runs(tmp_path / "multirun") == runs
+    assert report_cli.find_runs(tmp_path) == []  # 4 below
 
 
 def test_every_headline_number_has_its_definition_on_the_page(page_text):

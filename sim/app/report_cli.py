@@ -3,7 +3,9 @@
 Given a run folder it rebuilds ``report.html`` and the figures; given a folder of
 runs (a Hydra multirun) it reports every run (with a progress bar), writes a styled
 ``index.html`` linking them and, for a sweep, the sweep's comparison page
-``report.html``, which the index links. ``--resume`` first re-launches the sweep
+``report.html``, which the index links. Runs are looked for at most
+:data:`MAX_RUN_DEPTH` folders below the folder given (:func:`find_runs`), so a folder
+such as ``/`` is refused in a fraction of a second, not walked whole. ``--resume`` first re-launches the sweep
 recorded in the folder's ``multirun.yaml`` (finished jobs are skipped), after
 checking that the record asks for nothing but opsim's config (:mod:`sim.app.resume`).
 
@@ -16,6 +18,7 @@ or file.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -37,9 +40,16 @@ from sim.output.formatting import counted
 from sim.output.index_page import write_index
 from sim.output.run_report import write_report_files
 
-__all__ = ["main", "resume"]
+__all__ = ["MAX_RUN_DEPTH", "find_runs", "main", "resume"]
 
 PROG = "opsim-report"
+#: How many folders below the folder given opsim-report looks for runs. opsim writes a sweep's
+#: jobs 1 below the sweep folder, Hydra's runs ``outputs/<date>/<time>/`` 2 below ``outputs``, and
+#: sweeps ``multirun/<date>/<time>/<job>/`` 3 below ``multirun``; deeper, a folder such as ``/`` or
+#: a home folder would be walked whole.
+MAX_RUN_DEPTH = 3
+#: The file that makes a folder a run folder.
+RUN_FILE = "summary.json"
 
 
 def _error(exc: BaseException | str) -> None:
@@ -66,15 +76,59 @@ def _report_run(run: Path) -> Path:
     return written[-1]
 
 
+def find_runs(root: Path, depth: int = MAX_RUN_DEPTH) -> list[Path]:
+    """The run folders (with a ``summary.json``) of ``root``: itself, or those at most ``depth`` folders below it.
+
+    The search goes into neither a run folder (its ``.hydra`` is no run), nor a hidden
+    folder (``.git``, ``.venv``), nor a linked one (no loops, nothing outside ``root``);
+    a folder it cannot read is passed over.
+    """
+    if _is_run(root):
+        return [root]
+    runs: list[Path] = []
+    level = [root]
+    for _ in range(depth):
+        below = []
+        for folder in level:
+            try:
+                with os.scandir(folder) as entries:
+                    children = [Path(e.path) for e in entries if _searched(e)]
+            except OSError:  # unreadable, or removed while the search runs
+                continue
+            for child in children:
+                (runs if _is_run(child) else below).append(child)
+        level = below
+    return sorted(runs)
+
+
+def _is_run(folder: Path) -> bool:
+    """Whether ``folder`` holds a run's ``summary.json`` (not where it cannot be read)."""
+    try:
+        return (folder / RUN_FILE).is_file()
+    except OSError:
+        return False
+
+
+def _searched(entry: os.DirEntry[str]) -> bool:
+    """Whether the search for runs looks into ``entry``: a folder, not hidden, not a link."""
+    try:
+        return not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
 def _report(root: Path, *, progress: bool) -> int:
     """Report one folder (a run, or a folder of runs and maybe a sweep); the exit status.
 
     Every run's report is rebuilt (with a progress bar), then the index of a folder
     of runs and a sweep's comparison.
     """
-    runs = [root] if (root / "summary.json").is_file() else sorted(p.parent for p in root.rglob("summary.json"))
+    runs = find_runs(root)
     if not runs:
-        _error(f"{root}: no summary.json in it or below it (not an opsim result folder)")
+        _error(
+            f"{root}: no {RUN_FILE} in it or up to {MAX_RUN_DEPTH} folders below it (not an opsim result folder: "
+            "give a run folder, a sweep folder or a folder of them)"
+        )
         return EXIT_BAD_INPUT
     status = EXIT_OK
     is_sweep = (root / "multirun.yaml").is_file()
