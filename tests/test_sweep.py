@@ -292,7 +292,8 @@ def test_sweep_retention_figure_pools_exactly_as_the_table(full_sweep):
     for curve, (_, row) in zip(curves, table.iterrows(), strict=True):
         for n in (1, 7, 30):
             assert curve.mean[n] == pytest.approx(row[f"d{n}"], rel=1e-12), (curve.point, n)
-            assert curve.half_width[n] == pytest.approx((row[f"d{n}_hi"] - row[f"d{n}_lo"]) / 2, rel=1e-9)
+            # the band is the table's interval, both clipped to 0–100 %
+            assert (curve.low[n], curve.high[n]) == pytest.approx((row[f"d{n}_lo"], row[f"d{n}_hi"]), rel=1e-9)
     # days the 45-day horizon never observes stay blank rather than entering a denominator
     assert np.isnan(curves[0].mean[45:]).all() and np.isfinite(curves[0].mean[1:45]).all()
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
+import scipy.stats
 
+from sim.analysis import stats
+from sim.analysis.stats import t_interval
 from sim.analysis.sweep_stats import METRICS, summarize_points
 from sim.output import sweep_report
 from sim.output.verdict import sweep_verdict
@@ -64,3 +69,83 @@ def test_two_seeds_per_point_have_a_t_interval_and_a_mixed_sweep_says_which_poin
         "±: 95 % t-interval over seeds (none for a point of one seed: an interval needs 2 seeds or more)"
     )
     assert _verdict(mixed, "b").startswith("none: one seed")
+
+
+# --- ROI as a ratio estimator; intervals within what a value can be ----------------------------
+
+
+def _t_quantile(n: int) -> float:
+    return float(scipy.stats.t.ppf(0.975, n - 1))
+
+
+def test_ratio_interval_by_hand():
+    """R = Σy/Σx; half-width t_{0.975,n−1} · s_d / (√n · x̄) with d = y − R·x (worked out here by hand)."""
+    y, x = np.array([-90.0, 10.0]), np.array([100.0, 10.0])
+    ratio, lo, hi, n = stats.ratio_interval(y, x)
+    assert n == 2 and ratio == pytest.approx(-80 / 110)
+    d = 10 + 80 / 110 * 10  # d = ±(y_2 − R·x_2) = ±17.27…: the two residuals are opposite
+    half = _t_quantile(2) * math.sqrt(2 * d**2) / math.sqrt(2) / 55.0
+    assert (lo, hi) == (pytest.approx(ratio - half), pytest.approx(ratio + half))
+    one = stats.ratio_interval(np.array([5.0, np.nan]), np.array([10.0, 3.0]))  # a pair without its gain is left out
+    assert one[0] == 0.5 and math.isnan(one[1]) and one[3] == 1
+    assert all(math.isnan(v) for v in stats.ratio_interval(np.array([0.0, 0.0]), np.array([0.0, 0.0]))[:3])  # no cost
+
+
+def test_ratio_interval_of_a_fixed_cost_is_the_t_interval_of_the_seeds_ratios():
+    gains = np.array([30.0, -10.0, 55.0, 12.0])
+    ratio, lo, hi, _n = stats.ratio_interval(gains, np.full(4, 40.0))
+    mean, t_lo, t_hi, _ = t_interval(gains / 40.0)
+    assert (ratio, lo, hi) == (pytest.approx(mean), pytest.approx(t_lo), pytest.approx(t_hi))
+
+
+def test_ratio_interval_covers_the_true_ratio_95_percent_of_the_time():
+    """Coverage over 4,000 simulated sweeps of 20 seeds (gain = 0.5 · cost + noise, costs vary).
+
+    Tolerance ±2 percentage points: the Monte-Carlo standard error of the coverage is
+    √(0.95 · 0.05 / 4000) ≈ 0.35 points, and the delta method is an approximation at 20 seeds.
+    """
+    rng = np.random.default_rng(7)
+    true_ratio, sweeps, seeds = 0.5, 4000, 20
+    covered = 0
+    for _ in range(sweeps):
+        cost = rng.uniform(10.0, 200.0, seeds)
+        gain = true_ratio * cost + rng.normal(0.0, 20.0, seeds)
+        _r, lo, hi, _n = stats.ratio_interval(gain, cost)
+        covered += lo <= true_ratio <= hi
+    assert covered / sweeps == pytest.approx(0.95, abs=0.02)
+
+
+def test_a_points_roi_is_its_summed_gain_over_its_summed_cost_not_the_mean_of_the_seeds_rois():
+    """Seed 1 spent 10, not 100: its ROI of +1.0 made the point's mean ROI +0.05 for a point that lost 80 of 110."""
+    rows = [
+        {"point": "a", "seed": 0, "cost": 100.0, "incremental_profit": -90.0, "profit": -95.0},
+        {"point": "a", "seed": 1, "cost": 10.0, "incremental_profit": 10.0, "profit": 5.0},
+    ]
+    jobs = pd.DataFrame([{**dict.fromkeys(METRICS, np.nan), **r} for r in rows])
+    jobs["incremental_roi"] = jobs["incremental_profit"] / jobs["cost"]
+    jobs["roi"] = jobs["profit"] / jobs["cost"]
+    point = summarize_points(jobs).iloc[0]
+    assert jobs["incremental_roi"].mean() == pytest.approx(0.05)  # what the table showed
+    assert point["incremental_roi"] == pytest.approx(-80 / 110) and point["roi"] == pytest.approx(-90 / 110)
+    expected = stats.ratio_interval(jobs["incremental_profit"].to_numpy(), jobs["cost"].to_numpy())
+    assert (point["incremental_roi_lo"], point["incremental_roi_hi"]) == pytest.approx(expected[1:3])
+
+
+def test_intervals_of_costs_and_shares_stay_within_what_they_can_be_others_do_not():
+    """Two seeds of a cost of 2.57 and 1.97 USD gave the interval [−1.54, 6.08]; D30 of 0 and 6.7 % [−39 %, 45 %]."""
+    rows = [
+        {"point": "a", "seed": 0, "cost": 2.57, "d30": 0.0667, "d1": 0.999, "incremental_profit": -2.57},
+        {"point": "a", "seed": 1, "cost": 1.97, "d30": 0.0, "d1": 0.9, "incremental_profit": -1.97},
+    ]
+    jobs = pd.DataFrame([{**dict.fromkeys(METRICS, np.nan), **r} for r in rows])
+    point = summarize_points(jobs).iloc[0]
+    for metric, low, high in (("cost", 0.0, math.inf), ("d30", 0.0, 1.0), ("d1", 0.0, 1.0)):
+        mean, t_lo, t_hi, _ = t_interval(jobs[metric].to_numpy())
+        assert point[f"{metric}_lo"] == pytest.approx(max(t_lo, low)), metric
+        assert point[f"{metric}_hi"] == pytest.approx(min(t_hi, high)), metric
+        assert point[metric] == pytest.approx(mean)
+    assert point["cost_lo"] == 0.0 and point["d30_lo"] == 0.0 and point["d1_hi"] == 1.0  # each was out of range
+    profit = t_interval(jobs["incremental_profit"].to_numpy())
+    assert point["incremental_profit_lo"] == pytest.approx(profit[1]) and profit[1] < 0  # a loss: not clipped
+    markdown = sweep_report.sweep_markdown(summarize_points(jobs), [], Path("sweep"))
+    assert "clipped to what the value can be" in markdown

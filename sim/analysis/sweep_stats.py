@@ -5,7 +5,11 @@ labelled by :mod:`sim.analysis.sweep_labels`); replicates are seeds, and every
 point at a seed shares random numbers, so comparisons are paired. Per point and
 metric: mean, 95 % t-interval over seeds (:func:`sim.analysis.stats.t_interval`)
 and n (LTV only of runs that projected its tail: an observed part alone is not
-averaged with whole LTVs); ``paid_back``, the seeds at which it paid back within
+averaged with whole LTVs). An ROI (:data:`RATIOS`) is the ratio of sums over seeds,
+Σ net gain / Σ cost, with its delta-method interval (:func:`sim.analysis.stats.ratio_interval`),
+not the mean of the seeds' ROIs, which a seed of tiny cost dominates. An interval is
+clipped to the range its metric can take (:data:`BOUNDS`: a cost, a payback day ≥ 0; a
+retention share within 0–1); ``paid_back``, the seeds at which it paid back within
 the horizon; the probability that the point is best = share of seeds at which it has the highest
 ranking metric (incremental profit when there is a baseline comparison, else
 profit; points tied at a seed share it); points ranked by the mean of that metric.
@@ -18,9 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.analysis.stats import t_interval
+from sim.analysis.stats import ratio_interval, t_interval
 
-__all__ = ["METRICS", "job_metrics", "summarize_points"]
+__all__ = ["BOUNDS", "METRICS", "RATIOS", "job_metrics", "summarize_points"]
 
 METRICS = (
     "incremental_profit",
@@ -41,6 +45,18 @@ METRICS = (
 #: Metrics a point has only where every seed has them: an LTV whose tail some seeds could not
 #: project (a run too short) would otherwise be the mean of a subset, unpaired with other points.
 EVERY_SEED_METRICS = ("ltv",)
+#: Ratio metrics: metric → (numerator, denominator) per job. A point's value is the ratio of the
+#: sums over its seeds (a ratio estimator); the seeds' own ratios are kept in the jobs table.
+RATIOS = {"incremental_roi": ("incremental_profit", "cost"), "roi": ("profit", "cost")}
+#: The values a metric can take: its interval is clipped to them (a t-interval is symmetric, and
+#: two or three seeds of a small cost or retention reach below zero).
+BOUNDS = {
+    "cost": (0.0, np.inf),
+    "d1": (0.0, 1.0),
+    "d7": (0.0, 1.0),
+    "d30": (0.0, 1.0),
+    "payback_day": (0.0, np.inf),
+}
 
 
 def job_metrics(summary: dict[str, Any]) -> dict[str, float]:
@@ -70,6 +86,19 @@ def job_metrics(summary: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def _estimate(group: pd.DataFrame, metric: str) -> tuple[float, float, float]:
+    """A point's value of ``metric`` over its seeds (its jobs), with the 95 % interval (before clipping)."""
+    if metric in RATIOS:
+        numerator, denominator = RATIOS[metric]
+        ratio, lo, hi, _n = ratio_interval(group[numerator].to_numpy(float), group[denominator].to_numpy(float))
+        return ratio, lo, hi
+    values = group[metric].to_numpy(dtype=float)
+    if metric in EVERY_SEED_METRICS and np.isnan(values).any():
+        values = np.full_like(values, np.nan)  # not a mean of the seeds that happen to have one
+    mean, lo, hi, _n = t_interval(values)
+    return mean, lo, hi
+
+
 def summarize_points(jobs: pd.DataFrame) -> pd.DataFrame:
     """Per sweep point: mean, 95 % interval and n of every metric; P(best); seeds that paid back; rank."""
     # by incremental profit where every job has one: without the baseline runs only the points that spend
@@ -80,13 +109,11 @@ def summarize_points(jobs: pd.DataFrame) -> pd.DataFrame:
         row: dict[str, Any] = {"point": point, "seeds": int(group["seed"].nunique())}
         row["paid_back"] = int(group["payback_day"].notna().sum())
         for m in METRICS:
-            values = group[m].to_numpy(dtype=float)
-            if m in EVERY_SEED_METRICS and np.isnan(values).any():
-                values = np.full_like(values, np.nan)  # not a mean of the seeds that happen to have one
-            mean, lo, hi, _n = t_interval(values)
+            mean, lo, hi = _estimate(group, m)
+            low, high = BOUNDS.get(m, (-np.inf, np.inf))
             row[m] = mean
-            row[f"{m}_lo"] = lo
-            row[f"{m}_hi"] = hi
+            row[f"{m}_lo"] = float(np.clip(lo, low, high))  # NaN stays NaN
+            row[f"{m}_hi"] = float(np.clip(hi, low, high))
         rows.append(row)
     table = pd.DataFrame(rows)
     wide = jobs.pivot_table(index="seed", columns="point", values=rank_metric, aggfunc="first")

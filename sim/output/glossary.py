@@ -106,7 +106,11 @@ def definitions(
             f"± {Z_95:.2f} standard errors of the run's Monte-Carlo error (the sampling of simulated users); the "
             "seed-to-seed randomness of word of mouth comes on top — sweeps over seeds measure it."
         ),
-        "interval (over seeds)": "95 % Student-t interval of the mean over seeds (shown as ± half-width).",
+        "interval (over seeds)": (
+            "95 % Student-t interval of the mean over seeds (shown as ± half-width); an ROI's is the delta-method "
+            "interval of its ratio (summed net gain / summed cost); a cost or a retention is clipped to what it "
+            "can be (shown as low to high)."
+        ),
         "P(best)": (
             "Share of seeds at which the point ranks first (by incremental profit; by profit without a baseline), "
             "paired: every point sees the same random numbers at a seed; ties share."

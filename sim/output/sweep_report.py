@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ from matplotlib.figure import Figure
 from sim.analysis.retention import LONG_TERM_DAYS, MIN_POOLED_SHARE, pooled_curve_from_table
 from sim.analysis.stats import MIN_INTERVAL_VALUES, t_interval
 from sim.analysis.sweep_labels import human_value, short_keys
-from sim.analysis.sweep_stats import METRICS
+from sim.analysis.sweep_stats import BOUNDS, METRICS
 from sim.output.figures import save_png, target_axes
 from sim.output.files import write_atomic, write_json, write_text
 from sim.output.formatting import MISSING, compact, counted, digits_for, is_number, money, number, percent, ratio
@@ -137,6 +138,16 @@ def _cell_md(row: pd.Series, m: str, fmt: Any) -> str:
     return fmt(mean) + (f" [{fmt(lo)}, {fmt(hi)}]" if is_number(lo) else "")
 
 
+#: How a point's ROI and its interval are made, and where an interval is clipped: said under the ranked table.
+ESTIMATES_NOTE = (
+    "ROI = the seeds' summed net gain / their summed cost (not the mean of the seeds' ROIs), "
+    "its interval by the delta method for a ratio; an interval is clipped to what the value can be "
+    "(a cost or payback day at least 0, a retention within 0–100 %)"
+)
+#: Relative difference of an interval's two sides below which it is shown as ± half-width.
+SYMMETRIC = 1e-9
+
+
 def interval_legend(table: pd.DataFrame, shown_as: str) -> str:
     """What a point's interval is, in words: a t-interval over seeds, none for a point of one seed.
 
@@ -172,7 +183,7 @@ def sweep_markdown(table: pd.DataFrame, failures: list[dict[str, Any]], root: Pa
     lines = [
         f"# Sweep summary: {_shown(root)}",
         "",
-        f"Ranked by mean {table['rank_metric'].iloc[0].replace('_', ' ')}; {interval_legend(table, '[low, high] =')}; "
+        f"Ranked by mean {table['rank_metric'].iloc[0].replace('_', ' ')}; {interval_legend(table, '[low, high] =')}; {ESTIMATES_NOTE}; "
         "paid back = seeds at which the point paid back within the horizon; "
         "LTV only where every seed projected its tail (a run too short leaves it out); "
         "P(best) = share of seeds (paired: same random numbers) at which the point is best.",
@@ -275,6 +286,16 @@ class RetentionCurve:
     half_width: np.ndarray
     users: np.ndarray
 
+    @property
+    def low(self) -> np.ndarray:
+        """Lower end of the interval, clipped to 0–1 as the table's D1/D7/D30 (NaN where there is none)."""
+        return np.clip(self.mean - self.half_width, *BOUNDS["d1"])
+
+    @property
+    def high(self) -> np.ndarray:
+        """Upper end of the interval, clipped to 0–1 as the table's D1/D7/D30 (NaN where there is none)."""
+        return np.clip(self.mean + self.half_width, *BOUNDS["d1"])
+
 
 def retention_curves(
     jobs: pd.DataFrame, table: pd.DataFrame, root: Path, top: int = TOP_POINTS
@@ -321,7 +342,7 @@ def retention_curves_figure(curves: list[RetentionCurve], *, ax: Axes | None = N
             if band.any():
                 drew_band = True
                 b = np.flatnonzero(band)
-                lo, hi = 100 * (c.mean[b] - c.half_width[b]), 100 * (c.mean[b] + c.half_width[b])
+                lo, hi = 100 * c.low[b], 100 * c.high[b]
                 ax.fill_between(b, lo, hi, color=colour, alpha=0.18, lw=0)
         ax.set_xlabel("days since acquisition (N)")
         ax.set_ylabel("classic retention D_N (% of cohort)")
@@ -464,8 +485,12 @@ ul.swept li { margin: 0.15em 0; }
 
 
 def _interval_cell(row: pd.Series, m: str, fmt: Any, key: str) -> Cell:
+    """A mean with its interval: ± half-width, or low to high where the interval was clipped (not symmetric)."""
     mean, lo, hi = row[m], row[f"{m}_lo"], row[f"{m}_hi"]
-    note = f"± {fmt((hi - lo) / 2).lstrip('+')}" if is_number(lo) and is_number(hi) and hi > lo else ""
+    note = ""
+    if is_number(lo) and is_number(hi) and hi > lo:
+        symmetric = math.isclose(mean - lo, hi - mean, rel_tol=SYMMETRIC)
+        note = f"± {fmt((hi - lo) / 2).lstrip('+')}" if symmetric else f"{fmt(lo)} to {fmt(hi)}"
     return Cell(fmt(mean), mean if is_number(mean) else None, note=note, numeric=True, key=key)
 
 
@@ -613,7 +638,7 @@ ranked by mean {html.escape(metric)}.</p>
 {verdict}
 <div class="cols"><div><h2>What was swept</h2>{_swept_html(jobs, failures)}</div><div>{definitions_html(glossary)}</div></div>
 <h2 id="ranking">Ranking</h2>
-<p class="small">Means over seeds; {html.escape(interval_legend(table, "± = half-width of the"))}. Payback day: mean over the seeds that
+<p class="small">Means over seeds; {html.escape(interval_legend(table, "± = half-width of the"))}; {html.escape(ESTIMATES_NOTE)}. Payback day: mean over the seeds that
 paid back within the horizon. The best point is highlighted.</p>
 {_ranked_table(table, context.currency)}
 {"<h2>Failed jobs</h2><ul>" + fails + "</ul>" if failures else ""}

@@ -134,8 +134,9 @@ def run_verdict(summary: dict[str, Any]) -> Verdict | None:
 
 
 def _t_estimate(row: Any, metric: str) -> Estimate:
+    """A sweep point's mean and the half-width of its interval: its wider side, where it was clipped to a bound."""
     value, low, high = (float(row[metric]), float(row[f"{metric}_lo"]), float(row[f"{metric}_hi"]))
-    return Estimate(value, (high - low) / 2 if is_number(low) and is_number(high) else None)
+    return Estimate(value, max(value - low, high - value) if is_number(low) and is_number(high) else None)
 
 
 def sweep_verdict(row: Any, *, subject: str, currency: str, horizon_days: int) -> Verdict:
@@ -148,7 +149,10 @@ def sweep_verdict(row: Any, *, subject: str, currency: str, horizon_days: int) -
     if seeds < MIN_INTERVAL_VALUES:
         interval = f"none: one seed (an interval over seeds needs {MIN_INTERVAL_VALUES} seeds or more)"
     else:
-        interval = f"95 % t-interval over {counted(seeds, 'seed')} (paired: every point sees the same random numbers at a seed)"
+        interval = (
+            f"95 % t-interval over {counted(seeds, 'seed')}, the ROI's by the delta method for a ratio "
+            "(paired: every point sees the same random numbers at a seed)"
+        )
     has_baseline = is_number(row["incremental_profit"])
     payback = float(row["payback_day"])
     return Verdict(
