@@ -729,3 +729,22 @@ def test_a_sweep_rerun_by_other_opsim_code_runs_its_finished_jobs_again_and_says
     assert f"1 of 2 finished jobs in {out} run again" in said.text()
     third = finished()
     assert third[marker] != second[marker] and all(third[p] == t for p, t in second.items() if p != marker)
+
+
+def test_a_summary_of_jobs_from_two_opsim_codes_says_so(tmp_path, sweep_here, capsys):
+    """A sweep stopped part-way through its rerun by new code leaves old and new jobs: opsim-report mixed them silently."""
+    from sim.app import report_cli
+
+    out = sweep_here(tmp_path / "mixed", "seed=0,1")
+    assert report_cli.main([str(out), "--no-progress"]) == 0
+    assert "opsim codes" not in capsys.readouterr().err  # one code: nothing to say
+    marker = min(out.rglob(sweep.DONE))
+    record = json.loads(marker.read_text())
+    record["code"] = "0" * 64  # this job as another code left it
+    marker.write_text(json.dumps(record))
+    assert report_cli.main([str(out), "--no-progress"]) == 0
+    assert capsys.readouterr().err.endswith(
+        f"opsim-report: warning: {out}: the 2 jobs of this summary were computed by 2 different opsim codes "
+        "(the code fingerprint in their DONE.json); run the sweep again to recompute the others with this one\n"
+    )
+    assert json.loads((out / sweep.SUMMARY).read_text())["codes"] == 2

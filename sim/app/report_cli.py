@@ -157,9 +157,12 @@ def _report(root: Path, *, progress: bool) -> int:
         sweep_page = root / "report.html" if is_sweep else None
         print(f"index: {write_index(root, reports, labels=labels, sweep_report=sweep_page)}")
     if is_sweep:
-        from sim.app.sweep import aggregate
+        from sim.app.sweep import aggregate, mixed_codes
 
         result = aggregate(root, collected, index=indexed)
+        mixed = mixed_codes(result)
+        if mixed:
+            print(f"{PROG}: warning: {root}: {mixed}", file=sys.stderr, flush=True)
         print(
             f"sweep: {counted(result['jobs'], 'job')}, {counted(result['points'], 'point')}, "
             f"{len(result['failures'])} failed: "

@@ -68,11 +68,13 @@ __all__ = [
     "aggregate",
     "clear_plan",
     "clear_summary",
+    "codes_of",
     "collect",
     "config_hash",
     "count_jobs",
     "job_folder_names",
     "job_is_done",
+    "mixed_codes",
     "read_summary",
     "record_failure",
     "record_job",
@@ -442,6 +444,23 @@ def clear_summary(sweep_dir: str | Path) -> None:
             (root / name).unlink(missing_ok=True)
 
 
+def codes_of(root: Path, jobs: pd.DataFrame) -> int:
+    """How many opsim codes computed the finished jobs (their ``DONE.json`` fingerprints; none recorded is one more)."""
+    if jobs.empty:
+        return 0
+    return len({(completion.read_marker(root / job) or {}).get(completion.CODE_KEY) for job in jobs["job"]})
+
+
+def mixed_codes(result: dict[str, Any]) -> str | None:
+    """The warning for a summary of jobs computed by more than one opsim code (None: one code)."""
+    if result.get("codes", 0) <= 1:
+        return None
+    return (
+        f"the {counted(result['jobs'], 'job')} of this summary were computed by {result['codes']} different opsim "
+        f"codes (the code fingerprint in their {DONE}); run the sweep again to recompute the others with this one"
+    )
+
+
 def aggregate(
     sweep_dir: str | Path, collected: tuple[pd.DataFrame, list[dict[str, Any]]] | None = None, *, index: bool = False
 ) -> dict[str, Any]:
@@ -457,7 +476,8 @@ def aggregate(
         index: The caller has just written the folder's ``index.html``: the page links it.
 
     Returns:
-        ``{"jobs": n, "points": n, "failures": [...], "files": [...]}``.
+        ``{"jobs": n, "points": n, "codes": n, "failures": [...], "files": [...]}``; ``codes``: how
+        many opsim codes computed the jobs (:func:`codes_of`; more than one: :func:`mixed_codes`).
 
     """
     from sim.analysis.sweep_stats import summarize_points
@@ -468,7 +488,13 @@ def aggregate(
     jobs, failures = collect(root) if collected is None else collected
     table = None if jobs.empty else summarize_points(jobs)
     files = write_sweep_summary(root, jobs, table, failures, index=index)
-    result = {"jobs": len(jobs), "points": 0 if table is None else len(table), "failures": failures, "files": files}
+    result = {
+        "jobs": len(jobs),
+        "points": 0 if table is None else len(table),
+        "codes": codes_of(root, jobs),
+        "failures": failures,
+        "files": files,
+    }
     records = {name: completion.file_record(root / name) for name in files}
     write_json(root / SUMMARY, {**result, "files": records})
     return result
@@ -498,5 +524,8 @@ class AggregateCallback(Callback):
         result = aggregate(root)
         jobs, points = counted(result["jobs"], "job"), counted(result["points"], "point")
         log.info("sweep: %s, %s; summary in %s/sweep_summary.md", jobs, points, root)
+        mixed = mixed_codes(result)
+        if mixed:
+            log.warning(mixed)
         if result["failures"]:
             log.error("%d job(s) failed: %s", len(result["failures"]), ", ".join(f["job"] for f in result["failures"]))
