@@ -1176,3 +1176,64 @@ def test_the_memory_check_counts_the_runs_a_plan_steps_at_once():
     assert side_by_side(replace(plan, workers=3, batch_size=4, seeds=4)) == 3
     assert side_by_side(replace(plan, workers=64, batch_size=4, seeds=4, mode="response")) == 64
     assert side_by_side(replace(plan, workers=0, batch_size=1000, seeds=1000)) == (os.cpu_count() or 1)
+
+
+# ------------------------------------------------------- a new variable from the command line
+#: quarter_growth plus a variable added from the command line, its keys set one by one.
+NEW_VARIABLE = [
+    "+add@plan.variables.onboarding=variable",
+    "plan.variables.onboarding.key=strategy.onboarding.days",
+    "plan.variables.onboarding.low=1",
+    "plan.variables.onboarding.high=14",
+]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        NEW_VARIABLE,
+        # its keys in one mapping, once it is added
+        [NEW_VARIABLE[0], "plan.variables.onboarding={key: strategy.onboarding.days, low: 1, high: 14}"],
+    ],
+    ids=["key by key", "one mapping"],
+)
+def test_a_variable_added_from_the_command_line_is_planned(overrides):
+    """``+plan.variables.ob={...}`` and ``+plan.variables.ob.key=...`` failed with OmegaConf's 'dict is not a
+    subclass of VariableConfig' and no way to add a variable from the command line."""
+    _run, plan = _load(*overrides)
+    assert plan.variables["onboarding"] == VariableConfig(key="strategy.onboarding.days", low=1.0, high=14.0)
+    assert list(plan.variables) == ["search", "social", "referral", "push", "onboarding"]
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "+plan.variables.ob={key: strategy.onboarding.days, low: 1, high: 14}",
+        "+plan.variables.ob.key=strategy.onboarding.days",
+        "++plan.variables.ob={key: strategy.onboarding.days}",
+        "plan.variables.ob.key=strategy.onboarding.days",
+    ],
+)
+def test_a_variable_given_without_add_says_how_to_add_it(tmp_path, capsys, override):
+    """Hydra cannot make a typed entry from a value: the line says what to write (it said 'ob=None is not allowed')."""
+    out = tmp_path / "never"
+    line = _refused_plan([*TINY, override, f"hydra.run.dir={out}"], capsys)
+    assert line.startswith("opsim-plan: error: plan.variables.ob") and not out.exists()
+    assert line.endswith(
+        "is not allowed: plan.variables has no entry 'ob': create it first with +add@plan.variables.ob=variable, "
+        "then set its keys"
+    ), line
+
+
+def test_opsim_refuses_a_plans_variable_and_leaves_it_out_of_its_help(capsys):
+    """A run's config has no plan: the entry is named as opsim-plan's (the other side of the test above)."""
+    from sim.app.cli import main as opsim_main
+
+    with pytest.raises(ConfigError, match=re.escape("an entry for opsim-plan (plan.variables is a plan's: opsim-plan")):
+        compose(["+add@plan.variables.x=variable"])
+    with pytest.raises(SystemExit):
+        opsim_main(["--help"])
+    assert "add: channel, segment, viral_event\n" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "add: channel, segment, variable, viral_event\n" in capsys.readouterr().out

@@ -40,7 +40,7 @@ from omegaconf import DictConfig, open_dict
 from sim.app import sweep
 from sim.app.argv import split_argv
 from sim.app.config import (
-    PLANNER_GROUPS,
+    HIDDEN_FROM_RUN_HELP,
     Config,
     check_not_planner,
     compose,
@@ -595,7 +595,7 @@ def main(argv: Sequence[str] | None = None, *, figure_workers: FigureWorkers | N
         warnings.simplefilter("always")
         try:
             with exceptions_reach_caller():
-                run_hydra(argv, _Task(figure_workers), str(config_dir()), "config", hidden_groups=PLANNER_GROUPS)
+                run_hydra(argv, _Task(figure_workers), str(config_dir()), "config", hidden_groups=HIDDEN_FROM_RUN_HELP)
         except SystemExit as exc:  # the task's own exit, with its line printed
             if exc.code == EXIT_BAD_INPUT and new_folder and not plan.multirun:
                 _remove_hydra_files(plan.folder)

@@ -161,12 +161,19 @@ MAP_ENTRY_KINDS = {
     "population.segments": "segment",
     "strategy.viral_events": "viral_event",
 }
+#: Maps of the planner's config (opsim-plan only; ``conf/opsim_plan.yaml``), and the option of the
+#: ``add`` group that creates an entry of one: ``+add@plan.variables.onboarding=variable``.
+PLANNER_MAP_ENTRY_KINDS = {"plan.variables": "variable"}
+#: The planner's primary schema in Hydra's ConfigStore (registered by :mod:`sim.app.plan_config`).
+PLANNER_SCHEMA_NAME = "opsim_plan_schema"
 
 
 #: The config group whose options create a new map entry where they are placed (``+add@MAP.NAME=KIND``).
 ADD_GROUP = "add"
 #: Config groups only opsim-plan reads (``conf/plan/``): not among the presets ``opsim --help`` lists.
 PLANNER_GROUPS = ("plan",)
+#: What ``opsim --help`` leaves out of its presets: the planner's groups, and the ``add`` options of its maps.
+HIDDEN_FROM_RUN_HELP = (*PLANNER_GROUPS, *(f"{ADD_GROUP}/{kind}" for kind in PLANNER_MAP_ENTRY_KINDS.values()))
 #: opsim's primary config (``conf/config.yaml``): a run's, whose defaults pick no planner preset.
 RUN_CONFIG_NAME = "config"
 
@@ -179,6 +186,8 @@ def planner_preset(key: str, value: Any) -> str:
 def check_not_planner(overrides: Iterable[str]) -> None:
     """Refuse a preset of the planner's groups for a run (``plan=quarter_growth``, ``+plan=...``; not a ``~`` delete).
 
+    A new entry of a planner's map (``+add@plan.variables.x=variable``) is refused too.
+
     Raises:
         ConfigError: Naming the key, the value and opsim-plan.
 
@@ -187,7 +196,13 @@ def check_not_planner(overrides: Iterable[str]) -> None:
         if o.startswith("~"):
             continue
         key, _, value = o.lstrip("+").partition("=")
-        if key.partition("@")[0] in PLANNER_GROUPS:
+        group, _, package = key.partition("@")
+        if group == ADD_GROUP and package.rpartition(".")[0] in PLANNER_MAP_ENTRY_KINDS:
+            where = package.rpartition(".")[0]
+            raise ConfigError(
+                f"+{key}", value, f"an entry for opsim-plan ({where} is a plan's: opsim-plan +{key}={value})"
+            )
+        if group in PLANNER_GROUPS:
             raise ConfigError(key, value, planner_preset(key, value))
 
 
@@ -198,13 +213,14 @@ def _check_new_entry(text: str, package: str, kind: Any) -> None:
     (``+add@strategy.paid_ads=channel``) its keys vanished without a word; at a key that
     is no map (``+add@strategy.paid_ad.x=channel``) the error blamed the preset file.
     """
-    where = ", ".join(f"+add@{map_key}.NAME={entry}" for map_key, entry in MAP_ENTRY_KINDS.items())
+    kinds = {**MAP_ENTRY_KINDS, **PLANNER_MAP_ENTRY_KINDS}
+    where = ", ".join(f"+add@{map_key}.NAME={entry}" for map_key, entry in kinds.items())
     map_key, _, name = package.rpartition(".")
     given = text.partition("=")[0]
-    if map_key not in MAP_ENTRY_KINDS or not name:
+    if map_key not in kinds or not name:
         raise ConfigError(given, kind, f"a new entry of a map, with its name: {where}")
-    if str(kind) != MAP_ENTRY_KINDS[map_key]:
-        raise ConfigError(given, kind, f"a new entry of {map_key}: +add@{map_key}.{name}={MAP_ENTRY_KINDS[map_key]}")
+    if str(kind) != kinds[map_key]:
+        raise ConfigError(given, kind, f"a new entry of {map_key}: +add@{map_key}.{name}={kinds[map_key]}")
 
 
 @functools.cache
@@ -311,10 +327,21 @@ def _fields_of(node_type: Any) -> list[str] | None:
     return [f.name for f in dataclasses.fields(node_type) if not f.name.startswith("_")] or None
 
 
-def _schema_keys(path: str) -> list[str] | None:
-    """Keys the schema allows under a dotted path (None if it is not a schema node)."""
-    node = _schema_node(path)
+def _schema_keys(path: str, schema: type | None = Config) -> list[str] | None:
+    """Keys the schema (the run config's by default) allows under a dotted path (None if it is not a schema node)."""
+    if schema is None:
+        return None
+    node = _schema_node(path, schema)
     return [f.name for f in dataclasses.fields(node)] if dataclasses.is_dataclass(node) else None
+
+
+def _planner_schema() -> type | None:
+    """The planner's primary schema, if :mod:`sim.app.plan_config` registered it in Hydra's ConfigStore (else None)."""
+    from hydra.core.config_store import ConfigStore
+
+    stored = ConfigStore.instance().repo.get(f"{PLANNER_SCHEMA_NAME}.yaml")
+    schema = None if stored is None else OmegaConf.get_type(stored.node)
+    return schema if isinstance(schema, type) else None
 
 
 def _new_entry_hint(key: str, value: Any = None) -> str | None:
@@ -323,11 +350,11 @@ def _new_entry_hint(key: str, value: Any = None) -> str | None:
     A single value given to an entry itself (``strategy.paid_ads.search=5``) is refused
     the same way whether the entry exists or not: an entry is a mapping of its keys.
     """
-    for map_key, kind in MAP_ENTRY_KINDS.items():
+    for map_key, kind in {**MAP_ENTRY_KINDS, **PLANNER_MAP_ENTRY_KINDS}.items():
         if key.startswith(map_key + "."):
             name = key[len(map_key) + 1 :].split(".")[0]
             if key == f"{map_key}.{name}" and not str(value).lstrip().startswith("{"):
-                keys = _schema_keys(key) or []
+                keys = _schema_keys(key) or _schema_keys(key, _planner_schema()) or []
                 return (
                     f"a {kind} is a mapping of its keys, not one value: set one with {key}.KEY=VALUE (KEY one of "
                     f"{', '.join(keys)}); a new {kind} is made with +add@{key}={kind}"
@@ -437,7 +464,8 @@ def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[
         first = str(e).splitlines()[0].strip()
         parent = key.rsplit(".", 1)[0] if "." in key else ""
         new_type = "Invalid type assigned" in first and "is not a subclass of" in first
-        if new_type or ("not in struct" in first and isinstance(_schema_node(parent), tuple)):
+        in_map = isinstance(_schema_node(parent), tuple) or parent in PLANNER_MAP_ENTRY_KINDS
+        if new_type or ("not in struct" in first and in_map):
             given = _given_key(key, values)
             hint = _new_entry_hint(given, values.get(given))
             if hint is not None:

@@ -34,8 +34,9 @@ def run_hydra(
         task: The task function (called once, or once per job of a multirun).
         config_dir: The primary config folder.
         config_name: The primary config's name.
-        hidden_groups: Config groups of the folder that this command does not read, left
-            out of the presets ``--help`` lists (opsim's: the planner's ``plan``).
+        hidden_groups: Config groups of the folder that this command does not read, or single
+            options of a group (``add/variable``), left out of the presets ``--help`` lists
+            (opsim's: the planner's ``plan`` and its ``add`` option).
 
     """
     from hydra import version
@@ -86,7 +87,12 @@ def _searched_first(folder: str | None) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _groups_hidden(hidden: Sequence[str]) -> Iterator[None]:
-    """While Hydra runs, the config groups its ``--help`` lists (``$APP_CONFIG_GROUPS``) leave out ``hidden``."""
+    """While Hydra runs, the presets its ``--help`` lists (``$APP_CONFIG_GROUPS``) leave out ``hidden``.
+
+    ``hidden`` names whole groups (``plan``) or single options of a group (``add/variable``).
+    The listing is Hydra's own (``Hydra.format_config_groups``: sorted groups, each with its
+    sorted options, compact or one per line).
+    """
     if not hidden:
         yield
         return
@@ -95,7 +101,13 @@ def _groups_hidden(hidden: Sequence[str]) -> Iterator[None]:
     listed = Hydra.format_config_groups
 
     def listed_but_hidden(self: Hydra, predicate: Callable[[str], bool], compact: bool = True) -> str:
-        return listed(self, lambda group: predicate(group) and group not in hidden, compact)
+        groups = sorted(g for g in self.list_all_config_groups() if predicate(g) and g not in hidden)
+        text = ""
+        for group in groups:
+            options = sorted(o for o in self.config_loader.get_group_options(group) if f"{group}/{o}" not in hidden)
+            items = ", ".join(options) if compact else "\n".join(f"  {o}" for o in options)
+            text += f"{group}: {items}\n" if compact else f"{group}:\n{items}\n"
+        return text
 
     Hydra.format_config_groups = listed_but_hidden  # type: ignore[method-assign]
     try:

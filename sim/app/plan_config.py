@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from sim.analysis.planning import RISK_MEASURES
-from sim.app.config import Config, compose, load_config, register_schema
+from sim.app.config import PLANNER_SCHEMA_NAME, Config, compose, load_config, register_schema
 from sim.base.errors import ConfigError
 from sim.base.float_sum import sum_in_order
 from sim.base.schema import bounded, check_ranges, format_number
@@ -143,7 +143,7 @@ def register_plan_schema() -> None:
     from hydra.core.config_store import ConfigStore
 
     register_schema()
-    ConfigStore.instance().store(name="opsim_plan_schema", node=PlanRunConfig)
+    ConfigStore.instance().store(name=PLANNER_SCHEMA_NAME, node=PlanRunConfig)
 
 
 def plan_periods(run: Config, plan: PlanConfig) -> int:
