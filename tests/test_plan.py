@@ -631,6 +631,24 @@ def test_response_curve_mode_allocates_within_the_budget(tmp_path):
     assert set(result.response["variable"]) == {"search", "social"}
 
 
+def test_response_mode_splits_only_what_the_unplanned_channels_leave_of_the_budget(tmp_path):
+    """Planning search alone with 30,000: social, unplanned, spends 555 a day x 30 days = 16,650 in every run.
+
+    The split gave search 25,578 of the whole 30,000 (its curve pays at that spend), and the verified plan
+    spent 42,228; search gets what is left, 30,000 - 16,650 = 13,350 (445 a day).
+    """
+    from sim.app.plan import planned_budget
+
+    run, plan = _load(*SEARCH_ONLY, "plan.mode=response", "plan.budget=30000")
+    assert planned_budget(run, plan) == pytest.approx(13_350.0)
+    result = make_plan(run, plan, tmp_path / "p", evaluator=LocalEvaluator(1), progress=False)
+    assert result.best.lever_spend("paid_ads_search") == pytest.approx(13_350.0, rel=1e-6)
+    assert result.best.lever_spend("paid_ads_social") == pytest.approx(16_650.0)
+    assert result.best.spend == pytest.approx(30_000.0, rel=1e-6) and result.message is None
+    run, plan = _ads_plan("plan.mode=response", budget=30_000.0)  # the other side: every channel planned
+    assert planned_budget(run, plan) == 30_000.0
+
+
 def test_response_mode_writes_no_frontier_and_its_page_says_why(tmp_path):
     """Response mode wrote a frontier of its one verified plan: NaN at every level below its spend (all of them
     when it spent a little over the budget, as the benchmark's does), and that plan again at every other level."""

@@ -63,6 +63,7 @@ from sim.app.plan_config import (
     load_plan_config,
     plan_periods,
     register_plan_schema,
+    unplanned_ad_spend,
 )
 from sim.app.plan_eval import (
     Evaluator,
@@ -777,8 +778,23 @@ def _response(planner: Planner, around: dict[str, Any], *, alone: bool) -> list[
     return rows
 
 
+def planned_budget(run: Config, plan: PlanConfig) -> float:
+    """What response mode splits among the planned levers: the budget less the unplanned ad channels' spend.
+
+    An ad channel no variable plans spends its base daily budget in every run
+    (:func:`sim.app.plan_config.unplanned_ad_spend`), so only the rest of the budget is
+    the planned levers'. The spend of other unplanned levers (rewards, coupons) depends on
+    what the simulation brings and is not taken off: the verified plan's budget constraint
+    counts it.
+    """
+    return plan.budget - sum_in_order(unplanned_ad_spend(run, plan).values())
+
+
 def _allocate(planner: Planner, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Response-curve mode: fit each lever's curve, split the budget by equal marginal ROI, map back to knobs."""
+    """Response-curve mode: fit each lever's curve, split the budget by equal marginal ROI, map back to knobs.
+
+    The budget split is :func:`planned_budget`: what the unplanned ad channels spend anyway is taken off.
+    """
     import pandas as pd
 
     plan = planner.plan
@@ -793,7 +809,7 @@ def _allocate(planner: Planner, rows: list[dict[str, Any]]) -> dict[str, Any]:
         hi = min(spend.max(), var.max_spend if var.max_spend is not None else np.inf)
         bounds.append((lo, max(lo, hi)))
         maps.append((spend, part["value"].to_numpy()))
-    allocation = allocate_by_marginal_roi(curves, plan.budget, bounds)
+    allocation = allocate_by_marginal_roi(curves, planned_budget(planner.run, plan), bounds)
     values = {}
     for (name, _var), x, (spend, knob) in zip(plan.variables.items(), allocation, maps, strict=True):
         order = np.argsort(spend)

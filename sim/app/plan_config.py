@@ -37,6 +37,7 @@ __all__ = [
     "load_plan_config",
     "plan_periods",
     "register_plan_schema",
+    "unplanned_ad_spend",
 ]
 
 #: The planner's primary config in ``conf/``.
@@ -253,6 +254,20 @@ def ad_spend_every_plan_has(run: Config, plan: PlanConfig) -> dict[str, float]:
         if spend > 0:
             out[key] = spend
     return out
+
+
+def unplanned_ad_spend(run: Config, plan: PlanConfig) -> dict[str, float]:
+    """The certain spend of each ad channel whose budget no variable plans (money over the horizon).
+
+    The part of :func:`ad_spend_every_plan_has` that stays whatever the plan sets: such a
+    channel spends its base daily budget in every trial.
+
+    Returns:
+        ``strategy.paid_ads.<channel>`` → its spend, for unplanned channels that spend anything.
+
+    """
+    planned = {v.key.removesuffix(".daily_budget") for v in plan.variables.values()}
+    return {key: spend for key, spend in ad_spend_every_plan_has(run, plan).items() if key not in planned}
 
 
 def _check_fixed_spend(plan: PlanConfig, run: Config) -> None:
