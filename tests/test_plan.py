@@ -1255,3 +1255,80 @@ def test_opsim_refuses_a_plans_variable_and_leaves_it_out_of_its_help(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "add: channel, segment, variable, viral_event\n" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ figure titles
+#: A planned ad channel with a long name: its key has no space for matplotlib's wrap to break at.
+LONG_KEY = "strategy.paid_ads.a_rather_long_channel_name_for_tiktok_in_asia_and_europe.daily_budget"
+
+
+def _titles_outside(fig) -> list[str]:
+    """The titles (of each Axes, and the figure's) whose window extent is not wholly inside the figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer, bounds = canvas.get_renderer(), fig.bbox
+    titles = [t for ax in fig.axes for t in (ax.title, ax._left_title, ax._right_title)]
+    titles += [fig._suptitle] if fig._suptitle is not None else []
+    outside = []
+    for text in (t for t in titles if t.get_text()):
+        box = text.get_window_extent(renderer)
+        if box.x0 < bounds.x0 or box.x1 > bounds.x1 or box.y0 < bounds.y0 or box.y1 > bounds.y1:
+            outside.append(text.get_text())
+    return outside
+
+
+def _plan_figures() -> dict[str, object]:
+    from matplotlib.figure import Figure
+
+    from sim.output import plan_report
+
+    def narrow():  # a notebook's own 4-inch Axes, as a user's would be
+        return Figure(figsize=(4, 4)).add_subplot()
+
+    summary = {
+        "allocation": {
+            "tiktok": {"key": LONG_KEY, "value": 100.0, "lever_spend": 3000.0},
+            "push": {"key": "strategy.push.messages_per_week", "value": 3.0, "lever_spend": 100.0},
+        },
+        "currency": "USD",
+        "total_spend": 3100.0,
+        "budget": 5000.0,
+    }
+    levels = (0.0, 10.0, 20.0, 30.0)
+    response = pd.DataFrame(
+        [
+            {"variable": name, "value": x, "lever_spend": 30 * x, "incremental_gross_profit": x}
+            | {"incremental_gross_profit_low": x - 1, "incremental_gross_profit_high": x + 1}
+            for name in ("tiktok",)  # one panel, 5.2 inches wide
+            for x in levels
+        ]
+    )
+    metric = "incremental_profit"
+    frontier = pd.DataFrame({"budget": [1e3, 2e3], metric: [1.0, 2.0], f"{metric}_low": 0.0, f"{metric}_high": 3.0})
+    trials = pd.DataFrame({"trial": [0, 1], "score": [1.0, 2.0], "feasible": [True, False]})
+    return {
+        "allocation on a 4-inch Axes": plan_report.allocation_figure(summary, ax=narrow()),
+        "frontier on a 4-inch Axes": plan_report.frontier_figure(frontier, metric, "USD", ax=narrow()),
+        "history on a 4-inch Axes": plan_report.history_figure(trials, True, ax=narrow()),
+        "response of a long key": plan_report.response_figure(response, summary),
+    }
+
+
+@pytest.mark.parametrize("name", list(_plan_figures()))
+def test_the_plans_figure_titles_stay_inside_the_figure(name):
+    """The frontier's title ran 61 px past a 4-inch Axes' figure, and a long channel's key past its response panel."""
+    assert _titles_outside(_plan_figures()[name]) == []
+
+
+def test_a_keys_title_is_broken_after_a_dot_only_where_it_is_too_long():
+    from sim.output.plan_report import key_title
+
+    assert key_title("strategy.paid_ads.search.daily_budget") == "paid_ads.search.daily_budget"
+    assert key_title(LONG_KEY) == "paid_ads.\na_rather_long_channel_name_for_tiktok_in_asia_and_europe.\ndaily_budget"
+    fits = "paid_ads.channel_of_18_char.daily_budget"  # KEY_TITLE_CHARS = 40 characters: one line
+    assert len(fits) == 40 and key_title(f"strategy.{fits}") == fits
+    assert key_title("strategy.paid_ads.channel_of_19_chars.daily_budget") == (
+        "paid_ads.channel_of_19_chars.\ndaily_budget"  # 41 on one line: 1 too many
+    )

@@ -74,7 +74,7 @@ def allocation_figure(summary: Mapping[str, Any], *, ax: Any = None) -> Figure:
         )
         ax.xaxis.set_major_formatter(money_formatter(cur))
         ax.set_xlim(0, max([*spend, 1.0]) * 1.6)
-        ax.set_title("Budget allocation of the plan", fontsize=10)
+        ax.set_title("Budget allocation of the plan", fontsize=10, wrap=True)
         ax.grid(axis="x", alpha=0.3)
     return fig
 
@@ -101,9 +101,29 @@ def frontier_figure(frontier: pd.DataFrame, metric: str, currency: str = "", *, 
         if metric in ("incremental_profit", "cost"):
             ax.yaxis.set_major_formatter(money_formatter(currency))
         ax.set_ylabel(f"{LABELS.get(metric, metric)} (best plan, 95 % interval)")
-        ax.set_title("Efficient frontier: the best plan found at each budget", fontsize=10)
+        ax.set_title("Efficient frontier: the best plan found at each budget", fontsize=10, wrap=True)
         ax.grid(alpha=0.3)
     return fig
+
+
+#: Characters of a lever's key on one line of its response panel's title (9 pt on a panel 4.2 inches wide).
+KEY_TITLE_CHARS = 40
+
+
+def key_title(key: str) -> str:
+    """A variable's config key as its response panel's title: without ``strategy.``, broken after dots to fit.
+
+    A key has no spaces for matplotlib's ``wrap=True`` to break at, so a long one
+    (``paid_ads.<a long channel name>.daily_budget``) is broken here, after a dot, into
+    lines of at most :data:`KEY_TITLE_CHARS` characters (a part longer than that keeps its line).
+    """
+    lines: list[str] = []
+    for part in key.removeprefix("strategy.").split("."):
+        if lines and len(lines[-1]) + 1 + len(part) <= KEY_TITLE_CHARS:
+            lines[-1] += f".{part}"
+        else:
+            lines[-1:] = [f"{lines[-1]}.", part] if lines else [part]
+    return "\n".join(lines)
 
 
 def response_figure(response: pd.DataFrame, summary: Mapping[str, Any]) -> Figure:
@@ -136,11 +156,11 @@ def response_figure(response: pd.DataFrame, summary: Mapping[str, Any]) -> Figur
             ax.xaxis.set_major_formatter(compact_formatter())
             ax.yaxis.set_major_formatter(compact_formatter())
             ax.tick_params(axis="x", labelrotation=30)
-            ax.set_title(summary["allocation"][name]["key"].split("strategy.", 1)[-1], fontsize=9)
+            ax.set_title(key_title(summary["allocation"][name]["key"]), fontsize=9, wrap=True)
             ax.grid(alpha=0.3)
         axes[0].set_ylabel(f"incremental gross profit ({summary.get('currency', '')})")
         axes[0].legend(fontsize=7)
-        fig.suptitle("Response of each lever around the plan (others at the plan)", fontsize=10)
+        fig.suptitle("Response of each lever around the plan (others at the plan)", fontsize=10, wrap=True)
     return fig
 
 
@@ -168,7 +188,7 @@ def history_figure(trials: pd.DataFrame, maximize: bool, *, ax: Any = None) -> F
             ax.legend(fontsize=8)
         ax.set_xlabel("trial")
         ax.set_ylabel("score (risk-adjusted objective)")
-        ax.set_title("Optimisation history", fontsize=10)
+        ax.set_title("Optimisation history", fontsize=10, wrap=True)
         ax.grid(alpha=0.3)
     return fig
 
