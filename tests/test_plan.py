@@ -211,6 +211,28 @@ def test_ctrl_c_says_how_many_trials_are_kept_and_the_same_command_goes_on(tmp_p
     assert sorted(pd.read_parquet(out / "trials.parquet")["trial"]) == list(range(6))
 
 
+@pytest.mark.parametrize(
+    ("trials", "kept"),
+    [
+        (2, "the study's 4 trials finished (more than plan.trials=2); they are kept in"),  # it said "4 of 2"
+        (4, "4 of 4 trials finished; they are kept in"),  # the other side: as many as asked
+    ],
+)
+def test_ctrl_c_after_a_rerun_with_fewer_trials_says_how_many_the_study_keeps(
+    tmp_path, capsys, monkeypatch, trials, kept
+):
+    out = tmp_path / "plan"
+    argv = [*TINY, f"hydra.run.dir={out}", "plan.batch_size=2"]
+    main([*argv, "plan.trials=4"])
+    capsys.readouterr()
+    # call 1: the baseline; no trial is added; 2: the plan's evaluation, interrupted
+    monkeypatch.setattr("sim.app.plan.make_evaluator", lambda _plan: _CtrlCOnCall(2))
+    assert _interrupted_plan([*argv, f"plan.trials={trials}"], capsys)[-1] == (
+        f"opsim-plan: interrupted: {kept} {out / 'study.journal'}; "
+        "run the same command again to go on from there (they are not run again)"
+    )
+
+
 def test_ctrl_c_while_writing_the_plan_or_in_response_mode_or_before_it_started_says_so(tmp_path, capsys, monkeypatch):
     def ctrl_c(*_args, **_kwargs):
         raise KeyboardInterrupt

@@ -1175,7 +1175,12 @@ def _kept(out: Path, plan: PlanConfig, *, writing: bool) -> str:
     done = _finished_trials(out / STORAGE_FILE)
     if done == 0:
         return f"no trial of {plan.trials} had finished; {again} to start them"
-    finished = "the finished trials are" if done is None else f"{done} of {plan.trials} trials finished; they are"
+    if done is None:
+        finished = "the finished trials are"
+    elif done > plan.trials:  # a rerun with a smaller plan.trials: the study keeps them all (trials_beyond_note)
+        finished = f"the study's {done} trials finished (more than plan.trials={plan.trials}); they are"
+    else:
+        finished = f"{done} of {plan.trials} trials finished; they are"
     return f"{finished} kept in {out / STORAGE_FILE}; {again} to go on from there (they are not run again)"
 
 
