@@ -1354,3 +1354,104 @@ def test_a_keys_title_is_broken_after_a_dot_only_where_it_is_too_long():
     assert key_title("strategy.paid_ads.channel_of_19_chars.daily_budget") == (
         "paid_ads.channel_of_19_chars.\ndaily_budget"  # 41 on one line: 1 too many
     )
+
+
+# --------------------------------------------------------------- a Ray address that is no Ray head
+class _FakeHead:
+    """A local TCP server that accepts and then says ``answer`` (nothing: b""), as a port that is no Ray head would.
+
+    A Ray head's GCS is a gRPC server: it answers an HTTP/2 client's preface with a SETTINGS frame, as
+    ``answer=SETTINGS_FRAME`` does here.
+    """
+
+    def __init__(self, answer: bytes) -> None:
+        import socket
+        import threading
+
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.server.getsockname()[1]}"
+        self.answer, self.connections = answer, []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:  # closed
+                return
+            self.connections.append(conn)
+            if self.answer:
+                conn.sendall(self.answer)
+
+    def close(self) -> None:
+        for conn in self.connections:
+            conn.close()
+        self.server.close()
+
+
+#: An empty HTTP/2 SETTINGS frame: 3 bytes of length 0, type 4, flags 0, stream 0.
+SETTINGS_FRAME = bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+@pytest.fixture
+def quick_answer(monkeypatch):
+    """The wait for a head's answer cut to 0.5 s (the command waits RAY_ANSWER_TIMEOUT_S = 5 s)."""
+    monkeypatch.setattr("sim.app.plan_eval.RAY_ANSWER_TIMEOUT_S", 0.5, raising=False)
+
+
+@pytest.mark.parametrize(
+    ("answer", "refused"),
+    [
+        (b"", "it accepted the connection but did not answer as a Ray head within 0.5 s"),
+        (b"HTTP/1.1 400 Bad Request\r\n\r\n", "it answered, but not as a Ray head (a gRPC server) does"),
+        (SETTINGS_FRAME, None),  # the other side: what a Ray head answers (checked against a real one, ray 2.60)
+    ],
+    ids=["silent", "http/1", "gRPC"],
+)
+def test_a_port_that_accepts_but_is_no_ray_head_is_refused_in_bounded_time(
+    tmp_path, capsys, quick_answer, answer, refused
+):
+    """A port that accepted and said nothing passed the check, and ray.init then waited on it without end."""
+    from sim.app.plan_eval import check_ray_answers
+
+    head = _FakeHead(answer)
+    try:
+        if refused is None:
+            check_ray_answers(head.address)
+            check_ray_answers(f"ray://{head.address}")
+            return
+        started = time.perf_counter()
+        with pytest.raises(ConfigError, match=re.escape(refused)):  # it passed: the command then waited on ray.init
+            check_ray_answers(head.address)
+        out = tmp_path / "never"
+        line = _refused_plan([*TINY, f"hydra.run.dir={out}", f"plan.ray_address={head.address}"], capsys)
+        assert time.perf_counter() - started < 30  # each wait bounded
+    finally:
+        head.close()
+    assert line.startswith(f"opsim-plan: error: plan.ray_address='{head.address}' is not allowed: ")
+    assert f"a Ray cluster that answers ({head.address}: {refused}); HOST:PORT" in line and not out.exists()
+
+
+def test_auto_without_a_cluster_on_this_machine_is_refused_with_exit_2(tmp_path, capsys, monkeypatch, quick_answer):
+    """``plan.ray_address=auto`` with no cluster running ended in ray.init's ConnectionError: exit 1, a folder made."""
+    import ray._private.services as ray_services
+
+    def none_running(address, temp_dir=None):  # what Ray raises when it finds no cluster running here
+        raise ConnectionError("Could not find any running Ray instance.")
+
+    monkeypatch.setattr(ray_services, "canonicalize_bootstrap_address", none_running)
+    out = tmp_path / "never"
+    line = _refused_plan([*TINY, f"hydra.run.dir={out}", "plan.ray_address=auto"], capsys)
+    assert line == (
+        "opsim-plan: error: plan.ray_address='auto' is not allowed: a Ray cluster running on this machine (none is: "
+        "start one with 'ray start --head', give its HOST:PORT, or 'local' to start one for the plan)"
+    )
+    assert not out.exists()
+    from sim.app.plan_eval import check_ray_answers
+
+    head = _FakeHead(SETTINGS_FRAME)  # the other side: the cluster Ray finds is asked, and answers
+    monkeypatch.setattr(ray_services, "canonicalize_bootstrap_address", lambda address, temp_dir=None: head.address)
+    try:
+        check_ray_answers("auto")
+    finally:
+        head.close()

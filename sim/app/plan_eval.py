@@ -25,7 +25,7 @@ import numpy as np
 from sim.analysis.economics import payback_day
 from sim.analysis.retention import cohort_retention
 from sim.app.config import Config, validate
-from sim.app.plan_config import RAY_ADDRESS_FORMS, RAY_LOCAL_ADDRESSES, PlanConfig, ray_host_port
+from sim.app.plan_config import RAY_ADDRESS_FORMS, PlanConfig, ray_host_port
 from sim.app.threads import resolve_threads
 from sim.base.errors import ConfigError
 from sim.core.model import LifecycleModel
@@ -220,8 +220,14 @@ class LocalEvaluator:
         pass
 
 
-#: Seconds a Ray head's port has to answer before the plan is refused.
+#: Seconds a Ray head's port has to accept a connection before the plan is refused.
 RAY_CONNECT_TIMEOUT_S = 5.0
+#: Seconds a Ray head has to answer, once connected, as a gRPC (HTTP/2) server does, before the plan is refused.
+RAY_ANSWER_TIMEOUT_S = 5.0
+#: What an HTTP/2 client sends first: the connection preface and an empty SETTINGS frame (RFC 9113, 3.4).
+HTTP2_CLIENT_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+#: An HTTP/2 frame header's length (3 bytes of length, type, flags, 4 of stream id), and a SETTINGS frame's type.
+HTTP2_FRAME_HEADER_BYTES, HTTP2_SETTINGS = 9, 4
 
 
 class RayEvaluator:
@@ -245,25 +251,79 @@ class RayEvaluator:
 
 
 def check_ray_answers(address: str) -> None:
-    """Refuse a cluster address whose port does not answer (``ray.init`` retries it for minutes, deaf to SIGTERM).
+    """Refuse a cluster address that does not answer as a Ray head, each wait bounded.
+
+    ``ray.init`` retries an address that does not answer for minutes, deaf to SIGTERM, and
+    hangs on a port that accepts but is no Ray head (another server). A Ray head (its GCS,
+    or the Ray Client server of ``ray://``) is a gRPC server: it accepts within
+    :data:`RAY_CONNECT_TIMEOUT_S` and answers an HTTP/2 client's preface with a SETTINGS
+    frame within :data:`RAY_ANSWER_TIMEOUT_S`. ``auto`` is the cluster running on this
+    machine, found as Ray finds it (``RAY_ADDRESS``, then Ray's own record of its latest
+    cluster), and then asked the same; ``local`` starts one here.
 
     Raises:
-        ConfigError: Naming ``plan.ray_address`` and why it cannot be reached.
+        ConfigError: Naming ``plan.ray_address`` and why it cannot be used.
 
     """
-    head = None if address in RAY_LOCAL_ADDRESSES else ray_host_port(address)
-    if head is None:  # auto, local (no host to ask); any other form is refused with the config
+    if address == "local":  # starts a cluster here: no host to ask
+        return
+    given = address
+    if address == "auto":
+        address = _running_cluster()
+    head = ray_host_port(address)
+    if head is None:  # any other form is refused with the config
         return
     host, port = head
     try:
-        socket.create_connection(head, timeout=RAY_CONNECT_TIMEOUT_S).close()
+        with socket.create_connection(head, timeout=RAY_CONNECT_TIMEOUT_S) as conn:
+            conn.settimeout(RAY_ANSWER_TIMEOUT_S)
+            conn.sendall(HTTP2_CLIENT_PREFACE)
+            answer = _read_up_to(conn, HTTP2_FRAME_HEADER_BYTES)
+    except TimeoutError:
+        why = f"it accepted the connection but did not answer as a Ray head within {RAY_ANSWER_TIMEOUT_S:g} s"
     except OSError as exc:
         why = exc.strerror or str(exc) or type(exc).__name__
+    else:
+        if len(answer) == HTTP2_FRAME_HEADER_BYTES and answer[3] == HTTP2_SETTINGS:
+            return
+        why = "it answered, but not as a Ray head (a gRPC server) does"
+    raise ConfigError(
+        "plan.ray_address", given, f"a Ray cluster that answers ({host}:{port}: {why}); {RAY_ADDRESS_FORMS}"
+    )
+
+
+def _read_up_to(conn: socket.socket, size: int) -> bytes:
+    """Up to ``size`` bytes from ``conn``: fewer if it closes first (each read within the socket's timeout)."""
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _running_cluster() -> str:
+    """The address ``plan.ray_address=auto`` names: the Ray cluster running on this machine, as Ray finds it.
+
+    Raises:
+        ConfigError: When no cluster is running here (``ray.init`` raised ``ConnectionError`` as the plan began).
+
+    """
+    from ray._private.services import canonicalize_bootstrap_address  # how ray.init reads "auto"
+
+    try:
+        found = canonicalize_bootstrap_address("auto")
+    except ConnectionError:
+        found = None
+    if found is None:
         raise ConfigError(
             "plan.ray_address",
-            address,
-            f"a Ray cluster that answers ({host}:{port}: {why}); {RAY_ADDRESS_FORMS}",
-        ) from None
+            "auto",
+            "a Ray cluster running on this machine (none is: start one with 'ray start --head', "
+            "give its HOST:PORT, or 'local' to start one for the plan)",
+        )
+    return found
 
 
 def make_evaluator(plan: PlanConfig) -> Evaluator:
