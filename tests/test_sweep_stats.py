@@ -149,3 +149,29 @@ def test_intervals_of_costs_and_shares_stay_within_what_they_can_be_others_do_no
     assert point["incremental_profit_lo"] == pytest.approx(profit[1]) and profit[1] < 0  # a loss: not clipped
     markdown = sweep_report.sweep_markdown(summarize_points(jobs), [], Path("sweep"))
     assert "clipped to what the value can be" in markdown
+
+
+@pytest.mark.parametrize(
+    ("users", "expected"),
+    [
+        ((50.0, 1.0), 110 / 51),  # per-seed CACs 2 and 10: their mean, 6, is the cheap seed's price thrice
+        ((50.0, -10.0), 110 / 40),  # one seed below its baseline: the point still bought 40 users for 110
+        ((5.0, -10.0), None),  # fewer incremental users than none over both seeds: no price of a user
+        ((0.0, 0.0), None),
+    ],
+)
+def test_a_points_cac_is_its_summed_cost_over_its_summed_incremental_users(users, expected):
+    rows = [
+        {"point": "a", "seed": 0, "cost": 100.0, "incremental_users": users[0], "incremental_profit": 1.0},
+        {"point": "a", "seed": 1, "cost": 10.0, "incremental_users": users[1], "incremental_profit": 1.0},
+    ]
+    jobs = pd.DataFrame([{**dict.fromkeys(METRICS, np.nan), **r} for r in rows])
+    jobs["cac"] = np.where(jobs["incremental_users"] > 0, jobs["cost"] / jobs["incremental_users"], np.nan)
+    point = summarize_points(jobs).iloc[0]
+    if expected is None:
+        assert math.isnan(point["cac"]) and math.isnan(point["cac_lo"]) and math.isnan(point["cac_hi"])
+        return
+    assert point["cac"] == pytest.approx(expected)
+    _r, lo, hi, _n = stats.ratio_interval(jobs["cost"].to_numpy(), jobs["incremental_users"].to_numpy())
+    assert point["cac_lo"] == pytest.approx(max(lo, 0.0)) and point["cac_hi"] == pytest.approx(hi)
+    assert point["cac_lo"] >= 0.0  # a price is not negative, however wide the interval

@@ -5,9 +5,11 @@ labelled by :mod:`sim.analysis.sweep_labels`); replicates are seeds, and every
 point at a seed shares random numbers, so comparisons are paired. Per point and
 metric: mean, 95 % t-interval over seeds (:func:`sim.analysis.stats.t_interval`)
 and n (LTV only of runs that projected its tail: an observed part alone is not
-averaged with whole LTVs). An ROI (:data:`RATIOS`) is the ratio of sums over seeds,
-Σ net gain / Σ cost, with its delta-method interval (:func:`sim.analysis.stats.ratio_interval`),
-not the mean of the seeds' ROIs, which a seed of tiny cost dominates. An interval is
+averaged with whole LTVs). An ROI or a CAC (:data:`RATIOS`) is the ratio of sums over
+seeds, Σ net gain / Σ cost or Σ cost / Σ incremental users (the latter only where both
+sums are positive), with its delta-method interval
+(:func:`sim.analysis.stats.ratio_interval`), not the mean of the seeds' ratios, which a
+seed of tiny cost (or of few incremental users) dominates. An interval is
 clipped to the range its metric can take (:data:`BOUNDS`: a cost, a payback day ≥ 0; a
 retention share within 0–1); ``paid_back``, the seeds at which it paid back within
 the horizon; the probability that the point is best = share of seeds at which it has the highest
@@ -47,11 +49,19 @@ METRICS = (
 EVERY_SEED_METRICS = ("ltv",)
 #: Ratio metrics: metric → (numerator, denominator) per job. A point's value is the ratio of the
 #: sums over its seeds (a ratio estimator); the seeds' own ratios are kept in the jobs table.
-RATIOS = {"incremental_roi": ("incremental_profit", "cost"), "roi": ("profit", "cost")}
+RATIOS = {
+    "incremental_roi": ("incremental_profit", "cost"),
+    "roi": ("profit", "cost"),
+    "cac": ("cost", "incremental_users"),
+}
+#: Ratios that exist only where both sums are positive, as a job's own does: a CAC over no
+#: incremental users (or fewer than the baseline's) is no price of a user.
+POSITIVE_RATIOS = ("cac",)
 #: The values a metric can take: its interval is clipped to them (a t-interval is symmetric, and
 #: two or three seeds of a small cost or retention reach below zero).
 BOUNDS = {
     "cost": (0.0, np.inf),
+    "cac": (0.0, np.inf),
     "d1": (0.0, 1.0),
     "d7": (0.0, 1.0),
     "d30": (0.0, 1.0),
@@ -89,8 +99,11 @@ def job_metrics(summary: dict[str, Any]) -> dict[str, float]:
 def _estimate(group: pd.DataFrame, metric: str) -> tuple[float, float, float]:
     """A point's value of ``metric`` over its seeds (its jobs), with the 95 % interval (before clipping)."""
     if metric in RATIOS:
-        numerator, denominator = RATIOS[metric]
-        ratio, lo, hi, _n = ratio_interval(group[numerator].to_numpy(float), group[denominator].to_numpy(float))
+        numerator, denominator = (group[key].to_numpy(float) for key in RATIOS[metric])
+        paired = np.isfinite(numerator) & np.isfinite(denominator)
+        if metric in POSITIVE_RATIOS and not (numerator[paired].sum() > 0 and denominator[paired].sum() > 0):
+            return float("nan"), float("nan"), float("nan")
+        ratio, lo, hi, _n = ratio_interval(numerator, denominator)
         return ratio, lo, hi
     values = group[metric].to_numpy(dtype=float)
     if metric in EVERY_SEED_METRICS and np.isnan(values).any():

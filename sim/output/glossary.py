@@ -107,9 +107,9 @@ def definitions(
             "seed-to-seed randomness of word of mouth comes on top — sweeps over seeds measure it."
         ),
         "interval (over seeds)": (
-            "95 % Student-t interval of the mean over seeds (shown as ± half-width); an ROI's is the delta-method "
-            "interval of its ratio (summed net gain / summed cost); a cost or a retention is clipped to what it "
-            "can be (shown as low to high)."
+            "95 % Student-t interval of the mean over seeds (shown as ± half-width); an ROI's or a CAC's is the "
+            "delta-method interval of its ratio (summed net gain / summed cost; summed cost / summed incremental "
+            "users); a cost, a CAC or a retention is clipped to what it can be (shown as low to high)."
         ),
         "P(best)": (
             "Share of seeds at which the point ranks first (by incremental profit; by profit without a baseline), "

@@ -140,9 +140,10 @@ def _cell_md(row: pd.Series, m: str, fmt: Any) -> str:
 
 #: How a point's ROI and its interval are made, and where an interval is clipped: said under the ranked table.
 ESTIMATES_NOTE = (
-    "ROI = the seeds' summed net gain / their summed cost (not the mean of the seeds' ROIs), "
-    "its interval by the delta method for a ratio; an interval is clipped to what the value can be "
-    "(a cost or payback day at least 0, a retention within 0–100 %)"
+    "ROI = the seeds' summed net gain / their summed cost and CAC = their summed cost / their summed "
+    "incremental users (not the means of the seeds' ratios), each interval by the delta method for a ratio; "
+    "an interval is clipped to what the value can be (a cost, CAC or payback day at least 0, a retention "
+    "within 0–100 %)"
 )
 #: Relative difference of an interval's two sides below which it is shown as ± half-width.
 SYMMETRIC = 1e-9
