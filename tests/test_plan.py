@@ -480,6 +480,7 @@ def test_rerunning_continues_the_study_and_another_plan_in_its_folder_is_refused
     capsys.readouterr()
     baselines = []  # refused before any simulation: the organic baseline is not run first
     monkeypatch.setattr(sim.app.plan, "Planner", lambda *args, **kwargs: baselines.append(args))
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     with pytest.raises(SystemExit) as info:
         main([*common, "plan.trials=6", "plan.budget=5000"])
     assert info.value.code == 2 and baselines == []
@@ -487,8 +488,11 @@ def test_rerunning_continues_the_study_and_another_plan_in_its_folder_is_refused
     assert len(err) == 1
     assert err[0].endswith(
         f"hydra.run.dir={str(out)!r} is not allowed: a folder without another plan's study: this one holds "
-        "a study of different settings (delete it, or give hydra.run.dir=<new folder>)"
+        "a study of different settings, or one made by an opsim version whose run settings differ "
+        f"(delete {out / 'study.journal'}, or give hydra.run.dir=<new folder>)"
     )
+    # refused before Hydra starts: no record appended to the study, no line to the log, no file touched
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
 def test_fewer_trials_than_a_study_has_is_said_in_one_line_and_the_plan_uses_them_all(tmp_path, caplog):

@@ -419,29 +419,85 @@ def _no_study_created_line() -> Iterator[None]:
         optuna.logging.set_verbosity(previous)
 
 
-def _open_study(out: Path, run: Config, plan: PlanConfig) -> Any:
-    """The Optuna study in ``out/study.journal``, created or continued (refused if it is another plan's)."""
-    import optuna
+#: Why a folder holding a study of other settings is refused.
+OTHER_STUDY = (
+    "a folder without another plan's study: this one holds a study of different settings, or one made by an "
+    "opsim version whose run settings differ (delete {file}, or give hydra.run.dir=<new folder>)"
+)
+
+
+def _journal_storage(out: Path) -> Any:
+    """The Optuna journal storage of ``out/study.journal``, refused in one line if it cannot be read as one."""
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
+
+    try:  # a journal that is not an Optuna journal (edited, another file of that name) fails as it is read
+        return JournalStorage(JournalFileBackend(str(out / STORAGE_FILE)))
+    except (ValueError, KeyError, TypeError) as exc:  # json's JSONDecodeError is a ValueError
+        why = f"{type(exc).__name__}: {first_line(exc)}"
+        raise ConfigError("hydra.run.dir", str(out), DAMAGED_JOURNAL.format(file=STORAGE_FILE, why=why)) from None
+
+
+def _existing_study(out: Path, run: Config, plan: PlanConfig, *, readable: bool = True) -> Any | None:
+    """The study already in ``out`` (None if there is none), refused unless it is this plan's; writes nothing.
+
+    Args:
+        out: The plan's folder.
+        run: The run config.
+        plan: The plan settings.
+        readable: Refuse a journal that cannot be read (else: None, and the plan's own
+            opening, which first drops a record torn by a kill, decides).
+
+    Raises:
+        ConfigError: A damaged journal (with ``readable``), or a study of other settings
+            (:data:`OTHER_STUDY`).
+
+    """
+    import optuna
+
+    if not (out / STORAGE_FILE).is_file():
+        return None
+    try:
+        _check_journal(out)
+        storage = _journal_storage(out)
+    except ConfigError:
+        if readable:
+            raise
+        return None
+    try:
+        study = optuna.load_study(study_name=STUDY_NAME, storage=storage, sampler=_sampler(plan, 0))
+    except KeyError:  # a journal without the study (killed before its first record)
+        return None
+    recorded = study.user_attrs.get("plan_hash")
+    if recorded not in (None, _plan_hash(run, plan), _plan_hash_before_2026_11_30(run, plan)):
+        raise ConfigError("hydra.run.dir", str(out), OTHER_STUDY.format(file=out / STORAGE_FILE))
+    return study
+
+
+def check_study(out: Path, run: Config, plan: PlanConfig) -> None:
+    """Refuse, before anything is written, a folder whose study is another plan's (see :func:`_existing_study`)."""
+    if plan.mode == "search":
+        _existing_study(out, run, plan, readable=False)
+
+
+def _open_study(out: Path, run: Config, plan: PlanConfig) -> Any:
+    """The Optuna study in ``out/study.journal``, created or continued (refused, unwritten, if it is another plan's)."""
+    import optuna
 
     out.mkdir(parents=True, exist_ok=True)
     drop_torn_record(out / STORAGE_FILE)
     _check_journal(out)
-    direction = "maximize" if plan.objective not in MINIMISED else "minimize"
-    try:  # a journal that is not an Optuna journal (edited, another file of that name) fails as it is read
-        storage = JournalStorage(JournalFileBackend(str(out / STORAGE_FILE)))
+    study = _existing_study(out, run, plan)  # checked before anything is appended
+    if study is None:
+        direction = "maximize" if plan.objective not in MINIMISED else "minimize"
         with _no_study_created_line():
             study = optuna.create_study(
                 study_name=STUDY_NAME,
-                storage=storage,
+                storage=_journal_storage(out),
                 direction=direction,
                 load_if_exists=True,
                 sampler=_sampler(plan, 0),
             )
-    except (ValueError, KeyError, TypeError) as exc:  # json's JSONDecodeError is a ValueError
-        why = f"{type(exc).__name__}: {first_line(exc)}"
-        raise ConfigError("hydra.run.dir", str(out), DAMAGED_JOURNAL.format(file=STORAGE_FILE, why=why)) from None
     digest = _plan_hash(run, plan)
     recorded = study.user_attrs.get("plan_hash")
     if recorded is None:  # a new study, or one killed before its settings were recorded: the hash goes last
@@ -455,15 +511,8 @@ def _open_study(out: Path, run: Config, plan: PlanConfig) -> Any:
         if current is not None and all(space[n].low <= v <= space[n].high for n, v in current.items()):
             study.enqueue_trial(current, skip_if_exists=True)
         study.set_user_attr("plan_hash", digest)
-    elif recorded == _plan_hash_before_2026_11_30(run, plan):  # a study of an earlier version: recorded anew
+    elif recorded != digest:  # a study of an earlier version (_existing_study let it through): recorded anew
         study.set_user_attr("plan_hash", digest)
-    elif recorded != digest:
-        raise ConfigError(
-            "hydra.run.dir",
-            str(out),
-            "a folder without another plan's study: this one holds a study of different settings "
-            "(delete it, or give hydra.run.dir=<new folder>)",
-        )
     return study
 
 
@@ -1233,6 +1282,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             if not (args.cfg or args.info or args.help or args.hydra_help):  # a plan that will run
                 check_folder("hydra.run.dir", folder)
                 check_plan_folder(folder)  # not an opsim run's or sweep's folder: its report.html would be replaced
+                check_study(folder, run, planned)  # nor another plan's study (nothing appended to it)
                 if planned.ray_address:  # its cluster answers (and its machines hold the runs)
                     check_ray_answers(planned.ray_address)
                 else:  # the runs side by side here fit in this machine's memory
