@@ -251,7 +251,7 @@ def check_memory(cfg: Config, *, workers: int = 1, available: tuple[int, str] | 
         fit = largest // need.per_user
         advice = (
             f"simulate a sample of the market with population.sample_size={suggested_sample(fit)} or fewer "
-            f"(about {fit:,} fit now, less {1 - SUGGESTION_MARGIN:.0%} for what the run's process allocates besides; "
+            f"(about {fit:,} fit now, less {(1 - SUGGESTION_MARGIN) * 100:.0f} % for what the run's process allocates besides; "
             f"population.market_size stays {pop.market_size:,}; counts are scaled up)"
         )
     else:

@@ -197,12 +197,16 @@ def rerun_for_code(sweep_dir: Path, names: Iterable[str]) -> str | None:
 
     """
     code = completion.code_fingerprint()
-    finished = [sweep_dir / name for name in names if completion.check_complete(sweep_dir / name) is None]
-    other = sum((completion.read_marker(job) or {}).get(completion.CODE_KEY) != code for job in finished)
+    markers = [(sweep_dir / name, completion.read_marker(sweep_dir / name)) for name in names]
+    marked = [(job, marker) for job, marker in markers if marker is not None]
+    # only the other code's folders are checked file by file here: each job checks its own as it starts
+    other = sum(
+        marker.get(completion.CODE_KEY) != code and completion.check_complete(job) is None for job, marker in marked
+    )
     if not other:
         return None
     return (
-        f"{other} of {counted(len(finished), 'finished job')} in {sweep_dir} run again: "
+        f"{other} of {counted(len(marked), 'finished job')} in {sweep_dir} run again: "
         f"another opsim code computed them (the code fingerprint in their {DONE} differs)"
     )
 

@@ -6,7 +6,9 @@ the sweep folder (each atomically):
 
 * ``sweep_jobs.parquet`` (one row per job), ``sweep_summary.parquet`` / ``.csv`` /
   ``.md`` (one row per point: cost, incremental users, profit and ROI, retention,
-  CAC, LTV, payback, each with its 95 % t-interval over seeds; P(best); rank),
+  CAC, LTV, payback, each with its 95 % interval over seeds: a t-interval, the ROI's and
+  the CAC's by the delta method for a ratio of sums, clipped to what a value can be;
+  P(best); rank),
   ``failures.json``;
 * figures ``sweep_points.png`` (every point's incremental profit and ROI with
   intervals, readable from 2 to 50 points), ``sweep_retention.png`` (top three

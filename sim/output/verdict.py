@@ -9,7 +9,8 @@ cumulative cost for good (the payback day). Where its numbers come from:
   ± z₀.₉₇₅ · SE, SE the run's Monte-Carlo standard error (batch means over groups
   of simulated users, ``economics.monte_carlo``);
 * a sweep point (:func:`sweep_verdict`): the mean over seeds and the 95 %
-  t-interval (:mod:`sim.analysis.sweep_stats`);
+  t-interval, the ROI as a ratio of sums over seeds with its delta-method interval
+  (:mod:`sim.analysis.sweep_stats`);
 * a plan: the planner builds a :class:`Verdict` from its own numbers.
 
 The answer is *pays* when the incremental profit is positive and its interval
@@ -140,7 +141,7 @@ def _t_estimate(row: Any, metric: str) -> Estimate:
 
 
 def sweep_verdict(row: Any, *, subject: str, currency: str, horizon_days: int) -> Verdict:
-    """The verdict of one sweep point: a row of the sweep summary (means and 95 % t-intervals over seeds).
+    """The verdict of one sweep point: a row of the sweep summary (means over seeds and their 95 % intervals).
 
     ``row`` needs ``seeds``, ``paid_back``, ``cost``, ``incremental_profit``,
     ``incremental_roi`` and ``payback_day``, each metric with ``_lo`` and ``_hi``.
