@@ -76,3 +76,12 @@ def test_the_frontier_picks_the_best_plan_within_each_budget():
     score = [5.0, 9.0, 8.0, 12.0, 30.0]
     assert frontier(spend, score, [50, 100, 399, 400, 1000]) == [None, 0, 1, 3, 4]
     assert frontier(spend, score, [400], maximize=False) == [0]
+
+
+def test_a_budget_below_a_lower_bound_gets_every_lever_at_its_lower_bound():
+    """A budget of 100 below a lever's lower bound of 300 gave it the upper bound 100: scipy refused the bounds."""
+    curves = [ResponseCurve(4000.0, 1000.0, 1.0, 0.0), ResponseCurve(2000.0, 500.0, 1.0, 0.0)]
+    x = allocate_by_marginal_roi(curves, 100.0, [(0, 1e9), (300, 1e9)])
+    assert x == pytest.approx([0.0, 300.0], abs=1e-6)
+    x = allocate_by_marginal_roi(curves, 400.0, [(0, 1e9), (300, 1e9)])  # the other side: 100 left to split
+    assert x[1] >= 300.0 - 1e-6 and x.sum() == pytest.approx(400.0, abs=0.5)

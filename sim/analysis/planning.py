@@ -135,11 +135,13 @@ def allocate_by_marginal_roi(
     """Spend per lever maximising Σ g_i(x_i) − Σ x_i with Σ x_i ≤ budget and each x_i in its bounds.
 
     Solved with SLSQP from several starts (the curves may be S-shaped); returns the best
-    allocation found.
+    allocation found. A budget below a lower bound cuts no lever below it: that lever's
+    upper bound is then its lower bound, and a budget below the lower bounds' sum gets
+    every lever at its lower bound.
     """
     n = len(curves)
     lo = np.array([b[0] for b in bounds], dtype=float)
-    hi = np.array([min(b[1], budget) for b in bounds], dtype=float)
+    hi = np.array([max(b[0], min(b[1], budget)) for b in bounds], dtype=float)
 
     def net(x: np.ndarray) -> float:
         return -float(sum(float(c(xi)) for c, xi in zip(curves, x, strict=True)) - x.sum())
