@@ -779,7 +779,7 @@ SEARCH_ONLY = ["~plan.variables.social", "~plan.variables.referral", "~plan.vari
     [
         (
             ["plan.budget=16649"],
-            "at least 16,650, the ad spend that every plan has (strategy.paid_ads.social: 16,650, ",
+            "at least 16,650, the spend that every plan has (strategy.paid_ads.social: 16,650, ",
         ),
         (["plan.budget=16650"], None),  # exactly the fixed spend: a plan that spends nothing more fits
         (["plan.budget=19649", "plan.variables.search.low=100"], "at least 19,650"),  # + 100 a day x 30 at its low
@@ -1397,6 +1397,89 @@ class _FakeHead:
 SETTINGS_FRAME = bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
 
 
+#: quarter_growth planning social, referral and push: search stays at its 555 a day, 16,650 over TINY's window.
+ALL_BUT_SEARCH = ["~plan.variables.search"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "refused"),
+    [
+        # nothing left for the planned levers: SLSQP's bounds were inverted, a traceback after 48 simulations
+        (["plan.mode=response", "plan.budget=16650"], "more than 16,650 with plan.mode=response"),
+        (["plan.mode=response", "plan.budget=16651"], None),
+        (["plan.mode=search", "plan.budget=16650"], None),  # search mode: a plan that spends nothing more fits
+        # min_spend passed against the whole budget, with 350 left after search's 16,650
+        (["plan.budget=17649", "plan.variables.social.min_spend=1000"], "at least 17,650, the spend that every plan"),
+        (["plan.budget=17650", "plan.variables.social.min_spend=1000"], None),
+        # social planned at a low of 100 a day (3,000) and a min_spend of 1,000: the larger counts, once
+        (["plan.budget=19649", "plan.variables.social.low=100", "plan.variables.social.min_spend=1000"], "19,650"),
+        (["plan.budget=19650", "plan.variables.social.low=100", "plan.variables.social.min_spend=1000"], None),
+    ],
+)
+def test_a_budget_below_unplanned_ad_spend_plus_min_spend_is_refused_up_front(tmp_path, capsys, overrides, refused):
+    """The unplanned channels' spend and the planned levers' min_spend were checked apart, each against the budget."""
+    argv = [*ALL_BUT_SEARCH, *overrides]
+    if refused is None:
+        _run, plan = _load(*argv)
+        assert "search" not in plan.variables
+        return
+    out = tmp_path / "never"
+    line = _refused_plan([*TINY, *argv, f"hydra.run.dir={out}"], capsys)
+    assert line.startswith("opsim-plan: error: plan.budget=") and refused in line and not out.exists()
+
+
+def test_response_mode_with_almost_nothing_left_for_the_planned_levers_ends_with_a_plan(tmp_path):
+    """1 left for social, referral and push: the referral lever's least spend is above it (a traceback, exit 1)."""
+    from sim.app.plan import planned_budget
+
+    run, plan = _load(*ALL_BUT_SEARCH, "plan.mode=response", "plan.budget=16651")
+    assert planned_budget(run, plan) == pytest.approx(1.0)
+    result = make_plan(run, plan, tmp_path / "p", evaluator=LocalEvaluator(1), progress=False)
+    assert result.best.lever_spend("paid_ads_search") == pytest.approx(16_650.0)
+    assert result.best.values["social"] == pytest.approx(0.0, abs=1.0)  # nothing to give: its low
+
+
+@pytest.mark.parametrize(
+    ("knob", "budget", "refused"),
+    [
+        # start_day planned: was refused as "search: 16,650, not planned" though start_day >= 2 fits 16,000
+        ("schedule.start_day", 16_000, None),
+        ("schedule.start_day", 1, None),  # its spend moves with the schedule: nothing counted
+        ("cpm", 16_649, "at least 16,650"),  # cpm leaves the spend as it is: 555 a day x 30, planned or not
+        ("cpm", 16_650, None),
+    ],
+)
+def test_a_variable_on_any_knob_of_an_ad_channel_plans_it(tmp_path, capsys, knob, budget, refused):
+    """Only a variable on ``daily_budget`` made a channel planned; one on its schedule left it "not planned".
+
+    Search's budget is not planned, its ``knob`` is; social's budget is planned from 0.
+    """
+    from sim.app.plan import planned_budget
+    from sim.app.plan_config import ad_spend_every_plan_has, unplanned_ad_spend
+
+    low, high = (0, 29) if knob == "schedule.start_day" else (1, 20)
+    argv = [
+        "+add@plan.variables.ss=variable",
+        f"plan.variables.ss.key=strategy.paid_ads.search.{knob}",
+        f"plan.variables.ss.low={low}",
+        f"plan.variables.ss.high={high}",
+        "~plan.variables.search",
+        "~plan.variables.referral",
+        "~plan.variables.push",
+        f"plan.budget={budget}",
+    ]
+    if refused is not None:
+        out = tmp_path / "never"
+        line = _refused_plan([*TINY, *argv, f"hydra.run.dir={out}"], capsys)
+        assert "strategy.paid_ads.search: 16,650, planned" in line and refused in line and not out.exists()
+        return
+    run, plan = _load(*argv, "plan.mode=response")
+    assert unplanned_ad_spend(run, plan) == {}
+    assert planned_budget(run, plan) == budget  # response mode takes nothing off for search either
+    spent = ad_spend_every_plan_has(run, plan)
+    assert spent == ({} if knob == "schedule.start_day" else {"strategy.paid_ads.search": 16_650.0})
+
+
 @pytest.fixture
 def quick_answer(monkeypatch):
     """The wait for a head's answer cut to 0.5 s (the command waits RAY_ANSWER_TIMEOUT_S = 5 s)."""
@@ -1459,3 +1542,4 @@ def test_auto_without_a_cluster_on_this_machine_is_refused_with_exit_2(tmp_path,
         check_ray_answers("auto")
     finally:
         head.close()
+

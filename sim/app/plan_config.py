@@ -36,6 +36,7 @@ __all__ = [
     "knob_is_whole",
     "load_plan_config",
     "plan_periods",
+    "planned_ad_channels",
     "register_plan_schema",
     "unplanned_ad_spend",
 ]
@@ -55,6 +56,9 @@ SAMPLERS = ("tpe", "cmaes", "random")
 MODES = ("search", "response")
 #: Knobs that can be planned per period (a daily budget per week or month).
 PERIOD_KNOBS = ("daily_budget",)
+#: Ad channel knobs (prefixes under ``strategy.paid_ads.<channel>.``) that do not change what it spends:
+#: its daily budget on every day its schedule and the spend window allow.
+SPEND_FREE_AD_KNOBS = ("cpm", "conversion_multiplier", "adstock.", "saturation.", "quality.")
 #: ``plan.ray_address`` values that name no host: this machine's running cluster, or a new one here.
 RAY_LOCAL_ADDRESSES = ("auto", "local")
 #: What ``plan.ray_address`` may be.
@@ -219,15 +223,53 @@ def _check_knob_range(key: str, var: VariableConfig, meta: Mapping[str, Any]) ->
         raise ConfigError(f"{key}.high", var.high, f"less than {format_number(lt)}, as {var.key} must be")
 
 
+def _ad_channel(key: str) -> str | None:
+    """``strategy.paid_ads.<channel>`` for a key under an ad channel, else None."""
+    parts = key.split(".")
+    return ".".join(parts[:3]) if len(parts) > 3 and parts[:2] == ["strategy", "paid_ads"] else None
+
+
+def _lever_of(key: str) -> str:
+    """The lever a knob's key belongs to: ``strategy.<group>.<name>`` or ``strategy.<lever>``."""
+    parts = key.split(".")
+    return ".".join(parts[:3] if parts[1] in MULTI_LEVERS else parts[:2])
+
+
+def planned_ad_channels(plan: PlanConfig) -> set[str]:
+    """``strategy.paid_ads.<channel>`` of every ad channel with a variable on any of its knobs."""
+    return {channel for v in plan.variables.values() if (channel := _ad_channel(v.key)) is not None}
+
+
+def _channel_at_its_lows(base: Any, variables: list[VariableConfig], run: Config, plan: PlanConfig) -> Any:
+    """An ad channel as the plan sets it at its lows, or None where its least spend is not a simple bound.
+
+    ``daily_budget`` is set at its ``low`` (per period, or in place of ``daily_budget``); knobs
+    in :data:`SPEND_FREE_AD_KNOBS` leave the spend as it is; any other knob (``schedule.start_day``,
+    ``period_days``) moves which days or periods spend, so no least spend is counted.
+    """
+    cfg = base
+    for var in variables:
+        knob = var.key.split(".", 3)[3]
+        if knob == "daily_budget" and var.per_period:
+            cfg = dataclasses.replace(
+                cfg, period_budgets=[var.low] * plan_periods(run, plan), period_days=plan.period_days
+            )
+        elif knob == "daily_budget":
+            cfg = dataclasses.replace(cfg, daily_budget=var.low)
+        elif not knob.startswith(SPEND_FREE_AD_KNOBS):
+            return None
+    return cfg
+
+
 def ad_spend_every_plan_has(run: Config, plan: PlanConfig) -> dict[str, float]:
     """The spend of each ad channel of the base strategy that no plan can go below (money over the horizon).
 
     An ad channel spends its daily budget on every day its schedule and the spend window
     allow, whatever the simulation does, so this is known before any run: an unplanned
-    channel at the base strategy's budget, a planned ``daily_budget`` at its ``low``
-    (per period, or in place of ``daily_budget`` as the plan sets it). The spend of other
-    levers (rewards, coupons, messages) depends on the users the simulation brings, and is
-    counted only by the budget constraint as trials run.
+    channel at the base strategy's budget, a planned one at the lowest its variables allow
+    (:func:`_channel_at_its_lows`; 0, not counted, where a variable moves its schedule or
+    periods). The spend of other levers (rewards, coupons, messages) depends on the users
+    the simulation brings, and is counted only by the budget constraint as trials run.
 
     Returns:
         ``strategy.paid_ads.<channel>`` → its spend, for channels that spend anything.
@@ -235,19 +277,13 @@ def ad_spend_every_plan_has(run: Config, plan: PlanConfig) -> dict[str, float]:
     """
     from sim.levers.paid_ads import PaidAds
 
-    planned = {v.key: v for v in plan.variables.values()}
     window, start = run.strategy.spend_window, run.population.start_weekday
     out = {}
     for channel, base in run.strategy.paid_ads.items():
         key = f"strategy.paid_ads.{channel}"
-        var = planned.get(f"{key}.daily_budget")
-        cfg = base  # the channel as the plan sets it at its lows
-        if var is not None and var.per_period:
-            cfg = dataclasses.replace(
-                base, period_budgets=[var.low] * plan_periods(run, plan), period_days=plan.period_days
-            )
-        elif var is not None:
-            cfg = dataclasses.replace(base, daily_budget=var.low)
+        cfg = _channel_at_its_lows(base, [v for v in plan.variables.values() if _ad_channel(v.key) == key], run, plan)
+        if cfg is None:
+            continue
         lever = PaidAds(channel, cfg, window)
         days = (d for d in range(run.horizon_days) if cfg.schedule.is_on(d, (start + d) % 7) and window.contains(d))
         spend = sum_in_order(lever.budget_on(d) for d in days)
@@ -257,33 +293,50 @@ def ad_spend_every_plan_has(run: Config, plan: PlanConfig) -> dict[str, float]:
 
 
 def unplanned_ad_spend(run: Config, plan: PlanConfig) -> dict[str, float]:
-    """The certain spend of each ad channel whose budget no variable plans (money over the horizon).
+    """The certain spend of each ad channel that no variable plans (money over the horizon).
 
     The part of :func:`ad_spend_every_plan_has` that stays whatever the plan sets: such a
-    channel spends its base daily budget in every trial.
+    channel spends its base daily budget in every trial. A variable on any knob of a
+    channel (``strategy.paid_ads.<channel>.…``) makes it planned.
 
     Returns:
         ``strategy.paid_ads.<channel>`` → its spend, for unplanned channels that spend anything.
 
     """
-    planned = {v.key.removesuffix(".daily_budget") for v in plan.variables.values()}
+    planned = planned_ad_channels(plan)
     return {key: spend for key, spend in ad_spend_every_plan_has(run, plan).items() if key not in planned}
 
 
 def _check_fixed_spend(plan: PlanConfig, run: Config) -> None:
-    """Refuse a budget below the ad spend every plan has: every trial would break it."""
+    """Refuse a budget below the least every plan spends: every trial would break it.
+
+    That least is the unplanned ad channels' spend plus, per planned lever, the larger of
+    its variables' ``min_spend`` and its ad spend at its lows. In response mode the planned
+    levers must also have some budget left to split.
+    """
     fixed = ad_spend_every_plan_has(run, plan)
-    total = sum_in_order(fixed.values())
+    planned = planned_ad_channels(plan)
+    unplanned = sum_in_order(spend for key, spend in fixed.items() if key not in planned)
+    least: dict[str, float] = {}
+    for var in plan.variables.values():
+        lever = _lever_of(var.key)
+        least[lever] = max(least.get(lever, fixed.get(lever, 0.0)), var.min_spend or 0.0)
+    total = unplanned + sum_in_order(least.values())
     if total > plan.budget:
-        planned = {v.key.rsplit(".", 1)[0] for v in plan.variables.values() if v.key.endswith(".daily_budget")}
-        parts = "; ".join(
-            f"{key}: {spend:,.0f}, {'planned, at its low' if key in planned else 'not planned'}"
-            for key, spend in fixed.items()
-        )
+        parts = [f"{key}: {spend:,.0f}, not planned" for key, spend in fixed.items() if key not in planned]
+        parts += [f"{lever}: {spend:,.0f}, planned, at its low or min_spend" for lever, spend in least.items() if spend]
         raise ConfigError(
             "plan.budget",
             plan.budget,
-            f"at least {total:,.0f}, the ad spend that every plan has ({parts}); plan or lower those budgets",
+            f"at least {total:,.0f}, the spend that every plan has ({'; '.join(parts)}); "
+            "plan or lower those budgets or min_spend",
+        )
+    if plan.mode == "response" and plan.budget - unplanned <= 0:
+        raise ConfigError(
+            "plan.budget",
+            plan.budget,
+            f"more than {unplanned:,.0f} with plan.mode=response, the unplanned ad channels' spend: "
+            "nothing would be left to split among the planned levers",
         )
 
 
