@@ -1543,3 +1543,29 @@ def test_auto_without_a_cluster_on_this_machine_is_refused_with_exit_2(tmp_path,
     finally:
         head.close()
 
+
+def test_auto_reads_ray_address_as_the_user_set_it(tmp_path, capsys, monkeypatch, quick_answer):
+    """``RAY_ADDRESS=ray://…`` (which ray.init reads) ended in Ray's ValueError traceback, exit 1; and
+    ``RAY_ADDRESS=127.0.0.1:PORT`` was named by Ray's rewritten host (this machine's address), not as given."""
+    from sim.app.plan_eval import check_ray_answers
+
+    closed = _FakeHead(b"")
+    closed.close()  # a port nothing listens on any more
+    out = tmp_path / "never"
+    cases = {
+        f"ray://{closed.address}": f"a Ray cluster that answers (RAY_ADDRESS=ray://{closed.address}: ",
+        closed.address: f"a Ray cluster that answers (RAY_ADDRESS={closed.address}: ",
+        "bogus": "a Ray address in the environment's RAY_ADDRESS, which auto reads: RAY_ADDRESS='bogus' is none",
+    }
+    for env, refused in cases.items():
+        monkeypatch.setenv("RAY_ADDRESS", env)
+        line = _refused_plan([*TINY, f"hydra.run.dir={out}", "plan.ray_address=auto"], capsys)
+        assert line.startswith(f"opsim-plan: error: plan.ray_address='auto' is not allowed: {refused}"), line
+        assert not out.exists()
+    head = _FakeHead(SETTINGS_FRAME)  # the other side: the head RAY_ADDRESS names answers, through Ray Client too
+    try:
+        for env in (head.address, f"ray://{head.address}"):
+            monkeypatch.setenv("RAY_ADDRESS", env)
+            check_ray_answers("auto")
+    finally:
+        head.close()

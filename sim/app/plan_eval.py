@@ -250,6 +250,10 @@ class RayEvaluator:
         self._ray.shutdown()
 
 
+#: The environment variable ``ray.init`` reads for ``auto`` (and ``ray start`` sets for its shell).
+RAY_ADDRESS_ENV = "RAY_ADDRESS"
+
+
 def check_ray_answers(address: str) -> None:
     """Refuse a cluster address that does not answer as a Ray head, each wait bounded.
 
@@ -267,13 +271,15 @@ def check_ray_answers(address: str) -> None:
     """
     if address == "local":  # starts a cluster here: no host to ask
         return
-    given = address
+    given, where = address, None
     if address == "auto":
         address = _running_cluster()
+        env = os.environ.get(RAY_ADDRESS_ENV, "")
+        where = f"{RAY_ADDRESS_ENV}={env}" if env == address else None
     head = ray_host_port(address)
-    if head is None:  # any other form is refused with the config
+    if head is None:  # "local" (from RAY_ADDRESS); any other form is refused with the config
         return
-    host, port = head
+    where = where or address.removeprefix("ray://")
     try:
         with socket.create_connection(head, timeout=RAY_CONNECT_TIMEOUT_S) as conn:
             conn.settimeout(RAY_ANSWER_TIMEOUT_S)
@@ -287,9 +293,7 @@ def check_ray_answers(address: str) -> None:
         if len(answer) == HTTP2_FRAME_HEADER_BYTES and answer[3] == HTTP2_SETTINGS:
             return
         why = "it answered, but not as a Ray head (a gRPC server) does"
-    raise ConfigError(
-        "plan.ray_address", given, f"a Ray cluster that answers ({host}:{port}: {why}); {RAY_ADDRESS_FORMS}"
-    )
+    raise ConfigError("plan.ray_address", given, f"a Ray cluster that answers ({where}: {why}); {RAY_ADDRESS_FORMS}")
 
 
 def _read_up_to(conn: socket.socket, size: int) -> bytes:
@@ -304,17 +308,31 @@ def _read_up_to(conn: socket.socket, size: int) -> bytes:
 
 
 def _running_cluster() -> str:
-    """The address ``plan.ray_address=auto`` names: the Ray cluster running on this machine, as Ray finds it.
+    """The address ``plan.ray_address=auto`` names, as ``ray.init`` reads it: ``RAY_ADDRESS`` as the user set it, else the cluster running here.
+
+    ``RAY_ADDRESS`` is taken as it is (Ray would rewrite a local host to this machine's
+    address, and cannot read ``ray://``, which ``ray.init`` itself accepts there).
 
     Raises:
-        ConfigError: When no cluster is running here (``ray.init`` raised ``ConnectionError`` as the plan began).
+        ConfigError: When ``RAY_ADDRESS`` is no address Ray reads, or when no cluster is
+            running here (``ray.init`` raised ``ConnectionError`` as the plan began).
 
     """
     from ray._private.services import canonicalize_bootstrap_address  # how ray.init reads "auto"
 
+    env = os.environ.get(RAY_ADDRESS_ENV, "")
+    if env and env != "auto":  # ray.init uses it in place of "auto"
+        if env != "local" and ray_host_port(env) is None:
+            raise ConfigError(
+                "plan.ray_address",
+                "auto",
+                f"a Ray address in the environment's {RAY_ADDRESS_ENV}, which auto reads: {RAY_ADDRESS_ENV}={env!r} "
+                "is none (HOST:PORT, ray://HOST:PORT or local); set it right, unset it, or give plan.ray_address",
+            )
+        return env
     try:
         found = canonicalize_bootstrap_address("auto")
-    except ConnectionError:
+    except (ConnectionError, ValueError):  # none running; an address Ray recorded that it cannot read
         found = None
     if found is None:
         raise ConfigError(
