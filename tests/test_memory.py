@@ -251,19 +251,30 @@ def test_release_frees_the_model_on_a_mesa_without_the_agent_registry(monkeypatc
     assert _freed_by_release(lambda model: None)
 
 
+def _shrinking_memory(monkeypatch, overrides: list[str]) -> list[int]:
+    """Memory available for the run of ``overrides``: 1 MB less at each check (the process grows), only the first fits.
+
+    Returns:
+        The list the checks append to (one entry a check).
+
+    """
+    need = memory.estimate_memory(load_config(overrides)).total
+    calls: list[int] = []
+
+    def shrinking():
+        calls.append(len(calls))
+        return (need + 1000 - 10**6 * (len(calls) - 1), "test")
+
+    monkeypatch.setattr(memory, "available_memory", shrinking)
+    return calls
+
+
 def test_a_run_accepted_by_the_commands_check_is_not_refused_by_its_own_later_checks(tmp_path, monkeypatch):
     """Each later check sees less available (the process grew); only the first one counts for the run."""
     from sim.app import cli
 
     overrides = ["population.market_size=3000", "horizon_days=10", "figures=false", "progress=false"]
-    need = memory.estimate_memory(load_config(overrides)).total
-    calls = []
-
-    def shrinking():
-        calls.append(len(calls))
-        return (need + 1000 - 10**6 * (len(calls) - 1), "test")  # 1 MB less each time: only the first fits
-
-    monkeypatch.setattr(memory, "available_memory", shrinking)
+    calls = _shrinking_memory(monkeypatch, overrides)
     cli.main([*overrides, f"hydra.run.dir={tmp_path / 'run'}"])
     assert (tmp_path / "run" / "DONE.json").exists()
     assert len(calls) == 1  # the command's check; simulate's and the models' passed what it accepted
@@ -289,14 +300,7 @@ def test_simulate_checks_once_and_its_models_pass_what_it_accepted(monkeypatch):
     from sim.app.simulate import simulate
 
     overrides = ["population.market_size=3000", "horizon_days=10", "progress=false", "strategy=paid_growth"]
-    need = memory.estimate_memory(load_config(overrides)).total
-    calls = []
-
-    def shrinking():
-        calls.append(len(calls))
-        return (need + 1000 - 10**6 * (len(calls) - 1), "test")  # 1 MB less each time: only the first fits
-
-    monkeypatch.setattr(memory, "available_memory", shrinking)
+    calls = _shrinking_memory(monkeypatch, overrides)
     result = simulate(overrides)
     assert result.summary["economics"]["incremental"] is not None  # the baseline ran too, unrefused
     assert len(calls) == 1
