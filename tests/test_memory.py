@@ -6,6 +6,7 @@ import gc
 import re
 import weakref
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -304,3 +305,33 @@ def test_simulate_checks_once_and_its_models_pass_what_it_accepted(monkeypatch):
     result = simulate(overrides)
     assert result.summary["economics"]["incremental"] is not None  # the baseline ran too, unrefused
     assert len(calls) == 1
+
+
+def test_accepted_covers_the_largest_of_its_runs_and_a_figure_given_is_always_used(cfg, monkeypatch):
+    monkeypatch.setattr(memory, "available_memory", lambda: (1000, "test"))
+    bigger = replace(cfg, population=replace(cfg.population, market_size=cfg.population.market_size + 1))
+    with memory.accepted([cfg, bigger]):
+        assert memory.check_memory(bigger) is bigger  # the larger of the two was accepted
+        with pytest.raises(MemoryLimitError):  # a figure the caller gives is checked against, accepted or not
+            memory.check_memory(cfg, available=(1000, "given"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads the process's size from /proc (Linux)")
+def test_the_address_space_left_is_the_limit_less_the_process_and_what_a_run_maps_besides(monkeypatch):
+    import resource
+
+    limit = 64 * 10**9
+    monkeypatch.setattr(resource, "getrlimit", lambda _which: (limit, limit))
+
+    def vm_size() -> int:
+        line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmSize:"))
+        return int(line.split()[1]) * 1024
+
+    before = vm_size()
+    left = memory._address_space_available()
+    after = vm_size()
+    assert (
+        limit - after - memory.ADDRESS_SPACE_RESERVED_BYTES
+        <= left
+        <= limit - before - memory.ADDRESS_SPACE_RESERVED_BYTES
+    )
