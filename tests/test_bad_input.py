@@ -503,25 +503,28 @@ def test_console_scripts_print_one_line_and_exit_2(tmp_path):
         assert _files(tmp_path) == set()
 
 
-@pytest.mark.slow  # an interpreter start-up under a limit
-def test_too_large_for_the_address_space_limit_names_ulimit(tmp_path):
-    """``ulimit -v`` in a subprocess: the run is refused before any folder is made."""
+def _opsim_under_address_limit(tmp_path: Path, limit: int, *args: str, timeout: int) -> subprocess.CompletedProcess:
+    """``python -m sim ARGS hydra.run.dir=TMP/run`` in ``tmp_path`` under an address-space limit (``ulimit -v``)."""
     import resource
-
-    limit = 3 * 2**30
 
     def cap() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    proc = subprocess.run(
-        [sys.executable, "-m", "sim", "population.market_size=400000000", f"hydra.run.dir={tmp_path / 'run'}"],
+    return subprocess.run(
+        [sys.executable, "-m", "sim", *args, f"hydra.run.dir={tmp_path / 'run'}"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
         preexec_fn=cap,
     )
+
+
+@pytest.mark.slow  # an interpreter start-up under a limit
+def test_too_large_for_the_address_space_limit_names_ulimit(tmp_path):
+    """``ulimit -v`` in a subprocess: the run is refused before any folder is made."""
+    proc = _opsim_under_address_limit(tmp_path, 3 * 2**30, "population.market_size=400000000", timeout=120)
     assert proc.returncode == 2, proc.stderr
     _assert_one_clear_line(proc.stderr, "opsim", "population.sample_size=400000000", "is available", "or fewer (about")
     assert _files(tmp_path) == set()
@@ -535,31 +538,16 @@ def test_the_sample_the_address_space_refusal_suggests_then_runs_to_the_end(tmp_
     grown), and a run that passed the check failed with a traceback when pyarrow started
     its threads (the address space they reserve was not counted).
     """
-    import resource
-
     limit = 1250 * 2**20  # about 0.5 GB more than the command maps when it checks
-
-    def cap() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    def opsim(*args: str) -> subprocess.CompletedProcess:
-        argv = [sys.executable, "-m", "sim", "population.market_size=400000000", "progress=false"]
-        return subprocess.run(
-            [*argv, *args, f"hydra.run.dir={tmp_path / 'run'}"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-            preexec_fn=cap,
-        )
-
-    refused = opsim()
+    given = ("population.market_size=400000000", "progress=false")
+    refused = _opsim_under_address_limit(tmp_path, limit, *given, timeout=300)
     assert refused.returncode == 2, refused.stderr
     suggested = re.search(r"population\.sample_size=(\d+) or fewer", refused.stderr)
     assert suggested is not None, refused.stderr
     assert not (tmp_path / "run").exists()
-    ran = opsim(f"population.sample_size={suggested.group(1)}")
+    ran = _opsim_under_address_limit(
+        tmp_path, limit, *given, f"population.sample_size={suggested.group(1)}", timeout=300
+    )
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert (tmp_path / "run" / "DONE.json").is_file() and (tmp_path / "run" / "report.html").is_file()
 

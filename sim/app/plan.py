@@ -486,8 +486,7 @@ def _open_study(out: Path, run: Config, plan: PlanConfig) -> Any:
 
     out.mkdir(parents=True, exist_ok=True)
     drop_torn_record(out / STORAGE_FILE)
-    _check_journal(out)
-    study = _existing_study(out, run, plan)  # checked before anything is appended
+    study = _existing_study(out, run, plan)  # the journal and the study checked before anything is appended
     if study is None:
         direction = "maximize" if plan.objective not in MINIMISED else "minimize"
         with _no_study_created_line():

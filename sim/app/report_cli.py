@@ -5,7 +5,8 @@ runs (a Hydra multirun) it reports every run (with a progress bar), writes a sty
 ``index.html`` linking them and, for a sweep, the sweep's comparison page
 ``report.html``, which the index links. Runs are looked for at most
 :data:`MAX_RUN_DEPTH` folders below the folder given (:func:`find_runs`), so a folder
-such as ``/`` is refused in a fraction of a second, not walked whole. ``--resume`` first re-launches the sweep
+such as ``/`` is not walked whole: without a run that near, it is refused in a fraction
+of a second. ``--resume`` first re-launches the sweep
 recorded in the folder's ``multirun.yaml`` (finished jobs are skipped), after
 checking that the record asks for nothing but opsim's config (:mod:`sim.app.resume`).
 

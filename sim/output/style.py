@@ -182,7 +182,7 @@ def one_warning_for_missing_cjk_font() -> Iterator[None]:
         if _is_missing_cjk_glyph(w.message):
             missing = True
         else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line)
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)  # through the filters, as raised
     if missing:
         warn_missing_cjk_font()
 
