@@ -459,6 +459,47 @@ def test_a_run_refused_inside_hydras_task_leaves_no_folder_it_created(tmp_path, 
         assert folder_before == "empty" or (out / "mine.txt").read_text() == "keep"
 
 
+@pytest.mark.parametrize("existing", ["", "outputs", "outputs/2026-11-30"])
+def test_a_run_refused_inside_hydras_task_removes_the_parents_it_made_and_no_others(tmp_path, monkeypatch, existing):
+    """``outputs/<date>/<time>`` on a day's first run: the empty ``outputs/<date>`` Hydra made goes too.
+
+    Before 2026-11-30 (second session) the run folder went and its new parents stayed,
+    empty. A parent that was there before the command stays, empty or not.
+    """
+    from sim.app import cli, simulate
+    from sim.base.errors import MemoryLimitError
+
+    def refuse(cfg, **_kw):
+        raise MemoryLimitError("population.sample_size", cfg.population.simulated_users, "at most what fits (test)")
+
+    monkeypatch.setattr(simulate, "check_memory", refuse)
+    if existing:
+        (tmp_path / existing).mkdir(parents=True)
+    out = tmp_path / "outputs" / "2026-11-30" / "09-41-00"
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*QUICK_RUN, f"hydra.run.dir={out}"])
+    assert exited.value.code == 2
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    kept = {"": [], "outputs": ["outputs"], "outputs/2026-11-30": ["outputs", "outputs/2026-11-30"]}[existing]
+    assert left == kept
+
+
+def test_removing_a_refused_runs_folder_keeps_a_parent_something_else_wrote_into(tmp_path):
+    """A new parent that is no longer empty (another run wrote beside) stays, and so do those above it."""
+    from sim.app.cli import _remove_hydra_files
+
+    out = tmp_path / "outputs" / "day" / "run"
+    (out / ".hydra").mkdir(parents=True)
+    (out / "opsim.log").write_text("")
+    (tmp_path / "outputs" / "day" / "other.txt").write_text("keep")
+    _remove_hydra_files(out, tmp_path / "outputs")
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
+        "outputs",
+        "outputs/day",
+        "outputs/day/other.txt",
+    ]
+
+
 @pytest.mark.parametrize(
     ("error", "shown"),
     [

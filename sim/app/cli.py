@@ -587,7 +587,7 @@ def main(argv: Sequence[str] | None = None, *, figure_workers: FigureWorkers | N
     if plan.multirun:
         sweep.clear_summary(plan.folder)  # whatever is there now would not describe this sweep
         sweep.clear_plan(plan.folder)  # opsim's sweeper records this sweep's; another sweeper, none
-    new_folder = plan.folder is not None and not plan.folder.exists()
+    created = _outermost_missing(plan.folder) if plan.folder is not None else None
     # a single run steps in this process: its own checks pass what this command's accepted (a sweep's
     # jobs check in their own processes)
     checked = accepted(plan.configs) if plan.configs and not plan.multirun else contextlib.nullcontext()
@@ -597,8 +597,8 @@ def main(argv: Sequence[str] | None = None, *, figure_workers: FigureWorkers | N
             with exceptions_reach_caller():
                 run_hydra(argv, _Task(figure_workers), str(config_dir()), "config", hidden_groups=HIDDEN_FROM_RUN_HELP)
         except SystemExit as exc:  # the task's own exit, with its line printed
-            if exc.code == EXIT_BAD_INPUT and new_folder and not plan.multirun:
-                _remove_hydra_files(plan.folder)
+            if exc.code == EXIT_BAD_INPUT and created is not None and not plan.multirun:
+                _remove_hydra_files(plan.folder, created)
             raise
         except BaseException as exc:
             if interrupted(exc):
@@ -629,19 +629,43 @@ OUT_OF_MEMORY = (
 HYDRA_RUN_FILES = frozenset({".hydra", f"{PROG}.log"})
 
 
-def _remove_hydra_files(folder: Path) -> None:
+def _outermost_missing(folder: Path) -> Path | None:
+    """The outermost folder on the way to ``folder`` that does not exist yet (``folder`` itself at most), or None.
+
+    What a run in ``folder`` creates: Hydra makes every missing parent too (the default
+    ``outputs/<date>/<time>`` makes ``outputs/<date>`` on a day's first run).
+    """
+    if folder.exists():
+        return None
+    outermost = folder
+    while not outermost.parent.exists():
+        outermost = outermost.parent
+    return outermost
+
+
+def _remove_hydra_files(folder: Path, created: Path) -> None:
     """Remove a run folder this command created, if it holds only what Hydra wrote before the run refused its input.
 
     A run refused inside Hydra's task (the memory check in the run's own process, under
     ``ulimit -v``, sees the process grown since the command's check) leaves no folder
-    behind, as a refusal before Hydra does: nothing of it was a result.
+    behind, as a refusal before Hydra does: nothing of it was a result. The parents
+    Hydra made for it (up to ``created``, the outermost that did not exist) go too while
+    empty; one something else wrote into meanwhile stays.
     """
     try:
         entries = {entry.name for entry in folder.iterdir()}
     except OSError:
         return
-    if entries <= HYDRA_RUN_FILES:
-        shutil.rmtree(folder, ignore_errors=True)
+    if not entries <= HYDRA_RUN_FILES:
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    for parent in folder.parents:
+        if created != parent and created not in parent.parents:
+            return  # above what this command created
+        try:
+            parent.rmdir()  # only while empty
+        except OSError:
+            return
 
 
 def _sweep_outcome(plan: CommandPlan, summary_error: str | None) -> None:
