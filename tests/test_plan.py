@@ -675,6 +675,78 @@ def test_response_mode_splits_only_what_the_unplanned_channels_leave_of_the_budg
     assert planned_budget(run, plan) == 30_000.0
 
 
+@pytest.mark.parametrize("knob", ["cpm", "saturation.half_saturation", "conversion_multiplier"])
+def test_response_mode_refuses_an_ad_knob_that_moves_no_spend_up_front(tmp_path, capsys, knob):
+    """A cpm planned in response mode: the channel spent its budget at every cpm, so its response to spend was
+    one point, and the split took the highest cpm (20, whose gain was 36,057 against 83,712 at a cpm of 2)."""
+    out = tmp_path / "p"
+    argv = [*TINY, "plan.mode=response", f"plan.variables.search.key=strategy.paid_ads.search.{knob}"]
+    line = _refused_plan(
+        [*argv, "plan.variables.search.low=0.5", "plan.variables.search.high=1", f"hydra.run.dir={out}"], capsys
+    )
+    assert line == (
+        f"opsim-plan: error: plan.variables.search.key='strategy.paid_ads.search.{knob}' is not allowed: with "
+        "plan.mode=response, a knob that moves its lever's spend, up or down at every step of its range (response "
+        "mode splits the budget by each lever's response to its spend; plan.mode=search plans any knob), e.g. "
+        "strategy.paid_ads.search.daily_budget"
+    )
+    assert not out.exists()
+
+
+def test_search_mode_and_a_spend_knob_in_response_mode_are_not_refused():
+    """The other sides: the same knob in search mode; the channel's daily budget in response mode."""
+    cpm = {"search": VariableConfig(key="strategy.paid_ads.search.cpm", low=2, high=20)}
+    _run, plan = _ads_plan(variables=cpm)
+    assert plan.variables == cpm
+    _run, plan = _ads_plan("plan.mode=response")
+    assert plan.variables["search"].key == "strategy.paid_ads.search.daily_budget"
+
+
+@pytest.mark.parametrize(
+    ("spend", "refused"),
+    [
+        ([0.0, 10.0, 20.0, 30.0], False),
+        ([30.0, 20.0, 10.0, 0.0], False),  # a knob that spends less as it rises: the split can still map it back
+        ([0.0, 10.0, 10.0, 30.0], True),  # one flat step: two values of the knob for one spend
+        ([0.0, 0.0, 0.0, 0.0], True),
+        ([0.0, 20.0, 10.0, 30.0], True),  # up and down: a spend maps to more than one value
+    ],
+)
+def test_a_response_whose_spend_does_not_move_one_way_is_refused(spend, refused):
+    from sim.app.plan import check_spend_moves
+    from sim.base.errors import ConfigError
+
+    var = VariableConfig(key="strategy.push.messages_per_week", low=0, high=3)
+    values, spend = np.array([0.0, 1.0, 2.0, 3.0]), np.array(spend)
+    if not refused:
+        check_spend_moves("push", var, values, spend, "USD")
+        return
+    with pytest.raises(ConfigError) as info:
+        check_spend_moves("push", var, values, spend, "USD")
+    spent = ", ".join(f"{s:,.0f} at {v:g}" for v, s in zip(values, spend, strict=True))
+    assert str(info.value).startswith("plan.variables.push.key='strategy.push.messages_per_week' is not allowed")
+    assert str(info.value).endswith(f"its lever spent {spent} USD")
+
+
+def test_response_mode_refuses_a_knob_whose_simulated_spend_is_flat_in_one_line(tmp_path, capsys):
+    """Search ads starting on days 40-58 spend nothing in a spend window of days 0-29: one line, exit 2, no plan."""
+    out = tmp_path / "p"
+    argv = [
+        *TINY,
+        "plan.mode=response",
+        "~plan.variables.referral",
+        "~plan.variables.push",
+        "~plan.variables.social",
+        "plan.variables.search.key=strategy.paid_ads.search.schedule.start_day",
+        "plan.variables.search.low=40",
+        "plan.variables.search.high=58",
+        f"hydra.run.dir={out}",
+    ]
+    line = _refused_plan(argv, capsys)
+    assert line.endswith("its lever spent 0 at 40, 0 at 46, 0 at 52, 0 at 58 USD"), line
+    assert not (out / "plan.json").exists() and not (out / "report.html").exists()
+
+
 def test_response_mode_writes_no_frontier_and_its_page_says_why(tmp_path):
     """Response mode wrote a frontier of its one verified plan: NaN at every level below its spend (all of them
     when it spent a little over the budget, as the benchmark's does), and that plan again at every other level."""
@@ -750,9 +822,9 @@ def test_bad_plans_stop_with_one_line_before_any_simulation(tmp_path, capsys, ov
 @pytest.mark.parametrize(
     ("key", "low", "refused"),
     [
-        ("strategy.onboarding.days", 0, "plan.variables.push.low=0.0 is not allowed: at least 1, the smallest"),
+        ("strategy.onboarding.days", 0, "plan.variables.push.low=0 is not allowed: at least 1, the smallest"),
         ("strategy.onboarding.days", 1, None),  # the knob's own minimum (ge=1) is allowed
-        ("strategy.paid_ads.search.cpm", 0, "plan.variables.push.low=0.0 is not allowed: more than 0, as strategy"),
+        ("strategy.paid_ads.search.cpm", 0, "plan.variables.push.low=0 is not allowed: more than 0, as strategy"),
         ("strategy.paid_ads.search.cpm", 0.5, None),  # gt=0: anything above it
     ],
 )
@@ -1473,9 +1545,10 @@ def test_a_variable_on_any_knob_of_an_ad_channel_plans_it(tmp_path, capsys, knob
         line = _refused_plan([*TINY, *argv, f"hydra.run.dir={out}"], capsys)
         assert "strategy.paid_ads.search: 16,650, planned" in line and refused in line and not out.exists()
         return
-    run, plan = _load(*argv, "plan.mode=response")
+    # response mode refuses a cpm (it moves no spend): that plan is checked in search mode
+    run, plan = _load(*argv, *(["plan.mode=response"] if knob == "schedule.start_day" else []))
     assert unplanned_ad_spend(run, plan) == {}
-    assert planned_budget(run, plan) == budget  # response mode takes nothing off for search either
+    assert planned_budget(run, plan) == budget  # nothing taken off for search either
     spent = ad_spend_every_plan_has(run, plan)
     assert spent == ({} if knob == "schedule.start_day" else {"strategy.paid_ads.search": 16_650.0})
 

@@ -57,6 +57,7 @@ from sim.app.config import Config, compose, config_dir
 from sim.app.exits import EXIT_INTERRUPTED, fail, interrupted
 from sim.app.plan_config import (
     PLAN_CONFIG_NAME,
+    RESPONSE_KNOB_RULE,
     PlanConfig,
     VariableConfig,
     knob_is_whole,
@@ -838,6 +839,28 @@ def planned_budget(run: Config, plan: PlanConfig) -> float:
     return plan.budget - sum_in_order(unplanned_ad_spend(run, plan).values())
 
 
+def check_spend_moves(name: str, var: VariableConfig, values: np.ndarray, spend: np.ndarray, currency: str) -> None:
+    """Response mode's rule for a variable's simulated response: its spend moves one way at every step.
+
+    The split maps a spend back to the knob's value by interpolation, which needs the
+    spend strictly increasing or strictly decreasing over the knob's ``response_levels``
+    values (ordered by value); a knob whose lever spends the same at two of them (a
+    spend-free knob, or a reward nobody earns in the sample) is refused with what was
+    spent, before anything is written.
+
+    Raises:
+        ConfigError: naming ``plan.variables.<name>.key``, its value and the spend at each level.
+
+    """
+    steps = np.diff(spend)
+    if np.all(steps > 0) or np.all(steps < 0):
+        return
+    spent = ", ".join(f"{s:,.0f} at {v:g}" for v, s in zip(values, spend, strict=True))
+    raise ConfigError(
+        f"plan.variables.{name}.key", var.key, f"{RESPONSE_KNOB_RULE}: its lever spent {spent} {currency}"
+    )
+
+
 def _allocate(planner: Planner, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Response-curve mode: fit each lever's curve, split the budget by equal marginal ROI, map back to knobs.
 
@@ -851,6 +874,7 @@ def _allocate(planner: Planner, rows: list[dict[str, Any]]) -> dict[str, Any]:
     for name, var in plan.variables.items():
         part = table[table["variable"] == name].sort_values("value")
         spend = part["lever_spend"].to_numpy()
+        check_spend_moves(name, var, part["value"].to_numpy(), spend, planner.run.economics.currency)
         gain = part["incremental_gross_profit"].to_numpy() - part["incremental_gross_profit"].iloc[0]
         curves.append(fit_response_curve(spend, gain))
         lo = max(spend.min(), var.min_spend or 0.0)

@@ -59,6 +59,11 @@ PERIOD_KNOBS = ("daily_budget",)
 #: Ad channel knobs (prefixes under ``strategy.paid_ads.<channel>.``) that do not change what it spends:
 #: its daily budget on every day its schedule and the spend window allow.
 SPEND_FREE_AD_KNOBS = ("cpm", "conversion_multiplier", "adstock.", "saturation.", "quality.")
+#: What a variable's knob must do in response mode (which splits money by each lever's response to spend).
+RESPONSE_KNOB_RULE = (
+    "with plan.mode=response, a knob that moves its lever's spend, up or down at every step of its range (response "
+    "mode splits the budget by each lever's response to its spend; plan.mode=search plans any knob)"
+)
 #: ``plan.ray_address`` values that name no host: this machine's running cluster, or a new one here.
 RAY_LOCAL_ADDRESSES = ("auto", "local")
 #: What ``plan.ray_address`` may be.
@@ -371,6 +376,8 @@ def check_plan(plan: PlanConfig, run: Config) -> PlanConfig:
             raise ConfigError(f"plan.frontier_budgets[{i}]", b, "a share of plan.budget in (0, 1]")
     if plan.mode == "response" and any(v.per_period for v in plan.variables.values()):
         raise ConfigError("plan.mode", "response", "search (response curves are per lever, not per period)")
+    if plan.mode == "response":
+        _check_response_knobs(plan)
     if plan.objective == "least_spend" and plan.target.value is None:
         raise ConfigError(
             "plan.target.value",
@@ -383,6 +390,23 @@ def check_plan(plan: PlanConfig, run: Config) -> PlanConfig:
     if plan.ray_address:  # null or empty: local processes (plan.workers)
         _check_ray_address(plan.ray_address)
     return plan
+
+
+def _check_response_knobs(plan: PlanConfig) -> None:
+    """Response mode splits money: each variable's knob must move its lever's spend.
+
+    An ad channel's :data:`SPEND_FREE_AD_KNOBS` (``cpm``, ``saturation.*`` …) leave its
+    spend where its budget puts it, so its response to spend is one point and the split
+    could not say which of the knob's values to take (it took the highest: a cpm of 20
+    where 2 earned more than twice as much). Other knobs are checked on their response
+    curves, once simulated (:func:`sim.app.plan.check_spend_moves`).
+    """
+    for name, var in plan.variables.items():
+        channel = _ad_channel(var.key)
+        if channel is not None and var.key.removeprefix(channel + ".").startswith(SPEND_FREE_AD_KNOBS):
+            raise ConfigError(
+                f"plan.variables.{name}.key", var.key, RESPONSE_KNOB_RULE + f", e.g. {channel}.daily_budget"
+            )
 
 
 def _check_share_target(target: TargetConfig, run: Config) -> None:
