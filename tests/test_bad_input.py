@@ -172,7 +172,7 @@ SWEEP_CASES = [
         ["strategy.name='<b>x</b>'", "unexpected '<' at character 15"],
     ),
     ("no equals", ["seed=0,1", "foo"], ["override='foo'", "key=value"]),
-    ("second value", ["population.awareness.p=0.001,7"], ["population.awareness.p=7.0", "<= 1"]),
+    ("second value", ["population.awareness.p=0.001,7"], ["population.awareness.p=7", "<= 1"]),
     ("interpolation", ["horizon_days=${nosuch},3"], ["horizon_days='${nosuch}'", "an interpolation that resolves"]),
     ("swept key twice", ["seed=0,1", "seed=2"], ["seed=['0,1', '2']", "given 2 times"]),
     ("launcher", ["seed=0,1", "hydra/launcher=nope"], ["hydra/launcher='nope'", "joblib", "ray_cluster"]),

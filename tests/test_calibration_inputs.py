@@ -588,7 +588,7 @@ def test_lift_command_refuses_bad_settings_before_simulating(tmp_path, capsys, m
     assert main(["lift", str(ab), "--population", "consumer_app", "--out", str(out), "--no-progress"]) == 2
     err = capsys.readouterr().err
     # named as the A/B file has it, in that file: it said "strategy.push.messages_per_week=9.0 is not allowed"
-    assert err.startswith(f"opsim-calibrate: error: {ab}: settings.messages_per_week=9.0 is not allowed: ")
+    assert err.startswith(f"opsim-calibrate: error: {ab}: settings.messages_per_week=9 is not allowed: ")
     assert err.count("\n") == 1
     assert not (tmp_path / "conf").exists()
 

@@ -14,7 +14,7 @@ from sim.app.config import Config
         (["population.market_size=-5"], r"population.market_size=-5 is not allowed: a number >= 1"),
         (["population.awareness.p=1.5"], r"population.awareness.p=1.5 is not allowed: a number >= 0 and <= 1"),
         (["horizon_days=5000"], r"horizon_days=5000 is not allowed: a number >= 1 and <= 3650"),
-        (["population.segments.casual.churn.a=0"], r"population.segments.casual.churn.a=0.0 .* > 0"),
+        (["population.segments.casual.churn.a=0"], r"population.segments.casual.churn.a=0 .* > 0"),
         (["population.market_size=abc"], r"population.market_size='abc' is not allowed: an integer \(got 'str'\)"),
         (["seed=1.5"], r"seed='1.5' is not allowed: an integer"),
         (["progress=maybe"], r"progress='maybe' is not allowed: true or false"),
@@ -44,7 +44,7 @@ from sim.app.config import Config
         (["agents=everyone"], r"agents='everyone' is not allowed: one of auto, all, lazy"),
         (["population.lifecycle.churned_after_days=5"], r"churned_after_days=5 .* more than .*dormant_after_days=7"),
         (["population.weekly_visit_pattern=[1,1]"], r"weekly_visit_pattern=\[1.0, 1.0\] .* a list of 7"),
-        (["population.weekly_purchase_pattern=[1,1,1,1,1,1,-1]"], r"weekly_purchase_pattern\[6\]=-1.0 .* >= 0"),
+        (["population.weekly_purchase_pattern=[1,1,1,1,1,1,-1]"], r"weekly_purchase_pattern\[6\]=-1 .* >= 0"),
     ],
 )
 def test_bad_config_raises_one_line_error(overrides, message):

@@ -1268,7 +1268,7 @@ def test_a_bare_string_for_load_plan_config_says_to_write_a_list():
         (["plan.name='运营计划'"], None),  # any other name, Chinese included
         (["plan.name=q3.v2"], None),
         ([*(least := ["plan.objective=least_spend", "plan.target.metric=d30"]), "plan.target.value=1.01"], "=1.01"),
-        ([*least, "plan.target.value=0", "horizon_days=60"], "plan.target.value=0.0"),
+        ([*least, "plan.target.value=0", "horizon_days=60"], "plan.target.value=0 "),
         ([*least, "plan.target.value=1", "horizon_days=31"], None),  # a share of 1: allowed, day 30 observed
         ([*least, "plan.target.value=0.05", "horizon_days=30"], "horizon_days=30"),  # day 30 is not observed
         (["plan.objective=least_spend", "plan.target.value=2", "horizon_days=30"], None),  # users, not a share

@@ -275,7 +275,7 @@ def test_sweep_values_declared_in_a_study_config_are_checked_up_front(tmp_path):
     proc = opsim(
         "-m", "--config-dir", str(study), "--config-name", "bad", f"hydra.sweep.dir={tmp_path / 'out'}", cwd=root
     )
-    assert proc.returncode == 2 and "population.awareness.p=3.0 is not allowed" in proc.stderr
+    assert proc.returncode == 2 and "population.awareness.p=3 is not allowed" in proc.stderr
 
 
 # --- job folders: short, safe, stable ------------------------------------------------------------

@@ -34,7 +34,7 @@ from sim.analysis.retention_data import DataError
 from sim.app.config import compose, config_dir, load_config
 from sim.app.exits import one_line_usage_errors
 from sim.app.preflight import PRESET_NAME, check_writable, csv_writer, json_writer, stopped, text_writer
-from sim.base.errors import ConfigError
+from sim.base.errors import ConfigError, shown_value
 from sim.base.schema import check_ranges
 from sim.core.cohorts import CohortRun, simulate_cohorts
 from sim.core.population import PopulationConfig, check_population
@@ -217,7 +217,7 @@ def calibrate_lift(
         name = exc.key.removeprefix(f"strategy.{ab.lever}.")
         if name == exc.key or name.split(".")[0] not in ab.settings:
             raise
-        raise DataError(ab.path, f"settings.{name}={exc.value!r} is not allowed: {exc.allowed}") from None
+        raise DataError(ab.path, f"settings.{name}={shown_value(exc.value)} is not allowed: {exc.allowed}") from None
     days = ab.last_day
     controls: dict[int, np.ndarray] = {}
 

@@ -7,6 +7,7 @@ the input without reading code.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 __all__ = [
@@ -17,11 +18,28 @@ __all__ = [
     "ResultFolderError",
     "UsageError",
     "first_line",
+    "shown_value",
 ]
 
 
 class OpsimError(Exception):
     """Base class of every error opsim raises on purpose."""
+
+
+#: Whole floats below this are echoed without ``.0`` (beyond it a float no longer holds every integer).
+_EXACT_INTEGER_LIMIT = 2**53
+
+
+def shown_value(value: Any) -> str:
+    """A config value as a person writes it on the command line: ``8`` for a float field given ``8``.
+
+    A float field holds ``messages_per_week=8`` as ``8.0``; echoing that back ("=8.0 is not
+    allowed") looks like a value the user did not type. Other values are their ``repr``
+    (strings quoted, ``nan``, ``inf``, ``0.5``).
+    """
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and abs(value) < _EXACT_INTEGER_LIMIT:
+        return str(int(value))
+    return repr(value)
 
 
 class ConfigError(OpsimError, ValueError):
@@ -38,7 +56,7 @@ class ConfigError(OpsimError, ValueError):
         self.key = key
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{key}={value!r} is not allowed: {allowed}")
+        super().__init__(f"{key}={shown_value(value)} is not allowed: {allowed}")
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle with the constructor's arguments (errors cross process boundaries in sweeps)."""
