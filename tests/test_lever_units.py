@@ -828,10 +828,27 @@ def test_referral_hazard_follows_the_active_share_only_while_on_whatever_the_use
     [(0.0, 1.0), (4.0, 2.0), (12.0, 2.5), (1e9, 3.0)],  # 1 + (3 − 1) · R/(R + 4)
 )
 def test_referral_conversion_multiplier_grows_with_the_referee_reward(reward, multiplier):
-    lever = referral(conversion_multiplier=3.0, referee_half_reward=4.0, reward_referee=reward)
+    model = FakeModel(population([U]))
+    lever = bound(referral(conversion_multiplier=3.0, referee_half_reward=4.0, reward_referee=reward), model)
+    lever.begin_day(model, 0)
     (conversion, churn, visit) = lever.channel_effects()["referral"]
     assert conversion == pytest.approx(multiplier) and (churn, visit) == (1.0, 1.0)
     assert lever.summary()["conversion_multiplier"] == pytest.approx(multiplier)
+
+
+def test_referral_conversion_multiplier_holds_only_on_the_days_the_programme_is_on():
+    """The referee is rewarded only while on (schedule and spend window): m(R_r) then, none after."""
+    cfg = ReferralConfig(conversion_multiplier=3.0, referee_half_reward=1.0, reward_referee=1.0)
+    cfg.schedule = Schedule(end_day=9)
+    for window, last_on in ((SpendWindow(end_day=4), 4), (SpendWindow(), 9)):
+        model = FakeModel(population([U]))
+        lever = bound(Referral("referral", cfg, window), model)
+        effects = []
+        for t in (last_on, last_on + 1):
+            model.day = t
+            lever.begin_day(model, t % 7)
+            effects.append(lever.channel_effects())
+        assert effects == [{"referral": (2.0, 1.0, 1.0)}, {}]
 
 
 def test_referral_check_rejects_a_base_rate_above_the_rewarded_rate():

@@ -14,6 +14,8 @@ import pytest
 
 from sim import ConfigError, UserLifecycleModel, load_config
 from sim.core.flags import FLAG_COUPON
+from sim.core.lifecycle import Stage
+from sim.core.rng import CHUNK_SIZE
 from sim.levers.paid_ads import hill
 from sim.levers.strategy import StrategyConfig
 
@@ -113,6 +115,60 @@ def test_referral_pays_both_sides_per_referred_user(baseline):
     referred = col(ref, "new_users_referral")
     assert referred.sum() > 0
     assert np.allclose(col(ref, "cost_referral"), 2.0 * referred)
+
+
+# the referee's reward at its half-reward: m(R_r) = 1 + (3 − 1) · 1/2 = 2, so γ·m = 2γ exactly
+REFERRAL_ENDS = 12  # the last day on
+REFERRAL_RUN = (
+    "population.awareness.q=0.1",
+    "strategy.referral.enabled=true",
+    "strategy.referral.invite_rate=0.5",
+    "strategy.referral.conversion_multiplier=3.0",
+    "strategy.referral.referee_half_reward=1.0",
+    "strategy.referral.reward_referee=1.0",
+)
+
+
+def day_uniforms(model, stream: str, day: int) -> np.ndarray:
+    """The model's uniforms of ``stream`` on ``day`` for every slot (draw chunk by draw chunk)."""
+    n = model.sample_size
+    return np.concatenate(
+        [
+            model.streams.uniforms(stream, day, k, min(CHUNK_SIZE, n - lo))
+            for k, lo in enumerate(range(0, n, CHUNK_SIZE))
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "ends", [f"strategy.referral.schedule.end_day={REFERRAL_ENDS}", f"strategy.spend_window.end_day={REFERRAL_ENDS}"]
+)
+def test_referred_friends_convert_at_the_referee_multiplier_only_on_the_days_they_are_rewarded(ends):
+    """On a day on, an AWARE referral slot converts iff u < 2γ and each such conversion is a paid referral;
+    on a day off (the schedule or the spend window ended) iff u < γ, and none is paid."""
+    model = UserLifecycleModel(config(*REFERRAL_RUN, ends, days=REFERRAL_ENDS + 8))
+    gamma = model.config.population.conversion_rate
+    code = model.channels.index("referral")
+    lever = next(lever for lever in model.levers if lever.kind == "referral")
+    in_band = {True: 0, False: 0}  # γ <= u < 2γ among converted (on) or aware referral slots (off)
+    for t in range(model.horizon):
+        stage_before, referrals_before = model.population.stage.copy(), lever.referrals
+        model.step()
+        p = model.population
+        became_aware = (stage_before == Stage.UNAWARE) & (p.stage != Stage.UNAWARE)
+        candidates = (p.channel == code) & ((stage_before == Stage.AWARE) | became_aware)
+        u = day_uniforms(model, "activity", t)
+        on = t <= REFERRAL_ENDS
+        rate = np.float32(2 * gamma if on else gamma)
+        converted = p.acquired_day == t
+        assert np.array_equal(converted & candidates, candidates & (u < rate)), f"day {t}"
+        band = candidates & (u >= np.float32(gamma)) & (u < np.float32(2 * gamma))
+        in_band[on] += int(np.count_nonzero(band & converted if on else band))
+        referred = int(np.count_nonzero(converted & (p.channel == code)))
+        assert lever.referrals - referrals_before == (referred if on else 0), f"day {t}"
+        if t in (REFERRAL_ENDS, REFERRAL_ENDS + 1):  # both sides of the end see referral conversions
+            assert referred > 0
+    assert in_band[True] > 0 and in_band[False] > 0  # the multiplier decided who converted on both sides
 
 
 def test_coupon_raises_conversion_costs_per_redemption_and_weakens_redeemers(baseline):

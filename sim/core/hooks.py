@@ -343,7 +343,7 @@ class LeverHooks(Protocol):
         ...
 
     def channel_effects(self) -> dict[str, tuple[float, float, float]]:
-        """Per channel: (conversion, churn hazard, visit) multipliers of its users."""
+        """Per channel: (conversion, churn hazard, visit) multipliers of its users (read each day after ``begin_day``)."""
         ...
 
     def begin_day(self, model: ModelView, weekday: int) -> None:

@@ -447,7 +447,12 @@ class LifecycleModel(mesa.Model):
         return self.channels.index(name)
 
     def _build_channel_tables(self) -> None:
-        """Per-channel multipliers (index: channel code + 1) and segment admission of lever channels."""
+        """Per-channel multipliers (index: channel code + 1) and segment admission of lever channels.
+
+        Built once the levers are bound and again each day after their ``begin_day``, so that
+        a lever's ``channel_effects`` may depend on whether it is on today (the referral
+        programme's conversion multiplier does).
+        """
         n = len(self.channels) + 1
         tables = {name: np.ones(n, dtype=np.float32) for name in ("conversion", "churn", "visit")}
         admits = np.ones((len(self.channels), len(self.segments.names)), dtype=bool)
@@ -471,6 +476,7 @@ class LifecycleModel(mesa.Model):
         weekday = self._weekday()
         for lever in self.levers:
             lever.begin_day(self, weekday)
+        self._build_channel_tables()  # a lever's channel effects may hold on the days it is on only
         extra = [0.0] * (len(self.channels) - len(ORGANIC_CHANNELS))
         for lever in self.levers:
             if lever.channel is not None:

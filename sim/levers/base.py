@@ -292,6 +292,8 @@ class Lever:
 
         Conversion applies to AWARE slots of the channel each day; churn and visit
         scale the user's traits once, at acquisition (:meth:`sim.core.hooks.Chunk.scale_traits`).
+        The model reads them each day after :meth:`begin_day`, so they may depend on
+        whether the lever is on today.
         """
         return {}
 

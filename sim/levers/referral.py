@@ -15,6 +15,9 @@ half of that gain. Invited users belong to channel ``referral`` and convert with
 
 times the organic rate: the referee's reward R_r (``reward_referee``) raises
 acceptance towards m_max (``conversion_multiplier``), K_r = ``referee_half_reward``.
+The referee is paid only while the programme is on, so m(R_r) applies on those
+days only: an invited friend still AWARE after the programme (or its spend window)
+ends, or on a weekday it is off, converts at the organic rate (m = 1).
 Both responses are concave in the reward, so paying more buys fewer extra
 referrals per unit of money (the reward paid to every referral grows linearly):
 the most profitable reward is interior.
@@ -117,7 +120,14 @@ class Referral(Lever):
         self.charge(ch, referred, self.cfg.reward_referrer + self.cfg.reward_referee)
 
     def channel_effects(self) -> dict[str, tuple[float, float, float]]:
-        """Referred users convert better, the more so the larger the referee's reward."""
+        """Referred users convert better, the more so the larger the referee's reward, on the days it is paid.
+
+        The multiplier m(R_r) holds only while the programme is on (schedule and spend
+        window), exactly the days on which a referred conversion is charged: a friend who
+        converts on a day off gets no reward, so converts at the organic rate (m = 1).
+        """
+        if not self.on_today:
+            return {}
         return {self.channel: (self.cfg.effective_conversion_multiplier, 1.0, 1.0)}
 
     def summary(self) -> dict[str, Any]:
