@@ -225,6 +225,39 @@ def test_push_frequency_has_an_interior_optimum():
     assert dau[7] < dau[best] - 20, dau
 
 
+def test_users_acquired_today_are_not_pushed_that_day_but_rewarded_as_new_for_their_first_visit():
+    """docs/model.md §9: today's converts are AWARE for visit_effects (push), NEW for on_visits (incentives).
+
+    Push every day (f = 7: u < 1 always) with fatigue forgotten overnight (δ = 1): after a day
+    F = 1 exactly for every user acquired before it, 0 for those acquired on it. Incentives
+    targeted at stage ``new`` reward the day's visitors that are NEW when it looks: those NEW
+    since yesterday's relabelling, and today's converts.
+    """
+    model = UserLifecycleModel(
+        config(
+            "population.awareness.q=0.1",
+            "strategy.push.enabled=true",
+            "strategy.push.messages_per_week=7",
+            "strategy.push.fatigue_decay=1",
+            "strategy.push.opt_out_per_fatigue=0",
+            "strategy.incentives.enabled=true",
+            "strategy.incentives.target.stages=[new]",
+            days=15,
+        )
+    )
+    push, incentives = (next(lv for lv in model.levers if lv.kind == kind) for kind in ("push", "incentives"))
+    for t in range(model.horizon):
+        stage_before, rewards_before = model.population.stage.copy(), incentives.rewards
+        model.step()
+        p = model.population
+        today, earlier = p.acquired_day == t, (p.acquired_day >= 0) & (p.acquired_day < t)
+        assert today.any() and (push.fatigue[today] == 0).all(), f"day {t}"
+        assert (push.fatigue[earlier] == 1).all(), f"day {t}"
+        visited = p.last_visit_day == t
+        new = today | (stage_before == Stage.NEW)
+        assert incentives.rewards - rewards_before == np.count_nonzero(visited & new), f"day {t}"
+
+
 def test_push_costs_per_message_and_respects_targets(baseline):
     push = run(config("strategy.push.enabled=true", "strategy.push.target.stages=[dormant]"))
     lever = push.levers[0]

@@ -15,6 +15,11 @@ processes (``docs/model.md`` §3):
 6. ``on_visits(chunk, events)`` — after all visits (rewards, dependence);
 7. ``hazard_effects(chunk, effects)`` — multipliers on today's death probability.
 
+Users acquired today are still AWARE in the population's stage for hooks 2–5 (they
+draw no visit of their own that day: their conversion is their first visit; push does
+not message them); the model's acquisition bookkeeping, between hooks 5 and 6, makes
+them NEW, so hooks 6 and 7 see them as NEW with tenure 0 (``docs/model.md`` §9).
+
 Hooks 2–7 run once per chunk of slots on array views (:class:`Chunk`), so a lever
 costs a few vector operations per slot and day. Multipliers accumulate in
 :class:`Effects`. With ``threads`` > 1 the model steps several chunks at once, in
@@ -311,7 +316,7 @@ class Events:
     """What happened in a chunk today, for levers to observe."""
 
     converted: np.ndarray  # local indices acquired today
-    visited: np.ndarray  # bool mask: visited today (new users included)
+    visited: np.ndarray  # bool mask: visited today (users acquired today only from on_visits on)
     visit_idx: np.ndarray | None = None  # local indices of ``visited`` (set after all visits)
     #: Local indices of lever-caused visits; each buys if its (otherwise unused, since
     #: it is acquired) awareness uniform is < ρ_s · w_p.

@@ -1,7 +1,8 @@
 """Push notifications: a lift on visits that wears off into fatigue and churn.
 
-While the schedule is on, each targeted, acquired user who has not opted out
-receives a message on a day with probability f / 7 (f = ``messages_per_week``),
+While the schedule is on, each targeted user acquired before today who has not
+opted out (users acquired today are still AWARE when messages go out; see
+``docs/model.md`` §9) receives a message on a day with probability f / 7 (f = ``messages_per_week``),
 decided on the lever's own uniform u. A user's fatigue F follows
 
     F ← F · (1 − δ) + 1[message today]                  (δ = ``fatigue_decay``)
