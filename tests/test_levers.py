@@ -286,6 +286,42 @@ def test_winback_brings_back_silent_users_only(baseline):
 
 
 # -------------------------------------------------------------- bookkeeping
+def test_winback_reads_the_stage_relabelled_the_day_before():
+    """docs/model.md §9: silent_days = dormant_after_days = 14 contacts nobody at σ = 14 (still labelled
+    by σ = 13), and every eligible user at σ = 15 (DORMANT since yesterday's relabelling; reach 1)."""
+    model = UserLifecycleModel(
+        config(
+            "population=ecommerce",
+            "population.lifecycle.dormant_after_days=14",
+            "strategy=winback",
+            "strategy.winback.silent_days=14",
+            "strategy.winback.reach=1.0",
+            days=40,
+        )
+    )
+    k = model.config.population.lifecycle.dormant_after_days
+    lever = model.levers[0]
+    silent_at, contacted_at = {k: 0, k + 1: 0}, {k: 0, k + 1: 0}
+    for t in range(model.horizon):
+        p = model.population
+        stage_before, contact_before = p.stage.copy(), lever.last_contact.copy()
+        silence = t - p.last_visit_day.astype(int)
+        model.step()
+        contacted = lever.last_contact == t
+        # acquired, silent today, not contacted within recontact_days: win-back's own conditions
+        eligible = (p.acquired_day >= 0) & (t - contact_before.astype(int) >= lever.cfg.recontact_days)
+        stayed_silent = p.last_visit_day != t  # contacted users who respond visit today
+        for s in (k, k + 1):
+            at = eligible & (silence == s)
+            silent_at[s] += int(np.count_nonzero(at & stayed_silent))
+            contacted_at[s] += int(np.count_nonzero(at & contacted))
+            if s == k + 1:  # DORMANT since yesterday, so every one of them is contacted
+                assert (stage_before[at] == Stage.DORMANT).all()
+                assert (contacted[at & stayed_silent]).all(), f"day {t}"
+    assert silent_at[k] > 0 and contacted_at[k] == 0
+    assert contacted_at[k + 1] >= silent_at[k + 1] > 0
+
+
 def test_strategy_that_changes_nothing_equals_baseline_exactly(baseline):
     idle = run(
         config(

@@ -15,6 +15,12 @@ little, so marginal ROI is smooth under common random numbers. A returning user
 buys with the segment's purchase probability, decided on the slot's (otherwise
 unused) awareness uniform. Cost: ``cost_per_contact`` per contact plus
 ``cost_per_redemption`` per user who comes back.
+
+The target's stages (default DORMANT and CHURNED) are read as relabelled at the end
+of the day before (``docs/model.md`` §9), while σ is today's: a user whose silence
+reaches ``lifecycle.dormant_after_days`` = k today is still labelled by σ = k − 1, so
+with the default target the first contact is at σ = max(``silent_days``, k + 1)
+(``silent_days`` = k contacts nobody at σ = k and reaches users from the next day).
 """
 
 from __future__ import annotations
