@@ -387,6 +387,28 @@ def test_day_weekday_and_awareness_hazard_columns(organic):
     np.testing.assert_allclose(daily["awareness_hazard"].to_numpy(), 0.01 + q * dau_before / 3000, rtol=1e-6)
 
 
+def test_awareness_hazard_column_is_capped_at_one_and_below_it_unchanged():
+    # a viral event of peak 1 on day 0 (T½ = 1): h(0) = p + 1 > 1 is reported as 1; on day 1
+    # h(1) = p + q · DAU(0) / M + 1/2 < 1 is reported as it is
+    model = UserLifecycleModel(
+        [
+            "population.market_size=20000",
+            "population.awareness.p=0.01",
+            "horizon_days=2",
+            "+strategy.viral_events={ev:{day:0,peak_hazard:1.0,half_life_days:1,cost:0}}",
+            "threads=1",
+            "progress=false",
+            "record_events=false",
+        ]
+    )
+    model.step()
+    model.step()
+    hazard, dau = model.log.columns["awareness_hazard"], model.log.columns["dau"]
+    assert hazard[0] == 1.0
+    q = model.population_config.awareness.q
+    assert hazard[1] == np.float32(0.01 + q * dau[0] / 20000 + 0.5) < 1.0
+
+
 def test_summary_of_the_run_reads_the_last_day_and_the_totals(organic):
     # Every headline number recounted from the population arrays, the visit events and the cohort matrices.
     s, model, pop = organic.result.summary, organic.model, organic.model.population

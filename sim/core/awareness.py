@@ -35,7 +35,10 @@ from sim.base.schema import bounded
 from sim.core.flags import FLAG_EVER_AWARE
 from sim.core.lifecycle import Stage
 
-__all__ = ["AwarenessConfig", "become_aware", "convert", "hazard_edges"]
+__all__ = ["MAX_HAZARD", "AwarenessConfig", "become_aware", "convert", "hazard_edges"]
+
+#: The daily awareness hazard is a probability: h(t) = min(1, …).
+MAX_HAZARD = np.float32(1.0)
 
 
 @dataclass
@@ -61,10 +64,13 @@ def hazard_edges(
     ``simulated_users`` N. ``extra`` holds the hazards e_k of the lever channels and
     ``organic_extra`` the extra hazards (e_o, e_w) that user code adds to the two
     organic channels (``model.modifiers.awareness``). The last edge is the total daily
-    hazard h(t); channel k owns [edge[k−1], edge[k]).
+    hazard h(t) = min(1, …) (the daily table's ``awareness_hazard``); channel k owns
+    [edge[k−1], edge[k]). Edges are capped at 1 (:data:`MAX_HAZARD`): a uniform is
+    below 1, so the cap changes neither who becomes aware nor through which channel.
     """
     terms = [p + organic_extra[0], q * active / simulated_users + organic_extra[1], *extra]
-    return np.cumsum(np.asarray(terms, dtype=np.float64)).astype(np.float32)
+    edges = np.cumsum(np.asarray(terms, dtype=np.float64)).astype(np.float32)
+    return np.minimum(edges, MAX_HAZARD)
 
 
 def become_aware(

@@ -3,7 +3,7 @@
 Columns (``daily.parquet``): ``day``, ``weekday``, users per stage (``unaware`` …
 ``churned``), ``new_users`` and ``new_users_<channel>``, ``dau`` (visited today),
 ``wau`` (visited in the last :data:`WAU_DAYS` days), ``mau`` (last :data:`MAU_DAYS`
-days), ``purchases``, ``revenue``, ``latent_alive``, ``awareness_hazard`` and, with
+days), ``purchases``, ``revenue``, ``latent_alive``, ``awareness_hazard`` (h(t), at most 1) and, with
 levers, ``cost_<lever>`` and ``cost_total``.
 
 Counts and revenue are for the real market: the simulated sample's numbers times
