@@ -76,6 +76,56 @@ def test_spend_response_shows_diminishing_returns(paid_run):
         assert per_unit[-1] < per_unit[1], rows  # the last doubling buys fewer users per unit than 0.5x → 1x
 
 
+#: paid_growth on 40 days with search on three periods of 10 days (daily budgets 3000, 0, 1500;
+#: nothing once the list ends, days 30-39) and social on its flat 1500 a day (an empty list).
+PERIODS = [
+    "strategy=paid_growth",
+    "population.market_size=3000",
+    "horizon_days=40",
+    "progress=false",
+    "strategy.paid_ads.search.period_budgets=[3000,0,1500]",
+    "strategy.paid_ads.search.period_days=10",
+    "strategy.paid_ads.social.period_budgets=[]",
+    "economics.spend_response_multipliers=[2.0]",
+]
+
+
+@pytest.fixture(scope="module")
+def period_run():
+    return simulate(PERIODS)
+
+
+def test_spend_response_scales_the_period_budgets_a_channel_runs_on(period_run):
+    table = period_run.spend_response.set_index(["channel", "budget_multiplier"])
+    # search: 10·3000 + 10·0 + 10·1500 = 45,000 at x1; x0 spends nothing, x2 twice as much.
+    assert list(table.loc["search", "spend"]) == [0.0, 45_000.0, 90_000.0]
+    assert list(table.loc["search", "period_budgets"]) == ["0, 0, 0", "3000, 0, 1500", "6000, 0, 3000"]
+    assert table.loc["search", "daily_budget"].isna().all()  # not what ran
+    users = table.loc["search", "incremental_new_users"].to_numpy()
+    assert users[0] == 0 < users[1]  # the search users are counted against search at zero
+    # social: the empty list leaves the flat budget, 40 · 1500 = 60,000 at x1.
+    assert list(table.loc["social", "spend"]) == [0.0, 60_000.0, 120_000.0]
+    assert list(table.loc["social", "daily_budget"]) == [0.0, 1500.0, 3000.0]
+    assert list(table.loc["social", "period_budgets"]) == ["", "", ""]
+
+
+def test_marginal_roi_of_a_channel_on_period_budgets_moves_every_period_budget(period_run):
+    from sim.app.simulate import _plan
+
+    marginal = period_run.summary["economics"]["marginal_roi"]  # NaN where the rerun spent the same (ΔC = 0)
+    assert np.isfinite(marginal["paid_ads_search"]) and np.isfinite(marginal["paid_ads_social"])
+    reruns = {detail[0]: cfg for kind, detail, cfg in _plan(period_run.config) if kind == "marginal"}
+    search = reruns["paid_ads_search"].strategy.paid_ads["search"]
+    assert search.period_budgets == pytest.approx([3030.0, 0.0, 1515.0])
+    assert search.daily_budget == period_run.config.strategy.paid_ads["search"].daily_budget
+    rerun = reruns["paid_ads_search"]
+    alone = replace(rerun.economics, marginal_roi=False, compare_to_baseline=False, spend_response_multipliers=[])
+    costs = simulate(replace(rerun, economics=alone)).summary["economics"]["cost_by_lever"]
+    assert costs["paid_ads_search"] - 45_000.0 == pytest.approx(450.0)  # ΔC: 1 % of 45,000
+    assert costs["paid_ads_social"] == pytest.approx(60_000.0)
+    assert reruns["paid_ads_social"].strategy.paid_ads["social"].daily_budget == pytest.approx(1515.0)
+
+
 def test_result_folder_has_money_figures_and_tables(paid_run, tmp_path):
     out = paid_run.save(tmp_path / "run", figures=True)
     for name in ("payback.png", "spend_response.png", "spend_response.parquet"):

@@ -92,6 +92,22 @@ def test_budget_scale_multiplies_every_budget_knob_within_its_range():
     assert scaled.config.strategy.paid_ads["social"].daily_budget == 1.5 * paid.paid_ads["social"].daily_budget
 
 
+def test_budget_scale_multiplies_the_period_budgets_a_channel_runs_on():
+    from sim import load_config
+
+    base = load_config(
+        [
+            "strategy=paid_growth",
+            "strategy.paid_ads.search.period_budgets=[3000,0,1500]",
+            "strategy.paid_ads.social.period_budgets=[]",
+        ]
+    ).strategy
+    doubled = scaled_budgets(base, 2.0)
+    assert doubled.paid_ads["search"].period_budgets == [6000.0, 0.0, 3000.0]
+    assert doubled.paid_ads["search"].daily_budget == 1500.0  # not spent with period budgets: left as it was
+    assert doubled.paid_ads["social"].daily_budget == 3000.0 and doubled.paid_ads["social"].period_budgets == []
+
+
 def test_population_sliders_scale_the_presets_awareness_and_conversion():
     plain = StrategyVsBaseline(population="ecommerce", **SMALL).config.population
     scaled = StrategyVsBaseline(population="ecommerce", awareness_scale=2.0, conversion_scale=0.5, **SMALL)

@@ -35,7 +35,8 @@ Definitions (all money in ``economics.currency``; daily columns in ``daily.parqu
   times the days it is fitted on (ltv_days > 5 · T: held-out runs missed the LTV by
   −64 % … +9 % there, by −18 % … +5 % otherwise; docs/model.md, "The LTV tail");
 * marginal ROI of a lever = (ΔGP − ΔC) / ΔC between the run and a rerun with the
-  lever's budget knob (``daily_budget``, ``messages_per_week``, ``reach``,
+  lever's budget knob (``daily_budget``, or every one of an ad channel's
+  ``period_budgets`` when it has them, ``messages_per_week``, ``reach``,
   ``reward_referrer``, ``value``) 1 % higher (1 % lower where +1 % leaves its
   range); fixed-price levers have none;
 * Monte-Carlo errors (``monte_carlo``): standard errors of the totals above from

@@ -47,21 +47,21 @@ def scaled_budgets(strategy: StrategyConfig, factor: float) -> StrategyConfig:
     """The strategy with every lever's budget knob multiplied by ``factor`` (capped at the knob's range).
 
     The budget knob is each lever's spend driver (``budget_key``): an ad channel's
-    ``daily_budget``, push ``messages_per_week``, a referral's ``invite_rate`` ….
+    ``daily_budget`` (every one of its ``period_budgets`` when it has them), push
+    ``messages_per_week``, a referral's ``invite_rate`` … (:meth:`~sim.levers.base.Lever.with_budget_scaled`).
     """
     for key, name, cls, lever_cfg in lever_configs(strategy):
         knob = cls.budget_key
         if knob is None:
             continue
-        value = min(getattr(lever_cfg, knob) * factor, knob_ceiling(lever_cfg, knob))
-        value = type(getattr(lever_cfg, knob))(value)
+        scaled = cls.with_budget_scaled(lever_cfg, factor, cap=knob_ceiling(lever_cfg, knob))
         group = key.split(".")[1]
         if group in ("paid_ads", "viral_events"):
             entries = dict(getattr(strategy, group))
-            entries[name] = replace(entries[name], **{knob: value})
+            entries[name] = scaled
             strategy = replace(strategy, **{group: entries})
         else:
-            strategy = replace(strategy, **{group: replace(lever_cfg, **{knob: value})})
+            strategy = replace(strategy, **{group: scaled})
     return strategy
 
 

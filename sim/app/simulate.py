@@ -33,6 +33,7 @@ from sim.app.config import Config, load_config
 from sim.app.memory import accepted, check_memory
 from sim.app.model import UserLifecycleModel
 from sim.app.threads import check_parallel
+from sim.base.schema import format_number
 from sim.core.flags import FLAG_EVER_ACTIVATED, FLAG_EVER_AWARE
 from sim.core.lifecycle import STAGE_NAMES
 from sim.levers.base import Lever
@@ -171,17 +172,16 @@ def _analytics(model: UserLifecycleModel, stats: VisitStats) -> tuple[dict[str, 
     return analyze(data, aware=aware, activated=activated)
 
 
-def _scaled(cfg: Config, key: str, name: str, field: str, factor: float) -> Config:
-    """A copy of ``cfg`` with one lever parameter multiplied by ``factor``."""
+def _scaled(cfg: Config, key: str, name: str, cls: type[Lever], factor: float) -> Config:
+    """A copy of ``cfg`` with one lever's spend multiplied by ``factor`` (:meth:`Lever.with_budget_scaled`)."""
     strategy = cfg.strategy
     group = key.split(".")[1]
     if group in ("paid_ads", "viral_events"):
         levers = dict(getattr(strategy, group))
-        levers[name] = replace(levers[name], **{field: getattr(levers[name], field) * factor})
+        levers[name] = cls.with_budget_scaled(levers[name], factor)
         strategy = replace(strategy, **{group: levers})
     else:
-        lever_cfg = getattr(strategy, group)
-        strategy = replace(strategy, **{group: replace(lever_cfg, **{field: getattr(lever_cfg, field) * factor})})
+        strategy = replace(strategy, **{group: cls.with_budget_scaled(getattr(strategy, group), factor)})
     return replace(cfg, strategy=strategy)
 
 
@@ -205,19 +205,17 @@ def _plan(cfg: Config) -> list[tuple[str, Any, Config]]:
         for key, name, cls, lever_cfg in levers:
             if cls.budget_key is None:
                 continue
-            value = getattr(lever_cfg, cls.budget_key)
+            value = cls.budget_level(lever_cfg)
             if value <= 0:
                 continue
             factor = _marginal_factor(lever_cfg, cls.budget_key, value)
             label = cls(name, lever_cfg).label
-            plan.append(("marginal", (label, factor), _scaled(quiet, key, name, cls.budget_key, factor)))
+            plan.append(("marginal", (label, factor), _scaled(quiet, key, name, cls, factor)))
     multipliers = sorted({0.0, *econ.spend_response_multipliers} - {1.0})
-    for key, name, cls, lever_cfg in levers:
+    for key, name, cls, _lever_cfg in levers:
         if cls.kind == "paid_ads" and econ.spend_response_multipliers:
             for mult in multipliers:
-                plan.append(
-                    ("response", (name, mult, lever_cfg.daily_budget), _scaled(quiet, key, name, "daily_budget", mult))
-                )
+                plan.append(("response", (name, mult), _scaled(quiet, key, name, cls, mult)))
     return plan
 
 
@@ -228,27 +226,33 @@ def _run_label(kind: str, detail: Any) -> str:
     if kind == "marginal":
         label, factor = detail
         return f"marginal ROI: {label} budget {100 * (factor - 1):+.0f} %"
-    channel, mult, _budget = detail
+    channel, mult = detail
     return f"spend response: {channel} budget x{mult:g}"
 
 
-def _spend_response(
-    main: RunOutput, runs: list[tuple[tuple[str, float, float], RunOutput]], margin: float
-) -> pd.DataFrame:
+def _budget_columns(cfg: Any) -> dict[str, Any]:
+    """The budget an ad channel ran on: ``daily_budget`` (NaN on period budgets), ``period_budgets`` ("" without)."""
+    if cfg.period_budgets:
+        return {"daily_budget": float("nan"), "period_budgets": ", ".join(format_number(b) for b in cfg.period_budgets)}
+    return {"daily_budget": float(cfg.daily_budget), "period_budgets": ""}
+
+
+def _spend_response(main: RunOutput, runs: list[tuple[tuple[str, float], RunOutput]], margin: float) -> pd.DataFrame:
     """Spend → users acquired and gross profit per ad channel; incremental against the channel at zero budget."""
     rows = []
     for lever in main.levers:
         if lever.kind != "paid_ads":
             continue
-        points = [((lever.channel, 1.0, lever.cfg.daily_budget), main)]
+        points = [((lever.channel, 1.0), main)]
         points += [(d, r) for d, r in runs if d[0] == lever.channel]
         zero = next(r for d, r in points if d[1] == 0.0)
-        for (channel, mult, budget), r in sorted(points, key=lambda p: p[0][1]):
+        for (channel, mult), r in sorted(points, key=lambda p: p[0][1]):
+            ran = next(o.cfg for o in r.levers if o.label == lever.label)
             rows.append(
                 {
                     "channel": channel,
                     "budget_multiplier": mult,
-                    "daily_budget": budget * mult,
+                    **_budget_columns(ran),
                     "spend": float(r.daily[f"cost_{lever.label}"].sum()),
                     "new_users_channel": r.daily[f"new_users_{channel}"].sum().item(),
                     "incremental_new_users": (r.daily["new_users"].sum() - zero.daily["new_users"].sum()).item(),

@@ -27,8 +27,9 @@ names and acquisition channel names; an empty list means all.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -160,6 +161,22 @@ class Lever:
         self.user_weight = 1.0
         self.group_charged = np.zeros(MC_GROUPS, dtype=np.float64)
         self.charged_total = 0.0
+
+    @classmethod
+    def budget_level(cls, cfg: Any) -> float:
+        """The budget knob's value in ``cfg`` (0: the lever spends nothing to scale)."""
+        return float(getattr(cfg, str(cls.budget_key)))
+
+    @classmethod
+    def with_budget_scaled(cls, cfg: Any, factor: float, *, cap: float = math.inf) -> Any:
+        """A copy of ``cfg`` whose spend is multiplied by ``factor``: its ``budget_key`` knob, at most ``cap``.
+
+        Marginal ROI (+1 %), the spend-response reruns (× multiplier) and the explorer's
+        budget slider scale a lever through this, so a lever whose spend is set by another
+        knob too (an ad channel's ``period_budgets``) overrides it.
+        """
+        knob = str(cls.budget_key)
+        return replace(cfg, **{knob: min(getattr(cfg, knob) * factor, cap)})
 
     @property
     def label(self) -> str:

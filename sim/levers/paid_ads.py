@@ -27,8 +27,9 @@ Cost: s_t on every day the schedule is on.
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -132,6 +133,22 @@ class PaidAds(Lever):
         self.hazard_today = float(hill(per_person, sat.max_hazard, sat.half_saturation, sat.shape))
         self.cost_today = spend
         self.spend_total += spend
+
+    @classmethod
+    def budget_level(cls, cfg: PaidAdsConfig) -> float:
+        """The largest daily budget the channel runs at: of ``period_budgets`` when given, else ``daily_budget``."""
+        return float(max(cfg.period_budgets)) if cfg.period_budgets else float(cfg.daily_budget)
+
+    @classmethod
+    def with_budget_scaled(cls, cfg: PaidAdsConfig, factor: float, *, cap: float = math.inf) -> PaidAdsConfig:
+        """``cfg`` with the budget it runs on × ``factor`` (at most ``cap``): every period budget, or ``daily_budget``.
+
+        With ``period_budgets`` set, ``daily_budget`` is not spent (:meth:`budget_on`), so
+        scaling it would move nothing; it is left as it is.
+        """
+        if not cfg.period_budgets:
+            return super().with_budget_scaled(cfg, factor, cap=cap)
+        return replace(cfg, period_budgets=[min(b * factor, cap) for b in cfg.period_budgets])
 
     def budget_on(self, day: int) -> float:
         """The daily budget that applies on ``day`` (``period_budgets`` when given, else ``daily_budget``)."""

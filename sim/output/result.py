@@ -104,8 +104,9 @@ class Result:
         meta: Seed, package versions, wall time.
         cohort_revenue: ``[a, n]`` = revenue from cohort a on day a + n (simulated users).
         user_weight: w = M / N, real users per simulated user (the cohort matrices count simulated users).
-        spend_response: Per ad channel and budget multiplier: spend and users
-            acquired (None without paid ads).
+        spend_response: Per ad channel and budget multiplier: the budget it ran on
+            (``daily_budget``, or ``period_budgets``), spend and users acquired (None
+            without paid ads).
         tables: Analytics tables (:func:`sim.analytics.analyze`): retention
             measures, daily and weekly growth accounting, weekly cohort triangle.
         baseline_cohort_active: The organic baseline run's cohort matrix (same seed), if one ran.
