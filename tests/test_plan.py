@@ -24,7 +24,14 @@ import pytest
 from sim import ConfigError
 from sim.app.config import compose
 from sim.app.plan import Planner, drop_torn_record, main, make_plan, search, write_plan
-from sim.app.plan_config import PLAN_CONFIG_NAME, VariableConfig, check_plan, load_plan_config, register_plan_schema
+from sim.app.plan_config import (
+    PLAN_CONFIG_NAME,
+    VariableConfig,
+    ad_spend_every_plan_has,
+    check_plan,
+    load_plan_config,
+    register_plan_schema,
+)
 from sim.app.plan_eval import LocalEvaluator
 
 TINY = [
@@ -834,6 +841,37 @@ def test_a_low_bound_outside_its_knobs_range_is_refused_before_anything_is_writt
     if refused is None:
         _run, plan = _load(*overrides)
         assert plan.variables["push"].low == low
+        return
+    with pytest.raises(ConfigError, match=re.escape(refused)):
+        _load(*overrides)
+    out = tmp_path / "never"
+    line = _refused_plan([*TINY, *overrides, f"hydra.run.dir={out}"], capsys)
+    assert line.startswith(f"opsim-plan: error: {refused}") and not out.exists()
+
+
+#: The base strategy's search channel on three periods of 10 days (daily budgets 3000, 0, 1500),
+#: planned from 100 a day.
+SEARCH_ON_PERIODS = [
+    "strategy.paid_ads.search.period_budgets=[3000,0,1500]",
+    "strategy.paid_ads.search.period_days=10",
+    "plan.variables.search.low=100",
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "refused"),
+    [
+        (SEARCH_ON_PERIODS, "plan.variables.search.per_period=False is not allowed: true (strategy.paid_ads.search"),
+        ([*SEARCH_ON_PERIODS, "plan.variables.search.per_period=true"], None),  # plans the period budgets
+        ([*SEARCH_ON_PERIODS, "strategy.paid_ads.search.period_budgets=[]"], None),  # daily_budget is spent
+    ],
+)
+def test_one_daily_budget_is_refused_for_a_channel_on_period_budgets(tmp_path, capsys, overrides, refused):
+    """Every trial spent the channel's period budgets (45,000) whatever daily_budget it set; marginal ROI was null."""
+    if refused is None:
+        run, plan = _load(*overrides)
+        # the plan moves what search spends: 100 a day at its low over TINY's 30-day spend window
+        assert ad_spend_every_plan_has(run, plan)["strategy.paid_ads.search"] == 30 * 100
         return
     with pytest.raises(ConfigError, match=re.escape(refused)):
         _load(*overrides)

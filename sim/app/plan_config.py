@@ -207,8 +207,27 @@ def _check_variable(name: str, var: VariableConfig, run: Config) -> None:
     _check_knob_range(key, var, f.metadata)
     if var.per_period and parts[-1] not in PERIOD_KNOBS:
         raise ConfigError(f"{key}.per_period", True, f"only for {', '.join(PERIOD_KNOBS)} (ad budgets)")
+    _check_flat_budget(key, var, _node)
     if var.min_spend is not None and var.max_spend is not None and var.max_spend < var.min_spend:
         raise ConfigError(f"{key}.max_spend", var.max_spend, f"a spend >= {key}.min_spend={var.min_spend}")
+
+
+def _check_flat_budget(key: str, var: VariableConfig, node: Any) -> None:
+    """A ``daily_budget`` planned as one value only on a channel that spends it (no ``period_budgets``).
+
+    A channel with ``period_budgets`` spends them, not its ``daily_budget``
+    (:meth:`sim.levers.paid_ads.PaidAds.budget_on`): every trial would spend the same and
+    the lever's marginal ROI would have no cost to divide by.
+    """
+    if var.per_period or var.key.rsplit(".", 1)[-1] not in PERIOD_KNOBS or not getattr(node, "period_budgets", None):
+        return
+    channel = var.key.rsplit(".", 1)[0]
+    raise ConfigError(
+        f"{key}.per_period",
+        False,
+        f"true ({channel} runs on its period_budgets, which {var.key} does not move), "
+        f"or the channel without them ({channel}.period_budgets=[])",
+    )
 
 
 def _check_knob_range(key: str, var: VariableConfig, meta: Mapping[str, Any]) -> None:
