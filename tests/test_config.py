@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from sim import ConfigError, compose, load_config
@@ -435,3 +436,27 @@ def test_a_group_a_config_does_not_pick_is_named_for_that_config(tmp_path):
         str(info.value)
         == "plan=None is not allowed: a group the defaults list picks from before the override (in study2)"
     )
+
+
+def test_numpy_numbers_in_a_mapping_are_the_python_values_they_hold():
+    """A notebook's numpy numbers are values, not an OmegaConf error ("'int64' is not a supported primitive type")."""
+    cfg = load_config(
+        {
+            "horizon_days": np.int64(30),
+            "economics.margin": np.float64(0.25),
+            "record_events": np.False_,
+            "economics.spend_response_multipliers": np.array([0.5, 2.0]),
+            "population": {"market_size": np.int32(20_000)},
+        }
+    )
+    assert (cfg.horizon_days, cfg.economics.margin, cfg.record_events) == (30, 0.25, False)
+    assert type(cfg.horizon_days) is int and type(cfg.economics.margin) is float
+    assert cfg.economics.spend_response_multipliers == [0.5, 2.0]
+    assert cfg.population.market_size == 20_000
+
+
+def test_a_numpy_nan_is_refused_as_a_python_nan_is():
+    with pytest.raises(ConfigError, match=r"^economics.margin=nan is not allowed: a finite number$"):
+        load_config({"economics.margin": np.float64("nan")})
+    with pytest.raises(ConfigError, match=r"^horizon_days=0 is not allowed: a number >= 1"):
+        load_config({"horizon_days": np.int64(0)})

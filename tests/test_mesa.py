@@ -279,3 +279,29 @@ def test_a_released_model_steps_no_further_day(small_preset):
     with pytest.raises(RuntimeError, match=r"^this model was released: build a new model to step$"):
         model.step()
     assert model.day == 1
+
+
+def test_numpy_numbers_are_config_values_as_keywords_and_in_batch_run():
+    """``np.int64`` keywords and ``np.linspace`` batch_run parameters are the numbers they hold."""
+    model = UserLifecycleModel(horizon_days=np.int64(10), population__market_size=np.int64(2000), threads=1)
+    assert (model.config.horizon_days, model.config.population.market_size) == (10, 2000)
+    built: list = []
+
+    class Recording(UserLifecycleModel):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(self.config)
+
+    mesa.batch_run(
+        Recording,
+        parameters={
+            "economics.margin": np.linspace(0.2, 0.4, 2),
+            "population.market_size": 2000,
+            "horizon_days": np.int64(3),
+            "threads": 1,
+        },
+        max_steps=3,
+        display_progress=False,
+    )
+    assert sorted(c.economics.margin for c in built) == [0.2, 0.4]
+    assert all(type(c.economics.margin) is float and c.horizon_days == 3 for c in built)

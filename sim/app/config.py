@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
@@ -979,12 +980,32 @@ KEY_SEPARATORS = (".", "__")
 ConfigLike = Config | DictConfig | Mapping[str, Any] | Iterable[str] | None
 
 
+#: numpy scalar types whose values OmegaConf refuses ("not a supported primitive type") and
+#: that :func:`_plain` turns into Python's bool, int and float.
+NUMPY_SCALARS = (np.bool_, np.integer, np.floating)
+
+
 def _plain(value: Any) -> Any:
-    """OmegaConf containers as plain dicts and lists (other values as they are); one line for a bad interpolation."""
+    """A value as OmegaConf takes it; one line for a bad interpolation.
+
+    OmegaConf containers become plain dicts and lists, and numpy numbers (``np.int64(30)``,
+    ``np.float64(0.3)``, ``np.True_``: what a notebook's arrays, ``np.linspace`` and
+    ``mesa.batch_run`` over them hand over) Python's bool, int and float, also inside
+    arrays, lists, tuples and mappings; other values stay as they are (a NaN stays NaN,
+    for the range checks to refuse).
+    """
     if isinstance(value, DictConfig):
         return _resolved(value)
     if isinstance(value, ListConfig):
         return OmegaConf.to_container(value, resolve=True)
+    if isinstance(value, NUMPY_SCALARS):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
     return value
 
 
