@@ -460,3 +460,31 @@ def test_a_numpy_nan_is_refused_as_a_python_nan_is():
         load_config({"economics.margin": np.float64("nan")})
     with pytest.raises(ConfigError, match=r"^horizon_days=0 is not allowed: a number >= 1"):
         load_config({"horizon_days": np.int64(0)})
+
+
+@pytest.mark.parametrize(
+    ("key", "given", "allowed"),
+    [
+        ("population.name", "", "a non-empty name (e.g. population.name=my_market)"),
+        ("strategy.name", " ", "a non-empty name (e.g. strategy.name=my_strategy)"),
+        ("economics.currency", "", "a non-empty currency, printed after every amount of money (e.g. USD)"),
+    ],
+)
+def test_an_empty_name_or_currency_is_refused_in_one_line(key, given, allowed):
+    """The log read "simulating : N = …" and money "revenue 7,250 " with nothing after."""
+    expected = f"{key}={given!r} is not allowed: {allowed}"
+    with pytest.raises(ConfigError) as info:
+        load_config([f"{key}='{given}'"])
+    assert str(info.value) == expected
+    with pytest.raises(ConfigError) as info:
+        load_config({key: given})
+    assert str(info.value) == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "given"), [("population.name", "m"), ("strategy.name", "s"), ("economics.currency", "€")]
+)
+def test_a_one_character_name_or_currency_is_taken(key, given):
+    cfg = load_config({key: given})
+    part, name = key.split(".")
+    assert getattr(getattr(cfg, part), name) == given

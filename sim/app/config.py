@@ -99,12 +99,37 @@ def validate(cfg: Config) -> Config:
 
     """
     check_ranges(cfg)
+    _check_names(cfg)
     check_population(cfg.population)
     check_strategy(cfg.strategy, list(cfg.population.segments))
     for i, x in enumerate(cfg.economics.spend_response_multipliers):
         if not math.isfinite(x) or x < 0:
             raise ConfigError(f"economics.spend_response_multipliers[{i}]", x, "a finite number >= 0")
     return cfg
+
+
+#: Text keys that must say something, and what each may be: the logs and reports print
+#: them ("simulating consumer_app: …", "revenue 7,250 USD"), where an empty one left a gap.
+NAMED_KEYS = {
+    "population.name": "a non-empty name (e.g. population.name=my_market)",
+    "strategy.name": "a non-empty name (e.g. strategy.name=my_strategy)",
+    "economics.currency": "a non-empty currency, printed after every amount of money (e.g. USD)",
+}
+
+
+def _check_names(cfg: Config) -> None:
+    """Refuse an empty (or blank) name or currency (:data:`NAMED_KEYS`).
+
+    Raises:
+        ConfigError: Naming the key, the value and what is allowed.
+
+    """
+    for key, allowed in NAMED_KEYS.items():
+        node: Any = cfg
+        for part in key.split("."):
+            node = getattr(node, part)
+        if not str(node).strip():
+            raise ConfigError(key, node, allowed)
 
 
 def config_dir() -> Path:
