@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sim import ConfigError, compose, load_config
-from sim.app.config import Config
+from sim.app.config import BOOL_VALUES, Config
 
 
 @pytest.mark.parametrize(
@@ -20,15 +20,15 @@ from sim.app.config import Config
         (["seed=1.5"], r"seed='1.5' is not allowed: an integer"),
         (["progress=maybe"], r"progress='maybe' is not allowed: true or false"),
         # whole numbers other than 0 and 1: OmegaConf read them as true (figures=-1 drew the figures)
-        (["figures=-1"], r"^figures=-1 is not allowed: true or false$"),
-        (["record_events=2"], r"^record_events=2 is not allowed: true or false$"),
+        (["figures=-1"], r"^figures=-1 is not allowed: true or false \(or 1/0, yes/no, on/off, y/n\)$"),
+        (["record_events=2"], r"^record_events=2 is not allowed: true or false \(or 1/0, yes/no, on/off, y/n\)$"),
         (
             ["strategy=winback", "strategy.winback.enabled=7"],
-            r"^strategy.winback.enabled=7 is not allowed: true or false$",
+            r"^strategy.winback.enabled=7 is not allowed: true or false \(or 1/0, yes/no, on/off, y/n\)$",
         ),
         (
             ["strategy=winback", "strategy.winback={enabled: 2}"],
-            r"^strategy.winback.enabled=2 is not allowed: true or false$",
+            r"^strategy.winback.enabled=2 is not allowed: true or false \(or 1/0, yes/no, on/off, y/n\)$",
         ),
         (["population.name='a b',c"], r"^population.name=\"'a b',c\" is not allowed: one value \(several are a sweep"),
         # a list of presets: Hydra merged them into one under the last one's name (segment weights summing to 2)
@@ -244,7 +244,7 @@ def test_a_whole_number_for_a_true_false_key_in_a_preset_file_is_refused_naming_
     path = _preset(tmp_path, "strategy", "mine", f"name: mine\nwinback:\n  enabled: {number}\n")
     with pytest.raises(ConfigError) as info:
         compose(["strategy=mine"], extra_dir=str(tmp_path))
-    assert str(info.value) == f"strategy.winback.enabled={number} is not allowed: true or false (in {path})"
+    assert str(info.value) == f"strategy.winback.enabled={number} is not allowed: {BOOL_VALUES} (in {path})"
 
 
 @pytest.mark.parametrize(("number", "read"), [(0, False), (1, True)])
@@ -268,7 +268,7 @@ def test_a_preset_file_is_checked_where_its_package_header_puts_it(tmp_path, hea
     path = _preset(tmp_path, "strategy", "mine", header + values)
     with pytest.raises(ConfigError) as info:
         compose(["strategy=mine"], extra_dir=str(tmp_path))
-    assert str(info.value) == f"{refused} is not allowed: true or false (in {path})"
+    assert str(info.value) == f"{refused} is not allowed: {BOOL_VALUES} (in {path})"
 
 
 def test_an_empty_preset_file_composes(tmp_path):
@@ -288,7 +288,7 @@ def test_a_true_false_key_in_the_primary_config_is_checked(tmp_path):
     primary.write_text("defaults:\n  - config\n  - _self_\nrecord_events: 4\n")
     with pytest.raises(ConfigError) as info:
         compose([], config_name="study", extra_dir=str(tmp_path))
-    assert str(info.value) == f"record_events=4 is not allowed: true or false (in {primary})"
+    assert str(info.value) == f"record_events=4 is not allowed: {BOOL_VALUES} (in {primary})"
 
 
 @pytest.mark.parametrize(
@@ -308,7 +308,7 @@ def test_the_planners_own_true_false_keys_refuse_other_whole_numbers(override, r
     register_plan_schema()
     with pytest.raises(ConfigError) as info:
         compose([override], config_name=PLAN_CONFIG_NAME)
-    assert str(info.value) == f"{refused} is not allowed: true or false"
+    assert str(info.value) == f"{refused} is not allowed: {BOOL_VALUES}"
 
 
 def test_the_planners_true_false_keys_take_0_and_1_and_a_plan_preset_is_checked(tmp_path):
@@ -320,7 +320,7 @@ def test_the_planners_true_false_keys_take_0_and_1_and_a_plan_preset_is_checked(
     path = _preset(tmp_path, "plan", "mine", "# @package _global_\nplan:\n  variables:\n    a: {key: seed, log: 9}\n")
     with pytest.raises(ConfigError) as info:
         compose(["plan=mine"], config_name=PLAN_CONFIG_NAME, extra_dir=str(tmp_path))
-    assert str(info.value) == f"plan.variables.a.log=9 is not allowed: true or false (in {path})"
+    assert str(info.value) == f"plan.variables.a.log=9 is not allowed: {BOOL_VALUES} (in {path})"
 
 
 #: A strategy preset with a whole number for a true/false key.
@@ -331,7 +331,7 @@ def _refused_in(path, key_value: str, overrides: list[str], **where) -> None:
     """``compose(overrides, **where)`` refuses ``key_value`` as true/false, naming the file ``path``."""
     with pytest.raises(ConfigError) as info:
         compose(overrides, **where)
-    assert str(info.value) == f"{key_value} is not allowed: true or false (in {path})"
+    assert str(info.value) == f"{key_value} is not allowed: {BOOL_VALUES} (in {path})"
 
 
 def test_a_users_preset_named_as_opsims_is_the_file_checked(tmp_path):
@@ -488,3 +488,26 @@ def test_a_one_character_name_or_currency_is_taken(key, given):
     cfg = load_config({key: given})
     part, name = key.split(".")
     assert getattr(getattr(cfg, part), name) == given
+
+
+@pytest.mark.parametrize(
+    ("given", "read"), [(0, False), (1, True), ("1", True), ("YES", True), ("off", False), ("n", False)]
+)
+def test_a_mapping_takes_for_a_true_or_false_key_what_the_command_line_takes(given, read):
+    cfg = load_config({"figures": given, "strategy": {"winback": {"enabled": given}}})
+    assert (cfg.figures, cfg.strategy.winback.enabled) == (read, read)
+    assert load_config([f"figures={given}"]).figures is read
+
+
+@pytest.mark.parametrize("given", [2, -1, "2", "-1"])
+def test_a_mapping_refuses_for_a_true_or_false_key_the_numbers_the_command_line_refuses(given):
+    """``{"figures": 2}`` ran with the figures on (OmegaConf reads any whole number but 0 as true)."""
+    for call, key, value in [
+        (lambda: load_config({"figures": given}), "figures", given),
+        (lambda: load_config({"strategy": {"winback": {"enabled": given}}}), "strategy.winback.enabled", given),
+        (lambda: load_config(None, {"strategy__winback__enabled": given}), "strategy.winback.enabled", given),
+        (lambda: load_config([f"figures='{given}'"]), "figures", str(given)),  # quoted: text on the command line
+    ]:
+        with pytest.raises(ConfigError) as info:
+            call()
+        assert str(info.value) == f"{key}={value!r} is not allowed: {BOOL_VALUES}"

@@ -249,6 +249,11 @@ def _check_new_entry(text: str, package: str, kind: Any) -> None:
         raise ConfigError(given, kind, f"a new entry of {map_key}: +add@{map_key}.{name}={kinds[map_key]}")
 
 
+#: What a true/false key takes, as an error says it: OmegaConf reads 1/0 and the words
+#: YAML 1.1 reads as true and false, in any case (docs: README, "Override anything").
+BOOL_VALUES = "true or false (or 1/0, yes/no, on/off, y/n)"
+
+
 @functools.cache
 def _type_hints(schema: type) -> dict[str, Any]:
     """The field types of a schema dataclass (kept: ``typing.get_type_hints`` evaluates every annotation anew)."""
@@ -260,21 +265,38 @@ def _check_whole_number_for_bool(key: str, value: Any, schema: type = Config) ->
 
     ``figures=-1`` ran with the figures on, and ``record_events=2`` with events, where
     ``record_events=maybe`` is refused; 0 and 1 stay false and true, as OmegaConf reads them.
-    Values of the config (a mapping given whole included): the command line's
-    (:func:`parse_overrides`; :func:`_check_plan_bools` for the planner's own keys) and
-    the config files' (:func:`_check_preset_bools`). ``schema``: the primary config's
-    (:class:`Config`, or the planner's, which adds ``plan``).
+    A whole number written as text (``figures='2'``, ``{"figures": "-1"}``) is refused
+    too: OmegaConf reads it as the number. Values of the config (a mapping given whole
+    included): the command line's (:func:`parse_overrides`; :func:`_check_plan_bools` for
+    the planner's own keys), the config files' (:func:`_check_preset_bools`) and the
+    Python API's mappings and keywords (:func:`load_config`). ``schema``: the primary
+    config's (:class:`Config`, or the planner's, which adds ``plan``).
     """
     if isinstance(value, dict):  # a mapping given whole: strategy.winback={enabled: 2}
         for inner, item in value.items():
             _check_whole_number_for_bool(f"{key}.{inner}", item, schema)
         return
-    if not isinstance(value, int) or isinstance(value, bool) or value in (0, 1):
+    number = _whole_number(value)
+    if number is None or number in (0, 1):
         return
     parent, _, name = key.rpartition(".")
     node = _schema_node(parent, schema)
     if dataclasses.is_dataclass(node) and _type_hints(node).get(name) is bool:
-        raise ConfigError(key, value, "true or false")
+        raise ConfigError(key, value, BOOL_VALUES)
+
+
+def _whole_number(value: Any) -> int | None:
+    """The whole number an int or a text (``'2'``, ``' -1'``) is, as OmegaConf reads it for a bool; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return None
 
 
 def _check_preset_bools(read: list[tuple[Any, Any]], schema: type) -> None:
@@ -450,7 +472,7 @@ def _value_in_file(path: Path, key: str) -> Any:
 _TYPE_WORDS = {
     "converted to Integer": "an integer",
     "converted to Float": "a number",
-    "not a valid bool": "true or false",
+    "not a valid bool": BOOL_VALUES,
     "Value '": "a value of the schema's type",
 }
 
@@ -1123,6 +1145,16 @@ def _typed(plain: dict[str, Any]) -> Config:
         raise _error_from(exc, {key: found}) from exc
 
 
+def _check_given_bools(nested: Mapping[str, Any]) -> None:
+    """Refuse, in a mapping or keywords, the whole numbers the command line refuses for a true/false key.
+
+    ``{"figures": 2}`` ran with the figures on where ``figures=2`` is refused
+    (:func:`_check_whole_number_for_bool`).
+    """
+    for key, value in nested.items():
+        _check_whole_number_for_bool(key, value)
+
+
 def load_config(cfg: ConfigLike = None, values: Mapping[str, Any] | None = None) -> Config:
     """Turn any accepted config form into a validated :class:`Config`.
 
@@ -1166,6 +1198,7 @@ def load_config(cfg: ConfigLike = None, values: Mapping[str, Any] | None = None)
             except OmegaConfBaseException:
                 pass  # fall through to the merge, which names the offending key
     choices, updates = split_values(values or {})
+    _check_given_bools(updates)
     if _is_typed(cfg):
         if isinstance(cfg, Config):
             base = dataclasses.asdict(cfg)
@@ -1175,6 +1208,7 @@ def load_config(cfg: ConfigLike = None, values: Mapping[str, Any] | None = None)
             base[group] = _composed_plain(_preset_overrides({group: name}))[group]
     elif isinstance(cfg, DictConfig | Mapping):
         given_choices, given = split_values(_plain(cfg))
+        _check_given_bools(given)
         base = _merge_into(_composed_plain(_preset_overrides({**given_choices, **choices})), given)
     else:
         overrides = [] if cfg is None else list(cfg)
