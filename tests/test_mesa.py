@@ -305,3 +305,18 @@ def test_numpy_numbers_are_config_values_as_keywords_and_in_batch_run():
     )
     assert sorted(c.economics.margin for c in built) == [0.2, 0.4]
     assert all(type(c.economics.margin) is float and c.horizon_days == 3 for c in built)
+
+
+@pytest.mark.parametrize(("keyword", "given"), [("reference", "no"), ("keep_events", "yes"), ("keep_events", 2)])
+def test_a_true_false_argument_of_the_model_that_is_not_a_bool_is_refused(keyword, given):
+    with pytest.raises(ConfigError) as info:
+        UserLifecycleModel(population__market_size=2000, horizon_days=5, **{keyword: given})
+    assert str(info.value) == f"{keyword}={given!r} is not allowed: True or False (or 1/0)"
+
+
+@pytest.mark.parametrize(("given", "kept"), [(np.False_, False), (0, False), (True, True), (1, True)])
+def test_keep_events_takes_a_bool_1_or_0(given, kept):
+    model = UserLifecycleModel(population="game", population__market_size=5000, horizon_days=5, keep_events=given)
+    model.run_model()
+    assert model.record_events is kept
+    assert (model.events()[0].size > 0) is kept  # the game's 5 days have visits to keep

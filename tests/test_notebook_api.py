@@ -11,7 +11,7 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sim import simulate
+from sim import ConfigError, simulate
 from sim.analysis.retention import cohort_retention_curve, pooled_cohort_users
 from sim.analysis.sweep_stats import job_metrics, summarize_points
 from sim.app import simulate as simulate_module
@@ -152,6 +152,24 @@ def test_progress_bars_say_which_run_they_count(monkeypatch, capsys):
         assert f"[{i}/{runs}] {label}" in err, label
     assert err.count("| 0/20 [") >= runs  # every bar counts its own run's 20 days, not a shared total
     assert "/120 [" not in err
+
+
+@pytest.mark.parametrize(("given", "shown"), [(False, False), (0, False), (True, True), (1, True)])
+def test_progress_takes_true_false_1_and_0(monkeypatch, capsys, given, shown):
+    monkeypatch.setattr(simulate_module, "PROGRESS_DELAY_S", 0)
+    simulate({**SMALL, "horizon_days": 5}, progress=given)
+    assert ("[1/1] main run" in capsys.readouterr().err) is shown
+
+
+@pytest.mark.parametrize(
+    ("keyword", "given"), [("progress", "no"), ("progress", "false"), ("progress", 2), ("reference", "no")]
+)
+def test_a_true_false_argument_that_is_not_a_bool_is_refused_before_anything_runs(monkeypatch, keyword, given):
+    """``simulate(progress="no")`` showed the bars: a non-empty string is truthy."""
+    monkeypatch.setattr(simulate_module, "_run", lambda *args, **kwargs: pytest.fail("a run started"))
+    with pytest.raises(ConfigError) as info:
+        simulate({**SMALL, "horizon_days": 5}, **{keyword: given})
+    assert str(info.value) == f"{keyword}={given!r} is not allowed: True or False (or 1/0)"
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ import copy
 import dataclasses
 import functools
 import math
+import numbers
 import os
 import re
 import shlex
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GROUPS",
     "Config",
+    "bool_argument",
     "compose",
     "config_dir",
     "load_config",
@@ -252,6 +254,32 @@ def _check_new_entry(text: str, package: str, kind: Any) -> None:
 #: What a true/false key takes, as an error says it: OmegaConf reads 1/0 and the words
 #: YAML 1.1 reads as true and false, in any case (docs: README, "Override anything").
 BOOL_VALUES = "true or false (or 1/0, yes/no, on/off, y/n)"
+
+
+#: What a true/false argument of the Python API (``simulate(progress=...)``) takes, as an error says it.
+BOOL_ARGUMENT_VALUES = "True or False (or 1/0)"
+
+
+def bool_argument(name: str, value: Any) -> bool:
+    """A true/false argument of the Python API as a bool; anything but a bool, 1 or 0 is refused.
+
+    ``simulate(progress="no")`` showed the progress bars (a non-empty string is truthy),
+    where the command line refuses ``progress=maybe``. numpy's bools and whole numbers are
+    taken (``np.True_``, ``np.int64(0)``).
+
+    Args:
+        name: The argument's name, for the error.
+        value: What was given.
+
+    Raises:
+        ConfigError: Naming the argument, the value and what is allowed.
+
+    """
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral) and value in (0, 1):
+        return bool(value)
+    raise ConfigError(name, value, BOOL_ARGUMENT_VALUES)
 
 
 @functools.cache

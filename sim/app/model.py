@@ -24,7 +24,7 @@ import numbers
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sim.app.config import Config, load_config
+from sim.app.config import Config, bool_argument, load_config
 from sim.app.memory import check_memory
 from sim.app.threads import check_parallel, resolve_threads
 from sim.core.agent import UserAgent
@@ -80,7 +80,8 @@ class UserLifecycleModel(LifecycleModel):
         config: The validated config.
 
     Raises:
-        ConfigError: On an unknown key, a wrong type or an out-of-range value.
+        ConfigError: On an unknown key, a wrong type or an out-of-range value, or a
+            ``reference`` or ``keep_events`` other than True, False, 1 or 0.
         ValueError: If both ``seed`` and ``rng`` are given.
 
     """
@@ -97,6 +98,9 @@ class UserLifecycleModel(LifecycleModel):
         visit_observer: VisitObserver | None = None,
         **params: Any,
     ) -> None:
+        reference = bool_argument("reference", reference)
+        if keep_events is not None:
+            keep_events = bool_argument("keep_events", keep_events)
         root_seed = seed_from(seed, rng)
         if root_seed is not None:
             params["seed"] = root_seed

@@ -29,7 +29,7 @@ from sim.analysis.analytics import analyze
 from sim.analysis.retention import cohort_retention_curve
 from sim.analysis.summary import summarize
 from sim.analysis.visit_stats import VisitStats
-from sim.app.config import Config, load_config
+from sim.app.config import Config, bool_argument, load_config
 from sim.app.memory import accepted, check_memory
 from sim.app.model import UserLifecycleModel
 from sim.app.threads import check_parallel
@@ -284,7 +284,8 @@ def simulate(
         baseline when the strategy has levers.
 
     Raises:
-        ConfigError: On a bad config value (before anything runs).
+        ConfigError: On a bad config value, or a ``progress`` or ``reference`` other than
+            True, False, 1 or 0 (before anything runs).
         MemoryLimitError: When the run would need more memory than is available
             (before anything is allocated; :mod:`sim.app.memory`).
 
@@ -295,9 +296,11 @@ def simulate(
         True
 
     """
+    show = None if progress is None else bool_argument("progress", progress)
+    reference = bool_argument("reference", reference)
     cfg = check_memory(check_parallel(load_config(config)))
     plan = _plan(cfg)
-    show = cfg.progress if progress is None else progress
+    show = cfg.progress if show is None else show
     labels = [f"main run: strategy {cfg.strategy.name}", *(_run_label(kind, detail) for kind, detail, _c in plan)]
     started = time.perf_counter()
 
