@@ -511,3 +511,17 @@ def test_a_mapping_refuses_for_a_true_or_false_key_the_numbers_the_command_line_
         with pytest.raises(ConfigError) as info:
             call()
         assert str(info.value) == f"{key}={value!r} is not allowed: {BOOL_VALUES}"
+
+
+def test_compose_checks_what_composing_checks_and_load_config_the_rest_as_opsim_cfg_job_does():
+    """docs/python.md: compose refuses a wrong type; a range and a key added with + are load_config's."""
+    with pytest.raises(ConfigError, match=r"^seed='abc' is not allowed: an integer"):
+        compose(["seed=abc"])
+    cfg = compose(["seed=-5"])
+    assert cfg.seed == -5
+    with pytest.raises(ConfigError, match=r"^seed=-5 is not allowed: a number >= 0$"):
+        load_config(cfg)
+    added = compose(["+foo=1"])
+    assert added.foo == 1
+    with pytest.raises(ConfigError, match=r"^foo=1 is not allowed: unknown key in the top level"):
+        load_config(added)

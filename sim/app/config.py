@@ -893,6 +893,15 @@ def compose(
     inside ``hydra.initialize()``; opsim composes from its own ``conf/`` and leaves the
     caller's Hydra state alone.
 
+    It checks what composing checks: the overrides' syntax, preset names, keys the
+    schema has (a key added with ``+`` is not checked), value types and true/false
+    values. It does not check ranges, the rules between keys, keys added with ``+``
+    or interpolations: ``compose(["seed=-5", "+foo=1"])`` returns that config.
+    :func:`load_config` checks the rest, as ``opsim --cfg job`` does before it prints:
+    ``load_config(compose(overrides))`` refuses what that command refuses. (opsim's own
+    compositions need a config that is not checked yet: a preset whose values a later
+    override replaces.)
+
     Each composition is kept for the process (:mod:`sim.app.config_cache`): the same
     call again, while no YAML file in the config folders changed, costs a copy of the
     kept config (a few ms instead of 0.1–0.2 s), and every call gets a config of its own.
@@ -907,7 +916,8 @@ def compose(
         The composed (not yet validated) config.
 
     Raises:
-        ConfigError: If an override names an unknown key or gives a wrong type.
+        ConfigError: If an override cannot be parsed, names an unknown preset or key, or
+            gives a wrong type or a true/false key another value.
 
     """
     if isinstance(overrides, str | bytes):
