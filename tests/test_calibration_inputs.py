@@ -241,6 +241,97 @@ def test_out_must_be_a_yaml_file_before_any_fit(tmp_path, capsys, monkeypatch, c
     assert list(tmp_path.iterdir()) == []
 
 
+LONG_COUNTS = "cohort,day,cohort_size,active\n2024-01-01,0,10,10\n2024-01-01,1,10,4\n2024-01-01,2,10,3\n"
+SURVIVAL = "period,survival\n0,1\n1,0.631\n2,0.468\n3,0.382\n"
+NEW_USERS = str(EXAMPLES / "new_users_example.csv")
+TABLES = {"long": LONG_COUNTS, "wide": WIDE_COUNTS, "survival": SURVIVAL}
+
+
+@pytest.mark.parametrize(
+    ("table", "args", "message"),
+    [
+        (
+            "long",
+            ["--values", "percent"],
+            "--values='percent' is not allowed: data.csv is a long cohort table; --values applies only to wide exports",
+        ),
+        ("long", ["--measure", "rolling"], "--measure='rolling' is not allowed: data.csv is a long cohort table"),
+        (
+            "long",
+            ["--holdout", "3"],
+            "--holdout=3 is not allowed: data.csv is a long cohort table; --holdout applies only to survival tables",
+        ),
+        ("wide", ["--holdout", "2"], "--holdout=2 is not allowed: data.csv is a wide export"),
+        ("long", ["--period-days", "7"], "--period-days=7 is not allowed: data.csv is a long cohort table"),
+        ("survival", ["--values", "share"], "--values='share' is not allowed: data.csv is a survival table"),
+        (
+            "survival",
+            ["--cohort-users", "5000"],
+            "--cohort-users=5000 is not allowed: data.csv is a survival table; "
+            "--cohort-users applies only to cohort tables",
+        ),
+        ("survival", ["--seed", "0"], "--seed=0 is not allowed: data.csv is a survival table"),  # the default, given
+        ("survival", ["--new-users", NEW_USERS], "--new-users="),
+        (
+            "survival",
+            ["--period-days", "30"],
+            "--period-days=30 is not allowed: data.csv is a survival table and no "
+            "--out is given; --period-days applies only with --out",
+        ),
+        ("survival", ["--base", "game"], "--base='game' is not allowed: data.csv is a survival table and no --out"),
+    ],
+)
+def test_an_option_that_does_not_apply_to_the_table_is_refused(tmp_path, capsys, monkeypatch, table, args, message):
+    """``--values percent`` or ``--holdout 3`` on a long table were silently ignored (exit 0, no word)."""
+
+    def ctrl_c(*_args, **_kwargs):  # the fit was reached: the option was taken
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sim.app.calibrate.calibrate_population", ctrl_c)
+    out = ["--out", str(tmp_path / "conf" / "population" / "x.yaml"), "--market-size", "1000"]
+    code = main([str(write(tmp_path, TABLES[table])), "--no-progress", *args, *(out if table != "survival" else [])])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.replace(f"{tmp_path}/", "").startswith(f"opsim-calibrate: error: {message}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
+
+
+@pytest.mark.parametrize(
+    ("table", "args"),
+    [
+        ("wide", ["--values", "counts"]),
+        ("wide", ["--format", "wide", "--measure", "rolling"]),
+        ("long", ["--cohort-users", "5000", "--max-iterations", "2", "--seed", "3", "--forecast-days", "30"]),
+        ("long", ["--new-users", NEW_USERS, "--base", "game", "--sample-size", "10"]),
+    ],
+)
+def test_an_option_that_applies_to_the_cohort_table_is_taken(tmp_path, capsys, monkeypatch, table, args):
+    def ctrl_c(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sim.app.calibrate.calibrate_population", ctrl_c)
+    out = ["--out", str(tmp_path / "conf" / "population" / "x.yaml"), "--market-size", "1000"]
+    assert main([str(write(tmp_path, TABLES[table])), "--no-progress", *args, *out]) == 130  # reached the fit
+    assert "interrupted" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--holdout", "2"],
+        ["--format", "survival", "--holdout", "3"],
+        ["--period-days", "7", "--base", "game", "--sample-size", "100", "--market-size", "1000"],
+    ],
+)
+def test_an_option_that_applies_to_the_survival_table_is_taken(tmp_path, capsys, args):
+    argv = [str(write(tmp_path, SURVIVAL)), "--report", str(tmp_path / "rep"), *args]
+    if "--period-days" in args:
+        argv += ["--out", str(tmp_path / "conf" / "population" / "subs.yaml")]
+    assert main(argv) == 0
+    assert "error" not in capsys.readouterr().err
+    assert (tmp_path / "rep" / "survival_fit.json").is_file()
+
+
 def test_write_all_writes_everything_or_nothing(tmp_path):
     keep = tmp_path / "a.txt"
     keep.write_text("old")

@@ -542,13 +542,19 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help=f"N simulated users of the written population (default: all M up to {DEFAULT_MAX_SAMPLE:,})",
     )
-    parser.add_argument("--cohort-users", type=int, default=DEFAULT_COHORT_USERS, help="simulated users per evaluation")
-    parser.add_argument("--max-iterations", type=int, default=30, help="least-squares iterations at most")
-    parser.add_argument("--forecast-days", type=int, default=DEFAULT_FORECAST_DAYS, help="forecast D1 … D<F>")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--cohort-users", type=int, default=DEFAULT_COHORT_USERS, help="cohort tables: simulated users per evaluation"
+    )
+    parser.add_argument(
+        "--max-iterations", type=int, default=30, help="cohort tables: least-squares iterations at most"
+    )
+    parser.add_argument(
+        "--forecast-days", type=int, default=DEFAULT_FORECAST_DAYS, help="cohort tables: forecast D1 … D<F>"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="cohort tables: seed of the simulated users")
     parser.add_argument("--holdout", type=int, help="survival tables: fit periods 1..K, project the rest")
     parser.add_argument("--period-days", type=int, default=1, help="survival tables with --out: days per period")
-    parser.add_argument("--new-users", help="optional CSV day,new_users: also fit Bass p and q (awareness) to it")
+    parser.add_argument("--new-users", help="cohort tables: CSV day,new_users, also fit Bass p and q (awareness) to it")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -581,6 +587,77 @@ def _check_options(args: argparse.Namespace) -> None:
             )
     if args.report:
         check_writable("--report", Path(args.report), folder=True)
+
+
+#: Options that apply to some tables only: the option's dest → (the tables it applies to, said for the user).
+#: A survival table is fitted by maximum likelihood (nothing simulated); the other options apply to every table.
+APPLIES_TO: dict[str, tuple[frozenset[str], str]] = {
+    **dict.fromkeys(("values", "measure"), (frozenset({"wide"}), "wide exports (date,users,day 0,day 1,…)")),
+    "holdout": (frozenset({"survival"}), "survival tables (period,survival)"),
+    "period_days": (frozenset({"survival"}), "survival tables (period,survival), with --out"),
+    **dict.fromkeys(
+        ("cohort_users", "max_iterations", "forecast_days", "seed", "new_users"),
+        (frozenset({"long", "wide"}), "cohort tables (long or wide): a survival table's fits simulate nothing"),
+    ),
+}
+#: Options that a survival table uses only with ``--out`` (the population written from its BdW fit).
+SURVIVAL_OUT_OPTIONS = ("period_days", "base", "market_size", "sample_size")
+
+
+def given_options(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str]) -> set[str]:
+    """The dests of the options ``argv`` gives (a value equal to the default counts as given).
+
+    argparse fills in a default only where the namespace has no value yet, so ``argv`` is parsed
+    again into a namespace whose every dest holds a marker: the dests that lose it were given.
+
+    Args:
+        parser: The command's parser.
+        args: ``argv`` parsed by ``parser`` (for the dests).
+        argv: The command line.
+
+    Returns:
+        The dests of the options on the command line.
+
+    """
+    unset = object()
+    probe = parser.parse_args(argv, namespace=argparse.Namespace(**dict.fromkeys(vars(args), unset)))
+    return {dest for dest, value in vars(probe).items() if value is not unset}
+
+
+def table_kind(data: CohortTable | SurvivalTable, fmt: str) -> str:
+    """``survival``, ``long`` or ``wide``: the layout ``data`` was read from (``fmt``: ``--format``).
+
+    A detected cohort table is long when its header has ``cohort`` and ``day`` or ``active``, as
+    :func:`~sim.analysis.retention_data.read_retention_csv` decides; otherwise it is a wide export.
+    """
+    if isinstance(data, SurvivalTable):
+        return "survival"
+    if fmt != "auto":
+        return fmt
+    header = pd.read_csv(data.path, dtype=str, nrows=0, skipinitialspace=True)
+    columns = {str(c).strip() for c in header.columns}
+    return "long" if {"cohort", "day"} <= columns or "active" in columns else "wide"
+
+
+def _refuse_options_that_do_not_apply(args: argparse.Namespace, given: set[str], kind: str) -> None:
+    """Refuse an option the table does not use (it was silently ignored), naming where it applies.
+
+    Raises:
+        ConfigError: For the first option given that does not apply to a ``kind`` table.
+
+    """
+    what = {"survival": "a survival table", "long": "a long cohort table", "wide": "a wide export"}[kind]
+    for dest in sorted(given):
+        option, value = f"--{dest.replace('_', '-')}", getattr(args, dest)
+        if dest in APPLIES_TO and kind not in APPLIES_TO[dest][0]:
+            raise ConfigError(option, value, f"{args.data} is {what}; {option} applies only to {APPLIES_TO[dest][1]}")
+        if kind == "survival" and dest in SURVIVAL_OUT_OPTIONS and not args.out:
+            raise ConfigError(
+                option,
+                value,
+                f"{args.data} is a survival table and no --out is given; {option} applies only with --out "
+                "(the population written from the BdW fit)",
+            )
 
 
 def _default_sample(market_size: int, sample_size: int | None) -> int | None:
@@ -706,11 +783,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["lift"]:
         return lift_main(argv[1:])
-    args = one_line_usage_errors(_parser()).parse_args(argv)
+    parser = one_line_usage_errors(_parser())
+    args = parser.parse_args(argv)
+    given = given_options(parser, args, argv)
     writing = False
     try:
         _check_options(args)
         data = read_retention_csv(args.data, fmt=args.format, values=args.values, measure=args.measure)
+        _refuse_options_that_do_not_apply(args, given, table_kind(data, args.format))
         if isinstance(data, SurvivalTable):
             files, lines = _run_survival(args, data)
         else:
