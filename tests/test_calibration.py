@@ -251,6 +251,38 @@ def test_calibrate_command_on_a_survival_table(tmp_path):
     assert set(json_files_below(tmp_path / "rep")) == {"survival_fit.json"}  # strict JSON: no NaN or Infinity
 
 
+def survival_csv(tmp_path: Path, shares: list[float], cohort_size: int | None = None, name: str = "s.csv") -> Path:
+    size = "" if cohort_size is None else ",cohort_size"
+    rows = "".join(f"{t},{v}{'' if cohort_size is None else f',{cohort_size}'}\n" for t, v in enumerate(shares))
+    path = tmp_path / name
+    path.write_text(f"period,survival{size}\n{rows}")
+    return path
+
+
+def test_a_survival_table_without_cohort_size_says_why_there_is_no_standard_error(tmp_path, capsys):
+    """It printed ``a=0.7041 (SE nan)``: the reason instead, and null (not NaN) in the JSON report."""
+    table = survival_csv(tmp_path, list(REGULAR))
+    assert main([str(table), "--report", str(tmp_path / "rep")]) == 0
+    out = capsys.readouterr().out
+    assert "nan" not in out.lower()
+    reason = "SE: none (the table has no cohort_size, which standard errors need)"
+    assert out.splitlines()[0] == f"sbg: a=0.7041, b=1.182; log-likelihood -1.68; {reason}"
+    assert out.splitlines()[1].startswith("bdw: a=") and out.splitlines()[1].endswith(reason)
+    report = json_files_below(tmp_path / "rep")["survival_fit.json"]  # strict JSON: no NaN or Infinity
+    for fit in report["fits"].values():
+        assert set(fit["std_errors"].values()) == {None}
+        assert fit["std_errors_missing"] == "the table has no cohort_size, which standard errors need"
+
+
+def test_a_survival_table_with_cohort_size_prints_standard_errors(tmp_path, capsys):
+    assert main([str(survival_csv(tmp_path, list(REGULAR), 1000)), "--report", str(tmp_path / "rep")]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0].startswith("sbg: a=0.7041 (SE 0.")  # Fader & Hardie: a = 0.704
+    assert "SE: none" not in captured.out and captured.err == ""
+    report = json_files_below(tmp_path / "rep")["survival_fit.json"]
+    assert all(fit["std_errors_missing"] is None for fit in report["fits"].values())
+
+
 @pytest.mark.slow
 def test_a_fit_worse_than_the_noise_is_warned_about(tmp_path):
     # A re-engagement campaign on days 14-15 that the model cannot produce: the game table with

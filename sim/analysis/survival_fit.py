@@ -29,6 +29,7 @@ estimates are the same (tested).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -48,6 +49,9 @@ _STARTS = ((0.0, 0.0, 0.0), (-1.0, 1.0, 0.0), (1.0, 2.0, -0.3), (-0.5, 0.5, 0.3)
 LOG_BOUNDS = ((-10.0, 10.0), (-10.0, 10.0), (-3.0, 3.0))
 #: A log parameter this close to a bound counts as on it (L-BFGS-B stops within ~1e-8 of it).
 BOUND_TOLERANCE = 1e-6
+#: Why a fit has no standard errors (``SurvivalFit.std_errors_missing``).
+NO_COHORT_SIZE = "the table has no cohort_size, which standard errors need"
+FLAT = "the likelihood is flat there or not at a maximum"
 
 
 @cache
@@ -89,13 +93,15 @@ class SurvivalFit:
     Attributes:
         model: ``sbg`` or ``bdw``.
         params_: a, b (and c for BdW).
-        std_errors_: Standard errors of ``params_`` (NaN without a cohort size).
+        std_errors_: Standard errors of ``params_`` (NaN where there is none: see ``std_errors_missing``).
         log_likelihood_: LL at the estimate.
         periods_fitted: Number of periods used (T, or k in hold-out mode).
         observed: The survival shares given (all periods).
         holdout: Per held-out period: observed, projected and error (projected − observed).
         at_bound: Parameters whose estimate sits on the optimiser's bound (:data:`LOG_BOUNDS`):
             no interior maximum, the fit is not to be used for projections.
+        std_errors_missing: Why some or all standard errors are NaN (:data:`NO_COHORT_SIZE`,
+            :data:`FLAT`), or "" when every one is there.
 
     """
 
@@ -107,6 +113,7 @@ class SurvivalFit:
     observed: np.ndarray
     holdout: list[dict[str, float]] = field(default_factory=list)
     at_bound: list[str] = field(default_factory=list)
+    std_errors_missing: str = ""
 
     def survival(self, t: np.ndarray | int) -> np.ndarray:
         """Fitted S(t)."""
@@ -123,6 +130,7 @@ class SurvivalFit:
             "periods_fitted": self.periods_fitted,
             "holdout": self.holdout,
             "at_bound": self.at_bound,
+            "std_errors_missing": self.std_errors_missing or None,
         }
 
 
@@ -181,23 +189,22 @@ def _fit(
     x = best.x
     names = ["a", "b", "c"][:dims]
     params = {name: float(np.exp(v)) for name, v in zip(names, x, strict=True)}
-    std = dict.fromkeys(names, float("nan"))
-    if cohort_size:
-        try:
-            cov = np.linalg.inv(_hessian(nll, x))
-            # A variance <= 0 means the likelihood is flat or not at a maximum there: no SE.
-            std = {
-                name: float(params[name] * np.sqrt(cov[i, i])) if cov[i, i] > 0 else float("nan")
-                for i, name in enumerate(names)
-            }
-        except np.linalg.LinAlgError:
-            pass
     at_bound = [
         name
         for name, v, (low, high) in zip(names, x, LOG_BOUNDS, strict=False)
         if min(v - low, high - v) <= BOUND_TOLERANCE
     ]
-    fit = SurvivalFit(model, params, std, -float(best.fun), k, survival, at_bound=at_bound)
+    std, missing = _std_errors(nll, x, params, cohort_size)
+    fit = SurvivalFit(
+        model,
+        params,
+        std,
+        -float(best.fun),
+        k,
+        survival,
+        at_bound=at_bound,
+        std_errors_missing=missing,
+    )
     if k < survival.size - 1:
         t = np.arange(k + 1, survival.size)
         projected = fit.survival(t)
@@ -206,3 +213,30 @@ def _fit(
             for p, o, q in zip(t, survival[k + 1 :], projected, strict=True)
         ]
     return fit
+
+
+def _std_errors(
+    nll: Callable[[np.ndarray], float],
+    x: np.ndarray,
+    params: dict[str, float],
+    cohort_size: int | None,
+) -> tuple[dict[str, float], str]:
+    """Standard errors of ``params`` (the estimate ``x`` in log space), NaN where there is none, and why.
+
+    Returns:
+        The standard errors and the reason some or all are NaN ("" when none is).
+
+    """
+    nan = dict.fromkeys(params, float("nan"))
+    if not cohort_size:
+        return nan, NO_COHORT_SIZE
+    try:
+        cov = np.linalg.inv(_hessian(nll, x))
+    except np.linalg.LinAlgError:
+        return nan, FLAT
+    # A variance <= 0 means the likelihood is flat or not at a maximum there: no SE.
+    std = {
+        name: float(params[name] * np.sqrt(cov[i, i])) if cov[i, i] > 0 else float("nan")
+        for i, name in enumerate(params)
+    }
+    return std, FLAT if any(np.isnan(v) for v in std.values()) else ""

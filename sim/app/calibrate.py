@@ -482,6 +482,23 @@ def _survival_outputs(
     return out, files, fits
 
 
+def survival_fit_line(model: str, fit: SurvivalFit) -> str:
+    """The line the command prints for one survival fit: parameters, standard errors (or why none), LL.
+
+    A standard error that is NaN (no cohort size, a fit at a bound, a flat likelihood) is not
+    printed as ``SE nan``: the line ends with ``SE: none (<why>)`` instead.
+    """
+    missing = [k for k, se in fit.std_errors_.items() if not np.isfinite(se)]
+    params = ", ".join(
+        f"{k}={v:.4g}" + ("" if k in missing else f" (SE {fit.std_errors_[k]:.3g})") for k, v in fit.params_.items()
+    )
+    line = f"{model}: {params}; log-likelihood {fit.log_likelihood_:.2f}"
+    if missing:
+        which = "" if len(missing) == len(fit.params_) else f" for {', '.join(missing)}"
+        line += f"; SE: none{which} ({fit.std_errors_missing})"
+    return line
+
+
 def run_command(out: Path) -> str:
     """The ``opsim`` command that runs the population written to ``out`` (``<dir>/population/<name>.yaml``)."""
     return preset_run_command(out, "population")
@@ -680,8 +697,7 @@ def _run_survival(
     summary, files, fits = _survival_outputs(data, report, args.holdout)
     lines = []
     for m, f in summary["fits"].items():
-        params = ", ".join(f"{k}={v:.4g} (SE {f['std_errors'][k]:.3g})" for k, v in f["params"].items())
-        lines.append(f"{m}: {params}; log-likelihood {f['log_likelihood']:.2f}")
+        lines.append(survival_fit_line(m, fits[m]))
         for h in f["holdout"]:
             lines.append(
                 f"  period {h['period']}: observed {h['observed']:.4f}, projected {h['projected']:.4f}, error {h['error']:+.4f}"
