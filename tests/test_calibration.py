@@ -283,6 +283,62 @@ def test_a_survival_table_with_cohort_size_prints_standard_errors(tmp_path, caps
     assert all(fit["std_errors_missing"] is None for fit in report["fits"].values())
 
 
+@pytest.mark.parametrize(
+    ("shares", "why"),
+    [
+        ([1.0, 0.0, 0.0, 0.0, 0.0], "everyone churned in period 1"),
+        ([1.0, 1.0, 1.0, 1.0, 1.0], "no one churned in periods 1-4"),
+        ([1.0, 0.5, 0.5, 0.5], "every churn is in period 1 and none in periods 2-3"),
+    ],
+)
+@pytest.mark.parametrize("cohort_size", [None, 1000])
+def test_a_survival_table_without_an_interior_maximum_is_warned_about(tmp_path, capsys, shares, why, cohort_size):
+    """All 0 after period 0, or all 1, gave parameters at their bounds (a = 2.2e4, b = 4.5e-5) without a word."""
+    assert main([str(survival_csv(tmp_path, shares, cohort_size)), "--report", str(tmp_path / "rep")]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1  # one warning line
+    assert captured.err.startswith(f"opsim-calibrate: warning: {tmp_path / 's.csv'}: {why}, so the likelihood has ")
+    assert "the sBG and BdW fits run to a bound of it" in captured.err and "not estimates" in captured.err
+    assert all("SE: none" in line for line in captured.out.splitlines()[:2])
+    report = json_files_below(tmp_path / "rep")["survival_fit.json"]
+    assert {fit["no_maximum"] for fit in report["fits"].values()} == {why}
+
+
+@pytest.mark.parametrize(
+    ("shares", "why"),
+    [
+        ([1.0, 0.0, 0.0], "everyone churned in period 1"),
+        ([1.0, 0.01, 0.0], ""),  # churn in period 2 as well
+        ([1.0, 1.0, 1.0], "no one churned in periods 1-2"),
+        ([1.0, 1.0, 0.99], ""),
+        ([1.0, 0.5, 0.5, 0.5], "every churn is in period 1 and none in periods 2-3"),
+        ([1.0, 0.5, 0.5, 0.49], ""),
+    ],
+)
+def test_which_shares_have_no_interior_maximum(shares, why):
+    from sim.analysis.survival_fit import no_maximum
+
+    assert no_maximum(np.array(shares)) == why
+
+
+def test_the_warning_looks_at_the_periods_fitted_only(tmp_path, capsys):
+    table = survival_csv(tmp_path, [1.0, 1.0, 1.0, 0.5, 0.4], 1000)
+    assert main([str(table), "--holdout", "2", "--report", str(tmp_path / "rep")]) == 0
+    assert "no one churned in periods 1-2, so the likelihood" in capsys.readouterr().err
+    regular = survival_csv(tmp_path, list(REGULAR), 1000, name="regular.csv")
+    assert main([str(regular), "--holdout", "2", "--report", str(tmp_path / "rep")]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_a_population_from_a_fit_at_a_bound_is_written_with_the_warning(tmp_path, capsys):
+    """With --period-days 30 it stopped with scipy's "Initial guess is outside of provided bounds" (exit 2)."""
+    out = tmp_path / "conf" / "population" / "subs.yaml"
+    table = survival_csv(tmp_path, [1.0, 0.0, 0.0, 0.0], 1000)
+    assert main([str(table), "--out", str(out), "--market-size", "1000", "--period-days", "30"]) == 0
+    assert "everyone churned in period 1" in capsys.readouterr().err
+    assert "# WARNING: " in out.read_text() and "everyone churned in period 1" in out.read_text()
+
+
 @pytest.mark.slow
 def test_a_fit_worse_than_the_noise_is_warned_about(tmp_path):
     # A re-engagement campaign on days 14-15 that the model cannot produce: the game table with

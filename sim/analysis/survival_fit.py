@@ -20,6 +20,14 @@ a bound (``at_bound``) did not find an interior maximum: the data do not identif
 model (e.g. shares that rise, which make some "churn counts" n (s_{t−1} − s_t) negative and
 the objective no likelihood), and a projection from it is not an estimate.
 
+Some tables have no interior maximum whatever the optimiser does (``no_maximum``, from the
+shares alone): when no one churns after period 1 (s_1 = s_T: no one at all, everyone in
+period 1, or a share in period 1 and none after), LL rises towards its supremum
+n (1 − s_1) ln(1 − s_1) + n s_1 ln s_1 only as S(t) tends to s_1 for every t >= 1, which a
+beta mixture reaches only in the limit (a/b → 0, b/a → 0, or a, b → 0; c → 0 for BdW). The
+optimiser then stops on a bound or, without a cohort size (LL per user, flatter), short of it.
+Either way the parameters are where the fit stopped and have no standard errors.
+
 The fits run with BLAS limited to one thread (:data:`FIT_BLAS_THREADS`, through
 ``threadpoolctl``): L-BFGS-B on two or three parameters calls BLAS on vectors of that
 length, where a multi-threaded OpenBLAS only wakes and waits for its threads — on a
@@ -39,7 +47,7 @@ from scipy.optimize import minimize
 from scipy.special import betaln
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["SurvivalFit", "fit_survival", "survival_curve"]
+__all__ = ["SurvivalFit", "fit_survival", "no_maximum", "survival_curve"]
 
 MODELS = ("sbg", "bdw")
 #: BLAS threads while fitting: the vectors are 2–3 long, so more threads only add waiting.
@@ -51,6 +59,7 @@ LOG_BOUNDS = ((-10.0, 10.0), (-10.0, 10.0), (-3.0, 3.0))
 BOUND_TOLERANCE = 1e-6
 #: Why a fit has no standard errors (``SurvivalFit.std_errors_missing``).
 NO_COHORT_SIZE = "the table has no cohort_size, which standard errors need"
+AT_A_BOUND = "the fit is at a bound of the parameter space, where the likelihood has no curvature to measure"
 FLAT = "the likelihood is flat there or not at a maximum"
 
 
@@ -64,6 +73,21 @@ def survival_curve(t: np.ndarray, a: float, b: float, c: float = 1.0) -> np.ndar
     """S(t) = B(a, b + t^c) / B(a, b)."""
     t = np.asarray(t, dtype=float)
     return np.exp(betaln(a, b + t**c) - betaln(a, b))
+
+
+def no_maximum(fitted: np.ndarray) -> str:
+    """Why the likelihood of survival shares s_0 = 1, …, s_k has no maximum inside the parameter space, or "".
+
+    No churn after period 1 (s_1 = s_k, see the module's docstring) makes the fit run to a bound.
+    """
+    k, first, last = fitted.size - 1, float(fitted[1]), float(fitted[-1])
+    if last == 1.0:
+        return f"no one churned in periods 1-{k}"
+    if first == 0.0:
+        return "everyone churned in period 1"
+    if first == last:
+        return f"every churn is in period 1 and none in periods 2-{k}"
+    return ""
 
 
 def _loglik(log_params: np.ndarray, survival: np.ndarray, n: float, free_c: bool) -> float:
@@ -100,8 +124,10 @@ class SurvivalFit:
         holdout: Per held-out period: observed, projected and error (projected − observed).
         at_bound: Parameters whose estimate sits on the optimiser's bound (:data:`LOG_BOUNDS`):
             no interior maximum, the fit is not to be used for projections.
+        no_maximum: Why the shares fitted give the likelihood no maximum inside the parameter
+            space (:func:`no_maximum`), or "": the fit runs to a bound whether or not it reached it.
         std_errors_missing: Why some or all standard errors are NaN (:data:`NO_COHORT_SIZE`,
-            :data:`FLAT`), or "" when every one is there.
+            :data:`AT_A_BOUND`, :data:`FLAT`), or "" when every one is there.
 
     """
 
@@ -113,7 +139,13 @@ class SurvivalFit:
     observed: np.ndarray
     holdout: list[dict[str, float]] = field(default_factory=list)
     at_bound: list[str] = field(default_factory=list)
+    no_maximum: str = ""
     std_errors_missing: str = ""
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the fit is at (or runs to) a bound of the parameter space: no estimate, no projection."""
+        return bool(self.at_bound or self.no_maximum)
 
     def survival(self, t: np.ndarray | int) -> np.ndarray:
         """Fitted S(t)."""
@@ -130,6 +162,7 @@ class SurvivalFit:
             "periods_fitted": self.periods_fitted,
             "holdout": self.holdout,
             "at_bound": self.at_bound,
+            "no_maximum": self.no_maximum or None,
             "std_errors_missing": self.std_errors_missing or None,
         }
 
@@ -194,7 +227,8 @@ def _fit(
         for name, v, (low, high) in zip(names, x, LOG_BOUNDS, strict=False)
         if min(v - low, high - v) <= BOUND_TOLERANCE
     ]
-    std, missing = _std_errors(nll, x, params, cohort_size)
+    why_not = no_maximum(fitted)
+    std, missing = _std_errors(nll, x, params, cohort_size, bounded=bool(at_bound or why_not))
     fit = SurvivalFit(
         model,
         params,
@@ -203,6 +237,7 @@ def _fit(
         k,
         survival,
         at_bound=at_bound,
+        no_maximum=why_not,
         std_errors_missing=missing,
     )
     if k < survival.size - 1:
@@ -220,6 +255,8 @@ def _std_errors(
     x: np.ndarray,
     params: dict[str, float],
     cohort_size: int | None,
+    *,
+    bounded: bool,
 ) -> tuple[dict[str, float], str]:
     """Standard errors of ``params`` (the estimate ``x`` in log space), NaN where there is none, and why.
 
@@ -230,6 +267,8 @@ def _std_errors(
     nan = dict.fromkeys(params, float("nan"))
     if not cohort_size:
         return nan, NO_COHORT_SIZE
+    if bounded:
+        return nan, AT_A_BOUND
     try:
         cov = np.linalg.inv(_hessian(nll, x))
     except np.linalg.LinAlgError:

@@ -369,6 +369,11 @@ def calibrate_acquisition(
 
 #: Days simulated per survival period when a survival fit becomes a population (the grid of the refit).
 SURVIVAL_GRID_PERIODS = 3
+#: Bounds of a, b and c of the daily BdW refit of a fit with periods longer than a day.
+REFIT_LOWER = (1e-3, 1e-3, 0.05)
+REFIT_UPPER = (1e3, 1e6, 20.0)
+#: How the commands name the survival models.
+SURVIVAL_MODEL_NAMES = {"sbg": "sBG", "bdw": "BdW"}
 
 
 def population_from_survival(
@@ -385,7 +390,9 @@ def population_from_survival(
     A period of ``period_days`` days: the fitted S(t) (t in periods) is matched on days
     0 … P·T·:data:`SURVIVAL_GRID_PERIODS` by a beta-discrete-Weibull in days,
     S_day(d) = B(a', b' + d^c')/B(a', b') (least squares in log space, scipy); with
-    P = 1 the fit's own (a, b, c) are used as they are. Visits, habit, monetisation and
+    P = 1 the fit's own (a, b, c) are used as they are (the refit starts from them moved into
+    its bounds, :data:`REFIT_LOWER` … :data:`REFIT_UPPER`: a fit at a bound of its own parameter
+    space lies outside them). Visits, habit, monetisation and
     everything else come from ``base``'s first segment; resurrection is switched off
     (the survival table counts users who left for good).
     """
@@ -401,9 +408,9 @@ def population_from_survival(
             aa, bb, cc = np.exp(log_abc)
             return np.log(survival_curve(days, aa, bb, cc)) - np.log(target)
 
-        res = least_squares(
-            gap, np.log([a, b * period_days**c, c]), bounds=(np.log([1e-3, 1e-3, 0.05]), np.log([1e3, 1e6, 20]))
-        )
+        low, high = np.log(REFIT_LOWER), np.log(REFIT_UPPER)
+        start = np.clip(np.log([a, b * period_days**c, c]), low, high)
+        res = least_squares(gap, start, bounds=(low, high))
         a, b, c = (float(v) for v in np.exp(res.x))
     template = next(iter(base.segments.values()))
     segment = replace(template, weight=1.0, churn=ChurnConfig(a=a, b=b, c=c))
@@ -497,6 +504,38 @@ def survival_fit_line(model: str, fit: SurvivalFit) -> str:
         which = "" if len(missing) == len(fit.params_) else f" for {', '.join(missing)}"
         line += f"; SE: none{which} ({fit.std_errors_missing})"
     return line
+
+
+def bound_warning(source: str, fits: dict[str, SurvivalFit]) -> str | None:
+    """One line saying which survival fits are at a bound of the parameter space and what that means, or None.
+
+    Args:
+        source: The table's file.
+        fits: The fits by model (``sbg``, ``bdw``).
+
+    Returns:
+        The warning (without the ``opsim-calibrate: warning:`` prefix), or None when every fit
+        has an interior maximum.
+
+    """
+    bounded = {m: f for m, f in fits.items() if f.bounded}
+    if not bounded:
+        return None
+    names = " and ".join(SURVIVAL_MODEL_NAMES[m] for m in bounded)
+    fit_s, run_s = ("fits", "run") if len(bounded) > 1 else ("fit", "runs")
+    where = "; ".join(
+        f"{SURVIVAL_MODEL_NAMES[m]} " + ", ".join(f"{k} = {v:.4g}" for k, v in f.params_.items())
+        for m, f in bounded.items()
+    )
+    why = next((f.no_maximum for f in bounded.values() if f.no_maximum), "")
+    cause = (
+        f"{why}, so the likelihood" if why else "the likelihood (of a table shape the model reaches only in the limit)"
+    )
+    return (
+        f"{source}: {cause} has no maximum inside the parameter space and the {names} {fit_s} {run_s} to a bound "
+        f"of it ({where}): the parameters are where the fit stopped, not estimates, they have no standard "
+        "errors, and projections from them are not forecasts"
+    )
 
 
 def run_command(out: Path) -> str:
@@ -696,6 +735,9 @@ def _run_survival(
         raise ConfigError("--holdout", args.holdout, f"2 … {data.period.size - 1} (the table's last period)")
     summary, files, fits = _survival_outputs(data, report, args.holdout)
     lines = []
+    warning = bound_warning(data.path, fits)
+    if warning:
+        lines.append(f"opsim-calibrate: warning: {warning}")
     for m, f in summary["fits"].items():
         lines.append(survival_fit_line(m, fits[m]))
         for h in f["holdout"]:
@@ -719,6 +761,7 @@ def _run_survival(
             [
                 f"From the beta-discrete-Weibull fit of opsim-calibrate to {data.path} ({args.period_days} day(s) a period)",
                 f"latent survival S(d) = B(a, b + d^c)/B(a, b) with a = {c.a:.4g}, b = {c.b:.4g}, c = {c.c:.4g} (d in days)",
+                *([f"WARNING: {warning}"] if warning else []),
                 "visits, habit, monetisation and the funnel come from the base preset",
                 f"run it: {run}",
             ],
