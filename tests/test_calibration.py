@@ -426,6 +426,25 @@ def test_chi2_with_no_degrees_of_freedom_left_is_not_a_p_value_of_0(statistics, 
         assert (mean, sd) == (0.0, 0.0) and math.isnan(p)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_chi2_rounding_in_a_rotated_basis_leaves_no_degree_of_freedom(seed):
+    """Three statistics, all three directions fitted, in a rotated basis with unequal weights and noise.
+
+    (I − UUᵀ) is 0 up to rounding, which left weights λ of about 1e-32: "expected 0.0 ± 0.0" and
+    p = 0 (opsim-calibrate warned that the fit was worse than the noise explains). With two of the
+    three directions fitted, one χ²₁ remains, weighted by vᵀ W^½ Ω W^½ v for the third direction v.
+    """
+    rotation, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(3, 3)))
+    residual, weight, omega = np.array([0.01, 0.02, -0.01]), np.array([1e4, 2e4, 5e3]), np.diag([1e-5, 2e-5, 3e-5])
+    q, mean, sd, p = _fit_statistic(residual, weight, omega, rotation)
+    assert q == pytest.approx(9.5) and (mean, sd) == (0.0, 0.0) and math.isnan(p)
+    left = rotation[:, 2]
+    lam = left @ (np.sqrt(weight)[:, None] * omega * np.sqrt(weight)[None, :]) @ left
+    q, mean, sd, p = _fit_statistic(residual, weight, omega, rotation[:, :2])
+    assert (mean, sd) == pytest.approx((lam, lam * math.sqrt(2)))
+    assert p == pytest.approx(chi2.sf(q / lam, 1))
+
+
 def test_a_table_with_fewer_statistics_than_parameters_says_so(tmp_path, capsys):
     """One statistic (D1) for 8 free parameters: no interval of zero width, no "p = 0"; the preset is still written."""
     data = tmp_path / "small.csv"

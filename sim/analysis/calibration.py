@@ -456,13 +456,18 @@ def _fit_statistic(
     """Q = Σ W r² and its mean, SD and p-value under the model (Welch–Satterthwaite).
 
     With W^½J = U S Vᵀ, W^½(I − H) = (I − UUᵀ)W^½, so the weights λ of the χ²₁ terms are the
-    eigenvalues of (I − UUᵀ) W^½ Ω W^½ (I − UUᵀ).
+    eigenvalues of (I − UUᵀ) W^½ Ω W^½ (I − UUᵀ); those below :data:`RCOND` times the largest
+    eigenvalue of W^½ Ω W^½ are rounding and count as 0 (with U spanning every statistic,
+    weights of 1e-32 gave "expected 0.0 ± 0.0" and p = 0 instead of no test).
     """
     q = float(np.sum(weight * residual**2))
     root = np.sqrt(weight)
     scaled = root[:, None] * omega * root[None, :]
     proj = np.eye(residual.size) - basis @ basis.T
-    lam = np.clip(np.linalg.eigvalsh(proj @ scaled @ proj), 0.0, None)
+    lam = np.linalg.eigvalsh(proj @ scaled @ proj)
+    # rounding leaves weights of ~1e-16 of the noise's where the fit took every direction: they are 0
+    noise = float(np.linalg.eigvalsh(scaled).max(initial=0.0))
+    lam = np.where(lam > RCOND * noise, lam, 0.0)
     mean, var = float(lam.sum()), float(2 * np.sum(lam**2))
     if mean <= 0 or var <= 0:  # as many independent directions fitted as statistics: nothing left to test
         return q, 0.0, 0.0, math.nan
