@@ -426,9 +426,21 @@ def test_the_plan_never_breaks_the_budget_and_cvar_is_at_most_the_mean(tmp_path)
     assert result.best.score <= profits.mean()
 
 
-def test_outputs_reproduce_with_opsim_and_say_what_the_plan_buys(tmp_path):
-    out = tmp_path / "plan"
-    main([*TINY, f"hydra.run.dir={out}", "plan.trials=4", "plan.batch_size=2"])
+#: Settings the printed command must carry as given: a list (no space may split it) and non-ASCII text.
+ECONOMICS_SET = {"currency": "人民币", "spend_response_multipliers": [0.5, 2.0]}
+
+
+def test_outputs_reproduce_with_opsim_and_say_what_the_plan_buys(tmp_path, capsys):
+    """The printed command, pasted into a shell, runs the plan (it read ``--config-dir plan dir``, ``[0.5, 2.0]``
+    and ``"\\u4eba..."`` unquoted: two words, a list Hydra refused, a currency taken literally)."""
+    import shlex
+
+    from sim.app.cli import parse_argv
+    from sim.app.config import load_config
+
+    out = tmp_path / "plan dir"  # a space: the folder must stay one shell word
+    economics = ["economics.spend_response_multipliers=[0.5,2.0]", "economics.currency='人民币'"]
+    main([*TINY, f"hydra.run.dir={out}", "plan.trials=4", "plan.batch_size=2", *economics])
     summary = json.loads((out / "plan.json").read_text())
     for key in (
         "budget",
@@ -448,9 +460,25 @@ def test_outputs_reproduce_with_opsim_and_say_what_the_plan_buys(tmp_path):
     for name in ("plan_allocation", "plan_frontier", "plan_response", "plan_history"):
         assert (out / f"{name}.png").stat().st_size > 1000
     assert "opsim plan" in (out / "report.html").read_text()
-    # the strategy file reproduces the plan's first seed exactly
-    cmd = summary["reproduce"].split()
-    assert cmd[0] == "opsim"
+    # the log's last line and the strategy file's header print the same command
+    assert capsys.readouterr().out.splitlines()[-1].endswith(f"run it: {summary['reproduce']}")
+    header = (out / "best_strategy.yaml").read_text("utf-8").splitlines()[0]
+    assert header.endswith(summary["reproduce"].replace(shlex.quote(str(out)), "'<this folder>'"))
+    # the command, as a shell splits it, is read by opsim's own parser into the plan's config
+    cmd = shlex.split(summary["reproduce"])
+    assert cmd[:3] == ["opsim", "--config-dir", str(out)]
+    args = parse_argv(cmd[1:], prog="opsim")
+    run = load_config(compose(args.overrides, extra_dir=args.config_dir))
+    assert run.economics.currency == ECONOMICS_SET["currency"]
+    assert run.economics.spend_response_multipliers == ECONOMICS_SET["spend_response_multipliers"]
+    assert (run.horizon_days, run.seed) == (60, 0)
+    for planned in summary["allocation"].values():
+        _strategy, lever, *knob = planned["key"].split(".")
+        node = getattr(run.strategy, lever)
+        for part in knob:
+            node = node[part] if isinstance(node, dict) else getattr(node, part)
+        assert node == pytest.approx(planned["value"], rel=1e-12), planned["key"]
+    # and run as opsim, it reproduces the plan's first seed exactly
     proc = subprocess.run(
         [
             sys.executable,
@@ -460,7 +488,6 @@ def test_outputs_reproduce_with_opsim_and_say_what_the_plan_buys(tmp_path):
             f"hydra.run.dir={tmp_path / 'check'}",
             "figures=false",
             "economics.marginal_roi=false",
-            "economics.spend_response_multipliers=[]",
         ],
         capture_output=True,
         text=True,
@@ -473,6 +500,34 @@ def test_outputs_reproduce_with_opsim_and_say_what_the_plan_buys(tmp_path):
         summary["per_seed"][0]["incremental_profit"], rel=1e-12
     )
     assert check["economics"]["cost_total"] == pytest.approx(summary["per_seed"][0]["cost"], rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("人民币", "'人民币'"),
+        ("it's", r"'it\'s'"),
+        ("a\\", r"'a\\'"),
+        ("${x}", r"'\${x}'"),
+        ([0.5, 2.0], "[0.5,2.0]"),
+        ([], "[]"),
+        (1e-05, "1e-05"),
+        (True, "true"),
+        (365, "365"),
+    ],
+)
+def test_a_value_is_written_as_a_hydra_override_that_reads_back_the_same(value, written):
+    """Text quoted (Hydra refuses 人民币 unquoted; ${ is no interpolation), lists without spaces, numbers exact."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    from sim.app.plan import hydra_value
+
+    assert hydra_value(value) == written
+    composed = OmegaConf.create()
+    given = OverridesParser.create().parse_override(f"x={written}").value()
+    composed.x = given
+    assert OmegaConf.to_container(composed, resolve=True)["x"] == value
 
 
 def test_rerunning_continues_the_study_and_another_plan_in_its_folder_is_refused(tmp_path, capsys, monkeypatch):

@@ -1031,16 +1031,48 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def hydra_value(value: Any) -> str:
+    """A config value as a Hydra override writes it, read back as the same value.
+
+    Text is always in Hydra's single quotes (:class:`hydra.core.override_parser.types.QuotedString`
+    escapes a quote and the backslashes before one), so spaces, commas and non-ASCII text
+    (``'人民币'``, which Hydra refuses unquoted) stay one value, and ``${`` is escaped so
+    that it is not read as an interpolation; a list is ``[a,b]`` with no space (a space
+    would split it into two shell words); numbers as Python writes them (``1e-05``,
+    ``inf``), which Hydra reads back exactly; booleans ``true``/``false``; None ``null``.
+    """
+    from hydra.core.override_parser.types import Quote, QuotedString
+
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(hydra_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{hydra_value(str(k))}:{hydra_value(v)}" for k, v in value.items()) + "}"
+    return QuotedString(text=str(value).replace("${", "\\${"), quote=Quote.single).with_quotes()
+
+
 def reproduce_command(result: PlanResult, out: Path) -> str:
-    """An ``opsim`` command that runs the chosen plan's strategy on the plan's first seed."""
+    """An ``opsim`` command that runs the chosen plan's strategy on the plan's first seed.
+
+    Each argument is pasted into a shell as one word (:func:`sim.app.report_cli.shell_word`:
+    a folder with spaces, a list, quoted text) and is a Hydra override whose value reads
+    back as the run's (:func:`hydra_value`), so the command composes the plan's config.
+    """
+    from sim.app.report_cli import shell_word
+
     run = result.run
-    parts = [f"opsim --config-dir {_shown(out)}", "population=plan_population", "strategy=best_strategy"]
-    parts += [f"horizon_days={run.horizon_days}", f"seed={run.seed}"]
+    words = ["opsim", "--config-dir", _shown(out), "population=plan_population", "strategy=best_strategy"]
+    words += [f"horizon_days={run.horizon_days}", f"seed={run.seed}"]
     defaults = dataclasses.asdict(type(run.economics)())
     for key, value in dataclasses.asdict(run.economics).items():
         if value != defaults[key]:
-            parts.append(f"economics.{key}={json.dumps(value)}")
-    return " ".join(parts)
+            words.append(f"economics.{key}={hydra_value(value)}")
+    return " ".join(shell_word(w) for w in words)
 
 
 def plan_summary(result: PlanResult, out: Path) -> dict[str, Any]:
