@@ -530,6 +530,76 @@ def test_a_value_is_written_as_a_hydra_override_that_reads_back_the_same(value, 
     assert OmegaConf.to_container(composed, resolve=True)["x"] == value
 
 
+#: t_{0.975, 1}: the 95 % half-width of two seeds is this times their standard error |x1 − x2| / 2.
+T_975_1 = 12.706204736174694
+
+
+def _fixed_candidate(values: dict, costs: list[float], d30s: list[float]):
+    """A candidate whose seeds spent ``costs`` and kept ``d30s`` (nothing else happened)."""
+    from sim.app.plan import Candidate
+    from sim.app.plan_eval import Outcome
+
+    outcomes = [
+        Outcome(seed, 0.0, 0.0, cost, {}, (cost,), d30, 0.0, np.zeros(1), np.zeros(1))
+        for seed, (cost, d30) in enumerate(zip(costs, d30s, strict=True))
+    ]
+    metrics = [
+        {
+            "payback_day": float("nan"),
+            "incremental_profit": -cost,
+            "incremental_roi": -1.0,
+            "incremental_users": 0.0,
+            "incremental_gross_profit": 0.0,
+            "cost": cost,
+            "d30": d30,
+        }
+        for cost, d30 in zip(costs, d30s, strict=True)
+    ]
+    return Candidate(values, outcomes, metrics)
+
+
+def test_a_plans_cost_and_d30_intervals_are_clipped_as_a_sweeps_and_differences_are_not(tmp_path):
+    """plan.json had base_strategy.metrics.d30.low = −0.048 and trials.parquet d30_low −0.014, while the sweep's
+    tables (and the plan page's glossary) clip a retention to 0–100 % and a cost at 0."""
+    from sim.app.plan import PlanResult, _candidate_row, plan_summary
+    from sim.output.plan_report import plan_verdict
+
+    run, plan = _ads_plan(budget=6_000.0)
+    # the plan: its t-intervals reach below 0 (clipped); the base: above 0 on both seeds' sides (kept)
+    best = _fixed_candidate({"search": 0.0, "social": 0.0}, costs=[100.0, 300.0], d30s=[0.01, 0.05])
+    base = _fixed_candidate({}, costs=[1000.0, 1010.0], d30s=[0.300, 0.302])
+    row = _candidate_row(0, best)
+    result = PlanResult(
+        run=run,
+        plan=plan,
+        best=best,
+        config=run,
+        base=base,
+        trials=pd.DataFrame([row]),
+        frontier=None,
+        response=pd.DataFrame(),
+        marginal={},
+        message=None,
+        simulations=0,
+        seconds=0.0,
+        step_seconds=0.0,
+    )
+    summary = plan_summary(result, tmp_path)
+    exact = {"rel": 1e-12, "abs": 1e-12}
+    assert (row["d30_low"], row["cost_low"]) == (0.0, 0.0)
+    assert row["d30_high"] == pytest.approx(0.03 + T_975_1 * 0.02, **exact)
+    plan_d30, plan_cost = summary["metrics"]["d30"], summary["metrics"]["cost"]
+    assert (plan_d30["low"], plan_cost["low"]) == (0.0, 0.0)
+    assert plan_cost["high"] == pytest.approx(200.0 + T_975_1 * 100.0, **exact)
+    base_metrics = summary["base_strategy"]["metrics"]
+    assert base_metrics["d30"]["low"] == pytest.approx(0.301 - T_975_1 * 0.001, **exact)
+    assert base_metrics["cost"]["low"] == pytest.approx(1005.0 - T_975_1 * 5.0, **exact)
+    # a difference has no bound: the plan's D30 minus the base's keeps its whole t-interval
+    assert summary["difference"]["d30"]["low"] == pytest.approx(-0.271 - T_975_1 * 0.019, **exact)
+    # the page's verdict gives the cost's wider side, the t-interval's half-width, not half the clipped range
+    assert plan_verdict(summary).cost.half_width == pytest.approx(T_975_1 * 100.0, **exact)
+
+
 def test_rerunning_continues_the_study_and_another_plan_in_its_folder_is_refused(tmp_path, capsys, monkeypatch):
     import sim.app.plan
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.analysis.planning import ResponseCurve, allocate_by_marginal_roi, fit_response_curve, frontier, risk_value
+from sim.analysis.planning import (
+    ResponseCurve,
+    allocate_by_marginal_roi,
+    fit_response_curve,
+    frontier,
+    metric_interval,
+    risk_value,
+)
 
 
 def test_cvar_is_the_mean_of_the_worst_share_and_never_above_the_mean():
@@ -85,3 +92,35 @@ def test_a_budget_below_a_lower_bound_gets_every_lever_at_its_lower_bound():
     assert x == pytest.approx([0.0, 300.0], abs=1e-6)
     x = allocate_by_marginal_roi(curves, 400.0, [(0, 1e9), (300, 1e9)])  # the other side: 100 left to split
     assert x[1] >= 300.0 - 1e-6 and x.sum() == pytest.approx(400.0, abs=0.5)
+
+
+#: t_{0.975, 1}: the 95 % half-width of two seeds is this times the standard error |x1 − x2| / 2.
+T_975_1 = 12.706204736174694
+
+
+@pytest.mark.parametrize(
+    ("metric", "seeds", "low", "high"),
+    [
+        # a retention's low below 0 is clipped to 0 (the tester's plan: D30 low −0.048), its high kept
+        ("d30", [0.01, 0.05], 0.0, 0.03 + T_975_1 * 0.02),
+        # a low above 0 and a high below 1 are kept
+        ("d30", [0.300, 0.302], 0.301 - T_975_1 * 0.001, 0.301 + T_975_1 * 0.001),
+        # a high above 1 is clipped to 1
+        ("d30", [0.95, 0.99], 0.97 - T_975_1 * 0.02, 1.0),
+        ("cost", [100.0, 300.0], 0.0, 200.0 + T_975_1 * 100.0),
+        ("cost", [1000.0, 1010.0], 1005.0 - T_975_1 * 5.0, 1005.0 + T_975_1 * 5.0),
+        # metrics without bounds (a profit, a ROI, users can be below 0) keep the t-interval
+        ("incremental_profit", [-100.0, 100.0], -T_975_1 * 100.0, T_975_1 * 100.0),
+        ("incremental_roi", [-3.0, -1.0], -2.0 - T_975_1, -2.0 + T_975_1),
+    ],
+)
+def test_a_metrics_interval_is_clipped_to_the_values_it_can_take(metric, seeds, low, high):
+    """A plan's D30 interval ran below 0 % (−0.048) while the sweep's tables clip the same metric to 0–100 %."""
+    mean, lo, hi, n = metric_interval(seeds, metric)
+    assert (mean, n) == (pytest.approx(np.mean(seeds)), 2)
+    assert lo == pytest.approx(low, rel=1e-12, abs=1e-12) and hi == pytest.approx(high, rel=1e-12, abs=1e-12)
+
+
+def test_an_interval_of_one_seed_stays_unknown_when_clipped():
+    mean, lo, hi, n = metric_interval([0.2], "d30")
+    assert mean == 0.2 and n == 1 and np.isnan(lo) and np.isnan(hi)

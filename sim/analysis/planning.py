@@ -21,6 +21,11 @@ means; a lever whose curve never pays back its first unit gets nothing.
 
 The **efficient frontier** is the best value reached at each budget level b: over the
 evaluated plans whose spend is at most b, the one with the best score.
+
+A metric's **interval** over the seeds (:func:`metric_interval`) is the 95 % t-interval
+x̄ ± t_{0.975, K−1}·s/√K, clipped to the values the metric can take, as a sweep's tables
+clip theirs (:data:`sim.analysis.sweep_stats.BOUNDS`: a cost ≥ 0, a retention share such
+as D30 within 0–1); a difference between two plans has no such bound and is not clipped.
 """
 
 from __future__ import annotations
@@ -33,18 +38,45 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit, minimize
 
+from sim.analysis.stats import t_interval
+from sim.analysis.sweep_stats import BOUNDS
+
 __all__ = [
     "RISK_MEASURES",
     "ResponseCurve",
     "allocate_by_marginal_roi",
     "fit_response_curve",
     "frontier",
+    "metric_interval",
     "risk_value",
 ]
 
 RISK_MEASURES = ("mean", "cvar")
 #: Starting shape of the fitted response curve; bounds keep it concave-ish to S-shaped.
 SHAPE_START, SHAPE_BOUNDS = 1.0, (0.3, 4.0)
+
+
+def metric_interval(values: Sequence[float] | np.ndarray, metric: str) -> tuple[float, float, float, int]:
+    """A metric's mean over seeds and its 95 % t-interval, clipped to the values the metric can take.
+
+    The t-interval is symmetric, and two or three seeds of a small cost or retention reach
+    below 0 (or a retention above 1); its ends are clipped to the metric's bounds in
+    :data:`sim.analysis.sweep_stats.BOUNDS` (the sweep's own, so a plan and a sweep show a
+    metric's interval the same way). A metric without bounds (incremental profit, ROI or
+    users, any difference) keeps its interval as it is.
+
+    Args:
+        values: One value per seed (non-finite values are left out, as by
+            :func:`sim.analysis.stats.t_interval`).
+        metric: The metric's name (``cost``, ``d30``, ...).
+
+    Returns:
+        ``(mean, low, high, n)``; low and high NaN with fewer than 2 values.
+
+    """
+    mean, low, high, n = t_interval(np.asarray(values, dtype=float))
+    floor, ceiling = BOUNDS.get(metric, (-np.inf, np.inf))
+    return mean, float(np.clip(low, floor, ceiling)), float(np.clip(high, floor, ceiling)), n  # NaN stays NaN
 
 
 def risk_value(values: Sequence[float], measure: str, alpha: float, *, maximize: bool = True) -> float:

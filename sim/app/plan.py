@@ -51,7 +51,13 @@ from typing import Any
 import numpy as np
 from omegaconf import open_dict
 
-from sim.analysis.planning import allocate_by_marginal_roi, fit_response_curve, frontier, risk_value
+from sim.analysis.planning import (
+    allocate_by_marginal_roi,
+    fit_response_curve,
+    frontier,
+    metric_interval,
+    risk_value,
+)
 from sim.analysis.stats import t_interval
 from sim.app.config import Config, compose, config_dir
 from sim.app.exits import EXIT_INTERRUPTED, fail, interrupted
@@ -708,9 +714,7 @@ def _trial_rows(study: Any, run: Config, plan: PlanConfig) -> list[dict[str, Any
             if key.startswith("constraints:"):
                 row[f"constraint:{key.split(':', 1)[1]}"] = value
         row["feasible"] = all(v <= 0 for k, v in row.items() if k.startswith("constraint:"))
-        for metric in ("incremental_profit", "incremental_roi", "incremental_users", "cost", "d30"):
-            mean, lo, hi, _n = t_interval(np.array([m[metric] for m in per_seed], dtype=float))
-            row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = mean, lo, hi
+        row.update(_metric_columns(per_seed))
         rows.append(row)
     return rows
 
@@ -998,15 +1002,28 @@ def _candidate_row(number: int, cand: Candidate) -> dict[str, Any]:
             row[f"param:{name}"] = value
     row.update({f"constraint:{k}": v for k, v in cand.constraints.items()})
     row["feasible"] = cand.feasible
-    for metric in ("incremental_profit", "incremental_roi", "incremental_users", "cost", "d30"):
-        mean, lo, hi, _n = t_interval(cand.series(metric))
-        row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = mean, lo, hi
+    row.update(_metric_columns(cand.metrics))
     return row
 
 
+def _metric_columns(per_seed: Sequence[dict[str, float]]) -> dict[str, float]:
+    """A trials row's metric columns: each of :data:`PLAN_METRICS`, its mean and clipped 95 % interval over seeds.
+
+    Args:
+        per_seed: The metrics of each seed (:func:`sim.app.plan_eval.seed_metrics`).
+
+    """
+    columns = {}
+    for metric in PLAN_METRICS:
+        mean, lo, hi, _n = metric_interval([m[metric] for m in per_seed], metric)
+        columns.update({metric: mean, f"{metric}_low": lo, f"{metric}_high": hi})
+    return columns
+
+
 # ----------------------------------------------------------------------------- outputs
-def _interval(values: np.ndarray) -> dict[str, float]:
-    mean, lo, hi, n = t_interval(values)
+def _interval(values: np.ndarray, metric: str | None = None) -> dict[str, float]:
+    """Mean and 95 % interval over seeds; a ``metric``'s clipped to the values it can take (a difference: none)."""
+    mean, lo, hi, n = t_interval(values) if metric is None else metric_interval(values, metric)
     return {"mean": mean, "low": lo, "high": hi, "seeds": n}
 
 
@@ -1107,9 +1124,9 @@ def plan_summary(result: PlanResult, out: Path) -> dict[str, Any]:
             "feasible": best.feasible,
             "constraints": best.constraints,
             "allocation": allocation,
-            "objective": {"name": plan.objective, "metric": metric, **_interval(best.series(metric))},
+            "objective": {"name": plan.objective, "metric": metric, **_interval(best.series(metric), metric)},
             "risk": {"measure": plan.risk.measure, "alpha": plan.risk.alpha, "value": best.score},
-            "metrics": {m: _interval(best.series(m)) for m in PLAN_METRICS},
+            "metrics": {m: _interval(best.series(m), m) for m in PLAN_METRICS},
             "payback": {
                 "paid_back": int(paid.size),
                 "seeds": int(payback.size),
@@ -1117,9 +1134,9 @@ def plan_summary(result: PlanResult, out: Path) -> dict[str, Any]:
             },
             "base_strategy": {
                 "name": result.run.strategy.name,
-                "objective": _interval(base.series(metric)),
+                "objective": _interval(base.series(metric), metric),
                 "spend": base.spend,
-                "metrics": {m: _interval(base.series(m)) for m in PLAN_METRICS},
+                "metrics": {m: _interval(base.series(m), m) for m in PLAN_METRICS},
             },
             "difference": {m: _interval(best.series(m) - base.series(m)) for m in PLAN_METRICS},
             "spend_nothing": {"objective": nothing, "spend": 0.0},

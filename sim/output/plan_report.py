@@ -200,11 +200,17 @@ def _png(fig: Figure) -> bytes:
 
 
 def _estimate(d: Mapping[str, Any] | None) -> Estimate:
-    """A plan.json interval ({mean, low, high}) as an Estimate."""
+    """A plan.json interval ({mean, low, high}) as an Estimate: its half-width the wider side of the mean.
+
+    A cost's or a D30's interval is clipped to what the value can be (``low`` 0 where the
+    t-interval reached below), so it is not symmetric; its wider side is the t-interval's
+    half-width, as a sweep point's verdict takes it.
+    """
     if not d or d.get("mean") is None:
         return Estimate(float("nan"))
-    half = None if d.get("low") is None or d.get("high") is None else (d["high"] - d["low"]) / 2
-    return Estimate(float(d["mean"]), half)
+    mean = float(d["mean"])
+    half = None if d.get("low") is None or d.get("high") is None else max(mean - d["low"], d["high"] - mean)
+    return Estimate(mean, half)
 
 
 def plan_verdict(summary: Mapping[str, Any]) -> Verdict:
