@@ -122,6 +122,11 @@ OPSIM_CASES = [
         ["add@strategy.paid_ads.tv=channel", "add@strategy.paid_ads.tv=channel"],
         ["add@strategy.paid_ads.tv='channel'", "+add@strategy.paid_ads.tv=channel"],
     ),
+    (
+        "new map entry given twice",  # it said tt=<object object at 0x…> and "a mapping of its keys, not one value"
+        ["+strategy.paid_ads.tt={cpm:5}", "+strategy.paid_ads.tt={cpm:6}"],
+        ["strategy.paid_ads.tt='{cpm:5}' is not allowed: strategy.paid_ads has no entry 'tt'", "+add@strategy."],
+    ),
     ("missing config dir", ["--config-dir", "no/such/folder"], ["--config-dir='no/such/folder'", "an existing folder"]),
     ("unknown flag", ["--bogus"], ["unrecognized arguments: --bogus", "opsim --help"]),
     ("unknown config name", ["--config-name", "nosuch"], ["--config-name='nosuch'", "a config file"]),
@@ -140,6 +145,23 @@ def test_opsim_bad_input(workdir, capsys, monkeypatch, argv, fragments):
         sim.app.cli.main([*_tiny(argv), f"hydra.run.dir={workdir / 'run'}"])
     assert info.value.code == 2
     _assert_one_clear_line(capsys.readouterr().err, "opsim", *fragments)
+    assert _files(workdir) == set()
+
+
+def test_opsim_plan_names_a_new_variable_given_twice_by_its_first_value(workdir, capsys):
+    """It said plan.variables.onb=<object object at 0x…> and that a variable is not one value."""
+    from sim.app.plan import main as plan_main
+
+    onb = "+plan.variables.onb={key:strategy.onboarding.days,low:1,high:14}"
+    with pytest.raises(SystemExit) as info:
+        plan_main([onb, onb.replace("high:14", "high:7"), f"hydra.run.dir={workdir / 'plan'}"])
+    assert info.value.code == 2
+    _assert_one_clear_line(
+        capsys.readouterr().err,
+        "opsim-plan",
+        "plan.variables.onb='{key:strategy.onboarding.days,low:1,high:14}' is not allowed: plan.variables has no "
+        "entry 'onb': create it first with +add@plan.variables.onb=variable",
+    )
     assert _files(workdir) == set()
 
 

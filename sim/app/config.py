@@ -531,7 +531,7 @@ def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[
         e = found[0]
         key = getattr(e, "full_key", None) or ""
         value = values.get(key, getattr(e, "value", None))
-        if value is _REPEATED:  # a key given twice: the value the error is about, not the last one given
+        if isinstance(value, _Repeated):  # a key given twice: the value the error is about, not the last one given
             value = getattr(e, "value", None)
         if key not in values and preset is not None:
             value = _value_in_file(preset, key)
@@ -568,7 +568,7 @@ def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[
         options = text.split("Available options in '")[1].split(":", 1)[1].split("Config search path")[0].split()
         where = "" if group.startswith("hydra/") else f" (conf/{group}/)"
         chosen = values.get(group)
-        if chosen is _REPEATED or chosen is None:
+        if isinstance(chosen, _Repeated) or chosen is None:
             chosen = missing.rsplit("/", 1)[-1]
         return ConfigError(group, chosen, f"a {group} preset{where}: one of {', '.join(options)}")
     missing = next((e for e in chain if isinstance(e, MissingConfigException)), None)
@@ -586,7 +586,7 @@ def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[
     if no_match is not None:  # a group choice the defaults list has no entry for
         key = no_match["key"]
         given = values.get(key)
-        if not isinstance(given, str):  # given twice (_REPEATED): the value Hydra's own advice names
+        if isinstance(given, _Repeated) or given is None:  # given twice: the value Hydra's own advice names
             given = no_match["value"]
         if given is None:  # an `override` in a config file's defaults list, not on the command line
             where = f" (in {no_match['file']})" if no_match["file"] else ""
@@ -603,10 +603,12 @@ def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[
         list_form = "" if key in PRESET_GROUPS else "; a list is key=[a,b]"
         return ConfigError(
             key,
-            given if isinstance(given, str) else ambiguous["value"],
+            given if isinstance(given, str) and not isinstance(given, _Repeated) else ambiguous["value"],
             f"one value (several are a sweep: opsim -m{list_form})",
         )
-    return ConfigError("override", " ".join(f"{k}={v}" for k, v in values.items() if v is not _REPEATED), text)
+    return ConfigError(
+        "override", " ".join(f"{k}={v}" for k, v in values.items() if not isinstance(v, _Repeated)), text
+    )
 
 
 #: Where a YAML parser's message says it failed: ``... in "/path/x.yaml", line 2, column 14``.
@@ -716,17 +718,17 @@ def parse_overrides(overrides: Iterable[str]) -> list[Any]:
     return parsed
 
 
-#: Stands for the value of a key given more than once (the error's own value is named instead).
-_REPEATED = object()
+class _Repeated(str):
+    """The first value of a key given more than once: Hydra stops at it; an error with a value of its own names that."""
 
 
 def _override_values(overrides: Iterable[str]) -> dict[str, Any]:
-    """Value given for each key (:data:`_REPEATED` for a key given more than once)."""
+    """Value given for each key (its first as a :class:`_Repeated` for a key given more than once)."""
     out: dict[str, Any] = {}
     for o in overrides:
         key, _, value = o.partition("=")
         key = key.lstrip("+~")
-        out[key] = _REPEATED if key in out else value
+        out[key] = _Repeated(out[key]) if key in out else value
     return out
 
 
