@@ -78,10 +78,15 @@ class PaidAdsConfig:
 
 
 def hill(adstock: np.ndarray | float, max_hazard: float, half_saturation: float, shape: float) -> Any:
-    """Hill saturation e = h_max · A^n / (A^n + K^n)."""
+    """Hill saturation e = h_max · A^n / (A^n + K^n), computed as h_max · r / (1 + r), r = (A/K)^n.
+
+    Where r overflows (A far above K, or a large n) the curve has saturated: e = h_max,
+    its limit, instead of inf / inf = NaN.
+    """
     a = np.asarray(adstock, dtype=np.float64)
-    ratio = np.power(a / half_saturation, shape)
-    return max_hazard * ratio / (1.0 + ratio)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ratio = np.power(a / half_saturation, shape)
+        return np.where(np.isinf(ratio), max_hazard, max_hazard * ratio / (1.0 + ratio))[()]
 
 
 def delayed_weights(decay: float, peak_delay: float, max_lag: int) -> np.ndarray:
