@@ -956,8 +956,10 @@ def test_bad_plans_stop_with_one_line_before_any_simulation(tmp_path, capsys, ov
     [
         ("strategy.onboarding.days", 0, "plan.variables.push.low=0 is not allowed: at least 1, the smallest"),
         ("strategy.onboarding.days", 1, None),  # the knob's own minimum (ge=1) is allowed
-        ("strategy.paid_ads.search.cpm", 0, "plan.variables.push.low=0 is not allowed: more than 0, as strategy"),
-        ("strategy.paid_ads.search.cpm", 0.5, None),  # gt=0: anything above it
+        ("strategy.paid_ads.search.saturation.shape", 0, "plan.variables.push.low=0 is not allowed: more than 0, as"),
+        ("strategy.paid_ads.search.saturation.shape", 0.5, None),  # gt=0: anything above it
+        ("strategy.paid_ads.search.cpm", 0, "plan.variables.push.low=0 is not allowed: at least 1e-06, the smallest"),
+        ("strategy.paid_ads.search.cpm", 1e-6, None),  # MIN_CPM, the knob's own minimum
     ],
 )
 def test_a_low_bound_outside_its_knobs_range_is_refused_before_anything_is_written(tmp_path, capsys, key, low, refused):

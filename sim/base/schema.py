@@ -15,7 +15,15 @@ from typing import Any
 
 from sim.base.errors import ConfigError
 
-__all__ = ["bounded", "check_ranges", "format_number"]
+__all__ = ["MAX_MONEY", "bounded", "check_ranges", "format_number"]
+
+#: Largest amount of money a config may name, in its currency: a daily budget, a price,
+#: a reward, an order value, a cost per contact or per message. 10^12 is above any real
+#: one even in a currency worth 10^-4 US dollars (a US$10 million daily ad budget is
+#: 2.5·10^11 Vietnamese dong), and keeps every total finite: at most M = 10^12 real users
+#: × 10^12 per user and day × 3650 days ≈ 4·10^27, its Monte-Carlo variance (squares,
+#: ≈ 10^55) far below float64's largest number, 1.8·10^308.
+MAX_MONEY = 1e12
 
 
 def bounded(

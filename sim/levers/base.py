@@ -27,6 +27,7 @@ names and acquisition channel names; an empty list means all.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -40,7 +41,16 @@ from sim.core.daily_log import MC_GROUPS
 from sim.core.hooks import Chunk, Effects, Events, ModelView
 from sim.core.lifecycle import STAGE_NAMES
 
-__all__ = ["ACQUIRED_STAGES", "Lever", "QualityConfig", "Schedule", "SpendWindow", "Target", "saturation"]
+__all__ = [
+    "ACQUIRED_STAGES",
+    "Lever",
+    "QualityConfig",
+    "Schedule",
+    "SpendWindow",
+    "Target",
+    "knob_ceiling",
+    "saturation",
+]
 
 #: Weekday codes, 0 = Monday.
 ALL_DAYS = (0, 1, 2, 3, 4, 5, 6)
@@ -54,6 +64,12 @@ class QualityConfig:
 
     churn_multiplier: float = bounded(1.0, ge=0)
     visit_multiplier: float = bounded(1.0, ge=0)
+
+
+def knob_ceiling(lever_cfg: Any, knob: str) -> float:
+    """The largest value the schema allows for a lever's knob (its ``le`` bound, else ∞)."""
+    meta = {f.name: f.metadata for f in dataclasses.fields(lever_cfg)}.get(knob, {})
+    return math.inf if meta.get("le") is None else float(meta["le"])
 
 
 def saturation(value: float, half: float) -> float:
@@ -168,15 +184,18 @@ class Lever:
         return float(getattr(cfg, str(cls.budget_key)))
 
     @classmethod
-    def with_budget_scaled(cls, cfg: Any, factor: float, *, cap: float = math.inf) -> Any:
+    def with_budget_scaled(cls, cfg: Any, factor: float, *, cap: float | None = None) -> Any:
         """A copy of ``cfg`` whose spend is multiplied by ``factor``: its ``budget_key`` knob, at most ``cap``.
 
         Marginal ROI (+1 %), the spend-response reruns (× multiplier) and the explorer's
         budget slider scale a lever through this, so a lever whose spend is set by another
-        knob too (an ad channel's ``period_budgets``) overrides it.
+        knob too (an ad channel's ``period_budgets``) overrides it. ``cap`` defaults to the
+        knob's own ceiling (:func:`knob_ceiling`): a rerun at × 4 of a budget near
+        :data:`~sim.base.schema.MAX_MONEY` runs at the ceiling, not outside the schema.
         """
         knob = str(cls.budget_key)
-        return replace(cfg, **{knob: min(getattr(cfg, knob) * factor, cap)})
+        top = knob_ceiling(cfg, knob) if cap is None else cap
+        return replace(cfg, **{knob: min(getattr(cfg, knob) * factor, top)})
 
     @property
     def label(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.base.schema import bounded
+from sim.base.schema import MAX_MONEY, bounded
 from sim.core.hooks import Chunk, Effects, ModelView
 from sim.levers.base import Lever, Schedule, Target
 
@@ -21,7 +21,7 @@ class ContentConfig:
     """Content/community settings."""
 
     enabled: bool = False
-    daily_cost: float = bounded(500.0, ge=0)
+    daily_cost: float = bounded(500.0, ge=0, le=MAX_MONEY)
     hazard_multiplier: float = bounded(0.9, ge=0)
     visit_multiplier: float = bounded(1.1, ge=0)
     schedule: Schedule = field(default_factory=Schedule)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.base.schema import bounded
+from sim.base.schema import MAX_MONEY, bounded
 from sim.core.hooks import Chunk, Effects, Events, ModelView
 from sim.levers.base import Lever, Schedule, SpendWindow, Target
 
@@ -31,7 +31,7 @@ class IncentivesConfig:
     """Incentive/points settings."""
 
     enabled: bool = False
-    cost_per_reward: float = bounded(0.2, ge=0)
+    cost_per_reward: float = bounded(0.2, ge=0, le=MAX_MONEY)
     visit_lift: float = bounded(0.3, ge=0)
     dependence_gain: float = bounded(0.05, ge=0, le=1)
     dependence_decay: float = bounded(0.05, ge=0, le=1)

@@ -27,7 +27,6 @@ Cost: s_t on every day the schedule is on.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -35,11 +34,17 @@ from typing import Any
 import numpy as np
 
 from sim.base.errors import ConfigError
-from sim.base.schema import bounded
+from sim.base.schema import MAX_MONEY, bounded, format_number
 from sim.core.hooks import ModelView
 from sim.levers.base import Lever, QualityConfig, Schedule, SpendWindow, Target
 
-__all__ = ["AdstockConfig", "PaidAds", "PaidAdsConfig", "SaturationConfig", "hill"]
+__all__ = ["MIN_CPM", "AdstockConfig", "PaidAds", "PaidAdsConfig", "SaturationConfig", "hill"]
+
+#: Smallest cost per thousand impressions, in the config's currency: a millionth of a
+#: unit, far below any real CPM (cents to tens of dollars, or as much in another
+#: currency). With budgets <= MAX_MONEY a day buys at most 10^21 impressions, so the
+#: adstock stays finite (a delayed kernel's zero weights times an infinite day would be NaN).
+MIN_CPM = 1e-6
 
 
 @dataclass
@@ -65,10 +70,10 @@ class SaturationConfig:
 class PaidAdsConfig:
     """One paid ad channel (the key under ``strategy.paid_ads`` is its channel name)."""
 
-    daily_budget: float = bounded(1000.0, ge=0)
+    daily_budget: float = bounded(1000.0, ge=0, le=MAX_MONEY)
     period_budgets: list[float] = field(default_factory=list)
     period_days: int = bounded(7, ge=1)
-    cpm: float = bounded(10.0, gt=0)
+    cpm: float = bounded(10.0, ge=MIN_CPM, le=MAX_MONEY)
     adstock: AdstockConfig = field(default_factory=AdstockConfig)
     saturation: SaturationConfig = field(default_factory=SaturationConfig)
     conversion_multiplier: float = bounded(1.0, ge=0)
@@ -115,8 +120,10 @@ class PaidAds(Lever):
     def check(key: str, cfg: PaidAdsConfig) -> None:
         """Ads reach people who do not know the product yet: no stage targeting; budgets >= 0."""
         for i, b in enumerate(cfg.period_budgets):
-            if not np.isfinite(b) or b < 0:
-                raise ConfigError(f"{key}.period_budgets[{i}]", b, "a daily budget >= 0")
+            if not np.isfinite(b) or not 0 <= b <= MAX_MONEY:
+                raise ConfigError(
+                    f"{key}.period_budgets[{i}]", b, f"a daily budget >= 0 and <= {format_number(MAX_MONEY)}"
+                )
         if cfg.target.stages not in ([], ["unaware"]):
             raise ConfigError(f"{key}.target.stages", list(cfg.target.stages), "[] or [unaware]: ads act on awareness")
         if cfg.target.channels:
@@ -145,15 +152,17 @@ class PaidAds(Lever):
         return float(max(cfg.period_budgets)) if cfg.period_budgets else float(cfg.daily_budget)
 
     @classmethod
-    def with_budget_scaled(cls, cfg: PaidAdsConfig, factor: float, *, cap: float = math.inf) -> PaidAdsConfig:
+    def with_budget_scaled(cls, cfg: PaidAdsConfig, factor: float, *, cap: float | None = None) -> PaidAdsConfig:
         """``cfg`` with the budget it runs on × ``factor`` (at most ``cap``): every period budget, or ``daily_budget``.
 
         With ``period_budgets`` set, ``daily_budget`` is not spent (:meth:`budget_on`), so
-        scaling it would move nothing; it is left as it is.
+        scaling it would move nothing; it is left as it is. ``cap`` defaults to the
+        largest daily budget allowed, :data:`~sim.base.schema.MAX_MONEY`.
         """
         if not cfg.period_budgets:
             return super().with_budget_scaled(cfg, factor, cap=cap)
-        return replace(cfg, period_budgets=[min(b * factor, cap) for b in cfg.period_budgets])
+        top = MAX_MONEY if cap is None else cap
+        return replace(cfg, period_budgets=[min(b * factor, top) for b in cfg.period_budgets])
 
     def budget_on(self, day: int) -> float:
         """The daily budget that applies on ``day`` (``period_budgets`` when given, else ``daily_budget``)."""

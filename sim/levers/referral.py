@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from sim.base.errors import ConfigError
-from sim.base.schema import bounded
+from sim.base.schema import MAX_MONEY, bounded
 from sim.core.hooks import Chunk, ModelView
 from sim.levers.base import Lever, Schedule, SpendWindow, Target, saturation
 
@@ -58,11 +58,11 @@ class ReferralConfig:
     enabled: bool = False
     invite_rate: float = bounded(0.1, ge=0)
     base_invite_rate: float = bounded(0.02, ge=0)
-    referrer_half_reward: float = bounded(1.0, gt=0)
+    referrer_half_reward: float = bounded(1.0, gt=0, le=MAX_MONEY)
     conversion_multiplier: float = bounded(2.5, ge=1)
-    referee_half_reward: float = bounded(1.0, gt=0)
-    reward_referrer: float = bounded(1.0, ge=0)
-    reward_referee: float = bounded(1.0, ge=0)
+    referee_half_reward: float = bounded(1.0, gt=0, le=MAX_MONEY)
+    reward_referrer: float = bounded(1.0, ge=0, le=MAX_MONEY)
+    reward_referee: float = bounded(1.0, ge=0, le=MAX_MONEY)
     schedule: Schedule = field(default_factory=Schedule)
     target: Target = field(default_factory=Target)
 

@@ -14,12 +14,11 @@ with ``horizon_days=365``, whatever each lever's own schedule says.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 from sim.base.errors import ConfigError
-from sim.levers.base import Lever, SpendWindow
+from sim.levers.base import Lever, SpendWindow, knob_ceiling
 from sim.levers.content import Content, ContentConfig
 from sim.levers.coupon import Coupon, CouponConfig
 from sim.levers.incentives import Incentives, IncentivesConfig
@@ -76,12 +75,6 @@ def lever_configs(strategy: StrategyConfig) -> list[tuple[str, str, type[Lever],
         if cfg.enabled:
             out.append((f"strategy.{key}", cls.kind, cls, cfg))
     return out
-
-
-def knob_ceiling(lever_cfg: Any, knob: str) -> float:
-    """The largest value the schema allows for a lever's budget knob (its ``le`` bound, else ∞)."""
-    meta = {f.name: f.metadata for f in dataclasses.fields(lever_cfg)}.get(knob, {})
-    return float("inf") if meta.get("le") is None else float(meta["le"])
 
 
 def check_strategy(strategy: StrategyConfig, segments: list[str]) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sim.base.errors import ConfigError
-from sim.base.schema import bounded
+from sim.base.schema import MAX_MONEY, bounded
 from sim.core.hooks import ModelView
 from sim.levers.base import Lever, SpendWindow, Target
 
@@ -27,7 +27,7 @@ class ViralEventConfig:
     """One viral topic/event (the key under ``strategy.viral_events`` names its channel)."""
 
     day: int = bounded(0, ge=0)
-    cost: float = bounded(10_000.0, ge=0)
+    cost: float = bounded(10_000.0, ge=0, le=MAX_MONEY)
     peak_hazard: float = bounded(0.01, ge=0, le=1)
     half_life_days: float = bounded(3.0, gt=0)
     target: Target = field(default_factory=Target)

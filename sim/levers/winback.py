@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from sim.base.errors import ConfigError
-from sim.base.schema import bounded
+from sim.base.schema import MAX_MONEY, bounded
 from sim.core.hooks import Chunk, Events, ModelView
 from sim.core.population import NEVER
 from sim.levers.base import ACQUIRED_STAGES, Lever, Schedule, SpendWindow, Target
@@ -52,8 +52,8 @@ class WinbackConfig:
     max_silent_days: int = bounded(180, ge=1, le=3650)  # <= the longest horizon: never-visited slots never qualify
     recontact_days: int = bounded(30, ge=1)
     reach: float = bounded(1.0, ge=0, le=1)
-    cost_per_contact: float = bounded(0.05, ge=0)
-    cost_per_redemption: float = bounded(2.0, ge=0)
+    cost_per_contact: float = bounded(0.05, ge=0, le=MAX_MONEY)
+    cost_per_redemption: float = bounded(2.0, ge=0, le=MAX_MONEY)
     response_alive: float = bounded(0.15, ge=0, le=1)
     resurrect_dead: float = bounded(0.01, ge=0, le=1)
     schedule: Schedule = field(default_factory=Schedule)
