@@ -2,10 +2,11 @@
 
 Huge money values (a daily budget of 1e300, a CPM of 1e-300, an order value of 1e300, a cost
 per contact of 1e308) used to run with exit 0 and give NaN or inf: inf/inf in the ads' Hill
-curve made the awareness hazard NaN, which wiped out organic acquisition too; costs
-overflowed float64. Now every money knob is at most :data:`~sim.base.schema.MAX_MONEY` (a CPM
-at least :data:`~sim.levers.paid_ads.MIN_CPM`), and the Hill curve saturates where (A/K)^n
-overflows.
+curve made the awareness hazard NaN, which wiped out organic acquisition too; order values
+overflowed float32; costs overflowed float64. Now every money knob is at most
+:data:`~sim.base.schema.MAX_MONEY` (a CPM at least :data:`~sim.levers.paid_ads.MIN_CPM`), an
+order value's sigma at most :data:`~sim.core.population.MAX_ORDER_SIGMA`, and the Hill curve
+saturates where (A/K)^n overflows.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sim import simulate
 from sim.app.config import load_config
 from sim.base.errors import ConfigError
 from sim.base.schema import MAX_MONEY
+from sim.core.population import MAX_ORDER_SIGMA
 from sim.levers.paid_ads import MIN_CPM, AdstockConfig, PaidAds, PaidAdsConfig, SaturationConfig, hill
 from sim.levers.referral import Referral, ReferralConfig
 from tests.test_lever_units import ads, run_ads
@@ -51,6 +53,7 @@ MONEY_KNOBS = [
     ("strategy.incentives.cost_per_reward", MONEY_RULE),
     ("strategy.winback.cost_per_contact", MONEY_RULE),
     ("strategy.winback.cost_per_redemption", MONEY_RULE),
+    ("population.segments.casual.order_value.median", "a number > 0 and <= 1000000000000"),
 ]
 
 
@@ -116,11 +119,20 @@ def test_a_period_budget_takes_the_ceiling_and_refuses_just_above():
         load_config(["strategy=paid_growth", f"{key}=[5,{ABOVE_MONEY!r}]"])
 
 
+def test_an_order_value_sigma_takes_its_ceiling_and_refuses_just_above():
+    key = "population.segments.casual.order_value.sigma"
+    load_config([f"{key}={MAX_ORDER_SIGMA!r}"])
+    above = math.nextafter(MAX_ORDER_SIGMA, math.inf)
+    with pytest.raises(ConfigError, match=f"^{key}={above!r} is not allowed: a number >= 0 and <= 5$"):
+        load_config([f"{key}={above!r}"])
+
+
 @pytest.mark.parametrize(
     "override",
     [
         "strategy.paid_ads.search.daily_budget=1e300",
         "strategy.paid_ads.search.cpm=1e-300",
+        "population.segments.casual.order_value.median=1e300",
         "strategy.winback.cost_per_contact=1e308",
     ],
 )
@@ -174,7 +186,10 @@ def test_ads_at_the_largest_budget_saturate_and_add_users():
 
 def test_every_money_knob_at_its_ceiling_gives_finite_results():
     largest = [f"{key}={MAX_MONEY!r}" for key, _ in MONEY_KNOBS if not key.endswith("half_value")]
+    largest += [f"population.segments.{s}.order_value.sigma={MAX_ORDER_SIGMA!r}" for s in ("casual", "core")]
+    largest += [f"population.segments.core.order_value.median={MAX_MONEY!r}"]
     result = _no_runtime_warnings(lambda: simulate(["strategy=balanced_mix", *largest, *SMALL]))
     s = result.summary
     _economics_finite(s)
+    assert s["revenue"] > MAX_MONEY  # order values of 10^12 and more were bought
     assert s["economics"]["cost_by_lever"]["winback"] > 0

@@ -25,7 +25,7 @@ import numpy as np
 from scipy.special import betaincinv, ndtri
 
 from sim.base.errors import ConfigError
-from sim.base.schema import bounded, check_ranges
+from sim.base.schema import MAX_MONEY, bounded, check_ranges
 from sim.core.awareness import AwarenessConfig
 from sim.core.lifecycle import LifecycleConfig, Stage
 from sim.core.rng import CHUNK_SIZE, Streams
@@ -58,14 +58,20 @@ MAX_MARKET_SIZE = 10**12
 MAX_SAMPLE_SIZE = 2**31 - 1
 #: Most segments a population may have: segment codes are int8.
 MAX_SEGMENTS = 127
+#: Largest log-scale sigma of an order value. Order values are float32 (largest 3.4·10^38):
+#: a draw is median · e^(σz), at σ = 5 and median <= MAX_MONEY finite up to z = 12
+#: (``trait_sampling: smooth`` never draws |z| > 8.3; a normal draw above 12 has
+#: probability below 10^-32). Real order values spread far less: σ = 5 puts the 90th
+#: percentile 600 times above the median.
+MAX_ORDER_SIGMA = 5.0
 
 
 @dataclass
 class OrderValueConfig:
     """Order value per user (``segments.<s>.order_value``): LogNormal with this median and log-scale sigma."""
 
-    median: float = bounded(20.0, gt=0)
-    sigma: float = bounded(0.5, ge=0)
+    median: float = bounded(20.0, gt=0, le=MAX_MONEY)
+    sigma: float = bounded(0.5, ge=0, le=MAX_ORDER_SIGMA)
 
 
 @dataclass
