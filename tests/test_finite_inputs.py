@@ -24,6 +24,7 @@ from sim.app.config import load_config
 from sim.base.errors import ConfigError
 from sim.base.schema import MAX_MONEY
 from sim.core.population import MAX_ORDER_SIGMA
+from sim.levers.onboarding import MAX_ONBOARDING_DAYS
 from sim.levers.paid_ads import MIN_CPM, AdstockConfig, PaidAds, PaidAdsConfig, SaturationConfig, hill
 from sim.levers.referral import Referral, ReferralConfig
 from tests.test_lever_units import ads, run_ads
@@ -127,9 +128,17 @@ def test_an_order_value_sigma_takes_its_ceiling_and_refuses_just_above():
         load_config([f"{key}={above!r}"])
 
 
+def test_onboarding_days_take_the_longest_horizon_and_refuse_one_more():
+    result = simulate(["strategy=retention_first", f"strategy.onboarding.days={MAX_ONBOARDING_DAYS}", *SMALL])
+    assert result.summary["economics"]["cost_by_lever"]["onboarding"] > 0
+    with pytest.raises(ConfigError, match=r"^strategy.onboarding.days=3651 is not allowed: a number >= 1 and <= 3650$"):
+        load_config(["strategy=retention_first", "strategy.onboarding.days=3651"])
+
+
 @pytest.mark.parametrize(
     "override",
     [
+        "strategy.onboarding.days=100000000000000000000",  # a traceback (exit 1) before: deque(maxlen=10^20)
         "strategy.paid_ads.search.daily_budget=1e300",
         "strategy.paid_ads.search.cpm=1e-300",
         "population.segments.casual.order_value.median=1e300",

@@ -18,7 +18,12 @@ from sim.core.flags import FLAG_ONBOARDED
 from sim.core.hooks import Chunk, Effects
 from sim.levers.base import Lever, Schedule, SpendWindow, Target
 
-__all__ = ["Onboarding", "OnboardingConfig"]
+__all__ = ["MAX_ONBOARDING_DAYS", "Onboarding", "OnboardingConfig"]
+
+#: Longest onboarding, in days: the longest horizon (``horizon_days`` <= 3650), beyond which
+#: a longer one changes nothing. A count of 2^63 or more days stopped the run with a
+#: traceback (the per-chunk history is a deque of that many days, its length a C ssize_t).
+MAX_ONBOARDING_DAYS = 3650
 
 
 @dataclass
@@ -28,7 +33,7 @@ class OnboardingConfig:
     enabled: bool = False
     cost_per_user: float = bounded(1.0, ge=0, le=MAX_MONEY)
     hazard_multiplier: float = bounded(0.7, ge=0)
-    days: int = bounded(14, ge=1)
+    days: int = bounded(14, ge=1, le=MAX_ONBOARDING_DAYS)
     schedule: Schedule = field(default_factory=Schedule)
     target: Target = field(default_factory=Target)
 
