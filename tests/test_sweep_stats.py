@@ -175,3 +175,76 @@ def test_a_points_cac_is_its_summed_cost_over_its_summed_incremental_users(users
     _r, lo, hi, _n = stats.ratio_interval(jobs["cost"].to_numpy(), jobs["incremental_users"].to_numpy())
     assert point["cac_lo"] == pytest.approx(max(lo, 0.0)) and point["cac_hi"] == pytest.approx(hi)
     assert point["cac_lo"] >= 0.0  # a price is not negative, however wide the interval
+
+
+# --- the twenty-fifth mutation run (docs/mutation.md): boundaries the tests above left open --------
+
+
+def test_ratio_interval_of_a_negative_denominator_sum_is_that_of_both_signs_flipped():
+    """R = Σy/Σx and the interval do not change when every y and x changes sign (d_i and |x̄| do not).
+
+    Worked out by hand for y = (90, −10), x = (−100, −10): R = 80/−110; the residuals
+    d = y − R·x are ±(−10 − 80/110 · 10) = ∓17.27…, s_d = √2 · 17.27…, |x̄| = 55.
+    """
+    y, x = np.array([90.0, -10.0]), np.array([-100.0, -10.0])
+    ratio, lo, hi, n = stats.ratio_interval(y, x)
+    d = 10 + 80 / 110 * 10
+    half = _t_quantile(2) * math.sqrt(2) * d / math.sqrt(2) / 55.0
+    assert n == 2 and ratio == pytest.approx(-80 / 110)
+    assert (lo, hi) == (pytest.approx(ratio - half), pytest.approx(ratio + half)) and lo < ratio < hi
+    assert stats.ratio_interval(-y, -x) == pytest.approx((ratio, lo, hi, n))
+
+
+def test_ratio_interval_leaves_out_a_pair_without_its_denominator():
+    """A seed without a cost (NaN) is left out with its gain: R is that of the other seeds, not NaN."""
+    one = stats.ratio_interval(np.array([5.0, 3.0]), np.array([10.0, np.nan]))
+    assert one[0] == 0.5 and math.isnan(one[1]) and math.isnan(one[2]) and one[3] == 1
+    three = stats.ratio_interval(np.array([5.0, 3.0, 7.0, 1.0]), np.array([10.0, np.inf, 4.0, np.nan]))
+    assert three[0] == pytest.approx(12 / 14) and three[3] == 2
+
+
+def _cac_point(costs, users) -> pd.Series:
+    rows = [
+        {"point": "a", "seed": s, "cost": c, "incremental_users": u, "incremental_profit": 1.0}
+        for s, (c, u) in enumerate(zip(costs, users, strict=True))
+    ]
+    return summarize_points(pd.DataFrame([{**dict.fromkeys(METRICS, np.nan), **r} for r in rows])).iloc[0]
+
+
+def test_a_point_that_spent_nothing_has_no_cac_however_many_users_it_gained():
+    """Σ cost = 0 is not positive: no price of a user (a CAC of 0 would read as free users)."""
+    point = _cac_point((0.0, 0.0), (5.0, 3.0))
+    assert math.isnan(point["cac"]) and math.isnan(point["cac_lo"]) and math.isnan(point["cac_hi"])
+    point = _cac_point((0.0, 8.0), (5.0, 3.0))  # the other side: a little spend, a price of 8 / 8 = 1
+    assert point["cac"] == pytest.approx(1.0)
+
+
+def test_a_points_cac_leaves_out_a_seed_without_its_incremental_users():
+    """Seed 1 has a cost but no incremental users (NaN): the CAC is that of seeds 0 and 2, 120 / 60, not none."""
+    point = _cac_point((100.0, 10.0, 20.0), (50.0, np.nan, 10.0))
+    assert point["cac"] == pytest.approx(2.0)
+    expected = stats.ratio_interval(np.array([100.0, 20.0]), np.array([50.0, 10.0]))
+    assert (point["cac_lo"], point["cac_hi"]) == pytest.approx((max(expected[1], 0.0), expected[2]))
+
+
+@pytest.mark.parametrize(
+    ("metric", "values", "low", "high"),
+    [
+        ("cost", (0.5, 9.0), 0.0, math.inf),
+        ("d1", (0.2, 0.99), 0.0, 1.0),
+        ("d7", (0.01, 0.3), 0.0, 1.0),
+        ("d7", (0.7, 0.999), 0.0, 1.0),
+        ("d30", (0.0, 0.1), 0.0, 1.0),
+        ("payback_day", (2.0, 40.0), 0.0, math.inf),  # [−220, 262] over two seeds: a day before day 0
+    ],
+)
+def test_every_bounded_metrics_interval_is_clipped_to_what_it_can_be(metric, values, low, high):
+    """Two seeds' t-interval reaches past 0 (or 1 for a share); the point's interval stops there, its mean does not move."""
+    rows = [{"point": "a", "seed": s, metric: v, "incremental_profit": 1.0} for s, v in enumerate(values)]
+    point = summarize_points(pd.DataFrame([{**dict.fromkeys(METRICS, np.nan), **r} for r in rows])).iloc[0]
+    mean, t_lo, t_hi, _n = t_interval(np.array(values))
+    assert t_lo < low or t_hi > high  # the unclipped interval is out of range
+    assert point[metric] == pytest.approx(mean)
+    assert point[f"{metric}_lo"] == pytest.approx(max(t_lo, low)) and point[f"{metric}_hi"] == pytest.approx(
+        min(t_hi, high)
+    )
