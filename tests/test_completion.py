@@ -167,3 +167,30 @@ def test_the_code_fingerprint_follows_source_and_presets_not_compiled_files(tmp_
     preset = next((copy / "sim" / "conf" / "strategy").glob("*.yaml"))
     preset.write_text(preset.read_text() + "\n# an edit\n")
     assert _fingerprint_of(copy) not in (first, second)
+
+
+def test_the_code_fingerprint_changes_when_a_file_is_renamed_and_not_with_the_listing_order(tmp_path, monkeypatch):
+    """A preset renamed (same content, another name to select it by) is other code; the order a file system
+    lists a folder in is not (two checkouts of the same code on two disks have one fingerprint)."""
+    copy = tmp_path / "copy"
+    shutil.copytree(Path(sim.__file__).parent, copy / "sim", ignore=shutil.ignore_patterns("__pycache__"))
+    first = _fingerprint_of(copy)
+    preset = sorted((copy / "sim" / "conf" / "strategy").glob("*.yaml"))[0]
+    preset.rename(preset.with_name("0" + preset.name))  # still the first file of its folder: only its name differs
+    assert _fingerprint_of(copy) != first
+    real_walk = os.walk
+
+    def reversed_walk(top, **kwargs):  # every folder's names listed the other way round
+        for folder, dirs, names in real_walk(top, **kwargs):
+            dirs.reverse()
+            yield folder, dirs, names[::-1]
+
+    completion.code_fingerprint.cache_clear()
+    expected = completion.code_fingerprint()
+    try:
+        completion.code_fingerprint.cache_clear()
+        monkeypatch.setattr(completion.os, "walk", reversed_walk)
+        assert completion.code_fingerprint() == expected
+    finally:
+        monkeypatch.undo()
+        completion.code_fingerprint.cache_clear()
