@@ -748,3 +748,42 @@ def test_a_summary_of_jobs_from_two_opsim_codes_says_so(tmp_path, sweep_here, ca
         "(the code fingerprint in their DONE.json); run the sweep again to recompute the others with this one\n"
     )
     assert json.loads((out / sweep.SUMMARY).read_text())["codes"] == 2
+
+
+def _coded_job(root: Path, name: str, code: str | None) -> Path:
+    """A finished job folder whose DONE.json records ``code`` (None: a marker from before fingerprints)."""
+    job = root / name
+    job.mkdir(parents=True)
+    (job / "summary.json").write_text("{}\n")
+    completion.write_marker(job, ["summary.json"], "abc")
+    marker = json.loads((job / sweep.DONE).read_text())
+    if code is None:
+        del marker["code"]
+    else:
+        marker["code"] = code
+    (job / sweep.DONE).write_text(json.dumps(marker))
+    return job
+
+
+def test_the_rerun_line_counts_only_finished_jobs_of_other_code(tmp_path, monkeypatch):
+    """A job of other code whose files changed since is not finished: it runs again anyway, not for its code."""
+    monkeypatch.setattr(completion, "code_fingerprint", lambda: "b" * 64, raising=False)
+    _coded_job(tmp_path, "mine", "b" * 64)
+    _coded_job(tmp_path, "other", "a" * 64)
+    torn = _coded_job(tmp_path, "torn", "a" * 64)
+    (torn / "summary.json").write_text("{cut")
+    names = ["mine", "other", "torn", "never_started"]
+    assert sweep.rerun_for_code(tmp_path, names) == (
+        f"1 of 3 finished jobs in {tmp_path} run again: another opsim code computed them "
+        "(the code fingerprint in their DONE.json differs)"
+    )
+    assert sweep.rerun_for_code(tmp_path, ["mine", "torn"]) is None  # the other side: nothing finished by other code
+
+
+def test_a_job_without_a_code_fingerprint_counts_as_one_more_code(tmp_path):
+    """A marker of a version before fingerprints names no code: it is not this code (the sweep reruns it)."""
+    _coded_job(tmp_path, "new", "b" * 64)
+    _coded_job(tmp_path, "old", None)
+    assert sweep.codes_of(tmp_path, pd.DataFrame({"job": ["new", "old"]})) == 2
+    assert sweep.codes_of(tmp_path, pd.DataFrame({"job": ["new"]})) == 1
+    assert sweep.mixed_codes({"codes": 2, "jobs": 2}) is not None and sweep.mixed_codes({"codes": 1, "jobs": 2}) is None
