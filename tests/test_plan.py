@@ -1807,3 +1807,79 @@ def test_auto_reads_ray_address_as_the_user_set_it(tmp_path, capsys, monkeypatch
             check_ray_answers("auto")
     finally:
         head.close()
+
+
+# --- the twenty-fifth mutation run (docs/mutation.md): the planner's checks at their boundaries ----
+
+
+@pytest.mark.parametrize(
+    ("high", "refused"),
+    [
+        (
+            1.0,
+            "plan.variables.push.high=1.0 is not allowed: less than 1, as strategy.paid_ads.search.adstock.decay must",
+        ),
+        (0.99, None),  # the other side: below the knob's exclusive maximum (lt=1)
+    ],
+)
+def test_a_high_bound_at_a_knobs_exclusive_maximum_is_refused(high, refused):
+    """Adstock decay must be below 1: a high of 1 would be refused only by the trial that reached it."""
+    overrides = [
+        "plan.variables.push.key=strategy.paid_ads.search.adstock.decay",
+        "plan.variables.push.low=0.1",
+        f"plan.variables.push.high={high}",
+    ]
+    if refused is None:
+        assert _load(*overrides)[1].variables["push"].high == high
+        return
+    with pytest.raises(ConfigError, match=re.escape(refused)):
+        _load(*overrides)
+
+
+@pytest.mark.parametrize(
+    ("knob", "low", "high"),
+    [
+        ("adstock.decay", 0.1, 0.9),
+        ("saturation.half_saturation", 0.1, 2.0),
+        ("quality.churn_multiplier", 0.5, 2.0),
+        ("conversion_multiplier", 0.5, 2.0),
+    ],
+)
+@pytest.mark.parametrize(("budget", "refused"), [(16_649, True), (16_650, False)])
+def test_a_variable_on_a_knob_that_leaves_the_spend_as_it_is_counts_the_channels_budget(
+    knob, low, high, budget, refused
+):
+    """Search planned only on ``knob`` spends its 555 a day x 30 = 16,650 in every trial, as with cpm."""
+    argv = [
+        "+add@plan.variables.ss=variable",
+        f"plan.variables.ss.key=strategy.paid_ads.search.{knob}",
+        f"plan.variables.ss.low={low}",
+        f"plan.variables.ss.high={high}",
+        "~plan.variables.search",
+        "~plan.variables.referral",
+        "~plan.variables.push",
+        f"plan.budget={budget}",
+    ]
+    if refused:
+        with pytest.raises(ConfigError, match=r"at least 16,650, .*strategy\.paid_ads\.search: 16,650, planned"):
+            _load(*argv)
+        return
+    _run, plan = _load(*argv)
+    assert set(plan.variables) == {"ss", "social"}
+
+
+@pytest.mark.parametrize(("budget", "refused"), [(19_649, True), (19_650, False)])
+def test_a_per_period_budget_at_its_low_counts_every_period_of_the_window(budget, refused):
+    """Search per period of 10 days at a low of 100 a day: 3 periods x 10 days x 100 = 3,000, plus social's 16,650."""
+    argv = [
+        *SEARCH_ONLY,
+        "plan.variables.search.per_period=true",
+        "plan.period_days=10",
+        "plan.variables.search.low=100",
+        f"plan.budget={budget}",
+    ]
+    if refused:
+        with pytest.raises(ConfigError, match="at least 19,650, the spend that every plan has"):
+            _load(*argv)
+        return
+    assert _load(*argv)[1].variables["search"].per_period
