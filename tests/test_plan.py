@@ -1883,3 +1883,54 @@ def test_a_per_period_budget_at_its_low_counts_every_period_of_the_window(budget
             _load(*argv)
         return
     assert _load(*argv)[1].variables["search"].per_period
+
+
+@pytest.mark.parametrize("marker", ["meta.json", "SUMMARY.json"])
+def test_a_folder_with_a_runs_meta_or_a_sweeps_summary_is_refused_too(tmp_path, marker):
+    """The two markers the parametrised test above does not try: each is refused by itself."""
+    from sim.app.plan import check_plan_folder
+
+    (tmp_path / marker).write_text("{}")
+    with pytest.raises(ConfigError, match=re.escape(f"({marker})")):
+        check_plan_folder(tmp_path)
+    (tmp_path / marker).unlink()
+    check_plan_folder(tmp_path)  # the other side: the same folder without it
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "value", "stepped"),
+    [
+        (1, 11, 10.0, 11.0),  # 10.5 rounds to 10, at least one more: 11, exactly high, is taken
+        (1, 10, 10.0, 9.0),  # at high: 9.5 rounds (to even) back to 10, at least one less: 9
+        (9, 10, 10.0, 9.0),
+        (10, 11, 11.0, 10.0),  # 11 x 0.95 = 10.45 rounds to 10, its low
+    ],
+)
+def test_a_whole_number_knob_steps_by_at_least_1_for_its_marginal_roi(low, high, value, stepped):
+    from sim.app.plan import marginal_value
+
+    run, plan = _ads_plan()
+    variable = VariableConfig(key="strategy.onboarding.days", low=low, high=high)
+    assert marginal_value(run, plan, variable, value) == stepped
+
+
+@pytest.mark.parametrize(("low", "stepped"), [(1000, 1000.0), (900, 1005 * 0.95)])
+def test_a_step_down_from_near_high_stops_at_the_variables_low(low, stepped):
+    """Search at 1,005 a day with high 1,010: 5 % up passes high, so 5 % down, 954.75, unless that passes low."""
+    from sim.app.plan import marginal_value
+
+    run, plan = _ads_plan()
+    variable = VariableConfig(key="strategy.paid_ads.search.daily_budget", low=low, high=1010)
+    assert marginal_value(run, plan, variable, 1005.0) == pytest.approx(stepped)
+
+
+def test_only_a_search_plan_is_checked_against_the_study_in_its_folder(tmp_path):
+    """Response mode uses no study: the same plan in response mode in its search folder (another hash) goes on."""
+    from sim.app.plan import _open_study, check_study
+
+    run, plan = _ads_plan(budget=15_000.0)
+    _open_study(tmp_path, run, plan)  # the study a search plan leaves, its settings recorded
+    check_study(tmp_path, run, plan)  # the same search plan: its own study
+    check_study(tmp_path, run, replace(plan, mode="response"))
+    with pytest.raises(ConfigError, match="a folder without another plan's study"):
+        check_study(tmp_path, run, replace(plan, budget=20_000.0))  # the other side: a search of other settings
