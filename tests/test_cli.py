@@ -435,7 +435,10 @@ def test_a_run_that_spends_under_one_unit_still_says_what_it_cost(tmp_path, capl
 
 @pytest.mark.parametrize("folder_before", ["none", "empty", "with a file"])
 def test_a_run_refused_inside_hydras_task_leaves_no_folder_it_created(tmp_path, monkeypatch, capsys, folder_before):
-    """The run's own memory check (which sees its process grown) refusing: Hydra's files go, a user's folder stays."""
+    """The run's own memory check (which sees its process grown) refusing: Hydra's files go, a user's folder stays.
+
+    A folder with a user's file is refused before Hydra starts (no run's folder), so nothing is written there.
+    """
     from sim.app import cli, simulate
     from sim.base.errors import MemoryLimitError
 
@@ -451,12 +454,16 @@ def test_a_run_refused_inside_hydras_task_leaves_no_folder_it_created(tmp_path, 
     with pytest.raises(SystemExit) as exited:
         cli.main([*QUICK_RUN, f"hydra.run.dir={out}"])
     assert exited.value.code == 2
-    assert "at most what fits (test)" in capsys.readouterr().err
+    said = capsys.readouterr().err
     if folder_before == "none":
-        assert not out.exists()
-    else:  # a folder that was there: Hydra's files stay with it (whose they are cannot be told)
-        assert (out / ".hydra").is_dir()
-        assert folder_before == "empty" or (out / "mine.txt").read_text() == "keep"
+        assert not out.exists() and "at most what fits (test)" in said
+    elif (
+        folder_before == "empty"
+    ):  # a folder that was there: Hydra's files stay with it (whose they are cannot be told)
+        assert (out / ".hydra").is_dir() and "at most what fits (test)" in said
+    else:
+        assert "this one holds files of no opsim run (mine.txt)" in said
+        assert [p.name for p in out.iterdir()] == ["mine.txt"] and (out / "mine.txt").read_text() == "keep"
 
 
 @pytest.mark.parametrize("existing", ["", "outputs", "outputs/2026-11-30"])
@@ -535,3 +542,128 @@ def test_another_runtime_error_is_not_called_out_of_memory(tmp_path, monkeypatch
     with pytest.raises(RuntimeError, match="a bug"):
         cli.main([*QUICK_RUN, f"hydra.run.dir={tmp_path / 'run'}"])
     assert "out of memory" not in capsys.readouterr().err
+
+
+#: A tiny sweep, for the folder checks below.
+QUICK_SWEEP = ["-m", "seed=0,1", *QUICK_RUN, "figures=false"]
+
+
+def _opsim_exit(argv: list[str]) -> int:
+    """``opsim`` in this process; its exit code."""
+    from sim.app import cli
+
+    try:
+        cli.main(argv)
+    except SystemExit as stop:
+        return int(stop.code)
+    return 0
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file below ``folder``: its bytes and modification time (ns), by relative path."""
+    return {
+        str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def result_folders(tmp_path_factory):
+    """A real run's folder and a real sweep's, and a plan's folder of the files opsim-plan writes.
+
+    The plan's files are written by hand (a real plan takes half a minute): what tells a
+    plan's folder apart is the names of its files, not their content.
+    """
+    root = tmp_path_factory.mktemp("made")
+    assert _opsim_exit([*QUICK_RUN, "figures=false", f"hydra.run.dir={root / 'run'}"]) == 0
+    assert _opsim_exit([*QUICK_SWEEP, f"hydra.sweep.dir={root / 'sweep'}"]) == 0
+    plan = root / "plan"
+    (plan / ".hydra").mkdir(parents=True)
+    for name in ("plan.json", "study.journal", "report.html", "opsim-plan.log"):
+        (plan / name).write_text(f"the plan's {name}\n")
+    users = root / "users"
+    users.mkdir()
+    (users / "config.yaml").write_text("mine: true\n")
+    (users / "report.html").write_text("<p>mine</p>\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("mode", "kind", "held"),
+    [
+        ("run", "sweep", "holds an opsim sweep (multirun.yaml), whose report.html the run would replace"),
+        ("run", "plan", "holds an opsim-plan plan (plan.json), whose report.html the run would replace"),
+        ("run", "users", "holds files of no opsim run (config.yaml, report.html), which the run could replace"),
+        ("sweep", "run", "holds an opsim run (DONE.json), whose report.html the sweep would replace"),
+        ("sweep", "plan", "holds an opsim-plan plan (plan.json), whose report.html the sweep would replace"),
+        ("sweep", "users", "holds files of no opsim sweep (config.yaml, report.html), which the sweep could replace"),
+    ],
+)
+def test_a_folder_of_other_results_or_files_is_refused_untouched(mode, kind, held, result_folders, tmp_path, capsys):
+    """Before 2026-11-30 each ran: the other result's report.html (or the user's files) were replaced."""
+    folder = tmp_path / kind
+    shutil.copytree(result_folders / kind, folder)
+    before = _snapshot(folder)
+    key = f"hydra.{mode}.dir"
+    argv = [*QUICK_SWEEP] if mode == "sweep" else [*QUICK_RUN, "figures=false"]
+    assert _opsim_exit([*argv, f"{key}={folder}"]) == 2
+    allowed = "an earlier opsim run's folder (to run it again)" if mode == "run" else "sweep's folder (to resume it)"
+    assert capsys.readouterr().err == (
+        f"opsim: error: {key}='{folder}' is not allowed: a new or empty folder, or "
+        f"{allowed if mode == 'run' else 'an earlier opsim ' + allowed}; this one {held} (give {key}=<new folder>)\n"
+    )
+    assert _snapshot(folder) == before
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in (result_folders / kind).iterdir())
+
+
+@pytest.mark.parametrize("mode", ["run", "sweep"])
+def test_an_empty_folder_path_is_refused_and_the_current_folder_left_untouched(
+    mode, result_folders, tmp_path, monkeypatch, capsys
+):
+    """``hydra.run.dir=$OUT`` with ``OUT`` unset: before 2026-11-30 the run wrote over the current folder's files."""
+    here = tmp_path / "here"
+    shutil.copytree(result_folders / "users", here)
+    before = _snapshot(here)
+    monkeypatch.chdir(here)
+    key = f"hydra.{mode}.dir"
+    argv = [*QUICK_SWEEP] if mode == "sweep" else [*QUICK_RUN, "figures=false"]
+    assert _opsim_exit([*argv, f"{key}="]) == 2
+    assert capsys.readouterr().err == (
+        f"opsim: error: {key}='' is not allowed: a folder path, not an empty one (which would write into the "
+        f"current folder, {here}); give {key}=<folder>\n"
+    )
+    assert _snapshot(here) == before and sorted(p.name for p in here.iterdir()) == ["config.yaml", "report.html"]
+
+
+def test_a_run_runs_again_into_its_own_folder_finished_or_interrupted_and_keeps_a_users_file(result_folders, tmp_path):
+    from sim.output import completion
+
+    finished = tmp_path / "finished"
+    shutil.copytree(result_folders / "run", finished)
+    (finished / "notes.txt").write_text("keep")
+    interrupted = tmp_path / "interrupted"  # what Hydra wrote before a run killed at once: no result yet
+    interrupted.mkdir()
+    shutil.copytree(result_folders / "run" / ".hydra", interrupted / ".hydra")
+    shutil.copy2(result_folders / "run" / "opsim.log", interrupted / "opsim.log")
+    for folder in (finished, interrupted):
+        assert _opsim_exit([*QUICK_RUN, "figures=false", f"hydra.run.dir={folder}"]) == 0
+        assert completion.check_complete(folder) is None
+        assert (folder / "summary.json").read_bytes() == (result_folders / "run" / "summary.json").read_bytes()
+    assert (finished / "notes.txt").read_text() == "keep"
+
+
+def test_a_sweep_run_again_into_its_own_folder_resumes_it(result_folders, tmp_path):
+    from sim.output.completion import read_marker
+
+    """Its finished jobs are skipped (their result files untouched; Hydra writes their .hydra/ again), its summary made."""
+    folder = tmp_path / "sweep"
+    shutil.copytree(result_folders / "sweep", folder)
+    jobs = sorted(p.parent for p in folder.glob("*/DONE.json"))
+    assert len(jobs) == 2
+
+    def results() -> dict[str, dict[str, tuple[bytes, int]]]:
+        return {job.name: {k: v for k, v in _snapshot(job).items() if k in read_marker(job)["files"]} for job in jobs}
+
+    before = results()
+    assert _opsim_exit([*QUICK_SWEEP, f"hydra.sweep.dir={folder}"]) == 0
+    assert results() == before and all(before.values())
+    assert (folder / "SUMMARY.json").is_file()
