@@ -190,7 +190,10 @@ def test_an_error_that_leaves_hydra_is_one_line_with_what_finished(tmp_path, mon
     argv = [*SWEEP, f"hydra.sweep.dir={folder}"] if multirun else [*RUN, f"hydra.run.dir={folder}"]
     assert run_opsim(argv, monkeypatch) == 1
     said = f"opsim: error: cannot write {folder}: {os.strerror(errno.EROFS)}"
-    assert capsys.readouterr().err == said + ("; no job of 4 finished\n" if multirun else "\n")
+    # nothing of the sweep was made (no multirun.yaml for opsim-report --resume to read): the same command again
+    assert capsys.readouterr().err == said + (
+        "; no job of 4 finished; run the same command again\n" if multirun else "\n"
+    )
 
 
 def test_a_failed_write_names_the_file_and_the_reason(tmp_path, monkeypatch, capsys):
@@ -444,6 +447,25 @@ def test_an_error_raised_while_ctrl_c_unwinds_a_sweep_is_an_interruption(
     words = shlex.split(printed.removeprefix("resuming: "))  # as a shell reads the printed command
     assert words[:2] == ["opsim", "-m"] and "seed=0,1,2,3" in words, printed
     assert f"hydra.sweep.dir='{folder}'" in words, printed  # the folder as Hydra reads it, after the shell
+
+
+def test_ctrl_c_before_any_job_finished_says_how_to_resume(reference, tmp_path, monkeypatch, capsys):
+    """Before 2026-11-30 the line was only "no job of 4 finished", without how to resume."""
+    folder = tmp_path / "sweep"
+
+    def first_interrupted(typed, out):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim.app.cli, "_run_one", first_interrupted)
+    assert run_opsim([*SWEEP, f"hydra.sweep.dir={folder}"], monkeypatch) == 130
+    assert capsys.readouterr().err == (
+        f"opsim: interrupted: no job of 4 finished; resume with: opsim-report {folder} --resume "
+        "(or the same command again)\n"
+    )
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    assert report_cli.main([str(folder), "--resume"]) == 0
+    assert_same_sweep(folder, reference / "sweep")
 
 
 @pytest.mark.slow  # a subprocess and a real signal

@@ -590,13 +590,21 @@ def _uses_opsim_sweeper(argv: list[str]) -> bool:
 
 
 def _resume_hint(plan: CommandPlan) -> str:
-    """How many jobs of the sweep finished, and how to run the rest."""
+    """How many jobs of the sweep finished, and how to run the rest.
+
+    ``opsim-report SWEEP --resume`` where the sweep's record (``multirun.yaml``) was
+    written, which it reads; the same command otherwise.
+    """
     done, _failed = sweep.count_jobs(plan.folder)
+    if (plan.folder / folders.MULTIRUN_RECORD).is_file():
+        how = f"resume with: opsim-report {plan.folder} --resume (or the same command again)"
+    else:
+        how = "run the same command again"
     if not done:
-        return f"no job of {plan.jobs} finished"
+        return f"no job of {plan.jobs} finished; {how}"
     return (
         f"{done} of {counted(plan.jobs, 'job')} finished in {plan.folder} and {'is' if done == 1 else 'are'} kept; "
-        f"resume with: opsim-report {plan.folder} --resume (or the same command again)"
+        f"{how}"
     )
 
 
