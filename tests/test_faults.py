@@ -468,6 +468,27 @@ def test_ctrl_c_before_any_job_finished_says_how_to_resume(reference, tmp_path, 
     assert_same_sweep(folder, reference / "sweep")
 
 
+@pytest.mark.parametrize("name", ["my sweep", "it's", 'say "hi"'])
+@pytest.mark.parametrize("done", [0, 1])
+def test_the_resume_command_is_quoted_so_that_pasted_into_a_shell_it_names_the_folder(name, done, tmp_path):
+    """Before 2026-11-30 ``resume with: opsim-report /tmp/my sweep --resume``: two arguments once pasted."""
+    from sim.app.cli import CommandPlan, _resume_hint
+
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "multirun.yaml").write_text("hydra: {}\n")
+    if done:  # a finished job, as count_jobs reads one
+        job = folder / "seed=0-abc"
+        job.mkdir()
+        sweep.record_job(job, ["seed=0"])
+        (job / "summary.json").write_text("{}")
+        completion.write_marker(job, ["summary.json"], "hash")
+    hint = _resume_hint(CommandPlan(folder=folder, multirun=True, jobs=4))
+    assert hint.startswith(f"{done} of 4 jobs finished" if done else "no job of 4 finished"), hint
+    pasted = hint.split("resume with: ")[1].removesuffix(" (or the same command again)")
+    assert shlex.split(pasted) == ["opsim-report", str(folder), "--resume"]
+
+
 @pytest.mark.slow  # a subprocess and a real signal
 def test_ctrl_c_on_a_sweep_says_what_finished_and_resume_completes_it(reference, tmp_path):
     folder = tmp_path / "sweep"

@@ -25,6 +25,7 @@ import dataclasses
 import logging
 import math
 import os
+import shlex
 import shutil
 import sys
 import warnings
@@ -593,11 +594,13 @@ def _resume_hint(plan: CommandPlan) -> str:
     """How many jobs of the sweep finished, and how to run the rest.
 
     ``opsim-report SWEEP --resume`` where the sweep's record (``multirun.yaml``) was
-    written, which it reads; the same command otherwise.
+    written, which it reads; the same command otherwise. The folder in the command is
+    quoted for a shell where it needs to be (:func:`shlex.quote`), so that the command
+    pasted back runs as printed.
     """
     done, _failed = sweep.count_jobs(plan.folder)
     if (plan.folder / folders.MULTIRUN_RECORD).is_file():
-        how = f"resume with: opsim-report {plan.folder} --resume (or the same command again)"
+        how = f"resume with: opsim-report {shlex.quote(str(plan.folder))} --resume (or the same command again)"
     else:
         how = "run the same command again"
     if not done:
@@ -737,7 +740,7 @@ def _sweep_outcome(plan: CommandPlan, summary_error: str | None) -> None:
         cause = f": {summary_error}" if summary_error else ""
         print(
             f"opsim: error: the sweep's summary was not written in {plan.folder}{cause}; "
-            f"{_resume_hint(plan)}; opsim-report {plan.folder} rebuilds the summary",
+            f"{_resume_hint(plan)}; opsim-report {shlex.quote(str(plan.folder))} rebuilds the summary",
             file=sys.stderr,
             flush=True,
         )
