@@ -1380,8 +1380,9 @@ def test_an_opsim_run_or_sweep_folder_is_refused_and_its_report_kept(tmp_path, c
     (out / "report.html").write_text("the earlier run's page")
     line = _refused_plan([*TINY, f"hydra.run.dir={out}"], capsys)
     assert line == (
-        f"opsim-plan: error: hydra.run.dir='{out}' is not allowed: a folder without another command's results: "
-        f"it holds {owner} ({marker}), whose report.html the plan would replace (give hydra.run.dir=<new folder>)"
+        f"opsim-plan: error: hydra.run.dir='{out}' is not allowed: a new or empty folder, or an earlier plan's "
+        f"folder (to continue its study); this one holds {owner} ({marker}), whose report.html the plan would "
+        "replace (give hydra.run.dir=<new folder>)"
     )
     assert sorted(p.name for p in out.iterdir()) == sorted([marker, "report.html"])
     assert (out / "report.html").read_text() == "the earlier run's page" and not reached
@@ -1389,9 +1390,29 @@ def test_an_opsim_run_or_sweep_folder_is_refused_and_its_report_kept(tmp_path, c
     with pytest.raises(ConfigError, match="holds " + owner):  # the Python API refuses it too, before the study
         make_plan(run, plan, out, evaluator=LocalEvaluator(1), progress=False)
     assert not (out / "study.journal").exists()
-    (out / marker).unlink()  # the other side: a folder of other files (or a plan's own) goes on to Hydra
+    (out / marker).unlink()  # a folder of a user's files: refused too (it was taken, and its report.html replaced)
+    assert "this one holds files of no opsim plan (report.html)" in _refused_plan(
+        [*TINY, f"hydra.run.dir={out}"], capsys
+    )
+    (out / "opsim-plan.log").write_text("")  # the other side: a plan's own folder goes on to Hydra
     main([*TINY, f"hydra.run.dir={out}"])
     assert len(reached) == 1 and capsys.readouterr().err == ""
+
+
+def test_a_plan_into_an_empty_folder_path_or_a_users_files_is_refused(tmp_path, capsys, monkeypatch):
+    """``hydra.run.dir=`` ($OUT unset) wrote the plan into the current folder; a folder of notes was taken."""
+    from sim.app.plan import check_plan_folder
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    line = _refused_plan([*TINY, "hydra.run.dir="], capsys)
+    assert line.startswith("opsim-plan: error: hydra.run.dir='' is not allowed: a folder path, not an empty one")
+    line = _refused_plan([*TINY, f"hydra.run.dir={tmp_path}"], capsys)
+    assert "this one holds files of no opsim plan (notes.txt)" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    made = tmp_path / "made"
+    (made / ".hydra").mkdir(parents=True)  # the other side: what Hydra made for the plan's own task
+    check_plan_folder(made)
 
 
 @pytest.mark.parametrize(

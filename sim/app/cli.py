@@ -57,6 +57,7 @@ from sim.app.config import (
 from sim.app.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, fail, interrupted
 from sim.app.hydra_runner import exceptions_reach_caller, quiet_logging_errors, run_hydra
 from sim.app.memory import accepted, check_memory
+from sim.app.output_folder import check_folder, check_not_blank, check_own_folder
 from sim.app.threads import available_cores, check_parallel, resolve_threads
 from sim.base.errors import ConfigError, OpsimError, UsageError, first_line
 from sim.output import folders
@@ -222,66 +223,6 @@ def check_overrides(argv: Sequence[str]) -> CommandPlan:
             typed = load_config(compose(variant, config_name=name, extra_dir=extra))
         configs.append(check_memory(check_parallel(typed), workers=workers))
     return CommandPlan(folder=folder, multirun=multirun, jobs=jobs, configs=configs)
-
-
-def check_folder(key: str, folder: Path) -> None:
-    """Refuse a run or sweep folder that is a file, or lies below one (nothing could be written there)."""
-    for path in (folder, *folder.parents):
-        if path.exists():
-            if not path.is_dir():
-                where = "it is a file" if path == folder else f"{path} is a file"
-                raise ConfigError(key, str(folder), f"a folder to write the results into ({where})")
-            return
-
-
-def check_not_blank(key: str, given: str) -> None:
-    """Refuse an empty run or sweep folder, which Hydra takes for the current folder.
-
-    ``hydra.run.dir=$OUT`` with ``OUT`` unset gives one: the run would write its files
-    over whatever the current folder holds.
-    """
-    if not given.strip():
-        where = f"which would write into the current folder, {Path.cwd()}"
-        raise ConfigError(key, given, f"a folder path, not an empty one ({where}); give {key}=<folder>")
-
-
-#: What each command's folder may already hold besides nothing: its own earlier results.
-OWN_FOLDER = {
-    folders.RUN: "a new or empty folder, or an earlier opsim run's folder (to run it again)",
-    folders.SWEEP: "a new or empty folder, or an earlier opsim sweep's folder (to resume it)",
-}
-#: Another command's results, as the refusal names them.
-OWNERS = {folders.RUN: "an opsim run", folders.SWEEP: "an opsim sweep", folders.PLAN: "an opsim-plan plan"}
-#: Entries of a folder of other files that the refusal names, at most.
-NAMES_SHOWN = 3
-
-
-def check_own_folder(key: str, folder: Path, own: str) -> None:
-    """Refuse a run's or sweep's folder that holds another command's results or other files.
-
-    A run or sweep writes its ``report.html`` and records into its folder, replacing what
-    is there under those names: a new or empty folder, or one of its own kind (a run run
-    again, a sweep resumed), passes; another kind's results (:mod:`sim.output.folders`)
-    or files of no opsim result (a user's, or the current folder's) are refused.
-
-    Args:
-        key: ``hydra.run.dir`` or ``hydra.sweep.dir``, for the message.
-        folder: The absolute folder.
-        own: :data:`sim.output.folders.RUN` or :data:`sim.output.folders.SWEEP`.
-
-    Raises:
-        ConfigError: Naming the key, the folder, what it holds and what is allowed.
-
-    """
-    held = folders.what_folder_holds(folder)
-    if held is None or held.kind == own:
-        return
-    if held.kind == folders.OTHER:
-        shown = ", ".join(held.names[:NAMES_SHOWN]) + (", ..." if len(held.names) > NAMES_SHOWN else "")
-        holds = f"files of no opsim {own} ({shown}), which the {own} could replace"
-    else:
-        holds = f"{OWNERS[held.kind]} ({held.names[0]}), whose report.html the {own} would replace"
-    raise ConfigError(key, str(folder), f"{OWN_FOLDER[own]}; this one holds {holds} (give {key}=<new folder>)")
 
 
 def _side_by_side(composed: DictConfig) -> int:

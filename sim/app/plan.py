@@ -61,6 +61,7 @@ from sim.analysis.planning import (
 from sim.analysis.stats import t_interval
 from sim.app.config import Config, compose, config_dir
 from sim.app.exits import EXIT_INTERRUPTED, fail, interrupted
+from sim.app.output_folder import check_folder, check_not_blank, check_own_folder
 from sim.app.plan_config import (
     PLAN_CONFIG_NAME,
     RESPONSE_KNOB_RULE,
@@ -84,6 +85,7 @@ from sim.app.plan_eval import (
 from sim.base.errors import ConfigError, OpsimError, first_line
 from sim.base.float_sum import sum_in_order
 from sim.levers.strategy import MULTI_LEVERS, SINGLE_LEVERS
+from sim.output import folders
 from sim.output.completion import NOT_IN_HASH
 from sim.output.files import json_ready
 
@@ -352,36 +354,19 @@ def drop_torn_record(journal: Path) -> bool:
     return True
 
 
-#: Files that mark a folder as another command's results, and what they belong to: a plan written
-#: there would replace that run's ``report.html`` (and Hydra its ``.hydra/``) and mix its files with the plan's.
-FOREIGN_RESULTS = {
-    "DONE.json": "an opsim run",
-    "summary.json": "an opsim run",
-    "meta.json": "an opsim run",
-    "multirun.yaml": "an opsim sweep",
-    "SUMMARY.json": "an opsim sweep",
-}
-
-
 def check_plan_folder(out: Path) -> None:
-    """Refuse an output folder that holds another command's results (an ``opsim`` run or sweep).
+    """Refuse an output folder that holds another command's results (an ``opsim`` run or sweep) or a user's files.
 
     ``opsim-plan`` writes ``report.html`` (and Hydra ``.hydra/``) into its folder, so a plan
-    there would replace that run's page. A plan folder of its own (a study, ``plan.json``)
-    or a new or empty folder passes.
+    there would replace that run's page or a user's own files. A plan folder of its own
+    (a study, ``plan.json``) or a new or empty folder passes
+    (:func:`sim.app.output_folder.check_own_folder`).
 
     Raises:
-        ConfigError: Naming ``hydra.run.dir``, the folder and the file that marks it.
+        ConfigError: Naming ``hydra.run.dir``, the folder and what marks it.
 
     """
-    for name, owner in FOREIGN_RESULTS.items():
-        if (out / name).is_file():
-            raise ConfigError(
-                "hydra.run.dir",
-                str(out),
-                f"a folder without another command's results: it holds {owner} ({name}), whose report.html "
-                "the plan would replace (give hydra.run.dir=<new folder>)",
-            )
+    check_own_folder("hydra.run.dir", out, folders.PLAN)
 
 
 #: What a folder holding a journal opsim-plan cannot read is refused for.
@@ -1335,7 +1320,7 @@ def side_by_side(plan: PlanConfig) -> int:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``opsim-plan`` console script."""
     from sim.app.argv import split_argv
-    from sim.app.cli import check_folder, parse_argv
+    from sim.app.cli import parse_argv
     from sim.app.hydra_runner import exceptions_reach_caller, quiet_logging_errors, run_hydra
     from sim.app.memory import check_memory
 
@@ -1347,11 +1332,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not args.shell_completion:
             config_name = PLAN_CONFIG_NAME if name == "config" else name
             composed = compose(args.overrides, config_name=config_name, extra_dir=extra, with_hydra=True)
-            folder = Path(str(composed.hydra.run.dir)).absolute()
+            given = str(composed.hydra.run.dir)
+            folder = Path(given).absolute()
             with open_dict(composed):
                 del composed["hydra"]
             run, planned = load_plan_config(composed)
             if not (args.cfg or args.info or args.help or args.hydra_help):  # a plan that will run
+                check_not_blank("hydra.run.dir", given)  # not the current folder by mistake ($OUT unset)
                 check_folder("hydra.run.dir", folder)
                 check_plan_folder(folder)  # not an opsim run's or sweep's folder: its report.html would be replaced
                 check_study(folder, run, planned)  # nor another plan's study (nothing appended to it)
