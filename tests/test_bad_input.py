@@ -227,6 +227,33 @@ SWEEP_CASES = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("values", "taken"),
+    [
+        ("0,1", [False, True]),
+        ("true,yes", [True, True]),
+        ("off,TRUE", [False, True]),
+        ("true,2", None),
+        ("true,maybe", None),
+    ],
+)
+def test_a_sweep_takes_for_a_true_or_false_key_what_a_single_run_takes(workdir, values, taken):
+    """``opsim -m figures=0,1`` was refused ("figures='1' is not allowed: true or false") though figures=1 runs."""
+    from sim.app.cli import check_overrides
+
+    argv = ["-m", *_tiny([f"figures={values}"]), f"hydra.sweep.dir={workdir / 'sweep'}"]
+    second = values.split(",")[1]
+    if taken is None:  # refused as a single run refuses it
+        with pytest.raises(sim.ConfigError) as swept:
+            check_overrides(argv)
+        with pytest.raises(sim.ConfigError) as single:
+            check_overrides([*_tiny([f"figures={second}"]), f"hydra.run.dir={workdir / 'run'}"])
+        assert str(swept.value) == str(single.value)
+        return
+    assert [c.figures for c in check_overrides(argv).configs] == taken
+    assert _files(workdir) == set()
+
+
 @pytest.mark.parametrize(("argv", "fragments"), [c[1:] for c in SWEEP_CASES], ids=[c[0] for c in SWEEP_CASES])
 def test_sweep_bad_input(workdir, capsys, monkeypatch, argv, fragments):
     monkeypatch.setattr(memory, "available_memory", lambda: SMALL_MACHINE)

@@ -310,7 +310,7 @@ def _check_scalar(base: Config, override: str) -> Config | None:
     kind = str(field.type)
     if kind == "bool":
         if raw.lower() not in ("true", "false"):
-            raise ConfigError(key, raw, "true or false")
+            return None  # 1/0, yes/no …: composed, so a sweep takes what a single run takes, and refuses the same
         value: Any = raw.lower() == "true"
     elif kind in _SCALARS:
         cast, wanted = _SCALARS[kind]
