@@ -7,27 +7,54 @@ overflowed float32; costs overflowed float64. Now every money knob is at most
 :data:`~sim.base.schema.MAX_MONEY` (a CPM at least :data:`~sim.levers.paid_ads.MIN_CPM`), an
 order value's sigma at most :data:`~sim.core.population.MAX_ORDER_SIGMA`, and the Hill curve
 saturates where (A/K)^n overflows.
+
+Huge rates and multipliers (a conversion or churn multiplier, a visit lift, push fatigue churn,
+a habit strength, an invitation or word-of-mouth rate of 1e300) became inf when cast to float32,
+with RuntimeWarnings and exit 0; a habit strength or fatigue churn of 1e300 times a user's zero
+habit or fatigue gave NaN (the user never visited, or got a NaN hazard). Now every such knob is
+at most :data:`~sim.base.schema.MAX_MULTIPLIER`, a delayed adstock's peak at most
+:data:`~sim.levers.paid_ads.MAX_ADSTOCK_LAG`, a segment weight at most
+:data:`~sim.core.population.MAX_SEGMENT_WEIGHT`, and the tenure exponent's table is clipped at
+:data:`~sim.core.survival.MAX_EXPONENT_STEP` before its float32 cast.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import sys
+import types
 import warnings
-from typing import Any
+from collections.abc import Iterator, Mapping
+from dataclasses import fields, is_dataclass
+from typing import Any, get_args, get_origin, get_type_hints
 
+import numpy as np
 import pytest
 
 import sim.app.cli
 from sim import simulate
 from sim.app.config import load_config
 from sim.base.errors import ConfigError
-from sim.base.schema import MAX_MONEY
-from sim.core.population import MAX_ORDER_SIGMA
+from sim.base.schema import MAX_MONEY, MAX_MULTIPLIER, format_number
+from sim.core.population import MAX_ORDER_SIGMA, MAX_SEGMENT_WEIGHT, PopulationConfig
+from sim.core.survival import MAX_EXPONENT_STEP, death_probability, exponent_steps
+from sim.core.visits import visit_probability
+from sim.levers.base import Schedule
 from sim.levers.onboarding import MAX_ONBOARDING_DAYS
-from sim.levers.paid_ads import MIN_CPM, AdstockConfig, PaidAds, PaidAdsConfig, SaturationConfig, hill
+from sim.levers.paid_ads import (
+    MAX_ADSTOCK_LAG,
+    MIN_CPM,
+    AdstockConfig,
+    PaidAds,
+    PaidAdsConfig,
+    SaturationConfig,
+    hill,
+)
+from sim.levers.push import Push, PushConfig
 from sim.levers.referral import Referral, ReferralConfig
-from tests.test_lever_units import ads, run_ads
+from sim.levers.strategy import StrategyConfig
+from tests.test_lever_units import FakeModel, N, R, ads, bound, incentives, per_slot, population, run_ads, run_day
 
 #: Small runs: 20,000 users for 30 days, one thread (a few seconds each, comparison runs included).
 SMALL = ["population.market_size=20000", "horizon_days=30", "threads=1", "progress=false", "figures=false"]
@@ -143,6 +170,8 @@ def test_onboarding_days_take_the_longest_horizon_and_refuse_one_more():
         "strategy.paid_ads.search.cpm=1e-300",
         "population.segments.casual.order_value.median=1e300",
         "strategy.winback.cost_per_contact=1e308",
+        "population.habit.strength=1e300",  # NaN visit probabilities before, exit 0
+        "strategy.push.fatigue_churn=1e300",  # NaN hazard multipliers before, exit 0
     ],
 )
 def test_the_reported_huge_values_are_refused_in_one_line(tmp_path, capsys, monkeypatch, override):
@@ -202,3 +231,167 @@ def test_every_money_knob_at_its_ceiling_gives_finite_results():
     _economics_finite(s)
     assert s["revenue"] > MAX_MONEY  # order values of 10^12 and more were bought
     assert s["economics"]["cost_by_lever"]["winback"] > 0
+
+
+# ----------------------------------------------------------------- rates and multipliers
+#: Instance names of the keyed configs (population consumer_app, strategy balanced_mix).
+INSTANCE = {"segments": "casual", "paid_ads": "search", "viral_events": "summer_campaign"}
+
+#: Float knobs with no ceiling, and why none is needed: each gives finite results at 10^308
+#: (:func:`test_the_knobs_without_a_ceiling_are_finite_at_the_largest_float`).
+UNBOUNDED = {
+    "population.segments.casual.churn.a": "a Beta shape: θ is drawn in [0, 1] whatever its size",
+    "population.segments.casual.churn.b": "a Beta shape: θ is drawn in [0, 1] whatever its size",
+    "population.segments.casual.visits.alpha": "a Beta shape: π is drawn in [0, 1] whatever its size",
+    "population.segments.casual.visits.beta": "a Beta shape: π is drawn in [0, 1] whatever its size",
+    "strategy.paid_ads.search.saturation.half_saturation": "the Hill curve saturates where (A/K)^n overflows",
+    "strategy.paid_ads.search.saturation.shape": "the Hill curve saturates where (A/K)^n overflows",
+    "strategy.viral_events.summer_campaign.half_life_days": "the spike h0 · 2^(−t/T½) is at most h0",
+}
+
+#: The rate and multiplier knobs reported to overflow, each now at most MAX_MULTIPLIER.
+RATE_KNOBS = [
+    "strategy.paid_ads.search.conversion_multiplier",
+    "strategy.referral.conversion_multiplier",
+    "strategy.new_user_coupon.conversion_multiplier",
+    "strategy.paid_ads.search.quality.churn_multiplier",
+    "strategy.paid_ads.search.quality.visit_multiplier",
+    "strategy.new_user_coupon.quality.churn_multiplier",
+    "strategy.new_user_coupon.quality.visit_multiplier",
+    "strategy.content.hazard_multiplier",
+    "strategy.content.visit_multiplier",
+    "strategy.onboarding.hazard_multiplier",
+    "strategy.push.visit_lift",
+    "strategy.push.fatigue_churn",
+    "strategy.referral.invite_rate",
+    "population.awareness.q",
+    "population.habit.strength",
+    "population.segments.casual.churn.c",
+]
+
+#: Other values a knob at its ceiling needs (the unrewarded invitation rate is at most the rewarded one).
+ALONG = {"strategy.referral.base_invite_rate": [f"strategy.referral.invite_rate={MAX_MULTIPLIER!r}"]}
+
+
+def _float_knobs(cls: type, prefix: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every float field of a config dataclass tree: its dotted key and its bounds."""
+    hints = get_type_hints(cls)
+    for f in fields(cls):
+        key, tp = f"{prefix}.{f.name}", hints[f.name]
+        args = get_args(tp)
+        if is_dataclass(tp):
+            yield from _float_knobs(tp, key)
+        elif get_origin(tp) is dict and is_dataclass(args[1]):
+            yield from _float_knobs(args[1], f"{key}.{INSTANCE[f.name]}")
+        elif tp is float or (isinstance(tp, types.UnionType) and float in args):
+            yield key, f.metadata
+
+
+KNOBS = dict([*_float_knobs(PopulationConfig, "population"), *_float_knobs(StrategyConfig, "strategy")])
+#: Every float knob with a ceiling (the money knobs are covered above).
+CEILINGS = {k: m["le"] for k, m in KNOBS.items() if m.get("le") is not None and k not in dict(MONEY_KNOBS)}
+
+
+def test_every_float_knob_has_a_ceiling_or_a_reason_to_have_none():
+    assert len(KNOBS) > 50  # the walk found the lever and population configs
+    missing = [k for k, m in KNOBS.items() if m.get("le") is None and m.get("lt") is None and k not in UNBOUNDED]
+    assert missing == []
+    assert all(k in KNOBS and KNOBS[k].get("le") is None for k in UNBOUNDED)  # no stale exemption
+
+
+def test_the_reported_rate_knobs_are_at_most_the_multiplier_ceiling():
+    assert {k: CEILINGS.get(k) for k in RATE_KNOBS} == dict.fromkeys(RATE_KNOBS, MAX_MULTIPLIER)
+    assert CEILINGS["strategy.paid_ads.search.adstock.peak_delay"] == MAX_ADSTOCK_LAG == 365
+    assert CEILINGS["population.segments.casual.weight"] == MAX_SEGMENT_WEIGHT == 1e12
+
+
+@pytest.mark.parametrize(("key", "ceiling"), CEILINGS.items(), ids=list(CEILINGS))
+def test_a_knob_takes_its_ceiling_and_refuses_just_above(key, ceiling):
+    load_config(["strategy=balanced_mix", f"{key}={ceiling!r}", *ALONG.get(key, [])])
+    above = math.nextafter(ceiling, math.inf)
+    rule = rf"a number >=? \S+ and <= {re.escape(format_number(ceiling))}"
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)}={above!r} is not allowed: {rule}$"):
+        load_config(["strategy=balanced_mix", f"{key}={above!r}", *ALONG.get(key, [])])
+
+
+@pytest.mark.parametrize("pattern", ["weekly_visit_pattern", "weekly_purchase_pattern"])
+def test_a_weekly_factor_takes_the_ceiling_and_refuses_just_above(pattern):
+    load_config([f"population.{pattern}=[{MAX_MULTIPLIER!r},1,1,1,1,1,1]"])
+    above = math.nextafter(MAX_MULTIPLIER, math.inf)
+    message = f"^population.{pattern}\\[0\\]={above!r} is not allowed: a finite number >= 0 and <= 1000000$"
+    with pytest.raises(ConfigError, match=message):
+        load_config([f"population.{pattern}=[{above!r},1,1,1,1,1,1]"])
+
+
+def test_habit_at_its_ceiling_lifts_habitual_users_and_leaves_the_others():
+    # v = π · (1 + κ h): 1e300 made κ inf, and inf · 0 = NaN for users with no habit (they never visited)
+    habit = np.array([0.0, 0.5, 1.0], dtype=np.float32)
+    pi = np.full(3, 0.25, dtype=np.float32)
+    v = _no_runtime_warnings(lambda: visit_probability(pi, habit, 1.0, MAX_MULTIPLIER, 1.0))
+    assert v.tolist() == pytest.approx([0.25, 0.25 * 500_001, 0.25 * 1_000_001])
+
+
+def test_push_fatigue_churn_at_its_ceiling_leaves_unfatigued_users_alone():
+    # hazard × (1 + κ_F F²): 1e300 made κ_F inf, and inf · 0 = NaN for users never messaged
+    model = FakeModel(population([N, R]))
+    cfg = PushConfig(messages_per_week=3.5, fatigue_decay=0.5, fatigue_churn=MAX_MULTIPLIER, opt_out_per_fatigue=0.0)
+    lever = bound(Push("push", cfg), model)
+    model.streams.set(lever.stream, 0, [0.0, 0.9])  # f/7 = 0.5: slot 0 is messaged, slot 1 is not
+    day = _no_runtime_warnings(lambda: run_day(lever, model, 0))
+    assert lever.fatigue.tolist() == [1.0, 0.0]
+    assert per_slot(day.fx.hazard, 2).tolist() == [1.0 + MAX_MULTIPLIER, 1.0]
+
+
+def test_a_post_stop_drop_at_its_ceiling_stops_dependent_users_only():
+    # max(0, 1 − ρ D): at ρ = 1e300 a user with no dependence got NaN instead of 1
+    model = FakeModel(population([R] * 3))
+    lever = bound(incentives(post_stop_drop=MAX_MULTIPLIER, schedule=Schedule(end_day=0)), model)
+    run_day(lever, model, 0, visited=[0])  # D0 = 0.5
+    day = _no_runtime_warnings(lambda: run_day(lever, model, 1))
+    assert per_slot(day.fx.visit, 3).tolist() == [0.0, 1.0, 1.0]
+
+
+def test_a_tenure_exponent_at_its_ceiling_kills_at_once_and_leaves_smaller_ones_exact():
+    # Δ = (τ+1)^c − τ^c: c = 10^6 overflowed float64 (inf − inf = NaN), c = 20 the float32 cast
+    steps = _no_runtime_warnings(lambda: exponent_steps(np.array([MAX_MULTIPLIER, 20.0, 2.0]), 3650))
+    assert np.isfinite(steps).all() and steps.max() == np.float32(MAX_EXPONENT_STEP)
+    assert steps[0, :3].tolist() == [1.0, np.float32(MAX_EXPONENT_STEP), np.float32(MAX_EXPONENT_STEP)]
+    assert steps[2].tolist() == [2.0 * t + 1 for t in range(3651)]  # c = 2: 2τ + 1, as before
+    theta = np.array([0.0, 1e-6, 0.5, np.nextafter(np.float32(1), np.float32(0))], dtype=np.float32)
+    q = _no_runtime_warnings(lambda: death_probability(theta, np.zeros(4, np.int8), np.full(4, 3650), steps, 1.0))
+    assert q.tolist() == [0.0, 1.0, 1.0, 1.0]  # θ = 0 never dies; any other θ dies at once
+
+
+def _ceiling_overrides() -> list[str]:
+    """Every rate and multiplier knob at its ceiling, the unbounded ones at 10^308."""
+    keys = [k for k, top in CEILINGS.items() if top == MAX_MULTIPLIER]
+    out = [f"{k}={MAX_MULTIPLIER!r}" for k in keys]
+    out += [f"population.segments.{s}.churn.c={MAX_MULTIPLIER!r}" for s in ("casual", "core")]
+    out += [f"population.segments.{s}.weight={MAX_SEGMENT_WEIGHT!r}" for s in ("casual", "core")]
+    week = ",".join([repr(MAX_MULTIPLIER)] * 7)
+    out += [f"population.weekly_visit_pattern=[{week}]", f"population.weekly_purchase_pattern=[{week}]"]
+    out += [
+        "strategy.paid_ads.search.adstock.kind=delayed",
+        f"strategy.paid_ads.search.adstock.peak_delay={MAX_ADSTOCK_LAG}",
+    ]
+    out += ["strategy.incentives.schedule.start_day=0", "strategy.incentives.schedule.end_day=10"]  # on, then the dip
+    return out
+
+
+def _run_finite(overrides: list[str]) -> Any:
+    result = _no_runtime_warnings(lambda: simulate(["strategy=balanced_mix", *overrides, *SMALL]))
+    _economics_finite(result.summary)
+    numbers = result.daily.select_dtypes("number")
+    assert np.isfinite(numbers.to_numpy(dtype=float)).all(), numbers.columns[~np.isfinite(numbers).all()].tolist()
+    return result
+
+
+def test_every_rate_and_multiplier_at_its_ceiling_gives_finite_results():
+    result = _run_finite(_ceiling_overrides())
+    assert result.summary["acquired_users"] > 0
+
+
+def test_the_knobs_without_a_ceiling_are_finite_at_the_largest_float():
+    largest = [f"{key}=1e308" for key in UNBOUNDED]
+    result = _run_finite([*largest, "population.trait_sampling=smooth"])
+    assert result.summary["acquired_users"] > 0

@@ -719,7 +719,7 @@ def test_segment_shares_follow_the_weights():
         ),
         (
             dict(weekly_purchase_pattern=[1.0, 1.0, -0.5, 1.0, 1.0, 1.0, 1.0]),
-            "population.weekly_purchase_pattern[2]=-0.5 is not allowed: a finite number >= 0",
+            "population.weekly_purchase_pattern[2]=-0.5 is not allowed: a finite number >= 0 and <= 1000000",
         ),
     ],
 )

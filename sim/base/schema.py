@@ -15,7 +15,7 @@ from typing import Any
 
 from sim.base.errors import ConfigError
 
-__all__ = ["MAX_MONEY", "bounded", "check_ranges", "format_number"]
+__all__ = ["MAX_MONEY", "MAX_MULTIPLIER", "bounded", "check_ranges", "format_number"]
 
 #: Largest amount of money a config may name, in its currency: a daily budget, a price,
 #: a reward, an order value, a cost per contact or per message. 10^12 is above any real
@@ -24,6 +24,17 @@ __all__ = ["MAX_MONEY", "bounded", "check_ranges", "format_number"]
 #: × 10^12 per user and day × 3650 days ≈ 4·10^27, its Monte-Carlo variance (squares,
 #: ≈ 10^55) far below float64's largest number, 1.8·10^308.
 MAX_MONEY = 1e12
+
+#: Largest multiplier or rate a config may name: a lever's multiplier on conversion, visits
+#: or the churn hazard, a lift, a habit strength, an invitation or word-of-mouth rate per
+#: day, a weekly pattern's factor, a tenure exponent. 10^6 is far above any real one (a
+#: rate per day above 1 is already certain), and float32-safe where the model multiplies
+#: them together: a visit probability is at most five such factors (weekday, habit,
+#: content, push, incentives: 10^30), a death probability at most content × onboarding ×
+#: push fatigue (10^6 · 10^6 · (1 + 10^6 · 3651²) ≈ 10^25), a conversion at most coupon ×
+#: channel (10^12), all below float32's largest number, 3.4·10^38. Above it a value cast
+#: to float32 could become inf, and inf × 0 NaN (a user with no habit or no fatigue).
+MAX_MULTIPLIER = 1e6
 
 
 def bounded(

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.base.schema import bounded
+from sim.base.schema import MAX_MULTIPLIER, bounded
 from sim.core.flags import FLAG_EVER_AWARE
 from sim.core.lifecycle import Stage
 
@@ -46,7 +46,7 @@ class AwarenessConfig:
     """Bass awareness (``population.awareness``): daily hazard p + q·DAU(t−1)/M; forgetting rate φ."""
 
     p: float = bounded(1e-3, ge=0, le=1)
-    q: float = bounded(0.1, ge=0)
+    q: float = bounded(0.1, ge=0, le=MAX_MULTIPLIER)
     forget_rate: float = bounded(0.0, ge=0, le=1)
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from scipy.special import betaincinv, ndtri
 
 from sim.base.errors import ConfigError
-from sim.base.schema import MAX_MONEY, bounded, check_ranges
+from sim.base.schema import MAX_MONEY, MAX_MULTIPLIER, bounded, check_ranges, format_number
 from sim.core.awareness import AwarenessConfig
 from sim.core.lifecycle import LifecycleConfig, Stage
 from sim.core.rng import CHUNK_SIZE, Streams
@@ -36,6 +36,7 @@ __all__ = [
     "MAX_MARKET_SIZE",
     "MAX_SAMPLE_SIZE",
     "MAX_SEGMENTS",
+    "MAX_SEGMENT_WEIGHT",
     "NEVER",
     "STATE_BYTES_PER_SLOT",
     "OrderValueConfig",
@@ -64,6 +65,10 @@ MAX_SEGMENTS = 127
 #: probability below 10^-32). Real order values spread far less: σ = 5 puts the 90th
 #: percentile 600 times above the median.
 MAX_ORDER_SIGMA = 5.0
+#: Largest segment weight: weights are relative, so a share or a head count of the segment
+#: (at most the largest market) will do; two weights of 10^308 summed to inf, and every
+#: slot fell into the last segment.
+MAX_SEGMENT_WEIGHT = float(MAX_MARKET_SIZE)
 
 
 @dataclass
@@ -78,7 +83,7 @@ class OrderValueConfig:
 class SegmentConfig:
     """One latent segment of the market, a mixture component (``population.segments.<s>``)."""
 
-    weight: float = bounded(1.0, gt=0)
+    weight: float = bounded(1.0, gt=0, le=MAX_SEGMENT_WEIGHT)
     churn: ChurnConfig = field(default_factory=ChurnConfig)
     visits: VisitConfig = field(default_factory=VisitConfig)
     purchase_prob: float = bounded(0.0, ge=0, le=1)
@@ -125,8 +130,8 @@ def _check_weekly(key: str, pattern: list[float]) -> None:
     if len(pattern) != 7:
         raise ConfigError(key, list(pattern), "a list of 7 multipliers, Monday first")
     for i, x in enumerate(pattern):
-        if not math.isfinite(x) or x < 0:
-            raise ConfigError(f"{key}[{i}]", x, "a finite number >= 0")
+        if not math.isfinite(x) or not 0 <= x <= MAX_MULTIPLIER:
+            raise ConfigError(f"{key}[{i}]", x, f"a finite number >= 0 and <= {format_number(MAX_MULTIPLIER)}")
 
 
 def check_population(pop: PopulationConfig, key: str = "population") -> None:

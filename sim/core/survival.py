@@ -25,9 +25,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.base.schema import bounded
+from sim.base.schema import MAX_MULTIPLIER, bounded
 
-__all__ = ["ChurnConfig", "death_probability", "exponent_steps"]
+__all__ = ["MAX_EXPONENT_STEP", "ChurnConfig", "death_probability", "exponent_steps"]
+
+#: Largest step Δ = (τ+1)^c − τ^c stored. A float32 θ < 1 has |ln(1 − θ)| < 17, so
+#: Δ · ln(1 − θ) stays below float32's largest number (3.4·10^38); a larger Δ changes no
+#: death probability above θ = 10^-35 (each is 1 already). A large c overflowed the float32
+#: table to inf (c above about 11 at the longest horizon, 3650 days), or to NaN where (τ+1)^c
+#: and τ^c both overflowed float64 (c above about 86).
+MAX_EXPONENT_STEP = 1e37
 
 
 @dataclass
@@ -41,16 +48,19 @@ class ChurnConfig:
 
     a: float = bounded(1.0, gt=0)
     b: float = bounded(10.0, gt=0)
-    c: float = bounded(1.0, gt=0)
+    c: float = bounded(1.0, gt=0, le=MAX_MULTIPLIER)
 
 
 def exponent_steps(churn_c: np.ndarray, horizon_days: int) -> np.ndarray | None:
-    """Table Δ[s, τ] = (τ+1)^c_s − τ^c_s for τ = 0 … horizon, or None if all c = 1."""
+    """Table Δ[s, τ] = (τ+1)^c_s − τ^c_s for τ = 0 … horizon (at most :data:`MAX_EXPONENT_STEP`), or None if all c = 1."""
     if np.all(churn_c == 1.0):
         return None
     tau = np.arange(horizon_days + 1, dtype=np.float64)
     c = churn_c[:, None]
-    return ((tau + 1) ** c - tau**c).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # a large c: inf, or inf − inf = NaN, both "huge"
+        steps = (tau + 1) ** c - tau**c
+    steps = np.nan_to_num(steps, nan=MAX_EXPONENT_STEP, posinf=MAX_EXPONENT_STEP)
+    return np.minimum(steps, MAX_EXPONENT_STEP).astype(np.float32)
 
 
 def death_probability(

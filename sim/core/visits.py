@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.base.schema import bounded
+from sim.base.schema import MAX_MULTIPLIER, bounded
 
 __all__ = ["HabitConfig", "VisitConfig", "purchases", "update_habit", "visit_probability"]
 
@@ -48,7 +48,7 @@ class HabitConfig:
 
     gain: float = bounded(0.2, ge=0, le=1)
     decay: float = bounded(0.1, ge=0, le=1)
-    strength: float = bounded(0.0, ge=0)
+    strength: float = bounded(0.0, ge=0, le=MAX_MULTIPLIER)
 
 
 def visit_probability(

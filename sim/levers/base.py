@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sim.base.errors import ConfigError
-from sim.base.schema import bounded
+from sim.base.schema import MAX_MULTIPLIER, bounded
 from sim.core.daily_log import MC_GROUPS
 from sim.core.hooks import Chunk, Effects, Events, ModelView
 from sim.core.lifecycle import STAGE_NAMES
@@ -62,8 +62,8 @@ ACQUIRED_STAGES = ("new", "retained", "activated", "dormant", "churned")
 class QualityConfig:
     """Multipliers on the churn hazard and visit probability of the users a lever brings."""
 
-    churn_multiplier: float = bounded(1.0, ge=0)
-    visit_multiplier: float = bounded(1.0, ge=0)
+    churn_multiplier: float = bounded(1.0, ge=0, le=MAX_MULTIPLIER)
+    visit_multiplier: float = bounded(1.0, ge=0, le=MAX_MULTIPLIER)
 
 
 def knob_ceiling(lever_cfg: Any, knob: str) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.base.schema import MAX_MONEY, bounded
+from sim.base.schema import MAX_MONEY, MAX_MULTIPLIER, bounded
 from sim.core.hooks import Chunk, Effects, ModelView
 from sim.levers.base import Lever, Schedule, Target
 
@@ -22,8 +22,8 @@ class ContentConfig:
 
     enabled: bool = False
     daily_cost: float = bounded(500.0, ge=0, le=MAX_MONEY)
-    hazard_multiplier: float = bounded(0.9, ge=0)
-    visit_multiplier: float = bounded(1.1, ge=0)
+    hazard_multiplier: float = bounded(0.9, ge=0, le=MAX_MULTIPLIER)
+    visit_multiplier: float = bounded(1.1, ge=0, le=MAX_MULTIPLIER)
     schedule: Schedule = field(default_factory=Schedule)
     target: Target = field(default_factory=Target)
 

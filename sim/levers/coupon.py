@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.base.schema import MAX_MONEY, bounded
+from sim.base.schema import MAX_MONEY, MAX_MULTIPLIER, bounded
 from sim.core.flags import FLAG_COUPON
 from sim.core.hooks import Chunk
 from sim.levers.base import Lever, QualityConfig, Schedule, SpendWindow, Target, saturation
@@ -47,7 +47,7 @@ class CouponConfig:
     enabled: bool = False
     value: float = bounded(10.0, ge=0, le=MAX_MONEY)
     half_value: float = bounded(10.0, gt=0, le=MAX_MONEY)
-    conversion_multiplier: float = bounded(2.0, ge=1)
+    conversion_multiplier: float = bounded(2.0, ge=1, le=MAX_MULTIPLIER)
     redemption_rate: float = bounded(0.8, ge=0, le=1)
     quality: QualityConfig = field(default_factory=_coupon_quality)
     schedule: Schedule = field(default_factory=Schedule)

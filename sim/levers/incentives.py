@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.base.schema import MAX_MONEY, bounded
+from sim.base.schema import MAX_MONEY, MAX_MULTIPLIER, bounded
 from sim.core.hooks import Chunk, Effects, Events, ModelView
 from sim.levers.base import Lever, Schedule, SpendWindow, Target
 
@@ -32,10 +32,10 @@ class IncentivesConfig:
 
     enabled: bool = False
     cost_per_reward: float = bounded(0.2, ge=0, le=MAX_MONEY)
-    visit_lift: float = bounded(0.3, ge=0)
+    visit_lift: float = bounded(0.3, ge=0, le=MAX_MULTIPLIER)
     dependence_gain: float = bounded(0.05, ge=0, le=1)
     dependence_decay: float = bounded(0.05, ge=0, le=1)
-    post_stop_drop: float = bounded(0.6, ge=0)
+    post_stop_drop: float = bounded(0.6, ge=0, le=MAX_MULTIPLIER)
     schedule: Schedule = field(default_factory=Schedule)
     target: Target = field(default_factory=Target)
 

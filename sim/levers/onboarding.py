@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.base.schema import MAX_MONEY, bounded
+from sim.base.schema import MAX_MONEY, MAX_MULTIPLIER, bounded
 from sim.core.flags import FLAG_ONBOARDED
 from sim.core.hooks import Chunk, Effects
 from sim.levers.base import Lever, Schedule, SpendWindow, Target
@@ -32,7 +32,7 @@ class OnboardingConfig:
 
     enabled: bool = False
     cost_per_user: float = bounded(1.0, ge=0, le=MAX_MONEY)
-    hazard_multiplier: float = bounded(0.7, ge=0)
+    hazard_multiplier: float = bounded(0.7, ge=0, le=MAX_MULTIPLIER)
     days: int = bounded(14, ge=1, le=MAX_ONBOARDING_DAYS)
     schedule: Schedule = field(default_factory=Schedule)
     target: Target = field(default_factory=Target)

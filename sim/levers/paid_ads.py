@@ -34,17 +34,21 @@ from typing import Any
 import numpy as np
 
 from sim.base.errors import ConfigError
-from sim.base.schema import MAX_MONEY, bounded, format_number
+from sim.base.schema import MAX_MONEY, MAX_MULTIPLIER, bounded, format_number
 from sim.core.hooks import ModelView
 from sim.levers.base import Lever, QualityConfig, Schedule, SpendWindow, Target
 
-__all__ = ["MIN_CPM", "AdstockConfig", "PaidAds", "PaidAdsConfig", "SaturationConfig", "hill"]
+__all__ = ["MAX_ADSTOCK_LAG", "MIN_CPM", "AdstockConfig", "PaidAds", "PaidAdsConfig", "SaturationConfig", "hill"]
 
 #: Smallest cost per thousand impressions, in the config's currency: a millionth of a
 #: unit, far below any real CPM (cents to tens of dollars, or as much in another
 #: currency). With budgets <= MAX_MONEY a day buys at most 10^21 impressions, so the
 #: adstock stays finite (a delayed kernel's zero weights times an infinite day would be NaN).
 MIN_CPM = 1e-6
+#: Longest delayed-adstock kernel (``adstock.max_lag``), in days, and the latest peak in it
+#: (``adstock.peak_delay``): a peak past the longest kernel puts every weight λ^((l − δ)²) at
+#: about 0 (the ads do nothing), and one of 10^155 or more overflowed (l − δ)² to inf.
+MAX_ADSTOCK_LAG = 365
 
 
 @dataclass
@@ -53,8 +57,8 @@ class AdstockConfig:
 
     kind: str = bounded("geometric", choices=("geometric", "delayed"))
     decay: float = bounded(0.5, ge=0, lt=1)
-    peak_delay: float = bounded(2.0, ge=0)
-    max_lag: int = bounded(14, ge=1, le=365)
+    peak_delay: float = bounded(2.0, ge=0, le=MAX_ADSTOCK_LAG)
+    max_lag: int = bounded(14, ge=1, le=MAX_ADSTOCK_LAG)
 
 
 @dataclass
@@ -76,7 +80,7 @@ class PaidAdsConfig:
     cpm: float = bounded(10.0, ge=MIN_CPM, le=MAX_MONEY)
     adstock: AdstockConfig = field(default_factory=AdstockConfig)
     saturation: SaturationConfig = field(default_factory=SaturationConfig)
-    conversion_multiplier: float = bounded(1.0, ge=0)
+    conversion_multiplier: float = bounded(1.0, ge=0, le=MAX_MULTIPLIER)
     quality: QualityConfig = field(default_factory=QualityConfig)
     schedule: Schedule = field(default_factory=Schedule)
     target: Target = field(default_factory=Target)

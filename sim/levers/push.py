@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.base.schema import MAX_MONEY, bounded
+from sim.base.schema import MAX_MONEY, MAX_MULTIPLIER, bounded
 from sim.core.flags import FLAG_PUSH_OPT_OUT
 from sim.core.hooks import Chunk, Effects, ModelView
 from sim.core.lifecycle import Stage
@@ -44,9 +44,9 @@ class PushConfig:
     enabled: bool = False
     messages_per_week: float = bounded(3.0, ge=0, le=7)
     cost_per_message: float = bounded(0.002, ge=0, le=MAX_MONEY)
-    visit_lift: float = bounded(0.5, ge=0)
+    visit_lift: float = bounded(0.5, ge=0, le=MAX_MULTIPLIER)
     fatigue_decay: float = bounded(0.1, gt=0, le=1)
-    fatigue_churn: float = bounded(0.02, ge=0)
+    fatigue_churn: float = bounded(0.02, ge=0, le=MAX_MULTIPLIER)
     opt_out_per_fatigue: float = bounded(0.01, ge=0, le=1)
     schedule: Schedule = field(default_factory=Schedule)
     target: Target = field(default_factory=Target)

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from sim.base.errors import ConfigError
-from sim.base.schema import MAX_MONEY, bounded
+from sim.base.schema import MAX_MONEY, MAX_MULTIPLIER, bounded
 from sim.core.hooks import Chunk, ModelView
 from sim.levers.base import Lever, Schedule, SpendWindow, Target, saturation
 
@@ -56,10 +56,10 @@ class ReferralConfig:
     """Referral programme settings (``strategy.referral``)."""
 
     enabled: bool = False
-    invite_rate: float = bounded(0.1, ge=0)
-    base_invite_rate: float = bounded(0.02, ge=0)
+    invite_rate: float = bounded(0.1, ge=0, le=MAX_MULTIPLIER)
+    base_invite_rate: float = bounded(0.02, ge=0, le=MAX_MULTIPLIER)
     referrer_half_reward: float = bounded(1.0, gt=0, le=MAX_MONEY)
-    conversion_multiplier: float = bounded(2.5, ge=1)
+    conversion_multiplier: float = bounded(2.5, ge=1, le=MAX_MULTIPLIER)
     referee_half_reward: float = bounded(1.0, gt=0, le=MAX_MONEY)
     reward_referrer: float = bounded(1.0, ge=0, le=MAX_MONEY)
     reward_referee: float = bounded(1.0, ge=0, le=MAX_MONEY)
