@@ -615,6 +615,27 @@ def test_a_folder_of_other_results_or_files_is_refused_untouched(mode, kind, hel
     assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in (result_folders / kind).iterdir())
 
 
+def test_another_hydra_apps_folder_is_refused_and_hidden_files_alone_are_no_ones(tmp_path, capsys):
+    """Hydra's .hydra/ marked a folder as a run's: another Hydra app's output was taken and its report.html replaced.
+
+    A name with a line break is shown escaped (the line was cut there); .gitkeep alone is an empty folder.
+    """
+    other = tmp_path / "other app"
+    (other / ".hydra").mkdir(parents=True)
+    for name in ("model.pt", "report.html", "a\nb.txt"):
+        (other / name).write_text("theirs")
+    before = _snapshot(other)
+    assert _opsim_exit([*QUICK_RUN, "figures=false", f"hydra.run.dir={other}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds files of no opsim run (.hydra, 'a\\nb.txt', model.pt, ...)" in err, err
+    assert _snapshot(other) == before
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / ".gitkeep").write_text("")
+    assert _opsim_exit([*QUICK_RUN, "figures=false", f"hydra.run.dir={kept}"]) == 0  # the other side: it runs
+    assert (kept / ".gitkeep").exists() and (kept / "DONE.json").is_file()
+
+
 @pytest.mark.parametrize("mode", ["run", "sweep"])
 def test_an_empty_folder_path_is_refused_and_the_current_folder_left_untouched(
     mode, result_folders, tmp_path, monkeypatch, capsys

@@ -25,7 +25,11 @@ def _folder(root: Path, *names: str) -> Path:
     [
         (["DONE.json", "report.html", "summary.json"], Holding(RUN, ("DONE.json",))),
         ([".hydra/", "opsim.log"], Holding(RUN, ("opsim.log",))),  # a run killed before its results
-        ([".hydra/"], Holding(RUN, (".hydra",))),  # the same, Hydra's job logging off
+        ([".hydra/"], Holding(OTHER, (".hydra",))),  # Hydra's record alone: any Hydra app's (the checks let it pass)
+        # another Hydra app's output: .hydra/ marked it a run, and opsim replaced its report.html
+        ([".hydra/", "model.pt", "report.html"], Holding(OTHER, (".hydra", "model.pt", "report.html"))),
+        ([".gitkeep", "DONE.json"], Holding(RUN, ("DONE.json",))),
+        ([".hydra/", ".gitkeep", "opsim.log"], Holding(RUN, ("opsim.log",))),
         (["multirun.yaml", "PLAN.json", "seed=0-abc/"], Holding(SWEEP, ("multirun.yaml",))),
         (["SUMMARY.json", "report.html"], Holding(SWEEP, ("SUMMARY.json",))),  # a study's kept results
         (["PLAN.json"], Holding(SWEEP, ("PLAN.json",))),  # the sweep's record of its jobs, not a plan's plan.json
@@ -43,5 +47,7 @@ def test_a_folder_is_told_by_the_files_only_one_kind_writes(names, expected, tmp
 def test_a_missing_or_empty_folder_holds_nothing_and_neither_does_a_file(tmp_path):
     assert what_folder_holds(tmp_path / "missing") is None
     assert what_folder_holds(_folder(tmp_path / "empty")) is None
+    # hidden files no command writes (a kept-empty folder under git, a desktop's record): still empty
+    assert what_folder_holds(_folder(tmp_path / "kept", ".gitkeep", ".DS_Store")) is None
     (tmp_path / "a_file").write_text("x")
     assert what_folder_holds(tmp_path / "a_file") is None

@@ -632,7 +632,7 @@ OUT_OF_MEMORY = (
     "(population.sample_size); the folder has no DONE.json, so the same command runs it again"
 )
 #: What Hydra writes into a run's folder before the run starts: its record of the config, and the log.
-HYDRA_RUN_FILES = frozenset({".hydra", f"{PROG}.log"})
+HYDRA_RUN_FILES = frozenset({folders.HYDRA_RECORD, f"{PROG}.log"})
 
 
 def _outermost_missing(folder: Path) -> Path | None:

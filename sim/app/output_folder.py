@@ -17,9 +17,6 @@ from sim.output import folders
 
 __all__ = ["OWN_FOLDER", "check_folder", "check_not_blank", "check_own_folder"]
 
-#: Hydra's record of a command's config, made in the folder before the command's task runs.
-HYDRA_RECORD = ".hydra"
-
 
 def check_folder(key: str, folder: Path) -> None:
     """Refuse a run or sweep folder that is a file, or lies below one (nothing could be written there)."""
@@ -72,10 +69,11 @@ def check_own_folder(key: str, folder: Path, own: str) -> None:
 
     """
     held = folders.what_folder_holds(folder)
-    if held is None or held.kind == own or (own == folders.PLAN and held.names == (HYDRA_RECORD,)):
-        return  # a plan's task finds Hydra's record made for it (before its log, or without one)
+    if held is None or held.kind == own or held.names == (folders.HYDRA_RECORD,):
+        return  # Hydra's record alone: made for this command (before its log, or without one)
     if held.kind == folders.OTHER:
-        shown = ", ".join(held.names[:NAMES_SHOWN]) + (", ..." if len(held.names) > NAMES_SHOWN else "")
+        names = [n if n.isprintable() else ascii(n) for n in held.names[:NAMES_SHOWN]]  # one line, whatever the names
+        shown = ", ".join(names) + (", ..." if len(held.names) > NAMES_SHOWN else "")
         holds = f"files of no opsim {own} ({shown}), which the {own} could replace"
     else:
         holds = f"{OWNERS[held.kind]} ({held.names[0]}), whose report.html the {own} would replace"

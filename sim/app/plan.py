@@ -96,7 +96,7 @@ log = logging.getLogger("opsim")
 PROG = "opsim-plan"
 
 STUDY_NAME = "plan"
-STORAGE_FILE = "study.journal"
+STORAGE_FILE = folders.PLAN_JOURNAL
 #: Objectives that are minimised (the rest are maximised).
 MINIMISED = ("least_spend",)
 #: Per-seed metrics reported for the plan and the base strategy.

@@ -36,7 +36,7 @@ from sim.app.exits import (
     one_line_usage_errors,
 )
 from sim.base.errors import OpsimError, UsageError
-from sim.output import completion
+from sim.output import completion, folders
 from sim.output.formatting import counted
 from sim.output.index_page import write_index
 from sim.output.run_report import write_report_files
@@ -132,7 +132,7 @@ def _report(root: Path, *, progress: bool) -> int:
         )
         return EXIT_BAD_INPUT
     status = EXIT_OK
-    is_sweep = (root / "multirun.yaml").is_file()
+    is_sweep = (root / folders.MULTIRUN_RECORD).is_file()
     collected = None
     labels: dict[Path, tuple[str, int | None]] = {}
     if is_sweep:

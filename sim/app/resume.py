@@ -35,6 +35,7 @@ from omegaconf import OmegaConf
 
 from sim.app.config import Config, compose, parse_overrides, quote_value, sweep_variants
 from sim.base.errors import ConfigError, OpsimError, UsageError
+from sim.output.folders import MULTIRUN_RECORD
 
 __all__ = ["LAUNCHERS", "ResumeRefused", "check_hydra_settings", "resume_argv"]
 
@@ -213,7 +214,7 @@ def resume_argv(root: str | Path) -> list[str]:
     import yaml
 
     root = Path(root).resolve()
-    spec = root / "multirun.yaml"
+    spec = root / MULTIRUN_RECORD
     if not spec.is_file():
         raise ResumeRefused(f"{root}: no multirun.yaml, not a sweep folder")
     try:

@@ -52,7 +52,7 @@ from omegaconf import DictConfig
 
 from sim.analysis.sweep_labels import point_label, short_keys
 from sim.base.errors import ConfigError
-from sim.output import completion
+from sim.output import completion, folders
 from sim.output.completion import DONE, config_hash
 from sim.output.files import write_json
 from sim.output.formatting import counted
@@ -85,11 +85,11 @@ __all__ = [
 FAILED = "FAILED.json"
 FAILURES = "failures.json"
 #: Written last by :func:`aggregate`: the summary's files with their hashes, jobs and failures.
-SUMMARY = "SUMMARY.json"
+SUMMARY = folders.SWEEP_SUMMARY
 #: The job's own record of its overrides, written into its folder before it runs.
 JOB = "job.json"
 #: The sweep's record of the jobs it runs (their overrides' hashes), written as it starts: what its summary counts.
-PLAN = "PLAN.json"
+PLAN = folders.SWEEP_PLAN
 #: Characters a job folder's name may hold; every other character of a swept value becomes ``_``.
 UNSAFE = re.compile(r"[^A-Za-z0-9._=+,-]")
 #: Longest readable part of a job folder's name, in bytes (the name stays far below the usual 255-byte limit).
@@ -235,7 +235,7 @@ def _overrides(job: Path) -> list[str]:
         except (OSError, ValueError, KeyError, TypeError):
             return []
         return [str(o) for o in found] if isinstance(found, list) else []
-    path = job / ".hydra" / "overrides.yaml"
+    path = job / folders.HYDRA_RECORD / "overrides.yaml"
     try:
         found = yaml.safe_load(path.read_text()) if path.is_file() else []
     except (OSError, yaml.YAMLError):
