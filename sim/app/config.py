@@ -279,7 +279,7 @@ def bool_argument(name: str, value: Any) -> bool:
         return bool(value)
     if isinstance(value, numbers.Integral) and value in (0, 1):
         return bool(value)
-    raise ConfigError(name, value, BOOL_ARGUMENT_VALUES)
+    raise ConfigError(name, value, BOOL_ARGUMENT_VALUES, exact=True)  # 1.0 is refused: not shown as 1
 
 
 @functools.cache
@@ -559,7 +559,7 @@ def _error_from(exc: BaseException, values: Mapping[str, Any], search: Iterable[
         for marker, wanted in _TYPE_WORDS.items():
             if marker in first:
                 got = f" (got {first.split(' of type ')[1].split()[0]})" if " of type " in first else ""
-                return ConfigError(key, value, wanted + got + where_file)
+                return ConfigError(key, value, wanted + got + where_file, exact=wanted == BOOL_VALUES)
         return ConfigError(key or "config", value, first + where_file)
     text = " ".join(str(chain[0]).split())
     if "Could not find '" in text and "Available options in '" in text:

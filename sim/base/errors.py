@@ -52,15 +52,22 @@ class ConfigError(OpsimError, ValueError):
 
     """
 
-    def __init__(self, key: str, value: Any, allowed: str) -> None:
+    def __init__(self, key: str, value: Any, allowed: str, *, exact: bool = False) -> None:
+        """``exact``: show the value's ``repr`` (``1.0``) where a whole float is the point, not :func:`shown_value`."""
         self.key = key
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{key}={shown_value(value)} is not allowed: {allowed}")
+        self.exact = exact
+        super().__init__(f"{key}={repr(value) if exact else shown_value(value)} is not allowed: {allowed}")
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle with the constructor's arguments (errors cross process boundaries in sweeps)."""
-        return (type(self), (self.key, self.value, self.allowed))
+        return (_config_error, (type(self), self.key, self.value, self.allowed, self.exact))
+
+
+def _config_error(cls: type[ConfigError], key: str, value: Any, allowed: str, exact: bool) -> ConfigError:
+    """A :class:`ConfigError` (or subclass) rebuilt from its pickle (``exact`` is keyword-only)."""
+    return cls(key, value, allowed, exact=exact)
 
 
 class UsageError(OpsimError, ValueError):
