@@ -860,6 +860,30 @@ def test_a_response_whose_spend_does_not_move_one_way_is_refused(spend, refused)
     assert str(info.value).endswith(f"its lever spent {spent} USD")
 
 
+def test_a_whole_number_knob_runs_each_of_its_response_levels_once():
+    """silent_days 7-10 at six levels ran 7, 8, 8, 9, 9, 10 (rounded as the runs round them) and was refused as
+    flat, its message naming levels that never ran (7.6, 8.2); now each whole value once, a float knob as before."""
+    from sim.app.plan import _response_simulations, response_levels
+
+    days = VariableConfig(key="strategy.winback.silent_days", low=7, high=10)
+    lift = VariableConfig(key="strategy.push.visit_lift", low=0.1, high=0.6)
+    run, plan = _load("plan.response_levels=6")
+    assert response_levels(run, plan, days).tolist() == [7.0, 8.0, 9.0, 10.0]
+    assert response_levels(run, plan, lift).tolist() == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    plan = replace(plan, variables={"days": days, "lift": lift})
+    assert _response_simulations(run, plan) == (4 + 6) * plan.seeds  # the progress bar counts what runs
+
+
+def test_a_response_curve_of_one_value_is_refused():
+    from sim.app.plan import check_spend_moves
+    from sim.base.errors import ConfigError
+
+    var = VariableConfig(key="strategy.winback.silent_days", low=7, high=7.4)
+    with pytest.raises(ConfigError, match=r"^plan.variables.days.high=7.4 is not allowed: .* at least 2 values"):
+        check_spend_moves("days", var, np.array([7.0]), np.array([70.0]), "USD")
+    check_spend_moves("days", var, np.array([7.0, 8.0]), np.array([70.0, 60.0]), "USD")  # the other side: two
+
+
 def test_response_mode_refuses_a_knob_whose_simulated_spend_is_flat_in_one_line(tmp_path, capsys):
     """Search ads starting on days 40-58 spend nothing in a spend window of days 0-29: one line, exit 2, no plan."""
     out = tmp_path / "p"

@@ -778,13 +778,26 @@ def _marginal(
     return out, steps
 
 
-def _response_simulations(plan: PlanConfig) -> int:
+def _response_simulations(run: Config, plan: PlanConfig) -> int:
     """Simulations of one set of response curves (:func:`_response`): each variable at each level, on each seed."""
-    return len(plan.variables) * plan.response_levels * plan.seeds
+    return sum(len(response_levels(run, plan, var)) for var in plan.variables.values()) * plan.seeds
 
 
 def _levels(var: VariableConfig, high: float, n: int) -> np.ndarray:
     return np.geomspace(var.low, high, n) if var.log else np.linspace(var.low, high, n)
+
+
+def response_levels(run: Config, plan: PlanConfig, var: VariableConfig) -> np.ndarray:
+    """The values a response curve simulates: ``response_levels`` from low to high, each once as it runs.
+
+    A whole-number knob runs at its values rounded (as :func:`sim.app.plan_eval.apply_values`
+    rounds them), so levels that round alike are one level: ``silent_days`` 7-10 at six levels
+    ran 7, 8, 8, 9, 9, 10 and the spend rule (:func:`check_spend_moves`) saw flat steps.
+    """
+    levels = _levels(var, search_high(run, plan, var), plan.response_levels)
+    if knob_is_whole(run, var.key) and not var.per_period:
+        levels = np.unique(np.round(levels))
+    return levels
 
 
 def _response(planner: Planner, around: dict[str, Any], *, alone: bool) -> list[dict[str, Any]]:
@@ -794,7 +807,7 @@ def _response(planner: Planner, around: dict[str, Any], *, alone: bool) -> list[
     rows = []
     for name, var in plan.variables.items():
         others = floor if alone else around
-        levels = _levels(var, search_high(planner.run, plan, var), plan.response_levels)
+        levels = response_levels(planner.run, plan, var)
         values = [{**others, name: ([x] * len(around[name]) if var.per_period else float(x))} for x in levels]
         label = lever_label(var.key)
         for x, cand in zip(levels, planner.evaluate(values), strict=True):
@@ -828,6 +841,10 @@ def planned_budget(run: Config, plan: PlanConfig) -> float:
     return plan.budget - sum_in_order(unplanned_ad_spend(run, plan).values())
 
 
+#: Fewest values a response curve needs (a curve through one point says nothing of the response).
+MIN_RESPONSE_LEVELS = 2
+
+
 def check_spend_moves(name: str, var: VariableConfig, values: np.ndarray, spend: np.ndarray, currency: str) -> None:
     """Response mode's rule for a variable's simulated response: its spend moves one way at every step.
 
@@ -841,6 +858,13 @@ def check_spend_moves(name: str, var: VariableConfig, values: np.ndarray, spend:
         ConfigError: naming ``plan.variables.<name>.key``, its value and the spend at each level.
 
     """
+    if values.size < MIN_RESPONSE_LEVELS:
+        raise ConfigError(
+            f"plan.variables.{name}.high",
+            var.high,
+            f"with plan.mode=response, a range holding at least {MIN_RESPONSE_LEVELS} values of its knob "
+            f"(from low = {var.low:g}: a whole-number knob runs at whole numbers)",
+        )
     steps = np.diff(spend)
     if np.all(steps > 0) or np.all(steps < 0):
         return
@@ -935,7 +959,7 @@ def make_plan(
             chosen, message = _choose(rows, plan)
             values = _values(run, plan, {k.split(":", 1)[1]: v for k, v in chosen.items() if k.startswith("param:")})
         else:
-            curves = _response_simulations(plan)
+            curves = _response_simulations(run, plan)
             with tqdm(total=curves, desc="response curves", unit="sim", disable=not progress) as bar:
                 planner.on_simulated = bar.update
                 floor_values = {n: v.low for n, v in plan.variables.items()}
@@ -943,7 +967,7 @@ def make_plan(
                 values = _allocate(planner, curve_rows)
             rows, message = [], None
         # the plan and the base strategy, a step up of each variable, the response curves around the plan
-        checks = plan.seeds * (2 + len(plan.variables)) + _response_simulations(plan)
+        checks = plan.seeds * (2 + len(plan.variables)) + _response_simulations(run, plan)
         with tqdm(total=checks, desc="evaluating the plan", unit="sim", disable=not progress) as bar:
             planner.on_simulated = bar.update
             best = planner.evaluate([values])[0]
