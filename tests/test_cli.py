@@ -493,13 +493,13 @@ def test_a_run_refused_inside_hydras_task_removes_the_parents_it_made_and_no_oth
 
 def test_removing_a_refused_runs_folder_keeps_a_parent_something_else_wrote_into(tmp_path):
     """A new parent that is no longer empty (another run wrote beside) stays, and so do those above it."""
-    from sim.app.cli import _remove_hydra_files
+    from sim.app.output_folder import remove_hydra_files
 
     out = tmp_path / "outputs" / "day" / "run"
     (out / ".hydra").mkdir(parents=True)
     (out / "opsim.log").write_text("")
     (tmp_path / "outputs" / "day" / "other.txt").write_text("keep")
-    _remove_hydra_files(out, tmp_path / "outputs")
+    remove_hydra_files(out, tmp_path / "outputs", "opsim")
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
         "outputs",
         "outputs/day",

@@ -900,7 +900,12 @@ def test_response_mode_refuses_a_knob_whose_simulated_spend_is_flat_in_one_line(
     ]
     line = _refused_plan(argv, capsys)
     assert line.endswith("its lever spent 0 at 40, 0 at 46, 0 at 52, 0 at 58 USD"), line
-    assert not (out / "plan.json").exists() and not (out / "report.html").exists()
+    # refused inside Hydra's task: the folder Hydra made for it goes (its .hydra/ and log marked it a plan's,
+    # which opsim then refused), and a folder that was there stays with what Hydra wrote
+    assert not out.exists()
+    out.mkdir()
+    _refused_plan(argv, capsys)
+    assert sorted(p.name for p in out.iterdir()) == [".hydra", "opsim-plan.log"]
 
 
 def test_response_mode_writes_no_frontier_and_its_page_says_why(tmp_path):

@@ -26,7 +26,6 @@ import logging
 import math
 import os
 import shlex
-import shutil
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -57,7 +56,13 @@ from sim.app.config import (
 from sim.app.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, fail, interrupted
 from sim.app.hydra_runner import exceptions_reach_caller, quiet_logging_errors, run_hydra
 from sim.app.memory import accepted, check_memory
-from sim.app.output_folder import check_folder, check_not_blank, check_own_folder
+from sim.app.output_folder import (
+    check_folder,
+    check_not_blank,
+    check_own_folder,
+    outermost_missing,
+    remove_hydra_files,
+)
 from sim.app.threads import available_cores, check_parallel, resolve_threads
 from sim.base.errors import ConfigError, OpsimError, UsageError, first_line
 from sim.output import folders
@@ -593,7 +598,7 @@ def main(argv: Sequence[str] | None = None, *, figure_workers: FigureWorkers | N
     if plan.multirun:
         sweep.clear_summary(plan.folder)  # whatever is there now would not describe this sweep
         sweep.clear_plan(plan.folder)  # opsim's sweeper records this sweep's; another sweeper, none
-    created = _outermost_missing(plan.folder) if plan.folder is not None else None
+    created = outermost_missing(plan.folder) if plan.folder is not None else None
     # a single run steps in this process: its own checks pass what this command's accepted (a sweep's
     # jobs check in their own processes)
     checked = accepted(plan.configs) if plan.configs and not plan.multirun else contextlib.nullcontext()
@@ -604,7 +609,7 @@ def main(argv: Sequence[str] | None = None, *, figure_workers: FigureWorkers | N
                 run_hydra(argv, _Task(figure_workers), str(config_dir()), "config", hidden_groups=HIDDEN_FROM_RUN_HELP)
         except SystemExit as exc:  # the task's own exit, with its line printed
             if exc.code == EXIT_BAD_INPUT and created is not None and not plan.multirun:
-                _remove_hydra_files(plan.folder, created)
+                remove_hydra_files(plan.folder, created, PROG)
             raise
         except BaseException as exc:
             if interrupted(exc):
@@ -631,47 +636,6 @@ OUT_OF_MEMORY = (
     "estimated under this address-space limit (ulimit -v): free memory, raise the limit, or simulate fewer users "
     "(population.sample_size); the folder has no DONE.json, so the same command runs it again"
 )
-#: What Hydra writes into a run's folder before the run starts: its record of the config, and the log.
-HYDRA_RUN_FILES = frozenset({folders.HYDRA_RECORD, f"{PROG}.log"})
-
-
-def _outermost_missing(folder: Path) -> Path | None:
-    """The outermost folder on the way to ``folder`` that does not exist yet (``folder`` itself at most), or None.
-
-    What a run in ``folder`` creates: Hydra makes every missing parent too (the default
-    ``outputs/<date>/<time>`` makes ``outputs/<date>`` on a day's first run).
-    """
-    if folder.exists():
-        return None
-    outermost = folder
-    while not outermost.parent.exists():
-        outermost = outermost.parent
-    return outermost
-
-
-def _remove_hydra_files(folder: Path, created: Path) -> None:
-    """Remove a run folder this command created, if it holds only what Hydra wrote before the run refused its input.
-
-    A run refused inside Hydra's task (the memory check in the run's own process, under
-    ``ulimit -v``, sees the process grown since the command's check) leaves no folder
-    behind, as a refusal before Hydra does: nothing of it was a result. The parents
-    Hydra made for it (up to ``created``, the outermost that did not exist) go too while
-    empty; one something else wrote into meanwhile stays.
-    """
-    try:
-        entries = {entry.name for entry in folder.iterdir()}
-    except OSError:
-        return
-    if not entries <= HYDRA_RUN_FILES:
-        return
-    shutil.rmtree(folder, ignore_errors=True)
-    for parent in folder.parents:
-        if created != parent and created not in parent.parents:
-            return  # above what this command created
-        try:
-            parent.rmdir()  # only while empty
-        except OSError:
-            return
 
 
 def _sweep_outcome(plan: CommandPlan, summary_error: str | None) -> None:

@@ -10,12 +10,20 @@ check raises :class:`~sim.base.errors.ConfigError`: one line naming the key
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from sim.base.errors import ConfigError
 from sim.output import folders
 
-__all__ = ["OWN_FOLDER", "check_folder", "check_not_blank", "check_own_folder"]
+__all__ = [
+    "OWN_FOLDER",
+    "check_folder",
+    "check_not_blank",
+    "check_own_folder",
+    "outermost_missing",
+    "remove_hydra_files",
+]
 
 
 def check_folder(key: str, folder: Path) -> None:
@@ -78,3 +86,50 @@ def check_own_folder(key: str, folder: Path, own: str) -> None:
     else:
         holds = f"{OWNERS[held.kind]} ({held.names[0]}), whose report.html the {own} would replace"
     raise ConfigError(key, str(folder), f"{OWN_FOLDER[own]}; this one holds {holds} (give {key}=<new folder>)")
+
+
+def outermost_missing(folder: Path) -> Path | None:
+    """The outermost folder on the way to ``folder`` that does not exist yet (``folder`` itself at most), or None.
+
+    What a command in ``folder`` creates: Hydra makes every missing parent too (the default
+    ``outputs/<date>/<time>`` makes ``outputs/<date>`` on a day's first run).
+    """
+    if folder.exists():
+        return None
+    outermost = folder
+    while not outermost.parent.exists():
+        outermost = outermost.parent
+    return outermost
+
+
+def remove_hydra_files(folder: Path, created: Path, prog: str) -> None:
+    """Remove a folder this command created, if it holds only what Hydra wrote before the command refused its input.
+
+    A run or plan refused inside Hydra's task (the memory check in the run's own process,
+    under ``ulimit -v``, sees the process grown since the command's check; a plan's
+    response curves whose spend does not move) leaves no folder behind, as a refusal
+    before Hydra does: nothing of it was a result, and its files would mark the folder as
+    the command's (:mod:`sim.output.folders`). The parents Hydra made for it (up to
+    ``created``, the outermost that did not exist) go too while empty; one something else
+    wrote into meanwhile stays.
+
+    Args:
+        folder: The command's folder.
+        created: The outermost folder on the way that the command created (:func:`outermost_missing`).
+        prog: The command's name: Hydra's log is ``<prog>.log``.
+
+    """
+    try:
+        entries = {entry.name for entry in folder.iterdir()}
+    except OSError:
+        return
+    if not entries <= {folders.HYDRA_RECORD, f"{prog}.log"}:
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    for parent in folder.parents:
+        if created != parent and created not in parent.parents:
+            return  # above what this command created
+        try:
+            parent.rmdir()  # only while empty
+        except OSError:
+            return

@@ -60,8 +60,14 @@ from sim.analysis.planning import (
 )
 from sim.analysis.stats import t_interval
 from sim.app.config import Config, compose, config_dir
-from sim.app.exits import EXIT_INTERRUPTED, fail, interrupted
-from sim.app.output_folder import check_folder, check_not_blank, check_own_folder
+from sim.app.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, fail, interrupted
+from sim.app.output_folder import (
+    check_folder,
+    check_not_blank,
+    check_own_folder,
+    outermost_missing,
+    remove_hydra_files,
+)
 from sim.app.plan_config import (
     PLAN_CONFIG_NAME,
     RESPONSE_KNOB_RULE,
@@ -1351,6 +1357,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     register_plan_schema()
     *_, name, extra = split_argv(argv)  # the config name and folder as opsim reads them
+    folder: Path | None = None
     try:  # also for --cfg, --info and --help, for which Hydra composes the config to print it
         args = parse_argv(argv, prog=PROG)  # a bad flag in one line; the values of --cfg and --info are no overrides
         if not args.shell_completion:
@@ -1374,10 +1381,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         fail(PROG, exc)  # one line, exit 2 (bad input)
     if not any(a in ("--config-name", "-cn") or a.startswith(("--config-name=", "-cn=")) for a in argv):
         argv = ["--config-name", PLAN_CONFIG_NAME, *argv]
+    created = outermost_missing(folder) if folder is not None else None
     try:
         with quiet_logging_errors(), exceptions_reach_caller():
             run_hydra(argv, _task, str(config_dir()), PLAN_CONFIG_NAME)
-    except SystemExit:  # the task's own exit, with its line printed
+    except SystemExit as exc:  # the task's own exit, with its line printed
+        if exc.code == EXIT_BAD_INPUT and created is not None:  # refused inside the task: no folder left of it
+            remove_hydra_files(folder, created, PROG)
         raise
     except BaseException as exc:  # outside the task (Hydra's set-up): the task says more of its own
         if interrupted(exc):
