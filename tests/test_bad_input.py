@@ -197,6 +197,19 @@ SWEEP_CASES = [
     ("second value", ["population.awareness.p=0.001,7"], ["population.awareness.p=7", "<= 1"]),
     ("interpolation", ["horizon_days=${nosuch},3"], ["horizon_days='${nosuch}'", "an interpolation that resolves"]),
     ("swept key twice", ["seed=0,1", "seed=2"], ["seed=['0,1', '2']", "given 2 times"]),
+    # two jobs of one config wrote one folder: "1 of 2 jobs left no result and no FAILED.json", exit 1
+    ("a value twice", ["seed=1,1"], ["seed='1,1' is not allowed: each value once (1 is given twice)"]),
+    (
+        "a value twice, another key swept",
+        ["seed=1,2", "horizon_days=5,5"],
+        ["horizon_days='5,5'", "(5 is given twice)"],
+    ),
+    # two spellings of one value: the same simulation twice, each a point of the comparison
+    (
+        "one value spelt twice",
+        ["record_events=0,false"],
+        ["record_events='0,False' is not allowed: values that each give another run (0 and False are the same run)"],
+    ),
     ("launcher", ["seed=0,1", "hydra/launcher=nope"], ["hydra/launcher='nope'", "joblib", "ray_cluster"]),
     # "expected a key the schema defines": no word of where n_jobs comes from
     (

@@ -66,7 +66,7 @@ from sim.app.output_folder import (
 from sim.app.threads import available_cores, check_parallel, resolve_threads
 from sim.base.errors import ConfigError, OpsimError, UsageError, first_line
 from sim.output import folders
-from sim.output.completion import DONE
+from sim.output.completion import DONE, config_hash
 from sim.output.figure_workers import FigureWorkers
 from sim.output.formatting import counted, percent, ratio
 
@@ -227,7 +227,37 @@ def check_overrides(argv: Sequence[str]) -> CommandPlan:
         if typed is None:
             typed = load_config(compose(variant, config_name=name, extra_dir=extra))
         configs.append(check_memory(check_parallel(typed), workers=workers))
+    if multirun:
+        _check_each_job_once(overrides, variants, configs)
     return CommandPlan(folder=folder, multirun=multirun, jobs=jobs, configs=configs)
+
+
+def _check_each_job_once(overrides: list[str], variants: list[list[str]], configs: list[Config]) -> None:
+    """Refuse a sweep two of whose jobs are the same run (``seed=1,1``; ``record_events=0,false``).
+
+    Two jobs of one config wrote one folder (``seed=1,1``: "1 of 2 jobs left no result"), or
+    ran the same simulation twice under two names (``0`` and ``false``), each counted as a
+    point of the comparison.
+
+    Raises:
+        ConfigError: Naming the swept key, the values that repeat and what is allowed.
+
+    """
+    for one in parse_overrides(overrides):
+        if one.is_sweep_override():
+            values = list(one.sweep_string_iterator())
+            twice = next((v for i, v in enumerate(values) if v in values[:i]), None)
+            if twice is not None:
+                raise ConfigError(one.key_or_group, ",".join(values), f"each value once ({twice} is given twice)")
+    seen: dict[str, list[str]] = {}
+    for variant, cfg in zip(variants, configs, strict=True):
+        first = seen.setdefault(config_hash(cfg), variant)
+        if first is variant:
+            continue
+        (a, b), *_ = [(x, y) for x, y in zip(first, variant, strict=True) if x != y]
+        key = a.partition("=")[0].lstrip("+~")
+        x, y = a.partition("=")[2], b.partition("=")[2]
+        raise ConfigError(key, f"{x},{y}", f"values that each give another run ({x} and {y} are the same run)")
 
 
 def _side_by_side(composed: DictConfig) -> int:
