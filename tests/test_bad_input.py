@@ -296,6 +296,25 @@ def test_a_run_or_sweep_folder_that_is_a_file_is_refused(workdir, capsys, mode, 
     assert _files(workdir) == {Path("afile")} and (workdir / "afile").read_text() == "mine\n"
 
 
+@pytest.mark.parametrize(("mode", "folder"), [("run", "link"), ("sweep", "link"), ("run", "link/sub")])
+def test_a_folder_that_is_a_link_to_nothing_is_refused_in_one_line(workdir, capsys, mode, folder):
+    """A dangling symlink stopped Hydra's makedirs with "File exists" and exit 1, naming neither key nor fix."""
+    (workdir / "link").symlink_to(workdir / "nowhere")
+    key = "hydra.sweep.dir" if mode == "sweep" else "hydra.run.dir"
+    argv = ["-m", "seed=0,1"] if mode == "sweep" else []
+    with pytest.raises(SystemExit) as info:
+        sim.app.cli.main([*_tiny(argv), f"{key}={workdir / folder}"])
+    assert info.value.code == 2
+    why = "it is" if folder == "link" else f"{workdir / 'link'} is"
+    _assert_one_clear_line(
+        capsys.readouterr().err,
+        "opsim",
+        f"{key}='{workdir / folder}'",
+        f"({why} a link to a missing {workdir / 'nowhere'})",
+    )
+    assert _files(workdir) == {Path("link")}
+
+
 # ----------------------------------------------------------- opsim-report
 def _report_cases(root: Path) -> list[tuple[str, list[str], list[str]]]:
     """Folders that are not what opsim-report expects (made under ``root``)."""

@@ -27,8 +27,13 @@ __all__ = [
 
 
 def check_folder(key: str, folder: Path) -> None:
-    """Refuse a run or sweep folder that is a file, or lies below one (nothing could be written there)."""
+    """Refuse a folder that is a file, lies below one, or is a link to nothing (nothing could be written there)."""
     for path in (folder, *folder.parents):
+        if path.is_symlink() and not path.exists():  # Hydra's makedirs stopped on it: "File exists", exit 1
+            where = "it is" if path == folder else f"{path} is"
+            raise ConfigError(
+                key, str(folder), f"a folder to write the results into ({where} a link to a missing {path.readlink()})"
+            )
         if path.exists():
             if not path.is_dir():
                 where = "it is a file" if path == folder else f"{path} is a file"
