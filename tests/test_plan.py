@@ -514,6 +514,7 @@ def test_outputs_reproduce_with_opsim_and_say_what_the_plan_buys(tmp_path, capsy
         (1e-05, "1e-05"),
         (True, "true"),
         (365, "365"),
+        ({"a": 1, "b_c": [1.5]}, "{a:1,b_c:[1.5]}"),  # it wrote {'a':1}, which Hydra cannot parse
     ],
 )
 def test_a_value_is_written_as_a_hydra_override_that_reads_back_the_same(value, written):

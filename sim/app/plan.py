@@ -1071,7 +1071,8 @@ def hydra_value(value: Any) -> str:
     (``'人民币'``, which Hydra refuses unquoted) stay one value, and ``${`` is escaped so
     that it is not read as an interpolation; a list is ``[a,b]`` with no space (a space
     would split it into two shell words); numbers as Python writes them (``1e-05``,
-    ``inf``), which Hydra reads back exactly; booleans ``true``/``false``; None ``null``.
+    ``inf``), which Hydra reads back exactly; booleans ``true``/``false``; None ``null``; a mapping
+    ``{key:value}`` (keys bare: the config's keys are names).
     """
     from hydra.core.override_parser.types import Quote, QuotedString
 
@@ -1083,8 +1084,8 @@ def hydra_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, list | tuple):
         return "[" + ",".join(hydra_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{hydra_value(str(k))}:{hydra_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, dict):  # a key is bare in Hydra's dict grammar ({'a':1} does not parse)
+        return "{" + ",".join(f"{k}:{hydra_value(v)}" for k, v in value.items()) + "}"
     return QuotedString(text=str(value).replace("${", "\\${"), quote=Quote.single).with_quotes()
 
 
