@@ -646,6 +646,26 @@ def test_fewer_trials_than_a_study_has_is_said_in_one_line_and_the_plan_uses_the
     assert sorted(result.trials["trial"]) == [0, 1, 2, 3]
 
 
+def test_a_rerun_says_when_the_studys_trials_were_made_by_other_code(tmp_path, caplog, monkeypatch):
+    """A plan rerun after a code change (the referral fix moved results) continued its study silently: the plan
+    was chosen among trials of two codes. Each trial records its code; a rerun says how many are of another."""
+    import sim.app.plan as plan_module
+    from sim.app.plan import other_code_note
+
+    run, plan = _ads_plan(budget=15_000.0, trials=2, batch_size=2)
+    _chosen, study = _study_best(run, plan, tmp_path / "p")
+    assert other_code_note(study, tmp_path / "p") is None  # the other side: every trial of this code
+    monkeypatch.setattr(plan_module, "code_fingerprint", lambda: "another code")
+    with caplog.at_level("WARNING", logger="opsim"):
+        make_plan(run, replace(plan, trials=3), tmp_path / "p", evaluator=LocalEvaluator(1), progress=False)
+    notes = [r.getMessage() for r in caplog.records if "other code" in r.getMessage()]
+    assert notes == [
+        f"2 of the 2 finished trials in {tmp_path / 'p' / 'study.journal'} were made by other code than this "
+        "opsim's (an earlier version, or one before trials recorded theirs): they are not simulated again, so the "
+        "plan is chosen among results of two codes (give hydra.run.dir=<new folder> to plan afresh)"
+    ]
+
+
 def test_a_study_goes_on_with_settings_that_change_no_trial_and_an_earlier_versions_study_too(tmp_path):
     from sim.app.plan import _open_study, _plan_hash, _plan_hash_before_2026_11_30
 

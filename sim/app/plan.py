@@ -92,7 +92,7 @@ from sim.base.errors import ConfigError, OpsimError, first_line
 from sim.base.float_sum import sum_in_order
 from sim.levers.strategy import MULTI_LEVERS, SINGLE_LEVERS
 from sim.output import folders
-from sim.output.completion import NOT_IN_HASH
+from sim.output.completion import NOT_IN_HASH, code_fingerprint
 from sim.output.files import json_ready
 
 __all__ = ["PlanResult", "check_plan_folder", "main", "make_plan", "write_plan"]
@@ -520,6 +520,7 @@ def _tell(study: Any, trial: Any, cand: Candidate, plan: PlanConfig) -> None:
     for key, value in cand.constraints.items():
         t.set_constraint(key, value)
     t.set_user_attr("per_seed", [{k: v for k, v in m.items()} for m in cand.metrics])
+    t.set_user_attr("code", code_fingerprint())  # the code that made it (other_code_note)
     t.set_user_attr("spend", cand.spend)
     t.set_user_attr(
         "lever_spend", {lever_label(v.key): cand.lever_spend(lever_label(v.key)) for v in plan.variables.values()}
@@ -608,6 +609,29 @@ def trials_beyond_note(study: Any, plan: PlanConfig, out: Path) -> str | None:
         f"the study in {out / STORAGE_FILE} already has {done} finished trials, more than plan.trials={plan.trials}: "
         f"none are added, and the plan is chosen from all {done} (give hydra.run.dir=<new folder> for a study of "
         f"{plan.trials})"
+    )
+
+
+def other_code_note(study: Any, out: Path) -> str | None:
+    """The note for a study holding finished trials made by other code than this opsim's (None otherwise).
+
+    A rerun continues a study: its finished trials are not simulated again, so after a
+    change of the code (a fix that moves results) the plan would be chosen among trials of
+    two codes without a word. Each trial records the code that made it
+    (:func:`sim.output.completion.code_fingerprint`, as a sweep's jobs do); trials of a
+    version that recorded none count as other code.
+    """
+    from optuna.trial import TrialState
+
+    code = code_fingerprint()
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    other = sum(t.user_attrs.get("code") != code for t in done)
+    if not other:
+        return None
+    return (
+        f"{other} of the {len(done)} finished trials in {out / STORAGE_FILE} were made by other code than this "
+        "opsim's (an earlier version, or one before trials recorded theirs): they are not simulated again, so the "
+        "plan is chosen among results of two codes (give hydra.run.dir=<new folder> to plan afresh)"
     )
 
 
@@ -951,9 +975,9 @@ def make_plan(
     try:
         # before any simulation: a folder holding another plan's study is refused
         study = _open_study(out, run, plan) if plan.mode == "search" else None
-        note = None if study is None else trials_beyond_note(study, plan, out)
-        if note is not None:
-            log.warning("%s", note)
+        for note in () if study is None else (trials_beyond_note(study, plan, out), other_code_note(study, out)):
+            if note is not None:
+                log.warning("%s", note)
         # the organic baseline on every seed, which each candidate is scored against
         with tqdm(total=plan.seeds, desc="organic baseline", unit="sim", disable=not progress) as bar:
             planner = Planner(run, plan, evaluator, on_simulated=bar.update)
