@@ -51,3 +51,64 @@ def test_a_missing_or_empty_folder_holds_nothing_and_neither_does_a_file(tmp_pat
     assert what_folder_holds(_folder(tmp_path / "kept", ".gitkeep", ".DS_Store")) is None
     (tmp_path / "a_file").write_text("x")
     assert what_folder_holds(tmp_path / "a_file") is None
+
+
+def test_only_a_plan_is_let_into_a_folder_of_hydras_record_alone(tmp_path):
+    """A plan's task finds the ``.hydra/`` Hydra made for it; a sweep there would replace a run's folder.
+
+    The exception is for the plan alone, and for ``.hydra/`` alone: with a run's log beside
+    it the folder is a run's (killed before its results), refused to a plan too.
+    """
+    from sim.app.output_folder import check_own_folder
+    from sim.base.errors import ConfigError
+
+    made = _folder(tmp_path / "made", ".hydra/")
+    check_own_folder("hydra.run.dir", made, PLAN)
+    check_own_folder("hydra.run.dir", made, RUN)
+    with pytest.raises(ConfigError) as refused:
+        check_own_folder("hydra.sweep.dir", made, SWEEP)
+    assert str(refused.value) == (
+        f"hydra.sweep.dir='{made}' is not allowed: a new or empty folder, or an earlier opsim sweep's folder "
+        "(to resume it); this one holds an opsim run (.hydra), whose report.html the sweep would replace "
+        "(give hydra.sweep.dir=<new folder>)"
+    )
+    killed_run = _folder(tmp_path / "killed_run", ".hydra/", "opsim.log")
+    with pytest.raises(ConfigError, match=r"this one holds an opsim run \(opsim.log\), whose report.html the plan"):
+        check_own_folder("hydra.run.dir", killed_run, PLAN)
+
+
+@pytest.mark.parametrize(
+    ("names", "shown"),
+    [
+        (["a.txt", "b.txt", "c.txt"], "(a.txt, b.txt, c.txt)"),  # three: each named
+        (["a.txt", "b.txt", "c.txt", "d.txt"], "(a.txt, b.txt, c.txt, ...)"),  # four: the first three, then ...
+    ],
+)
+def test_a_refusal_names_at_most_three_of_a_users_files(names, shown, tmp_path):
+    from sim.app.output_folder import check_own_folder
+    from sim.base.errors import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        check_own_folder("hydra.run.dir", _folder(tmp_path / "mine", *names), RUN)
+    assert f"this one holds files of no opsim run {shown}, which the run could replace" in str(refused.value)
+
+
+@pytest.mark.parametrize("given", ["", " ", "  \t"])
+def test_an_empty_or_blank_folder_path_is_refused(given, tmp_path, monkeypatch):
+    from sim.app.output_folder import check_not_blank
+    from sim.base.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as refused:
+        check_not_blank("hydra.run.dir", given)
+    assert str(refused.value) == (
+        f"hydra.run.dir={given!r} is not allowed: a folder path, not an empty one (which would write into the "
+        f"current folder, {tmp_path}); give hydra.run.dir=<folder>"
+    )
+
+
+@pytest.mark.parametrize("given", [".", "a", " a"])
+def test_a_folder_path_with_a_character_other_than_blanks_is_taken(given):
+    from sim.app.output_folder import check_not_blank
+
+    check_not_blank("hydra.run.dir", given)
