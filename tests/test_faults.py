@@ -489,6 +489,32 @@ def test_the_resume_command_is_quoted_so_that_pasted_into_a_shell_it_names_the_f
     assert shlex.split(pasted) == ["opsim-report", str(folder), "--resume"]
 
 
+@pytest.mark.parametrize(
+    ("done", "said"),
+    [
+        (0, "no job of 4 finished; run the same command again"),
+        (1, "1 of 4 jobs finished in {folder} and is kept; run the same command again"),
+        (2, "2 of 4 jobs finished in {folder} and are kept; run the same command again"),
+    ],
+)
+def test_without_the_sweeps_record_the_resume_hint_is_the_same_command_again(done, said, tmp_path):
+    """``opsim-report --resume`` reads ``multirun.yaml``: a sweep stopped before Hydra wrote it is not told to run it."""
+    from sim.app.cli import CommandPlan, _resume_hint
+
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    for seed in range(done):  # finished jobs, as count_jobs reads them
+        job = folder / f"seed={seed}-abc"
+        job.mkdir()
+        sweep.record_job(job, [f"seed={seed}"])
+        (job / "summary.json").write_text("{}")
+        completion.write_marker(job, ["summary.json"], "hash")
+    plan = CommandPlan(folder=folder, multirun=True, jobs=4)
+    assert _resume_hint(plan) == said.format(folder=folder)
+    (folder / "multirun.yaml").write_text("hydra: {}\n")  # the other side: the record written
+    assert _resume_hint(plan).endswith(f"resume with: opsim-report {folder} --resume (or the same command again)")
+
+
 @pytest.mark.slow  # a subprocess and a real signal
 def test_ctrl_c_on_a_sweep_says_what_finished_and_resume_completes_it(reference, tmp_path):
     folder = tmp_path / "sweep"
