@@ -126,6 +126,28 @@ def test_marginal_roi_of_a_channel_on_period_budgets_moves_every_period_budget(p
     assert reruns["paid_ads_social"].strategy.paid_ads["social"].daily_budget == pytest.approx(1515.0)
 
 
+@pytest.mark.parametrize(
+    ("budgets", "rerun"),
+    [
+        ([0.0, 3000.0, 1500.0], [0.0, 3030.0, 1515.0]),  # the largest budget decides, not the first: +1 %
+        ([0.0, 0.0, 0.0], None),  # spends nothing: no marginal rerun
+        ([1.0, 1e12, 0.0], [0.99, 0.99e12, 0.0]),  # the largest at the ceiling: -1 %, whatever the first
+    ],
+)
+def test_marginal_roi_reads_a_channels_largest_period_budget(budgets, rerun):
+    """The rerun's step and whether there is one follow the largest period budget (``budget_level``)."""
+    from sim.app.config import compose, load_config
+    from sim.app.simulate import _plan
+
+    listed = ",".join(repr(b) for b in budgets)
+    cfg = load_config(compose([*PERIODS[:4], f"strategy.paid_ads.search.period_budgets=[{listed}]", *PERIODS[5:]]))
+    reruns = {detail[0]: c for kind, detail, c in _plan(cfg) if kind == "marginal"}
+    if rerun is None:
+        assert "paid_ads_search" not in reruns and "paid_ads_social" in reruns
+    else:
+        assert reruns["paid_ads_search"].strategy.paid_ads["search"].period_budgets == pytest.approx(rerun)
+
+
 def test_result_folder_has_money_figures_and_tables(paid_run, tmp_path):
     out = paid_run.save(tmp_path / "run", figures=True)
     for name in ("payback.png", "spend_response.png", "spend_response.parquet"):
