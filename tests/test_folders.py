@@ -53,11 +53,11 @@ def test_a_missing_or_empty_folder_holds_nothing_and_neither_does_a_file(tmp_pat
     assert what_folder_holds(tmp_path / "a_file") is None
 
 
-def test_only_a_plan_is_let_into_a_folder_of_hydras_record_alone(tmp_path):
-    """A plan's task finds the ``.hydra/`` Hydra made for it; a sweep there would replace a run's folder.
+def test_a_run_or_plan_is_let_into_a_folder_of_hydras_record_alone_a_sweep_not(tmp_path):
+    """A run's or plan's task finds the ``.hydra/`` Hydra made for it; a sweep's folder has none at its top.
 
-    The exception is for the plan alone, and for ``.hydra/`` alone: with a run's log beside
-    it the folder is a run's (killed before its results), refused to a plan too.
+    The exception is for ``.hydra/`` alone: with a run's log beside it the folder is a run's
+    (killed before its results), refused to a plan too.
     """
     from sim.app.output_folder import check_own_folder
     from sim.base.errors import ConfigError
@@ -69,7 +69,7 @@ def test_only_a_plan_is_let_into_a_folder_of_hydras_record_alone(tmp_path):
         check_own_folder("hydra.sweep.dir", made, SWEEP)
     assert str(refused.value) == (
         f"hydra.sweep.dir='{made}' is not allowed: a new or empty folder, or an earlier opsim sweep's folder "
-        "(to resume it); this one holds an opsim run (.hydra), whose report.html the sweep would replace "
+        "(to resume it); this one holds files of no opsim sweep (.hydra), which the sweep could replace "
         "(give hydra.sweep.dir=<new folder>)"
     )
     killed_run = _folder(tmp_path / "killed_run", ".hydra/", "opsim.log")

@@ -82,8 +82,8 @@ def check_own_folder(key: str, folder: Path, own: str) -> None:
 
     """
     held = folders.what_folder_holds(folder)
-    if held is None or held.kind == own or held.names == (folders.HYDRA_RECORD,):
-        return  # Hydra's record alone: made for this command (before its log, or without one)
+    if held is None or held.kind == own or (held.names == (folders.HYDRA_RECORD,) and own != folders.SWEEP):
+        return  # Hydra's record alone: made for this run or plan (before its log, or without one); no sweep's
     if held.kind == folders.OTHER:
         names = [n if n.isprintable() else ascii(n) for n in held.names[:NAMES_SHOWN]]  # one line, whatever the names
         shown = ", ".join(names) + (", ..." if len(held.names) > NAMES_SHOWN else "")
