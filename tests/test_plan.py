@@ -1888,7 +1888,7 @@ def test_auto_reads_ray_address_as_the_user_set_it(tmp_path, capsys, monkeypatch
     [
         (
             1.0,
-            "plan.variables.push.high=1.0 is not allowed: less than 1, as strategy.paid_ads.search.adstock.decay must",
+            "plan.variables.push.high=1 is not allowed: less than 1, as strategy.paid_ads.search.adstock.decay must",
         ),
         (0.99, None),  # the other side: below the knob's exclusive maximum (lt=1)
     ],
