@@ -1747,6 +1747,20 @@ def test_response_mode_with_almost_nothing_left_for_the_planned_levers_ends_with
     assert result.best.values["social"] == pytest.approx(0.0, abs=1.0)  # nothing to give: its low
 
 
+def _search_planned_only_on(knob: str, low: float, high: float, budget: float) -> list[str]:
+    """Overrides of a plan whose only search variable is ``knob`` (social planned from 0), with ``budget``."""
+    return [
+        "+add@plan.variables.ss=variable",
+        f"plan.variables.ss.key=strategy.paid_ads.search.{knob}",
+        f"plan.variables.ss.low={low}",
+        f"plan.variables.ss.high={high}",
+        "~plan.variables.search",
+        "~plan.variables.referral",
+        "~plan.variables.push",
+        f"plan.budget={budget}",
+    ]
+
+
 @pytest.mark.parametrize(
     ("knob", "budget", "refused"),
     [
@@ -1766,16 +1780,7 @@ def test_a_variable_on_any_knob_of_an_ad_channel_plans_it(tmp_path, capsys, knob
     from sim.app.plan_config import ad_spend_every_plan_has, unplanned_ad_spend
 
     low, high = (0, 29) if knob == "schedule.start_day" else (1, 20)
-    argv = [
-        "+add@plan.variables.ss=variable",
-        f"plan.variables.ss.key=strategy.paid_ads.search.{knob}",
-        f"plan.variables.ss.low={low}",
-        f"plan.variables.ss.high={high}",
-        "~plan.variables.search",
-        "~plan.variables.referral",
-        "~plan.variables.push",
-        f"plan.budget={budget}",
-    ]
+    argv = _search_planned_only_on(knob, low, high, budget)
     if refused is not None:
         out = tmp_path / "never"
         line = _refused_plan([*TINY, *argv, f"hydra.run.dir={out}"], capsys)
@@ -1921,16 +1926,7 @@ def test_a_variable_on_a_knob_that_leaves_the_spend_as_it_is_counts_the_channels
     knob, low, high, budget, refused
 ):
     """Search planned only on ``knob`` spends its 555 a day x 30 = 16,650 in every trial, as with cpm."""
-    argv = [
-        "+add@plan.variables.ss=variable",
-        f"plan.variables.ss.key=strategy.paid_ads.search.{knob}",
-        f"plan.variables.ss.low={low}",
-        f"plan.variables.ss.high={high}",
-        "~plan.variables.search",
-        "~plan.variables.referral",
-        "~plan.variables.push",
-        f"plan.budget={budget}",
-    ]
+    argv = _search_planned_only_on(knob, low, high, budget)
     if refused:
         with pytest.raises(ConfigError, match=r"at least 16,650, .*strategy\.paid_ads\.search: 16,650, planned"):
             _load(*argv)
