@@ -14,19 +14,13 @@ Results go to .mutation/results.json and a table on stdout.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
+from hand_mutants import run_mutants
+
 ECON = "sim/analysis/economics.py"
 RET = "sim/analysis/retention.py"
 SFIT = "sim/analysis/survival_fit.py"
-PYTEST = [PY, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-x"]
 PRIMARY = ["tests/test_mutants_economics.py", "tests/test_known_answers.py", "tests/test_economics.py"]
 SECONDARY = [["tests/test_analytics.py"], ["tests/test_threads.py", "-k", "whole_run_summary and threads"]]
 TIMEOUT_S = 300
@@ -208,68 +202,10 @@ MUTANTS: list[tuple] = [
 ]
 
 
-def _run(args: list[str]) -> str:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    try:
-        proc = subprocess.run(PYTEST + args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        return "timeout"
-    if proc.returncode == 0:
-        return "pass"
-    failed = [
-        line.split(" - ")[0].removeprefix("FAILED ") for line in proc.stdout.splitlines() if line.startswith("FAILED")
-    ]
-    return failed[0] if failed else f"rc {proc.returncode}"
-
-
-def _apply(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    if text.count(old) != 1:
-        raise SystemExit(f"{path}: {old!r} occurs {text.count(old)} times")
-    path.write_text(text.replace(old, new))
-
-
 def main(ids: list[str]) -> None:
-    """Apply, test and restore each mutant (all, or those named in ``ids``); write the results.
-
-    Args:
-        ids: Mutant ids to run; empty for all (the results file is then started afresh).
-
-    """
-    results = {}
-    out_file = ROOT / ".mutation" / "results.json"
-    if ids and out_file.exists():
-        results = json.loads(out_file.read_text())
-    for mid, file, old, new in MUTANTS:
-        if ids and mid not in ids:
-            continue
-        path = ROOT / file
-        start = time.time()
-        try:
-            _apply(path, old, new)
-            status, by = "survived", None
-            verdict = _run(PRIMARY)
-            if verdict != "pass":
-                status, by = "killed", verdict
-            else:
-                for args in SECONDARY:
-                    if (verdict := _run(args)) != "pass":
-                        status, by = "killed", verdict
-                        break
-        finally:
-            subprocess.run(["git", "checkout", "--", file], cwd=ROOT, check=True)
-        results[mid] = {
-            "status": status,
-            "by": by,
-            "file": file,
-            "old": old,
-            "new": new,
-            "s": round(time.time() - start),
-        }
-        print(f"{mid:22s} {status:9s} {results[mid]['s']:4d}s {by or ''}", flush=True)
-        out_file.write_text(json.dumps(results, indent=1))
-    survived = [k for k, v in results.items() if v["status"] == "survived"]
-    print(f"{len(results)} mutants, {len(results) - len(survived)} killed, survivors: {survived}")
+    """Run the mutants (all, or those named in ``ids``) with the shared runner (:mod:`hand_mutants`)."""
+    mutants = [(mid, "ltv", file, old, new) for mid, file, old, new in MUTANTS]
+    run_mutants(mutants, {"ltv": [PRIMARY, *SECONDARY]}, "results.json", ids, timeout_s=TIMEOUT_S)
 
 
 if __name__ == "__main__":

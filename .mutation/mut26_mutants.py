@@ -13,15 +13,10 @@ Results go to .mutation/mut26_results.json and a table on stdout.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
+from hand_mutants import run_mutants
+
 OUTPUT_FOLDER = "sim/app/output_folder.py"
 FOLDERS = "sim/output/folders.py"
 CLI = "sim/app/cli.py"
@@ -39,7 +34,6 @@ ONBOARDING = "sim/levers/onboarding.py"
 CALIBRATION = "sim/analysis/calibration.py"
 CALIBRATE = "sim/app/calibrate.py"
 SURVIVAL_FIT = "sim/analysis/survival_fit.py"
-PYTEST = [PY, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-x"]
 TESTS = {
     "folders": [
         ["tests/test_folders.py"],
@@ -315,67 +309,9 @@ MUTANTS: list[tuple[str, str, str, str, str]] = [
 ]
 
 
-def _run(args: list[str]) -> str:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    try:
-        proc = subprocess.run(PYTEST + args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        return "timeout"
-    if proc.returncode == 0:
-        return "pass"
-    failed = [
-        line.split(" - ")[0].removeprefix("FAILED ") for line in proc.stdout.splitlines() if line.startswith("FAILED")
-    ]
-    return failed[0] if failed else f"rc {proc.returncode}"
-
-
-def _apply(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    if text.count(old) != 1:
-        raise SystemExit(f"{path}: {old!r} occurs {text.count(old)} times")
-    path.write_text(text.replace(old, new))
-
-
 def main(ids: list[str]) -> None:
-    """Apply, test and restore each mutant (all, or those named in ``ids``); write the results.
-
-    Args:
-        ids: Mutant ids to run; empty for all (the results file is then started afresh).
-
-    """
-    results = {}
-    out_file = ROOT / ".mutation" / "mut26_results.json"
-    if ids and out_file.exists():
-        results = json.loads(out_file.read_text())
-    for mid, group, file, old, new in MUTANTS:
-        if ids and mid not in ids:
-            continue
-        path = ROOT / file
-        start = time.time()
-        try:
-            _apply(path, old, new)
-            status, by = "survived", None
-            for args in TESTS[group]:
-                if (verdict := _run(args)) != "pass":
-                    status, by = "killed", verdict
-                    break
-        finally:
-            subprocess.run(["git", "checkout", "--", file], cwd=ROOT, check=True)
-        diff = subprocess.run(["git", "diff", "--stat", "--", "sim"], cwd=ROOT, capture_output=True, text=True).stdout
-        if diff:
-            raise SystemExit(f"git diff not empty after {mid}: {diff}")
-        results[mid] = {
-            "status": status,
-            "by": by,
-            "file": file,
-            "old": old,
-            "new": new,
-            "s": round(time.time() - start),
-        }
-        print(f"{mid:22s} {status:9s} {results[mid]['s']:4d}s {by or ''}", flush=True)
-        out_file.write_text(json.dumps(results, indent=1))
-    survived = [k for k, v in results.items() if v["status"] == "survived"]
-    print(f"{len(results)} mutants, {len(results) - len(survived)} killed, survivors: {survived}")
+    """Run the mutants (all, or those named in ``ids``) with the shared runner (:mod:`hand_mutants`)."""
+    run_mutants(MUTANTS, TESTS, "mut26_results.json", ids, timeout_s=TIMEOUT_S)
 
 
 if __name__ == "__main__":
