@@ -1019,6 +1019,11 @@ def test_a_low_bound_outside_its_knobs_range_is_refused_before_anything_is_writt
         _run, plan = _load(*overrides)
         assert plan.variables["push"].low == low
         return
+    _refused_by_the_api_and_the_command(overrides, refused, tmp_path, capsys)
+
+
+def _refused_by_the_api_and_the_command(overrides: list[str], refused: str, tmp_path: Path, capsys) -> None:
+    """``overrides`` refused with ``refused`` by load_plan_config and by opsim-plan, which writes nothing."""
     with pytest.raises(ConfigError, match=re.escape(refused)):
         _load(*overrides)
     out = tmp_path / "never"
@@ -1050,11 +1055,7 @@ def test_one_daily_budget_is_refused_for_a_channel_on_period_budgets(tmp_path, c
         # the plan moves what search spends: 100 a day at its low over TINY's 30-day spend window
         assert ad_spend_every_plan_has(run, plan)["strategy.paid_ads.search"] == 30 * 100
         return
-    with pytest.raises(ConfigError, match=re.escape(refused)):
-        _load(*overrides)
-    out = tmp_path / "never"
-    line = _refused_plan([*TINY, *overrides, f"hydra.run.dir={out}"], capsys)
-    assert line.startswith(f"opsim-plan: error: {refused}") and not out.exists()
+    _refused_by_the_api_and_the_command(overrides, refused, tmp_path, capsys)
 
 
 #: quarter_growth planning search alone: social stays at its 555 a day, 16,650 over TINY's 30-day spend window.
