@@ -244,7 +244,7 @@ SWEEP_CASES = [
     ("values", "taken"),
     [
         ("0,1", [False, True]),
-        ("true,yes", [True, True]),
+        ("yes,off", [True, False]),
         ("off,TRUE", [False, True]),
         ("true,2", None),
         ("true,maybe", None),

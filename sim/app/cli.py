@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.types import Glob
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
@@ -244,7 +245,7 @@ def _check_each_job_once(overrides: list[str], variants: list[list[str]], config
 
     """
     for one in parse_overrides(overrides):
-        if one.is_sweep_override():
+        if one.is_sweep_override() and not isinstance(one.value(), Glob):  # a glob needs Hydra's loader; no repeats
             values = list(one.sweep_string_iterator())
             twice = next((v for i, v in enumerate(values) if v in values[:i]), None)
             if twice is not None:
