@@ -33,6 +33,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -51,6 +52,7 @@ __all__ = [
     "SurvivalTable",
     "read_new_users_csv",
     "read_retention_csv",
+    "table_layout",
 ]
 
 COHORT_COLUMNS = ("cohort", "day", "cohort_size", "active")
@@ -459,6 +461,23 @@ def read_new_users_csv(path: str | Path) -> np.ndarray:
     return users[order].astype(float)
 
 
+def table_layout(columns: Iterable[str]) -> str | None:
+    """``survival``, ``long`` or ``wide``: the layout a retention CSV's header says (None: none of them).
+
+    The rule ``--format auto`` reads a file by (:func:`read_retention_csv`), and the calibrator
+    tells the layout of a table it read by (:func:`sim.app.calibrate.table_kind`).
+    """
+    names = [str(c).strip() for c in columns]
+    present = set(names)
+    if "period" in present or "survival" in present:
+        return "survival"
+    if {"cohort", "day"} <= present or "active" in present:
+        return "long"
+    if any(_wide_day(c) is not None for c in names):
+        return "wide"
+    return None
+
+
 def read_retention_csv(
     path: str | Path, *, fmt: str = "auto", values: str = "auto", measure: str = "classic"
 ) -> CohortTable | SurvivalTable:
@@ -492,15 +511,9 @@ def read_retention_csv(
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty:
         raise DataError(path, "the file has a header but no rows")
-    columns = set(frame.columns)
     if fmt == "auto":
-        if "period" in columns or "survival" in columns:
-            fmt = "survival"
-        elif {"cohort", "day"} <= columns or "active" in columns:
-            fmt = "long"
-        elif any(_wide_day(c) is not None for c in frame.columns):
-            fmt = "wide"
-        else:
+        fmt = table_layout(frame.columns)
+        if fmt is None:
             raise DataError(
                 path,
                 f"unknown format: columns {list(frame.columns)}; expected {list(COHORT_COLUMNS)} (long), "

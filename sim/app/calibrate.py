@@ -50,6 +50,7 @@ from sim.analysis.retention_data import (
     SurvivalTable,
     read_new_users_csv,
     read_retention_csv,
+    table_layout,
 )
 from sim.analysis.survival_fit import SurvivalFit, fit_survival, survival_curve
 from sim.app.config import compose, load_config, preset_run_command
@@ -683,16 +684,15 @@ def given_options(parser: argparse.ArgumentParser, args: argparse.Namespace, arg
 def table_kind(data: CohortTable | SurvivalTable, fmt: str) -> str:
     """``survival``, ``long`` or ``wide``: the layout ``data`` was read from (``fmt``: ``--format``).
 
-    A detected cohort table is long when its header has ``cohort`` and ``day`` or ``active``, as
-    :func:`~sim.analysis.retention_data.read_retention_csv` decides; otherwise it is a wide export.
+    A detected cohort table's layout is its header's, by the rule that read it
+    (:func:`~sim.analysis.retention_data.table_layout`).
     """
     if isinstance(data, SurvivalTable):
         return "survival"
     if fmt != "auto":
         return fmt
     header = pd.read_csv(data.path, dtype=str, nrows=0, skipinitialspace=True)
-    columns = {str(c).strip() for c in header.columns}
-    return "long" if {"cohort", "day"} <= columns or "active" in columns else "wide"
+    return table_layout(header.columns) or "wide"
 
 
 def _refuse_options_that_do_not_apply(args: argparse.Namespace, given: set[str], kind: str) -> None:
