@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 import tracemalloc
 from dataclasses import replace
 
 import numpy as np
+from machine_info import describe, one_line
 
 from sim import UserLifecycleModel, load_config
 from sim.app.threads import available_cores
@@ -134,10 +134,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.only == "threads":
         m, days = (20_000, 30) if args.quick else (1_000_000, 365)
+        print(f"opsim core benchmark — {one_line()}", flush=True)
         rows = threads_rows(args, m, days)
         if args.json:
             with open(args.json, "w") as fh:
-                json.dump({"threads": rows}, fh, indent=2)
+                json.dump({"machine": describe(), "threads": rows}, fh, indent=2)
         return
     if args.quick:
         plan = [(20_000, 30, False), (2_000, 5, True)]
@@ -160,10 +161,7 @@ def main() -> None:
         )
     vec = {r["market_size"]: r for r in rows if r["stepping"] == "vectorized"}
     ref = {r["market_size"]: r for r in rows if r["stepping"] == "reference"}
-    print(
-        f"\nopsim core benchmark — preset {args.preset}, Python {platform.python_version()}, numpy {np.__version__}, "
-        f"{platform.machine()}\n"
-    )
+    print(f"\nopsim core benchmark — preset {args.preset}, {one_line()}\n")
     print(
         "| stepping | M (slots) | days | wall time of the steps | agent-days/s | state bytes/slot | peak bytes/slot |"
     )
@@ -186,7 +184,7 @@ def main() -> None:
     threads = threads_rows(args, m, days)
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"core": rows, "threads": threads}, fh, indent=2)
+            json.dump({"machine": describe(), "core": rows, "threads": threads}, fh, indent=2)
 
 
 def threads_rows(args: argparse.Namespace, m: int, days: int) -> list[dict]:

@@ -22,7 +22,8 @@ interpreter):
 4. ``bench_memory.py --default-only`` — peak memory per user of the default
    configuration, events included, and with ``record_events=false`` (state only).
 
-Each writes its JSON to ``--out`` (default ``benchmarks/results/``). About 4 minutes on
+Each writes its JSON to ``--out`` (default ``benchmarks/results/``), beside
+``machine_info.json``: the processor, its caches, Python and numpy (``machine_info.py``). About 4 minutes on
 a 2-core machine with ``--rounds 1`` (measured 2026-11-29: 249 s); the sweep benchmark, most of it, takes
 about twice as long with the default ``--rounds 2``. The core's table at 100,000 to
 10,000,000 users, the planner's and the calibrator's figures are separate
@@ -36,12 +37,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
-import platform
+import json
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from machine_info import describe, one_line
 
 HERE = Path(__file__).resolve().parent
 
@@ -89,11 +91,9 @@ def main() -> int:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(
-        f"opsim benchmarks, {datetime.date.today()}: Python {platform.python_version()}, {platform.machine()}, "
-        f"{len(os.sched_getaffinity(0))} cores available",
-        flush=True,
-    )
+    machine = describe()
+    (out / "machine_info.json").write_text(json.dumps(machine, indent=2) + "\n")
+    print(f"opsim benchmarks, {datetime.datetime.now():%Y-%m-%d %H:%M}: {one_line(machine)}", flush=True)
     failed = []
     for title, command in steps(args.rounds, out):
         print(f"\n## {title}  (python benchmarks/{' '.join(command)})\n", flush=True)
