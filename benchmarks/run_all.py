@@ -7,7 +7,8 @@ interpreter):
    run (target <= 20 %), and ``compose``/``load_config`` after the first call (<= 50 ms);
 2. ``bench_core.py --only threads`` — user-days/s per core at 1,000,000 users over 365
    days, organic and every lever on (>= 6e7 and 4e7), and the speed-up of one run on
-   every core (>= 1.7x on 2 cores);
+   every core (>= 1.7x on 2 cores); ``bench_flush.py`` — a 900-day run with and without
+   the flush of decaying state to zero (subnormal numbers);
    ``bench_parallel.py`` — threads against worker processes and independent halves, and
    from what size a second core pays; ``bench_machine.py`` — what two threads gain on
    this machine for numpy kernels alone
@@ -58,6 +59,10 @@ def steps(rounds: int, out: Path) -> list[tuple[str, list[str]]]:
         (
             "3-4. per core and every core in one run",
             ["bench_core.py", "--only", "threads", "--rounds", str(rounds), "--json", str(out / "threads.json")],
+        ),
+        (
+            "4 (long runs). stepping once decaying state would turn subnormal: the flush to zero",
+            ["bench_flush.py", "--rounds", str(rounds), "--json", str(out / "flush.json")],
         ),
         (
             "3 (why). threads against processes, and from what size a second core pays",

@@ -21,6 +21,7 @@ import numpy as np
 
 from sim.core.daily_log import MAU_DAYS, MC_GROUPS, WAU_DAYS
 from sim.core.flags import FLAG_EVER_ACTIVATED, FLAG_EVER_AWARE
+from sim.core.flush_to_zero import FLOAT32_TINY, may_fall_below
 from sim.core.hooks import ModelView, Modifiers
 from sim.core.lifecycle import Stage, relabel_one
 from sim.core.population import PopulationConfig
@@ -37,6 +38,7 @@ class AgentModel(ModelView, Protocol):
 
 
 _ONE = np.float32(1.0)
+_TINY = np.float32(FLOAT32_TINY)
 
 
 @dataclass
@@ -149,7 +151,7 @@ class UserAgent(mesa.Agent):
         visited = self._acquire(today, converted) or visited
         if visited:
             self._record_visit(today)
-        habit = self._habit(visited)
+        habit = self._habit(today, visited)
         acquired, tenure = self._survive(today)
         self._relabel_and_count(today, stage, acquired, tenure, habit)
 
@@ -231,14 +233,16 @@ class UserAgent(mesa.Agent):
         today.visited.append(i)
         today.totals["active_by_cohort"][P.acquired_day[i]] += 1
 
-    def _habit(self, visited: bool) -> np.float32:
-        """4. Habit (the same float32 arithmetic as the vectorized update)."""
+    def _habit(self, today: ReferenceDay, visited: bool) -> np.float32:
+        """4. Habit (the same float32 arithmetic and flush to zero as the vectorized update)."""
         P, i = self.model.population, self.slot
         cfg = self.model.population_config.habit
         habit = P.habit[i]
         g, d = np.float32(cfg.gain), np.float32(cfg.decay)
         bump = (g * (_ONE - habit) + d * habit) * np.float32(visited)
         habit = habit * (_ONE - d) + bump
+        if habit < _TINY and may_fall_below(cfg.gain, cfg.decay, today.day, FLOAT32_TINY):
+            habit = np.float32(0.0)
         P.habit[i] = habit
         return habit
 

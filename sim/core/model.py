@@ -923,7 +923,7 @@ class LifecycleModel(mesa.Model):
     def _habit(self, cd: ChunkDay) -> None:
         """4. Habit update after the day's visits; levers observe the visits."""
         habit = self.population_config.habit
-        update_habit(cd.ch.habit, cd.visited, habit.gain, habit.decay)
+        update_habit(cd.ch.habit, cd.visited, habit.gain, habit.decay, self.day)
         cd.events.visit_idx = cd.vis_idx
         for lever in self.levers:
             lever.on_visits(cd.ch, cd.events)

@@ -20,7 +20,10 @@ the user's order value.
 Habit (``habit.gain`` g, ``habit.decay`` d) after the day's visits:
 
     h ← h + g · (1 − h)   if the user visited,
-    h ← h · (1 − d)       otherwise.
+    h ← h · (1 − d)       otherwise,
+
+and h ← 0 where it falls below 2^−126 (float32's smallest normal number; see
+:mod:`sim.core.flush_to_zero`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.base.schema import MAX_MULTIPLIER, bounded
+from sim.core.flush_to_zero import FLOAT32_TINY, flush_below, may_fall_below
 
 __all__ = ["HabitConfig", "VisitConfig", "purchases", "update_habit", "visit_probability"]
 
@@ -93,10 +97,16 @@ def purchases(
     return idx[u_activity[idx] < np.minimum(event_prob, np.float32(1.0)) * rho]
 
 
-def update_habit(habit: np.ndarray, visited: np.ndarray, gain: float, decay: float) -> None:
-    """Habit update in place: h·(1 − d) + 1[visit]·(g·(1 − h) + d·h)."""
+def update_habit(habit: np.ndarray, visited: np.ndarray, gain: float, decay: float, day: int) -> None:
+    """Habit update in place: h·(1 − d) + 1[visit]·(g·(1 − h) + d·h), flushed to 0 below 2^−126.
+
+    On day ``day`` (0 = the first) habits below float32's smallest normal number
+    become 0 where one could be that small (:mod:`sim.core.flush_to_zero`).
+    """
     g, d = np.float32(gain), np.float32(decay)
     bump = g * (np.float32(1.0) - habit) + d * habit
     bump *= visited
     habit *= np.float32(1.0) - d
     habit += bump
+    if may_fall_below(gain, decay, day, FLOAT32_TINY):
+        flush_below(habit, FLOAT32_TINY)

@@ -9,7 +9,8 @@ multiplied by 1 + ℓ (ℓ = ``visit_lift``); each of their visits earns a rewar
 While it is off, D decays, D ← D · (1 − d) (d = ``dependence_decay``), and the
 visit probability is multiplied by max(0, 1 − ρ · D) (ρ = ``post_stop_drop``):
 engagement falls below the no-incentive baseline for a while after the
-programme stops, then recovers.
+programme stops, then recovers. D is set to 0 where it falls below 2^−126
+(:mod:`sim.core.flush_to_zero`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from sim.base.schema import MAX_MONEY, MAX_MULTIPLIER, bounded
+from sim.core.flush_to_zero import FLOAT32_TINY, flush_below, may_fall_below
 from sim.core.hooks import Chunk, Effects, Events, ModelView
 from sim.levers.base import Lever, Schedule, SpendWindow, Target
 
@@ -70,6 +72,8 @@ class Incentives(Lever):
         elif self._used:
             fx.scale("visit", np.maximum(np.float32(1.0) - np.float32(self.cfg.post_stop_drop) * dep, np.float32(0)))
             dep *= np.float32(1.0 - self.cfg.dependence_decay)
+            if may_fall_below(self.cfg.dependence_gain, self.cfg.dependence_decay, ch.day, FLOAT32_TINY):
+                flush_below(dep, FLOAT32_TINY)  # a reward makes D >= g
 
     def on_visits(self, ch: Chunk, ev: Events) -> None:
         """Reward today's visits of targeted users and build dependence."""

@@ -13,6 +13,9 @@ every day, and
     hazard multiplier = 1 + κ_F · F²    always (κ_F = ``fatigue_churn``)
     P(opt out | message) = min(1, ν · F)  (ν = ``opt_out_per_fatigue``; no more messages)
 
+F is set to 0 where it falls below 2^−63, whose square is float32's smallest normal
+number: that moves no outcome (:mod:`sim.core.flush_to_zero`).
+
 Fatigue harms convexly: an occasional message is nearly free, a daily one is
 not (steady state F = (f/7)/δ). So frequency buys visits now and churn later,
 and there is an interior best frequency. Cost: ``cost_per_message`` per message sent (latent-dead users who
@@ -30,6 +33,7 @@ import numpy as np
 
 from sim.base.schema import MAX_MONEY, MAX_MULTIPLIER, bounded
 from sim.core.flags import FLAG_PUSH_OPT_OUT
+from sim.core.flush_to_zero import SQUARE_FLOOR, flush_below, may_fall_below
 from sim.core.hooks import Chunk, Effects, ModelView
 from sim.core.lifecycle import Stage
 from sim.levers.base import Lever, Schedule, SpendWindow, Target
@@ -99,6 +103,10 @@ class Push(Lever):
                 fx.scale_at("visit", idx, 1.0 + self.cfg.visit_lift, ch.n)
         elif self._used:
             fatigue *= np.float32(1.0 - self.cfg.fatigue_decay)
+        else:
+            return
+        if may_fall_below(1.0, self.cfg.fatigue_decay, ch.day, SQUARE_FLOOR):  # a message makes F >= 1
+            flush_below(fatigue, SQUARE_FLOOR)
 
     def hazard_effects(self, ch: Chunk, fx: Effects) -> None:
         """Fatigue raises the churn hazard."""
