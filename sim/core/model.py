@@ -864,12 +864,20 @@ class LifecycleModel(mesa.Model):
         for lever in self.levers:
             lever.visit_effects(ch, fx)
         habit = self.population_config.habit
+        live = np.flatnonzero(ch.alive)  # few of the slots: only theirs are computed
+        live = live[ch.stage[live] >= Stage.NEW]
         v = visit_probability(
-            self.population.visit_propensity[ch.lo : ch.hi], ch.habit, ctx.visit_weekday, habit.strength, fx.visit
+            self.population.visit_propensity[ch.lo : ch.hi][live],
+            ch.habit[live],
+            ctx.visit_weekday,
+            habit.strength,
+            fx.visit if np.isscalar(fx.visit) else fx.visit[live],
         )
-        visited = (ch.stage >= Stage.NEW) & ch.alive & (cd.u_act < v)
-        vis_idx = np.flatnonzero(visited)
-        cd.buyers.append(purchases(vis_idx, cd.u_act, v[vis_idx], ch.segment, rho, w_p))
+        came = cd.u_act[live] < v
+        vis_idx = live[came]
+        visited = np.zeros(ch.n, dtype=bool)
+        visited[vis_idx] = True
+        cd.buyers.append(purchases(vis_idx, cd.u_act, v[came], ch.segment, rho, w_p))
         c_aware, conv = cd.c_aware, cd.conv
         conv_prob = c_aware[np.searchsorted(cd.aware, conv)] if isinstance(c_aware, np.ndarray) else np.float32(c_aware)
         cd.buyers.append(purchases(conv, cd.u_act, conv_prob, ch.segment, rho, w_p))
@@ -923,7 +931,7 @@ class LifecycleModel(mesa.Model):
     def _habit(self, cd: ChunkDay) -> None:
         """4. Habit update after the day's visits; levers observe the visits."""
         habit = self.population_config.habit
-        update_habit(cd.ch.habit, cd.visited, habit.gain, habit.decay, self.day)
+        update_habit(cd.ch.habit, cd.visited, cd.vis_idx, habit.gain, habit.decay, self.day)
         cd.events.visit_idx = cd.vis_idx
         for lever in self.levers:
             lever.on_visits(cd.ch, cd.events)
