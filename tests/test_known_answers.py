@@ -18,6 +18,7 @@ bug: a sampled run's summary truncates its real-market estimates with int().
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -25,7 +26,7 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from sim import UserLifecycleModel, simulate
+from sim import UserLifecycleModel, load_config, simulate
 from sim.analysis.economics import (
     LATE_TENURE_DAYS,
     EconomicsConfig,
@@ -42,6 +43,7 @@ from sim.analysis.summary import summarize
 from sim.analysis.sweep_stats import METRICS, summarize_points
 from sim.core.flags import FLAG_EVER_ACTIVATED
 from sim.core.lifecycle import STAGE_NAMES, LifecycleConfig, Stage, relabel, relabel_one
+from sim.core.rng import CHUNK_SIZE
 
 # ----------------------------------------------------------------------------------------
 # 1. Stage rules at every threshold, both sides, vectorized and scalar
@@ -1015,3 +1017,30 @@ def test_the_least_squares_tail_needs_three_days_after_day_0_or_projects_nothing
         assert out["tail_not_projected"] == (
             "2 days of retention after day 0 rest on 300 or more users: the least-squares tail needs 3"
         )
+
+
+@pytest.mark.parametrize("parallel", ["one thread", "processes"])
+def test_a_user_visits_when_the_uniform_is_below_the_visit_probability_not_equal_to_it(parallel):
+    # v = pi * w_v * (1 + kappa h) * m with kappa = 0, w_v = 1 and no lever is pi itself: a user whose pi is
+    # exactly today's activity uniform u does not visit (u < v is false), one whose pi is the next float32 does.
+    threads = ["threads=1"] if parallel == "one thread" else ["threads=2", "parallel=processes"]
+    overrides = [
+        "population=consumer_app",
+        "population.market_size=140000",  # three draw chunks: the users below are in the last, a worker's
+        "horizon_days=40",
+        "population.habit.strength=0",
+        "population.weekly_visit_pattern=[1,1,1,1,1,1,1]",
+        *threads,
+    ]
+    model = UserLifecycleModel(replace(load_config(overrides), seed=4, progress=False, figures=False))
+    for _ in range(20):
+        model.step()
+    pop, day = model.population, model.day
+    first = 2 * CHUNK_SIZE
+    u = model.streams.uniforms("activity", day, 2, model.sample_size - first)
+    alive = np.flatnonzero(pop.alive[first:] & (pop.stage[first:] >= Stage.NEW))
+    at, above = first + alive[0], first + alive[1]
+    pop.visit_propensity[at] = u[at - first]
+    pop.visit_propensity[above] = np.nextafter(u[above - first], np.float32(1))
+    model.step()
+    assert pop.last_visit_day[above] == day and pop.last_visit_day[at] != day

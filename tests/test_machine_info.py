@@ -33,11 +33,11 @@ def _cache(folder: Path, index: int, level: str, kind: str, size: str) -> None:
 def test_the_processor_is_the_first_model_name_line(machine_info, tmp_path, monkeypatch):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(
-        "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\nmodel\t\t: 1\n"
+        "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC 7B13\n"
         "processor\t: 1\nmodel name\t: AMD EPYC 7B13\n"
     )
     monkeypatch.setattr(machine_info, "CPUINFO", cpuinfo)
-    assert machine_info.processor_name() == "AMD EPYC 7B13"  # not "model" (1), not the vendor
+    assert machine_info.processor_name() == "AMD EPYC 7B13"  # not "model" (1, the line before), not the vendor
 
 
 def test_without_cpuinfo_the_processor_falls_back_to_platform(machine_info, tmp_path, monkeypatch):
