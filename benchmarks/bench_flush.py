@@ -2,8 +2,8 @@
 
 Habit (and push fatigue, incentive dependence) of users who stopped visiting shrinks
 geometrically and, after a few hundred days, falls below float32's smallest normal
-number; x86 processors then slow every operation on it by about two orders of
-magnitude. ``sim/core/flush_to_zero.py`` sets such values to 0 (moving no outcome:
+number; x86 processors then take a micro-code assist for every operation on it.
+``sim/core/flush_to_zero.py`` sets such values to 0 (moving no outcome:
 ``tests/test_flush_to_zero.py``). This steps the ``game`` preset (habit decay 0.15:
 the first subnormal habit about day 530) over a long horizon on one thread, with the
 flush (the code as it is) and without it (switched off for the run), alternating, and

@@ -36,10 +36,19 @@ def processor_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def _index_number(folder: Path) -> int:
+    """``index10`` → 10, so that it sorts after ``index2``."""
+    digits = folder.name.removeprefix("index")
+    return int(digits) if digits.isdigit() else -1
+
+
 def caches() -> dict[str, str]:
-    """Size of each data or unified cache level of the first CPU, e.g. ``{"L2": "2048K", "L3": "266240K"}``."""
+    """Size of each data or unified cache level of the first CPU, e.g. ``{"L2": "2048K", "L3": "266240K"}``.
+
+    Where one level has two such caches, the one with the higher index is named.
+    """
     sizes: dict[str, str] = {}
-    for index in sorted(CACHE_FOLDER.glob("index*")):
+    for index in sorted(CACHE_FOLDER.glob("index*"), key=_index_number):
         try:
             kind = (index / "type").read_text().strip()
             if kind == "Instruction":

@@ -1,12 +1,13 @@
 """Decaying per-user state is set to 0 before it turns subnormal, and that moves no outcome.
 
 Habit, push fatigue and incentive dependence shrink geometrically for users who stop
-visiting; below 2^-126 float32 values are subnormal and every operation on them is
-about two orders of magnitude slower on x86 (``benchmarks/bench_flush.py``). The
+visiting; below 2^-126 float32 values are subnormal and each operation on them takes
+x86 a micro-code assist (``benchmarks/bench_flush.py``). The
 flush must change nothing a run reports but those tiny values themselves: each run
 below is stepped twice, with the flush and with it switched off, long enough for
 values to fall below their floor, and every daily count, revenue and cohort cell must
-agree exactly.
+agree exactly, also with the settings for which the habit flush is switched off
+(:func:`~sim.core.flush_to_zero.habit_flush_is_exact`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ import sim.core.visits
 import sim.levers.incentives
 import sim.levers.push
 from sim import UserLifecycleModel, load_config
-from sim.core.flush_to_zero import BOUND_MARGIN, FLOAT32_TINY, SQUARE_FLOOR, flush_below, may_fall_below
+from sim.core.flush_to_zero import (
+    BOUND_MARGIN,
+    FLOAT32_TINY,
+    SQUARE_FLOOR,
+    flush_below,
+    habit_flush_is_exact,
+    may_fall_below,
+)
 
 SUBNORMAL = np.float32(2.0**-130)
 
@@ -109,18 +117,19 @@ def test_habit_flush_moves_no_outcome(monkeypatch):
 
 
 def test_fatigue_and_dependence_flush_moves_no_outcome(monkeypatch):
-    # Both programmes stop after day 20; 99 days later (horizon 120) push fatigue (decay 0.5, F in [1, 2] after the
-    # last messages) is F * 0.5^99 ~ 2^-99 < 2^-63, and dependence (decay 0.6, D in [0.05, 1]) D * 0.4^99 in
-    # [2^-135, 2^-131]: subnormal, not yet 0 (below 2^-149 both would be exactly 0, flushed or not)
+    # Both programmes stop after day 20, most users' last message (one a week) or reward in days 14-20. At the
+    # horizon, day 118, 97-104 days later, fatigue (decay 0.354: 0.646^97..104 = 2^-61..2^-66 times F in [1, 2])
+    # straddles its floor 2^-63 and dependence (decay 0.585: 0.415^97..104 = 2^-123..2^-132 times D in [0.05, 1])
+    # straddles 2^-126 (seed 0: 199 of 508 and 586 of 916 below): values on both sides pin each floor.
     overrides = [
         "population=consumer_app",
         "population.market_size=20000",
-        "horizon_days=120",
+        "horizon_days=118",
         "strategy=balanced_mix",
-        "strategy.push.messages_per_week=7",
-        "strategy.push.fatigue_decay=0.5",
+        "strategy.push.messages_per_week=1",
+        "strategy.push.fatigue_decay=0.354",
         "strategy.push.schedule.end_day=20",
-        "strategy.incentives.dependence_decay=0.6",
+        "strategy.incentives.dependence_decay=0.585",
         "strategy.incentives.schedule.start_day=0",
         "strategy.incentives.schedule.end_day=20",
     ]
@@ -130,11 +139,61 @@ def test_fatigue_and_dependence_flush_moves_no_outcome(monkeypatch):
     levers = [{type(lever).__name__: lever for lever in model.levers} for model in (flushed[0], plain[0])]
     f_flushed, f_plain = (lev["Push"].fatigue for lev in levers)
     low = (f_plain > 0) & (f_plain < np.float32(SQUARE_FLOOR))
-    assert low.sum() > 100 and not ((f_flushed > 0) & (f_flushed < np.float32(SQUARE_FLOOR))).any()
-    assert np.array_equal(f_flushed != f_plain, low)
+    kept = (f_plain >= np.float32(SQUARE_FLOOR)) & (f_plain < np.float32(2.0**-40))
+    assert low.sum() > 100 and kept.sum() > 100
+    assert np.array_equal(f_flushed != f_plain, low) and (f_flushed[low] == 0).all()
     d_flushed, d_plain = (lev["Incentives"].dependence for lev in levers)
-    assert _subnormal(d_plain).sum() > 100 and not _subnormal(d_flushed).any()
-    assert np.array_equal(d_flushed != d_plain, _subnormal(d_plain))
+    d_kept = (d_plain >= np.float32(FLOAT32_TINY)) & (d_plain < np.float32(2.0**-100))
+    assert _subnormal(d_plain).sum() > 100 and d_kept.sum() > 100
+    assert np.array_equal(d_flushed != d_plain, _subnormal(d_plain)) and (d_flushed[_subnormal(d_plain)] == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("gain", "activated_habit", "exact"),
+    [
+        (0.2, 0.5, True),
+        (0.0, 0.5, True),
+        (1e-46, 0.5, True),  # 0 as float32
+        (2.0**-102, 0.5, True),
+        (float(np.nextafter(np.float32(2.0**-102), np.float32(0))), 0.5, False),
+        (0.2, 0.0, True),
+        (0.2, 2.0**-126, True),
+        (0.2, float(np.nextafter(np.float32(2.0**-126), np.float32(0))), False),  # a subnormal threshold
+        (0.2, 1e-46, True),  # 0 as float32
+    ],
+)
+def test_habit_flush_is_exact_only_for_gains_and_thresholds_a_subnormal_cannot_move(gain, activated_habit, exact):
+    assert habit_flush_is_exact(gain, activated_habit) is exact
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        ["population.habit.gain=1e-40", "population.lifecycle.activated_habit=1e-40"],
+        [
+            "population.habit.gain=0.5",
+            "population.habit.decay=0.99",
+            "population.lifecycle.activated_habit=1e-40",
+            "population.lifecycle.dormant_after_days=35",
+            "population.lifecycle.churned_after_days=39",
+        ],
+        [
+            "population.habit.gain=1e-35",
+            "population.habit.decay=0.5",
+            "population.lifecycle.activated_habit=1.00001e-35",
+        ],
+    ],
+    ids=["subnormal gain and threshold", "subnormal threshold", "tiny gain, threshold just above it"],
+)
+def test_settings_where_a_flush_would_relabel_users_keep_their_subnormal_habits(settings, monkeypatch):
+    # With these settings flushing would turn ACTIVATED users RETAINED (a subnormal habit at or above a subnormal
+    # threshold, or a returning user's g + s(1 - d) against g); the stages must be those of a run without the flush.
+    overrides = ["population=consumer_app", "population.market_size=5000", "horizon_days=80", *settings]
+    flushed = _run(overrides, flush=True, monkeypatch=monkeypatch)
+    plain = _run(overrides, flush=False, monkeypatch=monkeypatch)
+    _assert_same_outcomes(flushed, plain)
+    assert np.array_equal(flushed[0].population.habit, plain[0].population.habit)
+    assert flushed[1]["activated"].sum() > 0  # the label these settings put at risk is in use
 
 
 def test_reference_stepping_flushes_as_the_vectorized_core_does():

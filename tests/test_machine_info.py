@@ -47,12 +47,13 @@ def test_without_cpuinfo_the_processor_falls_back_to_platform(machine_info, tmp_
     assert machine_info.processor_name() == "aarch64"
 
 
-def test_caches_skip_the_instruction_cache_and_an_unreadable_entry(machine_info, tmp_path, monkeypatch):
+def test_caches_skip_the_instruction_cache_and_an_unreadable_entry_in_index_order(machine_info, tmp_path, monkeypatch):
     _cache(tmp_path, 0, "1", "Data", "48K")
     _cache(tmp_path, 1, "1", "Instruction", "32K")
-    _cache(tmp_path, 2, "2", "Unified", "2048K")
-    _cache(tmp_path, 3, "3", "Unified", "266240K")
-    (tmp_path / "index4").mkdir()  # no level/type/size files
+    (tmp_path / "index2").mkdir()  # no level/type/size files, before the readable ones
+    _cache(tmp_path, 3, "2", "Unified", "2048K")
+    _cache(tmp_path, 10, "3", "Unified", "266240K")  # after index3, though "index10" < "index3" as text
+    _cache(tmp_path, 4, "3", "Unified", "32768K")
     monkeypatch.setattr(machine_info, "CACHE_FOLDER", tmp_path)
     assert machine_info.caches() == {"L1": "48K", "L2": "2048K", "L3": "266240K"}
 

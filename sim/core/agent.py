@@ -21,7 +21,7 @@ import numpy as np
 
 from sim.core.daily_log import MAU_DAYS, MC_GROUPS, WAU_DAYS
 from sim.core.flags import FLAG_EVER_ACTIVATED, FLAG_EVER_AWARE
-from sim.core.flush_to_zero import FLOAT32_TINY, may_fall_below
+from sim.core.flush_to_zero import FLOAT32_TINY, habit_flush_is_exact, may_fall_below
 from sim.core.hooks import ModelView, Modifiers
 from sim.core.lifecycle import Stage, relabel_one
 from sim.core.population import PopulationConfig
@@ -241,7 +241,11 @@ class UserAgent(mesa.Agent):
         g, d = np.float32(cfg.gain), np.float32(cfg.decay)
         bump = (g * (_ONE - habit) + d * habit) * np.float32(visited)
         habit = habit * (_ONE - d) + bump
-        if habit < _TINY and may_fall_below(cfg.gain, cfg.decay, today.day, FLOAT32_TINY):
+        if (
+            habit < _TINY
+            and may_fall_below(cfg.gain, cfg.decay, today.day, FLOAT32_TINY)
+            and habit_flush_is_exact(cfg.gain, self.model.population_config.lifecycle.activated_habit)
+        ):
             habit = np.float32(0.0)
         P.habit[i] = habit
         return habit

@@ -58,6 +58,7 @@ from sim.core.chunk_processes import (
 )
 from sim.core.daily_log import MAU_DAYS, MC_GROUPS, WAU_DAYS, DailyLog
 from sim.core.flags import FLAG_EVER_ACTIVATED
+from sim.core.flush_to_zero import habit_flush_is_exact
 from sim.core.hooks import Chunk, Effects, Events, LeverHooks, Modifiers, at
 from sim.core.lifecycle import STAGE_NAMES, Stage, relabel
 from sim.core.population import Population, PopulationConfig, SegmentTable
@@ -931,7 +932,16 @@ class LifecycleModel(mesa.Model):
     def _habit(self, cd: ChunkDay) -> None:
         """4. Habit update after the day's visits; levers observe the visits."""
         habit = self.population_config.habit
-        update_habit(cd.ch.habit, cd.visited, cd.vis_idx, habit.gain, habit.decay, self.day)
+        life = self.population_config.lifecycle
+        update_habit(
+            cd.ch.habit,
+            cd.visited,
+            cd.vis_idx,
+            habit.gain,
+            habit.decay,
+            self.day,
+            flush=habit_flush_is_exact(habit.gain, life.activated_habit),
+        )
         cd.events.visit_idx = cd.vis_idx
         for lever in self.levers:
             lever.on_visits(cd.ch, cd.events)

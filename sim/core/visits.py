@@ -103,7 +103,14 @@ def purchases(
 
 
 def update_habit(
-    habit: np.ndarray, visited: np.ndarray, visitors: np.ndarray, gain: float, decay: float, day: int
+    habit: np.ndarray,
+    visited: np.ndarray,
+    visitors: np.ndarray,
+    gain: float,
+    decay: float,
+    day: int,
+    *,
+    flush: bool = True,
 ) -> None:
     """Habit update in place: h·(1 − d) + 1[visit]·(g·(1 − h) + d·h), flushed to 0 below 2^−126.
 
@@ -113,7 +120,8 @@ def update_habit(
     visitors, a third at 5 %): the same float32 operations, so the same values (a
     non-visitor's h·(1 − d) + 0 is h·(1 − d)). On day ``day`` (0 = the first) habits
     below float32's smallest normal number become 0 where one could be that small
-    (:mod:`sim.core.flush_to_zero`).
+    (:mod:`sim.core.flush_to_zero`), unless ``flush`` is False (settings with which the
+    flush could move an outcome: :func:`~sim.core.flush_to_zero.habit_flush_is_exact`).
     """
     g, d = np.float32(gain), np.float32(decay)
     one = np.float32(1.0)
@@ -127,5 +135,5 @@ def update_habit(
         bump *= visited
         habit *= one - d
         habit += bump
-    if may_fall_below(gain, decay, day, FLOAT32_TINY):
+    if flush and may_fall_below(gain, decay, day, FLOAT32_TINY):
         flush_below(habit, FLOAT32_TINY)
