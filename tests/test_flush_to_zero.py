@@ -196,6 +196,32 @@ def test_settings_where_a_flush_would_relabel_users_keep_their_subnormal_habits(
     assert flushed[1]["activated"].sum() > 0  # the label these settings put at risk is in use
 
 
+SETTINGS_THAT_KEEP_SUBNORMAL_HABITS = [
+    ["population.habit.gain=1e-40", "population.lifecycle.activated_habit=1e-40"],
+    [
+        "population.habit.gain=0.5",
+        "population.habit.decay=0.99",
+        "population.lifecycle.activated_habit=1e-40",
+        "population.lifecycle.dormant_after_days=35",
+        "population.lifecycle.churned_after_days=39",
+    ],
+]
+
+
+@pytest.mark.parametrize("settings", SETTINGS_THAT_KEEP_SUBNORMAL_HABITS, ids=["subnormal gain", "decay 0.99"])
+def test_reference_stepping_keeps_subnormal_habits_with_the_same_settings(settings):
+    overrides = ["population=consumer_app", "population.market_size=2000", "horizon_days=60", *settings]
+    cfg = replace(load_config(overrides), seed=5, progress=False, figures=False)
+    models = [UserLifecycleModel(cfg, reference=reference) for reference in (True, False)]
+    for model in models:
+        for _ in range(cfg.horizon_days):
+            model.step()
+    ref, vec = models
+    assert _subnormal(vec.population.habit).any()  # kept, not flushed
+    assert np.array_equal(ref.population.habit, vec.population.habit)
+    assert ref.datacollector.get_model_vars_dataframe().equals(vec.datacollector.get_model_vars_dataframe())
+
+
 def test_reference_stepping_flushes_as_the_vectorized_core_does():
     cfg = replace(
         load_config(
