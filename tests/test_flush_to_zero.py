@@ -94,6 +94,14 @@ def _assert_same_outcomes(a, b) -> None:
     assert np.array_equal(model_a.population.alive, model_b.population.alive)
 
 
+def _with_and_without_flush(overrides: list[str], monkeypatch):
+    """The run stepped with the flush and without it, after checking that their outcomes agree."""
+    flushed = _run(overrides, flush=True, monkeypatch=monkeypatch)
+    plain = _run(overrides, flush=False, monkeypatch=monkeypatch)
+    _assert_same_outcomes(flushed, plain)
+    return flushed, plain
+
+
 def _subnormal(values: np.ndarray) -> np.ndarray:
     return (values > 0) & (values < np.float32(FLOAT32_TINY))
 
@@ -106,9 +114,7 @@ def test_habit_flush_moves_no_outcome(monkeypatch):
         "horizon_days=200",
         "population.habit.decay=0.5",
     ]
-    flushed = _run(overrides, flush=True, monkeypatch=monkeypatch)
-    plain = _run(overrides, flush=False, monkeypatch=monkeypatch)
-    _assert_same_outcomes(flushed, plain)
+    flushed, plain = _with_and_without_flush(overrides, monkeypatch)
     h_flushed, h_plain = flushed[0].population.habit, plain[0].population.habit
     assert _subnormal(h_plain).sum() > 100  # the test would see a flush that mattered
     assert not _subnormal(h_flushed).any()
@@ -133,9 +139,7 @@ def test_fatigue_and_dependence_flush_moves_no_outcome(monkeypatch):
         "strategy.incentives.schedule.start_day=0",
         "strategy.incentives.schedule.end_day=20",
     ]
-    flushed = _run(overrides, flush=True, monkeypatch=monkeypatch)
-    plain = _run(overrides, flush=False, monkeypatch=monkeypatch)
-    _assert_same_outcomes(flushed, plain)
+    flushed, plain = _with_and_without_flush(overrides, monkeypatch)
     levers = [{type(lever).__name__: lever for lever in model.levers} for model in (flushed[0], plain[0])]
     f_flushed, f_plain = (lev["Push"].fatigue for lev in levers)
     low = (f_plain > 0) & (f_plain < np.float32(SQUARE_FLOOR))
@@ -166,49 +170,41 @@ def test_habit_flush_is_exact_only_for_gains_and_thresholds_a_subnormal_cannot_m
     assert habit_flush_is_exact(gain, activated_habit) is exact
 
 
-@pytest.mark.parametrize(
-    "settings",
-    [
-        ["population.habit.gain=1e-40", "population.lifecycle.activated_habit=1e-40"],
-        [
-            "population.habit.gain=0.5",
-            "population.habit.decay=0.99",
-            "population.lifecycle.activated_habit=1e-40",
-            "population.lifecycle.dormant_after_days=35",
-            "population.lifecycle.churned_after_days=39",
-        ],
-        [
-            "population.habit.gain=1e-35",
-            "population.habit.decay=0.5",
-            "population.lifecycle.activated_habit=1.00001e-35",
-        ],
-    ],
-    ids=["subnormal gain and threshold", "subnormal threshold", "tiny gain, threshold just above it"],
-)
-def test_settings_where_a_flush_would_relabel_users_keep_their_subnormal_habits(settings, monkeypatch):
-    # With these settings flushing would turn ACTIVATED users RETAINED (a subnormal habit at or above a subnormal
-    # threshold, or a returning user's g + s(1 - d) against g); the stages must be those of a run without the flush.
-    overrides = ["population=consumer_app", "population.market_size=5000", "horizon_days=80", *settings]
-    flushed = _run(overrides, flush=True, monkeypatch=monkeypatch)
-    plain = _run(overrides, flush=False, monkeypatch=monkeypatch)
-    _assert_same_outcomes(flushed, plain)
-    assert np.array_equal(flushed[0].population.habit, plain[0].population.habit)
-    assert flushed[1]["activated"].sum() > 0  # the label these settings put at risk is in use
-
-
-SETTINGS_THAT_KEEP_SUBNORMAL_HABITS = [
-    ["population.habit.gain=1e-40", "population.lifecycle.activated_habit=1e-40"],
-    [
+#: Settings with which flushing would relabel users, so the habit flush is off (habit_flush_is_exact).
+SETTINGS_THAT_KEEP_SUBNORMAL_HABITS = {
+    "subnormal gain and threshold": ["population.habit.gain=1e-40", "population.lifecycle.activated_habit=1e-40"],
+    "subnormal threshold": [
         "population.habit.gain=0.5",
         "population.habit.decay=0.99",
         "population.lifecycle.activated_habit=1e-40",
         "population.lifecycle.dormant_after_days=35",
         "population.lifecycle.churned_after_days=39",
     ],
-]
+    "tiny gain, threshold just above it": [
+        "population.habit.gain=1e-35",
+        "population.habit.decay=0.5",
+        "population.lifecycle.activated_habit=1.00001e-35",
+    ],
+}
 
 
-@pytest.mark.parametrize("settings", SETTINGS_THAT_KEEP_SUBNORMAL_HABITS, ids=["subnormal gain", "decay 0.99"])
+@pytest.mark.parametrize(
+    "settings", SETTINGS_THAT_KEEP_SUBNORMAL_HABITS.values(), ids=SETTINGS_THAT_KEEP_SUBNORMAL_HABITS
+)
+def test_settings_where_a_flush_would_relabel_users_keep_their_subnormal_habits(settings, monkeypatch):
+    # With these settings flushing would turn ACTIVATED users RETAINED (a subnormal habit at or above a subnormal
+    # threshold, or a returning user's g + s(1 - d) against g); the stages must be those of a run without the flush.
+    overrides = ["population=consumer_app", "population.market_size=5000", "horizon_days=80", *settings]
+    flushed, plain = _with_and_without_flush(overrides, monkeypatch)
+    assert np.array_equal(flushed[0].population.habit, plain[0].population.habit)
+    assert flushed[1]["activated"].sum() > 0  # the label these settings put at risk is in use
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [SETTINGS_THAT_KEEP_SUBNORMAL_HABITS[name] for name in ("subnormal gain and threshold", "subnormal threshold")],
+    ids=["subnormal gain", "decay 0.99"],
+)
 def test_reference_stepping_keeps_subnormal_habits_with_the_same_settings(settings):
     overrides = ["population=consumer_app", "population.market_size=2000", "horizon_days=60", *settings]
     cfg = replace(load_config(overrides), seed=5, progress=False, figures=False)
