@@ -24,9 +24,10 @@ interpreter):
    configuration, events included, and with ``record_events=false`` (state only).
 
 Each writes its JSON to ``--out`` (default ``benchmarks/results/``), beside
-``machine_info.json``: the processor, its caches, Python and numpy (``machine_info.py``). About 4 minutes on
-a 2-core machine with ``--rounds 1`` (measured 2026-11-29: 249 s); the sweep benchmark, most of it, takes
-about twice as long with the default ``--rounds 2``. The core's table at 100,000 to
+``machine_info.json``: the processor, its caches, Python and numpy (``machine_info.py``). About 7 minutes
+on a 2-core machine with ``--rounds 1`` (measured 2026-11-30 on an Intel Xeon: 440 s; 249 s on
+2026-11-29, before ``bench_pace.py`` and ``bench_flush.py`` joined); the sweep benchmark
+and the flush benchmark take about twice as long with the default ``--rounds 2``. The core's table at 100,000 to
 10,000,000 users, the planner's and the calibrator's figures are separate
 (``bench_core.py``, ``bench_plan.py``, ``bench_calibrate.py``).
 
