@@ -358,6 +358,8 @@ class LifecycleModel(mesa.Model):
         self.modifiers = Modifiers()
         self.channels: list[str] = list(ORGANIC_CHANNELS)
         self.exponent_steps = exponent_steps(self.segments.churn_c, self.horizon)
+        #: Whether decaying habits are flushed to zero (False for settings where that could relabel a user).
+        self._flush_habit = habit_flush_is_exact(population.habit.gain, population.lifecycle.activated_habit)
         self.log = DailyLog(self.horizon, self.channels, self.market_size, self.sample_size)
         for lever in self.levers:
             if lever.channel is not None:
@@ -932,16 +934,7 @@ class LifecycleModel(mesa.Model):
     def _habit(self, cd: ChunkDay) -> None:
         """4. Habit update after the day's visits; levers observe the visits."""
         habit = self.population_config.habit
-        life = self.population_config.lifecycle
-        update_habit(
-            cd.ch.habit,
-            cd.visited,
-            cd.vis_idx,
-            habit.gain,
-            habit.decay,
-            self.day,
-            flush=habit_flush_is_exact(habit.gain, life.activated_habit),
-        )
+        update_habit(cd.ch.habit, cd.visited, cd.vis_idx, habit.gain, habit.decay, self.day, flush=self._flush_habit)
         cd.events.visit_idx = cd.vis_idx
         for lever in self.levers:
             lever.on_visits(cd.ch, cd.events)
