@@ -98,8 +98,8 @@ MUTANTS: list[tuple[str, str, str, str, str]] = [
         "model_always_flush",
         "flush",
         MODEL,
-        "flush=habit_flush_is_exact(habit.gain, life.activated_habit),",
-        "flush=True,",
+        "self._flush_habit = habit_flush_is_exact(population.habit.gain, population.lifecycle.activated_habit)",
+        "self._flush_habit = True",
     ),
     (
         "agent_always_flush",
