@@ -35,6 +35,7 @@ from sim.analysis.economics import EconomicsConfig
 from sim.app.config_cache import ComposeCache
 from sim.base.errors import ConfigError
 from sim.base.schema import bounded, check_ranges
+from sim.core.kernels import KERNEL_MODES, compiled_available
 from sim.core.model import AGENT_MODES, PARALLEL_MODES
 from sim.core.population import PopulationConfig, check_population
 from sim.levers.strategy import StrategyConfig, check_strategy
@@ -82,6 +83,7 @@ class Config:
     record_events: bool = True
     threads: int = bounded(0, ge=0, le=MAX_THREADS)
     parallel: str = bounded("auto", choices=PARALLEL_MODES)
+    kernels: str = bounded("auto", choices=KERNEL_MODES)
     population: PopulationConfig = field(default_factory=PopulationConfig)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     economics: EconomicsConfig = field(default_factory=EconomicsConfig)
@@ -102,6 +104,10 @@ def validate(cfg: Config) -> Config:
     """
     check_ranges(cfg)
     _check_names(cfg)
+    if cfg.kernels == "compiled" and not compiled_available():
+        raise ConfigError(
+            "kernels", cfg.kernels, "auto or numpy: numba is not installed (pip install 'opsim[compiled]' for compiled)"
+        )
     check_population(cfg.population)
     check_strategy(cfg.strategy, list(cfg.population.segments))
     for i, x in enumerate(cfg.economics.spend_response_multipliers):

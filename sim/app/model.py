@@ -118,4 +118,5 @@ class UserLifecycleModel(LifecycleModel):
             visit_observer=visit_observer,
             threads=resolve_threads(cfg.threads, users=cfg.population.simulated_users, parallel=cfg.parallel),
             parallel=cfg.parallel,
+            kernels=cfg.kernels,
         )

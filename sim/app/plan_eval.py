@@ -128,6 +128,7 @@ def run_task(task: tuple[Config, int, int]) -> Outcome:
         agents="lazy",
         threads=resolve_threads(cfg.threads, users=cfg.population.simulated_users, parallel=cfg.parallel),
         parallel=cfg.parallel,
+        kernels=cfg.kernels,
     )
     started = time.perf_counter()
     for _ in range(cfg.horizon_days):

@@ -257,6 +257,10 @@ class Chunk:
             self.streams.uniforms(stream, self.day, k, stop - first, out=out[first:stop])
         return out
 
+    def nonzero(self, mask: np.ndarray) -> np.ndarray:
+        """Local positions of the True entries of a chunk-sized mask, ascending (``np.flatnonzero``, maybe compiled)."""
+        return self.streams.kernels.nonzero(mask)
+
     def scale_traits(self, idx: np.ndarray, churn_multiplier: Any, visit_multiplier: Any) -> None:
         """User quality, fixed at acquisition: θ ← min(1, m_c·θ), π ← min(1, m_v·π) at local ``idx``."""
         if not idx.size:

@@ -60,6 +60,7 @@ from sim.core.daily_log import MAU_DAYS, MC_GROUPS, WAU_DAYS, DailyLog
 from sim.core.flags import FLAG_EVER_ACTIVATED
 from sim.core.flush_to_zero import habit_flush_is_exact
 from sim.core.hooks import Chunk, Effects, Events, LeverHooks, Modifiers, at
+from sim.core.kernels import load_kernels
 from sim.core.lifecycle import STAGE_NAMES, Stage, relabel
 from sim.core.population import Population, PopulationConfig, SegmentTable
 from sim.core.reporters import model_reporters
@@ -271,6 +272,9 @@ class LifecycleModel(mesa.Model):
         parallel: How they step side by side (see :data:`PARALLEL_MODES`): in worker
             processes over shared memory, or in threads (numpy releases the GIL in its
             array loops, but the Python between them holds it).
+        kernels: The backend of the day's hottest loops (see :data:`~sim.core.kernels.KERNEL_MODES`):
+            numpy, or compiled with numba (``auto``: compiled where numba is installed);
+            the results are bit-identical for either.
 
     Attributes:
         population_config: The population config.
@@ -311,6 +315,7 @@ class LifecycleModel(mesa.Model):
         visit_observer: VisitObserver | None = None,
         threads: int = 1,
         parallel: str = "auto",
+        kernels: str = "auto",
     ) -> None:
         super().__init__(rng=seed)  # rng=, not seed=: mesa 3.5 deprecates seed
         drop_mesa_step_lines()
@@ -351,7 +356,8 @@ class LifecycleModel(mesa.Model):
                 f"population.sample_size={self.sample_size} is too large for reference stepping: "
                 f"at most {REFERENCE_MAX_SLOTS} simulated users; use the vectorized core (reference=False)"
             )
-        self.streams = Streams(seed)
+        self.kernels = load_kernels(kernels)
+        self.streams = Streams(seed, self.kernels)
         self.segments = SegmentTable.from_config(population)
         self.population = Population.create(population, self.segments, self.streams)
         self._blocks = blocks_of(self.sample_size, threads)
@@ -844,7 +850,7 @@ class LifecycleModel(mesa.Model):
         """1. Awareness (Bass), then conversion AWARE → NEW and forgetting; channel quality of new users."""
         ch, tables = cd.ch, self._channel_tables
         cd.newly = become_aware(ch.stage, ch.channel, ch.segment, cd.u_aware, ctx.edges, self._admits, ch.flags)
-        aware = np.flatnonzero(ch.stage == Stage.AWARE)
+        aware = ch.nonzero(ch.stage == Stage.AWARE)
         c_aware = cd.fx.conversion[aware] if isinstance(cd.fx.conversion, np.ndarray) else cd.fx.conversion
         if tables["conversion"] is not None:
             c_aware = c_aware * tables["conversion"][ch.channel[aware].astype(np.intp) + 1]
@@ -867,7 +873,7 @@ class LifecycleModel(mesa.Model):
         for lever in self.levers:
             lever.visit_effects(ch, fx)
         habit = self.population_config.habit
-        live = np.flatnonzero(ch.alive)  # few of the slots: only theirs are computed
+        live = ch.nonzero(ch.alive)  # few of the slots: only theirs are computed
         live = live[ch.stage[live] >= Stage.NEW]
         v = visit_probability(
             self.population.visit_propensity[ch.lo : ch.hi][live],
@@ -902,7 +908,7 @@ class LifecycleModel(mesa.Model):
             cd.visited[conv] = True
             totals["new_by_channel"] += np.bincount(ch.channel[conv], minlength=len(self.channels))
             totals["acquired_by_group"] += np.bincount((conv + ch.lo) % MC_GROUPS, minlength=MC_GROUPS)
-        cd.vis_idx = np.flatnonzero(cd.visited)
+        cd.vis_idx = ch.nonzero(cd.visited)
         ch.last_visit_day[cd.vis_idx] = day16
         buy = np.concatenate(cd.buyers)
         totals["purchases"] += buy.size

@@ -14,7 +14,9 @@ numbers) and a run reproducible bit for bit. Slots are grouped in fixed chunks o
 
 Uniforms are float32 on the grid k·2^-23, k = 0 … 2^23 − 1: the top 23 bits of
 each 32-bit half of SFC64 output (the fastest bit generator numpy ships) become
-the mantissa of a float in [1, 2), minus 1 — no integer-to-float conversion.
+the mantissa of a float in [1, 2), minus 1 — no integer-to-float conversion. The
+kernels backend (:mod:`sim.core.kernels`: numpy, or compiled with numba) makes them,
+with the same bits either way.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ import zlib
 
 import numpy as np
 
+from sim.core.kernels import NUMPY_KERNELS, Kernels
+
 __all__ = ["CHUNK_SIZE", "Streams"]
 
 #: Slots per chunk. Part of the random-number contract: changing it changes draws.
 CHUNK_SIZE = 1 << 16
-_ONE_BITS = np.uint32(0x3F800000)  # float32 1.0
 
 
 def stream_id(name: str) -> int:
@@ -40,13 +43,15 @@ class Streams:
 
     Args:
         seed: Root seed (non-negative integer).
+        kernels: The backend that makes the uniforms (default numpy; any gives the same bits).
 
     """
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, kernels: Kernels = NUMPY_KERNELS) -> None:
         if seed < 0:
             raise ValueError(f"seed={seed} is not allowed: a non-negative integer")
         self.seed = int(seed)
+        self.kernels = kernels
 
     def generator(self, stream: str, *key: int) -> np.random.Generator:
         """A generator for ``stream`` and an integer key (e.g. day, chunk)."""
@@ -68,11 +73,4 @@ class Streams:
 
         """
         seq = np.random.SeedSequence(self.seed, spawn_key=(stream_id(stream), day, chunk))
-        raw = np.random.SFC64(seq).random_raw((n + 1) // 2)
-        bits = raw.view(np.uint32)[:n]
-        np.right_shift(bits, 9, out=bits)
-        np.bitwise_or(bits, _ONE_BITS, out=bits)
-        floats = bits.view(np.float32)
-        if out is None:
-            return np.subtract(floats, np.float32(1.0), out=floats)
-        return np.subtract(floats, np.float32(1.0), out=out[:n])
+        return self.kernels.uniforms(seq, n, out)

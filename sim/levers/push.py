@@ -92,7 +92,7 @@ class Push(Lever):
             received = eligible & (u < np.float32(rate))
             fatigue *= np.float32(1.0 - self.cfg.fatigue_decay)
             fatigue += received
-            idx = np.flatnonzero(received)
+            idx = ch.nonzero(received)
             self.count(ch, "messages", idx.size)
             self.charge(ch, idx, self.cfg.cost_per_message)
             if self.cfg.opt_out_per_fatigue > 0 and idx.size:

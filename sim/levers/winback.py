@@ -92,7 +92,7 @@ class Winback(Lever):
         u = ch.uniforms(self.stream)
         # Cheap full-chunk filters first (silence window, reach), the rest on the candidates.
         silence = day - ch.last_visit_day
-        candidates = np.flatnonzero(
+        candidates = ch.nonzero(
             (silence >= cfg.silent_days) & (silence <= cfg.max_silent_days) & (u < np.float32(cfg.reach))
         )
         last = self.last_contact[ch.lo : ch.hi]

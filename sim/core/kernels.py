@@ -1,0 +1,106 @@
+"""Kernels: the day's hottest loops, in numpy or compiled with numba, with identical results.
+
+Two loops take a third of a day with every lever on (``docs/speed.md#per-core``):
+
+* ``uniforms``: a draw chunk's float32 uniforms from its SFC64 generator. numpy draws
+  the raw 64-bit words, then makes floats of them in three more passes (the top 23 bits
+  of each 32-bit half are the mantissa k of 1 + k·2^-23, minus 1);
+* ``nonzero``: the positions of the True entries of a random mask
+  (``np.flatnonzero``), whose branches mispredict on masks of a few per cent.
+
+The compiled backend (:mod:`sim.core.compiled_kernels`, ``pip install 'opsim[compiled]'``)
+runs SFC64 itself, seeded from the same :class:`numpy.random.SeedSequence` words, and
+writes k·2^-23 (= (1 + k·2^-23) − 1 exactly: both are k times a power of two, k < 2^23)
+in the same pass; its ``nonzero`` writes every position and advances its output only
+past a True entry (no branch). Both give the same bits as numpy, so a run's results do
+not depend on the backend (tests/test_kernels.py); only its speed does.
+
+``kernels`` (config key): ``auto`` (compiled where numba is installed), ``numpy`` or
+``compiled`` (an error without numba).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Protocol
+
+import numpy as np
+
+__all__ = ["KERNEL_MODES", "NUMPY_KERNELS", "Kernels", "NumpyKernels", "compiled_available", "load_kernels"]
+
+#: Values of ``kernels``: the backend of the day's hottest loops.
+KERNEL_MODES = ("auto", "numpy", "compiled")
+#: SeedSequence words that seed SFC64 (its state a, b, c; the counter starts at 1).
+SFC64_SEED_WORDS = 3
+_ONE_BITS = np.uint32(0x3F800000)  # float32 1.0
+_MANTISSA_SHIFT = 9  # 32-bit half >> 9: its top 23 bits, the mantissa
+
+
+class Kernels(Protocol):
+    """What a backend provides (see the module docstring)."""
+
+    name: str
+
+    def uniforms(self, seq: np.random.SeedSequence, n: int, out: np.ndarray | None = None) -> np.ndarray:
+        """``n`` float32 uniforms k·2^-23 from the SFC64 generator that ``seq`` seeds."""
+        ...
+
+    def nonzero(self, mask: np.ndarray) -> np.ndarray:
+        """Positions (intp) of the True entries of a 1-D boolean ``mask``, ascending."""
+        ...
+
+
+class NumpyKernels:
+    """The numpy backend: the reference for the compiled one."""
+
+    name = "numpy"
+
+    @staticmethod
+    def uniforms(seq: np.random.SeedSequence, n: int, out: np.ndarray | None = None) -> np.ndarray:
+        """``n`` float32 uniforms: the 32-bit halves of ⌈n/2⌉ SFC64 words, low half first."""
+        raw = np.random.SFC64(seq).random_raw((n + 1) // 2)
+        bits = raw.view(np.uint32)[:n]
+        np.right_shift(bits, _MANTISSA_SHIFT, out=bits)
+        np.bitwise_or(bits, _ONE_BITS, out=bits)
+        floats = bits.view(np.float32)
+        if out is None:
+            return np.subtract(floats, np.float32(1.0), out=floats)
+        return np.subtract(floats, np.float32(1.0), out=out[:n])
+
+    @staticmethod
+    def nonzero(mask: np.ndarray) -> np.ndarray:
+        """``np.flatnonzero(mask)``."""
+        return np.flatnonzero(mask)
+
+
+#: The numpy backend (stateless; one is enough).
+NUMPY_KERNELS = NumpyKernels()
+
+
+def compiled_available() -> bool:
+    """Whether numba is installed (the compiled backend can be loaded)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def load_kernels(mode: str) -> Kernels:
+    """The backend that ``kernels`` = ``mode`` names (:data:`KERNEL_MODES`).
+
+    The compiled one is imported (and its loops compiled, or loaded from numba's
+    cache) on first use, never at import of this module.
+
+    Raises:
+        ValueError: For a mode not in :data:`KERNEL_MODES`, or ``compiled`` without numba.
+
+    """
+    if mode not in KERNEL_MODES:
+        raise ValueError(f"kernels={mode!r} is not allowed: one of {', '.join(KERNEL_MODES)}")
+    if mode == "numpy" or (mode == "auto" and not compiled_available()):
+        return NUMPY_KERNELS
+    if not compiled_available():
+        raise ValueError(
+            "kernels='compiled' needs numba, which is not installed: pip install 'opsim[compiled]', "
+            "or kernels=auto (numpy where numba is missing)"
+        )
+    from sim.core.compiled_kernels import COMPILED_KERNELS  # numba only when asked for
+
+    return COMPILED_KERNELS

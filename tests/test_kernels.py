@@ -1,0 +1,182 @@
+"""The kernels backends (sim.core.kernels): numpy and compiled give the same bits.
+
+Known answers come from an independent pure-Python SFC64 written from its published
+recurrence (the compiled module's docstring), not from either backend; the model's
+results with either backend are compared with the previous release's fingerprints.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from release_fingerprint import MODEL_CASES, model_fingerprint
+
+from sim.app.config import load_config
+from sim.base.errors import ConfigError
+from sim.core import kernels as kernels_module
+from sim.core.kernels import KERNEL_MODES, NUMPY_KERNELS, load_kernels
+from sim.core.rng import Streams
+
+compiled_kernels = pytest.importorskip("sim.core.compiled_kernels")  # numba: in the dev extra
+COMPILED = compiled_kernels.COMPILED_KERNELS
+BACKENDS = [NUMPY_KERNELS, COMPILED]
+MASK64 = (1 << 64) - 1
+RELEASE = json.loads((Path(__file__).parent / "data" / "release_fingerprints.json").read_text())
+
+
+def sfc64_words(seed_words: list[int], count: int) -> list[int]:
+    """SFC64 by its recurrence, in Python integers modulo 2^64 (seeded: w = 1, 12 steps discarded)."""
+    a, b, c = seed_words
+    w = 1
+    out = []
+    for step in range(12 + count):
+        t = (a + b + w) & MASK64
+        w += 1
+        a = b ^ (b >> 11)
+        b = (c + (c << 3)) & MASK64
+        c = (((c << 24) | (c >> 40)) + t) & MASK64
+        if step >= 12:
+            out.append(t)
+    return out
+
+
+def expected_uniforms(seq: np.random.SeedSequence, n: int) -> list[float]:
+    """Uniform 2j is k·2^-23 with k the top 23 bits of word j's low half; 2j + 1 the same of its high half."""
+    words = sfc64_words([int(x) for x in seq.generate_state(3, np.uint64)], (n + 1) // 2)
+    halves = [half for word in words for half in (word & 0xFFFFFFFF, word >> 32)]
+    return [(half >> 9) * 2.0**-23 for half in halves[:n]]
+
+
+@pytest.mark.parametrize("kernels", BACKENDS, ids=lambda k: k.name)
+@pytest.mark.parametrize("n", [1, 2, 3, 8, 9])
+def test_uniforms_are_the_top_23_bits_of_each_sfc64_half(kernels, n):
+    seq = np.random.SeedSequence(11, spawn_key=(zlib.crc32(b"activity"), 4, 2))
+    got = kernels.uniforms(seq, n)
+    assert got.dtype == np.float32
+    assert got.tolist() == expected_uniforms(seq, n)
+
+
+def test_the_python_sfc64_is_numpys():
+    """The reference above is numpy's SFC64 (so the known answers are the contract's draws)."""
+    seq = np.random.SeedSequence(5, spawn_key=(1, 2, 3))
+    assert sfc64_words([int(x) for x in seq.generate_state(3, np.uint64)], 5) == [
+        int(x) for x in np.random.SFC64(seq).random_raw(5)
+    ]
+
+
+@pytest.mark.parametrize("n", [1, 2, 65_535, 65_536])
+@pytest.mark.parametrize("key", [(0, 0, 0), (zlib.crc32(b"survival"), 364, 15)])
+def test_compiled_uniforms_have_numpys_bits(n, key):
+    seq = np.random.SeedSequence(2**40 + 7, spawn_key=key)
+    expected = NUMPY_KERNELS.uniforms(seq, n)
+    got = COMPILED.uniforms(seq, n)
+    assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))
+
+
+@pytest.mark.parametrize("kernels", BACKENDS, ids=lambda k: k.name)
+def test_uniforms_fill_the_given_buffer_and_leave_the_rest(kernels):
+    seq = np.random.SeedSequence(3)
+    out = np.full(10, -1.0, dtype=np.float32)
+    got = kernels.uniforms(seq, 7, out)
+    assert np.shares_memory(got, out)
+    assert out[:7].tolist() == expected_uniforms(seq, 7)
+    assert out[7:].tolist() == [-1.0] * 3
+
+
+@pytest.mark.parametrize("kernels", BACKENDS, ids=lambda k: k.name)
+def test_streams_draw_through_the_kernels_they_are_given(kernels):
+    streams = Streams(9, kernels)
+    seq = np.random.SeedSequence(9, spawn_key=(zlib.crc32(b"awareness"), 3, 1))
+    assert streams.uniforms("awareness", 3, 1, 5).tolist() == expected_uniforms(seq, 5)
+
+
+def _mask(n: int, true_at: list[int]) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[true_at] = True
+    return mask
+
+
+N_MASK = 64 * 100  # SPARSE_SHARE = 1/64: 100 True entries is the first count the loop takes
+
+
+@pytest.mark.parametrize("kernels", BACKENDS, ids=lambda k: k.name)
+@pytest.mark.parametrize("count", [0, 1, 99, 100, 101, 3200, N_MASK - 1, N_MASK])
+def test_nonzero_is_the_ascending_true_positions_on_both_sides_of_the_sparse_share(kernels, count):
+    true_at = sorted(np.random.default_rng(count).choice(N_MASK, size=count, replace=False).tolist())
+    got = kernels.nonzero(_mask(N_MASK, true_at))
+    assert got.dtype == np.intp
+    assert got.tolist() == true_at
+
+
+@pytest.mark.parametrize("kernels", BACKENDS, ids=lambda k: k.name)
+@pytest.mark.parametrize("true_at", [[0], [4], [0, 4], [1, 2, 3]])
+def test_nonzero_at_the_ends_of_a_short_mask(kernels, true_at):
+    assert kernels.nonzero(_mask(5, true_at)).tolist() == true_at
+
+
+def test_compiled_nonzero_of_a_strided_view():
+    mask = np.zeros(40, dtype=bool)
+    mask[[2, 3, 10, 38]] = True
+    assert COMPILED.nonzero(mask[::2]).tolist() == [1, 5, 19]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.booleans(), max_size=300))
+def test_compiled_nonzero_equals_flatnonzero(values):
+    mask = np.array(values, dtype=bool)
+    assert COMPILED.nonzero(mask).tolist() == np.flatnonzero(mask).tolist()
+
+
+def test_load_kernels_by_mode():
+    assert load_kernels("numpy") is NUMPY_KERNELS
+    assert load_kernels("compiled") is COMPILED
+    assert load_kernels("auto") is COMPILED  # numba is installed here
+
+
+def test_without_numba_auto_is_numpy_and_compiled_is_refused(monkeypatch):
+    monkeypatch.setattr(kernels_module, "compiled_available", lambda: False)
+    assert load_kernels("auto") is NUMPY_KERNELS
+    with pytest.raises(ValueError, match=r"kernels='compiled' needs numba.*pip install 'opsim\[compiled\]'"):
+        load_kernels("compiled")
+
+
+def test_an_unknown_mode_is_refused_with_the_modes():
+    with pytest.raises(ValueError, match="kernels='fast' is not allowed: one of auto, numpy, compiled"):
+        load_kernels("fast")
+    assert KERNEL_MODES == ("auto", "numpy", "compiled")
+
+
+def test_config_refuses_an_unknown_mode_naming_the_key():
+    with pytest.raises(ConfigError) as err:
+        load_config(["kernels=fast"])
+    assert err.value.key == "kernels"
+    assert err.value.value == "fast"
+
+
+def test_config_refuses_compiled_without_numba(monkeypatch):
+    monkeypatch.setattr("sim.app.config.compiled_available", lambda: False)
+    with pytest.raises(ConfigError) as err:
+        load_config(["kernels=compiled"])
+    assert err.value.key == "kernels"
+    assert "numba is not installed" in err.value.allowed
+    assert load_config(["kernels=numpy"]).kernels == "numpy"
+
+
+@pytest.mark.parametrize("kernels", ["numpy", "compiled"])
+@pytest.mark.parametrize("name", ["organic", "balanced_mix"])
+def test_stepped_results_with_either_backend_equal_the_previous_release(name, kernels):
+    assert model_fingerprint(MODEL_CASES[name], threads=1, kernels=kernels) == RELEASE[f"model/{name}"]
+
+
+@pytest.mark.parametrize("parallel", ["threads", "processes"])
+def test_compiled_kernels_in_threads_and_worker_processes_equal_the_previous_release(parallel):
+    values = MODEL_CASES["activation_push"]
+    assert (
+        model_fingerprint(values, threads=2, parallel=parallel, kernels="compiled") == RELEASE["model/activation_push"]
+    )
