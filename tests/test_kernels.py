@@ -46,8 +46,9 @@ def sfc64_words(seed_words: list[int], count: int) -> list[int]:
     return out
 
 
-def expected_uniforms(seq: np.random.SeedSequence, n: int) -> list[float]:
+def expected_uniforms(seed: int, key: tuple[int, ...], n: int) -> list[float]:
     """Uniform 2j is k·2^-23 with k the top 23 bits of word j's low half; 2j + 1 the same of its high half."""
+    seq = np.random.SeedSequence(seed, spawn_key=key)
     words = sfc64_words([int(x) for x in seq.generate_state(3, np.uint64)], (n + 1) // 2)
     halves = [half for word in words for half in (word & 0xFFFFFFFF, word >> 32)]
     return [(half >> 9) * 2.0**-23 for half in halves[:n]]
@@ -56,10 +57,10 @@ def expected_uniforms(seq: np.random.SeedSequence, n: int) -> list[float]:
 @pytest.mark.parametrize("kernels", BACKENDS, ids=lambda k: k.name)
 @pytest.mark.parametrize("n", [1, 2, 3, 8, 9])
 def test_uniforms_are_the_top_23_bits_of_each_sfc64_half(kernels, n):
-    seq = np.random.SeedSequence(11, spawn_key=(zlib.crc32(b"activity"), 4, 2))
-    got = kernels.uniforms(seq, n)
+    key = (zlib.crc32(b"activity"), 4, 2)
+    got = kernels.uniforms(11, key, n)
     assert got.dtype == np.float32
-    assert got.tolist() == expected_uniforms(seq, n)
+    assert got.tolist() == expected_uniforms(11, key, n)
 
 
 def test_the_python_sfc64_is_numpys():
@@ -73,27 +74,39 @@ def test_the_python_sfc64_is_numpys():
 @pytest.mark.parametrize("n", [1, 2, 65_535, 65_536])
 @pytest.mark.parametrize("key", [(0, 0, 0), (zlib.crc32(b"survival"), 364, 15)])
 def test_compiled_uniforms_have_numpys_bits(n, key):
-    seq = np.random.SeedSequence(2**40 + 7, spawn_key=key)
-    expected = NUMPY_KERNELS.uniforms(seq, n)
-    got = COMPILED.uniforms(seq, n)
+    expected = NUMPY_KERNELS.uniforms(2**40 + 7, key, n)
+    got = COMPILED.uniforms(2**40 + 7, key, n)
     assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))
+
+
+#: Seeds of one to several 32-bit words, either side of the pool's 4 words (2^128) and of a word.
+SEEDS = st.one_of(
+    st.sampled_from([0, 1, 2**32 - 1, 2**32, 2**96 - 1, 2**96, 2**128 - 1, 2**128]),
+    st.integers(min_value=0, max_value=2**200),
+)
+KEY_WORDS = st.one_of(st.sampled_from([0, 1, 2**32 - 1, 2**32]), st.integers(min_value=0, max_value=2**70))
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=SEEDS, key=st.lists(KEY_WORDS, max_size=5).map(tuple), n=st.integers(min_value=1, max_value=70))
+def test_compiled_seeding_is_numpys_seed_sequence(seed, key, n):
+    """The compiled SeedSequence mixing against numpy's: long seeds, empty and long keys, words of 2^32 and more."""
+    assert COMPILED.uniforms(seed, key, n).tolist() == expected_uniforms(seed, key, n)
 
 
 @pytest.mark.parametrize("kernels", BACKENDS, ids=lambda k: k.name)
 def test_uniforms_fill_the_given_buffer_and_leave_the_rest(kernels):
-    seq = np.random.SeedSequence(3)
     out = np.full(10, -1.0, dtype=np.float32)
-    got = kernels.uniforms(seq, 7, out)
+    got = kernels.uniforms(3, (1, 2), 7, out)
     assert np.shares_memory(got, out)
-    assert out[:7].tolist() == expected_uniforms(seq, 7)
+    assert out[:7].tolist() == expected_uniforms(3, (1, 2), 7)
     assert out[7:].tolist() == [-1.0] * 3
 
 
 @pytest.mark.parametrize("kernels", BACKENDS, ids=lambda k: k.name)
 def test_streams_draw_through_the_kernels_they_are_given(kernels):
     streams = Streams(9, kernels)
-    seq = np.random.SeedSequence(9, spawn_key=(zlib.crc32(b"awareness"), 3, 1))
-    assert streams.uniforms("awareness", 3, 1, 5).tolist() == expected_uniforms(seq, 5)
+    assert streams.uniforms("awareness", 3, 1, 5).tolist() == expected_uniforms(9, (zlib.crc32(b"awareness"), 3, 1), 5)
 
 
 def _mask(n: int, true_at: list[int]) -> np.ndarray:

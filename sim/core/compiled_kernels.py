@@ -7,39 +7,101 @@ writable), so that worker processes forked later and threads find them ready. Th
 release the interpreter lock (``nogil``): chunks stepped in threads run them side by
 side.
 
-SFC64 (Chris Doty-Humphrey's Small Fast Chaotic generator, as numpy implements it):
-state a, b, c and a counter w; seeded with a, b, c = three 64-bit words of the
-SeedSequence and w = 1, then stepped 12 times; each step outputs t and moves on::
+**SeedSequence** (numpy's, after M. E. O'Neill's ``seed_seq``), all arithmetic modulo
+2^32. The entropy is the seed's 32-bit words (lowest first; at least one, padded with
+zeros to the pool size 4 when there is a spawn key) followed by the key's words. With
+the running multiplier h (starting at A₀) ::
+
+    hashmix(v) = ((v ^ h) · h') ^ ((v ^ h) · h' >> 16),   h' = h · A,  h ← h'
+    mix(x, y)  = r ^ (r >> 16),   r = L · x − R · y
+
+the pool p[0..3] is hashmix of the first four entropy words; then every p[dst] =
+mix(p[dst], hashmix(p[src])) for src, dst in 0..3, src ≠ dst; then each further entropy
+word e: p[dst] = mix(p[dst], hashmix(e)) for dst in 0..3. Three 64-bit state words are
+six 32-bit words s[i] = g ^ (g >> 16), g = (p[i mod 4] ^ h₂) · h₂', h₂' = h₂ · B (h₂
+from B₀), and word k = s[2k] + 2^32 · s[2k + 1].
+
+**SFC64** (C. Doty-Humphrey's Small Fast Chaotic generator, as numpy implements it):
+state a, b, c from those words and a counter w = 1, stepped 12 times; each step outputs
+t and moves on, modulo 2^64::
 
     t = a + b + w;  w = w + 1;  a = b ^ (b >> 11);  b = c + (c << 3);  c = rotl(c, 24) + t
 
-(all modulo 2^64). Output word j gives uniforms 2j (its low 32 bits) and 2j + 1 (its
-high 32 bits), each k·2^-23 with k the half's top 23 bits.
+Output word j gives uniforms 2j (its low 32 bits) and 2j + 1 (its high 32 bits), each
+k·2^-23 with k the half's top 23 bits.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numba
 import numpy as np
-
-from sim.core.kernels import SFC64_SEED_WORDS
 
 __all__ = ["COMPILED_KERNELS", "CompiledKernels"]
 
 #: Steps SFC64 takes after seeding, before its first output (numpy's ``sfc64_set_seed``).
 SFC64_WARMUP_STEPS = 12
+#: SeedSequence's entropy pool, in 32-bit words (numpy's default, used by ``Streams``).
+POOL_WORDS = 4
 #: A mask with fewer True entries than this share of its length goes to ``np.flatnonzero``,
 #: which skips zero stretches fast (measured on 262,144 slots: 57 µs at 0.5 %, 127 µs at
 #: 2 %, against 98–104 µs for the branch-free loop at any density).
 SPARSE_SHARE = 1 / 64
 
-_LOW_32 = np.uint64(0xFFFFFFFF)
+# SeedSequence's constants (numpy.random.bit_generator): A₀, A, B₀, B, L, R above.
+_INIT_A, _MULT_A = np.uint64(0x43B0D7E5), np.uint64(0x931E8875)
+_INIT_B, _MULT_B = np.uint64(0x8B51F9DD), np.uint64(0x58F38DED)
+_MIX_L, _MIX_R = np.uint64(0xCA01F9DD), np.uint64(0x4973F715)
+_WORD = 1 << 32
+_LOW_32 = np.uint64(_WORD - 1)
 _GRID = np.float32(2.0**-23)  # k·2^-23, k < 2^23: exact in float32, as (1 + k·2^-23) − 1 is
 
 
 @numba.njit(nogil=True, cache=True)
-def _sfc64_uniforms(seed: np.ndarray, n: int, out: np.ndarray) -> None:  # pragma: no cover (compiled)
-    a, b, c, w = seed[0], seed[1], seed[2], np.uint64(1)
+def _sfc64_state(entropy: np.ndarray) -> tuple[np.uint64, np.uint64, np.uint64]:  # pragma: no cover (compiled)
+    """SeedSequence(entropy words).generate_state(3, uint64), in uint64 arithmetic masked to 32 bits."""
+    m, x16 = _LOW_32, np.uint64(16)
+    pool = np.zeros(POOL_WORDS, np.uint64)
+    h = _INIT_A
+    for i in range(POOL_WORDS):
+        v = entropy[i] if i < entropy.size else np.uint64(0)
+        v ^= h
+        h = (h * _MULT_A) & m
+        v = (v * h) & m
+        pool[i] = v ^ (v >> x16)
+    for src in range(POOL_WORDS):
+        for dst in range(POOL_WORDS):
+            if src != dst:
+                v = pool[src] ^ h
+                h = (h * _MULT_A) & m
+                v = (v * h) & m
+                v ^= v >> x16
+                r = (_MIX_L * pool[dst] - _MIX_R * v) & m
+                pool[dst] = r ^ (r >> x16)
+    for src in range(POOL_WORDS, entropy.size):
+        for dst in range(POOL_WORDS):
+            v = entropy[src] ^ h
+            h = (h * _MULT_A) & m
+            v = (v * h) & m
+            v ^= v >> x16
+            r = (_MIX_L * pool[dst] - _MIX_R * v) & m
+            pool[dst] = r ^ (r >> x16)
+    words = np.zeros(6, np.uint64)
+    h = _INIT_B
+    for i in range(6):
+        v = pool[i % POOL_WORDS] ^ h
+        h = (h * _MULT_B) & m
+        v = (v * h) & m
+        words[i] = v ^ (v >> x16)
+    x32 = np.uint64(32)
+    return words[0] | (words[1] << x32), words[2] | (words[3] << x32), words[4] | (words[5] << x32)
+
+
+@numba.njit(nogil=True, cache=True)
+def _sfc64_uniforms(entropy: np.ndarray, n: int, out: np.ndarray) -> None:  # pragma: no cover (compiled)
+    a, b, c = _sfc64_state(entropy)
+    w = np.uint64(1)
     s11, s3, s24, s40, s32, s9 = np.uint64(11), np.uint64(3), np.uint64(24), np.uint64(40), np.uint64(32), np.uint64(9)
     for _ in range(SFC64_WARMUP_STEPS):
         t = a + b + w
@@ -68,16 +130,35 @@ def _compact(mask: np.ndarray, count: int) -> np.ndarray:  # pragma: no cover (c
     return out[:count]
 
 
+def _words(value: int) -> list[int]:
+    """A non-negative integer's 32-bit words, lowest first (0 is one word), as SeedSequence reads it."""
+    words = [value % _WORD]
+    value //= _WORD
+    while value:
+        words.append(value % _WORD)
+        value //= _WORD
+    return words
+
+
+@functools.lru_cache(maxsize=64)
+def _seed_words(seed: int) -> tuple[int, ...]:
+    """The seed's words, padded to the pool (every stream has a spawn key)."""
+    words = _words(seed)
+    return tuple(words + [0] * (POOL_WORDS - len(words)))
+
+
 class CompiledKernels:
     """The numba backend (see :class:`sim.core.kernels.Kernels`)."""
 
     name = "compiled"
 
     @staticmethod
-    def uniforms(seq: np.random.SeedSequence, n: int, out: np.ndarray | None = None) -> np.ndarray:
+    def uniforms(seed: int, key: tuple[int, ...], n: int, out: np.ndarray | None = None) -> np.ndarray:
         """``n`` float32 uniforms: the 32-bit halves of ⌈n/2⌉ SFC64 words, low half first."""
+        key_words = [w for k in key for w in _words(k)]
+        entropy = np.array(_seed_words(seed) + tuple(key_words), dtype=np.uint64)
         target = np.empty(n, dtype=np.float32) if out is None else out[:n]
-        _sfc64_uniforms(seq.generate_state(SFC64_SEED_WORDS, np.uint64), n, target)
+        _sfc64_uniforms(entropy, n, target)
         return target
 
     @staticmethod
@@ -91,5 +172,5 @@ class CompiledKernels:
 
 #: The compiled backend, its loops compiled (or loaded from cache) here.
 COMPILED_KERNELS = CompiledKernels()
-COMPILED_KERNELS.uniforms(np.random.SeedSequence(0), 3)
+COMPILED_KERNELS.uniforms(0, (0,), 3)
 COMPILED_KERNELS.nonzero(np.ones(2, dtype=bool))

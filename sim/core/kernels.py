@@ -2,14 +2,16 @@
 
 Two loops take a third of a day with every lever on (``docs/speed.md#per-core``):
 
-* ``uniforms``: a draw chunk's float32 uniforms from its SFC64 generator. numpy draws
-  the raw 64-bit words, then makes floats of them in three more passes (the top 23 bits
-  of each 32-bit half are the mantissa k of 1 + k·2^-23, minus 1);
+* ``uniforms``: a draw chunk's float32 uniforms from the SFC64 generator that
+  ``SeedSequence(seed, spawn_key=key)`` seeds. numpy builds the SeedSequence and the
+  generator in Python, draws the raw 64-bit words, then makes floats of them in three
+  more passes (the top 23 bits of each 32-bit half are the mantissa k of 1 + k·2^-23,
+  minus 1);
 * ``nonzero``: the positions of the True entries of a random mask
   (``np.flatnonzero``), whose branches mispredict on masks of a few per cent.
 
 The compiled backend (:mod:`sim.core.compiled_kernels`, ``pip install 'opsim[compiled]'``)
-runs SFC64 itself, seeded from the same :class:`numpy.random.SeedSequence` words, and
+mixes the SeedSequence's entropy and runs SFC64 itself, by the same recurrences, and
 writes k·2^-23 (= (1 + k·2^-23) − 1 exactly: both are k times a power of two, k < 2^23)
 in the same pass; its ``nonzero`` writes every position and advances its output only
 past a True entry (no branch). Both give the same bits as numpy, so a run's results do
@@ -30,8 +32,6 @@ __all__ = ["KERNEL_MODES", "NUMPY_KERNELS", "Kernels", "NumpyKernels", "compiled
 
 #: Values of ``kernels``: the backend of the day's hottest loops.
 KERNEL_MODES = ("auto", "numpy", "compiled")
-#: SeedSequence words that seed SFC64 (its state a, b, c; the counter starts at 1).
-SFC64_SEED_WORDS = 3
 _ONE_BITS = np.uint32(0x3F800000)  # float32 1.0
 _MANTISSA_SHIFT = 9  # 32-bit half >> 9: its top 23 bits, the mantissa
 
@@ -41,8 +41,8 @@ class Kernels(Protocol):
 
     name: str
 
-    def uniforms(self, seq: np.random.SeedSequence, n: int, out: np.ndarray | None = None) -> np.ndarray:
-        """``n`` float32 uniforms k·2^-23 from the SFC64 generator that ``seq`` seeds."""
+    def uniforms(self, seed: int, key: tuple[int, ...], n: int, out: np.ndarray | None = None) -> np.ndarray:
+        """``n`` float32 uniforms k·2^-23 from SFC64 seeded by ``SeedSequence(seed, spawn_key=key)``."""
         ...
 
     def nonzero(self, mask: np.ndarray) -> np.ndarray:
@@ -56,8 +56,9 @@ class NumpyKernels:
     name = "numpy"
 
     @staticmethod
-    def uniforms(seq: np.random.SeedSequence, n: int, out: np.ndarray | None = None) -> np.ndarray:
+    def uniforms(seed: int, key: tuple[int, ...], n: int, out: np.ndarray | None = None) -> np.ndarray:
         """``n`` float32 uniforms: the 32-bit halves of ⌈n/2⌉ SFC64 words, low half first."""
+        seq = np.random.SeedSequence(seed, spawn_key=key)
         raw = np.random.SFC64(seq).random_raw((n + 1) // 2)
         bits = raw.view(np.uint32)[:n]
         np.right_shift(bits, _MANTISSA_SHIFT, out=bits)

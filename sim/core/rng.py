@@ -72,5 +72,4 @@ class Streams:
             Array of ``n`` float32 uniforms.
 
         """
-        seq = np.random.SeedSequence(self.seed, spawn_key=(stream_id(stream), day, chunk))
-        return self.kernels.uniforms(seq, n, out)
+        return self.kernels.uniforms(self.seed, (stream_id(stream), day, chunk), n, out)
