@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -20,7 +21,8 @@ from release_fingerprint import MODEL_CASES, model_fingerprint
 from sim.app.config import load_config
 from sim.base.errors import ConfigError
 from sim.core import kernels as kernels_module
-from sim.core.kernels import KERNEL_MODES, NUMPY_KERNELS, load_kernels
+from sim.core.kernels import DAY_COUNTS, KERNEL_MODES, NUMPY_KERNELS, load_kernels
+from sim.core.lifecycle import STAGE_NAMES, LifecycleConfig
 from sim.core.rng import Streams
 
 compiled_kernels = pytest.importorskip("sim.core.compiled_kernels")  # numba: in the dev extra
@@ -193,3 +195,86 @@ def test_compiled_kernels_in_threads_and_worker_processes_equal_the_previous_rel
     assert (
         model_fingerprint(values, threads=2, parallel=parallel, kernels="compiled") == RELEASE["model/activation_push"]
     )
+
+
+def _relabel_case(day: int, rows: list[tuple[int, int, int, float, int, bool]]):
+    """A chunk from rows of (stage, acquired day, last visit day, habit, flags, alive) (-20000: never)."""
+    stage, acquired_day, last_visit, habit, flags, alive = (np.array(col) for col in zip(*rows, strict=True))
+    chunk = SimpleNamespace(
+        stage=stage.astype(np.int8),
+        last_visit_day=last_visit.astype(np.int16),
+        habit=habit.astype(np.float32),
+        flags=flags.astype(np.uint8),
+        alive=alive.astype(bool),
+    )
+    acquired_day = acquired_day.astype(np.int16)
+    return chunk, acquired_day >= 0, np.int16(day) - acquired_day
+
+
+NEVER = -20000
+LIFE = LifecycleConfig(new_days=7, dormant_after_days=7, churned_after_days=30, activated_habit=0.5)
+#: Day 100; each row a boundary: tenure 6/7 (new_days 7), silence 6/7 (dormant), 29/30 (churned),
+#: habit just below / at 0.5, never acquired (left as it is), flags already set.
+RELABEL_ROWS = [
+    (2, 94, 100, 0.9, 0, True),  # tenure 6 < 7: NEW
+    (2, 93, 100, 0.9, 0, True),  # tenure 7, habit 0.9: ACTIVATED (flag 16 set)
+    (3, 50, 94, 0.49999997, 0, False),  # silence 6, habit below 0.5: RETAINED
+    (4, 50, 93, 0.5, 1, True),  # silence 7: DORMANT (flags kept: 1)
+    (5, 50, 71, 0.5, 0, False),  # silence 29: DORMANT
+    (5, 50, 70, 0.5, 16, True),  # silence 30: CHURNED
+    (0, NEVER, NEVER, 0.0, 0, False),  # never aware: UNAWARE, silence 20,100
+    (1, NEVER, NEVER, 0.0, 4, False),  # aware, never acquired: AWARE
+    (3, 90, 99, 0.5, 0, True),  # tenure 10, silence 1, habit exactly 0.5: ACTIVATED
+]
+RELABELLED = [2, 4, 3, 5, 5, 6, 0, 1, 4]
+FLAGGED = [0, 16, 0, 1, 0, 16, 0, 4, 16]
+# unaware, aware, new, retained, activated, dormant, churned; WAU (silence < 7): rows 0, 1, 2, 8;
+# MAU (< 30): rows 0-4 and 8; alive: rows 0, 1, 3, 5, 8.
+COUNTED = [1, 1, 1, 1, 2, 2, 1, 4, 6, 5]
+
+
+@pytest.mark.parametrize("kernels", BACKENDS, ids=lambda k: k.name)
+def test_relabel_and_count_at_each_threshold(kernels):
+    chunk, acquired, tenure = _relabel_case(100, RELABEL_ROWS)
+    counts = kernels.relabel_and_count(chunk, acquired, tenure, day=100, life=LIFE)
+    assert chunk.stage.tolist() == RELABELLED
+    assert chunk.flags.tolist() == FLAGGED
+    assert counts.tolist() == COUNTED
+    assert DAY_COUNTS == (*STAGE_NAMES, "wau", "mau", "latent_alive")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    n=st.integers(min_value=1, max_value=600),
+    day=st.integers(min_value=0, max_value=3650),
+    new_days=st.integers(min_value=1, max_value=40),
+    dormant=st.integers(min_value=1, max_value=40),
+    churned=st.integers(min_value=1, max_value=40),
+    activated=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_compiled_relabel_and_count_equals_numpys(seed, n, day, new_days, dormant, churned, activated):
+    """Random chunks and thresholds (churned below dormant too): the same stages, flags and counts."""
+    rng = np.random.default_rng(seed)
+    acquired_day = np.where(rng.random(n) < 0.6, rng.integers(0, day + 1, n), NEVER)
+    last_visit = np.where(acquired_day >= 0, np.minimum(day, acquired_day + rng.integers(0, 60, n)), NEVER)
+    rows = list(
+        zip(
+            rng.integers(0, 7, n).tolist(),
+            acquired_day.tolist(),
+            last_visit.tolist(),
+            rng.choice([0.0, activated, np.nextafter(np.float32(activated), np.float32(0)), 1.0], n).tolist(),
+            rng.integers(0, 256, n).tolist(),
+            (rng.random(n) < 0.3).tolist(),
+            strict=True,
+        )
+    )
+    life = LifecycleConfig(
+        new_days=new_days, dormant_after_days=dormant, churned_after_days=churned, activated_habit=activated
+    )
+    results = []
+    for kernels in BACKENDS:
+        chunk, acquired, tenure = _relabel_case(day, rows)
+        counts = kernels.relabel_and_count(chunk, acquired, tenure, day=day, life=life)
+        results.append((chunk.stage.tolist(), chunk.flags.tolist(), counts.tolist()))
+    assert results[0] == results[1]

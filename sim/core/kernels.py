@@ -1,6 +1,6 @@
 """Kernels: the day's hottest loops, in numpy or compiled with numba, with identical results.
 
-Two loops take a third of a day with every lever on (``docs/speed.md#per-core``):
+Three parts of a day take 40 % of it with every lever on (``docs/speed.md#per-core``):
 
 * ``uniforms``: a draw chunk's float32 uniforms from the SFC64 generator that
   ``SeedSequence(seed, spawn_key=key)`` seeds. numpy builds the SeedSequence and the
@@ -8,13 +8,18 @@ Two loops take a third of a day with every lever on (``docs/speed.md#per-core``)
   more passes (the top 23 bits of each 32-bit half are the mantissa k of 1 + k·2^-23,
   minus 1);
 * ``nonzero``: the positions of the True entries of a random mask
-  (``np.flatnonzero``), whose branches mispredict on masks of a few per cent.
+  (``np.flatnonzero``), whose branches mispredict on masks of a few per cent;
+* ``relabel_and_count``: the end of the day, a dozen whole-chunk passes in numpy:
+  silence σ = t − last visit, the relabelling rule (:func:`sim.core.lifecycle.relabel`),
+  the ever-activated flag, and the day's counts by stage, of WAU and MAU (σ < 7, σ < 30)
+  and of the latent-alive.
 
 The compiled backend (:mod:`sim.core.compiled_kernels`, ``pip install 'opsim[compiled]'``)
 mixes the SeedSequence's entropy and runs SFC64 itself, by the same recurrences, and
 writes k·2^-23 (= (1 + k·2^-23) − 1 exactly: both are k times a power of two, k < 2^23)
 in the same pass; its ``nonzero`` writes every position and advances its output only
-past a True entry (no branch). Both give the same bits as numpy, so a run's results do
+past a True entry (no branch); its ``relabel_and_count`` is one pass over the chunk
+(integers and one float32 comparison). All give the same bits as numpy, so a run's results do
 not depend on the backend (tests/test_kernels.py); only its speed does.
 
 ``kernels`` (config key): ``auto`` (compiled where numba is installed), ``numpy`` or
@@ -28,10 +33,25 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["KERNEL_MODES", "NUMPY_KERNELS", "Kernels", "NumpyKernels", "compiled_available", "load_kernels"]
+from sim.core.daily_log import MAU_DAYS, WAU_DAYS
+from sim.core.flags import FLAG_EVER_ACTIVATED
+from sim.core.lifecycle import STAGE_NAMES, LifecycleConfig, Stage, relabel
+
+__all__ = [
+    "DAY_COUNTS",
+    "KERNEL_MODES",
+    "NUMPY_KERNELS",
+    "Kernels",
+    "NumpyKernels",
+    "compiled_available",
+    "load_kernels",
+]
 
 #: Values of ``kernels``: the backend of the day's hottest loops.
 KERNEL_MODES = ("auto", "numpy", "compiled")
+#: What ``relabel_and_count`` counts, in the order of its result: slots by stage code,
+#: then WAU (σ < 7), MAU (σ < 30), latent-alive.
+DAY_COUNTS = (*STAGE_NAMES, "wau", "mau", "latent_alive")
 _ONE_BITS = np.uint32(0x3F800000)  # float32 1.0
 _MANTISSA_SHIFT = 9  # 32-bit half >> 9: its top 23 bits, the mantissa
 
@@ -48,6 +68,28 @@ class Kernels(Protocol):
     def nonzero(self, mask: np.ndarray) -> np.ndarray:
         """Positions (intp) of the True entries of a 1-D boolean ``mask``, ascending."""
         ...
+
+    def relabel_and_count(
+        self,
+        chunk: RelabelArrays,
+        acquired: np.ndarray,
+        tenure: np.ndarray,
+        *,
+        day: int,
+        life: LifecycleConfig,
+    ) -> np.ndarray:
+        """Relabel and flag the chunk in place (``acquired``: bool, ``tenure``: int16 τ); its counts (:data:`DAY_COUNTS`)."""
+        ...
+
+
+class RelabelArrays(Protocol):
+    """A chunk's per-slot arrays that ``relabel_and_count`` reads and writes (e.g. :class:`~sim.core.hooks.Chunk`)."""
+
+    stage: np.ndarray  # int8, relabelled
+    last_visit_day: np.ndarray  # int16
+    habit: np.ndarray  # float32
+    flags: np.ndarray  # uint8, FLAG_EVER_ACTIVATED set
+    alive: np.ndarray  # bool
 
 
 class NumpyKernels:
@@ -72,6 +114,29 @@ class NumpyKernels:
     def nonzero(mask: np.ndarray) -> np.ndarray:
         """``np.flatnonzero(mask)``."""
         return np.flatnonzero(mask)
+
+    @staticmethod
+    def relabel_and_count(
+        chunk: RelabelArrays, acquired: np.ndarray, tenure: np.ndarray, *, day: int, life: LifecycleConfig
+    ) -> np.ndarray:
+        """σ, :func:`~sim.core.lifecycle.relabel`, the ever-activated flag, then the counts (:data:`DAY_COUNTS`)."""
+        silence = np.int16(day) - chunk.last_visit_day
+        relabel(
+            chunk.stage,
+            acquired,
+            silence,
+            tenure,
+            chunk.habit,
+            new_days=life.new_days,
+            dormant_after_days=life.dormant_after_days,
+            churned_after_days=life.churned_after_days,
+            activated_habit=life.activated_habit,
+        )
+        chunk.flags |= (chunk.stage == Stage.ACTIVATED).view(np.uint8) * FLAG_EVER_ACTIVATED
+        counts = [np.count_nonzero(chunk.stage == code) for code in range(len(STAGE_NAMES))]
+        counts += [np.count_nonzero(silence < WAU_DAYS), np.count_nonzero(silence < MAU_DAYS)]
+        counts.append(np.count_nonzero(chunk.alive))
+        return np.array(counts, dtype=np.int64)
 
 
 #: The numpy backend (stateless; one is enough).

@@ -56,12 +56,11 @@ from sim.core.chunk_processes import (
     shared_copy,
     slot_arrays,
 )
-from sim.core.daily_log import MAU_DAYS, MC_GROUPS, WAU_DAYS, DailyLog
-from sim.core.flags import FLAG_EVER_ACTIVATED
+from sim.core.daily_log import MC_GROUPS, DailyLog
 from sim.core.flush_to_zero import habit_flush_is_exact
 from sim.core.hooks import Chunk, Effects, Events, LeverHooks, Modifiers, at
-from sim.core.kernels import load_kernels
-from sim.core.lifecycle import STAGE_NAMES, Stage, relabel
+from sim.core.kernels import DAY_COUNTS, load_kernels
+from sim.core.lifecycle import STAGE_NAMES, Stage
 from sim.core.population import Population, PopulationConfig, SegmentTable
 from sim.core.reporters import model_reporters
 from sim.core.rng import CHUNK_SIZE, Streams
@@ -224,7 +223,8 @@ class ChunkDay:
     buyers: list[np.ndarray] = field(default_factory=list)
     acquired: np.ndarray | None = None
     tenure: np.ndarray | None = None
-    silence: np.ndarray | None = None
+    #: The day's counts of :data:`~sim.core.kernels.DAY_COUNTS` (from the relabelling pass).
+    counts: np.ndarray | None = None
     #: Per draw chunk: (revenue, revenue by cohort, revenue by slot group), None without purchases.
     money: list[Money | None] = field(default_factory=list)
 
@@ -965,32 +965,17 @@ class LifecycleModel(mesa.Model):
         ch.alive ^= dies
 
     def _relabel(self, cd: ChunkDay) -> None:
-        """6. The observable stage from tenure, silence and habit."""
-        ch, life = cd.ch, self.population_config.lifecycle
-        cd.silence = np.int16(self.day) - ch.last_visit_day
-        relabel(
-            ch.stage,
-            cd.acquired,
-            cd.silence,
-            cd.tenure,
-            ch.habit,
-            new_days=life.new_days,
-            dormant_after_days=life.dormant_after_days,
-            churned_after_days=life.churned_after_days,
-            activated_habit=life.activated_habit,
-        )
-        ch.flags |= (ch.stage == Stage.ACTIVATED).view(np.uint8) * FLAG_EVER_ACTIVATED
+        """6. The observable stage from tenure, silence and habit; the day's counts by stage, WAU, MAU, alive."""
+        life = self.population_config.lifecycle
+        cd.counts = self.kernels.relabel_and_count(cd.ch, cd.acquired, cd.tenure, day=self.day, life=life)
 
     def _count(self, cd: ChunkDay) -> None:
         """7. The day's counters and the cohort matrix row."""
         ch, totals, vis_idx = cd.ch, cd.totals, cd.vis_idx
-        for code, name in enumerate(STAGE_NAMES):
-            totals[name] += int(np.count_nonzero(ch.stage == code))
+        for name, count in zip(DAY_COUNTS, cd.counts.tolist(), strict=True):
+            totals[name] += count
         totals["new_users"] += cd.conv.size
         totals["dau"] += vis_idx.size
-        totals["wau"] += int(np.count_nonzero(cd.silence < WAU_DAYS))
-        totals["mau"] += int(np.count_nonzero(cd.silence < MAU_DAYS))
-        totals["latent_alive"] += int(np.count_nonzero(ch.alive))
         if vis_idx.size:
             totals["active_by_cohort"] += np.bincount(ch.acquired_day[vis_idx], minlength=self.day + 1)
 
