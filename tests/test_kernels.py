@@ -21,7 +21,8 @@ from release_fingerprint import MODEL_CASES, model_fingerprint
 from sim.app.config import load_config
 from sim.base.errors import ConfigError
 from sim.core import kernels as kernels_module
-from sim.core.kernels import DAY_COUNTS, KERNEL_MODES, NUMPY_KERNELS, load_kernels
+from sim.core.daily_log import DAY_COUNTS
+from sim.core.kernels import KERNEL_MODES, NUMPY_KERNELS, load_kernels
 from sim.core.lifecycle import STAGE_NAMES, LifecycleConfig
 from sim.core.rng import Streams
 

@@ -46,8 +46,7 @@ import numpy as np
 
 from sim.core.daily_log import MAU_DAYS, WAU_DAYS
 from sim.core.flags import FLAG_EVER_ACTIVATED
-from sim.core.kernels import RelabelArrays
-from sim.core.lifecycle import LifecycleConfig, Stage
+from sim.core.lifecycle import LifecycleConfig, RelabelArrays, Stage
 
 __all__ = ["COMPILED_KERNELS", "CompiledKernels"]
 

@@ -19,12 +19,15 @@ import numpy as np
 
 from sim.core.lifecycle import STAGE_NAMES
 
-__all__ = ["MAU_DAYS", "MC_GROUPS", "WAU_DAYS", "DailyLog"]
+__all__ = ["DAY_COUNTS", "MAU_DAYS", "MC_GROUPS", "WAU_DAYS", "DailyLog"]
 
 #: Weekly active users: a visit within this many days (today included).
 WAU_DAYS = 7
 #: Monthly active users: a visit within this many days (today included).
 MAU_DAYS = 30
+#: The counts of a chunk's day that the relabelling pass gives (:mod:`sim.core.kernels`), in
+#: order: slots by stage code, then WAU (silence < WAU_DAYS), MAU (< MAU_DAYS), latent-alive.
+DAY_COUNTS = (*STAGE_NAMES, "wau", "mau", "latent_alive")
 #: Simulated users are split into this many groups (slot mod G); the spread of the
 #: groups' totals gives the Monte-Carlo error of a run's totals (batch means).
 MC_GROUPS = 20

@@ -35,10 +35,9 @@ import numpy as np
 
 from sim.core.daily_log import MAU_DAYS, WAU_DAYS
 from sim.core.flags import FLAG_EVER_ACTIVATED
-from sim.core.lifecycle import STAGE_NAMES, LifecycleConfig, Stage, relabel
+from sim.core.lifecycle import STAGE_NAMES, LifecycleConfig, RelabelArrays, Stage, relabel
 
 __all__ = [
-    "DAY_COUNTS",
     "KERNEL_MODES",
     "NUMPY_KERNELS",
     "Kernels",
@@ -49,9 +48,6 @@ __all__ = [
 
 #: Values of ``kernels``: the backend of the day's hottest loops.
 KERNEL_MODES = ("auto", "numpy", "compiled")
-#: What ``relabel_and_count`` counts, in the order of its result: slots by stage code,
-#: then WAU (σ < 7), MAU (σ < 30), latent-alive.
-DAY_COUNTS = (*STAGE_NAMES, "wau", "mau", "latent_alive")
 _ONE_BITS = np.uint32(0x3F800000)  # float32 1.0
 _MANTISSA_SHIFT = 9  # 32-bit half >> 9: its top 23 bits, the mantissa
 
@@ -80,16 +76,6 @@ class Kernels(Protocol):
     ) -> np.ndarray:
         """Relabel and flag the chunk in place (``acquired``: bool, ``tenure``: int16 τ); its counts (:data:`DAY_COUNTS`)."""
         ...
-
-
-class RelabelArrays(Protocol):
-    """A chunk's per-slot arrays that ``relabel_and_count`` reads and writes (e.g. :class:`~sim.core.hooks.Chunk`)."""
-
-    stage: np.ndarray  # int8, relabelled
-    last_visit_day: np.ndarray  # int16
-    habit: np.ndarray  # float32
-    flags: np.ndarray  # uint8, FLAG_EVER_ACTIVATED set
-    alive: np.ndarray  # bool
 
 
 class NumpyKernels:

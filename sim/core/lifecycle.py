@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Protocol
 
 import numpy as np
 
 from sim.base.schema import bounded
 
-__all__ = ["STAGE_NAMES", "LifecycleConfig", "Stage", "relabel", "relabel_one"]
+__all__ = ["STAGE_NAMES", "LifecycleConfig", "RelabelArrays", "Stage", "relabel", "relabel_one"]
 
 
 @dataclass
@@ -52,6 +53,16 @@ class Stage(IntEnum):
 
 #: Stage names in code order, as they appear in config targets and table columns.
 STAGE_NAMES = tuple(s.name.lower() for s in Stage)
+
+
+class RelabelArrays(Protocol):
+    """A chunk's per-slot arrays that the relabelling kernels (:mod:`sim.core.kernels`) reads and writes (e.g. :class:`~sim.core.hooks.Chunk`)."""
+
+    stage: np.ndarray  # int8, relabelled
+    last_visit_day: np.ndarray  # int16
+    habit: np.ndarray  # float32
+    flags: np.ndarray  # uint8, FLAG_EVER_ACTIVATED set
+    alive: np.ndarray  # bool
 
 
 def relabel(

@@ -56,10 +56,10 @@ from sim.core.chunk_processes import (
     shared_copy,
     slot_arrays,
 )
-from sim.core.daily_log import MC_GROUPS, DailyLog
+from sim.core.daily_log import DAY_COUNTS, MC_GROUPS, DailyLog
 from sim.core.flush_to_zero import habit_flush_is_exact
 from sim.core.hooks import Chunk, Effects, Events, LeverHooks, Modifiers, at
-from sim.core.kernels import DAY_COUNTS, load_kernels
+from sim.core.kernels import load_kernels
 from sim.core.lifecycle import STAGE_NAMES, Stage
 from sim.core.population import Population, PopulationConfig, SegmentTable
 from sim.core.reporters import model_reporters
@@ -223,7 +223,7 @@ class ChunkDay:
     buyers: list[np.ndarray] = field(default_factory=list)
     acquired: np.ndarray | None = None
     tenure: np.ndarray | None = None
-    #: The day's counts of :data:`~sim.core.kernels.DAY_COUNTS` (from the relabelling pass).
+    #: The day's counts of :data:`~sim.core.daily_log.DAY_COUNTS` (from the relabelling pass).
     counts: np.ndarray | None = None
     #: Per draw chunk: (revenue, revenue by cohort, revenue by slot group), None without purchases.
     money: list[Money | None] = field(default_factory=list)
