@@ -8,11 +8,14 @@ Prints markdown tables:
   ratio, and memory per slot (state arrays, and the peak of all numpy allocations
   during a separate 30-day run traced with tracemalloc, which would slow the timed run);
 * per core with levers: organic (baseline) and every lever on (balanced_mix) at
-  1,000,000 users over 365 days, one thread (issue #17 target 4: 6e7 and 4e7);
+  1,000,000 users over 365 days, one thread (issue #17 target 4: 6e7 and 4e7), with
+  each kernels backend (``kernels=numpy``, and ``kernels=compiled`` where numba is
+  installed: the same results, sim.core.kernels);
 * every core in one run: the same two at 1 thread and with ``--threads`` chunks side
   by side (default: the cores this process may use), in worker processes (the default,
   ``parallel=auto`` on Linux) and in threads (``parallel=threads``), alternating, best of
-  the rounds, and the speed-ups (target 3: at least 1.7x on 2 cores). Results are
+  the rounds, and the speed-ups, with ``--kernels`` (default auto: compiled where numba is
+  installed) (target 3: at least 1.7x on 2 cores). Results are
   bit-identical for any count and either mode (tests/test_threads.py), so only the
   time differs.
 
@@ -35,6 +38,7 @@ from machine_info import describe, one_line
 
 from sim import UserLifecycleModel, load_config
 from sim.app.threads import available_cores
+from sim.core.kernels import KERNEL_MODES, compiled_available, load_kernels
 
 #: Issue #17's targets for the core: user-days/s per core (organic, all levers) and the 2-core speed-up.
 PER_CORE_TARGET = {"baseline": 6e7, "balanced_mix": 4e7}
@@ -42,7 +46,13 @@ SPEEDUP_TARGET = 1.7
 
 
 def _config(
-    preset: str, market_size: int, days: int, strategy: str = "baseline", threads: int = 1, parallel: str = "auto"
+    preset: str,
+    market_size: int,
+    days: int,
+    strategy: str = "baseline",
+    threads: int = 1,
+    parallel: str = "auto",
+    kernels: str = "auto",
 ):
     cfg = load_config(
         [
@@ -52,6 +62,7 @@ def _config(
             f"strategy={strategy}",
             f"threads={threads}",
             f"parallel={parallel}",
+            f"kernels={kernels}",
         ]
     )
     return replace(cfg, progress=False, figures=False, agents="lazy")
@@ -68,21 +79,33 @@ def steps_per_second(cfg) -> tuple[float, int]:
     return rate, len(model.levers)
 
 
-def thread_rows(market_size: int, days: int, preset: str, threads: int, rounds: int) -> list[dict]:
-    """Organic and all levers at 1 and ``threads`` (processes, threads), alternating; best of ``rounds`` (noisy VMs)."""
-    modes = [(1, "auto")] + ([(threads, "processes"), (threads, "threads")] if threads > 1 else [])
-    best: dict[tuple[str, int, str], dict] = {}
+def backends(kernels: str) -> list[str]:
+    """The kernels backends of the per-core table: numpy, and compiled where numba is installed; ``kernels`` first."""
+    chosen = load_kernels(kernels).name
+    return [chosen] + [b for b in ("numpy", "compiled") if b != chosen and (b == "numpy" or compiled_available())]
+
+
+def thread_rows(market_size: int, days: int, preset: str, threads: int, rounds: int, kernels: str) -> list[dict]:
+    """Organic and all levers at 1 (each backend) and ``threads`` (processes, threads; ``kernels``), alternating.
+
+    Best of ``rounds`` (noisy VMs).
+    """
+    chosen, *others = backends(kernels)
+    modes = [(1, "auto", chosen)] + [(1, "auto", b) for b in others]
+    modes += [(threads, "processes", chosen), (threads, "threads", chosen)] if threads > 1 else []
+    best: dict[tuple[str, int, str, str], dict] = {}
     for _ in range(rounds):
         for strategy in ("baseline", "balanced_mix"):
-            for n, parallel in modes:
-                rate, levers = steps_per_second(_config(preset, market_size, days, strategy, n, parallel))
-                key = (strategy, n, parallel)
+            for n, parallel, backend in modes:
+                rate, levers = steps_per_second(_config(preset, market_size, days, strategy, n, parallel, backend))
+                key = (strategy, n, parallel, backend)
                 if key not in best or rate > best[key]["agent_days_per_s"]:
                     best[key] = {
                         "strategy": strategy,
                         "levers": levers,
                         "threads": n,
                         "parallel": parallel if n > 1 else "one",
+                        "kernels": backend,
                         "agent_days_per_s": rate,
                     }
     return list(best.values())
@@ -102,8 +125,8 @@ def peak_bytes(preset: str, market_size: int, days: int = 30) -> float:
     return peak
 
 
-def measure(market_size: int, days: int, *, reference: bool, preset: str, trace: bool) -> dict:
-    cfg = _config(preset, market_size, days)
+def measure(market_size: int, days: int, *, reference: bool, preset: str, trace: bool, kernels: str) -> dict:
+    cfg = _config(preset, market_size, days, kernels=kernels)
     t0 = time.perf_counter()
     model = UserLifecycleModel(cfg, reference=reference)
     t1 = time.perf_counter()
@@ -131,6 +154,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="threads to compare with 1 (default: the cores)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of the levers/threads tables")
     parser.add_argument("--only", choices=["core", "threads"], help="one part of the benchmark")
+    parser.add_argument(
+        "--kernels", choices=KERNEL_MODES, default="auto", help="backend of the core and threads tables (default auto)"
+    )
     args = parser.parse_args()
     if args.only == "threads":
         m, days = (20_000, 30) if args.quick else (1_000_000, 365)
@@ -152,7 +178,7 @@ def main() -> None:
         ]
     rows = []
     for m, days, ref in plan:
-        rows.append(measure(m, days, reference=ref, preset=args.preset, trace=not ref))
+        rows.append(measure(m, days, reference=ref, preset=args.preset, trace=not ref, kernels=args.kernels))
         r = rows[-1]
         print(
             f"# {r['stepping']:>10} M={m:>10,} days={days:>3}: {r['agent_days_per_s']:.3g} agent-days/s "
@@ -161,7 +187,7 @@ def main() -> None:
         )
     vec = {r["market_size"]: r for r in rows if r["stepping"] == "vectorized"}
     ref = {r["market_size"]: r for r in rows if r["stepping"] == "reference"}
-    print(f"\nopsim core benchmark — preset {args.preset}, {one_line()}\n")
+    print(f"\nopsim core benchmark — preset {args.preset}, kernels {load_kernels(args.kernels).name}, {one_line()}\n")
     print(
         "| stepping | M (slots) | days | wall time of the steps | agent-days/s | state bytes/slot | peak bytes/slot |"
     )
@@ -190,27 +216,32 @@ def main() -> None:
 def threads_rows(args: argparse.Namespace, m: int, days: int) -> list[dict]:
     """Print (and return) the per-core and the threads tables."""
     threads = args.threads or available_cores()
-    rows = thread_rows(m, days, args.preset, threads, args.rounds)
-    rate = {(r["strategy"], r["parallel"]): r["agent_days_per_s"] for r in rows}
+    rows = thread_rows(m, days, args.preset, threads, args.rounds, args.kernels)
+    chosen, *_ = all_backends = backends(args.kernels)
+    rate = {(r["strategy"], r["parallel"], r["kernels"]): r["agent_days_per_s"] for r in rows}
     levers = {r["strategy"]: r["levers"] for r in rows}
     print(f"\nPer core (threads=1): M={m:,}, {days} days, best of {args.rounds} alternating runs each\n")
-    print("| strategy | levers on | user-days/s per core | target (issue #17) | slowdown vs organic |")
-    print("|---|---:|---:|---:|---:|")
-    for strategy in ("baseline", "balanced_mix"):
-        r = rate[(strategy, "one")]
-        print(
-            f"| {strategy} | {levers[strategy]} | {r:.3g} | {PER_CORE_TARGET[strategy]:.0e} | "
-            f"{rate[('baseline', 'one')] / r:.2f}x |"
-        )
+    print("| strategy | levers on | kernels | user-days/s per core | target (issue #17) | slowdown vs organic |")
+    print("|---|---:|---|---:|---:|---:|")
+    for backend in all_backends:
+        for strategy in ("baseline", "balanced_mix"):
+            r = rate[(strategy, "one", backend)]
+            print(
+                f"| {strategy} | {levers[strategy]} | {backend} | {r:.3g} | {PER_CORE_TARGET[strategy]:.0e} | "
+                f"{rate[('baseline', 'one', backend)] / r:.2f}x |"
+            )
     if threads > 1:
-        print(f"\nEvery core in one run: threads=1 vs threads={threads} ({available_cores()} cores available)\n")
+        print(
+            f"\nEvery core in one run: threads=1 vs threads={threads} ({available_cores()} cores available), "
+            f"kernels {chosen}\n"
+        )
         print(
             f"| strategy | 1 | {threads} processes (parallel=auto) | speed-up (target >= {SPEEDUP_TARGET}x on 2 cores) "
             f"| {threads} threads (parallel=threads) | speed-up |"
         )
         print("|---|---:|---:|---:|---:|---:|")
         for strategy in ("baseline", "balanced_mix"):
-            one, procs, thr = (rate[(strategy, mode)] for mode in ("one", "processes", "threads"))
+            one, procs, thr = (rate[(strategy, mode, chosen)] for mode in ("one", "processes", "threads"))
             print(f"| {strategy} | {one:.3g} | {procs:.3g} | {procs / one:.2f}x | {thr:.3g} | {thr / one:.2f}x |")
     return rows
 

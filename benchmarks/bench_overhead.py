@@ -23,8 +23,12 @@
 Timings on this shared 2-core machine drift by ±20 %: each figure is the median of
 ``--rounds`` fresh processes.
 
+The run's kernels are ``--kernels`` (default auto, as ``opsim``'s: compiled where numba is
+installed). Faster stepping raises the share of the rest.
+
 Usage:
-    python benchmarks/bench_overhead.py [--users 1000000] [--days 365] [--rounds 3] [--no-workers] [--json FILE]
+    python benchmarks/bench_overhead.py [--users 1000000] [--days 365] [--rounds 3] [--no-workers]
+        [--kernels auto|numpy|compiled] [--json FILE]
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sim.core.kernels import KERNEL_MODES, load_kernels
+
 #: Target 1: analytics and output at most this share of stepping time.
 OUTPUT_SHARE_TARGET = 0.20
 #: Target 2: compose / load_config after the first call, in milliseconds.
@@ -46,7 +52,7 @@ COMPOSE_TARGET_MS = 50.0
 COMPOSE_CALLS = 20
 
 
-def run_phases(users: int, days: int, workers: bool) -> dict[str, float]:
+def run_phases(users: int, days: int, workers: bool, kernels: str = "auto") -> dict[str, float]:
     """One default run in this process, as ``opsim`` runs it: seconds per phase."""
     started = time.perf_counter()
     from contextlib import nullcontext
@@ -56,7 +62,9 @@ def run_phases(users: int, days: int, workers: bool) -> dict[str, float]:
     with FigureWorkers() if workers else nullcontext() as pool:
         from sim import load_config, simulate
 
-        cfg = load_config([f"population.market_size={users}", f"horizon_days={days}", "progress=false"])
+        cfg = load_config(
+            [f"population.market_size={users}", f"horizon_days={days}", "progress=false", f"kernels={kernels}"]
+        )
         imported = time.perf_counter()
         result = simulate(cfg)
         simulated = time.perf_counter()
@@ -75,13 +83,14 @@ def run_phases(users: int, days: int, workers: bool) -> dict[str, float]:
     }
 
 
-def command_run(users: int, days: int) -> dict[str, float]:
+def command_run(users: int, days: int, kernels: str = "auto") -> dict[str, float]:
     """The ``opsim`` command (the console script beside this Python) on the default config: wall and stepping seconds."""
     script = Path(sys.executable).with_name("opsim")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "sim"]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
-        args = [f"population.market_size={users}", f"horizon_days={days}", "progress=false", f"hydra.run.dir={out}"]
+        args = [f"population.market_size={users}", f"horizon_days={days}", "progress=false", f"kernels={kernels}"]
+        args.append(f"hydra.run.dir={out}")
         started = time.perf_counter()
         done = subprocess.run([*command, *args], capture_output=True, text=True, check=False)
         wall = time.perf_counter() - started
@@ -152,12 +161,14 @@ def _fresh(call: str) -> dict[str, float]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def measure(users: int = 1_000_000, days: int = 365, rounds: int = 3, workers: bool = True) -> dict:
+def measure(
+    users: int = 1_000_000, days: int = 365, rounds: int = 3, workers: bool = True, kernels: str = "auto"
+) -> dict:
     """Both measurements, ``rounds`` fresh processes each; medians and every round."""
     runs, commands = [], []
     for _ in range(rounds):  # alternating, so that both see the machine's same phases
-        runs.append(_fresh(f"b.run_phases({users}, {days}, {workers})"))
-        commands.append(command_run(users, days))
+        runs.append(_fresh(f"b.run_phases({users}, {days}, {workers}, {kernels!r})"))
+        commands.append(command_run(users, days, kernels))
     composes = [_fresh("b.compose_times()") for _ in range(rounds)]
     run = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     comp = {k: statistics.median(c[k] for c in composes) for k in composes[0]}
@@ -167,6 +178,7 @@ def measure(users: int = 1_000_000, days: int = 365, rounds: int = 3, workers: b
         "users": users,
         "days": days,
         "figure_workers": workers,
+        "kernels": load_kernels(kernels).name,
         "run": run,
         "compose": comp,
         "command": command,
@@ -179,7 +191,7 @@ def report(result: dict) -> str:
     """The figures as text, each next to its target."""
     run, comp = result["run"], result["compose"]
     lines = [
-        f"default run, M = {result['users']:,}, {result['days']} days, figure workers "
+        f"default run, M = {result['users']:,}, {result['days']} days, kernels {result['kernels']}, figure workers "
         f"{'on' if result['figure_workers'] else 'off'} (median of {len(result['rounds']['run'])} fresh processes):",
         "",
         "| phase | seconds |",
@@ -217,8 +229,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-workers", action="store_true", help="draw the figures in the run's own process")
     parser.add_argument("--json", help="also write every round to this JSON file")
+    parser.add_argument("--kernels", choices=KERNEL_MODES, default="auto", help="the run's kernels (default auto)")
     args = parser.parse_args()
-    result = measure(args.users, args.days, args.rounds, workers=not args.no_workers)
+    result = measure(args.users, args.days, args.rounds, workers=not args.no_workers, kernels=args.kernels)
     print(report(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

@@ -346,7 +346,9 @@ def test_keys_that_change_no_result_are_left_out_of_a_jobs_folder_hash():
         assert sweep.overrides_hash([*job, extra]) == sweep.overrides_hash(job), extra
     assert sweep.overrides_hash([*job, "horizon_days=5"]) != sweep.overrides_hash(job)  # a result key is kept
     assert sweep.overrides_hash([*job, "progress_x=1"]) != sweep.overrides_hash(job)  # a key, not a prefix
-    with pytest.raises(ConfigError, match=r"threads='1,2' is not allowed: one value: progress, threads, parallel"):
+    with pytest.raises(
+        ConfigError, match=r"threads='1,2' is not allowed: one value: progress, threads, parallel, kernels"
+    ):
         sweep.job_folder_names([[*job, "threads=1"], [*job, "threads=2"]])
 
 
@@ -364,7 +366,7 @@ def test_a_sweep_over_a_key_that_changes_no_result_is_refused_before_anything_is
     with pytest.raises(SystemExit) as info:
         sim.app.cli.main(["-m", "threads=1,2", *SMALL, f"hydra.sweep.dir={out}"])
     assert info.value.code == 2 and not out.exists()
-    assert "threads='1,2' is not allowed: one value: progress, threads, parallel change no result" in (
+    assert "threads='1,2' is not allowed: one value: progress, threads, parallel, kernels change no result" in (
         capsys.readouterr().err
     )
 

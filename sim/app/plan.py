@@ -300,7 +300,7 @@ def _plan_hash(run: Config, plan: PlanConfig) -> str:
 
     Left out: the trial budget, workers and Ray address (how many trials, where), what is
     computed after the search (``frontier_budgets``, ``marginal_step``), the plan's
-    ``description``, and the run's ``progress``, ``threads``, ``parallel`` and
+    ``description``, and the run's ``progress``, ``threads``, ``parallel``, ``kernels`` and
     ``figures``: a study stopped with Ctrl-C goes on with any of them changed.
     """
     searched = dataclasses.replace(
@@ -311,10 +311,15 @@ def _plan_hash(run: Config, plan: PlanConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+#: Run settings added since 2026-11-30 (none changes a trial): not in the earlier versions' study hash.
+RUN_KEYS_ADDED_SINCE_2026_11_30 = ("kernels",)
+
+
 def _plan_hash_before_2026_11_30(run: Config, plan: PlanConfig) -> str:
     """The study hash of earlier versions (every run setting, description and marginal step): their studies go on."""
     searched = dataclasses.replace(plan, trials=0, workers=0, ray_address=None, frontier_budgets=[])
-    text = json.dumps([dataclasses.asdict(run), dataclasses.asdict(searched)], sort_keys=True, default=str)
+    run_part = {k: v for k, v in dataclasses.asdict(run).items() if k not in RUN_KEYS_ADDED_SINCE_2026_11_30}
+    text = json.dumps([run_part, dataclasses.asdict(searched)], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

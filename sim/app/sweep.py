@@ -98,7 +98,7 @@ MAX_LABEL_BYTES = 120
 SEEDS_ONLY = "one config, seeds only"
 #: Hex digits of the overrides' hash that end a job folder's name.
 HASH_DIGITS = 12
-#: Why the keys that change no result (``progress``, ``threads``, ``parallel``) take one value in a sweep.
+#: Why the keys that change no result (``progress``, ``threads``, ``parallel``, ``kernels``) take one value in a sweep.
 NOT_SWEPT = (
     f"one value: {', '.join(completion.NOT_IN_HASH)} change no result, so a sweep over them would run "
     "the same job twice (time runs with benchmarks/bench_core.py)"
@@ -113,7 +113,7 @@ def overrides_hash(overrides: Sequence[str]) -> str:
     """Hash of a job's overrides, in any order: the part of its folder name a rerun looks for.
 
     Overrides of keys that change no result file (:data:`~sim.output.completion.NOT_IN_HASH`:
-    ``progress``, ``threads``, ``parallel``) are left out, as the config hash leaves them
+    ``progress``, ``threads``, ``parallel``, ``kernels``) are left out, as the config hash leaves them
     out: a rerun with ``progress=true`` finds the finished jobs.
     """
     kept = (o.strip() for o in overrides if _override_key(o.strip()) not in completion.NOT_IN_HASH)
@@ -167,7 +167,7 @@ def job_folder_names(jobs: Sequence[Sequence[str]], sweep_dir: Path | None = Non
         digest = overrides_hash(job)
         first = seen.setdefault(digest, job)
         differing = {o.strip() for o in job} ^ {o.strip() for o in first}
-        if first is not job and differing:  # the same job but for progress, threads or parallel
+        if first is not job and differing:  # the same job but for progress, threads, parallel or kernels
             key = min(_override_key(o) for o in differing)
             raise ConfigError(
                 key,

@@ -52,9 +52,9 @@ __all__ = [
 ]
 
 DONE = "DONE.json"
-#: Config fields that change no result file (a progress bar, how many threads or processes step a run),
-#: left out of the config hash.
-NOT_IN_HASH = ("progress", "threads", "parallel")
+#: Config fields that change no result file (a progress bar, how many threads or processes step a run,
+#: the kernels backend: the same bits either way), left out of the config hash.
+NOT_IN_HASH = ("progress", "threads", "parallel", "kernels")
 #: Bytes read at a time while hashing a file.
 HASH_BLOCK_BYTES = 1 << 20
 #: The key of ``DONE.json`` that holds the fingerprint of the code that computed the folder.
