@@ -17,6 +17,7 @@ Usage:
     python benchmarks/bench_memory.py --quick              # small cases, a smoke test
     python benchmarks/bench_memory.py --default-only       # the default config, with and without events
     python benchmarks/bench_memory.py --json benchmarks/results/memory.json
+    python benchmarks/bench_memory.py --kernels numpy      # every case with kernels=numpy (default auto)
     cd OTHER && .venv/bin/python /path/to/bench_memory.py  # another checkout's opsim (e.g. before a change;
                                                            # the estimate column is nan where it has none)
 
@@ -126,6 +127,9 @@ def main() -> None:
         "--default-only", action="store_true", help="the default configuration with and without events (issue #17)"
     )
     parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument(
+        "--kernels", choices=("auto", "numpy", "compiled"), default="auto", help="every case's kernels (default auto)"
+    )
     args = parser.parse_args()
     rows = []
     print(
@@ -134,7 +138,8 @@ def main() -> None:
     )
     print("|---|---:|---:|---:|---:|---:|---:|")
     cases = QUICK if args.quick else CASES[:2] if args.default_only else CASES
-    for label, overrides in cases:
+    for label, case_overrides in cases:
+        overrides = [*case_overrides, f"kernels={args.kernels}"]
         row = {"case": label, "overrides": overrides, **measure(overrides)}
         rows.append(row)
         print(

@@ -279,3 +279,53 @@ def test_compiled_relabel_and_count_equals_numpys(seed, n, day, new_days, dorman
         counts = kernels.relabel_and_count(chunk, acquired, tenure, day=day, life=life)
         results.append((chunk.stage.tolist(), chunk.flags.tolist(), counts.tolist()))
     assert results[0] == results[1]
+
+
+def test_a_model_steps_with_the_backend_its_config_names():
+    from sim import UserLifecycleModel
+
+    for mode, backend in (("numpy", NUMPY_KERNELS), ("compiled", COMPILED), ("auto", COMPILED)):
+        model = UserLifecycleModel({"population.market_size": 1000, "horizon_days": 2, "kernels": mode})
+        assert model.kernels is backend
+        assert model.streams.kernels is backend  # the uniforms, and each chunk's nonzero, go through it
+        model.close()
+
+
+def test_the_backend_is_in_no_hash_a_resume_checks():
+    """Either backend gives the same result files: a rerun with the other finds the finished run or job."""
+    from sim.app.sweep import overrides_hash
+    from sim.output.completion import config_hash
+
+    assert config_hash(load_config(["kernels=numpy"])) == config_hash(load_config(["kernels=compiled"]))
+    assert overrides_hash(["seed=1", "kernels=numpy"]) == overrides_hash(["seed=1"])
+
+
+BOUNDS_CHECK = """
+import numpy as np
+from sim.core.compiled_kernels import COMPILED_KERNELS as k
+for n in range(1, 6):
+    k.uniforms(1, (2, 3), n)
+    k.uniforms(1, (2, 3), n, np.empty(n, np.float32))
+for n in (1, 2, 5, 64, 65):
+    for true_at in ([], [0], [n - 1], list(range(n))):
+        mask = np.zeros(n, bool)
+        mask[true_at] = True
+        assert k.nonzero(mask).tolist() == true_at
+print("in bounds")
+"""
+
+
+@pytest.mark.slow
+def test_compiled_kernels_stay_in_bounds_with_numba_checking_every_index(tmp_path):
+    """Compiled loops do not check indices: here numba does (NUMBA_BOUNDSCHECK=1), at odd and even lengths.
+
+    Slow: the loops compile afresh with the checks (numba's cache holds them apart).
+    """
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", BOUNDS_CHECK], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "in bounds"

@@ -17,6 +17,12 @@ from sim.base.errors import MemoryLimitError
 gc_collect = gc.collect
 
 
+@pytest.fixture(autouse=True)
+def auto_kernels_are_numpy(monkeypatch):
+    """The known answers below are the numpy kernels' (an install without numba); the compiled ones' are tested apart."""
+    monkeypatch.setattr(memory, "compiled_chosen", lambda mode: mode == "compiled")
+
+
 @pytest.fixture(scope="module")
 def cfg():
     return replace(load_config(["population.market_size=1000", "horizon_days=10"]), record_events=True)
@@ -34,6 +40,31 @@ def test_estimate_known_answer(cfg):
     levers = load_config(["strategy=winback", "population.market_size=1000", "horizon_days=10"])
     # the main run's matrices are kept
     assert memory.estimate_memory(levers).fixed == 2 * 100 * 100 + 64 * 2**20 + 40 * 2**20
+
+
+@pytest.mark.parametrize(("threads", "parallel", "workers"), [(1, "auto", 0), (3, "processes", 2), (3, "threads", 0)])
+def test_compiled_kernels_add_numba_to_the_run_and_to_each_worker_process(threads, parallel, workers, monkeypatch):
+    from sim.app import threads as threads_module
+
+    monkeypatch.setattr(threads_module, "fork_available", lambda: True)
+    monkeypatch.setattr(memory, "fork_available", lambda: True)
+    overrides = ["population.market_size=1000000", "horizon_days=10", f"threads={threads}", f"parallel={parallel}"]
+    numpy_need = memory.estimate_memory(load_config([*overrides, "kernels=numpy"]))
+    compiled_need = memory.estimate_memory(load_config([*overrides, "kernels=compiled"]))
+    # by hand: 128 MiB in the run's process, 96 MiB in each of its worker processes (threads - 1 in processes)
+    assert compiled_need.fixed - numpy_need.fixed == 128 * 2**20 + workers * 96 * 2**20
+    assert compiled_need.per_user == numpy_need.per_user
+
+
+def test_auto_kernels_count_numba_only_where_it_is_installed(monkeypatch):
+    from sim.core import kernels
+
+    auto = load_config(["population.market_size=1000", "horizon_days=10", "threads=1"])
+    monkeypatch.setattr(memory, "compiled_chosen", kernels.compiled_chosen)
+    monkeypatch.setattr(kernels, "compiled_available", lambda: True)
+    with_numba = memory.estimate_memory(auto).fixed
+    monkeypatch.setattr(kernels, "compiled_available", lambda: False)
+    assert with_numba - memory.estimate_memory(auto).fixed == 128 * 2**20
 
 
 def test_estimate_counts_one_chunk_in_flight_per_thread_up_to_the_chunks_there_are():

@@ -4,7 +4,7 @@ The memory of a run grows with the N = ``population.sample_size`` simulated user
 (default: all M = ``population.market_size``) and with the square of the horizon
 H = ``horizon_days`` (the cohort matrices and tables)::
 
-    need = N · b_user + H² · b_cell · k + b_run + T · b_chunk
+    need = N · b_user + H² · b_cell · k + b_run + T · b_chunk  [+ b_numba + (T − 1) · b_numba_worker]
 
 * b_user — bytes per simulated user at the run's peak: the state arrays
   (:data:`sim.core.population.STATE_BYTES_PER_SLOT`, 25), what the run allocates per
@@ -18,7 +18,10 @@ H = ``horizon_days`` (the cohort matrices and tables)::
 * b_chunk — the temporaries of one chunk being stepped (at most
   :data:`sim.core.model.MAX_DRAW_CHUNKS_PER_CHUNK` draw chunks of 65,536 slots), T =
   ``threads`` of them at once, at most the run's chunks (:func:`sim.core.model.blocks_of`:
-  smaller chunks with more threads, so T · b_chunk is then generous).
+  smaller chunks with more threads, so T · b_chunk is then generous);
+* with the compiled kernels (``kernels``: :mod:`sim.core.kernels`), numba and LLVM in the
+  run's process, b_numba, and what each of its worker processes (T − 1 where chunks step
+  in processes) copies of them, b_numba_worker.
 
 The constants are upper bounds of what ``python benchmarks/bench_memory.py``
 measures (peak RSS above the interpreter; it prints both side by side).
@@ -42,6 +45,8 @@ from pathlib import Path
 from sim.app.config import Config
 from sim.app.threads import resolve_threads
 from sim.base.errors import MemoryLimitError
+from sim.core.chunk_processes import fork_available
+from sim.core.kernels import compiled_chosen
 from sim.core.model import blocks_of
 from sim.core.population import STATE_BYTES_PER_SLOT
 from sim.levers.strategy import lever_configs
@@ -69,6 +74,13 @@ PROCESS_BYTES = 300 * 2**20
 #: Temporaries of one chunk in flight: an upper bound of what tracemalloc measures for a chunk of
 #: 8 draw chunks (524,288 slots) with every lever on (about 17 MiB), doubled.
 CHUNK_WORKING_BYTES = 40 * 2**20
+#: The compiled kernels' numba and LLVM in the run's process: ``bench_memory.py --default-only``
+#: (2026-11-30, the Intel Xeon) measured the default run's own peak 106 MB above the same run with
+#: ``kernels=numpy`` (198 against 92 bytes a user at 1,000,000 users); a quarter more is kept.
+COMPILED_PROCESS_BYTES = 128 * 2**20
+#: What a worker process forked from it adds with the compiled kernels (the same runs: all processes
+#: 62 MB more than the run's own process adds, with one worker); half as much more is kept.
+COMPILED_WORKER_BYTES = 96 * 2**20
 #: Address space a run maps beyond the memory the estimate counts, which matters under an
 #: address-space limit (``ulimit -v``) only: thread stacks, allocator arenas, OpenBLAS's and
 #: pyarrow's buffers. Measured here (2026-11-30, default run, 365 days; the lowest ``ulimit -v``
@@ -121,6 +133,9 @@ def estimate_memory(cfg: Config) -> MemoryNeed:
     asked = resolve_threads(cfg.threads, users=cfg.population.simulated_users, parallel=cfg.parallel)
     threads = min(asked, len(blocks_of(cfg.population.simulated_users, asked)))
     fixed = cfg.horizon_days**2 * COHORT_CELL_BYTES * kept + RUN_BYTES + threads * CHUNK_WORKING_BYTES
+    if compiled_chosen(cfg.kernels):
+        in_processes = cfg.parallel == "processes" or (cfg.parallel == "auto" and fork_available())
+        fixed += COMPILED_PROCESS_BYTES + (threads - 1) * COMPILED_WORKER_BYTES * in_processes
     return MemoryNeed(cfg.population.simulated_users, cfg.horizon_days, per_user, fixed)
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "Kernels",
     "NumpyKernels",
     "compiled_available",
+    "compiled_chosen",
     "load_kernels",
 ]
 
@@ -132,6 +133,11 @@ NUMPY_KERNELS = NumpyKernels()
 def compiled_available() -> bool:
     """Whether numba is installed (the compiled backend can be loaded)."""
     return importlib.util.find_spec("numba") is not None
+
+
+def compiled_chosen(mode: str) -> bool:
+    """Whether ``kernels`` = ``mode`` steps with the compiled backend (without importing numba)."""
+    return mode == "compiled" or (mode == "auto" and compiled_available())
 
 
 def load_kernels(mode: str) -> Kernels:
