@@ -329,3 +329,44 @@ def test_compiled_kernels_stay_in_bounds_with_numba_checking_every_index(tmp_pat
     done = subprocess.run([sys.executable, "-c", BOUNDS_CHECK], env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "in bounds"
+
+
+def test_auto_takes_numpy_with_a_warning_where_numba_is_installed_but_cannot_be_loaded(monkeypatch):
+    import sys
+
+    monkeypatch.setattr(kernels_module, "compiled_available", lambda: True)
+    monkeypatch.setitem(sys.modules, "sim.core.compiled_kernels", None)  # its import raises ImportError
+    with pytest.warns(UserWarning, match="kernels=auto steps with numpy: numba is installed but cannot be loaded"):
+        assert load_kernels("auto") is NUMPY_KERNELS
+    with pytest.raises(ValueError, match=r"kernels='compiled' cannot load numba .*kernels=numpy steps without it"):
+        load_kernels("compiled")
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int64, np.float32])
+def test_compiled_nonzero_of_a_mask_that_is_not_bool_is_numpys(dtype):
+    """A lever may hand a 0/1/3 array: the branch-free loop would count 3 as three (numpy's path takes it)."""
+    mask = np.zeros(640, dtype=dtype)
+    mask[[0, 5, 639]] = [3, 1, 2]
+    mask[100:200] = 1  # above the sparse share
+    assert COMPILED.nonzero(mask).tolist() == np.flatnonzero(mask).tolist()
+    assert COMPILED.nonzero(mask.reshape(64, 10)).tolist() == np.flatnonzero(mask).tolist()
+
+
+@pytest.mark.parametrize("kernels", BACKENDS, ids=lambda k: k.name)
+def test_uniforms_refuse_a_buffer_too_short(kernels):
+    with pytest.raises(ValueError):
+        kernels.uniforms(1, (2,), 5, np.empty(4, dtype=np.float32))
+
+
+@pytest.mark.parametrize("kernels", BACKENDS, ids=lambda k: k.name)
+def test_uniforms_refuse_a_negative_key_as_seed_sequence_does(kernels):
+    with pytest.raises(ValueError, match="non-negative"):
+        kernels.uniforms(1, (2, -1), 5)
+    assert kernels.uniforms(1, (np.uint32(7), np.int64(2**40)), 3).tolist() == expected_uniforms(1, (7, 2**40), 3)
+
+
+@pytest.mark.parametrize("parallel", ["threads", "processes"])
+def test_numpy_kernels_in_threads_and_worker_processes_equal_the_previous_release(parallel):
+    """The rest of the suite steps with the compiled kernels where numba is installed: numpy's path here."""
+    values = MODEL_CASES["balanced_mix"]
+    assert model_fingerprint(values, threads=3, parallel=parallel, kernels="numpy") == RELEASE["model/balanced_mix"]

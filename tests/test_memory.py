@@ -42,12 +42,23 @@ def test_estimate_known_answer(cfg):
     assert memory.estimate_memory(levers).fixed == 2 * 100 * 100 + 64 * 2**20 + 40 * 2**20
 
 
-@pytest.mark.parametrize(("threads", "parallel", "workers"), [(1, "auto", 0), (3, "processes", 2), (3, "threads", 0)])
-def test_compiled_kernels_add_numba_to_the_run_and_to_each_worker_process(threads, parallel, workers, monkeypatch):
+@pytest.mark.parametrize(
+    ("threads", "parallel", "fork", "workers"),
+    [
+        (1, "auto", True, 0),
+        (3, "processes", True, 2),
+        (3, "threads", True, 0),
+        (3, "auto", True, 2),  # processes where they can be forked
+        (3, "auto", False, 0),  # threads elsewhere
+    ],
+)
+def test_compiled_kernels_add_numba_to_the_run_and_to_each_worker_process(
+    threads, parallel, fork, workers, monkeypatch
+):
     from sim.app import threads as threads_module
 
-    monkeypatch.setattr(threads_module, "fork_available", lambda: True)
-    monkeypatch.setattr(memory, "fork_available", lambda: True)
+    monkeypatch.setattr(threads_module, "fork_available", lambda: fork)
+    monkeypatch.setattr(memory, "fork_available", lambda: fork)
     overrides = ["population.market_size=1000000", "horizon_days=10", f"threads={threads}", f"parallel={parallel}"]
     numpy_need = memory.estimate_memory(load_config([*overrides, "kernels=numpy"]))
     compiled_need = memory.estimate_memory(load_config([*overrides, "kernels=compiled"]))

@@ -140,8 +140,9 @@ def _compact(mask: np.ndarray, count: int) -> np.ndarray:  # pragma: no cover (c
     return out[:count]
 
 
-_NEW, _RETAINED, _ACTIVATED = int(Stage.NEW), int(Stage.RETAINED), int(Stage.ACTIVATED)
-_DORMANT, _CHURNED = int(Stage.DORMANT), int(Stage.CHURNED)
+#: The stage codes the relabelling writes, handed to the loop as an argument: numba's cache keeps a
+#: loop until this file changes, so a constant read from another module inside a loop could be stale.
+_LABELS = np.array([Stage.NEW, Stage.RETAINED, Stage.ACTIVATED, Stage.DORMANT, Stage.CHURNED], dtype=np.int8)
 _STAGES = len(Stage)
 
 
@@ -158,34 +159,45 @@ def _relabel(  # pragma: no cover (compiled)
     dormant_after_days: int,
     churned_after_days: int,
     activated_habit: np.float32,
+    labels: np.ndarray,
+    ever_activated: np.uint8,
 ) -> None:
     # Selects and unconditional stores, no branch on the slot's data (random: they would mispredict).
-    ever_activated = np.uint8(FLAG_EVER_ACTIVATED)
+    new, retained, activated, dormant, churned = labels[0], labels[1], labels[2], labels[3], labels[4]
     for i in range(stage.size):
         silence = np.int16(day - last_visit_day[i])
-        label = np.int8(_ACTIVATED) if habit[i] >= activated_habit else np.int8(_RETAINED)
-        label = np.int8(_NEW) if tenure[i] < new_days else label
-        label = np.int8(_DORMANT) if silence >= dormant_after_days else label
-        label = np.int8(_CHURNED) if silence >= churned_after_days else label
+        label = activated if habit[i] >= activated_habit else retained
+        label = new if tenure[i] < new_days else label
+        label = dormant if silence >= dormant_after_days else label
+        label = churned if silence >= churned_after_days else label
         code = label if acquired[i] else stage[i]
         stage[i] = code
-        flags[i] |= ever_activated * np.uint8(code == _ACTIVATED)
+        flags[i] |= ever_activated * np.uint8(code == activated)
 
 
 @numba.njit(nogil=True, cache=True)
-def _recently_active(last_visit_day: np.ndarray, day: int) -> tuple[int, int]:  # pragma: no cover (compiled)
+def _recently_active(  # pragma: no cover (compiled)
+    last_visit_day: np.ndarray, day: int, wau_days: int, mau_days: int
+) -> tuple[int, int]:
     # Counted here, not with the relabelling: counters in that loop kept it from vectorizing (3x slower).
     today = np.int16(day)
     wau = mau = np.int64(0)
     for i in range(last_visit_day.size):
         silence = np.int16(today - last_visit_day[i])  # wraps as numpy's int16 does
-        wau += np.int64(silence < WAU_DAYS)
-        mau += np.int64(silence < MAU_DAYS)
+        wau += np.int64(silence < wau_days)
+        mau += np.int64(silence < mau_days)
     return wau, mau
 
 
 def _words(value: int) -> list[int]:
-    """A non-negative integer's 32-bit words, lowest first (0 is one word), as SeedSequence reads it."""
+    """A non-negative integer's 32-bit words, lowest first (0 is one word), as SeedSequence reads it.
+
+    Raises:
+        ValueError: For a negative integer, as SeedSequence does.
+
+    """
+    if value < 0:
+        raise ValueError(f"expected non-negative integer, got {value}")
     words = [value % _WORD]
     value //= _WORD
     while value:
@@ -209,17 +221,19 @@ class CompiledKernels:
     @staticmethod
     def uniforms(seed: int, key: tuple[int, ...], n: int, out: np.ndarray | None = None) -> np.ndarray:
         """``n`` float32 uniforms: the 32-bit halves of ⌈n/2⌉ SFC64 words, low half first."""
-        key_words = [w for k in key for w in _words(k)]
+        key_words = [w for k in key for w in _words(int(k))]
         entropy = np.array(_seed_words(seed) + tuple(key_words), dtype=np.uint64)
         target = np.empty(n, dtype=np.float32) if out is None else out[:n]
+        if target.shape != (n,) or target.dtype != np.float32:  # the loop writes n floats and checks no index
+            raise ValueError(f"out holds {target.shape} {target.dtype} where {n} float32 uniforms go")
         _sfc64_uniforms(entropy, n, target)
         return target
 
     @staticmethod
     def nonzero(mask: np.ndarray) -> np.ndarray:
-        """Positions of the True entries: branch-free, or ``np.flatnonzero`` for sparse masks."""
+        """Positions of the True entries: branch-free, or ``np.flatnonzero`` for sparse masks (and any but 1-D bool)."""
         count = int(np.count_nonzero(mask))
-        if count < mask.size * SPARSE_SHARE:
+        if mask.dtype != np.bool_ or mask.ndim != 1 or count < mask.size * SPARSE_SHARE:
             return np.flatnonzero(mask)
         return _compact(mask, count)
 
@@ -240,9 +254,13 @@ class CompiledKernels:
             life.dormant_after_days,
             life.churned_after_days,
             np.float32(life.activated_habit),
+            _LABELS,
+            np.uint8(FLAG_EVER_ACTIVATED),
         )
         by_stage = [np.count_nonzero(chunk.stage == code) for code in range(_STAGES)]
-        return np.array([*by_stage, *_recently_active(chunk.last_visit_day, day), np.count_nonzero(chunk.alive)])
+        return np.array(
+            [*by_stage, *_recently_active(chunk.last_visit_day, day, WAU_DAYS, MAU_DAYS), np.count_nonzero(chunk.alive)]
+        )
 
 
 #: The compiled backend, its loops compiled (or loaded from cache) here.

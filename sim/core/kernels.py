@@ -29,6 +29,7 @@ not depend on the backend (tests/test_kernels.py); only its speed does.
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from typing import Protocol
 
 import numpy as np
@@ -147,7 +148,8 @@ def load_kernels(mode: str) -> Kernels:
     cache) on first use, never at import of this module.
 
     Raises:
-        ValueError: For a mode not in :data:`KERNEL_MODES`, or ``compiled`` without numba.
+        ValueError: For a mode not in :data:`KERNEL_MODES`, or ``compiled`` without numba or
+            with a numba that cannot be loaded (``auto`` then warns and takes numpy).
 
     """
     if mode not in KERNEL_MODES:
@@ -159,6 +161,14 @@ def load_kernels(mode: str) -> Kernels:
             "kernels='compiled' needs numba, which is not installed: pip install 'opsim[compiled]', "
             "or kernels=auto (numpy where numba is missing)"
         )
-    from sim.core.compiled_kernels import COMPILED_KERNELS  # numba only when asked for
-
+    try:
+        from sim.core.compiled_kernels import COMPILED_KERNELS  # numba only when asked for
+    except ImportError as exc:  # installed but unusable, e.g. built for another numpy
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if mode == "auto":
+            warnings.warn(
+                f"kernels=auto steps with numpy: numba is installed but cannot be loaded ({reason})", stacklevel=2
+            )
+            return NUMPY_KERNELS
+        raise ValueError(f"kernels='compiled' cannot load numba ({reason}); kernels=numpy steps without it") from exc
     return COMPILED_KERNELS
