@@ -620,7 +620,8 @@ def test_the_sample_the_address_space_refusal_suggests_then_runs_to_the_end(tmp_
     its threads (the address space they reserve was not counted).
     """
     limit = 1250 * 2**20  # about 0.5 GB more than the command maps when it checks
-    given = ("population.market_size=400000000", "progress=false")
+    # numpy kernels: numba and LLVM would take 0.2 GB of that address space (tests/test_memory.py names them)
+    given = ("population.market_size=400000000", "progress=false", "kernels=numpy")
     refused = _opsim_under_address_limit(tmp_path, limit, *given, timeout=300)
     assert refused.returncode == 2, refused.stderr
     suggested = re.search(r"population\.sample_size=(\d+) or fewer", refused.stderr)

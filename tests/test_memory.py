@@ -62,8 +62,8 @@ def test_compiled_kernels_add_numba_to_the_run_and_to_each_worker_process(
     overrides = ["population.market_size=1000000", "horizon_days=10", f"threads={threads}", f"parallel={parallel}"]
     numpy_need = memory.estimate_memory(load_config([*overrides, "kernels=numpy"]))
     compiled_need = memory.estimate_memory(load_config([*overrides, "kernels=compiled"]))
-    # by hand: 128 MiB in the run's process, 96 MiB in each of its worker processes (threads - 1 in processes)
-    assert compiled_need.fixed - numpy_need.fixed == 128 * 2**20 + workers * 96 * 2**20
+    # by hand: 224 MiB in the run's process, 96 MiB in each of its worker processes (threads - 1 in processes)
+    assert compiled_need.fixed - numpy_need.fixed == 224 * 2**20 + workers * 96 * 2**20
     assert compiled_need.per_user == numpy_need.per_user
 
 
@@ -75,7 +75,7 @@ def test_auto_kernels_count_numba_only_where_it_is_installed(monkeypatch):
     monkeypatch.setattr(kernels, "compiled_available", lambda: True)
     with_numba = memory.estimate_memory(auto).fixed
     monkeypatch.setattr(kernels, "compiled_available", lambda: False)
-    assert with_numba - memory.estimate_memory(auto).fixed == 128 * 2**20
+    assert with_numba - memory.estimate_memory(auto).fixed == 224 * 2**20
 
 
 def test_estimate_counts_one_chunk_in_flight_per_thread_up_to_the_chunks_there_are():
@@ -170,6 +170,20 @@ def test_workers_side_by_side_each_need_their_share(cfg):
 def test_when_no_sample_helps_the_horizon_is_named(cfg):
     with pytest.raises(MemoryLimitError, match="shorten horizon_days"):
         memory.check_memory(cfg, available=(1000, "test"))
+
+
+def test_where_only_numba_is_in_the_way_the_numpy_kernels_are_named():
+    """The compiled kernels' 224 MiB: a run that fits without them is told kernels=numpy (boundary both sides)."""
+    compiled = load_config(["population.market_size=1000", "horizon_days=10", "threads=1", "kernels=compiled"])
+    need = memory.estimate_memory(compiled)
+    numpy_fixed = need.fixed - memory.COMPILED_PROCESS_BYTES
+    with pytest.raises(
+        MemoryLimitError, match=r"kernels=numpy \(the compiled kernels' numba and LLVM take about 0.2 GB\)"
+    ):
+        memory.check_memory(compiled, available=(numpy_fixed + need.per_user, "test"))  # one user fits with numpy
+    with pytest.raises(MemoryLimitError) as info:
+        memory.check_memory(compiled, available=(numpy_fixed + need.per_user - 1, "test"))  # not even one
+    assert "kernels=numpy" not in str(info.value) and "shorten horizon_days" in str(info.value)
 
 
 def test_unknown_memory_refuses_nothing(cfg, monkeypatch):

@@ -20,7 +20,7 @@ H = ``horizon_days`` (the cohort matrices and tables)::
   ``threads`` of them at once, at most the run's chunks (:func:`sim.core.model.blocks_of`:
   smaller chunks with more threads, so T · b_chunk is then generous);
 * with the compiled kernels (``kernels``: :mod:`sim.core.kernels`), numba and LLVM in the
-  run's process, b_numba, and what each of its worker processes (T − 1 where chunks step
+  run's process, b_numba (memory or address space, whichever is larger), and what each of its worker processes (T − 1 where chunks step
   in processes) copies of them, b_numba_worker.
 
 The constants are upper bounds of what ``python benchmarks/bench_memory.py``
@@ -74,10 +74,12 @@ PROCESS_BYTES = 300 * 2**20
 #: Temporaries of one chunk in flight: an upper bound of what tracemalloc measures for a chunk of
 #: 8 draw chunks (524,288 slots) with every lever on (about 17 MiB), doubled.
 CHUNK_WORKING_BYTES = 40 * 2**20
-#: The compiled kernels' numba and LLVM in the run's process: ``bench_memory.py --default-only``
-#: (2026-11-30, the Intel Xeon) measured the default run's own peak 106 MB above the same run with
-#: ``kernels=numpy`` (198 against 92 bytes a user at 1,000,000 users); a quarter more is kept.
-COMPILED_PROCESS_BYTES = 128 * 2**20
+#: The compiled kernels' numba and LLVM in the run's process, the larger of what they take of memory
+#: and of address space (which ``ulimit -v`` limits): ``bench_memory.py --default-only`` (2026-11-30,
+#: the Intel Xeon) measured the default run's own peak 106 MB above the same run with
+#: ``kernels=numpy`` (198 against 92 bytes a user at 1,000,000 users), and importing them grew the
+#: process's address space by 202 MB (its resident set by 109 MB); 224 MiB is kept.
+COMPILED_PROCESS_BYTES = 224 * 2**20
 #: What a worker process forked from it adds with the compiled kernels (the same runs: all processes
 #: 62 MB more than the run's own process adds, with one worker); half as much more is kept.
 COMPILED_WORKER_BYTES = 96 * 2**20
@@ -268,6 +270,11 @@ def check_memory(cfg: Config, *, workers: int = 1, available: tuple[int, str] | 
             f"simulate a sample of the market with population.sample_size={suggested_sample(fit)} or fewer "
             f"(about {fit:,} fit now, less {(1 - SUGGESTION_MARGIN) * 100:.0f} % for what the run's process allocates besides; "
             f"population.market_size stays {pop.market_size:,}; counts are scaled up)"
+        )
+    elif compiled_chosen(cfg.kernels) and largest + COMPILED_PROCESS_BYTES >= need.per_user:
+        advice = (
+            f"kernels=numpy (the compiled kernels' numba and LLVM take about {_gb(COMPILED_PROCESS_BYTES)}), "
+            "or shorten horizon_days (the cohort matrices grow with its square)"
         )
     else:
         advice = "shorten horizon_days (the cohort matrices grow with its square)"
