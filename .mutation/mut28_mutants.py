@@ -48,7 +48,8 @@ MUTANTS: list[tuple[str, str, str, str, str]] = [
     ),
     ("sfc_odd_le", "kernels", COMPILED, "if 2 * j + 1 < n:", "if 2 * j + 1 <= n:"),
     ("sfc_grid", "kernels", COMPILED, "_GRID = np.float32(2.0**-23)", "_GRID = np.float32(2.0**-24)"),
-    ("seed_pool_shift", "kernels", COMPILED, "        pool[i] = v ^ (v >> x16)\n", "        pool[i] = v\n"),
+    ("seed_hash_shift", "kernels", COMPILED, "    return v ^ (v >> np.uint64(16)), h\n", "    return v, h\n"),
+    ("seed_mix_shift", "kernels", COMPILED, "    return r ^ (r >> np.uint64(16))\n", "    return r\n"),
     ("seed_src_dst", "kernels", COMPILED, "            if src != dst:\n", "            if True:\n"),
     (
         "seed_rest_from",

@@ -69,34 +69,38 @@ _GRID = np.float32(2.0**-23)  # k·2^-23, k < 2^23: exact in float32, as (1 + k�
 
 
 @numba.njit(nogil=True, cache=True)
+def _hashmix(value: np.uint64, h: np.uint64) -> tuple[np.uint64, np.uint64]:  # pragma: no cover (compiled)
+    """hashmix(v) with the running multiplier h, and the next multiplier h' = h · A (modulo 2^32)."""
+    v = value ^ h
+    h = (h * _MULT_A) & _LOW_32
+    v = (v * h) & _LOW_32
+    return v ^ (v >> np.uint64(16)), h
+
+
+@numba.njit(nogil=True, cache=True)
+def _mix(x: np.uint64, y: np.uint64) -> np.uint64:  # pragma: no cover (compiled)
+    """mix(x, y) = r ^ (r >> 16), r = L · x − R · y (modulo 2^32)."""
+    r = (_MIX_L * x - _MIX_R * y) & _LOW_32
+    return r ^ (r >> np.uint64(16))
+
+
+@numba.njit(nogil=True, cache=True)
 def _sfc64_state(entropy: np.ndarray) -> tuple[np.uint64, np.uint64, np.uint64]:  # pragma: no cover (compiled)
     """SeedSequence(entropy words).generate_state(3, uint64), in uint64 arithmetic masked to 32 bits."""
     m, x16 = _LOW_32, np.uint64(16)
     pool = np.zeros(POOL_WORDS, np.uint64)
     h = _INIT_A
     for i in range(POOL_WORDS):
-        v = entropy[i] if i < entropy.size else np.uint64(0)
-        v ^= h
-        h = (h * _MULT_A) & m
-        v = (v * h) & m
-        pool[i] = v ^ (v >> x16)
+        pool[i], h = _hashmix(entropy[i] if i < entropy.size else np.uint64(0), h)
     for src in range(POOL_WORDS):
         for dst in range(POOL_WORDS):
             if src != dst:
-                v = pool[src] ^ h
-                h = (h * _MULT_A) & m
-                v = (v * h) & m
-                v ^= v >> x16
-                r = (_MIX_L * pool[dst] - _MIX_R * v) & m
-                pool[dst] = r ^ (r >> x16)
+                v, h = _hashmix(pool[src], h)
+                pool[dst] = _mix(pool[dst], v)
     for src in range(POOL_WORDS, entropy.size):
         for dst in range(POOL_WORDS):
-            v = entropy[src] ^ h
-            h = (h * _MULT_A) & m
-            v = (v * h) & m
-            v ^= v >> x16
-            r = (_MIX_L * pool[dst] - _MIX_R * v) & m
-            pool[dst] = r ^ (r >> x16)
+            v, h = _hashmix(entropy[src], h)
+            pool[dst] = _mix(pool[dst], v)
     words = np.zeros(6, np.uint64)
     h = _INIT_B
     for i in range(6):
