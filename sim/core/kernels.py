@@ -1,6 +1,6 @@
 """Kernels: the day's hottest loops, in numpy or compiled with numba, with identical results.
 
-Three parts of a day take 40 % of it with every lever on (``docs/speed.md#per-core``):
+Three parts of a day took nearly half of it with every lever on (``docs/speed.md#per-core``):
 
 * ``uniforms``: a draw chunk's float32 uniforms from the SFC64 generator that
   ``SeedSequence(seed, spawn_key=key)`` seeds. numpy builds the SeedSequence and the
@@ -18,8 +18,9 @@ The compiled backend (:mod:`sim.core.compiled_kernels`, ``pip install 'opsim[com
 mixes the SeedSequence's entropy and runs SFC64 itself, by the same recurrences, and
 writes k·2^-23 (= (1 + k·2^-23) − 1 exactly: both are k times a power of two, k < 2^23)
 in the same pass; its ``nonzero`` writes every position and advances its output only
-past a True entry (no branch); its ``relabel_and_count`` is one pass over the chunk
-(integers and one float32 comparison). All give the same bits as numpy, so a run's results do
+past a True entry (no branch); its ``relabel_and_count`` relabels and flags in one pass
+(integers and one float32 comparison) and counts WAU and MAU in a second. All give the
+same bits as numpy, so a run's results do
 not depend on the backend (tests/test_kernels.py); only its speed does.
 
 ``kernels`` (config key): ``auto`` (compiled where numba is installed), ``numpy`` or
@@ -76,7 +77,7 @@ class Kernels(Protocol):
         day: int,
         life: LifecycleConfig,
     ) -> np.ndarray:
-        """Relabel and flag the chunk in place (``acquired``: bool, ``tenure``: int16 τ); its counts (:data:`DAY_COUNTS`)."""
+        """Relabel and flag the chunk in place (``acquired``: bool, ``tenure``: int16 τ); its counts (:data:`~sim.core.daily_log.DAY_COUNTS`)."""
         ...
 
 
@@ -107,7 +108,7 @@ class NumpyKernels:
     def relabel_and_count(
         chunk: RelabelArrays, acquired: np.ndarray, tenure: np.ndarray, *, day: int, life: LifecycleConfig
     ) -> np.ndarray:
-        """σ, :func:`~sim.core.lifecycle.relabel`, the ever-activated flag, then the counts (:data:`DAY_COUNTS`)."""
+        """σ, :func:`~sim.core.lifecycle.relabel`, the ever-activated flag, then the counts (:data:`~sim.core.daily_log.DAY_COUNTS`)."""
         silence = np.int16(day) - chunk.last_visit_day
         relabel(
             chunk.stage,
