@@ -121,8 +121,8 @@ MUTANTS: list[tuple[str, str, str, str, str]] = [
         "count_alive",
         "kernels",
         COMPILED,
-        "_recently_active(chunk.last_visit_day, day), np.count_nonzero(chunk.alive)",
-        "_recently_active(chunk.last_visit_day, day), np.count_nonzero(acquired)",
+        "*recent, np.count_nonzero(chunk.alive)]",
+        "*recent, np.count_nonzero(acquired)]",
     ),
     (
         "numpy_wau_le",

@@ -58,7 +58,6 @@ def test_compiled_kernels_add_numba_to_the_run_and_to_each_worker_process(
     from sim.app import threads as threads_module
 
     monkeypatch.setattr(threads_module, "fork_available", lambda: fork)
-    monkeypatch.setattr(memory, "fork_available", lambda: fork)
     overrides = ["population.market_size=1000000", "horizon_days=10", f"threads={threads}", f"parallel={parallel}"]
     numpy_need = memory.estimate_memory(load_config([*overrides, "kernels=numpy"]))
     compiled_need = memory.estimate_memory(load_config([*overrides, "kernels=compiled"]))

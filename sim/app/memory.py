@@ -43,9 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sim.app.config import Config
-from sim.app.threads import resolve_threads
+from sim.app.threads import resolve_threads, steps_in_processes
 from sim.base.errors import MemoryLimitError
-from sim.core.chunk_processes import fork_available
 from sim.core.kernels import compiled_chosen
 from sim.core.model import blocks_of
 from sim.core.population import STATE_BYTES_PER_SLOT
@@ -136,8 +135,7 @@ def estimate_memory(cfg: Config) -> MemoryNeed:
     threads = min(asked, len(blocks_of(cfg.population.simulated_users, asked)))
     fixed = cfg.horizon_days**2 * COHORT_CELL_BYTES * kept + RUN_BYTES + threads * CHUNK_WORKING_BYTES
     if compiled_chosen(cfg.kernels):
-        in_processes = cfg.parallel == "processes" or (cfg.parallel == "auto" and fork_available())
-        fixed += COMPILED_PROCESS_BYTES + (threads - 1) * COMPILED_WORKER_BYTES * in_processes
+        fixed += COMPILED_PROCESS_BYTES + (threads - 1) * COMPILED_WORKER_BYTES * steps_in_processes(cfg.parallel)
     return MemoryNeed(cfg.population.simulated_users, cfg.horizon_days, per_user, fixed)
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "available_cores",
     "check_parallel",
     "resolve_threads",
+    "steps_in_processes",
 ]
 
 #: Most threads ``threads: 0`` picks (not measured beyond this 2-core machine: a bound that
@@ -55,6 +56,11 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def steps_in_processes(parallel: str) -> bool:
+    """Whether ``parallel`` steps a run's chunks in worker processes (``auto``: where they can be forked)."""
+    return parallel == "processes" or (parallel == "auto" and fork_available())
+
+
 def resolve_threads(setting: int, *, side_by_side: int = 1, users: int | None = None, parallel: str = "auto") -> int:
     """Threads for one run.
 
@@ -74,7 +80,7 @@ def resolve_threads(setting: int, *, side_by_side: int = 1, users: int | None = 
     """
     if setting > 0:
         return setting
-    in_processes = parallel == "processes" or (parallel == "auto" and fork_available())
+    in_processes = steps_in_processes(parallel)
     if users is not None and users < (AUTO_PROCESSES_MIN_USERS if in_processes else AUTO_THREADS_MIN_USERS):
         return 1
     return max(1, min(AUTO_THREADS_MAX, available_cores() // max(1, side_by_side)))

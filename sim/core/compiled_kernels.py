@@ -46,7 +46,7 @@ import numpy as np
 
 from sim.core.daily_log import MAU_DAYS, WAU_DAYS
 from sim.core.flags import FLAG_EVER_ACTIVATED
-from sim.core.lifecycle import LifecycleConfig, RelabelArrays, Stage
+from sim.core.lifecycle import LifecycleConfig, RelabelArrays, Stage, count_by_stage
 
 __all__ = ["COMPILED_KERNELS", "CompiledKernels"]
 
@@ -147,7 +147,6 @@ def _compact(mask: np.ndarray, count: int) -> np.ndarray:  # pragma: no cover (c
 #: The stage codes the relabelling writes, handed to the loop as an argument: numba's cache keeps a
 #: loop until this file changes, so a constant read from another module inside a loop could be stale.
 _LABELS = np.array([Stage.NEW, Stage.RETAINED, Stage.ACTIVATED, Stage.DORMANT, Stage.CHURNED], dtype=np.int8)
-_STAGES = len(Stage)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -261,10 +260,8 @@ class CompiledKernels:
             _LABELS,
             np.uint8(FLAG_EVER_ACTIVATED),
         )
-        by_stage = [np.count_nonzero(chunk.stage == code) for code in range(_STAGES)]
-        return np.array(
-            [*by_stage, *_recently_active(chunk.last_visit_day, day, WAU_DAYS, MAU_DAYS), np.count_nonzero(chunk.alive)]
-        )
+        recent = _recently_active(chunk.last_visit_day, day, WAU_DAYS, MAU_DAYS)
+        return np.array([*count_by_stage(chunk.stage), *recent, np.count_nonzero(chunk.alive)], dtype=np.int64)
 
 
 #: The compiled backend, its loops compiled (or loaded from cache) here.

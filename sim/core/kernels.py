@@ -37,7 +37,7 @@ import numpy as np
 
 from sim.core.daily_log import MAU_DAYS, WAU_DAYS
 from sim.core.flags import FLAG_EVER_ACTIVATED
-from sim.core.lifecycle import STAGE_NAMES, LifecycleConfig, RelabelArrays, Stage, relabel
+from sim.core.lifecycle import LifecycleConfig, RelabelArrays, Stage, count_by_stage, relabel
 
 __all__ = [
     "KERNEL_MODES",
@@ -122,7 +122,7 @@ class NumpyKernels:
             activated_habit=life.activated_habit,
         )
         chunk.flags |= (chunk.stage == Stage.ACTIVATED).view(np.uint8) * FLAG_EVER_ACTIVATED
-        counts = [np.count_nonzero(chunk.stage == code) for code in range(len(STAGE_NAMES))]
+        counts = count_by_stage(chunk.stage)
         counts += [np.count_nonzero(silence < WAU_DAYS), np.count_nonzero(silence < MAU_DAYS)]
         counts.append(np.count_nonzero(chunk.alive))
         return np.array(counts, dtype=np.int64)

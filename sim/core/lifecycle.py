@@ -26,7 +26,7 @@ import numpy as np
 
 from sim.base.schema import bounded
 
-__all__ = ["STAGE_NAMES", "LifecycleConfig", "RelabelArrays", "Stage", "relabel", "relabel_one"]
+__all__ = ["STAGE_NAMES", "LifecycleConfig", "RelabelArrays", "Stage", "count_by_stage", "relabel", "relabel_one"]
 
 
 @dataclass
@@ -100,6 +100,11 @@ def relabel(
     label += churned * (np.int8(Stage.CHURNED) - label)
     acq = acquired.view(np.int8)
     stage += acq * (label - stage)
+
+
+def count_by_stage(stage: np.ndarray) -> list[int]:
+    """Slots of each stage code, in code order (one SIMD ``count_nonzero`` pass a code)."""
+    return [int(np.count_nonzero(stage == code)) for code in range(len(Stage))]
 
 
 def relabel_one(acquired: bool, stage: int, silence: int, tenure: int, habit: float, *, life: LifecycleConfig) -> int:
