@@ -66,7 +66,7 @@ def run_phases(users: int, days: int, workers: bool, kernels: str = "auto") -> d
             [f"population.market_size={users}", f"horizon_days={days}", "progress=false", f"kernels={kernels}"]
         )
         imported = time.perf_counter()
-        result = simulate(cfg)
+        result = simulate(cfg, figure_workers=pool)
         simulated = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             result.save(tmp, figure_workers=pool)  # its phases in result.save_seconds

@@ -2,146 +2,34 @@
 
 from __future__ import annotations
 
-import itertools
+import json
 import multiprocessing
 import os
 import pickle
-import random
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from sim import load_config, simulate
 from sim.output import run_report
-from sim.output.figure_workers import FIGURE_WEIGHTS, MAX_SEARCHED_FIGURES, FigureWorkers, draw_pngs, share_out
+from sim.output.figure_workers import FIGURE_WEIGHTS, FigureWorkers, draw_pngs, heaviest_first
 
 
-def test_shares_of_a_default_runs_figures_are_the_lightest_split():
+def test_figures_go_to_the_workers_heaviest_first(monkeypatch):
+    """By FIGURE_WEIGHTS: heatmap 2.4, stages 1.8, groups 1.7, growth 1.5, retention 1.0 (not listed: the
+    default weight), funnel 0.8; figures of equal weight keep their order."""
     names = ["retention", "retention_groups", "cohort_heatmap", "growth", "funnel", "stages"]
-    shares = share_out(names, 2)
-    # weights 2.4 heatmap, 1.8 stages, 1.7 groups, 1.5 growth, 1.0 retention, 0.8 funnel: 9.2 in all. An even
-    # split needs a list of 4.6, and no sum of the weights is 4.6 (with the heatmap the rest would be 2.2,
-    # where the nearest sums are 1.8 and 2.3; without it, two of the others make at most 3.5, three 5.0 or
-    # at most 4.5 below that, four 5.0 or more), so the lightest heaviest list is 4.7: heatmap + growth +
-    # funnel | stages + groups + retention = 4.5 (greedy's too).
-    assert shares == [["cohort_heatmap", "growth", "funnel"], ["stages", "retention_groups", "retention"]]
-    # three lists: one below 3.2 would hold the heatmap alone (with the lightest figure, 0.8, it makes 3.2),
-    # leaving 6.8 for two lists of at most 3.1
-    assert share_out(names, 3) == [
-        ["cohort_heatmap", "funnel"],
-        ["stages", "retention"],
-        ["retention_groups", "growth"],
-    ]
-    assert share_out(["funnel"], 3) == [["funnel"]]  # no empty shares
-    assert share_out(names, 1) == [["cohort_heatmap", "stages", "retention_groups", "growth", "retention", "funnel"]]
-    assert share_out([], 2) == []
-
-
-def test_shares_of_a_reports_nine_figures_are_the_lightest_split():
-    """Every figure a report can have (levers and paid ads): searched, not split greedily.
-
-    Weights 2.4 heatmap, 1.8 stages, 1.7 groups, 1.6 vs_baseline, 1.5 growth, 1.4 spend_response,
-    1.0 payback and retention (the default weight), 0.8 funnel: 13.2 in all, split 6.6 | 6.6;
-    greedy, each onto the lighter list, would give 6.8 | 6.4.
-    """
-    shares = share_out(list(run_report.FIGURE_CAPTIONS), 2)
-    assert shares == [
-        ["cohort_heatmap", "stages", "spend_response", "payback"],
-        ["retention_groups", "vs_baseline", "growth", "retention", "funnel"],
-    ]
-    loads = [sum(FIGURE_WEIGHTS.get(name, 1.0) for name in share) for share in shares]
-    assert loads == pytest.approx([6.6, 6.6])
-
-
-def test_shares_beat_the_greedy_split_where_it_is_not_the_lightest(monkeypatch):
-    """3, 3, 2, 2, 2 into two: greedy gives 3 + 2 + 2 = 7 | 5, the lightest split 3 + 3 | 2 + 2 + 2 = 6 | 6."""
-    for name, weight in {"a": 3.0, "b": 3.0, "c": 2.0, "d": 2.0, "e": 2.0}.items():
-        monkeypatch.setitem(FIGURE_WEIGHTS, name, weight)
-    assert share_out(["c", "a", "d", "b", "e"], 2) == [["a", "b"], ["c", "d", "e"]]
-
-
-def test_shares_keep_the_greedy_split_where_it_is_already_the_lightest(monkeypatch):
-    """Another split as light as the greedy one does not replace it (only a strictly lighter one does).
-
-    1, 1, 1 into two: greedy puts x and y on separate lists and z on the first, 2 | 1, and three
-    figures in two lists always leave two in one, so 2 is the lightest; x + y | z is as light.
-    3, 2, 2, 1, 1 into two: greedy gives a + d + e = 5 | b + c = 4 (d onto the lighter 3 | 4, e onto
-    the first of 4 | 4), and 9 in whole numbers cannot split lighter than 5 | 4; a + b | c + d + e
-    and a + e | b + c + d are as light.
-    """
-    for name, weight in {"x": 1.0, "y": 1.0, "z": 1.0, "a": 3.0, "b": 2.0, "c": 2.0, "d": 1.0, "e": 1.0}.items():
-        monkeypatch.setitem(FIGURE_WEIGHTS, name, weight)
-    assert share_out(["x", "y", "z"], 2) == [["x", "z"], ["y"]]
-    assert share_out(["a", "b", "c", "d", "e"], 2) == [["a", "d", "e"], ["b", "c"]]
-
-
-def test_shares_keep_the_first_lightest_split_the_search_finds(monkeypatch):
-    """8, 7, 7, 4, 4, 4, 4 into three: no list can weigh 13 (no subset adds up to it), so 14 is the lightest
-    heaviest list, and several splits reach it. The search places the heaviest figure first, each onto
-    the lists in order, so the first it finds is a + d | b + c | e + f + g (12 | 14 | 12); the others as
-    light (such as a + f | b + c | d + e + g) are cut off before they are complete, as no better."""
-    for name, weight in zip("abcdefg", [8.0, 7.0, 7.0, 4.0, 4.0, 4.0, 4.0], strict=True):
-        monkeypatch.setitem(FIGURE_WEIGHTS, name, weight)
-    assert share_out(list("abcdefg"), 3) == [["a", "d"], ["b", "c"], ["e", "f", "g"]]
-
-
-def test_shares_of_more_figures_than_the_search_takes_are_greedy(monkeypatch):
-    """3, 3, 2, 2, 2 and tiny figures (0.001 each) into two: greedy puts a, c, e on one list (7) and b, d
-    and every tiny one on the other (5 + the tiny ones); the search finds a + b + some tiny | c + d + e
-    + the others (6.00x | 6.00x). Up to MAX_SEARCHED_FIGURES figures it searches, one more and it is greedy."""
-    big = {"a": 3.0, "b": 3.0, "c": 2.0, "d": 2.0, "e": 2.0}
-    tiny = [f"t{i:02d}" for i in range(MAX_SEARCHED_FIGURES + 1 - len(big))]
-    for name, weight in {**big, **dict.fromkeys(tiny, 0.001)}.items():
-        monkeypatch.setitem(FIGURE_WEIGHTS, name, weight)
-    searched = share_out([*big, *tiny[:-1]], 2)
-    assert max(sum(FIGURE_WEIGHTS[n] for n in share) for share in searched) < 6.01
-    assert share_out([*big, *tiny], 2) == [["a", "c", "e"], ["b", "d", *tiny]]
-
-
-def test_shares_are_in_order_of_their_heaviest_figure(monkeypatch):
-    """Lists of equal load are interchangeable, so an empty list is only opened after every list before it.
-
-    Each share's first (heaviest) figure is then at least as heavy as the next share's. 8, 8, 8, 7, 6,
-    6, 3 into three: 46 in all needs a share of at least 16 (3 x 15 = 45, whole numbers), which
-    a + b | c + d | e + f + g = 16 | 15 | 15 reaches; as light, but out of order, is a + b | e + f + g | c + d.
-    """
-    weights = {"a": 8.0, "b": 8.0, "c": 8.0, "d": 7.0, "e": 6.0, "f": 6.0, "g": 3.0}
-    for name, weight in weights.items():
-        monkeypatch.setitem(FIGURE_WEIGHTS, name, weight)
-    shares = share_out(list(weights), 3)
-    assert sorted(n for share in shares for n in share) == sorted(weights)
-    assert max(sum(weights[n] for n in share) for share in shares) == 16.0
-    firsts = [weights[share[0]] for share in shares]
-    assert firsts == sorted(firsts, reverse=True)
-    rng = random.Random(1)
-    for _ in range(300):
-        names = [f"f{i}" for i in range(rng.randint(1, 8))]
-        for name in names:
-            monkeypatch.setitem(FIGURE_WEIGHTS, name, rng.choice([0.5, 1.0, 1.5, 2.0, 3.0, rng.uniform(0.1, 4.0)]))
-        for k in (2, 3, 4):
-            firsts = [FIGURE_WEIGHTS[share[0]] for share in share_out(names, k)]
-            assert firsts == sorted(firsts, reverse=True), (names, k)
-
-
-def test_shares_are_as_light_as_the_lightest_of_every_split(monkeypatch):
-    """Against every assignment of up to 7 figures to 2 or 3 lists (random weights, seed 0)."""
-    rng = random.Random(0)
-    for _ in range(60):
-        names = [f"f{i}" for i in range(rng.randint(1, 7))]
-        for name in names:
-            monkeypatch.setitem(FIGURE_WEIGHTS, name, rng.choice([0.5, 1.0, 1.5, 2.0, rng.uniform(0.1, 4.0)]))
-        for k in (2, 3):
-            shares = share_out(names, k)
-            assert sorted(n for share in shares for n in share) == sorted(names)
-            assert len(shares) <= k and all(shares)
-            lightest = min(
-                max(sum(FIGURE_WEIGHTS[n] for n, s in zip(names, assign, strict=True) if s == j) for j in range(k))
-                for assign in itertools.product(range(k), repeat=len(names))
-            )
-            got = max(sum(FIGURE_WEIGHTS[n] for n in share) for share in shares)
-            assert got == pytest.approx(lightest, abs=1e-12)
+    assert heaviest_first(names) == ["cohort_heatmap", "stages", "retention_groups", "growth", "retention", "funnel"]
+    assert heaviest_first(["payback", "retention"]) == ["payback", "retention"]  # both 1.0
+    assert heaviest_first(["retention", "payback"]) == ["retention", "payback"]
+    monkeypatch.setitem(FIGURE_WEIGHTS, "retention", 1.01)
+    assert heaviest_first(["payback", "retention"]) == ["retention", "payback"]
+    assert heaviest_first([]) == []
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +54,111 @@ def test_a_closed_pool_draws_in_the_caller(folder):
     data = run_report.load_folder(folder)
     assert workers.draw(data, ["funnel"]) is None
     assert run_report.figures(data, workers) == run_report.figures(data)
+
+
+def _counting_submits(workers: FigureWorkers) -> list[list[str]]:
+    """The figures of each task given to the workers from now on (the pool's submit, wrapped)."""
+    workers._starting.join()
+    given: list[list[str]] = []
+    submit = workers._pool.submit
+
+    def counted(task, data, names):
+        given.append(list(names))
+        return submit(task, data, names)
+
+    workers._pool.submit = counted
+    return given
+
+
+def test_started_figures_are_collected_not_drawn_again(folder):
+    """start() gives the workers one figure a task, heaviest first; draw() then only collects them."""
+    data = run_report.load_folder(folder)
+    names = run_report.figure_names(data)
+    here = run_report.figures(data)
+    with FigureWorkers(2) as workers:
+        given = _counting_submits(workers)
+        workers.start(data, names)
+        workers.start(data, names)  # already started from this data: nothing more
+        assert given == [[name] for name in heaviest_first(names)]
+        drawn = workers.draw(data, names)
+        assert len(given) == len(names)
+        assert drawn == {name: png for name, (_caption, png) in here.items()}
+        assert workers.draw(data, ["funnel"]) == {"funnel": here["funnel"][1]}  # collected ones are not kept
+        assert given[-1] == ["funnel"] and len(given) == len(names) + 1
+
+
+def test_a_figure_started_from_other_data_is_used_only_where_its_inputs_are_the_same(folder):
+    """Other data, same inputs of the figure (a summary key no figure reads): used. Another title: drawn again."""
+    data = run_report.load_folder(folder)
+    here = run_report.figures(data)
+    same_inputs = replace(data, summary={**data.summary, "note": "not drawn"})
+    other_title = replace(data, meta={**data.meta, "seed": data.meta["seed"] + 1})
+    assert run_report.draw_figure(other_title, "stages") is not None
+    with FigureWorkers(2) as workers:
+        given = _counting_submits(workers)
+        workers.start(same_inputs, ["stages", "funnel"])
+        workers.start(other_title, ["retention"])
+        assert given == [["stages"], ["retention"], ["funnel"]] or given == [["stages"], ["funnel"], ["retention"]]
+        drawn = workers.draw(data, ["retention", "stages", "funnel"])
+        assert given[3:] == [["retention"]]  # only the one whose title differs, drawn again from ``data``
+        assert drawn == {name: here[name][1] for name in ["retention", "stages", "funnel"]}
+    with FigureWorkers(1) as workers:
+        workers.start(other_title, ["retention"])
+        assert workers.draw(other_title, ["retention"])["retention"] != here["retention"][1]  # the title is drawn
+
+
+def test_figures_started_and_not_asked_for_are_dropped(folder):
+    data = run_report.load_folder(folder)
+    with FigureWorkers(1) as workers:
+        given = _counting_submits(workers)
+        workers.start(data, ["cohort_heatmap", "funnel"])
+        assert set(workers.draw(data, ["funnel"])) == {"funnel"}
+        assert workers._drawing == {}
+        workers.draw(data, ["cohort_heatmap"])
+        assert given[-1] == ["cohort_heatmap"] and len(given) == 3  # drawn again: the first was dropped
+
+
+#: Figures whose titles do not name the run (so another seed leaves them the same).
+UNTITLED_FIGURES = ("vs_baseline", "payback", "spend_response")
+
+
+@pytest.mark.parametrize("name", list(run_report.FIGURE_CAPTIONS))
+def test_same_figure_compares_what_the_figure_is_drawn_from(folder, name):
+    """Equal inputs (copies, other summary keys) are the same figure; another run title is not, where it is drawn."""
+    data = run_report.load_folder(folder)
+    assert run_report.figure_names(data) == list(run_report.FIGURE_CAPTIONS)  # a run with every figure
+    copy = pickle.loads(pickle.dumps(data))
+    assert run_report.same_figure(data, data, name)
+    assert run_report.same_figure(data, copy, name)
+    assert run_report.same_figure(data, replace(copy, summary={**copy.summary, "note": 1}), name)
+    other_seed = replace(copy, meta={**copy.meta, "seed": -1})
+    assert run_report.same_figure(data, other_seed, name) is (name in UNTITLED_FIGURES)
+
+
+def test_same_figure_is_false_for_a_figure_one_of_the_two_has_no_data_for(folder):
+    data = run_report.load_folder(folder)
+    no_tables = replace(data, tables={})
+    assert "growth" not in run_report.figure_names(no_tables)
+    assert not run_report.same_figure(data, no_tables, "growth")
+    assert not run_report.same_figure(no_tables, data, "growth")
+    assert run_report.same_figure(data, no_tables, "stages")
+
+
+def test_same_figure_sees_one_changed_value_of_a_table_it_draws():
+    frame = pd.DataFrame({"day": np.arange(3), "dau": [1.0, np.nan, 3.0]})
+    other = frame.copy()
+    assert run_report._equal(frame, other)  # NaN equals NaN
+    other.loc[2, "dau"] = 3.0000001
+    assert not run_report._equal(frame, other)
+    assert not run_report._equal(frame, frame.astype({"dau": "float32"}))  # another dtype
+    assert not run_report._equal(frame, frame[["dau", "day"]])  # other column order
+    assert run_report._equal((np.array([1.0, np.nan]), "t"), (np.array([1.0, np.nan]), "t"))
+    assert not run_report._equal((np.array([1.0, 2.0]), "t"), (np.array([1.0, 2.0]), "u"))
+    assert not run_report._equal(np.array([1, 2]), np.array([1.0, 2.0]))  # int and float arrays
+    assert not run_report._equal(1, 1.0) and not run_report._equal(None, 0)
+    assert run_report._equal({"a": float("nan"), "b": 2}, {"a": float("nan"), "b": 2})
+    assert not run_report._equal({"a": 1}, {"a": 1, "b": 2})
+    assert not run_report._equal([1, 2], [1, 2, 3])
 
 
 def test_the_fork_server_is_started_deaf_to_ctrl_c_from_the_main_thread_only(monkeypatch):
@@ -426,3 +419,66 @@ def test_a_report_whose_figures_workers_draw_never_imports_matplotlib_in_the_cal
     assert modules.strip() == "[]"
     assert int(count) == len(run_report.figure_names(run_report.load_folder(copy))) + 1  # the PNGs and the page
     assert (copy / "report.html").exists() and (copy / "cohort_heatmap.png").stat().st_size > 0
+
+
+class _Starts:
+    """Stands in for FigureWorkers in simulate(): records what it is asked to start."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[run_report.FolderData, list[str]]] = []
+
+    def start(self, data, names):
+        self.started.append((data, list(names)))
+
+    def draw(self, data, names):
+        return None
+
+
+def test_a_run_starts_its_stages_and_retention_figures_as_the_saved_result_has_them(tmp_path):
+    """Started once its days are stepped, from data whose two figures are those of the saved result: used, not redrawn."""
+    from sim.app.simulate import STEPPED_FIGURES
+
+    overrides = ["population.market_size=20000", "horizon_days=45", "progress=false"]
+    starts = _Starts()
+    result = simulate(overrides, figure_workers=starts)
+    ((early, names),) = starts.started
+    assert names == list(STEPPED_FIGURES) == ["stages", "retention"]
+    assert len(early.daily) == 45 and early.cohorts["cohort_size"].sum() > 0  # every day stepped
+    final = result._files(tmp_path).data
+    for name in names:
+        assert run_report.same_figure(early, final, name), name
+    assert not run_report.same_figure(early, final, "growth")  # no analytics tables yet
+    alone = simulate(overrides)
+    assert json.dumps(alone.summary, sort_keys=True) == json.dumps(result.summary, sort_keys=True)  # NaN as NaN
+    pd.testing.assert_frame_equal(alone.daily, result.daily)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["figures=false"],
+        ["strategy=paid_growth", "economics.marginal_roi=false", "economics.spend_response_multipliers=[]"],
+    ],
+)
+def test_a_run_without_figures_or_with_comparison_runs_starts_none(overrides):
+    """No figures: nothing to draw. A baseline run: the days and the retention figure change after the main run."""
+    starts = _Starts()
+    simulate(["population.market_size=5000", "horizon_days=30", "progress=false", *overrides], figure_workers=starts)
+    assert starts.started == []
+
+
+def test_a_run_drawn_ahead_in_workers_saves_the_files_of_one_drawn_in_the_caller(tmp_path):
+    """simulate() starts two figures, save() the rest: each drawn once, and the folder's files are the caller's."""
+    overrides = ["population.market_size=20000", "horizon_days=40", "progress=false"]
+    with FigureWorkers(2) as workers:
+        given = _counting_submits(workers)
+        ahead = simulate(overrides, figure_workers=workers).save(tmp_path / "ahead", figure_workers=workers)
+    here = simulate(overrides).save(tmp_path / "here")
+    pngs = sorted(p.name for p in here.glob("*.png"))
+    assert len(pngs) == 6 and sorted(p.name for p in ahead.glob("*.png")) == pngs
+    assert sorted(names[0] for names in given) == sorted(name.removesuffix(".png") for name in pngs)  # once each
+    assert given[:2] == [["stages"], ["retention"]]
+    for name in pngs:
+        assert (ahead / name).read_bytes() == (here / name).read_bytes(), name
+    page = (ahead / "report.html").read_text().replace(str(ahead), "FOLDER")  # the page names its folder
+    assert page == (here / "report.html").read_text().replace(str(here), "FOLDER")

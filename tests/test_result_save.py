@@ -39,21 +39,30 @@ def test_remove_result_files_keeps_a_users_files_of_the_same_kinds(tmp_path):
 
 
 def test_save_has_the_figures_drawn_by_the_workers_it_is_given(tmp_path, small_preset):
-    """``figure_workers`` draw the figures from the data just written; their PNG bytes are the files."""
+    """``figure_workers`` are started on every figure before the tables are written, then asked for them
+    with the same data; their PNG bytes are the files."""
     from sim import simulate
 
     class Drawer:
         def __init__(self):
             self.calls = []
 
+        def start(self, data, names):
+            self.calls.append(("start", data, list(names), (data.path / "daily.parquet").read_bytes()[:4]))
+
         def draw(self, data, names):
-            self.calls.append((data, list(names)))
+            self.calls.append(("draw", data, list(names), (data.path / "daily.parquet").read_bytes()[:4]))
             return {name: f"png of {name}".encode() for name in names}
 
     result = simulate(small_preset("ecommerce", market_size=2_000, days=21))
     drawer = Drawer()
-    out = result.save(tmp_path / "r", figures=True, figure_workers=drawer)
-    ((data, names),) = drawer.calls
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "daily.parquet").write_text("an earlier run's table")  # removed before the new one is written
+    assert result.save(out, figures=True, figure_workers=drawer) == out
+    (started, data, names, table_then), (drawn, same_data, same_names, table_after) = drawer.calls
+    assert (started, drawn) == ("start", "draw") and same_data is data and same_names == names
+    assert (table_then, table_after) == (b"an e", b"PAR1")  # started before the tables were written
     assert data.path == out
     assert data.summary["acquired_users"] == json.loads((out / "summary.json").read_text())["acquired_users"] > 0
     assert names and all((out / f"{name}.png").read_bytes() == f"png of {name}".encode() for name in names)
@@ -176,7 +185,8 @@ def test_a_folder_that_cannot_be_created_raises_output_error_naming_it(tmp_path)
 
 
 def test_the_data_save_draws_its_report_from_is_what_the_folder_reads_back(tmp_path):
-    """``Result._write_data`` returns the folder's content as ``load_folder`` reads it (a run with levers and paid ads)."""
+    """``Result._files`` holds the folder's content as ``load_folder`` reads it once ``_write_data`` wrote it
+    (a run with levers and paid ads)."""
     import dataclasses
     import time
 
@@ -196,7 +206,10 @@ def test_the_data_save_draws_its_report_from_is_what_the_folder_reads_back(tmp_p
     )
     assert result.baseline_cohort_active is not None and result.spend_response is not None
     out = tmp_path / "r"
-    names, data = result._write_data(out)
+    files = result._files(out)
+    data = files.data
+    assert not out.exists()  # nothing written yet
+    names = result._write_data(out, files)
     back = load_folder(out)
     assert sorted(names) == sorted(p.name for p in out.iterdir())
     assert data.path == back.path == out
@@ -209,7 +222,7 @@ def test_the_data_save_draws_its_report_from_is_what_the_folder_reads_back(tmp_p
     assert list(data.tables) == list(back.tables) and "spend_response" in data.tables
     for name, frame in data.tables.items():
         pd.testing.assert_frame_equal(frame, back.tables[name], obj=name)
-    assert result.save_seconds == {}  # _write_data is only a part of save
+    assert result.save_seconds == {}  # _files and _write_data are only parts of save
     again = dataclasses.replace(result)
     started = time.perf_counter()
     again.save(tmp_path / "whole", figures=False)

@@ -84,7 +84,11 @@ class _Recorded:
     def __init__(self) -> None:
         self.closed = False
         self.asked: list[str] = []
+        self.started: list[str] = []
         _Recorded.made.append(self)
+
+    def start(self, data, names):
+        self.started += names
 
     def draw(self, data, names):
         self.asked += names
@@ -123,7 +127,7 @@ def test_workers_started_for_a_run_whose_config_has_no_figures_are_closed_unused
     start.main(
         [*TINY, "--config-dir", str(tmp_path), "--config-name", "quiet", f"hydra.run.dir={out}", "progress=false"]
     )
-    assert len(recorded) == 1 and recorded[0].asked == [] and recorded[0].closed
+    assert len(recorded) == 1 and recorded[0].asked == recorded[0].started == [] and recorded[0].closed
     assert (out / "summary.json").exists() and not (out / "retention.png").exists()
 
 

@@ -510,7 +510,7 @@ def _run_one(typed: Config, out: Path, *, figure_workers: FigureWorkers | None =
         counted(typed.horizon_days, "day"),
         typed.seed,
     )
-    result = simulate(typed)
+    result = simulate(typed, figure_workers=figure_workers)
     result.save(out, figure_workers=figure_workers)
     s = result.summary
     ret = s["retention"]

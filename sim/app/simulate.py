@@ -16,9 +16,9 @@ import gc
 import logging
 import time
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from sim.analysis import economics
 from sim.analysis.analytics import analyze
-from sim.analysis.retention import cohort_retention_curve
+from sim.analysis.retention import cohort_retention_curve, cohort_table
 from sim.analysis.summary import summarize
 from sim.analysis.visit_stats import VisitStats
 from sim.app.config import Config, bool_argument, load_config
@@ -40,6 +40,9 @@ from sim.levers.base import Lever
 from sim.levers.strategy import StrategyConfig, knob_ceiling, lever_configs
 from sim.output.result import Result
 
+if TYPE_CHECKING:
+    from sim.output.run_report import FigureDrawer, FolderData
+
 __all__ = ["simulate"]
 
 #: opsim's logger (its commands' log lines; what a user's app configures).
@@ -49,6 +52,10 @@ log = logging.getLogger("opsim")
 PROGRESS_DELAY_S = 2.0
 #: Relative step of a lever's budget knob for marginal ROI.
 MARGINAL_STEP = 0.01
+#: The report's figures drawn from the days and the cohorts alone: with figure workers, a run
+#: without comparison runs starts them as soon as its days are stepped, to be drawn while its
+#: analytics are computed.
+STEPPED_FIGURES = ("stages", "retention")
 #: The baseline run's headline numbers kept in ``summary.json`` → ``baseline``.
 BASELINE_SUMMARY_KEYS = ("acquired_users", "dau", "wau", "mau", "mean_dau", "retention", "purchases", "revenue")
 #: A finished model with at least this much per-user state is freed at once: after
@@ -110,7 +117,10 @@ class RunOutput:
         return cohort_retention_curve(self.cohort_active)
 
 
-def _run(cfg: Config, bar: tqdm, *, reference: bool = False) -> RunOutput:
+def _run(
+    cfg: Config, bar: tqdm, *, reference: bool = False, stepped: Callable[[UserLifecycleModel], None] | None = None
+) -> RunOutput:
+    """One model run: its days stepped, ``stepped(model)`` called (if given), then its analytics."""
     started = time.perf_counter()
     stats = VisitStats(cfg.population.simulated_users, cfg.horizon_days) if cfg.record_events else None
     model = UserLifecycleModel(cfg, reference=reference, keep_events=False, visit_observer=stats)
@@ -119,6 +129,8 @@ def _run(cfg: Config, bar: tqdm, *, reference: bool = False) -> RunOutput:
         model.step()
         bar.update(1)
     analytics = time.perf_counter()
+    if stepped is not None:
+        stepped(model)
     tables = summary = None
     if stats is not None:
         tables, summary = _analytics(model, stats)
@@ -262,11 +274,35 @@ def _spend_response(main: RunOutput, runs: list[tuple[tuple[str, float], RunOutp
     return pd.DataFrame(rows)
 
 
+def _stepped_data(cfg: Config, model: UserLifecycleModel) -> FolderData:
+    """What :data:`STEPPED_FIGURES` are drawn from, as a run without comparison runs has it once its days are stepped.
+
+    The days (:func:`sim.analysis.economics.daily_frame` without a baseline), the cohort
+    table, and the summary keys and seed the figures' titles name; the figure workers use
+    a figure drawn from it only if its inputs are those of the saved result
+    (:func:`sim.output.run_report.same_figure`).
+    """
+    from sim.output.run_report import FolderData
+
+    pop = cfg.population
+    summary = {
+        "market_size": pop.market_size,
+        "days": cfg.horizon_days,
+        "sample_size": pop.simulated_users,
+        "population": pop.name,
+        "strategy": cfg.strategy.name,
+    }
+    daily = economics.daily_frame(pd.DataFrame(model.log.columns), None, cfg.economics.margin)
+    cohorts = cohort_table(model.cohort_active, model.user_weight)
+    return FolderData(None, summary, {"seed": cfg.seed}, "", daily, cohorts, None, {})
+
+
 def simulate(
     config: Config | Mapping[str, Any] | Iterable[str] | None = None,
     *,
     progress: bool | None = None,
     reference: bool = False,
+    figure_workers: FigureDrawer | None = None,
 ) -> Result:
     """Simulate ``horizon_days`` days of one market under one strategy.
 
@@ -278,6 +314,12 @@ def simulate(
             and later "[k/12] spend response: search budget x0.5"), each counting that run's days;
             defaults to ``config.progress``.
         reference: Use the agent-by-agent reference stepping (organic model, small markets).
+        figure_workers: Processes that will draw the result's figures
+            (:class:`~sim.output.figure_workers.FigureWorkers`, then given to
+            :meth:`~sim.output.result.Result.save`): a run with ``figures`` and without
+            comparison runs starts :data:`STEPPED_FIGURES` in them once its days are
+            stepped, drawn while its analytics are computed. The result is the same with
+            or without them.
 
     Returns:
         The run's :class:`~sim.output.result.Result`, with economics against the
@@ -317,8 +359,14 @@ def simulate(
         )
 
     with accepted([cfg]):  # the models check again, in a process grown since (sim.app.memory.accepted)
+        draw_ahead = None
+        if figure_workers is not None and cfg.figures and not plan:
+
+            def draw_ahead(model: UserLifecycleModel) -> None:
+                figure_workers.start(_stepped_data(cfg, model), list(STEPPED_FIGURES))
+
         with bar(0) as progress_bar:
-            main = _run(cfg, progress_bar, reference=reference)
+            main = _run(cfg, progress_bar, reference=reference, stepped=draw_ahead)
         extra = []
         for i, (kind, detail, c) in enumerate(plan, start=1):
             with bar(i) as progress_bar:

@@ -6,18 +6,27 @@ GIL, so threads would not help.
 :class:`FigureWorkers` keeps a few worker processes (``forkserver`` where the platform
 has it, else ``spawn``; never ``fork``, which is unsafe in a process with threads) that
 import the drawing code as soon as they start — while the caller is still simulating —
-and then each draw a share of the figures, so the figures cost about as long as the
-slowest share. With ``forkserver``, the fork server imports the drawing libraries once
+and then draw the figures side by side, one figure a task, heaviest first, each taken by
+the first worker free (so the figures cost about as long as the busiest worker's part of
+them). With ``forkserver``, the fork server imports the drawing libraries once
 (:data:`PRELOADED_MODULES`) and forks every worker with them already imported: each
 worker importing them for itself took about a second of CPU, two of them competing with
 the caller's own imports as a run starts. The server's first fork waits for those
 imports, so the workers are started from a thread of their own, and the caller goes on.
 The caller (which has the run's data in memory, or reads the result
-folder once) sends each worker the part its figures are drawn from (:func:`sim.output.run_report.figure_data`: the large cohort
-tables only to the worker that draws the retention curve; a few MB in all for a default
+folder once) sends each task the part its figure is drawn from (:func:`sim.output.run_report.figure_data`: the large cohort
+tables only with the retention curve; a few MB in all for a default
 run, pickled in milliseconds, where a worker's own first read of the files took several
 times as long). The PNG bytes are the ones the caller would draw itself (tested), since
 every worker draws the same data with the same code.
+
+Figures can be started before they are asked for (:meth:`FigureWorkers.start`), so that
+they are drawn while the caller does something else: :func:`sim.app.simulate.simulate`
+starts a run's stages and retention figures, which need only the days and the cohorts,
+while it computes the run's analytics, and :meth:`sim.output.result.Result.save` starts
+the rest before it writes the tables. :meth:`FigureWorkers.draw` then takes a figure
+started from other data only if :func:`sim.output.run_report.same_figure` finds its
+inputs equal to those of the data it is asked for, and draws it again otherwise.
 
 The ``opsim`` command starts them before its own imports when its arguments ask for a
 single run that may draw (:mod:`sim.app.start`), and uses them if the run draws; a sweep
@@ -47,12 +56,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sim.output.run_report import FolderData
 
-__all__ = ["FIGURE_WEIGHTS", "MAX_FIGURE_WORKERS", "MAX_SEARCHED_FIGURES", "FigureWorkers", "draw_pngs", "share_out"]
+__all__ = ["FIGURE_WEIGHTS", "MAX_FIGURE_WORKERS", "FigureWorkers", "draw_pngs", "heaviest_first"]
 
-#: Workers at most (the figures split well into about this many shares).
+#: Workers at most (a report's six to nine figures keep about this many busy).
 MAX_FIGURE_WORKERS = 3
 #: Drawing cost of each figure relative to a simple line chart (the retention curve), to
-#: balance the shares: a default run's figures as ``benchmarks/bench_overhead.py`` times them
+#: send the heaviest first: a default run's figures as ``benchmarks/bench_overhead.py`` times them
 #: (each round's ``figure:NAME`` over its ``figure:retention``, with matplotlib 3.10: the
 #: median over the five rounds of a run on 2026-11-29, after the heatmap became a mesh and
 #: the PNGs RGB, to one decimal; the run before gave the same but growth 1.4, a round's ratio
@@ -70,9 +79,6 @@ FIGURE_WEIGHTS = {
 }
 #: Cost of a figure not in :data:`FIGURE_WEIGHTS`.
 DEFAULT_WEIGHT = 1.0
-#: Most figures whose every split :func:`share_out` searches (a report has at most nine); more are
-#: split greedily, since the time the search takes grows exponentially with the figures.
-MAX_SEARCHED_FIGURES = 12
 #: What the fork server imports before it forks the workers: the libraries :func:`_prepare`
 #: imports, most of its import time. (Not ``__main__``, multiprocessing's default: its fork
 #: server never imports the caller's main script; each worker does, as ``__mp_main__``, as
@@ -88,51 +94,14 @@ WARM_UP_INCHES = (2.0, 1.0)
 RaisedWarning = tuple[str, type[Warning], str, int]
 
 
-def share_out(names: list[str], shares: int) -> list[list[str]]:
-    """Split figure names into at most ``shares`` lists whose heaviest is as light as it can be.
+def heaviest_first(names: list[str]) -> list[str]:
+    """The figures in the order the workers are given them: by :data:`FIGURE_WEIGHTS`, heaviest first (stable).
 
-    The figures are drawn side by side, one list per worker, so the slowest list is what
-    the caller waits for. Up to :data:`MAX_SEARCHED_FIGURES` figures, every split is
-    searched, heaviest figure first, each onto the lists in order, cutting off any branch
-    that cannot beat the best split so far (by the sums of their weights); it starts from
-    the greedy split (each figure onto the lightest list), and a split replaces the best
-    so far only when strictly lighter, so the first lightest one found is kept. More
-    figures are split greedily. Each list is in the order its figures were placed:
-    heaviest first.
+    Each free worker takes the next one, so the lightest come last, to fill what is left
+    (list scheduling, longest first: for a default run's six figures on two workers the
+    busiest worker draws 4.7 of the 9.2 weight units, where the best split gives 4.6).
     """
-    order = sorted(names, key=lambda n: -FIGURE_WEIGHTS.get(n, DEFAULT_WEIGHT))
-    weights = [FIGURE_WEIGHTS.get(n, DEFAULT_WEIGHT) for n in order]
-    lists: list[list[str]] = [[] for _ in range(max(1, shares))]
-    loads = [0.0] * len(lists)
-    for name, weight in zip(order, weights, strict=True):  # greedy
-        lightest = loads.index(min(loads))
-        lists[lightest].append(name)
-        loads[lightest] += weight
-    best, best_load = [list(share) for share in lists], max(loads)
-    lists, loads = [[] for _ in lists], [0.0] * len(lists)
-
-    def place(i: int) -> None:
-        nonlocal best, best_load
-        if max(loads) >= best_load:  # a list filled before the best so far was found may be as heavy
-            return
-        if i == len(order):
-            best, best_load = [list(share) for share in lists], max(loads)
-            return
-        tried: set[float] = set()
-        for j, load in enumerate(loads):
-            # lists of equal load are interchangeable; one at the best load or above cannot beat it
-            if load in tried or load + weights[i] >= best_load:
-                continue
-            tried.add(load)
-            lists[j].append(order[i])
-            loads[j] += weights[i]
-            place(i + 1)
-            lists[j].pop()
-            loads[j] = load
-
-    if len(order) <= MAX_SEARCHED_FIGURES:
-        place(0)
-    return [share for share in best if share]
+    return sorted(names, key=lambda name: -FIGURE_WEIGHTS.get(name, DEFAULT_WEIGHT))
 
 
 @contextmanager
@@ -260,6 +229,8 @@ class FigureWorkers:
             max_workers=self.processes, mp_context=multiprocessing.get_context(method), initializer=_prepare
         )
         self._futures: list[Future] = []
+        #: Figure name → the data it is being drawn from and its task (:meth:`start`).
+        self._drawing: dict[str, tuple[FolderData, Future]] = {}
         self._start_failed = False
         self._starting = threading.Thread(
             target=self._start, args=(self._pool,), name="opsim-figure-workers", daemon=True
@@ -279,21 +250,50 @@ class FigureWorkers:
         self._starting.join()
         return self._futures
 
-    def draw(self, data: FolderData, names: list[str]) -> dict[str, bytes] | None:
-        """PNG bytes of the named figures of ``data``, drawn in the workers; None if the pool is closed or broke."""
+    def start(self, data: FolderData, names: list[str]) -> None:
+        """Start drawing the named figures of ``data`` now, heaviest first, for :meth:`draw` to collect.
+
+        A figure already started, from ``data`` or from other data with the same inputs
+        (:func:`sim.output.run_report.same_figure`), is kept as the figure of ``data``;
+        one started from other inputs is dropped and started again. Nothing happens if
+        the pool is closed or broken (then :meth:`draw` answers None).
+        """
         self._starting.join()
         if self._start_failed:
             self.close()
         if self._pool is None:
-            return None
-        try:
-            from sim.output.run_report import figure_data
+            return
+        from sim.output.run_report import figure_data, same_figure
 
-            shares = share_out(names, self.processes)
-            jobs = [self._pool.submit(_draw_share, figure_data(data, share), share) for share in shares]
-            out: dict[str, bytes] = {}
-            raised: list[RaisedWarning] = []
-            for job in jobs:
+        try:
+            for name in heaviest_first(names):
+                previous = self._drawing.get(name)
+                if previous is not None and same_figure(previous[0], data, name):
+                    self._drawing[name] = (data, previous[1])
+                    continue
+                if previous is not None:
+                    previous[1].cancel()  # a task a worker has taken runs on, unused
+                self._drawing[name] = (data, self._pool.submit(_draw_share, figure_data(data, [name]), [name]))
+        except (BrokenProcessPool, RuntimeError):  # broken, or shut down meanwhile
+            self.close()
+
+    def draw(self, data: FolderData, names: list[str]) -> dict[str, bytes] | None:
+        """PNG bytes of the named figures of ``data``, drawn in the workers; None if the pool is closed or broke.
+
+        What :meth:`start` began for these figures and ``data`` (or the same inputs) is
+        collected, the rest is started now; figures started and not among ``names`` are
+        dropped.
+        """
+        for name in set(self._drawing) - set(names):
+            self._drawing.pop(name)[1].cancel()
+        self.start(data, names)
+        drawing, self._drawing = self._drawing, {}
+        if self._pool is None:
+            return None
+        out: dict[str, bytes] = {}
+        raised: list[RaisedWarning] = []
+        try:
+            for _data, job in drawing.values():
                 drawn, caught = job.result()
                 out.update(drawn)
                 raised += caught
@@ -306,6 +306,7 @@ class FigureWorkers:
     def close(self) -> None:
         """Stop the workers (unfinished drawings are dropped)."""
         self._starting.join()
+        self._drawing = {}
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

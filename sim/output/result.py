@@ -90,6 +90,16 @@ def remove_result_files(folder: Path) -> list[Path]:
     return removed
 
 
+@dataclass(frozen=True)
+class _Files:
+    """A result folder's files before they are written (:meth:`Result._files`)."""
+
+    texts: dict[str, str]
+    frames: dict[str, pd.DataFrame]
+    summary_text: str
+    data: FolderData
+
+
 @dataclass
 class Result:
     """Everything one run produced.
@@ -190,12 +200,18 @@ class Result:
             )
         out = Path(directory)
         started = time.perf_counter()
-        names, written = self._write_data(out)
+        draw = self.config.figures if figures is None else figures
+        files = self._files(out)
+        if draw and figure_workers is not None:  # the workers draw while the tables are written
+            from sim.output.run_report import figure_names
+
+            figure_workers.start(files.data, figure_names(files.data))
+        names = self._write_data(out, files)
         data_written = time.perf_counter()
-        if self.config.figures if figures is None else figures:
+        if draw:
             from sim.output.run_report import write_report_files
 
-            names += [p.name for p in write_report_files(out, workers=figure_workers, data=written)]
+            names += [p.name for p in write_report_files(out, workers=figure_workers, data=files.data)]
         drawn = time.perf_counter()
         seconds = self.meta.get("wall_seconds")
         completion.write_marker(out, names, completion.config_hash(self.config), seconds=seconds)
@@ -206,51 +222,29 @@ class Result:
         }
         return out
 
-    def _write_data(self, out: Path) -> tuple[list[str], FolderData]:
-        """The first part of :meth:`save`: the folder cleared of an earlier run, then every file but the report's.
+    def _files(self, out: Path) -> _Files:
+        """What :meth:`save` writes into ``out``: the texts, the tables, and all of it as the report reads a folder.
 
-        Returns:
-            The files written, and what they hold as :func:`sim.output.run_report.load_folder` would
-            read it back (the JSON files parsed, the tables as they are), for the report to be
-            drawn from without reading the folder (a default run's tables took some 30 ms to read
-            back); the report is the same either way (tested).
-
+        ``data`` is what :func:`sim.output.run_report.load_folder` would read back from the
+        folder (the JSON files parsed, the tables as they are), for the report to be drawn
+        from without reading the folder (a default run's tables took some 30 ms to read
+        back); the report is the same either way (tested).
         """
         import yaml
 
         from sim.output.run_report import FolderData
 
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(out, exc.strerror or str(exc), exc.errno) from exc
-        completion.clear_marker(out)
-        remove_temporaries(out)
-        remove_result_files(out)
-        names: list[str] = []
-
-        def table(name: str, frame: pd.DataFrame) -> None:
-            write_atomic(out / f"{name}.parquet", lambda p: frame.to_parquet(p, index=False))
-            names.append(f"{name}.parquet")
-
         # LibYAML's emitter where PyYAML has it: the text of yaml.safe_dump (tested), a few ms sooner
         dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
         config_text = yaml.dump(dataclasses.asdict(self.config), Dumper=dumper, sort_keys=False, allow_unicode=True)
-        write_text(out / "config.yaml", config_text)
         meta_text = json_text({"seed": self.config.seed, "versions": installed_versions(), **self.meta})
-        write_text(out / "meta.json", meta_text)
-        names += ["config.yaml", "meta.json"]
-        cohorts, baseline, tables = self.cohorts, self._baseline_cohorts(), self._report_tables()
-        table("daily", self.daily)
-        table("cohorts", cohorts)
-        if baseline is not None:
-            table("baseline_cohorts", baseline)
-        for name, frame in tables.items():
-            table(name, frame)
         summary_text = json_text(self.summary)
-        write_text(out / "summary.json", summary_text)
-        names.append("summary.json")
-        written = FolderData(
+        cohorts, baseline, tables = self.cohorts, self._baseline_cohorts(), self._report_tables()
+        frames = {"daily": self.daily, "cohorts": cohorts}
+        if baseline is not None:
+            frames["baseline_cohorts"] = baseline
+        frames.update(tables)
+        data = FolderData(
             out,
             json.loads(summary_text),
             json.loads(meta_text),
@@ -260,7 +254,32 @@ class Result:
             baseline,
             tables,
         )
-        return names, written
+        texts = {"config.yaml": config_text, "meta.json": meta_text}
+        return _Files(texts, frames, summary_text, data)
+
+    def _write_data(self, out: Path, files: _Files) -> list[str]:
+        """The first part of :meth:`save`: the folder cleared of an earlier run, then every file but the report's.
+
+        Returns:
+            The files written.
+
+        """
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(out, exc.strerror or str(exc), exc.errno) from exc
+        completion.clear_marker(out)
+        remove_temporaries(out)
+        remove_result_files(out)
+        for name, text in files.texts.items():
+            write_text(out / name, text)
+        names = list(files.texts)
+        for name, frame in files.frames.items():
+            write_atomic(out / f"{name}.parquet", lambda p, f=frame: f.to_parquet(p, index=False))
+            names.append(f"{name}.parquet")
+        write_text(out / "summary.json", files.summary_text)
+        names.append("summary.json")
+        return names
 
     def plot(self, name: str = "retention", *, ax: Axes | Figure | None = None) -> Figure:
         """Draw one of the report's figures of this run, e.g. on an Axes of a notebook's own figure.

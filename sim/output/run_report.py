@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from sim.analysis.retention import MIN_POOLED_SHARE, pooled_curve_from_table
@@ -75,6 +76,7 @@ __all__ = [
     "figures",
     "load_folder",
     "render_html",
+    "same_figure",
     "write_report",
     "write_report_files",
 ]
@@ -82,6 +84,10 @@ __all__ = [
 
 class FigureDrawer(Protocol):
     """Draws named figures of a run's data elsewhere (:class:`sim.output.figure_workers.FigureWorkers`)."""
+
+    def start(self, data: FolderData, names: list[str]) -> None:
+        """Start drawing the named figures now, for :meth:`draw` to collect later."""
+        ...
 
     def draw(self, data: FolderData, names: list[str]) -> dict[str, bytes] | None:
         """PNG bytes of each named figure, or None to have them drawn here."""
@@ -260,33 +266,77 @@ def draw_figure(data: FolderData, name: str, *, ax: Axes | Figure | None = None)
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from sim.output import figures as plots
-
     available = figure_names(data)
     if name not in available:
         raise ValueError(f"figure={name!r} is not allowed: one of {', '.join(available)} for this run")
-    strategy = str(data.summary.get("strategy", ""))
+    from sim.output import figures as plots
+
+    function, args, options = _figure_call(data, name)
+    draw = getattr(plots, function)
     if name in PANEL_FIGURES:
         if isinstance(ax, Axes):
             raise ValueError(f"figure={name!r} draws several panels: pass a Figure, not an Axes")
-        if name == "vs_baseline":
-            return plots.baseline_comparison_figure(data.daily, data.currency, strategy, fig=ax)
-        if name == "spend_response":
-            return plots.spend_response_figure(data.tables["spend_response"], data.currency, fig=ax)
-        if name == "retention_groups":
-            return plots.retention_groups_figure(data.tables["retention_measures"], data.title, fig=ax)
-        return plots.stages_figure(data.daily, data.title, fig=ax)
-    axes = ax.add_subplot() if isinstance(ax, Figure) else ax
+        return draw(*args, **options, fig=ax)
+    return draw(*args, **options, ax=ax.add_subplot() if isinstance(ax, Figure) else ax)
+
+
+def _figure_call(data: FolderData, name: str) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    """The function of :mod:`sim.output.figures` that draws figure ``name``, and what it is given of ``data``.
+
+    The function by its name: :func:`same_figure` compares calls without importing matplotlib.
+    """
+    strategy = str(data.summary.get("strategy", ""))
+    if name == "vs_baseline":
+        return "baseline_comparison_figure", (data.daily, data.currency, strategy), {}
+    if name == "spend_response":
+        return "spend_response_figure", (data.tables["spend_response"], data.currency), {}
+    if name == "retention_groups":
+        return "retention_groups_figure", (data.tables["retention_measures"], data.title), {}
+    if name == "stages":
+        return "stages_figure", (data.daily, data.title), {}
     if name == "payback":
-        return plots.payback_figure(data.daily, data.economics, strategy, ax=axes)
+        return "payback_figure", (data.daily, data.economics, strategy), {}
     if name == "retention":
         baseline = pooled_curve_from_table(data.baseline_cohorts) if data.baseline_cohorts is not None else None
-        return plots.retention_figure(*pooled_curve_from_table(data.cohorts), data.title, baseline=baseline, ax=axes)
+        return "retention_figure", (*pooled_curve_from_table(data.cohorts), data.title), {"baseline": baseline}
     if name == "cohort_heatmap":
-        return plots.cohort_heatmap_figure(data.tables["cohort_triangle_weekly"], data.title, ax=axes)
+        return "cohort_heatmap_figure", (data.tables["cohort_triangle_weekly"], data.title), {}
     if name == "growth":
-        return plots.growth_figure(data.tables["growth_weekly"], data.title, ax=axes)
-    return plots.funnel_figure(data.summary["analytics"]["funnel"], data.title, ax=axes)
+        return "growth_figure", (data.tables["growth_weekly"], data.title), {}
+    return "funnel_figure", (data.summary["analytics"]["funnel"], data.title), {}
+
+
+def same_figure(first: FolderData, second: FolderData, name: str) -> bool:
+    """Whether figure ``name`` of ``first`` is the one of ``second``: drawn by the same function from equal inputs.
+
+    What a figure drawn from a run's data before the run had finished (its stages and
+    retention, drawn while the run's analytics are computed) is checked with before it
+    is used as the figure of the finished run. Equal means the same value and type,
+    tables with the same columns, index and dtypes, arrays with the same dtype (NaN equal to NaN).
+    """
+    if first is second:
+        return True
+    names = figure_names(first)
+    if name not in names or name not in figure_names(second):
+        return False
+    return _equal(_figure_call(first, name), _figure_call(second, name))
+
+
+def _equal(first: Any, second: Any) -> bool:
+    """Equality of a figure's inputs (see :func:`same_figure`)."""
+    if type(first) is not type(second):
+        return False
+    if isinstance(first, pd.DataFrame):
+        return first.equals(second) and first.dtypes.equals(second.dtypes)
+    if isinstance(first, np.ndarray):
+        return first.dtype == second.dtype and np.array_equal(first, second, equal_nan=first.dtype.kind in "fc")
+    if isinstance(first, (tuple, list)):
+        return len(first) == len(second) and all(_equal(a, b) for a, b in zip(first, second, strict=True))
+    if isinstance(first, dict):
+        return first.keys() == second.keys() and all(_equal(first[k], second[k]) for k in first)
+    if isinstance(first, float) and first != first:  # NaN, as in a funnel of no one
+        return second != second
+    return bool(first == second)
 
 
 def figures(data: FolderData, workers: FigureDrawer | None = None) -> dict[str, tuple[str, bytes]]:
