@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import numpy as np
 from matplotlib.collections import QuadMesh
 from matplotlib.figure import Figure
 from PIL import Image
-from PIL.PngImagePlugin import PngInfo
 
 from sim.output import figures as plots
 from sim.output.cell_labels import CellLabels
@@ -24,27 +25,45 @@ def _figure() -> Figure:
     return fig
 
 
-def _encoded(picture: Image.Image, level: int, dpi: float, software: str) -> bytes:
-    info = PngInfo()
-    info.add_text("Software", software)
-    buf = io.BytesIO()
-    picture.save(buf, format="png", compress_level=level, dpi=(dpi, dpi), pnginfo=info)
-    return buf.getvalue()
+def _chunks(png: bytes) -> list[tuple[bytes, bytes]]:
+    """A PNG file's chunks as (type, body), each CRC checked, read by the specification's layout."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, at = [], 8
+    while at < len(png):
+        (length,) = struct.unpack(">I", png[at : at + 4])
+        kind, body = png[at + 4 : at + 8], png[at + 8 : at + 8 + length]
+        (crc,) = struct.unpack(">I", png[at + 8 + length : at + 12 + length])
+        assert crc == zlib.crc32(kind + body), kind
+        chunks.append((kind, body))
+        at += 12 + length
+    return chunks
 
 
-def test_save_png_encodes_at_zlib_level_3():
-    """The file is exactly what Pillow writes for its pixels at zlib level 3 (not savefig's 6, nor 1, 4 or 9)."""
+def test_save_png_writes_unfiltered_rows_at_zlib_level_3(tmp_path):
+    """The chunks in order, the header of an 8-bit RGB picture, 110 dpi as 4331 pixels a metre (110 / 0.0254 =
+    4330.7), and one IDAT that is zlib level 3 (not 1, 6 or 9) of the rows, each led by filter 0 (None)."""
     fig = _figure()
     buf = io.BytesIO()
     plots.save_png(fig, buf)
     png = buf.getvalue()
+    chunks = _chunks(png)
+    assert [kind for kind, _ in chunks] == [b"IHDR", b"pHYs", b"tEXt", b"IDAT", b"IEND"]
+    body = dict(chunks)
+    width, height = 3 * 110, 2 * 110
+    assert struct.unpack(">IIBBBBB", body[b"IHDR"]) == (width, height, 8, 2, 0, 0, 0)
+    assert struct.unpack(">IIB", body[b"pHYs"]) == (4331, 4331, 1)
+    assert body[b"tEXt"].startswith(b"Software\0Matplotlib version") and body[b"IEND"] == b""
+    raw = zlib.decompress(body[b"IDAT"])
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, 1 + 3 * width)
+    assert (rows[:, 0] == 0).all()
     with Image.open(io.BytesIO(png)) as picture:
-        picture.load()
-        software = picture.info["Software"]
-        assert picture.mode == "RGB"
-        at = {level: _encoded(picture, level, fig.dpi, software) for level in (1, 3, 4, 6, 9)}
+        assert picture.mode == "RGB" and picture.size == (width, height)
+        np.testing.assert_array_equal(np.asarray(picture), rows[:, 1:].reshape(height, width, 3))
+    at = {level: zlib.compress(raw, level) for level in (1, 3, 6, 9)}
     assert len(set(at.values())) == len(at)  # the levels tell apart on this picture
-    assert png == at[3]
+    assert body[b"IDAT"] == at[3]
+    plots.save_png(_figure(), tmp_path / "f.png")  # to a path: the same bytes
+    assert (tmp_path / "f.png").read_bytes() == png
 
 
 def test_the_heatmap_cells_are_unit_squares_centred_on_their_numbers_and_fill_the_axes(two_cohort_triangle):
