@@ -434,19 +434,25 @@ class _Starts:
         return None
 
 
-def test_a_run_starts_its_stages_and_retention_figures_as_the_saved_result_has_them(tmp_path):
-    """Started once its days are stepped, from data whose two figures are those of the saved result: used, not redrawn."""
+def test_a_run_starts_its_figures_as_the_saved_result_has_them(tmp_path):
+    """Stages and retention once the days are stepped; the rest once the analytics tables are computed, before
+    the survival fits. Each from data whose figure is that of the saved result: used, not drawn again."""
     from sim.app.simulate import STEPPED_FIGURES
 
     overrides = ["population.market_size=20000", "horizon_days=45", "progress=false"]
     starts = _Starts()
     result = simulate(overrides, figure_workers=starts)
-    ((early, names),) = starts.started
-    assert names == list(STEPPED_FIGURES) == ["stages", "retention"]
+    (early, first), (tabled, then) = starts.started
+    assert first == list(STEPPED_FIGURES) == ["stages", "retention"]
+    assert then == ["retention_groups", "cohort_heatmap", "growth", "funnel"]  # the report's other figures
     assert len(early.daily) == 45 and early.cohorts["cohort_size"].sum() > 0  # every day stepped
+    assert "rolling_retention_fit" in result.summary["analytics"]  # computed after the tables were ready
     final = result._files(tmp_path).data
-    for name in names:
+    for name in first:
         assert run_report.same_figure(early, final, name), name
+        assert run_report.same_figure(tabled, final, name), name
+    for name in then:
+        assert run_report.same_figure(tabled, final, name), name
     assert not run_report.same_figure(early, final, "growth")  # no analytics tables yet
     alone = simulate(overrides)
     assert json.dumps(alone.summary, sort_keys=True) == json.dumps(result.summary, sort_keys=True)  # NaN as NaN
@@ -477,7 +483,7 @@ def test_a_run_drawn_ahead_in_workers_saves_the_files_of_one_drawn_in_the_caller
     pngs = sorted(p.name for p in here.glob("*.png"))
     assert len(pngs) == 6 and sorted(p.name for p in ahead.glob("*.png")) == pngs
     assert sorted(names[0] for names in given) == sorted(name.removesuffix(".png") for name in pngs)  # once each
-    assert given[:2] == [["stages"], ["retention"]]
+    assert given == [["stages"], ["retention"], ["cohort_heatmap"], ["retention_groups"], ["growth"], ["funnel"]]
     for name in pngs:
         assert (ahead / name).read_bytes() == (here / name).read_bytes(), name
     page = (ahead / "report.html").read_text().replace(str(ahead), "FOLDER")  # the page names its folder

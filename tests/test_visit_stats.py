@@ -158,3 +158,25 @@ def test_active_by_cohort_with_more_weekly_cohorts_than_a_narrow_code_holds():
     expected = np.zeros((n_cohorts, 13), dtype=np.int64)
     np.add.at(expected, (cohort[cells], weeks), 1)
     np.testing.assert_array_equal(summary.period_active(7, 13, cohort.astype(np.int16), n_cohorts), expected)
+
+
+def test_analyze_hands_its_tables_over_before_the_survival_fits(small_preset):
+    """tables_ready gets the very tables analyze returns and the summary without its fits yet; the result is the
+    same with or without it."""
+    cfg = small_preset("ecommerce", market_size=20000, days=100)
+    _events, summary = _both(cfg, reference=False)
+    seen = []
+
+    def ready(tables, so_far):
+        seen.append((tables, dict(so_far), set(tables)))
+
+    tables, out = analyze(summary, aware=5, activated=1, tables_ready=ready)
+    ((handed, so_far, names),) = seen
+    assert handed is tables and names == set(tables)  # the same dict, nothing added after
+    assert "funnel" in so_far and "rolling_retention_fit" not in so_far
+    assert set(out["rolling_retention_fit"]) == {"sbg", "bdw"}
+    assert {k: v for k, v in out.items() if k != "rolling_retention_fit"} == so_far
+    again_tables, again = analyze(summary, aware=5, activated=1)
+    assert again == out
+    for name in tables:
+        pd.testing.assert_frame_equal(again_tables[name], tables[name])

@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,7 +37,13 @@ def funnel(aware: int, acquired: int, retained: int, activated: int) -> dict[str
     return out
 
 
-def analyze(data: VisitRecord, *, aware: int, activated: int) -> tuple[dict[str, pd.DataFrame], dict]:
+def analyze(
+    data: VisitRecord,
+    *,
+    aware: int,
+    activated: int,
+    tables_ready: Callable[[dict[str, pd.DataFrame], dict[str, Any]], None] | None = None,
+) -> tuple[dict[str, pd.DataFrame], dict]:
     """Every measure of this module for one run: tables for files, numbers for the summary.
 
     Args:
@@ -43,6 +51,11 @@ def analyze(data: VisitRecord, *, aware: int, activated: int) -> tuple[dict[str,
             :class:`~sim.analysis.visit_stats.VisitSummary` a run accumulated.
         aware: Users ever aware (funnel step 1).
         activated: Users ever ACTIVATED (funnel step 4).
+        tables_ready: Called with the tables and the summary so far (retention measures,
+            funnel, growth) once they are computed, before the survival fits, which take
+            the rest of the time: what the report draws is then known (the ``opsim``
+            command starts those figures). Neither is changed afterwards but for the
+            summary's ``rolling_retention_fit``, added after the call.
 
     """
     days = [n for n in MEASURE_DAYS if n < data.horizon]
@@ -71,6 +84,8 @@ def analyze(data: VisitRecord, *, aware: int, activated: int) -> tuple[dict[str,
     full_weeks = weekly.iloc[: data.horizon // WEEK_DAYS]
     if len(full_weeks) >= 2:
         summary["quick_ratio_last_full_week"] = float(full_weeks["quick_ratio"].iloc[-1])
+    if tables_ready is not None:
+        tables_ready(tables, summary)
     max_n = min(LONG_TERM_DAYS, data.horizon - 1)
     curve, users = rolling_curve(data, max_n)
     # Fit only the days that rest on enough users: a short run's last days rest on a few early

@@ -54,7 +54,8 @@ PROGRESS_DELAY_S = 2.0
 MARGINAL_STEP = 0.01
 #: The report's figures drawn from the days and the cohorts alone: with figure workers, a run
 #: without comparison runs starts them as soon as its days are stepped, to be drawn while its
-#: analytics are computed.
+#: analytics are computed; the figures drawn from the analytics tables are started as soon as
+#: those are, before the survival fits.
 STEPPED_FIGURES = ("stages", "retention")
 #: The baseline run's headline numbers kept in ``summary.json`` → ``baseline``.
 BASELINE_SUMMARY_KEYS = ("acquired_users", "dau", "wau", "mau", "mean_dau", "retention", "purchases", "revenue")
@@ -118,9 +119,17 @@ class RunOutput:
 
 
 def _run(
-    cfg: Config, bar: tqdm, *, reference: bool = False, stepped: Callable[[UserLifecycleModel], None] | None = None
+    cfg: Config,
+    bar: tqdm,
+    *,
+    reference: bool = False,
+    stepped: Callable[[UserLifecycleModel], None] | None = None,
+    tables_ready: Callable[[dict[str, pd.DataFrame], dict[str, Any]], None] | None = None,
 ) -> RunOutput:
-    """One model run: its days stepped, ``stepped(model)`` called (if given), then its analytics."""
+    """One model run: its days stepped, ``stepped(model)`` called (if given), then its analytics.
+
+    ``tables_ready`` is handed to :func:`~sim.analysis.analytics.analyze`.
+    """
     started = time.perf_counter()
     stats = VisitStats(cfg.population.simulated_users, cfg.horizon_days) if cfg.record_events else None
     model = UserLifecycleModel(cfg, reference=reference, keep_events=False, visit_observer=stats)
@@ -133,7 +142,7 @@ def _run(
         stepped(model)
     tables = summary = None
     if stats is not None:
-        tables, summary = _analytics(model, stats)
+        tables, summary = _analytics(model, stats, tables_ready)
     done = time.perf_counter()
     w = model.user_weight
     output = RunOutput(
@@ -170,7 +179,11 @@ def _group_cost(model: UserLifecycleModel) -> np.ndarray:
     return groups
 
 
-def _analytics(model: UserLifecycleModel, stats: VisitStats) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+def _analytics(
+    model: UserLifecycleModel,
+    stats: VisitStats,
+    tables_ready: Callable[[dict[str, pd.DataFrame], dict[str, Any]], None] | None = None,
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Retention measures, growth accounting and funnel from the run's visits (accumulated as it stepped)."""
     p = model.population
     acq = p.acquired_day
@@ -181,7 +194,7 @@ def _analytics(model: UserLifecycleModel, stats: VisitStats) -> tuple[dict[str, 
     )
     aware = int(np.count_nonzero(p.flags & FLAG_EVER_AWARE))
     activated = int(np.count_nonzero(p.flags & FLAG_EVER_ACTIVATED))
-    return analyze(data, aware=aware, activated=activated)
+    return analyze(data, aware=aware, activated=activated, tables_ready=tables_ready)
 
 
 def _scaled(cfg: Config, key: str, name: str, cls: type[Lever], factor: float) -> Config:
@@ -274,14 +287,46 @@ def _spend_response(main: RunOutput, runs: list[tuple[tuple[str, float], RunOutp
     return pd.DataFrame(rows)
 
 
-def _stepped_data(cfg: Config, model: UserLifecycleModel) -> FolderData:
-    """What :data:`STEPPED_FIGURES` are drawn from, as a run without comparison runs has it once its days are stepped.
+class _DrawAhead:
+    """Starts a run's figures in the figure workers as soon as what they are drawn from is known.
 
-    The days (:func:`sim.analysis.economics.daily_frame` without a baseline), the cohort
-    table, and the summary keys and seed the figures' titles name; the figure workers use
-    a figure drawn from it only if its inputs are those of the saved result
+    Once the days are stepped, :data:`STEPPED_FIGURES` (:meth:`stepped`), from the days
+    (:func:`sim.analysis.economics.daily_frame` without a baseline), the cohort table, and
+    the summary keys and seed the figures' titles name; once the analytics tables are
+    computed, the figures drawn from them (:meth:`tables_ready`). Only for a run without
+    comparison runs: theirs change the days and add the baseline's cohorts. The figure
+    workers use a figure drawn ahead only if its inputs are those of the saved result
     (:func:`sim.output.run_report.same_figure`).
     """
+
+    def __init__(self, cfg: Config, workers: FigureDrawer) -> None:
+        self.cfg = cfg
+        self.workers = workers
+        self.data: FolderData | None = None
+
+    def stepped(self, model: UserLifecycleModel) -> None:
+        """The days are stepped: start the figures drawn from the days and the cohorts."""
+        self.data = _stepped_data(self.cfg, model)
+        self.workers.start(self.data, list(STEPPED_FIGURES))
+
+    def tables_ready(self, tables: dict[str, pd.DataFrame], summary: dict[str, Any]) -> None:
+        """The analytics tables and the funnel are computed: start the figures drawn from them."""
+        from dataclasses import replace as with_changes
+
+        from sim.output.run_report import figure_names
+
+        if self.data is None:
+            return
+        data = with_changes(
+            self.data,
+            summary={**self.data.summary, "analytics": {"funnel": dict(summary["funnel"])}},
+            tables=dict(sorted(tables.items())),
+        )
+        self.workers.start(data, [name for name in figure_names(data) if name not in STEPPED_FIGURES])
+
+
+def _stepped_data(cfg: Config, model: UserLifecycleModel) -> FolderData:
+    """What :data:`STEPPED_FIGURES` are drawn from, as a run without comparison runs has it once its days are stepped."""
     from sim.output.run_report import FolderData
 
     pop = cfg.population
@@ -318,8 +363,8 @@ def simulate(
             (:class:`~sim.output.figure_workers.FigureWorkers`, then given to
             :meth:`~sim.output.result.Result.save`): a run with ``figures`` and without
             comparison runs starts :data:`STEPPED_FIGURES` in them once its days are
-            stepped, drawn while its analytics are computed. The result is the same with
-            or without them.
+            stepped, and the figures of its analytics tables once those are computed, to be
+            drawn while it finishes. The result is the same with or without them.
 
     Returns:
         The run's :class:`~sim.output.result.Result`, with economics against the
@@ -359,14 +404,15 @@ def simulate(
         )
 
     with accepted([cfg]):  # the models check again, in a process grown since (sim.app.memory.accepted)
-        draw_ahead = None
-        if figure_workers is not None and cfg.figures and not plan:
-
-            def draw_ahead(model: UserLifecycleModel) -> None:
-                figure_workers.start(_stepped_data(cfg, model), list(STEPPED_FIGURES))
-
+        ahead = _DrawAhead(cfg, figure_workers) if figure_workers is not None and cfg.figures and not plan else None
         with bar(0) as progress_bar:
-            main = _run(cfg, progress_bar, reference=reference, stepped=draw_ahead)
+            main = _run(
+                cfg,
+                progress_bar,
+                reference=reference,
+                stepped=ahead.stepped if ahead else None,
+                tables_ready=ahead.tables_ready if ahead else None,
+            )
         extra = []
         for i, (kind, detail, c) in enumerate(plan, start=1):
             with bar(i) as progress_bar:

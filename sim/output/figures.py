@@ -27,7 +27,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import Normalize, to_rgba
 from matplotlib.figure import Figure
 
-from sim.analysis.retention import HEADLINE_DAYS, LONG_TERM_DAYS, MIN_POOLED_SHARE
+from sim.analysis.retention import HEADLINE_DAYS, LONG_TERM_DAYS, MIN_POOLED_SHARE, pooled_curve_from_table
 from sim.analysis.stats import binomial_half_width
 from sim.output.cell_labels import cell_labels
 from sim.output.formatting import compact, percent
@@ -226,6 +226,17 @@ def _pooled_band(ax: Axes, n: np.ndarray, d: np.ndarray, users: np.ndarray, colo
         lw=0,
         label=f"{label} 95 % interval (± up to {100 * widest:.1f} pt)".strip(),
     )
+
+
+def cohort_retention_figure(
+    cohorts: pd.DataFrame, baseline_cohorts: pd.DataFrame | None, title: str, *, ax: Axes | None = None
+) -> Figure:
+    """:func:`retention_figure` of a run's long cohort table (``cohorts.parquet``) and its baseline's, if any.
+
+    The pooled curves D_N of each (:func:`~sim.analysis.retention.pooled_curve_from_table`).
+    """
+    baseline = pooled_curve_from_table(baseline_cohorts) if baseline_cohorts is not None else None
+    return retention_figure(*pooled_curve_from_table(cohorts), title, baseline=baseline, ax=ax)
 
 
 def retention_figure(

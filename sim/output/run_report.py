@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
-from sim.analysis.retention import MIN_POOLED_SHARE, pooled_curve_from_table
+from sim.analysis.retention import MIN_POOLED_SHARE
 from sim.analysis.stats import Z_95
 from sim.base.errors import ResultFolderError
 from sim.output.files import write_atomic, write_text
@@ -297,8 +297,7 @@ def _figure_call(data: FolderData, name: str) -> tuple[str, tuple[Any, ...], dic
     if name == "payback":
         return "payback_figure", (data.daily, data.economics, strategy), {}
     if name == "retention":
-        baseline = pooled_curve_from_table(data.baseline_cohorts) if data.baseline_cohorts is not None else None
-        return "retention_figure", (*pooled_curve_from_table(data.cohorts), data.title), {"baseline": baseline}
+        return "cohort_retention_figure", (data.cohorts, data.baseline_cohorts, data.title), {}
     if name == "cohort_heatmap":
         return "cohort_heatmap_figure", (data.tables["cohort_triangle_weekly"], data.title), {}
     if name == "growth":
@@ -324,6 +323,8 @@ def same_figure(first: FolderData, second: FolderData, name: str) -> bool:
 
 def _equal(first: Any, second: Any) -> bool:
     """Equality of a figure's inputs (see :func:`same_figure`)."""
+    if first is second and not isinstance(first, float):  # a float may be NaN
+        return True
     if type(first) is not type(second):
         return False
     if isinstance(first, pd.DataFrame):
