@@ -107,6 +107,27 @@ def test_a_figure_started_from_other_data_is_used_only_where_its_inputs_are_the_
         assert workers.draw(other_title, ["retention"])["retention"] != here["retention"][1]  # the title is drawn
 
 
+def test_figures_started_and_not_asked_for_are_cancelled_if_no_worker_has_taken_them(folder):
+    """One worker: the pool hands it one figure and queues one more; the others wait, and are cancelled when
+    draw() does not ask for them (it returns without waiting for them)."""
+    data = run_report.load_folder(folder)
+    names = ["cohort_heatmap", "stages", "retention_groups", "growth", "funnel"]
+    with FigureWorkers(1) as workers:
+        workers._starting.join()
+        submit, futures = workers._pool.submit, {}
+
+        def kept(task, part, figure):
+            futures[figure[0]] = submit(task, part, figure)
+            return futures[figure[0]]
+
+        workers._pool.submit = kept
+        workers.start(data, names)
+        assert set(workers.draw(data, ["cohort_heatmap"])) == {"cohort_heatmap"}
+        dropped = [futures[name] for name in names[1:]]
+        assert sum(f.cancelled() for f in dropped) >= 2  # at most two were handed over (worker and queue)
+        assert all(f.cancelled() or f.done() or f.running() for f in dropped)
+
+
 def test_figures_started_and_not_asked_for_are_dropped(folder):
     data = run_report.load_folder(folder)
     with FigureWorkers(1) as workers:
@@ -133,6 +154,17 @@ def test_same_figure_compares_what_the_figure_is_drawn_from(folder, name):
     assert run_report.same_figure(data, replace(copy, summary={**copy.summary, "note": 1}), name)
     other_seed = replace(copy, meta={**copy.meta, "seed": -1})
     assert run_report.same_figure(data, other_seed, name) is (name in UNTITLED_FIGURES)
+
+
+def test_the_retention_figure_of_a_run_with_a_baseline_overlays_it(folder):
+    data = run_report.load_folder(folder)
+    assert data.baseline_cohorts is not None
+    labels = [t.get_text() for t in run_report.draw_figure(data, "retention").axes[0].get_legend().get_texts()]
+    assert any(label.startswith("organic baseline") for label in labels)
+    alone = replace(data, baseline_cohorts=None)
+    labels = [t.get_text() for t in run_report.draw_figure(alone, "retention").axes[0].get_legend().get_texts()]
+    assert not any("baseline" in label for label in labels)
+    assert not run_report.same_figure(data, alone, "retention")
 
 
 def test_same_figure_is_false_for_a_figure_one_of_the_two_has_no_data_for(folder):
@@ -436,16 +468,18 @@ class _Starts:
 
 def test_a_run_starts_its_figures_as_the_saved_result_has_them(tmp_path):
     """Stages and retention once the days are stepped; the rest once the analytics tables are computed, before
-    the survival fits. Each from data whose figure is that of the saved result: used, not drawn again."""
+    the survival fits. Each from data whose figure is that of the saved result: used, not drawn again. A sampled
+    market (N = 15,000 of M = 60,000), whose titles name both."""
     from sim.app.simulate import STEPPED_FIGURES
 
-    overrides = ["population.market_size=20000", "horizon_days=45", "progress=false"]
+    overrides = ["population.market_size=60000", "population.sample_size=15000", "horizon_days=45", "progress=false"]
     starts = _Starts()
     result = simulate(overrides, figure_workers=starts)
     (early, first), (tabled, then) = starts.started
     assert first == list(STEPPED_FIGURES) == ["stages", "retention"]
     assert then == ["retention_groups", "cohort_heatmap", "growth", "funnel"]  # the report's other figures
     assert len(early.daily) == 45 and early.cohorts["cohort_size"].sum() > 0  # every day stepped
+    assert "(15,000 simulated)" in early.title
     assert "rolling_retention_fit" in result.summary["analytics"]  # computed after the tables were ready
     final = result._files(tmp_path).data
     for name in first:
