@@ -308,10 +308,11 @@ def _figure_call(data: FolderData, name: str) -> tuple[str, tuple[Any, ...], dic
 def same_figure(first: FolderData, second: FolderData, name: str) -> bool:
     """Whether figure ``name`` of ``first`` is the one of ``second``: drawn by the same function from equal inputs.
 
-    What a figure drawn from a run's data before the run had finished (its stages and
-    retention, drawn while the run's analytics are computed) is checked with before it
-    is used as the figure of the finished run. Equal means the same value and type,
-    tables with the same columns, index and dtypes, arrays with the same dtype (NaN equal to NaN).
+    What a figure drawn from a run's data before the run had finished (drawn while its
+    analytics are computed and its tables written, :func:`sim.app.simulate.simulate`) is
+    checked with before it is used as the figure of the finished run. Equal means the same
+    value and type, tables with the same columns, values and dtypes, arrays with the same
+    dtype (NaN equal to NaN).
     """
     if first is second:
         return True
