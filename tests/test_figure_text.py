@@ -254,3 +254,118 @@ def test_only_a_title_that_would_leave_the_figure_is_wrapped():
     assert _title_box(short).bounds == drawn.bounds
     long = _title_box(plots.funnel_figure(funnel, LONG_TITLE))
     assert long.height > 1.5 * drawn.height  # two lines more at least
+
+
+def _png_of(build) -> tuple[bytes, int, list[tuple[type, str]]]:
+    """``save_png_of(build)``: the PNG, how many figures it built, and the warnings it raised."""
+    built = []
+
+    def counted() -> Figure:
+        built.append(1)
+        return build()
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plots.save_png_of(counted, buf)
+    return buf.getvalue(), len(built), [(w.category, str(w.message)) for w in caught]
+
+
+def _short_title_figures() -> dict[str, Figure]:
+    """Every figure of :func:`_long_title_figures` that has a subtitle, with a subtitle that fits."""
+    funnel = {"aware": 1000, "acquired": 400, "retained": 100, "activated": 50}
+    weeks = pd.DataFrame(
+        {"week": range(5), "new": 10, "retained": 20, "resurrected": 2, "churned": 8, "quick_ratio": 1.5, "active": 32}
+    )
+    return {
+        "funnel": plots.funnel_figure(funnel, "consumer_app, 90 days"),
+        "growth": plots.growth_figure(weeks, "consumer_app, 90 days"),
+        "retention_groups": plots.retention_groups_figure(_groups(("casual", "core")), "consumer_app, 90 days"),
+    }
+
+
+@pytest.mark.parametrize("name", ["funnel", "growth", "retention_groups"])
+def test_a_figure_whose_titles_fit_is_drawn_once_unwrapped_with_the_pixels_of_a_wrapped_drawing(name):
+    png, built, raised = _png_of(lambda: _short_title_figures()[name])
+    assert built == 1 and raised == []
+    assert png == _png(_short_title_figures()[name])  # save_png: matplotlib's wrapping at every layout
+
+
+@pytest.mark.parametrize("name", [name for name in _long_title_figures() if "6-inch" not in name])
+def test_a_figure_with_a_title_to_wrap_is_drawn_again_wrapped_as_before_with_only_its_warnings(name):
+    """The unwrapped try is dropped with its warnings (a long title can collapse constrained layout)."""
+    png, built, raised = _png_of(lambda: _long_title_figures()[name])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        wrapped = _png(_long_title_figures()[name])
+    assert png == wrapped
+    assert raised == [(w.category, str(w.message)) for w in caught]
+    assert built == (1 if name in TITLES_THAT_FIT else 2)
+
+
+#: Figures of :func:`_long_title_figures` whose long text is not in a title (a legend, an axis label): drawn once.
+TITLES_THAT_FIT = ("sweep_retention", "sweep_response", "payback")
+
+
+def test_a_kept_drawing_raises_its_warnings_again(no_cjk_font):
+    """A figure drawn once, its titles unwrapped, still says which glyph is missing."""
+    _, built, raised = _png_of(lambda: plots.retention_groups_figure(_groups((f"fans {NOT_CJK_MISSING}",)), "t"))
+    assert built == 1
+    assert raised and {category for category, _ in raised} == {UserWarning}
+    assert all(f"Glyph {ord(NOT_CJK_MISSING)}" in message for _, message in raised)
+
+
+def _line_at(align: str, room: float):
+    """A wrappable text of one line anchored (``ha=align``) ``room`` pixels from the edge it runs to, drawn."""
+    with house_style():
+        fig = Figure(figsize=(7.5, 2), dpi=110)
+    x = {"left": fig.bbox.x1 - room, "right": room, "center": fig.bbox.x1 - room / 2}[align] / fig.bbox.width
+    text = fig.text(x, 0.5, WRAP_LINE, ha=align, wrap=True)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    drawn_lines = text._get_wrapped_text().count("\n") + 1  # what matplotlib drew
+    return drawn_lines, plots._would_wrap(text, canvas.get_renderer())
+
+
+#: A line of several words whose width is not a whole number of pixels.
+WRAP_LINE = "consumer_app: market of 1,000,000 users"
+
+
+def _line_width() -> float:
+    with house_style():
+        fig = Figure(figsize=(7.5, 2), dpi=110)
+    prop = fig.text(0, 0, "").get_fontproperties()
+    return FigureCanvasAgg(fig).get_renderer().get_text_width_height_descent(WRAP_LINE, prop, False)[0]
+
+
+@pytest.mark.parametrize("align", ["left", "right", "center"])
+@pytest.mark.parametrize(("spare", "lines"), [(0.25, 1), (-0.25, 2), (0.0, None), ("between", 2)])
+def test_a_line_is_said_to_wrap_exactly_where_matplotlib_wraps_it(align, spare, lines):
+    """Room for the line's rounded-up width plus or minus a quarter pixel (one line; two), exactly that room
+    (the two agree whatever rounding the anchor's position gets), and room between the line's width and its
+    rounded-up width (two lines: matplotlib compares the rounded-up width)."""
+    width = _line_width()
+    assert np.ceil(width) - width > 0.1  # so that "between" is between
+    room = (width + np.ceil(width)) / 2 if spare == "between" else np.ceil(width) + spare
+    drawn_lines, said = _line_at(align, room)
+    if lines is not None:
+        assert drawn_lines == lines
+    assert said == (drawn_lines > 1)
+
+
+def test_warnings_of_a_dropped_drawing_are_not_raised_even_where_warnings_are_errors():
+    """The unwrapped try of a long title collapses constrained layout (a UserWarning); the wrapped drawing does not."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plots.save_png_of(lambda: _long_title_figures()["funnel"], io.BytesIO())
+
+
+def test_a_line_of_one_word_is_never_said_to_wrap():
+    """matplotlib does not break a word: a one-word line wider than the room stays one line."""
+    with house_style():
+        fig = Figure(figsize=(1, 1), dpi=110)
+    text = fig.text(0.5, 0.5, "strategy.paid_ads.tiktok.daily_budget=400\nshort", wrap=True)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    assert text._get_wrapped_text() == text.get_text()
+    assert not plots._would_wrap(text, canvas.get_renderer())

@@ -350,13 +350,13 @@ def test_the_garbage_collector_is_paused_while_figures_are_drawn_and_left_as_it_
     from sim.output import figures as plots
 
     seen = []
-    save_png = plots.save_png
+    save_png_of = plots.save_png_of
 
-    def recording(fig, target):
+    def recording(build, target):
         seen.append(gc.isenabled())
-        save_png(fig, target)
+        save_png_of(build, target)
 
-    monkeypatch.setattr(plots, "save_png", recording)
+    monkeypatch.setattr(plots, "save_png_of", recording)
     data = run_report.load_folder(folder)
     (gc.enable if enabled_before else gc.disable)()
     try:

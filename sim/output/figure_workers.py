@@ -133,7 +133,7 @@ def draw_pngs(data: FolderData, names: list[str]) -> dict[str, bytes]:
     with _no_collection():
         for name in names:
             buf = io.BytesIO()
-            plots.save_png(draw_figure(data, name), buf)
+            plots.save_png_of(lambda name=name: draw_figure(data, name), buf)
             out[name] = buf.getvalue()
     return out
 

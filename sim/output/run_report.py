@@ -355,10 +355,10 @@ def figures(data: FolderData, workers: FigureDrawer | None = None) -> dict[str, 
     out: dict[str, tuple[str, bytes]] = {}
     for name in names:
         if drawn is None:
-            from sim.output.figures import save_png  # here: with workers, this process never needs matplotlib
+            from sim.output.figures import save_png_of  # here: with workers, this process never needs matplotlib
 
             buf = io.BytesIO()
-            save_png(draw_figure(data, name), buf)
+            save_png_of(lambda name=name: draw_figure(data, name), buf)
             png = buf.getvalue()
         else:
             png = drawn[name]
