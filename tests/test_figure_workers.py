@@ -8,6 +8,8 @@ import os
 import pickle
 import signal
 import sys
+import threading
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
 
@@ -522,3 +524,44 @@ def test_a_run_drawn_ahead_in_workers_saves_the_files_of_one_drawn_in_the_caller
         assert (ahead / name).read_bytes() == (here / name).read_bytes(), name
     page = (ahead / "report.html").read_text().replace(str(ahead), "FOLDER")  # the page names its folder
     assert page == (here / "report.html").read_text().replace(str(here), "FOLDER")
+
+
+@pytest.mark.parametrize("outcome", ["started", "broken", "cancelled"])
+def test_waiting_for_the_start_waits_for_every_worker_and_lets_a_broken_pool_be(monkeypatch, outcome):
+    """wait_started returns once every worker's start task is done, whichever way it ended."""
+    from concurrent.futures import Future
+
+    from sim.output import figure_workers
+
+    tasks: list[Future] = []
+
+    class Pool:  # stands in for the pool: its start tasks are settled by the test
+        def __init__(self, max_workers, mp_context, initializer):
+            pass
+
+        def submit(self, task):
+            tasks.append(Future())
+            return tasks[-1]
+
+        def shutdown(self, wait, cancel_futures):
+            pass
+
+    monkeypatch.setattr(figure_workers, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(figure_workers, "_start_fork_server", lambda: None)
+    with FigureWorkers(processes=2) as pool:
+        pool._starting.join()
+        waiting = threading.Thread(target=pool.wait_started)
+        waiting.start()
+        waiting.join(0.2)
+        assert waiting.is_alive()  # nothing settled yet
+        tasks[0].set_result(1)
+        waiting.join(0.2)
+        assert waiting.is_alive()  # one worker still starting
+        if outcome == "started":
+            tasks[1].set_result(2)
+        elif outcome == "broken":
+            tasks[1].set_exception(BrokenProcessPool("a worker died"))
+        else:
+            tasks[1].cancel()
+        waiting.join(5)
+        assert not waiting.is_alive()

@@ -39,6 +39,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
 from sim.app import sweep
+from sim.app.address_space import address_space_limited
 from sim.app.argv import split_argv
 from sim.app.config import (
     HIDDEN_FROM_RUN_HELP,
@@ -613,6 +614,10 @@ def main(argv: Sequence[str] | None = None, *, figure_workers: FigureWorkers | N
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     register_schema()
+    if figure_workers is not None and address_space_limited():
+        # their threads in this process come and go meanwhile (FigureWorkers.wait_started): the check,
+        # and the sample size a refusal suggests, count them every time
+        figure_workers.wait_started()
     try:
         parse_argv(argv)
         plan = check_overrides(argv)

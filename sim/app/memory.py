@@ -42,6 +42,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
+from sim.app.address_space import address_space_limit
 from sim.app.config import Config
 from sim.app.threads import resolve_threads, steps_in_processes
 from sim.base.errors import MemoryLimitError
@@ -160,12 +161,8 @@ def _cgroup_available() -> int | None:
 
 
 def _address_space_available() -> int | None:
-    try:
-        import resource  # POSIX only
-    except ImportError:
-        return None
-    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
-    if soft == resource.RLIM_INFINITY:
+    soft = address_space_limit()
+    if soft is None:
         return None
     used = 0
     try:

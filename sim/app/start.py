@@ -49,6 +49,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn, TypeVar
 
+from sim.app.address_space import one_allocator_arena
 from sim.app.argv import may_draw_figures
 
 __all__ = ["main", "opsim", "opsim_calibrate", "opsim_explore", "opsim_plan", "opsim_report", "run_console_script"]
@@ -122,8 +123,11 @@ def run_console_script(prog: str, main: Callable[[], _Returned]) -> _Returned:
 
     A ``KeyboardInterrupt`` that leaves ``main`` (one the command did not turn into its
     own line) ends the command with exit 130 and one line; whatever the way out, what is
-    left is then frozen out of the garbage collector's reach.
+    left is then frozen out of the garbage collector's reach. Under an address-space limit
+    (``ulimit -v``) the command's threads share one allocator arena
+    (:func:`sim.app.address_space.one_allocator_arena`), asked for before it starts any.
     """
+    one_allocator_arena()
     try:
         return main()
     except KeyboardInterrupt:

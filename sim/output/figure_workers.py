@@ -46,9 +46,9 @@ import signal
 import threading
 import warnings
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from multiprocessing import forkserver
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -249,6 +249,19 @@ class FigureWorkers:
         """The workers' start tasks (each gives its worker's pid), once they are all submitted."""
         self._starting.join()
         return self._futures
+
+    def wait_started(self) -> None:
+        """Wait until every worker has started (and is ready to draw), or the pool has broken.
+
+        Until then the pool's own threads in this process (the executor's manager, the
+        queue's feeder: each with its stack and, once it allocates, its allocator arena of
+        64 MB of address space) may or may not be there yet, so the process's size
+        changes by some 0.1 GB from one moment to the next. An address-space check
+        (``ulimit -v``) made after this sees them every time.
+        """
+        for started in self._started:
+            with suppress(BrokenProcessPool, CancelledError):
+                started.result()
 
     def start(self, data: FolderData, names: list[str]) -> None:
         """Start drawing the named figures of ``data`` now, heaviest first, for :meth:`draw` to collect.
