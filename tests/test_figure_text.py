@@ -369,3 +369,16 @@ def test_a_line_of_one_word_is_never_said_to_wrap():
     canvas.draw()
     assert text._get_wrapped_text() == text.get_text()
     assert not plots._would_wrap(text, canvas.get_renderer())
+
+
+def test_only_wrappable_texts_are_drawn_unwrapped_other_texts_are_left_as_they_are():
+    """A text of two lines that matplotlib never wraps keeps its rotation mode (the anchor mode would move it)."""
+
+    def build() -> Figure:
+        fig = plots.funnel_figure({"aware": 10, "acquired": 4, "retained": 1, "activated": 1}, "consumer_app")
+        fig.axes[0].text(0.5, 0.5, "a note of\ntwo lines", transform=fig.axes[0].transAxes, fontsize=14)
+        return fig
+
+    png, built, _ = _png_of(build)
+    assert built == 1
+    assert png == _png(build())
