@@ -254,10 +254,11 @@ class FigureWorkers:
         """Wait until every worker has started (and is ready to draw), or the pool has broken.
 
         Until then the pool's own threads in this process (the executor's manager, the
-        queue's feeder: each with its stack and, once it allocates, its allocator arena of
-        64 MB of address space) may or may not be there yet, so the process's size
-        changes by some 0.1 GB from one moment to the next. An address-space check
-        (``ulimit -v``) made after this sees them every time.
+        queue's feeder: each with its stack of 8 MB of address space and, unless the
+        process's threads share one allocator arena, :mod:`sim.app.address_space`, an arena
+        of 64 MB once it allocates) may or may not be there yet, so the process's size
+        changes from one moment to the next. An address-space check (``ulimit -v``) made
+        after this sees them every time.
         """
         for started in self._started:
             with suppress(BrokenProcessPool, CancelledError):

@@ -163,7 +163,8 @@ def save_png_of(build: Callable[[], Figure], target: Target) -> None:
     (:func:`_would_wrap`, matplotlib's rule). Otherwise that drawing and its warnings are
     dropped, and a new figure from ``build`` is saved by :func:`save_png`, wrapped as
     matplotlib wraps it (a drawn figure is not drawn the same again: constrained layout
-    starts from where the last drawing left its Axes).
+    starts from where the last drawing left its Axes). So ``build`` makes a new figure at
+    each call; the first one's texts are left as that drawing had them.
     """
     fig = build()
     wrappable = _wrappable_texts(fig)
