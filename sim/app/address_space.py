@@ -4,12 +4,13 @@ Under an address-space limit every mapping counts, reserved or used. glibc's all
 gives each thread that allocates an arena of its own, each reserving 64 MB of address
 space, up to eight a core; which threads get one, and when, depends on their timing
 (a thread that ends leaves its arena to the next one). Measured here under ``ulimit -v``
-(2026-11-30, ``python -m sim`` refused at the same limit, eight tries each): the
-address-space check found room for 909,000 users, or one arena more, 1,829,000, from
-one try to the next, so a sample size the refusal suggested could be refused in the
-next command. With one arena for every thread (glibc's ``M_ARENA_MAX``) it found
-4,585,000–4,589,000 each time. Threads then share the one arena, and wait for each
-other where they allocate at the same moment; only under a limit is that asked for.
+(2026-11-30, ``python -m sim`` refused at the same limit, ``docs/guarantees.md`` has the
+command): the address-space check found room for about 909,000 users in 18 of 20 tries and
+for one arena more, about 1,829,000, in the other two, so a sample size the refusal
+suggested could be refused in the next command. With one arena for every thread (glibc's
+``M_ARENA_MAX``) it found 4,585,000–4,589,000 in each of 12 tries. Threads then share the
+one arena, and wait for each other where they allocate at the same moment; only under a
+limit is that asked for.
 """
 
 from __future__ import annotations

@@ -155,8 +155,8 @@ def save_png_of(build: Callable[[], Figure], target: Target) -> None:
 
     matplotlib wraps a text (``wrap=True``: opsim's titles, :func:`_title`) at each of a
     drawing's three layouts of it (two of constrained layout, one to render), each time
-    measuring every run of words from a line's start ("a", "a b", "a b c" …): about 6 %
-    of a default run's figures' CPU, for titles that fit. So the figure is drawn with
+    measuring every run of words from a line's start ("a", "a b", "a b c" …): 2–4 % of
+    a default run's figures' CPU (``benchmarks/bench_figure_cpu.py``), for titles that fit. So the figure is drawn with
     those texts unwrapped, in the rotation mode matplotlib's wrapping gives them
     (``anchor``: a text of several lines placed from its first line), which gives the
     same pixels (tested), and kept if no line of them would wrap where it was drawn
