@@ -53,3 +53,25 @@ def test_calibration_benchmark_runs(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "30-day table, 2,000 simulated users per evaluation:" in proc.stdout and out.exists()
+
+
+def test_figure_cpu_benchmark_runs_and_checks_its_ways_agree(tmp_path):
+    """Small sizes; the script itself asserts the same PNG bytes, versions and push bits each way."""
+    import json
+
+    out = tmp_path / "figure_cpu.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_figure_cpu.py"),
+            *("--users", "20000", "--days", "60", "--rounds", "1", "--chunk", "5000", "--json", str(out)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert len(result["figures"]["figures"]) == 6 and result["figures"]["save_png_of"] > 0
+    assert "six figures, CPU (median of 1)" in proc.stdout and "versions: header lines" in proc.stdout
