@@ -7,6 +7,7 @@ results with either backend are compared with the previous release's fingerprint
 
 from __future__ import annotations
 
+import itertools
 import json
 import zlib
 from pathlib import Path
@@ -104,6 +105,57 @@ def test_uniforms_fill_the_given_buffer_and_leave_the_rest(kernels):
     assert np.shares_memory(got, out)
     assert out[:7].tolist() == expected_uniforms(3, (1, 2), 7)
     assert out[7:].tolist() == [-1.0] * 3
+
+
+#: Buffer lengths of consecutive keys: equal pairs (even and odd n), a pair then one left, lengths that
+#: differ (no pair: a short last draw chunk), one key, none.
+INTO_SIZES = [[4, 4], [3, 3], [5, 5, 5], [5, 5, 2], [6, 5], [2, 7, 7], [1], []]
+
+
+@pytest.mark.parametrize("kernels", BACKENDS, ids=lambda k: k.name)
+@pytest.mark.parametrize("sizes", INTO_SIZES, ids=str)
+def test_uniforms_into_fills_each_buffer_with_its_own_keys_stream(kernels, sizes):
+    """Each buffer gets its key's draws (the pure-Python SFC64), whether its stream was paired or drawn alone."""
+    keys = [(zlib.crc32(b"push"), 9, chunk) for chunk in range(len(sizes))]
+    keys[-1:] = [(2**40 + 3, 9, len(sizes))] if sizes else []  # a key word over 2^32: a longer entropy
+    whole = np.full(sum(sizes) + 1, -1.0, dtype=np.float32)
+    bounds = np.cumsum([0, *sizes])
+    outs = [whole[lo:hi] for lo, hi in itertools.pairwise(bounds)]
+    kernels.uniforms_into(5, keys, outs)
+    for key, out in zip(keys, outs, strict=True):
+        assert out.tolist() == expected_uniforms(5, key, out.size), key
+    assert whole[-1] == -1.0  # nothing written past the buffers
+
+
+@pytest.mark.parametrize("kernels", BACKENDS, ids=lambda k: k.name)
+def test_uniforms_into_refuses_keys_and_buffers_that_do_not_match(kernels):
+    with pytest.raises(ValueError, match="2 keys for 1 buffers: one buffer a key"):
+        kernels.uniforms_into(1, [(1,), (2,)], [np.empty(3, np.float32)])
+
+
+def test_compiled_uniforms_into_refuses_a_buffer_that_is_not_float32():
+    with pytest.raises(ValueError, match=r"out holds \(3,\) float64 where 3 float32 uniforms go"):
+        COMPILED.uniforms_into(1, [(1,)], [np.empty(3)])
+
+
+def test_compiled_uniforms_into_draws_equal_buffers_in_pairs(monkeypatch):
+    """Consecutive equal buffers go to the two-stream loop, the rest to the one-stream loop (the speed is benchmarked)."""
+    calls = []
+    pair, one = compiled_kernels._sfc64_uniforms_pair, compiled_kernels._sfc64_uniforms
+    monkeypatch.setattr(compiled_kernels, "_sfc64_uniforms_pair", lambda *a: calls.append(("pair", a[2])) or pair(*a))
+    monkeypatch.setattr(compiled_kernels, "_sfc64_uniforms", lambda *a: calls.append(("one", a[1])) or one(*a))
+    sizes = [4, 4, 4, 4, 2, 3, 3, 3]
+    COMPILED.uniforms_into(2, [(k,) for k in range(len(sizes))], [np.empty(n, np.float32) for n in sizes])
+    assert calls == [("pair", 4), ("pair", 4), ("one", 2), ("pair", 3), ("one", 3)]
+
+
+@pytest.mark.parametrize("kernels", BACKENDS, ids=lambda k: k.name)
+def test_streams_draw_chunks_into_buffers_as_one_by_one(kernels):
+    streams = Streams(9, kernels)
+    outs = [np.empty(6, np.float32), np.empty(6, np.float32), np.empty(4, np.float32)]
+    streams.uniforms_into("survival", 12, [3, 4, 5], outs)
+    for chunk, out in zip([3, 4, 5], outs, strict=True):
+        assert out.tolist() == expected_uniforms(9, (zlib.crc32(b"survival"), 12, chunk), out.size)
 
 
 @pytest.mark.parametrize("kernels", BACKENDS, ids=lambda k: k.name)

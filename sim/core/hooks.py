@@ -253,8 +253,12 @@ class Chunk:
             k, first, stop = self.parts[0]
             return self.streams.uniforms(stream, self.day, k, stop - first)
         out = np.empty(self.n, dtype=np.float32)
-        for k, first, stop in self.parts:
-            self.streams.uniforms(stream, self.day, k, stop - first, out=out[first:stop])
+        self.streams.uniforms_into(
+            stream,
+            self.day,
+            [k for k, _first, _stop in self.parts],
+            [out[first:stop] for _k, first, stop in self.parts],
+        )
         return out
 
     def nonzero(self, mask: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
@@ -62,6 +63,10 @@ class Kernels(Protocol):
 
     def uniforms(self, seed: int, key: tuple[int, ...], n: int, out: np.ndarray | None = None) -> np.ndarray:
         """``n`` float32 uniforms k·2^-23 from SFC64 seeded by ``SeedSequence(seed, spawn_key=key)``."""
+        ...
+
+    def uniforms_into(self, seed: int, keys: Sequence[tuple[int, ...]], outs: Sequence[np.ndarray]) -> None:
+        """Fill each float32 buffer of ``outs`` with the uniforms of its key's stream (:meth:`uniforms` of each)."""
         ...
 
     def nonzero(self, mask: np.ndarray) -> np.ndarray:
@@ -98,6 +103,14 @@ class NumpyKernels:
         if out is None:
             return np.subtract(floats, np.float32(1.0), out=floats)
         return np.subtract(floats, np.float32(1.0), out=out[:n])
+
+    @staticmethod
+    def uniforms_into(seed: int, keys: Sequence[tuple[int, ...]], outs: Sequence[np.ndarray]) -> None:
+        """:meth:`uniforms` of each key into its buffer."""
+        if len(keys) != len(outs):
+            raise ValueError(f"{len(keys)} keys for {len(outs)} buffers: one buffer a key")
+        for key, out in zip(keys, outs, strict=True):
+            NumpyKernels.uniforms(seed, key, out.size, out)
 
     @staticmethod
     def nonzero(mask: np.ndarray) -> np.ndarray:

@@ -73,3 +73,11 @@ class Streams:
 
         """
         return self.kernels.uniforms(self.seed, (stream_id(stream), day, chunk), n, out)
+
+    def uniforms_into(self, stream: str, day: int, chunks: list[int], outs: list[np.ndarray]) -> None:
+        """:meth:`uniforms` of each chunk into its buffer (``outs[i]``: the first slots of chunk ``chunks[i]``).
+
+        The same bits as one call a chunk; a backend may draw several streams at once.
+        """
+        key = stream_id(stream)
+        self.kernels.uniforms_into(self.seed, [(key, day, chunk) for chunk in chunks], outs)
