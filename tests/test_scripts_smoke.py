@@ -75,3 +75,25 @@ def test_figure_cpu_benchmark_runs_and_checks_its_ways_agree(tmp_path):
     result = json.loads(out.read_text())
     assert len(result["figures"]["figures"]) == 6 and result["figures"]["save_png_of"] > 0
     assert "six figures, CPU (median of 1)" in proc.stdout and "versions: header lines" in proc.stdout
+
+
+def test_uniforms_benchmark_runs_and_checks_its_ways_agree(tmp_path):
+    """Three draw chunks (a pair and one left); the script itself asserts the same bits each way."""
+    import json
+
+    out = tmp_path / "uniforms.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_uniforms.py"),
+            *("--draw-chunks", "3", "--rounds", "1", "--calls", "2", "--json", str(out)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert result["draw_chunks"] == 3 and set(result["microseconds"]) == {"numpy", "one", "pairs"}
+    assert "one chunk of 3 draw chunks of 65,536 uniforms" in proc.stdout
