@@ -28,7 +28,9 @@ t and moves on, modulo 2^64::
     t = a + b + w;  w = w + 1;  a = b ^ (b >> 11);  b = c + (c << 3);  c = rotl(c, 24) + t
 
 Output word j gives uniforms 2j (its low 32 bits) and 2j + 1 (its high 32 bits), each
-k·2^-23 with k the half's top 23 bits.
+k·2^-23 with k the half's top 23 bits. The words are stepped first (one loop, bound by the
+recurrence's latency; two streams at a time where a chunk has several draw chunks, which
+the processor overlaps) and made floats after (a second loop, which vectorizes).
 
 **Relabel and count**: slot by slot, σ = t − last visit (int16, as numpy's), the rule of
 :mod:`sim.core.lifecycle` for acquired slots (the same order of overrides: habit, NEW,
