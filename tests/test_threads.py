@@ -186,6 +186,26 @@ def test_a_chunk_draws_the_uniforms_of_its_draw_chunks():
     assert ch.part_of(np.array([0, CHUNK_SIZE - 1, CHUNK_SIZE, 2 * CHUNK_SIZE + 5])).tolist() == [0, 0, 1, 2]
 
 
+def test_a_chunk_hands_the_streams_one_buffer_a_draw_chunk_of_exactly_its_slots(monkeypatch):
+    """One call for the chunk's draw chunks, each buffer its own slots (what lets the compiled backend pair them)."""
+    from sim.core.hooks import Chunk
+
+    model = LifecycleModel(_population(8 * CHUNK_SIZE + 10), horizon_days=1, seed=4)
+    block = blocks_of(model.sample_size)[2]  # draw chunks 6, 7, 8: the last is 10 slots
+    calls = []
+    draw = model.streams.uniforms_into
+
+    def spy(stream, day, chunks, outs):
+        calls.append((stream, day, list(chunks), [out.size for out in outs]))
+        draw(stream, day, chunks, outs)
+
+    monkeypatch.setattr(model.streams, "uniforms_into", spy)
+    ch = Chunk(model.population, model.streams, model.channels, 7, block.index, block.lo, block.hi, block.parts)
+    drawn = ch.uniforms("lever:x")
+    assert calls == [("lever:x", 7, [6, 7, 8], [CHUNK_SIZE, CHUNK_SIZE, 10])]
+    assert drawn.size == 2 * CHUNK_SIZE + 10
+
+
 def test_the_threads_go_when_the_horizon_is_reached():
     model = LifecycleModel(_population(3 * CHUNK_SIZE), horizon_days=2, seed=0, threads=2, parallel="threads")
     model.step()
