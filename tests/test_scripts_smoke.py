@@ -7,6 +7,19 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Seconds a script may take at these small sizes.
+SCRIPT_TIMEOUT_S = 300
+
+
+def run_script(path: str, *args: str) -> subprocess.CompletedProcess:
+    """Run a script of the repository (``path`` from its root) with this Python; its output captured."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / path), *args],
+        capture_output=True,
+        text=True,
+        timeout=SCRIPT_TIMEOUT_S,
+        check=False,
+    )
 
 
 def test_core_benchmark_quick_mode_prints_its_table():
@@ -60,16 +73,9 @@ def test_figure_cpu_benchmark_runs_and_checks_its_ways_agree(tmp_path):
     import json
 
     out = tmp_path / "figure_cpu.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "bench_figure_cpu.py"),
-            *("--users", "20000", "--days", "60", "--rounds", "1", "--chunk", "5000", "--json", str(out)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    proc = run_script(
+        "benchmarks/bench_figure_cpu.py",
+        *("--users", "20000", "--days", "60", "--rounds", "1", "--chunk", "5000", "--json", str(out)),
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(out.read_text())
@@ -82,16 +88,8 @@ def test_uniforms_benchmark_runs_and_checks_its_ways_agree(tmp_path):
     import json
 
     out = tmp_path / "uniforms.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "bench_uniforms.py"),
-            *("--draw-chunks", "3", "--rounds", "1", "--calls", "2", "--json", str(out)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    proc = run_script(
+        "benchmarks/bench_uniforms.py", *("--draw-chunks", "3", "--rounds", "1", "--calls", "2", "--json", str(out))
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(out.read_text())
