@@ -139,23 +139,38 @@ def test_compiled_uniforms_into_refuses_a_buffer_that_is_not_float32():
 
 
 def test_compiled_uniforms_into_draws_equal_buffers_in_pairs(monkeypatch):
-    """Consecutive equal buffers go to the two-stream loop, the rest to the one-stream loop (the speed is benchmarked)."""
+    """Buffers of one length go to the two-stream loop in pairs as they come, the odd ones out alone at the end.
+
+    Which buffers each call gets is checked by the keys' words (each key here is its buffer's index);
+    the values by the tests above; the speed by ``benchmarks/bench_uniforms.py``.
+    """
     calls = []
     pair, one = compiled_kernels._sfc64_uniforms_pair, compiled_kernels._sfc64_uniforms
-    monkeypatch.setattr(compiled_kernels, "_sfc64_uniforms_pair", lambda *a: calls.append(("pair", a[2])) or pair(*a))
-    monkeypatch.setattr(compiled_kernels, "_sfc64_uniforms", lambda *a: calls.append(("one", a[1])) or one(*a))
-    sizes = [4, 4, 4, 4, 2, 3, 3, 3]
+    last_word = -1  # each entropy's last word is its key, the buffer's index
+
+    def spy_pair(entropy, other, *rest):
+        calls.append(("pair", int(entropy[last_word]), int(other[last_word])))
+        pair(entropy, other, *rest)
+
+    def spy_one(entropy, *rest):
+        calls.append(("one", int(entropy[last_word])))
+        one(entropy, *rest)
+
+    monkeypatch.setattr(compiled_kernels, "_sfc64_uniforms_pair", spy_pair)
+    monkeypatch.setattr(compiled_kernels, "_sfc64_uniforms", spy_one)
+    sizes = [4, 2, 4, 3, 4, 4, 3, 3, 5]
     COMPILED.uniforms_into(2, [(k,) for k in range(len(sizes))], [np.empty(n, np.float32) for n in sizes])
-    assert calls == [("pair", 4), ("pair", 4), ("one", 2), ("pair", 3), ("one", 3)]
+    assert calls == [("pair", 0, 2), ("pair", 4, 5), ("pair", 3, 6), ("one", 1), ("one", 7), ("one", 8)]
 
 
 @pytest.mark.parametrize("kernels", BACKENDS, ids=lambda k: k.name)
-def test_streams_draw_chunks_into_buffers_as_one_by_one(kernels):
+def test_streams_draw_each_stream_and_chunk_into_its_buffer_as_one_by_one(kernels):
     streams = Streams(9, kernels)
-    outs = [np.empty(6, np.float32), np.empty(6, np.float32), np.empty(4, np.float32)]
-    streams.uniforms_into("survival", 12, [3, 4, 5], outs)
-    for chunk, out in zip([3, 4, 5], outs, strict=True):
-        assert out.tolist() == expected_uniforms(9, (zlib.crc32(b"survival"), 12, chunk), out.size)
+    draws = [("survival", 3, np.empty(6, np.float32)), ("survival", 4, np.empty(4, np.float32))]
+    draws += [("activity", 3, np.empty(6, np.float32)), ("activity", 4, np.empty(4, np.float32))]
+    streams.uniforms_into(12, draws)
+    for stream, chunk, out in draws:
+        assert out.tolist() == expected_uniforms(9, (zlib.crc32(stream.encode()), 12, chunk), out.size)
 
 
 @pytest.mark.parametrize("kernels", BACKENDS, ids=lambda k: k.name)

@@ -76,6 +76,10 @@ class StubStreams(Streams):
         assert chosen.size == n, "a stubbed stream must be read with the chunk's size"
         return chosen.copy()
 
+    def uniforms_into(self, day: int, draws: Any) -> None:
+        for stream, chunk, out in draws:
+            out[:] = self.uniforms(stream, day, chunk, out.size)
+
 
 def segment_table(names: tuple[str, ...] = ("casual", "power")) -> SegmentTable:
     k = len(names)

@@ -33,7 +33,7 @@ from sim import ConfigError, UserLifecycleModel, load_config
 from sim.app import cli, threads
 from sim.core.model import MAX_DRAW_CHUNKS_PER_CHUNK, LifecycleModel, blocks_of
 from sim.core.population import PopulationConfig
-from sim.core.rng import CHUNK_SIZE
+from sim.core.rng import CHUNK_SIZE, Streams
 from sim.levers.base import Lever, Schedule, Target
 from sim.output.completion import config_hash
 
@@ -174,7 +174,6 @@ def test_more_threads_than_target_chunks_each_get_a_chunk_and_change_no_number(p
 
 def test_a_chunk_draws_the_uniforms_of_its_draw_chunks():
     from sim.core.hooks import Chunk
-    from sim.core.rng import Streams
 
     model = LifecycleModel(_population(8 * CHUNK_SIZE + 10), horizon_days=1, seed=4)  # 3 draw chunks a chunk
     block = blocks_of(model.sample_size)[1]  # draw chunks 3, 4, 5
@@ -187,7 +186,7 @@ def test_a_chunk_draws_the_uniforms_of_its_draw_chunks():
 
 
 def test_a_chunk_hands_the_streams_one_buffer_a_draw_chunk_of_exactly_its_slots(monkeypatch):
-    """One call for the chunk's draw chunks, each buffer its own slots (what lets the compiled backend pair them)."""
+    """One call for the chunk's streams and draw chunks, each buffer its own slots (what lets them be paired)."""
     from sim.core.hooks import Chunk
 
     model = LifecycleModel(_population(8 * CHUNK_SIZE + 10), horizon_days=1, seed=4)
@@ -195,15 +194,23 @@ def test_a_chunk_hands_the_streams_one_buffer_a_draw_chunk_of_exactly_its_slots(
     calls = []
     draw = model.streams.uniforms_into
 
-    def spy(stream, day, chunks, outs):
-        calls.append((stream, day, list(chunks), [out.size for out in outs]))
-        draw(stream, day, chunks, outs)
+    def spy(day, draws):
+        calls.append((day, [(stream, chunk, out.size) for stream, chunk, out in draws]))
+        draw(day, draws)
 
     monkeypatch.setattr(model.streams, "uniforms_into", spy)
     ch = Chunk(model.population, model.streams, model.channels, 7, block.index, block.lo, block.hi, block.parts)
-    drawn = ch.uniforms("lever:x")
-    assert calls == [("lever:x", 7, [6, 7, 8], [CHUNK_SIZE, CHUNK_SIZE, 10])]
-    assert drawn.size == 2 * CHUNK_SIZE + 10
+    one = ch.uniforms("lever:x")
+    both = ch.uniforms_of(("a", "b"))
+    sizes = [(6, CHUNK_SIZE), (7, CHUNK_SIZE), (8, 10)]
+    assert calls == [
+        (7, [("lever:x", k, n) for k, n in sizes]),
+        (7, [("a", k, n) for k, n in sizes] + [("b", k, n) for k, n in sizes]),
+    ]
+    streams = Streams(4)
+    for stream, drawn in (("lever:x", one), ("a", both[0]), ("b", both[1])):
+        want = np.concatenate([streams.uniforms(stream, 7, k, n) for k, n in sizes])
+        np.testing.assert_array_equal(drawn, want)
 
 
 def test_the_threads_go_when_the_horizon_is_reached():

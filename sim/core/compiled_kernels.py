@@ -286,24 +286,26 @@ class CompiledKernels:
         """Fill each of ``outs`` with the uniforms of its key's stream, two streams at a time.
 
         One SFC64 stream's loop waits on its own recurrence (each word needs the last); two
-        independent streams stepped in one loop overlap in the processor, so consecutive
-        keys whose buffers have the same length (a chunk's draw chunks, but a short last one)
-        are drawn in pairs (4 streams of 65,536: 145 against 219 µs one by one here,
-        ``docs/speed.md``); the rest one by one. The bits are each stream's own.
+        independent streams stepped in one loop overlap in the processor, so buffers of the
+        same length (a chunk's draw chunks but a short last one, the same draw chunk of
+        several streams) are drawn in pairs, in the order they come (4 streams of 65,536:
+        145 against 219 µs one by one here, ``docs/speed.md``); a buffer left without a
+        partner of its length is drawn alone, at the end. The bits are each stream's own.
         """
         if len(keys) != len(outs):
             raise ValueError(f"{len(keys)} keys for {len(outs)} buffers: one buffer a key")
         for target in outs:
             _check_target(target, target.size)
         entropies = [_entropy(seed, key) for key in keys]
-        i = 0
-        while i < len(keys):
-            if i + 1 < len(keys) and outs[i].size == outs[i + 1].size:
-                _sfc64_uniforms_pair(entropies[i], entropies[i + 1], outs[i].size, outs[i], outs[i + 1])
-                i += 2
+        waiting: dict[int, int] = {}  # a length → the buffer of that length still without a partner
+        for i, target in enumerate(outs):
+            partner = waiting.pop(target.size, None)
+            if partner is None:
+                waiting[target.size] = i
             else:
-                _sfc64_uniforms(entropies[i], outs[i].size, outs[i])
-                i += 1
+                _sfc64_uniforms_pair(entropies[partner], entropies[i], target.size, outs[partner], target)
+        for i in waiting.values():
+            _sfc64_uniforms(entropies[i], outs[i].size, outs[i])
 
     @staticmethod
     def nonzero(mask: np.ndarray) -> np.ndarray:

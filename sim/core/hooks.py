@@ -252,14 +252,18 @@ class Chunk:
         if len(self.parts) == 1:
             k, first, stop = self.parts[0]
             return self.streams.uniforms(stream, self.day, k, stop - first)
-        out = np.empty(self.n, dtype=np.float32)
-        self.streams.uniforms_into(
-            stream,
-            self.day,
-            [k for k, _first, _stop in self.parts],
-            [out[first:stop] for _k, first, stop in self.parts],
-        )
-        return out
+        return self.uniforms_of((stream,))[0]
+
+    def uniforms_of(self, streams: Sequence[str]) -> list[np.ndarray]:
+        """:meth:`uniforms` of each stream, asked of the streams in one call (a backend may draw several at once)."""
+        outs = [np.empty(self.n, dtype=np.float32) for _stream in streams]
+        draws = [
+            (stream, k, out[first:stop])
+            for stream, out in zip(streams, outs, strict=True)
+            for k, first, stop in self.parts
+        ]
+        self.streams.uniforms_into(self.day, draws)
+        return outs
 
     def nonzero(self, mask: np.ndarray) -> np.ndarray:
         """Local positions of the True entries of a chunk-sized mask, ascending (``np.flatnonzero``, maybe compiled)."""

@@ -644,14 +644,8 @@ class LifecycleModel(mesa.Model):
             hazard=at(mod.hazard, lo, hi),
             resurrection=at(mod.resurrection, lo, hi),
         )
-        cd = ChunkDay(
-            ch=ch,
-            fx=fx,
-            u_aware=ch.uniforms("awareness"),
-            u_act=ch.uniforms("activity"),
-            u_surv=ch.uniforms("survival"),
-            totals=self.new_totals(),
-        )
+        u_aware, u_act, u_surv = ch.uniforms_of(STREAMS)
+        cd = ChunkDay(ch=ch, fx=fx, u_aware=u_aware, u_act=u_act, u_surv=u_surv, totals=self.new_totals())
         self._funnel(cd, ctx)
         self._visits(cd, ctx)
         self._acquisitions(cd, ctx)

@@ -22,6 +22,7 @@ with the same bits either way.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -74,10 +75,10 @@ class Streams:
         """
         return self.kernels.uniforms(self.seed, (stream_id(stream), day, chunk), n, out)
 
-    def uniforms_into(self, stream: str, day: int, chunks: list[int], outs: list[np.ndarray]) -> None:
-        """:meth:`uniforms` of each chunk into its buffer (``outs[i]``: the first slots of chunk ``chunks[i]``).
+    def uniforms_into(self, day: int, draws: Sequence[tuple[str, int, np.ndarray]]) -> None:
+        """:meth:`uniforms` of each ``(stream, chunk, out)`` into its ``out`` (the first ``out.size`` slots of the chunk).
 
-        The same bits as one call a chunk; a backend may draw several streams at once.
+        The same bits as one call a draw; a backend may draw several streams at once.
         """
-        key = stream_id(stream)
-        self.kernels.uniforms_into(self.seed, [(key, day, chunk) for chunk in chunks], outs)
+        keys = [(stream_id(stream), day, chunk) for stream, chunk, _out in draws]
+        self.kernels.uniforms_into(self.seed, keys, [out for _stream, _chunk, out in draws])
