@@ -249,9 +249,6 @@ class Chunk:
 
     def uniforms(self, stream: str) -> np.ndarray:
         """Dense uniforms of a stream (e.g. a lever's own) for this chunk and day, draw chunk by draw chunk."""
-        if len(self.parts) == 1:
-            k, first, stop = self.parts[0]
-            return self.streams.uniforms(stream, self.day, k, stop - first)
         return self.uniforms_of((stream,))[0]
 
     def uniforms_of(self, streams: Sequence[str]) -> list[np.ndarray]:
