@@ -17,8 +17,9 @@ Three parts of a day took nearly half of it with every lever on (``docs/speed.md
 The compiled backend (:mod:`sim.core.compiled_kernels`, ``pip install 'opsim[compiled]'``)
 mixes the SeedSequence's entropy and runs SFC64 itself, by the same recurrences, then
 writes k·2^-23 (= (1 + k·2^-23) − 1 exactly: both are k times a power of two, k < 2^23)
-in a second, vectorized pass; ``uniforms_into``, which a chunk's draw chunks go through,
-steps two streams in one loop (their recurrences overlap in the processor). Its
+in a second, vectorized pass; ``uniforms_into``, which a chunk's draws go through (every
+stream's draw chunks), steps buffers of one length two streams to a loop (their
+recurrences overlap in the processor). Its
 ``nonzero`` writes every position and advances its output only
 past a True entry (no branch); its ``relabel_and_count`` relabels and flags in one pass
 (integers and one float32 comparison) and counts WAU and MAU in a second. All give the
