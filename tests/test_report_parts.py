@@ -391,6 +391,71 @@ def test_save_png_writes_the_picture_savefig_writes_in_one_drawing(small_run):
     assert sizes["ours"] < sizes["savefig"]  # in all (a small, plain figure may take a few bytes more)
 
 
+def _panels_sharing_x(minor_labels: bool = False) -> Figure:
+    """Two panels sharing x (the upper one's tick labels off, its marks long), one with minor ticks labelled."""
+    from matplotlib.ticker import AutoMinorLocator, ScalarFormatter
+
+    with house_style():
+        fig = Figure(figsize=(3.0, 2.4))
+        top, bottom = fig.subplots(2, sharex=True)
+        top.plot([0, 10], [0, 1])
+        top.tick_params(axis="x", length=18)  # long marks under the upper panel, which writes no x labels
+        bottom.plot([0, 10], [1, 0])
+        bottom.set_title("lower panel")
+        if minor_labels:
+            bottom.xaxis.set_minor_locator(AutoMinorLocator(2))  # a minor tick between majors, none on them
+            bottom.xaxis.set_minor_formatter(ScalarFormatter())
+    return fig
+
+
+@pytest.mark.parametrize("minor_labels", [False, True])
+def test_save_png_measures_less_only_where_the_picture_cannot_change(minor_labels):
+    """The spines and tick updates save_png leaves out (figures._fewer_measurements): the pixels savefig draws.
+
+    The upper panel writes no x tick labels: its bottom spine, with marks longer than the
+    panels' gap, must stay in the layout, which keeps the marks clear of the lower panel's
+    title. With minor ticks, the axis must still drop those at a major tick's place, or
+    their labels would be written twice. Each setting is as it was after the drawing, a
+    spine the caller left out of the layout included.
+    """
+
+    def drawn() -> Figure:
+        fig = _panels_sharing_x(minor_labels)
+        fig.axes[1].spines["left"].set_in_layout(False)  # the caller's own setting, kept as it is
+        return fig
+
+    fig = drawn()
+    _mode, pixels, _info = _decoded(_save_png_bytes(fig))
+    _mode, reference, _info = _decoded(_savefig_bytes(drawn()))
+    np.testing.assert_array_equal(pixels, reference)
+    top = fig.axes[0]
+    in_layout = {(ax is top, side): spine.get_in_layout() for ax in fig.axes for side, spine in ax.spines.items()}
+    assert in_layout.pop((False, "left")) is False
+    assert all(in_layout.values())
+    assert all(axis.remove_overlapping_locs for ax in fig.axes for axis in (ax.xaxis, ax.yaxis))
+    assert top.xaxis.get_tick_params()["labelbottom"] is False  # the case of a spine kept in the layout
+
+
+def test_save_png_keeps_a_spine_that_belongs_to_no_axis_in_the_layout():
+    """A spine made by hand (``Spine.linear_spine``, registered with no axis): no tick labels can stand in for it."""
+    from matplotlib.spines import Spine
+
+    def drawn() -> Figure:
+        with house_style():
+            fig = Figure(figsize=(3.0, 2.0))
+            ax = fig.add_subplot()
+            ax.plot([0, 1], [1, 0])
+            ax.spines["left"] = Spine.linear_spine(ax, "left")
+        return fig
+
+    fig = drawn()
+    assert fig.axes[0].spines["left"].axis is None
+    _mode, pixels, _info = _decoded(_save_png_bytes(fig))
+    _mode, reference, _info = _decoded(_savefig_bytes(drawn()))
+    np.testing.assert_array_equal(pixels, reference)
+    assert fig.axes[0].spines["left"].get_in_layout()
+
+
 def test_save_png_keeps_the_alpha_channel_of_a_figure_that_is_not_opaque():
     def draw():
         with house_style():
