@@ -63,19 +63,19 @@ MAX_FIGURE_WORKERS = 3
 #: Drawing cost of each figure relative to a simple line chart (the retention curve), to
 #: send the heaviest first: a default run's figures as ``benchmarks/bench_overhead.py`` times them
 #: (each round's ``figure:NAME`` over its ``figure:retention``, with matplotlib 3.10: the
-#: median over the five rounds of a run on 2026-11-29, after the heatmap became a mesh and
-#: the PNGs RGB, to one decimal; the run before gave the same but growth 1.4, a round's ratio
-#: differs from them by up to 0.2).
+#: median over the five rounds of ``--rounds 5 --kernels compiled`` on 2026-12-01 at 00:06, after
+#: the heatmap lost its colour bar (2.4 before), to one decimal; a round's ratio differs from
+#: them by up to 0.2).
 #: ``vs_baseline`` and ``spend_response``, which a default run does not draw, were timed the
-#: same way on a ``paid_growth`` run (1,000,000 users, 365 days).
+#: same way on a ``paid_growth`` run (1,000,000 users, 365 days) on 2026-11-29.
 FIGURE_WEIGHTS = {
-    "cohort_heatmap": 2.4,
+    "cohort_heatmap": 1.9,
     "stages": 1.8,
-    "retention_groups": 1.7,
+    "retention_groups": 1.8,
     "vs_baseline": 1.6,
-    "growth": 1.5,
+    "growth": 1.4,
     "spend_response": 1.4,
-    "funnel": 0.8,
+    "funnel": 0.9,
 }
 #: Cost of a figure not in :data:`FIGURE_WEIGHTS`.
 DEFAULT_WEIGHT = 1.0
@@ -99,7 +99,7 @@ def heaviest_first(names: list[str]) -> list[str]:
 
     Each free worker takes the next one, so the lightest come last, to fill what is left
     (list scheduling, longest first: for a default run's six figures on two workers the
-    busiest worker draws 4.7 of the 9.2 weight units, where the best split gives 4.6).
+    busiest worker draws 4.5 of the 8.8 weight units, as the best split does).
     """
     return sorted(names, key=lambda name: -FIGURE_WEIGHTS.get(name, DEFAULT_WEIGHT))
 
