@@ -436,6 +436,22 @@ def test_save_png_measures_less_only_where_the_picture_cannot_change(minor_label
     assert top.xaxis.get_tick_params()["labelbottom"] is False  # the case of a spine kept in the layout
 
 
+def test_save_png_puts_the_settings_back_when_the_drawing_fails():
+    """A drawing that raises leaves the caller's figure with its own spines and tick settings."""
+    from matplotlib.artist import Artist
+
+    class Broken(Artist):
+        def draw(self, renderer):
+            raise RuntimeError("broken artist")
+
+    fig = _panels_sharing_x()
+    fig.axes[1].add_artist(Broken())
+    with pytest.raises(RuntimeError, match="broken artist"):
+        plots.save_png(fig, io.BytesIO())
+    assert all(spine.get_in_layout() for ax in fig.axes for spine in ax.spines.values())
+    assert all(axis.remove_overlapping_locs for ax in fig.axes for axis in (ax.xaxis, ax.yaxis))
+
+
 def test_save_png_keeps_a_spine_that_belongs_to_no_axis_in_the_layout():
     """A spine made by hand (``Spine.linear_spine``, registered with no axis): no tick labels can stand in for it."""
     from matplotlib.spines import Spine
