@@ -89,7 +89,7 @@ MUTANTS: list[tuple[str, str, str, str, str]] = [
         "heatmap",
         FIGURES,
         "        _title(ax, HEATMAP_TITLE, title)",
-        '        fig.colorbar(cells, ax=ax)\n        _title(ax, HEATMAP_TITLE, title)',
+        "        fig.colorbar(cells, ax=ax)\n        _title(ax, HEATMAP_TITLE, title)",
     ),
     (
         "heatmap_title_without_its_unit",
