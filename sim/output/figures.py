@@ -133,10 +133,11 @@ def save_png(fig: Figure, target: Target) -> None:
     ``Figure.savefig`` draws a figure that has a layout engine twice: once without
     rendering, to place everything, then again to render. One Agg drawing also runs the
     layout engine before it renders, and gives the same pixels (tested for every figure
-    opsim draws) in less time: a default run's six figures take 0.57 s of CPU against
-    0.82 s through ``savefig`` (``benchmarks/bench_overhead.py``, which times ``savefig``
-    with its own PNG writing, 2026-12-01 00:10, with the measurements :func:`_fewer_measurements`
-    skips; 0.62 s against 0.76 s before them and before the heatmap lost its colour bar; 1.02 s against 1.04 s
+    opsim draws) in less time: a default run's six figures take 0.57 s of CPU (which
+    includes what :func:`_fewer_measurements` saves) against 0.82 s through ``savefig``
+    (``benchmarks/bench_overhead.py``, which times ``savefig`` with its own PNG writing,
+    2026-12-01 00:10; 0.62 s against 0.76 s before those skips and before the heatmap lost
+    its colour bar; 1.02 s against 1.04 s
     with matplotlib 3.11 and the garbage collector running, and 1.42 s against 1.55 s
     before the heatmap's numbers and the growth bars became collections). Settings that
     make ``savefig`` do more than that (another ``savefig.dpi``, facecolour or bounding
