@@ -403,7 +403,9 @@ def _panels_sharing_x(minor_labels: bool = False) -> Figure:
         bottom.plot([0, 10], [1, 0])
         bottom.set_title("lower panel")
         if minor_labels:
-            bottom.xaxis.set_minor_locator(AutoMinorLocator(2))  # every half step, majors included: the axis drops those
+            bottom.xaxis.set_minor_locator(
+                AutoMinorLocator(2)
+            )  # every half step, majors included: the axis drops those
             bottom.xaxis.set_minor_formatter(ScalarFormatter())
     return fig
 
